@@ -1,0 +1,107 @@
+// Wrapper of shaders/matmul.wgsl: C = alpha · op(A) · op(B) (+ bias) (+ C), batched.
+//   a: [..., M, K] ([..., K, M] with transA); b: [..., K, N] ([..., N, K] with transB);
+//   out: [..., M, N]. Leading (batch) dimensions must match, or one operand may have none and
+//   is then shared by every batch entry.
+// The variant is chosen from the adapter: barrier-free register tiles on software adapters,
+// workgroup-memory tiles on real GPUs. Tests force each variant.
+
+import source from '../../shaders/matmul.wgsl?raw';
+import { defineShader, type GpuContext } from '../gpu/context';
+import type { GpuTensor } from '../gpu/tensor';
+import { GpuError } from '../errors';
+
+const shader = defineShader('matmul', source);
+
+export type MatmulVariant = 'registers' | 'tiled';
+export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['registers', 'tiled'];
+
+export interface MatmulOptions {
+  readonly transA?: boolean;
+  readonly transB?: boolean;
+  /** [N], added to every row of the product. */
+  readonly bias?: GpuTensor;
+  readonly alpha?: number;
+  /** Add the product into `out` instead of overwriting it (gradient accumulation). */
+  readonly accumulate?: boolean;
+  readonly variant?: MatmulVariant;
+}
+
+export function defaultMatmulVariant(ctx: GpuContext): MatmulVariant {
+  return ctx.info.isSoftware ? 'registers' : 'tiled';
+}
+
+interface MatmulShape {
+  readonly batch: number;
+  readonly M: number;
+  readonly N: number;
+  readonly K: number;
+  readonly strideA: number;
+  readonly strideB: number;
+  readonly outShape: readonly number[];
+}
+
+export function matmulShape(a: readonly number[], b: readonly number[], transA = false, transB = false): MatmulShape {
+  const describe = () => `a [${a.join(',')}]${transA ? 'ᵀ' : ''} × b [${b.join(',')}]${transB ? 'ᵀ' : ''}`;
+  if (a.length < 2 || b.length < 2) throw new GpuError('operands must have at least 2 dimensions', 'matmul', describe());
+  const [a0, a1] = a.slice(-2) as [number, number];
+  const [b0, b1] = b.slice(-2) as [number, number];
+  const [M, K] = transA ? [a1, a0] : [a0, a1];
+  const [Kb, N] = transB ? [b1, b0] : [b0, b1];
+  if (K !== Kb) throw new GpuError(`inner dimensions differ (${K} vs ${Kb})`, 'matmul', describe());
+  const batchA = a.slice(0, -2);
+  const batchB = b.slice(0, -2);
+  const count = (dims: number[]) => dims.reduce((x, y) => x * y, 1);
+  let batchDims: number[];
+  if (batchA.length === 0) batchDims = batchB;
+  else if (batchB.length === 0) batchDims = batchA;
+  else if (batchA.join(',') === batchB.join(',')) batchDims = batchA;
+  else throw new GpuError('batch dimensions differ', 'matmul', describe());
+  return {
+    batch: count(batchDims),
+    M,
+    N,
+    K,
+    strideA: batchA.length === 0 ? 0 : M * K,
+    strideB: batchB.length === 0 ? 0 : K * N,
+    outShape: [...batchDims, M, N],
+  };
+}
+
+/** Writes the product into `out` (which must have the output shape) and returns it. */
+export function matmulInto(ctx: GpuContext, a: GpuTensor, b: GpuTensor, out: GpuTensor, options: MatmulOptions = {}): GpuTensor {
+  const { transA = false, transB = false, bias, alpha = 1, accumulate = false } = options;
+  const s = matmulShape(a.shape, b.shape, transA, transB);
+  const label = `matmul ${a.describe()}${transA ? 'ᵀ' : ''}×${b.describe()}${transB ? 'ᵀ' : ''}→${out.describe()}`;
+  if (out.shape.join(',') !== s.outShape.join(',')) {
+    throw new GpuError(`output must be [${s.outShape.join(',')}]`, 'matmul', label);
+  }
+  if (bias && bias.size !== s.N) throw new GpuError(`bias must have ${s.N} elements, has ${bias.size}`, 'matmul', label);
+  if (out === a || out === b) throw new GpuError('output must not alias an input', 'matmul', label);
+  const variant = options.variant ?? defaultMatmulVariant(ctx);
+  const tile = variant === 'tiled' ? 64 : 32;
+  ctx.dispatch({
+    shader,
+    entryPoint: variant === 'tiled' ? 'matmul_tiled' : 'matmul_registers',
+    constants: { TRANS_A: transA, TRANS_B: transB, HAS_BIAS: bias !== undefined },
+    bindings: { a, b, bias: bias ?? ctx.placeholder(), c: out },
+    params: {
+      M: s.M,
+      N: s.N,
+      K: s.K,
+      strideA: s.strideA,
+      strideB: s.strideB,
+      strideC: s.M * s.N,
+      alpha,
+      beta: accumulate ? 1 : 0,
+    },
+    workgroups: [Math.ceil(s.N / tile), Math.ceil(s.M / tile), s.batch],
+    label,
+  });
+  return out;
+}
+
+export function matmul(ctx: GpuContext, a: GpuTensor, b: GpuTensor, options: MatmulOptions = {}): GpuTensor {
+  if (options.accumulate) throw new GpuError('accumulate needs an existing output: use matmulInto', 'matmul');
+  const s = matmulShape(a.shape, b.shape, options.transA, options.transB);
+  return matmulInto(ctx, a, b, ctx.empty(s.outShape, 'f32', 'matmul output'), options);
+}
