@@ -117,9 +117,9 @@ export class GpuContext {
     this.device.queue.writeBuffer(t.buffer, 0, data.buffer, data.byteOffset, data.byteLength);
   }
 
-  /** A 4-byte tensor to bind where a shader's optional input is switched off by a constant. */
+  /** A 16-byte tensor to bind where a shader's optional input is switched off by a constant. */
   placeholder(): GpuTensor {
-    if (!this.placeholderTensor) this.placeholderTensor = this.empty([1], 'f32', 'placeholder');
+    if (!this.placeholderTensor) this.placeholderTensor = this.empty([4], 'f32', 'placeholder'); // 16 bytes: enough for a vec4 binding
     return this.placeholderTensor;
   }
 

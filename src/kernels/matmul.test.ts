@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { testContext } from '../test/gpu';
 import { matmulRef, randomArray, relativeError } from '../test/reference';
-import { matmul, matmulInto, MATMUL_VARIANTS, matmulShape } from './matmul';
+import { matmul, matmulInto, MATMUL_VARIANTS, matmulShape, vec4Compatible, type MatmulVariant } from './matmul';
 import { GpuError } from '../errors';
 
 const SIZES: [number, number, number][] = [
@@ -12,14 +12,24 @@ const SIZES: [number, number, number][] = [
   [257, 100, 7],
   [64, 64, 64],
   [1, 257, 100],
+  // Aligned shapes (odd M included) so the vec4 variant is exercised on more than one size.
+  [7, 36, 100],
+  [33, 4, 260],
+  [100, 260, 32],
+  [4, 4, 4],
 ];
+
+function sizesFor(variant: MatmulVariant, transA: boolean): [number, number, number][] {
+  if (variant !== 'vec4') return SIZES;
+  return SIZES.filter(([M, N, K]) => vec4Compatible({ M, N, K }, transA));
+}
 
 describe.each(MATMUL_VARIANTS)('matmul (%s variant)', (variant) => {
   for (const transA of [false, true]) {
     for (const transB of [false, true]) {
       it(`matches float64 for transA=${transA} transB=${transB} on odd sizes`, async () => {
         const ctx = await testContext();
-        for (const [M, N, K] of SIZES) {
+        for (const [M, N, K] of sizesFor(variant, transA)) {
           const seed = M * 7919 + N * 131 + K;
           const aData = randomArray(M * K, seed);
           const bData = randomArray(K * N, seed + 1);
@@ -37,7 +47,7 @@ describe.each(MATMUL_VARIANTS)('matmul (%s variant)', (variant) => {
 
   it('adds a bias, scales by alpha and accumulates into the output', async () => {
     const ctx = await testContext();
-    const [M, N, K] = [33, 100, 7];
+    const [M, N, K] = variant === 'vec4' ? [33, 100, 8] : [33, 100, 7];
     const aData = randomArray(M * K, 1);
     const bData = randomArray(N * K, 2);
     const biasData = randomArray(N, 3);
@@ -56,9 +66,10 @@ describe.each(MATMUL_VARIANTS)('matmul (%s variant)', (variant) => {
 
   it('overwrites NaN garbage in the output when not accumulating', async () => {
     const ctx = await testContext();
-    const a = ctx.uploadF32(randomArray(7 * 7, 5), [7, 7]);
-    const b = ctx.uploadF32(randomArray(7 * 7, 6), [7, 7]);
-    const out = ctx.uploadF32(new Float32Array(49).fill(Number.NaN), [7, 7]);
+    const n = variant === 'vec4' ? 8 : 7;
+    const a = ctx.uploadF32(randomArray(n * n, 5), [n, n]);
+    const b = ctx.uploadF32(randomArray(n * n, 6), [n, n]);
+    const out = ctx.uploadF32(new Float32Array(n * n).fill(Number.NaN), [n, n]);
     matmulInto(ctx, a, b, out, { variant });
     const got = await ctx.read(out);
     expect(got.every(Number.isFinite)).toBe(true);
@@ -67,7 +78,7 @@ describe.each(MATMUL_VARIANTS)('matmul (%s variant)', (variant) => {
 
   it('runs batched products and broadcasts an operand without batch dimensions', async () => {
     const ctx = await testContext();
-    const [batch, M, N, K] = [3, 7, 33, 17];
+    const [batch, M, N, K] = variant === 'vec4' ? [3, 7, 36, 16] : [3, 7, 33, 17];
     const aData = randomArray(batch * M * K, 7);
     const bData = randomArray(batch * N * K, 8);
     const a = ctx.uploadF32(aData, [batch, M, K]);
@@ -91,6 +102,14 @@ describe.each(MATMUL_VARIANTS)('matmul (%s variant)', (variant) => {
 });
 
 describe('matmul shape checks', () => {
+  it('refuses the vec4 variant on unaligned shapes', async () => {
+    const ctx = await testContext();
+    const a = ctx.uploadF32(randomArray(21, 1), [3, 7]);
+    const b = ctx.uploadF32(randomArray(28, 2), [7, 4]);
+    expect(() => matmul(ctx, a, b, { variant: 'vec4' })).toThrow(/vec4 variant needs/);
+    ctx.release(a, b);
+  });
+
   it('names the kernel and the shapes when inner dimensions differ', () => {
     expect(() => matmulShape([3, 4], [5, 6])).toThrow(GpuError);
     expect(() => matmulShape([3, 4], [5, 6])).toThrow(/matmul.*\[3,4\].*\[5,6\]/);

@@ -2,18 +2,24 @@
 //   a: [..., M, K] ([..., K, M] with transA); b: [..., K, N] ([..., N, K] with transB);
 //   out: [..., M, N]. Leading (batch) dimensions must match, or one operand may have none and
 //   is then shared by every batch entry.
-// The variant is chosen from the adapter: barrier-free register tiles on software adapters,
-// workgroup-memory tiles on real GPUs. Tests force each variant.
+// Variants (all behind this one function, chosen from the adapter and the shape; tests force each):
+//   registers: 4×4 register tile per invocation, scalar loads, any shape (matmul.wgsl);
+//   vec4:      8×4 register tile fed by vec4 loads, needs aligned shapes (matmul_vec4.wgsl);
+//   tiled:     64×64 workgroup-memory tiles with barriers, for real GPUs (matmul.wgsl).
+// Software adapters (SwiftShader) get vec4 when the shape allows it, else registers; barriers cost
+// more than they save there. Real GPUs get tiled.
 
 import source from '../../shaders/matmul.wgsl?raw';
+import vec4Source from '../../shaders/matmul_vec4.wgsl?raw';
 import { defineShader, type GpuContext } from '../gpu/context';
 import type { GpuTensor } from '../gpu/tensor';
 import { GpuError } from '../errors';
 
 const shader = defineShader('matmul', source);
+const vec4Shader = defineShader('matmul_vec4', vec4Source);
 
-export type MatmulVariant = 'registers' | 'tiled';
-export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['registers', 'tiled'];
+export type MatmulVariant = 'registers' | 'vec4' | 'tiled';
+export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['registers', 'vec4', 'tiled'];
 
 export interface MatmulOptions {
   readonly transA?: boolean;
@@ -26,11 +32,17 @@ export interface MatmulOptions {
   readonly variant?: MatmulVariant;
 }
 
-export function defaultMatmulVariant(ctx: GpuContext): MatmulVariant {
-  return ctx.info.isSoftware ? 'registers' : 'tiled';
+export function defaultMatmulVariant(ctx: GpuContext, shape?: MatmulShape, transA = false): MatmulVariant {
+  if (!ctx.info.isSoftware) return 'tiled';
+  return !shape || vec4Compatible(shape, transA) ? 'vec4' : 'registers';
 }
 
-interface MatmulShape {
+/** The vec4 kernel reads 4 consecutive floats along K (or M with transA) and N. */
+export function vec4Compatible(shape: Pick<MatmulShape, 'M' | 'N' | 'K'>, transA: boolean): boolean {
+  return shape.K % 4 === 0 && shape.N % 4 === 0 && (!transA || shape.M % 4 === 0);
+}
+
+export interface MatmulShape {
   readonly batch: number;
   readonly M: number;
   readonly N: number;
@@ -77,11 +89,14 @@ export function matmulInto(ctx: GpuContext, a: GpuTensor, b: GpuTensor, out: Gpu
   }
   if (bias && bias.size !== s.N) throw new GpuError(`bias must have ${s.N} elements, has ${bias.size}`, 'matmul', label);
   if (out === a || out === b) throw new GpuError('output must not alias an input', 'matmul', label);
-  const variant = options.variant ?? defaultMatmulVariant(ctx);
-  const tile = variant === 'tiled' ? 64 : 32;
+  const variant = options.variant ?? defaultMatmulVariant(ctx, s, transA);
+  if (variant === 'vec4' && !vec4Compatible(s, transA)) {
+    throw new GpuError('the vec4 variant needs K and N (and M with transA) divisible by 4', 'matmul', label);
+  }
+  const [tileRows, tileCols] = variant === 'tiled' ? [64, 64] : variant === 'vec4' ? [64, 32] : [32, 32];
   ctx.dispatch({
-    shader,
-    entryPoint: variant === 'tiled' ? 'matmul_tiled' : 'matmul_registers',
+    shader: variant === 'vec4' ? vec4Shader : shader,
+    entryPoint: variant === 'tiled' ? 'matmul_tiled' : variant === 'vec4' ? 'matmul_vec4' : 'matmul_registers',
     constants: { TRANS_A: transA, TRANS_B: transB, HAS_BIAS: bias !== undefined },
     bindings: { a, b, bias: bias ?? ctx.placeholder(), c: out },
     params: {
@@ -94,7 +109,7 @@ export function matmulInto(ctx: GpuContext, a: GpuTensor, b: GpuTensor, out: Gpu
       alpha,
       beta: accumulate ? 1 : 0,
     },
-    workgroups: [Math.ceil(s.N / tile), Math.ceil(s.M / tile), s.batch],
+    workgroups: [Math.ceil(s.N / tileCols), Math.ceil(s.M / tileRows), s.batch],
     label,
   });
   return out;
