@@ -125,7 +125,7 @@ export class GpuContext {
 
   release(...tensors: (GpuTensor | undefined)[]): void {
     for (const t of tensors) {
-      if (!t || t.released) continue;
+      if (!t || t.released || t.isView) continue;
       t.released = true;
       this.pool.release(t.entry, this.generation);
     }

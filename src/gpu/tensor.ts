@@ -15,8 +15,17 @@ export class GpuTensor {
     readonly entry: PooledBuffer,
     readonly shape: readonly number[],
     readonly dtype: DType,
+    /** A view shares its owner's buffer; releasing a view does nothing. */
+    readonly isView = false,
   ) {
     this.size = shape.reduce((a, b) => a * b, 1);
+  }
+
+  /** The same buffer under another shape with the same element count (no copy). */
+  view(shape: readonly number[]): GpuTensor {
+    const size = shape.reduce((a, b) => a * b, 1);
+    if (size !== this.size) throw new Error(`cannot view [${this.shape.join(',')}] as [${shape.join(',')}]`);
+    return new GpuTensor(this.entry, shape, this.dtype, true);
   }
 
   get buffer(): GPUBuffer {

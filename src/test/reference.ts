@@ -61,3 +61,21 @@ export function relativeError(actual: ArrayLike<number>, expected: ArrayLike<num
   }
   return maxRef === 0 ? maxDiff : maxDiff / maxRef;
 }
+
+/**
+ * Reductions of x [R, C] over its last dimension in float64 → [R]: Σ x, Σ x², or max x (an empty
+ * row gives 0, or -Infinity for max). A whole tensor of n elements is R = 1, C = n.
+ */
+export function reduceRowsRef(x: ArrayLike<number>, R: number, C: number, kind: 'sum' | 'sumSquares' | 'max'): Float64Array {
+  const out = new Float64Array(R);
+  for (let r = 0; r < R; r++) {
+    let acc = kind === 'max' ? -Infinity : 0;
+    for (let c = 0; c < C; c++) {
+      const v = x[r * C + c]!;
+      if (kind === 'max') acc = Math.max(acc, v);
+      else acc += kind === 'sumSquares' ? v * v : v;
+    }
+    out[r] = acc;
+  }
+  return out;
+}

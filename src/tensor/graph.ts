@@ -1,0 +1,129 @@
+// Reverse-mode automatic differentiation on GPU tensors.
+//
+// A Graph records, for every op run with gradients enabled, a closure that maps the gradient of
+// the op's output to gradients of its inputs (all on the GPU). `backward(loss)` seeds dL/dloss = 1
+// and runs the closures in reverse order; gradients are accumulated into `Tensor.grad`.
+// Lifetimes are explicit: every activation an op creates is tracked and released by `dispose()`
+// at the end of the step, so a steady-state step reuses the same pooled buffers and allocates
+// nothing new. Parameters (leaves) are never released by the graph; their `.grad` persists until
+// the optimizer consumes it.
+
+import type { GpuContext } from '../gpu/context';
+import type { GpuTensor } from '../gpu/tensor';
+import { Tensor } from './tensor';
+import { addInto } from './gradAccumulate';
+
+interface TapeEntry {
+  readonly op: string;
+  readonly output: Tensor;
+  readonly backward: (gradOutput: GpuTensor) => void;
+}
+
+export class Graph {
+  private tape: TapeEntry[] = [];
+  private tracked: GpuTensor[] = [];
+  private readonly constants = new Map<string, GpuTensor>();
+
+  constructor(
+    readonly ctx: GpuContext,
+    /** When false, ops record nothing (inference, evaluation). */
+    readonly gradEnabled = true,
+  ) {}
+
+  /** Wraps a new activation produced by an op; it is released by dispose(). */
+  output(data: GpuTensor, inputs: readonly Tensor[], name: string): Tensor {
+    this.tracked.push(data);
+    const requiresGrad = this.gradEnabled && inputs.some((t) => t.requiresGrad);
+    return new Tensor(data, requiresGrad, name);
+  }
+
+  /** A scratch tensor saved for the backward pass or used within one op; released by dispose(). */
+  scratch(shape: readonly number[], what: string): GpuTensor {
+    const t = this.ctx.empty(shape, 'f32', what);
+    this.tracked.push(t);
+    return t;
+  }
+
+  /** Uploaded non-trainable input (token ids, masks); released by dispose(). */
+  input(data: GpuTensor, name: string): Tensor {
+    this.tracked.push(data);
+    return new Tensor(data, false, name);
+  }
+
+  /**
+   * Records how to push the output's gradient back to the inputs. Only called when the output
+   * requires a gradient. The closure must call `accumulate(input, grad)` for each input that
+   * requires one.
+   */
+  record(op: string, output: Tensor, backward: (gradOutput: GpuTensor) => void): void {
+    if (output.requiresGrad) this.tape.push({ op, output, backward });
+  }
+
+  /**
+   * Adds `grad` into `t.grad`. The graph takes ownership of `grad`: it becomes `t.grad` when `t`
+   * had none, otherwise it is added in and released.
+   */
+  accumulate(t: Tensor, grad: GpuTensor): void {
+    if (!t.requiresGrad) {
+      this.ctx.release(grad);
+      return;
+    }
+    if (!t.grad) {
+      t.grad = grad;
+      return;
+    }
+    addInto(this.ctx, t.grad, grad);
+    this.ctx.release(grad);
+  }
+
+  /** A tensor of ones of the given length (cached for the graph's life; used for column sums). */
+  ones(length: number): GpuTensor {
+    const key = `ones:${length}`;
+    let t = this.constants.get(key);
+    if (!t) {
+      t = this.ctx.uploadF32(new Float32Array(length).fill(1), [1, length], 'ones');
+      this.constants.set(key, t);
+    }
+    return t;
+  }
+
+  /** Backpropagates from `output`, whose gradient is `seed` (default: 1 for a scalar loss). */
+  backward(output: Tensor, seed?: GpuTensor): void {
+    if (!output.requiresGrad) throw new Error('backward() from a tensor that does not require a gradient');
+    const start = seed ?? this.ctx.uploadF32(new Float32Array(output.data.size).fill(1), output.shape, 'loss seed');
+    if (start.size !== output.data.size) throw new Error(`seed has ${start.size} elements, output ${output.data.size}`);
+    this.accumulate(output, seed ? copyOf(this.ctx, seed) : start);
+    for (let i = this.tape.length - 1; i >= 0; i--) {
+      const entry = this.tape[i]!;
+      const grad = entry.output.grad;
+      if (!grad) continue; // this branch does not reach the output
+      entry.backward(grad);
+      // Intermediate gradients are not needed once pushed back to the op's inputs.
+      if (!entry.output.isLeaf) {
+        this.ctx.release(grad);
+        entry.output.grad = undefined;
+      }
+    }
+    this.tape = [];
+  }
+
+  /** Releases every activation and scratch buffer of this step (parameters are untouched). */
+  dispose(): void {
+    this.ctx.release(...this.tracked);
+    this.tracked = [];
+    this.tape = [];
+  }
+
+  /** Also releases cached constants; call when the graph object itself is dropped. */
+  destroy(): void {
+    this.dispose();
+    this.ctx.release(...this.constants.values());
+    this.constants.clear();
+  }
+}
+
+function copyOf(ctx: GpuContext, t: GpuTensor): GpuTensor {
+  const out = ctx.empty(t.shape, 'f32', 'gradient seed');
+  addInto(ctx, out, t, true);
+  return out;
+}
