@@ -1,18 +1,20 @@
 // Typed errors that speak to the user. Every layer throws these; the UI shows `.message` as is,
 // so each message says what went wrong, where (file, tensor, kernel, step) and what to do.
 
+// Names are spelled out: a production build renames classes, and `name` crosses the worker
+// boundary (the page tells a missing WebGPU from other failures by it).
 export class StudioError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = new.target.name;
-  }
+  override name = 'StudioError';
 }
 
 /** WebGPU is missing or refused an adapter/device. `reason` is shown on the full-page notice. */
-export class WebGpuUnavailableError extends StudioError {}
+export class WebGpuUnavailableError extends StudioError {
+  override name = 'WebGpuUnavailableError';
+}
 
 /** A GPU validation or internal error, tagged with the kernel and the shapes it ran on. */
 export class GpuError extends StudioError {
+  override name = 'GpuError';
   constructor(
     message: string,
     readonly kernel?: string,
@@ -23,6 +25,7 @@ export class GpuError extends StudioError {
 }
 
 export class OutOfMemoryError extends StudioError {
+  override name = 'OutOfMemoryError';
   constructor(
     readonly requestedBytes: number,
     readonly liveBytes: number,
@@ -35,9 +38,12 @@ export class OutOfMemoryError extends StudioError {
   }
 }
 
-export class DeviceLostError extends StudioError {}
+export class DeviceLostError extends StudioError {
+  override name = 'DeviceLostError';
+}
 
 export class ModelFormatError extends StudioError {
+  override name = 'ModelFormatError';
   constructor(
     message: string,
     readonly file?: string,
@@ -46,9 +52,13 @@ export class ModelFormatError extends StudioError {
   }
 }
 
-export class UnsupportedModelError extends StudioError {}
+export class UnsupportedModelError extends StudioError {
+  override name = 'UnsupportedModelError';
+}
 
-export class DatasetError extends StudioError {}
+export class DatasetError extends StudioError {
+  override name = 'DatasetError';
+}
 
 export function formatBytes(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`;

@@ -2,7 +2,7 @@
 // and sharded, f32/f16/bf16, with and without GPT-2's `transformer.` prefix, from memory and
 // from a Node directory; and every refusal (pickles, missing/mismatched tensors, broken index).
 
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

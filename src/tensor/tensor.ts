@@ -9,7 +9,7 @@ export class Tensor {
 
   constructor(
     readonly data: GpuTensor,
-    readonly requiresGrad: boolean,
+    public requiresGrad: boolean,
     readonly name: string,
     readonly isLeaf = false,
   ) {}

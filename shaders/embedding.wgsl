@@ -1,0 +1,80 @@
+// Token embedding lookup and its gradient, ids [N] (u32), table [V, C] row-major:
+//   embedding_forward:  out[n, c] = table[id(n), c]                                  out [N, C]
+//   embedding_backward: dTable[v, c] (+)= Σ over n with id(n) = v, in token order, of gy[n, c]
+//                                                                       gy [N, C], dTable [V, C]
+// id(n) = min(ids[n], V − 1): ids are NOT validated on the GPU (no readback); an id ≥ V is clamped
+// to the last row so neither kernel reads or writes out of bounds, and forward and backward agree
+// on the row it stands for. The caller (tokenizer, data pipeline) is responsible for ids < V.
+//
+// Backward without float atomics (deterministic, bit-for-bit repeatable): one workgroup per token
+// n. It first checks whether n is the FIRST token with its id (compares ids[0..n) in parallel);
+// only that workgroup writes row id(n) of dTable, summing gy rows of every token m ≥ n with the same
+// id in increasing m (each invocation owns columns lid, lid + WG, …). Rows of dTable no token uses
+// are not touched here: the wrapper zero-fills a fresh gradient first, or (ACCUMULATE) adds into an
+// existing one. Cost: N workgroups × N id compares + one pass over gy per distinct id; independent
+// of V, which matters for V = 50257 and N of a few thousand tokens. Each block of WG columns rescans
+// the ids of tokens m ≥ n, so the id reads are about N²/WG + distinct ids · N · ⌈C/WG⌉.
+//
+// Forward grid: one invocation per output element, workgroups laid out 2-D (see elementwise.wgsl):
+// i = (wid.y · nwg.x + wid.x) · WG + lid. Backward grid: token n = wid.y · nwg.x + wid.x.
+
+struct Params { N: u32, C: u32, V: u32 }
+
+override WG: u32 = 256u; // a power of two
+override ACCUMULATE: bool = false;
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> ids: array<u32>;          // [N]
+@group(0) @binding(2) var<storage, read> src: array<f32>;          // forward: table [V, C]; backward: gy [N, C]
+@group(0) @binding(3) var<storage, read_write> dst: array<f32>;    // forward: out [N, C]; backward: dTable [V, C]
+
+fn row_of(n: u32) -> u32 {
+  return min(ids[n], params.V - 1u);
+}
+
+@compute @workgroup_size(WG)
+fn embedding_forward(
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (i >= params.N * params.C) { return; }
+  let n = i / params.C;
+  let c = i - n * params.C;
+  dst[i] = src[row_of(n) * params.C + c];
+}
+
+var<workgroup> seen: array<u32, WG>;
+
+@compute @workgroup_size(WG)
+fn embedding_backward(
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let n = wid.y * nwg.x + wid.x;
+  if (n >= params.N) { return; } // uniform per workgroup, so the barriers below stay legal
+  let v = row_of(n);
+  // Did an earlier token have the same id? OR-reduce over the workgroup.
+  var earlier = 0u;
+  for (var m = lid; m < n; m += WG) {
+    if (row_of(m) == v) { earlier = 1u; }
+  }
+  seen[lid] = earlier;
+  workgroupBarrier();
+  for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
+    if (lid < stride) { seen[lid] = max(seen[lid], seen[lid + stride]); }
+    workgroupBarrier();
+  }
+  // The loop above ends on a barrier, so seen[0] is final; no barrier follows this branch.
+  if (seen[0] != 0u) { return; }
+  for (var c = lid; c < params.C; c += WG) {
+    var acc = 0.0;
+    for (var m = n; m < params.N; m++) {
+      if (row_of(m) == v) { acc += src[m * params.C + c]; }
+    }
+    let index = v * params.C + c;
+    if (ACCUMULATE) { dst[index] += acc; } else { dst[index] = acc; }
+  }
+}

@@ -1,0 +1,154 @@
+// LayerNorm and RMSNorm over the last dimension of x [R, C] (rows = all leading dims flattened):
+//   layer:  μ = mean(x),  rstd = 1/√(mean((x−μ)²) + eps),  x̂ = (x−μ)·rstd,  y = x̂·w + b
+//   rms:    μ := 0,       rstd = 1/√(mean(x²) + eps),      x̂ = x·rstd,       y = x̂·w      (HF Llama)
+// With μ stored as 0 for RMS, every later formula is shared. stats [R, 2] keeps (μ, rstd) per row
+// for the backward pass.
+// Backward (dy = ∂L/∂y [R, C], g = dy·w):
+//   dx = rstd·(g − mean(g) − x̂·mean(g·x̂))        (layer; llm.c layernorm_backward)
+//   dx = rstd·(g − x̂·mean(g·x̂))                  (rms: no mean term, since μ does not depend on x)
+//   dw[c] = Σ_r dy[r,c]·x̂[r,c],   db[c] = Σ_r dy[r,c]
+//
+// Entry points (one Params struct for all; unused fields are ignored):
+//   norm_forward     one workgroup per row: y → out, (μ, rstd) → stats.
+//   norm_backward_dx one workgroup per row: dx → out (stats read).
+//   norm_param_rows  one invocation per (column, chunk of chunkRows rows): Σ over the chunk of
+//                    dy·x̂ (or dy when BIAS_GRAD) → out[chunk·C + c]. With one chunk this is the
+//                    final gradient (added to out when accumulate = 1).
+//   norm_param_sum   one invocation per column: Σ over `chunks` partials read from dy [chunks, C]
+//                    → out[c] (added to out when accumulate = 1).
+// Parameter gradients are summed in a fixed order (no atomics), so results are bit-for-bit
+// repeatable. Rows of any width work: each invocation loops over the row with stride WG, then the
+// workgroup combines its WG partials pairwise (log2 WG barriers), as in reduce.wgsl.
+// Variance is two-pass (Σ(x−μ)², not Σx² − Cμ²), so rows with a large mean do not cancel.
+//
+// Grids: row kernels use a 2-D workgroup grid (row = wid.y · nwg.x + wid.x; rows beyond R
+// return, uniformly per workgroup so the barriers stay legal); parameter kernels use
+// [ceil(C / 64), chunks] workgroups of 64 invocations.
+
+struct Params { rows: u32, C: u32, eps: f32, chunks: u32, chunkRows: u32, accumulate: u32 }
+
+override RMS: bool = false;
+override HAS_BIAS: bool = true;
+override BIAS_GRAD: bool = false;
+override WG: u32 = 256u; // a power of two
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;            // [R, C]
+@group(0) @binding(2) var<storage, read> weight: array<f32>;       // [C]
+@group(0) @binding(3) var<storage, read> bias: array<f32>;         // [C] (layer norm with HAS_BIAS)
+@group(0) @binding(4) var<storage, read> dy: array<f32>;           // [R, C] (norm_param_sum: partials [chunks, C])
+@group(0) @binding(5) var<storage, read_write> stats: array<f32>;  // [R, 2]: (μ, rstd) per row
+@group(0) @binding(6) var<storage, read_write> out: array<f32>;    // y or dx [R, C]; partials [chunks, C]; dw/db [C]
+
+var<workgroup> partial: array<vec2<f32>, WG>;
+
+// Sum of v over the workgroup, returned to every invocation. Must be called in uniform control flow.
+fn workgroup_sum(lid: u32, v: vec2<f32>) -> vec2<f32> {
+  partial[lid] = v;
+  workgroupBarrier();
+  for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
+    if (lid < stride) { partial[lid] = partial[lid] + partial[lid + stride]; }
+    workgroupBarrier();
+  }
+  let total = partial[0];
+  // Nobody may overwrite partial[0] (next call) before everyone has read it.
+  workgroupBarrier();
+  return total;
+}
+
+@compute @workgroup_size(WG)
+fn norm_forward(
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let row = wid.y * nwg.x + wid.x;
+  if (row >= params.rows) { return; }
+  let C = params.C;
+  let base = row * C;
+  let inv_c = 1.0 / f32(C);
+  var mean = 0.0;
+  if (!RMS) {
+    var s = 0.0;
+    for (var c = lid; c < C; c += WG) { s += x[base + c]; }
+    mean = workgroup_sum(lid, vec2<f32>(s, 0.0)).x * inv_c;
+  }
+  var q = 0.0;
+  for (var c = lid; c < C; c += WG) {
+    let d = x[base + c] - mean;
+    q = fma(d, d, q);
+  }
+  let variance = workgroup_sum(lid, vec2<f32>(q, 0.0)).x * inv_c;
+  let rstd = inverseSqrt(variance + params.eps);
+  for (var c = lid; c < C; c += WG) {
+    var y = (x[base + c] - mean) * rstd * weight[c];
+    if (HAS_BIAS) { y += bias[c]; }
+    out[base + c] = y;
+  }
+  if (lid == 0u) {
+    stats[2u * row] = mean;
+    stats[2u * row + 1u] = rstd;
+  }
+}
+
+@compute @workgroup_size(WG)
+fn norm_backward_dx(
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let row = wid.y * nwg.x + wid.x;
+  if (row >= params.rows) { return; }
+  let C = params.C;
+  let base = row * C;
+  let mean = stats[2u * row];
+  let rstd = stats[2u * row + 1u];
+  // (Σ g, Σ g·x̂) over the row.
+  var acc = vec2<f32>(0.0);
+  for (var c = lid; c < C; c += WG) {
+    let g = dy[base + c] * weight[c];
+    let xhat = (x[base + c] - mean) * rstd;
+    acc += vec2<f32>(g, g * xhat);
+  }
+  let sums = workgroup_sum(lid, acc) / f32(C);
+  var mean_g = sums.x;
+  if (RMS) { mean_g = 0.0; }
+  for (var c = lid; c < C; c += WG) {
+    let g = dy[base + c] * weight[c];
+    let xhat = (x[base + c] - mean) * rstd;
+    out[base + c] = rstd * (g - mean_g - xhat * sums.y);
+  }
+}
+
+@compute @workgroup_size(64)
+fn norm_param_rows(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let c = gid.x;
+  let chunk = gid.y;
+  let C = params.C;
+  if (c >= C) { return; }
+  let start = chunk * params.chunkRows;
+  let end = min(start + params.chunkRows, params.rows);
+  var s = 0.0;
+  for (var r = start; r < end; r++) {
+    let g = dy[r * C + c];
+    if (BIAS_GRAD) {
+      s += g;
+    } else {
+      s = fma(g, (x[r * C + c] - stats[2u * r]) * stats[2u * r + 1u], s);
+    }
+  }
+  let o = chunk * C + c;
+  if (params.accumulate != 0u) { s += out[o]; }
+  out[o] = s;
+}
+
+@compute @workgroup_size(64)
+fn norm_param_sum(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let c = gid.x;
+  let C = params.C;
+  if (c >= C) { return; }
+  var s = 0.0;
+  for (var k = 0u; k < params.chunks; k++) { s += dy[k * C + c]; }
+  if (params.accumulate != 0u) { s += out[c]; }
+  out[c] = s;
+}

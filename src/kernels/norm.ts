@@ -1,0 +1,187 @@
+// Wrapper of shaders/norm.wgsl: LayerNorm / RMSNorm over the last dimension, forward and backward.
+//   normForward(kind, x [..., C], weight [C], bias [C] | undefined, eps, stats [R, 2]) → y [..., C]
+//     (R = product of the leading dims; stats receives (mean, rstd) per row; mean = 0 for RMS)
+//   normBackwardInput(kind, x, weight, stats, dy [..., C]) → dx [..., C]
+//   normParamGrad(which, x, stats, dy, out [C]?, accumulate?) → dweight [C] (Σ_r dy·x̂) or
+//     dbias [C] (Σ_r dy), deterministic: rows are cut into ≤ 1024 chunks of ≥ 64 rows, one
+//     invocation per (column, chunk) sums its chunk, then one invocation per column sums the
+//     chunk partials in order. No float atomics.
+// The math is in the shader's header. Not done: reductions over a dimension other than the last,
+// dtypes other than f32, a fused dw+db pass (db is a second cheap pass over dy).
+
+import source from '../../shaders/norm.wgsl?raw';
+import { defineShader, type GpuContext } from '../gpu/context';
+import type { GpuTensor } from '../gpu/tensor';
+import { GpuError } from '../errors';
+import { workgroupGrid } from './elementwise';
+
+const shader = defineShader('norm', source);
+
+export type NormKind = 'layer' | 'rms';
+
+/** Parameter-gradient chunking: at least this many rows per chunk … */
+export const MIN_CHUNK_ROWS = 64;
+/** … and at most this many chunks (partials [chunks, C]). */
+export const MAX_CHUNKS = 1024;
+const PARAM_WG = 64;
+
+interface RowShape {
+  readonly R: number;
+  readonly C: number;
+}
+
+function rowShape(kernel: string, x: GpuTensor): RowShape {
+  if (x.dtype !== 'f32') throw new GpuError(`x must be f32, is ${x.dtype}`, kernel, `x ${x.describe()}`);
+  const C = x.shape[x.shape.length - 1];
+  if (C === undefined || C === 0) throw new GpuError('x must be [..., C] with C ≥ 1', kernel, `x ${x.describe()}`);
+  return { R: x.size / C, C };
+}
+
+function expectShape(kernel: string, shapes: string, name: string, t: GpuTensor, shape: readonly number[]): void {
+  if (t.dtype !== 'f32') throw new GpuError(`${name} must be f32, is ${t.dtype}`, kernel, shapes);
+  if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+    throw new GpuError(`${name} must be [${shape.join(',')}]`, kernel, shapes);
+  }
+}
+
+function describeAll(named: Record<string, GpuTensor | undefined>): string {
+  return Object.entries(named)
+    .filter((e): e is [string, GpuTensor] => e[1] !== undefined)
+    .map(([name, t]) => `${name} ${t.describe()}`)
+    .join(', ');
+}
+
+function rowWorkgroupSize(C: number): number {
+  // Narrow rows waste most of a 256-wide workgroup and its barriers.
+  return C <= 64 ? 64 : 256;
+}
+
+/** y = norm(x)·w (+ b); (mean, rstd) per row go to stats [R, 2]. */
+export function normForward(
+  ctx: GpuContext,
+  kind: NormKind,
+  x: GpuTensor,
+  weight: GpuTensor,
+  bias: GpuTensor | undefined,
+  eps: number,
+  stats: GpuTensor,
+  out?: GpuTensor,
+): GpuTensor {
+  const kernel = kind === 'rms' ? 'rmsNorm' : 'layerNorm';
+  const { R, C } = rowShape(kernel, x);
+  const shapes = describeAll({ x, weight, bias, stats, out });
+  expectShape(kernel, shapes, 'weight', weight, [C]);
+  if (bias) {
+    if (kind === 'rms') throw new GpuError('RMSNorm has no bias', kernel, shapes);
+    expectShape(kernel, shapes, 'bias', bias, [C]);
+  }
+  expectShape(kernel, shapes, 'stats', stats, [R, 2]);
+  if (out) expectShape(kernel, shapes, 'out', out, x.shape);
+  if (!(eps >= 0) || !Number.isFinite(eps)) throw new GpuError(`eps ${eps} must be finite and ≥ 0`, kernel, shapes);
+  for (const t of [x, weight, bias]) {
+    if (t && (t.buffer === stats.buffer || t.buffer === out?.buffer)) throw new GpuError('outputs must not alias inputs', kernel, shapes);
+  }
+  const y = out ?? ctx.empty(x.shape, 'f32', `${kernel} output`);
+  const wg = rowWorkgroupSize(C);
+  ctx.dispatch({
+    shader,
+    entryPoint: 'norm_forward',
+    constants: { RMS: kind === 'rms', HAS_BIAS: bias !== undefined, WG: wg },
+    // dy is not read here: bound to x (read-only aliases are legal).
+    bindings: { x, weight, bias: bias ?? ctx.placeholder(), dy: x, stats, out: y },
+    params: { rows: R, C, eps, chunks: 0, chunkRows: 0, accumulate: 0 },
+    workgroups: workgroupGrid(R, ctx.device.limits.maxComputeWorkgroupsPerDimension),
+    label: `${kernel} ${shapes}`,
+  });
+  return y;
+}
+
+/** dx [..., C] = ∂L/∂x from dy [..., C] and the stats saved by normForward. */
+export function normBackwardInput(
+  ctx: GpuContext,
+  kind: NormKind,
+  x: GpuTensor,
+  weight: GpuTensor,
+  stats: GpuTensor,
+  dy: GpuTensor,
+  out?: GpuTensor,
+): GpuTensor {
+  const kernel = kind === 'rms' ? 'rmsNorm backward' : 'layerNorm backward';
+  const { R, C } = rowShape(kernel, x);
+  const shapes = describeAll({ x, weight, stats, dy, out });
+  expectShape(kernel, shapes, 'weight', weight, [C]);
+  expectShape(kernel, shapes, 'stats', stats, [R, 2]);
+  expectShape(kernel, shapes, 'dy', dy, x.shape);
+  if (out) {
+    expectShape(kernel, shapes, 'out', out, x.shape);
+    if ([x, weight, stats, dy].some((t) => t.buffer === out.buffer)) throw new GpuError('out must not alias an input', kernel, shapes);
+  }
+  const dx = out ?? ctx.empty(x.shape, 'f32', `${kernel} dx`);
+  ctx.dispatch({
+    shader,
+    entryPoint: 'norm_backward_dx',
+    constants: { RMS: kind === 'rms', WG: rowWorkgroupSize(C) },
+    bindings: { x, weight, bias: weight, dy, stats, out: dx },
+    params: { rows: R, C, eps: 0, chunks: 0, chunkRows: 0, accumulate: 0 },
+    workgroups: workgroupGrid(R, ctx.device.limits.maxComputeWorkgroupsPerDimension),
+    label: `${kernel} ${shapes}`,
+  });
+  return dx;
+}
+
+/** How the parameter gradient cuts R rows into chunks. */
+export function paramChunkPlan(R: number): { chunkRows: number; chunks: number } {
+  const chunkRows = Math.max(MIN_CHUNK_ROWS, Math.ceil(R / MAX_CHUNKS));
+  return { chunkRows, chunks: Math.max(1, Math.ceil(R / chunkRows)) };
+}
+
+/**
+ * ∂L/∂weight [C] = Σ_r dy·x̂ (which = 'weight') or ∂L/∂bias [C] = Σ_r dy (which = 'bias'),
+ * written to `out` (new when absent), or added to it with `accumulate`.
+ */
+export function normParamGrad(
+  ctx: GpuContext,
+  which: 'weight' | 'bias',
+  x: GpuTensor,
+  stats: GpuTensor,
+  dy: GpuTensor,
+  out?: GpuTensor,
+  accumulate = false,
+): GpuTensor {
+  const kernel = `norm d${which}`;
+  const { R, C } = rowShape(kernel, x);
+  const shapes = describeAll({ x, stats, dy, out });
+  expectShape(kernel, shapes, 'stats', stats, [R, 2]);
+  expectShape(kernel, shapes, 'dy', dy, x.shape);
+  if (out) {
+    expectShape(kernel, shapes, 'out', out, [C]);
+    if ([x, stats, dy].some((t) => t.buffer === out.buffer)) throw new GpuError('out must not alias an input', kernel, shapes);
+  }
+  if (accumulate && !out) throw new GpuError('accumulate needs an existing output', kernel, shapes);
+  const result = out ?? ctx.empty([C], 'f32', `${kernel}`);
+  const { chunkRows, chunks } = paramChunkPlan(R);
+  const partials = chunks > 1 ? ctx.empty([chunks, C], 'f32', `${kernel} partials`) : undefined;
+  const columnGroups = Math.ceil(C / PARAM_WG);
+  ctx.dispatch({
+    shader,
+    entryPoint: 'norm_param_rows',
+    constants: { BIAS_GRAD: which === 'bias' },
+    bindings: { x, weight: x, bias: x, dy, stats, out: partials ?? result },
+    params: { rows: R, C, eps: 0, chunks, chunkRows, accumulate: !partials && accumulate ? 1 : 0 },
+    workgroups: [columnGroups, chunks],
+    label: `${kernel} ${shapes}${partials ? ` pass 1 (${chunks} chunks)` : ''}`,
+  });
+  if (partials) {
+    ctx.dispatch({
+      shader,
+      entryPoint: 'norm_param_sum',
+      bindings: { x: partials, weight: partials, bias: partials, dy: partials, stats, out: result },
+      params: { rows: R, C, eps: 0, chunks, chunkRows, accumulate: accumulate ? 1 : 0 },
+      workgroups: [columnGroups],
+      label: `${kernel} partials [${chunks},${C}]`,
+    });
+    // Later GPU work that reuses this buffer is ordered after the read above.
+    ctx.release(partials);
+  }
+  return result;
+}
