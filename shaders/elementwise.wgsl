@@ -7,6 +7,7 @@
 //   OP_FILL     dst[i] = value
 //   OP_COPY     dst[i] = a[i]
 //   OP_ADD_ROW  dst[i] = a[i] + b[i % cols]            (a [R, cols], b [cols]: bias add)
+//   OP_MUL_ROW  dst[i] = a[i] · b[i % cols]            (a [R, cols], b [cols]: column scaling)
 // No other broadcasting. The op is an override constant, so each op is its own pipeline and the
 // unused branches compile away.
 //
@@ -34,10 +35,11 @@ const OP_AXPY: u32 = 4u;
 const OP_FILL: u32 = 5u;
 const OP_COPY: u32 = 6u;
 const OP_ADD_ROW: u32 = 7u;
+const OP_MUL_ROW: u32 = 8u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;   // [n]
-@group(0) @binding(2) var<storage, read> b: array<f32>;   // [n], or [cols] for OP_ADD_ROW
+@group(0) @binding(2) var<storage, read> b: array<f32>;   // [n], or [cols] for OP_ADD_ROW / OP_MUL_ROW
 @group(0) @binding(3) var<storage, read_write> dst: array<f32>; // [n]
 
 fn load_a(i: u32) -> f32 {
@@ -73,8 +75,10 @@ fn elementwise(
     value = params.value;
   } else if (OP == OP_COPY) {
     value = load_a(i);
-  } else {
+  } else if (OP == OP_ADD_ROW) {
     value = load_a(i) + load_b(i % params.cols);
+  } else {
+    value = load_a(i) * load_b(i % params.cols);
   }
   dst[i] = value;
 }

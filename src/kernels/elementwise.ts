@@ -23,7 +23,7 @@ export const ELEMENTWISE_WORKGROUP_SIZE = 256;
 export const DEFAULT_MAX_WORKGROUPS_PER_DIMENSION = 65535;
 
 // Values of the shader's OP override (its OP_* constants).
-const OP = { add: 0, sub: 1, mul: 2, scale: 3, axpy: 4, fill: 5, copy: 6, addRow: 7 } as const;
+const OP = { add: 0, sub: 1, mul: 2, scale: 3, axpy: 4, fill: 5, copy: 6, addRow: 7, mulRow: 8 } as const;
 type Op = keyof typeof OP;
 
 /**
@@ -194,25 +194,32 @@ export function copy(ctx: GpuContext, src: GpuTensor, dst: GpuTensor): GpuTensor
 
 // ---- addRowVector -----------------------------------------------------------------------------
 
-function checkAddRow(a: GpuTensor, v: GpuTensor, out?: GpuTensor): string {
+function checkRowOp(kernel: 'addRowVector' | 'mulRowVector', a: GpuTensor, v: GpuTensor, out?: GpuTensor): string {
   const shapes = `${shapeOf('a', a)}, ${shapeOf('v', v)}${out ? `, ${shapeOf('out', out)}` : ''}`;
-  requireF32('addRowVector', shapes, out ? { a, v, out } : { a, v });
+  requireF32(kernel, shapes, out ? { a, v, out } : { a, v });
   const C = a.shape[a.shape.length - 1];
-  if (C === undefined) throw new GpuError('a must have at least one dimension', 'addRowVector', shapes);
-  if (v.size !== C || v.shape.length !== 1) throw new GpuError(`v must be [${C}] (the last dimension of a)`, 'addRowVector', shapes);
-  if (out && !sameShape(a, out)) throw new GpuError(`output must be ${a.describe()}`, 'addRowVector', shapes);
-  return `addRowVector ${a.describe()}+${v.describe()}`;
+  if (C === undefined) throw new GpuError('a must have at least one dimension', kernel, shapes);
+  if (v.size !== C || v.shape.length !== 1) throw new GpuError(`v must be [${C}] (the last dimension of a)`, kernel, shapes);
+  if (out && !sameShape(a, out)) throw new GpuError(`output must be ${a.describe()}`, kernel, shapes);
+  return `${kernel} ${a.describe()}${kernel === 'addRowVector' ? '+' : '⊙'}${v.describe()}`;
 }
 
 /** a [..., C] + v [C] broadcast over every row (bias add). */
 export function addRowVector(ctx: GpuContext, a: GpuTensor, v: GpuTensor): GpuTensor {
-  checkAddRow(a, v);
+  checkRowOp('addRowVector', a, v);
   return addRowVectorInto(ctx, ctx.empty(a.shape, 'f32', 'addRowVector output'), a, v);
 }
 
 /** out [..., C] = a [..., C] + v [C]; out may be a. */
 export function addRowVectorInto(ctx: GpuContext, out: GpuTensor, a: GpuTensor, v: GpuTensor): GpuTensor {
-  const label = checkAddRow(a, v, out);
+  const label = checkRowOp('addRowVector', a, v, out);
   const cols = a.shape[a.shape.length - 1]!;
   return run(ctx, { op: 'addRow', dst: out, a, b: v, cols: Math.max(cols, 1), label });
+}
+
+/** out [..., C] = a [..., C] ⊙ v [C] (column j scaled by v[j]); out may be a. */
+export function mulRowVectorInto(ctx: GpuContext, out: GpuTensor, a: GpuTensor, v: GpuTensor): GpuTensor {
+  const label = checkRowOp('mulRowVector', a, v, out);
+  const cols = a.shape[a.shape.length - 1]!;
+  return run(ctx, { op: 'mulRow', dst: out, a, b: v, cols: Math.max(cols, 1), label });
 }

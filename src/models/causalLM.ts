@@ -14,6 +14,12 @@ export interface ForwardOptions {
   readonly start?: number;
   /** Keys and values of earlier positions; this call appends its own. Inference only. */
   readonly cache?: KvCache;
+  /**
+   * Projections to use instead of the model's own, by module path. This is how several methods
+   * share one frozen model: each passes its adapted layers; the rest (embeddings, norms,
+   * untargeted projections) is shared.
+   */
+  readonly linears?: ReadonlyMap<string, LinearLayer>;
 }
 
 export type ParameterKind = 'embedding' | 'linear' | 'bias' | 'norm';
@@ -57,6 +63,11 @@ export abstract class CausalLM {
     const layer = this.slots.get(name);
     if (!layer) throw new Error(`model has no linear layer ${name}`);
     return layer;
+  }
+
+  /** The projection a forward pass uses: the override from `options.linears`, else the model's. */
+  protected layerFor(name: string, options: ForwardOptions): LinearLayer {
+    return options.linears?.get(name) ?? this.linear(name);
   }
 
   /** Puts `layer` in the slot `name` (same shape); returns what was there. */

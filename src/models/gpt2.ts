@@ -54,7 +54,7 @@ export class Gpt2Model extends CausalLM {
     let x = add(g, embedding(g, ids, this.parameter('wte.weight')), embedding(g, tokenIds(g, positions, [B, T], 'positions'), this.parameter('wpe.weight')));
     for (let i = 0; i < L; i++) {
       const p = (n: string) => this.parameter(`h.${i}.${n}`);
-      const slot = (n: string) => this.linear(`h.${i}.${n}`);
+      const slot = (n: string) => this.layerFor(`h.${i}.${n}`, options);
       const h = layerNorm(g, x, p('ln_1.weight'), p('ln_1.bias'), eps);
       const [q, k, v] = splitLastDim(g, slot('attn.c_attn').forward(g, h), [C, C, C]) as [Tensor, Tensor, Tensor];
       const shape = { heads: H, kvHeads: H, headDim: D };

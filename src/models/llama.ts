@@ -52,7 +52,7 @@ export class LlamaModel extends CausalLM {
     let x = embedding(g, ids, this.parameter('model.embed_tokens.weight'));
     for (let i = 0; i < L; i++) {
       const p = (n: string) => this.parameter(`model.layers.${i}.${n}`);
-      const slot = (n: string) => this.linear(`model.layers.${i}.${n}`);
+      const slot = (n: string) => this.layerFor(`model.layers.${i}.${n}`, options);
       const h = rmsNorm(g, x, p('input_layernorm.weight'), eps);
       const q = rope(g, slot('self_attn.q_proj').forward(g, h), { heads: H, headDim: D, theta, positionOffset: start });
       const k = rope(g, slot('self_attn.k_proj').forward(g, h), { heads: KV, headDim: D, theta, positionOffset: start });

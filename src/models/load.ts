@@ -5,7 +5,7 @@
 
 import type { ModelConfig } from '../io/hfConfig';
 import { readModelTensorAsF32, type ModelSource } from '../io/modelFiles';
-import { parameterFromArray, releaseTensors, type Runtime } from '../tensor/values';
+import { cloneParameter, parameterFromArray, releaseTensors, type Runtime } from '../tensor/values';
 import type { CausalLM, NamedParameter, ParameterKind } from './causalLM';
 import { Gpt2Model } from './gpt2';
 import { LlamaModel } from './llama';
@@ -73,6 +73,13 @@ export function modelFromHostTensors(rt: Runtime, config: ModelConfig, tensors: 
     params.set(name, { name, kind: parameterKind(name, t.shape), tensor: parameterFromArray(rt, t.data, t.shape, name, trainable) });
   }
   return buildModel(config, params);
+}
+
+/** An independent copy of every parameter (full fine-tuning trains its own weights). */
+export function cloneCausalLM(rt: Runtime, model: CausalLM, trainable: boolean): CausalLM {
+  const params = new Map<string, NamedParameter>();
+  for (const p of model.parameters()) params.set(p.name, { ...p, tensor: cloneParameter(rt, p.tensor, p.name, trainable) });
+  return buildModel(model.config, params);
 }
 
 function buildModel(config: ModelConfig, params: ReadonlyMap<string, NamedParameter>): CausalLM {

@@ -3,6 +3,7 @@
 // asynchronous reads. `Runtime` is the GPU context under the name those layers use.
 
 import type { GpuContext } from '../gpu/context';
+import { copy, fill } from '../kernels/elementwise';
 import type { Graph } from './graph';
 import { Tensor } from './tensor';
 
@@ -47,4 +48,14 @@ export function zeroGrads(rt: Runtime, tensors: readonly Tensor[]): void {
     rt.release(t.grad);
     t.grad = undefined;
   }
+}
+
+/** A zero-filled parameter f32 [shape]. */
+export function zerosParameter(rt: Runtime, shape: readonly number[], name: string, trainable: boolean): Tensor {
+  return Tensor.leaf(fill(rt, rt.empty(shape, 'f32', name), 0), trainable, name);
+}
+
+/** A parameter holding a copy of `source`'s values (full fine-tuning's own weights). */
+export function cloneParameter(rt: Runtime, source: Tensor, name: string, trainable: boolean): Tensor {
+  return Tensor.leaf(copy(rt, source.data, rt.empty(source.shape, 'f32', name)), trainable, name);
 }

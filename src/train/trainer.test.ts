@@ -24,8 +24,7 @@ describe('trainer', () => {
       const steps = 60;
       const trainer = new Trainer(
         ctx,
-        model,
-        model.parameters().map((p) => ({ tensor: p.tensor, weightDecay: p.kind === 'linear' })),
+        { model, trainable: model.parameters().map((p) => ({ tensor: p.tensor, weightDecay: p.kind === 'linear' })) },
         { schedule: { kind: 'constant', peak: 1e-2, warmupSteps: 5, totalSteps: steps }, clipNorm: 1, weightDecay: 0.01 },
       );
       try {

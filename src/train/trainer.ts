@@ -6,6 +6,8 @@
 // adapter tensors otherwise); frozen tensors get no gradient and no optimizer state.
 
 import type { CausalLM } from '../models/causalLM';
+import type { LinearLayer } from '../models/linearLayer';
+import { scaleByScalar } from '../kernels/scalar';
 import { Graph } from '../tensor/graph';
 import { crossEntropy } from '../tensor/ops/crossEntropy';
 import type { Tensor } from '../tensor/tensor';
@@ -25,6 +27,15 @@ export interface Batch {
 export interface TrainableTensor {
   readonly tensor: Tensor;
   readonly weightDecay: boolean;
+}
+
+/** What a trainer trains: a model, the projections a method put in place, the tensors that learn. */
+export interface TrainTarget {
+  readonly model: CausalLM;
+  readonly linears?: ReadonlyMap<string, LinearLayer>;
+  readonly trainable: readonly TrainableTensor[];
+  /** Extra gradients added after clipping (SORSA's regulariser), given the step's peak lr. */
+  readonly afterBackward?: (rt: Runtime) => void;
 }
 
 export interface TrainerOptions extends AdamWOptions {
@@ -47,14 +58,22 @@ export class Trainer {
   private readonly optimizer: AdamW;
   private stepIndex = 0;
 
+  readonly trainable: readonly TrainableTensor[];
+
   constructor(
     readonly rt: Runtime,
-    readonly model: CausalLM,
-    readonly trainable: readonly TrainableTensor[],
+    readonly target: TrainTarget,
     readonly options: TrainerOptions,
   ) {
-    for (const t of trainable) t.tensor.requiresGrad = true;
-    this.optimizer = new AdamW(rt, trainable, options);
+    this.trainable = target.trainable;
+    for (const t of this.trainable) t.tensor.requiresGrad = true;
+    this.optimizer = new AdamW(rt, this.trainable, options);
+  }
+
+  private forward(g: Graph, batch: Batch): Tensor {
+    const shape = [batch.batchSize, batch.seqLen];
+    const logits = this.target.model.forward(g, tokenIds(g, batch.ids, shape), { linears: this.target.linears });
+    return crossEntropy(g, logits, targetIds(g, batch.targets, shape));
   }
 
   get steps(): number {
@@ -66,17 +85,22 @@ export class Trainer {
     const { rt } = this;
     const step = this.stepIndex++;
     const lr = learningRate(this.options.schedule, step);
-    const shape = [batch.batchSize, batch.seqLen];
     const g = new Graph(rt);
-    let tokens = 0;
-    for (let i = 0; i < batch.targets.length; i++) if (batch.targets[i]! >= 0) tokens++;
+    const tokens = countedTokens(batch);
     try {
-      const logits = this.model.forward(g, tokenIds(g, batch.ids, shape));
-      const loss = crossEntropy(g, logits, targetIds(g, batch.targets, shape));
+      const loss = this.forward(g, batch);
       g.backward(loss);
       const grads = this.trainable.flatMap((t) => (t.tensor.grad ? [t.tensor.grad] : []));
       const clip = this.options.clipNorm ? clipGradNorm(rt, grads, this.options.clipNorm) : undefined;
-      this.optimizer.step(lr, clip?.scale);
+      if (this.target.afterBackward) {
+        // Extra gradients (SORSA's regulariser) are added after clipping and are not clipped
+        // themselves: apply the clip factor to the task gradients first.
+        if (clip) for (const grad of grads) scaleByScalar(rt, grad, clip.scale);
+        this.target.afterBackward(rt);
+        this.optimizer.step(lr);
+      } else {
+        this.optimizer.step(lr, clip?.scale);
+      }
       this.optimizer.zeroGrad();
       const lossValue = readTensor(rt, loss);
       const normValue = clip ? rt.read(clip.norm) : Promise.resolve(new Float32Array([Number.NaN]));
@@ -94,10 +118,8 @@ export class Trainer {
     for (const batch of batches) {
       const g = new Graph(this.rt, false);
       try {
-        const shape = [batch.batchSize, batch.seqLen];
-        const loss = crossEntropy(g, this.model.forward(g, tokenIds(g, batch.ids, shape)), targetIds(g, batch.targets, shape));
-        let tokens = 0;
-        for (let i = 0; i < batch.targets.length; i++) if (batch.targets[i]! >= 0) tokens++;
+        const loss = this.forward(g, batch);
+        const tokens = countedTokens(batch);
         const [value] = await readTensor(this.rt, loss);
         total += value! * tokens;
         counted += tokens;
@@ -116,4 +138,10 @@ export class Trainer {
   destroy(): void {
     this.optimizer.destroy();
   }
+}
+
+function countedTokens(batch: Batch): number {
+  let tokens = 0;
+  for (let i = 0; i < batch.targets.length; i++) if (batch.targets[i]! >= 0) tokens++;
+  return tokens;
 }

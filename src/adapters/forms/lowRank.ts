@@ -1,0 +1,76 @@
+// The low-rank adapter form shared by LoRA, PiSSA, QLoRA, QPiSSA, LoftQ, SORSA and LoRA-SB:
+//   y = base(x) + s · ((x Aᵀ) [⊙ S] [Rᵀ]) Bᵀ
+// with A [r, in], B [out, r], optional S [r] (SORSA's diag(S)) and R [r, r] (LoRA-SB's mixing
+// matrix), never materialising an [out, in] update. base is any frozen linear (dense, NF4).
+// Which of A, B, S, R train is decided by each tensor's requiresGrad (LoRA-SB freezes A and B).
+// Gradients follow from the ops (ADAPTERS.md "Gradients of a low-rank branch").
+
+import type { LinearLayer } from '../../models/linearLayer';
+import type { Graph } from '../../tensor/graph';
+import { add } from '../../tensor/ops/elementwiseOps';
+import { linear } from '../../tensor/ops/linear';
+import { mulColumns, scale } from '../../tensor/ops/scaling';
+import type { Tensor } from '../../tensor/tensor';
+import { releaseTensors, type Runtime } from '../../tensor/values';
+import type { AdaptedLayer, OwnedBase } from '../types';
+
+export interface LowRankFactors {
+  /** [r, in] */
+  readonly A: Tensor;
+  /** [out, r] */
+  readonly B: Tensor;
+  /** [r] (SORSA) */
+  readonly S?: Tensor;
+  /** [r, r] (LoRA-SB) */
+  readonly R?: Tensor;
+}
+
+export class LowRankLayer implements AdaptedLayer {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+
+  constructor(
+    readonly name: string,
+    readonly base: LinearLayer,
+    readonly factors: LowRankFactors,
+    readonly scaling: number,
+    /** A base this layer owns (PiSSA's residual, QLoRA's 4-bit copy); shared bases are not released. */
+    readonly ownedBase?: OwnedBase,
+  ) {
+    this.inFeatures = base.inFeatures;
+    this.outFeatures = base.outFeatures;
+    const [r, inA] = factors.A.shape as [number, number];
+    const [outB, rB] = factors.B.shape as [number, number];
+    if (inA !== base.inFeatures || outB !== base.outFeatures || rB !== r) {
+      throw new Error(`${name}: A [${factors.A.shape.join(',')}] and B [${factors.B.shape.join(',')}] do not fit a [${base.outFeatures}, ${base.inFeatures}] layer`);
+    }
+  }
+
+  get tensors(): Tensor[] {
+    const { A, B, S, R } = this.factors;
+    return [A, B, ...(S ? [S] : []), ...(R ? [R] : [])];
+  }
+
+  get bytes(): number {
+    return this.tensors.reduce((n, t) => n + t.data.size * 4, 0) + (this.ownedBase?.bytes ?? 0);
+  }
+
+  release(rt: Runtime): void {
+    releaseTensors(rt, ...this.tensors);
+    this.ownedBase?.release(rt);
+  }
+
+  get rank(): number {
+    return this.factors.A.shape[0]!;
+  }
+
+  forward(g: Graph, x: Tensor): Tensor {
+    const { A, B, S, R } = this.factors;
+    let h = linear(g, x, A); // [N, r]
+    if (S) h = mulColumns(g, h, S);
+    if (R) h = linear(g, h, R);
+    let branch = linear(g, h, B); // [N, out]
+    if (this.scaling !== 1) branch = scale(g, branch, this.scaling);
+    return add(g, this.base.forward(g, x), branch);
+  }
+}

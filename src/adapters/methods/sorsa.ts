@@ -1,0 +1,38 @@
+// SORSA (Cao 2024): W = W_r + s·B diag(S) A with B = U_r, S = σ_r, A = V_rᵀ from the SVD,
+// W_r frozen, and an orthonormality regulariser on A and B (sorsaRegularizer.ts) added after
+// clipping with weight γ/lr_max. s = 1 by default (alpha unset in the official code).
+
+import { addOrthoGradients, type OrthoFactors } from '../../linalg/orthoRegularizer';
+import { sorsaInit } from '../../linalg/principal';
+import { LowRankLayer } from '../forms/lowRank';
+import { ResidualBase } from '../forms/residualBase';
+import { numberSetting, type MethodDefinition } from '../types';
+import { adaptTargets } from './lowRankMethod';
+import { SVD_SETTINGS, svdSettings } from './svdSettings';
+
+export const sorsa: MethodDefinition = {
+  id: 'sorsa',
+  label: 'SORSA',
+  summary: 'Trains B·diag(S)·A from the SVD with an orthonormality regulariser on A and B.',
+  paper: 'Cao, SORSA: Singular Values and Orthonormal Regularized Singular Vectors Adaptation of LLMs (2024)',
+  settings: [
+    { kind: 'number', key: 'rank', label: 'Rank r', default: 8, min: 1, max: 1024, integer: true, help: 'Rank of the trained singular subspace.' },
+    { kind: 'number', key: 'gamma', label: 'Regulariser γ', default: 4e-4, min: 0, max: 1, help: 'Orthonormal regulariser weight; added as (γ/lr_max)·∇L_reg after clipping (official default 4e-4).' },
+    ...SVD_SETTINGS,
+  ],
+  async create(ctx, settings) {
+    const rank = numberSetting(settings, 'rank');
+    const scaling = 1;
+    const gamma = numberSetting(settings, 'gamma');
+    const factors: OrthoFactors[] = [];
+    const adapted = await adaptTargets(ctx, 'sorsa', async (name, base, index, progress) => {
+      progress('svd');
+      const init = await sorsaInit(ctx.rt, base.weight, scaling, svdSettings(settings, rank, ctx.seed + index), name);
+      const residual = new ResidualBase(name, init.residual, base.bias);
+      factors.push({ A: init.A, B: init.B });
+      return new LowRankLayer(name, residual, { A: init.A, B: init.B, S: init.S }, scaling, residual);
+    });
+    const weight = gamma / ctx.learningRate;
+    return { ...adapted, orthoFactors: factors, afterBackward: (rt) => addOrthoGradients(rt, factors, weight) };
+  },
+};
