@@ -8,6 +8,7 @@
 //   OP_COPY     dst[i] = a[i]
 //   OP_ADD_ROW  dst[i] = a[i] + b[i % cols]            (a [R, cols], b [cols]: bias add)
 //   OP_MUL_ROW  dst[i] = a[i] · b[i % cols]            (a [R, cols], b [cols]: column scaling)
+//   OP_SIGN     dst[i] = alpha · sign(a[i])            (sign(0) = 0)
 // No other broadcasting. The op is an override constant, so each op is its own pipeline and the
 // unused branches compile away.
 //
@@ -36,6 +37,7 @@ const OP_FILL: u32 = 5u;
 const OP_COPY: u32 = 6u;
 const OP_ADD_ROW: u32 = 7u;
 const OP_MUL_ROW: u32 = 8u;
+const OP_SIGN: u32 = 9u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;   // [n]
@@ -77,8 +79,10 @@ fn elementwise(
     value = load_a(i);
   } else if (OP == OP_ADD_ROW) {
     value = load_a(i) + load_b(i % params.cols);
-  } else {
+  } else if (OP == OP_MUL_ROW) {
     value = load_a(i) * load_b(i % params.cols);
+  } else {
+    value = params.alpha * sign(load_a(i));
   }
   dst[i] = value;
 }

@@ -16,6 +16,8 @@ import {
   fill,
   mul,
   mulInto,
+  mulRowVectorInto,
+  signScaledInto,
   scale,
   scaleInto,
   sub,
@@ -225,5 +227,22 @@ describe('elementwise shape checks', () => {
     expect(() => add(ctx, a, b)).toThrow(/a must be f32, is u32/);
     expect(() => fill(ctx, a, 1)).toThrow(/t must be f32/);
     ctx.release(a, b);
+  });
+});
+
+describe('mulRowVector and signScaled', () => {
+  it('mulRowVector scales each column; signScaled gives alpha·sign with sign(0) = 0', async () => {
+    const ctx = await testContext();
+    const [R, C] = [7, 33];
+    const a = Float32Array.from({ length: R * C }, (_, i) => ((i * 7919) % 13) - 6);
+    const v = Float32Array.from({ length: C }, (_, j) => j * 0.5 - 3);
+    const ta = ctx.uploadF32(a, [R, C]);
+    const tv = ctx.uploadF32(v, [C]);
+    const out = mulRowVectorInto(ctx, ctx.empty([R, C]), ta, tv);
+    const got = await ctx.read(out);
+    for (let i = 0; i < R * C; i++) expect(got[i]).toBe(a[i]! * v[i % C]!);
+    const signs = await ctx.read(signScaledInto(ctx, ctx.empty([R, C]), ta, -0.25));
+    for (let i = 0; i < R * C; i++) expect(signs[i]! + 0).toBe(a[i] === 0 ? 0 : a[i]! > 0 ? -0.25 : 0.25); // + 0: −0 counts as 0
+    ctx.release(ta, tv, out);
   });
 });

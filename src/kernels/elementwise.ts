@@ -23,7 +23,7 @@ export const ELEMENTWISE_WORKGROUP_SIZE = 256;
 export const DEFAULT_MAX_WORKGROUPS_PER_DIMENSION = 65535;
 
 // Values of the shader's OP override (its OP_* constants).
-const OP = { add: 0, sub: 1, mul: 2, scale: 3, axpy: 4, fill: 5, copy: 6, addRow: 7, mulRow: 8 } as const;
+const OP = { add: 0, sub: 1, mul: 2, scale: 3, axpy: 4, fill: 5, copy: 6, addRow: 7, mulRow: 8, sign: 9 } as const;
 type Op = keyof typeof OP;
 
 /**
@@ -173,6 +173,14 @@ export function axpy(ctx: GpuContext, alpha: number, x: GpuTensor, y: GpuTensor)
   if (!sameShape(x, y)) throw new GpuError('x and y must have the same shape', 'axpy', shapes);
   if (!Number.isFinite(alpha)) throw new GpuError(`alpha ${alpha} is not finite`, 'axpy', shapes);
   return run(ctx, { op: 'axpy', dst: y, a: x, alpha, label: `axpy ${y.describe()}+=${alpha}·${x.describe()}` });
+}
+
+/** out = alpha · sign(a) (sign(0) = 0); out may be a. */
+export function signScaledInto(ctx: GpuContext, out: GpuTensor, a: GpuTensor, alpha: number): GpuTensor {
+  const shapes = `${shapeOf('a', a)}, ${shapeOf('out', out)}`;
+  requireF32('signScaled', shapes, { a, out });
+  if (!sameShape(a, out)) throw new GpuError(`output must be ${a.describe()}`, 'signScaled', shapes);
+  return run(ctx, { op: 'sign', dst: out, a, alpha, label: `signScaled ${a.describe()}·${alpha}` });
 }
 
 // ---- fill, copy -------------------------------------------------------------------------------

@@ -10,7 +10,7 @@
 // the CPU; every [out, in]-sized product stays on the GPU.
 
 import type { GpuTensor } from '../gpu/tensor';
-import { copy } from '../kernels/elementwise';
+import { copy, signScaledInto } from '../kernels/elementwise';
 import { matmulInto } from '../kernels/matmul';
 import { Tensor } from '../tensor/tensor';
 import type { Runtime } from '../tensor/values';
@@ -39,7 +39,7 @@ export interface Principal {
 export async function principal(rt: Runtime, W: GpuTensor, s: SvdSettings): Promise<Principal> {
   const [out, inF] = W.shape as [number, number];
   const rank = Math.min(s.rank, out, inF);
-  const { U, S, Vt } = s.exact ? await exactSvd(rt, W, rank) : await randomizedSvd(rt, W, { rank, niter: s.niter, oversample: s.oversample, seed: s.seed });
+  const { U, S, Vt } = s.exact ? await exactSvd(rt, W, { keep: rank }) : await randomizedSvd(rt, W, { rank, niter: s.niter, oversample: s.oversample, seed: s.seed });
   const sigma = await rt.read(S);
   rt.release(S);
   return { U, sigma, Vt };
@@ -106,4 +106,17 @@ export async function sorsaInit(rt: Runtime, W: Tensor, scaling: number, svd: Sv
     residual: Tensor.leaf(residual, false, `${name}.weight`),
     sigma,
   };
+}
+
+/**
+ * LoRA-SB: from the summed first-step gradient G [out, in] of a dense weight,
+ * ΔW = −η · sign(G) (Adam's first step), truncated by SVD to U_r diag(σ_r) V_rᵀ;
+ * B = U_r [out, r] and A = V_rᵀ [r, in] frozen, R = diag(σ_r) [r, r] trainable.
+ */
+export async function lorasbInit(rt: Runtime, gradient: GpuTensor, eta: number, svd: SvdSettings, name: string): Promise<{ A: Tensor; B: Tensor; R: Tensor; sigma: Float32Array }> {
+  const delta = signScaledInto(rt, rt.empty(gradient.shape, 'f32', 'LoRA-SB ΔW'), gradient, -eta);
+  const { U, sigma, Vt } = await principal(rt, delta, svd);
+  rt.release(delta);
+  const R = diagonal(rt, sigma);
+  return { A: Tensor.leaf(Vt, false, `${name}.lorasb_A`), B: Tensor.leaf(U, false, `${name}.lorasb_B`), R: Tensor.leaf(R, true, `${name}.lorasb_R`), sigma };
 }

@@ -10,10 +10,10 @@ import { Graph } from '../tensor/graph';
 import { crossEntropy } from '../tensor/ops/crossEntropy';
 import { readTensor, targetIds, tokenIds, type Runtime } from '../tensor/values';
 import { testContext } from '../test/gpu';
-import { Trainer, type Batch } from '../train/trainer';
-import { methodById } from './registry';
-import { selectTargets } from './targets';
-import { resolveSettings, type AdaptedModel, type MethodId, type MethodSettings } from './types';
+import { Trainer, type Batch } from './trainer';
+import { methodById } from '../adapters/registry';
+import { selectTargets } from '../adapters/targets';
+import { resolveSettings, type AdaptedModel, type MethodId, type MethodSettings } from '../adapters/types';
 
 interface Case {
   readonly id: MethodId;

@@ -1,0 +1,90 @@
+// The CLI's command table and its driver: runCli(argv, env) parses, runs one command and returns
+// the exit code (never throws, never exits), so tests run commands in-process and main.ts only
+// wires it to the process. Errors are printed to stderr: usage errors with the command's usage,
+// StudioErrors with their own message, anything else with its stack (a bug).
+
+import { formatUsage, parseArgs, UsageError, type CommandSpec } from '../args';
+import { describe, EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE, exitCodeFor, type CliEnv } from './common';
+import { generateSpec, runGenerate } from './generate';
+import { infoSpec, runInfo } from './info';
+import { logitsSpec, runLogits } from './logits';
+import { runTrain, trainSpec } from './train';
+import type { ParsedArgs } from '../args';
+import { StudioError } from '../../errors';
+
+export const PROGRAM = 'npm run cli --';
+
+interface Command {
+  readonly spec: CommandSpec;
+  run(args: ParsedArgs, env: CliEnv): Promise<unknown>;
+}
+
+export const COMMANDS: Readonly<Record<string, Command>> = {
+  info: { spec: infoSpec, run: runInfo },
+  logits: { spec: logitsSpec, run: runLogits },
+  generate: { spec: generateSpec, run: runGenerate },
+  train: { spec: trainSpec, run: runTrain },
+};
+
+export function overview(): string {
+  const lines = [
+    `Usage: ${PROGRAM} <command> [arguments] [options]`,
+    '',
+    'Adapter Studio on the command line: the same engine as the web app, on Dawn (WebGPU) in Node.',
+    '',
+    'Commands:',
+    ...Object.values(COMMANDS).map((c) => `  ${c.spec.name.padEnd(10)}${c.spec.summary}`),
+    `  ${'help'.padEnd(10)}Show this overview, or a command's options: help <command>`,
+    '',
+    'Exit codes: 0 ok, 1 unexpected error, 2 usage error, 3 bad input (model folder or data), 4 GPU unavailable or GPU error.',
+  ];
+  return lines.join('\n');
+}
+
+/** Runs one command line (without the program name); returns the exit code. */
+export async function runCli(argv: readonly string[], env: CliEnv): Promise<number> {
+  const { io } = env;
+  const [name, ...rest] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    const topic = name === 'help' ? rest[0] : undefined;
+    if (topic !== undefined) {
+      const command = COMMANDS[topic];
+      if (!command) {
+        io.err(`unknown command '${topic}'\n\n${overview()}\n`);
+        return EXIT_USAGE;
+      }
+      io.out(`${formatUsage(PROGRAM, command.spec)}\n`);
+      return EXIT_OK;
+    }
+    if (name === undefined) {
+      io.err(`${overview()}\n`);
+      return EXIT_USAGE;
+    }
+    io.out(`${overview()}\n`);
+    return EXIT_OK;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    io.err(`unknown command '${name}'\n\n${overview()}\n`);
+    return EXIT_USAGE;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.out(`${formatUsage(PROGRAM, command.spec)}\n`);
+    return EXIT_OK;
+  }
+  try {
+    await command.run(parseArgs(rest, command.spec), env);
+    return EXIT_OK;
+  } catch (error) {
+    const code = exitCodeFor(error);
+    if (error instanceof UsageError) {
+      const spec = error.command !== undefined ? COMMANDS[error.command]?.spec : undefined;
+      io.err(`error: ${error.message}\n\n${spec ? formatUsage(PROGRAM, spec) : overview()}\n`);
+    } else if (error instanceof StudioError) {
+      io.err(`error: ${error.message}\n`);
+    } else {
+      io.err(`unexpected error: ${error instanceof Error && error.stack ? error.stack : describe(error)}\n`);
+    }
+    return code === EXIT_OK ? EXIT_UNEXPECTED : code;
+  }
+}
