@@ -1,0 +1,208 @@
+// `npm run bench`: matmul GFLOP/s of our kernels and of tfjs-backend-webgpu on the same adapter,
+// in Node (Dawn via the `webgpu` package; SwiftShader on GPU-less machines).
+//
+//   npm run bench                         default shapes (square 256–2048, GPT-2 MLP fwd/bwd)
+//   npm run bench -- --quick              small shapes only (under a minute on SwiftShader)
+//   npm run bench -- --shapes 512x768x3072,512x768x3072:nt,1024
+//                                         MxKxN (op(A) [M,K] · op(B) [K,N]), N = square, :nt/:tn/:tt
+//   npm run bench -- --json out.json      also write every row (timings, checks) and the adapter
+//   npm run bench -- --no-peer            ours only
+//   npm run bench -- --variants vec4,registers,tiled
+//                                         time these variants of ours (default: the adapter's pick)
+//   npm run bench -- --reps 5 --target-seconds 3 --warmup 1
+//                                         timing plan (minimum reps, time target per side)
+
+import { writeFileSync } from 'node:fs';
+import { GpuContext } from '../src/gpu/context';
+import { acquireNodeDevice, nodeGpu } from '../src/gpu/node';
+import { formatBytes } from '../src/errors';
+import { MATMUL_VARIANTS } from '../src/kernels/matmul';
+import {
+  DEFAULT_BENCH_SHAPES,
+  DEFAULT_TIMING_PLAN,
+  QUICK_BENCH_SHAPES,
+  formatBenchTable,
+  parseShape,
+  runMatmulBench,
+  shapeFlops,
+  type MatmulBenchShape,
+  type MatmulPeer,
+  type MatmulTimingPlan,
+} from '../src/bench/matmulBench';
+import { createTfjsPeer, installNodeNavigator } from './tfjsPeer';
+
+class UsageError extends Error {}
+
+interface Args {
+  shapes: readonly MatmulBenchShape[];
+  json?: string;
+  peer: boolean;
+  variants?: string[];
+  plan: Partial<MatmulTimingPlan>;
+}
+
+const USAGE = `usage: npm run bench -- [--quick] [--shapes 512x768x3072,1024,...] [--json out.json]
+                        [--no-peer] [--variants vec4,registers,tiled] [--reps N] [--max-reps N]
+                        [--target-seconds S] [--warmup N]`;
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = { shapes: DEFAULT_BENCH_SHAPES, peer: true, plan: {} };
+  const value = (i: number, flag: string): string => {
+    const v = argv[i + 1];
+    if (v === undefined || v.startsWith('--')) throw new UsageError(`${flag} needs a value\n${USAGE}`);
+    return v;
+  };
+  const num = (text: string, flag: string): number => {
+    const n = Number(text);
+    if (!Number.isFinite(n) || n < 0) throw new UsageError(`${flag} needs a non-negative number, got "${text}"`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i]!;
+    switch (flag) {
+      case '--quick':
+        args.shapes = QUICK_BENCH_SHAPES;
+        break;
+      case '--shapes':
+        args.shapes = value(i++, flag).split(',').filter(Boolean).map(parseShape);
+        break;
+      case '--json':
+        args.json = value(i++, flag);
+        break;
+      case '--no-peer':
+        args.peer = false;
+        break;
+      case '--variants':
+        args.variants = value(i++, flag).split(',').filter(Boolean);
+        for (const v of args.variants) {
+          if (v !== 'default' && !(MATMUL_VARIANTS as readonly string[]).includes(v)) {
+            throw new UsageError(`unknown variant "${v}" (known: ${MATMUL_VARIANTS.join(', ')}, default)`);
+          }
+        }
+        break;
+      case '--reps':
+        // An explicit count holds even for slow products.
+        args.plan = {
+          ...args.plan,
+          minReps: Math.max(1, Math.round(num(value(i++, flag), flag))),
+          slowRunSeconds: Number.POSITIVE_INFINITY,
+          verySlowRunSeconds: Number.POSITIVE_INFINITY,
+        };
+        break;
+      case '--max-reps':
+        args.plan = { ...args.plan, maxReps: Math.max(1, Math.round(num(value(i++, flag), flag))) };
+        break;
+      case '--target-seconds':
+        args.plan = { ...args.plan, targetSeconds: num(value(i++, flag), flag) };
+        break;
+      case '--warmup':
+        args.plan = { ...args.plan, warmup: Math.round(num(value(i++, flag), flag)) };
+        break;
+      case '--help':
+      case '-h':
+        console.log(USAGE);
+        process.exit(0);
+        break;
+      default:
+        throw new UsageError(`unknown option "${flag}"\n${USAGE}`);
+    }
+  }
+  return args;
+}
+
+async function main(): Promise<void> {
+  let args: Args;
+  try {
+    args = parseArgs(process.argv.slice(2));
+  } catch (error) {
+    // A bad --shapes value throws a plain Error from parseShape: also a usage error.
+    throw error instanceof UsageError ? error : new UsageError(`${(error as Error).message}\n${USAGE}`);
+  }
+  const started = performance.now();
+  const acquired = await acquireNodeDevice();
+  const ctx = new GpuContext(acquired);
+  const info = ctx.info;
+  const adapterText = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' / ');
+  console.log(`adapter: ${adapterText}${info.isSoftware ? ' (software)' : ''}`);
+  console.log(
+    `features: shader-f16 ${info.features.shaderF16}, subgroups ${info.features.subgroups}, timestamp-query ${info.features.timestampQuery}; ` +
+      `maxStorageBufferBindingSize ${formatBytes(info.limits.maxStorageBufferBindingSize)}`,
+  );
+  console.log(`host: Node ${process.version}, ${process.platform}/${process.arch}; Dawn via the \`webgpu\` package`);
+
+  let peer: MatmulPeer | undefined;
+  if (args.peer) {
+    try {
+      installNodeNavigator(await nodeGpu());
+      peer = await createTfjsPeer();
+      console.log(`peer: ${peer.name} in Node on adapter ${peer.adapter}`);
+      if (peer.adapter !== adapterText) console.log('  (warning: the peer got a different adapter from ours)');
+    } catch (error) {
+      console.log(`peer: unavailable (${(error as Error).message}); timing ours only`);
+    }
+  }
+  const plan = { ...DEFAULT_TIMING_PLAN, ...args.plan };
+  const totalGflop = args.shapes.reduce((s, x) => s + shapeFlops(x), 0) / 1e9;
+  console.log(
+    `${args.shapes.length} shapes (${totalGflop.toFixed(1)} GFLOP per pass); per side: ${plan.warmup} warmup, ` +
+      `≥${plan.minReps} reps (2 when a run takes >${plan.slowRunSeconds} s, 1 when >${plan.verySlowRunSeconds} s) until ${plan.targetSeconds} s or ${plan.maxReps} reps; median\n`,
+  );
+
+  const tty = process.stderr.isTTY;
+  const rows = await runMatmulBench(ctx, {
+    shapes: args.shapes,
+    includePeer: peer !== undefined,
+    ...(peer ? { peer } : {}),
+    ...(args.variants ? { variants: args.variants } : {}),
+    plan: args.plan,
+    onStatus: (text) => {
+      if (tty) process.stderr.write(`\r\x1b[K… ${text}`);
+    },
+    onRow: (row) => {
+      if (tty) process.stderr.write('\r\x1b[K');
+      const ratio = row.ratio === null ? '' : `, ${row.ratio.toFixed(2)}× tfjs (${row.peerGflops!.toFixed(2)})`;
+      console.log(`  ${row.shape.label} [${row.variant}]: ${row.oursGflops.toFixed(2)} GFLOP/s${ratio}${row.peerError ? `; ${row.peerError}` : ''}`);
+    },
+  });
+  if (tty) process.stderr.write('\r\x1b[K');
+  peer?.dispose();
+
+  console.log(`\nmatmul, f32, GFLOP/s = 2·M·N·K / median wall time of (record, submit, onSubmittedWorkDone)`);
+  console.log(formatBenchTable(rows));
+  const ratios = rows.map((r) => r.ratio).filter((r): r is number => r !== null);
+  if (ratios.length > 0) {
+    const worst = Math.min(...ratios);
+    console.log(`\nworst ratio ours/tfjs: ${worst.toFixed(2)}× (target ≥ 1.5×: ${worst >= 1.5 ? 'met' : 'NOT met'})`);
+  }
+  const badCheck = rows.filter((r) => (r.sampleError ?? 0) > 1e-3 || (r.peerDifference ?? 0) > 1e-3);
+  if (badCheck.length > 0) console.log(`WARNING: ${badCheck.length} row(s) disagree with the reference or with tfjs beyond 1e-3`);
+  const stats = ctx.stats();
+  const seconds = (performance.now() - started) / 1000;
+  console.log(`peak GPU memory (our pool): ${formatBytes(stats.peakLiveBytes)}; total time ${seconds.toFixed(0)} s`);
+
+  if (args.json) {
+    const report = {
+      date: new Date().toISOString(),
+      host: { node: process.version, platform: process.platform, arch: process.arch },
+      adapter: info,
+      peer: peer ? { name: peer.name, adapter: peer.adapter, runtime: 'node' } : null,
+      plan,
+      seconds,
+      peakGpuBytes: stats.peakLiveBytes,
+      rows,
+    };
+    writeFileSync(args.json, `${JSON.stringify(report, null, 2)}\n`);
+    console.log(`wrote ${args.json}`);
+  }
+  ctx.destroy();
+}
+
+main().then(
+  // Dawn's Node bindings can keep the event loop alive after the device is gone.
+  () => process.exit(0),
+  (error: unknown) => {
+    if (error instanceof UsageError) console.error(error.message);
+    else console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+    process.exit(error instanceof UsageError ? 2 : 1);
+  },
+);

@@ -1,0 +1,70 @@
+// The studio's frame: header with the adapter in use, tabs, and the notice that replaces
+// everything when this browser has no WebGPU.
+
+import { useEffect, useState } from 'react';
+import { useEngineStore } from '../state/engineStore';
+import { BenchPanel } from './BenchPanel';
+import { GpuPanel } from './GpuPanel';
+import { NoWebGpu } from './NoWebGpu';
+import { SelfTestPanel } from './SelfTestPanel';
+
+const TABS = [
+  { id: 'gpu', label: 'GPU & self-test' },
+  { id: 'bench', label: 'Benchmark' },
+] as const;
+type TabId = (typeof TABS)[number]['id'];
+
+export function App() {
+  const { status, problem, gpu, incident, start } = useEngineStore();
+  const [tab, setTab] = useState<TabId>('gpu');
+
+  useEffect(() => {
+    void start();
+  }, [start]);
+
+  if (status === 'unavailable') return <NoWebGpu reason={problem ?? 'WebGPU is not available.'} />;
+
+  return (
+    <div className="app">
+      <header className="app-header">
+        <h1>Adapter Studio</h1>
+        <span className="adapter-chip" data-testid="adapter-chip">
+          {status === 'starting' ? 'Starting the GPU engine…' : gpu ? gpuName(gpu) : 'Engine failed'}
+        </span>
+        <nav className="tabs" role="tablist" aria-label="Studio sections">
+          {TABS.map((t) => (
+            <button key={t.id} role="tab" aria-selected={tab === t.id} className={tab === t.id ? 'tab active' : 'tab'} onClick={() => setTab(t.id)}>
+              {t.label}
+            </button>
+          ))}
+        </nav>
+      </header>
+      {incident && (
+        <div className="banner error" role="alert">
+          {incident}
+        </div>
+      )}
+      {status === 'failed' && (
+        <div className="banner error" role="alert">
+          The GPU engine could not start: {problem}
+        </div>
+      )}
+      <main className="app-main">
+        {tab === 'gpu' && (
+          <div className="columns">
+            <GpuPanel />
+            <SelfTestPanel />
+          </div>
+        )}
+        {tab === 'bench' && <BenchPanel />}
+      </main>
+    </div>
+  );
+}
+
+export function gpuName(gpu: { vendor: string; architecture: string; device: string; description: string }): string {
+  const maker = [gpu.vendor, gpu.architecture].filter(Boolean).join(' ');
+  const name = gpu.description || gpu.device;
+  if (name && maker) return `${name} (${maker})`;
+  return name || maker || 'Unnamed WebGPU adapter';
+}

@@ -1,0 +1,115 @@
+// The engine's browser host: a module Web Worker that owns the GPU device and answers the
+// requests of protocol.ts. Calls run one at a time, in arrival order, so a benchmark never
+// shares the GPU with a self-test and their timings stay honest.
+//
+// Errors: a call that throws is answered with { kind: 'error', name, message } for its id.
+// Device loss, GPU errors that no error scope caught, and exceptions that escape a handler are
+// pushed to the page as events. A device refused at init is reported as WebGpuUnavailableError
+// so the page shows its "no WebGPU" notice.
+//
+// Not here: the engine itself (gpu/, kernels/, bench/ do the work; the Node CLI calls the same
+// functions).
+
+import { GpuContext } from '../gpu/context';
+import { acquireDevice, type AcquiredDevice } from '../gpu/device';
+import { browserGpu, WEBGPU_FIX } from '../gpu/browser';
+import { GpuError, StudioError, WebGpuUnavailableError } from '../errors';
+import { runSelfTest } from './selfTest';
+import {
+  serializeError,
+  type CallName,
+  type CallParams,
+  type CallProgress,
+  type CallResult,
+  type EngineEventName,
+  type EngineRequest,
+  type EngineResponse,
+} from './protocol';
+
+const scope = self as unknown as DedicatedWorkerGlobalScope;
+
+let acquiring: Promise<GpuContext> | undefined;
+let context: GpuContext | undefined;
+let lostError: StudioError | undefined;
+
+function post(message: EngineResponse): void {
+  scope.postMessage(message);
+}
+
+function postEvent(event: EngineEventName, error: unknown): void {
+  post({ kind: 'event', event, error: serializeError(error) });
+}
+
+async function acquire(): Promise<GpuContext> {
+  let acquired: AcquiredDevice;
+  try {
+    acquired = await acquireDevice(browserGpu());
+  } catch (error) {
+    if (error instanceof StudioError) throw error;
+    throw new WebGpuUnavailableError(
+      `The browser found WebGPU but refused to create a GPU device (${serializeError(error).message}). ${WEBGPU_FIX}`,
+    );
+  }
+  const ctx = new GpuContext(acquired);
+  acquired.device.addEventListener('uncapturederror', (event) => {
+    postEvent('gpuError', new GpuError(`Uncaught GPU error: ${event.error.message}`));
+  });
+  void acquired.lost.then((error) => {
+    lostError = error;
+    context = undefined;
+    postEvent('deviceLost', error);
+  });
+  context = ctx;
+  return ctx;
+}
+
+async function gpu(): Promise<GpuContext> {
+  if (lostError) throw lostError;
+  if (context) return context;
+  acquiring ??= acquire().finally(() => {
+    acquiring = undefined;
+  });
+  return acquiring;
+}
+
+type Handler<K extends CallName> = (params: CallParams<K>, progress: (p: CallProgress<K>) => void) => Promise<CallResult<K>>;
+
+const handlers: { [K in CallName]: Handler<K> } = {
+  init: async () => (await gpu()).info,
+  selfTest: async (params) => runSelfTest(await gpu(), params.seed),
+  benchShapes: async () => (await import('../bench/matmulBench')).DEFAULT_BENCH_SHAPES,
+  bench: async (params, progress) => {
+    const ctx = await gpu();
+    const { runMatmulBench } = await import('../bench/matmulBench');
+    return runMatmulBench(ctx, { shapes: params.shapes, includePeer: params.includePeer, onRow: progress });
+  },
+};
+
+async function handle<K extends CallName>(id: number, call: K, params: CallParams<K>): Promise<void> {
+  const handler = handlers[call] as Handler<K> | undefined;
+  if (!handler) {
+    post({ kind: 'error', id, error: { name: 'StudioError', message: `The engine has no call named "${String(call)}".` } });
+    return;
+  }
+  try {
+    const progress = (p: CallProgress<K>) => post({ kind: 'progress', id, call, progress: p } as EngineResponse);
+    const result = await handler(params, progress);
+    post({ kind: 'result', id, call, result } as EngineResponse);
+  } catch (error) {
+    post({ kind: 'error', id, error: serializeError(lostError ?? error) });
+  }
+}
+
+let queue: Promise<void> = Promise.resolve();
+
+scope.addEventListener('message', (event: MessageEvent<EngineRequest>) => {
+  const { id, call, params } = event.data;
+  queue = queue.then(() => handle(id, call, params));
+});
+
+scope.addEventListener('unhandledrejection', (event) => {
+  postEvent('crash', event.reason);
+});
+scope.addEventListener('error', (event) => {
+  postEvent('crash', event.error ?? new Error(event.message));
+});
