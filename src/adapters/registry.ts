@@ -3,9 +3,14 @@
 
 import { full } from './methods/full';
 import { lora } from './methods/lora';
+import { lorasb } from './methods/lorasb';
+import { pissa } from './methods/pissa';
+import { loftq, qlora, qpissa } from './methods/quantized';
+import { sorsa } from './methods/sorsa';
+import { spp } from './methods/spp';
 import type { MethodDefinition, MethodId } from './types';
 
-export const METHODS: readonly MethodDefinition[] = [lora, full];
+export const METHODS: readonly MethodDefinition[] = [lora, pissa, qlora, qpissa, loftq, sorsa, lorasb, spp, full];
 
 export function methodById(id: string): MethodDefinition {
   const method = METHODS.find((m) => m.id === id);

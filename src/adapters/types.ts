@@ -111,6 +111,8 @@ export interface AdaptedModel {
   readonly extraBytes: number;
   /** Adds method-specific gradients after the task loss's (SORSA's regulariser). */
   readonly afterBackward?: (rt: Runtime) => void;
+  /** QLoRA, QPiSSA, LoftQ: ‖W − (deq(Q) + sBA)‖ per layer and iteration, measured at init. */
+  readonly quantErrors?: readonly { readonly layer: string; readonly errors: readonly { iteration: number; frobenius: number; nuclear: number }[] }[];
   /** SORSA: the factors whose orthonormality the studio charts. */
   readonly orthoFactors?: readonly { readonly A: Tensor; readonly B: Tensor }[];
   release(rt: Runtime): void;

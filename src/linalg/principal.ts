@@ -39,7 +39,7 @@ export interface Principal {
 export async function principal(rt: Runtime, W: GpuTensor, s: SvdSettings): Promise<Principal> {
   const [out, inF] = W.shape as [number, number];
   const rank = Math.min(s.rank, out, inF);
-  const { U, S, Vt } = s.exact ? await exactSvd(rt, W, { keep: rank }) : await randomizedSvd(rt, W, { rank, niter: s.niter, oversample: s.oversample, seed: s.seed });
+  const { U, S, Vt } = s.exact ? await exactSvd(rt, W, { keep: rank }) : randomizedSvd(rt, W, { rank, niter: s.niter, oversample: s.oversample, seed: s.seed });
   const sigma = await rt.read(S);
   rt.release(S);
   return { U, sigma, Vt };

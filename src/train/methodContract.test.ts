@@ -20,11 +20,24 @@ interface Case {
   readonly settings?: MethodSettings;
   /** Max |logits − base logits| at init (0: exactly the base model). */
   readonly initTolerance: number;
+  /** Projection roles to adapt (default: all). */
+  readonly targets?: readonly string[];
 }
 
 const CASES: readonly Case[] = [
   { id: 'lora', settings: { rank: 4, alpha: 8 }, initTolerance: 0 },
   { id: 'full', initTolerance: 0 },
+  // W_res + s·B A == W up to f32 rounding.
+  { id: 'pissa', settings: { rank: 4, alpha: 4, niter: 2 }, initTolerance: 1e-4 },
+  { id: 'sorsa', settings: { rank: 4, niter: 2 }, initTolerance: 1e-4 },
+  // These start elsewhere by design: LoRA-SB at W + trunc_r(ΔW), the 4-bit methods at deq(Q) + sBA.
+  { id: 'lorasb', settings: { rank: 4, estimationBatches: 1 }, initTolerance: Number.POSITIVE_INFINITY },
+  { id: 'qlora', settings: { rank: 4, alpha: 8 }, initTolerance: Number.POSITIVE_INFINITY },
+  { id: 'qpissa', settings: { rank: 4, alpha: 4, niter: 2, iterations: 2 }, initTolerance: Number.POSITIVE_INFINITY },
+  { id: 'loftq', settings: { rank: 4, alpha: 4, niter: 2 }, initTolerance: Number.POSITIVE_INFINITY },
+  // k/v are 24 wide in the fixture; SPP needs multiples of 16. Pruning changes the model, so
+  // its init is compared with the pruned base in sppInit.test.ts, not the dense one.
+  { id: 'spp', settings: { ratio: 0.5 }, initTolerance: Number.POSITIVE_INFINITY, targets: ['q', 'o', 'gate', 'up', 'down'] },
 ];
 
 const B = 2;
@@ -60,7 +73,8 @@ async function setup(c: Case) {
   const rt = await testContext();
   const model = await loadCausalLM(rt, await openModelFiles(await nodeDirectorySources('test/fixtures/tiny-llama')));
   const method = methodById(c.id);
-  const adapted = await method.create({ rt, model, targets: selectTargets(model, ['all']), seed: 5, learningRate: 1e-2 }, resolveSettings(method, c.settings));
+  const calibration = () => [batchFor(model)];
+  const adapted = await method.create({ rt, model, targets: selectTargets(model, c.targets ?? ['all']), seed: 5, learningRate: 1e-2, calibration }, resolveSettings(method, c.settings));
   return { rt, model, adapted };
 }
 

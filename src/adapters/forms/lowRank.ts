@@ -11,7 +11,7 @@ import { add } from '../../tensor/ops/elementwiseOps';
 import { linear } from '../../tensor/ops/linear';
 import { mulColumns, scale } from '../../tensor/ops/scaling';
 import type { Tensor } from '../../tensor/tensor';
-import { releaseTensors, type Runtime } from '../../tensor/values';
+import { readTensor, releaseTensors, type Runtime } from '../../tensor/values';
 import type { AdaptedLayer, OwnedBase } from '../types';
 
 export interface LowRankFactors {
@@ -25,9 +25,17 @@ export interface LowRankFactors {
   readonly R?: Tensor;
 }
 
+/** Host copies of the factors at init (PiSSA, QPiSSA, SORSA export their update relative to these). */
+export interface InitialFactors {
+  readonly A: Float32Array;
+  readonly B: Float32Array;
+  readonly S?: Float32Array;
+}
+
 export class LowRankLayer implements AdaptedLayer {
   readonly inFeatures: number;
   readonly outFeatures: number;
+  initial: InitialFactors | undefined;
 
   constructor(
     readonly name: string,
@@ -58,6 +66,12 @@ export class LowRankLayer implements AdaptedLayer {
   release(rt: Runtime): void {
     releaseTensors(rt, ...this.tensors);
     this.ownedBase?.release(rt);
+  }
+
+  /** Reads the factors back now, as the reference an export subtracts. */
+  async snapshot(rt: Runtime): Promise<void> {
+    const { A, B, S } = this.factors;
+    this.initial = { A: await readTensor(rt, A), B: await readTensor(rt, B), S: S ? await readTensor(rt, S) : undefined };
   }
 
   get rank(): number {

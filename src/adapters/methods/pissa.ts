@@ -22,7 +22,9 @@ export const pissa: MethodDefinition = {
       progress('svd');
       const init = await pissaInit(ctx.rt, base.weight, scaling, svdSettings(settings, s.rank, ctx.seed + index), name);
       const residual = new ResidualBase(name, init.residual, base.bias);
-      return new LowRankLayer(name, residual, { A: init.A, B: init.B }, scaling, residual);
+      const layer = new LowRankLayer(name, residual, { A: init.A, B: init.B }, scaling, residual);
+      await layer.snapshot(ctx.rt);
+      return layer;
     });
   },
 };

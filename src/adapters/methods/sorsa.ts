@@ -30,7 +30,9 @@ export const sorsa: MethodDefinition = {
       const init = await sorsaInit(ctx.rt, base.weight, scaling, svdSettings(settings, rank, ctx.seed + index), name);
       const residual = new ResidualBase(name, init.residual, base.bias);
       factors.push({ A: init.A, B: init.B });
-      return new LowRankLayer(name, residual, { A: init.A, B: init.B, S: init.S }, scaling, residual);
+      const layer = new LowRankLayer(name, residual, { A: init.A, B: init.B, S: init.S }, scaling, residual);
+      await layer.snapshot(ctx.rt);
+      return layer;
     });
     const weight = gamma / ctx.learningRate;
     return { ...adapted, orthoFactors: factors, afterBackward: (rt) => addOrthoGradients(rt, factors, weight) };

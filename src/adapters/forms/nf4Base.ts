@@ -1,0 +1,42 @@
+// A frozen 4-bit base (QLoRA, QPiSSA, LoftQ): the weight kept as NF4 codes + block absmax and
+// multiplied by the fused dequant-matmul (tensor/ops/nf4Linear.ts), never expanded to f32 for the
+// forward or the input gradient. Owned by the method that quantized it.
+
+import type { LinearLayer } from '../../models/linearLayer';
+import type { Nf4Weight } from '../../kernels/nf4';
+import { dequantizeNf4, releaseNf4 } from '../../kernels/nf4';
+import type { Graph } from '../../tensor/graph';
+import { nf4Linear } from '../../tensor/ops/nf4Linear';
+import { Tensor } from '../../tensor/tensor';
+import type { Runtime } from '../../tensor/values';
+import type { OwnedBase } from '../types';
+
+export class Nf4Base implements LinearLayer, OwnedBase {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+
+  constructor(
+    readonly name: string,
+    readonly weight: Nf4Weight,
+    readonly bias?: Tensor,
+  ) {
+    [this.outFeatures, this.inFeatures] = weight.shape;
+  }
+
+  get bytes(): number {
+    return this.weight.byteSize();
+  }
+
+  forward(g: Graph, x: Tensor): Tensor {
+    return nf4Linear(g, x, this.weight, this.bias);
+  }
+
+  /** deq(Q) [out, in] as a new frozen leaf (merges and exports only). */
+  dequantized(rt: Runtime): Tensor {
+    return Tensor.leaf(dequantizeNf4(rt, this.weight), false, `${this.name}.weight`);
+  }
+
+  release(rt: Runtime): void {
+    releaseNf4(rt, this.weight);
+  }
+}
