@@ -10,6 +10,8 @@ export const BROWSER_FLAGS = ['--no-sandbox', '--disable-background-networking',
 export const WEBGPU_FLAGS = ['--enable-unsafe-webgpu', ...BROWSER_FLAGS];
 
 const channel = process.env.CHROMIUM_CHANNEL;
+/** Port of the preview server (E2E_PORT, default 4173). */
+const port = Number(process.env.E2E_PORT ?? 4173);
 const executablePath = channel ? undefined : (process.env.CHROMIUM_PATH ?? '/usr/bin/chromium');
 if (executablePath && !existsSync(executablePath)) {
   throw new Error(`No Chromium at ${executablePath}. Install it (Debian/Ubuntu: apt-get install chromium), or set CHROMIUM_PATH to a Chromium-based browser, or CHROMIUM_CHANNEL=chrome.`);
@@ -25,15 +27,15 @@ export default defineConfig({
   reporter: [['list']],
   outputDir: 'test-results',
   use: {
-    baseURL: 'http://127.0.0.1:4173',
+    baseURL: `http://127.0.0.1:${port}`,
     viewport: { width: 1280, height: 800 },
     launchOptions: { executablePath, channel, args: WEBGPU_FLAGS },
     trace: 'off',
     screenshot: 'only-on-failure',
   },
   webServer: {
-    command: 'npm run preview',
-    url: 'http://127.0.0.1:4173',
+    command: `npx vite preview --host 127.0.0.1 --port ${port} --strictPort`,
+    url: `http://127.0.0.1:${port}`,
     reuseExistingServer: !process.env.CI,
     timeout: 60_000,
   },
