@@ -3,8 +3,9 @@
 
 import type { Page, TestInfo } from '@playwright/test';
 
-export async function keepScreenshot(page: Page, testInfo: TestInfo, name: string): Promise<void> {
+/** Keeps a screenshot of the whole page, or (fullPage false) of what the 1280×800 viewport shows. */
+export async function keepScreenshot(page: Page, testInfo: TestInfo, name: string, options: { fullPage?: boolean } = {}): Promise<void> {
   const path = `test-results/screens/${name}.png`;
-  const body = await page.screenshot({ path, fullPage: true });
+  const body = await page.screenshot({ path, fullPage: options.fullPage ?? true });
   await testInfo.attach(name, { body, contentType: 'image/png' });
 }

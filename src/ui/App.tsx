@@ -7,8 +7,10 @@ import { BenchPanel } from './BenchPanel';
 import { GpuPanel } from './GpuPanel';
 import { NoWebGpu } from './NoWebGpu';
 import { SelfTestPanel } from './SelfTestPanel';
+import { StudioTab } from './StudioTab';
 
 const TABS = [
+  { id: 'studio', label: 'Studio' },
   { id: 'gpu', label: 'GPU & self-test' },
   { id: 'bench', label: 'Benchmark' },
 ] as const;
@@ -16,7 +18,7 @@ type TabId = (typeof TABS)[number]['id'];
 
 export function App() {
   const { status, problem, gpu, incident, start } = useEngineStore();
-  const [tab, setTab] = useState<TabId>('gpu');
+  const [tab, setTab] = useState<TabId>('studio');
 
   useEffect(() => {
     void start();
@@ -50,6 +52,7 @@ export function App() {
         </div>
       )}
       <main className="app-main">
+        {tab === 'studio' && <StudioTab />}
         {tab === 'gpu' && (
           <div className="columns">
             <GpuPanel />

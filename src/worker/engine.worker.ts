@@ -15,7 +15,11 @@ import { acquireDevice, type AcquiredDevice } from '../gpu/device';
 import { browserGpu, WEBGPU_FIX } from '../gpu/browser';
 import { GpuError, StudioError, WebGpuUnavailableError } from '../errors';
 import { runSelfTest } from './selfTest';
+import { currentModel, estimateMethods, loadBuiltinModel, loadPickedModel, requireTokenizer } from './studioModel';
+import { loadBuiltinData, loadDataFile, previewData } from './studioData';
+import { generateText, pauseRun, resumeRun, runStudioComparison, stopRun } from './studioRun';
 import {
+  IMMEDIATE_CALLS,
   serializeError,
   type CallName,
   type CallParams,
@@ -83,6 +87,22 @@ const handlers: { [K in CallName]: Handler<K> } = {
     const { runMatmulBench } = await import('../bench/matmulBench');
     return runMatmulBench(ctx, { shapes: params.shapes, includePeer: params.includePeer, onRow: progress });
   },
+  methods: async () => {
+    const { METHODS } = await import('../adapters/registry');
+    return METHODS.map((m) => ({ id: m.id, label: m.label, summary: m.summary, paper: m.paper, settings: m.settings }));
+  },
+  loadBuiltinModel: async (params, progress) => loadBuiltinModel(await gpu(), params.name, progress),
+  loadModelFiles: async (params, progress) => loadPickedModel(await gpu(), params.files, progress),
+  modelCard: async () => currentModel()?.card ?? null,
+  estimate: async (params) => estimateMethods(params),
+  loadBuiltinDataset: async (params) => loadBuiltinData(params.name, () => previewData(requireTokenizer(), params)),
+  loadDatasetFile: async (params) => loadDataFile(params.file, () => previewData(requireTokenizer(), params)),
+  previewDataset: async (params) => previewData(requireTokenizer(), params),
+  startComparison: async (params, progress) => runStudioComparison(await gpu(), params, progress),
+  stopComparison: async () => stopRun(),
+  pauseComparison: async () => pauseRun(),
+  resumeComparison: async () => resumeRun(),
+  generate: async (params, progress) => generateText(await gpu(), params, progress),
 };
 
 async function handle<K extends CallName>(id: number, call: K, params: CallParams<K>): Promise<void> {
@@ -104,7 +124,9 @@ let queue: Promise<void> = Promise.resolve();
 
 scope.addEventListener('message', (event: MessageEvent<EngineRequest>) => {
   const { id, call, params } = event.data;
-  queue = queue.then(() => handle(id, call, params));
+  // Control and pure-CPU calls must not wait behind a running comparison.
+  if (IMMEDIATE_CALLS.includes(call)) void handle(id, call, params);
+  else queue = queue.then(() => handle(id, call, params));
 });
 
 scope.addEventListener('unhandledrejection', (event) => {

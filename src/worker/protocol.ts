@@ -15,8 +15,12 @@
 
 import type { GpuDescription, GpuFeatures, GpuLimitsSummary } from '../gpu/device';
 import type { MatmulBenchOptions, MatmulBenchRow, MatmulBenchShape } from '../bench/types';
+import type { InitProgress, SettingSpec, SettingValue } from '../adapters/types';
+import type { DatasetStats, FileKind, RowFormat, SkippedRow } from '../io/datasets';
+import type { ScheduleKind } from '../train/schedule';
 
 export type { GpuDescription, GpuFeatures, GpuLimitsSummary, MatmulBenchRow, MatmulBenchShape };
+export type { InitProgress, SettingSpec, SettingValue, DatasetStats, FileKind, RowFormat, SkippedRow, ScheduleKind };
 
 /** One product checked by the self-test: GPU result against a float64 CPU product. */
 export interface SelfTestCase {
@@ -42,6 +46,205 @@ export interface SelfTestResult {
   readonly cases: readonly SelfTestCase[];
 }
 
+// ---- Studio: model, data, methods, comparison, generation ----
+
+/** A method as the studio lists it: the registry's declaration without its code. */
+export interface MethodInfo {
+  readonly id: string;
+  readonly label: string;
+  readonly summary: string;
+  readonly paper: string;
+  readonly settings: readonly SettingSpec[];
+}
+
+export type MethodSettingValues = Readonly<Record<string, SettingValue>>;
+
+/** A picked or dropped file with its path inside the picked folder ('' folder: just the name). */
+export interface PickedFile {
+  readonly path: string;
+  readonly file: File;
+}
+
+export interface ModelLoadProgress {
+  /** Tensors uploaded so far and in all. */
+  readonly done: number;
+  readonly total: number;
+  readonly tensor: string;
+}
+
+/** What the model card shows; everything measured from the files or computed from config.json. */
+export interface ModelCard {
+  /** "kjv-llama-1m (built-in)" or the dropped folder's name. */
+  readonly name: string;
+  readonly builtin: boolean;
+  /** config.json's architectures[0] or model_type. */
+  readonly architecture: string;
+  readonly modelType: string;
+  readonly family: 'gpt2' | 'llama';
+  readonly layers: number;
+  readonly hidden: number;
+  readonly heads: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+  readonly intermediate: number;
+  readonly vocab: number;
+  readonly maxPositions: number;
+  readonly tiedEmbeddings: boolean;
+  readonly params: number;
+  /** Needed tensors per stored dtype. */
+  readonly dtypes: Readonly<Record<string, number>>;
+  readonly weightBytes: number;
+  readonly tokenizer: { readonly kind: string; readonly vocabSize: number; readonly bos?: string; readonly eos?: string; readonly chatTemplate: boolean } | null;
+  /** Projection roles methods can target (q, k, v, o, gate, up, down; GPT-2: c_attn, …). */
+  readonly roles: readonly string[];
+  /** Projections per role: [out, in] and how many layers have one. */
+  readonly projections: readonly { readonly role: string; readonly out: number; readonly in: number; readonly count: number }[];
+  readonly warnings: readonly string[];
+}
+
+/** A planning estimate per method for the current settings (not a measurement). */
+export interface MethodEstimate {
+  readonly id: string;
+  readonly trainableParams: number;
+  readonly weightBytes: number;
+  readonly trainableBytes: number;
+  readonly activationBytes: number;
+  readonly totalBytes: number;
+  /** Why the method cannot run with these settings (e.g. SPP needs out % 16 == 0), if so. */
+  readonly problem?: string;
+}
+
+export interface EstimateParams {
+  readonly methods: readonly { readonly id: string; readonly settings: MethodSettingValues }[];
+  readonly targets: readonly string[];
+  readonly batch: number;
+  readonly seqLen: number;
+}
+
+export interface DatasetParams {
+  /** T for the preview's tokenisation and truncation counts. */
+  readonly seqLen: number;
+  /** Fraction held out when the data has no validation file. */
+  readonly validationFraction: number;
+  readonly seed: number;
+}
+
+export interface PreviewToken {
+  readonly text: string;
+  readonly counted: boolean;
+}
+
+export interface PreviewRow {
+  readonly line: number;
+  readonly format: RowFormat;
+  readonly prompt: string;
+  readonly completion: string;
+  readonly tokens: readonly PreviewToken[];
+  /** Tokens before truncation to T. */
+  readonly fullLength: number;
+}
+
+export interface DatasetPreview {
+  readonly name: string;
+  readonly builtin: boolean;
+  readonly kind: FileKind;
+  readonly formats: Readonly<Partial<Record<RowFormat, number>>>;
+  readonly rows: readonly PreviewRow[];
+  readonly stats: DatasetStats;
+  /** The first skipped rows (line and reason) and how many in all. */
+  readonly skipped: readonly SkippedRow[];
+  readonly skippedCount: number;
+  readonly truncatedCount: number;
+  readonly train: number;
+  readonly validation: number;
+  /** Where the split comes from: the data's own validation file or a seeded fraction. */
+  readonly splitFrom: 'file' | 'fraction';
+  readonly seqLen: number;
+  /** Mapping applied to the rows, said to the user (e.g. question/answer → prompt/completion). */
+  readonly note?: string;
+}
+
+export interface ComparisonParams {
+  readonly methods: readonly { readonly id: string; readonly settings: MethodSettingValues }[];
+  /** Projection roles, or ['all']. */
+  readonly targets: readonly string[];
+  readonly lr: number;
+  readonly schedule: ScheduleKind;
+  readonly warmup: number;
+  readonly steps: number;
+  readonly batch: number;
+  readonly seqLen: number;
+  readonly seed: number;
+  /** Validation every K steps and after the last. */
+  readonly evalEvery: number;
+  /** Global gradient-norm clip (0: none). */
+  readonly clipNorm: number;
+  /** Validation rows used per evaluation (the first N of the held-out set). */
+  readonly validationRows: number;
+  readonly validationFraction: number;
+}
+
+export interface StepPoint {
+  /** Updates done (1 = after the first). */
+  readonly step: number;
+  readonly loss: number;
+  /** Before clipping; NaN without clipping. */
+  readonly gradNorm: number;
+  readonly lr: number;
+  /** Tokens whose loss counted. */
+  readonly tokens: number;
+  /** Wall time of the step, read-back included. */
+  readonly ms: number;
+}
+
+/** Streamed while a comparison runs. */
+export type ComparisonEvent =
+  | { readonly type: 'init'; readonly progress: InitProgress }
+  | { readonly type: 'ready'; readonly method: string; readonly trainableParams: number; readonly bytes: number; readonly initMs: number }
+  | { readonly type: 'data'; readonly train: number; readonly validation: number; readonly stepsPerEpoch: number }
+  | { readonly type: 'step'; readonly method: string; readonly point: StepPoint }
+  | { readonly type: 'eval'; readonly method: string; readonly step: number; readonly loss: number }
+  | { readonly type: 'halted'; readonly method: string; readonly step: number; readonly reason: string }
+  | { readonly type: 'state'; readonly state: 'running' | 'paused' };
+
+export interface MethodSummary {
+  readonly id: string;
+  readonly trainableParams: number;
+  /** Adapter tensors, owned bases and optimizer state (the shared base not counted). */
+  readonly bytes: number;
+  readonly initMs: number;
+  readonly trainMs: number;
+  readonly steps: number;
+  readonly tokens: number;
+  readonly finalLoss: number;
+  readonly finalValLoss: number | null;
+  readonly bestValLoss: number | null;
+  readonly halted?: string;
+}
+
+export interface ComparisonResult {
+  /** True when the user stopped it before the last step. */
+  readonly stopped: boolean;
+  readonly methods: readonly MethodSummary[];
+}
+
+export interface GenerateParams {
+  /** A method of the last comparison, or none for the base model. */
+  readonly methodId?: string;
+  readonly prompt: string;
+  readonly maxNewTokens: number;
+  /** 0: greedy. */
+  readonly temperature?: number;
+  readonly seed?: number;
+}
+
+export interface GenerateResult {
+  readonly methodId: string | null;
+  readonly text: string;
+  readonly tokens: number;
+  readonly ms: number;
+}
+
 /** Every call the engine answers: what it takes, what it returns, what it streams meanwhile. */
 export interface EngineCalls {
   /** Acquires the adapter and device in the worker. Idempotent. */
@@ -56,7 +259,31 @@ export interface EngineCalls {
     result: readonly MatmulBenchRow[];
     progress: MatmulBenchRow;
   };
+  /** The registry's methods with their settings schemas. */
+  methods: { params: Record<string, never>; result: readonly MethodInfo[]; progress: never };
+  /** Loads the built-in model; a failure keeps the previous model. */
+  loadBuiltinModel: { params: { readonly name: string }; result: ModelCard; progress: ModelLoadProgress };
+  /** Loads a dropped or picked Hugging Face folder; a failure keeps the previous model. */
+  loadModelFiles: { params: { readonly files: readonly PickedFile[] }; result: ModelCard; progress: ModelLoadProgress };
+  modelCard: { params: Record<string, never>; result: ModelCard | null; progress: never };
+  /** Trainable parameters and memory per method for the loaded model. Answered at once, even mid-run. */
+  estimate: { params: EstimateParams; result: readonly MethodEstimate[]; progress: never };
+  loadBuiltinDataset: { params: { readonly name: string } & DatasetParams; result: DatasetPreview; progress: never };
+  loadDatasetFile: { params: { readonly file: File } & DatasetParams; result: DatasetPreview; progress: never };
+  /** Re-tokenises the current data for new settings (sequence length, split). */
+  previewDataset: { params: DatasetParams; result: DatasetPreview; progress: never };
+  /** Initialises and trains the chosen methods interleaved; streams events; returns the summary. */
+  startComparison: { params: ComparisonParams; result: ComparisonResult; progress: ComparisonEvent };
+  /** Answered at once, even mid-run: the loop looks at these flags between steps. */
+  stopComparison: { params: Record<string, never>; result: boolean; progress: never };
+  pauseComparison: { params: Record<string, never>; result: boolean; progress: never };
+  resumeComparison: { params: Record<string, never>; result: boolean; progress: never };
+  /** Continues a prompt with the base model or a method trained in the last comparison. */
+  generate: { params: GenerateParams; result: GenerateResult; progress: { readonly text: string } };
 }
+
+/** Calls the worker answers at once, outside the queue that serialises GPU work. */
+export const IMMEDIATE_CALLS: readonly CallName[] = ['methods', 'modelCard', 'estimate', 'stopComparison', 'pauseComparison', 'resumeComparison'];
 
 export type CallName = keyof EngineCalls;
 export type CallParams<K extends CallName> = EngineCalls[K]['params'];

@@ -1,0 +1,51 @@
+// Step 6: the curves, live. Training loss, validation loss, tokens/s and gradient norm against
+// step, one line per method; a log-scale toggle and EMA smoothing for the per-step curves.
+
+import { useMemo, useState } from 'react';
+import { useRunStore } from '../state/runStore';
+import { useSettingsStore } from '../state/settingsStore';
+import { evalRows, stepRows, tokensPerSecond } from './chartData';
+import { methodColor } from './methodColors';
+import { MetricChart } from './MetricChart';
+
+export function LiveCharts() {
+  const methodIds = useRunStore((s) => s.methods);
+  const series = useRunStore((s) => s.series);
+  const evals = useRunStore((s) => s.evals);
+  const infos = useSettingsStore((s) => s.methods);
+  const [log, setLog] = useState(false);
+  const [smoothing, setSmoothing] = useState(0);
+
+  const order = infos.map((m) => m.id);
+  const methods = methodIds.map((id) => ({ id, label: infos.find((m) => m.id === id)?.label ?? id, color: methodColor(id, order) }));
+  const loss = useMemo(() => stepRows(series, methodIds, (p) => p.loss, smoothing, log), [series, methodIds, smoothing, log]);
+  const val = useMemo(() => evalRows(evals, methodIds, log), [evals, methodIds, log]);
+  const speed = useMemo(() => stepRows(series, methodIds, tokensPerSecond, smoothing, log), [series, methodIds, smoothing, log]);
+  const grad = useMemo(() => stepRows(series, methodIds, (p) => p.gradNorm, smoothing, log), [series, methodIds, smoothing, log]);
+
+  return (
+    <section className="panel" aria-labelledby="charts-title" data-testid="live-charts">
+      <div className="panel-head">
+        <h2 id="charts-title">Curves</h2>
+        <div className="chart-controls">
+          <label className="check">
+            <input type="checkbox" checked={log} onChange={(e) => setLog(e.target.checked)} /> Log scale
+          </label>
+          <label htmlFor="smoothing">Smoothing</label>
+          <input id="smoothing" type="range" min={0} max={0.95} step={0.05} value={smoothing} onChange={(e) => setSmoothing(Number(e.target.value))} aria-valuetext={`${Math.round(smoothing * 100)} %`} />
+          <span className="small muted">{smoothing.toFixed(2)}</span>
+        </div>
+      </div>
+      {methodIds.length === 0 ? (
+        <p className="muted">Start a comparison to see the curves grow, one line per method.</p>
+      ) : (
+        <div className="chart-grid">
+          <MetricChart title="Training loss" unit="nats/token" rows={loss} methods={methods} log={log} testId="chart-loss" />
+          <MetricChart title="Validation loss" unit="nats/token" rows={val} methods={methods} log={log} testId="chart-val" dots />
+          <MetricChart title="Throughput" unit="trained tokens/s" rows={speed} methods={methods} log={log} testId="chart-speed" />
+          <MetricChart title="Gradient norm" unit="L2, before clipping" rows={grad} methods={methods} log={log} testId="chart-grad" />
+        </div>
+      )}
+    </section>
+  );
+}

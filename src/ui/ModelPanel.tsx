@@ -1,0 +1,56 @@
+// Step 2 of the user's path: the model. The built-in model loads on start; a dropped or picked
+// Hugging Face folder replaces it. Loading shows per-tensor progress; a failed load shows the
+// error beside the file and keeps the previous model; the card describes what is loaded.
+
+import { useModelStore } from '../state/modelStore';
+import { useRunStore } from '../state/runStore';
+import { DropZone } from './DropZone';
+import { ModelCardView } from './ModelCardView';
+
+export function ModelPanel() {
+  const card = useModelStore((s) => s.card);
+  const loading = useModelStore((s) => s.loading);
+  const error = useModelStore((s) => s.error);
+  const loadFiles = useModelStore((s) => s.loadFiles);
+  const loadBuiltin = useModelStore((s) => s.loadBuiltin);
+  const busy = useRunStore((s) => s.phase === 'initialising' || s.phase === 'running' || s.phase === 'paused' || s.phase === 'stopping');
+
+  return (
+    <section className="panel" aria-labelledby="model-title" data-testid="model-panel">
+      <div className="panel-head">
+        <h2 id="model-title">Model</h2>
+        {card && !card.builtin && (
+          <button type="button" className="link" disabled={busy || loading !== null} onClick={() => void loadBuiltin()}>
+            Back to the built-in model
+          </button>
+        )}
+      </div>
+      <DropZone
+        label="Drop a Hugging Face model folder"
+        hint="config.json, model.safetensors (or shards + index), tokenizer.json. GPT-2 and Llama family; f32/f16/bf16. Pickle files are never opened."
+        multiple
+        folders
+        disabled={busy || loading !== null}
+        onFiles={(files) => void loadFiles(files)}
+        testId="model-drop"
+      />
+      {loading && (
+        <div className="loading" role="status" aria-live="polite">
+          <span>
+            Loading {loading.what}
+            {loading.progress ? `: tensor ${loading.progress.done}/${loading.progress.total} (${loading.progress.tensor})` : '…'}
+          </span>
+          <progress max={loading.progress?.total ?? 1} value={loading.progress?.done ?? 0} />
+        </div>
+      )}
+      {error && (
+        <div className="file-error" role="alert" data-testid="model-error">
+          <strong>{error.what}</strong>
+          <span>{error.message}</span>
+          {card && <span className="muted small">The previous model ({card.name}) is still loaded.</span>}
+        </div>
+      )}
+      {card ? <ModelCardView card={card} /> : !loading && !error && <p className="muted">No model yet.</p>}
+    </section>
+  );
+}

@@ -1,0 +1,63 @@
+// The shared knobs every method trains with: target projections, learning rate and schedule,
+// steps, batch, seed, evaluation cadence, clipping.
+
+import { useModelStore } from '../state/modelStore';
+import { useRunStore } from '../state/runStore';
+import { useSettingsStore } from '../state/settingsStore';
+import type { ScheduleKind } from '../worker/protocol';
+import { NumberInput } from './NumberInput';
+
+const SCHEDULES: readonly ScheduleKind[] = ['constant', 'linear', 'cosine'];
+const NO_ROLES: readonly string[] = [];
+
+export function TrainingSettings() {
+  const shared = useSettingsStore((s) => s.shared);
+  const setShared = useSettingsStore((s) => s.setShared);
+  const roles = useModelStore((s) => s.card?.roles ?? NO_ROLES);
+  const busy = useRunStore((s) => s.phase === 'initialising' || s.phase === 'running' || s.phase === 'paused' || s.phase === 'stopping');
+  const all = shared.targets.includes('all');
+
+  const toggleRole = (role: string, on: boolean) => {
+    const current = all ? roles : shared.targets;
+    const next = on ? [...new Set([...current, role])] : current.filter((r) => r !== role);
+    setShared({ targets: next.length === roles.length ? ['all'] : next });
+  };
+
+  return (
+    <section className="panel" aria-labelledby="training-title" data-testid="training-settings">
+      <h2 id="training-title">Training</h2>
+      <fieldset className="targets" disabled={busy}>
+        <legend>Target projections</legend>
+        {roles.map((r) => (
+          <label key={r} className="check">
+            <input type="checkbox" checked={all || shared.targets.includes(r)} onChange={(e) => toggleRole(r, e.target.checked)} /> {r}
+          </label>
+        ))}
+      </fieldset>
+      <div className="settings-grid">
+        <label htmlFor="lr">Learning rate</label>
+        <NumberInput id="lr" value={shared.lr} min={1e-7} max={1} disabled={busy} onChange={(lr) => setShared({ lr })} />
+        <label htmlFor="schedule">Schedule</label>
+        <select id="schedule" value={shared.schedule} disabled={busy} onChange={(e) => setShared({ schedule: e.target.value as ScheduleKind })}>
+          {SCHEDULES.map((s) => (
+            <option key={s}>{s}</option>
+          ))}
+        </select>
+        <label htmlFor="warmup">Warmup steps</label>
+        <NumberInput id="warmup" value={shared.warmup} min={0} max={shared.steps} integer disabled={busy} onChange={(warmup) => setShared({ warmup })} />
+        <label htmlFor="steps">Steps</label>
+        <NumberInput id="steps" value={shared.steps} min={1} max={100000} integer disabled={busy} onChange={(steps) => setShared({ steps })} />
+        <label htmlFor="batch">Batch B</label>
+        <NumberInput id="batch" value={shared.batch} min={1} max={512} integer disabled={busy} onChange={(batch) => setShared({ batch })} />
+        <label htmlFor="seed">Seed</label>
+        <NumberInput id="seed" value={shared.seed} min={0} max={2 ** 31 - 1} integer disabled={busy} onChange={(seed) => setShared({ seed })} />
+        <label htmlFor="eval-every">Validate every</label>
+        <NumberInput id="eval-every" value={shared.evalEvery} min={1} max={100000} integer disabled={busy} onChange={(evalEvery) => setShared({ evalEvery })} />
+        <label htmlFor="val-rows">Validation rows</label>
+        <NumberInput id="val-rows" value={shared.validationRows} min={0} max={100000} integer disabled={busy} onChange={(validationRows) => setShared({ validationRows })} />
+        <label htmlFor="clip">Gradient clip</label>
+        <NumberInput id="clip" value={shared.clipNorm} min={0} max={1000} disabled={busy} onChange={(clipNorm) => setShared({ clipNorm })} />
+      </div>
+    </section>
+  );
+}

@@ -1,0 +1,203 @@
+// The studio's model in the worker: the built-in model (fetched by same-origin URL) or a dropped
+// Hugging Face folder, opened and checked by io/modelFiles.ts, uploaded tensor by tensor by
+// models/load.ts, with its tokenizer. A load that fails keeps the previous model: the new one is
+// only swapped in once every tensor is on the GPU. Also the model card and the per-method
+// planning estimates (trainable parameters, memory) the studio shows before a run.
+//
+// Not here: training (studioRun.ts), data (studioData.ts). Nothing is cached in OPFS yet.
+
+import { blobSource, type ByteSource } from '../io/byteSource';
+import { memoryEstimate, paramCount } from '../io/hfConfig';
+import { openModelFiles, type ModelSource } from '../io/modelFiles';
+import { loadModelTokenizer, type TextTokenizer } from '../io/tokenizer';
+import type { CausalLM } from '../models/causalLM';
+import { loadCausalLM, releaseModel } from '../models/load';
+import { methodById } from '../adapters/registry';
+import { resolveSettings } from '../adapters/types';
+import { ModelFormatError, StudioError } from '../errors';
+import type { GpuContext } from '../gpu/context';
+import type { EstimateParams, MethodEstimate, ModelCard, ModelLoadProgress, PickedFile } from './protocol';
+
+export interface LoadedModel {
+  readonly name: string;
+  readonly builtin: boolean;
+  readonly source: ModelSource;
+  readonly model: CausalLM;
+  /** null when the folder has no tokenizer.json (the card says so; data cannot be tokenised). */
+  readonly tokenizer: TextTokenizer | null;
+  readonly tokenizerProblem: string | null;
+  readonly card: ModelCard;
+}
+
+let current: LoadedModel | undefined;
+
+/** Called before the current model's tensors are released (trained adapters refer to them). */
+const releaseListeners = new Set<() => void>();
+
+export function onModelRelease(listener: () => void): void {
+  releaseListeners.add(listener);
+}
+
+export function currentModel(): LoadedModel | undefined {
+  return current;
+}
+
+export function requireModel(): LoadedModel {
+  if (!current) throw new StudioError('No model is loaded yet: wait for the built-in model, or drop a model folder.');
+  return current;
+}
+
+export function requireTokenizer(): TextTokenizer {
+  const loaded = requireModel();
+  if (!loaded.tokenizer) throw new ModelFormatError(loaded.tokenizerProblem ?? 'the model has no tokenizer', 'tokenizer.json');
+  return loaded.tokenizer;
+}
+
+/** Files the built-in model folder may hold; config.json and model.safetensors are required. */
+const BUILTIN_FILES = ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json'];
+const REQUIRED = new Set(['config.json', 'model.safetensors']);
+
+async function fetchBuiltin(name: string): Promise<ByteSource[]> {
+  const base = `${import.meta.env.BASE_URL}models/${name}/`;
+  const sources: ByteSource[] = [];
+  for (const file of BUILTIN_FILES) {
+    let response: Response;
+    try {
+      response = await fetch(base + file);
+    } catch (error) {
+      throw new ModelFormatError(`could not be fetched (${error instanceof Error ? error.message : String(error)})`, `${name}/${file}`);
+    }
+    // Vite's preview answers unknown paths with index.html (200, text/html): treat that as missing.
+    const html = (response.headers.get('content-type') ?? '').includes('text/html');
+    if (!response.ok || html) {
+      if (REQUIRED.has(file)) throw new ModelFormatError(`the built-in model is missing this file (HTTP ${response.status})`, `${name}/${file}`);
+      continue;
+    }
+    sources.push(blobSource(await response.blob(), `${name}/${file}`));
+  }
+  return sources;
+}
+
+export async function loadBuiltinModel(rt: GpuContext, name: string, progress: (p: ModelLoadProgress) => void): Promise<ModelCard> {
+  return install(rt, await fetchBuiltin(name), `${name} (built-in)`, true, progress);
+}
+
+export async function loadPickedModel(rt: GpuContext, files: readonly PickedFile[], progress: (p: ModelLoadProgress) => void): Promise<ModelCard> {
+  if (files.length === 0) throw new ModelFormatError('no files were given; drop a model folder or pick its files');
+  const sources = files.map((f) => blobSource(f.file, f.path || f.file.name));
+  const top = files[0]!.path.split('/');
+  const name = top.length > 1 ? top[0]! : 'dropped model';
+  return install(rt, sources, name, false, progress);
+}
+
+async function install(rt: GpuContext, files: ByteSource[], name: string, builtin: boolean, progress: (p: ModelLoadProgress) => void): Promise<ModelCard> {
+  const source = await openModelFiles(files);
+  let tokenizer: TextTokenizer | null = null;
+  let tokenizerProblem: string | null = null;
+  try {
+    tokenizer = await loadModelTokenizer(source);
+  } catch (error) {
+    if (!(error instanceof StudioError)) throw error;
+    // A tokenizer that does not match the vocabulary is an error for the whole model; a missing
+    // one still lets the card show (training then says what is missing).
+    if (source.tokenizer.tokenizerJson) throw error;
+    tokenizerProblem = error.message;
+  }
+  const model = await loadCausalLM(rt, source, { onProgress: progress });
+  await rt.sync();
+  const card = modelCard(name, builtin, source, model, tokenizer, tokenizerProblem);
+  const previous = current;
+  current = { name, builtin, source, model, tokenizer, tokenizerProblem, card };
+  if (previous) {
+    for (const listener of releaseListeners) listener();
+    releaseModel(rt, previous.model);
+  }
+  return card;
+}
+
+function modelCard(name: string, builtin: boolean, source: ModelSource, model: CausalLM, tokenizer: TextTokenizer | null, tokenizerProblem: string | null): ModelCard {
+  const c = source.config;
+  const projections = new Map<string, { role: string; out: number; in: number; count: number }>();
+  for (const n of model.linearNames()) {
+    const role = model.linearRole(n);
+    const layer = model.linear(n);
+    const entry = projections.get(role) ?? { role, out: layer.outFeatures, in: layer.inFeatures, count: 0 };
+    entry.count++;
+    projections.set(role, entry);
+  }
+  return {
+    name,
+    builtin,
+    architecture: c.architectures[0] ?? c.modelType,
+    modelType: c.modelType,
+    family: c.family,
+    layers: c.numLayers,
+    hidden: c.hiddenSize,
+    heads: c.numHeads,
+    kvHeads: c.numKvHeads,
+    headDim: c.headDim,
+    intermediate: c.intermediateSize,
+    vocab: c.vocabSize,
+    maxPositions: c.maxPositions,
+    tiedEmbeddings: c.tieWordEmbeddings,
+    params: paramCount(c),
+    dtypes: { ...source.dtypes },
+    weightBytes: source.weightBytes,
+    tokenizer: tokenizer
+      ? { kind: tokenizer.kind, vocabSize: tokenizer.vocabSize, bos: tokenizer.bosToken, eos: tokenizer.eosToken, chatTemplate: tokenizer.chatTemplate !== undefined }
+      : null,
+    roles: [...projections.keys()],
+    projections: [...projections.values()],
+    warnings: tokenizerProblem ? [...source.warnings, tokenizerProblem] : source.warnings,
+  };
+}
+
+/** Bytes per frozen base weight for the methods that keep an NF4 copy (4 bits + scales). */
+const NF4_BYTES = 0.53;
+
+function trainableOf(id: string, settings: Readonly<Record<string, unknown>>, shapes: readonly { out: number; in: number }[], params: number): number {
+  const rank = typeof settings.rank === 'number' ? settings.rank : 8;
+  let n = 0;
+  for (const s of shapes) {
+    if (id === 'lorasb') n += rank * rank;
+    else if (id === 'spp') n += s.out + 16 * s.in;
+    else if (id === 'sorsa') n += rank * (s.in + s.out) + rank;
+    else n += rank * (s.in + s.out);
+  }
+  return id === 'full' ? params : n;
+}
+
+/** Planning estimates: trainable parameters exactly from the shapes, memory from hfConfig's model. */
+export function estimateMethods(params: EstimateParams): MethodEstimate[] {
+  const loaded = current;
+  if (!loaded) return [];
+  const { model, source } = loaded;
+  const all = params.targets.includes('all');
+  const names = model.linearNames().filter((n) => all || params.targets.includes(model.linearRole(n)));
+  const shapes = names.map((n) => ({ out: model.linear(n).outFeatures, in: model.linear(n).inFeatures }));
+  const total = paramCount(source.config);
+  return params.methods.map(({ id, settings }) => {
+    let problem: string | undefined;
+    try {
+      resolveSettings(methodById(id), settings);
+    } catch (error) {
+      problem = error instanceof Error ? error.message : String(error);
+    }
+    if (names.length === 0 && id !== 'full') problem ??= 'no projection is targeted';
+    if (id === 'spp') {
+      const bad = names.find((n) => model.linear(n).outFeatures % 16 !== 0);
+      if (bad) problem ??= `SPP needs output sizes divisible by 16; ${bad} has ${model.linear(bad).outFeatures}`;
+    }
+    const trainableParams = trainableOf(id, settings, shapes, total);
+    const quantized = id === 'qlora' || id === 'qpissa' || id === 'loftq';
+    const estimate = memoryEstimate(source.config, {
+      weightBytesPerParam: quantized ? NF4_BYTES : 4,
+      trainableParams,
+      batch: Math.max(1, params.batch),
+      seqLen: Math.max(2, params.seqLen),
+    });
+    // Full fine-tuning keeps its own copy of the weights besides the shared base.
+    const weightBytes = id === 'full' ? estimate.weightBytes * 2 : estimate.weightBytes;
+    return { id, trainableParams, weightBytes, trainableBytes: estimate.trainableBytes, activationBytes: estimate.activationBytes, totalBytes: weightBytes + estimate.trainableBytes + estimate.activationBytes, problem };
+  });
+}

@@ -1,0 +1,229 @@
+// A studio comparison in the worker: every chosen method initialised against the one shared
+// frozen model, then trained interleaved on identical batches in identical order (one seeded
+// batcher), each with its own AdamW. It is train/compare.ts's loop plus what a live page needs:
+// events per init phase, step and evaluation; pause/resume/stop flags looked at between steps
+// (the loop awaits the GPU read-back of every step, so stop/pause messages are handled while it
+// runs); and the trained adapters kept afterwards so the page can generate from each of them.
+//
+// Not here: the optimizer and step (train/trainer.ts), method inits (adapters/), data parsing
+// (io/datasets.ts via studioData.ts).
+
+import { methodById } from '../adapters/registry';
+import { selectTargets } from '../adapters/targets';
+import { resolveSettings, type AdaptedModel, type CalibrationBatch } from '../adapters/types';
+import { createBatcher, type TokenizedExample } from '../io/datasets';
+import type { CausalLM, ForwardOptions } from '../models/causalLM';
+import { generate } from '../models/generate';
+import { Trainer, type Batch } from '../train/trainer';
+import { StudioError } from '../errors';
+import type { GpuContext } from '../gpu/context';
+import { onModelRelease, requireModel, requireTokenizer } from './studioModel';
+import { prepareForRun } from './studioData';
+import type { ComparisonEvent, ComparisonParams, ComparisonResult, GenerateParams, GenerateResult, MethodSummary, StepPoint } from './protocol';
+
+interface Trained {
+  readonly id: string;
+  readonly adapted: AdaptedModel;
+}
+
+/** Adapters of the last comparison (for generation); released by the next run or a new model. */
+let trained: Trained[] = [];
+let releaseRt: GpuContext | undefined;
+
+const control = { running: false, stop: false, paused: false, resume: undefined as (() => void) | undefined };
+
+function releaseTrained(): void {
+  if (releaseRt) for (const t of trained) t.adapted.release(releaseRt);
+  trained = [];
+}
+
+onModelRelease(releaseTrained);
+
+export function stopRun(): boolean {
+  if (!control.running) return false;
+  control.stop = true;
+  control.resume?.();
+  return true;
+}
+
+export function pauseRun(): boolean {
+  if (!control.running) return false;
+  control.paused = true;
+  return true;
+}
+
+export function resumeRun(): boolean {
+  if (!control.running) return false;
+  control.paused = false;
+  control.resume?.();
+  return true;
+}
+
+async function pauseGate(emit: (e: ComparisonEvent) => void): Promise<void> {
+  if (!control.paused || control.stop) return;
+  emit({ type: 'state', state: 'paused' });
+  while (control.paused && !control.stop) {
+    await new Promise<void>((resolve) => (control.resume = resolve));
+    control.resume = undefined;
+  }
+  if (!control.stop) emit({ type: 'state', state: 'running' });
+}
+
+/** Validation batches that visit each held-out row once, in order. */
+function validationBatches(examples: readonly TokenizedExample[], batch: number, seqLen: number, padId: number): Batch[] {
+  const out: Batch[] = [];
+  for (let i = 0; i < examples.length; i += batch) {
+    const chunk = examples.slice(i, i + batch);
+    out.push(createBatcher(chunk, { batchSize: chunk.length, seqLen, seed: 0, shuffle: false, padId }).batch(0));
+  }
+  return out;
+}
+
+function checkParams(params: ComparisonParams, maxPositions: number): void {
+  const wholes: [string, number, number][] = [['steps', params.steps, 1], ['batch', params.batch, 1], ['sequence length', params.seqLen, 2], ['evaluate every', params.evalEvery, 1], ['validation rows', params.validationRows, 0], ['warmup', params.warmup, 0], ['seed', params.seed, 0]];
+  for (const [label, value, min] of wholes) {
+    if (!Number.isSafeInteger(value) || value < min) throw new StudioError(`${label} must be a whole number of at least ${min}, is ${value}`);
+  }
+  if (!(params.lr > 0 && Number.isFinite(params.lr))) throw new StudioError(`the learning rate must be a positive number, is ${params.lr}`);
+  if (params.warmup > params.steps) throw new StudioError(`warmup (${params.warmup}) cannot exceed the steps (${params.steps})`);
+  if (params.seqLen > maxPositions) throw new StudioError(`the sequence length ${params.seqLen} is more than the model's ${maxPositions} positions`);
+  if (params.methods.length === 0) throw new StudioError('choose at least one method');
+}
+
+interface Running {
+  readonly id: string;
+  readonly adapted: AdaptedModel;
+  readonly trainer: Trainer;
+  readonly summary: { -readonly [K in keyof MethodSummary]: MethodSummary[K] };
+}
+
+export async function runStudioComparison(rt: GpuContext, params: ComparisonParams, emit: (e: ComparisonEvent) => void): Promise<ComparisonResult> {
+  if (control.running) throw new StudioError('a comparison is already running; stop it first');
+  releaseRt = rt;
+  releaseTrained();
+  const loaded = requireModel();
+  const tokenizer = requireTokenizer();
+  const config = loaded.source.config;
+  const maxPositions = config.family === 'llama' && config.slidingWindow !== null ? Math.min(config.maxPositions, config.slidingWindow) : config.maxPositions;
+  checkParams(params, maxPositions);
+  const data = prepareForRun(tokenizer, { seqLen: params.seqLen, validationFraction: params.validationFraction, seed: params.seed });
+  const padId = tokenizer.padId ?? tokenizer.eosId ?? 0;
+  const batcher = createBatcher(data.train, { batchSize: params.batch, seqLen: params.seqLen, seed: params.seed, padId });
+  const valBatches = validationBatches(data.validation.slice(0, params.validationRows), params.batch, params.seqLen, padId);
+  emit({ type: 'data', train: data.train.length, validation: Math.min(data.validation.length, params.validationRows), stepsPerEpoch: batcher.stepsPerEpoch });
+  const targets = selectTargets(loaded.model, params.targets);
+  const calibration = (): CalibrationBatch[] => Array.from({ length: 16 }, (_, s) => batcher.batch(s));
+
+  Object.assign(control, { running: true, stop: false, paused: false, resume: undefined });
+  const running: Running[] = [];
+  let keep = false;
+  try {
+    for (const choice of params.methods) {
+      if (control.stop) break;
+      await pauseGate(emit);
+      const method = methodById(choice.id);
+      const start = performance.now();
+      const adapted = await method.create(
+        { rt, model: loaded.model, targets, seed: params.seed, learningRate: params.lr, calibration, onProgress: (progress) => emit({ type: 'init', progress }) },
+        resolveSettings(method, choice.settings),
+      );
+      let trainer: Trainer;
+      try {
+        trainer = new Trainer(rt, adapted, {
+          schedule: { kind: params.schedule, peak: params.lr, warmupSteps: params.warmup, totalSteps: params.steps },
+          clipNorm: params.clipNorm,
+          weightDecay: 0,
+        });
+      } catch (error) {
+        adapted.release(rt);
+        throw error;
+      }
+      await rt.sync();
+      const trainableParams = adapted.trainable.reduce((n, t) => n + t.tensor.data.size, 0);
+      const bytes = adapted.extraBytes + trainer.optimizerBytes();
+      const initMs = performance.now() - start;
+      running.push({
+        id: choice.id,
+        adapted,
+        trainer,
+        summary: { id: choice.id, trainableParams, bytes, initMs, trainMs: 0, steps: 0, tokens: 0, finalLoss: Number.NaN, finalValLoss: null, bestValLoss: null },
+      });
+      emit({ type: 'ready', method: choice.id, trainableParams, bytes, initMs });
+    }
+    let stopped = control.stop;
+    for (let step = 0; step < params.steps && !stopped; step++) {
+      await pauseGate(emit);
+      if (control.stop) {
+        stopped = true;
+        break;
+      }
+      const batch = batcher.batch(step);
+      for (const r of running) {
+        if (r.summary.halted) continue;
+        const start = performance.now();
+        const m = await r.trainer.step(batch);
+        const ms = performance.now() - start;
+        const point: StepPoint = { step: step + 1, loss: m.loss, gradNorm: m.gradNorm, lr: m.lr, tokens: m.tokens, ms };
+        Object.assign(r.summary, { trainMs: r.summary.trainMs + ms, steps: step + 1, tokens: r.summary.tokens + m.tokens, finalLoss: m.loss });
+        emit({ type: 'step', method: r.id, point });
+        if (!Number.isFinite(m.loss)) {
+          r.summary.halted = `the loss became ${m.loss} at step ${step + 1}; try a lower learning rate`;
+          emit({ type: 'halted', method: r.id, step: step + 1, reason: r.summary.halted });
+        }
+      }
+      const done = step + 1;
+      const last = done === params.steps || control.stop;
+      if (valBatches.length > 0 && (done % params.evalEvery === 0 || last)) {
+        for (const r of running) {
+          if (r.summary.halted) continue;
+          const loss = await r.trainer.evaluate(valBatches);
+          r.summary.finalValLoss = loss;
+          r.summary.bestValLoss = r.summary.bestValLoss === null || loss < r.summary.bestValLoss ? loss : r.summary.bestValLoss;
+          emit({ type: 'eval', method: r.id, step: done, loss });
+        }
+      }
+      if (control.stop) stopped = true;
+    }
+    keep = true;
+    return { stopped, methods: running.map((r) => ({ ...r.summary })) };
+  } finally {
+    for (const r of running) r.trainer.destroy();
+    if (keep) trained = running.map((r) => ({ id: r.id, adapted: r.adapted }));
+    else for (const r of running) r.adapted.release(rt);
+    Object.assign(control, { running: false, stop: false, paused: false, resume: undefined });
+  }
+}
+
+/** The model a method trained: its own (full fine-tuning) or the shared one with its projections. */
+function modelOf(adapted: AdaptedModel): CausalLM {
+  if (adapted.linears.size === 0) return adapted.model;
+  const base = adapted.model;
+  const view = Object.create(base) as CausalLM;
+  view.forward = (g, ids, options?: ForwardOptions) => base.forward(g, ids, { ...options, linears: adapted.linears });
+  return view;
+}
+
+export async function generateText(rt: GpuContext, params: GenerateParams, progress: (p: { text: string }) => void): Promise<GenerateResult> {
+  const loaded = requireModel();
+  const tokenizer = requireTokenizer();
+  let model = loaded.model;
+  if (params.methodId) {
+    const t = trained.find((x) => x.id === params.methodId);
+    if (!t) throw new StudioError(`${params.methodId} has not been trained with this model yet; run a comparison first`);
+    model = modelOf(t.adapted);
+  }
+  const ids = tokenizer.encode(params.prompt);
+  if (ids.length === 0) throw new StudioError('the prompt is empty');
+  const out: number[] = [];
+  const start = performance.now();
+  await generate(rt, model, ids, {
+    maxNewTokens: params.maxNewTokens,
+    temperature: params.temperature ?? 0,
+    seed: params.seed ?? 0,
+    onToken: (id) => {
+      out.push(id);
+      progress({ text: tokenizer.decode(out, { skipSpecialTokens: true }) });
+    },
+  });
+  return { methodId: params.methodId ?? null, text: tokenizer.decode(out, { skipSpecialTokens: true }), tokens: out.length, ms: performance.now() - start };
+}
