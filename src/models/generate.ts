@@ -7,7 +7,7 @@
 import { Graph } from '../tensor/graph';
 import { KvCache } from '../tensor/kvCache';
 import { readTensor, tokenIds, type Runtime } from '../tensor/values';
-import type { CausalLM } from './causalLM';
+import type { CausalLM, ForwardOptions } from './causalLM';
 import { sampleToken, seededRandom, type SamplingOptions } from './sampling';
 
 export interface GenerateOptions extends SamplingOptions {
@@ -18,6 +18,8 @@ export interface GenerateOptions extends SamplingOptions {
   readonly useCache?: boolean;
   /** Called with each new token as it is chosen. */
   readonly onToken?: (id: number) => void;
+  /** A method's adapted projections (see ForwardOptions.linears). */
+  readonly linears?: ForwardOptions['linears'];
 }
 
 export async function generate(rt: Runtime, model: CausalLM, promptIds: readonly number[], options: GenerateOptions): Promise<number[]> {
@@ -41,7 +43,7 @@ export async function generate(rt: Runtime, model: CausalLM, promptIds: readonly
       let row: Float32Array;
       try {
         const input = cache ? pending : sequence;
-        const logits = model.forward(g, tokenIds(g, input, [1, input.length]), cache ? { cache, start } : {});
+        const logits = model.forward(g, tokenIds(g, input, [1, input.length]), cache ? { cache, start, linears: options.linears } : { linears: options.linears });
         const all = await readTensor(rt, logits);
         row = all.subarray((input.length - 1) * V, input.length * V);
       } finally {

@@ -12,7 +12,6 @@ import { methodById } from '../adapters/registry';
 import { selectTargets } from '../adapters/targets';
 import { resolveSettings, type AdaptedModel, type CalibrationBatch } from '../adapters/types';
 import { createBatcher, type TokenizedExample } from '../io/datasets';
-import type { CausalLM, ForwardOptions } from '../models/causalLM';
 import { generate } from '../models/generate';
 import { Trainer, type Batch } from '../train/trainer';
 import { StudioError } from '../errors';
@@ -194,23 +193,16 @@ export async function runStudioComparison(rt: GpuContext, params: ComparisonPara
   }
 }
 
-/** The model a method trained: its own (full fine-tuning) or the shared one with its projections. */
-function modelOf(adapted: AdaptedModel): CausalLM {
-  if (adapted.linears.size === 0) return adapted.model;
-  const base = adapted.model;
-  const view = Object.create(base) as CausalLM;
-  view.forward = (g, ids, options?: ForwardOptions) => base.forward(g, ids, { ...options, linears: adapted.linears });
-  return view;
-}
-
 export async function generateText(rt: GpuContext, params: GenerateParams, progress: (p: { text: string }) => void): Promise<GenerateResult> {
   const loaded = requireModel();
   const tokenizer = requireTokenizer();
   let model = loaded.model;
+  let linears: AdaptedModel['linears'] | undefined;
   if (params.methodId) {
     const t = trained.find((x) => x.id === params.methodId);
     if (!t) throw new StudioError(`${params.methodId} has not been trained with this model yet; run a comparison first`);
-    model = modelOf(t.adapted);
+    model = t.adapted.model;
+    linears = t.adapted.linears;
   }
   const ids = tokenizer.encode(params.prompt);
   if (ids.length === 0) throw new StudioError('the prompt is empty');
@@ -218,6 +210,7 @@ export async function generateText(rt: GpuContext, params: GenerateParams, progr
   const start = performance.now();
   await generate(rt, model, ids, {
     maxNewTokens: params.maxNewTokens,
+    linears,
     temperature: params.temperature ?? 0,
     seed: params.seed ?? 0,
     onToken: (id) => {
