@@ -236,11 +236,11 @@ describe('cli commands in-process', () => {
     expect(run.steps[3]!.loss).toBeLessThan(run.steps[0]!.loss);
   });
 
-  it('train refuses unavailable methods (2), a missing data file and a too-long sequence (3)', async () => {
+  it('train refuses unknown methods (2), a missing data file and a too-long sequence (3)', async () => {
     const base = ['train', modelDir, '--data', dataFile, '--steps', '1'];
-    const lora = await cli([...base, '--method', 'lora']);
-    expect(lora.code).toBe(2);
-    expect(lora.stderr).toContain('method lora is not available yet; supported: full');
+    const dora = await cli([...base, '--method', 'dora']);
+    expect(dora.code).toBe(2);
+    expect(dora.stderr).toContain("unknown method 'dora'; available: lora, pissa, qlora, qpissa, loftq, sorsa, lorasb, spp, full");
     const noData = await cli(['train', modelDir, '--data', join(tmp, 'missing.jsonl'), '--steps', '1']);
     expect(noData.code).toBe(3);
     expect(noData.stderr).toContain('data file not found');

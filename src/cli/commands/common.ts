@@ -6,14 +6,21 @@
 // Exit codes: 0 ok, 1 unexpected, 2 usage (UsageError), 3 bad input (model folder, data,
 // values that do not fit the model: the StudioError's own message), 4 GPU unavailable or failed.
 
-import { stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { methodById, isMethodId, METHODS } from '../../adapters/registry';
+import { selectTargets } from '../../adapters/targets';
+import { resolveSettings, type MethodDefinition, type MethodSettings, type SettingValue } from '../../adapters/types';
+import { createBatcher, prepareDataset, splitTrainValidation, type Batch as DataBatch, type Batcher, type PreparedData, type TokenizedExample } from '../../io/datasets';
+import type { CausalLM } from '../../models/causalLM';
 import { GpuContext } from '../../gpu/context';
 import { acquireNodeDevice } from '../../gpu/node';
 import { openModelFiles, type ModelSource } from '../../io/modelFiles';
 import { nodeDirectorySources } from '../../io/nodeSource';
 import { loadModelTokenizer, type TextTokenizer } from '../../io/tokenizer';
 import {
+  DatasetError,
   DeviceLostError,
   GpuError,
   ModelFormatError,
@@ -173,4 +180,289 @@ export function formatCount(n: number): string {
 
 export function writeJson(io: CliIo, value: unknown): void {
   io.out(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+// --- shared by train, compare and export ------------------------------------------------------
+
+/** The built-in math set (scripts/make_math_dataset.py): rows {question, answer}. */
+export const MATH_DATASET_DIR = fileURLToPath(new URL('../../../public/datasets/math/', import.meta.url));
+
+/**
+ * The math set's rows as prompt/completion rows, the way the studio renders them:
+ * prompt `Question: {question}\nAnswer:`, completion ` {answer}` (EOS appended by the tokenizer
+ * step). Any other row is left as it is; line numbers are kept (one output line per input line).
+ */
+export function mapQuestionAnswerRows(text: string, fileName: string): string {
+  const mapRow = (row: unknown): unknown => {
+    if (typeof row !== 'object' || row === null || Array.isArray(row)) return row;
+    const r = row as Record<string, unknown>;
+    const known = ['text', 'prompt', 'completion', 'instruction', 'output', 'messages'].some((k) => k in r);
+    if (known || typeof r.question !== 'string' || (typeof r.answer !== 'string' && typeof r.answer !== 'number')) return row;
+    return { prompt: `Question: ${r.question}\nAnswer:`, completion: ` ${String(r.answer)}` };
+  };
+  if (/\.json$/i.test(fileName)) {
+    try {
+      const parsed = JSON.parse(text) as unknown;
+      return Array.isArray(parsed) ? JSON.stringify(parsed.map(mapRow)) : text;
+    } catch {
+      return text; // the dataset parser reports the error
+    }
+  }
+  if (!/\.jsonl$/i.test(fileName)) return text;
+  return text
+    .split('\n')
+    .map((line) => {
+      if (line.trim() === '') return line;
+      try {
+        const mapped = mapRow(JSON.parse(line) as unknown);
+        return JSON.stringify(mapped);
+      } catch {
+        return line; // the dataset parser reports the error with its line number
+      }
+    })
+    .join('\n');
+}
+
+async function readDataFile(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new DatasetError(code === 'ENOENT' ? `data file not found: ${resolve(path)}` : `cannot read the data file ${path} (${describe(error)})`);
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+export interface DataOptions {
+  /** --data, or undefined for the built-in math set. */
+  readonly data?: string;
+  readonly seqLen: number;
+  readonly batch: number;
+  readonly seed: number;
+  /** Fraction held out when the data has no validation file of its own. */
+  readonly validation: number;
+  /** At most this many validation rows (0: all). */
+  readonly validationRows?: number;
+}
+
+export interface PreparedRun {
+  /** The training file as given (or the math set's path). */
+  readonly file: string;
+  /** Where the validation rows came from: 'split' or a file path. */
+  readonly validationSource: string;
+  readonly prepared: PreparedData;
+  readonly train: readonly TokenizedExample[];
+  readonly validation: readonly TokenizedExample[];
+  readonly batcher: Batcher;
+  readonly validationBatches: readonly DataBatch[];
+  readonly padId: number;
+}
+
+/** Validation batches that visit each held-out row exactly once (no shuffling, no wrap-around). */
+export function validationBatchesOf(examples: readonly TokenizedExample[], batch: number, seqLen: number, padId: number): DataBatch[] {
+  const out: DataBatch[] = [];
+  for (let i = 0; i < examples.length; i += batch) {
+    const chunk = examples.slice(i, i + batch);
+    out.push(createBatcher(chunk, { batchSize: chunk.length, seqLen, seed: 0, shuffle: false, padId }).batch(0));
+  }
+  return out;
+}
+
+/**
+ * Reads, maps ({question, answer} rows), tokenizes and batches the training data; without
+ * --data, the built-in math set with its own validation.jsonl. Notes (skipped and cut rows) go
+ * to stderr. Throws DatasetError for a missing file or unusable data.
+ */
+export async function prepareRunData(io: CliIo, tokenizer: TextTokenizer, options: DataOptions): Promise<PreparedRun> {
+  let file = options.data;
+  let validationFile: string | undefined;
+  if (file === undefined) {
+    const trainPath = join(MATH_DATASET_DIR, 'train.jsonl');
+    if (!(await exists(trainPath))) {
+      throw new DatasetError(
+        `no --data FILE given, and the built-in math set is not there (looked for ${trainPath}); ` +
+          'pass --data FILE or generate it with /usr/bin/python3 scripts/make_math_dataset.py',
+      );
+    }
+    file = trainPath;
+    const valPath = join(MATH_DATASET_DIR, 'validation.jsonl');
+    if (await exists(valPath)) validationFile = valPath;
+    io.err(`note: no --data given; using the built-in math set ${trainPath}${validationFile ? ' and its validation.jsonl' : ''}\n`);
+  }
+  const prepare = async (path: string): Promise<PreparedData> => {
+    const text = mapQuestionAnswerRows(await readDataFile(path), basename(path));
+    const prepared = prepareDataset(text, tokenizer, { fileName: basename(path), seqLen: options.seqLen });
+    if (prepared.skipped.length > 0) {
+      const first = prepared.skipped[0]!;
+      io.err(`note: ${prepared.fileName}: ${prepared.skipped.length} rows skipped (first: line ${first.line}: ${first.reason})\n`);
+    }
+    if (prepared.truncated.length > 0) {
+      io.err(`note: ${prepared.fileName}: ${prepared.truncated.length} rows longer than --seq-len ${options.seqLen} were cut (first: line ${prepared.truncated[0]!.line}, ${prepared.truncated[0]!.tokens} tokens)\n`);
+    }
+    return prepared;
+  };
+  const prepared = await prepare(file);
+  let train: readonly TokenizedExample[];
+  let validation: readonly TokenizedExample[];
+  if (validationFile !== undefined) {
+    train = prepared.examples;
+    validation = (await prepare(validationFile)).examples;
+  } else {
+    ({ train, validation } = splitTrainValidation(prepared.examples, options.validation, options.seed));
+    if (options.validation > 0 && validation.length === 0) io.err('note: too few rows to hold any out for validation\n');
+  }
+  if (options.validationRows !== undefined && options.validationRows > 0 && validation.length > options.validationRows) {
+    validation = validation.slice(0, options.validationRows);
+  }
+  const padId = tokenizer.padId ?? tokenizer.eosId ?? 0;
+  const batcher = createBatcher(train, { batchSize: options.batch, seqLen: options.seqLen, seed: options.seed, padId });
+  return {
+    file,
+    validationSource: validationFile ?? 'split',
+    prepared,
+    train,
+    validation,
+    batcher,
+    validationBatches: validationBatchesOf(validation, options.batch, options.seqLen, padId),
+    padId,
+  };
+}
+
+/** Checks that the folder a --json/--csv/--out FILE goes into exists (exit 3 before any work). */
+export async function checkOutputFile(flag: string, path: string): Promise<void> {
+  const dir = dirname(resolve(path));
+  let ok = false;
+  try {
+    ok = (await stat(dir)).isDirectory();
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw new StudioError(`cannot write --${flag} ${path}: the folder ${dir} does not exist`);
+}
+
+/** The method ids of the registry, or a UsageError naming them. */
+export function methodOrUsage(id: string, command: string): MethodDefinition {
+  if (!isMethodId(id)) throw new UsageError(`unknown method '${id}'; available: ${METHODS.map((m) => m.id).join(', ')}`, command);
+  return methodById(id);
+}
+
+/** `--targets q,k,v|all` → roles (validated against the model later by selectTargets). */
+export function parseRoles(raw: string, command: string): string[] {
+  const roles = raw.split(',').map((r) => r.trim()).filter((r) => r !== '');
+  if (roles.length === 0) throw new UsageError('--targets needs at least one role (q,k,v,o,gate,up,down or all)', command);
+  return roles;
+}
+
+/** Module paths for the roles; an unknown role is a UsageError listing the model's roles. */
+export function targetsOrUsage(model: CausalLM, roles: readonly string[], command: string): string[] {
+  try {
+    return selectTargets(model, roles);
+  } catch (error) {
+    if (error instanceof RangeError) throw new UsageError(`--targets: ${error.message}`, command);
+    throw error;
+  }
+}
+
+/**
+ * `--set` values: repeated flags arrive joined by newlines (see runCli); each may also be a
+ * comma-separated list. Returns [key, raw value] pairs; a pair without '=' is a UsageError.
+ */
+export function parseSetPairs(raw: string | undefined, command: string): [string, string][] {
+  if (raw === undefined) return [];
+  const out: [string, string][] = [];
+  for (const item of raw.split(/[\n,]/).map((s) => s.trim()).filter((s) => s !== '')) {
+    const eq = item.indexOf('=');
+    if (eq <= 0 || eq === item.length - 1) throw new UsageError(`--set needs key=value, got '${item}'`, command);
+    out.push([item.slice(0, eq).trim(), item.slice(eq + 1).trim()]);
+  }
+  return out;
+}
+
+function settingsHelp(method: MethodDefinition): string {
+  if (method.settings.length === 0) return `${method.id} has no settings`;
+  return `${method.id} settings: ${method.settings
+    .map((s) => `${s.key} (${s.kind === 'number' ? `${s.integer ? 'integer' : 'number'} ${s.min}..${s.max}` : s.kind === 'choice' ? s.options.join('|') : 'true|false'}, default ${String(s.default)})`)
+    .join(', ')}`;
+}
+
+/**
+ * Method settings from `key=value` pairs, converted by the method's schema (numbers, true/false,
+ * choices) and checked by resolveSettings (ranges, unknown keys): any problem is a UsageError
+ * that lists the method's settings. Returns the resolved settings (defaults filled in).
+ */
+export function methodSettings(method: MethodDefinition, pairs: readonly (readonly [string, string])[], command: string): Record<string, SettingValue> {
+  const given: Record<string, SettingValue> = {};
+  for (const [key, raw] of pairs) {
+    const spec = method.settings.find((s) => s.key === key);
+    if (!spec) throw new UsageError(`--set: ${method.label} has no setting '${key}'; ${settingsHelp(method)}`, command);
+    if (spec.kind === 'number') {
+      const value = raw === '' ? Number.NaN : Number(raw);
+      if (!Number.isFinite(value)) throw new UsageError(`--set ${key}: '${raw}' is not a number; ${settingsHelp(method)}`, command);
+      given[key] = value;
+    } else if (spec.kind === 'boolean') {
+      const v = raw.toLowerCase();
+      if (!['true', 'false', '1', '0', 'yes', 'no'].includes(v)) throw new UsageError(`--set ${key}: '${raw}' is not true or false`, command);
+      given[key] = v === 'true' || v === '1' || v === 'yes';
+    } else {
+      given[key] = raw;
+    }
+  }
+  try {
+    return resolveSettings(method, given);
+  } catch (error) {
+    if (error instanceof RangeError) throw new UsageError(`--set: ${error.message}; ${settingsHelp(method)}`, command);
+    throw error;
+  }
+}
+
+/** How many training batches the chosen methods' data-driven inits want (LoRA-SB, SPP/Wanda). */
+export function calibrationBatchCount(settings: readonly MethodSettings[]): number {
+  let n = 0;
+  for (const s of settings) {
+    for (const key of ['estimationBatches', 'calibrationBatches']) {
+      const v = s[key];
+      if (typeof v === 'number') n = Math.max(n, v);
+    }
+  }
+  return n;
+}
+
+/**
+ * A method's create() errors that are about the input (a model shape the method cannot take, no
+ * calibration data) as StudioErrors (exit 3); GPU and other StudioErrors pass through.
+ */
+export function initError(method: string, error: unknown): unknown {
+  if (error instanceof StudioError || error instanceof UsageError) return error;
+  if (error instanceof Error && (error.constructor === Error || error instanceof RangeError)) {
+    return new StudioError(`${method} could not be initialised: ${error.message}`);
+  }
+  return error;
+}
+
+/** Parameters in a list of trainable tensors. */
+export function trainableCount(trainable: readonly { readonly tensor: { readonly shape: readonly number[] } }[]): number {
+  return trainable.reduce((n, t) => n + t.tensor.shape.reduce((a, b) => a * b, 1), 0);
+}
+
+/** Bytes of every parameter of the loaded model (the shared frozen base, f32 on the GPU). */
+export function modelBytes(model: CausalLM): number {
+  return model.parameters().reduce((n, p) => n + 4 * p.tensor.shape.reduce((a, b) => a * b, 1), 0);
+}
+
+export function fmtNumber(value: number, digits = 4): string {
+  return Number.isFinite(value) ? value.toFixed(digits) : String(value);
+}
+
+/** Left-aligned first column, right-aligned others, two spaces apart. */
+export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+  return [line(header), ...rows.map(line)].join('\n') + '\n';
 }

@@ -8,6 +8,10 @@ import { describe, EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE, exitCodeFor, type CliEn
 import { generateSpec, runGenerate } from './generate';
 import { infoSpec, runInfo } from './info';
 import { logitsSpec, runLogits } from './logits';
+import { compareSpec, runCompare } from './compare';
+import { exportSpec, runExport } from './export';
+import { nf4Spec, runNf4 } from './nf4';
+import { quantErrorSpec, runQuantError } from './quantError';
 import { runTrain, trainSpec } from './train';
 import type { ParsedArgs } from '../args';
 import { StudioError } from '../../errors';
@@ -17,14 +21,56 @@ export const PROGRAM = 'npm run cli --';
 interface Command {
   readonly spec: CommandSpec;
   run(args: ParsedArgs, env: CliEnv): Promise<unknown>;
+  /** Flags that may be given more than once (--set): their values reach the command joined by newlines. */
+  readonly repeatable?: readonly string[];
 }
 
 export const COMMANDS: Readonly<Record<string, Command>> = {
   info: { spec: infoSpec, run: runInfo },
   logits: { spec: logitsSpec, run: runLogits },
   generate: { spec: generateSpec, run: runGenerate },
-  train: { spec: trainSpec, run: runTrain },
+  train: { spec: trainSpec, run: runTrain, repeatable: ['set'] },
+  compare: { spec: compareSpec, run: runCompare, repeatable: ['set'] },
+  'quant-error': { spec: quantErrorSpec, run: runQuantError },
+  nf4: { spec: nf4Spec, run: runNf4 },
+  export: { spec: exportSpec, run: runExport, repeatable: ['set'] },
 };
+
+/**
+ * Joins every occurrence of a repeatable flag (`--set a=1 --set=b=2`) into one
+ * (`--set a=1\nb=2`) placed where the first was, so parseArgs sees it once. Stops at `--`.
+ */
+export function joinRepeated(argv: readonly string[], flags: readonly string[]): string[] {
+  if (flags.length === 0) return [...argv];
+  const values = new Map<string, string[]>();
+  const out: (string | { flag: string })[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const flag = flags.find((f) => arg === `--${f}` || arg.startsWith(`--${f}=`));
+    if (flag === undefined) {
+      out.push(arg);
+      continue;
+    }
+    let value: string | undefined;
+    if (arg.startsWith(`--${flag}=`)) value = arg.slice(flag.length + 3);
+    else if (argv[i + 1] !== undefined && !argv[i + 1]!.startsWith('--')) value = argv[++i]!;
+    if (value === undefined) {
+      out.push(arg); // parseArgs reports the missing value
+      continue;
+    }
+    const list = values.get(flag);
+    if (list) list.push(value);
+    else {
+      values.set(flag, [value]);
+      out.push({ flag });
+    }
+  }
+  return out.flatMap((a) => (typeof a === 'string' ? [a] : [`--${a.flag}=${values.get(a.flag)!.join('\n')}`]));
+}
 
 export function overview(): string {
   const lines = [
@@ -33,8 +79,8 @@ export function overview(): string {
     'Adapter Studio on the command line: the same engine as the web app, on Dawn (WebGPU) in Node.',
     '',
     'Commands:',
-    ...Object.values(COMMANDS).map((c) => `  ${c.spec.name.padEnd(10)}${c.spec.summary}`),
-    `  ${'help'.padEnd(10)}Show this overview, or a command's options: help <command>`,
+    ...Object.values(COMMANDS).map((c) => `  ${c.spec.name.padEnd(12)}${c.spec.summary}`),
+    `  ${'help'.padEnd(12)}Show this overview, or a command's options: help <command>`,
     '',
     'Exit codes: 0 ok, 1 unexpected error, 2 usage error, 3 bad input (model folder or data), 4 GPU unavailable or GPU error.',
   ];
@@ -73,7 +119,7 @@ export async function runCli(argv: readonly string[], env: CliEnv): Promise<numb
     return EXIT_OK;
   }
   try {
-    await command.run(parseArgs(rest, command.spec), env);
+    await command.run(parseArgs(joinRepeated(rest, command.repeatable ?? []), command.spec), env);
     return EXIT_OK;
   } catch (error) {
     const code = exitCodeFor(error);

@@ -7,39 +7,40 @@
 // `step` counts updates done (1 = after the first update) and gradNorm is null without --clip.
 // A NaN or infinite loss stops the run, names the step, and still writes the history.
 //
-// Methods: METHODS maps a name to what trains. Only full fine-tuning exists now; an adapter
-// method adds one entry (its setup wraps the model's linear slots and returns the adapter
-// tensors). `ms` is wall time per step including the read-back; steps are awaited one at a time.
+// Methods: any method of the registry (src/adapters/registry.ts), created with the same
+// create() the studio calls: --targets picks the projections by role (default all), --set
+// key=value (repeatable) sets the method's settings, validated by resolveSettings. LoRA-SB's
+// gradient estimate and SPP's Wanda norms take the first training batches as calibration.
+// `ms` is wall time per step including the read-back; steps are awaited one at a time.
 
-import { readFile, stat, writeFile } from 'node:fs/promises';
-import { basename, dirname, resolve } from 'node:path';
+import { writeFile } from 'node:fs/promises';
 import { UsageError, type CommandSpec, type ParsedArgs } from '../args';
-import { createBatcher, prepareDataset, splitTrainValidation, type TokenizedExample } from '../../io/datasets';
+import { METHODS } from '../../adapters/registry';
+import type { AdaptedModel, SettingValue } from '../../adapters/types';
 import { memoryEstimate, paramCount } from '../../io/hfConfig';
 import { loadModelTokenizer } from '../../io/tokenizer';
-import type { CausalLM } from '../../models/causalLM';
 import { loadCausalLM, releaseModel } from '../../models/load';
-import { Trainer, type Batch, type TrainTarget } from '../../train/trainer';
+import { Trainer } from '../../train/trainer';
 import type { ScheduleKind } from '../../train/schedule';
-import { DatasetError, StudioError, formatBytes } from '../../errors';
-import { describe, formatCount, openModelDir, type CliEnv } from './common';
-
-/** What a method trains once the model is loaded. */
-interface MethodSetup {
-  /** Load the base weights trainable (full fine-tuning) or frozen (adapters). */
-  readonly baseTrainable: boolean;
-  /** The trainer's target: the model, the projections the method puts in place, what learns. */
-  target(model: CausalLM): TrainTarget;
-}
-
-/** The training methods the CLI offers; an adapter method is one more entry. */
-export const METHODS: Readonly<Record<string, MethodSetup>> = {
-  full: {
-    baseTrainable: true,
-    // Weight decay on the linear weights only (not embeddings, norms or biases), as is usual.
-    target: (model) => ({ model, trainable: model.parameters().map((p) => ({ tensor: p.tensor, weightDecay: p.kind === 'linear' })) }),
-  },
-};
+import { StudioError, formatBytes } from '../../errors';
+import {
+  calibrationBatchCount,
+  checkOutputFile,
+  describe,
+  fmtNumber as fmt,
+  formatCount,
+  initError,
+  methodOrUsage,
+  methodSettings,
+  modelBytes,
+  openModelDir,
+  parseRoles,
+  parseSetPairs,
+  prepareRunData,
+  targetsOrUsage,
+  trainableCount,
+  type CliEnv,
+} from './common';
 
 const SCHEDULES: readonly ScheduleKind[] = ['constant', 'linear', 'cosine'];
 
@@ -48,8 +49,10 @@ export const trainSpec: CommandSpec = {
   summary: 'Fine-tune a model on a data file (JSONL, JSON, CSV/TSV or plain text) and print the loss per step.',
   positionals: [{ name: 'model-dir', description: 'model folder with tokenizer.json' }],
   flags: {
-    data: { type: 'string', value: 'FILE', description: 'training data (required)' },
-    method: { type: 'string', value: 'NAME', default: 'full', description: `training method: ${Object.keys(METHODS).join(', ')}` },
+    data: { type: 'string', value: 'FILE', description: 'training data (default: the built-in math set public/datasets/math)' },
+    method: { type: 'string', value: 'NAME', default: 'full', description: `training method: ${METHODS.map((m) => m.id).join(', ')}` },
+    targets: { type: 'string', value: 'ROLES', default: 'all', description: 'projections to adapt: q,k,v,o,gate,up,down (GPT-2: c_attn,attn.c_proj,c_fc,mlp.c_proj) or all' },
+    set: { type: 'string', value: 'KEY=VALUE', description: "a method setting, e.g. rank=16 (repeatable; a wrong key lists the method's settings)" },
     steps: { type: 'int', value: 'N', min: 1, description: 'optimizer steps (required)' },
     lr: { type: 'number', value: 'LR', above: 0, default: 1e-4, description: 'peak learning rate' },
     batch: { type: 'int', value: 'B', min: 1, default: 4, description: 'sequences per step' },
@@ -65,13 +68,18 @@ export const trainSpec: CommandSpec = {
   },
   examples: [
     'train path/to/model --data data.jsonl --method full --steps 50 --lr 1e-4 --batch 4 --seq-len 64 --json run.json',
+    'train path/to/model --data data.jsonl --method pissa --targets q,v --set rank=16 --set alpha=16 --steps 100 --lr 2e-4',
   ],
 };
 
 export interface TrainConfig {
   readonly model: string;
+  /** The data file, or the built-in math set's path. */
   readonly data: string;
   readonly method: string;
+  readonly targets: readonly string[];
+  /** The method's settings, defaults filled in. */
+  readonly settings: Readonly<Record<string, SettingValue>>;
   readonly steps: number;
   readonly lr: number;
   readonly batch: number;
@@ -104,6 +112,13 @@ export interface TrainResult {
     readonly truncatedRows: number;
     readonly params: number;
     readonly trainableParams: number;
+    /** Adapted projections (module paths); empty for full fine-tuning. */
+    readonly adaptedModules: readonly string[];
+    /** Bytes the method holds beyond the shared base, and its optimizer state. */
+    readonly methodBytes: number;
+    readonly optimizerBytes: number;
+    readonly baseBytes: number;
+    readonly initMs: number;
     readonly gpu: string;
   };
   readonly steps: StepRecord[];
@@ -112,15 +127,12 @@ export interface TrainResult {
   stopped?: { step: number; reason: string };
 }
 
-function readConfig(args: ParsedArgs): TrainConfig {
+function readConfig(args: ParsedArgs): TrainConfig & { readonly dataGiven: boolean } {
   const data = args.string('data');
-  if (data === undefined) throw new UsageError("'train' needs --data FILE", 'train');
   const steps = args.number('steps');
   if (steps === undefined) throw new UsageError("'train' needs --steps N", 'train');
-  const method = args.string('method', 'full');
-  if (!(method in METHODS)) {
-    throw new UsageError(`method ${method} is not available yet; supported: ${Object.keys(METHODS).join(', ')}`, 'train');
-  }
+  const method = methodOrUsage(args.string('method', 'full'), 'train');
+  const settings = methodSettings(method, parseSetPairs(args.string('set'), 'train'), 'train');
   const schedule = args.string('schedule', 'constant');
   if (!(SCHEDULES as readonly string[]).includes(schedule)) {
     throw new UsageError(`--schedule must be one of ${SCHEDULES.join(', ')}, got '${schedule}'`, 'train');
@@ -129,8 +141,11 @@ function readConfig(args: ParsedArgs): TrainConfig {
   if (warmup > steps) throw new UsageError(`--warmup (${warmup}) cannot exceed --steps (${steps})`, 'train');
   return {
     model: args.positionals[0]!,
-    data,
-    method,
+    data: data ?? '',
+    dataGiven: data !== undefined,
+    method: method.id,
+    targets: parseRoles(args.string('targets', 'all'), 'train'),
+    settings,
     steps,
     lr: args.number('lr', 1e-4),
     batch: args.number('batch', 4),
@@ -145,36 +160,11 @@ function readConfig(args: ParsedArgs): TrainConfig {
   };
 }
 
-/** Validation batches that visit each held-out row exactly once (no shuffling, no wrap-around). */
-function validationBatches(examples: readonly TokenizedExample[], batch: number, seqLen: number, padId: number): Batch[] {
-  const out: Batch[] = [];
-  for (let i = 0; i < examples.length; i += batch) {
-    const chunk = examples.slice(i, i + batch);
-    out.push(createBatcher(chunk, { batchSize: chunk.length, seqLen, seed: 0, shuffle: false, padId }).batch(0));
-  }
-  return out;
-}
-
-async function checkOutputPath(path: string): Promise<void> {
-  const dir = dirname(resolve(path));
-  let ok = false;
-  try {
-    ok = (await stat(dir)).isDirectory();
-  } catch {
-    ok = false;
-  }
-  if (!ok) throw new StudioError(`cannot write --json ${path}: the folder ${dir} does not exist`);
-}
-
-function fmt(value: number, digits = 4): string {
-  return Number.isFinite(value) ? value.toFixed(digits) : String(value);
-}
-
 export async function runTrain(args: ParsedArgs, env: CliEnv): Promise<TrainResult> {
-  const config = readConfig(args);
+  const { dataGiven, ...config } = readConfig(args);
   const { io } = env;
   const jsonPath = args.string('json');
-  if (jsonPath !== undefined) await checkOutputPath(jsonPath);
+  if (jsonPath !== undefined) await checkOutputFile('json', jsonPath);
 
   const source = await openModelDir(config.model);
   const c = source.config;
@@ -185,55 +175,86 @@ export async function runTrain(args: ParsedArgs, env: CliEnv): Promise<TrainResu
     throw new StudioError(`--seq-len ${config.seqLen} is more than the model's sliding window (${c.slidingWindow}); use --seq-len ${c.slidingWindow} or less`);
   }
   const tokenizer = await loadModelTokenizer(source);
+  const data = await prepareRunData(io, tokenizer, {
+    data: dataGiven ? config.data : undefined,
+    seqLen: config.seqLen,
+    batch: config.batch,
+    seed: config.seed,
+    validation: config.validation,
+  });
+  const { train, validation, batcher, prepared } = data;
+  const valBatches = data.validationBatches;
 
-  let text: string;
-  try {
-    text = await readFile(config.data, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new DatasetError(
-      code === 'ENOENT' ? `data file not found: ${resolve(config.data)}` : `cannot read the data file ${config.data} (${describe(error)})`,
-    );
-  }
-  const prepared = prepareDataset(text, tokenizer, { fileName: basename(config.data), seqLen: config.seqLen });
-  const { train, validation } = splitTrainValidation(prepared.examples, config.validation, config.seed);
-  if (prepared.skipped.length > 0) {
-    const first = prepared.skipped[0]!;
-    io.err(`note: ${prepared.skipped.length} rows skipped (first: line ${first.line}: ${first.reason})\n`);
-  }
-  if (prepared.truncated.length > 0) {
-    io.err(`note: ${prepared.truncated.length} rows longer than --seq-len ${config.seqLen} were cut (first: line ${prepared.truncated[0]!.line}, ${prepared.truncated[0]!.tokens} tokens)\n`);
-  }
-  if (config.validation > 0 && validation.length === 0) io.err('note: too few rows to hold any out for validation\n');
-  const padId = tokenizer.padId ?? tokenizer.eosId ?? 0;
-  const batcher = createBatcher(train, { batchSize: config.batch, seqLen: config.seqLen, seed: config.seed, padId });
-  const valBatches = validationBatches(validation, config.batch, config.seqLen, padId);
-
-  const method = METHODS[config.method]!;
+  const method = methodOrUsage(config.method, 'train');
   const params = paramCount(c);
-  const estimate = memoryEstimate(c, { weightBytesPerParam: 4, trainableParams: params, batch: config.batch, seqLen: config.seqLen });
   const rt = await env.gpu();
-  io.err(
-    `${prepared.fileName}: ${train.length} train / ${validation.length} validation rows, ${prepared.stats.countedTokens} trained tokens; ` +
-      `${batcher.stepsPerEpoch} steps per epoch\n` +
-      `model: ${c.modelType}, ${formatCount(params)} parameters; method ${config.method}; GPU ${rt.info.description || rt.info.vendor}; ` +
-      `estimated memory ${formatBytes(estimate.totalBytes)}\n`,
-  );
-  const model = await loadCausalLM(rt, source, { trainable: method.baseTrainable });
+  const model = await loadCausalLM(rt, source, { trainable: false });
+  let adapted: AdaptedModel | undefined;
   let trainer: Trainer | undefined;
   const result: TrainResult = {
-    config: { ...config, trainExamples: train.length, validationExamples: validation.length, skippedRows: prepared.skipped.length, truncatedRows: prepared.truncated.length, params, trainableParams: 0, gpu: rt.info.description || rt.info.vendor },
+    config: {
+      ...config,
+      data: data.file,
+      trainExamples: train.length,
+      validationExamples: validation.length,
+      skippedRows: prepared.skipped.length,
+      truncatedRows: prepared.truncated.length,
+      params,
+      trainableParams: 0,
+      adaptedModules: [],
+      methodBytes: 0,
+      optimizerBytes: 0,
+      baseBytes: modelBytes(model),
+      initMs: 0,
+      gpu: rt.info.description || rt.info.vendor,
+    },
     steps: [],
     validation: [],
   };
   try {
-    const target = method.target(model);
-    (result.config as { trainableParams: number }).trainableParams = target.trainable.reduce((n, t) => n + t.tensor.shape.reduce((a, b) => a * b, 1), 0);
-    trainer = new Trainer(rt, target, {
+    const targets = targetsOrUsage(model, config.targets, 'train');
+    const calibrationCount = Math.max(1, calibrationBatchCount([config.settings]));
+    const started = performance.now();
+    try {
+      adapted = await method.create(
+        {
+          rt,
+          model,
+          targets,
+          seed: config.seed,
+          learningRate: config.lr,
+          calibration: () => Array.from({ length: calibrationCount }, (_, i) => batcher.batch(i)),
+        },
+        config.settings,
+      );
+    } catch (error) {
+      throw initError(method.id, error);
+    }
+    trainer = new Trainer(rt, adapted, {
       schedule: { kind: config.schedule, peak: config.lr, warmupSteps: config.warmup, totalSteps: config.steps },
       clipNorm: config.clip,
       weightDecay: config.weightDecay,
     });
+    await rt.sync();
+    const r = result.config as { -readonly [K in keyof TrainResult['config']]: TrainResult['config'][K] };
+    r.initMs = Math.round(performance.now() - started);
+    r.trainableParams = trainableCount(adapted.trainable);
+    r.adaptedModules = [...adapted.linears.keys()];
+    r.methodBytes = adapted.extraBytes;
+    r.optimizerBytes = trainer.optimizerBytes();
+    const estimate = memoryEstimate(c, { weightBytesPerParam: 4, trainableParams: r.trainableParams, batch: config.batch, seqLen: config.seqLen });
+    io.err(
+      `${prepared.fileName}: ${train.length} train / ${validation.length} validation rows, ${prepared.stats.countedTokens} trained tokens; ` +
+        `${batcher.stepsPerEpoch} steps per epoch\n` +
+        `model: ${c.modelType}, ${formatCount(params)} parameters; GPU ${r.gpu}\n` +
+        `method ${method.id} (${Object.entries(config.settings).map(([k, v]) => `${k}=${String(v)}`).join(', ') || 'no settings'}) on ` +
+        `${adapted.linears.size > 0 ? `${adapted.linears.size} projections (${config.targets.join(',')})` : 'every parameter'}, init ${r.initMs} ms\n`,
+    );
+    io.out(
+      `trainable parameters ${r.trainableParams} (${((100 * r.trainableParams) / params).toFixed(3)} % of ${params})\n` +
+        `memory: shared base ${formatBytes(r.baseBytes)} + method ${formatBytes(r.methodBytes)} + optimizer ${formatBytes(r.optimizerBytes)} ` +
+        `= ${formatBytes(r.baseBytes + r.methodBytes + r.optimizerBytes)} (activations ~${formatBytes(estimate.activationBytes)} more, estimated)\n`,
+    );
     const width = String(config.steps).length;
     const evaluate = async (step: number): Promise<void> => {
       if (valBatches.length === 0) return;
@@ -282,6 +303,7 @@ export async function runTrain(args: ParsedArgs, env: CliEnv): Promise<TrainResu
     return result;
   } finally {
     trainer?.destroy();
+    adapted?.release(rt);
     releaseModel(rt, model);
     if (jsonPath !== undefined) {
       try {

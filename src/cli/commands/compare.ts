@@ -1,0 +1,334 @@
+// `compare <model-dir> --methods lora,pissa,... --steps N`: several methods trained side by side
+// with runComparison (src/train/compare.ts): one shared frozen model, every method initialised
+// against it, then all trained on identical batches in identical order (one seeded batcher),
+// step by step. Prints one line per step with each method's loss, the validation losses every
+// --eval-every K steps (and at the end), then a table: method, trainable parameters, memory
+// (adapter tensors, owned bases and optimizer state beyond the shared base), init time, final
+// train loss, final and best validation loss, trained tokens per second.
+// --data defaults to the built-in math set (public/datasets/math/{train,validation}.jsonl, rows
+// {question, answer} rendered as prompt `Question: …\nAnswer:` and completion ` …`).
+// --set method.key=value sets one method's setting; --set key=value every chosen method that
+// has that setting. --json FILE: {config, methods: [report…]}; --csv FILE: step,method,loss,val_loss.
+
+import { writeFile } from 'node:fs/promises';
+import { UsageError, type CommandSpec, type ParsedArgs } from '../args';
+import type { MethodId, SettingValue } from '../../adapters/types';
+import { METHODS } from '../../adapters/registry';
+import { paramCount } from '../../io/hfConfig';
+import { loadModelTokenizer } from '../../io/tokenizer';
+import { loadCausalLM, releaseModel } from '../../models/load';
+import { runComparison, type MethodReport } from '../../train/compare';
+import type { ScheduleKind } from '../../train/schedule';
+import { StudioError, formatBytes } from '../../errors';
+import {
+  calibrationBatchCount,
+  checkOutputFile,
+  describe,
+  fmtNumber as fmt,
+  formatCount,
+  formatTable,
+  initError,
+  methodOrUsage,
+  methodSettings,
+  modelBytes,
+  openModelDir,
+  parseRoles,
+  parseSetPairs,
+  prepareRunData,
+  targetsOrUsage,
+  type CliEnv,
+} from './common';
+
+const SCHEDULES: readonly ScheduleKind[] = ['constant', 'linear', 'cosine'];
+
+export const compareSpec: CommandSpec = {
+  name: 'compare',
+  summary: 'Train several methods on identical batches and compare loss, validation, memory and speed.',
+  positionals: [{ name: 'model-dir', description: 'model folder with tokenizer.json' }],
+  flags: {
+    methods: { type: 'string', value: 'LIST', description: `comma-separated methods (required): ${METHODS.map((m) => m.id).join(', ')}` },
+    steps: { type: 'int', value: 'N', min: 1, description: 'optimizer steps per method (required)' },
+    data: { type: 'string', value: 'FILE', description: 'training data (default: the built-in math set public/datasets/math)' },
+    targets: { type: 'string', value: 'ROLES', default: 'all', description: 'projections to adapt: q,k,v,o,gate,up,down or all' },
+    set: { type: 'string', value: 'M.KEY=VALUE', description: 'a setting of method M (e.g. pissa.rank=16), or KEY=VALUE for every method that has it (repeatable)' },
+    lr: { type: 'number', value: 'LR', above: 0, default: 1e-4, description: 'peak learning rate (all methods)' },
+    batch: { type: 'int', value: 'B', min: 1, default: 4, description: 'sequences per step' },
+    'seq-len': { type: 'int', value: 'T', min: 2, default: 64, description: 'tokens per sequence (longer rows are cut)' },
+    schedule: { type: 'string', value: 'KIND', default: 'constant', description: `learning-rate schedule: ${SCHEDULES.join(', ')}` },
+    warmup: { type: 'int', value: 'W', min: 0, default: 0, description: 'linear warmup steps' },
+    seed: { type: 'int', value: 'S', min: 0, default: 0, description: 'seed for inits, the split and the batch order' },
+    clip: { type: 'number', value: 'NORM', min: 0, default: 1, description: 'global gradient-norm clip (0: none)' },
+    'weight-decay': { type: 'number', value: 'WD', min: 0, default: 0, description: 'AdamW weight decay' },
+    validation: { type: 'number', value: 'F', min: 0, max: 0.9, default: 0.1, description: 'fraction held out for validation when the data has no validation file' },
+    'val-rows': { type: 'int', value: 'N', min: 0, default: 0, description: 'use at most N validation rows (0: all)' },
+    'eval-every': { type: 'int', value: 'K', min: 0, default: 0, description: 'validation loss every K steps (0: only at the end)' },
+    json: { type: 'string', value: 'FILE', description: 'write {config, methods} as JSON to FILE' },
+    csv: { type: 'string', value: 'FILE', description: 'write step,method,loss,val_loss rows to FILE' },
+  },
+  examples: [
+    'compare path/to/model --methods lora,pissa,qlora,qpissa --steps 100 --eval-every 20 --json cmp.json --csv cmp.csv',
+    'compare path/to/model --data data.jsonl --methods lora,lorasb --steps 50 --set rank=16 --set lorasb.rank=32',
+  ],
+};
+
+export interface CompareConfig {
+  readonly model: string;
+  readonly data: string;
+  readonly validationData: string;
+  readonly methods: readonly { readonly id: MethodId; readonly settings: Readonly<Record<string, SettingValue>> }[];
+  readonly targets: readonly string[];
+  readonly steps: number;
+  readonly lr: number;
+  readonly batch: number;
+  readonly seqLen: number;
+  readonly schedule: ScheduleKind;
+  readonly warmup: number;
+  readonly seed: number;
+  readonly clip: number;
+  readonly weightDecay: number;
+  readonly evalEvery: number;
+  readonly trainExamples: number;
+  readonly validationExamples: number;
+  readonly params: number;
+  readonly baseBytes: number;
+  readonly gpu: string;
+}
+
+export interface CompareSummary {
+  readonly id: MethodId;
+  readonly trainableParams: number;
+  readonly bytes: number;
+  readonly initMs: number;
+  readonly finalLoss: number;
+  readonly finalValidationLoss: number | null;
+  readonly bestValidationLoss: number | null;
+  readonly tokensPerSecond: number;
+}
+
+export interface CompareResult {
+  readonly config: CompareConfig;
+  readonly methods: (CompareSummary & { readonly report: MethodReport })[];
+}
+
+/** --set pairs per method: `m.key=v` for m only; `key=v` for every chosen method having key. */
+function settingsPerMethod(ids: readonly MethodId[], raw: string | undefined): Map<MethodId, [string, string][]> {
+  const out = new Map<MethodId, [string, string][]>(ids.map((id) => [id, []]));
+  for (const [key, value] of parseSetPairs(raw, 'compare')) {
+    const dot = key.indexOf('.');
+    if (dot > 0) {
+      const id = key.slice(0, dot);
+      const list = out.get(id as MethodId);
+      if (!list) throw new UsageError(`--set ${key}: '${id}' is not one of the compared methods (${ids.join(', ')})`, 'compare');
+      list.push([key.slice(dot + 1), value]);
+      continue;
+    }
+    const having = ids.filter((id) => methodOrUsage(id, 'compare').settings.some((s) => s.key === key));
+    if (having.length === 0) throw new UsageError(`--set ${key}: none of ${ids.join(', ')} has a setting '${key}'`, 'compare');
+    for (const id of having) out.get(id)!.push([key, value]);
+  }
+  return out;
+}
+
+function summarize(report: MethodReport): CompareSummary {
+  const tokens = report.steps.reduce((n, s) => n + s.tokens, 0);
+  const val = report.validation.map((v) => v.loss);
+  const finite = val.filter(Number.isFinite);
+  return {
+    id: report.id,
+    trainableParams: report.trainableParams,
+    bytes: report.bytes,
+    initMs: Math.round(report.initMs),
+    finalLoss: report.steps.length > 0 ? report.steps[report.steps.length - 1]!.loss : Number.NaN,
+    finalValidationLoss: val.length > 0 ? val[val.length - 1]! : null,
+    bestValidationLoss: finite.length > 0 ? Math.min(...finite) : null,
+    tokensPerSecond: report.trainMs > 0 ? (tokens * 1000) / report.trainMs : 0,
+  };
+}
+
+function csvOf(reports: readonly MethodReport[]): string {
+  const lines = ['step,method,loss,val_loss'];
+  const steps = Math.max(0, ...reports.map((r) => r.steps.length));
+  for (let i = 0; i < steps; i++) {
+    for (const r of reports) {
+      const s = r.steps[i];
+      if (!s) continue;
+      const v = r.validation.find((x) => x.step === i + 1);
+      lines.push(`${i + 1},${r.id},${s.loss},${v ? v.loss : ''}`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export async function runCompare(args: ParsedArgs, env: CliEnv): Promise<CompareResult> {
+  const { io } = env;
+  const rawMethods = args.string('methods');
+  if (rawMethods === undefined) throw new UsageError("'compare' needs --methods LIST (e.g. lora,pissa)", 'compare');
+  const steps = args.number('steps');
+  if (steps === undefined) throw new UsageError("'compare' needs --steps N", 'compare');
+  const ids = rawMethods.split(',').map((m) => m.trim()).filter((m) => m !== '');
+  if (ids.length === 0) throw new UsageError('--methods needs at least one method', 'compare');
+  const duplicate = ids.find((id, i) => ids.indexOf(id) !== i);
+  if (duplicate !== undefined) throw new UsageError(`--methods names ${duplicate} twice`, 'compare');
+  const definitions = ids.map((id) => methodOrUsage(id, 'compare'));
+  const pairs = settingsPerMethod(definitions.map((d) => d.id), args.string('set'));
+  const choices = definitions.map((d) => ({ id: d.id, settings: methodSettings(d, pairs.get(d.id)!, 'compare') }));
+  const schedule = args.string('schedule', 'constant');
+  if (!(SCHEDULES as readonly string[]).includes(schedule)) throw new UsageError(`--schedule must be one of ${SCHEDULES.join(', ')}, got '${schedule}'`, 'compare');
+  const warmup = args.number('warmup', 0);
+  if (warmup > steps) throw new UsageError(`--warmup (${warmup}) cannot exceed --steps (${steps})`, 'compare');
+  const roles = parseRoles(args.string('targets', 'all'), 'compare');
+  const jsonPath = args.string('json');
+  const csvPath = args.string('csv');
+  if (jsonPath !== undefined) await checkOutputFile('json', jsonPath);
+  if (csvPath !== undefined) await checkOutputFile('csv', csvPath);
+  const lr = args.number('lr', 1e-4);
+  const batch = args.number('batch', 4);
+  const seqLen = args.number('seq-len', 64);
+  const seed = args.number('seed', 0);
+  const evalEvery = args.number('eval-every', 0);
+
+  const source = await openModelDir(args.positionals[0]!);
+  const c = source.config;
+  if (seqLen > c.maxPositions) throw new StudioError(`--seq-len ${seqLen} is more than the model's ${c.maxPositions} positions; use --seq-len ${c.maxPositions} or less`);
+  if (c.family === 'llama' && c.slidingWindow !== null && seqLen > c.slidingWindow) {
+    throw new StudioError(`--seq-len ${seqLen} is more than the model's sliding window (${c.slidingWindow}); use --seq-len ${c.slidingWindow} or less`);
+  }
+  const tokenizer = await loadModelTokenizer(source);
+  const data = await prepareRunData(io, tokenizer, {
+    data: args.string('data'),
+    seqLen,
+    batch,
+    seed,
+    validation: args.number('validation', 0.1),
+    validationRows: args.number('val-rows', 0),
+  });
+  const rt = await env.gpu();
+  const model = await loadCausalLM(rt, source, { trainable: false });
+  try {
+    const targets = targetsOrUsage(model, roles, 'compare');
+    const config: CompareConfig = {
+      model: args.positionals[0]!,
+      data: data.file,
+      validationData: data.validationSource,
+      methods: choices,
+      targets: roles,
+      steps,
+      lr,
+      batch,
+      seqLen,
+      schedule: schedule as ScheduleKind,
+      warmup,
+      seed,
+      clip: args.number('clip', 1),
+      weightDecay: args.number('weight-decay', 0),
+      evalEvery,
+      trainExamples: data.train.length,
+      validationExamples: data.validation.length,
+      params: paramCount(c),
+      baseBytes: modelBytes(model),
+      gpu: rt.info.description || rt.info.vendor,
+    };
+    io.err(
+      `${data.prepared.fileName}: ${data.train.length} train / ${data.validation.length} validation rows; ${data.batcher.stepsPerEpoch} steps per epoch\n` +
+        `model: ${c.modelType}, ${formatCount(config.params)} parameters (${formatBytes(config.baseBytes)} shared base); ${targets.length} projections (${roles.join(',')}); GPU ${config.gpu}\n`,
+    );
+    const calibrationCount = Math.max(1, calibrationBatchCount(choices.map((m) => m.settings)));
+    const width = String(steps).length;
+    const names = choices.map((m) => m.id);
+    const pending = new Map<number, { expected: number; losses: Map<MethodId, number> }>();
+    const pendingEval = new Map<number, { expected: number; losses: Map<MethodId, number> }>();
+    const stopped = new Set<MethodId>();
+    const line = (losses: Map<MethodId, number>) => names.filter((n) => losses.has(n)).map((n) => `${n} ${fmt(losses.get(n)!)}`).join('  ');
+    let initStarted = performance.now();
+    let currentInit: string | undefined;
+    let training = false;
+    let reports: MethodReport[];
+    try {
+      reports = await runComparison(rt, {
+        model,
+        methods: choices,
+        targets,
+        steps,
+        schedule: { kind: schedule as ScheduleKind, peak: lr, warmupSteps: warmup },
+        clipNorm: config.clip,
+        weightDecay: config.weightDecay,
+        seed,
+        trainBatch: (step) => data.batcher.batch(step),
+        validationBatches: data.validationBatches,
+        evalEvery,
+        calibration: () => Array.from({ length: calibrationCount }, (_, i) => data.batcher.batch(i)),
+        onInit: (p) => {
+          if (p.method !== currentInit) {
+            currentInit = p.method;
+            initStarted = performance.now();
+            io.err(`init ${p.method}…\n`);
+          }
+          if (p.layer === '' && p.done === p.total && p.phase === 'init') {
+            io.err(`init ${p.method}: ${p.total} ${p.method === 'full' ? 'copy' : 'projections'} in ${(performance.now() - initStarted).toFixed(0)} ms\n`);
+          }
+        },
+        onStep: (id, m) => {
+          training = true;
+          const step = m.step + 1;
+          let entry = pending.get(step);
+          if (!entry) {
+            entry = { expected: names.length - stopped.size, losses: new Map() };
+            pending.set(step, entry);
+          }
+          entry.losses.set(id, m.loss);
+          if (!Number.isFinite(m.loss)) {
+            stopped.add(id);
+            io.err(`note: ${id} stopped at step ${step}: the loss is ${m.loss}\n`);
+          }
+          if (entry.losses.size === entry.expected) {
+            pending.delete(step);
+            io.out(`step ${String(step).padStart(width)}/${steps}  ${line(entry.losses)}\n`);
+          }
+        },
+        onEval: (id, step, loss) => {
+          let entry = pendingEval.get(step);
+          if (!entry) {
+            entry = { expected: names.length - stopped.size, losses: new Map() };
+            pendingEval.set(step, entry);
+          }
+          entry.losses.set(id, loss);
+          if (entry.losses.size === entry.expected) {
+            pendingEval.delete(step);
+            io.out(`step ${String(step).padStart(width)}  validation  ${line(entry.losses)}\n`);
+          }
+        },
+      });
+    } catch (error) {
+      throw training ? error : initError(currentInit ?? 'a method', error);
+    }
+    const result: CompareResult = { config, methods: reports.map((r) => ({ ...summarize(r), report: r })) };
+    const table = formatTable(
+      ['method', 'trainable', 'memory', 'init ms', 'train loss', 'val loss', 'best val', 'tokens/s'],
+      result.methods.map((m) => [
+        m.id,
+        formatCount(m.trainableParams),
+        formatBytes(m.bytes),
+        String(m.initMs),
+        fmt(m.finalLoss),
+        m.finalValidationLoss === null ? '-' : fmt(m.finalValidationLoss),
+        m.bestValidationLoss === null ? '-' : fmt(m.bestValidationLoss),
+        m.tokensPerSecond.toFixed(0),
+      ]),
+    );
+    io.out(`\n${table}`);
+    io.err('memory: adapter tensors, bases a method made for itself (residuals, NF4 copies, pruned copies) and optimizer state; the shared base is not counted\n');
+    const write = async (path: string, text: string) => {
+      try {
+        await writeFile(path, text);
+        io.err(`wrote ${path}\n`);
+      } catch (error) {
+        throw new StudioError(`could not write ${path}: ${describe(error)}`);
+      }
+    };
+    if (jsonPath !== undefined) await write(jsonPath, `${JSON.stringify(result, null, 2)}\n`);
+    if (csvPath !== undefined) await write(csvPath, csvOf(reports));
+    return result;
+  } finally {
+    releaseModel(rt, model);
+  }
+}
