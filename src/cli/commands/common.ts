@@ -6,6 +6,8 @@
 // Exit codes: 0 ok, 1 unexpected, 2 usage (UsageError), 3 bad input (model folder, data,
 // values that do not fit the model: the StudioError's own message), 4 GPU unavailable or failed.
 
+import type { FlagSpec } from '../args';
+import type { ScheduleKind } from '../../train/schedule';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -466,3 +468,17 @@ export function formatTable(header: readonly string[], rows: readonly (readonly 
   const line = (cells: readonly string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
   return [line(header), ...rows.map(line)].join('\n') + '\n';
 }
+
+export const SCHEDULES: readonly ScheduleKind[] = ['constant', 'linear', 'cosine'];
+
+/** Optimisation flags shared by train, compare and export. */
+export const TRAINING_FLAGS: Readonly<Record<string, FlagSpec>> = {
+  lr: { type: 'number', value: 'LR', above: 0, default: 1e-4, description: 'peak learning rate' },
+  batch: { type: 'int', value: 'B', min: 1, default: 4, description: 'sequences per step' },
+  'seq-len': { type: 'int', value: 'T', min: 2, default: 64, description: 'tokens per sequence (longer rows are cut)' },
+  schedule: { type: 'string', value: 'KIND', default: 'constant', description: `learning-rate schedule: ${SCHEDULES.join(', ')}` },
+  warmup: { type: 'int', value: 'W', min: 0, default: 0, description: 'linear warmup steps' },
+  seed: { type: 'int', value: 'S', min: 0, default: 0, description: 'seed for inits, the split and the batch order' },
+  clip: { type: 'number', value: 'NORM', min: 0, default: 1, description: 'global gradient-norm clip (0: none)' },
+  'weight-decay': { type: 'number', value: 'WD', min: 0, default: 0, description: 'AdamW weight decay (linear weights)' },
+};

@@ -36,29 +36,22 @@ import {
   parseSetPairs,
   prepareRunData,
   targetsOrUsage,
+  SCHEDULES,
+  TRAINING_FLAGS,
   type CliEnv,
 } from './common';
-
-const SCHEDULES: readonly ScheduleKind[] = ['constant', 'linear', 'cosine'];
 
 export const compareSpec: CommandSpec = {
   name: 'compare',
   summary: 'Train several methods on identical batches and compare loss, validation, memory and speed.',
   positionals: [{ name: 'model-dir', description: 'model folder with tokenizer.json' }],
   flags: {
+    ...TRAINING_FLAGS,
     methods: { type: 'string', value: 'LIST', description: `comma-separated methods (required): ${METHODS.map((m) => m.id).join(', ')}` },
     steps: { type: 'int', value: 'N', min: 1, description: 'optimizer steps per method (required)' },
     data: { type: 'string', value: 'FILE', description: 'training data (default: the built-in math set public/datasets/math)' },
     targets: { type: 'string', value: 'ROLES', default: 'all', description: 'projections to adapt: q,k,v,o,gate,up,down or all' },
     set: { type: 'string', value: 'M.KEY=VALUE', description: 'a setting of method M (e.g. pissa.rank=16), or KEY=VALUE for every method that has it (repeatable)' },
-    lr: { type: 'number', value: 'LR', above: 0, default: 1e-4, description: 'peak learning rate (all methods)' },
-    batch: { type: 'int', value: 'B', min: 1, default: 4, description: 'sequences per step' },
-    'seq-len': { type: 'int', value: 'T', min: 2, default: 64, description: 'tokens per sequence (longer rows are cut)' },
-    schedule: { type: 'string', value: 'KIND', default: 'constant', description: `learning-rate schedule: ${SCHEDULES.join(', ')}` },
-    warmup: { type: 'int', value: 'W', min: 0, default: 0, description: 'linear warmup steps' },
-    seed: { type: 'int', value: 'S', min: 0, default: 0, description: 'seed for inits, the split and the batch order' },
-    clip: { type: 'number', value: 'NORM', min: 0, default: 1, description: 'global gradient-norm clip (0: none)' },
-    'weight-decay': { type: 'number', value: 'WD', min: 0, default: 0, description: 'AdamW weight decay' },
     validation: { type: 'number', value: 'F', min: 0, max: 0.9, default: 0.1, description: 'fraction held out for validation when the data has no validation file' },
     'val-rows': { type: 'int', value: 'N', min: 0, default: 0, description: 'use at most N validation rows (0: all)' },
     'eval-every': { type: 'int', value: 'K', min: 0, default: 0, description: 'validation loss every K steps (0: only at the end)' },

@@ -39,29 +39,22 @@ import {
   prepareRunData,
   targetsOrUsage,
   trainableCount,
+  SCHEDULES,
+  TRAINING_FLAGS,
   type CliEnv,
 } from './common';
-
-const SCHEDULES: readonly ScheduleKind[] = ['constant', 'linear', 'cosine'];
 
 export const trainSpec: CommandSpec = {
   name: 'train',
   summary: 'Fine-tune a model on a data file (JSONL, JSON, CSV/TSV or plain text) and print the loss per step.',
   positionals: [{ name: 'model-dir', description: 'model folder with tokenizer.json' }],
   flags: {
+    ...TRAINING_FLAGS,
     data: { type: 'string', value: 'FILE', description: 'training data (default: the built-in math set public/datasets/math)' },
     method: { type: 'string', value: 'NAME', default: 'full', description: `training method: ${METHODS.map((m) => m.id).join(', ')}` },
     targets: { type: 'string', value: 'ROLES', default: 'all', description: 'projections to adapt: q,k,v,o,gate,up,down (GPT-2: c_attn,attn.c_proj,c_fc,mlp.c_proj) or all' },
     set: { type: 'string', value: 'KEY=VALUE', description: "a method setting, e.g. rank=16 (repeatable; a wrong key lists the method's settings)" },
     steps: { type: 'int', value: 'N', min: 1, description: 'optimizer steps (required)' },
-    lr: { type: 'number', value: 'LR', above: 0, default: 1e-4, description: 'peak learning rate' },
-    batch: { type: 'int', value: 'B', min: 1, default: 4, description: 'sequences per step' },
-    'seq-len': { type: 'int', value: 'T', min: 2, default: 64, description: 'tokens per sequence (longer rows are cut)' },
-    schedule: { type: 'string', value: 'KIND', default: 'constant', description: `learning-rate schedule: ${SCHEDULES.join(', ')}` },
-    warmup: { type: 'int', value: 'W', min: 0, default: 0, description: 'linear warmup steps' },
-    seed: { type: 'int', value: 'S', min: 0, default: 0, description: 'seed for the split and the batch order' },
-    clip: { type: 'number', value: 'NORM', min: 0, default: 1, description: 'global gradient-norm clip (0: none)' },
-    'weight-decay': { type: 'number', value: 'WD', min: 0, default: 0, description: 'AdamW weight decay (linear weights)' },
     validation: { type: 'number', value: 'F', min: 0, max: 0.9, default: 0.1, description: 'fraction of rows held out for validation (0: none)' },
     'eval-every': { type: 'int', value: 'K', min: 0, default: 0, description: 'validation loss every K steps (0: only at the end)' },
     json: { type: 'string', value: 'FILE', description: 'write the run (config, steps, validation) as JSON to FILE' },

@@ -1,0 +1,327 @@
+// `npm run study`: the fine-tuning study of issue 5. Fine-tunes the built-in model
+// (public/models/kjv-llama-1m) on the built-in math set with every method for a fixed number of
+// steps, with one seed and a second one, and once on the word-instruction set; measures the
+// quantization error of QPiSSA (T = 1, 5) and LoftQ against QLoRA at init; and writes
+// docs/RESULTS.md (tables) and docs/results.json (everything, per step). Same engine as the
+// studio (Dawn in Node; SwiftShader without a GPU). Results are written after every run, marked
+// partial until all planned runs are done; --resume reuses finished runs from the JSON.
+
+import { readFile, writeFile } from 'node:fs/promises';
+import { cpus, loadavg } from 'node:os';
+import { resolve } from 'node:path';
+import { METHODS } from '../adapters/registry';
+import { selectTargets } from '../adapters/targets';
+import type { MethodId, MethodSettings } from '../adapters/types';
+import { paramCount } from '../io/hfConfig';
+import { loadModelTokenizer } from '../io/tokenizer';
+import { loadCausalLM, releaseModel } from '../models/load';
+import type { ScheduleKind } from '../train/schedule';
+import { parseArgs, formatUsage, UsageError, type CommandSpec, type ParsedArgs } from './args';
+import { describe, exitCodeFor, modelBytes, nodeGpuProvider, openModelDir, processIo } from './commands/common';
+import { DATASET_IDS, loadStudyData, type DatasetId, type StudyData } from './study/data';
+import { mergeResults, renderResults, type DatasetInfo, type StudyJson, type StudyRun } from './study/report';
+import { baseResult, quantStudy, runStudy, type MethodPlan } from './study/run';
+
+const DEFAULT_METHODS: readonly MethodId[] = ['lora', 'pissa', 'qlora', 'qpissa', 'sorsa', 'lorasb', 'spp', 'full'];
+
+const spec: CommandSpec = {
+  name: 'study',
+  summary: 'Fine-tune the built-in model with every method on the built-in data sets and write docs/RESULTS.md.',
+  positionals: [],
+  flags: {
+    model: { type: 'string', value: 'DIR', default: 'public/models/kjv-llama-1m', description: 'model folder' },
+    datasets: { type: 'string', value: 'LIST', default: 'math,words', description: `data sets: ${DATASET_IDS.join(', ')}` },
+    methods: { type: 'string', value: 'LIST', default: DEFAULT_METHODS.join(','), description: `methods: ${METHODS.map((m) => m.id).join(', ')}` },
+    seeds: { type: 'string', value: 'LIST', default: '1,2', description: 'seeds for the math set' },
+    'words-seeds': { type: 'string', value: 'LIST', description: 'seeds for the word set (default: the first of --seeds)' },
+    steps: { type: 'int', value: 'N', min: 1, default: 100, description: 'optimizer steps per method and run' },
+    batch: { type: 'int', value: 'B', min: 1, default: 8, description: 'sequences per step' },
+    'seq-len': { type: 'int', value: 'T', min: 8, description: 'tokens per sequence (default: the longest example of each set, rounded up to 8: nothing is cut)' },
+    lr: { type: 'number', value: 'LR', above: 0, default: 5e-4, description: 'peak learning rate of the additive methods (lora, pissa, qlora, qpissa, sorsa, lorasb) and full' },
+    'spp-lr': { type: 'number', value: 'LR', above: 0, default: 4e-3, description: "SPP's peak learning rate (its official default)" },
+    'full-lr': { type: 'number', value: 'LR', above: 0, description: 'peak learning rate of full fine-tuning (default: --lr)' },
+    schedule: { type: 'string', value: 'KIND', default: 'cosine', description: 'constant, linear or cosine' },
+    'warmup-ratio': { type: 'number', value: 'F', min: 0, max: 0.5, default: 0.03, description: 'warm-up steps as a fraction of the steps (PiSSA: 0.03)' },
+    clip: { type: 'number', value: 'NORM', min: 0, default: 1, description: 'global gradient-norm clip (0: none)' },
+    'weight-decay': { type: 'number', value: 'WD', min: 0, default: 0, description: 'AdamW weight decay' },
+    rank: { type: 'int', value: 'R', min: 1, default: 8, description: 'rank of every low-rank method (alpha = rank, s = 1)' },
+    'eval-every': { type: 'int', value: 'K', min: 1, default: 25, description: 'validation loss every K steps' },
+    'eval-rows': { type: 'int', value: 'N', min: 1, default: 48, description: 'validation rows for the periodic validation loss' },
+    'accuracy-items': { type: 'int', value: 'N', min: 0, default: 100, description: 'validation prompts whose greedy answers are scored' },
+    'calibration-batches': { type: 'int', value: 'N', min: 1, default: 4, description: "training batches for LoRA-SB's gradient estimate and SPP's Wanda norms" },
+    'quant-iterations': { type: 'int', value: 'T', min: 0, max: 16, default: 5, description: 'QPiSSA/LoftQ rounds for the quantization-error table (0: skip it)' },
+    out: { type: 'string', value: 'FILE', default: 'docs/RESULTS.md', description: 'Markdown results' },
+    json: { type: 'string', value: 'FILE', default: 'docs/results.json', description: 'JSON results (every step)' },
+    resume: { type: 'boolean', description: 'reuse finished runs of the same configuration from --json' },
+    help: { type: 'boolean', description: 'show this help' },
+  },
+  examples: ['npm run study', 'npm run study -- --steps 20 --seeds 1 --datasets words --accuracy-items 20 --out /tmp/r.md --json /tmp/r.json'],
+};
+
+function list(raw: string, what: string): string[] {
+  const xs = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (xs.length === 0) throw new UsageError(`--${what} needs at least one value`, 'study');
+  return xs;
+}
+
+function seedsOf(raw: string, what: string): number[] {
+  return list(raw, what).map((s) => {
+    const n = Number(s);
+    if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`--${what}: '${s}' is not a whole number ≥ 0`, 'study');
+    return n;
+  });
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const io = processIo();
+  const log = (line: string) => io.err(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+  let args: ParsedArgs;
+  try {
+    args = parseArgs(argv, spec);
+  } catch (error) {
+    io.err(`${describe(error)}\n\n${formatUsage('npm run study --', spec)}\n`);
+    return 2;
+  }
+  if (args.bool('help')) {
+    io.out(`${formatUsage('npm run study --', spec)}\n`);
+    return 0;
+  }
+  const gpu = nodeGpuProvider(io);
+  try {
+    return await study(args, log);
+  } catch (error) {
+    io.err(`study: ${error instanceof Error && exitCodeFor(error) === 1 && error.stack ? error.stack : describe(error)}\n`);
+    return exitCodeFor(error);
+  } finally {
+    gpu.destroy();
+  }
+
+  async function study(a: ParsedArgs, log: (line: string) => void): Promise<number> {
+    const datasets = list(a.string('datasets', 'math,words'), 'datasets').map((d) => {
+      if (!(DATASET_IDS as readonly string[]).includes(d)) throw new UsageError(`unknown data set '${d}'; available: ${DATASET_IDS.join(', ')}`, 'study');
+      return d as DatasetId;
+    });
+    const methodIds = list(a.string('methods', DEFAULT_METHODS.join(',')), 'methods').map((m) => {
+      if (!METHODS.some((d) => d.id === m)) throw new UsageError(`unknown method '${m}'; available: ${METHODS.map((d) => d.id).join(', ')}`, 'study');
+      return m as MethodId;
+    });
+    const seeds = seedsOf(a.string('seeds', '1,2'), 'seeds');
+    const wordsSeeds = seedsOf(a.string('words-seeds', String(seeds[0])), 'words-seeds');
+    const steps = a.number('steps', 100);
+    const batch = a.number('batch', 8);
+    const lr = a.number('lr', 5e-4);
+    const sppLr = a.number('spp-lr', 4e-3);
+    const fullLr = a.number('full-lr', lr);
+    const schedule = a.string('schedule', 'cosine');
+    if (!['constant', 'linear', 'cosine'].includes(schedule)) throw new UsageError(`--schedule must be constant, linear or cosine, got '${schedule}'`, 'study');
+    const warmupSteps = Math.round(a.number('warmup-ratio', 0.03) * steps);
+    const rank = a.number('rank', 8);
+    const evalEvery = a.number('eval-every', 25);
+    const evalRows = a.number('eval-rows', 48);
+    const accuracyItems = a.number('accuracy-items', 100);
+    const calibrationBatches = a.number('calibration-batches', 4);
+    const quantIterations = a.number('quant-iterations', 5);
+    const outPath = a.string('out', 'docs/RESULTS.md');
+    const jsonPath = a.string('json', 'docs/results.json');
+    const modelDir = a.string('model', 'public/models/kjv-llama-1m');
+
+    const lowRank: MethodSettings = { rank, alpha: rank };
+    const settingsFor = (id: MethodId): MethodSettings => {
+      switch (id) {
+        case 'lora':
+        case 'pissa':
+        case 'qlora':
+        case 'qpissa':
+        case 'loftq':
+          return lowRank;
+        case 'sorsa':
+        case 'lorasb':
+          return { rank };
+        case 'spp':
+        case 'full':
+          return {};
+      }
+    };
+    const lrFor = (id: MethodId) => (id === 'spp' ? sppLr : id === 'full' ? fullLr : lr);
+    const plans: MethodPlan[] = methodIds.map((id) => ({ id, settings: settingsFor(id), learningRate: lrFor(id) }));
+    const plannedRuns = [
+      ...(datasets.includes('math') ? seeds.map((seed) => ({ dataset: 'math' as const, seed })) : []),
+      ...(datasets.includes('words') ? wordsSeeds.map((seed) => ({ dataset: 'words' as const, seed })) : []),
+    ];
+    // Math seeds first, then words; but the second math seed after the first words run, so a
+    // study cut short still covers both data sets.
+    const order = [...plannedRuns].sort((x, y) => rankOf(x) - rankOf(y));
+    function rankOf(r: { dataset: DatasetId; seed: number }): number {
+      const i = (r.dataset === 'math' ? seeds : wordsSeeds).indexOf(r.seed);
+      return i * 2 + (r.dataset === 'math' ? 0 : 1);
+    }
+
+    const source = await openModelDir(modelDir);
+    const tokenizer = await loadModelTokenizer(source);
+    const eosIds = [...new Set([...source.config.eosTokenIds, ...(tokenizer.eosId !== undefined ? [tokenizer.eosId] : [])])];
+    const gpuCtx = await gpu.gpu();
+    const rt = gpuCtx;
+    const model = await loadCausalLM(rt, source, { trainable: false });
+    try {
+      const targets = selectTargets(model, ['all']);
+      const dataCache = new Map<string, StudyData>();
+      const dataFor = async (id: DatasetId, seed: number): Promise<StudyData> => {
+        const key = `${id}:${seed}`;
+        let d = dataCache.get(key);
+        if (!d) {
+          let seqLen = a.number('seq-len');
+          if (seqLen === undefined) {
+            const probe = await loadStudyData(id, tokenizer, { seqLen: source.config.maxPositions, batch, seed, accuracyItems: 0 });
+            const longest = Math.max(...[...probe.train, ...probe.validation].map((e) => e.fullLength));
+            seqLen = Math.min(source.config.maxPositions, Math.ceil(longest / 8) * 8);
+          }
+          d = await loadStudyData(id, tokenizer, { seqLen, batch, seed, accuracyItems });
+          dataCache.set(key, d);
+        }
+        return d;
+      };
+      const infos: DatasetInfo[] = [];
+      for (const id of datasets) {
+        const d = await dataFor(id, id === 'math' ? seeds[0]! : wordsSeeds[0]!);
+        infos.push({
+          id,
+          trainRows: d.train.length,
+          validationRows: d.validation.length,
+          seqLen: d.batcher.rows.length > 0 ? dataSeqLen(d) : 0,
+          truncated: d.truncatedTrain + d.truncatedValidation,
+          stepsPerEpoch: d.batcher.stepsPerEpoch,
+          describe: d.describe,
+        });
+        log(`${id}: ${d.train.length} train / ${d.validation.length} validation rows, seq len ${dataSeqLen(d)}, ${d.truncatedTrain + d.truncatedValidation} cut, ${d.batcher.stepsPerEpoch} steps per epoch; ${d.items.length} accuracy prompts`);
+      }
+      const learningRates: Record<string, number> = {};
+      for (const p of plans) learningRates[p.id] = p.learningRate;
+      const methodSettings: Record<string, unknown> = {};
+      for (const p of plans) methodSettings[p.id] = p.settings;
+      const config: StudyJson['config'] = {
+        model: modelDir,
+        modelParams: paramCount(source.config),
+        baseBytes: modelBytes(model),
+        gpu: `WebGPU adapter "${rt.info.description || rt.info.vendor}" (${rt.info.architecture || 'unknown architecture'})${/swiftshader/i.test(`${rt.info.architecture} ${rt.info.description}`) ? ': SwiftShader, software Vulkan on the CPU' : ''}`,
+        host: `Node ${process.version} on ${cpus().length} CPU core${cpus().length === 1 ? '' : 's'} (${cpus()[0]?.model ?? 'unknown CPU'}), load average at start ${loadavg().map((x) => x.toFixed(1)).join(' / ')} (shared with other jobs)`,
+        methods: methodIds,
+        targets,
+        steps,
+        batch,
+        schedule,
+        warmupSteps,
+        clip: a.number('clip', 1),
+        weightDecay: a.number('weight-decay', 0),
+        learningRates,
+        lrFamilies:
+          'One rate per method family, chosen before running and not tuned: the additive low-rank methods and full fine-tuning share one rate ' +
+          '(the PiSSA paper trains LoRA, PiSSA and full fine-tuning at one shared rate; 5e-4 is the LoRA paper\'s rate for RoBERTa-base, its smallest model; a 1M-parameter model over ~100 steps needs far more than the 2e-5 the papers use on 7B models over epochs of data); ' +
+          'SPP keeps its official default 4e-3, because its multiplicative update starts from Wcol = 0 and barely moves at the additive methods\' rate.',
+        rank,
+        alpha: rank,
+        methodSettings,
+        evalEvery,
+        evalRows,
+        accuracyItems,
+        calibrationBatches,
+        plannedRuns,
+        command: `npm run study${argv.length > 0 ? ` -- ${argv.join(' ')}` : ''}`,
+      };
+      let runs: StudyRun[] = [];
+      let quant: StudyJson['quant'];
+      const started = new Date().toISOString();
+      if (a.bool('resume')) {
+        try {
+          const old = JSON.parse(await readFile(jsonPath, 'utf8')) as StudyJson;
+          const same = ['steps', 'batch', 'schedule', 'warmupSteps', 'rank', 'evalEvery', 'evalRows', 'accuracyItems'].every(
+            (k) => JSON.stringify(old.config[k as keyof StudyJson['config']]) === JSON.stringify(config[k as keyof StudyJson['config']]),
+          ) && JSON.stringify(old.config.learningRates) === JSON.stringify(config.learningRates);
+          if (same) {
+            runs = old.runs.filter((r) => plannedRuns.some((p) => p.dataset === r.dataset && p.seed === r.seed));
+            quant = old.quant;
+            log(`resuming: ${runs.length} finished run(s) reused from ${jsonPath}${quant ? ' and the quantization table' : ''}`);
+          } else {
+            log(`--resume: ${jsonPath} has a different configuration; starting over`);
+          }
+        } catch {
+          log(`--resume: no readable ${jsonPath}; starting over`);
+        }
+      }
+      const write = async () => {
+        const partial = plannedRuns.some((p) => !runs.some((r) => r.dataset === p.dataset && r.seed === p.seed)) || (quantIterations > 0 && !quant);
+        const json: StudyJson = { partial, started, updated: new Date().toISOString(), config, datasets: infos, runs: sortRuns(runs, plannedRuns), quant };
+        await writeFile(jsonPath, `${JSON.stringify(json)}\n`);
+        let existing: string | undefined;
+        try {
+          existing = await readFile(outPath, 'utf8');
+        } catch {
+          existing = undefined;
+        }
+        await writeFile(outPath, mergeResults(existing, renderResults(json)));
+        log(`wrote ${resolve(outPath)} and ${resolve(jsonPath)}${partial ? ' (partial)' : ''}`);
+      };
+      for (const planned of order) {
+        if (runs.some((r) => r.dataset === planned.dataset && r.seed === planned.seed)) continue;
+        const data = await dataFor(planned.dataset, planned.seed);
+        const seqLen = dataSeqLen(data);
+        log(`run: ${planned.dataset}, seed ${planned.seed}: ${plans.map((p) => p.id).join(', ')}; ${steps} steps, batch ${batch} × ${seqLen}`);
+        const start = performance.now();
+        const runOptions = {
+          model,
+          targets,
+          data,
+          methods: plans,
+          steps,
+          schedule: schedule as ScheduleKind,
+          warmupSteps,
+          clipNorm: config.clip,
+          weightDecay: config.weightDecay,
+          seed: planned.seed,
+          batch,
+          seqLen,
+          evalEvery,
+          evalRows,
+          calibrationBatches,
+          log,
+        };
+        const tok = { eosIds, decode: (ids: readonly number[]) => tokenizer.decode(ids, { skipSpecialTokens: true }) };
+        const base = await baseResult(rt, runOptions, tok);
+        log(`  base model: validation loss ${base.finalValidationLoss.toFixed(4)}, accuracy ${base.accuracy.correct}/${base.accuracy.total}`);
+        const methods = await runStudy(rt, runOptions, tok);
+        runs.push({ dataset: planned.dataset, seed: planned.seed, wallMs: performance.now() - start, methods: [base, ...methods] });
+        await write();
+        if (planned === order[0] && quantIterations > 0 && !quant) {
+          log(`quantization error: QPiSSA and LoftQ with T=${quantIterations} on ${targets.length} projections`);
+          const q = await quantStudy(rt, model, targets, seeds[0]!, { rank, alpha: rank, doubleQuant: false }, quantIterations, log);
+          quant = { ...q, seed: seeds[0]! };
+          await write();
+        }
+      }
+      if (quantIterations > 0 && !quant) {
+        const q = await quantStudy(rt, model, targets, seeds[0]!, { rank, alpha: rank, doubleQuant: false }, quantIterations, log);
+        quant = { ...q, seed: seeds[0]! };
+      }
+      await write();
+      return 0;
+    } finally {
+      releaseModel(rt, model);
+    }
+  }
+}
+
+function dataSeqLen(d: StudyData): number {
+  return d.batcher.batch(0).seqLen;
+}
+
+function sortRuns(runs: readonly StudyRun[], planned: readonly { dataset: DatasetId; seed: number }[]): StudyRun[] {
+  const index = (r: StudyRun) => planned.findIndex((p) => p.dataset === r.dataset && p.seed === r.seed);
+  return [...runs].sort((a, b) => index(a) - index(b));
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`unexpected error: ${error instanceof Error && error.stack ? error.stack : String(error)}\n`);
+    process.exit(1);
+  },
+);

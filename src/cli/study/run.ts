@@ -1,0 +1,314 @@
+// One study run (a dataset and a seed): every method initialised against the one shared frozen
+// model and trained on identical batches in identical order, interleaved step by step, as
+// src/train/compare.ts runComparison does. It is reimplemented here (same Trainer, same
+// methodById().create, same accounting of memory and trainable parameters) only because
+// runComparison releases each method when training ends, and the study still needs the trained
+// adapters afterwards: the validation loss on the whole validation set and the generated answers
+// for the accuracy. Plus the per-layer quantization error of QLoRA, QPiSSA and LoftQ at init.
+
+import { methodById } from '../../adapters/registry';
+import { resolveSettings, type AdaptedModel, type InitProgress, type MethodId, type MethodSettings } from '../../adapters/types';
+import type { CausalLM } from '../../models/causalLM';
+import type { Runtime } from '../../tensor/values';
+import type { ScheduleKind } from '../../train/schedule';
+import { Trainer, type Batch } from '../../train/trainer';
+import type { StudyData } from './data';
+import { validationBatches } from './data';
+import { greedyGenerateMany } from './generate';
+
+export interface MethodPlan {
+  readonly id: MethodId;
+  readonly settings: MethodSettings;
+  readonly learningRate: number;
+}
+
+export interface RunOptions {
+  readonly model: CausalLM;
+  readonly targets: readonly string[];
+  readonly data: StudyData;
+  readonly methods: readonly MethodPlan[];
+  readonly steps: number;
+  readonly schedule: ScheduleKind;
+  readonly warmupSteps: number;
+  readonly clipNorm: number;
+  readonly weightDecay: number;
+  readonly seed: number;
+  readonly batch: number;
+  readonly seqLen: number;
+  /** Validation loss on the first `evalRows` validation rows every `evalEvery` steps. */
+  readonly evalEvery: number;
+  readonly evalRows: number;
+  /** Batches for the data-driven inits (LoRA-SB's gradient estimate, SPP's Wanda norms). */
+  readonly calibrationBatches: number;
+  readonly log: (line: string) => void;
+}
+
+export interface AccuracyResult {
+  readonly correct: number;
+  readonly total: number;
+  /** Generations that produced an answer at all (math: a `####` line). */
+  readonly answered: number;
+  readonly samples: readonly { prompt: string; generated: string; reference: string; correct: boolean }[];
+  readonly ms: number;
+}
+
+export interface MethodResult {
+  readonly id: MethodId | 'base';
+  readonly learningRate: number | null;
+  readonly settings: Readonly<Record<string, unknown>>;
+  readonly trainableParams: number;
+  /** Adapter tensors, bases the method made for itself, optimizer state (the shared base not counted). */
+  readonly bytes: number;
+  readonly initMs: number;
+  readonly trainMs: number;
+  /** Training loss per step (1-based step i at index i − 1). */
+  readonly losses: number[];
+  readonly gradNorms: number[];
+  /** Non-padding tokens processed, and the tokens whose loss counted. */
+  readonly tokens: number;
+  readonly countedTokens: number;
+  /** On the first evalRows validation rows, at fixed steps (step 0: before training). */
+  readonly validation: { step: number; loss: number }[];
+  /** On every validation row, after training. */
+  readonly finalValidationLoss: number;
+  readonly accuracy: AccuracyResult;
+  readonly stoppedAt?: { step: number; reason: string };
+}
+
+interface Running {
+  readonly plan: MethodPlan;
+  readonly adapted: AdaptedModel;
+  readonly trainer: Trainer;
+  readonly result: { -readonly [K in keyof MethodResult]: MethodResult[K] };
+}
+
+/** Mean loss per counted token over batches, with no update (Trainer.evaluate's rule), for the frozen model. */
+async function evaluateFrozen(rt: Runtime, model: CausalLM, batches: readonly Batch[]): Promise<number> {
+  const trainer = new Trainer(rt, { model, trainable: [] }, { schedule: { kind: 'constant', peak: 0, warmupSteps: 0, totalSteps: 1 } });
+  try {
+    return await trainer.evaluate(batches);
+  } finally {
+    trainer.destroy();
+  }
+}
+
+export async function accuracyOf(
+  rt: Runtime,
+  model: CausalLM,
+  linears: AdaptedModel['linears'] | undefined,
+  data: StudyData,
+  eosIds: readonly number[],
+  decode: (ids: readonly number[]) => string,
+): Promise<AccuracyResult> {
+  const start = performance.now();
+  const generated = await greedyGenerateMany(
+    rt,
+    model,
+    linears,
+    data.items.map((i) => i.promptIds),
+    { maxNewTokens: data.maxNewTokens, eosIds, isComplete: (ids) => data.complete(decode(ids)) },
+  );
+  let correct = 0;
+  let answered = 0;
+  const samples: AccuracyResult['samples'][number][] = [];
+  data.items.forEach((item, i) => {
+    const text = decode(generated[i]!.filter((id) => !eosIds.includes(id)));
+    const answer = data.extract(text);
+    if (answer !== null && answer !== '') answered++;
+    const ok = answer !== null && answer === item.reference;
+    if (ok) correct++;
+    samples.push({ prompt: item.prompt, generated: text, reference: item.reference, correct: ok });
+  });
+  return { correct, total: data.items.length, answered, samples, ms: performance.now() - start };
+}
+
+export interface TokenizerLike {
+  readonly eosIds: readonly number[];
+  decode(ids: readonly number[]): string;
+}
+
+/** The frozen pretrained model: validation loss (subset and all rows) and accuracy, as a 'base' row. */
+export async function baseResult(rt: Runtime, options: RunOptions, tok: TokenizerLike): Promise<MethodResult> {
+  const { model, data } = options;
+  const subset = validationBatches(data, options.evalRows, options.batch, options.seqLen);
+  const all = validationBatches(data, 0, options.batch, options.seqLen);
+  const subsetLoss = await evaluateFrozen(rt, model, subset);
+  const finalValidationLoss = await evaluateFrozen(rt, model, all);
+  const accuracy = await accuracyOf(rt, model, undefined, data, tok.eosIds, (ids) => tok.decode(ids));
+  return {
+    id: 'base',
+    learningRate: null,
+    settings: {},
+    trainableParams: 0,
+    bytes: 0,
+    initMs: 0,
+    trainMs: 0,
+    losses: [],
+    gradNorms: [],
+    tokens: 0,
+    countedTokens: 0,
+    validation: [{ step: 0, loss: subsetLoss }],
+    finalValidationLoss,
+    accuracy,
+  };
+}
+
+export async function runStudy(rt: Runtime, options: RunOptions, tok: TokenizerLike): Promise<MethodResult[]> {
+  const { model, data, log } = options;
+  const subset = validationBatches(data, options.evalRows, options.batch, options.seqLen);
+  const all = validationBatches(data, 0, options.batch, options.seqLen);
+  const calibration = () => Array.from({ length: Math.max(1, options.calibrationBatches) }, (_, i) => data.batcher.batch(i));
+  const running: Running[] = [];
+  try {
+    for (const plan of options.methods) {
+      const method = methodById(plan.id);
+      const start = performance.now();
+      let lastPhase = '';
+      const adapted = await method.create(
+        {
+          rt,
+          model,
+          targets: options.targets,
+          seed: options.seed,
+          learningRate: plan.learningRate,
+          calibration,
+          onProgress: (p: InitProgress) => {
+            if (p.phase !== lastPhase && p.phase !== 'init') log(`  init ${p.method}: ${p.phase}`);
+            lastPhase = p.phase;
+          },
+        },
+        resolveSettings(method, plan.settings),
+      );
+      const trainer = new Trainer(rt, adapted, {
+        schedule: { kind: options.schedule, peak: plan.learningRate, warmupSteps: options.warmupSteps, totalSteps: options.steps },
+        clipNorm: options.clipNorm,
+        weightDecay: options.weightDecay,
+      });
+      await rt.sync();
+      const initMs = performance.now() - start;
+      const trainableParams = adapted.trainable.reduce((n, t) => n + t.tensor.data.size, 0);
+      const loss0 = await trainer.evaluate(subset);
+      log(`  init ${plan.id}: ${trainableParams} trainable, ${(initMs / 1000).toFixed(1)} s; validation loss ${loss0.toFixed(4)}`);
+      running.push({
+        plan,
+        adapted,
+        trainer,
+        result: {
+          id: plan.id,
+          learningRate: plan.learningRate,
+          settings: resolveSettings(method, plan.settings),
+          trainableParams,
+          bytes: adapted.extraBytes + trainer.optimizerBytes(),
+          initMs,
+          trainMs: 0,
+          losses: [],
+          gradNorms: [],
+          tokens: 0,
+          countedTokens: 0,
+          validation: [{ step: 0, loss: loss0 }],
+          finalValidationLoss: Number.NaN,
+          accuracy: { correct: 0, total: 0, answered: 0, samples: [], ms: 0 },
+        },
+      });
+    }
+    const wall = performance.now();
+    for (let step = 0; step < options.steps; step++) {
+      const batch = data.batcher.batch(step);
+      for (const r of running) {
+        if (r.result.stoppedAt) continue;
+        const start = performance.now();
+        const metrics = await r.trainer.step(batch);
+        r.result.trainMs += performance.now() - start;
+        r.result.losses.push(metrics.loss);
+        r.result.gradNorms.push(metrics.gradNorm);
+        r.result.tokens += batch.tokens;
+        r.result.countedTokens += metrics.tokens;
+        if (!Number.isFinite(metrics.loss)) {
+          r.result.stoppedAt = { step: step + 1, reason: `the loss became ${metrics.loss} at step ${step + 1}` };
+          log(`  note: ${r.plan.id} stopped at step ${step + 1}: loss ${metrics.loss}`);
+        }
+      }
+      const done = step + 1;
+      const last = done === options.steps;
+      if (done % options.evalEvery === 0 || last) {
+        for (const r of running) {
+          if (r.result.stoppedAt) continue;
+          r.result.validation.push({ step: done, loss: await r.trainer.evaluate(subset) });
+        }
+      }
+      if (done % 5 === 0 || done === 1 || last) {
+        const eta = ((performance.now() - wall) / done) * (options.steps - done);
+        const losses = running.map((r) => `${r.plan.id} ${mean(r.result.losses.slice(-5)).toFixed(3)}`).join('  ');
+        log(`  step ${done}/${options.steps} (train loss, mean of last 5)  ${losses}  [${((performance.now() - wall) / 1000).toFixed(0)} s, ~${(eta / 1000).toFixed(0)} s left]`);
+      }
+      if (done % options.evalEvery === 0 || last) {
+        log(`  step ${done} validation (${options.evalRows} rows)  ${running.map((r) => `${r.plan.id} ${r.result.validation[r.result.validation.length - 1]!.loss.toFixed(3)}`).join('  ')}`);
+      }
+    }
+    for (const r of running) {
+      if (!r.result.stoppedAt) r.result.finalValidationLoss = await r.trainer.evaluate(all);
+      r.result.accuracy = await accuracyOf(rt, r.adapted.model, r.adapted.linears, data, tok.eosIds, (ids) => tok.decode(ids));
+      log(
+        `  ${r.plan.id}: validation loss (all ${data.validation.length} rows) ${r.result.finalValidationLoss.toFixed(4)}; ` +
+          `accuracy ${r.result.accuracy.correct}/${r.result.accuracy.total} (${(r.result.accuracy.ms / 1000).toFixed(0)} s to generate)`,
+      );
+    }
+    return running.map((r) => r.result);
+  } finally {
+    for (const r of running) {
+      r.trainer.destroy();
+      r.adapted.release(rt);
+    }
+  }
+}
+
+function mean(xs: readonly number[]): number {
+  return xs.length === 0 ? Number.NaN : xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
+// --- quantization error at init -----------------------------------------------------------------
+
+export interface QuantVariant {
+  readonly label: string;
+  readonly id: 'qlora' | 'qpissa' | 'loftq';
+  readonly iterations: number;
+}
+
+export interface LayerQuant {
+  readonly layer: string;
+  readonly role: string;
+  /** Error after each iteration (index 0: iteration 0 where the method has one). */
+  readonly errors: readonly { iteration: number; frobenius: number; nuclear: number }[];
+}
+
+export interface QuantStudy {
+  readonly settings: Readonly<Record<string, unknown>>;
+  readonly methods: readonly { id: 'qpissa' | 'loftq'; iterations: number; initMs: number; layers: readonly LayerQuant[] }[];
+}
+
+/**
+ * Initialises QPiSSA and LoFTQ with `iterations` alternating rounds on every target and returns
+ * their per-layer, per-iteration errors (QPiSSA's iteration t is exactly QPiSSA with T = t: the
+ * rounds are deterministic in the seed; LoftQ's iteration 0 is plain NF4, i.e. QLoRA's error).
+ */
+export async function quantStudy(rt: Runtime, model: CausalLM, targets: readonly string[], seed: number, settings: MethodSettings, iterations: number, log: (line: string) => void): Promise<QuantStudy> {
+  const methods: { id: 'qpissa' | 'loftq'; iterations: number; initMs: number; layers: LayerQuant[] }[] = [];
+  for (const id of ['qpissa', 'loftq'] as const) {
+    const method = methodById(id);
+    const start = performance.now();
+    const adapted = await method.create({ rt, model, targets, seed, learningRate: 1e-4 }, resolveSettings(method, { ...settings, iterations }));
+    try {
+      const initMs = performance.now() - start;
+      log(`  quantization error: ${id} T=${iterations} initialised in ${(initMs / 1000).toFixed(1)} s`);
+      methods.push({
+        id,
+        iterations,
+        initMs,
+        layers: (adapted.quantErrors ?? []).map((l) => ({ layer: l.layer, role: model.linearRole(l.layer), errors: l.errors.map((e) => ({ ...e })) })),
+      });
+    } finally {
+      adapted.release(rt);
+    }
+  }
+  return { settings: { ...settings, iterations }, methods };
+}
