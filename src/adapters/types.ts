@@ -57,6 +57,8 @@ export interface InitProgress {
   readonly done: number;
   readonly total: number;
   readonly phase: 'init' | 'svd' | 'quantize' | 'prune' | 'estimate' | 'calibrate';
+  /** A quantization error just measured for `layer` (QLoRA, QPiSSA, LoftQ): streamed for the live chart. */
+  readonly quantError?: { readonly iteration: number; readonly frobenius: number; readonly nuclear: number };
 }
 
 /** A batch for the inits that look at data (LoRA-SB's gradient estimate, Wanda's norms). */

@@ -36,6 +36,8 @@ export interface QuantSettings {
   readonly iterations: number;
   /** Compute the nuclear norm too (an SVD of the error per iteration; the chart needs it). */
   readonly measure: boolean;
+  /** Called with each error as soon as it is measured (the studio's live chart). */
+  readonly onError?: (error: QuantError) => void;
 }
 
 /** ‖W − (deq(Q) + s·B·A)‖ in both norms. */
@@ -47,6 +49,11 @@ export async function quantizationError(rt: Runtime, W: GpuTensor, Q: Nf4Weight,
   const nuclear = await nuclearNorm(rt, E);
   rt.release(E);
   return { frobenius, nuclear };
+}
+
+function record(errors: QuantError[], error: QuantError, s: QuantSettings): void {
+  errors.push(error);
+  s.onError?.(error);
 }
 
 function sqrtFactors(rt: Runtime, U: GpuTensor, sigma: Float32Array, Vt: GpuTensor, scaling: number): { A: GpuTensor; B: GpuTensor } {
@@ -62,7 +69,8 @@ function sqrtFactors(rt: Runtime, U: GpuTensor, sigma: Float32Array, Vt: GpuTens
 
 export async function qloraBase(rt: Runtime, W: Tensor, s: QuantSettings): Promise<QuantInit> {
   const base = quantizeNf4(rt, W.data, { doubleQuant: s.doubleQuant });
-  const errors = s.measure ? [{ iteration: 0, ...(await quantizationError(rt, W.data, base, 1)) }] : [];
+  const errors: QuantError[] = [];
+  if (s.measure) record(errors, { iteration: 0, ...(await quantizationError(rt, W.data, base, 1)) }, s);
   return { base, errors };
 }
 
@@ -71,7 +79,7 @@ async function alternate(rt: Runtime, W: Tensor, scaling: number, svd: SvdSettin
   let A: GpuTensor | undefined;
   let B: GpuTensor | undefined;
   const errors: QuantError[] = [];
-  if (Q && s.measure) errors.push({ iteration: 0, ...(await quantizationError(rt, W.data, Q, scaling)) });
+  if (Q && s.measure) record(errors, { iteration: 0, ...(await quantizationError(rt, W.data, Q, scaling)) }, s);
   for (let t = 1; t <= Math.max(1, s.iterations); t++) {
     // res = W − deq(Q) (or W itself before any quantization)
     const res = copy(rt, W.data, rt.empty(W.shape, 'f32', 'residual to factor'));
@@ -88,7 +96,7 @@ async function alternate(rt: Runtime, W: Tensor, scaling: number, svd: SvdSettin
     if (Q) releaseNf4(rt, Q);
     Q = quantizeNf4(rt, toQuantize, { doubleQuant: s.doubleQuant });
     rt.release(toQuantize);
-    if (s.measure) errors.push({ iteration: t, ...(await quantizationError(rt, W.data, Q, scaling, B, A)) });
+    if (s.measure) record(errors, { iteration: t, ...(await quantizationError(rt, W.data, Q, scaling, B, A)) }, s);
   }
   return { base: Q!, A: Tensor.leaf(A!, true, `${name}.lora_A`), B: Tensor.leaf(B!, true, `${name}.lora_B`), errors };
 }

@@ -36,7 +36,8 @@ export const qlora: MethodDefinition = {
     const errors: LayerQuantError[] = [];
     const adapted = await adaptTargets(ctx, 'qlora', async (name, base, index, progress) => {
       progress('quantize');
-      const q = await qloraBase(ctx.rt, base.weight, { doubleQuant: booleanSetting(settings, 'doubleQuant'), iterations: 0, measure: true });
+      const onError = (quantError: QuantError) => ctx.onProgress?.({ method: 'qlora', layer: name, done: index, total: ctx.targets.length, phase: 'quantize', quantError });
+      const q = await qloraBase(ctx.rt, base.weight, { doubleQuant: booleanSetting(settings, 'doubleQuant'), iterations: 0, measure: true, onError });
       errors.push({ layer: name, errors: q.errors });
       const A = randomA(ctx.rt, [s.rank, base.inFeatures], { seed: ctx.seed, stream: index, init: 'kaiming' }, `${name}.lora_A`);
       const B = zerosParameter(ctx.rt, [base.outFeatures, s.rank], `${name}.lora_B`, true);
@@ -52,9 +53,10 @@ function alternating(id: 'qpissa' | 'loftq'): MethodDefinition['create'] {
     const s = lowRankSettings(settings);
     const scaling = scalingOf(s);
     const errors: LayerQuantError[] = [];
-    const quant = { doubleQuant: booleanSetting(settings, 'doubleQuant'), iterations: numberSetting(settings, 'iterations'), measure: true };
     const adapted = await adaptTargets(ctx, id, async (name, base, index, progress) => {
       progress('svd');
+      const onError = (quantError: QuantError) => ctx.onProgress?.({ method: id, layer: name, done: index, total: ctx.targets.length, phase: 'quantize', quantError });
+      const quant = { doubleQuant: booleanSetting(settings, 'doubleQuant'), iterations: numberSetting(settings, 'iterations'), measure: true, onError };
       const init = await (id === 'qpissa' ? qpissaInit : loftqInit)(ctx.rt, base.weight, scaling, svdSettings(settings, s.rank, ctx.seed + index), quant, name);
       errors.push({ layer: name, errors: init.errors });
       const nf4 = new Nf4Base(name, init.base, base.bias);
