@@ -11,6 +11,9 @@
 //                                         time these variants of ours (default: the adapter's pick)
 //   npm run bench -- --reps 5 --target-seconds 3 --warmup 1
 //                                         timing plan (minimum reps, time target per side)
+//   npm run bench -- --train [--methods lora,pissa] [--steps 5] [--batch 4] [--seq-len 64]
+//                                         training steps of every method on the built-in model
+//                                         (bench/train.ts): init s, tokens/s, peak GPU memory
 
 import { writeFileSync } from 'node:fs';
 import { GpuContext } from '../src/gpu/context';
@@ -30,10 +33,13 @@ import {
   type MatmulTimingPlan,
 } from '../src/bench/matmulBench';
 import { createTfjsPeer, installNodeNavigator } from './tfjsPeer';
+import { DEFAULT_TRAIN_METHODS, formatTrainTable, runTrainBench } from './train';
+import type { MethodId } from '../src/adapters/types';
 
 class UsageError extends Error {}
 
 interface Args {
+  train?: { methods: readonly MethodId[]; steps: number; batch: number; seqLen: number };
   shapes: readonly MatmulBenchShape[];
   json?: string;
   peer: boolean;
@@ -43,7 +49,8 @@ interface Args {
 
 const USAGE = `usage: npm run bench -- [--quick] [--shapes 512x768x3072,1024,...] [--json out.json]
                         [--no-peer] [--variants vec4,registers,tiled] [--reps N] [--max-reps N]
-                        [--target-seconds S] [--warmup N]`;
+                        [--target-seconds S] [--warmup N]
+       npm run bench -- --train [--methods lora,pissa,...] [--steps N] [--batch B] [--seq-len T] [--json out.json]`;
 
 function parseArgs(argv: string[]): Args {
   const args: Args = { shapes: DEFAULT_BENCH_SHAPES, peer: true, plan: {} };
@@ -60,6 +67,21 @@ function parseArgs(argv: string[]): Args {
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     switch (flag) {
+      case '--train':
+        args.train = { methods: DEFAULT_TRAIN_METHODS, steps: 5, batch: 4, seqLen: 64, ...args.train };
+        break;
+      case '--methods':
+        args.train = { ...(args.train ?? { steps: 5, batch: 4, seqLen: 64 }), methods: value(i++, flag).split(',').filter(Boolean) as MethodId[] };
+        break;
+      case '--steps':
+        args.train = { ...(args.train ?? { methods: DEFAULT_TRAIN_METHODS, batch: 4, seqLen: 64 }), steps: Math.max(1, Math.round(num(value(i++, flag), flag))) };
+        break;
+      case '--batch':
+        args.train = { ...(args.train ?? { methods: DEFAULT_TRAIN_METHODS, steps: 5, seqLen: 64 }), batch: Math.max(1, Math.round(num(value(i++, flag), flag))) };
+        break;
+      case '--seq-len':
+        args.train = { ...(args.train ?? { methods: DEFAULT_TRAIN_METHODS, steps: 5, batch: 4 }), seqLen: Math.max(2, Math.round(num(value(i++, flag), flag))) };
+        break;
       case '--quick':
         args.shapes = QUICK_BENCH_SHAPES;
         break;
@@ -129,6 +151,21 @@ async function main(): Promise<void> {
       `maxStorageBufferBindingSize ${formatBytes(info.limits.maxStorageBufferBindingSize)}`,
   );
   console.log(`host: Node ${process.version}, ${process.platform}/${process.arch}; Dawn via the \`webgpu\` package`);
+
+  if (args.train) {
+    const { methods, steps, batch, seqLen } = args.train;
+    console.log(`training bench: public/models/kjv-llama-1m, B=${batch}, T=${seqLen}, ${steps} timed steps after 1 warm-up step per method\n`);
+    const rows = await runTrainBench(ctx, { methods, steps, batchSize: batch, seqLen, modelDir: 'public/models/kjv-llama-1m' }, (row) => {
+      console.log(`  ${row.method}: ${row.tokensPerSecond.toFixed(1)} tokens/s`);
+    });
+    console.log(`\n${formatTrainTable(rows)}`);
+    if (args.json) {
+      writeFileSync(args.json, `${JSON.stringify({ date: new Date().toISOString(), adapter: adapterText, batch, seqLen, steps, rows }, null, 2)}\n`);
+      console.log(`wrote ${args.json}`);
+    }
+    ctx.destroy();
+    return;
+  }
 
   let peer: MatmulPeer | undefined;
   if (args.peer) {

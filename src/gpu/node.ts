@@ -3,7 +3,9 @@
 // Debian's chromium ships: Mesa's lavapipe, which Debian also installs, is rejected by Dawn.
 // Browser code must not import this file.
 
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { acquireDevice, type AcquireOptions, type AcquiredDevice } from './device';
 import { WebGpuUnavailableError } from '../errors';
 
@@ -16,6 +18,9 @@ export async function nodeGpu(): Promise<GPU> {
   if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES && !hasGpuDeviceNode()) {
     if (existsSync(SWIFTSHADER_ICD)) process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
   }
+  // Without it the Vulkan loader prints "XDG_RUNTIME_DIR is invalid" on every device; a private
+  // temporary folder (mode 0700, as the spec asks) silences that harmlessly.
+  if (!process.env.XDG_RUNTIME_DIR) process.env.XDG_RUNTIME_DIR = mkdtempSync(join(tmpdir(), 'adapter-studio-xdg-'));
   const { create, globals } = await import('webgpu');
   Object.assign(globalThis, globals);
   gpuSingleton = create([]);
