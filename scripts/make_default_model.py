@@ -1008,7 +1008,10 @@ score {info['unigram_val']:.2f} on the validation set and a uniform one ln({VOCA
 |---:|---:|---:|---:|---:|
 {chr(10).join(rows)}
 
-The full curve (every {T['eval_every']} steps) is in `training_log.csv`.
+The full curve (every {T['eval_every']} steps) is in `training_log.csv`. Over the last
+{2 * T['eval_every']} steps the validation loss fell by only {hist[-3][3] - last[3]:.3f} ({(hist[-3][3] - last[3]) / hist[-3][3]:.1%}) while the gap between
+training and validation loss kept widening ({hist[-3][3] - hist[-3][2]:.3f} to {last[3] - last[2]:.3f}): the model has converged for its size and
+more passes over the corpus would mostly memorise it.
 
 Singular values of the trained projections (mean over the {c['num_hidden_layers']} layers) against a Gaussian
 random matrix of the same shape: the share of the squared norm in the top 8 singular values (rank 8 is
@@ -1030,9 +1033,10 @@ nice -n 19 /usr/bin/python3 scripts/make_default_model.py
 ```
 
 The script rewrites this folder (and `test/fixtures/default-model-reference.json`, float64 logits
-for checking the engine's forward pass). On the same machine and torch build the result is
-bit-for-bit the same; other CPUs or torch versions give a model of the same quality with
-different weights.
+for checking the engine's forward pass). Everything is seeded and single-threaded, so the same
+machine and torch/BLAS build should give the same weights; other CPUs or builds give a model of
+the same quality with slightly different weights (floating-point summation order differs).
+`--outputs-only` rewrites everything but the weights and `training_log.csv` from those two files.
 """
     with open(os.path.join(out, "README.md"), "w", encoding="utf-8") as f:
         f.write(card)
