@@ -4,6 +4,7 @@
 
 import { create } from 'zustand';
 import { engineClient } from './engineStore';
+import { useDiagnosticsStore } from './diagnosticsStore';
 import type { ComparisonEvent, ComparisonParams, ComparisonResult, InitProgress, StepPoint } from '../worker/protocol';
 
 export type RunPhase = 'idle' | 'initialising' | 'running' | 'paused' | 'stopping' | 'done' | 'stopped' | 'failed';
@@ -50,16 +51,18 @@ export const BASE_MODEL_KEY = 'base';
 
 export const useRunStore = create<RunState>()((set, get) => {
   const onEvent = (e: ComparisonEvent): void => {
+    useDiagnosticsStore.getState().onEvent(e);
     const s = get();
     switch (e.type) {
       case 'data':
         set({ data: { train: e.train, validation: e.validation, stepsPerEpoch: e.stepsPerEpoch } });
         break;
       case 'init':
-        set({ init: { ...s.init, [e.progress.method]: e.progress } });
+        set({ methods: s.methods.includes(e.progress.method) ? s.methods : [...s.methods, e.progress.method], init: { ...s.init, [e.progress.method]: e.progress } });
         break;
       case 'ready':
-        set({ ready: { ...s.ready, [e.method]: { trainableParams: e.trainableParams, bytes: e.bytes, initMs: e.initMs } } });
+        // A method added mid-way joins the run's list (and so every chart) when it is ready.
+        set({ methods: s.methods.includes(e.method) ? s.methods : [...s.methods, e.method], ready: { ...s.ready, [e.method]: { trainableParams: e.trainableParams, bytes: e.bytes, initMs: e.initMs } } });
         break;
       case 'step':
         set({ phase: s.phase === 'initialising' ? 'running' : s.phase, series: { ...s.series, [e.method]: [...(s.series[e.method] ?? []), e.point] } });
@@ -92,6 +95,7 @@ export const useRunStore = create<RunState>()((set, get) => {
     start: async (params) => {
       const phase = get().phase;
       if (phase === 'initialising' || phase === 'running' || phase === 'paused' || phase === 'stopping') return;
+      useDiagnosticsStore.getState().reset();
       set({ phase: 'initialising', error: null, methods: params.methods.map((m) => m.id), params, data: null, init: {}, ready: {}, series: {}, evals: {}, halted: {}, result: null, generations: {} });
       try {
         const result = await engineClient().call('startComparison', params, onEvent);

@@ -24,6 +24,8 @@ export interface SharedSettings {
   readonly clipNorm: number;
   readonly validationRows: number;
   readonly validationFraction: number;
+  /** Validation questions answered greedily per method after the last step (data with "####" answers). */
+  readonly accuracyQuestions: number;
 }
 
 /** Methods ticked when the studio opens. */
@@ -42,6 +44,7 @@ export const DEFAULT_SHARED: SharedSettings = {
   clipNorm: 1,
   validationRows: 32,
   validationFraction: 0.1,
+  accuracyQuestions: 20,
 };
 
 interface SettingsState {

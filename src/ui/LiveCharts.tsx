@@ -2,22 +2,16 @@
 // step, one line per method; a log-scale toggle and EMA smoothing for the per-step curves.
 
 import { useMemo, useState } from 'react';
-import { useRunStore } from '../state/runStore';
-import { useSettingsStore } from '../state/settingsStore';
 import { evalRows, stepRows, tokensPerSecond } from './chartData';
-import { methodColor } from './methodColors';
+import { useChartRuns } from './overlayData';
 import { MetricChart } from './MetricChart';
 
 export function LiveCharts() {
-  const methodIds = useRunStore((s) => s.methods);
-  const series = useRunStore((s) => s.series);
-  const evals = useRunStore((s) => s.evals);
-  const infos = useSettingsStore((s) => s.methods);
+  // The page's run plus a saved run overlaid dashed, if one is chosen (overlayData.ts).
+  const { methodIds, series, evals, methods } = useChartRuns();
   const [log, setLog] = useState(false);
   const [smoothing, setSmoothing] = useState(0);
 
-  const order = infos.map((m) => m.id);
-  const methods = methodIds.map((id) => ({ id, label: infos.find((m) => m.id === id)?.label ?? id, color: methodColor(id, order) }));
   const loss = useMemo(() => stepRows(series, methodIds, (p) => p.loss, smoothing, log), [series, methodIds, smoothing, log]);
   const val = useMemo(() => evalRows(evals, methodIds, log), [evals, methodIds, log]);
   const speed = useMemo(() => stepRows(series, methodIds, tokensPerSecond, smoothing, log), [series, methodIds, smoothing, log]);

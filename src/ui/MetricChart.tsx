@@ -8,7 +8,7 @@ interface Props {
   readonly title: string;
   readonly unit: string;
   readonly rows: readonly ChartRow[];
-  readonly methods: readonly { id: string; label: string; color: string }[];
+  readonly methods: readonly { id: string; label: string; color: string; dash?: boolean }[];
   readonly log: boolean;
   readonly testId: string;
   /** Draw dots (sparse series such as validation). */
@@ -40,7 +40,7 @@ export function MetricChart({ title, unit, rows, methods, log, testId, dots }: P
             <Tooltip contentStyle={{ background: '#1e232b', border: '1px solid #2a313b', fontSize: 12 }} labelFormatter={(s) => `step ${String(s)}`} formatter={(v) => (typeof v === 'number' ? v.toPrecision(4) : String(v))} />
             <Legend wrapperStyle={{ fontSize: 12 }} />
             {methods.map((m) => (
-              <Line key={m.id} type="linear" dataKey={m.id} name={m.label} stroke={m.color} dot={dots || rows.length < 12 ? { r: 2.5 } : false} strokeWidth={1.8} isAnimationActive={false} connectNulls />
+              <Line key={m.id} type="linear" dataKey={m.id} name={m.label} stroke={m.color} strokeDasharray={m.dash ? '6 4' : undefined} dot={dots || rows.length < 12 ? { r: 2.5 } : false} strokeWidth={1.8} isAnimationActive={false} connectNulls />
             ))}
           </LineChart>
         </ResponsiveContainer>

@@ -3,15 +3,17 @@
 // error beside the file and keeps the previous model; the card describes what is loaded.
 
 import { useModelStore } from '../state/modelStore';
+import { useModelCacheStore } from '../state/modelCacheStore';
 import { useRunStore } from '../state/runStore';
 import { DropZone } from './DropZone';
 import { ModelCardView } from './ModelCardView';
+import { CachedModels } from './CachedModels';
 
 export function ModelPanel() {
   const card = useModelStore((s) => s.card);
   const loading = useModelStore((s) => s.loading);
   const error = useModelStore((s) => s.error);
-  const loadFiles = useModelStore((s) => s.loadFiles);
+  const loadFiles = useModelCacheStore((s) => s.loadAndCache);
   const loadBuiltin = useModelStore((s) => s.loadBuiltin);
   const busy = useRunStore((s) => s.phase === 'initialising' || s.phase === 'running' || s.phase === 'paused' || s.phase === 'stopping');
 
@@ -50,6 +52,7 @@ export function ModelPanel() {
           {card && <span className="muted small">The previous model ({card.name}) is still loaded.</span>}
         </div>
       )}
+      <CachedModels disabled={busy || loading !== null} />
       {card ? <ModelCardView card={card} /> : !loading && !error && <p className="muted">No model yet.</p>}
     </section>
   );

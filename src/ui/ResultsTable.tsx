@@ -3,6 +3,7 @@
 // bases and optimizer state), init and training time, tokens/s. Sortable by any column.
 
 import { useMemo, useState } from 'react';
+import { useDiagnosticsStore } from '../state/diagnosticsStore';
 import { useRunStore } from '../state/runStore';
 import { useSettingsStore } from '../state/settingsStore';
 import { formatBytes, formatCount, formatLoss, formatMs, formatRate } from './format';
@@ -20,6 +21,8 @@ interface Row {
   readonly initMs: number;
   readonly trainMs: number;
   readonly tokensPerS: number;
+  /** % exact match on the validation questions (NaN: not measured). */
+  readonly accuracy: number;
   readonly halted?: string;
 }
 
@@ -31,12 +34,17 @@ const COLUMNS: readonly { key: Key; label: string; format: (r: Row) => string; n
   { key: 'finalLoss', label: 'Final train loss', format: (r) => formatLoss(r.finalLoss), numeric: true },
   { key: 'finalVal', label: 'Final val loss', format: (r) => formatLoss(r.finalVal), numeric: true },
   { key: 'bestVal', label: 'Best val loss', format: (r) => formatLoss(r.bestVal), numeric: true },
+  { key: 'accuracy', label: 'Accuracy', format: (r) => (Number.isFinite(r.accuracy) ? `${r.accuracy.toFixed(0)} %` : '—'), numeric: true },
   { key: 'trainable', label: 'Trainable params', format: (r) => formatCount(r.trainable), numeric: true },
   { key: 'bytes', label: 'Memory', format: (r) => (Number.isFinite(r.bytes) ? formatBytes(r.bytes) : '—'), numeric: true },
   { key: 'initMs', label: 'Init', format: (r) => formatMs(r.initMs), numeric: true },
   { key: 'trainMs', label: 'Train time', format: (r) => formatMs(r.trainMs), numeric: true },
   { key: 'tokensPerS', label: 'Tokens/s', format: (r) => formatRate(r.tokensPerS), numeric: true },
 ];
+
+function accuracyPercent(a: { correct: number; done: number; total: number } | undefined): number {
+  return a && a.total > 0 && a.done === a.total ? (100 * a.correct) / a.total : Number.NaN;
+}
 
 function compare(a: Row, b: Row, key: Key): number {
   const x = a[key];
@@ -53,6 +61,7 @@ export function ResultsTable() {
   const series = useRunStore((s) => s.series);
   const evals = useRunStore((s) => s.evals);
   const halted = useRunStore((s) => s.halted);
+  const accuracy = useDiagnosticsStore((s) => s.accuracy);
   const infos = useSettingsStore((s) => s.methods);
   const [sort, setSort] = useState<{ key: Key; dir: 1 | -1 }>({ key: 'bestVal', dir: 1 });
 
@@ -74,11 +83,12 @@ export function ResultsTable() {
         initMs: ready[id]?.initMs ?? Number.NaN,
         trainMs,
         tokensPerS: trainMs > 0 ? (tokens * 1000) / trainMs : Number.NaN,
+        accuracy: accuracyPercent(accuracy[id]),
         halted: halted[id],
       };
     });
     return out.sort((a, b) => sort.dir * compare(a, b, sort.key));
-  }, [methods, series, evals, ready, halted, infos, sort]);
+  }, [methods, series, evals, ready, halted, accuracy, infos, sort]);
 
   if (methods.length === 0) return null;
   const order = infos.map((m) => m.id);

@@ -16,7 +16,14 @@ import { ModelPanel } from './ModelPanel';
 import { ResultsTable } from './ResultsTable';
 import { RunControls } from './RunControls';
 import { SelfTestPanel } from './SelfTestPanel';
+import { AddMethodPanel } from './AddMethodPanel';
+import { MethodChecks } from './MethodChecks';
+import { QuantErrorPanel } from './QuantErrorPanel';
+import { ScatterPanel } from './ScatterPanel';
+import { SpectrumPanel } from './SpectrumPanel';
 import { TrainingSettings } from './TrainingSettings';
+import { ExportPanel } from './ExportPanel';
+import { SavedRunsPanel } from './SavedRunsPanel';
 
 export function StudioTab() {
   const ready = useEngineStore((s) => s.status === 'ready');
@@ -36,10 +43,17 @@ export function StudioTab() {
       </div>
       <div className="studio-run">
         <RunControls />
+        <AddMethodPanel />
         <InitProgressList />
+        <QuantErrorPanel />
         <LiveCharts />
+        <MethodChecks />
+        <SpectrumPanel />
         <ResultsTable />
+        <ScatterPanel />
         <GeneratePanel />
+        <ExportPanel />
+        <SavedRunsPanel />
       </div>
     </div>
   );

@@ -17,7 +17,9 @@ import { GpuError, StudioError, WebGpuUnavailableError } from '../errors';
 import { runSelfTest } from './selfTest';
 import { currentModel, estimateMethods, loadBuiltinModel, loadPickedModel, requireTokenizer } from './studioModel';
 import { loadBuiltinData, loadDataFile, previewData } from './studioData';
-import { generateText, pauseRun, resumeRun, runStudioComparison, stopRun } from './studioRun';
+import { exportTrainedMethod, peftRefusal } from './studioExport';
+import { addMethodToRun, generateText, pauseRun, resumeRun, runStudioComparison, stopRun } from './studioRun';
+import { spectrumOf } from './runDiagnostics';
 import {
   IMMEDIATE_CALLS,
   serializeError,
@@ -89,7 +91,7 @@ const handlers: { [K in CallName]: Handler<K> } = {
   },
   methods: async () => {
     const { METHODS } = await import('../adapters/registry');
-    return METHODS.map((m) => ({ id: m.id, label: m.label, summary: m.summary, paper: m.paper, settings: m.settings }));
+    return METHODS.map((m) => ({ id: m.id, label: m.label, summary: m.summary, paper: m.paper, settings: m.settings, peftRefusal: peftRefusal(m.id) ?? undefined }));
   },
   loadBuiltinModel: async (params, progress) => loadBuiltinModel(await gpu(), params.name, progress),
   loadModelFiles: async (params, progress) => loadPickedModel(await gpu(), params.files, progress),
@@ -103,6 +105,9 @@ const handlers: { [K in CallName]: Handler<K> } = {
   pauseComparison: async () => pauseRun(),
   resumeComparison: async () => resumeRun(),
   generate: async (params, progress) => generateText(await gpu(), params, progress),
+  spectrum: async (params) => spectrumOf(params.method, params.layer),
+  addMethod: async (params) => addMethodToRun(params.id, params.settings),
+  exportMethod: async (params) => exportTrainedMethod(await gpu(), params),
 };
 
 async function handle<K extends CallName>(id: number, call: K, params: CallParams<K>): Promise<void> {

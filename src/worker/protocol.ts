@@ -55,6 +55,8 @@ export interface MethodInfo {
   readonly summary: string;
   readonly paper: string;
   readonly settings: readonly SettingSpec[];
+  /** Why it has no PEFT LoRA adapter export (SPP, full), or absent when it has one. */
+  readonly peftRefusal?: string;
 }
 
 export type MethodSettingValues = Readonly<Record<string, SettingValue>>;
@@ -182,6 +184,42 @@ export interface ComparisonParams {
   /** Validation rows used per evaluation (the first N of the held-out set). */
   readonly validationRows: number;
   readonly validationFraction: number;
+  /** Validation questions answered greedily per method after the last step, where the data has "####" answers (0: none; default 20). */
+  readonly accuracyQuestions?: number;
+}
+
+/** σ of one adapted projection's effective weight (base + s·B M A, SPP's merge, full's W), descending. */
+export interface SpectrumResult {
+  readonly method: string;
+  readonly layer: string;
+  /** [out, in] */
+  readonly shape: readonly [number, number];
+  /** Steps the method had trained when `after` was taken. */
+  readonly step: number;
+  /** At init (the factors as the method became ready). */
+  readonly before: readonly number[];
+  readonly after: readonly number[];
+  readonly ms: number;
+}
+
+/** SPP: exact zeros of the merged weights now, against the pruned copies' zeros at init. */
+export interface SparsityCheck {
+  readonly zeros: number;
+  readonly total: number;
+  readonly fraction: number;
+  readonly prunedZeros: number;
+  /** The ratio the settings ask for (unstructured ratio, or 1 − N/M). */
+  readonly expected: number;
+}
+
+/** A method-specific measurement taken after a step (step 0: at init). */
+export interface DiagnosticPoint {
+  readonly step: number;
+  /** SORSA: mean of ‖AAᵀ − I‖_F and ‖BᵀB − I‖_F over its layers. */
+  readonly ortho?: number;
+  readonly sparsity?: SparsityCheck;
+  /** The buffer pool's live bytes on the GPU right after this method's step (all methods together). */
+  readonly poolBytes?: number;
 }
 
 export interface StepPoint {
@@ -205,7 +243,14 @@ export type ComparisonEvent =
   | { readonly type: 'step'; readonly method: string; readonly point: StepPoint }
   | { readonly type: 'eval'; readonly method: string; readonly step: number; readonly loss: number }
   | { readonly type: 'halted'; readonly method: string; readonly step: number; readonly reason: string }
-  | { readonly type: 'state'; readonly state: 'running' | 'paused' };
+  | { readonly type: 'state'; readonly state: 'running' | 'paused' }
+  /** The adapted projections, with their role and [out, in], once the targets are chosen. */
+  | { readonly type: 'targets'; readonly layers: readonly { readonly name: string; readonly role: string; readonly out: number; readonly in: number }[] }
+  | { readonly type: 'diag'; readonly method: string; readonly point: DiagnosticPoint }
+  /** A method added mid-way: it trains from `step` + 1 on. */
+  | { readonly type: 'added'; readonly method: string; readonly step: number }
+  /** Accuracy so far: `correct` of `done` answered, `total` to answer. */
+  | { readonly type: 'accuracy'; readonly method: string; readonly correct: number; readonly done: number; readonly total: number };
 
 export interface MethodSummary {
   readonly id: string;
@@ -220,6 +265,10 @@ export interface MethodSummary {
   readonly finalValLoss: number | null;
   readonly bestValLoss: number | null;
   readonly halted?: string;
+  /** Exact-match accuracy on the validation questions (null: not measured). */
+  readonly accuracy?: number | null;
+  /** The step it joined at (added mid-way; 0 otherwise). */
+  readonly startStep?: number;
 }
 
 export interface ComparisonResult {
@@ -243,6 +292,24 @@ export interface GenerateResult {
   readonly text: string;
   readonly tokens: number;
   readonly ms: number;
+}
+
+export type ExportFormat = 'peft' | 'merged';
+
+export interface ExportParams {
+  /** A method trained in the last comparison. */
+  readonly methodId: string;
+  readonly format: ExportFormat;
+}
+
+export interface ExportResult {
+  readonly methodId: string;
+  readonly format: ExportFormat;
+  /** Suggested folder (and zip) name, e.g. "kjv-llama-1m-lora-adapter". */
+  readonly folder: string;
+  readonly files: readonly { readonly name: string; readonly data: Uint8Array }[];
+  /** What was written, in words (rank, conversions). */
+  readonly note: string;
 }
 
 /** Every call the engine answers: what it takes, what it returns, what it streams meanwhile. */
@@ -278,12 +345,18 @@ export interface EngineCalls {
   stopComparison: { params: Record<string, never>; result: boolean; progress: never };
   pauseComparison: { params: Record<string, never>; result: boolean; progress: never };
   resumeComparison: { params: Record<string, never>; result: boolean; progress: never };
+  /** σ before and now of one projection of a method in the running or last comparison (runs between steps). */
+  spectrum: { params: { readonly method: string; readonly layer: string }; result: SpectrumResult; progress: never };
+  /** Adds a method to the running or paused comparison; it initialises and trains from the next step on (events come on the run's stream). */
+  addMethod: { params: { readonly id: string; readonly settings: MethodSettingValues }; result: boolean; progress: never };
   /** Continues a prompt with the base model or a method trained in the last comparison. */
   generate: { params: GenerateParams; result: GenerateResult; progress: { readonly text: string } };
+  /** A trained method as a PEFT adapter folder or a merged model folder (files to download). */
+  exportMethod: { params: ExportParams; result: ExportResult; progress: never };
 }
 
 /** Calls the worker answers at once, outside the queue that serialises GPU work. */
-export const IMMEDIATE_CALLS: readonly CallName[] = ['methods', 'modelCard', 'estimate', 'stopComparison', 'pauseComparison', 'resumeComparison'];
+export const IMMEDIATE_CALLS: readonly CallName[] = ['methods', 'modelCard', 'estimate', 'stopComparison', 'pauseComparison', 'resumeComparison', 'spectrum', 'addMethod'];
 
 export type CallName = keyof EngineCalls;
 export type CallParams<K extends CallName> = EngineCalls[K]['params'];

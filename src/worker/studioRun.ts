@@ -18,6 +18,9 @@ import { StudioError } from '../errors';
 import type { GpuContext } from '../gpu/context';
 import { onModelRelease, requireModel, requireTokenizer } from './studioModel';
 import { prepareForRun } from './studioData';
+import { accuracyQuestions, answerCorrectly } from './accuracy';
+import { haltMessage } from './diagnostics';
+import { drainTasks, forgetDiagnostics, hasTasks, measure, noteSteps, onTaskArrival, registerMethod, resetDiagnostics, setLoopActive } from './runDiagnostics';
 import type { ComparisonEvent, ComparisonParams, ComparisonResult, GenerateParams, GenerateResult, MethodSummary, StepPoint } from './protocol';
 
 interface Trained {
@@ -29,14 +32,42 @@ interface Trained {
 let trained: Trained[] = [];
 let releaseRt: GpuContext | undefined;
 
-const control = { running: false, stop: false, paused: false, resume: undefined as (() => void) | undefined };
+const control = {
+  running: false,
+  stop: false,
+  paused: false,
+  resume: undefined as (() => void) | undefined,
+  /** Methods added mid-way, initialised by the loop before its next step. */
+  pending: [] as { id: string; settings: ComparisonParams['methods'][number]['settings'] }[],
+  /** Methods in the run (started with or added). */
+  ids: new Set<string>(),
+  /** What the paused loop does when woken without resuming (adds pending methods). */
+  whilePaused: undefined as (() => Promise<void>) | undefined,
+};
 
 function releaseTrained(): void {
   if (releaseRt) for (const t of trained) t.adapted.release(releaseRt);
   trained = [];
+  forgetDiagnostics();
+}
+
+/** Queues a method to join the running comparison at its next step (initialised first). */
+export function addMethodToRun(id: string, settings: ComparisonParams['methods'][number]['settings']): boolean {
+  if (!control.running || control.stop) throw new StudioError('no comparison is running; start one, then add methods to it');
+  methodById(id);
+  if (control.ids.has(id)) throw new StudioError(`${id} is already in this comparison`);
+  control.ids.add(id);
+  control.pending.push({ id, settings });
+  control.resume?.();
+  return true;
 }
 
 onModelRelease(releaseTrained);
+
+/** The adapted model of a method trained in the last comparison (for exports), if any. */
+export function trainedAdapter(id: string): AdaptedModel | undefined {
+  return trained.find((t) => t.id === id)?.adapted;
+}
 
 export function stopRun(): boolean {
   if (!control.running) return false;
@@ -62,8 +93,16 @@ async function pauseGate(emit: (e: ComparisonEvent) => void): Promise<void> {
   if (!control.paused || control.stop) return;
   emit({ type: 'state', state: 'paused' });
   while (control.paused && !control.stop) {
-    await new Promise<void>((resolve) => (control.resume = resolve));
+    // Spectra asked for and methods added while paused are served without resuming.
+    await new Promise<void>((resolve) => {
+      control.resume = resolve;
+      onTaskArrival(resolve);
+      if (hasTasks() || control.pending.length > 0) resolve();
+    });
     control.resume = undefined;
+    onTaskArrival(undefined);
+    await drainTasks();
+    await control.whilePaused?.();
   }
   if (!control.stop) emit({ type: 'state', state: 'running' });
 }
@@ -111,68 +150,104 @@ export async function runStudioComparison(rt: GpuContext, params: ComparisonPara
   const valBatches = validationBatches(data.validation.slice(0, params.validationRows), params.batch, params.seqLen, padId);
   emit({ type: 'data', train: data.train.length, validation: Math.min(data.validation.length, params.validationRows), stepsPerEpoch: batcher.stepsPerEpoch });
   const targets = selectTargets(loaded.model, params.targets);
+  emit({ type: 'targets', layers: targets.map((name) => ({ name, role: loaded.model.linearRole(name), out: loaded.model.linear(name).outFeatures, in: loaded.model.linear(name).inFeatures })) });
+  resetDiagnostics(rt, loaded.model);
   const calibration = (): CalibrationBatch[] => Array.from({ length: 16 }, (_, s) => batcher.batch(s));
+  // SORSA's orthonormality is sampled about 50 times a run (and at the last step); SPP's
+  // sparsity at each validation and the last step (it reads the merged weights back).
+  const diagEvery = Math.max(1, Math.floor(params.steps / 50));
 
-  Object.assign(control, { running: true, stop: false, paused: false, resume: undefined });
+  Object.assign(control, { running: true, stop: false, paused: false, resume: undefined, pending: [], ids: new Set(params.methods.map((m) => m.id)) });
+  setLoopActive(true);
   const running: Running[] = [];
   let keep = false;
+
+  /** Initialises one method; it trains from step `startStep` + 1 to the end, on the run's batches. */
+  const initMethod = async (choice: ComparisonParams['methods'][number], startStep: number): Promise<void> => {
+    const method = methodById(choice.id);
+    const start = performance.now();
+    const settings = resolveSettings(method, choice.settings);
+    const adapted = await method.create(
+      { rt, model: loaded.model, targets, seed: params.seed, learningRate: params.lr, calibration, onProgress: (progress) => emit({ type: 'init', progress }) },
+      settings,
+    );
+    let trainer: Trainer;
+    const totalSteps = Math.max(1, params.steps - startStep);
+    try {
+      trainer = new Trainer(rt, adapted, {
+        schedule: { kind: params.schedule, peak: params.lr, warmupSteps: Math.min(params.warmup, totalSteps), totalSteps },
+        clipNorm: params.clipNorm,
+        weightDecay: 0,
+      });
+    } catch (error) {
+      adapted.release(rt);
+      throw error;
+    }
+    await rt.sync();
+    const trainableParams = adapted.trainable.reduce((n, t) => n + t.tensor.data.size, 0);
+    const bytes = adapted.extraBytes + trainer.optimizerBytes();
+    const initMs = performance.now() - start;
+    running.push({
+      id: choice.id,
+      adapted,
+      trainer,
+      summary: { id: choice.id, trainableParams, bytes, initMs, trainMs: 0, steps: 0, tokens: 0, finalLoss: Number.NaN, finalValLoss: null, bestValLoss: null, startStep },
+    });
+    emit({ type: 'ready', method: choice.id, trainableParams, bytes, initMs });
+    emit({ type: 'diag', method: choice.id, point: await registerMethod(rt, choice.id, adapted, settings) });
+  };
+
+  /** Methods added mid-way join before step `step` + 1; one that fails to initialise is halted alone. */
+  const addPending = async (step: number): Promise<void> => {
+    while (control.pending.length > 0 && !control.stop) {
+      const choice = control.pending.shift()!;
+      try {
+        await initMethod(choice, step);
+        emit({ type: 'added', method: choice.id, step });
+      } catch (error) {
+        emit({ type: 'halted', method: choice.id, step, reason: `could not be added: ${error instanceof Error ? error.message : String(error)}` });
+      }
+    }
+  };
+
   try {
     for (const choice of params.methods) {
       if (control.stop) break;
       await pauseGate(emit);
-      const method = methodById(choice.id);
-      const start = performance.now();
-      const adapted = await method.create(
-        { rt, model: loaded.model, targets, seed: params.seed, learningRate: params.lr, calibration, onProgress: (progress) => emit({ type: 'init', progress }) },
-        resolveSettings(method, choice.settings),
-      );
-      let trainer: Trainer;
-      try {
-        trainer = new Trainer(rt, adapted, {
-          schedule: { kind: params.schedule, peak: params.lr, warmupSteps: params.warmup, totalSteps: params.steps },
-          clipNorm: params.clipNorm,
-          weightDecay: 0,
-        });
-      } catch (error) {
-        adapted.release(rt);
-        throw error;
-      }
-      await rt.sync();
-      const trainableParams = adapted.trainable.reduce((n, t) => n + t.tensor.data.size, 0);
-      const bytes = adapted.extraBytes + trainer.optimizerBytes();
-      const initMs = performance.now() - start;
-      running.push({
-        id: choice.id,
-        adapted,
-        trainer,
-        summary: { id: choice.id, trainableParams, bytes, initMs, trainMs: 0, steps: 0, tokens: 0, finalLoss: Number.NaN, finalValLoss: null, bestValLoss: null },
-      });
-      emit({ type: 'ready', method: choice.id, trainableParams, bytes, initMs });
+      await initMethod(choice, 0);
     }
     let stopped = control.stop;
     for (let step = 0; step < params.steps && !stopped; step++) {
+      control.whilePaused = () => addPending(step);
       await pauseGate(emit);
+      await drainTasks();
+      await addPending(step);
       if (control.stop) {
         stopped = true;
         break;
       }
       const batch = batcher.batch(step);
+      const done = step + 1;
+      const last = done === params.steps || control.stop;
+      const evalNow = done % params.evalEvery === 0 || last;
       for (const r of running) {
         if (r.summary.halted) continue;
         const start = performance.now();
         const m = await r.trainer.step(batch);
         const ms = performance.now() - start;
-        const point: StepPoint = { step: step + 1, loss: m.loss, gradNorm: m.gradNorm, lr: m.lr, tokens: m.tokens, ms };
-        Object.assign(r.summary, { trainMs: r.summary.trainMs + ms, steps: step + 1, tokens: r.summary.tokens + m.tokens, finalLoss: m.loss });
+        const point: StepPoint = { step: done, loss: m.loss, gradNorm: m.gradNorm, lr: m.lr, tokens: m.tokens, ms };
+        Object.assign(r.summary, { trainMs: r.summary.trainMs + ms, steps: r.summary.steps + 1, tokens: r.summary.tokens + m.tokens, finalLoss: m.loss });
         emit({ type: 'step', method: r.id, point });
         if (!Number.isFinite(m.loss)) {
-          r.summary.halted = `the loss became ${m.loss} at step ${step + 1}; try a lower learning rate`;
-          emit({ type: 'halted', method: r.id, step: step + 1, reason: r.summary.halted });
+          r.summary.halted = await haltMessage(rt, r.adapted, m.loss, done);
+          emit({ type: 'halted', method: r.id, step: done, reason: r.summary.halted });
+          continue;
         }
+        const ortho = done % diagEvery === 0 || last;
+        emit({ type: 'diag', method: r.id, point: await measure(rt, r.id, done, ortho, evalNow) });
+        noteSteps(r.id, r.summary.steps);
       }
-      const done = step + 1;
-      const last = done === params.steps || control.stop;
-      if (valBatches.length > 0 && (done % params.evalEvery === 0 || last)) {
+      if (valBatches.length > 0 && evalNow) {
         for (const r of running) {
           if (r.summary.halted) continue;
           const loss = await r.trainer.evaluate(valBatches);
@@ -183,13 +258,40 @@ export async function runStudioComparison(rt: GpuContext, params: ComparisonPara
       }
       if (control.stop) stopped = true;
     }
+    await drainTasks();
+    if (!stopped) await measureAccuracy(rt, running, data.validation, params.accuracyQuestions ?? 20, emit);
     keep = true;
     return { stopped, methods: running.map((r) => ({ ...r.summary })) };
   } finally {
+    setLoopActive(false);
+    await drainTasks().catch(() => undefined);
     for (const r of running) r.trainer.destroy();
     if (keep) trained = running.map((r) => ({ id: r.id, adapted: r.adapted }));
-    else for (const r of running) r.adapted.release(rt);
-    Object.assign(control, { running: false, stop: false, paused: false, resume: undefined });
+    else {
+      for (const r of running) r.adapted.release(rt);
+      forgetDiagnostics();
+    }
+    Object.assign(control, { running: false, stop: false, paused: false, resume: undefined, pending: [], ids: new Set(), whilePaused: undefined });
+  }
+}
+
+/** Greedy exact-match accuracy per method on the first validation questions with "####" answers. */
+async function measureAccuracy(rt: GpuContext, running: readonly Running[], validation: readonly TokenizedExample[], limit: number, emit: (e: ComparisonEvent) => void): Promise<void> {
+  const questions = accuracyQuestions(validation, limit);
+  if (questions.length === 0) return;
+  const tokenizer = requireTokenizer();
+  for (const r of running) {
+    if (r.summary.halted) continue;
+    let correct = 0;
+    let done = 0;
+    emit({ type: 'accuracy', method: r.id, correct, done, total: questions.length });
+    for (const q of questions) {
+      if (control.stop) return;
+      if (await answerCorrectly(rt, r.adapted.model, r.adapted.linears, tokenizer, q)) correct++;
+      done++;
+      emit({ type: 'accuracy', method: r.id, correct, done, total: questions.length });
+    }
+    r.summary.accuracy = correct / questions.length;
   }
 }
 

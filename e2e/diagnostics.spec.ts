@@ -1,0 +1,122 @@
+// The method diagnostics in a real headless Chromium: QLoRA + QPiSSA (2 iterations, rank 4) fill
+// the quantization-error chart and the reduction-ratio table during init; SORSA + SPP show their
+// orthonormality deviation and a sparsity exactly at the pruned ratio; a spectrum before/after
+// for one layer; a method added mid-way; the results scatter plot. Only the q and v projections
+// are adapted and runs are 2 steps, so each run takes well under a minute on SwiftShader.
+
+import { expect, test, type Page } from '@playwright/test';
+import { keepScreenshot } from './helpers';
+
+async function setNumber(page: Page, label: string, value: number): Promise<void> {
+  const input = page.getByLabel(label, { exact: true });
+  await input.fill(String(value));
+  await input.blur();
+  await expect(input).toHaveValue(String(value));
+}
+
+async function chooseMethods(page: Page, labels: readonly string[]): Promise<void> {
+  const methods = page.getByTestId('methods-panel');
+  for (const box of await methods.getByRole('checkbox').all()) {
+    const label = (await box.evaluate((el) => el.closest('label')?.textContent ?? '')).trim();
+    if (!label) continue;
+    if (labels.includes(label)) await box.check();
+    else if (await box.isChecked()) await box.uncheck();
+  }
+}
+
+async function openWithTinySettings(page: Page): Promise<void> {
+  await page.goto('/');
+  await expect(page.getByTestId('model-card')).toContainText('kjv-llama-1m', { timeout: 120_000 });
+  await expect(page.getByTestId('data-preview')).toBeVisible({ timeout: 120_000 });
+  const targets = page.getByTestId('training-settings').locator('fieldset.targets');
+  for (const role of ['k', 'o', 'gate', 'up', 'down']) await targets.getByLabel(role, { exact: true }).uncheck();
+  await setNumber(page, 'Steps', 2);
+  await setNumber(page, 'Batch B', 2);
+  await setNumber(page, 'Sequence length T', 64);
+  await setNumber(page, 'Validate every', 2);
+  await setNumber(page, 'Validation rows', 2);
+  await setNumber(page, 'Accuracy questions', 1);
+}
+
+test('QLoRA vs QPiSSA quantization error fills in live with a reduction ratio per layer type', async ({ page }, testInfo) => {
+  test.setTimeout(150_000);
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await openWithTinySettings(page);
+  await chooseMethods(page, ['QLoRA', 'QPiSSA']);
+  const qpissa = page.locator('li.method', { has: page.locator('#method-qpissa') });
+  await qpissa.getByLabel('Rank r', { exact: true }).fill('4');
+  await qpissa.getByLabel('Rank r', { exact: true }).blur();
+  await qpissa.getByLabel('Iterations T', { exact: true }).fill('2');
+  await qpissa.getByLabel('Iterations T', { exact: true }).blur();
+
+  await page.getByRole('button', { name: /^Start/ }).click();
+  const chart = page.getByTestId('chart-quant');
+  // Live: QLoRA's points arrive while QPiSSA has not started.
+  await expect(chart).toHaveAttribute('data-points', /qlora:0:\d/, { timeout: 90_000 });
+  await expect(chart).toHaveAttribute('data-points', 'qlora:0:8,qpissa:1:8,qpissa:2:8', { timeout: 90_000 });
+  await expect(chart.locator('.recharts-line')).toHaveCount(3);
+  const ratio = page.getByTestId('quant-ratio');
+  await expect(ratio.locator('thead')).toContainText('q');
+  await expect(ratio.locator('thead')).toContainText('v');
+  for (const t of [1, 2]) await expect(page.getByTestId(`quant-ratio-qpissa-${t}`)).toContainText(/-?\d+\.\d %/);
+  await expect(page.getByTestId('run-state')).toContainText('Done', { timeout: 90_000 });
+  await page.getByTestId('quant-panel').scrollIntoViewIfNeeded();
+  await keepScreenshot(page, testInfo, 'diagnostics-quant', { fullPage: false });
+  expect(errors).toEqual([]);
+});
+
+test('SORSA orthonormality and SPP sparsity are charted; a spectrum, a method added mid-way, the scatter plot', async ({ page }, testInfo) => {
+  test.setTimeout(180_000);
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await openWithTinySettings(page);
+  await setNumber(page, 'Steps', 3);
+  await chooseMethods(page, ['SORSA', 'SPP']);
+  const spp = page.locator('li.method', { has: page.locator('#method-spp') });
+  await spp.getByLabel('Pruning method', { exact: true }).selectOption('magnitude');
+
+  await page.getByRole('button', { name: /^Start/ }).click();
+  const state = page.getByTestId('run-state');
+  await expect(state).toContainText(/Training · step [12]\/3/, { timeout: 120_000 });
+  await page.getByRole('button', { name: 'Pause' }).click();
+  await expect(state).toContainText('Paused', { timeout: 60_000 });
+  // Add LoRA while paused: it initialises at once and trains from the next step.
+  await page.getByLabel('Method to add').selectOption('lora');
+  await page.getByRole('button', { name: 'Add', exact: true }).click();
+  await expect(page.getByTestId('add-method')).toContainText(/LoRA joined after step [12]/, { timeout: 60_000 });
+  await expect(state).toContainText('Paused');
+  await page.getByRole('button', { name: 'Resume' }).click();
+  await expect(state).toContainText('Done', { timeout: 120_000 });
+
+  await expect(page.getByTestId('chart-ortho')).toHaveAttribute('data-points', /sorsa:[34]/);
+  await expect(page.getByTestId('ortho-value')).toContainText(/deviation \d\.\d+e[-+]\d+ at step 3/);
+  const sparsity = page.getByTestId('sparsity-value');
+  await expect(sparsity).toHaveAttribute('data-kept', 'true');
+  const fraction = Number(await sparsity.getAttribute('data-fraction'));
+  const expected = Number(await sparsity.getAttribute('data-expected'));
+  expect(Math.abs(fraction - expected)).toBeLessThan(1e-9);
+  await expect(sparsity).toContainText('50.00 % exact zeros');
+  const loss = page.getByTestId('chart-loss');
+  await expect(loss).toHaveAttribute('data-points', /lora:[12],sorsa:3,spp:3|sorsa:3,spp:3,lora:[12]/);
+  await expect(page.getByTestId('chart-lr')).toHaveAttribute('data-points', /sorsa:3/);
+  await expect(page.getByTestId('chart-memory')).toHaveAttribute('data-points', /pool:3/);
+
+  // Spectrum of SORSA's first q projection: at init and now.
+  const spectrum = page.getByTestId('spectrum-panel');
+  await spectrum.getByLabel('Method', { exact: true }).selectOption('sorsa');
+  await spectrum.getByRole('button', { name: 'Compute' }).click();
+  await expect(page.getByTestId('chart-spectrum')).toHaveAttribute('data-points', '128', { timeout: 60_000 });
+  await expect(page.getByTestId('chart-spectrum').locator('.recharts-line')).toHaveCount(2);
+  await page.getByTestId('method-checks').scrollIntoViewIfNeeded();
+  await keepScreenshot(page, testInfo, 'diagnostics-checks', { fullPage: false });
+
+  await expect(page.getByTestId('accuracy-status')).toContainText('Accuracy on 1 validation questions');
+  await expect(page.getByTestId('chart-scatter')).toHaveAttribute('data-points', '3');
+  await page.getByLabel('Y', { exact: true }).selectOption('accuracy');
+  await expect(page.getByTestId('chart-scatter')).toHaveAttribute('data-points', '3');
+  await page.getByTestId('scatter-panel').scrollIntoViewIfNeeded();
+  await keepScreenshot(page, testInfo, 'diagnostics-scatter', { fullPage: false });
+  await keepScreenshot(page, testInfo, 'diagnostics-full');
+  expect(errors).toEqual([]);
+});

@@ -1,0 +1,191 @@
+// Taking results away, in a real headless Chromium: LoRA trains two tiny steps on the built-in
+// model; its PEFT adapter downloads and is parsed here (safetensors header: lora_A/lora_B keys
+// and shapes; adapter_config.json); curves, report, chart and script download; a reload restores
+// the saved run; a model folder picked through the folder input loads, is kept in OPFS, and
+// loads again from there.
+
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { expect, test, type Download, type Page } from '@playwright/test';
+import { keepScreenshot } from './helpers';
+
+const MODEL_DIR = 'public/models/kjv-llama-1m';
+
+async function setNumber(page: Page, label: string, value: number): Promise<void> {
+  const input = page.getByLabel(label, { exact: true });
+  await input.fill(String(value));
+  await input.blur();
+  await expect(input).toHaveValue(String(value));
+}
+
+async function bytesOf(download: Download): Promise<Buffer> {
+  return readFileSync(await download.path());
+}
+
+/** Collects the next `n` downloads that `action` starts. */
+async function downloads(page: Page, n: number, action: () => Promise<void>): Promise<Map<string, Buffer>> {
+  const got: Download[] = [];
+  const all = new Promise<void>((resolve) => {
+    const on = (d: Download) => {
+      got.push(d);
+      if (got.length === n) {
+        page.off('download', on);
+        resolve();
+      }
+    };
+    page.on('download', on);
+  });
+  await action();
+  await all;
+  const out = new Map<string, Buffer>();
+  for (const d of got) out.set(d.suggestedFilename(), await bytesOf(d));
+  return out;
+}
+
+interface HeaderEntry {
+  dtype: string;
+  shape: number[];
+  data_offsets: [number, number];
+}
+
+function safetensorsHeader(bytes: Buffer): Record<string, HeaderEntry> {
+  const length = Number(bytes.readBigUInt64LE(0));
+  expect(8 + length).toBeLessThanOrEqual(bytes.length);
+  const header = JSON.parse(bytes.subarray(8, 8 + length).toString('utf8')) as Record<string, HeaderEntry>;
+  const dataBytes = bytes.length - 8 - length;
+  for (const [name, e] of Object.entries(header)) {
+    if (name === '__metadata__') continue;
+    expect(e.dtype).toBe('F32');
+    expect(e.data_offsets[1] - e.data_offsets[0]).toBe(4 * e.shape.reduce((a, b) => a * b, 1));
+    expect(e.data_offsets[1]).toBeLessThanOrEqual(dataBytes);
+  }
+  return header;
+}
+
+/** Stored (uncompressed) entries of a zip, from its central directory. */
+function zipEntries(bytes: Buffer): Map<string, Buffer> {
+  const end = bytes.length - 22;
+  expect(bytes.readUInt32LE(end)).toBe(0x06054b50);
+  const out = new Map<string, Buffer>();
+  let at = bytes.readUInt32LE(end + 16);
+  for (let i = 0; i < bytes.readUInt16LE(end + 10); i++) {
+    expect(bytes.readUInt32LE(at)).toBe(0x02014b50);
+    const size = bytes.readUInt32LE(at + 24);
+    const nameLength = bytes.readUInt16LE(at + 28);
+    const local = bytes.readUInt32LE(at + 42);
+    const start = local + 30 + bytes.readUInt16LE(local + 26) + bytes.readUInt16LE(local + 28);
+    out.set(bytes.subarray(at + 46, at + 46 + nameLength).toString('utf8'), bytes.subarray(start, start + size));
+    at += 46 + nameLength;
+  }
+  return out;
+}
+
+test('exports a trained LoRA, restores the saved run after a reload, and keeps a picked model folder', async ({ page }, testInfo) => {
+  test.setTimeout(240_000);
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  const config = JSON.parse(readFileSync(`${MODEL_DIR}/config.json`, 'utf8')) as { hidden_size: number; intermediate_size: number; num_hidden_layers: number; num_attention_heads: number; num_key_value_heads?: number };
+  await page.goto('/');
+  const card = page.getByTestId('model-card');
+  await expect(card).toContainText('kjv-llama-1m', { timeout: 120_000 });
+  await expect(page.getByTestId('data-preview')).toBeVisible({ timeout: 120_000 });
+
+  // Only LoRA (the studio opens with LoRA and PiSSA ticked).
+  const methods = page.getByTestId('methods-panel');
+  await methods.getByRole('checkbox', { name: 'LoRA', exact: true }).check();
+  await methods.getByRole('checkbox', { name: 'PiSSA', exact: true }).uncheck();
+  await expect(page.getByRole('button', { name: /^Start \(1 method\)/ })).toBeVisible();
+  await setNumber(page, 'Steps', 2);
+  await setNumber(page, 'Batch B', 2);
+  await setNumber(page, 'Sequence length T', 64);
+  await setNumber(page, 'Validate every', 2);
+  await setNumber(page, 'Validation rows', 2);
+  if ((await page.getByLabel('Accuracy questions', { exact: true }).count()) > 0) await setNumber(page, 'Accuracy questions', 0);
+  await page.getByRole('button', { name: /^Start/ }).click();
+  await expect(page.getByTestId('run-state')).toContainText('Done', { timeout: 150_000 });
+
+  // The PEFT adapter as files: adapter_config.json and adapter_model.safetensors.
+  const exportPanel = page.getByTestId('export-panel');
+  await expect(exportPanel).toBeVisible();
+  const adapter = await downloads(page, 2, () => exportPanel.getByRole('button', { name: 'Download the LoRA PEFT adapter as files' }).click());
+  const adapterConfig = JSON.parse(adapter.get('adapter_config.json')!.toString('utf8')) as Record<string, unknown>;
+  expect(adapterConfig).toMatchObject({ peft_type: 'LORA', task_type: 'CAUSAL_LM', r: 8, lora_alpha: 8, base_model_name_or_path: 'kjv-llama-1m', fan_in_fan_out: false });
+  expect(adapterConfig.target_modules).toEqual(['down_proj', 'gate_proj', 'k_proj', 'o_proj', 'q_proj', 'up_proj', 'v_proj']);
+  const header = safetensorsHeader(adapter.get('adapter_model.safetensors')!);
+  const keys = Object.keys(header).filter((k) => k !== '__metadata__');
+  expect(keys).toHaveLength(2 * 7 * config.num_hidden_layers);
+  const C = config.hidden_size;
+  const kvOut = (C / config.num_attention_heads) * (config.num_key_value_heads ?? config.num_attention_heads);
+  expect(header['base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight']!.shape).toEqual([8, C]);
+  expect(header['base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight']!.shape).toEqual([C, 8]);
+  expect(header['base_model.model.model.layers.0.self_attn.k_proj.lora_B.weight']!.shape).toEqual([kvOut, 8]);
+  expect(header['base_model.model.model.layers.0.mlp.down_proj.lora_A.weight']!.shape).toEqual([8, config.intermediate_size]);
+  expect(header['base_model.model.model.layers.0.mlp.up_proj.lora_B.weight']!.shape).toEqual([config.intermediate_size, 8]);
+  await expect(page.getByTestId('export-outcome')).toContainText('PEFT LoRA: r 8');
+
+  // The merged model as one zip: model.safetensors with every tensor, config.json, tokenizer.
+  const zips = await downloads(page, 1, () => exportPanel.getByRole('button', { name: 'Download the LoRA merged model as a zip' }).click());
+  const zip = zips.get('kjv-llama-1m-lora-merged.zip')!;
+  const entries = zipEntries(zip);
+  expect([...entries.keys()].sort()).toEqual(['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json'].map((n) => `kjv-llama-1m-lora-merged/${n}`));
+  const merged = safetensorsHeader(entries.get('kjv-llama-1m-lora-merged/model.safetensors')!);
+  expect(merged['model.layers.0.self_attn.q_proj.weight']!.shape).toEqual([C, C]);
+  await expect(page.getByTestId('export-outcome')).toContainText('Merged model');
+
+  // Curves as CSV: a header and one row per step.
+  const csv = [...(await downloads(page, 1, () => exportPanel.getByRole('button', { name: 'Curves CSV' }).click())).values()][0]!.toString('utf8');
+  const lines = csv.trim().split('\n');
+  expect(lines[0]).toBe('method,step,tokens,cumulative_tokens,loss,val_loss,grad_norm,lr,ms');
+  expect(lines.slice(1).map((l) => l.split(',').slice(0, 2).join(','))).toEqual(['lora,1', 'lora,2']);
+  expect(Number(lines[2]!.split(',')[5])).toBeGreaterThan(0);
+
+  // The report, a chart as PNG and the training script.
+  const report = [...(await downloads(page, 1, () => exportPanel.getByRole('button', { name: 'HTML report' }).click())).values()][0]!.toString('utf8');
+  expect(report).toContain('<svg');
+  expect(report).toContain('LoRA');
+  expect(report).not.toMatch(/<script|<link|src=/i);
+  const png = [...(await downloads(page, 1, () => exportPanel.getByRole('button', { name: 'PNG' }).click())).values()][0]!;
+  expect(png.subarray(1, 4).toString('latin1')).toBe('PNG');
+  expect(png.readUInt32BE(16)).toBeGreaterThan(500); // the plot at 2×, not a legend icon
+  expect(report).toContain('recharts-line');
+  // Kept for a person to look at, beside the screenshots.
+  mkdirSync('test-results/screens', { recursive: true });
+  writeFileSync('test-results/screens/export-chart-loss.png', png);
+  writeFileSync('test-results/screens/export-report.html', report);
+  const script = [...(await downloads(page, 1, () => exportPanel.getByRole('button', { name: 'Download a training script for LoRA' }).click())).values()][0]!.toString('utf8');
+  expect(script).toContain('LoraConfig(');
+  expect(script).toContain('max_steps=2,');
+  await exportPanel.scrollIntoViewIfNeeded();
+  await keepScreenshot(page, testInfo, 'export-panel', { fullPage: false });
+
+  // The run was saved; a reload shows it again (curves and table), without weights to export.
+  const saved = page.getByTestId('saved-runs').locator('li');
+  await expect(saved).toHaveCount(1);
+  await expect(saved.first()).toContainText('LoRA · 2 steps');
+  await page.reload();
+  await expect(page.getByTestId('chart-loss')).toHaveAttribute('data-points', 'lora:2', { timeout: 60_000 });
+  await expect(page.getByTestId('results-table').locator('tbody tr')).toHaveCount(1);
+  await expect(page.getByTestId('result-lora').locator('td').nth(1)).toHaveText('2');
+  await expect(saved.first()).toContainText('shown');
+  await expect(page.getByRole('button', { name: 'Download the LoRA PEFT adapter as files' })).toBeDisabled();
+  // Overlaid on the curves as dashed lines.
+  await page.getByRole('checkbox', { name: /^Overlay LoRA · 2 steps/ }).check();
+  await expect(page.getByTestId('chart-loss')).toHaveAttribute('data-points', 'lora:2,lora~saved:2');
+  await expect(page.getByTestId('chart-loss').locator('.recharts-line path[stroke-dasharray="6 4"]')).toHaveCount(1);
+  await expect(card).toContainText('kjv-llama-1m', { timeout: 120_000 });
+  await page.getByTestId('saved-runs').scrollIntoViewIfNeeded();
+  await keepScreenshot(page, testInfo, 'export-restored', { fullPage: true });
+
+  // A model folder through the folder input: it loads, shows its card, and is kept in OPFS.
+  await page.getByTestId('model-drop').locator('input[webkitdirectory]').setInputFiles(MODEL_DIR);
+  await expect(card).not.toContainText('(built-in)', { timeout: 60_000 });
+  await expect(card).toContainText('kjv-llama-1m');
+  const cached = page.getByTestId('cached-models');
+  await expect(cached.getByTestId('cached-kjv-llama-1m')).toBeVisible({ timeout: 60_000 });
+  await page.getByRole('button', { name: 'Back to the built-in model' }).click();
+  await expect(card).toContainText('(built-in)', { timeout: 60_000 });
+  await cached.getByRole('button', { name: 'Load cached kjv-llama-1m' }).click();
+  await expect(card).not.toContainText('(built-in)', { timeout: 60_000 });
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await keepScreenshot(page, testInfo, 'export-cached-model', { fullPage: false });
+  expect(errors).toEqual([]);
+});

@@ -1,0 +1,74 @@
+// Saved comparisons in the browser's IndexedDB (database "adapter-studio", object store "runs",
+// key `id`), so runs survive a reload and can be reopened and overlaid on later ones
+// (PRODUCT.md step 8). Records are plain RunRecords (runRecord.ts): curves, settings, summary
+// inputs; never weights.
+//
+// Not here: deciding when to save (state/savedRunsStore.ts).
+
+import type { RunRecord } from './runRecord';
+
+const DB_NAME = 'adapter-studio';
+const STORE = 'runs';
+const VERSION = 1;
+
+/** A run as the list shows it (no curves). */
+export interface RunListing {
+  readonly id: string;
+  readonly name: string;
+  readonly startedAt: number;
+  readonly savedAt: number;
+  readonly status: RunRecord['status'];
+  readonly model: string;
+  readonly dataset: string;
+  readonly methods: readonly { readonly id: string; readonly label: string }[];
+}
+
+function request<T>(req: IDBRequest<T>): Promise<T> {
+  return new Promise((resolve, reject) => {
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error ?? new Error('IndexedDB request failed'));
+  });
+}
+
+let opening: Promise<IDBDatabase> | undefined;
+
+function open(): Promise<IDBDatabase> {
+  if (typeof indexedDB === 'undefined') return Promise.reject(new Error('this browser has no IndexedDB; runs cannot be saved'));
+  opening ??= new Promise<IDBDatabase>((resolve, reject) => {
+    const req = indexedDB.open(DB_NAME, VERSION);
+    req.onupgradeneeded = () => {
+      if (!req.result.objectStoreNames.contains(STORE)) req.result.createObjectStore(STORE, { keyPath: 'id' });
+    };
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error ?? new Error('IndexedDB could not be opened'));
+    req.onblocked = () => reject(new Error('IndexedDB is blocked by another tab of the studio; close it and reload'));
+  }).catch((error: unknown) => {
+    opening = undefined;
+    throw error;
+  });
+  return opening;
+}
+
+async function store(mode: IDBTransactionMode): Promise<IDBObjectStore> {
+  return (await open()).transaction(STORE, mode).objectStore(STORE);
+}
+
+export async function saveRun(run: RunRecord): Promise<void> {
+  await request((await store('readwrite')).put(run));
+}
+
+export async function getRun(id: string): Promise<RunRecord | undefined> {
+  return (await request((await store('readonly')).get(id))) as RunRecord | undefined;
+}
+
+export async function deleteRun(id: string): Promise<void> {
+  await request((await store('readwrite')).delete(id));
+}
+
+/** Saved runs, newest first. */
+export async function listRuns(): Promise<RunListing[]> {
+  const all = (await request((await store('readonly')).getAll())) as RunRecord[];
+  return all
+    .map(({ id, name, startedAt, savedAt, status, model, dataset, methods }) => ({ id, name, startedAt, savedAt, status, model, dataset, methods }))
+    .sort((a, b) => b.savedAt - a.savedAt);
+}

@@ -1,0 +1,123 @@
+// Taking results away (PRODUCT.md step 8): a trained method as a PEFT adapter or merged model
+// (the worker writes the files; they download zipped or one by one), the comparison's curves as
+// CSV or JSON, a self-contained HTML report, and a PEFT/TRL script reproducing one method.
+// One export at a time; its outcome (what was written, or why not) is kept for the panel.
+
+import { create } from 'zustand';
+import { zipParts } from '../io/zip';
+import { curvesCsv, curvesJson } from '../io/runRecord';
+import { htmlReport, type ReportChart } from '../io/report';
+import { trainingScript, type ScriptSetting } from '../io/pythonScript';
+import { downloadBlob, downloadText } from './download';
+import { engineClient } from './engineStore';
+import { useModelStore } from './modelStore';
+import { useDataStore } from './dataStore';
+import { useRunStore } from './runStore';
+import { currentRunRecord } from './savedRunsStore';
+import { useSettingsStore } from './settingsStore';
+import type { ExportFormat } from '../worker/protocol';
+
+export type Packaging = 'zip' | 'files';
+
+interface ExportState {
+  /** What is being exported now, in words. */
+  readonly busy: string | null;
+  readonly outcome: { readonly ok: boolean; readonly text: string } | null;
+  exportMethod: (methodId: string, format: ExportFormat, packaging: Packaging) => Promise<void>;
+  downloadScript: (methodId: string) => void;
+  downloadCurves: (kind: 'csv' | 'json') => void;
+  downloadReport: (charts: readonly ReportChart[]) => void;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function stamp(): string {
+  return new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-');
+}
+
+function labelOf(id: string): string {
+  return useSettingsStore.getState().methods.find((m) => m.id === id)?.label ?? id;
+}
+
+export const useExportStore = create<ExportState>()((set, get) => {
+  const guard = (what: string, run: () => void): void => {
+    try {
+      run();
+      set({ outcome: { ok: true, text: what } });
+    } catch (error) {
+      set({ outcome: { ok: false, text: messageOf(error) } });
+    }
+  };
+  return {
+    busy: null,
+    outcome: null,
+
+    exportMethod: async (methodId, format, packaging) => {
+      if (get().busy) return;
+      const what = `${labelOf(methodId)} ${format === 'peft' ? 'PEFT adapter' : 'merged model'}`;
+      set({ busy: `Exporting the ${what}…`, outcome: null });
+      try {
+        const result = await engineClient().call('exportMethod', { methodId, format });
+        if (packaging === 'zip') {
+          const parts = zipParts(result.files.map((f) => ({ name: `${result.folder}/${f.name}`, data: f.data })));
+          downloadBlob(`${result.folder}.zip`, new Blob(parts as BlobPart[], { type: 'application/zip' }));
+        } else {
+          for (const f of result.files) downloadBlob(f.name, new Blob([f.data as BlobPart], { type: 'application/octet-stream' }));
+        }
+        const bytes = result.files.reduce((n, f) => n + f.data.byteLength, 0);
+        set({ outcome: { ok: true, text: `${result.note} ${result.files.map((f) => f.name).join(', ')} (${(bytes / 1024).toFixed(0)} KiB${packaging === 'zip' ? `, as ${result.folder}.zip` : ''}).` } });
+      } catch (error) {
+        set({ outcome: { ok: false, text: `The ${what} could not be exported: ${messageOf(error)}` } });
+      } finally {
+        set({ busy: null });
+      }
+    },
+
+    downloadScript: (methodId) =>
+      guard(`train_${methodId}.py downloaded: run it on a CUDA machine with transformers, PEFT and TRL.`, () => {
+        const run = useRunStore.getState();
+        const params = run.params;
+        if (!params) throw new Error('start a comparison (or reopen a saved one) first');
+        const choice = params.methods.find((m) => m.id === methodId);
+        if (!choice) throw new Error(`${methodId} is not in this comparison`);
+        const card = useModelStore.getState().card;
+        const script = trainingScript({
+          methodId,
+          methodLabel: labelOf(methodId),
+          settings: choice.settings as Record<string, ScriptSetting>,
+          modelName: card ? card.name.replace(/ \(built-in\)$/, '') : 'path/to/model',
+          family: card?.family ?? 'llama',
+          targets: params.targets,
+          lr: params.lr,
+          schedule: params.schedule,
+          warmup: params.warmup,
+          steps: params.steps,
+          batch: params.batch,
+          seqLen: params.seqLen,
+          seed: params.seed,
+          clipNorm: params.clipNorm,
+          evalEvery: params.evalEvery,
+          dataset: useDataStore.getState().preview?.name ?? 'the studio data set',
+          date: new Date().toISOString().slice(0, 10),
+        });
+        downloadText(`train_${methodId}.py`, script, 'text/x-python');
+      }),
+
+    downloadCurves: (kind) =>
+      guard(`Curves downloaded as ${kind.toUpperCase()}.`, () => {
+        const record = currentRunRecord();
+        if (!record) throw new Error('there are no curves yet');
+        if (kind === 'csv') downloadText(`adapter-studio-curves-${stamp()}.csv`, curvesCsv(record), 'text/csv');
+        else downloadText(`adapter-studio-run-${stamp()}.json`, curvesJson(record), 'application/json');
+      }),
+
+    downloadReport: (charts) =>
+      guard('Report downloaded: one HTML file with everything inline.', () => {
+        const record = currentRunRecord();
+        if (!record) throw new Error('there is no comparison to report yet');
+        downloadText(`adapter-studio-report-${stamp()}.html`, htmlReport(record, charts), 'text/html');
+      }),
+  };
+});

@@ -1,0 +1,77 @@
+// Dropped model folders kept in the browser (OPFS, io/opfsCache.ts): a folder that loads is copied
+// there, the list offers each cached model to load again or delete. Caching is a convenience:
+// a failure (quota full, no OPFS) is shown and never stops the model that did load.
+
+import { create } from 'zustand';
+import { cachedModelFiles, cacheModelFiles, deleteCachedModel, listCachedModels, opfsAvailable, type CachedModel } from '../io/opfsCache';
+import { useModelStore } from './modelStore';
+import type { PickedFile } from '../worker/protocol';
+
+interface ModelCacheState {
+  readonly available: boolean;
+  readonly models: readonly CachedModel[];
+  /** Name of the model being copied into the cache. */
+  readonly caching: string | null;
+  /** Why the last cache operation failed (the loaded model is unaffected). */
+  readonly error: string | null;
+  refresh: () => Promise<void>;
+  /** Loads dropped or picked files; once they load, caches them under the card's name. */
+  loadAndCache: (files: readonly PickedFile[]) => Promise<boolean>;
+  loadCached: (key: string) => Promise<boolean>;
+  remove: (key: string) => Promise<void>;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+export const useModelCacheStore = create<ModelCacheState>()((set, get) => ({
+  available: opfsAvailable(),
+  models: [],
+  caching: null,
+  error: null,
+
+  refresh: async () => {
+    if (!get().available) return;
+    try {
+      set({ models: await listCachedModels() });
+    } catch (error) {
+      set({ error: `Cached models could not be listed: ${messageOf(error)}` });
+    }
+  },
+  loadAndCache: async (files) => {
+    const ok = await useModelStore.getState().loadFiles(files);
+    const card = useModelStore.getState().card;
+    if (!ok || !card || card.builtin || !get().available) return ok;
+    set({ caching: card.name, error: null });
+    try {
+      await cacheModelFiles(card.name, files);
+    } catch (error) {
+      set({ error: messageOf(error) });
+    } finally {
+      set({ caching: null });
+      await get().refresh();
+    }
+    return ok;
+  },
+  loadCached: async (key) => {
+    set({ error: null });
+    let files: PickedFile[];
+    try {
+      files = await cachedModelFiles(key);
+    } catch (error) {
+      set({ error: `The cached copy could not be read (${messageOf(error)}); delete it and drop the folder again.` });
+      await get().refresh();
+      return false;
+    }
+    return useModelStore.getState().loadFiles(files);
+  },
+  remove: async (key) => {
+    try {
+      await deleteCachedModel(key);
+    } catch (error) {
+      set({ error: `The cached model could not be deleted: ${messageOf(error)}` });
+    }
+    await get().refresh();
+  },
+}));
