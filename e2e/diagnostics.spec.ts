@@ -15,10 +15,12 @@ async function setNumber(page: Page, label: string, value: number): Promise<void
 }
 
 async function chooseMethods(page: Page, labels: readonly string[]): Promise<void> {
-  const methods = page.getByTestId('methods-panel');
-  for (const box of await methods.getByRole('checkbox').all()) {
+  // Only the methods' own boxes (ticking one opens its settings, which have boxes too).
+  const boxes = page.getByTestId('methods-panel').locator('.method-head input[type=checkbox]');
+  const n = await boxes.count();
+  for (let i = 0; i < n; i++) {
+    const box = boxes.nth(i);
     const label = (await box.evaluate((el) => el.closest('label')?.textContent ?? '')).trim();
-    if (!label) continue;
     if (labels.includes(label)) await box.check();
     else if (await box.isChecked()) await box.uncheck();
   }
@@ -107,7 +109,9 @@ test('SORSA orthonormality and SPP sparsity are charted; a spectrum, a method ad
   await spectrum.getByLabel('Method', { exact: true }).selectOption('sorsa');
   await spectrum.getByRole('button', { name: 'Compute' }).click();
   await expect(page.getByTestId('chart-spectrum')).toHaveAttribute('data-points', '128', { timeout: 60_000 });
-  await expect(page.getByTestId('chart-spectrum').locator('.recharts-line')).toHaveCount(2);
+  await expect(page.getByTestId('chart-spectrum').locator('.recharts-line')).toHaveCount(3);
+  await page.getByTestId('spectrum-panel').scrollIntoViewIfNeeded();
+  await keepScreenshot(page, testInfo, 'diagnostics-spectrum', { fullPage: false });
   await page.getByTestId('method-checks').scrollIntoViewIfNeeded();
   await keepScreenshot(page, testInfo, 'diagnostics-checks', { fullPage: false });
 

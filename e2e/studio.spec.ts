@@ -44,6 +44,7 @@ test('trains LoRA, PiSSA and SPP on the built-in model and math data, live', asy
   await setNumber(page, 'Sequence length T', 64);
   await setNumber(page, 'Validate every', 3);
   await setNumber(page, 'Validation rows', 4);
+  await setNumber(page, 'Accuracy questions', 2);
   await expect(page.getByTestId('data-preview')).toContainText('Cut to T = 64');
   await keepScreenshot(page, testInfo, 'studio-setup');
 

@@ -25,7 +25,11 @@ export function SpectrumPanel() {
   const l = layers.some((x) => x.name === layer) ? layer : (layers[0]?.name ?? '');
   const state = spectra[spectrumKey(m, l)];
   const result = state?.status === 'done' ? state.result : undefined;
-  const rows = useMemo(() => (result ? result.before.map((b, i) => ({ i: i + 1, before: b > 0 ? b : undefined, after: result.after[i]! > 0 ? result.after[i] : undefined })) : []), [result]);
+  const rows = useMemo(() => (result ? result.before.map((b, i) => {
+            const a = result.after[i]!;
+            const change = Math.abs(a - b);
+            return { i: i + 1, before: b > 0 ? b : undefined, after: a > 0 ? a : undefined, change: change > 0 ? change : undefined };
+          }) : []), [result]);
   if (layers.length === 0) return null;
 
   const order = infos.map((x) => x.id);
@@ -72,18 +76,20 @@ export function SpectrumPanel() {
           <figcaption>
             σ<sub>i</sub> of {label(result.method)}’s {result.layer} [{result.shape[0]}×{result.shape[1]}]{' '}
             <span className="muted small">
-              (log scale; at init vs after {result.step} steps; largest change {(maxChange * 100).toPrecision(3)} % of σ₁; {formatMs(result.ms)})
+              (log scale; at init, after {result.step} steps, and their difference; largest change {(maxChange * 100).toPrecision(3)} % of σ₁; {formatMs(result.ms)})
             </span>
           </figcaption>
           <ResponsiveContainer width="100%" height={220}>
             <LineChart data={rows} margin={{ top: 6, right: 12, bottom: 2, left: 0 }}>
               <CartesianGrid stroke="#2a313b" strokeDasharray="3 3" />
               <XAxis dataKey="i" type="number" domain={['dataMin', 'dataMax']} allowDecimals={false} stroke="#98a2b0" fontSize={11} />
-              <YAxis scale="log" domain={['auto', 'auto']} allowDataOverflow stroke="#98a2b0" fontSize={11} width={48} tickFormatter={(v: number) => String(Number(v.toPrecision(2)))} />
+              <YAxis scale="log" domain={['auto', 'auto']} allowDataOverflow stroke="#98a2b0" fontSize={11} width={48} tickFormatter={(v: number) => (v > 0 && v < 1e-3 ? v.toExponential(0) : String(Number(v.toPrecision(2))))} />
               <Tooltip contentStyle={{ background: '#1e232b', border: '1px solid #2a313b', fontSize: 12 }} labelFormatter={(i) => `σ${String(i)}`} formatter={(v) => (typeof v === 'number' ? v.toPrecision(5) : String(v))} />
               <Legend wrapperStyle={{ fontSize: 12 }} />
-              <Line type="linear" dataKey="before" name="at init" stroke="#98a2b0" strokeDasharray="5 3" dot={false} strokeWidth={1.6} isAnimationActive={false} />
+              {/* "at init" drawn last, dashed, so it shows where the two coincide. */}
               <Line type="linear" dataKey="after" name={`after ${result.step} steps`} stroke={color} dot={false} strokeWidth={1.8} isAnimationActive={false} />
+              <Line type="linear" dataKey="change" name="|now − at init|" stroke={color} strokeOpacity={0.55} strokeDasharray="2 2" dot={false} strokeWidth={1.2} isAnimationActive={false} />
+              <Line type="linear" dataKey="before" name="at init" stroke="#98a2b0" strokeDasharray="5 3" dot={false} strokeWidth={1.4} isAnimationActive={false} />
             </LineChart>
           </ResponsiveContainer>
         </figure>
