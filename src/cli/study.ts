@@ -47,11 +47,13 @@ const spec: CommandSpec = {
     rank: { type: 'int', value: 'R', min: 1, default: 8, description: 'rank of every low-rank method (alpha = rank, s = 1)' },
     'eval-every': { type: 'int', value: 'K', min: 1, default: 25, description: 'validation loss every K steps' },
     'eval-rows': { type: 'int', value: 'N', min: 1, default: 48, description: 'validation rows for the periodic validation loss' },
+    'final-val-rows': { type: 'int', value: 'N', min: 0, default: 0, description: 'validation rows for the loss after training (0: all)' },
     'accuracy-items': { type: 'int', value: 'N', min: 0, default: 100, description: 'validation prompts whose greedy answers are scored' },
     'calibration-batches': { type: 'int', value: 'N', min: 1, default: 4, description: "training batches for LoRA-SB's gradient estimate and SPP's Wanda norms" },
     'quant-iterations': { type: 'int', value: 'T', min: 0, max: 16, default: 5, description: 'QPiSSA/LoftQ rounds for the quantization-error table (0: skip it)' },
     out: { type: 'string', value: 'FILE', default: 'docs/RESULTS.md', description: 'Markdown results' },
     json: { type: 'string', value: 'FILE', default: 'docs/results.json', description: 'JSON results (every step)' },
+    'render-only': { type: 'boolean', description: 'only rewrite --out from the results in --json (no training)' },
     resume: { type: 'boolean', description: 'reuse finished runs of the same configuration from --json' },
     help: { type: 'boolean', description: 'show this help' },
   },
@@ -119,11 +121,24 @@ async function main(argv: readonly string[]): Promise<number> {
     const evalEvery = a.number('eval-every', 25);
     const evalRows = a.number('eval-rows', 48);
     const accuracyItems = a.number('accuracy-items', 100);
+    const finalValRows = a.number('final-val-rows', 0);
     const calibrationBatches = a.number('calibration-batches', 4);
     const quantIterations = a.number('quant-iterations', 5);
     const outPath = a.string('out', 'docs/RESULTS.md');
     const jsonPath = a.string('json', 'docs/results.json');
     const modelDir = a.string('model', 'public/models/kjv-llama-1m');
+    if (a.bool('render-only')) {
+      const json = JSON.parse(await readFile(jsonPath, 'utf8')) as StudyJson;
+      let existing: string | undefined;
+      try {
+        existing = await readFile(outPath, 'utf8');
+      } catch {
+        existing = undefined;
+      }
+      await writeFile(outPath, mergeResults(existing, renderResults(json)));
+      log(`wrote ${resolve(outPath)} from ${resolve(jsonPath)}${json.partial ? ' (partial)' : ''}`);
+      return 0;
+    }
 
     const lowRank: MethodSettings = { rank, alpha: rank };
     const settingsFor = (id: MethodId): MethodSettings => {
@@ -222,6 +237,7 @@ async function main(argv: readonly string[]): Promise<number> {
         methodSettings,
         evalEvery,
         evalRows,
+        finalValRows,
         accuracyItems,
         calibrationBatches,
         plannedRuns,
@@ -233,7 +249,7 @@ async function main(argv: readonly string[]): Promise<number> {
       if (a.bool('resume')) {
         try {
           const old = JSON.parse(await readFile(jsonPath, 'utf8')) as StudyJson;
-          const same = ['steps', 'batch', 'schedule', 'warmupSteps', 'rank', 'evalEvery', 'evalRows', 'accuracyItems'].every(
+          const same = ['steps', 'batch', 'schedule', 'warmupSteps', 'rank', 'evalEvery', 'evalRows', 'finalValRows', 'accuracyItems'].every(
             (k) => JSON.stringify(old.config[k as keyof StudyJson['config']]) === JSON.stringify(config[k as keyof StudyJson['config']]),
           ) && JSON.stringify(old.config.learningRates) === JSON.stringify(config.learningRates);
           if (same) {
@@ -281,6 +297,7 @@ async function main(argv: readonly string[]): Promise<number> {
           seqLen,
           evalEvery,
           evalRows,
+          finalValRows,
           calibrationBatches,
           log,
         };

@@ -1,10 +1,12 @@
 // Greedy generation for the accuracy check, for an adapted model (its own projections passed as
-// `linears`, which src/models/generate.ts does not take) and for many prompts at once: prompts
-// of equal token length are run as one batch with a KV cache of that batch size, so every row
-// sees exactly what a one-sequence greedy run would (same positions, no padding), and a step
-// costs one dispatch chain for the whole group instead of one per prompt. Argmax on the CPU
-// (ties go to the lowest id, as sampling.ts's argmax).
-
+// `linears`, which src/models/generate.ts does not take) and for many prompts at once, in
+// lockstep: every row of the batch is at the same position at every step. The positions that all
+// prompts share are run as one chunk; after that each step feeds one token per row, the next
+// prompt token for a row whose prompt is not finished, else the row's own last greedy choice.
+// With a KV cache of that batch size this is exactly what a one-sequence greedy run gives for
+// each row (same positions, no padding, causal attention), at the cost of max prompt length +
+// new tokens forward passes for the whole batch instead of that many per prompt. Argmax on the
+// CPU (ties go to the lowest id, as sampling.ts's argmax).
 import type { CausalLM } from '../../models/causalLM';
 import type { LinearLayer } from '../../models/linearLayer';
 import { argmax } from '../../models/sampling';
@@ -30,65 +32,63 @@ export async function greedyGenerateMany(
   options: BatchGenerateOptions,
 ): Promise<number[][]> {
   const out: number[][] = prompts.map(() => []);
-  const byLength = new Map<number, number[]>();
-  prompts.forEach((p, i) => {
-    if (p.length === 0) throw new Error('generation needs at least one prompt token');
-    const list = byLength.get(p.length) ?? [];
-    list.push(i);
-    byLength.set(p.length, list);
-  });
+  if (prompts.some((p) => p.length === 0)) throw new Error('generation needs at least one prompt token');
   const maxBatch = options.maxBatch ?? 32;
-  for (const [length, all] of [...byLength.entries()].sort((a, b) => a[0] - b[0])) {
-    for (let s = 0; s < all.length; s += maxBatch) {
-      const group = all.slice(s, s + maxBatch);
-      await generateGroup(rt, model, linears, group.map((i) => prompts[i]!), length, options, group.map((i) => out[i]!));
-    }
+  // Similar lengths together, so a batch wastes few steps on its longest prompt.
+  const order = prompts.map((_, i) => i).sort((a, b) => prompts[a]!.length - prompts[b]!.length || a - b);
+  for (let s = 0; s < order.length; s += maxBatch) {
+    const group = order.slice(s, s + maxBatch);
+    await generateLockstep(rt, model, linears, group.map((i) => prompts[i]!), options, group.map((i) => out[i]!));
   }
   return out;
 }
 
-async function generateGroup(
+async function generateLockstep(
   rt: Runtime,
   model: CausalLM,
   linears: ReadonlyMap<string, LinearLayer> | undefined,
   prompts: readonly (readonly number[])[],
-  length: number,
   options: BatchGenerateOptions,
   outputs: number[][],
 ): Promise<void> {
   const B = prompts.length;
   const { numLayers, numKvHeads, headDim, vocabSize: V, maxPositions } = model.config;
-  const maxNew = Math.max(0, Math.min(options.maxNewTokens, maxPositions - length));
-  if (maxNew === 0) return;
+  const shortest = Math.min(...prompts.map((p) => p.length));
+  const longest = Math.max(...prompts.map((p) => p.length));
+  const total = Math.min(maxPositions, longest + options.maxNewTokens);
   const eos = new Set(options.eosIds);
-  const done = new Array<boolean>(B).fill(false);
-  const cache = new KvCache(rt, { layers: numLayers, batch: B, maxTokens: length + maxNew, kvDim: numKvHeads * headDim });
+  const done = prompts.map((p) => p.length + 0 >= total);
+  const sequences = prompts.map((p) => [...p]);
+  const cache = new KvCache(rt, { layers: numLayers, batch: B, maxTokens: total, kvDim: numKvHeads * headDim });
   try {
-    let input: number[] = prompts.flatMap((p) => [...p]);
-    let T = length;
+    // First the shared prefix positions 0 .. shortest − 1 as one chunk, then one position a step.
     let start = 0;
-    for (let n = 0; n < maxNew; n++) {
+    let T = shortest;
+    while (start + T <= total - 1 && !done.every(Boolean)) {
+      const input: number[] = [];
+      for (let b = 0; b < B; b++) for (let j = start; j < start + T; j++) input.push(sequences[b]![j]!);
       const g = new Graph(rt, false);
       let logits: Float32Array;
       try {
-        const result = model.forward(g, tokenIds(g, input, [B, T]), { cache, start, linears });
-        logits = await readTensor(rt, result);
+        logits = await readTensor(rt, model.forward(g, tokenIds(g, input, [B, T]), { cache, start, linears }));
       } finally {
         g.destroy();
       }
-      const next: number[] = [];
+      const position = start + T; // the position whose token the logits predict
       for (let b = 0; b < B; b++) {
-        const row = logits.subarray((b * T + T - 1) * V, (b * T + T) * V);
-        const id = argmax(row);
-        next.push(id);
-        if (done[b]) continue;
+        if (position < prompts[b]!.length) continue; // still reading its prompt
+        const seq = sequences[b]!;
+        if (done[b]) {
+          seq.push(seq[seq.length - 1]!); // keeps the row in step; never read
+          continue;
+        }
+        const id = argmax(logits.subarray((b * T + T - 1) * V, (b * T + T) * V));
+        seq.push(id);
         outputs[b]!.push(id);
-        if (eos.has(id) || options.isComplete?.(outputs[b]!)) done[b] = true;
+        if (eos.has(id) || outputs[b]!.length >= options.maxNewTokens || options.isComplete?.(outputs[b]!)) done[b] = true;
       }
-      if (done.every(Boolean)) break;
-      start += T;
+      start = position;
       T = 1;
-      input = next;
     }
   } finally {
     cache.destroy();

@@ -5,6 +5,7 @@
 // about outcomes: the text around the generated block (between the markers) is kept as it is, so
 // a discussion written after reading the figures survives a re-run.
 
+import { SVD_SETTINGS } from '../../adapters/methods/svdSettings';
 import type { DatasetId } from './data';
 import type { MethodResult, QuantStudy } from './run';
 
@@ -53,6 +54,7 @@ export interface StudyJson {
     readonly methodSettings: Readonly<Record<string, unknown>>;
     readonly evalEvery: number;
     readonly evalRows: number;
+    readonly finalValRows: number;
     readonly accuracyItems: number;
     readonly calibrationBatches: number;
     readonly plannedRuns: readonly { dataset: DatasetId; seed: number }[];
@@ -148,7 +150,7 @@ function resultsTable(runs: readonly StudyRun[], baseBytes: number): string {
     ];
   });
   return table(
-    ['method', 'trainable params', 'memory (own)', 'memory (with base)', `train loss (last ${w})`, 'val loss, all rows', 'best val (subset)', 'accuracy', 'answered', 'init s', 'train s', 'tokens/s'],
+    ['method', 'trainable params', 'memory (own)', 'memory (with base)', `train loss (last ${w})`, 'val loss (final)', 'best val (subset)', 'accuracy', 'answered', 'init s', 'train s', 'tokens/s'],
     rows,
   );
 }
@@ -228,7 +230,7 @@ function quantSection(quant: QuantStudy & { seed: number }): string {
     `Measured at initialisation on every targeted projection of the pretrained model (seed ${quant.seed}): ` +
       `E = W − (deq(NF4(W′)) + s·B·A), W′ = W for QLoRA (whose error is LoftQ's iteration 0: plain NF4 of W), the residual for QPiSSA. ` +
       `Settings: rank ${String(s.rank)}, alpha ${String(s.alpha)}, NF4 block 64, double quantization ${String(s.doubleQuant)} (the PiSSA paper's table: no double quant), ` +
-      `randomized SVD with ${String(s.niter)} power iterations. Reduction ratio per layer (1 − ‖E_m‖_* / ‖E_QLoRA‖_*) × 100, averaged over the layers of each type; positive = smaller error than QLoRA.`,
+      `randomized SVD with ${String(s.niter ?? SVD_SETTINGS.find((x) => x.key === 'niter')!.default)} power iterations. Reduction ratio per layer (1 − ‖E_m‖_* / ‖E_QLoRA‖_*) × 100, averaged over the layers of each type; positive = smaller error than QLoRA.`,
     '',
     '**Nuclear norm (the paper\'s metric)**',
     '',
@@ -281,7 +283,7 @@ export function renderResults(study: StudyJson): string {
       `${c.schedule} schedule with ${c.warmupSteps} warm-up step${c.warmupSteps === 1 ? '' : 's'}, gradient-norm clip ${c.clip}. All methods see identical batches in identical order (one seeded batcher per run).`,
     `- **Learning rates:** ${Object.entries(c.learningRates).map(([k, v]) => `${k} ${v}`).join(', ')}. ${c.lrFamilies}`,
     `- **Adapters:** rank ${c.rank}, alpha ${c.alpha} (s = ${f(c.alpha / c.rank, 2)}) for every low-rank method; other settings are the studio's defaults: ${Object.entries(c.methodSettings).map(([k, v]) => `${k} ${JSON.stringify(v)}`).join('; ')}.`,
-    `- **Evaluation:** validation loss on the first ${c.evalRows} validation rows every ${c.evalEvery} steps (and at step 0), on all validation rows after training; accuracy by greedy generation (no sampling) on the first ${c.accuracyItems} validation prompts. LoRA-SB and SPP use ${c.calibrationBatches} training batches (the first of the run's batch order) for their inits.`,
+    `- **Evaluation:** validation loss on the first ${c.evalRows} validation rows every ${c.evalEvery} steps (and at step 0), on ${c.finalValRows > 0 ? `the first ${c.finalValRows}` : 'all'} validation rows after training; accuracy by greedy generation (no sampling) on the first ${c.accuracyItems} validation prompts. LoRA-SB and SPP use ${c.calibrationBatches} training batches (the first of the run's batch order) for their inits.`,
     `- **Seeds:** ${[...new Set(c.plannedRuns.map((r) => r.seed))].join(', ')} (seed = adapter init, rSVD sketch, batch order).`,
     '',
     table(

@@ -38,6 +38,8 @@ export interface RunOptions {
   /** Validation loss on the first `evalRows` validation rows every `evalEvery` steps. */
   readonly evalEvery: number;
   readonly evalRows: number;
+  /** Validation rows for the loss after training (0: all of them). */
+  readonly finalValRows: number;
   /** Batches for the data-driven inits (LoRA-SB's gradient estimate, SPP's Wanda norms). */
   readonly calibrationBatches: number;
   readonly log: (line: string) => void;
@@ -69,7 +71,7 @@ export interface MethodResult {
   readonly countedTokens: number;
   /** On the first evalRows validation rows, at fixed steps (step 0: before training). */
   readonly validation: { step: number; loss: number }[];
-  /** On every validation row, after training. */
+  /** On the first finalValRows validation rows (all when 0), after training. */
   readonly finalValidationLoss: number;
   readonly accuracy: AccuracyResult;
   readonly stoppedAt?: { step: number; reason: string };
@@ -131,9 +133,8 @@ export interface TokenizerLike {
 export async function baseResult(rt: Runtime, options: RunOptions, tok: TokenizerLike): Promise<MethodResult> {
   const { model, data } = options;
   const subset = validationBatches(data, options.evalRows, options.batch, options.seqLen);
-  const all = validationBatches(data, 0, options.batch, options.seqLen);
   const subsetLoss = await evaluateFrozen(rt, model, subset);
-  const finalValidationLoss = await evaluateFrozen(rt, model, all);
+  const finalValidationLoss = sameRows(options) ? subsetLoss : await evaluateFrozen(rt, model, validationBatches(data, options.finalValRows, options.batch, options.seqLen));
   const accuracy = await accuracyOf(rt, model, undefined, data, tok.eosIds, (ids) => tok.decode(ids));
   return {
     id: 'base',
@@ -156,7 +157,7 @@ export async function baseResult(rt: Runtime, options: RunOptions, tok: Tokenize
 export async function runStudy(rt: Runtime, options: RunOptions, tok: TokenizerLike): Promise<MethodResult[]> {
   const { model, data, log } = options;
   const subset = validationBatches(data, options.evalRows, options.batch, options.seqLen);
-  const all = validationBatches(data, 0, options.batch, options.seqLen);
+  const all = validationBatches(data, options.finalValRows, options.batch, options.seqLen);
   const calibration = () => Array.from({ length: Math.max(1, options.calibrationBatches) }, (_, i) => data.batcher.batch(i));
   const running: Running[] = [];
   try {
@@ -246,10 +247,13 @@ export async function runStudy(rt: Runtime, options: RunOptions, tok: TokenizerL
       }
     }
     for (const r of running) {
-      if (!r.result.stoppedAt) r.result.finalValidationLoss = await r.trainer.evaluate(all);
+      if (!r.result.stoppedAt) {
+        const last = r.result.validation[r.result.validation.length - 1]!;
+        r.result.finalValidationLoss = sameRows(options) && last.step === options.steps ? last.loss : await r.trainer.evaluate(all);
+      }
       r.result.accuracy = await accuracyOf(rt, r.adapted.model, r.adapted.linears, data, tok.eosIds, (ids) => tok.decode(ids));
       log(
-        `  ${r.plan.id}: validation loss (all ${data.validation.length} rows) ${r.result.finalValidationLoss.toFixed(4)}; ` +
+        `  ${r.plan.id}: validation loss (${options.finalValRows || data.validation.length} rows) ${r.result.finalValidationLoss.toFixed(4)}; ` +
           `accuracy ${r.result.accuracy.correct}/${r.result.accuracy.total} (${(r.result.accuracy.ms / 1000).toFixed(0)} s to generate)`,
       );
     }
@@ -260,6 +264,12 @@ export async function runStudy(rt: Runtime, options: RunOptions, tok: TokenizerL
       r.adapted.release(rt);
     }
   }
+}
+
+/** The final validation loss uses the same rows as the periodic one (so its last value is reused). */
+function sameRows(o: RunOptions): boolean {
+  const n = o.data.validation.length;
+  return Math.min(o.finalValRows || n, n) === Math.min(o.evalRows || n, n);
 }
 
 function mean(xs: readonly number[]): number {
@@ -293,10 +303,13 @@ export interface QuantStudy {
  */
 export async function quantStudy(rt: Runtime, model: CausalLM, targets: readonly string[], seed: number, settings: MethodSettings, iterations: number, log: (line: string) => void): Promise<QuantStudy> {
   const methods: { id: 'qpissa' | 'loftq'; iterations: number; initMs: number; layers: LayerQuant[] }[] = [];
+  let resolvedSettings: Record<string, unknown> = { ...settings, iterations };
   for (const id of ['qpissa', 'loftq'] as const) {
     const method = methodById(id);
     const start = performance.now();
-    const adapted = await method.create({ rt, model, targets, seed, learningRate: 1e-4 }, resolveSettings(method, { ...settings, iterations }));
+    const resolved = resolveSettings(method, { ...settings, iterations });
+    resolvedSettings = resolved;
+    const adapted = await method.create({ rt, model, targets, seed, learningRate: 1e-4 }, resolved);
     try {
       const initMs = performance.now() - start;
       log(`  quantization error: ${id} T=${iterations} initialised in ${(initMs / 1000).toFixed(1)} s`);
@@ -310,5 +323,5 @@ export async function quantStudy(rt: Runtime, model: CausalLM, targets: readonly
       adapted.release(rt);
     }
   }
-  return { settings: { ...settings, iterations }, methods };
+  return { settings: resolvedSettings, methods };
 }
