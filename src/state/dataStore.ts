@@ -6,7 +6,10 @@ import { create } from 'zustand';
 import { engineClient } from './engineStore';
 import type { DatasetParams, DatasetPreview } from '../worker/protocol';
 
-export const BUILTIN_DATASETS = [{ id: 'math', label: 'Math word problems (built-in)' }] as const;
+export const BUILTIN_DATASETS = [
+  { id: 'math', label: 'Math word problems' },
+  { id: 'words', label: 'Word instructions' },
+] as const;
 
 interface DataState {
   readonly preview: DatasetPreview | null;

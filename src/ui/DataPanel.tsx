@@ -4,7 +4,7 @@
 // the split and every skipped row's reason. Sequence length and split are set here.
 
 import { useEffect } from 'react';
-import { useDataStore } from '../state/dataStore';
+import { BUILTIN_DATASETS, useDataStore } from '../state/dataStore';
 import { useModelStore } from '../state/modelStore';
 import { useRunStore } from '../state/runStore';
 import { useSettingsStore } from '../state/settingsStore';
@@ -37,11 +37,14 @@ export function DataPanel() {
     <section className="panel" aria-labelledby="data-title" data-testid="data-panel">
       <div className="panel-head">
         <h2 id="data-title">Data</h2>
-        {preview && !preview.builtin && (
-          <button type="button" className="link" disabled={busy || !hasModel} onClick={() => void loadBuiltin('math', datasetParams())}>
-            Back to the built-in math set
-          </button>
-        )}
+        <span className="builtin-sets">
+          Built-in:{' '}
+          {BUILTIN_DATASETS.map((d) => (
+            <button key={d.id} type="button" className="link" disabled={busy || !hasModel} onClick={() => void loadBuiltin(d.id, datasetParams())}>
+              {d.label}
+            </button>
+          ))}
+        </span>
       </div>
       <DropZone
         label="Drop a data file"
