@@ -5,31 +5,10 @@
 // are adapted and runs are 2 steps, so each run takes well under a minute on SwiftShader.
 
 import { expect, test, type Page } from '@playwright/test';
-import { keepScreenshot } from './helpers';
-
-async function setNumber(page: Page, label: string, value: number): Promise<void> {
-  const input = page.getByLabel(label, { exact: true });
-  await input.fill(String(value));
-  await input.blur();
-  await expect(input).toHaveValue(String(value));
-}
-
-async function chooseMethods(page: Page, labels: readonly string[]): Promise<void> {
-  // Only the methods' own boxes (ticking one opens its settings, which have boxes too).
-  const boxes = page.getByTestId('methods-panel').locator('.method-head input[type=checkbox]');
-  const n = await boxes.count();
-  for (let i = 0; i < n; i++) {
-    const box = boxes.nth(i);
-    const label = (await box.evaluate((el) => el.closest('label')?.textContent ?? '')).trim();
-    if (labels.includes(label)) await box.check();
-    else if (await box.isChecked()) await box.uncheck();
-  }
-}
+import { chooseMethods, keepScreenshot, openStudio, setNumber } from './helpers';
 
 async function openWithTinySettings(page: Page): Promise<void> {
-  await page.goto('/');
-  await expect(page.getByTestId('model-card')).toContainText('kjv-llama-1m', { timeout: 120_000 });
-  await expect(page.getByTestId('data-preview')).toBeVisible({ timeout: 120_000 });
+  await openStudio(page);
   const targets = page.getByTestId('training-settings').locator('fieldset.targets');
   for (const role of ['k', 'o', 'gate', 'up', 'down']) await targets.getByLabel(role, { exact: true }).uncheck();
   await setNumber(page, 'Steps', 2);

@@ -5,79 +5,10 @@
 // loads again from there.
 
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { expect, test, type Download, type Page } from '@playwright/test';
-import { keepScreenshot } from './helpers';
+import { expect, test } from '@playwright/test';
+import { downloads, keepScreenshot, safetensorsHeader, setNumber, zipEntries } from './helpers';
 
 const MODEL_DIR = 'public/models/kjv-llama-1m';
-
-async function setNumber(page: Page, label: string, value: number): Promise<void> {
-  const input = page.getByLabel(label, { exact: true });
-  await input.fill(String(value));
-  await input.blur();
-  await expect(input).toHaveValue(String(value));
-}
-
-async function bytesOf(download: Download): Promise<Buffer> {
-  return readFileSync(await download.path());
-}
-
-/** Collects the next `n` downloads that `action` starts. */
-async function downloads(page: Page, n: number, action: () => Promise<void>): Promise<Map<string, Buffer>> {
-  const got: Download[] = [];
-  const all = new Promise<void>((resolve) => {
-    const on = (d: Download) => {
-      got.push(d);
-      if (got.length === n) {
-        page.off('download', on);
-        resolve();
-      }
-    };
-    page.on('download', on);
-  });
-  await action();
-  await all;
-  const out = new Map<string, Buffer>();
-  for (const d of got) out.set(d.suggestedFilename(), await bytesOf(d));
-  return out;
-}
-
-interface HeaderEntry {
-  dtype: string;
-  shape: number[];
-  data_offsets: [number, number];
-}
-
-function safetensorsHeader(bytes: Buffer): Record<string, HeaderEntry> {
-  const length = Number(bytes.readBigUInt64LE(0));
-  expect(8 + length).toBeLessThanOrEqual(bytes.length);
-  const header = JSON.parse(bytes.subarray(8, 8 + length).toString('utf8')) as Record<string, HeaderEntry>;
-  const dataBytes = bytes.length - 8 - length;
-  for (const [name, e] of Object.entries(header)) {
-    if (name === '__metadata__') continue;
-    expect(e.dtype).toBe('F32');
-    expect(e.data_offsets[1] - e.data_offsets[0]).toBe(4 * e.shape.reduce((a, b) => a * b, 1));
-    expect(e.data_offsets[1]).toBeLessThanOrEqual(dataBytes);
-  }
-  return header;
-}
-
-/** Stored (uncompressed) entries of a zip, from its central directory. */
-function zipEntries(bytes: Buffer): Map<string, Buffer> {
-  const end = bytes.length - 22;
-  expect(bytes.readUInt32LE(end)).toBe(0x06054b50);
-  const out = new Map<string, Buffer>();
-  let at = bytes.readUInt32LE(end + 16);
-  for (let i = 0; i < bytes.readUInt16LE(end + 10); i++) {
-    expect(bytes.readUInt32LE(at)).toBe(0x02014b50);
-    const size = bytes.readUInt32LE(at + 24);
-    const nameLength = bytes.readUInt16LE(at + 28);
-    const local = bytes.readUInt32LE(at + 42);
-    const start = local + 30 + bytes.readUInt16LE(local + 26) + bytes.readUInt16LE(local + 28);
-    out.set(bytes.subarray(at + 46, at + 46 + nameLength).toString('utf8'), bytes.subarray(start, start + size));
-    at += 46 + nameLength;
-  }
-  return out;
-}
 
 test('exports a trained LoRA, restores the saved run after a reload, and keeps a picked model folder', async ({ page }, testInfo) => {
   test.setTimeout(240_000);

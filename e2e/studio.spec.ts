@@ -1,55 +1,51 @@
-// The studio's main path in a real headless Chromium: the built-in model and math data load on
-// their own, three methods train a few tiny steps side by side, the loss chart gets a line per
-// method and the results table fills. Tiny settings keep it to about a minute on SwiftShader.
+// The studio's main path in a real headless Chromium, as the README promises a new user: the
+// built-in model and math data load on their own; LoRA, PiSSA, QPiSSA and SPP train a few tiny
+// steps side by side on every projection; QPiSSA's quantization error fills in layer by layer
+// during init; the loss chart gets a line per method (against steps, then training tokens); the
+// results table fills; generation from each method; QPiSSA's PEFT adapter downloads and is parsed.
 
 import { readFileSync } from 'node:fs';
-import { expect, test, type Page } from '@playwright/test';
-import { keepScreenshot } from './helpers';
+import { expect, test } from '@playwright/test';
+import { chooseMethods, downloads, keepScreenshot, openStudio, safetensorsHeader, setNumber } from './helpers';
 
-const METHODS = ['LoRA', 'PiSSA', 'SPP'];
+const METHODS = ['LoRA', 'PiSSA', 'QPiSSA', 'SPP'];
+const IDS = ['lora', 'pissa', 'qpissa', 'spp'];
+const MODEL_DIR = 'public/models/kjv-llama-1m';
 
-async function setNumber(page: Page, label: string, value: number): Promise<void> {
-  const input = page.getByLabel(label, { exact: true });
-  await input.fill(String(value));
-  await input.blur();
-  await expect(input).toHaveValue(String(value));
-}
-
-test('trains LoRA, PiSSA and SPP on the built-in model and math data, live', async ({ page }, testInfo) => {
-  test.setTimeout(240_000);
+test('trains LoRA, PiSSA, QPiSSA and SPP on the built-in model and math data, live, and exports a PEFT adapter', async ({ page }, testInfo) => {
+  test.setTimeout(420_000);
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto('/');
+  const config = JSON.parse(readFileSync(`${MODEL_DIR}/config.json`, 'utf8')) as { hidden_size: number; num_hidden_layers: number };
+  await openStudio(page);
 
   await expect(page.getByRole('tab', { name: 'Studio' })).toHaveAttribute('aria-selected', 'true');
   const card = page.getByTestId('model-card');
-  await expect(card).toBeVisible({ timeout: 120_000 });
-  await expect(card).toContainText('kjv-llama-1m');
   await expect(card).toContainText('LlamaForCausalLM');
-  await expect(page.getByTestId('data-preview')).toBeVisible({ timeout: 120_000 });
   await expect(page.getByTestId('data-counts')).toContainText(/\d+ train · \d+ validation/);
   await expect(page.getByTestId('data-preview-table').locator('tbody tr').first()).toBeVisible();
 
-  const methods = page.getByTestId('methods-panel');
-  for (const box of await methods.getByRole('checkbox').all()) {
-    const label = (await box.evaluate((el) => el.closest('label')?.textContent ?? '')).trim();
-    if (!label) continue;
-    if (METHODS.includes(label)) await box.check();
-    else if (await box.isChecked()) await box.uncheck();
-  }
+  await chooseMethods(page, METHODS);
   await expect(page.getByTestId('estimate-lora')).toContainText('trainable');
+  await expect(page.getByTestId('estimate-qpissa')).toContainText('trainable');
+  await expect(page.getByTestId('memory-plan')).toContainText(/Chosen methods together: ≈\d/);
+  await expect(page.getByTestId('memory-plan').getByRole('alert')).toHaveCount(0);
 
   await setNumber(page, 'Steps', 3);
   await setNumber(page, 'Batch B', 2);
   await setNumber(page, 'Sequence length T', 64);
   await setNumber(page, 'Validate every', 3);
   await setNumber(page, 'Validation rows', 4);
-  await setNumber(page, 'Accuracy questions', 2);
+  await setNumber(page, 'Accuracy questions', 1);
   await expect(page.getByTestId('data-preview')).toContainText('Cut to T = 64');
   await keepScreenshot(page, testInfo, 'studio-setup');
 
-  await page.getByRole('button', { name: /^Start/ }).click();
+  await page.getByRole('button', { name: /^Start \(4 methods\)/ }).click();
   await expect(page.getByTestId('init-progress')).toBeVisible();
+  // QPiSSA's quantization error per layer arrives during its init, all 4 × 7 projections.
+  const layers = 7 * config.num_hidden_layers;
+  await expect(page.getByTestId('chart-quant')).toHaveAttribute('data-points', `qpissa:1:${layers}`, { timeout: 240_000 });
+  await expect(page.getByTestId('quant-ratio-note')).toContainText('tick QLoRA');
   const state = page.getByTestId('run-state');
   // Pause once the first step is in, check that it holds, then resume to the end.
   await expect(state).toContainText(/Training · step [12]\/3/, { timeout: 150_000 });
@@ -60,17 +56,25 @@ test('trains LoRA, PiSSA and SPP on the built-in model and math data, live', asy
   await expect(state).toHaveText(pausedAt ?? '');
   await keepScreenshot(page, testInfo, 'studio-paused', { fullPage: false });
   await page.getByRole('button', { name: 'Resume' }).click();
-  await expect(state).toContainText('Done', { timeout: 150_000 });
+  await expect(state).toContainText('Done', { timeout: 200_000 });
 
   const loss = page.getByTestId('chart-loss');
-  await expect(loss).toHaveAttribute('data-points', 'lora:3,pissa:3,spp:3');
-  await expect(loss.locator('.recharts-line')).toHaveCount(3);
+  await expect(loss).toHaveAttribute('data-points', IDS.map((id) => `${id}:3`).join(','));
+  await expect(loss.locator('.recharts-line')).toHaveCount(4);
   for (const m of METHODS) await expect(loss.locator('.recharts-legend-wrapper')).toContainText(m);
-  await expect(page.getByTestId('chart-val')).toHaveAttribute('data-points', 'lora:1,pissa:1,spp:1');
+  await expect(page.getByTestId('chart-val')).toHaveAttribute('data-points', IDS.map((id) => `${id}:1`).join(','));
+  // The same curves against the training tokens each method has seen.
+  await page.getByLabel('Against', { exact: true }).selectOption('tokens');
+  await expect(loss).toHaveAttribute('data-x-axis', 'tokens');
+  await expect(loss).toHaveAttribute('data-points', IDS.map((id) => `${id}:3`).join(','));
+  await expect(loss.locator('.recharts-line')).toHaveCount(4);
+  await expect(page.getByTestId('chart-val')).toHaveAttribute('data-points', IDS.map((id) => `${id}:1`).join(','));
+  await page.getByTestId('live-charts').scrollIntoViewIfNeeded();
+  await keepScreenshot(page, testInfo, 'studio-curves-tokens', { fullPage: false });
 
   const rows = page.getByTestId('results-table').locator('tbody tr');
-  await expect(rows).toHaveCount(3);
-  for (const id of ['lora', 'pissa', 'spp']) {
+  await expect(rows).toHaveCount(4);
+  for (const id of IDS) {
     const cells = page.getByTestId(`result-${id}`).locator('td');
     await expect(cells.nth(1)).toHaveText('3');
     await expect(cells.nth(2)).toHaveText(/^\d+\.\d{4}$/);
@@ -84,18 +88,25 @@ test('trains LoRA, PiSSA and SPP on the built-in model and math data, live', asy
 
   // Generation from the base model and each trained method, side by side.
   await setNumber(page, 'Max new tokens', 4);
-  await page.getByRole('button', { name: /Generate from the base model and 3 trained methods/ }).click();
-  for (const key of ['base', 'lora', 'pissa', 'spp']) await expect(page.getByTestId(`generation-${key}`)).toContainText(/\d+ tokens in/, { timeout: 60_000 });
+  await page.getByRole('button', { name: /Generate from the base model and 4 trained methods/ }).click();
+  for (const key of ['base', ...IDS]) await expect(page.getByTestId(`generation-${key}`)).toContainText(/\d+ tokens in/, { timeout: 60_000 });
   await page.evaluate(() => window.scrollTo(0, 0));
   await keepScreenshot(page, testInfo, 'studio-results-viewport', { fullPage: false });
+
+  // QPiSSA's PEFT adapter: converted to a LoRA on the original weights, rank 2r = 16.
+  const exportPanel = page.getByTestId('export-panel');
+  const adapter = await downloads(page, 2, () => exportPanel.getByRole('button', { name: 'Download the QPiSSA PEFT adapter as files' }).click());
+  const adapterConfig = JSON.parse(adapter.get('adapter_config.json')!.toString('utf8')) as Record<string, unknown>;
+  expect(adapterConfig).toMatchObject({ peft_type: 'LORA', r: 16, lora_alpha: 16, base_model_name_or_path: 'kjv-llama-1m' });
+  const tensors = safetensorsHeader(adapter.get('adapter_model.safetensors')!);
+  expect(Object.keys(tensors).filter((k) => k !== '__metadata__')).toHaveLength(2 * layers);
+  expect(tensors['base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight']!.shape).toEqual([16, config.hidden_size]);
   expect(errors).toEqual([]);
 });
 
 test('a broken model folder or unusable data file is refused beside the file, and the previous one stays', async ({ page }, testInfo) => {
-  await page.goto('/');
+  await openStudio(page);
   const card = page.getByTestId('model-card');
-  await expect(card).toContainText('kjv-llama-1m', { timeout: 120_000 });
-  await expect(page.getByTestId('data-preview')).toBeVisible({ timeout: 120_000 });
 
   const config = readFileSync('public/models/kjv-llama-1m/config.json');
   await page.getByTestId('model-drop').locator('input[type=file]').first().setInputFiles([
@@ -113,4 +124,10 @@ test('a broken model folder or unusable data file is refused beside the file, an
   await expect(dataError).toContainText('no usable rows');
   await expect(page.getByTestId('data-preview')).toContainText('math (built-in)');
   await keepScreenshot(page, testInfo, 'studio-refused-files', { fullPage: false });
+
+  // The second built-in set replaces the math set, whole: 2000 training and 200 validation rows.
+  await page.getByTestId('data-panel').getByRole('button', { name: 'Word instructions' }).click();
+  await expect(page.getByTestId('data-preview')).toContainText('words (built-in)');
+  await expect(page.getByTestId('data-counts')).toContainText(/2,?000 train · 200 validation/);
+  await expect(page.getByTestId('data-preview-table')).toContainText('Answer:');
 });

@@ -7,6 +7,7 @@ import {
   expectedTensors,
   isIgnoredTensor,
   linearParamCounts,
+  largestStepBuffer,
   memoryEstimate,
   paramCount,
   parseModelConfig,
@@ -381,5 +382,15 @@ describe('counts and estimates', () => {
     const perLayer = 8 * 768 + 2 * 3072 + 12 * 8;
     expect(m.activationBytes).toBe(4 * 16 * (12 * perLayer + 2 * 50257));
     expect(m.totalBytes).toBe(m.weightBytes + m.trainableBytes + m.activationBytes);
+  });
+
+  it('names the largest buffer of a step', () => {
+    const c = parseModelConfig(GPT2_CONFIG);
+    expect(largestStepBuffer(c, 1, 8)).toEqual({ bytes: 4 * 50257 * 768, what: 'the embedding matrix (50257×768)' });
+    const logits = largestStepBuffer(c, 8, 1024);
+    expect(logits.bytes).toBe(4 * 8 * 1024 * 50257);
+    expect(logits.what).toMatch(/^the logits/);
+    const attention = largestStepBuffer({ ...c, vocabSize: 16 }, 4, 2048);
+    expect(attention.bytes).toBe(4 * 4 * 12 * 2048 * 2048);
   });
 });

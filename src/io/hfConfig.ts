@@ -498,3 +498,26 @@ export function memoryEstimate(config: ModelConfig, options: MemoryEstimateOptio
   const trainableBytes = 16 * options.trainableParams;
   return { weightBytes, trainableBytes, activationBytes, totalBytes: weightBytes + trainableBytes + activationBytes };
 }
+
+/** The largest single GPU buffer a training step needs, and what it holds. */
+export interface LargestBuffer {
+  readonly bytes: number;
+  readonly what: string;
+}
+
+/**
+ * The biggest buffer one step allocates (f32): the logits [B·T, vocab] (and their gradient, same
+ * size), the attention probabilities [B, H, T, T], the MLP's hidden [B·T, I], or the embedding
+ * matrix [vocab, C] (its gradient and AdamW moments too under full fine-tuning). Each must fit the
+ * adapter's maxBufferSize and maxStorageBufferBindingSize, whatever the total memory.
+ */
+export function largestStepBuffer(config: ModelConfig, batch: number, seqLen: number): LargestBuffer {
+  const { hiddenSize: C, intermediateSize: I, numHeads: H, vocabSize: V } = config;
+  const candidates: LargestBuffer[] = [
+    { bytes: 4 * batch * seqLen * V, what: `the logits (${batch}×${seqLen} tokens × ${V} vocabulary)` },
+    { bytes: 4 * batch * H * seqLen * seqLen, what: `the attention probabilities (${batch} × ${H} heads × ${seqLen}×${seqLen})` },
+    { bytes: 4 * batch * seqLen * I, what: `the MLP activations (${batch}×${seqLen} tokens × ${I})` },
+    { bytes: 4 * V * C, what: `the embedding matrix (${V}×${C})` },
+  ];
+  return candidates.reduce((a, b) => (b.bytes > a.bytes ? b : a));
+}

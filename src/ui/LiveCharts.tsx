@@ -1,8 +1,9 @@
 // Step 6: the curves, live. Training loss, validation loss, tokens/s and gradient norm against
-// step, one line per method; a log-scale toggle and EMA smoothing for the per-step curves.
+// step or against training tokens seen, one line per method; a log-scale toggle and EMA
+// smoothing for the per-step curves.
 
 import { useMemo, useState } from 'react';
-import { evalRows, stepRows, tokensPerSecond } from './chartData';
+import { evalRows, stepRows, tokensPerSecond, type XAxisKind } from './chartData';
 import { useChartRuns } from './overlayData';
 import { MetricChart } from './MetricChart';
 
@@ -11,17 +12,23 @@ export function LiveCharts() {
   const { methodIds, series, evals, methods } = useChartRuns();
   const [log, setLog] = useState(false);
   const [smoothing, setSmoothing] = useState(0);
+  const [axis, setAxis] = useState<XAxisKind>('step');
 
-  const loss = useMemo(() => stepRows(series, methodIds, (p) => p.loss, smoothing, log), [series, methodIds, smoothing, log]);
-  const val = useMemo(() => evalRows(evals, methodIds, log), [evals, methodIds, log]);
-  const speed = useMemo(() => stepRows(series, methodIds, tokensPerSecond, smoothing, log), [series, methodIds, smoothing, log]);
-  const grad = useMemo(() => stepRows(series, methodIds, (p) => p.gradNorm, smoothing, log), [series, methodIds, smoothing, log]);
+  const loss = useMemo(() => stepRows(series, methodIds, (p) => p.loss, smoothing, log, axis), [series, methodIds, smoothing, log, axis]);
+  const val = useMemo(() => evalRows(evals, methodIds, log, axis, series), [evals, methodIds, log, axis, series]);
+  const speed = useMemo(() => stepRows(series, methodIds, tokensPerSecond, smoothing, log, axis), [series, methodIds, smoothing, log, axis]);
+  const grad = useMemo(() => stepRows(series, methodIds, (p) => p.gradNorm, smoothing, log, axis), [series, methodIds, smoothing, log, axis]);
 
   return (
     <section className="panel" aria-labelledby="charts-title" data-testid="live-charts">
       <div className="panel-head">
         <h2 id="charts-title">Curves</h2>
         <div className="chart-controls">
+          <label htmlFor="x-axis">Against</label>
+          <select id="x-axis" value={axis} onChange={(e) => setAxis(e.target.value as XAxisKind)}>
+            <option value="step">step</option>
+            <option value="tokens">training tokens</option>
+          </select>
           <label className="check">
             <input type="checkbox" checked={log} onChange={(e) => setLog(e.target.checked)} /> Log scale
           </label>
@@ -34,10 +41,10 @@ export function LiveCharts() {
         <p className="muted">Start a comparison to see the curves grow, one line per method.</p>
       ) : (
         <div className="chart-grid">
-          <MetricChart title="Training loss" unit="nats/token" rows={loss} methods={methods} log={log} testId="chart-loss" />
-          <MetricChart title="Validation loss" unit="nats/token" rows={val} methods={methods} log={log} testId="chart-val" dots />
-          <MetricChart title="Throughput" unit="trained tokens/s" rows={speed} methods={methods} log={log} testId="chart-speed" />
-          <MetricChart title="Gradient norm" unit="L2, before clipping" rows={grad} methods={methods} log={log} testId="chart-grad" />
+          <MetricChart title="Training loss" unit="nats/token" rows={loss} methods={methods} log={log} testId="chart-loss" xAxis={axis} />
+          <MetricChart title="Validation loss" unit="nats/token" rows={val} methods={methods} log={log} testId="chart-val" xAxis={axis} dots />
+          <MetricChart title="Throughput" unit="trained tokens/s" rows={speed} methods={methods} log={log} testId="chart-speed" xAxis={axis} />
+          <MetricChart title="Gradient norm" unit="L2, before clipping" rows={grad} methods={methods} log={log} testId="chart-grad" xAxis={axis} />
         </div>
       )}
     </section>

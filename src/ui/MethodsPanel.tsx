@@ -1,12 +1,14 @@
 // Step 4: which methods, each with its own settings form built from the registry's schema, and
 // the planning estimate (trainable parameters, memory) for the current settings and model.
 
-import { useEffect } from 'react';
+import { useEffect, useMemo } from 'react';
+import { useEngineStore } from '../state/engineStore';
 import { useModelStore } from '../state/modelStore';
 import { useRunStore } from '../state/runStore';
 import { useSettingsStore } from '../state/settingsStore';
 import type { MethodEstimate, MethodInfo } from '../worker/protocol';
 import { formatBytes, formatCount } from './format';
+import { comparisonMemory } from './memoryPlan';
 import { methodColor } from './methodColors';
 import { SettingField } from './SettingField';
 
@@ -27,6 +29,13 @@ export function MethodsPanel() {
     return () => clearTimeout(t);
   }, [card, methods, choices, shared.targets, shared.batch, shared.seqLen, refreshEstimates]);
 
+  const gpu = useEngineStore((s) => s.gpu);
+  const plan = useMemo(() => {
+    const enabled = estimates.filter((e) => choices[e.id]?.enabled && !e.problem);
+    const deviceMemory = (navigator as Navigator & { deviceMemory?: number }).deviceMemory;
+    return comparisonMemory(enabled, gpu?.limits ?? null, deviceMemory);
+  }, [estimates, choices, gpu]);
+
   const order = methods.map((m) => m.id);
   return (
     <section className="panel" aria-labelledby="methods-title" data-testid="methods-panel">
@@ -37,6 +46,18 @@ export function MethodsPanel() {
           <MethodItem key={m.id} method={m} color={methodColor(m.id, order)} estimate={estimates.find((e) => e.id === m.id)} disabled={busy} />
         ))}
       </ul>
+      {plan && (
+        <div className="memory-plan" data-testid="memory-plan">
+          <p className="small">
+            Chosen methods together: <strong>≈{formatBytes(plan.totalBytes)}</strong> of GPU memory (the base once, each method's own tensors and AdamW state, one step's activations at a time).
+          </p>
+          {[...plan.errors, ...plan.warnings].map((text) => (
+            <p key={text} role="alert" className={plan.errors.includes(text) ? 'error-text small' : 'warn-text small'}>
+              {text}
+            </p>
+          ))}
+        </div>
+      )}
       <p className="muted small">Estimates are planned from the shapes (not measured): base weights, trainable parameters with gradients and AdamW moments, activations for one step at B × T.</p>
     </section>
   );

@@ -1,10 +1,32 @@
-// Chart rows from the streamed curves: one row per step with one column per method, optionally
-// smoothed (exponential moving average with TensorBoard's debiasing, so the first points are
-// not pulled towards zero). Pure functions; the charts only render what these return.
+// Chart rows from the streamed curves: one row per x value (step, or training tokens seen) with
+// one column per method, optionally smoothed (exponential moving average with TensorBoard's
+// debiasing, so the first points are not pulled towards zero). Pure functions; the charts only
+// render what these return.
 
 import type { StepPoint } from '../worker/protocol';
 
-export type ChartRow = { step: number } & Record<string, number | undefined>;
+/** What the x axis counts: optimizer steps, or training tokens (non-padding) the method has seen. */
+export type XAxisKind = 'step' | 'tokens';
+
+export type ChartRow = { x: number } & Record<string, number | undefined>;
+
+export interface ChartColumn {
+  readonly id: string;
+  readonly points: readonly { readonly x: number; readonly value: number | undefined }[];
+}
+
+/** Merges columns into rows sorted by x; undefined, non-finite (and, on a log axis, ≤ 0) values left out. */
+export function collectRows(columns: readonly ChartColumn[], log = false): ChartRow[] {
+  const byX = new Map<number, ChartRow>();
+  for (const { id, points } of columns) {
+    for (const { x, value } of points) {
+      const row = byX.get(x) ?? { x };
+      if (value !== undefined && Number.isFinite(value) && (!log || value > 0)) row[id] = value;
+      byX.set(x, row);
+    }
+  }
+  return [...byX.values()].sort((a, b) => a.x - b.x);
+}
 
 /** EMA with weight w in [0, 1): s_t = w·s_{t−1} + (1 − w)·x_t, divided by 1 − w^t. */
 export function smooth(values: readonly number[], weight: number): number[] {
@@ -24,38 +46,62 @@ export function smooth(values: readonly number[], weight: number): number[] {
   return out;
 }
 
-/** Rows by step for `value` of each method's points; non-finite values (and ≤ 0 on a log axis) left out. */
+/** Training tokens a method has seen after each of its steps (a method added mid-run starts at 0). */
+export function cumulativeTokens(points: readonly StepPoint[]): Map<number, number> {
+  const out = new Map<number, number>();
+  let total = 0;
+  for (const p of points) {
+    total += p.tokens;
+    out.set(p.step, total);
+  }
+  return out;
+}
+
+function xOf(axis: XAxisKind, step: number, tokens: ReadonlyMap<number, number>): number | undefined {
+  if (axis === 'step') return step;
+  if (step === 0) return 0;
+  return tokens.get(step);
+}
+
+/** Rows of `value` of each method's step points against step or tokens. */
 export function stepRows(
   series: Readonly<Record<string, readonly StepPoint[]>>,
   methods: readonly string[],
   value: (p: StepPoint) => number,
   smoothing: number,
   log: boolean,
+  axis: XAxisKind = 'step',
 ): ChartRow[] {
-  const byStep = new Map<number, ChartRow>();
-  for (const id of methods) {
-    const points = series[id] ?? [];
-    const values = smooth(points.map(value), smoothing);
-    points.forEach((p, i) => {
-      const v = values[i]!;
-      const row = byStep.get(p.step) ?? { step: p.step };
-      if (Number.isFinite(v) && (!log || v > 0)) row[id] = v;
-      byStep.set(p.step, row);
-    });
-  }
-  return [...byStep.values()].sort((a, b) => a.step - b.step);
+  return collectRows(
+    methods.map((id) => {
+      const points = series[id] ?? [];
+      const values = smooth(points.map(value), smoothing);
+      const tokens = cumulativeTokens(points);
+      return { id, points: points.map((p, i) => ({ x: xOf(axis, p.step, tokens)!, value: values[i] })) };
+    }),
+    log,
+  );
 }
 
-export function evalRows(evals: Readonly<Record<string, readonly { step: number; loss: number }[]>>, methods: readonly string[], log: boolean): ChartRow[] {
-  const byStep = new Map<number, ChartRow>();
-  for (const id of methods) {
-    for (const e of evals[id] ?? []) {
-      const row = byStep.get(e.step) ?? { step: e.step };
-      if (Number.isFinite(e.loss) && (!log || e.loss > 0)) row[id] = e.loss;
-      byStep.set(e.step, row);
-    }
-  }
-  return [...byStep.values()].sort((a, b) => a.step - b.step);
+/** Validation losses against step, or against the tokens the method had seen at that step. */
+export function evalRows(
+  evals: Readonly<Record<string, readonly { step: number; loss: number }[]>>,
+  methods: readonly string[],
+  log: boolean,
+  axis: XAxisKind = 'step',
+  series: Readonly<Record<string, readonly StepPoint[]>> = {},
+): ChartRow[] {
+  return collectRows(
+    methods.map((id) => {
+      const tokens = cumulativeTokens(series[id] ?? []);
+      const points = (evals[id] ?? []).flatMap((e) => {
+        const x = xOf(axis, e.step, tokens);
+        return x === undefined ? [] : [{ x, value: e.loss }];
+      });
+      return { id, points };
+    }),
+    log,
+  );
 }
 
 export const tokensPerSecond = (p: StepPoint): number => (p.ms > 0 ? (p.tokens * 1000) / p.ms : Number.NaN);

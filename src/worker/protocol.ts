@@ -112,6 +112,12 @@ export interface MethodEstimate {
   readonly trainableBytes: number;
   readonly activationBytes: number;
   readonly totalBytes: number;
+  /** Of weightBytes, the shared f32 base every method reads or copies from (held once per comparison). */
+  readonly sharedBaseBytes: number;
+  /** Bases the method makes for itself: residual, NF4 copy, pruned copy, full fine-tuning's weights. */
+  readonly ownBaseBytes: number;
+  /** The largest single buffer one step needs (bounded by the adapter's buffer limits). */
+  readonly largestBuffer: { readonly bytes: number; readonly what: string };
   /** Why the method cannot run with these settings (e.g. SPP needs out % 16 == 0), if so. */
   readonly problem?: string;
 }

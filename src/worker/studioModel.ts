@@ -7,7 +7,7 @@
 // Not here: training (studioRun.ts), data (studioData.ts). Nothing is cached in OPFS yet.
 
 import { blobSource, type ByteSource } from '../io/byteSource';
-import { memoryEstimate, paramCount } from '../io/hfConfig';
+import { largestStepBuffer, memoryEstimate, paramCount } from '../io/hfConfig';
 import { openModelFiles, type ModelSource } from '../io/modelFiles';
 import { loadModelTokenizer, type TextTokenizer } from '../io/tokenizer';
 import type { CausalLM } from '../models/causalLM';
@@ -155,6 +155,24 @@ function modelCard(name: string, builtin: boolean, source: ModelSource, model: C
 /** Bytes per frozen base weight for the methods that keep an NF4 copy (4 bits + scales). */
 const NF4_BYTES = 0.53;
 
+/** Bytes of the bases a method makes beside the shared f32 one (see MethodEstimate.ownBaseBytes). */
+function ownBaseOf(id: string, targetedParams: number, modelParams: number): number {
+  switch (id) {
+    case 'full':
+      return 4 * modelParams;
+    case 'qlora':
+    case 'qpissa':
+    case 'loftq':
+      return Math.ceil(NF4_BYTES * targetedParams);
+    case 'pissa':
+    case 'sorsa':
+    case 'spp':
+      return 4 * targetedParams;
+    default:
+      return 0;
+  }
+}
+
 function trainableOf(id: string, settings: Readonly<Record<string, unknown>>, shapes: readonly { out: number; in: number }[], params: number): number {
   const rank = typeof settings.rank === 'number' ? settings.rank : 8;
   let n = 0;
@@ -176,6 +194,7 @@ export function estimateMethods(params: EstimateParams): MethodEstimate[] {
   const names = model.linearNames().filter((n) => all || params.targets.includes(model.linearRole(n)));
   const shapes = names.map((n) => ({ out: model.linear(n).outFeatures, in: model.linear(n).inFeatures }));
   const total = paramCount(source.config);
+  const targetedParams = shapes.reduce((n, s) => n + s.out * s.in, 0);
   return params.methods.map(({ id, settings }) => {
     let problem: string | undefined;
     try {
@@ -189,15 +208,24 @@ export function estimateMethods(params: EstimateParams): MethodEstimate[] {
       if (bad) problem ??= `SPP needs output sizes divisible by 16; ${bad} has ${model.linear(bad).outFeatures}`;
     }
     const trainableParams = trainableOf(id, settings, shapes, total);
-    const quantized = id === 'qlora' || id === 'qpissa' || id === 'loftq';
-    const estimate = memoryEstimate(source.config, {
-      weightBytesPerParam: quantized ? NF4_BYTES : 4,
+    const batch = Math.max(1, params.batch);
+    const seqLen = Math.max(2, params.seqLen);
+    const estimate = memoryEstimate(source.config, { weightBytesPerParam: 4, trainableParams, batch, seqLen });
+    const sharedBaseBytes = estimate.weightBytes;
+    const ownBaseBytes = ownBaseOf(id, targetedParams, total);
+    const weightBytes = sharedBaseBytes + ownBaseBytes;
+    const largestBuffer = largestStepBuffer(source.config, batch, seqLen);
+    return {
+      id,
       trainableParams,
-      batch: Math.max(1, params.batch),
-      seqLen: Math.max(2, params.seqLen),
-    });
-    // Full fine-tuning keeps its own copy of the weights besides the shared base.
-    const weightBytes = id === 'full' ? estimate.weightBytes * 2 : estimate.weightBytes;
-    return { id, trainableParams, weightBytes, trainableBytes: estimate.trainableBytes, activationBytes: estimate.activationBytes, totalBytes: weightBytes + estimate.trainableBytes + estimate.activationBytes, problem };
+      weightBytes,
+      sharedBaseBytes,
+      ownBaseBytes,
+      trainableBytes: estimate.trainableBytes,
+      activationBytes: estimate.activationBytes,
+      totalBytes: weightBytes + estimate.trainableBytes + estimate.activationBytes,
+      largestBuffer,
+      problem,
+    };
   });
 }

@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import type { MethodEstimate } from '../worker/protocol';
+import { comparisonMemory } from './memoryPlan';
+
+const MIB = 1024 * 1024;
+
+function estimate(id: string, own: number, trainable: number, activations: number, largest = 1 * MIB): MethodEstimate {
+  const shared = 100 * MIB;
+  return {
+    id,
+    trainableParams: trainable / 16,
+    weightBytes: shared + own,
+    sharedBaseBytes: shared,
+    ownBaseBytes: own,
+    trainableBytes: trainable,
+    activationBytes: activations,
+    totalBytes: shared + own + trainable + activations,
+    largestBuffer: { bytes: largest, what: 'the logits (8×1024 tokens × 50257 vocabulary)' },
+  };
+}
+
+describe('comparison memory plan', () => {
+  it('counts the shared base once, every method its own, and one step of activations', () => {
+    const plan = comparisonMemory([estimate('lora', 0, 2 * MIB, 30 * MIB), estimate('pissa', 10 * MIB, 2 * MIB, 40 * MIB)], { maxBufferSize: 256 * MIB, maxStorageBufferBindingSize: 128 * MIB });
+    expect(plan!.totalBytes).toBe(100 * MIB + 14 * MIB + 40 * MIB);
+    expect(plan!.errors).toEqual([]);
+    expect(plan!.warnings).toEqual([]);
+  });
+
+  it('refuses a step whose largest buffer is over the binding limit', () => {
+    const plan = comparisonMemory([estimate('lora', 0, MIB, MIB, 200 * MIB)], { maxBufferSize: 256 * MIB, maxStorageBufferBindingSize: 128 * MIB });
+    expect(plan!.errors).toHaveLength(1);
+    expect(plan!.errors[0]).toContain('the logits');
+    expect(plan!.errors[0]).toContain('128.0 MiB limit per buffer');
+  });
+
+  it('warns when the total is beyond the memory the device reports', () => {
+    const plan = comparisonMemory([estimate('full', 1024 * MIB, 2048 * MIB, 64 * MIB)], null, 2);
+    expect(plan!.errors).toEqual([]);
+    expect(plan!.warnings[0]).toMatch(/^May not fit/);
+    expect(comparisonMemory([], null, 2)).toBeNull();
+  });
+});
