@@ -13,6 +13,12 @@ test('shows the adapter and passes the self-test', async ({ page }, testInfo) =>
   await expect(page.getByTestId('gpu-panel')).toContainText(/Architecture/);
   await expect(page.getByTestId('gpu-panel')).toContainText(/subgroups/);
 
+  // The tabs work from the keyboard: focus the selected one, arrow to the next.
+  await page.getByRole('tab', { name: 'Studio' }).focus();
+  await page.keyboard.press('ArrowRight');
+  await expect(page.getByRole('tab', { name: 'GPU & self-test' })).toHaveAttribute('aria-selected', 'true');
+  await expect(page.getByRole('tab', { name: 'GPU & self-test' })).toBeFocused();
+  await expect(page.getByRole('tabpanel', { name: 'GPU & self-test' })).toBeVisible();
   await page.getByRole('button', { name: 'Run self-test' }).click();
   const verdict = page.getByTestId('selftest-verdict');
   await expect(verdict).toBeVisible();

@@ -16,6 +16,12 @@ test('trains LoRA, PiSSA, QPiSSA and SPP on the built-in model and math data, li
   test.setTimeout(420_000);
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
+  // Nothing leaves the machine: every request goes to the studio's own server (or is a blob/data URL).
+  const foreign: string[] = [];
+  page.on('request', (r) => {
+    const url = new URL(r.url());
+    if (!['blob:', 'data:'].includes(url.protocol) && url.origin !== new URL(testInfo.project.use.baseURL!).origin) foreign.push(r.url());
+  });
   const config = JSON.parse(readFileSync(`${MODEL_DIR}/config.json`, 'utf8')) as { hidden_size: number; num_hidden_layers: number };
   await openStudio(page);
 
@@ -102,6 +108,7 @@ test('trains LoRA, PiSSA, QPiSSA and SPP on the built-in model and math data, li
   expect(Object.keys(tensors).filter((k) => k !== '__metadata__')).toHaveLength(2 * layers);
   expect(tensors['base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight']!.shape).toEqual([16, config.hidden_size]);
   expect(errors).toEqual([]);
+  expect(foreign).toEqual([]);
 });
 
 test('a broken model folder or unusable data file is refused beside the file, and the previous one stays', async ({ page }, testInfo) => {

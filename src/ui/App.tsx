@@ -1,7 +1,7 @@
 // The studio's frame: header with the adapter in use, tabs, and the notice that replaces
 // everything when this browser has no WebGPU.
 
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState, type KeyboardEvent } from 'react';
 import { useEngineStore } from '../state/engineStore';
 import { BenchPanel } from './BenchPanel';
 import { GpuPanel } from './GpuPanel';
@@ -19,6 +19,18 @@ type TabId = (typeof TABS)[number]['id'];
 export function App() {
   const { status, problem, gpu, incident, start } = useEngineStore();
   const [tab, setTab] = useState<TabId>('studio');
+  const tabRefs = useRef<Partial<Record<TabId, HTMLButtonElement | null>>>({});
+
+  // WAI-ARIA tabs: arrows, Home and End move between tabs (and select them); Tab leaves the list.
+  const onTabKey = (e: KeyboardEvent<HTMLButtonElement>) => {
+    const i = TABS.findIndex((t) => t.id === tab);
+    const next = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: TABS.length - 1 }[e.key];
+    if (next === undefined) return;
+    e.preventDefault();
+    const id = TABS[(next + TABS.length) % TABS.length]!.id;
+    setTab(id);
+    tabRefs.current[id]?.focus();
+  };
 
   useEffect(() => {
     void start();
@@ -35,7 +47,20 @@ export function App() {
         </span>
         <nav className="tabs" role="tablist" aria-label="Studio sections">
           {TABS.map((t) => (
-            <button key={t.id} role="tab" aria-selected={tab === t.id} className={tab === t.id ? 'tab active' : 'tab'} onClick={() => setTab(t.id)}>
+            <button
+              key={t.id}
+              ref={(el) => {
+                tabRefs.current[t.id] = el;
+              }}
+              id={`tab-${t.id}`}
+              role="tab"
+              aria-selected={tab === t.id}
+              aria-controls={`panel-${t.id}`}
+              tabIndex={tab === t.id ? 0 : -1}
+              className={tab === t.id ? 'tab active' : 'tab'}
+              onClick={() => setTab(t.id)}
+              onKeyDown={onTabKey}
+            >
               {t.label}
             </button>
           ))}
@@ -51,7 +76,7 @@ export function App() {
           The GPU engine could not start: {problem}
         </div>
       )}
-      <main className="app-main">
+      <main className="app-main" id={`panel-${tab}`} role="tabpanel" aria-labelledby={`tab-${tab}`}>
         {tab === 'studio' && <StudioTab />}
         {tab === 'gpu' && (
           <div className="columns">
