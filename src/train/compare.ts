@@ -2,13 +2,15 @@
 // identical batches in identical order (one seeded batcher), interleaved step by step so their
 // curves grow together. Each method has its own trainer (AdamW state) and reports its memory.
 // Validation every `evalEvery` steps on the same validation batches for every method.
+// InterleavedRun is that loop's step; the studio (worker/studioRun.ts) and the study
+// (cli/study/run.ts) drive it themselves: pausing, adding methods mid-way, keeping the adapters.
 
-import { resolveSettings, type AdaptedModel, type CalibrationBatch, type InitProgress, type MethodId, type MethodSettings } from '../adapters/types';
-import { methodById } from '../adapters/registry';
+import type { CalibrationBatch, InitProgress, MethodId, MethodSettings } from '../adapters/types';
 import type { CausalLM } from '../models/causalLM';
 import type { Runtime } from '../tensor/values';
+import { startMethod, type MethodContext, type MethodStart, type StartedMethod } from './methodRun';
 import type { Schedule } from './schedule';
-import { Trainer, type Batch, type StepMetrics } from './trainer';
+import type { Batch, StepMetrics } from './trainer';
 
 export interface MethodChoice {
   readonly id: MethodId;
@@ -52,66 +54,119 @@ export interface MethodReport {
   readonly stoppedAt?: { step: number; reason: string };
 }
 
-interface Running {
-  readonly choice: MethodChoice;
-  readonly adapted: AdaptedModel;
-  readonly trainer: Trainer;
-  readonly report: { -readonly [K in keyof MethodReport]: MethodReport[K] };
+/** What the methods of one interleaved run share. */
+export interface RunSetup extends MethodContext {
+  readonly steps: number;
+  /** Kind and warmup; each method's peak is its own learning rate. */
+  readonly schedule: Omit<Schedule, 'peak' | 'totalSteps'>;
+  readonly clipNorm: number;
+  readonly weightDecay: number;
+  readonly validationBatches: readonly Batch[];
+  readonly evalEvery: number;
 }
 
+/** A method in the run, with the caller's record of it. */
+export type RunningMethod<T> = StartedMethod & {
+  readonly startStep: number;
+  /** Set by the step whose loss is not finite: from then on it neither trains nor evaluates. */
+  stopped: boolean;
+  readonly record: T;
+};
+
+export interface StepHandlers<T> {
+  /** After each method's step, awaited before the next method steps. */
+  readonly onStep?: (method: RunningMethod<T>, metrics: StepMetrics & { ms: number }) => Promise<void> | void;
+  readonly onEval?: (method: RunningMethod<T>, loss: number) => Promise<void> | void;
+}
+
+/** Methods trained interleaved on the same batches, in the order they were added. */
+export class InterleavedRun<T> {
+  readonly methods: RunningMethod<T>[] = [];
+
+  constructor(
+    private readonly rt: Runtime,
+    private readonly setup: RunSetup,
+  ) {}
+
+  /** Initialises a method that trains from step `startStep` on: its schedule spans the steps left. */
+  async add(choice: MethodStart, record: (method: StartedMethod) => T, startStep = 0): Promise<RunningMethod<T>> {
+    const { setup } = this;
+    const totalSteps = Math.max(1, setup.steps - startStep);
+    const started = await startMethod(
+      this.rt,
+      setup,
+      { ...choice, clipNorm: choice.clipNorm ?? setup.clipNorm, weightDecay: choice.weightDecay ?? setup.weightDecay },
+      { ...setup.schedule, warmupSteps: Math.min(setup.schedule.warmupSteps, totalSteps), totalSteps },
+    );
+    const method = { ...started, startStep, stopped: false, record: record(started) };
+    this.methods.push(method);
+    return method;
+  }
+
+  /** Whether validation follows step `index` (0-based): every evalEvery steps and after the last. */
+  evaluatesAfter(index: number): boolean {
+    return (index + 1) % this.setup.evalEvery === 0 || index === this.setup.steps - 1;
+  }
+
+  /** Step `index`: every method not stopped trains on `batch`; then, when due, each is validated. */
+  async step(index: number, batch: Batch, on: StepHandlers<T>): Promise<void> {
+    for (const method of this.methods) {
+      if (method.stopped) continue;
+      const start = performance.now();
+      const metrics = await method.trainer.step(batch);
+      const ms = performance.now() - start;
+      method.stopped = !Number.isFinite(metrics.loss);
+      await on.onStep?.(method, { ...metrics, ms });
+    }
+    const batches = this.setup.validationBatches;
+    if (batches.length === 0 || !this.evaluatesAfter(index)) return;
+    for (const method of this.methods) {
+      if (!method.stopped) await on.onEval?.(method, await method.trainer.evaluate(batches));
+    }
+  }
+
+  /** Destroys the trainers and releases the adapters, or with `keepAdapters` leaves those to the caller. */
+  release(keepAdapters = false): void {
+    for (const method of this.methods) {
+      if (keepAdapters) method.trainer.destroy();
+      else method.release();
+    }
+  }
+}
+
+type Report = { -readonly [K in keyof MethodReport]: MethodReport[K] };
+
 export async function runComparison(rt: Runtime, options: CompareOptions): Promise<MethodReport[]> {
-  const running: Running[] = [];
+  const run = new InterleavedRun<Report>(rt, { ...options, onProgress: options.onInit });
   try {
     for (const choice of options.methods) {
-      const method = methodById(choice.id);
-      const start = performance.now();
-      const adapted = await method.create(
-        { rt, model: options.model, targets: options.targets, seed: options.seed, learningRate: choice.learningRate ?? options.schedule.peak, calibration: options.calibration, onProgress: options.onInit },
-        resolveSettings(method, choice.settings),
-      );
-      const trainer = new Trainer(rt, adapted, {
-        schedule: { ...options.schedule, peak: choice.learningRate ?? options.schedule.peak, totalSteps: options.steps },
-        clipNorm: choice.clipNorm ?? options.clipNorm,
-        weightDecay: choice.weightDecay ?? options.weightDecay,
-      });
-      await rt.sync();
-      const trainableParams = adapted.trainable.reduce((n, t) => n + t.tensor.data.size, 0);
-      running.push({
-        choice,
-        adapted,
-        trainer,
-        report: { id: choice.id, trainableParams, bytes: adapted.extraBytes + trainer.optimizerBytes(), initMs: performance.now() - start, steps: [], validation: [], trainMs: 0 },
-      });
+      await run.add({ ...choice, learningRate: choice.learningRate ?? options.schedule.peak }, (m) => ({
+        id: m.id,
+        trainableParams: m.trainableParams,
+        bytes: m.bytes,
+        initMs: m.initMs,
+        steps: [],
+        validation: [],
+        trainMs: 0,
+      }));
     }
     for (let step = 0; step < options.steps; step++) {
       if (options.shouldStop?.()) break;
-      const batch = options.trainBatch(step);
-      for (const r of running) {
-        if (r.report.stoppedAt) continue;
-        const start = performance.now();
-        const metrics = await r.trainer.step(batch);
-        const ms = performance.now() - start;
-        r.report.trainMs += ms;
-        const row = { ...metrics, ms };
-        r.report.steps.push(row);
-        options.onStep?.(r.choice.id, row);
-        if (!Number.isFinite(metrics.loss)) r.report.stoppedAt = { step, reason: `the loss became ${metrics.loss} at step ${step}` };
-      }
-      const last = step === options.steps - 1;
-      if (options.validationBatches.length > 0 && ((step + 1) % options.evalEvery === 0 || last)) {
-        for (const r of running) {
-          if (r.report.stoppedAt) continue;
-          const loss = await r.trainer.evaluate(options.validationBatches);
-          r.report.validation.push({ step: step + 1, loss });
-          options.onEval?.(r.choice.id, step + 1, loss);
-        }
-      }
+      await run.step(step, options.trainBatch(step), {
+        onStep: ({ id, record, stopped }, row) => {
+          record.trainMs += row.ms;
+          record.steps.push(row);
+          options.onStep?.(id, row);
+          if (stopped) record.stoppedAt = { step, reason: `the loss became ${row.loss} at step ${step}` };
+        },
+        onEval: ({ id, record }, loss) => {
+          record.validation.push({ step: step + 1, loss });
+          options.onEval?.(id, step + 1, loss);
+        },
+      });
     }
-    return running.map((r) => r.report);
+    return run.methods.map((m) => m.record);
   } finally {
-    for (const r of running) {
-      r.trainer.destroy();
-      r.adapted.release(rt);
-    }
+    run.release();
   }
 }

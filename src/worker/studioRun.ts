@@ -1,6 +1,7 @@
 // A studio comparison in the worker: every chosen method initialised against the one shared
 // frozen model, then trained interleaved on identical batches in identical order (one seeded
-// batcher), each with its own AdamW. It is train/compare.ts's loop plus what a live page needs:
+// batcher), each with its own AdamW. It drives train/compare.ts's InterleavedRun with what a live
+// page needs:
 // events per init phase, step and evaluation; pause/resume/stop flags looked at between steps
 // (the loop awaits the GPU read-back of every step, so stop/pause messages are handled while it
 // runs); and the trained adapters kept afterwards so the page can generate from each of them.
@@ -10,10 +11,11 @@
 
 import { methodById } from '../adapters/registry';
 import { selectTargets } from '../adapters/targets';
-import { resolveSettings, type AdaptedModel, type CalibrationBatch } from '../adapters/types';
+import type { AdaptedModel, CalibrationBatch } from '../adapters/types';
 import { createBatcher, type TokenizedExample } from '../io/datasets';
 import { generate } from '../models/generate';
-import { Trainer, type Batch } from '../train/trainer';
+import { InterleavedRun, type RunningMethod } from '../train/compare';
+import type { Batch } from '../train/trainer';
 import { StudioError } from '../errors';
 import type { GpuContext } from '../gpu/context';
 import { onModelRelease, requireModel, requireTokenizer } from './studioModel';
@@ -128,12 +130,8 @@ function checkParams(params: ComparisonParams, maxPositions: number): void {
   if (params.methods.length === 0) throw new StudioError('choose at least one method');
 }
 
-interface Running {
-  readonly id: string;
-  readonly adapted: AdaptedModel;
-  readonly trainer: Trainer;
-  readonly summary: { -readonly [K in keyof MethodSummary]: MethodSummary[K] };
-}
+type Summary = { -readonly [K in keyof MethodSummary]: MethodSummary[K] };
+type Running = RunningMethod<Summary>;
 
 export async function runStudioComparison(rt: GpuContext, params: ComparisonParams, emit: (e: ComparisonEvent) => void): Promise<ComparisonResult> {
   if (control.running) throw new StudioError('a comparison is already running; stop it first');
@@ -159,42 +157,30 @@ export async function runStudioComparison(rt: GpuContext, params: ComparisonPara
 
   Object.assign(control, { running: true, stop: false, paused: false, resume: undefined, pending: [], ids: new Set(params.methods.map((m) => m.id)) });
   setLoopActive(true);
-  const running: Running[] = [];
+  const run = new InterleavedRun<Summary>(rt, {
+    model: loaded.model,
+    targets,
+    seed: params.seed,
+    calibration,
+    onProgress: (progress) => emit({ type: 'init', progress }),
+    steps: params.steps,
+    schedule: { kind: params.schedule, warmupSteps: params.warmup },
+    clipNorm: params.clipNorm,
+    weightDecay: 0,
+    validationBatches: valBatches,
+    evalEvery: params.evalEvery,
+  });
   let keep = false;
 
   /** Initialises one method; it trains from step `startStep` + 1 to the end, on the run's batches. */
   const initMethod = async (choice: ComparisonParams['methods'][number], startStep: number): Promise<void> => {
-    const method = methodById(choice.id);
-    const start = performance.now();
-    const settings = resolveSettings(method, choice.settings);
-    const adapted = await method.create(
-      { rt, model: loaded.model, targets, seed: params.seed, learningRate: params.lr, calibration, onProgress: (progress) => emit({ type: 'init', progress }) },
-      settings,
+    const r = await run.add(
+      { id: choice.id, settings: choice.settings, learningRate: params.lr },
+      ({ id, trainableParams, bytes, initMs }) => ({ id, trainableParams, bytes, initMs, trainMs: 0, steps: 0, tokens: 0, finalLoss: Number.NaN, finalValLoss: null, bestValLoss: null, startStep }),
+      startStep,
     );
-    let trainer: Trainer;
-    const totalSteps = Math.max(1, params.steps - startStep);
-    try {
-      trainer = new Trainer(rt, adapted, {
-        schedule: { kind: params.schedule, peak: params.lr, warmupSteps: Math.min(params.warmup, totalSteps), totalSteps },
-        clipNorm: params.clipNorm,
-        weightDecay: 0,
-      });
-    } catch (error) {
-      adapted.release(rt);
-      throw error;
-    }
-    await rt.sync();
-    const trainableParams = adapted.trainable.reduce((n, t) => n + t.tensor.data.size, 0);
-    const bytes = adapted.extraBytes + trainer.optimizerBytes();
-    const initMs = performance.now() - start;
-    running.push({
-      id: choice.id,
-      adapted,
-      trainer,
-      summary: { id: choice.id, trainableParams, bytes, initMs, trainMs: 0, steps: 0, tokens: 0, finalLoss: Number.NaN, finalValLoss: null, bestValLoss: null, startStep },
-    });
-    emit({ type: 'ready', method: choice.id, trainableParams, bytes, initMs });
-    emit({ type: 'diag', method: choice.id, point: await registerMethod(rt, choice.id, adapted, settings) });
+    emit({ type: 'ready', method: r.id, trainableParams: r.trainableParams, bytes: r.bytes, initMs: r.initMs });
+    emit({ type: 'diag', method: r.id, point: await registerMethod(rt, r.id, r.adapted, r.settings) });
   };
 
   /** Methods added mid-way join before step `step` + 1; one that fails to initialise is halted alone. */
@@ -226,51 +212,40 @@ export async function runStudioComparison(rt: GpuContext, params: ComparisonPara
         stopped = true;
         break;
       }
-      const batch = batcher.batch(step);
       const done = step + 1;
-      const last = done === params.steps || control.stop;
-      const evalNow = done % params.evalEvery === 0 || last;
-      for (const r of running) {
-        if (r.summary.halted) continue;
-        const start = performance.now();
-        const m = await r.trainer.step(batch);
-        const ms = performance.now() - start;
-        const point: StepPoint = { step: done, loss: m.loss, gradNorm: m.gradNorm, lr: m.lr, tokens: m.tokens, ms };
-        Object.assign(r.summary, { trainMs: r.summary.trainMs + ms, steps: r.summary.steps + 1, tokens: r.summary.tokens + m.tokens, finalLoss: m.loss });
-        emit({ type: 'step', method: r.id, point });
-        if (!Number.isFinite(m.loss)) {
-          r.summary.halted = await haltMessage(rt, r.adapted, m.loss, done);
-          emit({ type: 'halted', method: r.id, step: done, reason: r.summary.halted });
-          continue;
-        }
-        const ortho = done % diagEvery === 0 || last;
-        emit({ type: 'diag', method: r.id, point: await measure(rt, r.id, done, ortho, evalNow) });
-        noteSteps(r.id, r.summary.steps);
-      }
-      if (valBatches.length > 0 && evalNow) {
-        for (const r of running) {
-          if (r.summary.halted) continue;
-          const loss = await r.trainer.evaluate(valBatches);
-          r.summary.finalValLoss = loss;
-          r.summary.bestValLoss = r.summary.bestValLoss === null || loss < r.summary.bestValLoss ? loss : r.summary.bestValLoss;
+      const evalNow = run.evaluatesAfter(step);
+      await run.step(step, batcher.batch(step), {
+        onStep: async (r, m) => {
+          const point: StepPoint = { step: done, loss: m.loss, gradNorm: m.gradNorm, lr: m.lr, tokens: m.tokens, ms: m.ms };
+          Object.assign(r.record, { trainMs: r.record.trainMs + m.ms, steps: r.record.steps + 1, tokens: r.record.tokens + m.tokens, finalLoss: m.loss });
+          emit({ type: 'step', method: r.id, point });
+          if (r.stopped) {
+            r.record.halted = await haltMessage(rt, r.adapted, m.loss, done);
+            emit({ type: 'halted', method: r.id, step: done, reason: r.record.halted });
+            return;
+          }
+          const ortho = done % diagEvery === 0 || done === params.steps;
+          emit({ type: 'diag', method: r.id, point: await measure(rt, r.id, done, ortho, evalNow) });
+          noteSteps(r.id, r.record.steps);
+        },
+        onEval: (r, loss) => {
+          r.record.finalValLoss = loss;
+          r.record.bestValLoss = r.record.bestValLoss === null || loss < r.record.bestValLoss ? loss : r.record.bestValLoss;
           emit({ type: 'eval', method: r.id, step: done, loss });
-        }
-      }
+        },
+      });
       if (control.stop) stopped = true;
     }
     await drainTasks();
-    if (!stopped) await measureAccuracy(rt, running, data.validation, params.accuracyQuestions ?? 20, emit);
+    if (!stopped) await measureAccuracy(rt, run.methods, data.validation, params.accuracyQuestions ?? 20, emit);
     keep = true;
-    return { stopped, methods: running.map((r) => ({ ...r.summary })) };
+    return { stopped, methods: run.methods.map((r) => ({ ...r.record })) };
   } finally {
     setLoopActive(false);
     await drainTasks().catch(() => undefined);
-    for (const r of running) r.trainer.destroy();
-    if (keep) trained = running.map((r) => ({ id: r.id, adapted: r.adapted }));
-    else {
-      for (const r of running) r.adapted.release(rt);
-      forgetDiagnostics();
-    }
+    run.release(keep);
+    if (keep) trained = run.methods.map((r) => ({ id: r.id, adapted: r.adapted }));
+    else forgetDiagnostics();
     Object.assign(control, { running: false, stop: false, paused: false, resume: undefined, pending: [], ids: new Set(), whilePaused: undefined });
   }
 }
@@ -281,7 +256,7 @@ async function measureAccuracy(rt: GpuContext, running: readonly Running[], vali
   if (questions.length === 0) return;
   const tokenizer = requireTokenizer();
   for (const r of running) {
-    if (r.summary.halted) continue;
+    if (r.record.halted) continue;
     let correct = 0;
     let done = 0;
     emit({ type: 'accuracy', method: r.id, correct, done, total: questions.length });
@@ -291,7 +266,7 @@ async function measureAccuracy(rt: GpuContext, running: readonly Running[], vali
       done++;
       emit({ type: 'accuracy', method: r.id, correct, done, total: questions.length });
     }
-    r.summary.accuracy = correct / questions.length;
+    r.record.accuracy = correct / questions.length;
   }
 }
 

@@ -16,11 +16,11 @@
 import { writeFile } from 'node:fs/promises';
 import { UsageError, type CommandSpec, type ParsedArgs } from '../args';
 import { METHODS } from '../../adapters/registry';
-import type { AdaptedModel, SettingValue } from '../../adapters/types';
+import type { SettingValue } from '../../adapters/types';
 import { memoryEstimate, paramCount } from '../../io/hfConfig';
 import { loadModelTokenizer } from '../../io/tokenizer';
 import { loadCausalLM, releaseModel } from '../../models/load';
-import { Trainer } from '../../train/trainer';
+import { startMethod, type StartedMethod } from '../../train/methodRun';
 import type { ScheduleKind } from '../../train/schedule';
 import { StudioError, formatBytes } from '../../errors';
 import {
@@ -38,7 +38,6 @@ import {
   parseSetPairs,
   prepareRunData,
   targetsOrUsage,
-  trainableCount,
   SCHEDULES,
   TRAINING_FLAGS,
   type CliEnv,
@@ -182,8 +181,7 @@ export async function runTrain(args: ParsedArgs, env: CliEnv): Promise<TrainResu
   const params = paramCount(c);
   const rt = await env.gpu();
   const model = await loadCausalLM(rt, source, { trainable: false });
-  let adapted: AdaptedModel | undefined;
-  let trainer: Trainer | undefined;
+  let started: StartedMethod | undefined;
   const result: TrainResult = {
     config: {
       ...config,
@@ -207,31 +205,20 @@ export async function runTrain(args: ParsedArgs, env: CliEnv): Promise<TrainResu
   try {
     const targets = targetsOrUsage(model, config.targets, 'train');
     const calibrationCount = Math.max(1, calibrationBatchCount([config.settings]));
-    const started = performance.now();
     try {
-      adapted = await method.create(
-        {
-          rt,
-          model,
-          targets,
-          seed: config.seed,
-          learningRate: config.lr,
-          calibration: () => Array.from({ length: calibrationCount }, (_, i) => batcher.batch(i)),
-        },
-        config.settings,
+      started = await startMethod(
+        rt,
+        { model, targets, seed: config.seed, calibration: () => Array.from({ length: calibrationCount }, (_, i) => batcher.batch(i)) },
+        { id: method.id, settings: config.settings, learningRate: config.lr, clipNorm: config.clip, weightDecay: config.weightDecay },
+        { kind: config.schedule, warmupSteps: config.warmup, totalSteps: config.steps },
       );
     } catch (error) {
       throw initError(method.id, error);
     }
-    trainer = new Trainer(rt, adapted, {
-      schedule: { kind: config.schedule, peak: config.lr, warmupSteps: config.warmup, totalSteps: config.steps },
-      clipNorm: config.clip,
-      weightDecay: config.weightDecay,
-    });
-    await rt.sync();
+    const { adapted, trainer } = started;
     const r = result.config as { -readonly [K in keyof TrainResult['config']]: TrainResult['config'][K] };
-    r.initMs = Math.round(performance.now() - started);
-    r.trainableParams = trainableCount(adapted.trainable);
+    r.initMs = Math.round(started.initMs);
+    r.trainableParams = started.trainableParams;
     r.adaptedModules = [...adapted.linears.keys()];
     r.methodBytes = adapted.extraBytes;
     r.optimizerBytes = trainer.optimizerBytes();
@@ -251,14 +238,14 @@ export async function runTrain(args: ParsedArgs, env: CliEnv): Promise<TrainResu
     const width = String(config.steps).length;
     const evaluate = async (step: number): Promise<void> => {
       if (valBatches.length === 0) return;
-      const loss = await trainer!.evaluate(valBatches);
+      const loss = await trainer.evaluate(valBatches);
       result.validation.push({ step, loss });
       io.out(`step ${String(step).padStart(width)}  validation loss ${fmt(loss)}\n`);
     };
     for (let i = 0; i < config.steps; i++) {
-      const started = performance.now();
+      const stepStart = performance.now();
       const m = await trainer.step(batcher.batch(i));
-      const ms = performance.now() - started;
+      const ms = performance.now() - stepStart;
       const record: StepRecord = {
         step: i + 1,
         loss: m.loss,
@@ -295,8 +282,7 @@ export async function runTrain(args: ParsedArgs, env: CliEnv): Promise<TrainResu
     );
     return result;
   } finally {
-    trainer?.destroy();
-    adapted?.release(rt);
+    started?.release();
     releaseModel(rt, model);
     if (jsonPath !== undefined) {
       try {

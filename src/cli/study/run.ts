@@ -1,15 +1,14 @@
 // One study run (a dataset and a seed): every method initialised against the one shared frozen
-// model and trained on identical batches in identical order, interleaved step by step, as
-// src/train/compare.ts runComparison does. It is reimplemented here (same Trainer, same
-// methodById().create, same accounting of memory and trainable parameters) only because
-// runComparison releases each method when training ends, and the study still needs the trained
-// adapters afterwards: the validation loss on the whole validation set and the generated answers
-// for the accuracy. Plus the per-layer quantization error of QLoRA, QPiSSA and LoftQ at init.
+// model and trained on identical batches in identical order, interleaved step by step, with
+// src/train/compare.ts's InterleavedRun (as runComparison), keeping the trained adapters until the
+// validation loss on the whole validation set and the generated answers for the accuracy are in.
+// Plus the per-layer quantization error of QLoRA, QPiSSA and LoftQ at init.
 
 import { methodById } from '../../adapters/registry';
-import { resolveSettings, type AdaptedModel, type InitProgress, type MethodId, type MethodSettings } from '../../adapters/types';
+import { resolveSettings, type AdaptedModel, type MethodId, type MethodSettings } from '../../adapters/types';
 import type { CausalLM } from '../../models/causalLM';
 import type { Runtime } from '../../tensor/values';
+import { InterleavedRun } from '../../train/compare';
 import type { ScheduleKind } from '../../train/schedule';
 import { Trainer, type Batch } from '../../train/trainer';
 import type { StudyData } from './data';
@@ -77,12 +76,7 @@ export interface MethodResult {
   readonly stoppedAt?: { step: number; reason: string };
 }
 
-interface Running {
-  readonly plan: MethodPlan;
-  readonly adapted: AdaptedModel;
-  readonly trainer: Trainer;
-  readonly result: { -readonly [K in keyof MethodResult]: MethodResult[K] };
-}
+type Result = { -readonly [K in keyof MethodResult]: MethodResult[K] };
 
 /** Mean loss per counted token over batches, with no update (Trainer.evaluate's rule), for the frozen model. */
 async function evaluateFrozen(rt: Runtime, model: CausalLM, batches: readonly Batch[]): Promise<number> {
@@ -159,110 +153,90 @@ export async function runStudy(rt: Runtime, options: RunOptions, tok: TokenizerL
   const subset = validationBatches(data, options.evalRows, options.batch, options.seqLen);
   const all = validationBatches(data, options.finalValRows, options.batch, options.seqLen);
   const calibration = () => Array.from({ length: Math.max(1, options.calibrationBatches) }, (_, i) => data.batcher.batch(i));
-  const running: Running[] = [];
+  let lastPhase = '';
+  const run = new InterleavedRun<Result>(rt, {
+    model,
+    targets: options.targets,
+    seed: options.seed,
+    calibration,
+    onProgress: (p) => {
+      if (p.phase !== lastPhase && p.phase !== 'init') log(`  init ${p.method}: ${p.phase}`);
+      lastPhase = p.phase;
+    },
+    steps: options.steps,
+    schedule: { kind: options.schedule, warmupSteps: options.warmupSteps },
+    clipNorm: options.clipNorm,
+    weightDecay: options.weightDecay,
+    validationBatches: subset,
+    evalEvery: options.evalEvery,
+  });
   try {
     for (const plan of options.methods) {
-      const method = methodById(plan.id);
-      const start = performance.now();
-      let lastPhase = '';
-      const adapted = await method.create(
-        {
-          rt,
-          model,
-          targets: options.targets,
-          seed: options.seed,
-          learningRate: plan.learningRate,
-          calibration,
-          onProgress: (p: InitProgress) => {
-            if (p.phase !== lastPhase && p.phase !== 'init') log(`  init ${p.method}: ${p.phase}`);
-            lastPhase = p.phase;
-          },
-        },
-        resolveSettings(method, plan.settings),
-      );
-      const trainer = new Trainer(rt, adapted, {
-        schedule: { kind: options.schedule, peak: plan.learningRate, warmupSteps: options.warmupSteps, totalSteps: options.steps },
-        clipNorm: options.clipNorm,
-        weightDecay: options.weightDecay,
-      });
-      await rt.sync();
-      const initMs = performance.now() - start;
-      const trainableParams = adapted.trainable.reduce((n, t) => n + t.tensor.data.size, 0);
-      const loss0 = await trainer.evaluate(subset);
-      log(`  init ${plan.id}: ${trainableParams} trainable, ${(initMs / 1000).toFixed(1)} s; validation loss ${loss0.toFixed(4)}`);
-      running.push({
-        plan,
-        adapted,
-        trainer,
-        result: {
-          id: plan.id,
-          learningRate: plan.learningRate,
-          settings: resolveSettings(method, plan.settings),
-          trainableParams,
-          bytes: adapted.extraBytes + trainer.optimizerBytes(),
-          initMs,
-          trainMs: 0,
-          losses: [],
-          gradNorms: [],
-          tokens: 0,
-          countedTokens: 0,
-          validation: [{ step: 0, loss: loss0 }],
-          finalValidationLoss: Number.NaN,
-          accuracy: { correct: 0, total: 0, answered: 0, samples: [], ms: 0 },
-        },
-      });
+      lastPhase = '';
+      const r = await run.add(plan, (m) => ({
+        id: m.id,
+        learningRate: plan.learningRate,
+        settings: m.settings,
+        trainableParams: m.trainableParams,
+        bytes: m.bytes,
+        initMs: m.initMs,
+        trainMs: 0,
+        losses: [],
+        gradNorms: [],
+        tokens: 0,
+        countedTokens: 0,
+        validation: [],
+        finalValidationLoss: Number.NaN,
+        accuracy: { correct: 0, total: 0, answered: 0, samples: [], ms: 0 },
+      }));
+      const loss0 = await r.trainer.evaluate(subset);
+      r.record.validation.push({ step: 0, loss: loss0 });
+      log(`  init ${r.id}: ${r.trainableParams} trainable, ${(r.initMs / 1000).toFixed(1)} s; validation loss ${loss0.toFixed(4)}`);
     }
     const wall = performance.now();
     for (let step = 0; step < options.steps; step++) {
       const batch = data.batcher.batch(step);
-      for (const r of running) {
-        if (r.result.stoppedAt) continue;
-        const start = performance.now();
-        const metrics = await r.trainer.step(batch);
-        r.result.trainMs += performance.now() - start;
-        r.result.losses.push(metrics.loss);
-        r.result.gradNorms.push(metrics.gradNorm);
-        r.result.tokens += batch.tokens;
-        r.result.countedTokens += metrics.tokens;
-        if (!Number.isFinite(metrics.loss)) {
-          r.result.stoppedAt = { step: step + 1, reason: `the loss became ${metrics.loss} at step ${step + 1}` };
-          log(`  note: ${r.plan.id} stopped at step ${step + 1}: loss ${metrics.loss}`);
-        }
-      }
       const done = step + 1;
+      await run.step(step, batch, {
+        onStep: ({ id, record, stopped }, metrics) => {
+          record.trainMs += metrics.ms;
+          record.losses.push(metrics.loss);
+          record.gradNorms.push(metrics.gradNorm);
+          record.tokens += batch.tokens;
+          record.countedTokens += metrics.tokens;
+          if (stopped) {
+            record.stoppedAt = { step: done, reason: `the loss became ${metrics.loss} at step ${done}` };
+            log(`  note: ${id} stopped at step ${done}: loss ${metrics.loss}`);
+          }
+        },
+        onEval: ({ record }, loss) => {
+          record.validation.push({ step: done, loss });
+        },
+      });
       const last = done === options.steps;
-      if (done % options.evalEvery === 0 || last) {
-        for (const r of running) {
-          if (r.result.stoppedAt) continue;
-          r.result.validation.push({ step: done, loss: await r.trainer.evaluate(subset) });
-        }
-      }
       if (done % 5 === 0 || done === 1 || last) {
         const eta = ((performance.now() - wall) / done) * (options.steps - done);
-        const losses = running.map((r) => `${r.plan.id} ${mean(r.result.losses.slice(-5)).toFixed(3)}`).join('  ');
+        const losses = run.methods.map((r) => `${r.id} ${mean(r.record.losses.slice(-5)).toFixed(3)}`).join('  ');
         log(`  step ${done}/${options.steps} (train loss, mean of last 5)  ${losses}  [${((performance.now() - wall) / 1000).toFixed(0)} s, ~${(eta / 1000).toFixed(0)} s left]`);
       }
-      if (done % options.evalEvery === 0 || last) {
-        log(`  step ${done} validation (${options.evalRows} rows)  ${running.map((r) => `${r.plan.id} ${r.result.validation[r.result.validation.length - 1]!.loss.toFixed(3)}`).join('  ')}`);
+      if (run.evaluatesAfter(step)) {
+        log(`  step ${done} validation (${options.evalRows} rows)  ${run.methods.map((r) => `${r.id} ${r.record.validation[r.record.validation.length - 1]!.loss.toFixed(3)}`).join('  ')}`);
       }
     }
-    for (const r of running) {
-      if (!r.result.stoppedAt) {
-        const last = r.result.validation[r.result.validation.length - 1]!;
-        r.result.finalValidationLoss = sameRows(options) && last.step === options.steps ? last.loss : await r.trainer.evaluate(all);
+    for (const r of run.methods) {
+      if (!r.stopped) {
+        const last = r.record.validation[r.record.validation.length - 1]!;
+        r.record.finalValidationLoss = sameRows(options) && last.step === options.steps ? last.loss : await r.trainer.evaluate(all);
       }
-      r.result.accuracy = await accuracyOf(rt, r.adapted.model, r.adapted.linears, data, tok.eosIds, (ids) => tok.decode(ids));
+      r.record.accuracy = await accuracyOf(rt, r.adapted.model, r.adapted.linears, data, tok.eosIds, (ids) => tok.decode(ids));
       log(
-        `  ${r.plan.id}: validation loss (${options.finalValRows || data.validation.length} rows) ${r.result.finalValidationLoss.toFixed(4)}; ` +
-          `accuracy ${r.result.accuracy.correct}/${r.result.accuracy.total} (${(r.result.accuracy.ms / 1000).toFixed(0)} s to generate)`,
+        `  ${r.id}: validation loss (${options.finalValRows || data.validation.length} rows) ${r.record.finalValidationLoss.toFixed(4)}; ` +
+          `accuracy ${r.record.accuracy.correct}/${r.record.accuracy.total} (${(r.record.accuracy.ms / 1000).toFixed(0)} s to generate)`,
       );
     }
-    return running.map((r) => r.result);
+    return run.methods.map((r) => r.record);
   } finally {
-    for (const r of running) {
-      r.trainer.destroy();
-      r.adapted.release(rt);
-    }
+    run.release();
   }
 }
 
