@@ -54,6 +54,7 @@ const spec: CommandSpec = {
     out: { type: 'string', value: 'FILE', default: 'docs/RESULTS.md', description: 'Markdown results' },
     json: { type: 'string', value: 'FILE', default: 'docs/results.json', description: 'JSON results (every step)' },
     'render-only': { type: 'boolean', description: 'only rewrite --out from the results in --json (no training)' },
+    merge: { type: 'string', value: 'FILES', description: 'with --render-only: add the finished runs of other results JSON files of the same configuration (runs split across processes) to --json' },
     resume: { type: 'boolean', description: 'reuse finished runs of the same configuration from --json' },
     help: { type: 'boolean', description: 'show this help' },
   },
@@ -128,7 +129,15 @@ async function main(argv: readonly string[]): Promise<number> {
     const jsonPath = a.string('json', 'docs/results.json');
     const modelDir = a.string('model', 'public/models/kjv-llama-1m');
     if (a.bool('render-only')) {
-      const json = JSON.parse(await readFile(jsonPath, 'utf8')) as StudyJson;
+      let json = JSON.parse(await readFile(jsonPath, 'utf8')) as StudyJson;
+      const mergeFiles = a.string('merge');
+      if (mergeFiles !== undefined) {
+        for (const file of list(mergeFiles, 'merge')) {
+          json = mergeStudy(json, JSON.parse(await readFile(file, 'utf8')) as StudyJson, file);
+          log(`merged ${file}`);
+        }
+        await writeFile(jsonPath, `${JSON.stringify(json)}\n`);
+      }
       let existing: string | undefined;
       try {
         existing = await readFile(outPath, 'utf8');
@@ -249,10 +258,7 @@ async function main(argv: readonly string[]): Promise<number> {
       if (a.bool('resume')) {
         try {
           const old = JSON.parse(await readFile(jsonPath, 'utf8')) as StudyJson;
-          const same = ['steps', 'batch', 'schedule', 'warmupSteps', 'rank', 'evalEvery', 'evalRows', 'finalValRows', 'accuracyItems'].every(
-            (k) => JSON.stringify(old.config[k as keyof StudyJson['config']]) === JSON.stringify(config[k as keyof StudyJson['config']]),
-          ) && JSON.stringify(old.config.learningRates) === JSON.stringify(config.learningRates);
-          if (same) {
+          if (sameConfiguration(old.config, config)) {
             runs = old.runs.filter((r) => plannedRuns.some((p) => p.dataset === r.dataset && p.seed === r.seed));
             quant = old.quant;
             log(`resuming: ${runs.length} finished run(s) reused from ${jsonPath}${quant ? ' and the quantization table' : ''}`);
@@ -324,6 +330,25 @@ async function main(argv: readonly string[]): Promise<number> {
       releaseModel(rt, model);
     }
   }
+}
+
+/** Whether two study configurations train and evaluate the same way (so their runs belong in one table). */
+function sameConfiguration(x: StudyJson['config'], y: StudyJson['config']): boolean {
+  const keys = ['model', 'methods', 'targets', 'steps', 'batch', 'schedule', 'warmupSteps', 'clip', 'weightDecay', 'learningRates', 'rank', 'methodSettings', 'evalEvery', 'evalRows', 'finalValRows', 'accuracyItems', 'calibrationBatches'] as const;
+  return keys.every((k) => JSON.stringify(x[k]) === JSON.stringify(y[k]));
+}
+
+/** `into` with the planned runs that only `other` has finished (refused if the configurations differ). */
+function mergeStudy(into: StudyJson, other: StudyJson, file: string): StudyJson {
+  if (!sameConfiguration(into.config, other.config)) throw new UsageError(`--merge: ${file} was run with a different configuration`, 'study');
+  const has = (r: { dataset: string; seed: number }, runs: readonly StudyRun[]) => runs.some((x) => x.dataset === r.dataset && x.seed === r.seed);
+  const planned = into.config.plannedRuns;
+  const added = other.runs.filter((r) => !has(r, into.runs) && planned.some((p) => p.dataset === r.dataset && p.seed === r.seed));
+  if (added.length === 0) throw new UsageError(`--merge: ${file} has no finished run that the --json file is missing`, 'study');
+  const runs = sortRuns([...into.runs, ...added], planned);
+  const merged = [...(into.config.merged ?? []), { command: other.config.command, runs: added.map((r) => `${r.dataset} seed ${r.seed}`) }];
+  const partial = planned.some((p) => !has(p, runs)) || into.quant === undefined;
+  return { ...into, partial, updated: new Date().toISOString(), config: { ...into.config, merged }, runs };
 }
 
 function dataSeqLen(d: StudyData): number {
