@@ -138,13 +138,7 @@ async function main(argv: readonly string[]): Promise<number> {
         }
         await writeFile(jsonPath, `${JSON.stringify(json)}\n`);
       }
-      let existing: string | undefined;
-      try {
-        existing = await readFile(outPath, 'utf8');
-      } catch {
-        existing = undefined;
-      }
-      await writeFile(outPath, mergeResults(existing, renderResults(json)));
+      await writeMarkdown(outPath, json);
       log(`wrote ${resolve(outPath)} from ${resolve(jsonPath)}${json.partial ? ' (partial)' : ''}`);
       return 0;
     }
@@ -273,13 +267,7 @@ async function main(argv: readonly string[]): Promise<number> {
         const partial = plannedRuns.some((p) => !runs.some((r) => r.dataset === p.dataset && r.seed === p.seed)) || (quantIterations > 0 && !quant);
         const json: StudyJson = { partial, started, updated: new Date().toISOString(), config, datasets: infos, runs: sortRuns(runs, plannedRuns), quant };
         await writeFile(jsonPath, `${JSON.stringify(json)}\n`);
-        let existing: string | undefined;
-        try {
-          existing = await readFile(outPath, 'utf8');
-        } catch {
-          existing = undefined;
-        }
-        await writeFile(outPath, mergeResults(existing, renderResults(json)));
+        await writeMarkdown(outPath, json);
         log(`wrote ${resolve(outPath)} and ${resolve(jsonPath)}${partial ? ' (partial)' : ''}`);
       };
       for (const planned of order) {
@@ -330,6 +318,17 @@ async function main(argv: readonly string[]): Promise<number> {
       releaseModel(rt, model);
     }
   }
+}
+
+/** Rewrites the generated part of the Markdown results (the text around its markers is kept). */
+async function writeMarkdown(outPath: string, json: StudyJson): Promise<void> {
+  let existing: string | undefined;
+  try {
+    existing = await readFile(outPath, 'utf8');
+  } catch {
+    existing = undefined;
+  }
+  await writeFile(outPath, mergeResults(existing, renderResults(json)));
 }
 
 /** Whether two study configurations train and evaluate the same way (so their runs belong in one table). */
