@@ -7,11 +7,15 @@
 // val_loss is filled on the steps where validation ran; other cells empty when unknown.
 
 export interface RunPoint {
+  /** Updates done (1 = after the first). */
   readonly step: number;
   readonly loss: number;
+  /** Before clipping; NaN without clipping. */
   readonly gradNorm: number;
   readonly lr: number;
+  /** Tokens whose loss counted. */
   readonly tokens: number;
+  /** Wall time of the step, read-back included. */
   readonly ms: number;
 }
 

@@ -3,28 +3,14 @@
 // bases and optimizer state), init and training time, tokens/s. Sortable by any column.
 
 import { useMemo, useState } from 'react';
+import { summaryRows, type MethodSummaryRow } from '../io/runRecord';
 import { useDiagnosticsStore } from '../state/diagnosticsStore';
 import { useRunStore } from '../state/runStore';
 import { useSettingsStore } from '../state/settingsStore';
 import { formatBytes, formatCount, formatLoss, formatMs, formatRate } from './format';
 import { methodColor } from './methodColors';
 
-interface Row {
-  readonly id: string;
-  readonly label: string;
-  readonly steps: number;
-  readonly finalLoss: number;
-  readonly finalVal: number;
-  readonly bestVal: number;
-  readonly trainable: number;
-  readonly bytes: number;
-  readonly initMs: number;
-  readonly trainMs: number;
-  readonly tokensPerS: number;
-  /** % exact match on the validation questions (NaN: not measured). */
-  readonly accuracy: number;
-  readonly halted?: string;
-}
+type Row = MethodSummaryRow;
 
 type Key = Exclude<keyof Row, 'halted'>;
 
@@ -34,7 +20,7 @@ const COLUMNS: readonly { key: Key; label: string; format: (r: Row) => string; n
   { key: 'finalLoss', label: 'Final train loss', format: (r) => formatLoss(r.finalLoss), numeric: true },
   { key: 'finalVal', label: 'Final val loss', format: (r) => formatLoss(r.finalVal), numeric: true },
   { key: 'bestVal', label: 'Best val loss', format: (r) => formatLoss(r.bestVal), numeric: true },
-  { key: 'accuracy', label: 'Accuracy', format: (r) => (Number.isFinite(r.accuracy) ? `${r.accuracy.toFixed(0)} %` : '—'), numeric: true },
+  { key: 'accuracy', label: 'Accuracy', format: (r) => (Number.isFinite(r.accuracy) ? `${(100 * r.accuracy).toFixed(0)} %` : '—'), numeric: true },
   { key: 'trainable', label: 'Trainable params', format: (r) => formatCount(r.trainable), numeric: true },
   { key: 'bytes', label: 'Memory', format: (r) => (Number.isFinite(r.bytes) ? formatBytes(r.bytes) : '—'), numeric: true },
   { key: 'initMs', label: 'Init', format: (r) => formatMs(r.initMs), numeric: true },
@@ -42,8 +28,11 @@ const COLUMNS: readonly { key: Key; label: string; format: (r: Row) => string; n
   { key: 'tokensPerS', label: 'Tokens/s', format: (r) => formatRate(r.tokensPerS), numeric: true },
 ];
 
-function accuracyPercent(a: { correct: number; done: number; total: number } | undefined): number {
-  return a && a.total > 0 && a.done === a.total ? (100 * a.correct) / a.total : Number.NaN;
+/** Exact-match fraction per method whose questions have all been answered. */
+function finishedAccuracy(progress: Readonly<Record<string, { correct: number; done: number; total: number }>>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [id, a] of Object.entries(progress)) if (a.total > 0 && a.done === a.total) out[id] = a.correct / a.total;
+  return out;
 }
 
 function compare(a: Row, b: Row, key: Key): number {
@@ -66,27 +55,7 @@ export function ResultsTable() {
   const [sort, setSort] = useState<{ key: Key; dir: 1 | -1 }>({ key: 'bestVal', dir: 1 });
 
   const rows = useMemo(() => {
-    const out: Row[] = methods.map((id) => {
-      const points = series[id] ?? [];
-      const vals = evals[id] ?? [];
-      const trainMs = points.reduce((n, p) => n + p.ms, 0);
-      const tokens = points.reduce((n, p) => n + p.tokens, 0);
-      return {
-        id,
-        label: infos.find((m) => m.id === id)?.label ?? id,
-        steps: points.length,
-        finalLoss: points.at(-1)?.loss ?? Number.NaN,
-        finalVal: vals.at(-1)?.loss ?? Number.NaN,
-        bestVal: vals.length > 0 ? Math.min(...vals.map((v) => v.loss)) : Number.NaN,
-        trainable: ready[id]?.trainableParams ?? Number.NaN,
-        bytes: ready[id]?.bytes ?? Number.NaN,
-        initMs: ready[id]?.initMs ?? Number.NaN,
-        trainMs,
-        tokensPerS: trainMs > 0 ? (tokens * 1000) / trainMs : Number.NaN,
-        accuracy: accuracyPercent(accuracy[id]),
-        halted: halted[id],
-      };
-    });
+    const out = summaryRows({ methods: methods.map((id) => ({ id, label: infos.find((m) => m.id === id)?.label ?? id })), series, evals, ready, halted, accuracy: finishedAccuracy(accuracy) });
     return out.sort((a, b) => sort.dir * compare(a, b, sort.key));
   }, [methods, series, evals, ready, halted, accuracy, infos, sort]);
 

@@ -18,6 +18,7 @@ import type { MatmulBenchOptions, MatmulBenchRow, MatmulBenchShape } from '../be
 import type { InitProgress, SettingSpec, SettingValue } from '../adapters/types';
 import type { DatasetStats, FileKind, RowFormat, SkippedRow } from '../io/datasets';
 import type { ScheduleKind } from '../train/schedule';
+import type { RunPoint } from '../io/runRecord';
 
 export type { GpuDescription, GpuFeatures, GpuLimitsSummary, MatmulBenchRow, MatmulBenchShape };
 export type { InitProgress, SettingSpec, SettingValue, DatasetStats, FileKind, RowFormat, SkippedRow, ScheduleKind };
@@ -228,18 +229,8 @@ export interface DiagnosticPoint {
   readonly poolBytes?: number;
 }
 
-export interface StepPoint {
-  /** Updates done (1 = after the first). */
-  readonly step: number;
-  readonly loss: number;
-  /** Before clipping; NaN without clipping. */
-  readonly gradNorm: number;
-  readonly lr: number;
-  /** Tokens whose loss counted. */
-  readonly tokens: number;
-  /** Wall time of the step, read-back included. */
-  readonly ms: number;
-}
+/** One training step of one method, as streamed to the page (and saved with a run). */
+export type StepPoint = RunPoint;
 
 /** Streamed while a comparison runs. */
 export type ComparisonEvent =
