@@ -14,6 +14,11 @@
 //   npm run bench -- --train [--methods lora,pissa] [--steps 5] [--batch 4] [--seq-len 64]
 //                                         training steps of every method on the built-in model
 //                                         (bench/train.ts): init s, tokens/s, peak GPU memory
+//   npm run bench -- --profile [--methods lora,full] [--steps 3] [--warmup 2] [--batch 4] [--seq-len 64]
+//                    [--top 10] [--no-timestamps] [--json out.json]
+//                                         per-step profile of training steps (src/bench/profile.ts):
+//                                         dispatches, bind groups, buffers, bytes written, pipelines,
+//                                         CPU recording vs GPU time, top kernels with FLOP/s and bytes/s
 
 import { writeFileSync } from 'node:fs';
 import { GpuContext } from '../src/gpu/context';
@@ -34,12 +39,16 @@ import {
 } from '../src/bench/matmulBench';
 import { createTfjsPeer, installNodeNavigator } from './tfjsPeer';
 import { DEFAULT_TRAIN_METHODS, formatTrainTable, runTrainBench } from './train';
+import { runProfileBench } from './profile';
 import type { MethodId } from '../src/adapters/types';
 
 class UsageError extends Error {}
 
 interface Args {
   train?: { methods: readonly MethodId[]; steps: number; batch: number; seqLen: number };
+  profile?: { timestamps: boolean };
+  /** What the command line gave explicitly (the profile takes its own defaults for the rest). */
+  given: { methods?: string[]; steps?: number; batch?: number; seqLen?: number; warmup?: number; top?: number };
   shapes: readonly MatmulBenchShape[];
   json?: string;
   peer: boolean;
@@ -50,10 +59,12 @@ interface Args {
 const USAGE = `usage: npm run bench -- [--quick] [--shapes 512x768x3072,1024,...] [--json out.json]
                         [--no-peer] [--variants vec4,registers,tiled] [--reps N] [--max-reps N]
                         [--target-seconds S] [--warmup N]
-       npm run bench -- --train [--methods lora,pissa,...] [--steps N] [--batch B] [--seq-len T] [--json out.json]`;
+       npm run bench -- --train [--methods lora,pissa,...] [--steps N] [--batch B] [--seq-len T] [--json out.json]
+       npm run bench -- --profile [--methods lora,full] [--steps N] [--warmup N] [--batch B] [--seq-len T]
+                        [--top N] [--no-timestamps] [--json out.json]`;
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { shapes: DEFAULT_BENCH_SHAPES, peer: true, plan: {} };
+  const args: Args = { shapes: DEFAULT_BENCH_SHAPES, peer: true, plan: {}, given: {} };
   const value = (i: number, flag: string): string => {
     const v = argv[i + 1];
     if (v === undefined || v.startsWith('--')) throw new UsageError(`${flag} needs a value\n${USAGE}`);
@@ -72,15 +83,28 @@ function parseArgs(argv: string[]): Args {
         break;
       case '--methods':
         args.train = { ...(args.train ?? { steps: 5, batch: 4, seqLen: 64 }), methods: value(i++, flag).split(',').filter(Boolean) as MethodId[] };
+        args.given.methods = [...args.train.methods];
         break;
       case '--steps':
         args.train = { ...(args.train ?? { methods: DEFAULT_TRAIN_METHODS, batch: 4, seqLen: 64 }), steps: Math.max(1, Math.round(num(value(i++, flag), flag))) };
+        args.given.steps = args.train.steps;
         break;
       case '--batch':
         args.train = { ...(args.train ?? { methods: DEFAULT_TRAIN_METHODS, steps: 5, seqLen: 64 }), batch: Math.max(1, Math.round(num(value(i++, flag), flag))) };
+        args.given.batch = args.train.batch;
         break;
       case '--seq-len':
         args.train = { ...(args.train ?? { methods: DEFAULT_TRAIN_METHODS, steps: 5, batch: 4 }), seqLen: Math.max(2, Math.round(num(value(i++, flag), flag))) };
+        args.given.seqLen = args.train.seqLen;
+        break;
+      case '--profile':
+        args.profile = { timestamps: args.profile?.timestamps ?? true };
+        break;
+      case '--no-timestamps':
+        args.profile = { timestamps: false };
+        break;
+      case '--top':
+        args.given.top = Math.max(1, Math.round(num(value(i++, flag), flag)));
         break;
       case '--quick':
         args.shapes = QUICK_BENCH_SHAPES;
@@ -119,6 +143,7 @@ function parseArgs(argv: string[]): Args {
         break;
       case '--warmup':
         args.plan = { ...args.plan, warmup: Math.round(num(value(i++, flag), flag)) };
+        args.given.warmup = args.plan.warmup;
         break;
       case '--help':
       case '-h':
@@ -151,6 +176,13 @@ async function main(): Promise<void> {
       `maxStorageBufferBindingSize ${formatBytes(info.limits.maxStorageBufferBindingSize)}`,
   );
   console.log(`host: Node ${process.version}, ${process.platform}/${process.arch}; Dawn via the \`webgpu\` package`);
+
+  if (args.profile) {
+    const { methods, steps, warmup, batch, seqLen, top } = args.given;
+    await runProfileBench(ctx, { methods, steps, warmup, batchSize: batch, seqLen, timestamps: args.profile.timestamps, topKernels: top }, args.json);
+    ctx.destroy();
+    return;
+  }
 
   if (args.train) {
     const { methods, steps, batch, seqLen } = args.train;

@@ -13,8 +13,8 @@ tiny-llama-sharded has no reference.json of its own: it holds tiny-llama's tenso
 checked against tiny-llama/reference.json (which also proves the sharded files load alike).
 
 Exit status 1 when any logits or hidden state differs by more than 1e-4 or any loss by more
-than 1e-5, or a folder fails to load cleanly. Needs torch, transformers >= 4.40 and the
-safetensors package; no network.
+than 1e-5, or a folder fails to load cleanly. Needs torch, transformers >= 4.40 (>= 4.50 for
+tiny-gemma3, >= 4.51 for tiny-qwen3) and the safetensors package; no network.
 
 Usage: python scripts/check_fixtures_with_transformers.py [FOLDER ...]
 """

@@ -5,6 +5,13 @@ Writes test/fixtures/tiny-<name>/ {config.json, model.safetensors, reference.jso
   tiny-gpt2   GPT2LMHeadModel   F32 weights, keys with the `transformer.` prefix, tied lm_head
   tiny-llama  LlamaForCausalLM  F32 weights, GQA (H=4, KV=2), untied lm_head
   tiny-qwen2  Qwen2ForCausalLM  BF16 weights, GQA, q/k/v biases, tied lm_head, rope_theta 1e6
+  tiny-qwen3  Qwen3ForCausalLM  BF16 weights, GQA, head_dim 16 with hidden 32 (H·D ≠ C), per-head
+                                q/k RMSNorm before RoPE, no biases, tied lm_head
+  tiny-gemma3 Gemma3ForCausalLM BF16 weights (model_type gemma3_text), GQA, head_dim 24 with
+                                hidden 64, embedding × √C, (1 + w) RMSNorms before and after
+                                attention and MLP, per-head q/k norm, gated gelu_pytorch_tanh MLP,
+                                scale query_pre_attn_scalar^−½, sliding (window 5 < T) and global
+                                layers with their own RoPE bases, tied lm_head
 and tiny-llama-sharded/ (tiny-llama's tensors split over two shards plus
 model.safetensors.index.json; its reference is tiny-llama/reference.json).
 
@@ -18,7 +25,8 @@ KV key/value heads, D head size. Linear weights are [out, in] with y = x Wᵀ + 
 GPT-2's Conv1D weights, which are stored [in, out] with y = x W + b.
 
 Deliberately not done: padding / attention masks (both sequences of a fixture have the same
-length), dropout, KV caches, rope scaling variants, sliding windows.
+length), dropout, KV caches, rope scaling variants, logit soft-capping (Gemma 2; Gemma 3 sets
+both soft-caps null).
 
 Usage: /usr/bin/python3 scripts/make_fixtures.py [--out test/fixtures]
 Deterministic: one seeded torch.Generator per fixture, one CPU thread, sorted JSON.
@@ -127,8 +135,13 @@ def layer_norm(x, w, b, eps):
 
 
 def rms_norm(x, w, eps):
-    """Llama/Qwen2 RMSNorm: w * (x / sqrt(mean(x²) + eps))."""
+    """Llama/Qwen2/Qwen3 RMSNorm: w * (x / sqrt(mean(x²) + eps))."""
     return w * (x / torch.sqrt((x * x).mean(-1, keepdim=True) + eps))
+
+
+def gemma_rms_norm(x, w, eps):
+    """Gemma RMSNorm: the stored weight is an offset from one, (1 + w) * (x / sqrt(mean(x²) + eps))."""
+    return (1.0 + w) * (x / torch.sqrt((x * x).mean(-1, keepdim=True) + eps))
 
 
 def gelu_new(x):
@@ -140,13 +153,20 @@ def silu(x):
     return x / (1.0 + torch.exp(-x))
 
 
-def causal_attention(q, k, v):
+def causal_attention(q, k, v, scale=None, window=None):
     """q [B, H, T, D], k/v [B, H, T, D] (already one k/v head per query head).
-    softmax(q kᵀ / √D + causal mask) v -> [B, H, T, D]."""
+    softmax(scale · q kᵀ + mask) v -> [B, H, T, D], scale 1/√D by default. Query i sees key j
+    iff j ≤ i and, with a sliding window W, i − j < W (HF masking_utils' sliding_window_overlay:
+    kv_idx > q_idx − W)."""
     T, D = q.shape[-2], q.shape[-1]
-    s = q @ k.transpose(-1, -2) / math.sqrt(D)  # [B, H, T, T]
-    future = torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)
-    s = s.masked_fill(future, float("-inf"))
+    s = q @ k.transpose(-1, -2)  # [B, H, T, T]
+    s = s / math.sqrt(D) if scale is None else s * scale
+    i = torch.arange(T)[:, None]
+    j = torch.arange(T)[None, :]
+    hidden = j > i
+    if window is not None:
+        hidden = hidden | (i - j >= window)
+    s = s.masked_fill(hidden, float("-inf"))
     s = s - s.max(-1, keepdim=True).values
     p = torch.exp(s)
     p = p / p.sum(-1, keepdim=True)
@@ -254,7 +274,7 @@ def gpt2_config(V, C, L, H, P, eps):
 
 # ----------------------------------------------------------------------------- Llama / Qwen2
 
-def llama_weights(init, cfg, qkv_bias):
+def llama_weights(init, cfg, qkv_bias, qk_norm=False):
     C, V, L = cfg["hidden_size"], cfg["vocab_size"], cfg["num_hidden_layers"]
     H, KV, F = cfg["num_attention_heads"], cfg["num_key_value_heads"], cfg["intermediate_size"]
     D = cfg.get("head_dim") or C // H
@@ -267,6 +287,9 @@ def llama_weights(init, cfg, qkv_bias):
         w[p + "self_attn.k_proj.weight"] = init.normal((KV * D, C), 0.1)
         w[p + "self_attn.v_proj.weight"] = init.normal((KV * D, C), 0.1)
         w[p + "self_attn.o_proj.weight"] = init.normal((C, H * D), 0.1)
+        if qk_norm:  # Qwen3: RMSNorm over each head's D entries, one weight vector for all heads
+            w[p + "self_attn.q_norm.weight"] = init.normal((D,), 0.1, 1.0)
+            w[p + "self_attn.k_norm.weight"] = init.normal((D,), 0.1, 1.0)
         if qkv_bias:
             w[p + "self_attn.q_proj.bias"] = init.normal((H * D,), 0.1)
             w[p + "self_attn.k_proj.bias"] = init.normal((KV * D,), 0.1)
@@ -295,7 +318,7 @@ def rotate_half(x):
 
 
 def llama_forward(w, cfg, ids):
-    """Llama / Qwen2 (q/k/v biases when present in w). ids [B, T] -> logits [B, T, V]."""
+    """Llama / Qwen2 / Qwen3 (q/k/v biases, q/k norms when present in w). ids [B, T] -> logits [B, T, V]."""
     B, T = ids.shape
     C, H, KV = cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_key_value_heads"]
     D = cfg.get("head_dim") or C // H
@@ -316,6 +339,9 @@ def llama_forward(w, cfg, ids):
         q = lin(h, p + "self_attn.q_proj").reshape(B, T, H, D).transpose(1, 2)   # [B, H, T, D]
         k = lin(h, p + "self_attn.k_proj").reshape(B, T, KV, D).transpose(1, 2)  # [B, KV, T, D]
         v = lin(h, p + "self_attn.v_proj").reshape(B, T, KV, D).transpose(1, 2)
+        if p + "self_attn.q_norm.weight" in w:  # Qwen3: per head, before RoPE
+            q = rms_norm(q, w[p + "self_attn.q_norm.weight"], eps)
+            k = rms_norm(k, w[p + "self_attn.k_norm.weight"], eps)
         q = q * cos + rotate_half(q) * sin
         k = k * cos + rotate_half(k) * sin
         # GQA: query head j reads key/value head j // (H / KV).
@@ -389,6 +415,163 @@ def qwen2_config(V, C, F, L, H, KV, P, eps, theta):
         "transformers_version": TRANSFORMERS_FORMAT_VERSION,
         "use_cache": True,
         "use_sliding_window": False,
+        "vocab_size": V,
+    }
+
+
+def qwen3_config(V, C, F, L, H, KV, D, P, eps, theta):
+    # As Qwen3-0.6B's config.json (transformers 4.51): explicit head_dim, attention_bias false,
+    # sliding window disabled (sliding_window null), tied embeddings.
+    return {
+        "architectures": ["Qwen3ForCausalLM"],
+        "attention_bias": False,
+        "attention_dropout": 0.0,
+        "bos_token_id": 1,
+        "eos_token_id": 2,
+        "head_dim": D,
+        "hidden_act": "silu",
+        "hidden_size": C,
+        "initializer_range": 0.02,
+        "intermediate_size": F,
+        "max_position_embeddings": P,
+        "max_window_layers": L,
+        "model_type": "qwen3",
+        "num_attention_heads": H,
+        "num_hidden_layers": L,
+        "num_key_value_heads": KV,
+        "rms_norm_eps": eps,
+        "rope_scaling": None,
+        "rope_theta": theta,
+        "sliding_window": None,
+        "tie_word_embeddings": True,
+        "torch_dtype": "bfloat16",
+        "transformers_version": "4.51.0",
+        "use_cache": True,
+        "use_sliding_window": False,
+        "vocab_size": V,
+    }
+
+
+# ----------------------------------------------------------------------------- Gemma 3
+
+def gemma3_weights(init, cfg):
+    C, V, L = cfg["hidden_size"], cfg["vocab_size"], cfg["num_hidden_layers"]
+    H, KV, F, D = cfg["num_attention_heads"], cfg["num_key_value_heads"], cfg["intermediate_size"], cfg["head_dim"]
+    w = {}
+    w["model.embed_tokens.weight"] = init.normal((V, C), 0.1)
+    for i in range(L):
+        p = f"model.layers.{i}."
+        # Gemma norm weights are stored as offsets from one (the layer uses 1 + w): centred on 0.
+        w[p + "input_layernorm.weight"] = init.normal((C,), 0.1)
+        w[p + "self_attn.q_proj.weight"] = init.normal((H * D, C), 0.1)  # [out, in]
+        w[p + "self_attn.k_proj.weight"] = init.normal((KV * D, C), 0.1)
+        w[p + "self_attn.v_proj.weight"] = init.normal((KV * D, C), 0.1)
+        w[p + "self_attn.o_proj.weight"] = init.normal((C, H * D), 0.1)
+        w[p + "self_attn.q_norm.weight"] = init.normal((D,), 0.1)
+        w[p + "self_attn.k_norm.weight"] = init.normal((D,), 0.1)
+        w[p + "post_attention_layernorm.weight"] = init.normal((C,), 0.1)
+        w[p + "pre_feedforward_layernorm.weight"] = init.normal((C,), 0.1)
+        w[p + "mlp.gate_proj.weight"] = init.normal((F, C), 0.1)
+        w[p + "mlp.up_proj.weight"] = init.normal((F, C), 0.1)
+        w[p + "mlp.down_proj.weight"] = init.normal((C, F), 0.1)
+        w[p + "post_feedforward_layernorm.weight"] = init.normal((C,), 0.1)
+    w["model.norm.weight"] = init.normal((C,), 0.1)
+    return w
+
+
+def gemma3_layer_types(cfg):
+    """layer_types when given, else Gemma3TextConfig's rule: layer i slides unless
+    (i + 1) is a multiple of sliding_window_pattern."""
+    if cfg.get("layer_types"):
+        return cfg["layer_types"]
+    n = cfg.get("sliding_window_pattern", cfg.get("_sliding_window_pattern", 6))
+    return ["sliding_attention" if (i + 1) % n else "full_attention" for i in range(cfg["num_hidden_layers"])]
+
+
+def embed_scale(C, torch_dtype):
+    """√C as Gemma3TextScaledWordEmbedding applies it: cast to the weights' dtype first."""
+    dt = {"bfloat16": torch.bfloat16, "float16": torch.float16}.get(torch_dtype, torch.float32)
+    return torch.tensor(math.sqrt(C), dtype=torch.float32).to(dt).item()
+
+
+def gemma3_forward(w, cfg, ids):
+    """Gemma3ForCausalLM (text). ids [B, T] -> logits [B, T, V]."""
+    B, T = ids.shape
+    C, H, KV, D = cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_key_value_heads"], cfg["head_dim"]
+    eps = cfg["rms_norm_eps"]
+    assert cfg["rope_scaling"] is None and cfg["final_logit_softcapping"] is None
+    assert cfg["attn_logit_softcapping"] is None
+    scale = cfg["query_pre_attn_scalar"] ** -0.5
+    types = gemma3_layer_types(cfg)
+    rope = {
+        "full_attention": rope_cos_sin(T, D, cfg["rope_theta"]),
+        "sliding_attention": rope_cos_sin(T, D, cfg["rope_local_base_freq"]),
+    }
+    kv_of = torch.arange(H) // (H // KV)
+
+    def lin(x, name):
+        return x @ w[name + ".weight"].T
+
+    x = w["model.embed_tokens.weight"][ids] * embed_scale(C, cfg["torch_dtype"])  # [B, T, C]
+    hidden = [x]
+    for i in range(cfg["num_hidden_layers"]):
+        p = f"model.layers.{i}."
+        cos, sin = rope[types[i]]
+        window = cfg["sliding_window"] if types[i] == "sliding_attention" else None
+        h = gemma_rms_norm(x, w[p + "input_layernorm.weight"], eps)
+        q = lin(h, p + "self_attn.q_proj").reshape(B, T, H, D).transpose(1, 2)   # [B, H, T, D]
+        k = lin(h, p + "self_attn.k_proj").reshape(B, T, KV, D).transpose(1, 2)  # [B, KV, T, D]
+        v = lin(h, p + "self_attn.v_proj").reshape(B, T, KV, D).transpose(1, 2)
+        q = gemma_rms_norm(q, w[p + "self_attn.q_norm.weight"], eps)
+        k = gemma_rms_norm(k, w[p + "self_attn.k_norm.weight"], eps)
+        q = q * cos + rotate_half(q) * sin
+        k = k * cos + rotate_half(k) * sin
+        a = causal_attention(q, k[:, kv_of], v[:, kv_of], scale=scale, window=window)
+        a = a.transpose(1, 2).reshape(B, T, H * D)
+        x = x + gemma_rms_norm(lin(a, p + "self_attn.o_proj"), w[p + "post_attention_layernorm.weight"], eps)
+        h = gemma_rms_norm(x, w[p + "pre_feedforward_layernorm.weight"], eps)
+        m = lin(gelu_new(lin(h, p + "mlp.gate_proj")) * lin(h, p + "mlp.up_proj"), p + "mlp.down_proj")
+        x = x + gemma_rms_norm(m, w[p + "post_feedforward_layernorm.weight"], eps)
+        hidden.append(x)
+    x = gemma_rms_norm(x, w["model.norm.weight"], eps)
+    return x @ w["model.embed_tokens.weight"].T, hidden  # tied lm_head
+
+
+def gemma3_config(V, C, F, L, H, KV, D, P, eps, window, pattern, qpas):
+    # As google/gemma-3-270m's config.json (transformers 4.55): explicit layer_types, plus the
+    # sliding_window_pattern older versions (4.50–4.52) read instead.
+    types = ["sliding_attention" if (i + 1) % pattern else "full_attention" for i in range(L)]
+    return {
+        "architectures": ["Gemma3ForCausalLM"],
+        "attention_bias": False,
+        "attention_dropout": 0.0,
+        "attn_logit_softcapping": None,
+        "bos_token_id": 2,
+        "eos_token_id": 1,
+        "final_logit_softcapping": None,
+        "head_dim": D,
+        "hidden_activation": "gelu_pytorch_tanh",
+        "hidden_size": C,
+        "initializer_range": 0.02,
+        "intermediate_size": F,
+        "layer_types": types,
+        "max_position_embeddings": P,
+        "model_type": "gemma3_text",
+        "num_attention_heads": H,
+        "num_hidden_layers": L,
+        "num_key_value_heads": KV,
+        "pad_token_id": 0,
+        "query_pre_attn_scalar": qpas,
+        "rms_norm_eps": eps,
+        "rope_local_base_freq": 10000.0,
+        "rope_scaling": None,
+        "rope_theta": 1000000.0,
+        "sliding_window": window,
+        "sliding_window_pattern": pattern,
+        "torch_dtype": "bfloat16",
+        "transformers_version": "4.55.0",
+        "use_bidirectional_attention": False,
+        "use_cache": True,
         "vocab_size": V,
     }
 
@@ -496,6 +679,31 @@ def main():
                    "Qwen2ForCausalLM, BF16 weights (reference computed from the BF16 values), "
                    "q/k/v biases, tied lm_head not stored, rope_theta 1e6")
     summary.append(("tiny-qwen2", ref))
+
+    # Qwen3: V=97, C=32, F=64, L=2, H=4, KV=2, D=16 (H·D = 64 ≠ C), P=64, tied, BF16 storage.
+    init = Init(SEED + 4)
+    cfg = qwen3_config(V=97, C=32, F=64, L=2, H=4, KV=2, D=16, P=64, eps=1e-6, theta=1000000.0)
+    w = llama_weights(init, cfg, qkv_bias=False, qk_norm=True)
+    ids = init.ints(cfg["vocab_size"], (2, 12))
+    _, ref = build(args.out, "tiny-qwen3", cfg, w, "BF16", llama_forward, ids, SEED + 4,
+                   "Qwen3ForCausalLM, BF16 weights (reference computed from the BF16 values), "
+                   "head_dim 16 with hidden 32, per-head q/k RMSNorm before RoPE, no biases, "
+                   "tied lm_head not stored, rope_theta 1e6")
+    summary.append(("tiny-qwen3", ref))
+
+    # Gemma 3: V=89, C=36 (√C = 6, exact in bf16, so HF in bf16 or float32 agrees), F=64,
+    # L=4 (sliding, sliding, full, sliding), H=4, KV=2, D=12 (H·D = 48 ≠ C), window 5 < T = 14,
+    # query_pre_attn_scalar 16 (≠ D), BF16.
+    init = Init(SEED + 5)
+    cfg = gemma3_config(V=89, C=36, F=64, L=4, H=4, KV=2, D=12, P=64, eps=1e-6, window=5, pattern=3, qpas=16)
+    w = gemma3_weights(init, cfg)
+    ids = init.ints(cfg["vocab_size"], (2, 14))
+    _, ref = build(args.out, "tiny-gemma3", cfg, w, "BF16", gemma3_forward, ids, SEED + 5,
+                   "Gemma3ForCausalLM (gemma3_text), BF16 weights (reference computed from the BF16 "
+                   "values), embedding x sqrt(C) = 6, (1 + w) RMSNorms, pre/post attention and MLP "
+                   "norms, q/k norm, gelu_pytorch_tanh gated MLP, scale 16^-0.5, layers 0, 1, 3 "
+                   "sliding (window 5, RoPE base 1e4), layer 2 global (RoPE base 1e6), tied lm_head")
+    summary.append(("tiny-gemma3", ref))
 
     for name, ref in summary:
         z = torch.tensor(ref["logits"])

@@ -5,36 +5,46 @@
 //   counted and contributes 0 to the loss and to the gradient. count = 0 gives loss 0, gradient 0.
 //   ∂L/∂logits[n, v] = gy · (softmax(logits[n])[v] − [v = targets[n]]) / count for counted rows.
 //
-// Three entry points, all sharing one binding set (unused ones are bound to something harmless):
+// Row blocks: one dispatch may cover only rows [row0, row0 + N) of the `total` rows of targets and
+// saved, with logits [N, V] holding just that block (lmHeadLoss computes the logits a chunk of rows
+// at a time and never holds all of them). The plain op uses row0 = 0, N = total.
+//
+// Four entry points, all sharing one binding set (unused ones are bound to something harmless):
 //   ce_rows      one workgroup per row: row max m (reduction), s = Σ exp(x − m) (reduction),
 //                rowLoss = log s − (x[target] − m). Subtracting the row max keeps exp() in range
 //                for any logits (±80 included). Loops over V in strides of WG, so V = 50257 is fine.
-//   ce_finalize  one workgroup: Σ rowLoss and count over N (strided, then a tree), loss = Σ/count.
-//   ce_backward  one invocation per element of logits: exp(x − m)/s − onehot, times gy/count. The
-//                softmax is rebuilt from m and s rather than from lse = m + log s: x − lse would
-//                round to ulp(lse) (≈ 1e-5 for logits near 80) before exp() magnifies it.
+//   ce_finalize  one workgroup: Σ rowLoss and count over all `total` rows (strided, then a tree),
+//                loss = Σ/count.
+//   ce_backward  one invocation per element of the logits block: exp(x − m)/s − onehot, times
+//                gy/count, into out. The softmax is rebuilt from m and s rather than from
+//                lse = m + log s: x − lse would round to ulp(lse) (≈ 1e-5 for logits near 80)
+//                before exp() magnifies it.
+//   ce_backward_inplace  the same, reading x from out itself: out holds the logits block on
+//                entry and its gradient on exit, so backward needs one [N, V] buffer, not two.
 // No float atomics anywhere: results are bit-for-bit repeatable.
 //
-// saved [3N + 1]: m at [0, N), s at [N, 2N), rowLoss at [2N, 3N), count at [3N] (as f32).
+// saved [3·total + 1]: m at [0, total), s at [total, 2·total), rowLoss at [2·total, 3·total),
+// count at [3·total] (as f32), all indexed by the global row r = row0 + n.
 // Grids: rows and backward use 2-D workgroup grids (see elementwise.wgsl); the backward index
-// i = n·V + v must fit a u32 (N·V < 2^32: e.g. 85 000 tokens at V = 50257).
+// i = n·V + v within the block must fit a u32 (N·V < 2^32: e.g. 85 000 rows at V = 50257).
 
-struct Params { N: u32, V: u32 }
+struct Params { N: u32, V: u32, row0: u32, total: u32 }
 
 override WG: u32 = 256u; // a power of two
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> logits: array<f32>;      // [N, V]
-@group(0) @binding(2) var<storage, read> targets: array<i32>;     // [N]
+@group(0) @binding(1) var<storage, read> logits: array<f32>;      // [N, V] (rows row0.. of the whole)
+@group(0) @binding(2) var<storage, read> targets: array<i32>;     // [total]
 @group(0) @binding(3) var<storage, read> gy: array<f32>;          // [1] (backward; else unused)
-@group(0) @binding(4) var<storage, read_write> saved: array<f32>; // [3N + 1], layout above
+@group(0) @binding(4) var<storage, read_write> saved: array<f32>; // [3·total + 1], layout above
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;   // finalize: loss [1]; backward: dlogits [N, V]
 
 var<workgroup> partial: array<f32, WG>;
 var<workgroup> partial2: array<f32, WG>;
 
-fn counted(n: u32) -> bool {
-  let t = targets[n];
+// r is a global row (index into targets and saved).
+fn counted(r: u32) -> bool {
+  let t = targets[r];
   return t >= 0 && u32(t) < params.V;
 }
 
@@ -68,23 +78,24 @@ fn ce_rows(
     workgroupBarrier();
   }
   if (lid == 0u) {
-    let total = partial[0]; // ≥ 1: the max element contributes exp(0)
-    saved[n] = m;
-    saved[params.N + n] = total;
+    let sumExp = partial[0]; // ≥ 1: the max element contributes exp(0)
+    let r = params.row0 + n;
+    saved[r] = m;
+    saved[params.total + r] = sumExp;
     var rowLoss = 0.0;
-    if (counted(n)) { rowLoss = log(total) - (logits[base + u32(targets[n])] - m); }
-    saved[2u * params.N + n] = rowLoss;
+    if (counted(r)) { rowLoss = log(sumExp) - (logits[base + u32(targets[r])] - m); }
+    saved[2u * params.total + r] = rowLoss;
   }
 }
 
 @compute @workgroup_size(WG)
 fn ce_finalize(@builtin(local_invocation_index) lid: u32) {
-  let N = params.N;
+  let total = params.total;
   var sum = 0.0;
   var count = 0.0;
-  for (var n = lid; n < N; n += WG) {
-    sum += saved[2u * N + n];
-    if (counted(n)) { count += 1.0; }
+  for (var r = lid; r < total; r += WG) {
+    sum += saved[2u * total + r];
+    if (counted(r)) { count += 1.0; }
   }
   partial[lid] = sum;
   partial2[lid] = count;
@@ -101,8 +112,21 @@ fn ce_finalize(@builtin(local_invocation_index) lid: u32) {
     var loss = 0.0;
     if (c > 0.0) { loss = partial[0] / c; }
     out[0] = loss;
-    saved[3u * N] = c;
+    saved[3u * total] = c;
   }
+}
+
+// ∂L/∂x for element i = n·V + v of the block, whose logit is x.
+fn grad_at(i: u32, x: f32) -> f32 {
+  let n = i / params.V;
+  let v = i - n * params.V;
+  let r = params.row0 + n;
+  let total = params.total;
+  if (!counted(r)) { return 0.0; }
+  let p = exp(x - saved[r]) / saved[total + r];
+  var onehot = 0.0;
+  if (u32(targets[r]) == v) { onehot = 1.0; }
+  return (p - onehot) * (gy[0] / max(saved[3u * total], 1.0));
 }
 
 @compute @workgroup_size(WG)
@@ -112,17 +136,17 @@ fn ce_backward(
   @builtin(local_invocation_index) lid: u32,
 ) {
   let i = (wid.y * nwg.x + wid.x) * WG + lid;
-  let N = params.N;
-  let V = params.V;
-  if (i >= N * V) { return; }
-  let n = i / V;
-  let v = i - n * V;
-  var grad = 0.0;
-  if (counted(n)) {
-    let p = exp(logits[i] - saved[n]) / saved[N + n];
-    var onehot = 0.0;
-    if (u32(targets[n]) == v) { onehot = 1.0; }
-    grad = (p - onehot) * (gy[0] / max(saved[3u * N], 1.0));
-  }
-  out[i] = grad;
+  if (i >= params.N * params.V) { return; }
+  out[i] = grad_at(i, logits[i]);
+}
+
+@compute @workgroup_size(WG)
+fn ce_backward_inplace(
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (i >= params.N * params.V) { return; }
+  out[i] = grad_at(i, out[i]);
 }

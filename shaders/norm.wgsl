@@ -1,6 +1,9 @@
 // LayerNorm and RMSNorm over the last dimension of x [R, C] (rows = all leading dims flattened):
 //   layer:  μ = mean(x),  rstd = 1/√(mean((x−μ)²) + eps),  x̂ = (x−μ)·rstd,  y = x̂·w + b
 //   rms:    μ := 0,       rstd = 1/√(mean(x²) + eps),      x̂ = x·rstd,       y = x̂·w      (HF Llama)
+// The scale is w + W_OFFSET: W_OFFSET = 1 for Gemma's RMSNorm, whose stored weight is an offset
+// from one (y = x̂·(1 + w)); 0 otherwise. The backward formulas below then read w + W_OFFSET for
+// w, and dw is unchanged (∂y/∂w = x̂ either way).
 // With μ stored as 0 for RMS, every later formula is shared. stats [R, 2] keeps (μ, rstd) per row
 // for the backward pass.
 // Backward (dy = ∂L/∂y [R, C], g = dy·w):
@@ -31,6 +34,7 @@ override RMS: bool = false;
 override HAS_BIAS: bool = true;
 override BIAS_GRAD: bool = false;
 override WG: u32 = 256u; // a power of two
+override W_OFFSET: f32 = 0.0;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;            // [R, C]
@@ -81,7 +85,7 @@ fn norm_forward(
   let variance = workgroup_sum(lid, vec2<f32>(q, 0.0)).x * inv_c;
   let rstd = inverseSqrt(variance + params.eps);
   for (var c = lid; c < C; c += WG) {
-    var y = (x[base + c] - mean) * rstd * weight[c];
+    var y = (x[base + c] - mean) * rstd * (weight[c] + W_OFFSET);
     if (HAS_BIAS) { y += bias[c]; }
     out[base + c] = y;
   }
@@ -106,7 +110,7 @@ fn norm_backward_dx(
   // (Σ g, Σ g·x̂) over the row.
   var acc = vec2<f32>(0.0);
   for (var c = lid; c < C; c += WG) {
-    let g = dy[base + c] * weight[c];
+    let g = dy[base + c] * (weight[c] + W_OFFSET);
     let xhat = (x[base + c] - mean) * rstd;
     acc += vec2<f32>(g, g * xhat);
   }
@@ -114,7 +118,7 @@ fn norm_backward_dx(
   var mean_g = sums.x;
   if (RMS) { mean_g = 0.0; }
   for (var c = lid; c < C; c += WG) {
-    let g = dy[base + c] * weight[c];
+    let g = dy[base + c] * (weight[c] + W_OFFSET);
     let xhat = (x[base + c] - mean) * rstd;
     out[base + c] = rstd * (g - mean_g - xhat * sums.y);
   }

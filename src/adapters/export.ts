@@ -1,31 +1,21 @@
-// Exports of a trained method (ADAPTERS.md, PRODUCT.md step 8):
-//   PEFT LoRA adapter  lora, qlora, loftq: A, B as trained (r, alpha).
-//                      pissa, qpissa: converted to a LoRA on the ORIGINAL W:
-//                        A' = [A; A₀] [2r, in], B' = [B, −B₀] [out, 2r], r and alpha doubled
-//                        (rsLoRA: alpha·√2) so s is unchanged.
-//                      sorsa: its rank-2r delta s·(B diag(S) A − B₀ diag(S₀) A₀) as
-//                        A' = [A; A₀], B' = [B diag(S), −B₀ diag(S₀)], r' = 2r, alpha' = 2r·s.
-//                      lorasb: B' = B R, A' = A, r, alpha = r·s.
-//   Merged weights     every method: each adapted projection becomes base + s·B M A (SPP: its
-//                      sparse merge), everything else as in the method's model.
-// Factors are read back to the host; merges run on the GPU.
+// The export building blocks method definitions choose from (ADAPTERS.md, PRODUCT.md step 8):
+//   loraAdapter     the factors as trained: lora_A = A, lora_B = B M (M = diag(S) or R folded in,
+//                   LoRA-SB's B R), r, alpha = s·r so PEFT's scale equals ours.
+//   deltaAdapter    a method whose frozen base is not the original W (a residual, an NF4 copy of
+//                   it) exported as a LoRA on the ORIGINAL W: its update relative to init,
+//                   s·(B M A − B₀ M₀ A₀), as A' = [A; A₀] [2r, in], B' = [B M, −B₀ M₀] [out, 2r],
+//                   r' = 2r, alpha' = s·2r (PEFT's "PiSSA conversion").
+//   mergedTensors   every parameter of the method's model, adapted projections replaced by the
+//                   layer's effective weight now (each form knows its merge).
+// Factors are read back to the host; merges run on the GPU. Which block a method uses is in its
+// definition (`peft`); nothing here knows method ids.
 
 import type { MergedTensor, PeftAdapter, PeftLayer } from '../io/peft';
-import { mergeLowRank, readEffectiveB } from '../linalg/merge';
-import { DenseLinear } from '../models/linearLayer';
-import { readTensor, releaseTensors, type Runtime } from '../tensor/values';
-import { LowRankLayer } from './forms/lowRank';
-import { Nf4Base } from './forms/nf4Base';
-import { SppLayer } from './forms/sppLayer';
-import type { AdaptedLayer, AdaptedModel } from './types';
-import type { Tensor } from '../tensor/tensor';
-
-const LORA_AS_IS = new Set(['lora', 'qlora', 'loftq']);
-const CONVERTED = new Set(['pissa', 'qpissa', 'sorsa']);
-
-export function canExportPeft(method: string): boolean {
-  return LORA_AS_IS.has(method) || CONVERTED.has(method) || method === 'lorasb';
-}
+import { readEffectiveB } from '../linalg/merge';
+import { readTensor, type Runtime } from '../tensor/values';
+import { releaseView } from './forms/frozenBase';
+import { LowRankLayer, type InitialFactors } from './forms/lowRank';
+import type { AdaptedModel, MethodDefinition } from './types';
 
 function concatRows(top: Float32Array, bottom: Float32Array): Float32Array {
   const out = new Float32Array(top.length + bottom.length);
@@ -46,47 +36,81 @@ function concatColumns(left: Float32Array, right: Float32Array, rows: number, r:
   return out;
 }
 
-function scaleColumnsHost(B: Float32Array, S: Float32Array, rows: number): Float32Array {
-  const r = S.length;
-  const out = new Float32Array(B.length);
-  for (let i = 0; i < rows; i++) for (let j = 0; j < r; j++) out[i * r + j] = B[i * r + j]! * S[j]!;
-  return out;
+/** B₀ R₀ diag(S₀) on the host, from an init snapshot ([out, r]). */
+function initialEffectiveB(initial: InitialFactors, rows: number): Float32Array {
+  const rank = initial.B.length / rows;
+  let B = initial.B;
+  if (initial.R) {
+    const out = new Float32Array(rows * rank);
+    for (let i = 0; i < rows; i++) {
+      for (let j = 0; j < rank; j++) {
+        let sum = 0;
+        for (let k = 0; k < rank; k++) sum += B[i * rank + k]! * initial.R[k * rank + j]!;
+        out[i * rank + j] = sum;
+      }
+    }
+    B = out;
+  }
+  if (initial.S) {
+    const S = initial.S;
+    B = B.map((v, index) => v * S[index % rank]!);
+  }
+  return B;
 }
 
-export async function peftAdapter(rt: Runtime, adapted: AdaptedModel, baseModel: string): Promise<PeftAdapter> {
-  if (!canExportPeft(adapted.method)) throw new Error(`${adapted.method} has no PEFT adapter form; export the merged model instead`);
-  const family = adapted.model.config.family;
+function lowRankLayers(adapted: AdaptedModel): LowRankLayer[] {
+  const layers = [...adapted.linears.values()];
+  if (layers.length === 0) throw new Error('the method adapted no layer');
+  return layers.map((layer) => {
+    if (!(layer instanceof LowRankLayer)) throw new Error(`${layer.name} is not a low-rank layer, so it has no LoRA export`);
+    return layer;
+  });
+}
+
+function adapterOf(adapted: AdaptedModel, baseModel: string, rank: number, scaling: number, layers: PeftLayer[]): PeftAdapter {
+  // alpha such that the exported scale equals ours: s = alpha / r'.
+  return { family: adapted.model.config.family, baseModel, rank, alpha: scaling * rank, useRslora: false, layers };
+}
+
+/** The factors as trained (lora_B = B M). */
+export async function loraAdapter(rt: Runtime, adapted: AdaptedModel, baseModel: string): Promise<PeftAdapter> {
   const layers: PeftLayer[] = [];
   let rank = 0;
   let scaling = 1;
-  let useRslora = false;
-  for (const layer of adapted.linears.values()) {
-    if (!(layer instanceof LowRankLayer)) throw new Error(`${layer.name} is not a low-rank layer`);
-    const r = layer.rank;
+  for (const layer of lowRankLayers(adapted)) {
     const { inFeatures, outFeatures } = layer;
-    const A = await readTensor(rt, layer.factors.A);
-    rank = r;
+    rank = layer.rank;
     scaling = layer.scaling;
-    if (LORA_AS_IS.has(adapted.method)) {
-      layers.push({ module: layer.name, A, B: await readTensor(rt, layer.factors.B), inFeatures, outFeatures });
-    } else if (adapted.method === 'lorasb') {
-      layers.push({ module: layer.name, A, B: await readEffectiveB(rt, { ...layer.factors, scaling: layer.scaling }), inFeatures, outFeatures });
-    } else {
-      const initial = layer.initial;
-      if (!initial) throw new Error(`${layer.name}: the init snapshot is missing`);
-      const B = await readTensor(rt, layer.factors.B);
-      const S = layer.factors.S ? await readTensor(rt, layer.factors.S) : undefined;
-      const Bnow = S ? scaleColumnsHost(B, S, outFeatures) : B;
-      const B0 = initial.S ? scaleColumnsHost(initial.B, initial.S, outFeatures) : initial.B;
-      layers.push({ module: layer.name, A: concatRows(A, initial.A), B: concatColumns(Bnow, B0, outFeatures, r, -1), inFeatures, outFeatures });
-    }
+    const A = await readTensor(rt, layer.factors.A);
+    const B = await readEffectiveB(rt, { ...layer.factors, scaling: layer.scaling });
+    layers.push({ module: layer.name, A, B, inFeatures, outFeatures });
   }
-  if (layers.length === 0) throw new Error('the method adapted no layer');
-  // alpha such that the exported scale equals ours: s = alpha / r' (rsLoRA: alpha / √r').
-  const exportedRank = CONVERTED.has(adapted.method) ? 2 * rank : rank;
-  useRslora = false;
-  const alpha = scaling * exportedRank;
-  return { family, baseModel, rank: exportedRank, alpha, useRslora, layers };
+  return adapterOf(adapted, baseModel, rank, scaling, layers);
+}
+
+/** The update relative to init as a rank-2r LoRA on the original W. */
+export async function deltaAdapter(rt: Runtime, adapted: AdaptedModel, baseModel: string): Promise<PeftAdapter> {
+  const layers: PeftLayer[] = [];
+  let rank = 0;
+  let scaling = 1;
+  for (const layer of lowRankLayers(adapted)) {
+    const { inFeatures, outFeatures } = layer;
+    const initial = layer.initial;
+    if (!initial) throw new Error(`${layer.name}: the init snapshot is missing`);
+    rank = layer.rank;
+    scaling = layer.scaling;
+    const A = await readTensor(rt, layer.factors.A);
+    const B = await readEffectiveB(rt, { ...layer.factors, scaling: layer.scaling });
+    const B0 = initialEffectiveB(initial, outFeatures);
+    layers.push({ module: layer.name, A: concatRows(A, initial.A), B: concatColumns(B, B0, outFeatures, rank, -1), inFeatures, outFeatures });
+  }
+  return adapterOf(adapted, baseModel, 2 * rank, scaling, layers);
+}
+
+/** The PEFT adapter a method's definition builds, or its reason for having none. */
+export function peftAdapter(rt: Runtime, method: MethodDefinition, adapted: AdaptedModel, baseModel: string): Promise<PeftAdapter> {
+  if (method.peft.kind === 'none') throw new Error(method.peft.reason);
+  return method.peft.build(rt, adapted, baseModel);
 }
 
 /** Every parameter of the method's model, with adapted projections merged. */
@@ -99,24 +123,12 @@ export async function mergedTensors(rt: Runtime, adapted: AdaptedModel): Promise
       out.push({ name: p.name, shape: p.tensor.shape, data: await readTensor(rt, p.tensor) });
       continue;
     }
-    const merged = mergedWeight(rt, layer, p.name);
-    out.push({ name: p.name, shape: merged.shape, data: await readTensor(rt, merged) });
-    releaseTensors(rt, merged);
+    const merged = layer.effectiveWeight(rt, 'now');
+    try {
+      out.push({ name: p.name, shape: merged.tensor.shape, data: await readTensor(rt, merged.tensor) });
+    } finally {
+      releaseView(rt, merged);
+    }
   }
   return out;
-}
-
-function mergedWeight(rt: Runtime, layer: AdaptedLayer, name: string): Tensor {
-  if (layer instanceof SppLayer) return layer.mergedWeight(rt);
-  if (layer instanceof LowRankLayer) {
-    const update = { ...layer.factors, scaling: layer.scaling };
-    if (layer.base instanceof Nf4Base) {
-      const base = layer.base.dequantized(rt);
-      const merged = mergeLowRank(rt, base, update, name);
-      releaseTensors(rt, base);
-      return merged;
-    }
-    if (layer.base instanceof DenseLinear) return mergeLowRank(rt, layer.base.weight, update, name);
-  }
-  throw new Error(`${layer.name}: this layer cannot be merged`);
 }

@@ -1,5 +1,6 @@
 // Every method the studio offers, in the order the UI lists them. Adding a method is adding its
-// file under methods/ and one line here.
+// file under methods/ and one line here. The registry (with methods/) is the only place that
+// names methods by id; everything else asks a definition (see registry.test.ts).
 
 import { full } from './methods/full';
 import { lora } from './methods/lora';
@@ -11,6 +12,12 @@ import { spp } from './methods/spp';
 import type { MethodDefinition, MethodId } from './types';
 
 export const METHODS: readonly MethodDefinition[] = [lora, pissa, qlora, qpissa, loftq, sorsa, lorasb, spp, full];
+
+/** Ticked when the studio opens. */
+export const DEFAULT_SELECTED: readonly MethodId[] = [lora.id, pissa.id];
+
+/** What `train` trains when no --method is given. */
+export const DEFAULT_TRAIN_METHOD: MethodId = full.id;
 
 export function methodById(id: string): MethodDefinition {
   const method = METHODS.find((m) => m.id === id);

@@ -1,16 +1,23 @@
-// What a fine-tuning method is to the rest of the engine (ARCHITECTURE.md convention 5): a
-// declaration with a settings schema (defaults and ranges from the paper, which the studio
-// renders as a form), and `create`, which initialises it on the GPU against a shared frozen
-// model and returns an AdaptedModel: the projections it replaces, its trainable tensors, and
-// how to release it. Forms (forms/), bases and init strategies (init/) are shared; a method
-// file composes them.
+// What a fine-tuning method is to the rest of the engine (ARCHITECTURE.md convention 5): one
+// MethodDefinition holds everything about a method, so export, diagnostics, the worker, the CLI,
+// the study and the Python script ask the definition and never branch on a method id:
+//   settings schema (defaults and ranges from the paper; the studio renders it as a form),
+//   memory plan and model checks (before anything is allocated), calibration needs,
+//   create (the init on the GPU against a shared frozen model) → AdaptedModel, whose layers know
+//   their effective weight now and at init and their merge, the optimizer groups, the PEFT
+//   export, the Python recipe (PEFT/TRL lines), and the diagnostics it offers.
+// Forms (forms/), bases and init strategies (init/) are shared; a method file composes them.
 
+import type { TokenBatch } from '../io/datasets';
+import type { PeftAdapter } from '../io/peft';
+import type { PythonRecipe, ScriptHelpers } from '../io/pythonScript';
 import type { CausalLM } from '../models/causalLM';
 import type { LinearLayer } from '../models/linearLayer';
 import type { Tensor } from '../tensor/tensor';
 import type { Runtime } from '../tensor/values';
 
-export type MethodId = 'full' | 'lora' | 'pissa' | 'qlora' | 'qpissa' | 'loftq' | 'sorsa' | 'lorasb' | 'spp';
+/** A method's id as the registry lists it (lower case, e.g. the file name under methods/). */
+export type MethodId = string;
 
 /** Projection roles a user can target (GPT-2 maps its own names onto these). */
 export type TargetRole = 'q' | 'k' | 'v' | 'o' | 'gate' | 'up' | 'down' | 'c_attn' | 'attn.c_proj' | 'c_fc' | 'mlp.c_proj';
@@ -58,16 +65,11 @@ export interface InitProgress {
   readonly total: number;
   readonly phase: 'init' | 'svd' | 'quantize' | 'prune' | 'estimate' | 'calibrate';
   /** A quantization error just measured for `layer` (QLoRA, QPiSSA, LoftQ): streamed for the live chart. */
-  readonly quantError?: { readonly iteration: number; readonly frobenius: number; readonly nuclear: number };
+  readonly quantError?: QuantErrorPoint;
 }
 
-/** A batch for the inits that look at data (LoRA-SB's gradient estimate, Wanda's norms). */
-export interface CalibrationBatch {
-  readonly ids: ArrayLike<number>;
-  readonly targets: ArrayLike<number>;
-  readonly batchSize: number;
-  readonly seqLen: number;
-}
+/** A batch for the inits that look at data (gradient estimates, activation statistics). */
+export type CalibrationBatch = TokenBatch;
 
 export interface CreateContext {
   readonly rt: Runtime;
@@ -78,13 +80,16 @@ export interface CreateContext {
   readonly seed: number;
   /** Peak learning rate (LoRA-SB's η, SORSA's γ/lr_max). */
   readonly learningRate: number;
-  readonly calibration?: () => readonly CalibrationBatch[];
+  /** The first `count` training batches of the run (the method asks for what calibrationBatches says). */
+  readonly calibration?: (count: number) => readonly CalibrationBatch[];
   readonly onProgress?: (progress: InitProgress) => void;
 }
 
 export interface TrainableTensor {
   readonly tensor: Tensor;
   readonly weightDecay: boolean;
+  /** This tensor's learning rate as a multiple of the schedule's (LoRA+ trains B faster); 1 if absent. */
+  readonly lrScale?: number;
 }
 
 /** A frozen base a method made for itself (dense residual, NF4 copy, pruned copy). */
@@ -93,13 +98,47 @@ export interface OwnedBase {
   release(rt: Runtime): void;
 }
 
+/** A dense weight handed to a caller: `owned` tensors are the caller's to release. */
+export interface WeightView {
+  readonly tensor: Tensor;
+  readonly owned: boolean;
+}
+
+/** Whether a diagnostic wants the weight as the method trained it now, or as its init left it. */
+export type WeightTime = 'now' | 'init';
+
 /** A projection as a method adapted it. */
 export interface AdaptedLayer extends LinearLayer {
   /** The adapter's tensors (trainable ones have requiresGrad). */
   readonly tensors: readonly Tensor[];
   /** Bytes this layer holds (adapter tensors and any owned base). */
   readonly bytes: number;
+  /** Takes the host copies `effectiveWeight('init')` and exports need; called once, right after init. */
+  snapshot(rt: Runtime): Promise<void>;
+  /** The dense W_eff [out, in] the forward pass multiplies by (NF4 dequantized), now or at init. */
+  effectiveWeight(rt: Runtime, when: WeightTime): WeightView;
   release(rt: Runtime): void;
+}
+
+/** A quantization error ‖W − (deq(Q) + sBA)‖ of one layer after `iteration` rounds of its init. */
+export interface QuantErrorPoint {
+  readonly iteration: number;
+  readonly frobenius: number;
+  readonly nuclear: number;
+}
+
+export interface LayerQuantError {
+  readonly layer: string;
+  readonly errors: readonly QuantErrorPoint[];
+}
+
+/** SPP's check: exact zeros of the merged weights now against the pruned copies' zeros at init. */
+export interface SparsityCheck {
+  readonly zeros: number;
+  readonly total: number;
+  readonly fraction: number;
+  readonly prunedZeros: number;
+  readonly expected: number;
 }
 
 export interface AdaptedModel {
@@ -113,11 +152,52 @@ export interface AdaptedModel {
   readonly extraBytes: number;
   /** Adds method-specific gradients after the task loss's (SORSA's regulariser). */
   readonly afterBackward?: (rt: Runtime) => void;
-  /** QLoRA, QPiSSA, LoftQ: ‖W − (deq(Q) + sBA)‖ per layer and iteration, measured at init. */
-  readonly quantErrors?: readonly { readonly layer: string; readonly errors: readonly { iteration: number; frobenius: number; nuclear: number }[] }[];
-  /** SORSA: the factors whose orthonormality the studio charts. */
+  /** Quantized bases: the error per layer and iteration, measured at init. */
+  readonly quantErrors?: readonly LayerQuantError[];
+  /** Factors whose orthonormality the studio charts (SORSA). */
   readonly orthoFactors?: readonly { readonly A: Tensor; readonly B: Tensor }[];
+  /** The sparsity a method must keep (SPP), checked on the merged weights. */
+  sparsity?(rt: Runtime): Promise<SparsityCheck>;
+  /** W_eff of any projection now or at init (adapted, or the method's own model's). */
+  effectiveWeight(rt: Runtime, name: string, when: WeightTime): WeightView;
   release(rt: Runtime): void;
+}
+
+/** A target projection's shape, for plans and checks made before anything is allocated. */
+export interface LayerShape {
+  readonly name: string;
+  readonly out: number;
+  readonly in: number;
+}
+
+/** What a method will hold, from its settings and the targeted shapes alone. */
+export interface MethodPlan {
+  readonly trainableParams: number;
+  /** Bytes of the frozen bases the method makes for itself (residuals, NF4 or pruned copies, a model copy). */
+  readonly ownBaseBytes: number;
+}
+
+/**
+ * The learning-rate family a study tunes together (a sweep per family, as PEFT's benchmark does):
+ * low-rank adapters, sparse updates of pruned weights, or dense updates of every weight (full
+ * fine-tuning; 'dense' rather than 'full' so that no family is spelled like a method id).
+ */
+export type MethodFamily = 'low-rank' | 'sparse' | 'dense';
+
+/** How a method's result can leave as a PEFT adapter folder, or why it cannot. */
+export type PeftExport =
+  | {
+      readonly kind: 'adapter';
+      readonly build: (rt: Runtime, adapted: AdaptedModel, baseModel: string) => Promise<PeftAdapter>;
+      /** One line for the user: what the files hold (e.g. "converted to a LoRA on the original weights"). */
+      readonly note: string;
+    }
+  | { readonly kind: 'none'; readonly reason: string };
+
+/** A paper's claim against another method, as the study and the studio pair them. */
+export interface MethodClaim {
+  readonly against: MethodId;
+  readonly claim: string;
 }
 
 export interface MethodDefinition {
@@ -128,7 +208,21 @@ export interface MethodDefinition {
   /** The paper, for the studio's notes. */
   readonly paper: string;
   readonly settings: readonly SettingSpec[];
+  readonly family: MethodFamily;
+  /** Training batches its init reads (gradient estimates, activation statistics); 0: none. */
+  calibrationBatches(settings: MethodSettings): number;
+  /** Trainable parameters and own bases for these targets; `modelParams` counts the whole model. */
+  plan(settings: MethodSettings, layers: readonly LayerShape[], modelParams: number): MethodPlan;
+  /** Why the targets cannot take this method (e.g. a shape), before anything is allocated. */
+  check?(settings: MethodSettings, layers: readonly LayerShape[]): string | undefined;
   create(ctx: CreateContext, settings: MethodSettings): Promise<AdaptedModel>;
+  readonly peft: PeftExport;
+  /** The PEFT/TRL lines that reproduce this configuration on a CUDA machine. */
+  python(settings: MethodSettings, script: ScriptHelpers): PythonRecipe;
+  /** Its init measures quantization errors; `baseline`: NF4(W) with no correction (the error table's reference). */
+  readonly quantError?: 'baseline' | 'reduced';
+  /** The claims of its paper that the study tests (ADAPTERS.md). */
+  readonly claims?: readonly MethodClaim[];
 }
 
 /** The settings with defaults filled in, validated against the schema. */

@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bufferIo, MATH_DATASET_DIR, mapQuestionAnswerRows, methodSettings, type CliEnv } from './commands/common';
+import { bufferIo, MATH_DATASET_DIR, methodSettings, type CliEnv } from './commands/common';
 import { joinRepeated, runCli } from './commands/index';
 import type { CompareResult } from './commands/compare';
 import type { QuantErrorResult } from './commands/quantError';
@@ -63,16 +63,6 @@ describe('cli helpers', () => {
     ]);
     expect(joinRepeated(['m', '--set'], ['set'])).toEqual(['m', '--set']);
     expect(joinRepeated(['--', '--set', 'x'], ['set'])).toEqual(['--', '--set', 'x']);
-  });
-
-  it('maps {question, answer} rows to prompt/completion and leaves other rows alone', () => {
-    const text = `${JSON.stringify({ question: 'Q?', answer: 'A\n#### 3' })}\n\n${JSON.stringify({ prompt: 'p', completion: 'c' })}\nnot json\n`;
-    const lines = mapQuestionAnswerRows(text, 'x.jsonl').split('\n');
-    expect(JSON.parse(lines[0]!)).toEqual({ prompt: 'Question: Q?\nAnswer:', completion: ' A\n#### 3' });
-    expect(lines[1]).toBe('');
-    expect(JSON.parse(lines[2]!)).toEqual({ prompt: 'p', completion: 'c' });
-    expect(lines[3]).toBe('not json');
-    expect(mapQuestionAnswerRows('question,answer\nq,a\n', 'x.csv')).toBe('question,answer\nq,a\n');
   });
 
   it('converts --set values by the method schema; a bad key or value is a usage error listing the settings', () => {

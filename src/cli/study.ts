@@ -9,7 +9,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { resolve } from 'node:path';
-import { METHODS } from '../adapters/registry';
+import { METHODS, methodById } from '../adapters/registry';
 import { selectTargets } from '../adapters/targets';
 import type { MethodId, MethodSettings } from '../adapters/types';
 import { paramCount } from '../io/hfConfig';
@@ -22,7 +22,6 @@ import { DATASET_IDS, loadStudyData, type DatasetId, type StudyData } from './st
 import { mergeResults, renderResults, type DatasetInfo, type StudyJson, type StudyRun } from './study/report';
 import { baseResult, quantStudy, runStudy, type MethodPlan } from './study/run';
 
-const DEFAULT_METHODS: readonly MethodId[] = ['lora', 'pissa', 'qlora', 'qpissa', 'sorsa', 'lorasb', 'spp', 'full'];
 
 const spec: CommandSpec = {
   name: 'study',
@@ -31,7 +30,7 @@ const spec: CommandSpec = {
   flags: {
     model: { type: 'string', value: 'DIR', default: 'public/models/kjv-llama-1m', description: 'model folder' },
     datasets: { type: 'string', value: 'LIST', default: 'math,words', description: `data sets: ${DATASET_IDS.join(', ')}` },
-    methods: { type: 'string', value: 'LIST', default: DEFAULT_METHODS.join(','), description: `methods: ${METHODS.map((m) => m.id).join(', ')}` },
+    methods: { type: 'string', value: 'LIST', default: 'every method', description: `methods: ${METHODS.map((m) => m.id).join(', ')}` },
     seeds: { type: 'string', value: 'LIST', default: '1,2', description: 'seeds for the math set' },
     'words-seeds': { type: 'string', value: 'LIST', description: 'seeds for the word set (default: the first of --seeds)' },
     steps: { type: 'int', value: 'N', min: 1, default: 100, description: 'optimizer steps per method and run' },
@@ -104,7 +103,7 @@ async function main(argv: readonly string[]): Promise<number> {
       if (!(DATASET_IDS as readonly string[]).includes(d)) throw new UsageError(`unknown data set '${d}'; available: ${DATASET_IDS.join(', ')}`, 'study');
       return d as DatasetId;
     });
-    const methodIds = list(a.string('methods', DEFAULT_METHODS.join(',')), 'methods').map((m) => {
+    const methodIds = list(a.string('methods', METHODS.map((m) => m.id).join(',')), 'methods').map((m) => {
       if (!METHODS.some((d) => d.id === m)) throw new UsageError(`unknown method '${m}'; available: ${METHODS.map((d) => d.id).join(', ')}`, 'study');
       return m as MethodId;
     });
@@ -143,24 +142,14 @@ async function main(argv: readonly string[]): Promise<number> {
       return 0;
     }
 
-    const lowRank: MethodSettings = { rank, alpha: rank };
+    // The study's rank, where a method has one (alpha = rank: s = 1, as the PiSSA paper runs).
     const settingsFor = (id: MethodId): MethodSettings => {
-      switch (id) {
-        case 'lora':
-        case 'pissa':
-        case 'qlora':
-        case 'qpissa':
-        case 'loftq':
-          return lowRank;
-        case 'sorsa':
-        case 'lorasb':
-          return { rank };
-        case 'spp':
-        case 'full':
-          return {};
-      }
+      const keys = new Set(methodById(id).settings.map((spec) => spec.key));
+      if (!keys.has('rank')) return {};
+      return keys.has('alpha') ? { rank, alpha: rank } : { rank };
     };
-    const lrFor = (id: MethodId) => (id === 'spp' ? sppLr : id === 'full' ? fullLr : lr);
+    const familyLr = { 'low-rank': lr, sparse: sppLr, dense: fullLr } as const;
+    const lrFor = (id: MethodId) => familyLr[methodById(id).family];
     const plans: MethodPlan[] = methodIds.map((id) => ({ id, settings: settingsFor(id), learningRate: lrFor(id) }));
     const plannedRuns = [
       ...(datasets.includes('math') ? seeds.map((seed) => ({ dataset: 'math' as const, seed })) : []),
@@ -302,7 +291,7 @@ async function main(argv: readonly string[]): Promise<number> {
         runs.push({ dataset: planned.dataset, seed: planned.seed, wallMs: performance.now() - start, methods: [base, ...methods] });
         await write();
         if (planned === order[0] && quantIterations > 0 && !quant) {
-          log(`quantization error: QPiSSA and LoftQ with T=${quantIterations} on ${targets.length} projections`);
+          log(`quantization error: ${METHODS.filter((m) => m.quantError === 'reduced').map((m) => m.label).join(' and ')} with T=${quantIterations} on ${targets.length} projections`);
           const q = await quantStudy(rt, model, targets, seeds[0]!, { rank, alpha: rank, doubleQuant: false }, quantIterations, log);
           quant = { ...q, seed: seeds[0]! };
           await write();

@@ -7,12 +7,20 @@
 // submission. With `checkEachDispatch` (tests), every dispatch is its own submission, so the
 // error names exactly one kernel. Shape errors are caught before that, synchronously, by the
 // kernel wrappers.
+//
+// Instrumentation (profiler.ts): counters of dispatches, bind groups, buffers, writes, pipelines
+// and submits are always kept (integer increments). A profile session, when started, also
+// records each dispatch's kernel and stated cost and, with `timestamp-query`, gives each dispatch
+// its own pass with timestamp writes; without a session the shared pass is used as before.
 
 import { GpuError } from '../errors';
 import type { AcquiredDevice, GpuDescription } from './device';
 import { BufferPool, type PoolStats } from './pool';
 import { GpuTensor, type DType, type TypedArrayOf } from './tensor';
 import { parseShaderInterface, writeUniforms, type ShaderInterface } from './wgsl';
+import { kernelKey, ProfileSession, type DispatchCost, type GpuCounters, type ProfileSessionOptions } from './profiler';
+
+export type { DispatchCost, GpuCounters } from './profiler';
 
 export interface ShaderDef {
   readonly name: string;
@@ -38,6 +46,8 @@ export interface DispatchSpec {
   readonly workgroups: readonly [number, number?, number?];
   /** Kernel name and shapes, for error messages (e.g. "matmul [7,33]x[33,100]"). */
   readonly label: string;
+  /** FLOPs and compulsory bytes, where the kernel can state them cheaply (read only by profiles). */
+  readonly cost?: DispatchCost;
 }
 
 export interface ContextOptions {
@@ -71,8 +81,18 @@ export class GpuContext {
   private uniformChunkIndex = 0;
   private readonly pendingErrors: Promise<GpuError | undefined>[] = [];
   private readonly uniformAlign: number;
-  private dispatchCount = 0;
   private placeholderTensor: GpuTensor | undefined;
+  private profiler: ProfileSession | undefined;
+  // Always-on counters (see counters()).
+  private dispatchCount = 0;
+  private bindGroupCount = 0;
+  private uniformBufferCount = 0;
+  private writeCount = 0;
+  private writtenBytes = 0;
+  private uniformWrittenBytes = 0;
+  private pipelineCount = 0;
+  private moduleCount = 0;
+  private submitCount = 0;
 
   constructor(
     readonly acquired: AcquiredDevice,
@@ -115,6 +135,8 @@ export class GpuContext {
     // old contents of this (reused) buffer, submit it first.
     if (t.entry.releasedInGeneration === this.generation && this.encoder) this.flush();
     this.device.queue.writeBuffer(t.buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+    this.writeCount++;
+    this.writtenBytes += data.byteLength;
   }
 
   /** A 16-byte tensor to bind where a shader's optional input is switched off by a constant. */
@@ -160,10 +182,15 @@ export class GpuContext {
     }
     if (this.checkEachDispatch) this.openEncoder();
     const bindGroup = this.device.createBindGroup({ layout: layout.group, entries, label: spec.label });
-    const pass = this.computePass();
+    this.bindGroupCount++;
+    // Profiling: the session notes the dispatch; with timestamps it gets a pass of its own.
+    const own = this.profiler?.passFor(kernelKey(spec.label, entryPoint), spec.label, spec.cost);
+    if (own) this.endPass();
+    const pass = own ? this.openEncoder().beginComputePass(own) : this.computePass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
+    if (own) pass.end();
     this.pendingLabels.push(spec.label);
     this.dispatchCount++;
     if (this.checkEachDispatch) this.flush();
@@ -174,6 +201,50 @@ export class GpuContext {
     return this.dispatchCount;
   }
 
+  // ---- instrumentation -----------------------------------------------------------------------
+
+  /** Totals since this context was made; subtract two snapshots with counterDelta(). */
+  counters(): GpuCounters {
+    const pool = this.pool.stats().createdCount;
+    return {
+      dispatches: this.dispatchCount,
+      bindGroups: this.bindGroupCount,
+      buffersCreated: pool + this.uniformBufferCount,
+      poolBuffersCreated: pool,
+      uniformBuffersCreated: this.uniformBufferCount,
+      writeCalls: this.writeCount,
+      bytesWritten: this.writtenBytes,
+      uniformBytesWritten: this.uniformWrittenBytes,
+      pipelinesCompiled: this.pipelineCount,
+      shaderModules: this.moduleCount,
+      submits: this.submitCount,
+    };
+  }
+
+  /**
+   * Starts a profile session: from now on every dispatch is recorded (and timed, where the device
+   * has timestamp-query and `options.timestamps` is not false) until `session.close()`. One at a time.
+   */
+  startProfiling(options: ProfileSessionOptions = {}): ProfileSession {
+    if (this.profiler) throw new GpuError('a profile session is already running on this context', 'profile');
+    this.flush();
+    const session = new ProfileSession(
+      this.device,
+      () => this.flush(),
+      (closed) => {
+        if (this.profiler === closed) this.profiler = undefined;
+      },
+      options,
+    );
+    this.profiler = session;
+    return session;
+  }
+
+  /** The running profile session, if any. */
+  get profiling(): ProfileSession | undefined {
+    return this.profiler;
+  }
+
   // ---- submission and readback ---------------------------------------------------------------
 
   /** Submits everything recorded so far as one command buffer. */
@@ -182,12 +253,18 @@ export class GpuContext {
     this.endPass();
     for (let i = 0; i < this.uniformChunkIndex + 1 && i < this.uniformChunks.length; i++) {
       const chunk = this.uniformChunks[i]!;
-      if (chunk.used > 0) this.device.queue.writeBuffer(chunk.buffer, 0, chunk.staging, 0, chunk.used);
+      if (chunk.used > 0) {
+        this.device.queue.writeBuffer(chunk.buffer, 0, chunk.staging, 0, chunk.used);
+        this.writeCount++;
+        this.writtenBytes += chunk.used;
+        this.uniformWrittenBytes += chunk.used;
+      }
       chunk.used = 0;
     }
     this.uniformChunkIndex = 0;
     const commands = this.encoder.finish();
     this.device.queue.submit([commands]);
+    this.submitCount++;
     this.encoder = undefined;
     const labels = this.pendingLabels;
     this.pendingLabels = [];
@@ -237,6 +314,7 @@ export class GpuContext {
   }
 
   destroy(): void {
+    this.profiler?.close();
     this.flush();
     this.pool.trim();
     this.device.destroy();
@@ -291,6 +369,7 @@ export class GpuContext {
     if (!module) {
       module = this.device.createShaderModule({ code: shader.source, label: shader.name });
       this.modules.set(shader.name, module);
+      this.moduleCount++;
     }
     return module;
   }
@@ -324,6 +403,7 @@ export class GpuContext {
         compute: { module: this.module(shader), entryPoint, constants: numeric },
       });
       this.pipelines.set(key, pipeline);
+      this.pipelineCount++;
     }
     return pipeline;
   }
@@ -342,6 +422,7 @@ export class GpuContext {
         usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
         label: 'uniform ring',
       });
+      this.uniformBufferCount++;
       const staging = new ArrayBuffer(UNIFORM_CHUNK_BYTES);
       chunk = { buffer, staging, view: new DataView(staging), used: 0 };
       this.uniformChunks[this.uniformChunkIndex] = chunk;

@@ -28,6 +28,13 @@ export class GpuTensor {
     return new GpuTensor(this.entry, shape, this.dtype, true);
   }
 
+  /** The first elements of the same buffer under a shape with at most as many (no copy). */
+  prefix(shape: readonly number[]): GpuTensor {
+    const size = shape.reduce((a, b) => a * b, 1);
+    if (size > this.size) throw new Error(`cannot take [${shape.join(',')}] from the start of [${this.shape.join(',')}]`);
+    return new GpuTensor(this.entry, shape, this.dtype, true);
+  }
+
   get buffer(): GPUBuffer {
     return this.entry.buffer;
   }

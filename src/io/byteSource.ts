@@ -4,6 +4,7 @@
 // to read a whole small file (config.json, an index) as bounded text or JSON.
 
 import { ModelFormatError, formatBytes } from '../errors';
+import { parseJsonText } from './json';
 
 /** A file that can be read at any offset. `name` is a path relative to the dropped folder. */
 export interface ByteSource {
@@ -102,17 +103,10 @@ export function decodeUtf8(bytes: Uint8Array, fileName: string, what = 'file'): 
   }
 }
 
-/** Reads and parses a small JSON file; errors name the file and JSON's own complaint. */
+/** Reads and parses a small JSON file (depth-limited, json.ts); errors name the file and JSON's own complaint. */
 export async function readJsonFile(source: ByteSource, maxBytes = 16 * 1024 * 1024): Promise<unknown> {
   const text = decodeUtf8(await readAllBytes(source, maxBytes), source.name);
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (error) {
-    throw new ModelFormatError(
-      `is not valid JSON (${error instanceof Error ? error.message : String(error)})`,
-      source.name,
-    );
-  }
+  return parseJsonText(text, (reason) => new ModelFormatError(reason, source.name));
 }
 
 /** ByteSources for a browser FileList or File[] (a picked or dropped folder keeps its relative paths). */

@@ -103,8 +103,16 @@ function asText(value: unknown): string | null {
 }
 
 function fieldList(keys: readonly string[]): string {
-  return keys.length === 0 ? 'none' : keys.map((k) => `"${k}"`).join(', ');
+  if (keys.length === 0) return 'none';
+  const shown = keys.slice(0, 8).map((k) => `"${k.length > 40 ? `${k.slice(0, 37)}...` : k}"`).join(', ');
+  return keys.length > 8 ? `${shown} and ${keys.length - 8} more` : shown;
 }
+
+/**
+ * Most messages one conversation may have. Finding the assistant turns renders every prefix of
+ * the conversation, which costs its length squared; real multi-turn data stays far below this.
+ */
+export const MAX_CHAT_MESSAGES = 256;
 
 const FIELD_HELP =
   'a row needs "text", or "prompt" and "completion", or "instruction" and "output" (and optionally ' +
@@ -142,6 +150,9 @@ function required(row: Record<string, unknown>, key: string): string | { reason:
 function parseMessages(value: unknown): ChatMessage[] | { reason: string } {
   if (!Array.isArray(value)) return { reason: '"messages" must be a list of { "role", "content" } objects' };
   if (value.length === 0) return { reason: '"messages" is empty' };
+  if (value.length > MAX_CHAT_MESSAGES) {
+    return { reason: `"messages" has ${value.length} messages; a conversation may have at most ${MAX_CHAT_MESSAGES} (split it into several rows)` };
+  }
   const messages: ChatMessage[] = [];
   for (let i = 0; i < value.length; i++) {
     const m: unknown = value[i];
@@ -170,7 +181,9 @@ function chatExample(line: number, messages: ChatMessage[], template: ChatTempla
   try {
     segments = chatSegments(template, messages);
   } catch (error) {
-    if (error instanceof StudioError) return { reason: error.message };
+    // The template refusing this conversation skips the row; a template past its limits
+    // (a ModelFormatError naming tokenizer_config.json) refuses the whole file.
+    if (error instanceof DatasetError) return { reason: error.message };
     throw error;
   }
   let last = -1;
@@ -642,11 +655,18 @@ export function packBatches(examples: readonly Sequence[], seqLen: number, packi
   return rows;
 }
 
-export interface Batch {
+/** What a forward pass and a loss need of a batch: ids and next-token targets [B, T] row-major. */
+export interface TokenBatch {
   /** B */
   readonly batchSize: number;
   /** T */
   readonly seqLen: number;
+  readonly ids: ArrayLike<number>;
+  /** The next token's id where it counts for the loss, else IGNORE_INDEX (−100). */
+  readonly targets: ArrayLike<number>;
+}
+
+export interface Batch extends TokenBatch {
   /** [B, T] row-major token ids; padding is padId. */
   readonly ids: Int32Array;
   /** [B, T] row-major: the next token's id where it counts for the loss, else IGNORE_INDEX. */

@@ -1,6 +1,7 @@
-// Tests for config.json parsing: real configs of GPT-2, SmolLM2, Qwen2.5, TinyLlama and Mistral
-// (copied from their Hugging Face repos), their published parameter counts, tensor name/shape
-// lists, and every refusal (unknown architecture, scaled RoPE, bad numbers).
+// Tests for config.json parsing: real configs of GPT-2, SmolLM2, Qwen2.5, TinyLlama, Mistral,
+// Qwen3-0.6B and Gemma 3 270M / 1B (copied from their Hugging Face repos), their published
+// parameter counts, tensor name/shape lists, per-layer windows and RoPE bases, and every refusal
+// (unknown or relative architectures, scaled RoPE, soft-capping, bad numbers).
 
 import { describe, expect, it } from 'vitest';
 import {
@@ -12,6 +13,7 @@ import {
   paramCount,
   parseModelConfig,
   parseModelConfigText,
+  roundToTorchDtype,
   type LlamaConfig,
 } from './hfConfig';
 import { ModelFormatError, UnsupportedModelError } from '../errors';
@@ -142,6 +144,106 @@ const MISTRAL_7B = {
   vocab_size: 32000,
 };
 
+const QWEN3_06B = {
+  architectures: ['Qwen3ForCausalLM'],
+  attention_bias: false,
+  attention_dropout: 0.0,
+  bos_token_id: 151643,
+  eos_token_id: 151645,
+  head_dim: 128,
+  hidden_act: 'silu',
+  hidden_size: 1024,
+  initializer_range: 0.02,
+  intermediate_size: 3072,
+  max_position_embeddings: 40960,
+  max_window_layers: 28,
+  model_type: 'qwen3',
+  num_attention_heads: 16,
+  num_hidden_layers: 28,
+  num_key_value_heads: 8,
+  rms_norm_eps: 1e-6,
+  rope_scaling: null,
+  rope_theta: 1000000,
+  sliding_window: null,
+  tie_word_embeddings: true,
+  torch_dtype: 'bfloat16',
+  transformers_version: '4.51.0',
+  use_cache: true,
+  use_sliding_window: false,
+  vocab_size: 151936,
+};
+
+const SLIDING = 'sliding_attention';
+const FULL = 'full_attention';
+
+const GEMMA3_270M = {
+  _sliding_window_pattern: 6,
+  architectures: ['Gemma3ForCausalLM'],
+  attention_bias: false,
+  attention_dropout: 0.0,
+  attn_logit_softcapping: null,
+  bos_token_id: 2,
+  eos_token_id: 1,
+  final_logit_softcapping: null,
+  head_dim: 256,
+  hidden_activation: 'gelu_pytorch_tanh',
+  hidden_size: 640,
+  initializer_range: 0.02,
+  intermediate_size: 2048,
+  layer_types: [SLIDING, SLIDING, SLIDING, SLIDING, SLIDING, FULL, SLIDING, SLIDING, SLIDING, SLIDING, SLIDING, FULL, SLIDING, SLIDING, SLIDING, SLIDING, SLIDING, FULL],
+  max_position_embeddings: 32768,
+  model_type: 'gemma3_text',
+  num_attention_heads: 4,
+  num_hidden_layers: 18,
+  num_key_value_heads: 1,
+  pad_token_id: 0,
+  query_pre_attn_scalar: 256,
+  rms_norm_eps: 1e-6,
+  rope_local_base_freq: 10000.0,
+  rope_scaling: null,
+  rope_theta: 1000000.0,
+  sliding_window: 512,
+  torch_dtype: 'bfloat16',
+  transformers_version: '4.55.0.dev0',
+  use_bidirectional_attention: false,
+  use_cache: true,
+  vocab_size: 262144,
+};
+
+// The 4.50-era format: no layer_types, sliding_window_pattern instead.
+const GEMMA3_1B = {
+  architectures: ['Gemma3ForCausalLM'],
+  attention_bias: false,
+  attention_dropout: 0.0,
+  attn_logit_softcapping: null,
+  bos_token_id: 2,
+  cache_implementation: 'hybrid',
+  eos_token_id: [1, 106],
+  final_logit_softcapping: null,
+  head_dim: 256,
+  hidden_activation: 'gelu_pytorch_tanh',
+  hidden_size: 1152,
+  initializer_range: 0.02,
+  intermediate_size: 6912,
+  max_position_embeddings: 32768,
+  model_type: 'gemma3_text',
+  num_attention_heads: 4,
+  num_hidden_layers: 26,
+  num_key_value_heads: 1,
+  pad_token_id: 0,
+  query_pre_attn_scalar: 256,
+  rms_norm_eps: 1e-6,
+  rope_local_base_freq: 10000,
+  rope_scaling: null,
+  rope_theta: 1000000,
+  sliding_window: 512,
+  sliding_window_pattern: 6,
+  torch_dtype: 'bfloat16',
+  transformers_version: '4.50.0.dev0',
+  use_cache: true,
+  vocab_size: 262144,
+};
+
 function errorOf(fn: () => unknown): Error {
   try {
     fn();
@@ -267,7 +369,12 @@ describe('parseModelConfig: Llama family', () => {
     const t = new Map(expectedTensors(c).map((e) => [e.name, e.shape]));
     expect(t.get('model.layers.3.self_attn.k_proj.bias')).toEqual([128]);
     expect(t.has('model.layers.3.self_attn.o_proj.bias')).toBe(false);
-    expect((parseModelConfig({ ...QWEN25_05B, use_sliding_window: true }) as LlamaConfig).slidingWindow).toBe(32768);
+    // With use_sliding_window, layers from max_window_layers on slide: here none (24 of 24 are full).
+    expect((parseModelConfig({ ...QWEN25_05B, use_sliding_window: true }) as LlamaConfig).slidingWindow).toBeNull();
+    const sliding = parseModelConfig({ ...QWEN25_05B, use_sliding_window: true, max_window_layers: 20 }) as LlamaConfig;
+    expect(sliding.slidingWindow).toBe(32768);
+    expect(sliding.layers.map((l) => l.window)).toEqual([...Array<null>(20).fill(null), 32768, 32768, 32768, 32768]);
+    expect(c.layers.every((l) => l.window === null && l.ropeTheta === 1e6)).toBe(true);
   });
 
   it('handles TinyLlama (untied head) and Mistral (sliding window, no biases)', () => {
@@ -335,6 +442,203 @@ describe('parseModelConfig: Llama family', () => {
   });
 });
 
+describe('parseModelConfig: Qwen3', () => {
+  it('normalizes Qwen3-0.6B: head_dim 128 with hidden 1024 (H·D ≠ C), q/k norms, no biases, tied', () => {
+    const c = parseModelConfig(QWEN3_06B) as LlamaConfig;
+    expect(c).toMatchObject({
+      family: 'llama',
+      modelType: 'qwen3',
+      hiddenSize: 1024,
+      numHeads: 16,
+      numKvHeads: 8,
+      headDim: 128,
+      qkNorm: true,
+      attentionBias: { q: false, k: false, v: false, o: false },
+      mlpBias: false,
+      normWeightOffset: 0,
+      sandwichNorms: false,
+      activation: 'silu',
+      embedScale: 1,
+      slidingWindow: null,
+      tieWordEmbeddings: true,
+      ropeTheta: 1e6,
+      eosTokenIds: [151645],
+    });
+    expect(c.attentionScale).toBe(1 / Math.sqrt(128));
+    expect(c.layers).toHaveLength(28);
+    expect(c.layers.every((l) => l.window === null && l.ropeTheta === 1e6)).toBe(true);
+    // Published size: 0.6B (0.44B without the embedding).
+    expect(paramCount(c)).toBe(596_049_920);
+    const t = new Map(expectedTensors(c).map((e) => [e.name, e.shape]));
+    expect(t.get('model.layers.0.self_attn.q_proj.weight')).toEqual([2048, 1024]);
+    expect(t.get('model.layers.0.self_attn.o_proj.weight')).toEqual([1024, 2048]);
+    expect(t.get('model.layers.0.self_attn.k_proj.weight')).toEqual([1024, 1024]);
+    expect(t.get('model.layers.27.self_attn.q_norm.weight')).toEqual([128]);
+    expect(t.get('model.layers.27.self_attn.k_norm.weight')).toEqual([128]);
+    expect(t.has('model.layers.0.self_attn.q_proj.bias')).toBe(false);
+    expect(t.has('lm_head.weight')).toBe(false);
+    expect(linearParamCounts(c).q_norm).toBeUndefined();
+  });
+
+  it('uses head_dim 128 when absent, attention_bias on all four projections, and slides layers from max_window_layers on', () => {
+    const { head_dim: _d, ...noHeadDim } = QWEN3_06B;
+    expect(parseModelConfig(noHeadDim).headDim).toBe(128);
+    const biased = parseModelConfig({ ...QWEN3_06B, num_hidden_layers: 1, attention_bias: true }) as LlamaConfig;
+    expect(biased.attentionBias).toEqual({ q: true, k: true, v: true, o: true });
+    const sliding = parseModelConfig({ ...QWEN3_06B, num_hidden_layers: 4, max_window_layers: 2, use_sliding_window: true, sliding_window: 4096 }) as LlamaConfig;
+    expect(sliding.layers.map((l) => l.window)).toEqual([null, null, 4096, 4096]);
+    expect(sliding.slidingWindow).toBe(4096);
+    // transformers 5 writes layer_types and rope_parameters instead.
+    const v5 = parseModelConfig({
+      ...QWEN3_06B,
+      num_hidden_layers: 2,
+      rope_theta: undefined,
+      rope_parameters: { rope_type: 'default', rope_theta: 5e5 },
+      layer_types: [FULL, SLIDING],
+      use_sliding_window: true,
+      sliding_window: 64,
+    }) as LlamaConfig;
+    expect(v5.layers).toEqual([
+      { window: null, ropeTheta: 5e5 },
+      { window: 64, ropeTheta: 5e5 },
+    ]);
+  });
+
+  it('loads SmolLM2 as plain Llama (no q/k norms, no offsets, unit embedding scale)', () => {
+    const c = parseModelConfig(SMOLLM2_135M) as LlamaConfig;
+    expect(c).toMatchObject({ qkNorm: false, normWeightOffset: 0, sandwichNorms: false, embedScale: 1, activation: 'silu', tieWordEmbeddings: true });
+    expect(c.attentionScale).toBe(1 / 8);
+    expect(c.layers.every((l) => l.window === null && l.ropeTheta === 100000)).toBe(true);
+    expect(expectedTensors(c).some((t) => t.name.includes('q_norm'))).toBe(false);
+  });
+});
+
+describe('parseModelConfig: Gemma 3 (text)', () => {
+  it('normalizes gemma-3-270m: layer_types, two RoPE bases, (1 + w) and sandwich norms, GELU, √C in bf16', () => {
+    const c = parseModelConfig(GEMMA3_270M) as LlamaConfig;
+    expect(c).toMatchObject({
+      family: 'llama',
+      modelType: 'gemma3_text',
+      hiddenSize: 640,
+      numHeads: 4,
+      numKvHeads: 1,
+      headDim: 256,
+      intermediateSize: 2048,
+      vocabSize: 262144,
+      activation: 'gelu_tanh',
+      qkNorm: true,
+      normWeightOffset: 1,
+      sandwichNorms: true,
+      tieWordEmbeddings: true,
+      slidingWindow: 512,
+      ropeTheta: 1e6,
+      attentionBias: { q: false, k: false, v: false, o: false },
+      bosTokenId: 2,
+      eosTokenIds: [1],
+    });
+    // √640 = 25.298…, which bf16 (8 significant bits) rounds to 25.25, as HF's embed_scale.to(bf16).
+    expect(c.embedScale).toBe(25.25);
+    expect(c.attentionScale).toBe(1 / 16);
+    const global = { window: null, ropeTheta: 1e6 };
+    const local = { window: 512, ropeTheta: 10000 };
+    expect(c.layers.slice(0, 7)).toEqual([local, local, local, local, local, global, local]);
+    expect(c.layers.filter((l) => l.window === null)).toHaveLength(3);
+    // Published size: 268M (170M of them the 262K × 640 embedding).
+    expect(paramCount(c)).toBe(268_098_176);
+    const names = expectedTensors(c)
+      .filter((t) => t.layer === 0)
+      .map((t) => t.name.replace('model.layers.0.', ''));
+    expect(names).toEqual([
+      'input_layernorm.weight',
+      'self_attn.q_proj.weight',
+      'self_attn.k_proj.weight',
+      'self_attn.v_proj.weight',
+      'self_attn.o_proj.weight',
+      'self_attn.q_norm.weight',
+      'self_attn.k_norm.weight',
+      'post_attention_layernorm.weight',
+      'pre_feedforward_layernorm.weight',
+      'mlp.gate_proj.weight',
+      'mlp.up_proj.weight',
+      'mlp.down_proj.weight',
+      'post_feedforward_layernorm.weight',
+    ]);
+    const t = new Map(expectedTensors(c).map((e) => [e.name, e.shape]));
+    expect(t.get('model.layers.0.self_attn.q_proj.weight')).toEqual([1024, 640]);
+    expect(t.get('model.layers.0.self_attn.k_proj.weight')).toEqual([256, 640]);
+    expect(t.get('model.layers.0.self_attn.q_norm.weight')).toEqual([256]);
+    expect(t.has('lm_head.weight')).toBe(false);
+  });
+
+  it('derives the layers of gemma-3-1b from sliding_window_pattern (4.50 format)', () => {
+    const c = parseModelConfig(GEMMA3_1B) as LlamaConfig;
+    expect(paramCount(c)).toBe(999_885_952);
+    // Layer i is global when (i + 1) is a multiple of 6: 5, 11, 17, 23.
+    expect(c.layers.flatMap((l, i) => (l.window === null ? [i] : []))).toEqual([5, 11, 17, 23]);
+    expect(c.layers[0]).toEqual({ window: 512, ropeTheta: 10000 });
+    expect(c.layers[5]).toEqual({ window: null, ropeTheta: 1e6 });
+    expect(c.embedScale).toBe(34); // √1152 = 33.94 → 34 in bf16
+    expect(c.eosTokenIds).toEqual([1, 106]);
+    const noPattern = parseModelConfig({ ...GEMMA3_1B, sliding_window_pattern: undefined, num_hidden_layers: 7 }) as LlamaConfig;
+    expect(noPattern.layers.map((l) => l.window !== null)).toEqual([true, true, true, true, true, false, true]);
+    const pattern2 = parseModelConfig({ ...GEMMA3_1B, sliding_window_pattern: 2, num_hidden_layers: 4 }) as LlamaConfig;
+    expect(pattern2.layers.map((l) => l.window !== null)).toEqual([true, false, true, false]);
+  });
+
+  it('rounds √C to the dtype the model runs in', () => {
+    expect(roundToTorchDtype(Math.sqrt(1152), 'bfloat16')).toBe(34);
+    expect(roundToTorchDtype(Math.sqrt(2304), 'bfloat16')).toBe(48);
+    expect(roundToTorchDtype(Math.sqrt(640), 'float16')).toBe(25.296875);
+    expect(roundToTorchDtype(Math.sqrt(640), 'float32')).toBe(Math.fround(Math.sqrt(640)));
+    expect((parseModelConfig({ ...GEMMA3_270M, torch_dtype: 'float32' }) as LlamaConfig).embedScale).toBe(Math.fround(Math.sqrt(640)));
+  });
+
+  it('reads transformers 5 rope_parameters per layer type', () => {
+    const c = parseModelConfig({
+      ...GEMMA3_270M,
+      rope_theta: undefined,
+      rope_local_base_freq: undefined,
+      rope_scaling: undefined,
+      rope_parameters: { full_attention: { rope_type: 'default', rope_theta: 2e6 }, sliding_attention: { rope_type: 'default', rope_theta: 2e4 } },
+    }) as LlamaConfig;
+    expect(c.layers[0]!.ropeTheta).toBe(2e4);
+    expect(c.layers[5]!.ropeTheta).toBe(2e6);
+    expect(c.ropeTheta).toBe(2e6);
+  });
+
+  it('refuses what is not implemented, naming the architecture and what is missing', () => {
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ final_logit_softcapping: 30 }, /Gemma3ForCausalLM: final_logit_softcapping 30 is not supported \(tanh soft-capping is not implemented/],
+      [{ attn_logit_softcapping: 50 }, /Gemma3ForCausalLM: attn_logit_softcapping 50 is not supported/],
+      [{ rope_scaling: { rope_type: 'linear', factor: 8 } }, /Gemma3ForCausalLM: rope_scaling of type 'linear' is not supported/],
+      [{ rope_parameters: { full_attention: { rope_type: 'yarn', rope_theta: 1e6, factor: 4 } } }, /rope_parameters of type 'yarn' is not supported/],
+      [{ use_bidirectional_attention: true }, /Gemma3ForCausalLM: use_bidirectional_attention=true .* not supported/],
+      [{ hidden_activation: 'gelu' }, /Gemma3ForCausalLM: hidden_activation 'gelu' is not supported/],
+      [{ layer_types: [...GEMMA3_270M.layer_types.slice(0, 17), 'chunked_attention'] }, /layer type 'chunked_attention' is not supported/],
+    ];
+    for (const [patch, message] of cases) {
+      const e = errorOf(() => parseModelConfig({ ...GEMMA3_270M, ...patch }, 'gemma/config.json'));
+      expect(e, JSON.stringify(patch)).toBeInstanceOf(UnsupportedModelError);
+      expect(e.message).toMatch(/^gemma\/config\.json: /);
+      expect(e.message).toMatch(message);
+    }
+    expect(() => parseModelConfig({ ...GEMMA3_270M, layer_types: [SLIDING] })).toThrow(/"layer_types" has 1 entries; num_hidden_layers is 18/);
+    expect(() => parseModelConfig({ ...GEMMA3_270M, layer_types: 'sliding' })).toThrow(ModelFormatError);
+  });
+
+  it('refuses the multimodal Gemma 3 and other relatives, saying which is supported instead', () => {
+    const multimodal = { architectures: ['Gemma3ForConditionalGeneration'], model_type: 'gemma3', text_config: { hidden_size: 2560 } };
+    const e = errorOf(() => parseModelConfig(multimodal));
+    expect(e).toBeInstanceOf(UnsupportedModelError);
+    expect(e.message).toMatch(/model_type 'gemma3' is not supported \(it is the multimodal Gemma 3 .*only text-only Gemma 3 checkpoints are supported \(model_type gemma3_text, Gemma3ForCausalLM/);
+    const { model_type: _t, ...architectureOnly } = multimodal;
+    expect(errorOf(() => parseModelConfig(architectureOnly)).message).toMatch(/architecture Gemma3ForConditionalGeneration is not supported \(it is the multimodal Gemma 3/);
+    expect(errorOf(() => parseModelConfig({ model_type: 'gemma2', architectures: ['Gemma2ForCausalLM'] })).message).toMatch(/'gemma2' is not supported \(Gemma 2 .*soft-capping/);
+    expect(errorOf(() => parseModelConfig({ model_type: 'qwen3_moe' })).message).toMatch(/'qwen3_moe' is not supported \(Qwen3 mixture-of-experts/);
+    expect(errorOf(() => parseModelConfig({ model_type: 'phi3' })).message).toMatch(/model_type 'phi3' is not supported; supported/);
+  });
+});
+
 describe('model type and architecture checks', () => {
   it('refuses unknown model types and lists the supported ones', () => {
     const e = errorOf(() => parseModelConfig({ ...SMOLLM2_135M, model_type: 'phi3', architectures: ['Phi3ForCausalLM'] }));
@@ -372,6 +676,15 @@ describe('counts and estimates', () => {
     expect(counts.down_proj).toBe(2 * 1536 * 576);
     expect(counts.input_layernorm).toBeUndefined();
     expect(linearParamCounts(parseModelConfig(GPT2_CONFIG)).c_attn).toBe(12 * 768 * 2304);
+  });
+
+  it('counts the q/k norm and Gemma activations in the memory estimate', () => {
+    const options = { weightBytesPerParam: 2, trainableParams: 0, batch: 1, seqLen: 4 };
+    const base = { ...QWEN3_06B, num_hidden_layers: 1 };
+    const withNorms = memoryEstimate(parseModelConfig(base), options).activationBytes;
+    const c = parseModelConfig(base) as LlamaConfig;
+    const without = memoryEstimate({ ...c, qkNorm: false }, options).activationBytes;
+    expect(withNorms - without).toBe(4 * 4 * (16 + 8) * 128);
   });
 
   it('estimates memory from its parts', () => {

@@ -1,13 +1,24 @@
 // Hugging Face `config.json` → a normalized ModelConfig for the two families we run:
 // GPT-2 (LayerNorm, learned positions, gelu_new MLP, fused c_attn, Conv1D weights stored [in, out])
-// and Llama (Llama, Mistral, Qwen2, SmolLM: RMSNorm, RoPE, SwiGLU, grouped-query attention).
+// and Llama: decoders laid out as HF's `model.layers.{i}` with RMSNorm, RoPE, a gated MLP and
+// grouped-query attention (Llama, Mistral, Qwen2, SmolLM, TinyLlama; Qwen3 adds per-head q/k
+// RMSNorm and an explicit head_dim; Gemma 3 text adds (1 + w) norms around both sublayers, a
+// GELU-gated MLP, a √C embedding scale, query_pre_attn_scalar and interleaved sliding/global
+// layers with their own RoPE bases).
 // Also the list of HF tensor names and shapes each config needs, parameter counts and a memory
 // estimate. Dimension letters: C model width, L layers, H heads, KV key/value heads, D head size,
 // I MLP width, V vocabulary, P positions. Not here: reading weights (modelFiles.ts), tokenizers.
 
 import { ModelFormatError, UnsupportedModelError } from '../errors';
+import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from './halfFloat';
+import { parseJsonText, showJson } from './json';
 
-export const SUPPORTED_MODEL_TYPES = ['gpt2', 'llama', 'mistral', 'qwen2'] as const;
+/** Largest layer count accepted (the deepest public models have under 200); also bounds the tensor list. */
+export const MAX_LAYERS = 1024;
+/** Largest size of any other dimension: GPU indices are 32-bit. */
+export const MAX_SIZE = 2 ** 31 - 1;
+
+export const SUPPORTED_MODEL_TYPES = ['gpt2', 'llama', 'mistral', 'qwen2', 'qwen3', 'gemma3_text'] as const;
 export type SupportedModelType = (typeof SUPPORTED_MODEL_TYPES)[number];
 
 /** `architectures` entries we accept and the model_type each implies. */
@@ -17,6 +28,34 @@ export const SUPPORTED_ARCHITECTURES: Readonly<Record<string, SupportedModelType
   LlamaForCausalLM: 'llama',
   MistralForCausalLM: 'mistral',
   Qwen2ForCausalLM: 'qwen2',
+  Qwen3ForCausalLM: 'qwen3',
+  Gemma3ForCausalLM: 'gemma3_text',
+};
+
+/** Relatives of the supported models that are refused, with what they lack here. */
+const REFUSED_MODEL_TYPES: Readonly<Record<string, string>> = {
+  gemma3:
+    'it is the multimodal Gemma 3 (Gemma3ForConditionalGeneration: a SigLIP vision tower and projector, ' +
+    'the language model under language_model.*); only text-only Gemma 3 checkpoints are supported ' +
+    '(model_type gemma3_text, Gemma3ForCausalLM, e.g. gemma-3-270m or gemma-3-1b)',
+  gemma3n: 'Gemma 3n (per-layer embeddings, AltUp, shared KV caches) is not implemented; text-only Gemma 3 (gemma3_text) is',
+  gemma2: 'Gemma 2 (attention and final-logit soft-capping, no q/k norm) is not implemented; text-only Gemma 3 (gemma3_text) is',
+  gemma: 'Gemma 1 is not implemented; text-only Gemma 3 (gemma3_text) is',
+  qwen3_moe: 'Qwen3 mixture-of-experts layers are not implemented; dense Qwen3 (qwen3) is',
+  qwen2_moe: 'Qwen2 mixture-of-experts layers are not implemented; dense Qwen2 (qwen2) is',
+  mixtral: 'Mixtral mixture-of-experts layers are not implemented; dense Mistral (mistral) is',
+};
+
+/** Architectures of refused relatives (a config may name only its architecture). */
+const REFUSED_ARCHITECTURES: Readonly<Record<string, string>> = {
+  Gemma3ForConditionalGeneration: 'gemma3',
+  Gemma3nForConditionalGeneration: 'gemma3n',
+  Gemma3nForCausalLM: 'gemma3n',
+  Gemma2ForCausalLM: 'gemma2',
+  GemmaForCausalLM: 'gemma',
+  Qwen3MoeForCausalLM: 'qwen3_moe',
+  Qwen2MoeForCausalLM: 'qwen2_moe',
+  MixtralForCausalLM: 'mixtral',
 };
 
 interface ConfigBase {
@@ -57,20 +96,49 @@ export interface Gpt2Config extends ConfigBase {
   readonly activation: 'gelu_new';
 }
 
+/** How one block attends. */
+export interface LayerAttention {
+  /**
+   * Sliding window W (query i sees key j iff j ≤ i and i − j < W, HF's sliding_window_overlay),
+   * or null for full causal attention.
+   */
+  readonly window: number | null;
+  /** RoPE base of this layer (Gemma 3: rope_local_base_freq on sliding layers, rope_theta on global ones). */
+  readonly ropeTheta: number;
+}
+
 export interface LlamaConfig extends ConfigBase {
   readonly family: 'llama';
   readonly norm: 'rmsnorm';
-  readonly activation: 'silu';
+  /** The gated MLP's activation: silu (SwiGLU) or tanh-approximated GELU (Gemma's gelu_pytorch_tanh). */
+  readonly activation: 'silu' | 'gelu_tanh';
+  /** RoPE base (Gemma 3: of the global layers; `layers` has each layer's). */
   readonly ropeTheta: number;
   /** Which attention projections carry a bias (Qwen2: q, k, v; Llama `attention_bias`: all four). */
   readonly attentionBias: { readonly q: boolean; readonly k: boolean; readonly v: boolean; readonly o: boolean };
   readonly mlpBias: boolean;
   /**
-   * Sliding-window attention span when enabled (Mistral `sliding_window`, Qwen2 with
-   * `use_sliding_window`); null when disabled. Full causal attention is exact for sequences up to
-   * this length, so the trainer must keep T ≤ slidingWindow.
+   * The window of the sliding-window layers (Mistral `sliding_window`, Qwen2/Qwen3 with
+   * `use_sliding_window` from layer `max_window_layers` on, Gemma 3's local layers); null when no
+   * layer slides. The model applies it per layer (`layers`), so T is not limited by it.
    */
   readonly slidingWindow: number | null;
+  /** Per block: its window and RoPE base; length L. */
+  readonly layers: readonly LayerAttention[];
+  /** RMSNorm of each head of q and k (weights q_norm, k_norm [D]) after the projection, before RoPE (Qwen3, Gemma 3). */
+  readonly qkNorm: boolean;
+  /** Every RMSNorm multiplies by (offset + w): 1 for Gemma, whose stored weights are offsets from one; 0 otherwise. */
+  readonly normWeightOffset: 0 | 1;
+  /**
+   * Gemma 3's four norms per block: x += post_attention_norm(attn(input_norm(x))), then
+   * x += post_feedforward_norm(mlp(pre_feedforward_norm(x))). False: Llama's
+   * x += attn(input_norm(x)), then x += mlp(post_attention_norm(x)).
+   */
+  readonly sandwichNorms: boolean;
+  /** Factor on the token embeddings: 1, or Gemma's √C rounded to torch_dtype as HF does. */
+  readonly embedScale: number;
+  /** Factor on q·kᵀ: 1/√D, or Gemma's query_pre_attn_scalar^(−1/2). */
+  readonly attentionScale: number;
 }
 
 export type ModelConfig = Gpt2Config | LlamaConfig;
@@ -105,11 +173,15 @@ class Reader {
     return this.raw[key] !== undefined && this.raw[key] !== null;
   }
 
-  positiveInt(key: string, fallback?: number): number {
+  /** A size: a positive integer up to `max` (a bound keeps loops over layers and 32-bit GPU indices sane). */
+  positiveInt(key: string, fallback?: number, max = MAX_SIZE): number {
     const value = this.raw[key] ?? fallback;
     if (value === undefined) this.fail(`"${key}" is missing; it must be a positive integer`);
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
-      this.fail(`"${key}" must be a positive integer, found ${JSON.stringify(value)}`);
+      this.fail(`"${key}" must be a positive integer, found ${showJson(value)}`);
+    }
+    if ((value as number) > max) {
+      this.fail(`"${key}" is ${value as number}, above the limit of ${max}; no model Adapter Studio can load is this large, so the file is corrupt or describes another kind of model`);
     }
     return value as number;
   }
@@ -117,20 +189,20 @@ class Reader {
   positiveNumber(key: string, fallback: number): number {
     const value = this.raw[key] ?? fallback;
     if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-      this.fail(`"${key}" must be a positive number, found ${JSON.stringify(value)}`);
+      this.fail(`"${key}" must be a positive number, found ${showJson(value)}`);
     }
     return value as number;
   }
 
   bool(key: string, fallback: boolean): boolean {
     const value = this.raw[key] ?? fallback;
-    if (typeof value !== 'boolean') this.fail(`"${key}" must be true or false, found ${JSON.stringify(value)}`);
+    if (typeof value !== 'boolean') this.fail(`"${key}" must be true or false, found ${showJson(value)}`);
     return value as boolean;
   }
 
   string(key: string, fallback: string): string {
     const value = this.raw[key] ?? fallback;
-    if (typeof value !== 'string') this.fail(`"${key}" must be a string, found ${JSON.stringify(value)}`);
+    if (typeof value !== 'string') this.fail(`"${key}" must be a string, found ${showJson(value)}`);
     return value as string;
   }
 
@@ -140,7 +212,7 @@ class Reader {
     const list = Array.isArray(value) ? (value as unknown[]) : [value];
     for (const id of list) {
       if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 0) {
-        this.fail(`"${key}" must be a token id or a list of token ids, found ${JSON.stringify(value)}`);
+        this.fail(`"${key}" must be a token id or a list of token ids, found ${showJson(value)}`);
       }
     }
     return list as number[];
@@ -159,26 +231,26 @@ function resolveModelType(raw: Json, file: string): { modelType: SupportedModelT
   const rawType = raw.model_type;
   const rawArchitectures = raw.architectures ?? [];
   if (rawType !== undefined && typeof rawType !== 'string') {
-    throw new ModelFormatError(`"model_type" must be a string, found ${JSON.stringify(rawType)}`, file);
+    throw new ModelFormatError(`"model_type" must be a string, found ${showJson(rawType)}`, file);
   }
   if (!Array.isArray(rawArchitectures) || !rawArchitectures.every((a) => typeof a === 'string')) {
-    throw new ModelFormatError(`"architectures" must be a list of strings, found ${JSON.stringify(rawArchitectures)}`, file);
+    throw new ModelFormatError(`"architectures" must be a list of strings, found ${showJson(rawArchitectures)}`, file);
   }
   const architectures = rawArchitectures as string[];
   let modelType: SupportedModelType | undefined;
   if (rawType !== undefined) {
     if (!(SUPPORTED_MODEL_TYPES as readonly string[]).includes(rawType)) {
-      throw new UnsupportedModelError(`${file}: model_type '${rawType}' is not supported; ${supportedList()}`);
+      const why = Object.hasOwn(REFUSED_MODEL_TYPES, rawType) ? ` (${REFUSED_MODEL_TYPES[rawType]})` : '';
+      throw new UnsupportedModelError(`${file}: model_type '${rawType}' is not supported${why}; ${supportedList()}`);
     }
     modelType = rawType as SupportedModelType;
   }
   if (architectures.length > 0) {
     const known = architectures.filter((a) => SUPPORTED_ARCHITECTURES[a] !== undefined);
     if (known.length === 0) {
-      throw new UnsupportedModelError(
-        `${file}: architecture ${architectures.join(', ')} is not supported (only causal language models ` +
-          `with a language-model head are); ${supportedList()}`,
-      );
+      const relative = architectures.find((a) => Object.hasOwn(REFUSED_ARCHITECTURES, a));
+      const why = relative ? REFUSED_MODEL_TYPES[REFUSED_ARCHITECTURES[relative]!] : 'only causal language models with a language-model head are';
+      throw new UnsupportedModelError(`${file}: architecture ${architectures.join(', ')} is not supported (${why}); ${supportedList()}`);
     }
     const implied = SUPPORTED_ARCHITECTURES[known[0]!]!;
     if (modelType === undefined) modelType = implied;
@@ -211,7 +283,7 @@ function parseGpt2(raw: Json, file: string, architectures: string[]): Gpt2Config
     throw new UnsupportedModelError(`${file}: ${message}`);
   };
   const hiddenSize = r.positiveInt('n_embd');
-  const numLayers = r.positiveInt('n_layer');
+  const numLayers = r.positiveInt('n_layer', undefined, MAX_LAYERS);
   const numHeads = r.positiveInt('n_head');
   const vocabSize = r.positiveInt('vocab_size');
   const maxPositions = r.positiveInt('n_positions', r.has('n_ctx') ? (raw.n_ctx as number) : undefined);
@@ -253,33 +325,59 @@ function parseGpt2(raw: Json, file: string, architectures: string[]): Gpt2Config
   };
 }
 
+type LlamaModelType = Exclude<SupportedModelType, 'gpt2'>;
+
+interface LlamaDefaults {
+  readonly maxPositions: number;
+  readonly rmsNormEps: number;
+  readonly ropeTheta: number;
+  readonly tieWordEmbeddings: boolean;
+  /** null: C / H */
+  readonly headDim: number | null;
+  /** null: H */
+  readonly numKvHeads: number | null;
+}
+
 /** HF's per-class defaults for keys a config may leave out. */
-const LLAMA_DEFAULTS: Record<'llama' | 'mistral' | 'qwen2', { maxPositions: number; rmsNormEps: number }> = {
-  llama: { maxPositions: 2048, rmsNormEps: 1e-6 },
-  mistral: { maxPositions: 4096 * 32, rmsNormEps: 1e-6 },
-  qwen2: { maxPositions: 32768, rmsNormEps: 1e-6 },
+const LLAMA_DEFAULTS: Record<LlamaModelType, LlamaDefaults> = {
+  llama: { maxPositions: 2048, rmsNormEps: 1e-6, ropeTheta: 10000, tieWordEmbeddings: false, headDim: null, numKvHeads: null },
+  mistral: { maxPositions: 4096 * 32, rmsNormEps: 1e-6, ropeTheta: 10000, tieWordEmbeddings: false, headDim: null, numKvHeads: null },
+  qwen2: { maxPositions: 32768, rmsNormEps: 1e-6, ropeTheta: 10000, tieWordEmbeddings: false, headDim: null, numKvHeads: null },
+  qwen3: { maxPositions: 32768, rmsNormEps: 1e-6, ropeTheta: 10000, tieWordEmbeddings: false, headDim: 128, numKvHeads: null },
+  gemma3_text: { maxPositions: 131072, rmsNormEps: 1e-6, ropeTheta: 1e6, tieWordEmbeddings: true, headDim: 256, numKvHeads: 4 },
 };
 
-function parseLlama(raw: Json, file: string, modelType: 'llama' | 'mistral' | 'qwen2', architectures: string[]): LlamaConfig {
+type LayerType = 'full_attention' | 'sliding_attention';
+
+/** `value` as torch's `torch.tensor(value).to(dtype)` gives it: f32, then bf16/f16 (nearest, ties to even). */
+export function roundToTorchDtype(value: number, dtype: string | null): number {
+  if (dtype === 'bfloat16') return bf16BitsToF32(f32ToBf16Bits(value));
+  if (dtype === 'float16') return f16BitsToF32(f32ToF16Bits(value));
+  return Math.fround(value);
+}
+
+function parseLlama(raw: Json, file: string, modelType: LlamaModelType, architectures: string[]): LlamaConfig {
   const r = new Reader(raw, file);
   const fail = (message: string): never => {
     throw new ModelFormatError(message, file);
   };
+  // Refusals name the architecture: "config.json: Gemma3ForCausalLM: … is not supported".
   const unsupported = (message: string): never => {
-    throw new UnsupportedModelError(`${file}: ${message}`);
+    throw new UnsupportedModelError(`${file}: ${architectures[0] ?? `model_type ${modelType}`}: ${message}`);
   };
+  const gemma = modelType === 'gemma3_text';
   const defaults = LLAMA_DEFAULTS[modelType];
   const hiddenSize = r.positiveInt('hidden_size');
   const intermediateSize = r.positiveInt('intermediate_size');
-  const numLayers = r.positiveInt('num_hidden_layers');
+  const numLayers = r.positiveInt('num_hidden_layers', undefined, MAX_LAYERS);
   const numHeads = r.positiveInt('num_attention_heads');
-  const numKvHeads = r.positiveInt('num_key_value_heads', numHeads);
+  const numKvHeads = r.positiveInt('num_key_value_heads', defaults.numKvHeads ?? numHeads);
   const vocabSize = r.positiveInt('vocab_size');
   const maxPositions = r.positiveInt('max_position_embeddings', defaults.maxPositions);
-  if (!r.has('head_dim') && hiddenSize % numHeads !== 0) {
+  if (!r.has('head_dim') && defaults.headDim === null && hiddenSize % numHeads !== 0) {
     fail(`hidden_size (${hiddenSize}) must be divisible by num_attention_heads (${numHeads})`);
   }
-  const headDim = r.positiveInt('head_dim', hiddenSize / numHeads);
+  const headDim = r.positiveInt('head_dim', defaults.headDim ?? hiddenSize / numHeads);
   if (numHeads % numKvHeads !== 0) {
     fail(
       `num_attention_heads (${numHeads}) must be divisible by num_key_value_heads (${numKvHeads}) ` +
@@ -287,48 +385,122 @@ function parseLlama(raw: Json, file: string, modelType: 'llama' | 'mistral' | 'q
     );
   }
   if (headDim % 2 !== 0) fail(`head_dim (${headDim}) must be even for rotary position embeddings`);
-  const act = r.string('hidden_act', 'silu');
-  if (act !== 'silu' && act !== 'swish') {
-    unsupported(`hidden_act '${act}' is not supported; Llama-family models here use silu (SwiGLU MLP)`);
-  }
 
-  const ropeScaling = raw.rope_scaling;
-  if (ropeScaling !== undefined && ropeScaling !== null) {
-    if (!isObject(ropeScaling)) fail(`"rope_scaling" must be an object or null, found ${JSON.stringify(ropeScaling)}`);
-    const scaling = ropeScaling as Json;
-    const kind = scaling.rope_type ?? scaling.type;
-    if (kind !== 'default') {
-      unsupported(
-        `rope_scaling of type '${String(kind)}' is not supported (linear, dynamic, yarn, longrope, llama3 and ` +
-          `the other scaled RoPE variants are not implemented); only unscaled RoPE (rope_scaling null) is`,
-      );
+  let activation: LlamaConfig['activation'] = 'silu';
+  if (gemma) {
+    // Gemma3TextConfig names it hidden_activation; gelu_new is the same tanh approximation.
+    const act = r.string('hidden_activation', 'gelu_pytorch_tanh');
+    if (act !== 'gelu_pytorch_tanh' && act !== 'gelu_new') {
+      unsupported(`hidden_activation '${act}' is not supported; Gemma 3 models here use gelu_pytorch_tanh (tanh-approximated GELU)`);
+    }
+    activation = 'gelu_tanh';
+    for (const key of ['final_logit_softcapping', 'attn_logit_softcapping']) {
+      if (r.has(key)) {
+        unsupported(`${key} ${showJson(raw[key])} is not supported (tanh soft-capping is not implemented; Gemma 3 checkpoints set it null)`);
+      }
+    }
+    if (r.bool('use_bidirectional_attention', false)) {
+      unsupported('use_bidirectional_attention=true (an encoder such as EmbeddingGemma) is not supported; only causal language models are');
+    }
+  } else {
+    const act = r.string('hidden_act', 'silu');
+    if (act !== 'silu' && act !== 'swish') {
+      unsupported(`hidden_act '${act}' is not supported; Llama-family models here use silu (SwiGLU MLP)`);
     }
   }
   if (r.has('partial_rotary_factor') && raw.partial_rotary_factor !== 1) {
-    unsupported(`partial_rotary_factor ${JSON.stringify(raw.partial_rotary_factor)} is not supported; RoPE must cover the whole head`);
+    unsupported(`partial_rotary_factor ${showJson(raw.partial_rotary_factor)} is not supported; RoPE must cover the whole head`);
   }
 
-  let slidingWindow: number | null = null;
-  const windowEnabled = modelType === 'qwen2' ? r.bool('use_sliding_window', false) : modelType === 'mistral';
-  if (windowEnabled && r.has('sliding_window')) slidingWindow = r.positiveInt('sliding_window');
+  // RoPE: transformers 5 nests base and type in rope_parameters (per layer type for Gemma 3);
+  // 4.x keeps rope_theta and rope_scaling at the top level (Gemma 3: rope_local_base_freq for
+  // the sliding layers, whose RoPE is never scaled).
+  const ropeParameters = raw.rope_parameters;
+  if (ropeParameters !== undefined && ropeParameters !== null && !isObject(ropeParameters)) {
+    fail(`"rope_parameters" must be an object or null, found ${showJson(ropeParameters)}`);
+  }
+  const checkRopeType = (key: string, spec: unknown): void => {
+    if (spec === undefined || spec === null) return;
+    if (!isObject(spec)) fail(`"${key}" must be an object or null, found ${showJson(spec)}`);
+    const kind = (spec as Json).rope_type ?? (spec as Json).type;
+    if (kind !== 'default') {
+      unsupported(
+        `${key} of type '${String(kind)}' is not supported (linear, dynamic, yarn, longrope, llama3 and ` +
+          `the other scaled RoPE variants are not implemented); only unscaled RoPE (rope_scaling null) is`,
+      );
+    }
+  };
+  const ropeTheta = (layerType: LayerType | null, v4Key: string, v4Default: number, v4Scaling: unknown): number => {
+    if (isObject(ropeParameters)) {
+      const nested = layerType !== null ? ropeParameters[layerType] : undefined;
+      const spec = isObject(nested) ? nested : ropeParameters;
+      checkRopeType('rope_parameters', spec);
+      return new Reader(spec, file).positiveNumber('rope_theta', r.positiveNumber(v4Key, v4Default));
+    }
+    checkRopeType('rope_scaling', v4Scaling);
+    return r.positiveNumber(v4Key, v4Default);
+  };
+  const globalTheta = ropeTheta(gemma ? 'full_attention' : null, 'rope_theta', defaults.ropeTheta, raw.rope_scaling);
+  const localTheta = gemma ? ropeTheta('sliding_attention', 'rope_local_base_freq', 10000, null) : globalTheta;
+
+  // Which layers slide, and by how much.
+  let types: LayerType[];
+  let window: number | null;
+  if (Array.isArray(raw.layer_types)) {
+    const list = raw.layer_types as unknown[];
+    if (list.length !== numLayers) fail(`"layer_types" has ${list.length} entries; num_hidden_layers is ${numLayers}`);
+    for (const t of list) {
+      if (t !== 'full_attention' && t !== 'sliding_attention') {
+        if (typeof t !== 'string') fail(`"layer_types" must be a list of strings, found ${showJson(raw.layer_types)}`);
+        unsupported(`layer type '${String(t)}' is not supported; only full_attention and sliding_attention are`);
+      }
+    }
+    types = list as LayerType[];
+  } else if (r.has('layer_types')) {
+    fail(`"layer_types" must be a list of strings, found ${showJson(raw.layer_types)}`);
+  }
+  if (gemma) {
+    // Gemma3TextConfig: without layer_types, layer i slides unless (i + 1) is a multiple of the
+    // pattern (5 local layers, then 1 global, by default).
+    const pattern = r.positiveInt('sliding_window_pattern', r.has('_sliding_window_pattern') ? r.positiveInt('_sliding_window_pattern') : 6);
+    types ??= Array.from({ length: numLayers }, (_, i): LayerType => ((i + 1) % pattern !== 0 ? 'sliding_attention' : 'full_attention'));
+    window = r.has('sliding_window') ? r.positiveInt('sliding_window') : raw.sliding_window === null ? null : 4096;
+  } else if (modelType === 'qwen2' || modelType === 'qwen3') {
+    // The window is off unless use_sliding_window; then layers from max_window_layers on slide.
+    window = r.bool('use_sliding_window', false) && r.has('sliding_window') ? r.positiveInt('sliding_window') : null;
+    const first = r.positiveInt('max_window_layers', 28, MAX_LAYERS);
+    types ??= Array.from({ length: numLayers }, (_, i): LayerType => (window !== null && i >= first ? 'sliding_attention' : 'full_attention'));
+  } else if (modelType === 'mistral') {
+    window = r.has('sliding_window') ? r.positiveInt('sliding_window') : null;
+    types ??= Array.from({ length: numLayers }, (): LayerType => 'sliding_attention');
+  } else {
+    window = null;
+    types ??= Array.from({ length: numLayers }, (): LayerType => 'full_attention');
+  }
+  const layers = types.map((t): LayerAttention => ({
+    window: t === 'sliding_attention' ? window : null,
+    ropeTheta: t === 'sliding_attention' ? localTheta : globalTheta,
+  }));
+  const slidingWindow = layers.some((l) => l.window !== null) ? window : null;
 
   let attentionBias = { q: false, k: false, v: false, o: false };
   let mlpBias = false;
   if (modelType === 'qwen2') {
     // Qwen2Attention hard-codes bias=True on q/k/v and bias=False on o_proj; configs do not say so.
     attentionBias = { q: true, k: true, v: true, o: false };
-  } else if (modelType === 'llama') {
+  } else if (modelType !== 'mistral') {
     const b = r.bool('attention_bias', false);
     attentionBias = { q: b, k: b, v: b, o: b };
-    mlpBias = r.bool('mlp_bias', false);
+    if (modelType === 'llama') mlpBias = r.bool('mlp_bias', false);
   }
 
+  const torchDtype = torchDtypeOf(raw);
   return {
     family: 'llama',
     modelType,
     architectures,
     norm: 'rmsnorm',
-    activation: 'silu',
+    activation,
     vocabSize,
     hiddenSize,
     numLayers,
@@ -338,14 +510,21 @@ function parseLlama(raw: Json, file: string, modelType: 'llama' | 'mistral' | 'q
     intermediateSize,
     maxPositions,
     normEps: r.positiveNumber('rms_norm_eps', defaults.rmsNormEps),
-    tieWordEmbeddings: r.bool('tie_word_embeddings', false),
+    tieWordEmbeddings: r.bool('tie_word_embeddings', defaults.tieWordEmbeddings),
     bosTokenId: r.tokenIds('bos_token_id')[0] ?? null,
     eosTokenIds: r.tokenIds('eos_token_id'),
-    torchDtype: torchDtypeOf(raw),
-    ropeTheta: r.positiveNumber('rope_theta', 10000),
+    torchDtype,
+    ropeTheta: globalTheta,
     attentionBias,
     mlpBias,
     slidingWindow,
+    layers,
+    qkNorm: modelType === 'qwen3' || gemma,
+    normWeightOffset: gemma ? 1 : 0,
+    sandwichNorms: gemma,
+    // Gemma3TextScaledWordEmbedding: embed_scale = √C cast to the weights' dtype (√1152 → 34 in bf16).
+    embedScale: gemma ? roundToTorchDtype(Math.sqrt(hiddenSize), torchDtype) : 1,
+    attentionScale: gemma ? 1 / Math.sqrt(r.positiveNumber('query_pre_attn_scalar', 256)) : 1 / Math.sqrt(headDim),
   };
 }
 
@@ -358,13 +537,7 @@ export function parseModelConfig(raw: unknown, file = 'config.json'): ModelConfi
 
 /** parseModelConfig from the file's text. */
 export function parseModelConfigText(text: string, file = 'config.json'): ModelConfig {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text) as unknown;
-  } catch (error) {
-    throw new ModelFormatError(`is not valid JSON (${error instanceof Error ? error.message : String(error)})`, file);
-  }
-  return parseModelConfig(raw, file);
+  return parseModelConfig(parseJsonText(text, (reason) => new ModelFormatError(reason, file)), file);
 }
 
 /** Buffers GPT-2 checkpoints carry that are not parameters (the causal mask); never loaded. */
@@ -422,7 +595,12 @@ export function expectedTensors(config: ModelConfig): ExpectedTensor[] {
       add(`${p}self_attn.${name}.weight`, [outDim, inDim], i);
       if (bias) add(`${p}self_attn.${name}.bias`, [outDim], i);
     }
+    if (config.qkNorm) {
+      add(`${p}self_attn.q_norm.weight`, [D], i);
+      add(`${p}self_attn.k_norm.weight`, [D], i);
+    }
     add(`${p}post_attention_layernorm.weight`, [C], i);
+    if (config.sandwichNorms) add(`${p}pre_feedforward_layernorm.weight`, [C], i);
     const mlp: [string, number, number][] = [
       ['gate_proj', I, C],
       ['up_proj', I, C],
@@ -432,6 +610,7 @@ export function expectedTensors(config: ModelConfig): ExpectedTensor[] {
       add(`${p}mlp.${name}.weight`, [outDim, inDim], i);
       if (mlpBias) add(`${p}mlp.${name}.bias`, [outDim], i);
     }
+    if (config.sandwichNorms) add(`${p}post_feedforward_layernorm.weight`, [C], i);
   }
   add('model.norm.weight', [C], null);
   if (!config.tieWordEmbeddings) add('lm_head.weight', [V, C], null);
@@ -482,9 +661,10 @@ export interface MemoryEstimate {
  * layer and token (f32): GPT-2 keeps x, ln_1, qkv (3C), attention output, residual and ln_2
  * (8C), the MLP pre- and post-activation (2I) and attention probabilities (H·T). Llama keeps x,
  * norm 1, residual, norm 2 (4C), q and its rotated copy and the attention output (3·H·D), k, v
- * and rotated k (3·KV·D), gate, up and their product (3I) and the probabilities (H·T). Plus the
- * logits and their gradient (2V per token). Pool fragmentation and kernel scratch are not
- * included.
+ * and rotated k (3·KV·D), gate, up and their product (3I) and the probabilities (H·T); with q/k
+ * norms also the normed q and k ((H + KV)·D), and Gemma 3 adds its two extra norms' outputs and
+ * the MLP output (3C) and the GELU of the gate (I). Plus the logits and their gradient (2V per
+ * token). Pool fragmentation and kernel scratch are not included.
  */
 export function memoryEstimate(config: ModelConfig, options: MemoryEstimateOptions): MemoryEstimate {
   const { hiddenSize: C, intermediateSize: I, numHeads: H, numKvHeads: KV, headDim: D, vocabSize: V } = config;
@@ -492,7 +672,13 @@ export function memoryEstimate(config: ModelConfig, options: MemoryEstimateOptio
   const perTokenPerLayer =
     config.family === 'gpt2'
       ? 8 * C + 2 * I + H * options.seqLen
-      : 4 * C + 3 * H * D + 3 * KV * D + 3 * I + H * options.seqLen;
+      : 4 * C +
+        3 * H * D +
+        3 * KV * D +
+        3 * I +
+        H * options.seqLen +
+        (config.qkNorm ? (H + KV) * D : 0) +
+        (config.sandwichNorms ? 3 * C + I : 0);
   const activationBytes = 4 * tokens * (config.numLayers * perTokenPerLayer + 2 * V);
   const weightBytes = Math.ceil(paramCount(config) * options.weightBytesPerParam);
   const trainableBytes = 16 * options.trainableParams;

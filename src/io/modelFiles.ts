@@ -171,8 +171,7 @@ async function openSharded(
       index.name,
     );
   }
-  const shardNames: string[] = [];
-  for (const shard of Object.values(weightMap)) if (!shardNames.includes(shard)) shardNames.push(shard);
+  const shardNames = [...new Set(Object.values(weightMap))]; // a Set: an index may map a million tensors
   if (shardNames.length === 0) throw new ModelFormatError('"weight_map" is empty', index.name);
   const missing = shardNames.filter((s) => !filesAtRoot.has(normalizePath(s)));
   if (missing.length > 0) {

@@ -57,9 +57,14 @@ const COLUMNS: readonly [string, (r: MethodSummaryRow) => string][] = [
 ];
 
 function settingValue(v: unknown): string {
-  if (Array.isArray(v)) return v.map(String).join(', ');
-  if (v !== null && typeof v === 'object') return JSON.stringify(v);
-  return String(v);
+  const scalar = (x: unknown): x is string | number | boolean | null | undefined => x === null || typeof x !== 'object';
+  if (Array.isArray(v) && v.every(scalar)) return v.map(String).join(', ');
+  if (scalar(v)) return String(v);
+  try {
+    return JSON.stringify(v) ?? '—'; // objects here are plain data (parseRunRecord), but never throw on a page render
+  } catch {
+    return '(unreadable)';
+  }
 }
 
 /** The report as one HTML document. */
@@ -106,7 +111,7 @@ footer { margin-top: 2rem; color: #5a6472; font-size: 0.85rem; }
 ${rows.map((r) => `<tr>${COLUMNS.map(([, f], i) => `<td${i === 0 ? '' : ' class="num"'}>${f(r)}</td>`).join('')}</tr>`).join('\n')}
 </tbody>
 </table>
-<p class="meta">Losses in nats per trained token. Memory: what each method holds beyond the shared base (adapter tensors, owned bases, AdamW state). All methods trained on identical batches in identical order (seed ${escapeHtml(String(run.params.seed ?? '—'))}).</p>
+<p class="meta">Losses in nats per trained token. Memory: what each method holds beyond the shared base (adapter tensors, owned bases, AdamW state). All methods trained on identical batches in identical order (seed ${escapeHtml(settingValue(run.params.seed ?? '—'))}).</p>
 ${halted.length ? `<p><strong>Halted:</strong> ${halted.map((r) => `${escapeHtml(r.label)}: ${escapeHtml(r.halted ?? '')}`).join('; ')}</p>` : ''}
 ${run.error ? `<p><strong>Error:</strong> ${escapeHtml(run.error)}</p>` : ''}
 

@@ -5,7 +5,7 @@
 //
 // Not here: deciding when to save (state/savedRunsStore.ts).
 
-import type { RunRecord } from './runRecord';
+import { parseRunRecord, type RunRecord } from './runRecord';
 
 const DB_NAME = 'adapter-studio';
 const STORE = 'runs';
@@ -57,18 +57,38 @@ export async function saveRun(run: RunRecord): Promise<void> {
   await request((await store('readwrite')).put(run));
 }
 
+/** The saved run, checked (parseRunRecord): a damaged record is a StudioError naming it, not a crash later. */
 export async function getRun(id: string): Promise<RunRecord | undefined> {
-  return (await request((await store('readonly')).get(id))) as RunRecord | undefined;
+  const value = (await request((await store('readonly')).get(id))) as unknown;
+  return value === undefined ? undefined : parseRunRecord(value, `saved run '${id.length > 40 ? `${id.slice(0, 37)}...` : id}'`);
 }
 
 export async function deleteRun(id: string): Promise<void> {
   await request((await store('readwrite')).delete(id));
 }
 
-/** Saved runs, newest first. */
+/** Saved runs, newest first; a damaged one is listed (so it can be deleted) with what is wrong in its name. */
 export async function listRuns(): Promise<RunListing[]> {
-  const all = (await request((await store('readonly')).getAll())) as RunRecord[];
-  return all
-    .map(({ id, name, startedAt, savedAt, status, model, dataset, methods }) => ({ id, name, startedAt, savedAt, status, model, dataset, methods }))
-    .sort((a, b) => b.savedAt - a.savedAt);
+  const all = (await request((await store('readonly')).getAll())) as unknown[];
+  return all.map(runListing).sort((a, b) => b.savedAt - a.savedAt);
+}
+
+/** A stored value as the list shows it; never throws. */
+export function runListing(value: unknown): RunListing {
+  try {
+    const { id, name, startedAt, savedAt, status, model, dataset, methods } = parseRunRecord(value);
+    return { id, name, startedAt, savedAt, status, model, dataset, methods };
+  } catch (error) {
+    const id = typeof value === 'object' && value !== null ? (value as { id?: unknown }).id : undefined;
+    return {
+      id: typeof id === 'string' ? id : typeof id === 'number' ? String(id) : '(no id)',
+      name: `damaged saved run (${error instanceof Error ? error.message : String(error)})`,
+      startedAt: 0,
+      savedAt: 0,
+      status: 'failed',
+      model: '',
+      dataset: '',
+      methods: [],
+    };
+  }
 }

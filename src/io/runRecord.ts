@@ -1,10 +1,13 @@
 // A finished comparison as plain data: what is saved in IndexedDB (runDb.ts), exported as CSV or
 // JSON, and summarised for the HTML report. Structural types only (io/ knows nothing of the
-// worker); the page's run store converts to and from them.
+// worker); the page's run store converts to and from them. parseRunRecord checks a record read
+// back (IndexedDB holds whatever an older version, another tab or a hand edit left there).
 //
 // CSV layout: one row per method and step, long format (easy in pandas / a spreadsheet):
 //   method,step,tokens,cumulative_tokens,loss,val_loss,grad_norm,lr,ms
 // val_loss is filled on the steps where validation ran; other cells empty when unknown.
+
+import { StudioError } from '../errors';
 
 export interface RunPoint {
   /** Updates done (1 = after the first). */
@@ -82,7 +85,7 @@ export function summaryRows(run: Pick<RunRecord, 'methods' | 'series' | 'evals' 
       steps: points.length,
       finalLoss: points.at(-1)?.loss ?? Number.NaN,
       finalVal: vals.at(-1)?.loss ?? Number.NaN,
-      bestVal: vals.length > 0 ? Math.min(...vals.map((v) => v.loss)) : Number.NaN,
+      bestVal: vals.reduce((best, v) => Math.min(best, v.loss), vals.length > 0 ? Infinity : Number.NaN), // no spread: runs can have 100k evals
       accuracy: run.accuracy?.[id] ?? Number.NaN,
       trainable: run.ready[id]?.trainableParams ?? Number.NaN,
       bytes: run.ready[id]?.bytes ?? Number.NaN,
@@ -127,4 +130,144 @@ export function curvesJson(run: RunRecord): string {
 /** A short name for the saved-runs list. */
 export function runName(methods: readonly { readonly label: string }[], steps: number): string {
   return `${methods.map((m) => m.label).join(', ')} · ${steps} ${steps === 1 ? 'step' : 'steps'}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading a saved record back
+
+const RUN_STATUSES: readonly RunRecord['status'][] = ['done', 'stopped', 'failed'];
+
+/** Keys a saved record's maps may not use: they name Object.prototype's members, not methods. */
+const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype', 'toString', 'valueOf', 'hasOwnProperty']);
+
+/** Nesting allowed in settings values (numbers, strings, lists of target modules, small objects). */
+const MAX_SETTING_DEPTH = 8;
+
+/**
+ * Checks a value read back from IndexedDB (or an imported JSON export) against RunRecord and
+ * returns a clean copy: its per-method maps hold only own entries with ordinary keys, so a damaged
+ * or hand-edited record cannot reach Object.prototype through `series[id]`. Throws a StudioError
+ * naming the run, the field and the fix.
+ */
+export function parseRunRecord(value: unknown, where?: string): RunRecord {
+  const id = isPlainRecord(value) && typeof value.id === 'string' ? value.id : undefined;
+  const name = where ?? (id !== undefined ? `saved run '${clip(id)}'` : 'saved run');
+  const fail = (field: string, problem: string): never => {
+    throw new StudioError(
+      `${name} is damaged: ${field} ${problem}; delete it from the saved runs (it cannot be reopened)`,
+    );
+  };
+  if (!isPlainRecord(value)) return fail('the record', `must be an object, found ${kindOf(value)}`);
+  const str = (obj: Record<string, unknown>, key: string, field = `"${key}"`): string =>
+    typeof obj[key] === 'string' ? (obj[key] as string) : fail(field, `must be a string, found ${kindOf(obj[key])}`);
+  const num = (obj: Record<string, unknown>, key: string, field: string): number =>
+    typeof obj[key] === 'number' ? (obj[key] as number) : fail(field, `must be a number, found ${kindOf(obj[key])}`);
+  const time = (key: string): number => {
+    const t = num(value, key, `"${key}"`);
+    // Date's range: ±8.64e15 ms around 1970.
+    if (!Number.isFinite(t) || Math.abs(t) > 8.64e15) fail(`"${key}"`, `must be a time in ms since 1970, found ${t}`);
+    return t;
+  };
+  const list = (obj: Record<string, unknown>, key: string, field: string): unknown[] =>
+    Array.isArray(obj[key]) ? (obj[key] as unknown[]) : fail(field, `must be a list, found ${kindOf(obj[key])}`);
+  const map = <T>(key: string, item: (v: unknown, field: string) => T, optional = false): Record<string, T> => {
+    const raw = value[key];
+    const out: Record<string, T> = Object.create(null) as Record<string, T>;
+    if (raw === undefined && optional) return out;
+    if (!isPlainRecord(raw)) return fail(`"${key}"`, `must be an object keyed by method id, found ${kindOf(raw)}`);
+    for (const [k, v] of Object.entries(raw)) {
+      if (RESERVED_KEYS.has(k)) fail(`"${key}"`, `has the key '${k}', which is not a method id`);
+      out[k] = item(v, `"${key}.${clip(k)}"`);
+    }
+    return out;
+  };
+  const object = (v: unknown, field: string): Record<string, unknown> =>
+    isPlainRecord(v) ? v : fail(field, `must be an object, found ${kindOf(v)}`);
+
+  const status = value.status;
+  if (!RUN_STATUSES.includes(status as RunRecord['status'])) {
+    fail('"status"', `must be one of ${RUN_STATUSES.join(', ')}, found ${kindOf(status)}`);
+  }
+  const methods = list(value, 'methods', '"methods"').map((m, i) => {
+    const o = object(m, `"methods" item ${i + 1}`);
+    const methodId = str(o, 'id', `"methods" item ${i + 1} "id"`);
+    if (RESERVED_KEYS.has(methodId)) fail(`"methods" item ${i + 1} "id"`, `is '${methodId}', which is not a method id`);
+    return { id: methodId, label: str(o, 'label', `"methods" item ${i + 1} "label"`) };
+  });
+  const params = object(value.params, '"params"');
+  for (const [k, v] of Object.entries(params)) {
+    if (k !== 'methods' && !isSettingValue(v)) fail(`"params.${clip(k)}"`, 'must be a number, string, boolean, null or a small list or object of them');
+  }
+  const paramMethods = list(params, 'methods', '"params.methods"').map((m, i) => {
+    const field = `"params.methods" item ${i + 1}`;
+    const o = object(m, field);
+    const settings = object(o.settings, `${field} "settings"`);
+    for (const [k, v] of Object.entries(settings)) {
+      if (!isSettingValue(v)) fail(`${field} setting "${clip(k)}"`, 'must be a number, string, boolean, null or a small list or object of them');
+    }
+    return { id: str(o, 'id', `${field} "id"`), settings: { ...settings } };
+  });
+  const series = map('series', (v, field) =>
+    (Array.isArray(v) ? v : fail(field, `must be a list of steps, found ${kindOf(v)}`)).map((p, i): RunPoint => {
+      const o = object(p, `${field} item ${i + 1}`);
+      const at = (k: string): number => num(o, k, `${field} item ${i + 1} "${k}"`);
+      return { step: at('step'), loss: at('loss'), gradNorm: at('gradNorm'), lr: at('lr'), tokens: at('tokens'), ms: at('ms') };
+    }),
+  );
+  const evals = map('evals', (v, field) =>
+    (Array.isArray(v) ? v : fail(field, `must be a list of evaluations, found ${kindOf(v)}`)).map((e, i): RunEval => {
+      const o = object(e, `${field} item ${i + 1}`);
+      return { step: num(o, 'step', `${field} item ${i + 1} "step"`), loss: num(o, 'loss', `${field} item ${i + 1} "loss"`) };
+    }),
+  );
+  const ready = map('ready', (v, field): RunMethodReady => {
+    const o = object(v, field);
+    return { trainableParams: num(o, 'trainableParams', `${field} "trainableParams"`), bytes: num(o, 'bytes', `${field} "bytes"`), initMs: num(o, 'initMs', `${field} "initMs"`) };
+  });
+  const halted = map('halted', (v, field) => (typeof v === 'string' ? v : fail(field, `must be a string, found ${kindOf(v)}`)));
+  const accuracy =
+    value.accuracy === undefined ? undefined : map('accuracy', (v, field) => (typeof v === 'number' ? v : fail(field, `must be a number, found ${kindOf(v)}`)));
+  if (value.error !== undefined && typeof value.error !== 'string') fail('"error"', `must be a string, found ${kindOf(value.error)}`);
+  return {
+    id: id ?? fail('"id"', `must be a string, found ${kindOf(value.id)}`),
+    name: str(value, 'name'),
+    startedAt: time('startedAt'),
+    savedAt: time('savedAt'),
+    status: status as RunRecord['status'],
+    model: str(value, 'model'),
+    dataset: str(value, 'dataset'),
+    params: { ...params, methods: paramMethods },
+    methods,
+    series,
+    evals,
+    ready,
+    halted,
+    ...(accuracy !== undefined ? { accuracy } : {}),
+    ...(typeof value.error === 'string' ? { error: value.error } : {}),
+  };
+}
+
+function isPlainRecord(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+function isSettingValue(value: unknown, depth = 0): boolean {
+  if (value === null || typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return true;
+  if (depth >= MAX_SETTING_DEPTH) return false;
+  if (Array.isArray(value)) return value.every((v) => isSettingValue(v, depth + 1));
+  return isPlainRecord(value) && Object.entries(value).every(([k, v]) => !RESERVED_KEYS.has(k) && isSettingValue(v, depth + 1));
+}
+
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'string') return `the text '${clip(value)}'`;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return typeof value === 'object' ? 'an object' : typeof value;
+}
+
+function clip(text: string, max = 40): string {
+  return text.length > max ? `${text.slice(0, max - 3)}...` : text;
 }

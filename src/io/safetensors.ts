@@ -11,6 +11,7 @@
 import type { ByteSource } from './byteSource';
 import { decodeUtf8 } from './byteSource';
 import { ModelFormatError, UnsupportedModelError } from '../errors';
+import { parseJsonText, showJson } from './json';
 import { f16DecodeTable, f32ToBf16Bits, f32ToF16Bits } from './halfFloat';
 
 export {
@@ -129,15 +130,7 @@ export async function parseSafetensorsHeader(source: ByteSource): Promise<Safete
   }
   const dataSize = source.size - dataOffset;
   const text = decodeUtf8(await source.read(8, headerLength), file, 'the safetensors header');
-  let json: unknown;
-  try {
-    json = JSON.parse(text) as unknown;
-  } catch (error) {
-    fail(
-      `the safetensors header is not valid JSON (${error instanceof Error ? error.message : String(error)}); ` +
-        `the file is corrupt or not safetensors`,
-    );
-  }
+  const json = parseJsonText(text, (reason) => new ModelFormatError(`the safetensors header ${reason}; the file is corrupt or not safetensors`, file));
   if (!isPlainObject(json)) fail('the safetensors header must be a JSON object of tensor entries');
   const header = json as Record<string, unknown>;
 
@@ -147,7 +140,7 @@ export async function parseSafetensorsHeader(source: ByteSource): Promise<Safete
     if (!isPlainObject(rawMetadata)) fail('"__metadata__" must be an object of string values');
     for (const [key, value] of Object.entries(rawMetadata as Record<string, unknown>)) {
       if (typeof value !== 'string') {
-        fail(`"__metadata__" entry '${key}' must be a string, found ${JSON.stringify(value)}`);
+        fail(`"__metadata__" entry '${key}' must be a string, found ${showJson(value)}`);
       }
       metadata[key] = value as string;
     }
@@ -168,7 +161,7 @@ export async function parseSafetensorsHeader(source: ByteSource): Promise<Safete
     if (dtype === undefined) bad('missing "dtype"');
     if (shape === undefined) bad('missing "shape"');
     if (offsets === undefined) bad('missing "data_offsets"');
-    if (typeof dtype !== 'string') bad(`"dtype" must be a string, found ${JSON.stringify(dtype)}`);
+    if (typeof dtype !== 'string') bad(`"dtype" must be a string, found ${showJson(dtype)}`);
     const dtypeName = dtype as string;
     if (!isDtype(dtypeName)) {
       if (SUB_BYTE_DTYPES.has(dtypeName)) {
@@ -179,10 +172,10 @@ export async function parseSafetensorsHeader(source: ByteSource): Promise<Safete
       }
       bad(`unknown dtype '${dtypeName}' (safetensors dtypes: ${Object.keys(DTYPE_BYTES).join(', ')})`);
     }
-    if (!Array.isArray(shape)) bad(`"shape" must be an array of integers, found ${JSON.stringify(shape)}`);
+    if (!Array.isArray(shape)) bad(`"shape" must be an array of integers, found ${showJson(shape)}`);
     for (const d of shape as unknown[]) {
       if (!isNonNegativeInteger(d)) {
-        bad(`"shape" ${JSON.stringify(shape)} has ${JSON.stringify(d)}; dimensions must be non-negative integers`);
+        bad(`"shape" ${showJson(shape)} has ${showJson(d)}; dimensions must be non-negative integers`);
       }
     }
     if (
@@ -191,7 +184,7 @@ export async function parseSafetensorsHeader(source: ByteSource): Promise<Safete
       !isNonNegativeInteger(offsets[0]) ||
       !isNonNegativeInteger(offsets[1])
     ) {
-      bad(`"data_offsets" must be [begin, end] with non-negative integers, found ${JSON.stringify(offsets)}`);
+      bad(`"data_offsets" must be [begin, end] with non-negative integers, found ${showJson(offsets)}`);
     }
     const dims = shape as number[];
     const [begin, end] = offsets as [number, number];

@@ -20,6 +20,7 @@ import {
 } from './chatTemplate';
 import type { ModelSource } from './modelFiles';
 import { ModelFormatError } from '../errors';
+import { parseJsonText, showJson } from './json';
 
 export interface EncodeOptions {
   /** Add what the tokenizer's post-processor adds (e.g. Llama's BOS); default true, as transformers. */
@@ -76,8 +77,7 @@ function isObject(value: unknown): value is Json {
 }
 
 function show(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+  return showJson(value, 60);
 }
 
 function isId(value: unknown): value is number {
@@ -217,11 +217,27 @@ function libraryConfig(config: Json): Json {
 const KNOWN_BOS = ['<|begin_of_text|>', '<s>', '<bos>', '<|startoftext|>'];
 const KNOWN_EOS = ['<|endoftext|>', '<|end_of_text|>', '</s>', '<eos>'];
 
-function parseJsonText(text: string, fileName: string): unknown {
+function parseJson(text: string, fileName: string): unknown {
+  return parseJsonText(text, (reason) => new ModelFormatError(reason, fileName));
+}
+
+/**
+ * Runs a call into the tokenizer library. The library trusts tokenizer.json's pipeline (normalizer,
+ * pre-tokenizer, decoder): a damaged one throws its own TypeError or overflows the stack, which
+ * becomes a ModelFormatError naming the file. Our own errors pass through.
+ */
+function libraryCall<T>(fileName: string, what: string, call: () => T): T {
   try {
-    return JSON.parse(text) as unknown;
+    return call();
   } catch (error) {
-    throw new ModelFormatError(`is not valid JSON (${error instanceof Error ? error.message : String(error)})`, fileName);
+    if (error instanceof ModelFormatError) throw error;
+    const reason =
+      error instanceof RangeError && /call stack/i.test(error.message)
+        ? 'its pipeline nests too deeply'
+        : error instanceof Error
+          ? error.message
+          : String(error);
+    throw new ModelFormatError(`${what} (${reason}); the file is damaged or uses a feature the tokenizer library does not support`, fileName);
   }
 }
 
@@ -239,7 +255,7 @@ export function loadTokenizer(
   const fail = (message: string): never => {
     throw new ModelFormatError(message, fileName);
   };
-  const raw = typeof tokenizerJson === 'string' ? parseJsonText(tokenizerJson, fileName) : tokenizerJson;
+  const raw = typeof tokenizerJson === 'string' ? parseJson(tokenizerJson, fileName) : tokenizerJson;
   if (!isObject(raw)) fail('must be a JSON object with a "model" section');
   const json = raw as Json;
   if (tokenizerConfig !== undefined && !isObject(tokenizerConfig)) {
@@ -258,13 +274,7 @@ export function loadTokenizer(
     decoder: json.decoder ?? null,
   };
 
-  let lib: Tokenizer;
-  try {
-    lib = new Tokenizer(libraryJson, libraryConfig(config));
-  } catch (error) {
-    fail(`could not be loaded as a tokenizer (${error instanceof Error ? error.message : String(error)})`);
-  }
-  const tokenizer = lib!;
+  const tokenizer = libraryCall(fileName, 'could not be loaded as a tokenizer', () => new Tokenizer(libraryJson, libraryConfig(config)));
   refuseSilentDrops(tokenizer, fileName);
 
   let vocabSize = 0;
@@ -319,7 +329,9 @@ export function loadTokenizer(
         );
 
   const encode = (text: string, encodeOptions: EncodeOptions = {}): number[] => {
-    const encoding = tokenizer.encode(text, { add_special_tokens: encodeOptions.addSpecialTokens ?? true });
+    const encoding = libraryCall(fileName, 'failed to encode text', () =>
+      tokenizer.encode(text, { add_special_tokens: encodeOptions.addSpecialTokens ?? true }),
+    );
     const ids = encoding.ids;
     for (let i = 0; i < ids.length; i++) {
       if (!isId(ids[i])) {
@@ -349,7 +361,9 @@ export function loadTokenizer(
         if (id >= 0 && tokenizer.id_to_token(id) !== undefined) known.push(id);
       }
       if (known.length === 0) return '';
-      return tokenizer.decode(known, { skip_special_tokens: decodeOptions.skipSpecialTokens ?? false });
+      return libraryCall(fileName, 'failed to decode token ids', () =>
+        tokenizer.decode(known, { skip_special_tokens: decodeOptions.skipSpecialTokens ?? false }),
+      );
     },
     vocabSize,
     bosId: bos.id,

@@ -8,7 +8,7 @@
 // Not done: in-place variants, dtypes other than f32.
 
 import source from '../../shaders/activation.wgsl?raw';
-import { defineShader, type GpuContext } from '../gpu/context';
+import { defineShader, type DispatchCost, type GpuContext } from '../gpu/context';
 import type { GpuTensor } from '../gpu/tensor';
 import { GpuError } from '../errors';
 import { gridFor } from './elementwise';
@@ -64,7 +64,21 @@ function run(ctx: GpuContext, r: Run): void {
     params: { n: r.x.size },
     workgroups: gridFor(ctx, r.x.size, WORKGROUP_SIZE),
     label: r.label,
+    cost: activationCost(r),
   });
+}
+
+// Approximate FLOPs per element, counting exp/tanh/erf as one each: silu x/(1+e^−x) 4,
+// gelu (tanh form) 9, gelu (erf form, with its polynomial) 20; backward about twice that; SwiGLU
+// adds the product with `up`.
+const FORWARD_FLOPS = { gelu_tanh: 9, gelu_exact: 20, silu: 4, swiglu: 5 } as const;
+
+/** FLOPs (estimated, see above) and every operand read or written once. */
+function activationCost(r: Run): DispatchCost {
+  const n = r.x.size;
+  const backward = r.entryPoint === 'activation_backward';
+  const operands = 2 + (r.up ? 1 : 0) + (r.dy ? 1 : 0) + (r.dup ? 1 : 0);
+  return { flops: n * FORWARD_FLOPS[r.kind] * (backward ? 2 : 1), bytes: 4 * n * operands };
 }
 
 /** y = act(x), elementwise; writes into `out` when given (same shape as x, not aliasing it). */

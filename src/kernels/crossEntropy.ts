@@ -5,8 +5,11 @@
 //     one workgroup for the mean and the count); the count never leaves the GPU.
 //   crossEntropyBackwardInto(logits, targets, saved, gy [1], dlogits [..., V])
 //     dlogits = gy · (softmax − onehot) / count on counted rows, 0 on the others.
+// Row blocks (for lmHeadLoss, which never holds the logits of all rows): crossEntropyRowsInto
+// takes logits [rows, V] of rows [row0, row0 + rows) of targets [total]; crossEntropyMeanInto then
+// reduces all `total` rows; crossEntropyBackwardInPlace turns a block's logits into its gradient.
 // `saved` carries the row maxima, Σexp sums, row losses and the count from forward to backward
-// (layout in the shader). N = number of rows (product of the leading dimensions of logits).
+// (layout in the shader), indexed by the global row.
 // Not done: label smoothing, class weights, reductions other than the mean.
 
 import source from '../../shaders/cross_entropy.wgsl?raw';
@@ -22,43 +25,80 @@ export function crossEntropySavedSize(N: number): number {
   return 3 * N + 1;
 }
 
-function checkShapes(kernel: string, logits: GpuTensor, targets: GpuTensor, shapes: string): { N: number; V: number } {
+interface Block {
+  /** Rows in this logits block. */
+  readonly N: number;
+  readonly V: number;
+  /** Global index of its first row. */
+  readonly row0: number;
+  /** Rows of targets and of the saved layout. */
+  readonly total: number;
+}
+
+/**
+ * Checks logits [..., V] as rows [row0, row0 + N) of targets [total] and returns the block;
+ * row0 undefined: the logits of every row (N = total).
+ */
+function checkBlock(kernel: string, logits: GpuTensor, targets: GpuTensor, first: number | undefined, shapes: string): Block {
   if (logits.dtype !== 'f32') throw new GpuError(`logits must be f32, are ${logits.dtype}`, kernel, shapes);
   if (targets.dtype !== 'i32') throw new GpuError(`targets must be i32, are ${targets.dtype}`, kernel, shapes);
   if (logits.shape.length < 2) throw new GpuError('logits must be [N, V] or [B, T, V]', kernel, shapes);
   const V = logits.shape[logits.shape.length - 1]!;
   const N = logits.size / Math.max(V, 1);
+  const total = targets.size;
   if (V < 1) throw new GpuError('the vocabulary is empty (V = 0)', kernel, shapes);
-  if (targets.size !== N) throw new GpuError(`targets must have one entry per row of logits (${N})`, kernel, shapes);
+  if (first === undefined && N !== total) throw new GpuError(`targets must have one entry per row of logits (${N})`, kernel, shapes);
+  const row0 = first ?? 0;
+  if (!Number.isInteger(row0) || row0 < 0 || row0 + N > total) {
+    throw new GpuError(`rows ${row0}..${row0 + N - 1} are outside the ${total} targets`, kernel, shapes);
+  }
   if (N * V > 0xffffffff) throw new GpuError(`N·V = ${N * V} exceeds the u32 index range; use fewer tokens per step`, kernel, shapes);
-  return { N, V };
+  return { N, V, row0, total };
 }
 
 function checkF32(kernel: string, shapes: string, t: GpuTensor, name: string, size: number): void {
   if (t.dtype !== 'f32' || t.size !== size) throw new GpuError(`${name} must be f32 with ${size} elements`, kernel, shapes);
 }
 
-/** Writes the mean loss into loss [1] and what backward needs into saved [3N + 1]. */
-export function crossEntropyForwardInto(ctx: GpuContext, logits: GpuTensor, targets: GpuTensor, loss: GpuTensor, saved: GpuTensor): void {
-  const shapes = `logits ${logits.describe()}, targets ${targets.describe()}`;
-  const { N, V } = checkShapes('crossEntropyForward', logits, targets, shapes);
-  checkF32('crossEntropyForward', shapes, loss, 'loss', 1);
-  checkF32('crossEntropyForward', shapes, saved, 'saved', crossEntropySavedSize(N));
-  const common = { shader, bindings: { logits, targets, gy: ctx.placeholder(), saved, out: loss }, params: { N, V } };
+/** Row maxima, Σexp and row losses of logits [rows, V] = rows [row0, row0 + rows) of targets, into saved. */
+export function crossEntropyRowsInto(ctx: GpuContext, logits: GpuTensor, targets: GpuTensor, saved: GpuTensor, row0?: number): void {
+  const shapes = `logits ${logits.describe()}${row0 === undefined ? '' : ` at row ${row0}`}, targets ${targets.describe()}`;
+  const block = checkBlock('crossEntropyRows', logits, targets, row0, shapes);
+  checkF32('crossEntropyRows', shapes, saved, 'saved', crossEntropySavedSize(block.total));
   ctx.dispatch({
-    ...common,
+    shader,
     entryPoint: 'ce_rows',
-    constants: { WG: V <= 64 ? 64 : 256 }, // narrow rows would leave most of 256 invocations idle
-    workgroups: workgroupGrid(N, ctx.device.limits.maxComputeWorkgroupsPerDimension),
+    constants: { WG: block.V <= 64 ? 64 : 256 }, // narrow rows would leave most of 256 invocations idle
+    // Unused slots: gy shares logits' buffer (two read-only bindings may alias); out gets the
+    // placeholder, which nothing else in this dispatch binds (a writable binding may not alias).
+    bindings: { logits, targets, gy: logits, saved, out: ctx.placeholder() },
+    params: { ...block },
+    workgroups: workgroupGrid(block.N, ctx.device.limits.maxComputeWorkgroupsPerDimension),
     label: `crossEntropy rows ${shapes}`,
   });
+}
+
+/** loss [1] = mean of the row losses in saved over the counted rows of targets [total]; stores the count. */
+export function crossEntropyMeanInto(ctx: GpuContext, targets: GpuTensor, V: number, loss: GpuTensor, saved: GpuTensor): void {
+  const shapes = `targets ${targets.describe()}, V ${V}`;
+  if (targets.dtype !== 'i32') throw new GpuError(`targets must be i32, are ${targets.dtype}`, 'crossEntropyMean', shapes);
+  checkF32('crossEntropyMean', shapes, loss, 'loss', 1);
+  checkF32('crossEntropyMean', shapes, saved, 'saved', crossEntropySavedSize(targets.size));
   ctx.dispatch({
-    ...common,
+    shader,
     entryPoint: 'ce_finalize',
     constants: { WG: 256 },
+    bindings: { logits: ctx.placeholder(), targets, gy: ctx.placeholder(), saved, out: loss },
+    params: { N: 0, V, row0: 0, total: targets.size },
     workgroups: [1],
     label: `crossEntropy mean ${shapes}`,
   });
+}
+
+/** Writes the mean loss into loss [1] and what backward needs into saved [3N + 1]. */
+export function crossEntropyForwardInto(ctx: GpuContext, logits: GpuTensor, targets: GpuTensor, loss: GpuTensor, saved: GpuTensor): void {
+  crossEntropyRowsInto(ctx, logits, targets, saved);
+  crossEntropyMeanInto(ctx, targets, logits.shape[logits.shape.length - 1]!, loss, saved);
 }
 
 /** dlogits (logits' shape) = gy[0] · (softmax − onehot) / count on counted rows, 0 elsewhere. */
@@ -71,22 +111,37 @@ export function crossEntropyBackwardInto(
   dlogits: GpuTensor,
 ): GpuTensor {
   const shapes = `logits ${logits.describe()}, targets ${targets.describe()}, dlogits ${dlogits.describe()}`;
-  const { N, V } = checkShapes('crossEntropyBackward', logits, targets, shapes);
-  checkF32('crossEntropyBackward', shapes, saved, 'saved', crossEntropySavedSize(N));
-  checkF32('crossEntropyBackward', shapes, gy, 'gy', 1);
   checkF32('crossEntropyBackward', shapes, dlogits, 'dlogits', logits.size);
   if (dlogits.buffer === logits.buffer || dlogits.buffer === saved.buffer) {
     throw new GpuError('dlogits must not alias logits or saved', 'crossEntropyBackward', shapes);
   }
+  dispatchBackward(ctx, 'ce_backward', { logits, targets, saved, gy, out: dlogits }, undefined, shapes);
+  return dlogits;
+}
+
+/** Overwrites block [rows, V] (the logits of rows row0.. of targets) with its gradient, as above. */
+export function crossEntropyBackwardInPlace(ctx: GpuContext, block: GpuTensor, targets: GpuTensor, saved: GpuTensor, gy: GpuTensor, row0: number): GpuTensor {
+  const shapes = `block ${block.describe()} at row ${row0}, targets ${targets.describe()}`;
+  if (block.buffer === saved.buffer) throw new GpuError('the block must not alias saved', 'crossEntropyBackwardInPlace', shapes);
+  dispatchBackward(ctx, 'ce_backward_inplace', { logits: ctx.placeholder(), targets, saved, gy, out: block }, row0, shapes);
+  return block;
+}
+
+type BackwardBindings = Record<'logits' | 'targets' | 'saved' | 'gy' | 'out', GpuTensor>;
+
+function dispatchBackward(ctx: GpuContext, entryPoint: string, bindings: BackwardBindings, row0: number | undefined, shapes: string): void {
+  const kernel = entryPoint === 'ce_backward' ? 'crossEntropyBackward' : 'crossEntropyBackwardInPlace';
+  const block = checkBlock(kernel, entryPoint === 'ce_backward' ? bindings.logits : bindings.out, bindings.targets, row0, shapes);
+  checkF32(kernel, shapes, bindings.saved, 'saved', crossEntropySavedSize(block.total));
+  checkF32(kernel, shapes, bindings.gy, 'gy', 1);
   const WG = 256;
   ctx.dispatch({
     shader,
-    entryPoint: 'ce_backward',
+    entryPoint,
     constants: { WG },
-    bindings: { logits, targets, gy, saved, out: dlogits },
-    params: { N, V },
-    workgroups: gridFor(ctx, N * V, WG),
-    label: `crossEntropyBackward ${shapes}`,
+    bindings,
+    params: { ...block },
+    workgroups: gridFor(ctx, block.N * block.V, WG),
+    label: `${kernel} ${shapes}`,
   });
-  return dlogits;
 }

@@ -10,7 +10,7 @@
 // kernels with one invocation (or one workgroup) per item use it too.
 
 import source from '../../shaders/elementwise.wgsl?raw';
-import { defineShader, type GpuContext } from '../gpu/context';
+import { defineShader, type DispatchCost, type GpuContext } from '../gpu/context';
 import type { GpuTensor } from '../gpu/tensor';
 import { GpuError } from '../errors';
 
@@ -88,8 +88,18 @@ function run(ctx: GpuContext, r: Run): GpuTensor {
     params: { n: dst.size, cols: r.cols ?? 1, alpha: r.alpha ?? 0, value: r.value ?? 0 },
     workgroups: gridFor(ctx, dst.size, ELEMENTWISE_WORKGROUP_SIZE),
     label: r.label,
+    cost: elementwiseCost(r),
   });
   return dst;
+}
+
+/** One FLOP per element (axpy two; fill and copy none); every operand read once, dst written once. */
+function elementwiseCost(r: Run): DispatchCost {
+  const n = r.dst.size;
+  const rowOp = r.op === 'addRow' || r.op === 'mulRow';
+  const flops = r.op === 'fill' || r.op === 'copy' ? 0 : r.op === 'axpy' ? 2 * n : n;
+  const reads = (r.a ? n : 0) + (r.b ? (rowOp ? (r.cols ?? 1) : n) : 0) + (r.op === 'axpy' ? n : 0);
+  return { flops, bytes: 4 * (reads + n) };
 }
 
 // ---- binary ops: add, sub, mul ------------------------------------------------------------------

@@ -58,6 +58,7 @@ export function embeddingForward(ctx: GpuContext, ids: GpuTensor, table: GpuTens
     params: { N, C, V },
     workgroups: gridFor(ctx, N * C, WG),
     label: `embeddingForward ${shapes}`,
+    cost: { flops: 0, bytes: 4 * (N + 2 * N * C) },
   });
   return result;
 }
@@ -83,6 +84,8 @@ export function embeddingBackwardInto(ctx: GpuContext, ids: GpuTensor, gy: GpuTe
     params: { N, C, V },
     workgroups: workgroupGrid(N, ctx.device.limits.maxComputeWorkgroupsPerDimension),
     label: `embeddingBackward ${shapes}${accumulate ? ' (accumulate)' : ''}`,
+    // Scatter-add: ids and gy read, each touched dTable row read and written.
+    cost: { flops: N * C, bytes: 4 * (N + 3 * N * C) },
   });
   return dTable;
 }

@@ -79,6 +79,19 @@ export function matmulShape(a: readonly number[], b: readonly number[], transA =
   };
 }
 
+/**
+ * 2·M·N·K per batch entry (plus the bias add); bytes: A and B read once (a shared operand once),
+ * C written (and read, when accumulating), bias read. Tiles re-read operands, so this is a floor.
+ */
+export function matmulCost(s: MatmulShape, hasBias: boolean, accumulate: boolean): { flops: number; bytes: number } {
+  const outputs = s.batch * s.M * s.N;
+  const aElems = (s.strideA === 0 ? 1 : s.batch) * s.M * s.K;
+  const bElems = (s.strideB === 0 ? 1 : s.batch) * s.K * s.N;
+  const flops = 2 * outputs * s.K + (hasBias ? outputs : 0) + (accumulate ? outputs : 0);
+  const bytes = 4 * (aElems + bElems + outputs * (accumulate ? 2 : 1) + (hasBias ? s.N : 0));
+  return { flops, bytes };
+}
+
 /** Writes the product into `out` (which must have the output shape) and returns it. */
 export function matmulInto(ctx: GpuContext, a: GpuTensor, b: GpuTensor, out: GpuTensor, options: MatmulOptions = {}): GpuTensor {
   const { transA = false, transB = false, bias, alpha = 1, accumulate = false } = options;
@@ -111,6 +124,7 @@ export function matmulInto(ctx: GpuContext, a: GpuTensor, b: GpuTensor, out: Gpu
     },
     workgroups: [Math.ceil(s.N / tileCols), Math.ceil(s.M / tileRows), s.batch],
     label,
+    cost: matmulCost(s, bias !== undefined, accumulate),
   });
   return out;
 }

@@ -1,6 +1,8 @@
 // Wrapper of shaders/norm.wgsl: LayerNorm / RMSNorm over the last dimension, forward and backward.
 //   normForward(kind, x [..., C], weight [C], bias [C] | undefined, eps, stats [R, 2]) → y [..., C]
 //     (R = product of the leading dims; stats receives (mean, rstd) per row; mean = 0 for RMS)
+//     A weight offset of 1 scales by (1 + weight) instead of weight (Gemma's RMSNorm); the
+//     backward of x takes the same offset, the weight gradient needs none.
 //   normBackwardInput(kind, x, weight, stats, dy [..., C]) → dx [..., C]
 //   normParamGrad(which, x, stats, dy, out [C]?, accumulate?) → dweight [C] (Σ_r dy·x̂) or
 //     dbias [C] (Σ_r dy), deterministic: rows are cut into ≤ 1024 chunks of ≥ 64 rows, one
@@ -66,6 +68,7 @@ export function normForward(
   eps: number,
   stats: GpuTensor,
   out?: GpuTensor,
+  weightOffset: 0 | 1 = 0,
 ): GpuTensor {
   const kernel = kind === 'rms' ? 'rmsNorm' : 'layerNorm';
   const { R, C } = rowShape(kernel, x);
@@ -86,12 +89,14 @@ export function normForward(
   ctx.dispatch({
     shader,
     entryPoint: 'norm_forward',
-    constants: { RMS: kind === 'rms', HAS_BIAS: bias !== undefined, WG: wg },
+    constants: { RMS: kind === 'rms', HAS_BIAS: bias !== undefined, WG: wg, W_OFFSET: weightOffset },
     // dy is not read here: bound to x (read-only aliases are legal).
     bindings: { x, weight, bias: bias ?? ctx.placeholder(), dy: x, stats, out: y },
     params: { rows: R, C, eps, chunks: 0, chunkRows: 0, accumulate: 0 },
     workgroups: workgroupGrid(R, ctx.device.limits.maxComputeWorkgroupsPerDimension),
     label: `${kernel} ${shapes}`,
+    // RMS: Σx² then x·rstd·w (≈4 per element); LayerNorm: mean, variance, normalise, affine (≈8).
+    cost: { flops: R * C * (kind === 'rms' ? 4 : 8), bytes: 4 * (2 * R * C + C * (bias ? 2 : 1) + 2 * R) },
   });
   return y;
 }
@@ -105,6 +110,7 @@ export function normBackwardInput(
   stats: GpuTensor,
   dy: GpuTensor,
   out?: GpuTensor,
+  weightOffset: 0 | 1 = 0,
 ): GpuTensor {
   const kernel = kind === 'rms' ? 'rmsNorm backward' : 'layerNorm backward';
   const { R, C } = rowShape(kernel, x);
@@ -120,11 +126,13 @@ export function normBackwardInput(
   ctx.dispatch({
     shader,
     entryPoint: 'norm_backward_dx',
-    constants: { RMS: kind === 'rms', WG: rowWorkgroupSize(C) },
+    constants: { RMS: kind === 'rms', WG: rowWorkgroupSize(C), W_OFFSET: weightOffset },
     bindings: { x, weight, bias: weight, dy, stats, out: dx },
     params: { rows: R, C, eps: 0, chunks: 0, chunkRows: 0, accumulate: 0 },
     workgroups: workgroupGrid(R, ctx.device.limits.maxComputeWorkgroupsPerDimension),
     label: `${kernel} ${shapes}`,
+    // x̂, w·dy, the row dot product and the final combination: ≈7 per element (LayerNorm ≈10).
+    cost: { flops: R * C * (kind === 'rms' ? 7 : 10), bytes: 4 * (3 * R * C + C + 2 * R) },
   });
   return dx;
 }
@@ -170,6 +178,11 @@ export function normParamGrad(
     params: { rows: R, C, eps: 0, chunks, chunkRows, accumulate: !partials && accumulate ? 1 : 0 },
     workgroups: [columnGroups, chunks],
     label: `${kernel} ${shapes}${partials ? ` pass 1 (${chunks} chunks)` : ''}`,
+    // dweight: x̂ = (x − mean)·rstd, times dy, summed (4 per element); dbias: a sum of dy.
+    cost: {
+      flops: R * C * (which === 'bias' ? 1 : 4),
+      bytes: 4 * (R * C * (which === 'bias' ? 1 : 2) + 2 * R + (partials ? chunks * C : C * (accumulate ? 2 : 1))),
+    },
   });
   if (partials) {
     ctx.dispatch({
@@ -179,6 +192,7 @@ export function normParamGrad(
       params: { rows: R, C, eps: 0, chunks, chunkRows, accumulate: accumulate ? 1 : 0 },
       workgroups: [columnGroups],
       label: `${kernel} partials [${chunks},${C}]`,
+      cost: { flops: chunks * C, bytes: 4 * (chunks * C + C * (accumulate ? 2 : 1)) },
     });
     // Later GPU work that reuses this buffer is ordered after the read above.
     ctx.release(partials);

@@ -49,6 +49,7 @@ function dispatchSegments(ctx: GpuContext, s: Segments): void {
     params: { n: s.n, len: s.len, segments: s.segments, outOffset: s.outOffset },
     workgroups: workgroupGrid(s.segments, ctx.device.limits.maxComputeWorkgroupsPerDimension),
     label: s.label,
+    cost: { flops: s.n * (s.square ? 2 : 1), bytes: 4 * (s.n + s.segments) },
   });
 }
 

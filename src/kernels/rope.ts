@@ -54,6 +54,8 @@ export function ropeInto(ctx: GpuContext, x: GpuTensor, out: GpuTensor, s: RopeS
     params: { n, T: Math.max(T, 1), H: s.heads, halfD, offset: s.positionOffset ?? 0, log2Theta: Math.log2(s.theta) },
     workgroups: gridFor(ctx, n, WG),
     label: `${inverse ? 'rope⁻¹' : 'rope'} ${label}`,
+    // Per pair: the angle, its cos and sin, a 2×2 rotation (≈8 FLOPs); x read and out written once.
+    cost: { flops: 8 * n, bytes: 16 * n },
   });
   return out;
 }

@@ -23,6 +23,7 @@ export function scaleByScalar(ctx: GpuContext, x: GpuTensor, s: GpuTensor): GpuT
     params: { n: x.size, coef: 0, eps: 0 },
     workgroups: gridFor(ctx, x.size, ELEMENTWISE_WORKGROUP_SIZE),
     label: `scale_by_scalar ${x.describe()}`,
+    cost: { flops: x.size, bytes: 8 * x.size + 4 },
   });
   return x;
 }
@@ -39,6 +40,7 @@ export function axpyInverseNorm(ctx: GpuContext, coef: number, x: GpuTensor, ss:
     params: { n: y.size, coef, eps },
     workgroups: gridFor(ctx, y.size, ELEMENTWISE_WORKGROUP_SIZE),
     label: `axpy_inverse_norm ${y.describe()}`,
+    cost: { flops: 3 * y.size, bytes: 12 * y.size + 4 },
   });
   return y;
 }

@@ -38,6 +38,7 @@ export function copyColumns(ctx: GpuContext, src: GpuTensor, dst: GpuTensor, { s
     params: { rows, width, src_cols: srcCols, src_offset: srcOffset, dst_cols: dstCols, dst_offset: dstOffset },
     workgroups: gridFor(ctx, rows * width, ELEMENTWISE_WORKGROUP_SIZE),
     label,
+    cost: { flops: 0, bytes: 8 * rows * width },
   });
   return dst;
 }

@@ -4,7 +4,8 @@
 //   QPiSSA  res = W; T times { SVD_r(res) → B = U_r√σ', A = √σ' V_rᵀ (σ' = σ/s);
 //                               Q = nf4(W − sBA); res = W − deq(Q) }; base Q, adapter (A, B).
 //           T = 1 is PiSSA followed by quantizing the residual.
-//   LoftQ   Q = nf4(W); T times { SVD_r(W − deq(Q)) → A, B as above; Q = nf4(W − sBA) }.
+//   LoftQ   A, B = 0; T times { Q = nf4(W − sBA); SVD_r(W − deq(Q)) → A, B as above }; base is
+//           the Q the last SVD factored (the published algorithm; it ends with an SVD).
 // Error of an initialised layer: E = W − (deq(Q) + s·B·A), reported as ‖E‖_F and ‖E‖_* (sum of
 // singular values, the paper's metric) after every iteration.
 
@@ -74,37 +75,68 @@ export async function qloraBase(rt: Runtime, W: Tensor, s: QuantSettings): Promi
   return { base, errors };
 }
 
-async function alternate(rt: Runtime, W: Tensor, scaling: number, svd: SvdSettings, s: QuantSettings, startFromQuantized: boolean, name: string): Promise<QuantInit> {
-  let Q: Nf4Weight | undefined = startFromQuantized ? quantizeNf4(rt, W.data, { doubleQuant: s.doubleQuant }) : undefined;
+/** B, A of the rank-r SVD of `res` (σ' = σ/s split as √σ' into both factors). */
+async function factor(rt: Runtime, res: GpuTensor, scaling: number, svd: SvdSettings, t: number): Promise<{ A: GpuTensor; B: GpuTensor }> {
+  const p = await principal(rt, res, { ...svd, seed: svd.seed + t });
+  const factors = sqrtFactors(rt, p.U, p.sigma, p.Vt, scaling);
+  rt.release(p.U, p.Vt);
+  return factors;
+}
+
+function asInit(base: Nf4Weight, A: GpuTensor, B: GpuTensor, errors: QuantError[], name: string): QuantInit {
+  return { base, A: Tensor.leaf(A, true, `${name}.lora_A`), B: Tensor.leaf(B, true, `${name}.lora_B`), errors };
+}
+
+/** QPiSSA: SVD first, then quantize what the adapter leaves; it ends with a quantization. */
+export async function qpissaInit(rt: Runtime, W: Tensor, scaling: number, svd: SvdSettings, s: QuantSettings, name: string): Promise<QuantInit> {
+  let Q: Nf4Weight | undefined;
   let A: GpuTensor | undefined;
   let B: GpuTensor | undefined;
   const errors: QuantError[] = [];
-  if (Q && s.measure) record(errors, { iteration: 0, ...(await quantizationError(rt, W.data, Q, scaling)) }, s);
   for (let t = 1; t <= Math.max(1, s.iterations); t++) {
-    // res = W − deq(Q) (or W itself before any quantization)
+    // res = W (t = 1) or W − deq(Q)
     const res = copy(rt, W.data, rt.empty(W.shape, 'f32', 'residual to factor'));
     if (Q) {
       const deq = dequantizeNf4(rt, Q);
       subInto(rt, res, res, deq);
       rt.release(deq);
     }
-    const p = await principal(rt, res, { ...svd, seed: svd.seed + t });
-    rt.release(res, A, B);
-    ({ A, B } = sqrtFactors(rt, p.U, p.sigma, p.Vt, scaling));
-    rt.release(p.U, p.Vt);
+    rt.release(A, B);
+    ({ A, B } = await factor(rt, res, scaling, svd, t));
+    rt.release(res);
     const toQuantize = subtractProduct(rt, W.data, B, A, scaling, 'W − sBA');
     if (Q) releaseNf4(rt, Q);
     Q = quantizeNf4(rt, toQuantize, { doubleQuant: s.doubleQuant });
     rt.release(toQuantize);
     if (s.measure) record(errors, { iteration: t, ...(await quantizationError(rt, W.data, Q, scaling, B, A)) }, s);
   }
-  return { base: Q!, A: Tensor.leaf(A!, true, `${name}.lora_A`), B: Tensor.leaf(B!, true, `${name}.lora_B`), errors };
+  return asInit(Q!, A!, B!, errors, name);
 }
 
-export function qpissaInit(rt: Runtime, W: Tensor, scaling: number, svd: SvdSettings, s: QuantSettings, name: string): Promise<QuantInit> {
-  return alternate(rt, W, scaling, svd, s, false, name);
-}
-
-export function loftqInit(rt: Runtime, W: Tensor, scaling: number, svd: SvdSettings, s: QuantSettings, name: string): Promise<QuantInit> {
-  return alternate(rt, W, scaling, svd, s, true, name);
+/**
+ * LoftQ (Li et al. 2023, Algorithm 1; PEFT's loftq_init): A, B = 0; T times { Q = nf4(W − sBA);
+ * (A, B) = rank-r SVD of W − deq(Q) }. The base is the Q the last SVD was computed from: it ends
+ * with an SVD. Iteration 0 is nf4(W) with no adapter (QLoRA's error).
+ */
+export async function loftqInit(rt: Runtime, W: Tensor, scaling: number, svd: SvdSettings, s: QuantSettings, name: string): Promise<QuantInit> {
+  let Q = quantizeNf4(rt, W.data, { doubleQuant: s.doubleQuant });
+  let A: GpuTensor | undefined;
+  let B: GpuTensor | undefined;
+  const errors: QuantError[] = [];
+  if (s.measure) record(errors, { iteration: 0, ...(await quantizationError(rt, W.data, Q, scaling)) }, s);
+  for (let t = 1; t <= Math.max(1, s.iterations); t++) {
+    if (A && B) {
+      const toQuantize = subtractProduct(rt, W.data, B, A, scaling, 'W − sBA');
+      releaseNf4(rt, Q);
+      Q = quantizeNf4(rt, toQuantize, { doubleQuant: s.doubleQuant });
+      rt.release(toQuantize);
+    }
+    const deq = dequantizeNf4(rt, Q);
+    const res = subInto(rt, deq, W.data, deq); // W − deq(Q), in place over deq
+    rt.release(A, B);
+    ({ A, B } = await factor(rt, res, scaling, svd, t));
+    rt.release(res);
+    if (s.measure) record(errors, { iteration: t, ...(await quantizationError(rt, W.data, Q, scaling, B, A)) }, s);
+  }
+  return asInit(Q, A!, B!, errors, name);
 }

@@ -1,11 +1,19 @@
 // What every causal language model here offers the trainers, adapters and generation: its
 // parameters by Hugging Face name, its projections as replaceable linear slots, and
-// forward(ids [B, T]) → logits [B, T, V]. GPT-2 (gpt2.ts) and the Llama family (llama.ts)
-// implement it; load.ts builds one from a Hugging Face folder.
+//   forwardHidden(ids [B, T]) → h [B, T, C]  (after the final norm),  headWeight() → W [V, C],
+//   forward(ids) → logits [B, T, V] = h Wᵀ        (the logits command, comparisons with references),
+//   lastLogits(ids) → [B, V]                       (generation: the head on the last position only),
+//   loss(ids, targets) → mean cross-entropy [1]    (training: lmHeadLoss, chunked over the tokens,
+//                                                   so the logits [B, T, V] are never all held).
+// GPT-2 (gpt2.ts) and the Llama family (llama.ts) implement the first two; load.ts builds one from
+// a Hugging Face folder.
 
 import type { ModelConfig } from '../io/hfConfig';
 import type { Graph } from '../tensor/graph';
 import type { KvCache } from '../tensor/kvCache';
+import { linear } from '../tensor/ops/linear';
+import { lmHeadLoss, type LmHeadLossOptions } from '../tensor/ops/lmHeadLoss';
+import { selectPosition } from '../tensor/ops/split';
 import type { Tensor } from '../tensor/tensor';
 import type { LinearLayer } from './linearLayer';
 
@@ -21,6 +29,9 @@ export interface ForwardOptions {
    */
   readonly linears?: ReadonlyMap<string, LinearLayer>;
 }
+
+/** Forward options plus the byte budget of one chunk of logits (see lmHeadLoss). */
+export interface LossOptions extends ForwardOptions, LmHeadLossOptions {}
 
 export type ParameterKind = 'embedding' | 'linear' | 'bias' | 'norm';
 
@@ -40,8 +51,27 @@ export abstract class CausalLM {
     protected readonly params: ReadonlyMap<string, NamedParameter>,
   ) {}
 
+  /** ids u32 [B, T] → hidden states after the final norm [B, T, C] */
+  abstract forwardHidden(g: Graph, ids: Tensor, options?: ForwardOptions): Tensor;
+
+  /** The LM head's weight W [V, C] (the token embedding when tied). */
+  abstract headWeight(): Tensor;
+
   /** ids u32 [B, T] → logits [B, T, V] */
-  abstract forward(g: Graph, ids: Tensor, options?: ForwardOptions): Tensor;
+  forward(g: Graph, ids: Tensor, options: ForwardOptions = {}): Tensor {
+    return linear(g, this.forwardHidden(g, ids, options), this.headWeight());
+  }
+
+  /** ids u32 [B, T] → logits of the last position of each sequence [B, V] */
+  lastLogits(g: Graph, ids: Tensor, options: ForwardOptions = {}): Tensor {
+    const T = ids.shape[1]!;
+    return linear(g, selectPosition(g, this.forwardHidden(g, ids, options), T - 1), this.headWeight());
+  }
+
+  /** Mean cross-entropy [1] of the next-token logits against targets i32 [B, T] (−100: not counted). */
+  loss(g: Graph, ids: Tensor, targets: Tensor, options: LossOptions = {}): Tensor {
+    return lmHeadLoss(g, this.forwardHidden(g, ids, options), this.headWeight(), targets, options);
+  }
 
   /** Module paths of the projections (adapter targets), in layer order. */
   abstract linearNames(): readonly string[];

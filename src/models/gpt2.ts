@@ -12,7 +12,6 @@ import { gelu } from '../tensor/ops/activation';
 import { causalAttention } from '../tensor/ops/attention';
 import { add } from '../tensor/ops/elementwiseOps';
 import { embedding } from '../tensor/ops/embedding';
-import { linear } from '../tensor/ops/linear';
 import { layerNorm } from '../tensor/ops/norm';
 import { splitLastDim } from '../tensor/ops/split';
 import type { Tensor } from '../tensor/tensor';
@@ -43,7 +42,7 @@ export class Gpt2Model extends CausalLM {
     return name.replace(/^h\.\d+\./, '');
   }
 
-  forward(g: Graph, ids: Tensor, options: ForwardOptions = {}): Tensor {
+  forwardHidden(g: Graph, ids: Tensor, options: ForwardOptions = {}): Tensor {
     const { hiddenSize: C, numHeads: H, headDim: D, numLayers: L, normEps: eps } = this.config;
     const [B, T] = ids.shape as [number, number];
     const start = options.start ?? 0;
@@ -63,8 +62,10 @@ export class Gpt2Model extends CausalLM {
       const h2 = layerNorm(g, x, p('ln_2.weight'), p('ln_2.bias'), eps);
       x = add(g, x, slot('mlp.c_proj').forward(g, gelu(g, slot('mlp.c_fc').forward(g, h2), 'tanh')));
     }
-    const out = layerNorm(g, x, this.parameter('ln_f.weight'), this.parameter('ln_f.bias'), eps);
-    const head = this.config.tieWordEmbeddings ? this.parameter('wte.weight') : this.parameter('lm_head.weight');
-    return linear(g, out, head);
+    return layerNorm(g, x, this.parameter('ln_f.weight'), this.parameter('ln_f.bias'), eps);
+  }
+
+  headWeight(): Tensor {
+    return this.config.tieWordEmbeddings ? this.parameter('wte.weight') : this.parameter('lm_head.weight');
   }
 }

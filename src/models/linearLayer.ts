@@ -36,4 +36,9 @@ export class DenseLinear implements LinearLayer {
   forward(g: Graph, x: Tensor): Tensor {
     return linear(g, x, this.weight, this.bias);
   }
+
+  /** W itself (not a copy: the caller must not release it). */
+  denseWeight(): { readonly tensor: Tensor; readonly owned: boolean } {
+    return { tensor: this.weight, owned: false };
+  }
 }

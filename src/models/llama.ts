@@ -1,21 +1,25 @@
-// The Llama family (Llama, Mistral, Qwen2, SmolLM) as Hugging Face's LlamaForCausalLM computes it:
+// The Llama family (Llama, Mistral, Qwen2, Qwen3, SmolLM) as Hugging Face's LlamaForCausalLM
+// (and Qwen3ForCausalLM) computes it:
 //   x = embed_tokens[ids]                                              [B, T, C]
 //   per block:  h = rmsnorm(x)                                          (eps inside the sqrt)
-//               q = rope(q_proj(h)) [B,T,H·D], k = rope(k_proj(h)) [B,T,KV·D], v = v_proj(h)
-//               x = x + o_proj(attn(q, k, v))                           causal, grouped-query
+//               q = q_proj(h) [B,T,H·D], k = k_proj(h) [B,T,KV·D], v = v_proj(h)
+//               Qwen3: q, k = rmsnorm of each head (q_norm, k_norm [D])
+//               q, k = rope(q), rope(k)                                 (the layer's base)
+//               x = x + o_proj(attn(q, k, v))                           causal, grouped-query,
+//                                                                       the layer's sliding window
 //               x = x + down_proj(silu(gate_proj(rmsnorm(x))) ⊙ up_proj(rmsnorm(x)))
-//   logits = norm(x) · lm_headᵀ (or embed_tokensᵀ when tied)             [B, T, V]
-// Optional q/k/v/o and MLP biases (Qwen2 has q, k, v). Sliding windows are not implemented:
-// exact while T ≤ sliding_window (the trainer keeps it so).
+//   h = norm(x) [B, T, C]; logits = h · lm_headᵀ (or embed_tokensᵀ when tied)   [B, T, V]
+// Optional q/k/v/o and MLP biases (Qwen2 has q, k, v). Note H·D may differ from C (Qwen3-0.6B:
+// 16·128 = 2048 with C = 1024). The attention sublayer and the gated MLP are shared with Gemma 3
+// (gemma3.ts), whose block arranges them with more norms.
 
 import type { LlamaConfig } from '../io/hfConfig';
 import type { Graph } from '../tensor/graph';
 import { attendWithCache } from '../tensor/kvCache';
-import { swiglu } from '../tensor/ops/activation';
-import { causalAttention } from '../tensor/ops/attention';
-import { add } from '../tensor/ops/elementwiseOps';
+import { gelu, swiglu } from '../tensor/ops/activation';
+import { causalAttention, type AttentionHeads } from '../tensor/ops/attention';
+import { add, mul, reshape } from '../tensor/ops/elementwiseOps';
 import { embedding } from '../tensor/ops/embedding';
-import { linear } from '../tensor/ops/linear';
 import { rmsNorm } from '../tensor/ops/norm';
 import { rope } from '../tensor/ops/rope';
 import type { Tensor } from '../tensor/tensor';
@@ -45,25 +49,61 @@ export class LlamaModel extends CausalLM {
     return name.replace(/^model\.layers\.\d+\.(self_attn|mlp)\./, '').replace(/_proj$/, '');
   }
 
-  forward(g: Graph, ids: Tensor, options: ForwardOptions = {}): Tensor {
-    const { numHeads: H, numKvHeads: KV, headDim: D, numLayers: L, normEps: eps, ropeTheta: theta } = this.config;
-    const start = options.start ?? 0;
-    const shape = { heads: H, kvHeads: KV, headDim: D };
+  forwardHidden(g: Graph, ids: Tensor, options: ForwardOptions = {}): Tensor {
     let x = embedding(g, ids, this.parameter('model.embed_tokens.weight'));
-    for (let i = 0; i < L; i++) {
-      const p = (n: string) => this.parameter(`model.layers.${i}.${n}`);
-      const slot = (n: string) => this.layerFor(`model.layers.${i}.${n}`, options);
-      const h = rmsNorm(g, x, p('input_layernorm.weight'), eps);
-      const q = rope(g, slot('self_attn.q_proj').forward(g, h), { heads: H, headDim: D, theta, positionOffset: start });
-      const k = rope(g, slot('self_attn.k_proj').forward(g, h), { heads: KV, headDim: D, theta, positionOffset: start });
-      const v = slot('self_attn.v_proj').forward(g, h);
-      const a = options.cache ? attendWithCache(g, q, k, v, options.cache, i, { ...shape, start }) : causalAttention(g, q, k, v, shape);
-      x = add(g, x, slot('self_attn.o_proj').forward(g, a));
-      const h2 = rmsNorm(g, x, p('post_attention_layernorm.weight'), eps);
-      x = add(g, x, slot('mlp.down_proj').forward(g, swiglu(g, slot('mlp.gate_proj').forward(g, h2), slot('mlp.up_proj').forward(g, h2))));
+    for (let i = 0; i < this.config.numLayers; i++) {
+      x = add(g, x, this.attention(g, i, this.norm(g, x, `model.layers.${i}.input_layernorm.weight`), options));
+      x = add(g, x, this.mlp(g, i, this.norm(g, x, `model.layers.${i}.post_attention_layernorm.weight`), options));
     }
-    const out = rmsNorm(g, x, this.parameter('model.norm.weight'), eps);
-    const head = this.config.tieWordEmbeddings ? this.parameter('model.embed_tokens.weight') : this.parameter('lm_head.weight');
-    return linear(g, out, head);
+    return this.norm(g, x, 'model.norm.weight');
+  }
+
+  /** RMSNorm over the last dimension with the weight `name` (Gemma: scale 1 + w). */
+  protected norm(g: Graph, x: Tensor, name: string): Tensor {
+    return rmsNorm(g, x, this.parameter(name), this.config.normEps, { weightOffset: this.config.normWeightOffset });
+  }
+
+  /**
+   * Block i's attention on its normed input h [B, T, C] → o_proj output [B, T, C]: projections,
+   * per-head q/k norms (when the model has them), RoPE with the layer's base from position
+   * `start`, causal attention within the layer's window (over the KV cache when given).
+   */
+  protected attention(g: Graph, i: number, h: Tensor, options: ForwardOptions): Tensor {
+    const { numHeads: H, numKvHeads: KV, headDim: D, attentionScale } = this.config;
+    const { window, ropeTheta: theta } = this.config.layers[i]!;
+    const start = options.start ?? 0;
+    const slot = (n: string) => this.layerFor(`model.layers.${i}.self_attn.${n}`, options);
+    let q = slot('q_proj').forward(g, h);
+    let k = slot('k_proj').forward(g, h);
+    const v = slot('v_proj').forward(g, h);
+    if (this.config.qkNorm) {
+      q = this.headNorm(g, q, H, `model.layers.${i}.self_attn.q_norm.weight`);
+      k = this.headNorm(g, k, KV, `model.layers.${i}.self_attn.k_norm.weight`);
+    }
+    q = rope(g, q, { heads: H, headDim: D, theta, positionOffset: start });
+    k = rope(g, k, { heads: KV, headDim: D, theta, positionOffset: start });
+    const shape: AttentionHeads = { heads: H, kvHeads: KV, headDim: D, scale: attentionScale, ...(window !== null ? { window } : {}) };
+    const a = options.cache ? attendWithCache(g, q, k, v, options.cache, i, { ...shape, start }) : causalAttention(g, q, k, v, shape);
+    return slot('o_proj').forward(g, a);
+  }
+
+  /** x [B, T, heads·D] normed over each head's D entries with one weight [D]. */
+  private headNorm(g: Graph, x: Tensor, heads: number, name: string): Tensor {
+    const [B, T] = x.shape as [number, number, number];
+    const D = this.config.headDim;
+    return reshape(g, this.norm(g, reshape(g, x, [B, T, heads, D]), name), [B, T, heads * D]);
+  }
+
+  /** Block i's gated MLP on its normed input h [B, T, C]: down(act(gate(h)) ⊙ up(h)), act silu or tanh-GELU. */
+  protected mlp(g: Graph, i: number, h: Tensor, options: ForwardOptions): Tensor {
+    const slot = (n: string) => this.layerFor(`model.layers.${i}.mlp.${n}`, options);
+    const gate = slot('gate_proj').forward(g, h);
+    const up = slot('up_proj').forward(g, h);
+    const gated = this.config.activation === 'silu' ? swiglu(g, gate, up) : mul(g, gelu(g, gate, 'tanh'), up);
+    return slot('down_proj').forward(g, gated);
+  }
+
+  headWeight(): Tensor {
+    return this.config.tieWordEmbeddings ? this.parameter('model.embed_tokens.weight') : this.parameter('lm_head.weight');
   }
 }

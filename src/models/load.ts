@@ -7,6 +7,7 @@ import type { ModelConfig } from '../io/hfConfig';
 import { readModelTensorAsF32, type ModelSource } from '../io/modelFiles';
 import { cloneParameter, parameterFromArray, releaseTensors, type Runtime } from '../tensor/values';
 import type { CausalLM, NamedParameter, ParameterKind } from './causalLM';
+import { Gemma3Model } from './gemma3';
 import { Gpt2Model } from './gpt2';
 import { LlamaModel } from './llama';
 
@@ -83,7 +84,8 @@ export function cloneCausalLM(rt: Runtime, model: CausalLM, trainable: boolean):
 }
 
 function buildModel(config: ModelConfig, params: ReadonlyMap<string, NamedParameter>): CausalLM {
-  return config.family === 'gpt2' ? new Gpt2Model(config, params) : new LlamaModel(config, params);
+  if (config.family === 'gpt2') return new Gpt2Model(config, params);
+  return config.modelType === 'gemma3_text' ? new Gemma3Model(config, params) : new LlamaModel(config, params);
 }
 
 export function releaseModel(rt: Runtime, model: CausalLM): void {

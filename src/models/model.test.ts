@@ -1,4 +1,5 @@
-// The GPT-2, Llama (GQA) and Qwen2 (bf16, q/k/v biases, tied) fixtures of test/fixtures/, loaded
+// The GPT-2, Llama (GQA), Qwen2 (bf16, q/k/v biases, tied), Qwen3 (q/k norms, H·D ≠ C) and
+// Gemma 3 (sandwich norms, sliding and global layers) fixtures of test/fixtures/, loaded
 // from their Hugging Face folders, give the reference logits (max abs error 1e-4) and loss (1e-5)
 // of an independent float64 implementation (scripts/make_fixtures.py).
 
@@ -34,6 +35,8 @@ describe('models against the fixtures', () => {
     ['tiny-llama', 'tiny-llama'],
     ['tiny-llama-sharded', 'tiny-llama'],
     ['tiny-qwen2', 'tiny-qwen2'],
+    ['tiny-qwen3', 'tiny-qwen3'],
+    ['tiny-gemma3', 'tiny-gemma3'],
   ] as const) {
     it(`${folder}: logits within 1e-4 and loss within 1e-5 of the float64 reference`, async () => {
       const ctx = await testContext();

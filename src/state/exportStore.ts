@@ -7,7 +7,7 @@ import { create } from 'zustand';
 import { zipParts } from '../io/zip';
 import { curvesCsv, curvesJson } from '../io/runRecord';
 import { htmlReport, type ReportChart } from '../io/report';
-import { trainingScript, type ScriptSetting } from '../io/pythonScript';
+import type { ScriptSetting } from '../io/pythonScript';
 import { downloadBlob, downloadText } from './download';
 import { engineClient } from './engineStore';
 import { useModelStore } from './modelStore';
@@ -24,7 +24,7 @@ interface ExportState {
   readonly busy: string | null;
   readonly outcome: { readonly ok: boolean; readonly text: string } | null;
   exportMethod: (methodId: string, format: ExportFormat, packaging: Packaging) => Promise<void>;
-  downloadScript: (methodId: string) => void;
+  downloadScript: (methodId: string) => Promise<void>;
   downloadCurves: (kind: 'csv' | 'json') => void;
   downloadReport: (charts: readonly ReportChart[]) => void;
 }
@@ -75,15 +75,15 @@ export const useExportStore = create<ExportState>()((set, get) => {
       }
     },
 
-    downloadScript: (methodId) =>
-      guard(`train_${methodId}.py downloaded: run it on a CUDA machine with transformers, PEFT and TRL.`, () => {
+    downloadScript: async (methodId) => {
+      try {
         const run = useRunStore.getState();
         const params = run.params;
         if (!params) throw new Error('start a comparison (or reopen a saved one) first');
         const choice = params.methods.find((m) => m.id === methodId);
         if (!choice) throw new Error(`${methodId} is not in this comparison`);
         const card = useModelStore.getState().card;
-        const script = trainingScript({
+        const script = await engineClient().call('pythonScript', {
           methodId,
           methodLabel: labelOf(methodId),
           settings: choice.settings as Record<string, ScriptSetting>,
@@ -103,7 +103,11 @@ export const useExportStore = create<ExportState>()((set, get) => {
           date: new Date().toISOString().slice(0, 10),
         });
         downloadText(`train_${methodId}.py`, script, 'text/x-python');
-      }),
+        set({ outcome: { ok: true, text: `train_${methodId}.py downloaded: run it on a CUDA machine with transformers, PEFT and TRL.` } });
+      } catch (error) {
+        set({ outcome: { ok: false, text: messageOf(error) } });
+      }
+    },
 
     downloadCurves: (kind) =>
       guard(`Curves downloaded as ${kind.toUpperCase()}.`, () => {

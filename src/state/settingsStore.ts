@@ -28,9 +28,6 @@ export interface SharedSettings {
   readonly accuracyQuestions: number;
 }
 
-/** Methods ticked when the studio opens. */
-const DEFAULT_METHODS = ['lora', 'pissa'];
-
 export const DEFAULT_SHARED: SharedSettings = {
   targets: ['all'],
   lr: 5e-4,
@@ -70,7 +67,7 @@ export const useSettingsStore = create<SettingsState>()((set, get) => ({
   setMethods: (methods) => {
     const old = get().choices;
     const choices: Record<string, MethodChoice> = {};
-    for (const m of methods) choices[m.id] = old[m.id] ?? { enabled: DEFAULT_METHODS.includes(m.id), settings: defaultSettings(m) };
+    for (const m of methods) choices[m.id] = old[m.id] ?? { enabled: m.defaultSelected, settings: defaultSettings(m) };
     set({ methods, choices });
   },
   toggleMethod: (id, enabled) => {

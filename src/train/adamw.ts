@@ -10,7 +10,9 @@
 // corrections computed from it in float64. One dispatch per parameter; no readback; deterministic.
 // zeroGrad() drops the gradients (PyTorch's set_to_none): their buffers go back to the pool and the
 // next backward pass takes them again, so nothing new is allocated in steady state.
-// Not done: amsgrad, per-group learning rates, fused multi-tensor dispatch.
+// Optimizer groups: a parameter's lrScale multiplies the step's learning rate (LoRA+ trains B at
+// λ·lr); the decay uses the scaled rate too, as a PyTorch param group with its own lr would.
+// Not done: amsgrad, fused multi-tensor dispatch.
 
 import source from '../../shaders/adamw.wgsl?raw';
 import { defineShader, type GpuContext } from '../gpu/context';
@@ -28,6 +30,8 @@ export interface AdamWParam {
   readonly tensor: Tensor;
   /** Whether options.weightDecay applies to this parameter. */
   readonly weightDecay: boolean;
+  /** Its learning rate as a multiple of step()'s (optimizer groups, e.g. LoRA+); 1 if absent. */
+  readonly lrScale?: number;
 }
 
 export interface AdamWOptions {
@@ -40,6 +44,7 @@ export interface AdamWOptions {
 interface Slot {
   readonly tensor: Tensor;
   readonly decay: number;
+  readonly lrScale: number;
   /** [2n]: m at [0, n), v at [n, 2n). */
   readonly state: GpuTensor;
   steps: number;
@@ -69,15 +74,16 @@ export class AdamW {
     this.eps = eps;
     this.weightDecay = weightDecay;
     const seen = new Set<Tensor>();
-    for (const { tensor } of params) {
+    for (const { tensor, lrScale = 1 } of params) {
+      if (!(lrScale >= 0 && Number.isFinite(lrScale))) throw bad(`parameter "${tensor.name}" has learning-rate scale ${lrScale}; it must be finite and ≥ 0`);
       if (seen.has(tensor)) throw bad(`parameter "${tensor.name}" is listed twice`);
       seen.add(tensor);
       if (tensor.data.dtype !== 'f32') throw bad(`parameter "${tensor.name}" must be f32, is ${tensor.data.dtype}`);
     }
-    this.slots = params.map(({ tensor, weightDecay: decays }) => {
+    this.slots = params.map(({ tensor, weightDecay: decays, lrScale = 1 }) => {
       const state = ctx.empty([2 * tensor.data.size], 'f32', `AdamW state of ${tensor.name}`);
       fill(ctx, state, 0);
-      return { tensor, decay: decays ? weightDecay : 0, state, steps: 0 };
+      return { tensor, decay: decays ? weightDecay : 0, lrScale, state, steps: 0 };
     });
   }
 
@@ -103,6 +109,7 @@ export class AdamW {
         throw new GpuError('gradScale must not alias a gradient or parameter', 'adamw', label);
       }
       const t = ++slot.steps;
+      const slotLr = lr * slot.lrScale;
       // float64 here, f32 on the GPU (see the shader header).
       const bc1 = 1 - this.beta1 ** t;
       const bc2 = 1 - this.beta2 ** t;
@@ -117,13 +124,16 @@ export class AdamW {
           beta1: this.beta1,
           beta2: this.beta2,
           eps: this.eps,
-          decayFactor: 1 - lr * slot.decay,
-          stepSize: lr / bc1,
+          decayFactor: 1 - slotLr * slot.decay,
+          stepSize: slotLr / bc1,
           bc2Sqrt: Math.sqrt(bc2),
           maxNorm: 0,
         },
         workgroups: gridFor(this.ctx, tensor.data.size, WG),
         label: `${label} step ${t}`,
+        // ≈14 FLOPs per element (decay, two moments, the square root, the update); reads g, p,
+        // m, v and writes p, m, v.
+        cost: { flops: 14 * tensor.data.size, bytes: 28 * tensor.data.size },
       });
     }
   }

@@ -33,7 +33,7 @@ export interface CompareOptions {
   readonly trainBatch: (step: number) => Batch;
   readonly validationBatches: readonly Batch[];
   readonly evalEvery: number;
-  readonly calibration?: () => readonly CalibrationBatch[];
+  readonly calibration?: (count: number) => readonly CalibrationBatch[];
   readonly onInit?: (progress: InitProgress) => void;
   readonly onStep?: (method: MethodId, metrics: StepMetrics & { ms: number }) => void;
   readonly onEval?: (method: MethodId, step: number, loss: number) => void;

@@ -4,9 +4,15 @@
 
 import { describe, expect, it } from 'vitest';
 import { peftAdapter, mergedTensors } from '../adapters/export';
-import { methodById } from '../adapters/registry';
+import { full } from '../adapters/methods/full';
+import { lora } from '../adapters/methods/lora';
+import { lorasb } from '../adapters/methods/lorasb';
+import { pissa } from '../adapters/methods/pissa';
+import { qlora, qpissa } from '../adapters/methods/quantized';
+import { sorsa } from '../adapters/methods/sorsa';
+import { spp } from '../adapters/methods/spp';
 import { selectTargets } from '../adapters/targets';
-import { resolveSettings, type AdaptedModel, type MethodId, type MethodSettings } from '../adapters/types';
+import { resolveSettings, type AdaptedModel, type MethodDefinition, type MethodSettings } from '../adapters/types';
 import { bytesSource } from '../io/byteSource';
 import { modelFiles } from './testing';
 import { peftAdapterFiles, peftKey } from '../io/peft';
@@ -43,8 +49,7 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   return m;
 }
 
-async function trained(rt: Runtime, model: CausalLM, id: MethodId, settings: MethodSettings, roles: readonly string[]): Promise<AdaptedModel> {
-  const method = methodById(id);
+async function trained(rt: Runtime, model: CausalLM, method: MethodDefinition, settings: MethodSettings, roles: readonly string[]): Promise<AdaptedModel> {
   const batch = batchFor(model);
   const adapted = await method.create({ rt, model, targets: selectTargets(model, roles), seed: 3, learningRate: 2e-2, calibration: () => [batch] }, resolveSettings(method, settings));
   const trainer = new Trainer(rt, adapted, { schedule: { kind: 'constant', peak: 2e-2, warmupSteps: 0, totalSteps: 3 } });
@@ -59,23 +64,23 @@ async function hostWeights(rt: Runtime, model: CausalLM): Promise<Map<string, Ho
   return out;
 }
 
-const PEFT_CASES: readonly { id: MethodId; settings: MethodSettings; tolerance?: number }[] = [
-  { id: 'lora', settings: { rank: 4, alpha: 8 } },
-  { id: 'pissa', settings: { rank: 4, alpha: 4, niter: 2 } },
-  { id: 'sorsa', settings: { rank: 4, niter: 2 } },
-  { id: 'lorasb', settings: { rank: 4, estimationBatches: 1 } },
+const PEFT_CASES: readonly { method: MethodDefinition; settings: MethodSettings }[] = [
+  { method: lora, settings: { rank: 4, alpha: 8 } },
+  { method: pissa, settings: { rank: 4, alpha: 4, niter: 2 } },
+  { method: sorsa, settings: { rank: 4, niter: 2 } },
+  { method: lorasb, settings: { rank: 4, estimationBatches: 1 } },
 ];
 
 describe('PEFT export', () => {
   for (const c of PEFT_CASES) {
-    it(`${c.id}: the adapter applied to the original weights reproduces the trained logits`, async () => {
+    it(`${c.method.id}: the adapter applied to the original weights reproduces the trained logits`, async () => {
       const rt = await testContext();
       const model = await modelFiles(rt, 'tiny-llama');
-      const adapted = await trained(rt, model, c.id, c.settings, ['all']);
+      const adapted = await trained(rt, model, c.method, c.settings, ['all']);
       try {
         const batch = batchFor(model);
         const expected = await logits(rt, model, batch, adapted.linears);
-        const files = peftAdapterFiles(await peftAdapter(rt, adapted, 'tiny-llama'));
+        const files = peftAdapterFiles(await peftAdapter(rt, c.method, adapted, 'tiny-llama'));
         const config = JSON.parse(new TextDecoder().decode(files.find((f) => f.name === 'adapter_config.json')!.data)) as { r: number; lora_alpha: number; target_modules: string[]; peft_type: string };
         expect(config.peft_type).toBe('LORA');
         const { tensors } = await readAllTensorsAsF32(bytesSource('adapter_model.safetensors', files.find((f) => f.name === 'adapter_model.safetensors')!.data));
@@ -106,19 +111,19 @@ describe('PEFT export', () => {
 });
 
 describe('merged export', () => {
-  const mergedCases: { id: MethodId; settings: MethodSettings }[] = [
+  const mergedCases: { method: MethodDefinition; settings: MethodSettings }[] = [
     ...PEFT_CASES,
-    { id: 'qlora', settings: { rank: 4, alpha: 8 } },
-    { id: 'qpissa', settings: { rank: 4, alpha: 4, niter: 2, iterations: 2 } },
-    { id: 'full', settings: {} },
-    { id: 'spp', settings: { ratio: 0.5 } },
+    { method: qlora, settings: { rank: 4, alpha: 8 } },
+    { method: qpissa, settings: { rank: 4, alpha: 4, niter: 2, iterations: 2 } },
+    { method: full, settings: {} },
+    { method: spp, settings: { ratio: 0.5 } },
   ];
   for (const c of mergedCases) {
-    it(`${c.id}: the merged model gives the trained logits`, async () => {
+    it(`${c.method.id}: the merged model gives the trained logits`, async () => {
       const rt = await testContext();
       const model = await modelFiles(rt, 'tiny-llama');
-      const roles = c.id === 'spp' ? ['q', 'o', 'gate', 'up', 'down'] : ['all'];
-      const adapted = await trained(rt, model, c.id, c.settings, roles);
+      const roles = c.method === spp ? ['q', 'o', 'gate', 'up', 'down'] : ['all'];
+      const adapted = await trained(rt, model, c.method, c.settings, roles);
       try {
         const batch = batchFor(model);
         const expected = await logits(rt, adapted.model, batch, adapted.linears);
@@ -126,7 +131,7 @@ describe('merged export', () => {
         const reloaded = modelFromHostTensors(rt, model.config, new Map(merged.map((t) => [t.name, t])));
         expect(maxAbsDiff(await logits(rt, reloaded, batch), expected)).toBeLessThan(1e-4);
         releaseModel(rt, reloaded);
-        if (c.id === 'spp') {
+        if (c.method === spp) {
           for (const layer of adapted.linears.values()) {
             const pruned = await readTensor(rt, (layer as SppLayer).pruned);
             const m = merged.find((t) => t.name === `${layer.name}.weight`)!.data;

@@ -5,11 +5,12 @@
 // The trainable set is whatever the caller passes (every parameter for full fine-tuning,
 // adapter tensors otherwise); frozen tensors get no gradient and no optimizer state.
 
+import type { TrainableTensor } from '../adapters/types';
+import type { TokenBatch } from '../io/datasets';
 import type { CausalLM } from '../models/causalLM';
 import type { LinearLayer } from '../models/linearLayer';
 import { scaleByScalar } from '../kernels/scalar';
 import { Graph } from '../tensor/graph';
-import { crossEntropy } from '../tensor/ops/crossEntropy';
 import type { Tensor } from '../tensor/tensor';
 import { readTensor, targetIds, tokenIds, type Runtime } from '../tensor/values';
 import { AdamW, type AdamWOptions } from './adamw';
@@ -17,17 +18,8 @@ import { clipGradNorm } from './clip';
 import { learningRate, type Schedule } from './schedule';
 
 /** ids and next-token targets [B, T] row-major; targets −100 where the loss does not count. */
-export interface Batch {
-  readonly ids: ArrayLike<number>;
-  readonly targets: ArrayLike<number>;
-  readonly batchSize: number;
-  readonly seqLen: number;
-}
-
-export interface TrainableTensor {
-  readonly tensor: Tensor;
-  readonly weightDecay: boolean;
-}
+export type Batch = TokenBatch;
+export type { TrainableTensor };
 
 /** What a trainer trains: a model, the projections a method put in place, the tensors that learn. */
 export interface TrainTarget {
@@ -72,8 +64,7 @@ export class Trainer {
 
   private forward(g: Graph, batch: Batch): Tensor {
     const shape = [batch.batchSize, batch.seqLen];
-    const logits = this.target.model.forward(g, tokenIds(g, batch.ids, shape), { linears: this.target.linears });
-    return crossEntropy(g, logits, targetIds(g, batch.targets, shape));
+    return this.target.model.loss(g, tokenIds(g, batch.ids, shape), targetIds(g, batch.targets, shape), { linears: this.target.linears });
   }
 
   get steps(): number {

@@ -98,7 +98,7 @@ export function ExportPanel() {
                     <PackButtons what={`the ${label} merged model`} disabled={busy !== null || weightsWhy !== undefined} why={weightsWhy} onPick={(p) => void exportMethod(id, 'merged', p)} />
                   </td>
                   <td>
-                    <button type="button" aria-label={`Download a training script for ${label}`} onClick={() => downloadScript(id)}>
+                    <button type="button" aria-label={`Download a training script for ${label}`} onClick={() => void downloadScript(id)}>
                       train_{id}.py
                     </button>
                   </td>

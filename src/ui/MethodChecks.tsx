@@ -1,6 +1,8 @@
 // Step 6, the method-specific checks: SORSA's orthonormality deviation over the steps, SPP's
-// sparsity check (the merged weights' exact zeros must stay at the pruned count), LoRA-SB's
-// trainable parameters beside LoRA's, and every method's learning rate and GPU memory.
+// sparsity check (the merged weights' exact zeros must stay at the pruned count), the trainable
+// parameters of each method beside those of the method its paper compares with (MethodInfo.claims;
+// e.g. LoRA-SB's r×r matrices against LoRA's factors) where they differ, and every method's
+// learning rate and GPU memory.
 
 import { useMemo } from 'react';
 import { useDiagnosticsStore } from '../state/diagnosticsStore';
@@ -46,8 +48,18 @@ export function MethodChecks() {
   const memory = useMemo(() => memoryRows(series, points, bytes, methodIds), [series, points, bytes, methodIds]);
   if (methodIds.length === 0) return null;
 
-  const lorasb = ready.lorasb;
-  const loraCount = ready.lora?.trainableParams ?? estimates.find((e) => e.id === 'lora')?.trainableParams;
+  // Trainable parameters against each claim's method: measured where it runs, else planned.
+  const countOf = (id: string) => ready[id]?.trainableParams ?? estimates.find((e) => e.id === id)?.trainableParams;
+  const paramLines = methodIds.flatMap((id) => {
+    const own = ready[id]?.trainableParams;
+    const claims = infos.find((m) => m.id === id)?.claims ?? [];
+    return own === undefined
+      ? []
+      : [...new Set(claims.map((c) => c.against))].flatMap((against) => {
+          const other = countOf(against);
+          return other === undefined || other === own ? [] : [{ id, own, against, other, planned: ready[against] === undefined }];
+        });
+  });
 
   return (
     <section className="panel" aria-labelledby="checks-title" data-testid="method-checks">
@@ -77,11 +89,15 @@ export function MethodChecks() {
           })}
         </ul>
       )}
-      {lorasb && (
-        <p className="small" data-testid="lorasb-params">
-          LoRA-SB trains {formatCount(lorasb.trainableParams)} parameters (only its r×r matrices R)
-          {loraCount !== undefined ? `; LoRA at its current rank trains ${formatCount(loraCount)} (${(loraCount / Math.max(1, lorasb.trainableParams)).toFixed(1)}× more)${ready.lora ? '' : ', planned'}.` : '.'}
-        </p>
+      {paramLines.length > 0 && (
+        <ul className="small plain" data-testid="param-counts">
+          {paramLines.map((l) => (
+            <li key={`${l.id}:${l.against}`} data-testid={`params-${l.id}-${l.against}`}>
+              {label(l.id)} trains {formatCount(l.own)} parameters; {label(l.against)} at its current settings trains {formatCount(l.other)} (
+              {l.other > l.own ? `${(l.other / Math.max(1, l.own)).toFixed(1)}× more` : `${(l.own / Math.max(1, l.other)).toFixed(1)}× fewer`}){l.planned ? ', planned' : ''}.
+            </li>
+          ))}
+        </ul>
       )}
     </section>
   );

@@ -1,6 +1,7 @@
-// Step 5: the quantization error ‖W − (deq(Q) + s·B A)‖ of QLoRA, LoftQ and QPiSSA (each
-// iteration) per layer, filling in live as the inits measure it, and the reduction ratio per
-// layer type against QLoRA's error. Shown once any quantized method reports an error.
+// Step 5: the quantization error ‖W − (deq(Q) + s·B A)‖ of the quantized methods (QLoRA, LoftQ
+// and QPiSSA, each iteration) per layer, filling in live as the inits measure it, and the
+// reduction ratio per layer type against the baseline's error NF4(W) − W (the method whose info
+// says quantError 'baseline'). Shown once any quantized method reports an error.
 
 import { useMemo, useState } from 'react';
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
@@ -26,16 +27,19 @@ export function QuantErrorPanel() {
   const [norm, setNorm] = useState<QuantNorm>('nuclear');
   const series = useMemo(() => quantSeries(points), [points]);
   const rows = useMemo(() => quantRows(points, layers, norm), [points, layers, norm]);
-  const baseline = baselineOf(points);
+  const baseline = baselineOf(points, infos);
   const ratios = useMemo(() => (baseline ? reductionRatios(points, layers, baseline) : null), [points, layers, baseline]);
   if (points.length === 0) return null;
 
   const order = infos.map((m) => m.id);
   const label = (method: string) => infos.find((m) => m.id === method)?.label ?? method;
-  const seriesLabel = (method: string, iteration: number) => (method === 'qlora' ? 'QLoRA NF4(W)' : `${label(method)} T=${iteration}`);
+  const isBaseline = (method: string) => infos.find((m) => m.id === method)?.quantError === 'baseline';
+  const seriesLabel = (method: string, iteration: number) => (isBaseline(method) ? `${label(method)} NF4(W)` : `${label(method)} T=${iteration}`);
+  const baseLabel = infos.find((m) => m.quantError === 'baseline')?.label ?? 'NF4(W)';
+  const reducers = infos.filter((m) => m.quantError === 'reduced').map((m) => m.label);
   const roleOf = new Map(layers.map((l) => [l.name, l.role]));
   const byIndex = new Map(rows.map((r) => [r.index, r.layer]));
-  const quantized = runMethods.filter((m) => m === 'qlora' || m === 'qpissa' || m === 'loftq');
+  const quantized = runMethods.filter((m) => infos.some((i) => i.id === m && i.quantError !== undefined));
   const counts = series.map((s) => `${s.key}:${points.filter((p) => `${p.method}:${p.iteration}` === s.key).length}`).join(',');
 
   return (
@@ -67,7 +71,7 @@ export function QuantErrorPanel() {
           </LineChart>
         </ResponsiveContainer>
       </figure>
-      <h3 className="small">Error reduction against QLoRA, per layer type</h3>
+      <h3 className="small">Error reduction against {baseLabel}, per layer type</h3>
       {ratios && ratios.rows.length > 0 ? (
         <div className="table-scroll">
           <table className="grid" data-testid="quant-ratio">
@@ -101,12 +105,13 @@ export function QuantErrorPanel() {
       ) : (
         <p className="muted small" data-testid="quant-ratio-note">
           {baseline
-            ? 'Waiting for QPiSSA or LoftQ errors on the layers QLoRA has measured…'
-            : `The reduction ratio compares with QLoRA's error NF4(W) − W: tick QLoRA (or LoftQ, whose iteration 0 is the same error) beside ${quantized.length > 0 ? quantized.map(label).join(', ') : 'QPiSSA'}. The studio does not measure it on its own, since each layer's nuclear norm costs an SVD.`}
+            ? `Waiting for ${reducers.join(' or ')} errors on the layers ${label(baseline.method)} has measured…`
+            : `The reduction ratio compares with ${baseLabel}'s error NF4(W) − W: tick ${baseLabel} (or an init that reports its iteration 0, T=0, the same error) beside ${quantized.length > 0 ? quantized.map(label).join(', ') : reducers.join(', ')}. The studio does not measure it on its own, since each layer's nuclear norm costs an SVD.`}
         </p>
       )}
       <p className="muted small">
-        Ratio = (1 − ‖E_m‖_* / ‖E_QLoRA‖_*) · 100 %, averaged over the layers of each type (PiSSA paper, QPiSSA table){baseline?.method === 'loftq' ? '; baseline: LoftQ T=0, the same NF4(W) error as QLoRA' : ''}. Higher is better.
+        Ratio = (1 − ‖E_m‖_* / ‖E_{baseLabel}‖_*) · 100 %, averaged over the layers of each type (PiSSA paper, QPiSSA table)
+        {baseline && !isBaseline(baseline.method) ? `; baseline: ${label(baseline.method)} T=0, the same NF4(W) error as ${baseLabel}` : ''}. Higher is better.
       </p>
     </section>
   );

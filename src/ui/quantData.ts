@@ -1,12 +1,15 @@
 // Rows for the quantization-error chart and the reduction-ratio table, from the errors the inits
 // stream (one per layer and iteration). Pure functions.
-//   series   one per method and iteration: QLoRA's NF4(W) (iteration 0), LoftQ T = 0…, QPiSSA T = 1…
-//   ratio    (1 − ‖E_m‖_* / ‖E_qlora‖_*)·100 % per layer, averaged over the layers of each role
+//   series   one per method and iteration: the baseline's NF4(W) (QLoRA, iteration 0), and each
+//            error-reducing init's rounds (LoftQ T = 0…, QPiSSA T = 1…).
+//   ratio    (1 − ‖E_m‖_* / ‖E_base‖_*)·100 % per layer, averaged over the layers of each role
 //            (q, k, v, o, gate, up, down) that have both numbers (the PiSSA paper's table).
-//            The baseline is QLoRA's error; without QLoRA, LoftQ's iteration 0, which is the same
-//            NF4(W) error (same double-quant setting assumed).
+//            The baseline is the error of the method whose info says quantError 'baseline'
+//            (NF4(W) with no correction); without it, any series at iteration 0, which is always
+//            plain NF4(W), the same error (same double-quant setting assumed).
 
 import type { QuantPoint, TargetLayer } from '../state/diagnosticsStore';
+import type { MethodInfo } from '../worker/protocol';
 
 export type QuantNorm = 'nuclear' | 'frobenius';
 
@@ -47,10 +50,13 @@ export interface Baseline {
   readonly iteration: number;
 }
 
-export function baselineOf(points: readonly QuantPoint[]): Baseline | null {
-  if (points.some((p) => p.method === 'qlora')) return { method: 'qlora', iteration: 0 };
-  if (points.some((p) => p.method === 'loftq' && p.iteration === 0)) return { method: 'loftq', iteration: 0 };
-  return null;
+export type QuantInfo = Pick<MethodInfo, 'id' | 'quantError'>;
+
+export function baselineOf(points: readonly QuantPoint[], infos: readonly QuantInfo[]): Baseline | null {
+  const declared = new Set(infos.filter((m) => m.quantError === 'baseline').map((m) => m.id));
+  const zero = points.filter((p) => p.iteration === 0);
+  const p = zero.find((x) => declared.has(x.method)) ?? zero[0];
+  return p ? { method: p.method, iteration: 0 } : null;
 }
 
 export interface RatioRow {
@@ -66,8 +72,8 @@ export function reductionRatios(points: readonly QuantPoint[], layers: readonly 
   const roles = [...new Set(layers.map((l) => l.role))];
   const rows: RatioRow[] = [];
   for (const series of quantSeries(points)) {
-    if (series.method === baseline.method && series.iteration === baseline.iteration) continue;
-    if (series.method === 'qlora' || (series.method === 'loftq' && series.iteration === 0)) continue;
+    // Iteration 0 is NF4(W) alone, the baseline's own error: no reduction to show.
+    if (series.iteration === 0 || (series.method === baseline.method && series.iteration === baseline.iteration)) continue;
     const sums = new Map<string, { total: number; n: number }>();
     for (const p of points) {
       if (p.method !== series.method || p.iteration !== series.iteration) continue;

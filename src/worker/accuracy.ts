@@ -1,65 +1,48 @@
 // Accuracy on data with checkable answers (public/datasets/math/README.md "Scoring"): greedy
-// generation from each validation question's prompt, then exact match of the rest of the line
-// after the first "####" in the generation against the same in the reference completion. A
-// generation without "####" is wrong. Generation stops at EOS, at the end of the "####" line, or
-// at the reference's length plus a margin.
+// generation from each validation question's prompt (train/runData.ts accuracyQuestions), then
+// exact match of the rest of the line after the first "####" in the generation against the
+// reference's. A generation without "####" is wrong. A row stops at EOS, at the end of its
+// "####" line, or at the reference's length plus a margin. Questions are generated in groups
+// (models/generate.ts generateMany), so progress arrives group by group.
 // Not here: training, or data without "####" answers (no questions: the caller says so).
 
-import type { TokenizedExample } from '../io/datasets';
+import { answerLineComplete, finalAnswer } from '../io/questionAnswer';
 import type { TextTokenizer } from '../io/tokenizer';
 import type { CausalLM, ForwardOptions } from '../models/causalLM';
-import { generate } from '../models/generate';
+import { generateMany } from '../models/generate';
+import type { AccuracyQuestion } from '../train/runData';
 import type { Runtime } from '../tensor/values';
 
-export interface AccuracyQuestion {
-  readonly promptIds: readonly number[];
-  readonly answer: string;
-  /** Tokens to allow: the reference completion's length plus a margin. */
-  readonly maxNewTokens: number;
-}
+const GROUP = 8;
 
-/** The rest of the line after the first "####", trimmed; null without one. */
-export function finalAnswer(text: string): string | null {
-  const at = text.indexOf('####');
-  if (at < 0) return null;
-  return text.slice(at + 4).split('\n')[0]!.trim();
-}
-
-/** The first `limit` validation rows whose completion has a "####" answer and whose prompt fits. */
-export function accuracyQuestions(examples: readonly TokenizedExample[], limit: number): AccuracyQuestion[] {
-  const out: AccuracyQuestion[] = [];
-  for (const e of examples) {
-    if (out.length >= limit) break;
-    const answer = finalAnswer(e.completionText);
-    const first = e.lossMask.indexOf(true);
-    if (answer === null || answer === '' || first <= 0) continue;
-    const completionTokens = e.fullLength - first;
-    out.push({ promptIds: e.ids.slice(0, first), answer, maxNewTokens: Math.min(256, completionTokens + 16) });
-  }
-  return out;
-}
-
-class Done extends Error {}
-
-/** Greedy answer to one question; true when its final number matches. */
-export async function answerCorrectly(rt: Runtime, model: CausalLM, linears: ForwardOptions['linears'], tokenizer: TextTokenizer, q: AccuracyQuestion): Promise<boolean> {
-  const out: number[] = [];
-  const text = () => tokenizer.decode(out, { skipSpecialTokens: true });
-  try {
-    await generate(rt, model, q.promptIds, {
-      maxNewTokens: Math.min(q.maxNewTokens, model.config.maxPositions - q.promptIds.length),
-      linears,
-      temperature: 0,
-      onToken: (id) => {
-        out.push(id);
-        const t = text();
-        const at = t.indexOf('####');
-        // The answer line is complete once a newline follows it.
-        if (at >= 0 && t.indexOf('\n', at) >= 0) throw new Done();
-      },
+/** Correct answers among `questions`; `onProgress(correct, done)` after each group; stops early when `shouldStop`. */
+export async function countCorrect(
+  rt: Runtime,
+  model: CausalLM,
+  linears: ForwardOptions['linears'],
+  tokenizer: TextTokenizer,
+  questions: readonly AccuracyQuestion[],
+  onProgress: (correct: number, done: number) => void,
+  shouldStop: () => boolean,
+): Promise<number> {
+  const text = (ids: readonly number[]) => tokenizer.decode([...ids], { skipSpecialTokens: true });
+  let correct = 0;
+  let done = 0;
+  for (let i = 0; i < questions.length && !shouldStop(); i += GROUP) {
+    const group = questions.slice(i, i + GROUP);
+    const limit = Math.max(...group.map((q) => q.maxNewTokens));
+    const outputs = await generateMany(
+      rt,
+      model,
+      group.map((q) => q.promptIds),
+      { maxNewTokens: limit, linears, temperature: 0, stop: (ids) => answerLineComplete(text(ids)) },
+    );
+    group.forEach((q, k) => {
+      // A row's own limit: what it generated past it is not its answer.
+      if (finalAnswer(text(outputs[k]!.slice(0, q.maxNewTokens))) === q.answer) correct++;
     });
-  } catch (error) {
-    if (!(error instanceof Done)) throw error;
+    done += group.length;
+    onProgress(correct, done);
   }
-  return finalAnswer(text()) === q.answer;
+  return correct;
 }

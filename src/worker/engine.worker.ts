@@ -15,9 +15,10 @@ import { acquireDevice, type AcquiredDevice } from '../gpu/device';
 import { browserGpu, WEBGPU_FIX } from '../gpu/browser';
 import { GpuError, StudioError, WebGpuUnavailableError } from '../errors';
 import { runSelfTest } from './selfTest';
+import { profileTraining } from './profile';
 import { currentModel, estimateMethods, loadBuiltinModel, loadPickedModel, requireTokenizer } from './studioModel';
 import { loadBuiltinData, loadDataFile, previewData } from './studioData';
-import { exportTrainedMethod, peftRefusal } from './studioExport';
+import { exportTrainedMethod, methodScript, peftRefusal } from './studioExport';
 import { addMethodToRun, generateText, pauseRun, resumeRun, runStudioComparison, stopRun } from './studioRun';
 import { spectrumOf } from './runDiagnostics';
 import {
@@ -89,9 +90,21 @@ const handlers: { [K in CallName]: Handler<K> } = {
     const { runMatmulBench } = await import('../bench/matmulBench');
     return runMatmulBench(ctx, { shapes: params.shapes, includePeer: params.includePeer, onRow: progress });
   },
+  profileTraining: async (params, progress) => profileTraining(await gpu(), params, progress),
   methods: async () => {
-    const { METHODS } = await import('../adapters/registry');
-    return METHODS.map((m) => ({ id: m.id, label: m.label, summary: m.summary, paper: m.paper, settings: m.settings, peftRefusal: peftRefusal(m.id) ?? undefined }));
+    const { METHODS, DEFAULT_SELECTED } = await import('../adapters/registry');
+    return METHODS.map((m) => ({
+      id: m.id,
+      label: m.label,
+      summary: m.summary,
+      paper: m.paper,
+      settings: m.settings,
+      peftRefusal: peftRefusal(m.id) ?? undefined,
+      family: m.family,
+      quantError: m.quantError,
+      claims: m.claims ?? [],
+      defaultSelected: DEFAULT_SELECTED.includes(m.id),
+    }));
   },
   loadBuiltinModel: async (params, progress) => loadBuiltinModel(await gpu(), params.name, progress),
   loadModelFiles: async (params, progress) => loadPickedModel(await gpu(), params.files, progress),
@@ -108,6 +121,7 @@ const handlers: { [K in CallName]: Handler<K> } = {
   spectrum: async (params) => spectrumOf(params.method, params.layer),
   addMethod: async (params) => addMethodToRun(params.id, params.settings),
   exportMethod: async (params) => exportTrainedMethod(await gpu(), params),
+  pythonScript: async (params) => methodScript(params),
 };
 
 async function handle<K extends CallName>(id: number, call: K, params: CallParams<K>): Promise<void> {

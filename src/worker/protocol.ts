@@ -15,12 +15,15 @@
 
 import type { GpuDescription, GpuFeatures, GpuLimitsSummary } from '../gpu/device';
 import type { MatmulBenchOptions, MatmulBenchRow, MatmulBenchShape } from '../bench/types';
-import type { InitProgress, SettingSpec, SettingValue } from '../adapters/types';
+import type { ProfileKernel, ProfileMethod, ProfileParams, ProfileProgress, ProfileReport, ProfileStep } from '../bench/profileTypes';
+import type { InitProgress, MethodClaim, MethodFamily, SettingSpec, SettingValue, SparsityCheck } from '../adapters/types';
 import type { DatasetStats, FileKind, RowFormat, SkippedRow } from '../io/datasets';
 import type { ScheduleKind } from '../train/schedule';
 import type { RunPoint } from '../io/runRecord';
+import type { ScriptConfig } from '../io/pythonScript';
 
 export type { GpuDescription, GpuFeatures, GpuLimitsSummary, MatmulBenchRow, MatmulBenchShape };
+export type { ProfileKernel, ProfileMethod, ProfileParams, ProfileProgress, ProfileReport, ProfileStep };
 export type { InitProgress, SettingSpec, SettingValue, DatasetStats, FileKind, RowFormat, SkippedRow, ScheduleKind };
 
 /** One product checked by the self-test: GPU result against a float64 CPU product. */
@@ -56,8 +59,16 @@ export interface MethodInfo {
   readonly summary: string;
   readonly paper: string;
   readonly settings: readonly SettingSpec[];
-  /** Why it has no PEFT LoRA adapter export (SPP, full), or absent when it has one. */
+  /** Why it has no PEFT adapter export, or absent when it has one. */
   readonly peftRefusal?: string;
+  /** The learning-rate family (low-rank, sparse, dense). */
+  readonly family: MethodFamily;
+  /** Its init measures quantization errors; `baseline` is NF4(W) with no correction (the reference). */
+  readonly quantError?: 'baseline' | 'reduced';
+  /** Its paper's claims against other methods (ids). */
+  readonly claims: readonly MethodClaim[];
+  /** Ticked when the studio opens. */
+  readonly defaultSelected: boolean;
 }
 
 export type MethodSettingValues = Readonly<Record<string, SettingValue>>;
@@ -209,15 +220,7 @@ export interface SpectrumResult {
   readonly ms: number;
 }
 
-/** SPP: exact zeros of the merged weights now, against the pruned copies' zeros at init. */
-export interface SparsityCheck {
-  readonly zeros: number;
-  readonly total: number;
-  readonly fraction: number;
-  readonly prunedZeros: number;
-  /** The ratio the settings ask for (unstructured ratio, or 1 − N/M). */
-  readonly expected: number;
-}
+export type { SparsityCheck };
 
 /** A method-specific measurement taken after a step (step 0: at init). */
 export interface DiagnosticPoint {
@@ -323,6 +326,8 @@ export interface EngineCalls {
     result: readonly MatmulBenchRow[];
     progress: MatmulBenchRow;
   };
+  /** Profile of training steps (src/bench/profile.ts) on the loaded model: counters, CPU vs GPU time, top kernels. */
+  profileTraining: { params: ProfileParams; result: ProfileReport; progress: ProfileProgress };
   /** The registry's methods with their settings schemas. */
   methods: { params: Record<string, never>; result: readonly MethodInfo[]; progress: never };
   /** Loads the built-in model; a failure keeps the previous model. */
@@ -350,10 +355,12 @@ export interface EngineCalls {
   generate: { params: GenerateParams; result: GenerateResult; progress: { readonly text: string } };
   /** A trained method as a PEFT adapter folder or a merged model folder (files to download). */
   exportMethod: { params: ExportParams; result: ExportResult; progress: never };
+  /** A PEFT/TRL training script for one method's settings (the method definition's recipe). */
+  pythonScript: { params: ScriptConfig; result: string; progress: never };
 }
 
 /** Calls the worker answers at once, outside the queue that serialises GPU work. */
-export const IMMEDIATE_CALLS: readonly CallName[] = ['methods', 'modelCard', 'estimate', 'stopComparison', 'pauseComparison', 'resumeComparison', 'spectrum', 'addMethod'];
+export const IMMEDIATE_CALLS: readonly CallName[] = ['methods', 'modelCard', 'estimate', 'stopComparison', 'pauseComparison', 'resumeComparison', 'spectrum', 'addMethod', 'pythonScript'];
 
 export type CallName = keyof EngineCalls;
 export type CallParams<K extends CallName> = EngineCalls[K]['params'];

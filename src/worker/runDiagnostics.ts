@@ -1,21 +1,19 @@
 // Bookkeeping for the diagnostics of the running (or last) comparison: each method's adapted
-// model, its init snapshot (diagnostics.ts) and settings; cached "before" spectra; and a queue of
+// model and steps; cached "before" spectra; and a queue of
 // GPU tasks that the page asks for mid-run (a spectrum) which the training loop runs between two
 // steps, so they never interleave with a step's recording. Without a running loop a task runs at
 // once.
 // Not here: the measurements themselves (diagnostics.ts) or the loop (studioRun.ts).
 
-import type { AdaptedModel, MethodSettings } from '../adapters/types';
+import type { AdaptedModel } from '../adapters/types';
 import { StudioError } from '../errors';
 import type { GpuContext } from '../gpu/context';
 import type { CausalLM } from '../models/causalLM';
-import { orthoOf, snapshotInit, sparsityOf, spectrum, type InitSnapshot } from './diagnostics';
+import { orthoOf, sparsityOf, spectrum } from './diagnostics';
 import type { DiagnosticPoint, SpectrumResult } from './protocol';
 
 interface Entry {
   readonly adapted: AdaptedModel;
-  readonly settings: MethodSettings;
-  readonly snapshot: InitSnapshot;
   steps: number;
 }
 
@@ -42,9 +40,8 @@ export function forgetDiagnostics(): void {
 }
 
 /** Snapshots a method that just became ready; returns its step-0 measurements. */
-export async function registerMethod(rt: GpuContext, id: string, adapted: AdaptedModel, settings: MethodSettings): Promise<DiagnosticPoint> {
-  const snapshot = await snapshotInit(rt, adapted);
-  entries.set(id, { adapted, settings, snapshot, steps: 0 });
+export async function registerMethod(rt: GpuContext, id: string, adapted: AdaptedModel): Promise<DiagnosticPoint> {
+  entries.set(id, { adapted, steps: 0 });
   return measure(rt, id, 0, true, true);
 }
 
@@ -54,7 +51,7 @@ export async function measure(rt: GpuContext, id: string, step: number, ortho: b
   if (!e) return { step, poolBytes: rt.stats().liveBytes };
   e.steps = step;
   const o = ortho ? await orthoOf(rt, e.adapted) : undefined;
-  const s = sparsity ? await sparsityOf(rt, e.adapted, e.snapshot, e.settings) : undefined;
+  const s = sparsity ? await sparsityOf(rt, e.adapted) : undefined;
   return { step, poolBytes: rt.stats().liveBytes, ...(o === undefined ? {} : { ortho: o }), ...(s === undefined ? {} : { sparsity: s }) };
 }
 
@@ -96,7 +93,7 @@ export function spectrumOf(method: string, layer: string): Promise<SpectrumResul
     const e = entries.get(method);
     if (!e || !context) throw new StudioError(`${method} is not in the running or last comparison; start one first`);
     const key = `${method}|${layer}`;
-    const result = await spectrum(context.rt, method, e.adapted, context.shared, e.snapshot, layer, beforeCache.get(key), e.steps);
+    const result = await spectrum(context.rt, method, e.adapted, layer, beforeCache.get(key), e.steps);
     beforeCache.set(key, [...result.before]);
     return result;
   });

@@ -1,10 +1,10 @@
 // The studio's data in the worker: the built-in math set (public/datasets/math, fetched by
 // same-origin URL, with its own validation file) or a dropped JSONL/JSON/CSV/TXT file. Parsing,
 // tokenising, truncation and the split are io/datasets.ts's; this file keeps the current text,
-// maps GSM8K-style {question, answer} rows onto prompt/completion (loss on the answer only) and
+// maps GSM8K-style {question, answer} rows onto prompt/completion (io/questionAnswer.ts) and
 // builds the preview the Data panel shows.
 //
-// Not here: batching for a run (studioRun.ts asks `prepareForRun` for the examples).
+// Not here: batching for a run (studioRun.ts takes `examplesForRun` to train/runData.ts).
 
 import {
   prepareDataset,
@@ -12,6 +12,7 @@ import {
   type PreparedData,
   type TokenizedExample,
 } from '../io/datasets';
+import { questionAnswerRows } from '../io/questionAnswer';
 import type { TextTokenizer } from '../io/tokenizer';
 import { DatasetError, formatBytes } from '../errors';
 import type { DatasetParams, DatasetPreview, PreviewRow } from './protocol';
@@ -30,40 +31,6 @@ let current: DataText | undefined;
 const MAX_FILE_BYTES = 256 * 1024 * 1024;
 const PREVIEW_ROWS = 6;
 const PREVIEW_SKIPPED = 20;
-
-/** Prompt/completion rendering of a {question, answer} row (as public/datasets/math/README.md says). */
-export function questionPrompt(question: string): string {
-  return `Question: ${question}\nAnswer:`;
-}
-
-const SUPPORTED_FIELDS = ['text', 'prompt', 'completion', 'instruction', 'output', 'messages'];
-
-/**
- * JSONL rows of {question, answer} (GSM8K, MetaMathQA style) become {prompt, completion}; other
- * text is returned as is. Only applied when no row uses a field datasets.ts already reads.
- */
-export function mapQuestionAnswer(text: string): { text: string; mapped: boolean } {
-  const lines = text.split(/\r?\n/);
-  const rows: unknown[] = [];
-  for (const line of lines) {
-    if (line.trim() === '') continue;
-    try {
-      rows.push(JSON.parse(line));
-    } catch {
-      return { text, mapped: false };
-    }
-  }
-  const isQa = (r: unknown): r is { question: unknown; answer: unknown } =>
-    typeof r === 'object' && r !== null && 'question' in r && 'answer' in r && !SUPPORTED_FIELDS.some((f) => f in r);
-  if (rows.length === 0 || !rows.some(isQa)) return { text, mapped: false };
-  const out = lines.map((line) => {
-    if (line.trim() === '') return line;
-    const row = JSON.parse(line) as unknown;
-    if (!isQa(row)) return line;
-    return JSON.stringify({ prompt: questionPrompt(String(row.question)), completion: ` ${String(row.answer)}` });
-  });
-  return { text: out.join('\n'), mapped: true };
-}
 
 const QA_NOTE = 'Rows {question, answer} are trained as prompt "Question: …\\nAnswer:" and completion " …" (loss on the answer only).';
 
@@ -93,8 +60,8 @@ function adopt<T>(data: DataText, check: () => T): T {
 
 export async function loadBuiltinData<T>(name: string, check: () => T): Promise<T> {
   const base = `${import.meta.env.BASE_URL}datasets/${name}/`;
-  const train = mapQuestionAnswer(await fetchText(`${base}train.jsonl`, `${name}/train.jsonl`));
-  const validation = mapQuestionAnswer(await fetchText(`${base}validation.jsonl`, `${name}/validation.jsonl`));
+  const train = questionAnswerRows(await fetchText(`${base}train.jsonl`, `${name}/train.jsonl`), 'train.jsonl');
+  const validation = questionAnswerRows(await fetchText(`${base}validation.jsonl`, `${name}/validation.jsonl`), 'validation.jsonl');
   return adopt({ name: `${name} (built-in)`, builtin: true, train: train.text, validation: validation.text, note: train.mapped ? QA_NOTE : undefined }, check);
 }
 
@@ -106,7 +73,7 @@ export async function loadDataFile<T>(file: File, check: () => T): Promise<T> {
   } catch (error) {
     throw new DatasetError(`${file.name} could not be read (${error instanceof Error ? error.message : String(error)}); pick it again`);
   }
-  const mapped = /\.jsonl?$/i.test(file.name) ? mapQuestionAnswer(text) : { text, mapped: false };
+  const mapped = questionAnswerRows(text, file.name);
   return adopt({ name: file.name, builtin: false, train: mapped.text, validation: null, note: mapped.mapped ? QA_NOTE : undefined }, check);
 }
 
@@ -114,27 +81,23 @@ export function hasData(): boolean {
   return current !== undefined;
 }
 
-export interface RunData {
+/** The current data tokenised for a run: its examples, and its own validation examples (or null: split). */
+export interface RunExamples {
   readonly prepared: PreparedData;
-  readonly train: readonly TokenizedExample[];
-  readonly validation: readonly TokenizedExample[];
-  readonly splitFrom: 'file' | 'fraction';
+  readonly examples: readonly TokenizedExample[];
+  readonly heldOut: readonly TokenizedExample[] | null;
 }
 
 function fileNameOf(data: DataText): string {
   return data.builtin ? `${data.name.replace(' (built-in)', '')}/train.jsonl` : data.name;
 }
 
-export function prepareForRun(tokenizer: TextTokenizer, params: DatasetParams): RunData {
+export function examplesForRun(tokenizer: TextTokenizer, seqLen: number): RunExamples {
   const data = current;
   if (!data) throw new DatasetError('No data is loaded: pick the built-in set or drop a file.');
-  const prepared = prepareDataset(data.train, tokenizer, { fileName: fileNameOf(data), seqLen: params.seqLen });
-  if (data.validation !== null) {
-    const held = prepareDataset(data.validation, tokenizer, { fileName: fileNameOf(data).replace('train', 'validation'), seqLen: params.seqLen });
-    return { prepared, train: prepared.examples, validation: held.examples, splitFrom: 'file' };
-  }
-  const { train, validation } = splitTrainValidation(prepared.examples, params.validationFraction, params.seed);
-  return { prepared, train, validation, splitFrom: 'fraction' };
+  const prepared = prepareDataset(data.train, tokenizer, { fileName: fileNameOf(data), seqLen });
+  const heldOut = data.validation === null ? null : prepareDataset(data.validation, tokenizer, { fileName: fileNameOf(data).replace('train', 'validation'), seqLen }).examples;
+  return { prepared, examples: prepared.examples, heldOut };
 }
 
 function previewRow(e: TokenizedExample, tokenizer: TextTokenizer): PreviewRow {
@@ -152,8 +115,8 @@ function previewRow(e: TokenizedExample, tokenizer: TextTokenizer): PreviewRow {
 export function previewData(tokenizer: TextTokenizer, params: DatasetParams): DatasetPreview {
   const data = current;
   if (!data) throw new DatasetError('No data is loaded: pick the built-in set or drop a file.');
-  const run = prepareForRun(tokenizer, params);
-  const { prepared } = run;
+  const { prepared, heldOut } = examplesForRun(tokenizer, params.seqLen);
+  const run = heldOut ? { train: prepared.examples, validation: heldOut } : splitTrainValidation(prepared.examples, params.validationFraction, params.seed);
   return {
     name: data.name,
     builtin: data.builtin,
@@ -166,7 +129,7 @@ export function previewData(tokenizer: TextTokenizer, params: DatasetParams): Da
     truncatedCount: prepared.truncated.length,
     train: run.train.length,
     validation: run.validation.length,
-    splitFrom: run.splitFrom,
+    splitFrom: heldOut ? 'file' : 'fraction',
     seqLen: params.seqLen,
     note: data.note,
   };

@@ -1,15 +1,17 @@
 // Exports of a method trained in the studio's last comparison (PRODUCT.md step 8), as files the
 // page downloads (one by one or zipped):
-//   peft    adapter_config.json + adapter_model.safetensors (adapters/export.ts peftAdapter, then
-//           io/peft.ts peftAdapterFiles). SPP and full fine-tuning have no LoRA form: refused
-//           with the reason, pointing at the merged export.
+//   peft    adapter_config.json + adapter_model.safetensors (the method definition's PEFT export,
+//           then io/peft.ts peftAdapterFiles). A method without one is refused with its reason.
 //   merged  model.safetensors (f32, Hugging Face names and layouts, adapted projections merged),
 //           config.json (torch_dtype float32) and the model's tokenizer files as loaded.
 // The CLI's `export` command writes the same files from the same functions.
 //
 // Not here: zipping and downloading (the page does that), training (studioRun.ts).
 
-import { canExportPeft, mergedTensors, peftAdapter } from '../adapters/export';
+import { mergedTensors, peftAdapter } from '../adapters/export';
+import { methodById } from '../adapters/registry';
+import { resolveSettings } from '../adapters/types';
+import { trainingScript, type ScriptConfig } from '../io/pythonScript';
 import { readAllBytes, readJsonFile, type ByteSource } from '../io/byteSource';
 import { mergedModelSafetensors, peftAdapterFiles } from '../io/peft';
 import { StudioError } from '../errors';
@@ -20,12 +22,10 @@ import type { ExportParams, ExportResult } from './protocol';
 
 const TOKENIZER_LIMIT = 256 * 1024 * 1024;
 
-/** Why a method has no PEFT LoRA adapter form, or null when it has one. */
+/** Why a method has no PEFT adapter form, or null when it has one. */
 export function peftRefusal(methodId: string): string | null {
-  if (canExportPeft(methodId)) return null;
-  if (methodId === 'spp') return 'SPP has no PEFT LoRA form: its update is a sparse elementwise rescaling of the pruned weight. Export the merged model instead.';
-  if (methodId === 'full') return 'Full fine-tuning changes every weight, so there is no adapter to export. Export the merged model instead.';
-  return `${methodId} has no PEFT LoRA form. Export the merged model instead.`;
+  const { peft } = methodById(methodId);
+  return peft.kind === 'none' ? peft.reason : null;
 }
 
 function baseModelName(name: string): string {
@@ -34,6 +34,13 @@ function baseModelName(name: string): string {
 
 function safeName(name: string): string {
   return name.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '') || 'model';
+}
+
+/** The PEFT/TRL script for one method's configuration, its own lines from the definition. */
+export function methodScript(config: ScriptConfig): string {
+  const method = methodById(config.methodId);
+  const settings = resolveSettings(method, config.settings);
+  return trainingScript(config, (helpers) => method.python(settings, helpers));
 }
 
 export async function exportTrainedMethod(rt: GpuContext, params: ExportParams): Promise<ExportResult> {
@@ -45,14 +52,14 @@ export async function exportTrainedMethod(rt: GpuContext, params: ExportParams):
   if (params.format === 'peft') {
     const refusal = peftRefusal(params.methodId);
     if (refusal) throw new StudioError(refusal);
-    const adapter = await peftAdapter(rt, adapted, base);
-    const converted = ['pissa', 'qpissa', 'sorsa'].includes(params.methodId);
+    const method = methodById(params.methodId);
+    const adapter = await peftAdapter(rt, method, adapted, base);
     return {
       methodId: params.methodId,
       format: 'peft',
       folder,
       files: peftAdapterFiles(adapter).map((f) => ({ name: f.name, data: f.data })),
-      note: `PEFT LoRA: r ${adapter.rank}, lora_alpha ${adapter.alpha}, ${adapter.layers.length} modules${converted ? ' (converted to a LoRA on the original weights: rank 2r)' : ''}${params.methodId === 'lorasb' ? ' (B R stored as lora_B)' : ''}.`,
+      note: `PEFT LoRA: r ${adapter.rank}, lora_alpha ${adapter.alpha}, ${adapter.layers.length} modules (${method.peft.kind === 'adapter' ? method.peft.note : ''}).`,
     };
   }
   const tensors = await mergedTensors(rt, adapted);

@@ -152,39 +152,6 @@ function modelCard(name: string, builtin: boolean, source: ModelSource, model: C
   };
 }
 
-/** Bytes per frozen base weight for the methods that keep an NF4 copy (4 bits + scales). */
-const NF4_BYTES = 0.53;
-
-/** Bytes of the bases a method makes beside the shared f32 one (see MethodEstimate.ownBaseBytes). */
-function ownBaseOf(id: string, targetedParams: number, modelParams: number): number {
-  switch (id) {
-    case 'full':
-      return 4 * modelParams;
-    case 'qlora':
-    case 'qpissa':
-    case 'loftq':
-      return Math.ceil(NF4_BYTES * targetedParams);
-    case 'pissa':
-    case 'sorsa':
-    case 'spp':
-      return 4 * targetedParams;
-    default:
-      return 0;
-  }
-}
-
-function trainableOf(id: string, settings: Readonly<Record<string, unknown>>, shapes: readonly { out: number; in: number }[], params: number): number {
-  const rank = typeof settings.rank === 'number' ? settings.rank : 8;
-  let n = 0;
-  for (const s of shapes) {
-    if (id === 'lorasb') n += rank * rank;
-    else if (id === 'spp') n += s.out + 16 * s.in;
-    else if (id === 'sorsa') n += rank * (s.in + s.out) + rank;
-    else n += rank * (s.in + s.out);
-  }
-  return id === 'full' ? params : n;
-}
-
 /** Planning estimates: trainable parameters exactly from the shapes, memory from hfConfig's model. */
 export function estimateMethods(params: EstimateParams): MethodEstimate[] {
   const loaded = current;
@@ -192,27 +159,26 @@ export function estimateMethods(params: EstimateParams): MethodEstimate[] {
   const { model, source } = loaded;
   const all = params.targets.includes('all');
   const names = model.linearNames().filter((n) => all || params.targets.includes(model.linearRole(n)));
-  const shapes = names.map((n) => ({ out: model.linear(n).outFeatures, in: model.linear(n).inFeatures }));
+  const shapes = names.map((name) => ({ name, out: model.linear(name).outFeatures, in: model.linear(name).inFeatures }));
   const total = paramCount(source.config);
-  const targetedParams = shapes.reduce((n, s) => n + s.out * s.in, 0);
-  return params.methods.map(({ id, settings }) => {
+  return params.methods.map(({ id, settings: given }) => {
+    const method = methodById(id);
     let problem: string | undefined;
+    let settings = given;
     try {
-      resolveSettings(methodById(id), settings);
+      settings = resolveSettings(method, given);
     } catch (error) {
       problem = error instanceof Error ? error.message : String(error);
     }
-    if (names.length === 0 && id !== 'full') problem ??= 'no projection is targeted';
-    if (id === 'spp') {
-      const bad = names.find((n) => model.linear(n).outFeatures % 16 !== 0);
-      if (bad) problem ??= `SPP needs output sizes divisible by 16; ${bad} has ${model.linear(bad).outFeatures}`;
-    }
-    const trainableParams = trainableOf(id, settings, shapes, total);
+    const plan = method.plan(problem ? resolveSettings(method) : settings, shapes, total);
+    if (names.length === 0 && method.family !== 'dense') problem ??= 'no projection is targeted';
+    if (!problem) problem = method.check?.(settings, shapes);
+    const trainableParams = plan.trainableParams;
     const batch = Math.max(1, params.batch);
     const seqLen = Math.max(2, params.seqLen);
     const estimate = memoryEstimate(source.config, { weightBytesPerParam: 4, trainableParams, batch, seqLen });
     const sharedBaseBytes = estimate.weightBytes;
-    const ownBaseBytes = ownBaseOf(id, targetedParams, total);
+    const ownBaseBytes = plan.ownBaseBytes;
     const weightBytes = sharedBaseBytes + ownBaseBytes;
     const largestBuffer = largestStepBuffer(source.config, batch, seqLen);
     return {

@@ -12,15 +12,15 @@
 import { methodById } from '../adapters/registry';
 import { selectTargets } from '../adapters/targets';
 import type { AdaptedModel, CalibrationBatch } from '../adapters/types';
-import { createBatcher, type TokenizedExample } from '../io/datasets';
 import { generate } from '../models/generate';
 import { InterleavedRun, type RunningMethod } from '../train/compare';
-import type { Batch } from '../train/trainer';
 import { StudioError } from '../errors';
 import type { GpuContext } from '../gpu/context';
 import { onModelRelease, requireModel, requireTokenizer } from './studioModel';
-import { prepareForRun } from './studioData';
-import { accuracyQuestions, answerCorrectly } from './accuracy';
+import { examplesForRun } from './studioData';
+import type { TokenizedExample } from '../io/datasets';
+import { countCorrect } from './accuracy';
+import { accuracyQuestions, padIdOf, runData } from '../train/runData';
 import { haltMessage } from './diagnostics';
 import { drainTasks, forgetDiagnostics, hasTasks, measure, noteSteps, onTaskArrival, registerMethod, resetDiagnostics, setLoopActive } from './runDiagnostics';
 import type { ComparisonEvent, ComparisonParams, ComparisonResult, GenerateParams, GenerateResult, MethodSummary, StepPoint } from './protocol';
@@ -110,14 +110,6 @@ async function pauseGate(emit: (e: ComparisonEvent) => void): Promise<void> {
 }
 
 /** Validation batches that visit each held-out row once, in order. */
-function validationBatches(examples: readonly TokenizedExample[], batch: number, seqLen: number, padId: number): Batch[] {
-  const out: Batch[] = [];
-  for (let i = 0; i < examples.length; i += batch) {
-    const chunk = examples.slice(i, i + batch);
-    out.push(createBatcher(chunk, { batchSize: chunk.length, seqLen, seed: 0, shuffle: false, padId }).batch(0));
-  }
-  return out;
-}
 
 function checkParams(params: ComparisonParams, maxPositions: number): void {
   const wholes: [string, number, number][] = [['steps', params.steps, 1], ['batch', params.batch, 1], ['sequence length', params.seqLen, 2], ['evaluate every', params.evalEvery, 1], ['validation rows', params.validationRows, 0], ['warmup', params.warmup, 0], ['seed', params.seed, 0]];
@@ -142,15 +134,20 @@ export async function runStudioComparison(rt: GpuContext, params: ComparisonPara
   const config = loaded.source.config;
   const maxPositions = config.family === 'llama' && config.slidingWindow !== null ? Math.min(config.maxPositions, config.slidingWindow) : config.maxPositions;
   checkParams(params, maxPositions);
-  const data = prepareForRun(tokenizer, { seqLen: params.seqLen, validationFraction: params.validationFraction, seed: params.seed });
-  const padId = tokenizer.padId ?? tokenizer.eosId ?? 0;
-  const batcher = createBatcher(data.train, { batchSize: params.batch, seqLen: params.seqLen, seed: params.seed, padId });
-  const valBatches = validationBatches(data.validation.slice(0, params.validationRows), params.batch, params.seqLen, padId);
+  const { examples, heldOut } = examplesForRun(tokenizer, params.seqLen);
+  const data = runData(examples, heldOut, padIdOf(tokenizer), {
+    batch: params.batch,
+    seqLen: params.seqLen,
+    seed: params.seed,
+    validationFraction: params.validationFraction,
+    validationRows: params.validationRows,
+  });
+  const { batcher, validationBatches: valBatches } = data;
   emit({ type: 'data', train: data.train.length, validation: Math.min(data.validation.length, params.validationRows), stepsPerEpoch: batcher.stepsPerEpoch });
   const targets = selectTargets(loaded.model, params.targets);
   emit({ type: 'targets', layers: targets.map((name) => ({ name, role: loaded.model.linearRole(name), out: loaded.model.linear(name).outFeatures, in: loaded.model.linear(name).inFeatures })) });
   resetDiagnostics(rt, loaded.model);
-  const calibration = (): CalibrationBatch[] => Array.from({ length: 16 }, (_, s) => batcher.batch(s));
+  const calibration = (count: number): CalibrationBatch[] => Array.from({ length: count }, (_, s) => batcher.batch(s));
   // SORSA's orthonormality is sampled about 50 times a run (and at the last step); SPP's
   // sparsity at each validation and the last step (it reads the merged weights back).
   const diagEvery = Math.max(1, Math.floor(params.steps / 50));
@@ -180,7 +177,7 @@ export async function runStudioComparison(rt: GpuContext, params: ComparisonPara
       startStep,
     );
     emit({ type: 'ready', method: r.id, trainableParams: r.trainableParams, bytes: r.bytes, initMs: r.initMs });
-    emit({ type: 'diag', method: r.id, point: await registerMethod(rt, r.id, r.adapted, r.settings) });
+    emit({ type: 'diag', method: r.id, point: await registerMethod(rt, r.id, r.adapted) });
   };
 
   /** Methods added mid-way join before step `step` + 1; one that fails to initialise is halted alone. */
@@ -257,15 +254,10 @@ async function measureAccuracy(rt: GpuContext, running: readonly Running[], vali
   const tokenizer = requireTokenizer();
   for (const r of running) {
     if (r.record.halted) continue;
-    let correct = 0;
-    let done = 0;
-    emit({ type: 'accuracy', method: r.id, correct, done, total: questions.length });
-    for (const q of questions) {
-      if (control.stop) return;
-      if (await answerCorrectly(rt, r.adapted.model, r.adapted.linears, tokenizer, q)) correct++;
-      done++;
-      emit({ type: 'accuracy', method: r.id, correct, done, total: questions.length });
-    }
+    emit({ type: 'accuracy', method: r.id, correct: 0, done: 0, total: questions.length });
+    const progress = (correct: number, done: number) => emit({ type: 'accuracy', method: r.id, correct, done, total: questions.length });
+    const correct = await countCorrect(rt, r.adapted.model, r.adapted.linears, tokenizer, questions, progress, () => control.stop);
+    if (control.stop) return;
     r.record.accuracy = correct / questions.length;
   }
 }

@@ -5,14 +5,15 @@
 // Which of A, B, S, R train is decided by each tensor's requiresGrad (LoRA-SB freezes A and B).
 // Gradients follow from the ops (ADAPTERS.md "Gradients of a low-rank branch").
 
-import type { LinearLayer } from '../../models/linearLayer';
+import { mergeLowRank, type LowRankUpdate } from '../../linalg/merge';
 import type { Graph } from '../../tensor/graph';
 import { add } from '../../tensor/ops/elementwiseOps';
 import { linear } from '../../tensor/ops/linear';
 import { mulColumns, scale } from '../../tensor/ops/scaling';
-import type { Tensor } from '../../tensor/tensor';
+import { Tensor } from '../../tensor/tensor';
 import { readTensor, releaseTensors, type Runtime } from '../../tensor/values';
-import type { AdaptedLayer, OwnedBase } from '../types';
+import type { AdaptedLayer, OwnedBase, WeightTime, WeightView } from '../types';
+import { releaseView, type FrozenBase } from './frozenBase';
 
 export interface LowRankFactors {
   /** [r, in] */
@@ -25,11 +26,12 @@ export interface LowRankFactors {
   readonly R?: Tensor;
 }
 
-/** Host copies of the factors at init (PiSSA, QPiSSA, SORSA export their update relative to these). */
+/** Host copies of the factors at init: the "before" of spectra, and the reference that PiSSA-like exports subtract. */
 export interface InitialFactors {
   readonly A: Float32Array;
   readonly B: Float32Array;
   readonly S?: Float32Array;
+  readonly R?: Float32Array;
 }
 
 export class LowRankLayer implements AdaptedLayer {
@@ -39,7 +41,7 @@ export class LowRankLayer implements AdaptedLayer {
 
   constructor(
     readonly name: string,
-    readonly base: LinearLayer,
+    readonly base: FrozenBase,
     readonly factors: LowRankFactors,
     readonly scaling: number,
     /** A base this layer owns (PiSSA's residual, QLoRA's 4-bit copy); shared bases are not released. */
@@ -68,10 +70,40 @@ export class LowRankLayer implements AdaptedLayer {
     this.ownedBase?.release(rt);
   }
 
-  /** Reads the factors back now, as the reference an export subtracts. */
+  /** Reads the factors back now, as the reference an export subtracts and the "before" of a spectrum. */
   async snapshot(rt: Runtime): Promise<void> {
-    const { A, B, S } = this.factors;
-    this.initial = { A: await readTensor(rt, A), B: await readTensor(rt, B), S: S ? await readTensor(rt, S) : undefined };
+    const { A, B, S, R } = this.factors;
+    this.initial = { A: await readTensor(rt, A), B: await readTensor(rt, B), S: S ? await readTensor(rt, S) : undefined, R: R ? await readTensor(rt, R) : undefined };
+  }
+
+  /** base + s·B M A with the factors now or at init, as a new tensor. */
+  effectiveWeight(rt: Runtime, when: WeightTime): WeightView {
+    const uploads: Tensor[] = [];
+    const upload = (data: Float32Array, like: Tensor): Tensor => {
+      const t = Tensor.leaf(rt.uploadF32(data, like.shape, `${like.name} (init)`), false, `${like.name} (init)`);
+      uploads.push(t);
+      return t;
+    };
+    let update: LowRankUpdate = { ...this.factors, scaling: this.scaling };
+    if (when === 'init') {
+      const initial = this.initial;
+      if (!initial) throw new Error(`${this.name}: no init snapshot was taken`);
+      const { A, B, S, R } = this.factors;
+      update = {
+        A: upload(initial.A, A),
+        B: upload(initial.B, B),
+        S: S && initial.S ? upload(initial.S, S) : undefined,
+        R: R && initial.R ? upload(initial.R, R) : undefined,
+        scaling: this.scaling,
+      };
+    }
+    const base = this.base.denseWeight(rt);
+    try {
+      return { tensor: mergeLowRank(rt, base.tensor, update, `${this.name}.weight`), owned: true };
+    } finally {
+      releaseView(rt, base);
+      releaseTensors(rt, ...uploads);
+    }
   }
 
   get rank(): number {

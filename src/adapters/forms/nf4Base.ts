@@ -9,7 +9,7 @@ import type { Graph } from '../../tensor/graph';
 import { nf4Linear } from '../../tensor/ops/nf4Linear';
 import { Tensor } from '../../tensor/tensor';
 import type { Runtime } from '../../tensor/values';
-import type { OwnedBase } from '../types';
+import type { OwnedBase, WeightView } from '../types';
 
 export class Nf4Base implements LinearLayer, OwnedBase {
   readonly inFeatures: number;
@@ -31,9 +31,9 @@ export class Nf4Base implements LinearLayer, OwnedBase {
     return nf4Linear(g, x, this.weight, this.bias);
   }
 
-  /** deq(Q) [out, in] as a new frozen leaf (merges and exports only). */
-  dequantized(rt: Runtime): Tensor {
-    return Tensor.leaf(dequantizeNf4(rt, this.weight), false, `${this.name}.weight`);
+  /** deq(Q) [out, in] as a new frozen leaf the caller releases (merges, exports, spectra). */
+  denseWeight(rt: Runtime): WeightView {
+    return { tensor: Tensor.leaf(dequantizeNf4(rt, this.weight), false, `${this.name}.weight`), owned: true };
   }
 
   release(rt: Runtime): void {

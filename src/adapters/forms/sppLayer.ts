@@ -5,12 +5,14 @@
 import type { Graph } from '../../tensor/graph';
 import { mergeSpp, sppLinear } from '../../tensor/ops/sppLinear';
 import { Tensor } from '../../tensor/tensor';
-import { releaseTensors, type Runtime } from '../../tensor/values';
-import type { AdaptedLayer } from '../types';
+import { readTensor, releaseTensors, type Runtime } from '../../tensor/values';
+import type { AdaptedLayer, WeightTime, WeightView } from '../types';
 
 export class SppLayer implements AdaptedLayer {
   readonly inFeatures: number;
   readonly outFeatures: number;
+  /** Exact zeros of the pruned copy, counted at init (the sparsity the training must keep). */
+  prunedZeros: number | undefined;
 
   constructor(
     readonly name: string,
@@ -38,6 +40,25 @@ export class SppLayer implements AdaptedLayer {
     return sppLinear(g, x, this.pruned, this.Wrow, this.Wcol, this.scaling, this.bias);
   }
 
+  async snapshot(rt: Runtime): Promise<void> {
+    this.prunedZeros = countZeros(await readTensor(rt, this.pruned));
+  }
+
+  /** Now: the sparse merge; at init ΔW = 0, so the pruned copy itself. */
+  effectiveWeight(rt: Runtime, when: WeightTime): WeightView {
+    return when === 'init' ? { tensor: this.pruned, owned: false } : { tensor: this.mergedWeight(rt), owned: true };
+  }
+
+  /** Exact zeros of the merged weight now. */
+  async zerosNow(rt: Runtime): Promise<number> {
+    const merged = this.mergedWeight(rt);
+    try {
+      return countZeros(await readTensor(rt, merged));
+    } finally {
+      releaseTensors(rt, merged);
+    }
+  }
+
   /** W' with exactly the pruned zero pattern (a new frozen leaf). */
   mergedWeight(rt: Runtime): Tensor {
     return Tensor.leaf(mergeSpp(rt, this.pruned.data, this.Wrow.data, this.Wcol.data, this.scaling), false, `${this.name}.weight`);
@@ -46,4 +67,10 @@ export class SppLayer implements AdaptedLayer {
   release(rt: Runtime): void {
     releaseTensors(rt, this.pruned, this.Wrow, this.Wcol);
   }
+}
+
+function countZeros(values: Float32Array): number {
+  let zeros = 0;
+  for (let i = 0; i < values.length; i++) if (values[i] === 0) zeros++;
+  return zeros;
 }

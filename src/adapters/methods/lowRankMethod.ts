@@ -1,9 +1,22 @@
-// What the low-rank methods share: rank/alpha/rsLoRA settings, the scale s = alpha/r (or
-// alpha/√r), and the loop that adapts every target projection of the shared model, reporting
-// progress per layer and collecting the trainable tensors.
+// What the adapter methods share: rank/alpha/rsLoRA settings, the scale s = alpha/r (or
+// alpha/√r), the loop that adapts every target projection of the shared model (reporting
+// progress per layer, snapshotting each layer's init, collecting the trainable tensors), and the
+// plan arithmetic (trainable parameters and own bases from the shapes alone).
 
 import { DenseLinear } from '../../models/linearLayer';
-import { booleanSetting, numberSetting, type AdaptedLayer, type AdaptedModel, type CreateContext, type InitProgress, type MethodId, type MethodSettings, type SettingSpec } from '../types';
+import {
+  booleanSetting,
+  numberSetting,
+  type AdaptedLayer,
+  type AdaptedModel,
+  type CreateContext,
+  type InitProgress,
+  type LayerShape,
+  type MethodId,
+  type MethodPlan,
+  type MethodSettings,
+  type SettingSpec,
+} from '../types';
 
 export interface LowRankSettings {
   readonly rank: number;
@@ -43,7 +56,9 @@ export async function adaptTargets(
     for (const [index, name] of ctx.targets.entries()) {
       const progress = (phase: InitProgress['phase']) => ctx.onProgress?.({ method, layer: name, done: index, total, phase });
       progress('init');
-      linears.set(name, await adapt(name, denseBase(ctx, name), index, progress));
+      const layer = await adapt(name, denseBase(ctx, name), index, progress);
+      linears.set(name, layer);
+      await layer.snapshot(ctx.rt);
     }
   } catch (error) {
     for (const layer of linears.values()) layer.release(ctx.rt);
@@ -57,8 +72,45 @@ export async function adaptTargets(
     trainable,
     model: ctx.model,
     extraBytes: [...linears.values()].reduce((n, l) => n + l.bytes, 0),
+    effectiveWeight(rt, name, when) {
+      const layer = linears.get(name);
+      if (!layer) throw new Error(`${name} is not adapted by ${method}`);
+      return layer.effectiveWeight(rt, when);
+    },
     release(rt) {
       for (const layer of linears.values()) layer.release(rt);
     },
   };
+}
+
+/** Bytes per weight of an NF4 copy: 4 bits plus block constants (0.5 bit, or ~0.127 with double quantization), rounded up. */
+export const NF4_BYTES_PER_WEIGHT = 0.53;
+
+/** What frozen base a method makes for each target: none (it shares W), a dense f32 copy (residual, pruned), or NF4. */
+export type OwnBaseKind = 'shared' | 'dense' | 'nf4';
+
+/** A plan summed over the targets: `perLayer` trainable parameters and one own base of `base` kind each. */
+export function planOver(layers: readonly LayerShape[], perLayer: (layer: LayerShape) => number, base: OwnBaseKind): MethodPlan {
+  let trainableParams = 0;
+  let weights = 0;
+  for (const layer of layers) {
+    trainableParams += perLayer(layer);
+    weights += layer.out * layer.in;
+  }
+  const ownBaseBytes = base === 'shared' ? 0 : base === 'dense' ? 4 * weights : Math.ceil(NF4_BYTES_PER_WEIGHT * weights);
+  return { trainableParams, ownBaseBytes };
+}
+
+/** The plan of a B A adapter of rank r (A [r, in], B [out, r]). */
+export function lowRankPlan(settings: MethodSettings, layers: readonly LayerShape[], base: OwnBaseKind): MethodPlan {
+  const rank = numberSetting(settings, 'rank');
+  return planOver(layers, (l) => rank * (l.in + l.out), base);
+}
+
+/** No calibration batches. */
+export const NO_CALIBRATION = (): number => 0;
+
+/** The number of calibration batches a setting asks for. */
+export function calibrationFrom(key: string): (settings: MethodSettings) => number {
+  return (settings) => numberSetting(settings, key);
 }

@@ -3,18 +3,22 @@
 // replaced by the residual W − sBA. The paper uses alpha = r (s = 1).
 
 import { pissaInit } from '../../linalg/principal';
+import { deltaAdapter } from '../export';
 import { LowRankLayer } from '../forms/lowRank';
 import { ResidualBase } from '../forms/residualBase';
 import type { MethodDefinition } from '../types';
-import { LOW_RANK_SETTINGS, adaptTargets, lowRankSettings, scalingOf } from './lowRankMethod';
-import { SVD_SETTINGS, svdSettings } from './svdSettings';
+import { LOW_RANK_SETTINGS, NO_CALIBRATION, adaptTargets, lowRankPlan, lowRankSettings, scalingOf } from './lowRankMethod';
+import { PISSA_EXPORT_NOTE, SVD_SETTINGS, svdSettings } from './svdSettings';
 
 export const pissa: MethodDefinition = {
   id: 'pissa',
   label: 'PiSSA',
   summary: 'LoRA initialised with the principal singular vectors; the residual is frozen.',
   paper: 'Meng, Wang, Zhang, PiSSA: Principal Singular Values and Singular Vectors Adaptation (NeurIPS 2024)',
+  family: 'low-rank',
   settings: [...LOW_RANK_SETTINGS, ...SVD_SETTINGS],
+  calibrationBatches: NO_CALIBRATION,
+  plan: (settings, layers) => lowRankPlan(settings, layers, 'dense'),
   async create(ctx, settings) {
     const s = lowRankSettings(settings);
     const scaling = scalingOf(s);
@@ -22,9 +26,17 @@ export const pissa: MethodDefinition = {
       progress('svd');
       const init = await pissaInit(ctx.rt, base.weight, scaling, svdSettings(settings, s.rank, ctx.seed + index), name);
       const residual = new ResidualBase(name, init.residual, base.bias);
-      const layer = new LowRankLayer(name, residual, { A: init.A, B: init.B }, scaling, residual);
-      await layer.snapshot(ctx.rt);
-      return layer;
+      return new LowRankLayer(name, residual, { A: init.A, B: init.B }, scaling, residual);
     });
   },
+  peft: { kind: 'adapter', build: deltaAdapter, note: PISSA_EXPORT_NOTE },
+  python: (_settings, py) => ({
+    notes: [
+      'PiSSA: A and B start from the r principal singular triplets of W; W keeps the residual.',
+      'To share the result as a plain LoRA on the original weights, save with',
+      'model.save_pretrained(OUT, path_initial_model_for_weight_conversion=...) (PEFT docs, "PiSSA").',
+    ],
+    body: [py.load(false), py.loraConfig(py.pissaInit()), py.wrap],
+  }),
+  claims: [{ against: 'lora', claim: 'PiSSA converges faster and ends lower than LoRA at the same rank' }],
 };

@@ -3,41 +3,43 @@
 //   qpissa  QPiSSA (PiSSA paper): PiSSA's principal factors, the residual quantized; T ≥ 1
 //           alternating iterations (official code; T = 5 in the paper's tables).
 //   loftq   LoftQ (Li et al. 2023), the error table's reference: quantize first, then factor
-//           the quantization error, alternating T times.
+//           the quantization error, alternating T times; the base is the Q the last SVD factored.
 // Each layer records its quantization error ‖W − (deq(Q) + sBA)‖ (Frobenius and nuclear) per
 // iteration, for the studio's chart and the CLI's quant-error table.
 
-import type { QuantError } from '../../linalg/quantInit';
-import { loftqInit, qloraBase, qpissaInit } from '../../linalg/quantInit';
+import { loftqInit, qloraBase, qpissaInit, type QuantError } from '../../linalg/quantInit';
 import { zerosParameter } from '../../tensor/values';
+import { deltaAdapter, loraAdapter } from '../export';
 import { LowRankLayer } from '../forms/lowRank';
 import { Nf4Base } from '../forms/nf4Base';
 import { randomA } from '../init/random';
-import { booleanSetting, numberSetting, type MethodDefinition, type SettingSpec } from '../types';
-import { LOW_RANK_SETTINGS, adaptTargets, lowRankSettings, scalingOf } from './lowRankMethod';
-import { SVD_SETTINGS, svdSettings } from './svdSettings';
-
-export interface LayerQuantError {
-  readonly layer: string;
-  readonly errors: readonly QuantError[];
-}
+import { booleanSetting, numberSetting, type CreateContext, type LayerQuantError, type MethodDefinition, type MethodSettings, type SettingSpec } from '../types';
+import { LOW_RANK_SETTINGS, NO_CALIBRATION, adaptTargets, lowRankPlan, lowRankSettings, scalingOf } from './lowRankMethod';
+import { PISSA_EXPORT_NOTE, SVD_SETTINGS, svdSettings } from './svdSettings';
 
 const DOUBLE_QUANT: SettingSpec = { kind: 'boolean', key: 'doubleQuant', label: 'NF4 double quantization', default: true, help: 'Quantize the block absmax values too (~0.127 instead of 0.5 bit per weight; QLoRA default).' };
 const ITERATIONS = (fallback: number, help: string): SettingSpec => ({ kind: 'number', key: 'iterations', label: 'Iterations T', default: fallback, min: 1, max: 16, integer: true, help });
+
+function quantSettings(ctx: CreateContext, settings: MethodSettings, method: string, name: string, index: number, iterations: number) {
+  const onError = (quantError: QuantError) => ctx.onProgress?.({ method, layer: name, done: index, total: ctx.targets.length, phase: 'quantize', quantError });
+  return { doubleQuant: booleanSetting(settings, 'doubleQuant'), iterations, measure: true, onError };
+}
 
 export const qlora: MethodDefinition = {
   id: 'qlora',
   label: 'QLoRA',
   summary: 'LoRA over a frozen 4-bit NF4 copy of the weights.',
   paper: 'Dettmers et al., QLoRA: Efficient Finetuning of Quantized LLMs (2023)',
+  family: 'low-rank',
   settings: [...LOW_RANK_SETTINGS, DOUBLE_QUANT],
+  calibrationBatches: NO_CALIBRATION,
+  plan: (settings, layers) => lowRankPlan(settings, layers, 'nf4'),
   async create(ctx, settings) {
     const s = lowRankSettings(settings);
     const errors: LayerQuantError[] = [];
     const adapted = await adaptTargets(ctx, 'qlora', async (name, base, index, progress) => {
       progress('quantize');
-      const onError = (quantError: QuantError) => ctx.onProgress?.({ method: 'qlora', layer: name, done: index, total: ctx.targets.length, phase: 'quantize', quantError });
-      const q = await qloraBase(ctx.rt, base.weight, { doubleQuant: booleanSetting(settings, 'doubleQuant'), iterations: 0, measure: true, onError });
+      const q = await qloraBase(ctx.rt, base.weight, quantSettings(ctx, settings, 'qlora', name, index, 0));
       errors.push({ layer: name, errors: q.errors });
       const A = randomA(ctx.rt, [s.rank, base.inFeatures], { seed: ctx.seed, stream: index, init: 'kaiming' }, `${name}.lora_A`);
       const B = zerosParameter(ctx.rt, [base.outFeatures, s.rank], `${name}.lora_B`, true);
@@ -46,23 +48,29 @@ export const qlora: MethodDefinition = {
     });
     return { ...adapted, quantErrors: errors };
   },
+  peft: { kind: 'adapter', build: loraAdapter, note: 'the factors as trained, for the base loaded in 4 bits' },
+  python: (settings, py) => ({
+    notes: ['QLoRA: the frozen base in 4-bit NF4, LoRA factors in bf16.'],
+    bitsandbytes: true,
+    peftImports: ['prepare_model_for_kbit_training'],
+    body: [py.nf4Config(py.bool('doubleQuant', true)), py.load(true), 'model = prepare_model_for_kbit_training(model)', py.loraConfig('True'), py.wrap],
+  }),
+  quantError: 'baseline',
+  claims: [{ against: 'lora', claim: 'QLoRA matches LoRA with a 4-bit base' }],
 };
 
-function alternating(id: 'qpissa' | 'loftq'): MethodDefinition['create'] {
+function alternating(method: string, init: typeof qpissaInit): MethodDefinition['create'] {
   return async (ctx, settings) => {
     const s = lowRankSettings(settings);
     const scaling = scalingOf(s);
     const errors: LayerQuantError[] = [];
-    const adapted = await adaptTargets(ctx, id, async (name, base, index, progress) => {
+    const adapted = await adaptTargets(ctx, method, async (name, base, index, progress) => {
       progress('svd');
-      const onError = (quantError: QuantError) => ctx.onProgress?.({ method: id, layer: name, done: index, total: ctx.targets.length, phase: 'quantize', quantError });
-      const quant = { doubleQuant: booleanSetting(settings, 'doubleQuant'), iterations: numberSetting(settings, 'iterations'), measure: true, onError };
-      const init = await (id === 'qpissa' ? qpissaInit : loftqInit)(ctx.rt, base.weight, scaling, svdSettings(settings, s.rank, ctx.seed + index), quant, name);
-      errors.push({ layer: name, errors: init.errors });
-      const nf4 = new Nf4Base(name, init.base, base.bias);
-      const layer = new LowRankLayer(name, nf4, { A: init.A!, B: init.B! }, scaling, nf4);
-      await layer.snapshot(ctx.rt);
-      return layer;
+      const quant = quantSettings(ctx, settings, method, name, index, numberSetting(settings, 'iterations'));
+      const q = await init(ctx.rt, base.weight, scaling, svdSettings(settings, s.rank, ctx.seed + index), quant, name);
+      errors.push({ layer: name, errors: q.errors });
+      const nf4 = new Nf4Base(name, q.base, base.bias);
+      return new LowRankLayer(name, nf4, { A: q.A!, B: q.B! }, scaling, nf4);
     });
     return { ...adapted, quantErrors: errors };
   };
@@ -73,8 +81,52 @@ export const qpissa: MethodDefinition = {
   label: 'QPiSSA',
   summary: 'PiSSA with the residual quantized to NF4; iterations shrink the quantization error.',
   paper: 'Meng, Wang, Zhang, PiSSA (NeurIPS 2024), QPiSSA section',
+  family: 'low-rank',
   settings: [...LOW_RANK_SETTINGS, ...SVD_SETTINGS, DOUBLE_QUANT, ITERATIONS(1, 'Alternating SVD/quantization rounds (paper tables: T = 5; T = 1 is plain QPiSSA).')],
-  create: alternating('qpissa'),
+  calibrationBatches: NO_CALIBRATION,
+  plan: (settings, layers) => lowRankPlan(settings, layers, 'nf4'),
+  create: alternating('qpissa', qpissaInit),
+  peft: { kind: 'adapter', build: deltaAdapter, note: PISSA_EXPORT_NOTE },
+  python(settings, py) {
+    const iterations = py.num('iterations', 1);
+    return {
+      imports: ['import os'],
+      bitsandbytes: true,
+      peftImports: ['prepare_model_for_kbit_training', 'PeftModel'],
+      notes: [
+        "QPiSSA, PEFT's two-stage recipe (examples/pissa_finetuning): PiSSA on the full-precision",
+        'model, save the residual model and the initial adapter, reload the residual in NF4.',
+        ...(iterations > 1
+          ? [`The studio ran T = ${iterations} alternating SVD/quantization rounds; PEFT has no such option (T = 1 here).`, 'The official code does the multi-round init: https://github.com/GraphPKU/PiSSA']
+          : []),
+      ],
+      body: [
+        '# Stage 1: PiSSA init on the full-precision model; keep the residual W - B A.',
+        py.load(false),
+        py.loraConfig(py.pissaInit()),
+        'peft_model = get_peft_model(model, lora_config)',
+        'peft_model.peft_config["default"].init_lora_weights = True  # saved adapter reloads as plain LoRA',
+        'peft_model.save_pretrained(os.path.join(OUT, "pissa_init"))',
+        'residual = peft_model.unload()',
+        'residual.save_pretrained(os.path.join(OUT, "residual"))',
+        'tokenizer.save_pretrained(os.path.join(OUT, "residual"))',
+        'del peft_model, residual, model',
+        'torch.cuda.empty_cache()',
+        '',
+        '# Stage 2: the residual in NF4, the principal adapter trainable.',
+        py.nf4Config(py.bool('doubleQuant', true)),
+        'model = AutoModelForCausalLM.from_pretrained(os.path.join(OUT, "residual"), torch_dtype=torch.bfloat16, quantization_config=bnb_config, device_map="auto")',
+        'model = prepare_model_for_kbit_training(model)',
+        'model = PeftModel.from_pretrained(model, os.path.join(OUT, "pissa_init"), is_trainable=True)',
+      ],
+    };
+  },
+  quantError: 'reduced',
+  claims: [
+    { against: 'qlora', claim: 'QPiSSA has a smaller quantization error and a lower loss than QLoRA' },
+    { against: 'loftq', claim: 'QPiSSA reduces the quantization error more than LoftQ at the same T' },
+    { against: 'pissa', claim: 'QPiSSA stays close to PiSSA' },
+  ],
 };
 
 export const loftq: MethodDefinition = {
@@ -82,6 +134,17 @@ export const loftq: MethodDefinition = {
   label: 'LoftQ',
   summary: 'Quantize first, then fit the adapter to the quantization error (reference for the error table).',
   paper: 'Li et al., LoftQ: LoRA-Fine-Tuning-Aware Quantization for Large Language Models (2023)',
+  family: 'low-rank',
   settings: [...LOW_RANK_SETTINGS, ...SVD_SETTINGS, DOUBLE_QUANT, ITERATIONS(1, 'Alternating quantization/SVD rounds (LoftQ default 1; the PiSSA paper compares T = 1 and 5).')],
-  create: alternating('loftq'),
+  calibrationBatches: NO_CALIBRATION,
+  plan: (settings, layers) => lowRankPlan(settings, layers, 'nf4'),
+  create: alternating('loftq', loftqInit),
+  peft: { kind: 'adapter', build: loraAdapter, note: 'the factors as trained, for the LoftQ-quantized base' },
+  python: (_settings, py) => ({
+    notes: ['LoftQ: PEFT quantizes W to NF4 and initialises A, B from the SVD of the quantization error,', 'alternating loftq_iter times. Load the base unquantized here (PEFT docs, "LoftQ").'],
+    peftImports: ['LoftQConfig'],
+    pip: ['bitsandbytes'],
+    body: [py.load(false), py.loraConfig('"loftq"', [`loftq_config=LoftQConfig(loftq_bits=4, loftq_iter=${py.num('iterations', 1)})`]), py.wrap],
+  }),
+  quantError: 'reduced',
 };

@@ -4,10 +4,11 @@
 
 import { addOrthoGradients, type OrthoFactors } from '../../linalg/orthoRegularizer';
 import { sorsaInit } from '../../linalg/principal';
+import { deltaAdapter } from '../export';
 import { LowRankLayer } from '../forms/lowRank';
 import { ResidualBase } from '../forms/residualBase';
 import { numberSetting, type MethodDefinition } from '../types';
-import { adaptTargets } from './lowRankMethod';
+import { NO_CALIBRATION, adaptTargets, planOver } from './lowRankMethod';
 import { SVD_SETTINGS, svdSettings } from './svdSettings';
 
 export const sorsa: MethodDefinition = {
@@ -15,11 +16,17 @@ export const sorsa: MethodDefinition = {
   label: 'SORSA',
   summary: 'Trains B·diag(S)·A from the SVD with an orthonormality regulariser on A and B.',
   paper: 'Cao, SORSA: Singular Values and Orthonormal Regularized Singular Vectors Adaptation of LLMs (2024)',
+  family: 'low-rank',
   settings: [
     { kind: 'number', key: 'rank', label: 'Rank r', default: 8, min: 1, max: 1024, integer: true, help: 'Rank of the trained singular subspace.' },
     { kind: 'number', key: 'gamma', label: 'Regulariser γ', default: 4e-4, min: 0, max: 1, help: 'Orthonormal regulariser weight; added as (γ/lr_max)·∇L_reg after clipping (official default 4e-4).' },
     ...SVD_SETTINGS,
   ],
+  calibrationBatches: NO_CALIBRATION,
+  plan: (settings, layers) => {
+    const rank = numberSetting(settings, 'rank');
+    return planOver(layers, (l) => rank * (l.in + l.out) + rank, 'dense');
+  },
   async create(ctx, settings) {
     const rank = numberSetting(settings, 'rank');
     const scaling = 1;
@@ -30,11 +37,19 @@ export const sorsa: MethodDefinition = {
       const init = await sorsaInit(ctx.rt, base.weight, scaling, svdSettings(settings, rank, ctx.seed + index), name);
       const residual = new ResidualBase(name, init.residual, base.bias);
       factors.push({ A: init.A, B: init.B });
-      const layer = new LowRankLayer(name, residual, { A: init.A, B: init.B, S: init.S }, scaling, residual);
-      await layer.snapshot(ctx.rt);
-      return layer;
+      return new LowRankLayer(name, residual, { A: init.A, B: init.B, S: init.S }, scaling, residual);
     });
     const weight = gamma / ctx.learningRate;
     return { ...adapted, orthoFactors: factors, afterBackward: (rt) => addOrthoGradients(rt, factors, weight) };
   },
+  peft: { kind: 'adapter', build: deltaAdapter, note: 'converted to a LoRA on the original weights: rank 2r, diag(S) folded into lora_B' },
+  python: (_settings, py) => ({
+    notes: [
+      'SORSA has no PEFT equivalent. It trains B diag(S) A from the principal SVD with an',
+      `orthonormality regulariser on A and B (gamma = ${py.py(py.num('gamma', 4e-4))}). Official code: https://github.com/Gunale0926/SORSA`,
+      'Below: the closest PEFT setup, PiSSA with the same rank (no diag(S), no regulariser).',
+    ],
+    body: [py.load(false), py.loraConfig(py.pissaInit()), py.wrap],
+  }),
+  claims: [{ against: 'pissa', claim: 'SORSA converges faster than PiSSA and keeps its singular vectors orthonormal' }],
 };

@@ -12,3 +12,6 @@ export const SVD_SETTINGS: readonly SettingSpec[] = [
 export function svdSettings(settings: MethodSettings, rank: number, seed: number): SvdSettings {
   return { rank, niter: numberSetting(settings, 'niter'), oversample: numberSetting(settings, 'oversample'), exact: booleanSetting(settings, 'exactSvd'), seed };
 }
+
+/** What a PiSSA-style PEFT export holds. */
+export const PISSA_EXPORT_NOTE = 'converted to a LoRA on the original weights: rank 2r';

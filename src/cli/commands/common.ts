@@ -13,8 +13,10 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { methodById, isMethodId, METHODS } from '../../adapters/registry';
 import { selectTargets } from '../../adapters/targets';
-import { resolveSettings, type MethodDefinition, type MethodSettings, type SettingValue } from '../../adapters/types';
-import { createBatcher, prepareDataset, splitTrainValidation, type Batch as DataBatch, type Batcher, type PreparedData, type TokenizedExample } from '../../io/datasets';
+import { resolveSettings, type MethodDefinition, type SettingValue } from '../../adapters/types';
+import { prepareDataset, type PreparedData } from '../../io/datasets';
+import { questionAnswerRows } from '../../io/questionAnswer';
+import { padIdOf, runData, type RunData } from '../../train/runData';
 import type { CausalLM } from '../../models/causalLM';
 import { GpuContext } from '../../gpu/context';
 import { acquireNodeDevice } from '../../gpu/node';
@@ -189,42 +191,6 @@ export function writeJson(io: CliIo, value: unknown): void {
 /** The built-in math set (scripts/make_math_dataset.py): rows {question, answer}. */
 export const MATH_DATASET_DIR = fileURLToPath(new URL('../../../public/datasets/math/', import.meta.url));
 
-/**
- * The math set's rows as prompt/completion rows, the way the studio renders them:
- * prompt `Question: {question}\nAnswer:`, completion ` {answer}` (EOS appended by the tokenizer
- * step). Any other row is left as it is; line numbers are kept (one output line per input line).
- */
-export function mapQuestionAnswerRows(text: string, fileName: string): string {
-  const mapRow = (row: unknown): unknown => {
-    if (typeof row !== 'object' || row === null || Array.isArray(row)) return row;
-    const r = row as Record<string, unknown>;
-    const known = ['text', 'prompt', 'completion', 'instruction', 'output', 'messages'].some((k) => k in r);
-    if (known || typeof r.question !== 'string' || (typeof r.answer !== 'string' && typeof r.answer !== 'number')) return row;
-    return { prompt: `Question: ${r.question}\nAnswer:`, completion: ` ${String(r.answer)}` };
-  };
-  if (/\.json$/i.test(fileName)) {
-    try {
-      const parsed = JSON.parse(text) as unknown;
-      return Array.isArray(parsed) ? JSON.stringify(parsed.map(mapRow)) : text;
-    } catch {
-      return text; // the dataset parser reports the error
-    }
-  }
-  if (!/\.jsonl$/i.test(fileName)) return text;
-  return text
-    .split('\n')
-    .map((line) => {
-      if (line.trim() === '') return line;
-      try {
-        const mapped = mapRow(JSON.parse(line) as unknown);
-        return JSON.stringify(mapped);
-      } catch {
-        return line; // the dataset parser reports the error with its line number
-      }
-    })
-    .join('\n');
-}
-
 async function readDataFile(path: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
@@ -254,27 +220,12 @@ export interface DataOptions {
   readonly validationRows?: number;
 }
 
-export interface PreparedRun {
+export interface PreparedRun extends RunData {
   /** The training file as given (or the math set's path). */
   readonly file: string;
   /** Where the validation rows came from: 'split' or a file path. */
   readonly validationSource: string;
   readonly prepared: PreparedData;
-  readonly train: readonly TokenizedExample[];
-  readonly validation: readonly TokenizedExample[];
-  readonly batcher: Batcher;
-  readonly validationBatches: readonly DataBatch[];
-  readonly padId: number;
-}
-
-/** Validation batches that visit each held-out row exactly once (no shuffling, no wrap-around). */
-export function validationBatchesOf(examples: readonly TokenizedExample[], batch: number, seqLen: number, padId: number): DataBatch[] {
-  const out: DataBatch[] = [];
-  for (let i = 0; i < examples.length; i += batch) {
-    const chunk = examples.slice(i, i + batch);
-    out.push(createBatcher(chunk, { batchSize: chunk.length, seqLen, seed: 0, shuffle: false, padId }).batch(0));
-  }
-  return out;
 }
 
 /**
@@ -299,7 +250,7 @@ export async function prepareRunData(io: CliIo, tokenizer: TextTokenizer, option
     io.err(`note: no --data given; using the built-in math set ${trainPath}${validationFile ? ' and its validation.jsonl' : ''}\n`);
   }
   const prepare = async (path: string): Promise<PreparedData> => {
-    const text = mapQuestionAnswerRows(await readDataFile(path), basename(path));
+    const { text } = questionAnswerRows(await readDataFile(path), basename(path));
     const prepared = prepareDataset(text, tokenizer, { fileName: basename(path), seqLen: options.seqLen });
     if (prepared.skipped.length > 0) {
       const first = prepared.skipped[0]!;
@@ -311,30 +262,16 @@ export async function prepareRunData(io: CliIo, tokenizer: TextTokenizer, option
     return prepared;
   };
   const prepared = await prepare(file);
-  let train: readonly TokenizedExample[];
-  let validation: readonly TokenizedExample[];
-  if (validationFile !== undefined) {
-    train = prepared.examples;
-    validation = (await prepare(validationFile)).examples;
-  } else {
-    ({ train, validation } = splitTrainValidation(prepared.examples, options.validation, options.seed));
-    if (options.validation > 0 && validation.length === 0) io.err('note: too few rows to hold any out for validation\n');
-  }
-  if (options.validationRows !== undefined && options.validationRows > 0 && validation.length > options.validationRows) {
-    validation = validation.slice(0, options.validationRows);
-  }
-  const padId = tokenizer.padId ?? tokenizer.eosId ?? 0;
-  const batcher = createBatcher(train, { batchSize: options.batch, seqLen: options.seqLen, seed: options.seed, padId });
-  return {
-    file,
-    validationSource: validationFile ?? 'split',
-    prepared,
-    train,
-    validation,
-    batcher,
-    validationBatches: validationBatchesOf(validation, options.batch, options.seqLen, padId),
-    padId,
-  };
+  const heldOut = validationFile !== undefined ? (await prepare(validationFile)).examples : null;
+  const data = runData(prepared.examples, heldOut, padIdOf(tokenizer), {
+    batch: options.batch,
+    seqLen: options.seqLen,
+    seed: options.seed,
+    validationFraction: options.validation,
+    validationRows: options.validationRows,
+  });
+  if (heldOut === null && options.validation > 0 && data.validation.length === 0) io.err('note: too few rows to hold any out for validation\n');
+  return { ...data, file, validationSource: validationFile ?? 'split', prepared };
 }
 
 /** Checks that the folder a --json/--csv/--out FILE goes into exists (exit 3 before any work). */
@@ -422,18 +359,6 @@ export function methodSettings(method: MethodDefinition, pairs: readonly (readon
     if (error instanceof RangeError) throw new UsageError(`--set: ${error.message}; ${settingsHelp(method)}`, command);
     throw error;
   }
-}
-
-/** How many training batches the chosen methods' data-driven inits want (LoRA-SB, SPP/Wanda). */
-export function calibrationBatchCount(settings: readonly MethodSettings[]): number {
-  let n = 0;
-  for (const s of settings) {
-    for (const key of ['estimationBatches', 'calibrationBatches']) {
-      const v = s[key];
-      if (typeof v === 'number') n = Math.max(n, v);
-    }
-  }
-  return n;
 }
 
 /**

@@ -13,7 +13,7 @@
 import { writeFile } from 'node:fs/promises';
 import { UsageError, type CommandSpec, type ParsedArgs } from '../args';
 import type { MethodId, SettingValue } from '../../adapters/types';
-import { METHODS } from '../../adapters/registry';
+import { METHODS, methodById } from '../../adapters/registry';
 import { paramCount } from '../../io/hfConfig';
 import { loadModelTokenizer } from '../../io/tokenizer';
 import { loadCausalLM, releaseModel } from '../../models/load';
@@ -21,7 +21,6 @@ import { runComparison, type MethodReport } from '../../train/compare';
 import type { ScheduleKind } from '../../train/schedule';
 import { StudioError, formatBytes } from '../../errors';
 import {
-  calibrationBatchCount,
   checkOutputFile,
   describe,
   fmtNumber as fmt,
@@ -225,7 +224,6 @@ export async function runCompare(args: ParsedArgs, env: CliEnv): Promise<Compare
       `${data.prepared.fileName}: ${data.train.length} train / ${data.validation.length} validation rows; ${data.batcher.stepsPerEpoch} steps per epoch\n` +
         `model: ${c.modelType}, ${formatCount(config.params)} parameters (${formatBytes(config.baseBytes)} shared base); ${targets.length} projections (${roles.join(',')}); GPU ${config.gpu}\n`,
     );
-    const calibrationCount = Math.max(1, calibrationBatchCount(choices.map((m) => m.settings)));
     const width = String(steps).length;
     const names = choices.map((m) => m.id);
     const pending = new Map<number, { expected: number; losses: Map<MethodId, number> }>();
@@ -249,7 +247,7 @@ export async function runCompare(args: ParsedArgs, env: CliEnv): Promise<Compare
         trainBatch: (step) => data.batcher.batch(step),
         validationBatches: data.validationBatches,
         evalEvery,
-        calibration: () => Array.from({ length: calibrationCount }, (_, i) => data.batcher.batch(i)),
+        calibration: (count) => Array.from({ length: count }, (_, i) => data.batcher.batch(i)),
         onInit: (p) => {
           if (p.method !== currentInit) {
             currentInit = p.method;
@@ -257,7 +255,7 @@ export async function runCompare(args: ParsedArgs, env: CliEnv): Promise<Compare
             io.err(`init ${p.method}…\n`);
           }
           if (p.layer === '' && p.done === p.total && p.phase === 'init') {
-            io.err(`init ${p.method}: ${p.total} ${p.method === 'full' ? 'copy' : 'projections'} in ${(performance.now() - initStarted).toFixed(0)} ms\n`);
+            io.err(`init ${p.method}: ${p.total} ${methodById(p.method).family === 'dense' ? 'copy' : 'projections'} in ${(performance.now() - initStarted).toFixed(0)} ms\n`);
           }
         },
         onStep: (id, m) => {

@@ -12,7 +12,7 @@
 import { copyFile, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { UsageError, type CommandSpec, type ParsedArgs } from '../args';
-import { canExportPeft, mergedTensors, peftAdapter } from '../../adapters/export';
+import { mergedTensors, peftAdapter } from '../../adapters/export';
 import { METHODS } from '../../adapters/registry';
 import type { AdaptedModel, CalibrationBatch } from '../../adapters/types';
 import { readJsonFile } from '../../io/byteSource';
@@ -22,7 +22,6 @@ import { loadCausalLM, releaseModel } from '../../models/load';
 import { Trainer } from '../../train/trainer';
 import { StudioError, formatBytes } from '../../errors';
 import {
-  calibrationBatchCount,
   describe,
   fmtNumber as fmt,
   formatCount,
@@ -110,12 +109,7 @@ export async function runExport(args: ParsedArgs, env: CliEnv): Promise<ExportRe
   const out = args.string('out');
   if (out === undefined) throw new UsageError("'export' needs --out DIR", 'export');
   const method = methodOrUsage(methodName, 'export');
-  if (format === 'peft' && !canExportPeft(method.id)) {
-    throw new UsageError(
-      `${method.id} has no PEFT LoRA form (${method.id === 'spp' ? 'its update is a sparse elementwise rescaling of the pruned weight' : 'every weight changes'}); use --format merged`,
-      'export',
-    );
-  }
+  if (format === 'peft' && method.peft.kind === 'none') throw new UsageError(`${method.peft.reason} (--format merged)`, 'export');
   const settings = methodSettings(method, parseSetPairs(args.string('set'), 'export'), 'export');
   const roles = parseRoles(args.string('targets', 'all'), 'export');
   const steps = args.number('steps', 0);
@@ -127,7 +121,7 @@ export async function runExport(args: ParsedArgs, env: CliEnv): Promise<ExportRe
 
   const source = await openModelDir(modelDir);
   const c = source.config;
-  const needsData = steps > 0 || method.id === 'lorasb' || (method.id === 'spp' && settings.pruning === 'wanda');
+  const needsData = steps > 0 || method.calibrationBatches(settings) > 0;
   let data: PreparedRun | undefined;
   if (needsData) {
     if (seqLen > c.maxPositions) throw new StudioError(`--seq-len ${seqLen} is more than the model's ${c.maxPositions} positions; use --seq-len ${c.maxPositions} or less`);
@@ -149,8 +143,7 @@ export async function runExport(args: ParsedArgs, env: CliEnv): Promise<ExportRe
   const result: ExportResult = { method: method.id, format: format as ExportResult['format'], out, files: [], steps: [], trainableParams: 0 };
   try {
     const targets = targetsOrUsage(model, roles, 'export');
-    const count = Math.max(1, calibrationBatchCount([settings]));
-    const calibration = data ? (): readonly CalibrationBatch[] => Array.from({ length: count }, (_, i) => data.batcher.batch(i)) : undefined;
+    const calibration = data ? (count: number): readonly CalibrationBatch[] => Array.from({ length: count }, (_, i) => data.batcher.batch(i)) : undefined;
     try {
       adapted = await method.create({ rt, model, targets, seed, learningRate: lr, calibration }, settings);
     } catch (error) {
@@ -169,9 +162,9 @@ export async function runExport(args: ParsedArgs, env: CliEnv): Promise<ExportRe
     }
     let files: OutputFile[];
     if (format === 'peft') {
-      const adapter = await peftAdapter(rt, adapted, args.string('base-model', resolve(modelDir)));
+      const adapter = await peftAdapter(rt, method, adapted, args.string('base-model', resolve(modelDir)));
       files = peftAdapterFiles(adapter);
-      io.err(`PEFT LoRA: r ${adapter.rank}, lora_alpha ${adapter.alpha}, ${adapter.layers.length} modules${['pissa', 'qpissa', 'sorsa'].includes(method.id) ? ' (converted to apply to the original weights: rank 2r)' : ''}\n`);
+      io.err(`PEFT LoRA: r ${adapter.rank}, lora_alpha ${adapter.alpha}, ${adapter.layers.length} modules (${method.peft.kind === 'adapter' ? method.peft.note : ''})\n`);
     } else {
       const tensors = await mergedTensors(rt, adapted);
       const config = (await readJsonFile(source.configFile)) as Record<string, unknown>;

@@ -5,6 +5,8 @@
 // uploads them), and the warnings the folder check produced.
 
 import type { CommandSpec, ParsedArgs } from '../args';
+import { full } from '../../adapters/methods/full';
+import type { MethodId } from '../../adapters/types';
 import { linearParamCounts, memoryEstimate, paramCount, type MemoryEstimate, type ModelConfig } from '../../io/hfConfig';
 import type { ModelSource } from '../../io/modelFiles';
 import { formatBytes } from '../../errors';
@@ -65,7 +67,8 @@ export interface ModelInfo {
     readonly error?: string;
   };
   readonly memoryEstimate: MemoryEstimate & {
-    readonly method: 'full';
+    /** The method the estimate plans for: full fine-tuning. */
+    readonly method: MethodId;
     readonly batch: number;
     readonly seqLen: number;
     readonly weightBytesPerParam: number;
@@ -132,7 +135,7 @@ export async function describeModel(path: string, source: ModelSource, batch: nu
     unusedTensors: source.unusedTensors,
     tokenizer: tokenizerInfo,
     memoryEstimate: {
-      method: 'full',
+      method: full.id,
       batch,
       seqLen,
       weightBytesPerParam: GPU_WEIGHT_BYTES_PER_PARAM,

@@ -1,19 +1,21 @@
 // `quant-error <model-dir> --rank r --iters T`: the PiSSA paper's quantization-error table
 // (ADAPTERS.md, QPiSSA). For every target projection, the error of the initialised layer
-// E = W − (deq(nf4(W')) + s·B·A) with W' the matrix that was quantized, for
-//   qlora   W' = W, no adapter term (B = 0);
-//   loftq   quantize first, then factor the error, T alternating rounds (T = 1 and T shown);
-//   qpissa  PiSSA's principal factors, the residual quantized, T rounds (T = 1 and T shown);
+// E = W − (deq(nf4(W')) + s·B·A) with W' the matrix that was quantized, for the registry's
+// quantized methods as their definitions declare them (MethodDefinition.quantError):
+//   baseline  W' = W, no adapter term (B = 0): NF4(W) − W (QLoRA);
+//   reduced   an init that shrinks that error in T rounds (LoftQ: quantize first, then factor the
+//             error; QPiSSA: PiSSA's principal factors, the residual quantized); T = 1 and T shown;
 // as the Frobenius norm and the nuclear norm (sum of singular values, the paper's metric), and
-// the reduction ratio (1 − ‖E_m‖_* / ‖E_qlora‖_*) × 100 % per layer and averaged per layer type.
+// the reduction ratio (1 − ‖E_m‖_* / ‖E_baseline‖_*) × 100 % per layer and averaged per layer type.
 // The errors are the ones the methods' create() measures at init (AdaptedModel.quantErrors,
 // computed on the GPU by linalg/quantInit.ts with the GPU NF4 kernel, bitsandbytes-exact); a
 // T-round run records every round, so T = 1 is read from round 1 of the same run. alpha = r
 // (s = 1), as in the paper; NF4 block 64 without double quantization unless --double-quant.
+// Columns and JSON keys are the method ids.
 
 import { UsageError, type CommandSpec, type ParsedArgs } from '../args';
-import { methodById } from '../../adapters/registry';
-import type { AdaptedModel, MethodId } from '../../adapters/types';
+import { METHODS } from '../../adapters/registry';
+import type { AdaptedModel, MethodDefinition, MethodId } from '../../adapters/types';
 import { loadCausalLM, releaseModel } from '../../models/load';
 import {
   formatTable,
@@ -28,11 +30,11 @@ import {
 
 export const quantErrorSpec: CommandSpec = {
   name: 'quant-error',
-  summary: 'Quantization error of QLoRA, LoftQ and QPiSSA per layer (Frobenius, nuclear, reduction ratio).',
+  summary: `Quantization error of ${quantMethodsLabel()} per layer (Frobenius, nuclear, reduction ratio).`,
   positionals: [{ name: 'model-dir', description: 'model folder (config.json + safetensors)' }],
   flags: {
     rank: { type: 'int', value: 'R', min: 1, default: 8, description: 'adapter rank r (alpha = r, so s = 1)' },
-    iters: { type: 'int', value: 'T', min: 1, max: 16, default: 5, description: 'alternating rounds for LoftQ and QPiSSA (T = 1 is shown too)' },
+    iters: { type: 'int', value: 'T', min: 1, max: 16, default: 5, description: 'alternating rounds of the error-reducing inits (T = 1 is shown too)' },
     targets: { type: 'string', value: 'ROLES', default: 'all', description: 'projections: q,k,v,o,gate,up,down or all' },
     'double-quant': { type: 'boolean', description: 'double-quantize the block absmax values (the paper measures without)' },
     niter: { type: 'int', value: 'K', min: 0, max: 64, default: 4, description: 'randomized-SVD power iterations' },
@@ -49,28 +51,50 @@ export interface NormPair {
 }
 
 export interface MethodError extends NormPair {
-  /** (1 − ‖E‖_* / ‖E_qlora‖_*) × 100 */
+  /** (1 − ‖E‖_* / ‖E_baseline‖_*) × 100 */
   readonly reduction: number;
 }
 
 export interface LayerErrors {
   readonly layer: string;
   readonly role: string;
-  readonly qlora: NormPair;
-  /** Rounds 1..T. */
-  readonly loftq: readonly MethodError[];
-  readonly qpissa: readonly MethodError[];
+  /** The baseline method's error NF4(W) − W (its iteration 0). */
+  readonly baseline: NormPair;
+  /** Rounds 1..T of each error-reducing method, by id. */
+  readonly methods: Readonly<Record<MethodId, readonly MethodError[]>>;
 }
 
 export interface QuantErrorResult {
-  readonly config: { model: string; rank: number; iterations: number; doubleQuant: boolean; niter: number; exactSvd: boolean; targets: readonly string[] };
+  readonly config: {
+    model: string;
+    rank: number;
+    iterations: number;
+    doubleQuant: boolean;
+    niter: number;
+    exactSvd: boolean;
+    targets: readonly string[];
+    /** The method whose error is the reference (quantError 'baseline'). */
+    baseline: MethodId;
+    /** The error-reducing methods (quantError 'reduced'), in registry order. */
+    methods: readonly MethodId[];
+  };
   readonly layers: readonly LayerErrors[];
-  /** Mean reduction per layer type (and 'all'), for LoftQ and QPiSSA at T = 1 and T. */
-  readonly averages: Readonly<Record<string, { loftq1: number; loftqT: number; qpissa1: number; qpissaT: number; layers: number }>>;
+  /** Mean reduction per layer type (and 'all') of each method after round 1 (`first`) and round T (`last`). */
+  readonly averages: Readonly<Record<string, { readonly layers: number; readonly methods: Readonly<Record<MethodId, { readonly first: number; readonly last: number }>> }>>;
 }
 
-function reduction(e: number, qlora: number): number {
-  return qlora > 0 ? (1 - e / qlora) * 100 : 0;
+/** The baseline method and the error-reducing ones, as the registry declares them. */
+export function quantMethods(): { baseline: MethodDefinition | undefined; reduced: MethodDefinition[] } {
+  return { baseline: METHODS.find((m) => m.quantError === 'baseline'), reduced: METHODS.filter((m) => m.quantError === 'reduced') };
+}
+
+function quantMethodsLabel(): string {
+  const { baseline, reduced } = quantMethods();
+  return [baseline, ...reduced].filter((m) => m !== undefined).map((m) => m.label).join(', ');
+}
+
+function reduction(e: number, base: number): number {
+  return base > 0 ? (1 - e / base) * 100 : 0;
 }
 
 export async function runQuantError(args: ParsedArgs, env: CliEnv): Promise<QuantErrorResult> {
@@ -82,21 +106,21 @@ export async function runQuantError(args: ParsedArgs, env: CliEnv): Promise<Quan
   const exactSvd = args.bool('exact-svd');
   const seed = args.number('seed', 0);
   const roles = parseRoles(args.string('targets', 'all'), 'quant-error');
-  const base = [
+  const { baseline, reduced } = quantMethods();
+  if (!baseline) throw new Error('no registered method declares the baseline quantization error');
+  // One set of flags for every method; each takes the settings its schema has.
+  const flags: readonly (readonly [string, string])[] = [
     ['rank', String(rank)],
     ['alpha', String(rank)],
     ['doubleQuant', String(doubleQuant)],
-  ] as const;
-  const svd = [
     ['iterations', String(T)],
     ['niter', String(niter)],
     ['exactSvd', String(exactSvd)],
-  ] as const;
-  const settings = {
-    qlora: methodSettings(methodById('qlora'), base, 'quant-error'),
-    loftq: methodSettings(methodById('loftq'), [...base, ...svd], 'quant-error'),
-    qpissa: methodSettings(methodById('qpissa'), [...base, ...svd], 'quant-error'),
-  };
+  ];
+  const runs = [baseline, ...reduced].map((method) => ({
+    method,
+    settings: methodSettings(method, flags.filter(([key]) => method.settings.some((spec) => spec.key === key)), 'quant-error'),
+  }));
 
   const source = await openModelDir(args.positionals[0]!);
   const rt = await env.gpu();
@@ -108,76 +132,76 @@ export async function runQuantError(args: ParsedArgs, env: CliEnv): Promise<Quan
       throw new UsageError(`--rank ${rank} is more than ${tooSmall.name}'s smaller side (${tooSmall.outFeatures} × ${tooSmall.inFeatures}); use a smaller --rank or --targets`, 'quant-error');
     }
     const errors = new Map<MethodId, NonNullable<AdaptedModel['quantErrors']>>();
-    for (const id of ['qlora', 'loftq', 'qpissa'] as const) {
+    for (const { method, settings } of runs) {
       const started = performance.now();
       let adapted: AdaptedModel;
       try {
-        adapted = await methodById(id).create(
-          {
-            rt,
-            model,
-            targets,
-            seed,
-            learningRate: 1e-4,
-          },
-          settings[id],
-        );
+        adapted = await method.create({ rt, model, targets, seed, learningRate: 1e-4 }, settings);
       } catch (error) {
-        throw initError(id, error);
+        throw initError(method.id, error);
       }
       try {
-        if (!adapted.quantErrors) throw new Error(`${id} reported no quantization errors`);
-        errors.set(id, adapted.quantErrors);
+        if (!adapted.quantErrors) throw new Error(`${method.id} reported no quantization errors`);
+        errors.set(method.id, adapted.quantErrors);
       } finally {
         adapted.release(rt);
       }
-      io.err(`${id}: ${targets.length} layers in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+      io.err(`${method.id}: ${targets.length} layers in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
     }
     const byLayer = (id: MethodId, layer: string) => {
       const e = errors.get(id)!.find((x) => x.layer === layer);
       if (!e) throw new Error(`${id} has no error for ${layer}`);
       return e.errors;
     };
+    const ids = reduced.map((m) => m.id);
     const layers: LayerErrors[] = targets.map((layer) => {
-      const q = byLayer('qlora', layer).find((e) => e.iteration === 0)!;
+      const q = byLayer(baseline.id, layer).find((e) => e.iteration === 0);
+      if (!q) throw new Error(`${baseline.id} has no iteration-0 error for ${layer}`);
       const rounds = (id: MethodId) =>
         byLayer(id, layer)
           .filter((e) => e.iteration >= 1)
           .sort((a, b) => a.iteration - b.iteration)
           .map((e) => ({ frobenius: e.frobenius, nuclear: e.nuclear, reduction: reduction(e.nuclear, q.nuclear) }));
-      return { layer, role: model.linearRole(layer), qlora: { frobenius: q.frobenius, nuclear: q.nuclear }, loftq: rounds('loftq'), qpissa: rounds('qpissa') };
+      return { layer, role: model.linearRole(layer), baseline: { frobenius: q.frobenius, nuclear: q.nuclear }, methods: Object.fromEntries(ids.map((id) => [id, rounds(id)])) };
     });
     const groups = new Map<string, LayerErrors[]>();
     for (const l of layers) groups.set(l.role, [...(groups.get(l.role) ?? []), l]);
     groups.set('all', layers);
     const mean = (ls: readonly LayerErrors[], pick: (l: LayerErrors) => number) => ls.reduce((n, l) => n + pick(l), 0) / ls.length;
+    const roundsOf = (l: LayerErrors, id: MethodId) => l.methods[id]!;
     const averages: Record<string, QuantErrorResult['averages'][string]> = {};
     for (const [role, ls] of groups) {
       averages[role] = {
-        loftq1: mean(ls, (l) => l.loftq[0]!.reduction),
-        loftqT: mean(ls, (l) => l.loftq[l.loftq.length - 1]!.reduction),
-        qpissa1: mean(ls, (l) => l.qpissa[0]!.reduction),
-        qpissaT: mean(ls, (l) => l.qpissa[l.qpissa.length - 1]!.reduction),
         layers: ls.length,
+        methods: Object.fromEntries(
+          ids.map((id) => [id, { first: mean(ls, (l) => roundsOf(l, id)[0]!.reduction), last: mean(ls, (l) => roundsOf(l, id).at(-1)!.reduction) }]),
+        ),
       };
     }
-    const result: QuantErrorResult = { config: { model: args.positionals[0]!, rank, iterations: T, doubleQuant, niter, exactSvd, targets: roles }, layers, averages };
+    const result: QuantErrorResult = { config: { model: args.positionals[0]!, rank, iterations: T, doubleQuant, niter, exactSvd, targets: roles, baseline: baseline.id, methods: ids }, layers, averages };
     if (args.bool('json')) {
       writeJson(io, result);
       return result;
     }
     const pct = (v: number) => `${v.toFixed(1)} %`;
     const nuc = (v: number) => v.toPrecision(5);
-    const cols = T === 1 ? ['loftq', 'qpissa'] : ['loftq T=1', `loftq T=${T}`, 'qpissa T=1', `qpissa T=${T}`];
-    const pick = (l: LayerErrors) => (T === 1 ? [l.loftq[0]!, l.qpissa[0]!] : [l.loftq[0]!, l.loftq[T - 1]!, l.qpissa[0]!, l.qpissa[T - 1]!]);
+    // One column per method (T = 1), or two: after round 1 and after round T.
+    const cols = ids.flatMap((id) => (T === 1 ? [id] : [`${id} T=1`, `${id} T=${T}`]));
+    const pick = <E>(first: E, last: E) => (T === 1 ? [first] : [first, last]);
     io.out(
       `NF4 quantization error, rank ${rank}, alpha ${rank}, ${doubleQuant ? 'double quantization' : 'no double quantization'}; ` +
-        `‖E‖_* (nuclear norm) and the reduction against QLoRA\n\n`,
+        `‖E‖_* (nuclear norm) and the reduction against ${baseline.label}\n\n`,
     );
     io.out(
       formatTable(
-        ['layer', 'role', 'qlora ‖E‖_F', 'qlora ‖E‖_*', ...cols.flatMap((c) => [`${c} ‖E‖_*`, 'red.'])],
-        layers.map((l) => [l.layer, l.role, nuc(l.qlora.frobenius), nuc(l.qlora.nuclear), ...pick(l).flatMap((e) => [nuc(e.nuclear), pct(e.reduction)])]),
+        ['layer', 'role', `${baseline.id} ‖E‖_F`, `${baseline.id} ‖E‖_*`, ...cols.flatMap((c) => [`${c} ‖E‖_*`, 'red.'])],
+        layers.map((l) => [
+          l.layer,
+          l.role,
+          nuc(l.baseline.frobenius),
+          nuc(l.baseline.nuclear),
+          ...ids.flatMap((id) => pick(roundsOf(l, id)[0]!, roundsOf(l, id).at(-1)!)).flatMap((e) => [nuc(e.nuclear), pct(e.reduction)]),
+        ]),
       ),
     );
     io.out('\nmean reduction ratio per layer type\n\n');
@@ -186,7 +210,7 @@ export async function runQuantError(args: ParsedArgs, env: CliEnv): Promise<Quan
         ['type', 'layers', ...cols],
         [...groups.keys()].map((role) => {
           const a = averages[role]!;
-          return [role, String(a.layers), ...(T === 1 ? [a.loftq1, a.qpissa1] : [a.loftq1, a.loftqT, a.qpissa1, a.qpissaT]).map(pct)];
+          return [role, String(a.layers), ...ids.flatMap((id) => pick(a.methods[id]!.first, a.methods[id]!.last)).map(pct)];
         }),
       ),
     );

@@ -15,7 +15,7 @@
 
 import { writeFile } from 'node:fs/promises';
 import { UsageError, type CommandSpec, type ParsedArgs } from '../args';
-import { METHODS } from '../../adapters/registry';
+import { DEFAULT_TRAIN_METHOD, METHODS } from '../../adapters/registry';
 import type { SettingValue } from '../../adapters/types';
 import { memoryEstimate, paramCount } from '../../io/hfConfig';
 import { loadModelTokenizer } from '../../io/tokenizer';
@@ -24,7 +24,6 @@ import { startMethod, type StartedMethod } from '../../train/methodRun';
 import type { ScheduleKind } from '../../train/schedule';
 import { StudioError, formatBytes } from '../../errors';
 import {
-  calibrationBatchCount,
   checkOutputFile,
   describe,
   fmtNumber as fmt,
@@ -50,7 +49,7 @@ export const trainSpec: CommandSpec = {
   flags: {
     ...TRAINING_FLAGS,
     data: { type: 'string', value: 'FILE', description: 'training data (default: the built-in math set public/datasets/math)' },
-    method: { type: 'string', value: 'NAME', default: 'full', description: `training method: ${METHODS.map((m) => m.id).join(', ')}` },
+    method: { type: 'string', value: 'NAME', default: DEFAULT_TRAIN_METHOD, description: `training method: ${METHODS.map((m) => m.id).join(', ')}` },
     targets: { type: 'string', value: 'ROLES', default: 'all', description: 'projections to adapt: q,k,v,o,gate,up,down (GPT-2: c_attn,attn.c_proj,c_fc,mlp.c_proj) or all' },
     set: { type: 'string', value: 'KEY=VALUE', description: "a method setting, e.g. rank=16 (repeatable; a wrong key lists the method's settings)" },
     steps: { type: 'int', value: 'N', min: 1, description: 'optimizer steps (required)' },
@@ -123,7 +122,7 @@ function readConfig(args: ParsedArgs): TrainConfig & { readonly dataGiven: boole
   const data = args.string('data');
   const steps = args.number('steps');
   if (steps === undefined) throw new UsageError("'train' needs --steps N", 'train');
-  const method = methodOrUsage(args.string('method', 'full'), 'train');
+  const method = methodOrUsage(args.string('method', DEFAULT_TRAIN_METHOD), 'train');
   const settings = methodSettings(method, parseSetPairs(args.string('set'), 'train'), 'train');
   const schedule = args.string('schedule', 'constant');
   if (!(SCHEDULES as readonly string[]).includes(schedule)) {
@@ -204,11 +203,10 @@ export async function runTrain(args: ParsedArgs, env: CliEnv): Promise<TrainResu
   };
   try {
     const targets = targetsOrUsage(model, config.targets, 'train');
-    const calibrationCount = Math.max(1, calibrationBatchCount([config.settings]));
     try {
       started = await startMethod(
         rt,
-        { model, targets, seed: config.seed, calibration: () => Array.from({ length: calibrationCount }, (_, i) => batcher.batch(i)) },
+        { model, targets, seed: config.seed, calibration: (count) => Array.from({ length: count }, (_, i) => batcher.batch(i)) },
         { id: method.id, settings: config.settings, learningRate: config.lr, clipNorm: config.clip, weightDecay: config.weightDecay },
         { kind: config.schedule, warmupSteps: config.warmup, totalSteps: config.steps },
       );

@@ -11,7 +11,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createBatcher, prepareDataset, type Batch, type Batcher, type PreparedData, type TokenizedExample } from '../../io/datasets';
+import { answerLineComplete, finalAnswer, questionPrompt } from '../../io/questionAnswer';
 import type { TextTokenizer } from '../../io/tokenizer';
+import { padIdOf, validationBatchesOf } from '../../train/runData';
 import { DatasetError } from '../../errors';
 
 export type DatasetId = 'math' | 'words';
@@ -46,13 +48,6 @@ export interface StudyData {
   readonly describe: string;
 }
 
-/** The rest of the line after the first `####`, stripped; null without `####` (the math card's rule). */
-export function finalNumber(text: string): string | null {
-  const at = text.indexOf('####');
-  if (at < 0) return null;
-  return text.slice(at + 4).split('\n', 1)[0]!.trim();
-}
-
 /** The answer up to the first newline, stripped (the words card's rule). */
 export function firstLine(text: string): string {
   return text.split('\n', 1)[0]!.trim();
@@ -78,7 +73,7 @@ function parseJsonl(text: string, file: string): Record<string, unknown>[] {
 
 /** Math rows as the card renders them. */
 export function mathRow(row: Record<string, unknown>): Row {
-  return { prompt: `Question: ${String(row.question)}\nAnswer:`, completion: ` ${String(row.answer)}` };
+  return { prompt: questionPrompt(String(row.question)), completion: ` ${String(row.answer)}` };
 }
 
 function wordsRow(row: Record<string, unknown>): Row {
@@ -114,12 +109,12 @@ export async function loadStudyData(id: DatasetId, tokenizer: TextTokenizer, opt
   const validation = await readRows(id, 'validation');
   const preparedTrain = prepare(train.rows, tokenizer, options.seqLen, `${id}/train.jsonl`);
   const preparedValidation = prepare(validation.rows, tokenizer, options.seqLen, `${id}/validation.jsonl`);
-  const padId = tokenizer.padId ?? tokenizer.eosId ?? 0;
+  const padId = padIdOf(tokenizer);
   const bos = tokenizer.addsBos && tokenizer.bosId !== undefined ? [tokenizer.bosId] : [];
   const items: AccuracyItem[] = validation.rows.slice(0, options.accuracyItems).map((row) => ({
     prompt: row.prompt,
     promptIds: [...bos, ...tokenizer.encode(row.prompt, { addSpecialTokens: false })],
-    reference: (id === 'math' ? finalNumber(row.completion) : firstLine(row.completion)) ?? '',
+    reference: (id === 'math' ? finalAnswer(row.completion) : firstLine(row.completion)) ?? '',
   }));
   const math = id === 'math';
   return {
@@ -133,9 +128,9 @@ export async function loadStudyData(id: DatasetId, tokenizer: TextTokenizer, opt
     batcher: createBatcher(preparedTrain.examples, { batchSize: options.batch, seqLen: options.seqLen, seed: options.seed, padId }),
     padId,
     items,
-    extract: math ? finalNumber : firstLine,
+    extract: math ? finalAnswer : firstLine,
     // math: stop at a newline after the `####` line has started; words: at the first newline.
-    complete: math ? (text) => finalNumber(text) !== null && text.slice(text.indexOf('####')).includes('\n') : (text) => text.includes('\n'),
+    complete: math ? answerLineComplete : (text) => text.includes('\n'),
     maxNewTokens: math ? 48 : 32,
     describe: math
       ? 'prompt `Question: {question}\\nAnswer:`, completion ` {answer}` + EOS (loss on the completion only); accuracy = exact match of the number after `####`'
@@ -145,11 +140,5 @@ export async function loadStudyData(id: DatasetId, tokenizer: TextTokenizer, opt
 
 /** Validation batches visiting each of the first `rows` validation examples once, in order. */
 export function validationBatches(data: StudyData, rows: number, batch: number, seqLen: number): Batch[] {
-  const examples = rows > 0 ? data.validation.slice(0, rows) : data.validation;
-  const out: Batch[] = [];
-  for (let i = 0; i < examples.length; i += batch) {
-    const chunk = examples.slice(i, i + batch);
-    out.push(createBatcher(chunk, { batchSize: chunk.length, seqLen, seed: 0, shuffle: false, padId: data.padId }).batch(0));
-  }
-  return out;
+  return validationBatchesOf(rows > 0 ? data.validation.slice(0, rows) : data.validation, batch, seqLen, data.padId);
 }

@@ -2,9 +2,10 @@
 // model and trained on identical batches in identical order, interleaved step by step, with
 // src/train/compare.ts's InterleavedRun (as runComparison), keeping the trained adapters until the
 // validation loss on the whole validation set and the generated answers for the accuracy are in.
-// Plus the per-layer quantization error of QLoRA, QPiSSA and LoftQ at init.
+// Plus the per-layer quantization error at init of the methods whose init reduces it
+// (MethodDefinition.quantError 'reduced': QPiSSA, LoftQ).
 
-import { methodById } from '../../adapters/registry';
+import { METHODS } from '../../adapters/registry';
 import { resolveSettings, type AdaptedModel, type MethodId, type MethodSettings } from '../../adapters/types';
 import type { CausalLM } from '../../models/causalLM';
 import type { Runtime } from '../../tensor/values';
@@ -13,7 +14,7 @@ import type { ScheduleKind } from '../../train/schedule';
 import { Trainer, type Batch } from '../../train/trainer';
 import type { StudyData } from './data';
 import { validationBatches } from './data';
-import { greedyGenerateMany } from './generate';
+import { generateMany } from '../../models/generate';
 
 export interface MethodPlan {
   readonly id: MethodId;
@@ -97,12 +98,11 @@ export async function accuracyOf(
   decode: (ids: readonly number[]) => string,
 ): Promise<AccuracyResult> {
   const start = performance.now();
-  const generated = await greedyGenerateMany(
+  const generated = await generateMany(
     rt,
     model,
-    linears,
     data.items.map((i) => i.promptIds),
-    { maxNewTokens: data.maxNewTokens, eosIds, isComplete: (ids) => data.complete(decode(ids)) },
+    { maxNewTokens: data.maxNewTokens, eosIds, linears, temperature: 0, stop: (ids) => data.complete(decode(ids)) },
   );
   let correct = 0;
   let answered = 0;
@@ -152,7 +152,8 @@ export async function runStudy(rt: Runtime, options: RunOptions, tok: TokenizerL
   const { model, data, log } = options;
   const subset = validationBatches(data, options.evalRows, options.batch, options.seqLen);
   const all = validationBatches(data, options.finalValRows, options.batch, options.seqLen);
-  const calibration = () => Array.from({ length: Math.max(1, options.calibrationBatches) }, (_, i) => data.batcher.batch(i));
+  // The study's --calibration-batches caps what each method's settings ask for.
+  const calibration = (count: number) => Array.from({ length: Math.max(1, Math.min(count, options.calibrationBatches)) }, (_, i) => data.batcher.batch(i));
   let lastPhase = '';
   const run = new InterleavedRun<Result>(rt, {
     model,
@@ -252,12 +253,6 @@ function mean(xs: readonly number[]): number {
 
 // --- quantization error at init -----------------------------------------------------------------
 
-export interface QuantVariant {
-  readonly label: string;
-  readonly id: 'qlora' | 'qpissa' | 'loftq';
-  readonly iterations: number;
-}
-
 export interface LayerQuant {
   readonly layer: string;
   readonly role: string;
@@ -265,23 +260,33 @@ export interface LayerQuant {
   readonly errors: readonly { iteration: number; frobenius: number; nuclear: number }[];
 }
 
+export interface QuantMethod {
+  readonly id: MethodId;
+  readonly iterations: number;
+  readonly initMs: number;
+  readonly layers: readonly LayerQuant[];
+}
+
 export interface QuantStudy {
   readonly settings: Readonly<Record<string, unknown>>;
-  readonly methods: readonly { id: 'qpissa' | 'loftq'; iterations: number; initMs: number; layers: readonly LayerQuant[] }[];
+  readonly methods: readonly QuantMethod[];
 }
 
 /**
- * Initialises QPiSSA and LoFTQ with `iterations` alternating rounds on every target and returns
- * their per-layer, per-iteration errors (QPiSSA's iteration t is exactly QPiSSA with T = t: the
- * rounds are deterministic in the seed; LoftQ's iteration 0 is plain NF4, i.e. QLoRA's error).
+ * Initialises every error-reducing quantized method (quantError 'reduced': QPiSSA, LoftQ) with
+ * `iterations` alternating rounds on every target and returns their per-layer, per-iteration
+ * errors (QPiSSA's iteration t is exactly QPiSSA with T = t: the rounds are deterministic in the
+ * seed; an iteration 0, where a method records one (LoftQ), is plain NF4(W): the baseline's error,
+ * so the baseline method itself need not run). Each method takes the settings its schema has.
  */
 export async function quantStudy(rt: Runtime, model: CausalLM, targets: readonly string[], seed: number, settings: MethodSettings, iterations: number, log: (line: string) => void): Promise<QuantStudy> {
-  const methods: { id: 'qpissa' | 'loftq'; iterations: number; initMs: number; layers: LayerQuant[] }[] = [];
+  const methods: QuantMethod[] = [];
   let resolvedSettings: Record<string, unknown> = { ...settings, iterations };
-  for (const id of ['qpissa', 'loftq'] as const) {
-    const method = methodById(id);
+  for (const method of METHODS.filter((m) => m.quantError === 'reduced')) {
+    const id = method.id;
     const start = performance.now();
-    const resolved = resolveSettings(method, { ...settings, iterations });
+    const given = Object.fromEntries(Object.entries({ ...settings, iterations }).filter(([key]) => method.settings.some((spec) => spec.key === key)));
+    const resolved = resolveSettings(method, given);
     resolvedSettings = resolved;
     const adapted = await method.create({ rt, model, targets, seed, learningRate: 1e-4 }, resolved);
     try {

@@ -1,9 +1,17 @@
 // Tests of the crossEntropy op (shaders/cross_entropy.wgsl) against a float64 reference: odd
 // shapes with ignored rows, [B, T, V] input, V = 50257 (GPT-2), logits of ±80 (stability), all rows
-// ignored, out-of-range targets, the count kept on the GPU, repeatability.
+// ignored, out-of-range targets, the count kept on the GPU, repeatability, and the row-block
+// kernels (lmHeadLoss's) giving bit-identical results to the whole-matrix ones.
 
 import { describe, expect, it } from 'vitest';
-import { crossEntropyForwardInto, crossEntropySavedSize } from '../../kernels/crossEntropy';
+import {
+  crossEntropyBackwardInPlace,
+  crossEntropyBackwardInto,
+  crossEntropyForwardInto,
+  crossEntropyMeanInto,
+  crossEntropyRowsInto,
+  crossEntropySavedSize,
+} from '../../kernels/crossEntropy';
 import { testContext } from '../../test/gpu';
 import { gradcheck } from '../../test/gradcheck';
 import { randomArray, rng } from '../../test/reference';
@@ -156,5 +164,37 @@ describe('crossEntropy', () => {
     expect(() => crossEntropy(g, logits, short)).toThrow(/one entry per row/);
     ctx.release(logits.data, f32Targets.data, short.data);
     g.destroy();
+  });
+
+  it('row blocks (forward, mean, in-place backward) give bit-identical results to the whole matrix', async () => {
+    const ctx = await testContext();
+    const [N, V] = [7, 300];
+    const values = randomArray(N * V, 31, 4);
+    const logits = ctx.uploadF32(values, [N, V]);
+    const targets = ctx.upload(Int32Array.from(randomTargets(N, V, 32, 3)), [N], 'i32');
+    const gy = ctx.uploadF32([0.75], [1]);
+    const [loss, saved, dlogits] = [ctx.empty([1]), ctx.empty([crossEntropySavedSize(N)]), ctx.empty([N, V])];
+    crossEntropyForwardInto(ctx, logits, targets, loss, saved);
+    crossEntropyBackwardInto(ctx, logits, targets, saved, gy, dlogits);
+
+    const [blockLoss, blockSaved] = [ctx.empty([1]), ctx.empty([crossEntropySavedSize(N)])];
+    const blocks = [
+      [0, 3],
+      [3, 3],
+      [6, 1],
+    ] as const;
+    const blockData = blocks.map(([row0, rows]) => ctx.uploadF32(values.subarray(row0 * V, (row0 + rows) * V), [rows, V]));
+    blocks.forEach(([row0], i) => crossEntropyRowsInto(ctx, blockData[i]!, targets, blockSaved, row0));
+    crossEntropyMeanInto(ctx, targets, V, blockLoss, blockSaved);
+    blocks.forEach(([row0], i) => crossEntropyBackwardInPlace(ctx, blockData[i]!, targets, blockSaved, gy, row0));
+
+    expect(Array.from(await ctx.read(blockLoss))).toEqual(Array.from(await ctx.read(loss)));
+    expect(Array.from(await ctx.read(blockSaved))).toEqual(Array.from(await ctx.read(saved)));
+    const whole = await ctx.read(dlogits);
+    for (const [i, [row0, rows]] of blocks.entries()) {
+      expect(Array.from(await ctx.read(blockData[i]!)), `rows ${row0}..`).toEqual(Array.from(whole.subarray(row0 * V, (row0 + rows) * V)));
+    }
+    expect(() => crossEntropyRowsInto(ctx, blockData[0]!, targets, blockSaved, 5)).toThrow(/outside the 7 targets/);
+    ctx.release(logits, targets, gy, loss, saved, dlogits, blockLoss, blockSaved, ...blockData);
   });
 });

@@ -2,7 +2,8 @@
 // backward (dx, dweight, dbias) against finite differences, on odd shapes (C = 1, 7, 33), rows
 // wider than a workgroup (C = 300, 4096), enough rows to take the two-pass parameter-gradient
 // path, leading batch dims, accumulation into an existing .grad, no-grad inference, and
-// bit-for-bit repeatable parameter gradients.
+// bit-for-bit repeatable parameter gradients. Gemma's (1 + w) RMSNorm the same way, and the
+// per-head q/k norm of Qwen3 and Gemma 3 (a reshape to [B, T, H, D] around rmsNorm).
 
 import { describe, expect, it } from 'vitest';
 import { normForward, normParamGrad, paramChunkPlan } from '../../kernels/norm';
@@ -11,7 +12,7 @@ import { gradcheck } from '../../test/gradcheck';
 import { randomArray, relativeError } from '../../test/reference';
 import { Graph } from '../graph';
 import { Tensor } from '../tensor';
-import { add } from './elementwiseOps';
+import { add, reshape } from './elementwiseOps';
 import { layerNorm, rmsNorm } from './norm';
 
 // ---- float64 references -------------------------------------------------------------------------
@@ -32,14 +33,14 @@ function layerNormRef(x: Float64Array, w: Float64Array, b: Float64Array, C: numb
   return y;
 }
 
-/** y [R, C] = x/√(mean(x²) + eps)·w per row (HF LlamaRMSNorm). */
-function rmsNormRef(x: Float64Array, w: Float64Array, C: number, eps: number): Float64Array {
+/** y [R, C] = x/√(mean(x²) + eps)·(offset + w) per row (HF LlamaRMSNorm; Gemma3RMSNorm with offset 1). */
+function rmsNormRef(x: Float64Array, w: Float64Array, C: number, eps: number, offset = 0): Float64Array {
   const y = new Float64Array(x.length);
   for (let r = 0; r < x.length / C; r++) {
     let ms = 0;
     for (let c = 0; c < C; c++) ms += x[r * C + c]! ** 2;
     const rstd = 1 / Math.sqrt(ms / C + eps);
-    for (let c = 0; c < C; c++) y[r * C + c] = x[r * C + c]! * rstd * w[c]!;
+    for (let c = 0; c < C; c++) y[r * C + c] = x[r * C + c]! * rstd * (offset + w[c]!);
   }
   return y;
 }
@@ -191,6 +192,65 @@ describe('rmsNorm', () => {
     expect(result.forwardError).toBeLessThan(1e-5);
     for (const [name, error] of Object.entries(result.gradErrors)) expect(error, name).toBeLessThan(1e-4);
   });
+});
+
+// Gemma stores its norm weights as offsets from one: centred on 0 rather than 1.
+function gemmaRmsCase(shape: number[]) {
+  const C = lastDim(shape);
+  return {
+    inputs: [
+      { name: 'x', shape, data: randomArray(size(shape), size(shape) + 6, 2) },
+      { name: 'weight', shape: [C], data: randomArray(C, C + 7, 0.5) },
+    ],
+    gpu: (g: Graph, [x, w]: Tensor[]) => rmsNorm(g, x!, w!, RMS_EPS, { weightOffset: 1 }),
+    cpu: ([x, w]: Float64Array[]) => rmsNormRef(x!, w!, C, RMS_EPS, 1),
+  };
+}
+
+describe('rmsNorm with weight offset 1 (Gemma)', () => {
+  it.each([[[7, 33]], [[2, 3, 33]], [[150, 5]], [[3, 300]]])('matches float64 and finite differences on %j', async (shape) => {
+    const ctx = await testContext();
+    const result = await gradcheck(ctx, { ...gemmaRmsCase(shape), samples: 32 });
+    expect(result.forwardError).toBeLessThan(1e-5);
+    expect(Object.keys(result.gradErrors).sort()).toEqual(['weight', 'x']);
+    for (const [name, error] of Object.entries(result.gradErrors)) expect(error, name).toBeLessThan(1e-4);
+  });
+
+  it('equals the plain rmsNorm with weight 1 + w', async () => {
+    const ctx = await testContext();
+    const shape = [4, 9];
+    const { inputs } = gemmaRmsCase(shape);
+    const g = new Graph(ctx, false);
+    const x = Tensor.leaf(ctx.uploadF32(inputs[0]!.data, shape), false, 'x');
+    const w = Tensor.leaf(ctx.uploadF32(inputs[1]!.data, [9]), false, 'w');
+    const w1 = Tensor.leaf(ctx.uploadF32(inputs[1]!.data.map((v) => 1 + v), [9]), false, 'w1');
+    const a = await ctx.read(rmsNorm(g, x, w, RMS_EPS, { weightOffset: 1 }).data);
+    const b = await ctx.read(rmsNorm(g, x, w1, RMS_EPS).data);
+    expect(Array.from(a)).toEqual(Array.from(b));
+    g.destroy();
+    ctx.release(x.data, w.data, w1.data);
+  });
+});
+
+describe('per-head rmsNorm (Qwen3 / Gemma 3 q_norm, k_norm)', () => {
+  // q [B, T, H·D] normalised over each head's D entries with one weight [D] shared by the heads.
+  for (const weightOffset of [0, 1] as const) {
+    it(`matches float64 and finite differences through a reshape (weight offset ${weightOffset})`, async () => {
+      const ctx = await testContext();
+      const [B, T, H, D] = [2, 3, 4, 6];
+      const result = await gradcheck(ctx, {
+        inputs: [
+          { name: 'q', shape: [B, T, H * D], data: randomArray(B * T * H * D, 21, 2) },
+          { name: 'weight', shape: [D], data: Float32Array.from(randomArray(D, 22, 0.5), (v) => v + 1 - weightOffset) },
+        ],
+        gpu: (g, [q, w]) => reshape(g, rmsNorm(g, reshape(g, q!, [B, T, H, D]), w!, RMS_EPS, { weightOffset }), [B, T, H * D]),
+        cpu: ([q, w]) => rmsNormRef(q!, w!, D, RMS_EPS, weightOffset),
+        samples: 32,
+      });
+      expect(result.forwardError).toBeLessThan(1e-5);
+      for (const [name, error] of Object.entries(result.gradErrors)) expect(error, name).toBeLessThan(1e-4);
+    });
+  }
 });
 
 describe('norm parameter gradients', () => {

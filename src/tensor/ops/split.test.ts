@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { testContext } from '../../test/gpu';
 import { gradcheck } from '../../test/gradcheck';
 import { linear } from './linear';
-import { splitLastDim } from './split';
+import { selectPosition, splitLastDim } from './split';
 
 // float64 reference: columns [offset, offset + width) of x [N, total]
 function columnsRef(x: Float64Array, N: number, total: number, offset: number, width: number): Float64Array {
@@ -62,6 +62,39 @@ describe('splitLastDim', () => {
     const x = Tensor.leaf(ctx.uploadF32(new Float32Array(6), [2, 3]), false, 'x');
     expect(() => splitLastDim(g, x, [1, 1])).toThrow(/do not partition/);
     ctx.release(x.data);
+    g.destroy();
+  });
+});
+
+describe('selectPosition', () => {
+  for (const [B, T, C, t] of [
+    [1, 1, 1, 0],
+    [1, 7, 5, 6],
+    [3, 5, 4, 2],
+    [2, 9, 33, 0],
+  ] as const) {
+    it(`position ${t} of [${B}, ${T}, ${C}] matches float64 and finite differences`, async () => {
+      const ctx = await testContext();
+      const result = await gradcheck(ctx, {
+        inputs: [{ name: 'x', shape: [B, T, C] }],
+        gpu: (g, [x]) => selectPosition(g, x!, t),
+        cpu: ([x]) => columnsRef(x!, B, T * C, t * C, C),
+      });
+      expect(result.forwardError).toBe(0);
+      expect(result.gradErrors.x).toBeLessThan(1e-6);
+    });
+  }
+
+  it('refuses a position outside [0, T) or a tensor that is not [B, T, C]', async () => {
+    const ctx = await testContext();
+    const { Graph } = await import('../graph');
+    const { Tensor } = await import('../tensor');
+    const g = new Graph(ctx);
+    const x = Tensor.leaf(ctx.uploadF32(new Float32Array(6), [1, 2, 3]), false, 'x');
+    expect(() => selectPosition(g, x, 2)).toThrow(/position 2/);
+    const flat = Tensor.leaf(ctx.uploadF32(new Float32Array(6), [2, 3]), false, 'flat');
+    expect(() => selectPosition(g, flat, 0)).toThrow(/expected \[B, T, C\]/);
+    ctx.release(x.data, flat.data);
     g.destroy();
   });
 });

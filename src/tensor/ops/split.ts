@@ -2,6 +2,9 @@
 // GPT-2's fused attention projection c_attn gives [B, T, 3C], split into q, k, v [B, T, C].
 // Backward of part i: ∂L/∂x[..., offset_i : offset_i + size_i] = ∂L/∂part_i, zero elsewhere;
 // the graph sums the parts' contributions into x.grad.
+// selectPosition takes one position of every sequence: x [B, T, C] → y [B, C] = x[:, t, :]
+// (generation needs the hidden state of the last position only). Backward: ∂L/∂x[:, t, :] = ∂L/∂y,
+// zero at the other positions.
 
 import { fill } from '../../kernels/elementwise';
 import { copyColumns } from '../../kernels/slice';
@@ -29,4 +32,21 @@ export function splitLastDim(g: Graph, x: Tensor, sizes: readonly number[]): Ten
     offset += width;
   }
   return parts;
+}
+
+export function selectPosition(g: Graph, x: Tensor, t: number): Tensor {
+  const [B, T, C] = x.shape as [number, number, number];
+  if (x.shape.length !== 3 || !Number.isInteger(t) || t < 0 || t >= T) {
+    throw new Error(`selectPosition: position ${t} of [${x.shape.join(',')}] (expected [B, T, C] with 0 ≤ t < T)`);
+  }
+  // In the [B, T·C] view, position t of every sequence is the column block [t·C, (t + 1)·C).
+  const block = { srcOffset: t * C, dstOffset: 0, width: C };
+  const data = copyColumns(g.ctx, x.data.view([B, T * C]), g.ctx.empty([B, C], 'f32', 'selected position'), block);
+  const y = g.output(data, [x], 'selectPosition');
+  g.record('selectPosition', y, (gy) => {
+    const dx = fill(g.ctx, g.ctx.empty(x.shape, 'f32', 'selectPosition dx'), 0);
+    copyColumns(g.ctx, gy, dx.view([B, T * C]), { srcOffset: 0, dstOffset: t * C, width: C });
+    g.accumulate(x, dx);
+  });
+  return y;
 }

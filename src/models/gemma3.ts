@@ -1,0 +1,39 @@
+// Gemma 3's text model as Hugging Face's Gemma3ForCausalLM computes it (Gemma Team 2025, "Gemma 3
+// Technical Report"; transformers' modeling_gemma3.py):
+//   x = embed_tokens[ids] · s                  [B, T, C], s = √C cast to the weights' dtype
+//   every RMSNorm here scales by (1 + w): the stored weights are offsets from one
+//   per block i:
+//     a = attn_i(input_layernorm(x))           q/k: per-head q_norm/k_norm, then RoPE with base
+//                                              rope_local_base_freq on sliding layers and
+//                                              rope_theta on global ones; scores scaled by
+//                                              query_pre_attn_scalar^(−1/2); sliding layers see
+//                                              only the last `sliding_window` positions
+//     x = x + post_attention_layernorm(a)
+//     m = down_proj(gelu_tanh(gate_proj(h)) ⊙ up_proj(h)),  h = pre_feedforward_layernorm(x)
+//     x = x + post_feedforward_layernorm(m)
+//   h = norm(x) [B, T, C]; logits = h · embed_tokensᵀ (tied)                      [B, T, V]
+// The attention sublayer and the gated MLP are LlamaModel's, driven by the config (per-layer
+// window and RoPE base, q/k norm, scale, activation, norm offset); only the block differs.
+// Not done: final-logit and attention soft-capping (Gemma 2; Gemma 3 sets both null and the
+// config parser refuses them), scaled RoPE on the global layers (refused likewise), the
+// multimodal Gemma3ForConditionalGeneration.
+
+import type { Graph } from '../tensor/graph';
+import { add } from '../tensor/ops/elementwiseOps';
+import { embedding } from '../tensor/ops/embedding';
+import { scale } from '../tensor/ops/scaling';
+import type { Tensor } from '../tensor/tensor';
+import type { ForwardOptions } from './causalLM';
+import { LlamaModel } from './llama';
+
+export class Gemma3Model extends LlamaModel {
+  override forwardHidden(g: Graph, ids: Tensor, options: ForwardOptions = {}): Tensor {
+    let x = scale(g, embedding(g, ids, this.parameter('model.embed_tokens.weight')), this.config.embedScale);
+    for (let i = 0; i < this.config.numLayers; i++) {
+      const norm = (t: Tensor, n: string) => this.norm(g, t, `model.layers.${i}.${n}.weight`);
+      x = add(g, x, norm(this.attention(g, i, norm(x, 'input_layernorm'), options), 'post_attention_layernorm'));
+      x = add(g, x, norm(this.mlp(g, i, norm(x, 'pre_feedforward_layernorm'), options), 'post_feedforward_layernorm'));
+    }
+    return this.norm(g, x, 'model.norm.weight');
+  }
+}
