@@ -15,6 +15,12 @@
 // of V, which matters for V = 50257 and N of a few thousand tokens. Each block of WG columns rescans
 // the ids of tokens m ≥ n, so the id reads are about N²/WG + distinct ids · N · ⌈C/WG⌉.
 //
+// embedding_forward_half: the forward gather from a packed 16-bit table (frozen bf16/f16 weights,
+// FORMAT 1 bf16 / 2 f16) bound as table_half: element e = v·C + c of the table is the 16-bit half
+// (e & 1) of word e >> 1 (element 2i in bits 0..15, 2i+1 in bits 16..31; indexed globally, so a
+// row of odd C starts mid-word). bf16 → f32 is a 16-bit shift and f16 → f32 unpack2x16float:
+// exact, so the output equals the f32 gather of the expanded table.
+//
 // Forward grid: one invocation per output element, workgroups laid out 2-D (see elementwise.wgsl):
 // i = (wid.y · nwg.x + wid.x) · WG + lid. Backward grid: token n = wid.y · nwg.x + wid.x.
 
@@ -22,11 +28,13 @@ struct Params { N: u32, C: u32, V: u32 }
 
 override WG: u32 = 256u; // a power of two
 override ACCUMULATE: bool = false;
+override FORMAT: u32 = 1u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> ids: array<u32>;          // [N]
 @group(0) @binding(2) var<storage, read> src: array<f32>;          // forward: table [V, C]; backward: gy [N, C]
 @group(0) @binding(3) var<storage, read_write> dst: array<f32>;    // forward: out [N, C]; backward: dTable [V, C]
+@group(0) @binding(4) var<storage, read> table_half: array<u32>;   // embedding_forward_half: packed table [V, C]
 
 fn row_of(n: u32) -> u32 {
   return min(ids[n], params.V - 1u);
@@ -43,6 +51,25 @@ fn embedding_forward(
   let n = i / params.C;
   let c = i - n * params.C;
   dst[i] = src[row_of(n) * params.C + c];
+}
+
+@compute @workgroup_size(WG)
+fn embedding_forward_half(
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (i >= params.N * params.C) { return; }
+  let n = i / params.C;
+  let c = i - n * params.C;
+  let e = row_of(n) * params.C + c;
+  let bits = (table_half[e >> 1u] >> ((e & 1u) << 4u)) & 0xffffu;
+  if (FORMAT == 1u) {
+    dst[i] = bitcast<f32>(bits << 16u);
+  } else {
+    dst[i] = unpack2x16float(bits).x;
+  }
 }
 
 var<workgroup> seen: array<u32, WG>;

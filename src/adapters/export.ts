@@ -5,15 +5,17 @@
 //                   it) exported as a LoRA on the ORIGINAL W: its update relative to init,
 //                   s·(B M A − B₀ M₀ A₀), as A' = [A; A₀] [2r, in], B' = [B M, −B₀ M₀] [out, 2r],
 //                   r' = 2r, alpha' = s·2r (PEFT's "PiSSA conversion").
+//   doraAdapter     DoRA as PEFT stores it: use_dora, lora_A/lora_B as trained, the magnitude m.
 //   mergedTensors   every parameter of the method's model, adapted projections replaced by the
 //                   layer's effective weight now (each form knows its merge).
 // Factors are read back to the host; merges run on the GPU. Which block a method uses is in its
 // definition (`peft`); nothing here knows method ids.
 
-import type { MergedTensor, PeftAdapter, PeftLayer } from '../io/peft';
+import type { MergedTensor, PeftAdapter, PeftFolder, PeftLayer } from '../io/peft';
 import { readEffectiveB } from '../linalg/merge';
 import { readTensor, type Runtime } from '../tensor/values';
 import { releaseView } from './forms/frozenBase';
+import { DoraLayer } from './forms/doraLayer';
 import { LowRankLayer, type InitialFactors } from './forms/lowRank';
 import type { AdaptedModel, MethodDefinition } from './types';
 
@@ -107,8 +109,30 @@ export async function deltaAdapter(rt: Runtime, adapted: AdaptedModel, baseModel
   return adapterOf(adapted, baseModel, 2 * rank, scaling, layers);
 }
 
+/** The adapter as PEFT stores DoRA: factors as trained, m, alpha = s·r so PEFT's scale equals ours. */
+export async function doraAdapter(rt: Runtime, adapted: AdaptedModel, baseModel: string): Promise<PeftAdapter> {
+  const layers: PeftLayer[] = [];
+  let rank = 0;
+  let scaling = 1;
+  for (const layer of adapted.linears.values()) {
+    if (!(layer instanceof DoraLayer)) throw new Error(`${layer.name} is not a DoRA layer`);
+    rank = layer.rank;
+    scaling = layer.scaling;
+    layers.push({
+      module: layer.name,
+      A: await readTensor(rt, layer.A),
+      B: await readTensor(rt, layer.B),
+      magnitude: await readTensor(rt, layer.m),
+      inFeatures: layer.inFeatures,
+      outFeatures: layer.outFeatures,
+    });
+  }
+  if (layers.length === 0) throw new Error('the method adapted no layer');
+  return { family: adapted.model.config.family, baseModel, rank, alpha: scaling * rank, useRslora: false, useDora: true, layers };
+}
+
 /** The PEFT adapter a method's definition builds, or its reason for having none. */
-export function peftAdapter(rt: Runtime, method: MethodDefinition, adapted: AdaptedModel, baseModel: string): Promise<PeftAdapter> {
+export function peftAdapter(rt: Runtime, method: MethodDefinition, adapted: AdaptedModel, baseModel: string): Promise<PeftAdapter | PeftFolder> {
   if (method.peft.kind === 'none') throw new Error(method.peft.reason);
   return method.peft.build(rt, adapted, baseModel);
 }

@@ -9,7 +9,7 @@
 // Forms (forms/), bases and init strategies (init/) are shared; a method file composes them.
 
 import type { TokenBatch } from '../io/datasets';
-import type { PeftAdapter } from '../io/peft';
+import type { PeftAdapter, PeftFolder } from '../io/peft';
 import type { PythonRecipe, ScriptHelpers } from '../io/pythonScript';
 import type { CausalLM } from '../models/causalLM';
 import type { LinearLayer } from '../models/linearLayer';
@@ -175,6 +175,12 @@ export interface MethodPlan {
   readonly trainableParams: number;
   /** Bytes of the frozen bases the method makes for itself (residuals, NF4 or pruned copies, a model copy). */
   readonly ownBaseBytes: number;
+  /**
+   * The f32 buffers one training step's forward keeps for an adapted target beyond its base
+   * projection's own output, each in floats per token (a low-rank branch: x Aᵀ [r], B·(x Aᵀ) [out],
+   * the sum [out], …). Absent: none (the layer's one output replaces the projection's).
+   */
+  readonly layerActivations?: (layer: LayerShape) => readonly number[];
 }
 
 /**
@@ -188,9 +194,17 @@ export type MethodFamily = 'low-rank' | 'sparse' | 'dense';
 export type PeftExport =
   | {
       readonly kind: 'adapter';
-      readonly build: (rt: Runtime, adapted: AdaptedModel, baseModel: string) => Promise<PeftAdapter>;
+      readonly build: (rt: Runtime, adapted: AdaptedModel, baseModel: string) => Promise<PeftAdapter | PeftFolder>;
       /** One line for the user: what the files hold (e.g. "converted to a LoRA on the original weights"). */
       readonly note: string;
+      /**
+       * The base the adapter applies to: the original W (default); NF4(W) (QLoRA, LoftQ with T = 1:
+       * load it onto a 4-bit base); or the original W although training ran on a quantized
+       * residual (QPiSSA: reloading on W differs from the trained model by that quantization error).
+       */
+      readonly base?: 'original' | 'nf4' | 'original-lossy';
+      /** PEFT's peft_type of the folder when it is not a LoRA adapter (e.g. "VERA"): LoRA readers skip it. */
+      readonly peftType?: string;
     }
   | { readonly kind: 'none'; readonly reason: string };
 

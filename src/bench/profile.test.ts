@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { full } from '../adapters/methods/full';
+import { lora } from '../adapters/methods/lora';
 import { releaseModel } from '../models/load';
 import { testContext } from '../test/gpu';
 import { modelFiles } from '../train/testing';
@@ -9,8 +11,8 @@ describe('training-step profile', () => {
     const ctx = await testContext();
     const model = await modelFiles(ctx, 'tiny-llama');
     try {
-      const report = await runTrainingProfile(ctx, model, 'tiny-llama', { methods: ['lora', 'full'], warmup: 2, steps: 2, batchSize: 2, seqLen: 12 });
-      expect(report.methods.map((m) => m.method)).toEqual(['lora', 'full']);
+      const report = await runTrainingProfile(ctx, model, 'tiny-llama', { methods: [lora.id, full.id], warmup: 2, steps: 2, batchSize: 2, seqLen: 12 });
+      expect(report.methods.map((m) => m.method)).toEqual([lora.id, full.id]);
       for (const m of report.methods) {
         expect(m.steps.map((s) => s.phase)).toEqual(['warmup', 'warmup', 'plain', 'plain', 'timed', 'timed']);
         const first = m.steps[0]!.counters;
@@ -41,10 +43,10 @@ describe('training-step profile', () => {
     const ctx = await testContext();
     const model = await modelFiles(ctx, 'tiny-llama');
     try {
-      const stamped = await runTrainingProfile(ctx, model, 'tiny-llama', { methods: ['lora'], warmup: 1, steps: 1, batchSize: 2, seqLen: 8 });
-      const lora = stamped.methods[0]!;
-      const timed = lora.steps.find((s) => s.phase === 'timed')!;
-      const plain = lora.steps.find((s) => s.phase === 'plain')!;
+      const stamped = await runTrainingProfile(ctx, model, 'tiny-llama', { methods: [lora.id], warmup: 1, steps: 1, batchSize: 2, seqLen: 8 });
+      const profiled = stamped.methods[0]!;
+      const timed = profiled.steps.find((s) => s.phase === 'timed')!;
+      const plain = profiled.steps.find((s) => s.phase === 'plain')!;
       expect(plain.gpuMs).toBeNull();
       expect(plain.flops).toBeNull();
       expect(timed.flops!).toBeGreaterThan(0);
@@ -53,18 +55,18 @@ describe('training-step profile', () => {
         expect(stamped.gpuClock).toBe('timestamp-query');
         expect(timed.gpuMs!).toBeGreaterThan(0);
         expect(timed.gpuSpanMs!).toBeGreaterThanOrEqual(timed.gpuMs! * 0.999);
-        const matmul = lora.kernels.find((k) => k.kernel.startsWith('matmul'))!;
+        const matmul = profiled.kernels.find((k) => k.kernel.startsWith('matmul'))!;
         expect(matmul.ms!).toBeGreaterThan(0);
         expect(matmul.flopsPerSecond!).toBeGreaterThan(0);
         expect(matmul.bytesPerSecond!).toBeGreaterThan(0);
-        const ranked = lora.kernels.map((k) => k.ms ?? -1);
+        const ranked = profiled.kernels.map((k) => k.ms ?? -1);
         expect(ranked).toEqual([...ranked].sort((a, b) => b - a));
-        expect(lora.kernels.reduce((a, k) => a + (k.share ?? 0), 0)).toBeCloseTo(1, 6);
+        expect(profiled.kernels.reduce((a, k) => a + (k.share ?? 0), 0)).toBeCloseTo(1, 6);
       }
-      expect(lora.kernels.reduce((a, k) => a + k.calls, 0)).toBe(timed.counters.dispatches);
+      expect(profiled.kernels.reduce((a, k) => a + k.calls, 0)).toBe(timed.counters.dispatches);
       expect(formatProfileReport(stamped)).toContain('== lora');
 
-      const fallback = await runTrainingProfile(ctx, model, 'tiny-llama', { methods: ['lora'], warmup: 1, steps: 1, batchSize: 2, seqLen: 8, timestamps: false });
+      const fallback = await runTrainingProfile(ctx, model, 'tiny-llama', { methods: [lora.id], warmup: 1, steps: 1, batchSize: 2, seqLen: 8, timestamps: false });
       expect(fallback.gpuClock).toBe('wall-clock');
       expect(fallback.clockNote).toMatch(/wall-clock fallback/);
       const fallbackTimed = fallback.methods[0]!.steps.find((s) => s.phase === 'timed')!;

@@ -10,6 +10,8 @@ import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { full } from '../adapters/methods/full';
+import { METHODS } from '../adapters/registry';
 import { parseArgs, UsageError, type CommandSpec } from './args';
 import { bufferIo, type CliEnv } from './commands/common';
 import { runCli } from './commands/index';
@@ -218,14 +220,14 @@ describe('cli commands in-process', () => {
   it('train: full fine-tuning prints a loss per step and validation, and writes the run as JSON', async () => {
     const out = join(tmp, 'run.json');
     const { code, stdout, stderr } = await cli([
-      'train', modelDir, '--data', dataFile, '--method', 'full', '--steps', '4', '--lr', '1e-2', '--batch', '2',
+      'train', modelDir, '--data', dataFile, '--method', full.id, '--steps', '4', '--lr', '1e-2', '--batch', '2',
       '--seq-len', '32', '--schedule', 'cosine', '--warmup', '1', '--seed', '3', '--validation', '0.25', '--eval-every', '2', '--json', out,
     ]);
     expect(stderr).toContain('9 train / 3 validation rows');
     expect(code).toBe(0);
     expect(stdout).toMatch(/step 1\/4 {2}loss \d+\.\d{4} {2}grad-norm \d/);
     const run = JSON.parse(await readFile(out, 'utf8')) as TrainResult;
-    expect(run.config).toMatchObject({ method: 'full', steps: 4, batch: 2, seqLen: 32, schedule: 'cosine', trainExamples: 9, validationExamples: 3 });
+    expect(run.config).toMatchObject({ method: full.id, steps: 4, batch: 2, seqLen: 32, schedule: 'cosine', trainExamples: 9, validationExamples: 3 });
     expect(run.config.trainableParams).toBe(run.config.params);
     expect(run.steps.map((s) => s.step)).toEqual([1, 2, 3, 4]);
     for (const s of run.steps) {
@@ -238,9 +240,9 @@ describe('cli commands in-process', () => {
 
   it('train refuses unknown methods (2), a missing data file and a too-long sequence (3)', async () => {
     const base = ['train', modelDir, '--data', dataFile, '--steps', '1'];
-    const dora = await cli([...base, '--method', 'dora']);
-    expect(dora.code).toBe(2);
-    expect(dora.stderr).toContain("unknown method 'dora'; available: lora, pissa, qlora, qpissa, loftq, sorsa, lorasb, spp, full");
+    const unknown = await cli([...base, '--method', 'no-such-method']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain(`unknown method 'no-such-method'; available: ${METHODS.map((m) => m.id).join(', ')}`);
     const noData = await cli(['train', modelDir, '--data', join(tmp, 'missing.jsonl'), '--steps', '1']);
     expect(noData.code).toBe(3);
     expect(noData.stderr).toContain('data file not found');

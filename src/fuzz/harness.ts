@@ -74,7 +74,7 @@ export function classify(error: unknown, c: Pick<FuzzCase, 'names'>): { status: 
 }
 
 /** Runs one case with a time budget. */
-export async function runCase(ctx: KindContext, kind: string, runSeed: number, index: number): Promise<CaseResult> {
+export async function runCase(ctx: KindContext, kind: string, runSeed: number, index: number, onStart?: (c: FuzzCase) => void): Promise<CaseResult> {
   const seed = caseSeed(runSeed, kind, index);
   let c: FuzzCase;
   try {
@@ -82,6 +82,7 @@ export async function runCase(ctx: KindContext, kind: string, runSeed: number, i
   } catch (error) {
     return { kind, index, seed, status: 'crash', ms: 0, op: '(mutator)', message: `the mutator failed: ${describeThrown(error)}` };
   }
+  onStart?.(c);
   const start = performance.now();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const budget = new Promise<never>((_, reject) => {

@@ -28,7 +28,6 @@ import { tinyConfigJson, tinyModelTensors, pseudoRandom } from '../io/testModels
 import { byteLevelBpeTokenizerJson, loadModelTokenizer, type TextTokenizer } from '../io/tokenizer';
 import { formatInfo, modelInfo } from '../cli/commands/info';
 import { bufferIo, prepareRunData } from '../cli/commands/common';
-import { questionAnswerRows } from '../io/questionAnswer';
 import { loadDataFile, previewData } from '../worker/studioData';
 import {
   mutateBytes,
@@ -387,7 +386,7 @@ const TOKENIZER_CONFIG_EXTRA: JsonMutationOptions['extraKeys'] = [
 
 const ADAPTER_EXTRA: JsonMutationOptions['extraKeys'] = [
   ['peft_type', 'LOHA'],
-  ['peft_type', 'lora'],
+  ['peft_type', 'Lora'], // wrong case: PEFT spells it LORA
   ['use_dora', true],
   ['use_rslora', true],
   ['fan_in_fan_out', 'no'],
@@ -399,7 +398,7 @@ const ADAPTER_EXTRA: JsonMutationOptions['extraKeys'] = [
   ['lora_alpha', 'sixteen'],
   ['target_modules', '.*q_proj'],
   ['target_modules', [1, 2]],
-  ['init_lora_weights', 'pissa'],
+  ['init_lora_weights', 'pissa_niter_4'],
   ['modules_to_save', ['lm_head']],
 ];
 
@@ -540,6 +539,30 @@ const DATA_SEEDS: Record<'jsonl' | 'json' | 'csv' | 'text', { name: string; text
 
 const PARAMS = { seqLen: 48, validationFraction: 0.2, seed: 1 };
 
+/** Fields a data row may have, with values worth trying. */
+const DATA_EXTRA: JsonMutationOptions['extraKeys'] = [
+  ['messages', [{ role: 'user', content: 'x' }]],
+  ['messages', Array.from({ length: 300 }, (_, i) => ({ role: i % 2 ? 'assistant' : 'user', content: String(i) }))],
+  ['messages', [{ role: 'assistant', content: { toString: 1 } }]],
+  ['question', { toString: 1 }],
+  ['answer', [1, [2, [3]]]],
+  ['completion', 1e308],
+  ['prompt', null],
+  ['input', ['a']],
+  ['text', ''],
+];
+
+/** One row of a JSONL file mutated as a JSON value. */
+function mutateJsonLine(rng: Rng, text: string): { value: Uint8Array; op: string } {
+  const lines = text.split('
+');
+  const i = rng.int(lines.length);
+  const m = mutateJsonFile(rng, JSON.parse(lines[i]!) as unknown, { maxGrow: 2_000, extraKeys: DATA_EXTRA });
+  lines[i] = decoder.decode(m.value).replace(/\n/g, ' ');
+  return { value: encoder.encode(lines.join('
+')), op: `line ${i + 1} ${m.op}` };
+}
+
 function datasetKind(kind: keyof typeof DATA_SEEDS, input: string): FuzzKind {
   return {
     name: `dataset-${kind}`,
@@ -558,7 +581,14 @@ function datasetKind(kind: keyof typeof DATA_SEEDS, input: string): FuzzKind {
       return {
         makeCase(rng) {
           const seed = rng.pick(seeds);
-          const m = mutateText(rng, seed.text, { jsonLines: kind === 'jsonl', csv: kind === 'csv' });
+          // A JSON file is mostly mutated as a value (rows, fields, nesting), a JSONL file line by
+          // line as values, and every file sometimes as text.
+          const m =
+            kind === 'json' && rng.chance(0.7)
+              ? mutateJsonFile(rng, JSON.parse(seed.text) as unknown, { maxGrow: 2_000, extraKeys: DATA_EXTRA })
+              : kind === 'jsonl' && rng.chance(0.5)
+                ? mutateJsonLine(rng, seed.text)
+                : mutateText(rng, seed.text, { jsonLines: kind === 'jsonl', csv: kind === 'csv' });
           // Sometimes the data arrives under another extension, or none.
           const name = rng.chance(0.1) ? seed.name.replace(/\.\w+$/, rng.pick(['.txt', '.json', '.jsonl', '.csv', ''])) : seed.name;
           return { files: [{ name, bytes: m.value }], op: m.op, names: [baseName(name), baseName(name).replace(/\.\w+$/, '')] };
@@ -576,11 +606,10 @@ function datasetKind(kind: keyof typeof DATA_SEEDS, input: string): FuzzKind {
           const prepared = await prepareRunData(bufferIo(), tokenizer, { data: path, seqLen: PARAMS.seqLen, batch: 4, seed: 1, validation: 0.2 });
           prepared.batcher.batch(0);
           prepared.batcher.batch(prepared.batcher.stepsPerEpoch + 1);
-          // And the parser on its own, as the tests and the study use it.
-          const text = decoder.decode(file.bytes);
-          const data = prepareDataset(questionAnswerRows(text, file.name).text, tokenizer, { fileName: file.name, seqLen: 16 });
-          splitTrainValidation(data.examples, 0.5, 3);
-          createBatcher(data.examples, { batchSize: 3, seqLen: 16, seed: 2, packing: true }).batch(5);
+          for (const batch of prepared.validationBatches) void batch.countedTokens;
+          // Packing and another split, as the study uses them.
+          splitTrainValidation(prepared.prepared.examples, 0.5, 3);
+          createBatcher(prepared.prepared.examples, { batchSize: 3, seqLen: PARAMS.seqLen, seed: 2, packing: true }).batch(5);
         },
         async checkState() {
           if (globalsSnapshot() !== globals) return 'a built-in prototype or the global object gained or lost a property';
@@ -694,13 +723,14 @@ function runSeed(): RunRecord {
     status: 'done',
     model: 'tiny-llama',
     dataset: 'math (built-in)',
-    params: { steps: 30, lr: 1e-3, batch: 4, seqLen: 64, seed: 1, targets: ['q_proj', 'v_proj'], methods: [{ id: 'lora', settings: { rank: 8, alpha: 16 } }, { id: 'pissa', settings: { rank: 8, iterations: 2 } }] },
-    methods: [{ id: 'lora', label: 'LoRA' }, { id: 'pissa', label: 'PiSSA' }],
-    series: { lora: points(0), pissa: points(-0.2) },
-    evals: { lora: [{ step: 10, loss: 2.9 }, { step: 30, loss: 2.1 }], pissa: [{ step: 10, loss: 2.7 }, { step: 30, loss: 1.9 }] },
-    ready: { lora: { trainableParams: 1024, bytes: 16384, initMs: 3 }, pissa: { trainableParams: 1024, bytes: 20480, initMs: 40 } },
+    // Method ids are opaque keys to a run record (only the registry spells the real ones).
+    params: { steps: 30, lr: 1e-3, batch: 4, seqLen: 64, seed: 1, targets: ['q_proj', 'v_proj'], methods: [{ id: 'adapter', settings: { rank: 8, alpha: 16 } }, { id: 'residual', settings: { rank: 8, iterations: 2 } }] },
+    methods: [{ id: 'adapter', label: 'LoRA' }, { id: 'residual', label: 'PiSSA' }],
+    series: { adapter: points(0), residual: points(-0.2) },
+    evals: { adapter: [{ step: 10, loss: 2.9 }, { step: 30, loss: 2.1 }], residual: [{ step: 10, loss: 2.7 }, { step: 30, loss: 1.9 }] },
+    ready: { adapter: { trainableParams: 1024, bytes: 16384, initMs: 3 }, residual: { trainableParams: 1024, bytes: 20480, initMs: 40 } },
     halted: {},
-    accuracy: { lora: 0.25, pissa: 0.5 },
+    accuracy: { adapter: 0.25, residual: 0.5 },
   };
 }
 

@@ -21,9 +21,19 @@ interface WorkerJob {
 
 type WorkerMessage =
   | { readonly type: 'ready' }
-  | { readonly type: 'start'; readonly index: number }
+  | { readonly type: 'start'; readonly index: number; readonly op: string }
   | { readonly type: 'result'; readonly result: CaseResult; readonly rss: number }
   | { readonly type: 'done' };
+
+/**
+ * A worker thread does not inherit tsx's loader hooks, so it registers them (and the WGSL `?raw`
+ * import hooks) itself before importing this file.
+ */
+const WORKER_BOOTSTRAP = `
+import('tsx/esm/api')
+  .then(({ register }) => { register(); return import(${JSON.stringify(new URL('../../scripts/register-raw-imports.mjs', import.meta.url).href)}); })
+  .then(() => import(${JSON.stringify(import.meta.url)}));
+`;
 
 /** Grace on top of HANG_MS before the watchdog stops a silent worker (setup, GC pauses). */
 const WATCHDOG_GRACE_MS = 10_000;
@@ -36,9 +46,10 @@ async function workerMain(job: WorkerJob): Promise<void> {
   post({ type: 'ready' });
   try {
     for (let i = job.from; i < job.to; i++) {
-      post({ type: 'start', index: i });
-      const result = await runCase(ctx, kind.name, job.seed, i);
+      const result = await runCase(ctx, kind.name, job.seed, i, (c) => post({ type: 'start', index: i, op: c.op.slice(0, 300) }));
       post({ type: 'result', result, rss: process.memoryUsage().rss });
+      // A case abandoned at its time budget may still be running: start the next one in a fresh worker.
+      if (result.status === 'hang') process.exit(0);
     }
   } finally {
     await ctx.dispose();
@@ -53,15 +64,18 @@ async function runKindInWorkers(kindName: string, seed: number, from: number, to
   let peakRss = 0;
   let next = from;
   while (next < to) {
-    const outcome = await new Promise<{ stoppedAt: number | null; why: string }>((resolve) => {
-      const worker = new Worker(fileURLToPath(import.meta.url), {
+    const outcome = await new Promise<{ stoppedAt: number | null; why: string; op?: string }>((resolve) => {
+      const worker = new Worker(WORKER_BOOTSTRAP, {
+        eval: true,
         workerData: { kind: kindName, seed, from: next, to } satisfies WorkerJob,
         resourceLimits: { maxOldGenerationSizeMb: 3072 },
       });
       let current: number | null = null;
+      let currentOp = '';
+      let ready = false;
       let timer: ReturnType<typeof setTimeout> | undefined;
       let settled = false;
-      const finish = (value: { stoppedAt: number | null; why: string }): void => {
+      const finish = (value: { stoppedAt: number | null; why: string; op?: string }): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
@@ -71,13 +85,15 @@ async function runKindInWorkers(kindName: string, seed: number, from: number, to
         clearTimeout(timer);
         timer = setTimeout(() => {
           void worker.terminate();
-          finish({ stoppedAt: current, why: `no answer within ${Math.round(ms / 1000)} s (the worker was stopped)` });
+          finish({ stoppedAt: current, why: `no answer within ${Math.round(ms / 1000)} s (the worker was stopped)`, op: currentOp });
         }, ms);
       };
       arm(60_000); // setup
       worker.on('message', (m: WorkerMessage) => {
-        if (m.type === 'start') {
+        if (m.type === 'ready') ready = true;
+        else if (m.type === 'start') {
           current = m.index;
+          currentOp = m.op;
           arm(HANG_MS + WATCHDOG_GRACE_MS);
         } else if (m.type === 'result') {
           results.push(m.result);
@@ -90,20 +106,21 @@ async function runKindInWorkers(kindName: string, seed: number, from: number, to
           finish({ stoppedAt: null, why: '' });
         }
       });
-      worker.on('error', (error) => finish({ stoppedAt: current ?? next, why: `the worker died: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}` }));
-      worker.on('exit', (code) => finish({ stoppedAt: code === 0 ? null : (current ?? next), why: `the worker exited with code ${code}` }));
+      const died = (why: string): void => finish({ stoppedAt: ready ? (current ?? next) : -1, why, op: currentOp });
+      worker.on('error', (error) => died(`the worker died: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`));
+      worker.on('exit', (code) => (code === 0 ? finish({ stoppedAt: null, why: '' }) : died(`the worker exited with code ${code}`)));
     });
-    if (outcome.stoppedAt === null) {
-      if (next < to) {
-        // A clean exit before the end: setup failed; record it once and stop this kind.
-        results.push({ kind: kindName, index: next, seed, status: 'crash', ms: 0, op: '(setup)', message: 'the kind could not be set up' });
-        break;
-      }
+    if (outcome.stoppedAt === null) continue; // done (next === to), or a fresh worker after an abandoned case
+    if (outcome.stoppedAt < 0) {
+      // The kind could not even be set up (its seeds or baseline failed): one failure, not one per case.
+      const result: CaseResult = { kind: kindName, index: next, seed, status: 'crash', ms: 0, op: '(setup)', message: outcome.why };
+      results.push(result);
+      log(result);
       break;
     }
     const index = outcome.stoppedAt;
     const status = outcome.why.startsWith('no answer') ? 'hang' : 'crash';
-    const result: CaseResult = { kind: kindName, index, seed, status, ms: status === 'hang' ? HANG_MS + WATCHDOG_GRACE_MS : 0, op: '(see --case to replay)', message: outcome.why };
+    const result: CaseResult = { kind: kindName, index, seed, status, ms: status === 'hang' ? HANG_MS + WATCHDOG_GRACE_MS : 0, op: outcome.op || '(see --case to replay)', message: outcome.why };
     results.push(result);
     log(result);
     next = index + 1;

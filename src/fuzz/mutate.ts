@@ -425,7 +425,7 @@ export function mutateText(rng: Rng, text: string, options: TextMutationOptions 
       name = 'delete-line';
       break;
     case 1: {
-      const times = rng.size(5_000);
+      const times = rng.size(2_000);
       out.splice(i, 0, ...Array.from({ length: times }, () => lines[i]!));
       name = `duplicate-line-x${times}`;
       break;
@@ -467,7 +467,7 @@ export function mutateText(rng: Rng, text: string, options: TextMutationOptions 
       name = 'unbalanced-quote';
       break;
     case 9: {
-      const many = rng.size(100_000);
+      const many = rng.size(4_000);
       out = Array.from({ length: many }, (_, k) => lines[k % lines.length]!);
       name = `lines-x${many}`;
       break;

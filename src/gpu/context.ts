@@ -109,15 +109,13 @@ export class GpuContext {
 
   /** An uninitialised tensor from the pool. Release it when done. */
   empty(shape: readonly number[], dtype: DType = 'f32', what = 'tensor'): GpuTensor {
-    const size = shape.reduce((a, b) => a * b, 1);
-    const bytes = Math.max(4, size * BYTES_PER[dtype]);
-    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-    const entry = this.pool.acquire(bytes, usage, `${what} [${shape.join(',')}]`);
-    return new GpuTensor(entry, shape, dtype);
+    return this.allocate(shape, dtype, what);
   }
 
   upload<D extends DType>(data: TypedArrayOf<D>, shape: readonly number[], dtype: D, what = 'tensor'): GpuTensor {
-    const t = this.empty(shape, dtype, what);
+    // A buffer released while the current commands were recorded would force a submit in write()
+    // (the loss seed of every backward pass did, splitting each step in two): ask for another.
+    const t = this.allocate(shape, dtype, what, this.encoder ? this.generation : undefined);
     this.write(t, data);
     return t;
   }
@@ -321,6 +319,14 @@ export class GpuContext {
   }
 
   // ---- internals -----------------------------------------------------------------------------
+
+  private allocate(shape: readonly number[], dtype: DType, what: string, avoidGeneration?: number): GpuTensor {
+    const size = shape.reduce((a, b) => a * b, 1);
+    const bytes = Math.max(4, size * BYTES_PER[dtype]);
+    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+    const entry = this.pool.acquire(bytes, usage, `${what} [${shape.join(',')}]`, avoidGeneration);
+    return new GpuTensor(entry, shape, dtype);
+  }
 
   private openEncoder(): GPUCommandEncoder {
     if (!this.encoder) {

@@ -5,7 +5,9 @@
 // Reuse hazard: a buffer released while commands that use it are still being recorded may be
 // handed out again at once; that is safe for GPU-side writes (they are ordered after those
 // commands in the same stream) but not for queue.writeBuffer, which runs before the pending
-// command buffer is submitted. `releasedInGeneration` lets the context flush first in that case.
+// command buffer is submitted. `releasedInGeneration` lets the context flush first in that case,
+// and lets an upload ask for a free buffer released before the commands being recorded, so that
+// no flush is needed at all (`avoidGeneration`).
 
 import { OutOfMemoryError } from '../errors';
 
@@ -27,6 +29,16 @@ export interface PoolStats {
   readonly createdCount: number;
 }
 
+/** The highest live bytes seen while it runs (BufferPool.trackPeak); any number can run at once. */
+export interface PeakTracker {
+  /** Highest liveBytes since the tracker started or was last reset. */
+  readonly peak: number;
+  /** Starts over from the bytes live now. */
+  reset(): void;
+  /** Stops tracking and returns the peak. */
+  stop(): number;
+}
+
 export function sizeClassOf(bytes: number): number {
   const minimum = 256;
   if (bytes <= minimum) return minimum;
@@ -42,14 +54,24 @@ export class BufferPool {
   private peak = 0;
   private owned = 0;
   private created = 0;
+  private readonly trackers = new Set<{ peak: number }>();
 
   constructor(private readonly device: GPUDevice) {}
 
-  acquire(bytes: number, usage: number, what: string): PooledBuffer {
+  /**
+   * A buffer of at least `bytes`: a free one of the size class when there is one (preferring, when
+   * `avoidGeneration` is given, one not released in that generation), else a new one.
+   */
+  acquire(bytes: number, usage: number, what: string, avoidGeneration?: number): PooledBuffer {
     const sizeClass = sizeClassOf(bytes);
     const key = `${usage}:${sizeClass}`;
     const list = this.free.get(key);
-    let entry = list?.pop();
+    let entry: PooledBuffer | undefined;
+    if (list && list.length > 0) {
+      let i = list.length - 1;
+      if (avoidGeneration !== undefined) while (i > 0 && list[i]!.releasedInGeneration === avoidGeneration) i--;
+      entry = i === list.length - 1 ? list.pop() : list.splice(i, 1)[0];
+    }
     if (!entry) {
       if (sizeClass > this.device.limits.maxBufferSize) {
         throw new OutOfMemoryError(sizeClass, this.live, `${what} (over this GPU's ${this.device.limits.maxBufferSize}-byte buffer limit)`);
@@ -66,6 +88,7 @@ export class BufferPool {
     }
     this.live += sizeClass;
     if (this.live > this.peak) this.peak = this.live;
+    for (const t of this.trackers) if (this.live > t.peak) t.peak = this.live;
     return entry;
   }
 
@@ -87,6 +110,24 @@ export class BufferPool {
       }
     }
     this.free.clear();
+  }
+
+  /** A peak of its own (a method's steps, one phase), independent of resetPeak() and other trackers. */
+  trackPeak(): PeakTracker {
+    const state = { peak: this.live };
+    this.trackers.add(state);
+    return {
+      get peak() {
+        return state.peak;
+      },
+      reset: () => {
+        state.peak = this.live;
+      },
+      stop: () => {
+        this.trackers.delete(state);
+        return state.peak;
+      },
+    };
   }
 
   resetPeak(): void {

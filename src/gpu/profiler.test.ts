@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { testContext } from '../test/gpu';
-import { defineShader } from './context';
+import { defineShader, GpuContext } from './context';
+import { acquireNodeDevice } from './node';
 import { counterDelta, kernelKey } from './profiler';
 
 // A shader of our own: gpu/ tests do not import kernels/.
@@ -102,6 +103,31 @@ describe('GPU counters and profile sessions', () => {
       ctx.release(x, y);
     });
   }
+
+  it('an upload while commands are being recorded takes a buffer released before them, so it forces no submit', async () => {
+    // A context that shares one submission per flush (the test context submits every dispatch).
+    const ctx = new GpuContext(await acquireNodeDevice({ defaultLimitsOnly: true }));
+    try {
+      const y = ctx.uploadF32([0, 0, 0, 0], [4], 'y');
+      const early = [ctx.empty([4], 'f32', 'a'), ctx.empty([4], 'f32', 'b')];
+      ctx.dispatch({ shader: axpb, bindings: { x: early[0]!, y }, params: { n: 4, a: 0, b: 0 }, workgroups: [1], label: 'axpb' });
+      ctx.release(...early);
+      await ctx.sync(); // two free buffers released in an earlier submission
+      const c = ctx.empty([4], 'f32', 'c');
+      ctx.dispatch({ shader: axpb, bindings: { x: c, y }, params: { n: 4, a: 0, b: 7 }, workgroups: [1], label: 'axpb' });
+      ctx.release(c); // free again, but read by the commands being recorded
+      const before = ctx.counters();
+      const x = ctx.uploadF32([1, 2, 3, 4], [4], 'x');
+      const delta = counterDelta(before, ctx.counters());
+      expect(delta.submits).toBe(0);
+      expect(delta.buffersCreated).toBe(0);
+      expect(x.buffer).not.toBe(c.buffer);
+      ctx.dispatch({ shader: axpb, bindings: { x, y }, params: { n: 4, a: 1, b: 1 }, workgroups: [1], label: 'axpb' });
+      expect(Array.from(await ctx.read(y))).toEqual([2, 3, 4, 5]);
+    } finally {
+      ctx.destroy();
+    }
+  });
 
   it('names kernels by the label’s first word and the entry point', () => {
     expect(kernelKey('matmul [4,8]×[8,2]→[4,2]', 'matmul_vec4')).toBe('matmul · matmul_vec4');

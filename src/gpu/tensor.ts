@@ -1,9 +1,17 @@
 // A GPU-resident array: one pooled buffer, a shape (row-major, last dimension contiguous) and
 // an element type. No autograd here: that is tensor/'s job. Kernels take these, never buffers.
+// Packed 16-bit tensors (frozen bf16/f16 weights): dtype 'u32' with `half` set; `shape` and `size`
+// are the logical element counts and the buffer holds two elements per word, element 2i in bits
+// 0..15 and element 2i+1 in bits 16..31 of word i (row-major elements indexed globally, so a row
+// of odd length may start mid-word), ⌈size/2⌉ words: the safetensors bytes read as little-endian
+// u32. Only kernels that say so (matmul, embedding, kernels/half.ts) accept them.
 
 import type { PooledBuffer } from './pool';
 
 export type DType = 'f32' | 'u32' | 'i32';
+
+/** The 16-bit float format of a packed tensor's elements. */
+export type HalfFormat = 'bf16' | 'f16';
 
 export type TypedArrayOf<D extends DType> = D extends 'f32' ? Float32Array : D extends 'u32' ? Uint32Array : Int32Array;
 
@@ -17,6 +25,8 @@ export class GpuTensor {
     readonly dtype: DType,
     /** A view shares its owner's buffer; releasing a view does nothing. */
     readonly isView = false,
+    /** Set on packed 16-bit tensors (see the header); dtype is then 'u32'. */
+    readonly half?: HalfFormat,
   ) {
     this.size = shape.reduce((a, b) => a * b, 1);
   }
@@ -25,14 +35,14 @@ export class GpuTensor {
   view(shape: readonly number[]): GpuTensor {
     const size = shape.reduce((a, b) => a * b, 1);
     if (size !== this.size) throw new Error(`cannot view [${this.shape.join(',')}] as [${shape.join(',')}]`);
-    return new GpuTensor(this.entry, shape, this.dtype, true);
+    return new GpuTensor(this.entry, shape, this.dtype, true, this.half);
   }
 
   /** The first elements of the same buffer under a shape with at most as many (no copy). */
   prefix(shape: readonly number[]): GpuTensor {
     const size = shape.reduce((a, b) => a * b, 1);
     if (size > this.size) throw new Error(`cannot take [${shape.join(',')}] from the start of [${this.shape.join(',')}]`);
-    return new GpuTensor(this.entry, shape, this.dtype, true);
+    return new GpuTensor(this.entry, shape, this.dtype, true, this.half);
   }
 
   get buffer(): GPUBuffer {
@@ -40,10 +50,10 @@ export class GpuTensor {
   }
 
   get byteLength(): number {
-    return this.size * 4;
+    return this.half ? 4 * Math.ceil(this.size / 2) : this.size * 4;
   }
 
   describe(): string {
-    return `[${this.shape.join(',')}]`;
+    return `[${this.shape.join(',')}]${this.half ?? ''}`;
   }
 }

@@ -120,3 +120,24 @@ export function decodeBf16(bits: ArrayLike<number>): Float32Array {
   for (let i = 0; i < bits.length; i++) outBits[i] = (bits[i]! & 0xffff) << 16;
   return out;
 }
+
+/** The 16-bit float formats of packed frozen weights. */
+export type HalfFloatFormat = 'bf16' | 'f16';
+
+/**
+ * A 16-bit stream (little-endian, 2 bytes per element, as safetensors stores F16/BF16) as the
+ * packed GPU layout: two elements per little-endian u32 word, element 2i in the low half. Those
+ * are the same bytes; only an odd element count needs padding (one zero half) to a whole word.
+ */
+export function packedHalfBytes(bytes: Uint8Array): Uint8Array {
+  if (bytes.byteLength % 2 !== 0) throw new RangeError(`a 16-bit stream has an even byte count, not ${bytes.byteLength}`);
+  if (bytes.byteLength % 4 === 0) return bytes;
+  const padded = new Uint8Array(bytes.byteLength + 2);
+  padded.set(bytes);
+  return padded;
+}
+
+/** 16-bit values of `format` (host order, e.g. a Uint16Array over packed bytes) decoded to f32. */
+export function decodeHalf(bits: ArrayLike<number>, format: HalfFloatFormat): Float32Array {
+  return format === 'bf16' ? decodeBf16(bits) : decodeF16(bits);
+}

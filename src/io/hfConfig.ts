@@ -635,54 +635,139 @@ export function linearParamCounts(config: ModelConfig): Record<string, number> {
   return out;
 }
 
-export interface MemoryEstimateOptions {
-  /** Bytes per frozen base weight as held on the GPU (4 f32, 2 f16/bf16, ~0.53 NF4 with its scales). */
-  readonly weightBytesPerParam: number;
-  /** Parameters that train (all for full fine-tuning, the adapter's otherwise). */
-  readonly trainableParams: number;
+/** One training step's shape, as the memory plan needs it. */
+export interface StepShape {
   /** B */
   readonly batch: number;
   /** T */
   readonly seqLen: number;
+  /** Activation checkpointing: each block keeps only its output; backward recomputes one block at a time. */
+  readonly checkpointing?: boolean;
+  /** Rows R of one logits chunk of the LM-head loss (tensor/ops/lmHeadLoss.ts lmHeadChunkRows); default B·T (one chunk). */
+  readonly lmHeadRows?: number;
+  /**
+   * Per block, the f32 buffers the adapters in it keep beyond their base projections' outputs, each
+   * in floats per token (MethodPlan.layerActivations of its targets); absent: none.
+   */
+  readonly adapterActivations?: readonly (readonly number[])[];
+  /** The pool's bytes for one buffer of `bytes` (gpu/pool.ts sizeClassOf); exact bytes when absent. */
+  readonly roundBuffer?: (bytes: number) => number;
+}
+
+export interface MemoryEstimateOptions extends StepShape {
+  /**
+   * Bytes per frozen base weight as held on the GPU (4 f32, 2 f16/bf16, ~0.53 NF4 with its scales),
+   * for every tensor or per tensor (16-bit checkpoints keep their matrices 2-byte, norms f32).
+   */
+  readonly weightBytesPerParam: number | ((tensor: ExpectedTensor) => number);
+  /** Parameters that train (all for full fine-tuning, the adapter's otherwise). */
+  readonly trainableParams: number;
 }
 
 export interface MemoryEstimate {
-  /** Frozen base weights. */
+  /** Frozen base weights, one buffer per tensor. */
   readonly weightBytes: number;
   /** Trainable parameters, their gradients and AdamW's two moments, all f32 (16 bytes each). */
   readonly trainableBytes: number;
-  /** Activations kept for backward, f32, including the logits and their gradient. */
+  /** One training step at its peak: what the tape keeps, plus the largest set of buffers live at once in backward. */
   readonly activationBytes: number;
   readonly totalBytes: number;
 }
 
 /**
- * A planning estimate (not a measurement) of GPU memory for one training step. Activations per
- * layer and token (f32): GPT-2 keeps x, ln_1, qkv (3C), attention output, residual and ln_2
- * (8C), the MLP pre- and post-activation (2I) and attention probabilities (H·T). Llama keeps x,
- * norm 1, residual, norm 2 (4C), q and its rotated copy and the attention output (3·H·D), k, v
- * and rotated k (3·KV·D), gate, up and their product (3I) and the probabilities (H·T); with q/k
- * norms also the normed q and k ((H + KV)·D), and Gemma 3 adds its two extra norms' outputs and
- * the MLP output (3C) and the GELU of the gate (I). Plus the logits and their gradient (2V per
- * token). Pool fragmentation and kernel scratch are not included.
+ * Floats per token of each buffer one block's forward keeps until the end of the step (every op
+ * output is kept; norms add their (μ, rstd) stats [rows, 2], flash attention its log-sum-exp
+ * [B, H, T]; nothing [B, H, T, T]), in the order the block makes them.
+ */
+function blockBuffers(config: ModelConfig): number[] {
+  const { hiddenSize: C, intermediateSize: I, numHeads: H, numKvHeads: KV, headDim: D } = config;
+  if (config.family === 'gpt2') {
+    // ln_1 and stats, c_attn, split q k v, attention and lse, c_proj, residual, ln_2 and stats, c_fc, gelu, mlp.c_proj, residual
+    return [C, 2, 3 * C, C, C, C, C, H, C, C, C, 2, I, I, C, C];
+  }
+  const q = H * D;
+  const kv = KV * D;
+  const out = [C, 2, q, kv, kv]; // input norm and stats, q, k, v
+  if (config.qkNorm) out.push(q, 2 * H, kv, 2 * KV); // per-head norms and their stats
+  out.push(q, kv, q, H, C); // rope(q), rope(k), attention output, lse, o_proj
+  if (config.sandwichNorms) out.push(C, 2); // post-attention norm
+  out.push(C, C, 2, I, I); // residual, the MLP's input norm and stats, gate, up
+  out.push(...(config.activation === 'silu' ? [I] : [I, I])); // swiglu, or gelu(gate) and its product with up
+  out.push(C); // down
+  if (config.sandwichNorms) out.push(C, 2); // post-feedforward norm
+  out.push(C); // residual
+  return out;
+}
+
+/** Floats per token of the buffers kept outside the blocks: ids, targets, embeddings, final norm and stats. */
+function outerBuffers(config: ModelConfig): number[] {
+  const C = config.hiddenSize;
+  // GPT-2: positions, wte, wpe, their sum; Gemma 3: the lookup and its √C scaling
+  const embed = config.family === 'gpt2' ? [1, C, C, C] : config.modelType === 'gemma3_text' ? [C, C] : [C];
+  return [1, 1, ...embed, C, 2];
+}
+
+/**
+ * Floats per token of the gradients live at once in one block's backward: the residual's gradient
+ * C with, at the MLP's activation, its output's gradient and the two input gradients (3I gated,
+ * 2I GPT-2), one more I when an adapter's sum splits a gradient in two; or at attention dO, dq,
+ * dk, dv and Δ.
+ */
+function blockTransient(config: ModelConfig, adapted: boolean): number {
+  const { hiddenSize: C, intermediateSize: I, numHeads: H, numKvHeads: KV, headDim: D } = config;
+  const mlp = C + (config.family === 'gpt2' ? 2 : 3) * I + (adapted ? I : 0);
+  const attention = C + 2 * H * D + 2 * KV * D + H;
+  return Math.max(mlp, attention);
+}
+
+/**
+ * A plan (not a measurement) of GPU memory for one training step, buffer by buffer as the tape
+ * holds them (`roundBuffer` applies the pool's size classes to each). Without checkpointing every
+ * block keeps all its outputs (blockBuffers) until the step ends; with it each block keeps only
+ * its output [B·T, C], and backward holds one recomputed block at a time with the incoming
+ * gradient. On top: the LM-head loss's saved row statistics (3N + 1 floats) and, at its backward,
+ * ∂L/∂h [N, C], one logits chunk [R, V] and, when chunked, two [R, C] row buffers (never [N, V]);
+ * or the largest gradient set of a block's backward, whichever is larger. Trainable tensors count
+ * 16 bytes per parameter (value, gradient, AdamW's m and v).
  */
 export function memoryEstimate(config: ModelConfig, options: MemoryEstimateOptions): MemoryEstimate {
-  const { hiddenSize: C, intermediateSize: I, numHeads: H, numKvHeads: KV, headDim: D, vocabSize: V } = config;
-  const tokens = options.batch * options.seqLen;
-  const perTokenPerLayer =
-    config.family === 'gpt2'
-      ? 8 * C + 2 * I + H * options.seqLen
-      : 4 * C +
-        3 * H * D +
-        3 * KV * D +
-        3 * I +
-        H * options.seqLen +
-        (config.qkNorm ? (H + KV) * D : 0) +
-        (config.sandwichNorms ? 3 * C + I : 0);
-  const activationBytes = 4 * tokens * (config.numLayers * perTokenPerLayer + 2 * V);
-  const weightBytes = Math.ceil(paramCount(config) * options.weightBytesPerParam);
-  const trainableBytes = 16 * options.trainableParams;
+  const round = options.roundBuffer ?? ((bytes: number) => bytes);
+  let weightRaw = 0;
+  let weightBytes = 0;
+  for (const t of expectedTensors(config)) {
+    const perParam = typeof options.weightBytesPerParam === 'number' ? options.weightBytesPerParam : options.weightBytesPerParam(t);
+    const bytes = Math.ceil(t.shape.reduce((a, b) => a * b, 1) * perParam);
+    weightRaw += bytes;
+    weightBytes += round(bytes);
+  }
+  // Trainable tensors' shapes are not known here: the base's own rounding ratio stands in.
+  const slack = weightRaw > 0 ? weightBytes / weightRaw : 1;
+  const trainableBytes = Math.ceil(16 * options.trainableParams * slack);
+  const activationBytes = stepActivationBytes(config, options);
   return { weightBytes, trainableBytes, activationBytes, totalBytes: weightBytes + trainableBytes + activationBytes };
+}
+
+/** The step's own bytes at its peak (see memoryEstimate). */
+export function stepActivationBytes(config: ModelConfig, shape: StepShape): number {
+  const round = shape.roundBuffer ?? ((bytes: number) => bytes);
+  const { hiddenSize: C, vocabSize: V, numLayers: L } = config;
+  const N = shape.batch * shape.seqLen;
+  const R = Math.max(1, Math.min(shape.lmHeadRows ?? N, N));
+  const buffers = (floatsPerToken: readonly number[]) => floatsPerToken.reduce((n, f) => n + round(4 * f * N), 0);
+  const kept = buffers(outerBuffers(config)) + round(4 * (3 * N + 1)) + round(4);
+  const head = round(4 * N * C) + round(4 * R * V) + (R < N ? 2 * round(4 * R * C) : 0) + 2 * round(4);
+  const perBlock = blockBuffers(config);
+  const blocks = Array.from({ length: L }, (_, i) => {
+    const adapters = shape.adapterActivations?.[i] ?? [];
+    return { kept: buffers(perBlock) + buffers(adapters), transient: buffers([blockTransient(config, adapters.length > 0)]) };
+  });
+  if (shape.checkpointing) {
+    const outputs = L * round(4 * N * C);
+    const recomputed = Math.max(0, ...blocks.map((b) => b.kept + b.transient + round(4 * N * C)));
+    return kept + outputs + Math.max(head, recomputed);
+  }
+  const all = blocks.reduce((n, b) => n + b.kept, 0);
+  return kept + all + Math.max(head, ...blocks.map((b) => b.transient));
 }
 
 /** The largest single GPU buffer a training step needs, and what it holds. */
@@ -691,19 +776,29 @@ export interface LargestBuffer {
   readonly what: string;
 }
 
+export interface LargestBufferOptions {
+  /** Rows R of one logits chunk (lmHeadChunkRows); default B·T. */
+  readonly lmHeadRows?: number;
+  /** Every parameter trains (full fine-tuning): AdamW keeps m and v of the embedding in one [2·V·C] buffer. */
+  readonly embeddingTrains?: boolean;
+}
+
 /**
- * The biggest buffer one step allocates (f32): the logits [B·T, vocab] (and their gradient, same
- * size), the attention probabilities [B, H, T, T], the MLP's hidden [B·T, I], or the embedding
- * matrix [vocab, C] (its gradient and AdamW moments too under full fine-tuning). Each must fit the
+ * The biggest buffer one step allocates (f32): a logits chunk [R, V] (the loss never holds
+ * [B·T, V]), the MLP's hidden [B·T, I], GPT-2's fused q, k, v [B·T, 3C], the embedding matrix
+ * [V, C], or under full fine-tuning the embedding's AdamW state [2·V·C]. Each must fit the
  * adapter's maxBufferSize and maxStorageBufferBindingSize, whatever the total memory.
  */
-export function largestStepBuffer(config: ModelConfig, batch: number, seqLen: number): LargestBuffer {
-  const { hiddenSize: C, intermediateSize: I, numHeads: H, vocabSize: V } = config;
+export function largestStepBuffer(config: ModelConfig, batch: number, seqLen: number, options: LargestBufferOptions = {}): LargestBuffer {
+  const { hiddenSize: C, intermediateSize: I, vocabSize: V } = config;
+  const N = batch * seqLen;
+  const R = Math.max(1, Math.min(options.lmHeadRows ?? N, N));
   const candidates: LargestBuffer[] = [
-    { bytes: 4 * batch * seqLen * V, what: `the logits (${batch}×${seqLen} tokens × ${V} vocabulary)` },
-    { bytes: 4 * batch * H * seqLen * seqLen, what: `the attention probabilities (${batch} × ${H} heads × ${seqLen}×${seqLen})` },
-    { bytes: 4 * batch * seqLen * I, what: `the MLP activations (${batch}×${seqLen} tokens × ${I})` },
+    { bytes: 4 * R * V, what: `a chunk of logits (${R} of the ${batch}×${seqLen} tokens × ${V} vocabulary)` },
+    { bytes: 4 * N * I, what: `the MLP activations (${batch}×${seqLen} tokens × ${I})` },
     { bytes: 4 * V * C, what: `the embedding matrix (${V}×${C})` },
   ];
+  if (config.family === 'gpt2') candidates.push({ bytes: 4 * N * 3 * C, what: `the fused q, k, v (${batch}×${seqLen} tokens × ${3 * C})` });
+  if (options.embeddingTrains) candidates.push({ bytes: 8 * V * C, what: `AdamW's state of the embedding (2 × ${V}×${C})` });
   return candidates.reduce((a, b) => (b.bytes > a.bytes ? b : a));
 }

@@ -357,3 +357,34 @@ export async function openModelFiles(files: Iterable<ByteSource>): Promise<Model
 export function readModelTensorAsF32(tensor: ModelTensor, options?: ReadOptions): Promise<Float32Array> {
   return readTensorAsF32(tensor.source, tensor.info, options);
 }
+
+/**
+ * How frozen base weights are kept on the GPU: 'checkpoint' keeps F16/BF16 matrices 16-bit and
+ * F32 ones f32; 'f16' also stores F32 matrices as f16 (rounded to nearest even: a 2× saving, at
+ * f16's 11-bit precision and ±65504 range); 'f32' expands everything (the pre-16-bit behaviour).
+ * Only matrices (projections, embeddings, the LM head) are packed; norms and biases stay f32, as
+ * does anything trainable (full fine-tuning's own copy).
+ */
+export type FrozenPrecision = 'checkpoint' | 'f16' | 'f32';
+
+export type FrozenStorage = 'f32' | 'bf16' | 'f16';
+
+/** The GPU storage of one frozen tensor under `precision`. */
+export function frozenStorage(tensor: { readonly shape: readonly number[]; readonly dtype: Dtype }, precision: FrozenPrecision = 'checkpoint'): FrozenStorage {
+  if (precision === 'f32' || tensor.shape.length !== 2) return 'f32';
+  if (tensor.dtype === 'BF16') return 'bf16';
+  if (tensor.dtype === 'F16') return 'f16';
+  return precision === 'f16' ? 'f16' : 'f32';
+}
+
+/** GPU bytes of a frozen tensor of `count` elements kept as `storage` (two 16-bit values per 4-byte word). */
+export function storageBytes(count: number, storage: FrozenStorage): number {
+  return storage === 'f32' ? 4 * count : 4 * Math.ceil(count / 2);
+}
+
+/** GPU bytes of the frozen base weights of `source` under `precision` (buffer rounding not included). */
+export function frozenWeightBytes(source: Pick<ModelSource, 'tensors'>, precision: FrozenPrecision = 'checkpoint'): number {
+  let bytes = 0;
+  for (const t of source.tensors) bytes += storageBytes(t.shape.reduce((a, b) => a * b, 1), frozenStorage(t, precision));
+  return bytes;
+}

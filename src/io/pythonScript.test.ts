@@ -2,8 +2,9 @@ import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { peftTargets, trainingScript, type PythonRecipe, type ScriptConfig, type ScriptHelpers } from './pythonScript';
 
+// A LoRA-like configuration; the method id is an opaque name here (the real ids live in the registry).
 const base: ScriptConfig = {
-  methodId: 'lora',
+  methodId: 'low-rank-x',
   methodLabel: 'LoRA',
   settings: { rank: 8, alpha: 16, rslora: false, init: 'kaiming' },
   modelName: 'HuggingFaceTB/SmolLM2-135M',

@@ -82,6 +82,10 @@ export interface PythonRecipe {
   readonly peftConfigClass?: string;
   /** false: no PEFT at all (full fine-tuning). */
   readonly usesPeft?: boolean;
+  /** Lines between SFTConfig and SFTTrainer; they may use `config` and `model` (e.g. an optimizer). */
+  readonly trainerSetup?: readonly string[];
+  /** Extra SFTTrainer keyword arguments (e.g. "optimizers=(optimizer, None)"). */
+  readonly trainerArgs?: readonly string[];
 }
 
 /** What a recipe writes its lines with; bound to one script's settings and targets. */
@@ -101,6 +105,12 @@ export interface ScriptHelpers {
   readonly pissaInit: () => string;
   /** `model = get_peft_model(model, lora_config)`. */
   readonly wrap: string;
+  /** The target_modules literal of the script's targets ("all-linear" or a list), for other PEFT configs. */
+  readonly targetModules: string;
+  readonly family: ScriptConfig['family'];
+  /** The studio's batch size and sequence length (inits that read data: EVA's dataloader). */
+  readonly batch: number;
+  readonly seqLen: number;
 }
 
 export function scriptHelpers(c: ScriptConfig): ScriptHelpers {
@@ -135,6 +145,10 @@ export function scriptHelpers(c: ScriptConfig): ScriptHelpers {
     loraConfig,
     pissaInit: () => (bool(c.settings, 'exactSvd', false) ? '"pissa"' : `"pissa_niter_${num(c.settings, 'niter', 4)}"`),
     wrap: 'model = get_peft_model(model, lora_config)',
+    targetModules: peftTargets(c.family, c.targets),
+    family: c.family,
+    batch: c.batch,
+    seqLen: c.seqLen,
   };
 }
 
@@ -220,7 +234,8 @@ export function trainingScript(c: ScriptConfig, recipeOf: (helpers: ScriptHelper
     ...(usesPeft ? ['model.print_trainable_parameters()'] : []),
     '',
     `config = SFTConfig(\n${args.join('\n')}\n)`,
-    'trainer = SFTTrainer(model=model, args=config, train_dataset=split["train"], eval_dataset=split["test"], processing_class=tokenizer)',
+    ...(section.trainerSetup ?? []),
+    `trainer = SFTTrainer(model=model, args=config, train_dataset=split["train"], eval_dataset=split["test"], processing_class=tokenizer${(section.trainerArgs ?? []).map((a) => `, ${a}`).join('')})`,
     'trainer.train()',
     'print(trainer.evaluate())',
     'trainer.save_model(OUT)',

@@ -4,6 +4,7 @@ import { CURVES_CSV_HEADER, curvesCsv, curvesJson, runName, summaryRows, type Ru
 
 const point = (step: number, loss: number) => ({ step, loss, gradNorm: 0.5, lr: 1e-3, tokens: 100, ms: 50 });
 
+// Method ids are opaque keys in a run record (io/ never names a registered method).
 const run: RunRecord = {
   id: 'run-1',
   name: runName([{ label: 'LoRA' }, { label: 'SPP <x>' }], 2),
@@ -12,15 +13,15 @@ const run: RunRecord = {
   status: 'done',
   model: 'kjv-llama-1m (built-in)',
   dataset: 'math (built-in)',
-  params: { lr: 1e-3, steps: 2, targets: ['all'], seed: 7, methods: [{ id: 'lora', settings: { rank: 8 } }, { id: 'spp', settings: {} }] },
+  params: { lr: 1e-3, steps: 2, targets: ['all'], seed: 7, methods: [{ id: 'adapter', settings: { rank: 8 } }, { id: 'pruned', settings: {} }] },
   methods: [
-    { id: 'lora', label: 'LoRA' },
-    { id: 'spp', label: 'SPP <x>' },
+    { id: 'adapter', label: 'LoRA' },
+    { id: 'pruned', label: 'SPP <x>' },
   ],
-  series: { lora: [point(1, 3), point(2, 2.5)], spp: [point(1, 3.1), point(2, Number.NaN)] },
-  evals: { lora: [{ step: 2, loss: 2.7 }] },
-  ready: { lora: { trainableParams: 1234, bytes: 4096, initMs: 12 } },
-  halted: { spp: 'the loss became NaN at step 2' },
+  series: { adapter: [point(1, 3), point(2, 2.5)], pruned: [point(1, 3.1), point(2, Number.NaN)] },
+  evals: { adapter: [{ step: 2, loss: 2.7 }] },
+  ready: { adapter: { trainableParams: 1234, bytes: 4096, initMs: 12 } },
+  halted: { pruned: 'the loss became NaN at step 2' },
 };
 
 describe('run records', () => {
@@ -28,17 +29,17 @@ describe('run records', () => {
     const lines = curvesCsv(run).trim().split('\n');
     expect(lines[0]).toBe(CURVES_CSV_HEADER);
     expect(lines).toHaveLength(5);
-    expect(lines[1]).toBe('lora,1,100,100,3,,0.5,0.001,50');
-    expect(lines[2]).toBe('lora,2,100,200,2.5,2.7,0.5,0.001,50');
-    expect(lines[4]).toBe('spp,2,100,200,,,0.5,0.001,50');
+    expect(lines[1]).toBe('adapter,1,100,100,3,,0.5,0.001,50');
+    expect(lines[2]).toBe('adapter,2,100,200,2.5,2.7,0.5,0.001,50');
+    expect(lines[4]).toBe('pruned,2,100,200,,,0.5,0.001,50');
   });
 
   it('summarises and writes JSON without NaN', () => {
     const rows = summaryRows(run);
     expect(rows[0]).toMatchObject({ steps: 2, finalLoss: 2.5, finalVal: 2.7, bestVal: 2.7, trainable: 1234, trainMs: 100, tokensPerS: 2000 });
     expect(rows[1]!.halted).toContain('NaN');
-    const json = JSON.parse(curvesJson(run)) as { summary: { finalLoss: number | null }[]; series: { spp: { loss: number | null }[] } };
-    expect(json.series.spp[1]!.loss).toBeNull();
+    const json = JSON.parse(curvesJson(run)) as { summary: { finalLoss: number | null }[]; series: { pruned: { loss: number | null }[] } };
+    expect(json.series.pruned[1]!.loss).toBeNull();
     expect(json.summary[1]!.finalLoss).toBeNull();
     expect(run.name).toBe('LoRA, SPP <x> · 2 steps');
   });

@@ -65,6 +65,8 @@ export interface LoadTokenizerOptions {
   readonly specialTokensMap?: object;
   /** A chat template that overrides tokenizer_config.json's (e.g. from chat_template.jinja). */
   readonly chatTemplate?: string;
+  /** config.json's vocab_size: token ids at or beyond it are refused before the tokenizer is built. */
+  readonly vocabSize?: number;
   /** From config.json, used when no file names the BOS / EOS token. */
   readonly bosTokenId?: number | null;
   readonly eosTokenIds?: readonly number[];
@@ -85,7 +87,27 @@ function isId(value: unknown): value is number {
 }
 
 /** Checks the model section and returns a copy the library can take (merges defaulted). */
-function checkModel(model: unknown, fail: (message: string) => never): Json {
+/** Largest id a tokenizer may use when no model bounds it (the library keeps an array indexed by id). */
+export const MAX_TOKEN_ID = 2 ** 24;
+
+/** Token-id bound while checking a tokenizer.json: the limit, and config.json's vocab_size when known. */
+interface IdBound {
+  readonly limit: number;
+  readonly vocabSize?: number;
+}
+
+/** Refuses an id at or beyond the bound: ids index an array in the library and embedding rows later. */
+function checkIdBound(id: number, bound: IdBound, what: string, fail: (message: string) => never): void {
+  if (id >= bound.limit) {
+    fail(
+      `${what} has the id ${id}, ` +
+        `${bound.vocabSize === undefined ? `but ids must be below ${bound.limit}` : `far beyond config.json's vocab_size of ${bound.vocabSize}`}; ` +
+        `the file is damaged or belongs to another model`,
+    );
+  }
+}
+
+function checkModel(model: unknown, fail: (message: string) => never, bound: IdBound): Json {
   if (!isObject(model)) {
     fail('has no "model" object; expected a tokenizer.json saved by the Hugging Face tokenizers library');
   }
@@ -110,6 +132,7 @@ function checkModel(model: unknown, fail: (message: string) => never): Json {
   const vocab = m.vocab as Json;
   for (const [token, id] of Object.entries(vocab)) {
     if (!isId(id)) fail(`"model.vocab" gives token ${show(token)} the id ${show(id)}; ids must be non-negative integers`);
+    checkIdBound(id as number, bound, `"model.vocab" token ${show(token)}`, fail);
   }
   if (type === 'BPE' || 'merges' in m) {
     const merges = m.merges ?? [];
@@ -147,13 +170,14 @@ function checkModel(model: unknown, fail: (message: string) => never): Json {
   return copy;
 }
 
-function checkAddedTokens(value: unknown, fail: (message: string) => never): Json[] {
+function checkAddedTokens(value: unknown, fail: (message: string) => never, bound: IdBound): Json[] {
   if (value === undefined || value === null) return [];
   if (!Array.isArray(value)) fail('"added_tokens" must be a list');
   return (value as unknown[]).map((token, i) => {
     if (!isObject(token) || !isId(token.id) || typeof token.content !== 'string' || token.content === '') {
       fail(`"added_tokens" entry ${i} must have an integer "id" and a non-empty "content", found ${show(token)}`);
     }
+    checkIdBound((token as Json).id as number, bound, `"added_tokens" entry ${i}`, fail);
     return token as Json;
   });
 }
@@ -262,8 +286,14 @@ export function loadTokenizer(
     throw new ModelFormatError('must be a JSON object', configFileName);
   }
   const config = (tokenizerConfig ?? {}) as Json;
-  const model = checkModel(json.model, fail);
-  const addedTokens = checkAddedTokens(json.added_tokens, fail);
+  // Ids somewhat beyond the model's vocabulary get checkTokenizerFitsModel's message later; ids far
+  // beyond it (or beyond MAX_TOKEN_ID) are refused before the library allocates by them.
+  const bound: IdBound =
+    options.vocabSize === undefined
+      ? { limit: MAX_TOKEN_ID }
+      : { limit: Math.min(MAX_TOKEN_ID, Math.max(4 * options.vocabSize, 65_536)), vocabSize: options.vocabSize };
+  const model = checkModel(json.model, fail, bound);
+  const addedTokens = checkAddedTokens(json.added_tokens, fail, bound);
   const libraryJson: Json = {
     ...json,
     model,
@@ -415,6 +445,7 @@ export async function loadModelTokenizer(model: ModelSource): Promise<TextTokeni
       specialTokensMap: await readObject(files.specialTokensMap),
       bosTokenId: model.config.bosTokenId,
       eosTokenIds: model.config.eosTokenIds,
+      vocabSize: model.config.vocabSize,
     },
   );
   checkTokenizerFitsModel(tokenizer, model.config.vocabSize, files.tokenizerJson.name);

@@ -10,7 +10,7 @@
 // Shapes are validated here (GpuError naming the kernel and the shapes); nothing reads back.
 
 import source from '../../shaders/attention.wgsl?raw';
-import { defineShader, type GpuContext, type ShaderDef } from '../gpu/context';
+import { defineShader, type DispatchCost, type GpuContext, type ShaderDef } from '../gpu/context';
 import type { GpuTensor } from '../gpu/tensor';
 import { GpuError } from '../errors';
 import { gridFor } from './elementwise';
@@ -125,7 +125,15 @@ const WRITABLE = ['lse', 'delta', 'dst', 'dst2'] as const;
  * shared placeholder, unused writable ones with 4-byte scratch tensors of their own (Dawn rejects
  * one buffer in two writable bindings of a dispatch, and in a read-only and a writable one).
  */
-function dispatchWith(ctx: GpuContext, entryPoint: string, used: Partial<Record<Binding, GpuTensor>>, params: Record<string, number>, items: number, label: string): void {
+function dispatchWith(
+  ctx: GpuContext,
+  entryPoint: string,
+  used: Partial<Record<Binding, GpuTensor>>,
+  params: Record<string, number>,
+  items: number,
+  label: string,
+  cost?: DispatchCost,
+): void {
   const bindings = {} as Record<Binding, GpuTensor>;
   const spares: GpuTensor[] = [];
   for (const name of READ_ONLY) bindings[name] = used[name] ?? ctx.placeholder();
@@ -134,7 +142,7 @@ function dispatchWith(ctx: GpuContext, entryPoint: string, used: Partial<Record<
     if (!used[name]) spares.push(t);
     bindings[name] = t;
   }
-  ctx.dispatch({ shader: shaderFor(params.D!), entryPoint, constants: { WG }, bindings, params, workgroups: gridFor(ctx, items, WG), label });
+  ctx.dispatch({ shader: shaderFor(params.D!), entryPoint, constants: { WG }, bindings, params, workgroups: gridFor(ctx, items, WG), label, cost });
   ctx.release(...spares);
 }
 
@@ -158,7 +166,31 @@ function run(ctx: GpuContext, entryPoint: string, items: number, s: AttentionSha
     window: Math.max(1, Math.min(s.window, s.S)), // ≥ S is no window; clamped so j + window fits a u32
     scale: s.scale,
   };
-  dispatchWith(ctx, entryPoint, used, params, items, label);
+  dispatchWith(ctx, entryPoint, used, params, items, label, attentionCost(entryPoint, s, used));
+}
+
+/** (query, key) pairs the mask lets through, summed over batch and heads. */
+function visiblePairs(s: AttentionShape): number {
+  const window = Math.max(1, Math.min(s.window, s.S));
+  let pairs = 0;
+  for (let i = 0; i < s.T; i++) pairs += Math.max(0, Math.min(s.offset + i + 1, window, s.S));
+  return pairs * s.B * s.H;
+}
+
+// FLOPs per visible (query, key) pair, D the head size: forward q·k and p·v (4D) plus the online
+// softmax (≈5); query gradient: q·k again, dO·v, dS·k (6D + 5); key gradient: q·k, p·dO, dO·v,
+// dS·q (8D + 5). attn_delta is 2D per query row. Bytes: every bound tensor read or written once.
+const PAIR_FLOPS: Record<string, (D: number) => number> = {
+  attn_forward: (D) => 4 * D + 5,
+  attn_query_grad: (D) => 6 * D + 5,
+  attn_key_grad: (D) => 8 * D + 5,
+};
+
+function attentionCost(entryPoint: string, s: AttentionShape, used: Partial<Record<Binding, GpuTensor>>): DispatchCost | undefined {
+  const bytes = 4 * Object.values(used).reduce((sum, t) => sum + (t ? t.size : 0), 0);
+  if (entryPoint === 'attn_delta') return { flops: 2 * s.B * s.H * s.T * s.D, bytes };
+  const perPair = PAIR_FLOPS[entryPoint];
+  return perPair ? { flops: visiblePairs(s) * perPair(s.D), bytes } : undefined;
 }
 
 /**

@@ -75,6 +75,8 @@ export function crossEntropyRowsInto(ctx: GpuContext, logits: GpuTensor, targets
     params: { ...block },
     workgroups: workgroupGrid(block.N, ctx.device.limits.maxComputeWorkgroupsPerDimension),
     label: `crossEntropy rows ${shapes}`,
+    // Row max, Σ exp(x − m) (≈5 FLOPs per logit); logits and targets read, 3 saved values per row written.
+    cost: { flops: 5 * block.N * block.V, bytes: 4 * (block.N * block.V + 4 * block.N) },
   });
 }
 
@@ -92,6 +94,7 @@ export function crossEntropyMeanInto(ctx: GpuContext, targets: GpuTensor, V: num
     params: { N: 0, V, row0: 0, total: targets.size },
     workgroups: [1],
     label: `crossEntropy mean ${shapes}`,
+    cost: { flops: 2 * targets.size, bytes: 4 * (2 * targets.size + 2) },
   });
 }
 
@@ -143,5 +146,7 @@ function dispatchBackward(ctx: GpuContext, entryPoint: string, bindings: Backwar
     params: { ...block },
     workgroups: gridFor(ctx, block.N * block.V, WG),
     label: `${kernel} ${shapes}`,
+    // exp(x − m)/s − onehot, times gy/count (≈5 FLOPs per logit); logits read and written once.
+    cost: { flops: 5 * block.N * block.V, bytes: 4 * (2 * block.N * block.V + 3 * block.N) },
   });
 }

@@ -18,7 +18,7 @@ import { ELEMENTWISE_WORKGROUP_SIZE, axpy, copy, gridFor, mulInto } from './elem
 import { matmulInto } from './matmul';
 import { rowSum } from './reduce';
 
-const shader = defineShader('dora', source);
+const shader = defineShader('dora-norms', source);
 
 function vector(kernel: string, name: string, t: GpuTensor, n: number): void {
   if (t.dtype !== 'f32' || t.size !== n) throw new GpuError(`${name} must be f32 with ${n} elements`, kernel, `${name} ${t.describe()}`);

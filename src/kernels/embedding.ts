@@ -1,5 +1,6 @@
 // Wrapper of shaders/embedding.wgsl: token embedding gather and its deterministic scatter-add.
 //   embeddingForward(ids [...] u32, table [V, C]) → out [..., C]      (ids of any shape, N of them)
+//     table f32, or packed 16-bit (frozen bf16/f16, gpu/tensor.ts), unpacked exactly in the gather
 //   embeddingBackwardInto(ids [...] u32, gy [..., C], dTable [V, C], accumulate)
 //     dTable[v] (+)= Σ over tokens n with id v of gy[n]; repeated ids accumulate, in token order.
 // Ids are not checked against V (that would need a readback): the shader clamps an id ≥ V to row
@@ -44,7 +45,7 @@ function checkShapes(kernel: string, ids: GpuTensor, table: { shape: readonly nu
 export function embeddingForward(ctx: GpuContext, ids: GpuTensor, table: GpuTensor, out?: GpuTensor): GpuTensor {
   const shapes = `ids ${ids.describe()}, table ${table.describe()}${out ? `, out ${out.describe()}` : ''}`;
   const { N, C, V } = checkShapes('embeddingForward', ids, table, shapes);
-  if (table.dtype !== 'f32') throw new GpuError(`table must be f32, is ${table.dtype}`, 'embeddingForward', shapes);
+  if (table.dtype !== 'f32' && !table.half) throw new GpuError(`table must be f32 or packed 16-bit, is ${table.dtype}`, 'embeddingForward', shapes);
   const outShape = [...ids.shape, C];
   if (out && (out.dtype !== 'f32' || out.shape.join(',') !== outShape.join(','))) {
     throw new GpuError(`output must be f32 [${outShape.join(',')}]`, 'embeddingForward', shapes);
@@ -52,13 +53,13 @@ export function embeddingForward(ctx: GpuContext, ids: GpuTensor, table: GpuTens
   const result = out ?? ctx.empty(outShape, 'f32', 'embedding output');
   ctx.dispatch({
     shader,
-    entryPoint: 'embedding_forward',
-    constants: { WG, ACCUMULATE: false },
-    bindings: { ids, src: table, dst: result },
+    entryPoint: table.half ? 'embedding_forward_half' : 'embedding_forward',
+    constants: { WG, ACCUMULATE: false, FORMAT: table.half === 'f16' ? 2 : 1 },
+    bindings: table.half ? { ids, src: ctx.placeholder(), dst: result, table_half: table } : { ids, src: table, dst: result, table_half: ctx.placeholder() },
     params: { N, C, V },
     workgroups: gridFor(ctx, N * C, WG),
     label: `embeddingForward ${shapes}`,
-    cost: { flops: 0, bytes: 4 * (N + 2 * N * C) },
+    cost: { flops: 0, bytes: 4 * N + (table.half ? 6 : 8) * N * C },
   });
   return result;
 }
@@ -80,7 +81,7 @@ export function embeddingBackwardInto(ctx: GpuContext, ids: GpuTensor, gy: GpuTe
     shader,
     entryPoint: 'embedding_backward',
     constants: { WG: backwardWorkgroupSize(C), ACCUMULATE: accumulate },
-    bindings: { ids, src: gy, dst: dTable },
+    bindings: { ids, src: gy, dst: dTable, table_half: ctx.placeholder() },
     params: { N, C, V },
     workgroups: workgroupGrid(N, ctx.device.limits.maxComputeWorkgroupsPerDimension),
     label: `embeddingBackward ${shapes}${accumulate ? ' (accumulate)' : ''}`,

@@ -8,15 +8,39 @@
 //   tiled:     64×64 workgroup-memory tiles with barriers, for real GPUs (matmul.wgsl).
 // Software adapters (SwiftShader) get vec4 when the shape allows it, else registers; barriers cost
 // more than they save there. Real GPUs get tiled.
+// Packed 16-bit operands (GpuTensor.half: frozen bf16/f16 weights, two per u32) take the same three
+// variants from matmul_half.wgsl / matmul_half_vec4.wgsl, which unpack inside their loads (exact:
+// bf16 is a shift, f16 unpack2x16float, or vec2<f16> reads where the device has shader-f16). B may
+// be packed in every variant (y = x Wᵀ and dx = dy W); A only in registers and tiled (vec4 falls
+// back to registers).
 
 import source from '../../shaders/matmul.wgsl?raw';
 import vec4Source from '../../shaders/matmul_vec4.wgsl?raw';
-import { defineShader, type GpuContext } from '../gpu/context';
-import type { GpuTensor } from '../gpu/tensor';
+import halfSource from '../../shaders/matmul_half.wgsl?raw';
+import halfVec4Source from '../../shaders/matmul_half_vec4.wgsl?raw';
+import { defineShader, type GpuContext, type ShaderDef } from '../gpu/context';
+import type { GpuTensor, HalfFormat } from '../gpu/tensor';
 import { GpuError } from '../errors';
 
 const shader = defineShader('matmul', source);
 const vec4Shader = defineShader('matmul_vec4', vec4Source);
+
+/** f16_pair's body in the half shaders, and what it becomes under shader-f16 (the same values). */
+export const F16_PAIR = { core: 'return unpack2x16float(w);', shaderF16: 'return vec2<f32>(bitcast<vec2<f16>>(w));' } as const;
+
+/** A half shader as written, and compiled with `enable f16;` reading f16 pairs as vec2<f16>. */
+function halfShaders(name: string, wgsl: string): { readonly core: ShaderDef; readonly shaderF16: ShaderDef } {
+  if (!wgsl.includes(F16_PAIR.core)) throw new Error(`${name}: f16_pair's body is not "${F16_PAIR.core}"`);
+  return { core: defineShader(name, wgsl), shaderF16: defineShader(`${name}_f16`, `enable f16;\n${wgsl.replace(F16_PAIR.core, F16_PAIR.shaderF16)}`) };
+}
+
+const halfShader = halfShaders('matmul_half', halfSource);
+const halfVec4Shader = halfShaders('matmul_half_vec4', halfVec4Source);
+
+/** The half shaders' A_FORMAT / B_FORMAT codes. */
+function formatCode(half: HalfFormat | undefined): number {
+  return half === undefined ? 0 : half === 'bf16' ? 1 : 2;
+}
 
 export type MatmulVariant = 'registers' | 'vec4' | 'tiled';
 export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['registers', 'vec4', 'tiled'];
@@ -30,6 +54,8 @@ export interface MatmulOptions {
   /** Add the product into `out` instead of overwriting it (gradient accumulation). */
   readonly accumulate?: boolean;
   readonly variant?: MatmulVariant;
+  /** Packed f16 operands: use shader-f16 when the device has it (default true); tests force either. */
+  readonly shaderF16?: boolean;
 }
 
 export function defaultMatmulVariant(ctx: GpuContext, shape?: MatmulShape, transA = false): MatmulVariant {
@@ -37,9 +63,9 @@ export function defaultMatmulVariant(ctx: GpuContext, shape?: MatmulShape, trans
   return !shape || vec4Compatible(shape, transA) ? 'vec4' : 'registers';
 }
 
-/** The vec4 kernel reads 4 consecutive floats along K (or M with transA) and N. */
-export function vec4Compatible(shape: Pick<MatmulShape, 'M' | 'N' | 'K'>, transA: boolean): boolean {
-  return shape.K % 4 === 0 && shape.N % 4 === 0 && (!transA || shape.M % 4 === 0);
+/** The vec4 kernel reads 4 consecutive floats along K (or M with transA) and N; A must not be packed. */
+export function vec4Compatible(shape: Pick<MatmulShape, 'M' | 'N' | 'K'>, transA: boolean, packedA = false): boolean {
+  return !packedA && shape.K % 4 === 0 && shape.N % 4 === 0 && (!transA || shape.M % 4 === 0);
 }
 
 export interface MatmulShape {
@@ -83,12 +109,12 @@ export function matmulShape(a: readonly number[], b: readonly number[], transA =
  * 2·M·N·K per batch entry (plus the bias add); bytes: A and B read once (a shared operand once),
  * C written (and read, when accumulating), bias read. Tiles re-read operands, so this is a floor.
  */
-export function matmulCost(s: MatmulShape, hasBias: boolean, accumulate: boolean): { flops: number; bytes: number } {
+export function matmulCost(s: MatmulShape, hasBias: boolean, accumulate: boolean, bytesA = 4, bytesB = 4): { flops: number; bytes: number } {
   const outputs = s.batch * s.M * s.N;
   const aElems = (s.strideA === 0 ? 1 : s.batch) * s.M * s.K;
   const bElems = (s.strideB === 0 ? 1 : s.batch) * s.K * s.N;
   const flops = 2 * outputs * s.K + (hasBias ? outputs : 0) + (accumulate ? outputs : 0);
-  const bytes = 4 * (aElems + bElems + outputs * (accumulate ? 2 : 1) + (hasBias ? s.N : 0));
+  const bytes = bytesA * aElems + bytesB * bElems + 4 * (outputs * (accumulate ? 2 : 1) + (hasBias ? s.N : 0));
   return { flops, bytes };
 }
 
@@ -102,15 +128,31 @@ export function matmulInto(ctx: GpuContext, a: GpuTensor, b: GpuTensor, out: Gpu
   }
   if (bias && bias.size !== s.N) throw new GpuError(`bias must have ${s.N} elements, has ${bias.size}`, 'matmul', label);
   if (out === a || out === b) throw new GpuError('output must not alias an input', 'matmul', label);
-  const variant = options.variant ?? defaultMatmulVariant(ctx, s, transA);
-  if (variant === 'vec4' && !vec4Compatible(s, transA)) {
-    throw new GpuError('the vec4 variant needs K and N (and M with transA) divisible by 4', 'matmul', label);
+  for (const [name, t] of [['a', a], ['b', b]] as const) {
+    if (t.dtype !== 'f32' && !t.half) throw new GpuError(`${name} must be f32 or packed 16-bit, is ${t.dtype}`, 'matmul', label);
+  }
+  if (out.dtype !== 'f32' || out.half) throw new GpuError('output must be f32', 'matmul', label);
+  const packed = a.half !== undefined || b.half !== undefined;
+  let variant = options.variant ?? defaultMatmulVariant(ctx, s, transA);
+  // Packed A has no vec4 kernel: the registers kernel stands in (same barrier-free class).
+  if (variant === 'vec4' && a.half && options.variant === undefined) variant = 'registers';
+  if (variant === 'vec4' && !vec4Compatible(s, transA, a.half !== undefined)) {
+    throw new GpuError('the vec4 variant needs K and N (and M with transA) divisible by 4 and an f32 A', 'matmul', label);
   }
   const [tileRows, tileCols] = variant === 'tiled' ? [64, 64] : variant === 'vec4' ? [64, 32] : [32, 32];
+  const f16 = a.half === 'f16' || b.half === 'f16';
+  const useShaderF16 = f16 && (options.shaderF16 ?? true) && ctx.info.features.shaderF16;
+  const halfPick = (pair: { readonly core: ShaderDef; readonly shaderF16: ShaderDef }) => (useShaderF16 ? pair.shaderF16 : pair.core);
+  const entry = variant === 'tiled' ? 'matmul_tiled' : variant === 'vec4' ? 'matmul_vec4' : 'matmul_registers';
   ctx.dispatch({
-    shader: variant === 'vec4' ? vec4Shader : shader,
-    entryPoint: variant === 'tiled' ? 'matmul_tiled' : variant === 'vec4' ? 'matmul_vec4' : 'matmul_registers',
-    constants: { TRANS_A: transA, TRANS_B: transB, HAS_BIAS: bias !== undefined },
+    shader: packed ? halfPick(variant === 'vec4' ? halfVec4Shader : halfShader) : variant === 'vec4' ? vec4Shader : shader,
+    entryPoint: packed ? entry.replace('matmul_', 'matmul_half_') : entry,
+    constants: {
+      TRANS_A: transA,
+      TRANS_B: transB,
+      HAS_BIAS: bias !== undefined,
+      ...(packed ? { B_FORMAT: formatCode(b.half), ...(variant === 'vec4' ? {} : { A_FORMAT: formatCode(a.half) }) } : {}),
+    },
     bindings: { a, b, bias: bias ?? ctx.placeholder(), c: out },
     params: {
       M: s.M,
@@ -124,7 +166,7 @@ export function matmulInto(ctx: GpuContext, a: GpuTensor, b: GpuTensor, out: Gpu
     },
     workgroups: [Math.ceil(s.N / tileCols), Math.ceil(s.M / tileRows), s.batch],
     label,
-    cost: matmulCost(s, bias !== undefined, accumulate),
+    cost: matmulCost(s, bias !== undefined, accumulate, a.half ? 2 : 4, b.half ? 2 : 4),
   });
   return out;
 }

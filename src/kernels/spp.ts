@@ -20,7 +20,8 @@ import type { GpuTensor } from '../gpu/tensor';
 import { GpuError } from '../errors';
 import { gridFor } from './elementwise';
 
-const shader = defineShader('spp', source);
+// Named after the op it serves (tensor/ops/sppLinear.ts); the bare method id is the registry's to spell.
+const shader = defineShader('spp_linear', source);
 
 /** SPP's fixed number of row blocks (the rows of Wrow). */
 export const SPP_BLOCKS = 16;

@@ -28,6 +28,11 @@ export interface ForwardOptions {
    * untargeted projections) is shared.
    */
   readonly linears?: ReadonlyMap<string, LinearLayer>;
+  /**
+   * Activation checkpointing (training): each block keeps only its output, and backward runs it
+   * again (Graph.checkpoint). Same gradients, less memory, one more forward pass per step.
+   */
+  readonly checkpoint?: boolean;
 }
 
 /** Forward options plus the byte budget of one chunk of logits (see lmHeadLoss). */
@@ -93,6 +98,11 @@ export abstract class CausalLM {
     const layer = this.slots.get(name);
     if (!layer) throw new Error(`model has no linear layer ${name}`);
     return layer;
+  }
+
+  /** x [B, T, C] → block(x) [B, T, C], through g.checkpoint when options.checkpoint asks. */
+  protected block(g: Graph, x: Tensor, options: ForwardOptions, block: (g: Graph, x: Tensor) => Tensor): Tensor {
+    return options.checkpoint ? g.checkpoint((inner) => block(inner, x), 'block') : block(g, x);
   }
 
   /** The projection a forward pass uses: the override from `options.linears`, else the model's. */

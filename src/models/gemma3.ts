@@ -27,13 +27,13 @@ import type { ForwardOptions } from './causalLM';
 import { LlamaModel } from './llama';
 
 export class Gemma3Model extends LlamaModel {
-  override forwardHidden(g: Graph, ids: Tensor, options: ForwardOptions = {}): Tensor {
-    let x = scale(g, embedding(g, ids, this.parameter('model.embed_tokens.weight')), this.config.embedScale);
-    for (let i = 0; i < this.config.numLayers; i++) {
-      const norm = (t: Tensor, n: string) => this.norm(g, t, `model.layers.${i}.${n}.weight`);
-      x = add(g, x, norm(this.attention(g, i, norm(x, 'input_layernorm'), options), 'post_attention_layernorm'));
-      x = add(g, x, norm(this.mlp(g, i, norm(x, 'pre_feedforward_layernorm'), options), 'post_feedforward_layernorm'));
-    }
-    return this.norm(g, x, 'model.norm.weight');
+  protected override embed(g: Graph, ids: Tensor): Tensor {
+    return scale(g, embedding(g, ids, this.parameter('model.embed_tokens.weight')), this.config.embedScale);
+  }
+
+  protected override decoderLayer(g: Graph, i: number, x: Tensor, options: ForwardOptions): Tensor {
+    const norm = (t: Tensor, n: string) => this.norm(g, t, `model.layers.${i}.${n}.weight`);
+    const h = add(g, x, norm(this.attention(g, i, norm(x, 'input_layernorm'), options), 'post_attention_layernorm'));
+    return add(g, h, norm(this.mlp(g, i, norm(h, 'pre_feedforward_layernorm'), options), 'post_feedforward_layernorm'));
   }
 }

@@ -33,7 +33,7 @@ describe('generation', () => {
     const model = await loadCausalLM(ctx, await openModelFiles(await nodeDirectorySources('test/fixtures/tiny-llama')));
     try {
       const prompts = [[5, 17, 3, 42, 8], [9], [1, 2, 3], [60, 61, 62, 63, 64, 65, 66]];
-      const alone = [];
+      const alone: number[][] = [];
       for (const p of prompts) alone.push(await generate(ctx, model, p, { maxNewTokens: 6, eosIds: [], useCache: false }));
       expect(await generateMany(ctx, model, prompts, { maxNewTokens: 6, eosIds: [], maxBatch: 3 })).toEqual(alone);
       // A row stops once the predicate holds; the others go on.

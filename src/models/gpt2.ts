@@ -43,7 +43,7 @@ export class Gpt2Model extends CausalLM {
   }
 
   forwardHidden(g: Graph, ids: Tensor, options: ForwardOptions = {}): Tensor {
-    const { hiddenSize: C, numHeads: H, headDim: D, numLayers: L, normEps: eps } = this.config;
+    const { numLayers: L, normEps: eps } = this.config;
     const [B, T] = ids.shape as [number, number];
     const start = options.start ?? 0;
     if (start + T > this.config.maxPositions) {
@@ -51,18 +51,23 @@ export class Gpt2Model extends CausalLM {
     }
     const positions = Array.from({ length: B * T }, (_, i) => start + (i % T));
     let x = add(g, embedding(g, ids, this.parameter('wte.weight')), embedding(g, tokenIds(g, positions, [B, T], 'positions'), this.parameter('wpe.weight')));
-    for (let i = 0; i < L; i++) {
-      const p = (n: string) => this.parameter(`h.${i}.${n}`);
-      const slot = (n: string) => this.layerFor(`h.${i}.${n}`, options);
-      const h = layerNorm(g, x, p('ln_1.weight'), p('ln_1.bias'), eps);
-      const [q, k, v] = splitLastDim(g, slot('attn.c_attn').forward(g, h), [C, C, C]) as [Tensor, Tensor, Tensor];
-      const shape = { heads: H, kvHeads: H, headDim: D };
-      const a = options.cache ? attendWithCache(g, q, k, v, options.cache, i, { ...shape, start }) : causalAttention(g, q, k, v, shape);
-      x = add(g, x, slot('attn.c_proj').forward(g, a));
-      const h2 = layerNorm(g, x, p('ln_2.weight'), p('ln_2.bias'), eps);
-      x = add(g, x, slot('mlp.c_proj').forward(g, gelu(g, slot('mlp.c_fc').forward(g, h2), 'tanh')));
-    }
+    for (let i = 0; i < L; i++) x = this.block(g, x, options, (gb, xb) => this.decoderLayer(gb, i, xb, options));
     return layerNorm(g, x, this.parameter('ln_f.weight'), this.parameter('ln_f.bias'), eps);
+  }
+
+  /** Block i: x [B, T, C] → x [B, T, C]. */
+  private decoderLayer(g: Graph, i: number, x: Tensor, options: ForwardOptions): Tensor {
+    const { hiddenSize: C, numHeads: H, headDim: D, normEps: eps } = this.config;
+    const start = options.start ?? 0;
+    const p = (n: string) => this.parameter(`h.${i}.${n}`);
+    const slot = (n: string) => this.layerFor(`h.${i}.${n}`, options);
+    const h = layerNorm(g, x, p('ln_1.weight'), p('ln_1.bias'), eps);
+    const [q, k, v] = splitLastDim(g, slot('attn.c_attn').forward(g, h), [C, C, C]) as [Tensor, Tensor, Tensor];
+    const shape = { heads: H, kvHeads: H, headDim: D };
+    const a = options.cache ? attendWithCache(g, q, k, v, options.cache, i, { ...shape, start }) : causalAttention(g, q, k, v, shape);
+    const r = add(g, x, slot('attn.c_proj').forward(g, a));
+    const h2 = layerNorm(g, r, p('ln_2.weight'), p('ln_2.bias'), eps);
+    return add(g, r, slot('mlp.c_proj').forward(g, gelu(g, slot('mlp.c_fc').forward(g, h2), 'tanh')));
   }
 
   headWeight(): Tensor {

@@ -2,11 +2,14 @@
 // Hugging Face module path (e.g. `model.layers.0.self_attn.q_proj`, GPT-2 `h.0.attn.c_attn`), and
 // adapters replace a slot with a layer that wraps the frozen base (adapters/). The base layer
 // here is a dense weight W [out, in] (PyTorch nn.Linear layout; GPT-2's Conv1D weights are
-// transposed to it at load) with an optional bias [out].
+// transposed to it at load) with an optional bias [out]. W may be packed 16-bit (a frozen bf16/f16
+// checkpoint, tensor/values.ts): the forward and input gradient read it packed, and denseWeight
+// hands out an f32 copy for what needs f32 values.
 
 import type { Graph } from '../tensor/graph';
 import { linear } from '../tensor/ops/linear';
 import type { Tensor } from '../tensor/tensor';
+import { expandedWeight, type Runtime } from '../tensor/values';
 
 export interface LinearLayer {
   /** Hugging Face module path. */
@@ -37,8 +40,11 @@ export class DenseLinear implements LinearLayer {
     return linear(g, x, this.weight, this.bias);
   }
 
-  /** W itself (not a copy: the caller must not release it). */
-  denseWeight(): { readonly tensor: Tensor; readonly owned: boolean } {
-    return { tensor: this.weight, owned: false };
+  /**
+   * W as f32 [out, in]: W itself when it is f32 (`owned: false`, do not release), else an exact f32
+   * copy of the packed weight the caller releases (`owned: true`), made for this one layer.
+   */
+  denseWeight(rt: Runtime): { readonly tensor: Tensor; readonly owned: boolean } {
+    return expandedWeight(rt, this.weight);
   }
 }

@@ -50,12 +50,20 @@ export class LlamaModel extends CausalLM {
   }
 
   forwardHidden(g: Graph, ids: Tensor, options: ForwardOptions = {}): Tensor {
-    let x = embedding(g, ids, this.parameter('model.embed_tokens.weight'));
-    for (let i = 0; i < this.config.numLayers; i++) {
-      x = add(g, x, this.attention(g, i, this.norm(g, x, `model.layers.${i}.input_layernorm.weight`), options));
-      x = add(g, x, this.mlp(g, i, this.norm(g, x, `model.layers.${i}.post_attention_layernorm.weight`), options));
-    }
+    let x = this.embed(g, ids);
+    for (let i = 0; i < this.config.numLayers; i++) x = this.block(g, x, options, (gb, xb) => this.decoderLayer(gb, i, xb, options));
     return this.norm(g, x, 'model.norm.weight');
+  }
+
+  /** ids [B, T] → x [B, T, C] */
+  protected embed(g: Graph, ids: Tensor): Tensor {
+    return embedding(g, ids, this.parameter('model.embed_tokens.weight'));
+  }
+
+  /** Block i: x [B, T, C] → x [B, T, C]. */
+  protected decoderLayer(g: Graph, i: number, x: Tensor, options: ForwardOptions): Tensor {
+    const h = add(g, x, this.attention(g, i, this.norm(g, x, `model.layers.${i}.input_layernorm.weight`), options));
+    return add(g, h, this.mlp(g, i, this.norm(g, h, `model.layers.${i}.post_attention_layernorm.weight`), options));
   }
 
   /** RMSNorm over the last dimension with the weight `name` (Gemma: scale 1 + w). */

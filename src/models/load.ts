@@ -1,11 +1,18 @@
 // Builds a CausalLM from a Hugging Face model folder (io/modelFiles.ts has validated names,
-// shapes, dtypes and offsets). Tensors are read one at a time as f32 (f16/bf16 converted while
-// reading) and uploaded, so at most one tensor is held on the CPU at a time besides the GPU copy.
+// shapes, dtypes and offsets). Tensors are read and uploaded one at a time, so at most one tensor
+// is held on the CPU at a time besides the GPU copy. Frozen F16/BF16 matrices (projections,
+// embeddings, LM head) are uploaded as their raw 16-bit bytes, packed two per u32 (gpu/tensor.ts),
+// and stay so: 2 bytes per weight, never expanded for the whole model; with frozenPrecision 'f16'
+// F32 matrices are rounded to f16 the same way. Everything else (norms, biases, and every tensor
+// of a trainable model) is read as f32 (f16/bf16 converted exactly while reading).
 // GPT-2's Conv1D weights [in, out] are transposed to nn.Linear's [out, in] here.
 
 import type { ModelConfig } from '../io/hfConfig';
-import { readModelTensorAsF32, type ModelSource } from '../io/modelFiles';
-import { cloneParameter, parameterFromArray, releaseTensors, type Runtime } from '../tensor/values';
+import { encodeF16 } from '../io/halfFloat';
+import { frozenStorage, readModelTensorAsF32, type FrozenPrecision, type ModelSource, type ModelTensor } from '../io/modelFiles';
+import { readTensorBytes } from '../io/safetensors';
+import type { Tensor } from '../tensor/tensor';
+import { cloneParameter, halfParameter, parameterFromArray, releaseTensors, type Runtime } from '../tensor/values';
 import type { CausalLM, NamedParameter, ParameterKind } from './causalLM';
 import { Gemma3Model } from './gemma3';
 import { Gpt2Model } from './gpt2';
@@ -19,8 +26,10 @@ export interface LoadProgress {
 
 export interface LoadOptions {
   readonly onProgress?: (progress: LoadProgress) => void;
-  /** Make every parameter trainable (full fine-tuning); frozen by default. */
+  /** Make every parameter trainable (full fine-tuning; all f32); frozen by default. */
   readonly trainable?: boolean;
+  /** How frozen matrices are kept (io/modelFiles.ts FrozenPrecision); 'checkpoint' by default. */
+  readonly frozenPrecision?: FrozenPrecision;
 }
 
 /** A named host array in nn.Linear layout, for building a model without a folder (tests). */
@@ -39,10 +48,32 @@ export function parameterKind(name: string, shape: readonly number[]): Parameter
 }
 
 /** [rows, cols] row-major → [cols, rows] */
-export function transpose2d(data: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(data.length);
+export function transpose2d<T extends Float32Array | Uint16Array>(data: T, rows: number, cols: number): T {
+  const out = new (data.constructor as new (length: number) => T)(data.length);
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c]!;
   return out;
+}
+
+/** One model tensor as a parameter: packed 16-bit when frozen and `precision` says so, else f32. */
+async function loadParameter(rt: Runtime, t: ModelTensor, transpose: boolean, options: LoadOptions): Promise<{ tensor: Tensor; shape: readonly number[] }> {
+  const trainable = options.trainable ?? false;
+  const storage = trainable ? 'f32' : frozenStorage(t, options.frozenPrecision);
+  const [rows, cols] = t.shape as [number, number];
+  const shape = transpose ? [cols, rows] : t.shape;
+  if (storage === 'f32') {
+    const data = await readModelTensorAsF32(t);
+    return { tensor: parameterFromArray(rt, transpose ? transpose2d(data, rows, cols) : data, shape, t.name, trainable), shape };
+  }
+  let bits: Uint16Array;
+  if (t.dtype === 'F32') {
+    bits = encodeF16(await readModelTensorAsF32(t));
+  } else {
+    const bytes = await readTensorBytes(t.source, t.info);
+    // A Uint16Array needs an even offset; safetensors only aligns tensors to their element size.
+    const aligned = bytes.byteOffset % 2 === 0 ? bytes : bytes.slice();
+    bits = new Uint16Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 2);
+  }
+  return { tensor: halfParameter(rt, transpose ? transpose2d(bits, rows, cols) : bits, shape, storage, t.name), shape };
 }
 
 export async function loadCausalLM(rt: Runtime, source: ModelSource, options: LoadOptions = {}): Promise<CausalLM> {
@@ -50,14 +81,8 @@ export async function loadCausalLM(rt: Runtime, source: ModelSource, options: Lo
   const total = source.tensors.length;
   try {
     for (const [i, t] of source.tensors.entries()) {
-      let data = await readModelTensorAsF32(t);
-      let shape = t.shape;
-      if (source.config.family === 'gpt2' && GPT2_CONV1D.test(t.name)) {
-        const [rows, cols] = t.shape as [number, number];
-        data = transpose2d(data, rows, cols);
-        shape = [cols, rows];
-      }
-      params.set(t.name, { name: t.name, kind: parameterKind(t.name, shape), tensor: parameterFromArray(rt, data, shape, t.name, options.trainable ?? false) });
+      const { tensor, shape } = await loadParameter(rt, t, source.config.family === 'gpt2' && GPT2_CONV1D.test(t.name), options);
+      params.set(t.name, { name: t.name, kind: parameterKind(t.name, shape), tensor });
       options.onProgress?.({ done: i + 1, total, tensor: t.name });
     }
   } catch (error) {
@@ -76,7 +101,7 @@ export function modelFromHostTensors(rt: Runtime, config: ModelConfig, tensors: 
   return buildModel(config, params);
 }
 
-/** An independent copy of every parameter (full fine-tuning trains its own weights). */
+/** An independent f32 copy of every parameter (full fine-tuning trains its own weights; packed ones are expanded). */
 export function cloneCausalLM(rt: Runtime, model: CausalLM, trainable: boolean): CausalLM {
   const params = new Map<string, NamedParameter>();
   for (const p of model.parameters()) params.set(p.name, { ...p, tensor: cloneParameter(rt, p.tensor, p.name, trainable) });

@@ -7,6 +7,13 @@
 // at the end of the step, so a steady-state step reuses the same pooled buffers and allocates
 // nothing new. Parameters (leaves) are never released by the graph; their `.grad` persists until
 // the optimizer consumes it.
+// Activation checkpointing (Chen et al. 2016, "Training Deep Nets with Sublinear Memory Cost"):
+// `checkpoint(fn)` runs a segment (a transformer block) on a child graph that records nothing and
+// keeps only the segment's output; backward runs the segment again on a recording child graph and
+// backpropagates through that local tape, which is freed before the previous segment's turn. Per
+// block only the output [B, T, C] stays between forward and backward; the price is one more
+// forward pass of every block. The kernels are deterministic and nothing draws random numbers, so
+// the recomputed activations, and hence the gradients, are bit for bit those of a plain step.
 
 import type { GpuContext } from '../gpu/context';
 import type { GpuTensor } from '../gpu/tensor';
@@ -22,7 +29,10 @@ interface TapeEntry {
 export class Graph {
   private tape: TapeEntry[] = [];
   private tracked: GpuTensor[] = [];
-  private readonly constants = new Map<string, GpuTensor>();
+  /** Shared with child graphs (checkpoint), which never release them. */
+  private constants = new Map<string, GpuTensor>();
+  /** Whether some op saw an input that requires a gradient (even with gradients off): checkpoint() asks. */
+  private reachedGrad = false;
 
   constructor(
     readonly ctx: GpuContext,
@@ -33,8 +43,9 @@ export class Graph {
   /** Wraps a new activation produced by an op; it is released by dispose(). */
   output(data: GpuTensor, inputs: readonly Tensor[], name: string): Tensor {
     this.tracked.push(data);
-    const requiresGrad = this.gradEnabled && inputs.some((t) => t.requiresGrad);
-    return new Tensor(data, requiresGrad, name);
+    const anyGrad = inputs.some((t) => t.requiresGrad);
+    if (anyGrad) this.reachedGrad = true;
+    return new Tensor(data, this.gradEnabled && anyGrad, name);
   }
 
   /** A scratch tensor saved for the backward pass or used within one op; released by dispose(). */
@@ -87,6 +98,53 @@ export class Graph {
     return t;
   }
 
+  /**
+   * y = fn(g') without keeping fn's intermediate activations (see the header). fn runs twice, on
+   * child graphs: now without recording, and again in backward with recording; it must compute
+   * the same values both times and read only tensors that outlive this graph's backward (earlier
+   * outputs of this graph, parameters), whose gradients then reach their .grad as without
+   * checkpointing. With gradients off this is fn(this).
+   */
+  checkpoint(fn: (g: Graph) => Tensor, name = 'checkpoint'): Tensor {
+    if (!this.gradEnabled) return fn(this);
+    const plain = this.child(false);
+    let data: GpuTensor;
+    try {
+      const y = fn(plain);
+      const index = plain.tracked.indexOf(y.data);
+      if (index >= 0) {
+        plain.tracked.splice(index, 1);
+        data = y.data;
+      } else if (y.data.isView) {
+        data = copyOf(this.ctx, y.data, 'checkpoint output');
+      } else {
+        return y; // fn computed nothing: it handed back a tensor from outside
+      }
+    } finally {
+      plain.dispose();
+    }
+    this.tracked.push(data);
+    if (plain.reachedGrad) this.reachedGrad = true;
+    const out = new Tensor(data, plain.reachedGrad, name);
+    this.record(name, out, (gy) => {
+      const local = this.child(true);
+      try {
+        const again = fn(local);
+        if (again.requiresGrad) local.backward(again, gy);
+      } finally {
+        local.dispose();
+      }
+    });
+    return out;
+  }
+
+  /** A graph for a checkpointed segment: same context and constants; dispose() it, never destroy(). */
+  private child(gradEnabled: boolean): Graph {
+    const g = new Graph(this.ctx, gradEnabled);
+    g.constants = this.constants;
+    return g;
+  }
+
   /** Backpropagates from `output`, whose gradient is `seed` (default: 1 for a scalar loss). */
   backward(output: Tensor, seed?: GpuTensor): void {
     if (!output.requiresGrad) throw new Error('backward() from a tensor that does not require a gradient');
@@ -122,8 +180,8 @@ export class Graph {
   }
 }
 
-function copyOf(ctx: GpuContext, t: GpuTensor): GpuTensor {
-  const out = ctx.empty(t.shape, 'f32', 'gradient seed');
+function copyOf(ctx: GpuContext, t: GpuTensor, what = 'gradient seed'): GpuTensor {
+  const out = ctx.empty(t.shape, 'f32', what);
   addInto(ctx, out, t, true);
   return out;
 }

@@ -1,9 +1,15 @@
 // How code above the tensor layer (models, adapters, trainers) creates and reads GPU values
 // without touching buffers: parameters from host arrays, token-id and target inputs for a step,
 // asynchronous reads. `Runtime` is the GPU context under the name those layers use.
+// Frozen 16-bit parameters (halfParameter) stay packed on the GPU, two per u32 (gpu/tensor.ts);
+// readTensor decodes them, and expandedWeight / cloneParameter make the f32 copies that inits,
+// merges and full fine-tuning need. Trainable tensors, gradients and optimizer state are f32.
 
 import type { GpuContext } from '../gpu/context';
+import type { GpuTensor, HalfFormat } from '../gpu/tensor';
+import { decodeHalf } from '../io/halfFloat';
 import { copy, fill } from '../kernels/elementwise';
+import { unpackHalf, uploadHalf } from '../kernels/half';
 import type { Graph } from './graph';
 import { Tensor } from './tensor';
 
@@ -12,6 +18,28 @@ export type Runtime = GpuContext;
 /** A parameter (leaf) from host data: f32 [shape], trainable or frozen. Release with releaseTensor. */
 export function parameterFromArray(rt: Runtime, data: Float32Array, shape: readonly number[], name: string, trainable: boolean): Tensor {
   return Tensor.leaf(rt.uploadF32(data, shape, name), trainable, name);
+}
+
+/**
+ * A frozen parameter kept as 16-bit floats on the GPU (2 bytes each) from its little-endian 16-bit
+ * stream (safetensors' F16/BF16 bytes). Linear layers, the LM head and the embedding read it packed.
+ */
+export function halfParameter(rt: Runtime, bits: Uint8Array | Uint16Array, shape: readonly number[], format: HalfFormat, name: string): Tensor {
+  return Tensor.leaf(uploadHalf(rt, bits, shape, format, name), false, name);
+}
+
+/** Whether a tensor is kept packed as 16-bit floats (frozen; never updated in place). */
+export function isPacked(t: Tensor): boolean {
+  return t.data.half !== undefined;
+}
+
+/**
+ * `t` as f32: the tensor itself (`owned: false`), or for a packed one an exact f32 copy as a new
+ * frozen leaf the caller releases (`owned: true`): SVD and quantization inits, merges, exports.
+ */
+export function expandedWeight(rt: Runtime, t: Tensor): { readonly tensor: Tensor; readonly owned: boolean } {
+  if (!isPacked(t)) return { tensor: t, owned: false };
+  return { tensor: Tensor.leaf(unpackHalf(rt, t.data), false, t.name), owned: true };
 }
 
 /** Token ids for one step, u32 [shape]; released with the graph. */
@@ -24,9 +52,11 @@ export function targetIds(g: Graph, targets: ArrayLike<number>, shape: readonly 
   return g.input(g.ctx.upload(Int32Array.from(targets), shape, 'i32', name), name);
 }
 
-/** Reads a tensor's values (submits pending work); does not wait for anything else. */
-export function readTensor(rt: Runtime, t: Tensor): Promise<Float32Array> {
-  return rt.read(t.data);
+/** Reads a tensor's values (submits pending work); does not wait for anything else. Packed ones are decoded. */
+export async function readTensor(rt: Runtime, t: Tensor): Promise<Float32Array> {
+  const { half } = t.data;
+  if (!half) return rt.read(t.data);
+  return decodeHalf(new Uint16Array(await rt.readBytes(t.data), 0, t.data.size), half);
 }
 
 /** Reads a parameter's gradient, or null when it has none yet. */
@@ -55,7 +85,13 @@ export function zerosParameter(rt: Runtime, shape: readonly number[], name: stri
   return Tensor.leaf(fill(rt, rt.empty(shape, 'f32', name), 0), trainable, name);
 }
 
-/** A parameter holding a copy of `source`'s values (full fine-tuning's own weights). */
+/** A new f32 copy of `t`'s values, same shape (packed ones expanded exactly); the caller releases it. */
+export function f32Copy(rt: Runtime, t: Tensor, what: string): GpuTensor {
+  const out = rt.empty(t.shape, 'f32', what);
+  return isPacked(t) ? unpackHalf(rt, t.data, out) : copy(rt, t.data, out);
+}
+
+/** A parameter holding an f32 copy of `source`'s values (full fine-tuning's own weights; packed ones expanded). */
 export function cloneParameter(rt: Runtime, source: Tensor, name: string, trainable: boolean): Tensor {
-  return Tensor.leaf(copy(rt, source.data, rt.empty(source.shape, 'f32', name)), trainable, name);
+  return Tensor.leaf(f32Copy(rt, source, name), trainable, name);
 }

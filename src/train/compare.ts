@@ -5,7 +5,7 @@
 // InterleavedRun is that loop's step; the studio (worker/studioRun.ts) and the study
 // (cli/study/run.ts) drive it themselves: pausing, adding methods mid-way, keeping the adapters.
 
-import type { CalibrationBatch, InitProgress, MethodId, MethodSettings } from '../adapters/types';
+import type { CalibrationBatch, InitProgress, MethodDefinition, MethodId, MethodSettings } from '../adapters/types';
 import type { CausalLM } from '../models/causalLM';
 import type { Runtime } from '../tensor/values';
 import { startMethod, type MethodContext, type MethodStart, type StartedMethod } from './methodRun';
@@ -14,6 +14,8 @@ import type { Batch, StepMetrics } from './trainer';
 
 export interface MethodChoice {
   readonly id: MethodId;
+  /** The method itself when it is not in the registry (a loaded PEFT adapter). */
+  readonly definition?: MethodDefinition;
   readonly settings?: MethodSettings;
   /** Overrides of the shared optimisation settings (e.g. QLoRA's clip 0.3). */
   readonly learningRate?: number;

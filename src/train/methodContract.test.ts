@@ -14,13 +14,23 @@ import { testContext } from '../test/gpu';
 import { Trainer, type Batch } from './trainer';
 import { LowRankLayer } from '../adapters/forms/lowRank';
 import { SppLayer } from '../adapters/forms/sppLayer';
+import { dora } from '../adapters/methods/dora';
+import { holdDoraNorms } from '../adapters/forms/doraLayer';
 import { full } from '../adapters/methods/full';
 import { lora } from '../adapters/methods/lora';
+import { loraplus } from '../adapters/methods/loraplus';
 import { lorasb } from '../adapters/methods/lorasb';
 import { pissa } from '../adapters/methods/pissa';
+import { olora } from '../adapters/methods/olora';
+import { milora } from '../adapters/methods/milora';
+import { corda } from '../adapters/methods/corda';
+import { loraga } from '../adapters/methods/loraga';
 import { loftq, qlora, qpissa } from '../adapters/methods/quantized';
 import { sorsa } from '../adapters/methods/sorsa';
 import { spp } from '../adapters/methods/spp';
+import { eva } from '../adapters/methods/eva';
+import { vera } from '../adapters/methods/vera';
+import { shira } from '../adapters/methods/shira';
 import { selectTargets } from '../adapters/targets';
 import { resolveSettings, type AdaptedLayer, type AdaptedModel, type MethodDefinition, type MethodSettings } from '../adapters/types';
 import { dequantizeNf4Ref, quantizeNf4Ref } from '../io/nf4Reference';
@@ -45,14 +55,33 @@ interface Case {
   readonly initTolerance: number;
   /** Projection roles to adapt (default: all). */
   readonly targets?: readonly string[];
+  /**
+   * Quantities the method's backward treats as constants (DoRA's detached row norms, paper §4.3):
+   * held at their current values while finite differences probe the loss, since the gradient
+   * being checked is the derivative with them fixed. Returns the release.
+   */
+  readonly holdConstants?: (rt: Runtime, adapted: AdaptedModel) => () => void;
 }
 
 const CASES: readonly Case[] = [
   { method: lora, settings: { rank: 4, alpha: 8 }, start: 'base', initTolerance: 0 },
+  { method: loraplus, settings: { rank: 4, alpha: 8, ratio: 16 }, start: 'base', initTolerance: 0 },
+  // m = ‖W‖ and B = 0: the scale m/‖W + sBA‖ is exactly 1, so the base model bit for bit.
+  { method: dora, settings: { rank: 4, alpha: 8 }, start: 'base', initTolerance: 0, holdConstants: holdDoraNorms },
   { method: full, start: 'base', initTolerance: 0 },
   // W_res + s·B A == W up to f32 rounding.
   { method: pissa, settings: { rank: 4, alpha: 4, niter: 2 }, start: 'base', initTolerance: 1e-4 },
   { method: sorsa, settings: { rank: 4, niter: 2 }, start: 'base', initTolerance: 1e-4 },
+  // OLoRA, MiLoRA, CorDA (both modes), LoRA-GA: W_res = W − s·B A, so the same start as PiSSA's.
+  { method: olora, settings: { rank: 4, alpha: 8 }, start: 'base', initTolerance: 1e-4 },
+  { method: milora, settings: { rank: 4, alpha: 4 }, start: 'base', initTolerance: 1e-4 },
+  { method: corda, settings: { rank: 4, alpha: 4, calibrationBatches: 1 }, start: 'base', initTolerance: 1e-4 },
+  { method: corda, settings: { rank: 4, alpha: 4, mode: 'kpm', calibrationBatches: 1 }, start: 'base', initTolerance: 1e-4 },
+  { method: loraga, settings: { rank: 4, alpha: 8, estimationBatches: 1 }, start: 'base', initTolerance: 1e-4 },
+  // B = 0 on the shared W; ρ = 2 moves ranks between layers (some may get none).
+  { method: eva, settings: { rank: 4, alpha: 8, calibrationBatches: 1 }, start: 'base', initTolerance: 0 },
+  // b = 0: the branch is exactly zero.
+  { method: vera, settings: { rank: 16 }, start: 'base', initTolerance: 0 },
   { method: lorasb, settings: { rank: 4, estimationBatches: 1 }, start: 'factors', initTolerance: 1e-4 },
   { method: qlora, settings: { rank: 4, alpha: 8 }, start: 'nf4-residual', initTolerance: 1e-4 },
   // W − sBA rounds differently in f32 on the GPU than in float64 here before quantizing.
@@ -60,6 +89,9 @@ const CASES: readonly Case[] = [
   { method: loftq, settings: { rank: 4, alpha: 4, niter: 2, iterations: 1 }, start: 'nf4-weight', initTolerance: 1e-4 },
   // k/v are 24 wide in the fixture; SPP needs multiples of 16.
   { method: spp, settings: { ratio: 0.5, pruning: 'magnitude' }, start: 'pruned', initTolerance: 1e-5, targets: ['q', 'o', 'gate', 'up', 'down'] },
+  // ΔW = 0 at init: W + 0 through the same matmul. k = r(in + out) must fit k/v's 24 × 48.
+  { method: shira, settings: { rank: 4 }, start: 'base', initTolerance: 0 },
+  { method: shira, settings: { rank: 4, mask: 'magnitude' }, start: 'base', initTolerance: 0 },
 ];
 
 /** s·B M A [out, in] on the host from a low-rank layer's init snapshot. */
@@ -205,6 +237,7 @@ describe.each(CASES)('method $method.id', (c) => {
 
   it("the trainable tensors' gradients match central finite differences of the loss", async () => {
     const { rt, model, adapted } = await setup(c);
+    let releaseHeld: (() => void) | undefined;
     try {
       const batch = batchFor(model);
       for (const t of adapted.trainable) t.tensor.requiresGrad = true;
@@ -216,10 +249,16 @@ describe.each(CASES)('method $method.id', (c) => {
       const logits = adapted.model.forward(g, tokenIds(g, batch.ids, [B, T]), { linears: adapted.linears });
       g.backward(crossEntropy(g, logits, targetIds(g, batch.targets, [B, T])));
       g.destroy();
+      releaseHeld = c.holdConstants?.(rt, adapted);
       const h = 1e-2;
       let checked = 0;
+      // A spread of tensors keeps the test short; every kind (name after the last '.') at least once,
+      // so a layer with three tensors (DoRA's A, B, m) does not get only its first checked.
+      const kinds = new Set<string>();
       for (const [k, t] of adapted.trainable.entries()) {
-        if (k % 3 !== 0) continue; // a spread of tensors keeps the test short
+        const kind = t.tensor.name.slice(t.tensor.name.lastIndexOf('.') + 1);
+        if (k % 3 !== 0 && kinds.has(kind)) continue;
+        kinds.add(kind);
         const values = await readTensor(rt, t.tensor);
         const analytic = t.tensor.grad ? await rt.read(t.tensor.grad) : new Float32Array(values.length);
         const index = Math.floor(values.length / 2);
@@ -236,6 +275,7 @@ describe.each(CASES)('method $method.id', (c) => {
       }
       expect(checked).toBeGreaterThan(0);
     } finally {
+      releaseHeld?.();
       adapted.release(rt);
       releaseModel(rt, model);
     }

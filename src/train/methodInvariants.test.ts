@@ -1,11 +1,25 @@
 // Method-specific invariants of ADAPTERS.md that the shared contract battery does not cover.
 
 import { describe, expect, it } from 'vitest';
+import { DoraLayer } from '../adapters/forms/doraLayer';
 import { LowRankLayer } from '../adapters/forms/lowRank';
 import { SppLayer } from '../adapters/forms/sppLayer';
-import { methodById } from '../adapters/registry';
+import { dora } from '../adapters/methods/dora';
+import { lora } from '../adapters/methods/lora';
+import { loraplus } from '../adapters/methods/loraplus';
+import { lorasb } from '../adapters/methods/lorasb';
+import { pissa } from '../adapters/methods/pissa';
+import { olora } from '../adapters/methods/olora';
+import { milora } from '../adapters/methods/milora';
+import { corda } from '../adapters/methods/corda';
+import { loraga } from '../adapters/methods/loraga';
+import { inputCovariances, releaseCovariances } from '../adapters/init/inputCovariance';
+import { dampedCholesky } from '../linalg/covariance';
+import { singularValuesRef } from '../linalg/testMatrices';
+import { sorsa } from '../adapters/methods/sorsa';
+import { spp } from '../adapters/methods/spp';
 import { selectTargets } from '../adapters/targets';
-import { resolveSettings, type AdaptedModel, type MethodId, type MethodSettings } from '../adapters/types';
+import { resolveSettings, type AdaptedModel, type MethodDefinition, type MethodSettings } from '../adapters/types';
 import { orthoDeviation } from '../linalg/orthoRegularizer';
 import type { CausalLM } from '../models/causalLM';
 import { DenseLinear } from '../models/linearLayer';
@@ -15,7 +29,7 @@ import { crossEntropy } from '../tensor/ops/crossEntropy';
 import { readTensor, targetIds, tokenIds, type Runtime } from '../tensor/values';
 import { testContext } from '../test/gpu';
 import { modelFiles } from './testing';
-import type { Batch } from './trainer';
+import { Trainer, type Batch } from './trainer';
 
 const B = 2;
 const T = 6;
@@ -26,8 +40,7 @@ function batchFor(model: CausalLM): Batch {
   return { ids, targets: ids.map((_, i) => (i % T === T - 1 ? -100 : ids[i + 1]!)), batchSize: B, seqLen: T };
 }
 
-async function create(rt: Runtime, model: CausalLM, id: MethodId, settings: MethodSettings, roles: readonly string[] = ['all']): Promise<AdaptedModel> {
-  const method = methodById(id);
+async function create(rt: Runtime, model: CausalLM, method: MethodDefinition, settings: MethodSettings, roles: readonly string[] = ['all']): Promise<AdaptedModel> {
   return method.create({ rt, model, targets: selectTargets(model, roles), seed: 11, learningRate: 1e-3, calibration: () => [batchFor(model)] }, resolveSettings(method, settings));
 }
 
@@ -50,7 +63,7 @@ describe('method invariants', () => {
   it('LoRA: B = 0 and |A| ≤ 1/√in at init', async () => {
     const rt = await testContext();
     const model = await modelFiles(rt, 'tiny-llama');
-    const adapted = await create(rt, model, 'lora', { rank: 4 });
+    const adapted = await create(rt, model, lora, { rank: 4 });
     try {
       for (const layer of adapted.linears.values()) {
         const l = layer as LowRankLayer;
@@ -70,7 +83,7 @@ describe('method invariants', () => {
   it('PiSSA: W_res + s·B·A reproduces W to f32 rounding', async () => {
     const rt = await testContext();
     const model = await modelFiles(rt, 'tiny-llama');
-    const adapted = await create(rt, model, 'pissa', { rank: 4, alpha: 8, niter: 2 });
+    const adapted = await create(rt, model, pissa, { rank: 4, alpha: 8, niter: 2 });
     try {
       for (const layer of adapted.linears.values()) {
         const l = layer as LowRankLayer;
@@ -98,7 +111,7 @@ describe('method invariants', () => {
   it('SORSA: the regulariser is ≈ 0 at init (A, B orthonormal)', async () => {
     const rt = await testContext();
     const model = await modelFiles(rt, 'tiny-llama');
-    const adapted = await create(rt, model, 'sorsa', { rank: 4, niter: 4 });
+    const adapted = await create(rt, model, sorsa, { rank: 4, niter: 4 });
     try {
       expect(await orthoDeviation(rt, adapted.orthoFactors!)).toBeLessThan(1e-4);
     } finally {
@@ -111,7 +124,7 @@ describe('method invariants', () => {
     const rt = await testContext();
     const model = await modelFiles(rt, 'tiny-llama');
     const rank = 3;
-    const adapted = await create(rt, model, 'lorasb', { rank, estimationBatches: 1, exactSvd: true });
+    const adapted = await create(rt, model, lorasb, { rank, estimationBatches: 1, exactSvd: true });
     try {
       expect(adapted.trainable.every((t) => t.tensor.name.endsWith('lorasb_R'))).toBe(true);
       const name = 'model.layers.0.self_attn.q_proj';
@@ -160,7 +173,7 @@ describe('method invariants', () => {
   it('SPP: ΔW = 0 at init (outputs equal the pruned model), and the pruned ratio is exact', async () => {
     const rt = await testContext();
     const model = await modelFiles(rt, 'tiny-llama');
-    const adapted = await create(rt, model, 'spp', { ratio: 0.5, pruning: 'magnitude' }, ['q', 'o', 'gate', 'up', 'down']);
+    const adapted = await create(rt, model, spp, { ratio: 0.5, pruning: 'magnitude' }, ['q', 'o', 'gate', 'up', 'down']);
     try {
       const batch = batchFor(model);
       const prunedOnly = new Map([...adapted.linears].map(([name, l]) => [name, new DenseLinear(name, (l as SppLayer).pruned, (l as SppLayer).bias)]));
@@ -184,6 +197,312 @@ describe('method invariants', () => {
       }
     } finally {
       adapted.release(rt);
+      releaseModel(rt, model);
+    }
+  });
+});
+
+describe('method invariants: DoRA and LoRA+', () => {
+  it('DoRA: m equals the row norms ‖W_i‖ (over the input dimension) and B = 0 at init; the model is the base bit for bit', async () => {
+    const rt = await testContext();
+    const model = await modelFiles(rt, 'tiny-llama');
+    const adapted = await create(rt, model, dora, { rank: 4, alpha: 8 });
+    try {
+      for (const layer of adapted.linears.values()) {
+        const l = layer as DoraLayer;
+        const W = await readTensor(rt, l.base.weight);
+        const m = await readTensor(rt, l.m);
+        expect(m.length).toBe(l.outFeatures);
+        for (let i = 0; i < l.outFeatures; i++) {
+          let sum = 0;
+          for (let j = 0; j < l.inFeatures; j++) sum += W[i * l.inFeatures + j]! ** 2;
+          expect(Math.abs(m[i]! - Math.sqrt(sum)), `${l.name} m[${i}]`).toBeLessThanOrEqual(1e-6 * Math.sqrt(sum));
+        }
+        expect((await readTensor(rt, l.B)).every((v) => v === 0)).toBe(true);
+        const init = l.effectiveWeight(rt, 'init');
+        expect(Array.from(await readTensor(rt, init.tensor))).toEqual(Array.from(W));
+        if (init.owned) rt.release(init.tensor.data);
+      }
+      const batch = batchFor(model);
+      const run = async (linears?: AdaptedModel['linears']) => {
+        const g = new Graph(rt, false);
+        try {
+          return await readTensor(rt, model.forward(g, tokenIds(g, batch.ids, [B, T]), { linears }));
+        } finally {
+          g.destroy();
+        }
+      };
+      expect(Array.from(await run(adapted.linears))).toEqual(Array.from(await run()));
+    } finally {
+      adapted.release(rt);
+      releaseModel(rt, model);
+    }
+  });
+
+  it('DoRA: after training, each row of W\' has norm m (the magnitude is the row norm of the effective weight)', async () => {
+    const rt = await testContext();
+    const model = await modelFiles(rt, 'tiny-llama');
+    const adapted = await create(rt, model, dora, { rank: 4, alpha: 8 }, ['q', 'down']);
+    const trainer = new Trainer(rt, adapted, { schedule: { kind: 'constant', peak: 2e-2, warmupSteps: 0, totalSteps: 2 } });
+    try {
+      for (let i = 0; i < 2; i++) await trainer.step(batchFor(model));
+      for (const layer of adapted.linears.values()) {
+        const l = layer as DoraLayer;
+        const m = await readTensor(rt, l.m);
+        const W = await readTensor(rt, l.base.weight);
+        const now = l.effectiveWeight(rt, 'now');
+        const Wp = await readTensor(rt, now.tensor);
+        if (now.owned) rt.release(now.tensor.data);
+        let movedNorm = 0;
+        for (let i = 0; i < l.outFeatures; i++) {
+          const row = Wp.subarray(i * l.inFeatures, (i + 1) * l.inFeatures);
+          const norm = Math.hypot(...row);
+          expect(Math.abs(norm - m[i]!), `${l.name} row ${i}`).toBeLessThan(1e-5 * m[i]!);
+          movedNorm = Math.max(movedNorm, Math.abs(m[i]! - Math.hypot(...W.subarray(i * l.inFeatures, (i + 1) * l.inFeatures))));
+        }
+        expect(movedNorm).toBeGreaterThan(0); // m trained, so the check is not the init's
+      }
+    } finally {
+      trainer.destroy();
+      adapted.release(rt);
+      releaseModel(rt, model);
+    }
+  });
+
+  it('LoRA+: B tensors train at λ·lr (lrScale λ), A tensors at lr', async () => {
+    const rt = await testContext();
+    const model = await modelFiles(rt, 'tiny-llama');
+    const adapted = await create(rt, model, loraplus, { rank: 4, ratio: 12 });
+    try {
+      const scaleOf = new Map(adapted.trainable.map((t) => [t.tensor, t.lrScale ?? 1]));
+      expect(scaleOf.size).toBe(2 * adapted.linears.size);
+      for (const layer of adapted.linears.values()) {
+        const l = layer as LowRankLayer;
+        expect(scaleOf.get(l.factors.B)).toBe(12);
+        expect(scaleOf.get(l.factors.A)).toBe(1);
+      }
+    } finally {
+      adapted.release(rt);
+      releaseModel(rt, model);
+    }
+  });
+
+  it('LoRA+: from the same init and batch, one AdamW step moves B by λ·lr per element (LoRA: lr), exactly λ times LoRA\'s step', async () => {
+    const rt = await testContext();
+    const model = await modelFiles(rt, 'tiny-llama');
+    const lr = 1e-3;
+    const ratio = 16;
+    const stepB = async (method: MethodDefinition, settings: MethodSettings): Promise<Float32Array[]> => {
+      const adapted = await create(rt, model, method, { rank: 4, alpha: 8, ...settings }, ['q', 'v']);
+      const trainer = new Trainer(rt, adapted, { schedule: { kind: 'constant', peak: lr, warmupSteps: 0, totalSteps: 1 } });
+      try {
+        await trainer.step(batchFor(model));
+        // B starts at 0, so B after the step is the step itself.
+        return await Promise.all([...adapted.linears.values()].map((l) => readTensor(rt, (l as LowRankLayer).factors.B)));
+      } finally {
+        trainer.destroy();
+        adapted.release(rt);
+      }
+    };
+    try {
+      const plain = await stepB(lora, {});
+      const plus = await stepB(loraplus, { ratio });
+      let saturated = 0;
+      plain.forEach((b, k) => {
+        for (let i = 0; i < b.length; i++) {
+          expect(Math.abs(plus[k]![i]! - ratio * b[i]!), `B ${k}[${i}]`).toBeLessThanOrEqual(1e-6 * ratio * lr);
+          // First Adam step: lr·g/(|g| + ε) → lr wherever |g| ≫ ε = 1e-8.
+          if (Math.abs(b[i]!) > 0.99 * lr) {
+            expect(Math.abs(Math.abs(plus[k]![i]!) - ratio * lr)).toBeLessThan(1e-3 * ratio * lr);
+            saturated++;
+          }
+        }
+      });
+      expect(saturated).toBeGreaterThan(plain.reduce((n, b) => n + b.length, 0) / 2);
+    } finally {
+      releaseModel(rt, model);
+    }
+  });
+});
+
+describe('residual inits beyond PiSSA (OLoRA, MiLoRA, CorDA, LoRA-GA)', () => {
+  /** X [m, k] · Y [k, n] in float64 (transX: X given as [k, m]). */
+  const mm = (X: ArrayLike<number>, Y: ArrayLike<number>, m: number, k: number, n: number, transX = false): Float64Array => {
+    const out = new Float64Array(m * n);
+    for (let i = 0; i < m; i++) for (let t = 0; t < k; t++) {
+      const x = transX ? X[t * m + i]! : X[i * k + t]!;
+      for (let j = 0; j < n; j++) out[i * n + j]! += x * Y[t * n + j]!;
+    }
+    return out;
+  };
+  const transpose = (X: ArrayLike<number>, m: number, n: number): Float64Array => {
+    const out = new Float64Array(m * n);
+    for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) out[j * m + i] = X[i * n + j]!;
+    return out;
+  };
+  const frob2 = (X: ArrayLike<number>): number => {
+    let sum = 0;
+    for (let i = 0; i < X.length; i++) sum += X[i]! ** 2;
+    return sum;
+  };
+  const layerOf = (adapted: AdaptedModel, name: string) => adapted.linears.get(name) as LowRankLayer;
+  const weightOf = (model: CausalLM, name: string) => (model.linear(name) as DenseLinear).weight;
+
+  it('OLoRA: B = Q[:, :r] and A = R[:r, :] of W = QR (float64 Gram–Schmidt, diag(R) > 0)', async () => {
+    const rt = await testContext();
+    const model = await modelFiles(rt, 'tiny-llama');
+    const r = 4;
+    const adapted = await create(rt, model, olora, { rank: r, alpha: 8 });
+    try {
+      for (const name of ['model.layers.0.self_attn.k_proj', 'model.layers.1.mlp.down_proj', 'model.layers.0.mlp.up_proj']) {
+        const l = layerOf(adapted, name);
+        const [out, inF] = [l.outFeatures, l.inFeatures];
+        const W = await readTensor(rt, weightOf(model, name));
+        const Q = new Float64Array(out * r);
+        for (let j = 0; j < r; j++) {
+          for (let i = 0; i < out; i++) Q[i * r + j] = W[i * inF + j]!;
+          for (let pass = 0; pass < 2; pass++) for (let t = 0; t < j; t++) {
+            let c = 0;
+            for (let i = 0; i < out; i++) c += Q[i * r + t]! * Q[i * r + j]!;
+            for (let i = 0; i < out; i++) Q[i * r + j]! -= c * Q[i * r + t]!;
+          }
+          const norm = Math.sqrt(Array.from({ length: out }, (_, i) => Q[i * r + j]! ** 2).reduce((a, b) => a + b, 0));
+          for (let i = 0; i < out; i++) Q[i * r + j]! /= norm;
+        }
+        const R = mm(Q, W, r, out, inF, true);
+        const Bv = await readTensor(rt, l.factors.B);
+        const A = await readTensor(rt, l.factors.A);
+        for (let k = 0; k < Q.length; k++) expect(Math.abs(Bv[k]! - Q[k]!), `${name} B[${k}]`).toBeLessThan(1e-4);
+        const scale = Math.max(...Array.from(R, Math.abs));
+        for (let k = 0; k < R.length; k++) expect(Math.abs(A[k]! - R[k]!), `${name} A[${k}]`).toBeLessThan(1e-4 * scale);
+        for (let i = 0; i < r; i++) {
+          expect(A[i * inF + i]!).toBeGreaterThan(0);
+          for (let j = 0; j < i; j++) expect(Math.abs(A[i * inF + j]!)).toBeLessThan(1e-5 * scale);
+        }
+      }
+    } finally {
+      adapted.release(rt);
+      releaseModel(rt, model);
+    }
+  });
+
+  it("MiLoRA: s·B·A has W's r smallest singular values (float64 reference), B·A splits √σ' evenly", async () => {
+    const rt = await testContext();
+    const model = await modelFiles(rt, 'tiny-llama');
+    const r = 3;
+    const adapted = await create(rt, model, milora, { rank: r, alpha: 6 });
+    try {
+      for (const name of ['model.layers.0.self_attn.q_proj', 'model.layers.0.self_attn.v_proj', 'model.layers.1.mlp.gate_proj']) {
+        const l = layerOf(adapted, name);
+        const [out, inF] = [l.outFeatures, l.inFeatures];
+        const sigmaW = singularValuesRef(await readTensor(rt, weightOf(model, name)), out, inF);
+        const A = await readTensor(rt, l.factors.A);
+        const Bv = await readTensor(rt, l.factors.B);
+        const sBA = mm(Bv, A, out, r, inF).map((v) => l.scaling * v);
+        const sigma = singularValuesRef(sBA, out, inF);
+        const k = sigmaW.length;
+        for (let j = 0; j < r; j++) expect(Math.abs(sigma[j]! - sigmaW[k - r + j]!), `${name} σ${j}`).toBeLessThan(1e-4 * sigmaW[0]!);
+        expect(sigmaW[k - r]!).toBeLessThan(0.8 * sigmaW[0]!); // not vacuous: the minor end differs from the top
+        // ‖A_j‖² = ‖B_j‖² = σ_j/s (the PiSSA split)
+        for (let j = 0; j < r; j++) {
+          const a = frob2(A.subarray(j * inF, (j + 1) * inF));
+          const b = frob2(Array.from({ length: out }, (_, i) => Bv[i * r + j]!));
+          expect(Math.abs(a - b)).toBeLessThan(1e-4 * (a + b));
+        }
+      }
+    } finally {
+      adapted.release(rt);
+      releaseModel(rt, model);
+    }
+  });
+
+  for (const mode of ['ipm', 'kpm'] as const) {
+    it(`CorDA (${mode}): s·B·A·C_fix holds the ${mode === 'ipm' ? 'top' : 'bottom'} r singular values of W·C_fix (float64 reference)`, async () => {
+      const rt = await testContext();
+      const model = await modelFiles(rt, 'tiny-llama');
+      const r = 3;
+      const names = ['model.layers.0.self_attn.k_proj', 'model.layers.1.mlp.down_proj'];
+      const adapted = await create(rt, model, corda, { rank: r, alpha: 3, mode, calibrationBatches: 1 });
+      const covariances = await inputCovariances(rt, model, names, [batchFor(model)]);
+      try {
+        for (const name of names) {
+          const l = layerOf(adapted, name);
+          const [out, inF] = [l.outFeatures, l.inFeatures];
+          const { fixed } = dampedCholesky(await readTensor(rt, covariances.get(name)!), inF);
+          const WC = mm(await readTensor(rt, weightOf(model, name)), fixed, out, inF, inF);
+          const sigmaWC = singularValuesRef(WC, out, inF);
+          const A = await readTensor(rt, l.factors.A);
+          const Bv = await readTensor(rt, l.factors.B);
+          const sBAC = mm(mm(Bv, A, out, r, inF), fixed, out, inF, inF).map((v) => l.scaling * v);
+          const sigma = singularValuesRef(sBAC, out, inF);
+          const k = sigmaWC.length;
+          for (let j = 0; j < r; j++) {
+            const want = mode === 'ipm' ? sigmaWC[j]! : sigmaWC[k - r + j]!;
+            expect(Math.abs(sigma[j]! - want), `${name} σ${j}`).toBeLessThan(1e-3 * sigmaWC[0]!);
+          }
+          // B's columns are W·C_fix's left singular vectors times √σ': orthogonal.
+          const BtB = mm(Bv, Bv, r, out, r, true);
+          for (let a = 0; a < r; a++) for (let b = 0; b < a; b++) expect(Math.abs(BtB[a * r + b]!)).toBeLessThan(1e-4 * (BtB[a * r + a]! + BtB[b * r + b]!));
+        }
+      } finally {
+        releaseCovariances(rt, covariances);
+        adapted.release(rt);
+        releaseModel(rt, model);
+      }
+    });
+  }
+
+  it('LoRA-GA: A and B come from disjoint singular vectors of the mean gradient, with the stable scale (official and PEFT)', async () => {
+    const rt = await testContext();
+    const model = await modelFiles(rt, 'tiny-llama');
+    const r = 3;
+    const name = 'model.layers.0.self_attn.q_proj';
+    const official = await create(rt, model, loraga, { rank: r, alpha: 8, estimationBatches: 1 });
+    const peft = await create(rt, model, loraga, { rank: r, alpha: 8, estimationBatches: 1, reference: 'peft' });
+    try {
+      // G on the host from the same batch (12 tokens: rank ≤ 12 = q of the rSVD, so its range is exact).
+      const W = weightOf(model, name);
+      W.requiresGrad = true;
+      const g = new Graph(rt);
+      const batch = batchFor(model);
+      g.backward(crossEntropy(g, model.forward(g, tokenIds(g, batch.ids, [B, T])), targetIds(g, batch.targets, [B, T])));
+      g.destroy();
+      W.requiresGrad = false;
+      const G = await rt.read(W.grad!);
+      rt.release(W.grad);
+      W.grad = undefined;
+      const l = layerOf(official, name);
+      const [out, inF] = [l.outFeatures, l.inFeatures];
+      const sigma = singularValuesRef(G, out, inF);
+      const c2 = Math.sqrt(out) / 16; // (out^¼/√γ)², γ = 16
+      const A = await readTensor(rt, l.factors.A);
+      const Bv = await readTensor(rt, l.factors.B);
+      const AAt = mm(A, transpose(A, r, inF), r, inF, r);
+      const BtB = mm(Bv, Bv, r, out, r, true);
+      for (let a = 0; a < r; a++) for (let b = 0; b < r; b++) {
+        expect(Math.abs(AAt[a * r + b]! - (a === b ? c2 : 0))).toBeLessThan(1e-4 * c2);
+        expect(Math.abs(BtB[a * r + b]! - (a === b ? c2 : 0))).toBeLessThan(1e-4 * c2);
+      }
+      // ArB2r: G Aᵀ = c·U_{:r} S_{:r}, Bᵀ G = c·S_{r:2r} V_{r:2r}ᵀ, and Bᵀ G Aᵀ = 0 (disjoint).
+      const GAt = mm(G, transpose(A, r, inF), out, inF, r);
+      const BtG = mm(Bv, G, r, out, inF, true);
+      const head = sigma.slice(0, r).reduce((a, v) => a + v * v, 0);
+      const next = sigma.slice(r, 2 * r).reduce((a, v) => a + v * v, 0);
+      expect(Math.abs(frob2(GAt) - c2 * head)).toBeLessThan(1e-3 * c2 * head);
+      expect(Math.abs(frob2(BtG) - c2 * next)).toBeLessThan(1e-3 * c2 * next);
+      expect(Math.sqrt(frob2(mm(BtG, transpose(A, r, inF), r, inF, r)))).toBeLessThan(1e-3 * c2 * sigma[0]!);
+      // PEFT's lora_ga_init: A unscaled, B = U_{r:2r} diag(S) · c (column norms c·σ).
+      const lp = layerOf(peft, name);
+      const Ap = await readTensor(rt, lp.factors.A);
+      const Bp = await readTensor(rt, lp.factors.B);
+      for (let j = 0; j < r; j++) {
+        expect(Math.abs(frob2(Ap.subarray(j * inF, (j + 1) * inF)) - 1)).toBeLessThan(1e-4);
+        const norm = Math.sqrt(frob2(Array.from({ length: out }, (_, i) => Bp[i * r + j]!)));
+        expect(Math.abs(norm - Math.sqrt(c2) * sigma[r + j]!)).toBeLessThan(1e-3 * Math.sqrt(c2) * sigma[r + j]!);
+      }
+    } finally {
+      official.release(rt);
+      peft.release(rt);
       releaseModel(rt, model);
     }
   });

@@ -3,7 +3,7 @@
 // parameters, bytes beyond the shared base, and the init time up to the GPU having finished it.
 
 import { methodById } from '../adapters/registry';
-import { resolveSettings, type AdaptedModel, type CreateContext, type MethodId, type MethodSettings, type SettingValue } from '../adapters/types';
+import { resolveSettings, type AdaptedModel, type CreateContext, type MethodDefinition, type MethodId, type MethodSettings, type SettingValue } from '../adapters/types';
 import type { Runtime } from '../tensor/values';
 import type { Schedule } from './schedule';
 import { Trainer } from './trainer';
@@ -13,6 +13,8 @@ export type MethodContext = Omit<CreateContext, 'rt' | 'learningRate'>;
 
 export interface MethodStart {
   readonly id: string;
+  /** The method itself when it is not in the registry (a loaded PEFT adapter); else looked up by id. */
+  readonly definition?: MethodDefinition;
   readonly settings?: MethodSettings;
   /** The peak learning rate: the schedule's, and create()'s (LoRA-SB and SORSA use it). */
   readonly learningRate: number;
@@ -37,7 +39,7 @@ export interface StartedMethod {
 
 /** Initialises a method and its trainer; the schedule's peak is `start.learningRate`. */
 export async function startMethod(rt: Runtime, ctx: MethodContext, start: MethodStart, schedule: Omit<Schedule, 'peak'>): Promise<StartedMethod> {
-  const method = methodById(start.id);
+  const method = start.definition ?? methodById(start.id);
   const begun = performance.now();
   const settings = resolveSettings(method, start.settings);
   const { model, targets, seed, calibration, onProgress } = ctx;

@@ -3,8 +3,8 @@
 // QLoRA's own ratio is 0 by definition. Few layers keep the Jacobi SVDs short on SwiftShader.
 
 import { describe, expect, it } from 'vitest';
-import { methodById } from '../adapters/registry';
-import { resolveSettings, type AdaptedModel, type MethodId, type MethodSettings } from '../adapters/types';
+import { qlora, qpissa } from '../adapters/methods/quantized';
+import { resolveSettings, type AdaptedModel, type MethodDefinition, type MethodSettings } from '../adapters/types';
 import { openModelFiles } from '../io/modelFiles';
 import { nodeDirectorySources } from '../io/nodeSource';
 import type { CausalLM } from '../models/causalLM';
@@ -14,8 +14,7 @@ import { testContext } from '../test/gpu';
 
 const TARGETS = ['model.layers.0.self_attn.q_proj', 'model.layers.0.self_attn.k_proj', 'model.layers.2.mlp.down_proj'];
 
-async function errors(rt: Runtime, model: CausalLM, id: MethodId, settings: MethodSettings): Promise<Map<string, number[]>> {
-  const method = methodById(id);
+async function errors(rt: Runtime, model: CausalLM, method: MethodDefinition, settings: MethodSettings): Promise<Map<string, number[]>> {
   const adapted: AdaptedModel = await method.create({ rt, model, targets: TARGETS, seed: 1, learningRate: 1e-3 }, resolveSettings(method, settings));
   try {
     return new Map(adapted.quantErrors!.map((l) => [l.layer, l.errors.map((e) => e.nuclear)]));
@@ -30,11 +29,11 @@ describe('quantization error on the pretrained built-in model', () => {
     const model = await loadCausalLM(rt, await openModelFiles(await nodeDirectorySources('public/models/kjv-llama-1m')));
     try {
       const common = { rank: 8, alpha: 8, doubleQuant: false };
-      const qlora = await errors(rt, model, 'qlora', common);
-      const qpissa = await errors(rt, model, 'qpissa', { ...common, niter: 4, iterations: 3 });
+      const baseline = await errors(rt, model, qlora, common);
+      const reduced = await errors(rt, model, qpissa, { ...common, niter: 4, iterations: 3 });
       for (const layer of TARGETS) {
-        const base = qlora.get(layer)![0]!;
-        const [t1, , t3] = qpissa.get(layer)!.slice(-3) as [number, number, number];
+        const base = baseline.get(layer)![0]!;
+        const [t1, , t3] = reduced.get(layer)!.slice(-3) as [number, number, number];
         const ratio1 = 1 - t1 / base;
         const ratio3 = 1 - t3 / base;
         expect(ratio1, layer).toBeGreaterThan(0);

@@ -34,6 +34,8 @@ export interface TrainerOptions extends AdamWOptions {
   readonly schedule: Schedule;
   /** Global gradient-norm clip; 0 or undefined: none. */
   readonly clipNorm?: number;
+  /** Recompute each block's activations in backward instead of keeping them (Graph.checkpoint). */
+  readonly checkpointing?: boolean;
 }
 
 export interface StepMetrics {
@@ -49,6 +51,7 @@ export interface StepMetrics {
 export class Trainer {
   private readonly optimizer: AdamW;
   private stepIndex = 0;
+  private peak = 0;
 
   readonly trainable: readonly TrainableTensor[];
 
@@ -64,7 +67,8 @@ export class Trainer {
 
   private forward(g: Graph, batch: Batch): Tensor {
     const shape = [batch.batchSize, batch.seqLen];
-    return this.target.model.loss(g, tokenIds(g, batch.ids, shape), targetIds(g, batch.targets, shape), { linears: this.target.linears });
+    const options = { linears: this.target.linears, checkpoint: this.options.checkpointing ?? false };
+    return this.target.model.loss(g, tokenIds(g, batch.ids, shape), targetIds(g, batch.targets, shape), options);
   }
 
   get steps(): number {
@@ -78,6 +82,7 @@ export class Trainer {
     const lr = learningRate(this.options.schedule, step);
     const g = new Graph(rt);
     const tokens = countedTokens(batch);
+    const tracker = rt.pool.trackPeak();
     try {
       const loss = this.forward(g, batch);
       g.backward(loss);
@@ -99,7 +104,17 @@ export class Trainer {
       return Promise.all([lossValue, normValue]).then(([l, n]) => ({ step, loss: l[0]!, gradNorm: n[0]!, lr, tokens }));
     } finally {
       g.destroy();
+      this.peak = Math.max(this.peak, tracker.stop());
     }
+  }
+
+  /**
+   * The GPU pool's highest live bytes during any step so far: everything live then (the shared
+   * base, every method's own tensors and optimizer state, this step's activations), pool size
+   * classes included.
+   */
+  get peakGpuBytes(): number {
+    return this.peak;
   }
 
   /** Mean loss over batches without updating anything (validation). */

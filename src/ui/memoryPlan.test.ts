@@ -21,21 +21,21 @@ function estimate(id: string, own: number, trainable: number, activations: numbe
 
 describe('comparison memory plan', () => {
   it('counts the shared base once, every method its own, and one step of activations', () => {
-    const plan = comparisonMemory([estimate('lora', 0, 2 * MIB, 30 * MIB), estimate('pissa', 10 * MIB, 2 * MIB, 40 * MIB)], { maxBufferSize: 256 * MIB, maxStorageBufferBindingSize: 128 * MIB });
+    const plan = comparisonMemory([estimate('adapter', 0, 2 * MIB, 30 * MIB), estimate('residual', 10 * MIB, 2 * MIB, 40 * MIB)], { maxBufferSize: 256 * MIB, maxStorageBufferBindingSize: 128 * MIB });
     expect(plan!.totalBytes).toBe(100 * MIB + 14 * MIB + 40 * MIB);
     expect(plan!.errors).toEqual([]);
     expect(plan!.warnings).toEqual([]);
   });
 
   it('refuses a step whose largest buffer is over the binding limit', () => {
-    const plan = comparisonMemory([estimate('lora', 0, MIB, MIB, 200 * MIB)], { maxBufferSize: 256 * MIB, maxStorageBufferBindingSize: 128 * MIB });
+    const plan = comparisonMemory([estimate('adapter', 0, MIB, MIB, 200 * MIB)], { maxBufferSize: 256 * MIB, maxStorageBufferBindingSize: 128 * MIB });
     expect(plan!.errors).toHaveLength(1);
     expect(plan!.errors[0]).toContain('the logits');
     expect(plan!.errors[0]).toContain('128.0 MiB limit per buffer');
   });
 
   it('warns when the total is beyond the memory the device reports', () => {
-    const plan = comparisonMemory([estimate('full', 1024 * MIB, 2048 * MIB, 64 * MIB)], null, 2);
+    const plan = comparisonMemory([estimate('copy', 1024 * MIB, 2048 * MIB, 64 * MIB)], null, 2);
     expect(plan!.errors).toEqual([]);
     expect(plan!.warnings[0]).toMatch(/^May not fit/);
     expect(comparisonMemory([], null, 2)).toBeNull();

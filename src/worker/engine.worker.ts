@@ -106,8 +106,8 @@ const handlers: { [K in CallName]: Handler<K> } = {
       defaultSelected: DEFAULT_SELECTED.includes(m.id),
     }));
   },
-  loadBuiltinModel: async (params, progress) => loadBuiltinModel(await gpu(), params.name, progress),
-  loadModelFiles: async (params, progress) => loadPickedModel(await gpu(), params.files, progress),
+  loadBuiltinModel: async (params, progress) => loadBuiltinModel(await gpu(), params.name, progress, params.frozenPrecision),
+  loadModelFiles: async (params, progress) => loadPickedModel(await gpu(), params.files, progress, params.frozenPrecision),
   modelCard: async () => currentModel()?.card ?? null,
   estimate: async (params) => estimateMethods(params),
   loadBuiltinDataset: async (params) => loadBuiltinData(params.name, () => previewData(requireTokenizer(), params)),

@@ -21,10 +21,11 @@ import type { DatasetStats, FileKind, RowFormat, SkippedRow } from '../io/datase
 import type { ScheduleKind } from '../train/schedule';
 import type { RunPoint } from '../io/runRecord';
 import type { ScriptConfig } from '../io/pythonScript';
+import type { FrozenPrecision } from '../io/modelFiles';
 
 export type { GpuDescription, GpuFeatures, GpuLimitsSummary, MatmulBenchRow, MatmulBenchShape };
 export type { ProfileKernel, ProfileMethod, ProfileParams, ProfileProgress, ProfileReport, ProfileStep };
-export type { InitProgress, SettingSpec, SettingValue, DatasetStats, FileKind, RowFormat, SkippedRow, ScheduleKind };
+export type { InitProgress, SettingSpec, SettingValue, DatasetStats, FileKind, RowFormat, SkippedRow, ScheduleKind, FrozenPrecision };
 
 /** One product checked by the self-test: GPU result against a float64 CPU product. */
 export interface SelfTestCase {
@@ -108,6 +109,11 @@ export interface ModelCard {
   /** Needed tensors per stored dtype. */
   readonly dtypes: Readonly<Record<string, number>>;
   readonly weightBytes: number;
+  /**
+   * The frozen weights on the GPU: how they were loaded and the bytes they take (16-bit matrices
+   * two bytes a weight, the rest f32), and what storing f32 matrices as f16 would take instead.
+   */
+  readonly gpuWeights: { readonly precision: FrozenPrecision; readonly bytes: number; readonly asF16Bytes: number; readonly asF32Bytes: number };
   readonly tokenizer: { readonly kind: string; readonly vocabSize: number; readonly bos?: string; readonly eos?: string; readonly chatTemplate: boolean } | null;
   /** Projection roles methods can target (q, k, v, o, gate, up, down; GPT-2: c_attn, …). */
   readonly roles: readonly string[];
@@ -124,7 +130,7 @@ export interface MethodEstimate {
   readonly trainableBytes: number;
   readonly activationBytes: number;
   readonly totalBytes: number;
-  /** Of weightBytes, the shared f32 base every method reads or copies from (held once per comparison). */
+  /** Of weightBytes, the shared frozen base every method reads or copies from (held once per comparison; 16-bit matrices 2 bytes a weight). */
   readonly sharedBaseBytes: number;
   /** Bases the method makes for itself: residual, NF4 copy, pruned copy, full fine-tuning's weights. */
   readonly ownBaseBytes: number;
@@ -331,9 +337,9 @@ export interface EngineCalls {
   /** The registry's methods with their settings schemas. */
   methods: { params: Record<string, never>; result: readonly MethodInfo[]; progress: never };
   /** Loads the built-in model; a failure keeps the previous model. */
-  loadBuiltinModel: { params: { readonly name: string }; result: ModelCard; progress: ModelLoadProgress };
+  loadBuiltinModel: { params: { readonly name: string; readonly frozenPrecision?: FrozenPrecision }; result: ModelCard; progress: ModelLoadProgress };
   /** Loads a dropped or picked Hugging Face folder; a failure keeps the previous model. */
-  loadModelFiles: { params: { readonly files: readonly PickedFile[] }; result: ModelCard; progress: ModelLoadProgress };
+  loadModelFiles: { params: { readonly files: readonly PickedFile[]; readonly frozenPrecision?: FrozenPrecision }; result: ModelCard; progress: ModelLoadProgress };
   modelCard: { params: Record<string, never>; result: ModelCard | null; progress: never };
   /** Trainable parameters and memory per method for the loaded model. Answered at once, even mid-run. */
   estimate: { params: EstimateParams; result: readonly MethodEstimate[]; progress: never };

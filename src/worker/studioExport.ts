@@ -13,7 +13,7 @@ import { methodById } from '../adapters/registry';
 import { resolveSettings } from '../adapters/types';
 import { trainingScript, type ScriptConfig } from '../io/pythonScript';
 import { readAllBytes, readJsonFile, type ByteSource } from '../io/byteSource';
-import { mergedModelSafetensors, peftAdapterFiles } from '../io/peft';
+import { mergedModelSafetensors, peftAdapterFiles, peftSummary } from '../io/peft';
 import { StudioError } from '../errors';
 import type { GpuContext } from '../gpu/context';
 import { requireModel } from './studioModel';
@@ -59,7 +59,7 @@ export async function exportTrainedMethod(rt: GpuContext, params: ExportParams):
       format: 'peft',
       folder,
       files: peftAdapterFiles(adapter).map((f) => ({ name: f.name, data: f.data })),
-      note: `PEFT LoRA: r ${adapter.rank}, lora_alpha ${adapter.alpha}, ${adapter.layers.length} modules (${method.peft.kind === 'adapter' ? method.peft.note : ''}).`,
+      note: `${peftSummary(adapter)} (${method.peft.kind === 'adapter' ? method.peft.note : ''}).`,
     };
   }
   const tensors = await mergedTensors(rt, adapted);

@@ -2,16 +2,19 @@
 // Hugging Face folder, opened and checked by io/modelFiles.ts, uploaded tensor by tensor by
 // models/load.ts, with its tokenizer. A load that fails keeps the previous model: the new one is
 // only swapped in once every tensor is on the GPU. Also the model card and the per-method
-// planning estimates (trainable parameters, memory) the studio shows before a run.
+// planning estimates (trainable parameters, memory) the studio shows before a run. Frozen 16-bit
+// matrices stay 16-bit on the GPU (models/load.ts); f32 ones too when the user asks for f16
+// (FrozenPrecision), and the card and the estimates count what is actually held.
 //
 // Not here: training (studioRun.ts), data (studioData.ts). Nothing is cached in OPFS yet.
 
 import { blobSource, type ByteSource } from '../io/byteSource';
 import { largestStepBuffer, memoryEstimate, paramCount } from '../io/hfConfig';
-import { openModelFiles, type ModelSource } from '../io/modelFiles';
+import { frozenWeightBytes, openModelFiles, type FrozenPrecision, type ModelSource } from '../io/modelFiles';
 import { loadModelTokenizer, type TextTokenizer } from '../io/tokenizer';
 import type { CausalLM } from '../models/causalLM';
 import { loadCausalLM, releaseModel } from '../models/load';
+import { isPacked } from '../tensor/values';
 import { methodById } from '../adapters/registry';
 import { resolveSettings } from '../adapters/types';
 import { ModelFormatError, StudioError } from '../errors';
@@ -78,19 +81,24 @@ async function fetchBuiltin(name: string): Promise<ByteSource[]> {
   return sources;
 }
 
-export async function loadBuiltinModel(rt: GpuContext, name: string, progress: (p: ModelLoadProgress) => void): Promise<ModelCard> {
-  return install(rt, await fetchBuiltin(name), `${name} (built-in)`, true, progress);
+export async function loadBuiltinModel(rt: GpuContext, name: string, progress: (p: ModelLoadProgress) => void, precision: FrozenPrecision = 'checkpoint'): Promise<ModelCard> {
+  return install(rt, await fetchBuiltin(name), `${name} (built-in)`, true, progress, precision);
 }
 
-export async function loadPickedModel(rt: GpuContext, files: readonly PickedFile[], progress: (p: ModelLoadProgress) => void): Promise<ModelCard> {
+export async function loadPickedModel(
+  rt: GpuContext,
+  files: readonly PickedFile[],
+  progress: (p: ModelLoadProgress) => void,
+  precision: FrozenPrecision = 'checkpoint',
+): Promise<ModelCard> {
   if (files.length === 0) throw new ModelFormatError('no files were given; drop a model folder or pick its files');
   const sources = files.map((f) => blobSource(f.file, f.path || f.file.name));
   const top = files[0]!.path.split('/');
   const name = top.length > 1 ? top[0]! : 'dropped model';
-  return install(rt, sources, name, false, progress);
+  return install(rt, sources, name, false, progress, precision);
 }
 
-async function install(rt: GpuContext, files: ByteSource[], name: string, builtin: boolean, progress: (p: ModelLoadProgress) => void): Promise<ModelCard> {
+async function install(rt: GpuContext, files: ByteSource[], name: string, builtin: boolean, progress: (p: ModelLoadProgress) => void, precision: FrozenPrecision): Promise<ModelCard> {
   const source = await openModelFiles(files);
   let tokenizer: TextTokenizer | null = null;
   let tokenizerProblem: string | null = null;
@@ -103,9 +111,9 @@ async function install(rt: GpuContext, files: ByteSource[], name: string, builti
     if (source.tokenizer.tokenizerJson) throw error;
     tokenizerProblem = error.message;
   }
-  const model = await loadCausalLM(rt, source, { onProgress: progress });
+  const model = await loadCausalLM(rt, source, { onProgress: progress, frozenPrecision: precision });
   await rt.sync();
-  const card = modelCard(name, builtin, source, model, tokenizer, tokenizerProblem);
+  const card = modelCard(name, builtin, source, model, tokenizer, tokenizerProblem, precision);
   const previous = current;
   current = { name, builtin, source, model, tokenizer, tokenizerProblem, card };
   if (previous) {
@@ -115,7 +123,21 @@ async function install(rt: GpuContext, files: ByteSource[], name: string, builti
   return card;
 }
 
-function modelCard(name: string, builtin: boolean, source: ModelSource, model: CausalLM, tokenizer: TextTokenizer | null, tokenizerProblem: string | null): ModelCard {
+/** Bytes per weight of each of the model's parameters as held on the GPU (2 packed 16-bit, else 4). */
+function storedBytesPerParam(model: CausalLM): Map<string, number> {
+  return new Map(model.parameters().map((p) => [p.name, isPacked(p.tensor) ? 2 : 4]));
+}
+
+function modelCard(
+  name: string,
+  builtin: boolean,
+  source: ModelSource,
+  model: CausalLM,
+  tokenizer: TextTokenizer | null,
+  tokenizerProblem: string | null,
+  precision: FrozenPrecision,
+): ModelCard {
+  const held = model.parameters().reduce((n, p) => n + p.tensor.data.byteLength, 0);
   const c = source.config;
   const projections = new Map<string, { role: string; out: number; in: number; count: number }>();
   for (const n of model.linearNames()) {
@@ -143,6 +165,7 @@ function modelCard(name: string, builtin: boolean, source: ModelSource, model: C
     params: paramCount(c),
     dtypes: { ...source.dtypes },
     weightBytes: source.weightBytes,
+    gpuWeights: { precision, bytes: held, asF16Bytes: frozenWeightBytes(source, 'f16'), asF32Bytes: frozenWeightBytes(source, 'f32') },
     tokenizer: tokenizer
       ? { kind: tokenizer.kind, vocabSize: tokenizer.vocabSize, bos: tokenizer.bosToken, eos: tokenizer.eosToken, chatTemplate: tokenizer.chatTemplate !== undefined }
       : null,
@@ -161,6 +184,7 @@ export function estimateMethods(params: EstimateParams): MethodEstimate[] {
   const names = model.linearNames().filter((n) => all || params.targets.includes(model.linearRole(n)));
   const shapes = names.map((name) => ({ name, out: model.linear(name).outFeatures, in: model.linear(name).inFeatures }));
   const total = paramCount(source.config);
+  const stored = storedBytesPerParam(model);
   return params.methods.map(({ id, settings: given }) => {
     const method = methodById(id);
     let problem: string | undefined;
@@ -176,7 +200,7 @@ export function estimateMethods(params: EstimateParams): MethodEstimate[] {
     const trainableParams = plan.trainableParams;
     const batch = Math.max(1, params.batch);
     const seqLen = Math.max(2, params.seqLen);
-    const estimate = memoryEstimate(source.config, { weightBytesPerParam: 4, trainableParams, batch, seqLen });
+    const estimate = memoryEstimate(source.config, { weightBytesPerParam: (t) => stored.get(t.name) ?? 4, trainableParams, batch, seqLen });
     const sharedBaseBytes = estimate.weightBytes;
     const ownBaseBytes = plan.ownBaseBytes;
     const weightBytes = sharedBaseBytes + ownBaseBytes;

@@ -6,12 +6,13 @@ import { DenseLinear } from '../../models/linearLayer';
 import { cloneCausalLM, releaseModel } from '../../models/load';
 import type { CausalLM } from '../../models/causalLM';
 import { NO_CALIBRATION } from './lowRankMethod';
+import type { Runtime } from '../../tensor/values';
 import type { MethodDefinition, WeightView } from '../types';
 
-function denseOf(model: CausalLM, name: string): WeightView {
+function denseOf(rt: Runtime, model: CausalLM, name: string): WeightView {
   const layer = model.linear(name);
   if (!(layer instanceof DenseLinear)) throw new Error(`${name} is not a dense projection`);
-  return layer.denseWeight();
+  return layer.denseWeight(rt);
 }
 
 export const full: MethodDefinition = {
@@ -36,7 +37,7 @@ export const full: MethodDefinition = {
       model,
       extraBytes: parameters.reduce((n, p) => n + p.tensor.data.size * 4, 0),
       // Its own copy now; the shared original is what it started from.
-      effectiveWeight: (_rt, name, when) => denseOf(when === 'init' ? shared : model, name),
+      effectiveWeight: (rt, name, when) => denseOf(rt, when === 'init' ? shared : model, name),
       release(rt) {
         releaseModel(rt, model);
       },

@@ -9,7 +9,7 @@ import { loraAdapter } from '../export';
 import { LowRankLayer } from '../forms/lowRank';
 import { estimateGradients, releaseGradients } from '../init/gradientEstimate';
 import { booleanSetting, numberSetting, type MethodDefinition } from '../types';
-import { adaptTargets, calibrationFrom, planOver } from './lowRankMethod';
+import { adaptTargets, calibrationFrom, lowRankActivations, planOver } from './lowRankMethod';
 
 export const lorasb: MethodDefinition = {
   id: 'lorasb',
@@ -27,7 +27,7 @@ export const lorasb: MethodDefinition = {
   calibrationBatches: calibrationFrom('estimationBatches'),
   plan: (settings, layers) => {
     const rank = numberSetting(settings, 'rank');
-    return planOver(layers, () => rank * rank, 'shared');
+    return planOver(layers, () => rank * rank, 'shared', lowRankActivations(rank, false, { R: true }));
   },
   async create(ctx, settings) {
     const rank = numberSetting(settings, 'rank');

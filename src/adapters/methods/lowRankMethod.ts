@@ -89,8 +89,16 @@ export const NF4_BYTES_PER_WEIGHT = 0.53;
 /** What frozen base a method makes for each target: none (it shares W), a dense f32 copy (residual, pruned), or NF4. */
 export type OwnBaseKind = 'shared' | 'dense' | 'nf4';
 
-/** A plan summed over the targets: `perLayer` trainable parameters and one own base of `base` kind each. */
-export function planOver(layers: readonly LayerShape[], perLayer: (layer: LayerShape) => number, base: OwnBaseKind): MethodPlan {
+/**
+ * A plan summed over the targets: `perLayer` trainable parameters and one own base of `base` kind
+ * each; `activations` is the plan's layerActivations.
+ */
+export function planOver(
+  layers: readonly LayerShape[],
+  perLayer: (layer: LayerShape) => number,
+  base: OwnBaseKind,
+  activations?: (layer: LayerShape) => readonly number[],
+): MethodPlan {
   let trainableParams = 0;
   let weights = 0;
   for (const layer of layers) {
@@ -98,13 +106,28 @@ export function planOver(layers: readonly LayerShape[], perLayer: (layer: LayerS
     weights += layer.out * layer.in;
   }
   const ownBaseBytes = base === 'shared' ? 0 : base === 'dense' ? 4 * weights : Math.ceil(NF4_BYTES_PER_WEIGHT * weights);
-  return { trainableParams, ownBaseBytes };
+  return activations ? { trainableParams, ownBaseBytes, layerActivations: activations } : { trainableParams, ownBaseBytes };
+}
+
+/**
+ * Floats per token of the buffers a LowRankLayer's forward keeps beside its base's output [out]
+ * (forms/lowRank.ts): h = x Aᵀ [r], diag(S)·h and R·h [r] when present, B·h [out], s·(B·h) [out]
+ * unless s = 1, and the sum [out].
+ */
+export function lowRankActivations(rank: number, scaled: boolean, extra: { S?: boolean; R?: boolean } = {}): (layer: LayerShape) => number[] {
+  return (layer) => [rank, ...(extra.S ? [rank] : []), ...(extra.R ? [rank] : []), layer.out, ...(scaled ? [layer.out] : []), layer.out];
+}
+
+/** Whether the low-rank scale s differs from 1 (an extra scale op); true when the settings have no alpha. */
+export function lowRankScaled(settings: MethodSettings): boolean {
+  if (settings.alpha === undefined || settings.rslora === undefined) return true;
+  return scalingOf(lowRankSettings(settings)) !== 1;
 }
 
 /** The plan of a B A adapter of rank r (A [r, in], B [out, r]). */
 export function lowRankPlan(settings: MethodSettings, layers: readonly LayerShape[], base: OwnBaseKind): MethodPlan {
   const rank = numberSetting(settings, 'rank');
-  return planOver(layers, (l) => rank * (l.in + l.out), base);
+  return planOver(layers, (l) => rank * (l.in + l.out), base, lowRankActivations(rank, lowRankScaled(settings)));
 }
 
 /** No calibration batches. */

@@ -9,6 +9,7 @@ import { ResidualBase } from '../forms/residualBase';
 import type { MethodDefinition } from '../types';
 import { LOW_RANK_SETTINGS, NO_CALIBRATION, adaptTargets, lowRankPlan, lowRankSettings, scalingOf } from './lowRankMethod';
 import { PISSA_EXPORT_NOTE, SVD_SETTINGS, svdSettings } from './svdSettings';
+import { withDenseWeight } from '../forms/frozenBase';
 
 export const pissa: MethodDefinition = {
   id: 'pissa',
@@ -24,7 +25,7 @@ export const pissa: MethodDefinition = {
     const scaling = scalingOf(s);
     return adaptTargets(ctx, 'pissa', async (name, base, index, progress) => {
       progress('svd');
-      const init = await pissaInit(ctx.rt, base.weight, scaling, svdSettings(settings, s.rank, ctx.seed + index), name);
+      const init = await withDenseWeight(ctx.rt, base, (W) => pissaInit(ctx.rt, W, scaling, svdSettings(settings, s.rank, ctx.seed + index), name));
       const residual = new ResidualBase(name, init.residual, base.bias);
       return new LowRankLayer(name, residual, { A: init.A, B: init.B }, scaling, residual);
     });

@@ -16,6 +16,7 @@ import { randomA } from '../init/random';
 import { booleanSetting, numberSetting, type CreateContext, type LayerQuantError, type MethodDefinition, type MethodSettings, type SettingSpec } from '../types';
 import { LOW_RANK_SETTINGS, NO_CALIBRATION, adaptTargets, lowRankPlan, lowRankSettings, scalingOf } from './lowRankMethod';
 import { PISSA_EXPORT_NOTE, SVD_SETTINGS, svdSettings } from './svdSettings';
+import { withDenseWeight } from '../forms/frozenBase';
 
 const DOUBLE_QUANT: SettingSpec = { kind: 'boolean', key: 'doubleQuant', label: 'NF4 double quantization', default: true, help: 'Quantize the block absmax values too (~0.127 instead of 0.5 bit per weight; QLoRA default).' };
 const ITERATIONS = (fallback: number, help: string): SettingSpec => ({ kind: 'number', key: 'iterations', label: 'Iterations T', default: fallback, min: 1, max: 16, integer: true, help });
@@ -39,7 +40,7 @@ export const qlora: MethodDefinition = {
     const errors: LayerQuantError[] = [];
     const adapted = await adaptTargets(ctx, 'qlora', async (name, base, index, progress) => {
       progress('quantize');
-      const q = await qloraBase(ctx.rt, base.weight, quantSettings(ctx, settings, 'qlora', name, index, 0));
+      const q = await withDenseWeight(ctx.rt, base, (W) => qloraBase(ctx.rt, W, quantSettings(ctx, settings, 'qlora', name, index, 0)));
       errors.push({ layer: name, errors: q.errors });
       const A = randomA(ctx.rt, [s.rank, base.inFeatures], { seed: ctx.seed, stream: index, init: 'kaiming' }, `${name}.lora_A`);
       const B = zerosParameter(ctx.rt, [base.outFeatures, s.rank], `${name}.lora_B`, true);
@@ -48,7 +49,7 @@ export const qlora: MethodDefinition = {
     });
     return { ...adapted, quantErrors: errors };
   },
-  peft: { kind: 'adapter', build: loraAdapter, note: 'the factors as trained, for the base loaded in 4 bits' },
+  peft: { kind: 'adapter', build: loraAdapter, note: 'the factors as trained, for the base loaded in 4 bits', base: 'nf4' },
   python: (settings, py) => ({
     notes: ['QLoRA: the frozen base in 4-bit NF4, LoRA factors in bf16.'],
     bitsandbytes: true,
@@ -67,7 +68,7 @@ function alternating(method: string, init: typeof qpissaInit): MethodDefinition[
     const adapted = await adaptTargets(ctx, method, async (name, base, index, progress) => {
       progress('svd');
       const quant = quantSettings(ctx, settings, method, name, index, numberSetting(settings, 'iterations'));
-      const q = await init(ctx.rt, base.weight, scaling, svdSettings(settings, s.rank, ctx.seed + index), quant, name);
+      const q = await withDenseWeight(ctx.rt, base, (W) => init(ctx.rt, W, scaling, svdSettings(settings, s.rank, ctx.seed + index), quant, name));
       errors.push({ layer: name, errors: q.errors });
       const nf4 = new Nf4Base(name, q.base, base.bias);
       return new LowRankLayer(name, nf4, { A: q.A!, B: q.B! }, scaling, nf4);
@@ -86,7 +87,7 @@ export const qpissa: MethodDefinition = {
   calibrationBatches: NO_CALIBRATION,
   plan: (settings, layers) => lowRankPlan(settings, layers, 'nf4'),
   create: alternating('qpissa', qpissaInit),
-  peft: { kind: 'adapter', build: deltaAdapter, note: PISSA_EXPORT_NOTE },
+  peft: { kind: 'adapter', build: deltaAdapter, note: `${PISSA_EXPORT_NOTE}; the trained 4-bit residual's quantization error is not in it`, base: 'original-lossy' },
   python(settings, py) {
     const iterations = py.num('iterations', 1);
     return {
@@ -139,7 +140,7 @@ export const loftq: MethodDefinition = {
   calibrationBatches: NO_CALIBRATION,
   plan: (settings, layers) => lowRankPlan(settings, layers, 'nf4'),
   create: alternating('loftq', loftqInit),
-  peft: { kind: 'adapter', build: loraAdapter, note: 'the factors as trained, for the LoftQ-quantized base' },
+  peft: { kind: 'adapter', build: loraAdapter, note: 'the factors as trained, for the LoftQ-quantized base (NF4(W) when T = 1)', base: 'nf4' },
   python: (_settings, py) => ({
     notes: ['LoftQ: PEFT quantizes W to NF4 and initialises A, B from the SVD of the quantization error,', 'alternating loftq_iter times. Load the base unquantized here (PEFT docs, "LoftQ").'],
     peftImports: ['LoftQConfig'],

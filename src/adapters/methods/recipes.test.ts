@@ -62,6 +62,44 @@ describe('each method definition writes its PEFT/TRL recipe', () => {
     expect(script('loftq', { iterations: 3 })).toContain('LoftQConfig(loftq_bits=4, loftq_iter=3)');
   });
 
+  it('DoRA: LoraConfig with use_dora=True', () => {
+    const s = script('dora', { rank: 8, alpha: 16 });
+    expect(s).toContain('use_dora=True,');
+    expect(s).toContain('r=8,');
+    expect(s).toContain('model = get_peft_model(model, lora_config)');
+  });
+
+  it('LoRA+: create_loraplus_optimizer with the ratio, handed to SFTTrainer after the config', () => {
+    const s = script('loraplus', { ratio: 20 });
+    expect(s).toContain('from peft.optimizers import create_loraplus_optimizer');
+    expect(s).toContain('optimizer = create_loraplus_optimizer(model=model, optimizer_cls=torch.optim.AdamW, lr=config.learning_rate, loraplus_lr_ratio=20)');
+    expect(s).toMatch(/trainer = SFTTrainer\(.*, optimizers=\(optimizer, None\)\)/);
+    expect(s.indexOf('config = SFTConfig(')).toBeLessThan(s.indexOf('optimizer = create_loraplus_optimizer'));
+    expect(s.indexOf('optimizer = create_loraplus_optimizer')).toBeLessThan(s.indexOf('trainer = SFTTrainer('));
+    expect(script('loraplus')).toContain('loraplus_lr_ratio=16)');
+    expect(script('lora')).not.toContain('optimizers=');
+  });
+
+  it('OLoRA, CorDA and LoRA-GA through their PEFT inits; MiLoRA as an explicit loop over the LoRA layers', () => {
+    expect(script('olora', { rank: 16 })).toContain('init_lora_weights="olora",');
+    const ipm = script('corda', { calibrationBatches: 3 });
+    expect(ipm).toContain('init_lora_weights="corda",');
+    expect(ipm).toContain('corda_config=CordaConfig(corda_method="ipm"),');
+    expect(ipm).toContain('from peft.tuners.lora.corda import preprocess_corda');
+    expect(ipm.indexOf('preprocess_corda(model, lora_config, run_model=run_model)')).toBeLessThan(ipm.indexOf('model = get_peft_model(model, lora_config)'));
+    expect(script('corda', { mode: 'kpm' })).toContain('CordaConfig(corda_method="kpm")');
+    const ga = script('loraga', { direction: 'A2rBr', scale: 'gd', gamma: 8 });
+    expect(ga).toContain('from peft import LoraConfig, get_peft_model, LoraGAConfig, preprocess_loraga');
+    expect(ga).toContain('lora_ga_config=LoraGAConfig(direction="A2rBr", scale="gd_scale", stable_gamma=8),');
+    expect(ga.indexOf('preprocess_loraga(model, lora_config, train_step)')).toBeLessThan(ga.indexOf('model = get_peft_model(model, lora_config)'));
+    expect(ga).toContain('github.com/Outsider565/LoRA-GA');
+    expect(script('loraga', { reference: 'peft' })).not.toContain('github.com/Outsider565/LoRA-GA');
+    const mi = script('milora');
+    expect(mi).toContain('init_lora_weights=True,');
+    expect(mi).toContain('root = (S[-r:] / s).sqrt()');
+    expect(mi).toContain('arxiv.org/abs/2406.09044');
+  });
+
   it('points methods without a PEFT equivalent to their official code', () => {
     expect(script('sorsa')).toContain('github.com/Gunale0926/SORSA');
     expect(script('lorasb')).toContain('github.com/RaghavSinghal10/lora-sb');

@@ -8,8 +8,9 @@ import { deltaAdapter } from '../export';
 import { LowRankLayer } from '../forms/lowRank';
 import { ResidualBase } from '../forms/residualBase';
 import { numberSetting, type MethodDefinition } from '../types';
-import { NO_CALIBRATION, adaptTargets, planOver } from './lowRankMethod';
+import { NO_CALIBRATION, adaptTargets, lowRankActivations, planOver } from './lowRankMethod';
 import { SVD_SETTINGS, svdSettings } from './svdSettings';
+import { withDenseWeight } from '../forms/frozenBase';
 
 export const sorsa: MethodDefinition = {
   id: 'sorsa',
@@ -25,7 +26,7 @@ export const sorsa: MethodDefinition = {
   calibrationBatches: NO_CALIBRATION,
   plan: (settings, layers) => {
     const rank = numberSetting(settings, 'rank');
-    return planOver(layers, (l) => rank * (l.in + l.out) + rank, 'dense');
+    return planOver(layers, (l) => rank * (l.in + l.out) + rank, 'dense', lowRankActivations(rank, false, { S: true }));
   },
   async create(ctx, settings) {
     const rank = numberSetting(settings, 'rank');
@@ -34,7 +35,7 @@ export const sorsa: MethodDefinition = {
     const factors: OrthoFactors[] = [];
     const adapted = await adaptTargets(ctx, 'sorsa', async (name, base, index, progress) => {
       progress('svd');
-      const init = await sorsaInit(ctx.rt, base.weight, scaling, svdSettings(settings, rank, ctx.seed + index), name);
+      const init = await withDenseWeight(ctx.rt, base, (W) => sorsaInit(ctx.rt, W, scaling, svdSettings(settings, rank, ctx.seed + index), name));
       const residual = new ResidualBase(name, init.residual, base.bias);
       factors.push({ A: init.A, B: init.B });
       return new LowRankLayer(name, residual, { A: init.A, B: init.B, S: init.S }, scaling, residual);

@@ -12,6 +12,7 @@ import { activationNorms } from '../init/activationNorms';
 import { randomA } from '../init/random';
 import { choiceSetting, numberSetting, type LayerShape, type MethodDefinition, type MethodSettings } from '../types';
 import { adaptTargets, planOver } from './lowRankMethod';
+import { withDenseWeight } from '../forms/frozenBase';
 
 const SPP_ROWS = 16;
 
@@ -64,9 +65,9 @@ export const spp: MethodDefinition = {
     }
     let adapted;
     try {
-      adapted = await adaptTargets(ctx, 'spp', (name, base, index, progress) => {
+      adapted = await adaptTargets(ctx, 'spp', async (name, base, index, progress) => {
         progress('prune');
-        const pruned = prunedWeight(ctx.rt, base.weight, { method, pattern }, `${name}.weight (pruned)`, norms.get(name));
+        const pruned = await withDenseWeight(ctx.rt, base, (W) => prunedWeight(ctx.rt, W, { method, pattern }, `${name}.weight (pruned)`, norms.get(name)));
         const Wrow = randomA(ctx.rt, [SPP_ROWS, base.inFeatures], { seed: ctx.seed, stream: index, init: 'kaiming' }, `${name}.spp_row`);
         const Wcol = zerosParameter(ctx.rt, [base.outFeatures], `${name}.spp_col`, true);
         return new SppLayer(name, pruned, Wrow, Wcol, scaling, base.bias);

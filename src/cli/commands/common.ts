@@ -22,6 +22,8 @@ import { GpuContext } from '../../gpu/context';
 import { acquireNodeDevice } from '../../gpu/node';
 import { openModelFiles, type ModelSource } from '../../io/modelFiles';
 import { nodeDirectorySources } from '../../io/nodeSource';
+import { openPeftAdapterFiles } from '../../io/peftAdapterReader';
+import { loadedAdapterMethod } from '../../adapters/loadedAdapter';
 import { loadModelTokenizer, type TextTokenizer } from '../../io/tokenizer';
 import {
   DatasetError,
@@ -51,6 +53,8 @@ export interface CliEnv {
   readonly io: CliIo;
   /** A GPU context for the command; the caller of runCli owns and destroys it. */
   gpu(): Promise<GpuContext>;
+  /** Where the built-in math set is looked for without --data (default MATH_DATASET_DIR; tests point it at an empty folder). */
+  readonly mathDatasetDir?: string;
 }
 
 export type CommandRun = (args: ParsedArgs, env: CliEnv) => Promise<void>;
@@ -159,6 +163,35 @@ export async function openModelDir(dir: string): Promise<ModelSource> {
   return openModelFiles(files);
 }
 
+/** --adapter DIR: a PEFT LoRA adapter folder applied to the model (logits, generate, train, compare, export). */
+export const ADAPTER_FLAG: FlagSpec = {
+  type: 'string',
+  value: 'DIR',
+  description: 'a PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors) to apply: the studio\'s exports or adapters from the Hub',
+};
+
+/** --adapter-base: what the adapter's base is (set by its export: QLoRA/LoftQ adapters apply to NF4(W)). */
+export const ADAPTER_BASE_FLAG: FlagSpec = { type: 'string', value: 'KIND', default: 'original', description: 'the base the adapter applies to: original, nf4 or nf4-double' };
+
+/** The adapter folder as a method of its own (adapters/loadedAdapter.ts), named after the folder. */
+export async function openAdapterDir(dir: string): Promise<MethodDefinition> {
+  let isDir: boolean;
+  try {
+    isDir = (await stat(dir)).isDirectory();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new ModelFormatError(code === 'ENOENT' ? `adapter folder not found (looked in ${resolve(dir)})` : `cannot open the adapter folder (${describe(error)})`, dir);
+  }
+  if (!isDir) throw new ModelFormatError('is a file, not a folder; give the adapter folder that holds adapter_config.json and adapter_model.safetensors', dir);
+  const adapter = await openPeftAdapterFiles(await nodeDirectorySources(dir, 1));
+  return loadedAdapterMethod(adapter, basename(resolve(dir)));
+}
+
+/** The adapter's settings from --adapter-base. */
+export function adapterSettings(method: MethodDefinition, args: ParsedArgs, command: string): Record<string, SettingValue> {
+  return methodSettings(method, [['base', args.string('adapter-base', 'original')]], command);
+}
+
 /** The model's tokenizer, or undefined with the reason when it cannot be loaded. */
 export async function tryTokenizer(source: ModelSource): Promise<{ tokenizer?: TextTokenizer; error?: string }> {
   try {
@@ -218,6 +251,8 @@ export interface DataOptions {
   readonly validation: number;
   /** At most this many validation rows (0: all). */
   readonly validationRows?: number;
+  /** The built-in math set's folder (default MATH_DATASET_DIR). */
+  readonly builtinDir?: string;
 }
 
 export interface PreparedRun extends RunData {
@@ -237,7 +272,7 @@ export async function prepareRunData(io: CliIo, tokenizer: TextTokenizer, option
   let file = options.data;
   let validationFile: string | undefined;
   if (file === undefined) {
-    const trainPath = join(MATH_DATASET_DIR, 'train.jsonl');
+    const trainPath = join(options.builtinDir ?? MATH_DATASET_DIR, 'train.jsonl');
     if (!(await exists(trainPath))) {
       throw new DatasetError(
         `no --data FILE given, and the built-in math set is not there (looked for ${trainPath}); ` +
@@ -245,7 +280,7 @@ export async function prepareRunData(io: CliIo, tokenizer: TextTokenizer, option
       );
     }
     file = trainPath;
-    const valPath = join(MATH_DATASET_DIR, 'validation.jsonl');
+    const valPath = join(options.builtinDir ?? MATH_DATASET_DIR, 'validation.jsonl');
     if (await exists(valPath)) validationFile = valPath;
     io.err(`note: no --data given; using the built-in math set ${trainPath}${validationFile ? ' and its validation.jsonl' : ''}\n`);
   }

@@ -13,14 +13,18 @@
 import { writeFile } from 'node:fs/promises';
 import { UsageError, type CommandSpec, type ParsedArgs } from '../args';
 import type { MethodId, SettingValue } from '../../adapters/types';
-import { METHODS, methodById } from '../../adapters/registry';
+import { METHODS } from '../../adapters/registry';
 import { paramCount } from '../../io/hfConfig';
 import { loadModelTokenizer } from '../../io/tokenizer';
 import { loadCausalLM, releaseModel } from '../../models/load';
-import { runComparison, type MethodReport } from '../../train/compare';
+import { runComparison, type MethodChoice, type MethodReport } from '../../train/compare';
 import type { ScheduleKind } from '../../train/schedule';
 import { StudioError, formatBytes } from '../../errors';
 import {
+  ADAPTER_BASE_FLAG,
+  ADAPTER_FLAG,
+  adapterSettings,
+  openAdapterDir,
   checkOutputFile,
   describe,
   fmtNumber as fmt,
@@ -46,6 +50,8 @@ export const compareSpec: CommandSpec = {
   positionals: [{ name: 'model-dir', description: 'model folder with tokenizer.json' }],
   flags: {
     ...TRAINING_FLAGS,
+    adapter: ADAPTER_FLAG,
+    'adapter-base': ADAPTER_BASE_FLAG,
     methods: { type: 'string', value: 'LIST', description: `comma-separated methods (required): ${METHODS.map((m) => m.id).join(', ')}` },
     steps: { type: 'int', value: 'N', min: 1, description: 'optimizer steps per method (required)' },
     data: { type: 'string', value: 'FILE', description: 'training data (default: the built-in math set public/datasets/math)' },
@@ -154,16 +160,23 @@ function csvOf(reports: readonly MethodReport[]): string {
 export async function runCompare(args: ParsedArgs, env: CliEnv): Promise<CompareResult> {
   const { io } = env;
   const rawMethods = args.string('methods');
-  if (rawMethods === undefined) throw new UsageError("'compare' needs --methods LIST (e.g. lora,pissa)", 'compare');
+  const adapterDir = args.string('adapter');
+  if (rawMethods === undefined && adapterDir === undefined) throw new UsageError("'compare' needs --methods LIST (e.g. lora,pissa) and/or --adapter DIR", 'compare');
   const steps = args.number('steps');
   if (steps === undefined) throw new UsageError("'compare' needs --steps N", 'compare');
-  const ids = rawMethods.split(',').map((m) => m.trim()).filter((m) => m !== '');
-  if (ids.length === 0) throw new UsageError('--methods needs at least one method', 'compare');
+  const ids = (rawMethods ?? '').split(',').map((m) => m.trim()).filter((m) => m !== '');
+  if (ids.length === 0 && adapterDir === undefined) throw new UsageError('--methods needs at least one method', 'compare');
   const duplicate = ids.find((id, i) => ids.indexOf(id) !== i);
   if (duplicate !== undefined) throw new UsageError(`--methods names ${duplicate} twice`, 'compare');
   const definitions = ids.map((id) => methodOrUsage(id, 'compare'));
   const pairs = settingsPerMethod(definitions.map((d) => d.id), args.string('set'));
-  const choices = definitions.map((d) => ({ id: d.id, settings: methodSettings(d, pairs.get(d.id)!, 'compare') }));
+  const choices: MethodChoice[] = definitions.map((d) => ({ id: d.id, settings: methodSettings(d, pairs.get(d.id)!, 'compare') }));
+  if (adapterDir !== undefined) {
+    // The loaded adapter joins the comparison as one more method, trained further from its weights.
+    const adapter = await openAdapterDir(adapterDir);
+    choices.push({ id: adapter.id, definition: adapter, settings: adapterSettings(adapter, args, 'compare') });
+    definitions.push(adapter);
+  }
   const schedule = args.string('schedule', 'constant');
   if (!(SCHEDULES as readonly string[]).includes(schedule)) throw new UsageError(`--schedule must be one of ${SCHEDULES.join(', ')}, got '${schedule}'`, 'compare');
   const warmup = args.number('warmup', 0);
@@ -193,6 +206,7 @@ export async function runCompare(args: ParsedArgs, env: CliEnv): Promise<Compare
     seed,
     validation: args.number('validation', 0.1),
     validationRows: args.number('val-rows', 0),
+    builtinDir: env.mathDatasetDir,
   });
   const rt = await env.gpu();
   const model = await loadCausalLM(rt, source, { trainable: false });
@@ -202,7 +216,7 @@ export async function runCompare(args: ParsedArgs, env: CliEnv): Promise<Compare
       model: args.positionals[0]!,
       data: data.file,
       validationData: data.validationSource,
-      methods: choices,
+      methods: choices.map((c) => ({ id: c.id, settings: c.settings ?? {} })),
       targets: roles,
       steps,
       lr,
@@ -255,7 +269,7 @@ export async function runCompare(args: ParsedArgs, env: CliEnv): Promise<Compare
             io.err(`init ${p.method}…\n`);
           }
           if (p.layer === '' && p.done === p.total && p.phase === 'init') {
-            io.err(`init ${p.method}: ${p.total} ${methodById(p.method).family === 'dense' ? 'copy' : 'projections'} in ${(performance.now() - initStarted).toFixed(0)} ms\n`);
+            io.err(`init ${p.method}: ${p.total} ${definitions.find((d) => d.id === p.method)?.family === 'dense' ? 'copy' : 'projections'} in ${(performance.now() - initStarted).toFixed(0)} ms\n`);
           }
         },
         onStep: (id, m) => {

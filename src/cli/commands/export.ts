@@ -16,12 +16,16 @@ import { mergedTensors, peftAdapter } from '../../adapters/export';
 import { METHODS } from '../../adapters/registry';
 import type { AdaptedModel, CalibrationBatch } from '../../adapters/types';
 import { readJsonFile } from '../../io/byteSource';
-import { mergedModelSafetensors, peftAdapterFiles, type OutputFile } from '../../io/peft';
+import { mergedModelSafetensors, peftAdapterFiles, peftSummary, type OutputFile } from '../../io/peft';
 import { loadModelTokenizer } from '../../io/tokenizer';
 import { loadCausalLM, releaseModel } from '../../models/load';
 import { Trainer } from '../../train/trainer';
 import { StudioError, formatBytes } from '../../errors';
 import {
+  ADAPTER_BASE_FLAG,
+  ADAPTER_FLAG,
+  adapterSettings,
+  openAdapterDir,
   describe,
   fmtNumber as fmt,
   formatCount,
@@ -58,7 +62,9 @@ export const exportSpec: CommandSpec = {
   summary: 'Train a method N steps (default 0) and write a PEFT adapter or the merged model.',
   positionals: [{ name: 'model-dir', description: 'model folder' }],
   flags: {
-    method: { type: 'string', value: 'NAME', description: `method (required): ${METHODS.map((m) => m.id).join(', ')}` },
+    method: { type: 'string', value: 'NAME', description: `method (required unless --adapter): ${METHODS.map((m) => m.id).join(', ')}` },
+    adapter: ADAPTER_FLAG,
+    'adapter-base': ADAPTER_BASE_FLAG,
     format: { type: 'string', value: 'KIND', description: 'peft (adapter_config.json + adapter_model.safetensors) or merged (required)' },
     out: { type: 'string', value: 'DIR', description: 'output folder, created if missing (required)' },
     data: { type: 'string', value: 'FILE', description: 'training data (default: the built-in math set), read only if needed' },
@@ -102,15 +108,17 @@ async function copyTokenizerFiles(modelDir: string, out: string): Promise<string
 export async function runExport(args: ParsedArgs, env: CliEnv): Promise<ExportResult> {
   const { io } = env;
   const methodName = args.string('method');
-  if (methodName === undefined) throw new UsageError("'export' needs --method NAME", 'export');
+  const adapterDir = args.string('adapter');
+  if (methodName === undefined && adapterDir === undefined) throw new UsageError("'export' needs --method NAME (or --adapter DIR)", 'export');
+  if (methodName !== undefined && adapterDir !== undefined) throw new UsageError('give --method or --adapter, not both', 'export');
   const format = args.string('format');
   if (format === undefined) throw new UsageError("'export' needs --format peft|merged", 'export');
   if (!(FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format must be peft or merged, got '${format}'`, 'export');
   const out = args.string('out');
   if (out === undefined) throw new UsageError("'export' needs --out DIR", 'export');
-  const method = methodOrUsage(methodName, 'export');
+  const method = adapterDir !== undefined ? await openAdapterDir(adapterDir) : methodOrUsage(methodName!, 'export');
   if (format === 'peft' && method.peft.kind === 'none') throw new UsageError(`${method.peft.reason} (--format merged)`, 'export');
-  const settings = methodSettings(method, parseSetPairs(args.string('set'), 'export'), 'export');
+  const settings = adapterDir !== undefined ? adapterSettings(method, args, 'export') : methodSettings(method, parseSetPairs(args.string('set'), 'export'), 'export');
   const roles = parseRoles(args.string('targets', 'all'), 'export');
   const steps = args.number('steps', 0);
   const seqLen = args.number('seq-len', 64);
@@ -126,7 +134,7 @@ export async function runExport(args: ParsedArgs, env: CliEnv): Promise<ExportRe
   if (needsData) {
     if (seqLen > c.maxPositions) throw new StudioError(`--seq-len ${seqLen} is more than the model's ${c.maxPositions} positions; use --seq-len ${c.maxPositions} or less`);
     const tokenizer = await loadModelTokenizer(source);
-    data = await prepareRunData(io, tokenizer, { data: args.string('data'), seqLen, batch, seed, validation: 0 });
+    data = await prepareRunData(io, tokenizer, { data: args.string('data'), seqLen, batch, seed, validation: 0, builtinDir: env.mathDatasetDir });
   } else if (args.has('data')) {
     io.err('note: --data is not used (no --steps, and this init needs no data)\n');
   }
@@ -164,7 +172,7 @@ export async function runExport(args: ParsedArgs, env: CliEnv): Promise<ExportRe
     if (format === 'peft') {
       const adapter = await peftAdapter(rt, method, adapted, args.string('base-model', resolve(modelDir)));
       files = peftAdapterFiles(adapter);
-      io.err(`PEFT LoRA: r ${adapter.rank}, lora_alpha ${adapter.alpha}, ${adapter.layers.length} modules (${method.peft.kind === 'adapter' ? method.peft.note : ''})\n`);
+      io.err(`${peftSummary(adapter)} (${method.peft.kind === 'adapter' ? method.peft.note : ''})\n`);
     } else {
       const tensors = await mergedTensors(rt, adapted);
       const config = (await readJsonFile(source.configFile)) as Record<string, unknown>;

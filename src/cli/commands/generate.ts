@@ -10,7 +10,8 @@ import { loadModelTokenizer, type TextTokenizer } from '../../io/tokenizer';
 import { generate } from '../../models/generate';
 import { loadCausalLM, releaseModel } from '../../models/load';
 import { StudioError } from '../../errors';
-import { openModelDir, type CliEnv, type CliIo } from './common';
+import type { AdaptedModel } from '../../adapters/types';
+import { ADAPTER_BASE_FLAG, ADAPTER_FLAG, adapterSettings, openAdapterDir, openModelDir, type CliEnv, type CliIo } from './common';
 
 export const generateSpec: CommandSpec = {
   name: 'generate',
@@ -24,6 +25,8 @@ export const generateSpec: CommandSpec = {
     'top-p': { type: 'number', value: 'P', above: 0, max: 1, description: 'nucleus sampling: smallest set with probability ≥ P' },
     seed: { type: 'int', value: 'S', min: 0, default: 0, description: 'sampling seed' },
     'no-cache': { type: 'boolean', description: 'recompute the whole sequence for each token (no KV cache)' },
+    adapter: ADAPTER_FLAG,
+    'adapter-base': ADAPTER_BASE_FLAG,
   },
   examples: ['generate path/to/model --prompt "Once upon a time" --max-new-tokens 40 --temperature 0.8 --top-p 0.95 --seed 1'],
 };
@@ -106,14 +109,19 @@ export async function runGenerate(args: ParsedArgs, env: CliEnv): Promise<Genera
   const eosIds = [...source.config.eosTokenIds];
   if (tokenizer.eosId !== undefined && !eosIds.includes(tokenizer.eosId)) eosIds.push(tokenizer.eosId);
 
+  const adapterDir = args.string('adapter');
+  const adapterMethod = adapterDir === undefined ? undefined : await openAdapterDir(adapterDir);
   const rt = await env.gpu();
   const model = await loadCausalLM(rt, source);
+  let adapted: AdaptedModel | undefined;
   const decoder = new StreamingDecoder(tokenizer, promptIds);
   const io: CliIo = env.io;
   const started = performance.now();
   let ids: number[];
   try {
-    ids = await generate(rt, model, promptIds, {
+    if (adapterMethod) adapted = await adapterMethod.create({ rt, model, targets: [], seed: 0, learningRate: 0 }, adapterSettings(adapterMethod, args, 'generate'));
+    ids = await generate(rt, adapted?.model ?? model, promptIds, {
+      linears: adapted?.linears,
       maxNewTokens: wanted,
       temperature,
       ...(args.has('top-k') ? { topK: args.number('top-k', 0) } : {}),
@@ -127,6 +135,7 @@ export async function runGenerate(args: ParsedArgs, env: CliEnv): Promise<Genera
       },
     });
   } finally {
+    adapted?.release(rt);
     releaseModel(rt, model);
   }
   const ms = performance.now() - started;

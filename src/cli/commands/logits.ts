@@ -10,7 +10,9 @@ import type { CausalLM } from '../../models/causalLM';
 import { Graph } from '../../tensor/graph';
 import { readTensor, tokenIds, type Runtime } from '../../tensor/values';
 import { StudioError } from '../../errors';
-import { openModelDir, showToken, tryTokenizer, type CliEnv } from './common';
+import type { AdaptedModel, MethodDefinition, MethodSettings } from '../../adapters/types';
+import type { ForwardOptions } from '../../models/causalLM';
+import { ADAPTER_BASE_FLAG, ADAPTER_FLAG, adapterSettings, openAdapterDir, openModelDir, showToken, tryTokenizer, type CliEnv } from './common';
 
 export const logitsSpec: CommandSpec = {
   name: 'logits',
@@ -20,8 +22,10 @@ export const logitsSpec: CommandSpec = {
     ids: { type: 'string', value: 'I,J,…', description: 'token ids, comma-separated (required)' },
     json: { type: 'boolean', description: 'print {"logits": [[…], …]}, one row per position' },
     top: { type: 'int', value: 'K', min: 1, default: 5, description: 'tokens shown per position without --json' },
+    adapter: ADAPTER_FLAG,
+    'adapter-base': ADAPTER_BASE_FLAG,
   },
-  examples: ['logits test/fixtures/tiny-llama --ids 1,2,3 --json'],
+  examples: ['logits test/fixtures/tiny-llama --ids 1,2,3 --json', 'logits test/fixtures/tiny-llama --ids 1,2,3 --adapter my-lora-adapter --json'],
 };
 
 /** "1, 2,3" → [1, 2, 3]; UsageError for anything that is not a list of whole numbers ≥ 0. */
@@ -48,13 +52,13 @@ export function checkIdsFitModel(source: ModelSource, ids: readonly number[]): v
   }
 }
 
-/** logits [T, V] of one sequence, as rows. */
-export async function forwardLogits(rt: Runtime, model: CausalLM, ids: readonly number[]): Promise<number[][]> {
+/** logits [T, V] of one sequence, as rows; `linears`: an adapter's projections. */
+export async function forwardLogits(rt: Runtime, model: CausalLM, ids: readonly number[], linears?: ForwardOptions['linears']): Promise<number[][]> {
   const V = model.config.vocabSize;
   const g = new Graph(rt, false);
   let flat: Float32Array;
   try {
-    const logits = model.forward(g, tokenIds(g, ids, [1, ids.length]));
+    const logits = model.forward(g, tokenIds(g, ids, [1, ids.length]), { linears });
     flat = await readTensor(rt, logits);
   } finally {
     g.destroy();
@@ -62,13 +66,16 @@ export async function forwardLogits(rt: Runtime, model: CausalLM, ids: readonly 
   return ids.map((_, t) => Array.from(flat.subarray(t * V, (t + 1) * V)));
 }
 
-/** Loads `source` on the GPU, runs `ids`, releases the model. */
-export async function logitsFor(rt: Runtime, source: ModelSource, ids: readonly number[]): Promise<number[][]> {
+/** Loads `source` on the GPU (with `adapter` applied), runs `ids`, releases everything. */
+export async function logitsFor(rt: Runtime, source: ModelSource, ids: readonly number[], adapter?: { method: MethodDefinition; settings: MethodSettings }): Promise<number[][]> {
   checkIdsFitModel(source, ids);
   const model = await loadCausalLM(rt, source);
+  let adapted: AdaptedModel | undefined;
   try {
-    return await forwardLogits(rt, model, ids);
+    if (adapter) adapted = await adapter.method.create({ rt, model, targets: [], seed: 0, learningRate: 0 }, adapter.settings);
+    return await forwardLogits(rt, adapted?.model ?? model, ids, adapted?.linears);
   } finally {
+    adapted?.release(rt);
     releaseModel(rt, model);
   }
 }
@@ -90,7 +97,10 @@ export async function runLogits(args: ParsedArgs, env: CliEnv): Promise<void> {
   const ids = parseIds(idsText);
   const source = await openModelDir(args.positionals[0]!);
   checkIdsFitModel(source, ids);
-  const rows = await logitsFor(await env.gpu(), source, ids);
+  const adapterDir = args.string('adapter');
+  const adapterMethod = adapterDir === undefined ? undefined : await openAdapterDir(adapterDir);
+  const adapter = adapterMethod ? { method: adapterMethod, settings: adapterSettings(adapterMethod, args, 'logits') } : undefined;
+  const rows = await logitsFor(await env.gpu(), source, ids, adapter);
   const nonFinite = rows.reduce((n, r) => n + r.filter((v) => !Number.isFinite(v)).length, 0);
   if (nonFinite > 0) env.io.err(`warning: ${nonFinite} logits are NaN or infinite (JSON shows them as null)\n`);
   if (args.bool('json')) {

@@ -16,6 +16,7 @@
 import { writeFile } from 'node:fs/promises';
 import { UsageError, type CommandSpec, type ParsedArgs } from '../args';
 import { DEFAULT_TRAIN_METHOD, METHODS } from '../../adapters/registry';
+import type { MethodDefinition } from '../../adapters/types';
 import type { SettingValue } from '../../adapters/types';
 import { memoryEstimate, paramCount } from '../../io/hfConfig';
 import { loadModelTokenizer } from '../../io/tokenizer';
@@ -24,6 +25,10 @@ import { startMethod, type StartedMethod } from '../../train/methodRun';
 import type { ScheduleKind } from '../../train/schedule';
 import { StudioError, formatBytes } from '../../errors';
 import {
+  ADAPTER_BASE_FLAG,
+  ADAPTER_FLAG,
+  adapterSettings,
+  openAdapterDir,
   checkOutputFile,
   describe,
   fmtNumber as fmt,
@@ -49,6 +54,8 @@ export const trainSpec: CommandSpec = {
   flags: {
     ...TRAINING_FLAGS,
     data: { type: 'string', value: 'FILE', description: 'training data (default: the built-in math set public/datasets/math)' },
+    adapter: ADAPTER_FLAG,
+    'adapter-base': ADAPTER_BASE_FLAG,
     method: { type: 'string', value: 'NAME', default: DEFAULT_TRAIN_METHOD, description: `training method: ${METHODS.map((m) => m.id).join(', ')}` },
     targets: { type: 'string', value: 'ROLES', default: 'all', description: 'projections to adapt: q,k,v,o,gate,up,down (GPT-2: c_attn,attn.c_proj,c_fc,mlp.c_proj) or all' },
     set: { type: 'string', value: 'KEY=VALUE', description: "a method setting, e.g. rank=16 (repeatable; a wrong key lists the method's settings)" },
@@ -118,12 +125,13 @@ export interface TrainResult {
   stopped?: { step: number; reason: string };
 }
 
-function readConfig(args: ParsedArgs): TrainConfig & { readonly dataGiven: boolean } {
+function readConfig(args: ParsedArgs, adapter: MethodDefinition | undefined): TrainConfig & { readonly dataGiven: boolean } {
   const data = args.string('data');
   const steps = args.number('steps');
   if (steps === undefined) throw new UsageError("'train' needs --steps N", 'train');
-  const method = methodOrUsage(args.string('method', DEFAULT_TRAIN_METHOD), 'train');
-  const settings = methodSettings(method, parseSetPairs(args.string('set'), 'train'), 'train');
+  if (adapter && args.has('method')) throw new UsageError('give --method or --adapter, not both: --adapter trains the loaded adapter further', 'train');
+  const method = adapter ?? methodOrUsage(args.string('method', DEFAULT_TRAIN_METHOD), 'train');
+  const settings = adapter ? adapterSettings(adapter, args, 'train') : methodSettings(method, parseSetPairs(args.string('set'), 'train'), 'train');
   const schedule = args.string('schedule', 'constant');
   if (!(SCHEDULES as readonly string[]).includes(schedule)) {
     throw new UsageError(`--schedule must be one of ${SCHEDULES.join(', ')}, got '${schedule}'`, 'train');
@@ -152,7 +160,9 @@ function readConfig(args: ParsedArgs): TrainConfig & { readonly dataGiven: boole
 }
 
 export async function runTrain(args: ParsedArgs, env: CliEnv): Promise<TrainResult> {
-  const { dataGiven, ...config } = readConfig(args);
+  const adapterDir = args.string('adapter');
+  const adapter = adapterDir === undefined ? undefined : await openAdapterDir(adapterDir);
+  const { dataGiven, ...config } = readConfig(args, adapter);
   const { io } = env;
   const jsonPath = args.string('json');
   if (jsonPath !== undefined) await checkOutputFile('json', jsonPath);
@@ -172,11 +182,12 @@ export async function runTrain(args: ParsedArgs, env: CliEnv): Promise<TrainResu
     batch: config.batch,
     seed: config.seed,
     validation: config.validation,
+    builtinDir: env.mathDatasetDir,
   });
   const { train, validation, batcher, prepared } = data;
   const valBatches = data.validationBatches;
 
-  const method = methodOrUsage(config.method, 'train');
+  const method = adapter ?? methodOrUsage(config.method, 'train');
   const params = paramCount(c);
   const rt = await env.gpu();
   const model = await loadCausalLM(rt, source, { trainable: false });
@@ -207,7 +218,7 @@ export async function runTrain(args: ParsedArgs, env: CliEnv): Promise<TrainResu
       started = await startMethod(
         rt,
         { model, targets, seed: config.seed, calibration: (count) => Array.from({ length: count }, (_, i) => batcher.batch(i)) },
-        { id: method.id, settings: config.settings, learningRate: config.lr, clipNorm: config.clip, weightDecay: config.weightDecay },
+        { id: method.id, definition: method, settings: config.settings, learningRate: config.lr, clipNorm: config.clip, weightDecay: config.weightDecay },
         { kind: config.schedule, warmupSteps: config.warmup, totalSteps: config.steps },
       );
     } catch (error) {

@@ -16,52 +16,60 @@
 // (shaders/dora.wgsl) and z is x Wᵀ bit for bit, so y equals linear(x, W, b).
 // `normSq` hands in ‖W + sBA‖² computed earlier (held constant, as PEFT's DoRA cache does in eval
 // mode); otherwise it is computed from the current factors. `wsq` = ‖W_i‖² [out] (rowSumSquares(W)).
+// W may be packed 16-bit (a frozen bf16/f16 checkpoint): every product reads it packed; ‖W_i‖² and
+// the merge expand it to f32 once.
+// Also here: doraInitialMagnitude (wsq and m = ‖W_i‖ from the same kernels the forward uses, so
+// m / ‖W + s·0·A‖ is exactly 1), doraNormSq (the norms as a tensor, to hold), and mergeDora
+// (W' formed densely once: W + sBA, its row norms, rows scaled in place; PEFT's merge_safe).
 
+import type { GpuContext } from '../../gpu/context';
 import type { GpuTensor } from '../../gpu/tensor';
-import { doraNorm, doraNormSq, doraOverNorm } from '../../kernels/dora';
-import { addRowVectorInto, mul as mulKernel, mulRowVectorInto } from '../../kernels/elementwise';
+import { doraNorm, doraNormSq as doraNormSqKernel, doraOverNorm, scaleRowsInPlace } from '../../kernels/dora';
+import { addRowVectorInto, copy, mul as mulKernel, mulRowVectorInto } from '../../kernels/elementwise';
 import { matmulInto } from '../../kernels/matmul';
 import { rowSumSquares } from '../../kernels/reduce';
-import type { GpuContext } from '../../gpu/context';
 import type { Graph } from '../graph';
-import type { Tensor } from '../tensor';
-
-export { doraNormSq };
+import { Tensor } from '../tensor';
+import { expandedWeight, releaseTensors } from '../values';
 
 export interface DoraOptions {
   readonly bias?: Tensor;
   /** ‖W + sBA‖² [out] to use instead of computing it from the factors now (held norms). */
-  readonly normSq?: GpuTensor;
+  readonly normSq?: Tensor;
 }
 
-/** ‖W_i‖² [out] and the magnitude DoRA starts from, m = ‖W_i‖ (new tensors, the caller's). */
-export function doraInitialMagnitude(ctx: GpuContext, W: GpuTensor): { wsq: GpuTensor; m: GpuTensor } {
-  const wsq = rowSumSquares(ctx, W);
-  return { wsq, m: doraNorm(ctx, wsq) };
+/** ‖W_i‖² [out] (frozen) and the magnitude DoRA starts from, m = ‖W_i‖ (trainable): new leaves, the caller's. */
+export function doraInitialMagnitude(ctx: GpuContext, W: Tensor, name: string): { wsq: Tensor; m: Tensor } {
+  const dense = expandedWeight(ctx, W);
+  const wsq = rowSumSquares(ctx, dense.tensor.data);
+  if (dense.owned) releaseTensors(ctx, dense.tensor);
+  return { wsq: Tensor.leaf(wsq, false, `${name} ‖W‖²`), m: Tensor.leaf(doraNorm(ctx, wsq), true, name) };
 }
 
-/** g-tracked [out] scratch with the data of `t` (a tensor the caller created). */
-function track(g: Graph, t: GpuTensor, what: string): GpuTensor {
-  const s = g.scratch(t.shape, what);
-  matmulFreeCopy(g.ctx, t, s);
-  return s;
+/** ‖W_i + s(BA)_i‖² [out] from the factors now, without forming W + sBA (a new frozen leaf). */
+export function doraNormSq(ctx: GpuContext, W: Tensor, A: Tensor, B: Tensor, s: number, wsq: Tensor): Tensor {
+  return Tensor.leaf(doraNormSqKernel(ctx, W.data, A.data, B.data, s, wsq.data), false, 'DoRA ‖W + sBA‖²');
 }
 
-function matmulFreeCopy(ctx: GpuContext, from: GpuTensor, to: GpuTensor): void {
-  mulRowVectorInto(ctx, to.view([1, to.size]), from.view([1, from.size]), onesLike(ctx, from.size));
+/** W' = diag(m / ‖W + sBA‖_row)(W + sBA) [out, in], formed densely (PEFT's merge), as a new frozen leaf. */
+export function mergeDora(ctx: GpuContext, W: Tensor, A: Tensor, B: Tensor, m: Tensor, s: number, name: string): Tensor {
+  const dense = expandedWeight(ctx, W);
+  const merged = copy(ctx, dense.tensor.data, ctx.empty(W.shape, 'f32', name));
+  if (dense.owned) releaseTensors(ctx, dense.tensor);
+  matmulInto(ctx, B.data, A.data, merged, { alpha: s, accumulate: true });
+  const nsq = rowSumSquares(ctx, merged);
+  const scale = doraOverNorm(ctx, m.data, nsq, true);
+  scaleRowsInPlace(ctx, merged, scale);
+  ctx.release(nsq, scale);
+  return Tensor.leaf(merged, false, name);
 }
 
-let onesCache: WeakMap<GpuContext, Map<number, GpuTensor>> = new WeakMap();
-function onesLike(ctx: GpuContext, n: number): GpuTensor {
-  let byCtx = onesCache.get(ctx);
-  if (!byCtx) onesCache.set(ctx, (byCtx = new Map()));
-  let t = byCtx.get(n);
-  if (!t) byCtx.set(n, (t = ctx.uploadF32(new Float32Array(n).fill(1), [n], 'ones')));
-  return t;
+/** Hands a tensor an op made for itself to the graph, which releases it at dispose(). */
+function adopt(g: Graph, t: GpuTensor, what: string): GpuTensor {
+  return g.output(t, [], what).data;
 }
-void onesCache;
 
-export function doraLinear(g: Graph, x: Tensor, W: Tensor, A: Tensor, B: Tensor, m: Tensor, s: number, wsq: GpuTensor, options: DoraOptions = {}): Tensor {
+export function doraLinear(g: Graph, x: Tensor, W: Tensor, A: Tensor, B: Tensor, m: Tensor, s: number, wsq: Tensor, options: DoraOptions = {}): Tensor {
   const { bias } = options;
   const [outFeatures, inFeatures] = W.shape as [number, number];
   const r = A.shape[0] ?? 0;
@@ -71,9 +79,9 @@ export function doraLinear(g: Graph, x: Tensor, W: Tensor, A: Tensor, B: Tensor,
   if (A.shape.length !== 2 || A.shape[1] !== inFeatures || B.shape.length !== 2 || B.shape[0] !== outFeatures || B.shape[1] !== r) {
     throw new Error(`doraLinear: A must be [r, ${inFeatures}] and B [${outFeatures}, r] (${shapes})`);
   }
-  if (m.shape.length !== 1 || m.shape[0] !== outFeatures || wsq.size !== outFeatures) throw new Error(`doraLinear: m and ‖W‖² must be [${outFeatures}] (${shapes})`);
+  if (m.shape.length !== 1 || m.shape[0] !== outFeatures || wsq.data.size !== outFeatures) throw new Error(`doraLinear: m and ‖W‖² must be [${outFeatures}] (${shapes})`);
   if (bias && (bias.shape.length !== 1 || bias.shape[0] !== outFeatures)) throw new Error(`doraLinear: bias must be [${outFeatures}] (${shapes})`);
-  if (options.normSq && options.normSq.size !== outFeatures) throw new Error(`doraLinear: held norms must be [${outFeatures}] (${shapes})`);
+  if (options.normSq && options.normSq.data.size !== outFeatures) throw new Error(`doraLinear: held norms must be [${outFeatures}] (${shapes})`);
   if (W.requiresGrad) throw new Error(`doraLinear: the base weight W [${W.shape.join(',')}] is frozen and must not require a gradient`);
   const { ctx } = g;
   const x2 = x.data.view([N, inFeatures]);
@@ -83,15 +91,11 @@ export function doraLinear(g: Graph, x: Tensor, W: Tensor, A: Tensor, B: Tensor,
   matmulInto(ctx, h, B.data, z, { transB: true, alpha: s, accumulate: true });
   let nsq: GpuTensor;
   if (options.normSq) {
-    nsq = options.normSq;
+    nsq = options.normSq.data;
   } else {
-    const fresh = doraNormSq(ctx, W.data, A.data, B.data, s, wsq);
-    nsq = track(g, fresh, 'DoRA ‖W + sBA‖²');
-    ctx.release(fresh);
+    nsq = adopt(g, doraNormSqKernel(ctx, W.data, A.data, B.data, s, wsq.data), 'DoRA ‖W + sBA‖²');
   }
-  const cFresh = doraOverNorm(ctx, m.data, nsq, true);
-  const c = track(g, cFresh, 'DoRA m/‖W + sBA‖');
-  ctx.release(cFresh);
+  const c = adopt(g, doraOverNorm(ctx, m.data, nsq, true), 'DoRA m/‖W + sBA‖');
   const yData = ctx.empty([...x.shape.slice(0, -1), outFeatures], 'f32', 'doraLinear output');
   const y2 = yData.view([N, outFeatures]);
   mulRowVectorInto(ctx, y2, z, c);

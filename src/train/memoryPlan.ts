@@ -1,0 +1,181 @@
+// The GPU memory a run will hold, planned before anything of it is allocated, and the refusal of a
+// run that would not fit, naming the figure and the settings that would.
+// Per method (MethodDefinition.plan): its own bases (residual, NF4 or pruned copies, full
+// fine-tuning's copy), its trainable values, gradients (4 bytes each) and AdamW's m and v (8), and
+// one step's activations as the tape holds them (io/hfConfig.ts memoryEstimate: every buffer a
+// block keeps, the adapters' extra buffers from the plan's layerActivations, flash attention's
+// log-sum-exp, one [R, V] logits chunk of the LM-head loss), without and with activation
+// checkpointing. Every buffer is rounded to the pool's size class (gpu/pool.ts), as the pool's
+// measured peak counts it. A run: the shared base once, every method's persistent bytes, and the
+// activations of the method stepping (methods step one after another).
+// The totals are checked against the device's per-buffer limit always, and against a total
+// budget when one is known (browsers and Dawn do not report a GPU's memory: the CLI's
+// --memory-budget, the studio's setting).
+
+import { METHODS } from '../adapters/registry';
+import { resolveSettings, type LayerShape, type MethodDefinition, type MethodSettings } from '../adapters/types';
+import { formatBytes } from '../errors';
+import { sizeClassOf } from '../gpu/pool';
+import { largestStepBuffer, memoryEstimate, paramCount, stepActivationBytes, type LargestBuffer, type ModelConfig, type StepShape } from '../io/hfConfig';
+import { lmHeadChunkRows, type BufferLimits } from '../tensor/ops/lmHeadLoss';
+
+export interface PlanSetup {
+  readonly config: ModelConfig;
+  /** The targeted projections: module path and [out, in]. */
+  readonly layers: readonly LayerShape[];
+  readonly batch: number;
+  readonly seqLen: number;
+  readonly limits: BufferLimits;
+  /** The shared base as the pool holds it (the loaded model's buffers); default: f32 tensors of the config. */
+  readonly sharedBaseBytes?: number;
+}
+
+export interface MethodMemoryPlan {
+  readonly id: string;
+  readonly trainableParams: number;
+  /** The frozen model every method of a run shares (held once). */
+  readonly sharedBaseBytes: number;
+  /** Bases the method makes for itself. */
+  readonly ownBaseBytes: number;
+  /** Trainable values (when they are not the own base), their gradients and AdamW's m and v. */
+  readonly trainableBytes: number;
+  /** One training step's own bytes at its peak, without and with activation checkpointing. */
+  readonly activationBytes: { readonly plain: number; readonly checkpointed: number };
+  readonly largestBuffer: LargestBuffer;
+}
+
+/** Block index of a projection's module path (`model.layers.3.mlp.up_proj`, `h.3.attn.c_attn`). */
+function blockOf(name: string): number | undefined {
+  const match = /(?:^|\.)(\d+)\./.exec(name);
+  return match ? Number(match[1]) : undefined;
+}
+
+/** The plan of one method with resolved settings. */
+export function planMethod(setup: PlanSetup, method: MethodDefinition, settings: MethodSettings): MethodMemoryPlan {
+  const { config, batch, seqLen } = setup;
+  const modelParams = paramCount(config);
+  const plan = method.plan(settings, setup.layers, modelParams);
+  const adapterActivations: number[][] = Array.from({ length: config.numLayers }, () => []);
+  if (plan.layerActivations) {
+    for (const layer of setup.layers) {
+      const i = blockOf(layer.name);
+      if (i !== undefined && i < config.numLayers) adapterActivations[i]!.push(...plan.layerActivations(layer));
+    }
+  }
+  const lmHeadRows = lmHeadChunkRows(batch * seqLen, config.vocabSize, setup.limits);
+  const shape: StepShape = { batch, seqLen, lmHeadRows, adapterActivations, roundBuffer: sizeClassOf };
+  const estimate = memoryEstimate(config, { ...shape, weightBytesPerParam: 4, trainableParams: plan.trainableParams });
+  // The pool's slack on the model's own tensor shapes stands in for tensors whose shapes the plan does not list.
+  const slack = estimate.weightBytes / (4 * modelParams);
+  // A dense method trains its own copy of the weights: their values are its own base.
+  const trainableBytes = method.family === 'dense' ? Math.ceil(estimate.trainableBytes * (12 / 16)) : estimate.trainableBytes;
+  return {
+    id: method.id,
+    trainableParams: plan.trainableParams,
+    sharedBaseBytes: setup.sharedBaseBytes ?? estimate.weightBytes,
+    ownBaseBytes: Math.ceil(plan.ownBaseBytes * slack),
+    trainableBytes,
+    activationBytes: { plain: estimate.activationBytes, checkpointed: stepActivationBytes(config, { ...shape, checkpointing: true }) },
+    largestBuffer: largestStepBuffer(config, batch, seqLen, { lmHeadRows, embeddingTrains: method.family === 'dense' }),
+  };
+}
+
+export interface RunMemoryPlan {
+  /** At the run's peak: the shared base once, every method's own bases and trainables, the largest step's activations. */
+  readonly totalBytes: number;
+  /** Per method, the run's bytes while that method steps (what its measured pool peak compares with). */
+  readonly whileStepping: readonly number[];
+  readonly largestBuffer: LargestBuffer;
+}
+
+export function planRun(methods: readonly MethodMemoryPlan[], checkpointing: boolean): RunMemoryPlan {
+  if (methods.length === 0) return { totalBytes: 0, whileStepping: [], largestBuffer: { bytes: 0, what: 'nothing' } };
+  const shared = Math.max(...methods.map((m) => m.sharedBaseBytes));
+  const held = methods.reduce((n, m) => n + m.ownBaseBytes + m.trainableBytes, 0);
+  const whileStepping = methods.map((m) => shared + held + (checkpointing ? m.activationBytes.checkpointed : m.activationBytes.plain));
+  const largestBuffer = methods.map((m) => m.largestBuffer).reduce((a, b) => (b.bytes > a.bytes ? b : a));
+  return { totalBytes: Math.max(...whileStepping), whileStepping, largestBuffer };
+}
+
+export interface MemoryBudget {
+  /** The largest buffer the device allows (min of maxBufferSize and maxStorageBufferBindingSize). */
+  readonly perBuffer: number;
+  /** Bytes the run may hold in all; absent: not checked. */
+  readonly totalBytes?: number;
+}
+
+export interface RunChoice {
+  readonly method: MethodDefinition;
+  readonly settings: MethodSettings;
+}
+
+/** The device limit on one buffer. */
+export function perBufferLimit(limits: BufferLimits): number {
+  return Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize);
+}
+
+function overBudget(plan: RunMemoryPlan, budget: MemoryBudget): boolean {
+  return plan.largestBuffer.bytes > budget.perBuffer || (budget.totalBytes !== undefined && plan.totalBytes > budget.totalBytes);
+}
+
+function planChoices(setup: PlanSetup, choices: readonly RunChoice[], checkpointing: boolean): RunMemoryPlan {
+  return planRun(
+    choices.map((c) => planMethod(setup, c.method, c.settings)),
+    checkpointing,
+  );
+}
+
+/**
+ * Why the run would not fit the budget, naming the planned figure and the settings that would fit
+ * (checkpointing, a smaller batch, fewer methods, a 4-bit base instead of a method's own copy), or
+ * undefined when it fits.
+ */
+export function fitProblem(setup: PlanSetup, choices: readonly RunChoice[], checkpointing: boolean, budget: MemoryBudget): string | undefined {
+  const plan = planChoices(setup, choices, checkpointing);
+  if (!overBudget(plan, budget)) return undefined;
+  const figure =
+    plan.largestBuffer.bytes > budget.perBuffer
+      ? `${plan.largestBuffer.what} needs one ${formatBytes(plan.largestBuffer.bytes)} buffer, over this GPU's ${formatBytes(budget.perBuffer)} limit per buffer`
+      : `the run needs about ${formatBytes(plan.totalBytes)} of GPU memory (B=${setup.batch}, T=${setup.seqLen}, ` +
+        `${checkpointing ? 'with' : 'without'} activation checkpointing), over the ${formatBytes(budget.totalBytes ?? 0)} budget`;
+  const fits: string[] = [];
+  const tryPlan = (label: string, s: PlanSetup, c: readonly RunChoice[], ckpt: boolean): boolean => {
+    const p = planChoices(s, c, ckpt);
+    if (overBudget(p, budget)) return false;
+    fits.push(`${label} (≈${formatBytes(p.totalBytes)})`);
+    return true;
+  };
+  if (!checkpointing) tryPlan('activation checkpointing', setup, choices, true);
+  for (const ckpt of checkpointing ? [true] : [false, true]) {
+    let found = false;
+    for (let batch = setup.batch - 1; batch >= 1 && !found; batch--) {
+      found = tryPlan(`batch ${batch}${ckpt && !checkpointing ? ' with checkpointing' : ''}`, { ...setup, batch }, choices, ckpt);
+    }
+    if (found) break;
+  }
+  if (choices.length > 1) {
+    const held = (c: RunChoice) => {
+      const m = planMethod(setup, c.method, c.settings);
+      return m.ownBaseBytes + m.trainableBytes;
+    };
+    const kept = [...choices].sort((a, b) => held(a) - held(b));
+    while (kept.length > 1) {
+      kept.pop();
+      if (tryPlan(`only ${kept.map((c) => c.method.id).join(', ')}`, setup, kept, checkpointing)) break;
+    }
+  }
+  const nf4 = METHODS.find((m) => m.quantError === 'baseline');
+  if (nf4) {
+    for (const choice of choices) {
+      if (choice.method.id === nf4.id || choices.some((c) => c.method.id === nf4.id)) continue;
+      const replacement = { method: nf4, settings: resolveSettings(nf4) };
+      const swapped = choices.map((c) => (c === choice ? replacement : c));
+      const own = (c: RunChoice) => planMethod(setup, c.method, c.settings);
+      const before = own(choice);
+      const after = own(replacement);
+      if (after.ownBaseBytes + after.trainableBytes >= before.ownBaseBytes + before.trainableBytes) continue;
+      tryPlan(`${nf4.id} (4-bit base) instead of ${choice.method.id}`, setup, swapped, checkpointing);
+    }
+  }
+  return `Will not fit: ${figure}. ` + (fits.length > 0 ? `These would fit: ${fits.join('; ')}.` : 'No smaller batch, checkpointing or fewer methods fits either: choose a smaller model or a shorter sequence.');
+}
