@@ -12,8 +12,9 @@
 //   npm run bench -- --reps 5 --target-seconds 3 --warmup 1
 //                                         timing plan (minimum reps, time target per side)
 //   npm run bench -- --train [--methods lora,pissa] [--steps 5] [--batch 4] [--seq-len 64]
-//                                         training steps of every method on the built-in model
-//                                         (bench/train.ts): init s, tokens/s, peak GPU memory
+//                    [--model DIR] [--checkpointing]
+//                                         training steps of every method on the built-in model (or DIR)
+//                                         (bench/train.ts): init s, tokens/s, peak GPU memory vs the plan
 //   npm run bench -- --profile [--methods lora,full] [--steps 3] [--warmup 2] [--batch 4] [--seq-len 64]
 //                    [--top 10] [--no-timestamps] [--json out.json]
 //                                         per-step profile of training steps (src/bench/profile.ts):
@@ -46,6 +47,9 @@ class UsageError extends Error {}
 
 interface Args {
   train?: { methods: readonly MethodId[]; steps: number; batch: number; seqLen: number };
+  /** --train's model folder and activation checkpointing. */
+  trainModel?: string;
+  checkpointing?: boolean;
   profile?: { timestamps: boolean };
   /** What the command line gave explicitly (the profile takes its own defaults for the rest). */
   given: { methods?: string[]; steps?: number; batch?: number; seqLen?: number; warmup?: number; top?: number };
@@ -59,7 +63,7 @@ interface Args {
 const USAGE = `usage: npm run bench -- [--quick] [--shapes 512x768x3072,1024,...] [--json out.json]
                         [--no-peer] [--variants vec4,registers,tiled] [--reps N] [--max-reps N]
                         [--target-seconds S] [--warmup N]
-       npm run bench -- --train [--methods lora,pissa,...] [--steps N] [--batch B] [--seq-len T] [--json out.json]
+       npm run bench -- --train [--methods lora,pissa,...] [--steps N] [--batch B] [--seq-len T] [--model DIR] [--checkpointing] [--json out.json]
        npm run bench -- --profile [--methods lora,full] [--steps N] [--warmup N] [--batch B] [--seq-len T]
                         [--top N] [--no-timestamps] [--json out.json]`;
 
@@ -96,6 +100,12 @@ function parseArgs(argv: string[]): Args {
       case '--seq-len':
         args.train = { ...(args.train ?? { methods: DEFAULT_TRAIN_METHODS, steps: 5, batch: 4 }), seqLen: Math.max(2, Math.round(num(value(i++, flag), flag))) };
         args.given.seqLen = args.train.seqLen;
+        break;
+      case '--model':
+        args.trainModel = value(i++, flag);
+        break;
+      case '--checkpointing':
+        args.checkpointing = true;
         break;
       case '--profile':
         args.profile = { timestamps: args.profile?.timestamps ?? true };
@@ -186,8 +196,10 @@ async function main(): Promise<void> {
 
   if (args.train) {
     const { methods, steps, batch, seqLen } = args.train;
-    console.log(`training bench: public/models/kjv-llama-1m, B=${batch}, T=${seqLen}, ${steps} timed steps after 1 warm-up step per method\n`);
-    const rows = await runTrainBench(ctx, { methods, steps, batchSize: batch, seqLen, modelDir: 'public/models/kjv-llama-1m' }, (row) => {
+    const modelDir = args.trainModel ?? 'public/models/kjv-llama-1m';
+    const checkpointing = args.checkpointing ?? false;
+    console.log(`training bench: ${modelDir}, B=${batch}, T=${seqLen}${checkpointing ? ', checkpointing' : ''}, ${steps} timed steps after 1 warm-up step per method\n`);
+    const rows = await runTrainBench(ctx, { methods, steps, batchSize: batch, seqLen, modelDir, checkpointing }, (row) => {
       console.log(`  ${row.method}: ${row.tokensPerSecond.toFixed(1)} tokens/s`);
     });
     console.log(`\n${formatTrainTable(rows)}`);

@@ -1,8 +1,9 @@
 // `npm run bench -- --train`: training throughput of every method on the built-in model
-// (public/models/kjv-llama-1m) on the same batches: init seconds, steady-state step time,
-// trained tokens/s, peak GPU memory of the buffer pool (everything live: shared base, the
-// method's tensors, optimizer state, activations of one step). Methods run one after another
-// (not interleaved), each from a fresh pool peak. No peer library trains these adapters, so
+// (public/models/kjv-llama-1m, or --model DIR) on the same batches: init seconds, steady-state
+// step time, trained tokens/s, peak GPU memory of the buffer pool (everything live: shared base,
+// the method's tensors, optimizer state, activations of one step) over init and steps, the pool's
+// peak over the training steps alone (peakGpuBytes) and the memory plan's figure for them
+// (train/memoryPlan.ts). Methods run one after another (not interleaved), each from a fresh pool peak. No peer library trains these adapters, so
 // there is no ratio here; the matmul table (`npm run bench`) carries the peer comparison.
 
 import { methodById } from '../src/adapters/registry';
@@ -12,7 +13,8 @@ import { formatBytes } from '../src/errors';
 import type { GpuContext } from '../src/gpu/context';
 import { openModelFiles } from '../src/io/modelFiles';
 import { nodeDirectorySources } from '../src/io/nodeSource';
-import { loadCausalLM, releaseModel } from '../src/models/load';
+import { heldBytesPerParam, loadCausalLM, releaseModel } from '../src/models/load';
+import { planMethod, planRun } from '../src/train/memoryPlan';
 import { Trainer, type Batch } from '../src/train/trainer';
 
 export interface TrainBenchOptions {
@@ -21,6 +23,7 @@ export interface TrainBenchOptions {
   readonly batchSize: number;
   readonly seqLen: number;
   readonly modelDir: string;
+  readonly checkpointing?: boolean;
 }
 
 export interface TrainBenchRow {
@@ -29,6 +32,9 @@ export interface TrainBenchRow {
   readonly msPerStep: number;
   readonly tokensPerSecond: number;
   readonly peakBytes: number;
+  /** The pool's peak over the training steps (Trainer.peakGpuBytes), and the plan's figure for it. */
+  readonly peakGpuBytes: number;
+  readonly plannedGpuBytes: number;
   readonly trainableParams: number;
 }
 
@@ -51,10 +57,14 @@ export async function runTrainBench(ctx: GpuContext, options: TrainBenchOptions,
       const method = methodById(id);
       const targets = selectTargets(model, id === 'spp' ? ['q', 'o', 'gate', 'up', 'down'] : ['all']);
       const start = performance.now();
-      const adapted = await method.create({ rt: ctx, model, targets, seed: 0, learningRate: 1e-4, calibration: () => [batch] }, resolveSettings(method, {}));
+      const settings = resolveSettings(method, {});
+      const layers = targets.map((name) => ({ name, out: model.linear(name).outFeatures, in: model.linear(name).inFeatures }));
+      const setup = { config: model.config, layers, batch: options.batchSize, seqLen: options.seqLen, limits: ctx.device.limits, weightBytesPerParam: heldBytesPerParam(model) };
+      const plannedGpuBytes = planRun([planMethod(setup, method, settings)], options.checkpointing ?? false).totalBytes;
+      const adapted = await method.create({ rt: ctx, model, targets, seed: 0, learningRate: 1e-4, calibration: () => [batch] }, settings);
       await ctx.sync();
       const initSeconds = (performance.now() - start) / 1000;
-      const trainer = new Trainer(ctx, adapted, { schedule: { kind: 'constant', peak: 1e-4, warmupSteps: 0, totalSteps: options.steps + 1 }, clipNorm: 1 });
+      const trainer = new Trainer(ctx, adapted, { schedule: { kind: 'constant', peak: 1e-4, warmupSteps: 0, totalSteps: options.steps + 1 }, clipNorm: 1, checkpointing: options.checkpointing });
       try {
         await trainer.step(batch); // warm-up: pipelines compiled, buffers in the pool
         const t0 = performance.now();
@@ -66,6 +76,8 @@ export async function runTrainBench(ctx: GpuContext, options: TrainBenchOptions,
           msPerStep,
           tokensPerSecond: (batch.batchSize * batch.seqLen * 1000) / msPerStep,
           peakBytes: ctx.stats().peakLiveBytes,
+          peakGpuBytes: trainer.peakGpuBytes,
+          plannedGpuBytes,
           trainableParams: adapted.trainable.reduce((n, t) => n + t.tensor.data.size, 0),
         };
         rows.push(row);
@@ -82,8 +94,18 @@ export async function runTrainBench(ctx: GpuContext, options: TrainBenchOptions,
 }
 
 export function formatTrainTable(rows: readonly TrainBenchRow[]): string {
-  const header = ['method', 'trainable', 'init s', 'ms/step', 'tokens/s', 'peak GPU memory'];
-  const body = rows.map((r) => [r.method, String(r.trainableParams), r.initSeconds.toFixed(2), r.msPerStep.toFixed(0), r.tokensPerSecond.toFixed(1), formatBytes(r.peakBytes)]);
+  const header = ['method', 'trainable', 'init s', 'ms/step', 'tokens/s', 'peak GPU memory', 'steps peak', 'planned', 'plan error'];
+  const body = rows.map((r) => [
+    r.method,
+    String(r.trainableParams),
+    r.initSeconds.toFixed(2),
+    r.msPerStep.toFixed(0),
+    r.tokensPerSecond.toFixed(1),
+    formatBytes(r.peakBytes),
+    formatBytes(r.peakGpuBytes),
+    formatBytes(r.plannedGpuBytes),
+    `${((100 * (r.plannedGpuBytes - r.peakGpuBytes)) / r.peakGpuBytes).toFixed(1)} %`,
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   return [header, ...body].map((cells) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')).join('\n');
 }

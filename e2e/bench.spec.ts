@@ -1,7 +1,6 @@
 // The benchmark tab measures our matmul and the peer (tfjs-backend-webgpu) on the page's own GPU.
 
-import { expect, test } from '@playwright/test';
-import { keepScreenshot } from './helpers';
+import { expect, keepScreenshot, test } from './helpers';
 
 test('the benchmark tab shows GFLOP/s for ours and tfjs, with the ratio', async ({ page }, testInfo) => {
   await page.goto('/');

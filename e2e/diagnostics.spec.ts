@@ -4,8 +4,8 @@
 // for one layer; a method added mid-way; the results scatter plot. Only the q and v projections
 // are adapted and runs are 2 steps, so each run takes well under a minute on SwiftShader.
 
-import { expect, test, type Page } from '@playwright/test';
-import { chooseMethods, keepScreenshot, openStudio, setNumber } from './helpers';
+import type { Page } from '@playwright/test';
+import { chooseMethods, expect, keepScreenshot, openStudio, setNumber, test } from './helpers';
 
 async function openWithTinySettings(page: Page): Promise<void> {
   await openStudio(page);
@@ -33,7 +33,7 @@ test('QLoRA vs QPiSSA quantization error fills in live with a reduction ratio pe
 
   await page.getByRole('button', { name: /^Start/ }).click();
   const chart = page.getByTestId('chart-quant');
-  // Live: QLoRA's points arrive while QPiSSA has not started.
+  // Live: QLoRA's points arrive as they are measured, between the training steps.
   await expect(chart).toHaveAttribute('data-points', /qlora:0:\d/, { timeout: 90_000 });
   await expect(chart).toHaveAttribute('data-points', 'qlora:0:8,qpissa:1:8,qpissa:2:8', { timeout: 90_000 });
   await expect(chart.locator('.recharts-line')).toHaveCount(3);

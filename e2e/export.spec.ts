@@ -5,8 +5,7 @@
 // loads again from there.
 
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { expect, test } from '@playwright/test';
-import { downloads, keepScreenshot, safetensorsHeader, setNumber, zipEntries } from './helpers';
+import { downloads, expect, keepScreenshot, safetensorsHeader, setNumber, test, zipEntries } from './helpers';
 
 const MODEL_DIR = 'public/models/kjv-llama-1m';
 
@@ -105,6 +104,18 @@ test('exports a trained LoRA, restores the saved run after a reload, and keeps a
   await expect(card).toContainText('kjv-llama-1m', { timeout: 120_000 });
   await page.getByTestId('saved-runs').scrollIntoViewIfNeeded();
   await keepScreenshot(page, testInfo, 'export-restored', { fullPage: true });
+
+  // The downloaded adapter dropped back onto the model: it becomes a method, ticked, with its estimate.
+  await page.getByTestId('adapter-drop').locator('input[type=file]').first().setInputFiles([
+    { name: 'adapter_config.json', mimeType: 'application/json', buffer: adapter.get('adapter_config.json')! },
+    { name: 'adapter_model.safetensors', mimeType: 'application/octet-stream', buffer: adapter.get('adapter_model.safetensors')! },
+  ]);
+  await expect(page.getByTestId('adapter-outcome')).toContainText('(loaded adapter)', { timeout: 60_000 });
+  await expect(methods.getByRole('checkbox', { name: 'adapter (loaded adapter)', exact: true })).toBeChecked();
+  // A file that is not an adapter is refused by name; the loaded one stays.
+  await page.getByTestId('adapter-drop').locator('input[type=file]').first().setInputFiles([{ name: 'adapter_config.json', mimeType: 'application/json', buffer: Buffer.from('{"peft_type": "IA3"}') }]);
+  await expect(page.getByTestId('adapter-outcome')).toContainText('adapter_config.json');
+  await expect(methods.getByRole('checkbox', { name: 'adapter (loaded adapter)', exact: true })).toBeChecked();
 
   // A model folder through the folder input: it loads, shows its card, and is kept in OPFS.
   await page.getByTestId('model-drop').locator('input[webkitdirectory]').setInputFiles(MODEL_DIR);

@@ -3,7 +3,35 @@
 // studio exports (safetensors headers, stored zips).
 
 import { readFileSync } from 'node:fs';
-import { expect, type Download, type Page, type TestInfo } from '@playwright/test';
+import { test as base, expect, type Download, type Page, type TestInfo } from '@playwright/test';
+
+/**
+ * Every spec's `test`: besides the page, it watches that nothing leaves the studio's own server
+ * (every request same-origin, or a blob:/data: URL) and that the built page's
+ * Content-Security-Policy is never violated; either fails the test at its end.
+ */
+export const test = base.extend<{ guard: void }>({
+  guard: [
+    async ({ page }, use, testInfo) => {
+      const origin = new URL(testInfo.project.use.baseURL!).origin;
+      const foreign: string[] = [];
+      const violations: string[] = [];
+      page.on('request', (r) => {
+        const url = new URL(r.url());
+        if (!['blob:', 'data:'].includes(url.protocol) && url.origin !== origin) foreign.push(r.url());
+      });
+      page.on('console', (m) => {
+        if (m.type() === 'error' && /Content.Security.Policy/i.test(m.text())) violations.push(m.text());
+      });
+      await use();
+      expect(foreign, 'requests that left the studio').toEqual([]);
+      expect(violations, 'Content-Security-Policy violations').toEqual([]);
+    },
+    { auto: true },
+  ],
+});
+
+export { expect };
 
 /** Keeps a screenshot of the whole page, or (fullPage false) of what the 1280×800 viewport shows. */
 export async function keepScreenshot(page: Page, testInfo: TestInfo, name: string, options: { fullPage?: boolean } = {}): Promise<void> {

@@ -1,8 +1,8 @@
 // Without WebGPU the studio says why and what to do, instead of failing silently.
 
-import { chromium, expect, test } from '@playwright/test';
+import { chromium } from '@playwright/test';
 import { BROWSER_FLAGS } from '../playwright.config';
-import { keepScreenshot } from './helpers';
+import { expect, keepScreenshot, test } from './helpers';
 
 test('a browser started without --enable-unsafe-webgpu gets the full-page notice', async ({ browserName }, testInfo) => {
   expect(browserName).toBe('chromium');

@@ -1,7 +1,6 @@
 // The studio opens, finds the GPU, and its self-test passes in a real headless Chromium.
 
-import { expect, test } from '@playwright/test';
-import { keepScreenshot } from './helpers';
+import { expect, keepScreenshot, test } from './helpers';
 
 test('shows the adapter and passes the self-test', async ({ page }, testInfo) => {
   const errors: string[] = [];

@@ -10,7 +10,11 @@
 // √v / √bias_correction2 + ε), so eps enters exactly as there. stepSize, bc2Sqrt and decayFactor
 // come in the uniform, computed in float64 on the CPU from the step count t (also in the uniform):
 // f32 pow(0.999, 1) would already put a 1e-5 relative error into 1 − β2^t.
-// state [2n]: m then v, one pooled buffer per parameter. Grid: 2-D (see elementwise.wgsl).
+// state [2n]: m then v. Grid: 2-D (see elementwise.wgsl).
+// adamw_step updates one parameter per dispatch; the optimizer itself runs adamw_multi.wgsl,
+// several parameters per dispatch, whose per-element arithmetic is adam_update below (the
+// wrapper copies this function's text into that shader, so both compute the same f32 operations
+// in the same order: the multi-tensor kernel is tested bit for bit against adamw_step).
 //
 // clip_scale, one invocation: reads grad[0] = Σ g² over all gradients (from sumSquaresMany) and
 // writes param[0] = ‖g‖ = √Σg² and state[0] = min(1, maxNorm / (‖g‖ + 1e-6)) (PyTorch's
@@ -41,12 +45,19 @@ fn adamw_step(
   if (i >= n) { return; }
   var g = grad[i];
   if (HAS_SCALE) { g *= gradScale[0]; }
-  let p = param[i] * params.decayFactor;
-  let m = params.beta1 * state[i] + (1.0 - params.beta1) * g;
-  let v = params.beta2 * state[n + i] + (1.0 - params.beta2) * g * g;
-  state[i] = m;
-  state[n + i] = v;
-  param[i] = p - params.stepSize * m / (sqrt(v) / params.bc2Sqrt + params.eps);
+  let r = adam_update(g, param[i], state[i], state[n + i], params.decayFactor, params.stepSize, params.bc2Sqrt);
+  state[i] = r.y;
+  state[n + i] = r.z;
+  param[i] = r.x;
+}
+
+// One element: (p, m, v) → (p', m', v') as in the header. Reads params.beta1, params.beta2 and
+// params.eps, which every shader that includes this function has.
+fn adam_update(g: f32, p0: f32, m0: f32, v0: f32, decayFactor: f32, stepSize: f32, bc2Sqrt: f32) -> vec3<f32> {
+  let p = p0 * decayFactor;
+  let m = params.beta1 * m0 + (1.0 - params.beta1) * g;
+  let v = params.beta2 * v0 + (1.0 - params.beta2) * g * g;
+  return vec3<f32>(p - stepSize * m / (sqrt(v) / bc2Sqrt + params.eps), m, v);
 }
 
 @compute @workgroup_size(1)

@@ -21,16 +21,24 @@
 //                before exp() magnifies it.
 //   ce_backward_inplace  the same, reading x from out itself: out holds the logits block on
 //                entry and its gradient on exit, so backward needs one [N, V] buffer, not two.
+//   ce_rows_serial, ce_finalize_serial  the results of ce_rows and ce_finalize from one invocation
+//                per row (ROW_WG rows per workgroup) and one invocation in all, looping in registers:
+//                no workgroup memory, no barriers. For software adapters (SwiftShader), where
+//                the barriers of the tree reductions cost far more than the loops they save. The
+//                row loops keep four partial maxima / sums (vec4 lanes over v mod 4), combined
+//                pairwise at the end.
 // No float atomics anywhere: results are bit-for-bit repeatable.
 //
 // saved [3·total + 1]: m at [0, total), s at [total, 2·total), rowLoss at [2·total, 3·total),
 // count at [3·total] (as f32), all indexed by the global row r = row0 + n.
-// Grids: rows and backward use 2-D workgroup grids (see elementwise.wgsl); the backward index
+// Grids: rows and backward use 2-D workgroup grids (see elementwise.wgsl; ce_rows_serial: row
+// n = (wid.y · nwg.x + wid.x) · ROW_WG + lid); the backward index
 // i = n·V + v within the block must fit a u32 (N·V < 2^32: e.g. 85 000 rows at V = 50257).
 
 struct Params { N: u32, V: u32, row0: u32, total: u32 }
 
 override WG: u32 = 256u; // a power of two
+override ROW_WG: u32 = 16u; // rows per workgroup of ce_rows_serial
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> logits: array<f32>;      // [N, V] (rows row0.. of the whole)
@@ -86,6 +94,57 @@ fn ce_rows(
     if (counted(r)) { rowLoss = log(sumExp) - (logits[base + u32(targets[r])] - m); }
     saved[2u * params.total + r] = rowLoss;
   }
+}
+
+fn logits4(i: u32) -> vec4<f32> { return vec4<f32>(logits[i], logits[i + 1u], logits[i + 2u], logits[i + 3u]); }
+
+@compute @workgroup_size(ROW_WG)
+fn ce_rows_serial(
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let n = (wid.y * nwg.x + wid.x) * ROW_WG + lid;
+  if (n >= params.N) { return; }
+  let V = params.V;
+  let base = n * V;
+  let V4 = V & ~3u; // the part of the row covered by whole vec4 steps
+  // Row max: starts from the row's first element (no -inf literal in WGSL); max is exact in any order.
+  var mx4 = vec4<f32>(logits[base]);
+  for (var v = 0u; v < V4; v += 4u) { mx4 = max(mx4, logits4(base + v)); }
+  var m = max(max(mx4.x, mx4.y), max(mx4.z, mx4.w));
+  for (var v = V4; v < V; v++) { m = max(m, logits[base + v]); }
+  var s4 = vec4<f32>(0.0);
+  for (var v = 0u; v < V4; v += 4u) { s4 += exp(logits4(base + v) - m); }
+  var sumExp = (s4.x + s4.y) + (s4.z + s4.w);
+  for (var v = V4; v < V; v++) { sumExp += exp(logits[base + v] - m); }
+  let r = params.row0 + n;
+  saved[r] = m;
+  saved[params.total + r] = sumExp; // ≥ 1: the max element contributes exp(0)
+  var rowLoss = 0.0;
+  if (counted(r)) { rowLoss = log(sumExp) - (logits[base + u32(targets[r])] - m); }
+  saved[2u * params.total + r] = rowLoss;
+}
+
+@compute @workgroup_size(1)
+fn ce_finalize_serial() {
+  let total = params.total;
+  let losses = 2u * total;
+  let total4 = total & ~3u;
+  var sum4 = vec4<f32>(0.0);
+  for (var r = 0u; r < total4; r += 4u) {
+    sum4 += vec4<f32>(saved[losses + r], saved[losses + r + 1u], saved[losses + r + 2u], saved[losses + r + 3u]);
+  }
+  var sum = (sum4.x + sum4.y) + (sum4.z + sum4.w);
+  for (var r = total4; r < total; r++) { sum += saved[losses + r]; }
+  var count = 0.0; // exact: integers below 2^24
+  for (var r = 0u; r < total; r++) {
+    if (counted(r)) { count += 1.0; }
+  }
+  var loss = 0.0;
+  if (count > 0.0) { loss = sum / count; }
+  out[0] = loss;
+  saved[3u * total] = count;
 }
 
 @compute @workgroup_size(WG)

@@ -40,6 +40,13 @@ fn row_of(n: u32) -> u32 {
   return min(ids[n], params.V - 1u);
 }
 
+// The table element that output element i = n·C + c gathers: row_of(n)·C + c.
+fn table_element(i: u32) -> u32 {
+  let n = i / params.C;
+  let c = i - n * params.C;
+  return row_of(n) * params.C + c;
+}
+
 @compute @workgroup_size(WG)
 fn embedding_forward(
   @builtin(workgroup_id) wid: vec3<u32>,
@@ -48,9 +55,7 @@ fn embedding_forward(
 ) {
   let i = (wid.y * nwg.x + wid.x) * WG + lid;
   if (i >= params.N * params.C) { return; }
-  let n = i / params.C;
-  let c = i - n * params.C;
-  dst[i] = src[row_of(n) * params.C + c];
+  dst[i] = src[table_element(i)];
 }
 
 @compute @workgroup_size(WG)
@@ -61,9 +66,7 @@ fn embedding_forward_half(
 ) {
   let i = (wid.y * nwg.x + wid.x) * WG + lid;
   if (i >= params.N * params.C) { return; }
-  let n = i / params.C;
-  let c = i - n * params.C;
-  let e = row_of(n) * params.C + c;
+  let e = table_element(i);
   let bits = (table_half[e >> 1u] >> ((e & 1u) << 4u)) & 0xffffu;
   if (FORMAT == 1u) {
     dst[i] = bitcast<f32>(bits << 16u);

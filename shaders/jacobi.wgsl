@@ -23,6 +23,10 @@
 //                   vt = Vᵀ[:keep] [keep, n]; with TRANS_OUT (the SVD of Cᵀ) u [n, keep] holds
 //                   Vᵀ[:keep]ᵀ and vt [keep, q] holds Û[:, :keep]ᵀ. A zero σ gives a zero Vᵀ row.
 // WANT_U = false skips U_acc entirely (singular values only, e.g. nuclear norms).
+// Batched: workgroup_id.z = b runs the same entry point on matrix b of a batch of equal shapes,
+// every buffer holding its matrices back to back (c, x [batch, q, n], uacc [batch, q, q],
+// status [batch, 4], u, s, vt [batch, ...]); the stubs of unused outputs are never indexed. One
+// dispatch serves all the matrices of a batch (jacobi_round: workgroups [pairs, 1, batch]).
 
 struct Params { q: u32, n: u32, keep: u32, maxSweeps: u32, round: u32, tol: f32 }
 
@@ -46,6 +50,17 @@ var<workgroup> sweep_done: u32;
 var<workgroup> red: array<f32, 768>; // 3 · WG (WG ≤ 256)
 var<workgroup> sigma: array<f32, MAX_Q>;
 var<workgroup> order: array<u32, MAX_Q>;
+
+// Offsets of matrix b = workgroup_id.z in each buffer, set by batch() at the top of every entry.
+var<private> bx: u32;   // c and x: b·q·n
+var<private> bu: u32;   // uacc: b·q·q
+var<private> bst: u32;  // status: b·4
+
+fn batch(b: u32) {
+  bx = b * params.q * params.n;
+  bu = b * params.q * params.q;
+  bst = b * 4u;
+}
 
 fn pair(round: u32, t: u32, qe: u32) -> vec2<u32> {
   let r = qe - 1u;
@@ -71,36 +86,38 @@ fn rotation(alpha: f32, beta: f32, gamma: f32) -> vec2<f32> {
 fn rotate_rows(a: u32, b: u32, cs: vec2<f32>, start: u32, stride: u32) {
   let n = params.n;
   for (var k = start; k < n; k += stride) {
-    let xa = x[a * n + k];
-    let xb = x[b * n + k];
-    x[a * n + k] = cs.x * xa - cs.y * xb;
-    x[b * n + k] = cs.y * xa + cs.x * xb;
+    let xa = x[bx + a * n + k];
+    let xb = x[bx + b * n + k];
+    x[bx + a * n + k] = cs.x * xa - cs.y * xb;
+    x[bx + b * n + k] = cs.y * xa + cs.x * xb;
   }
   if (WANT_U) {
     let q = params.q;
     for (var k = start; k < q; k += stride) {
-      let ua = uacc[a * q + k];
-      let ub = uacc[b * q + k];
-      uacc[a * q + k] = cs.x * ua - cs.y * ub;
-      uacc[b * q + k] = cs.y * ua + cs.x * ub;
+      let ua = uacc[bu + a * q + k];
+      let ub = uacc[bu + b * q + k];
+      uacc[bu + a * q + k] = cs.x * ua - cs.y * ub;
+      uacc[bu + b * q + k] = cs.y * ua + cs.x * ub;
     }
   }
 }
 
 @compute @workgroup_size(WG)
 fn jacobi_init(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  batch(wid.z);
   let i = (wid.y * nwg.x + wid.x) * WG + lid;
   let q = params.q;
   let n = params.n;
   if (i < q * n) {
-    if (TRANS_IN) { x[i] = c[(i % n) * q + i / n]; } else { x[i] = c[i]; }
+    if (TRANS_IN) { x[bx + i] = c[bx + (i % n) * q + i / n]; } else { x[bx + i] = c[bx + i]; }
   }
-  if (WANT_U && i < q * q) { uacc[i] = select(0.0, 1.0, i / q == i % q); }
-  if (i < 4u) { atomicStore(&status[i], 0u); }
+  if (WANT_U && i < q * q) { uacc[bu + i] = select(0.0, 1.0, i / q == i % q); }
+  if (i < 4u) { atomicStore(&status[bst + i], 0u); }
 }
 
 @compute @workgroup_size(WG)
-fn jacobi_sweeps(@builtin(local_invocation_index) lid: u32) {
+fn jacobi_sweeps(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  batch(wid.z);
   let q = params.q;
   let n = params.n;
   let qe = q + (q & 1u);
@@ -117,8 +134,8 @@ fn jacobi_sweeps(@builtin(local_invocation_index) lid: u32) {
           var beta = 0.0;
           var gamma = 0.0;
           for (var k = 0u; k < n; k++) {
-            let xa = x[p.x * n + k];
-            let xb = x[p.y * n + k];
+            let xa = x[bx + p.x * n + k];
+            let xb = x[bx + p.y * n + k];
             alpha += xa * xa;
             beta += xb * xb;
             gamma += xa * xb;
@@ -144,13 +161,14 @@ fn jacobi_sweeps(@builtin(local_invocation_index) lid: u32) {
     }
   }
   if (lid == 0u) {
-    atomicStore(&status[1], sweeps);
-    atomicStore(&status[2], converged);
+    atomicStore(&status[bst + 1u], sweeps);
+    atomicStore(&status[bst + 2u], converged);
   }
 }
 
 @compute @workgroup_size(WG)
 fn jacobi_round(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  batch(wid.z);
   let q = params.q;
   let n = params.n;
   let qe = q + (q & 1u);
@@ -160,8 +178,8 @@ fn jacobi_round(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
   var beta = 0.0;
   var gamma = 0.0;
   for (var k = lid; k < n; k += WG) {
-    let xa = x[p.x * n + k];
-    let xb = x[p.y * n + k];
+    let xa = x[bx + p.x * n + k];
+    let xb = x[bx + p.y * n + k];
     alpha += xa * xa;
     beta += xb * xb;
     gamma += xa * xb;
@@ -181,23 +199,28 @@ fn jacobi_round(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
   let cs = rotation(red[0], red[WG], red[2u * WG]);
   if (cs.y == 0.0) { return; }
   rotate_rows(p.x, p.y, cs, lid, WG);
-  if (lid == 0u) { atomicAdd(&status[0], 1u); }
+  if (lid == 0u) { atomicAdd(&status[bst], 1u); }
 }
 
 @compute @workgroup_size(1)
-fn jacobi_reset() {
-  atomicStore(&status[0], 0u);
+fn jacobi_reset(@builtin(workgroup_id) wid: vec3<u32>) {
+  atomicStore(&status[wid.z * 4u], 0u);
 }
 
 @compute @workgroup_size(WG)
-fn jacobi_extract(@builtin(local_invocation_index) lid: u32) {
+fn jacobi_extract(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  batch(wid.z);
   let q = params.q;
   let n = params.n;
   let keep = params.keep;
+  let b = wid.z;
+  let bs = b * keep;                                     // s
+  let bo = b * keep * select(n, q, TRANS_OUT);           // vt [keep, n] (or [keep, q])
+  let bw = b * keep * select(q, n, TRANS_OUT);           // u [q, keep] (or [n, keep])
   for (var i = lid; i < q; i += WG) {
     var acc = 0.0;
     for (var k = 0u; k < n; k++) {
-      let v = x[i * n + k];
+      let v = x[bx + i * n + k];
       acc += v * v;
     }
     sigma[i] = sqrt(acc);
@@ -213,21 +236,21 @@ fn jacobi_extract(@builtin(local_invocation_index) lid: u32) {
     order[rank] = i;
   }
   workgroupBarrier();
-  for (var k = lid; k < keep; k += WG) { s[k] = sigma[order[k]]; }
+  for (var k = lid; k < keep; k += WG) { s[bs + k] = sigma[order[k]]; }
   for (var e = lid; e < keep * n; e += WG) {
     let k = e / n;
     let col = e % n;
     let i = order[k];
     let si = sigma[i];
-    let v = select(0.0, x[i * n + col] / si, si > 0.0);
-    if (TRANS_OUT) { u[col * keep + k] = v; } else { vt[k * n + col] = v; }
+    let v = select(0.0, x[bx + i * n + col] / si, si > 0.0);
+    if (TRANS_OUT) { u[bw + col * keep + k] = v; } else { vt[bo + k * n + col] = v; }
   }
   if (WANT_U) {
     for (var e = lid; e < q * keep; e += WG) {
       let row = e / keep;
       let k = e % keep;
-      let val = uacc[order[k] * q + row];
-      if (TRANS_OUT) { vt[k * q + row] = val; } else { u[row * keep + k] = val; }
+      let val = uacc[bu + order[k] * q + row];
+      if (TRANS_OUT) { vt[bo + k * q + row] = val; } else { u[bw + row * keep + k] = val; }
     }
   }
 }

@@ -13,6 +13,11 @@
 //   matmul_tiled: 16×16 invocations computing a 64×64 block of C, staging 64×16 slices of A and B
 //     in workgroup memory (8 KiB). Each invocation owns rows ty+16i and columns tx+16j, so reads of
 //     the B tile are contiguous across a warp and reads of the A tile are broadcasts.
+//
+// Both read A and B only through fetch_a(e) / fetch_b(e): element e of the operand's storage
+// (row-major over the whole operand, batch offset included). The block between the <operand loads>
+// markers reads f32 operands; kernels/matmul.ts makes the packed 16-bit variant (frozen bf16/f16
+// weights) by splicing matmul_half_loads.wgsl in its place, so both share every other line.
 
 struct Params { M: u32, N: u32, K: u32, strideA: u32, strideB: u32, strideC: u32, alpha: f32, beta: f32 }
 
@@ -21,19 +26,24 @@ override TRANS_B: bool = false;
 override HAS_BIAS: bool = false;
 
 @group(0) @binding(0) var<uniform> params: Params;
+// <operand loads>
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
+
+fn fetch_a(e: u32) -> f32 { return a[e]; }
+fn fetch_b(e: u32) -> f32 { return b[e]; }
+// </operand loads>
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;
 
 fn load_a(base: u32, m: u32, k: u32) -> f32 {
-  if (TRANS_A) { return a[base + k * params.M + m]; }
-  return a[base + m * params.K + k];
+  if (TRANS_A) { return fetch_a(base + k * params.M + m); }
+  return fetch_a(base + m * params.K + k);
 }
 
 fn load_b(base: u32, k: u32, n: u32) -> f32 {
-  if (TRANS_B) { return b[base + n * params.K + k]; }
-  return b[base + k * params.N + n];
+  if (TRANS_B) { return fetch_b(base + n * params.K + k); }
+  return fetch_b(base + k * params.N + n);
 }
 
 fn store_c(base: u32, m: u32, n: u32, acc: f32) {

@@ -9,6 +9,11 @@
 // two 4×4 blocks of A as vec4s (along whichever axis is contiguous) and multiplies them as
 // mat4x4, so 12 vector loads feed 128 FMAs. No workgroup memory, no barriers: this is the
 // SwiftShader kernel (8×8 invocations cover 64 rows × 32 columns).
+//
+// B is read only through fetch_b(i): its i-th vec4 (four consecutive elements along a row of B,
+// batch offset included). The block between the <operand loads> markers reads an f32 B;
+// kernels/matmul.ts makes the packed 16-bit variant (B a frozen bf16/f16 weight) by splicing
+// matmul_vec4_half_loads.wgsl in its place, so both share every other line. A is always f32.
 
 struct Params { M: u32, N: u32, K: u32, strideA: u32, strideB: u32, strideC: u32, alpha: f32, beta: f32 }
 
@@ -18,7 +23,11 @@ override HAS_BIAS: bool = false;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;
+// <operand loads>
 @group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;
+
+fn fetch_b(i: u32) -> vec4<f32> { return b[i]; }
+// </operand loads>
 @group(0) @binding(3) var<storage, read> bias: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> c: array<vec4<f32>>;
 
@@ -49,12 +58,12 @@ fn matmul_vec4(@builtin(global_invocation_id) gid: vec3<u32>) {
     var b_cols: mat4x4<f32>;
     if (TRANS_B) {
       b_cols = transpose(mat4x4<f32>(
-        b[base_b + n0 * K4 + kc], b[base_b + (n0 + 1u) * K4 + kc],
-        b[base_b + (n0 + 2u) * K4 + kc], b[base_b + (n0 + 3u) * K4 + kc]));
+        fetch_b(base_b + n0 * K4 + kc), fetch_b(base_b + (n0 + 1u) * K4 + kc),
+        fetch_b(base_b + (n0 + 2u) * K4 + kc), fetch_b(base_b + (n0 + 3u) * K4 + kc)));
     } else {
       b_cols = mat4x4<f32>(
-        b[base_b + k0 * N4 + col4], b[base_b + (k0 + 1u) * N4 + col4],
-        b[base_b + (k0 + 2u) * N4 + col4], b[base_b + (k0 + 3u) * N4 + col4]);
+        fetch_b(base_b + k0 * N4 + col4), fetch_b(base_b + (k0 + 1u) * N4 + col4),
+        fetch_b(base_b + (k0 + 2u) * N4 + col4), fetch_b(base_b + (k0 + 3u) * N4 + col4));
     }
     // a_*: column i = row m_i of op(A) restricted to k0..k0+3.
     var a_lo: mat4x4<f32>;

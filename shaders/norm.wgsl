@@ -14,19 +14,30 @@
 // Entry points (one Params struct for all; unused fields are ignored):
 //   norm_forward     one workgroup per row: y → out, (μ, rstd) → stats.
 //   norm_backward_dx one workgroup per row: dx → out (stats read).
+//   norm_forward_serial, norm_backward_dx_serial
+//                    the same results from one invocation per row, looping over the whole row in
+//                    registers: no workgroup memory, no barriers. For software adapters
+//                    (SwiftShader), where a barrier costs far more than the serial loop it saves;
+//                    real GPUs keep the workgroup versions, which spread a row over 64–256 lanes.
 //   norm_param_rows  one invocation per (column, chunk of chunkRows rows): Σ over the chunk of
 //                    dy·x̂ (or dy when BIAS_GRAD) → out[chunk·C + c]. With one chunk this is the
 //                    final gradient (added to out when accumulate = 1).
 //   norm_param_sum   one invocation per column: Σ over `chunks` partials read from dy [chunks, C]
 //                    → out[c] (added to out when accumulate = 1).
 // Parameter gradients are summed in a fixed order (no atomics), so results are bit-for-bit
-// repeatable. Rows of any width work: each invocation loops over the row with stride WG, then the
-// workgroup combines its WG partials pairwise (log2 WG barriers), as in reduce.wgsl.
+// repeatable. Rows of any width work: in the workgroup kernels each invocation loops over the row
+// with stride WG, then the workgroup combines its WG partials pairwise (log2 WG barriers), as in
+// reduce.wgsl.
 // Variance is two-pass (Σ(x−μ)², not Σx² − Cμ²), so rows with a large mean do not cancel.
 //
+// The per-row loops keep four partial sums (lanes of a vec4 over c ≡ 0, 1, 2, 3 mod 4), added
+// pairwise at the end: four independent dependency chains for the CPU behind SwiftShader, and
+// a rounding error growing with C/4 rather than C.
+//
 // Grids: row kernels use a 2-D workgroup grid (row = wid.y · nwg.x + wid.x; rows beyond R
-// return, uniformly per workgroup so the barriers stay legal); parameter kernels use
-// [ceil(C / 64), chunks] workgroups of 64 invocations.
+// return, uniformly per workgroup so the barriers stay legal); the _serial kernels the same grid
+// over groups of ROW_WG rows (row = (wid.y · nwg.x + wid.x) · ROW_WG + lid); parameter kernels
+// use [ceil(C / 64), chunks] workgroups of 64 invocations.
 
 struct Params { rows: u32, C: u32, eps: f32, chunks: u32, chunkRows: u32, accumulate: u32 }
 
@@ -35,6 +46,7 @@ override HAS_BIAS: bool = true;
 override BIAS_GRAD: bool = false;
 override WG: u32 = 256u; // a power of two
 override W_OFFSET: f32 = 0.0;
+override ROW_WG: u32 = 16u; // rows per workgroup of the _serial kernels
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;            // [R, C]
@@ -121,6 +133,98 @@ fn norm_backward_dx(
     let g = dy[base + c] * (weight[c] + W_OFFSET);
     let xhat = (x[base + c] - mean) * rstd;
     out[base + c] = rstd * (g - mean_g - xhat * sums.y);
+  }
+}
+
+// ---- barrier-free variants: one invocation per row ------------------------------------------------
+
+fn x4(i: u32) -> vec4<f32> { return vec4<f32>(x[i], x[i + 1u], x[i + 2u], x[i + 3u]); }
+fn dy4(i: u32) -> vec4<f32> { return vec4<f32>(dy[i], dy[i + 1u], dy[i + 2u], dy[i + 3u]); }
+fn scale4(c: u32) -> vec4<f32> { return vec4<f32>(weight[c], weight[c + 1u], weight[c + 2u], weight[c + 3u]) + W_OFFSET; }
+fn total4(v: vec4<f32>) -> f32 { return (v.x + v.y) + (v.z + v.w); }
+
+fn row_of(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
+  return (wid.y * nwg.x + wid.x) * ROW_WG + lid;
+}
+
+@compute @workgroup_size(ROW_WG)
+fn norm_forward_serial(
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let row = row_of(wid, nwg, lid);
+  if (row >= params.rows) { return; }
+  let C = params.C;
+  let base = row * C;
+  let C4 = C & ~3u; // the part of the row covered by whole vec4 steps
+  let inv_c = 1.0 / f32(C);
+  var mean = 0.0;
+  if (!RMS) {
+    var s4 = vec4<f32>(0.0);
+    for (var c = 0u; c < C4; c += 4u) { s4 += x4(base + c); }
+    var s = total4(s4);
+    for (var c = C4; c < C; c++) { s += x[base + c]; }
+    mean = s * inv_c;
+  }
+  var q4 = vec4<f32>(0.0);
+  for (var c = 0u; c < C4; c += 4u) {
+    let d = x4(base + c) - mean;
+    q4 = fma(d, d, q4);
+  }
+  var q = total4(q4);
+  for (var c = C4; c < C; c++) {
+    let d = x[base + c] - mean;
+    q = fma(d, d, q);
+  }
+  let rstd = inverseSqrt(q * inv_c + params.eps);
+  for (var c = 0u; c < C; c++) {
+    var y = (x[base + c] - mean) * rstd * (weight[c] + W_OFFSET);
+    if (HAS_BIAS) { y += bias[c]; }
+    out[base + c] = y;
+  }
+  stats[2u * row] = mean;
+  stats[2u * row + 1u] = rstd;
+}
+
+@compute @workgroup_size(ROW_WG)
+fn norm_backward_dx_serial(
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let row = row_of(wid, nwg, lid);
+  if (row >= params.rows) { return; }
+  let C = params.C;
+  let base = row * C;
+  let C4 = C & ~3u;
+  let mean = stats[2u * row];
+  let rstd = stats[2u * row + 1u];
+  // (Σ g, Σ g·x̂) over the row, four lanes each.
+  var sg4 = vec4<f32>(0.0);
+  var sgx4 = vec4<f32>(0.0);
+  for (var c = 0u; c < C4; c += 4u) {
+    let g = dy4(base + c) * scale4(c);
+    let xhat = (x4(base + c) - mean) * rstd;
+    sg4 += g;
+    sgx4 += g * xhat;
+  }
+  var sg = total4(sg4);
+  var sgx = total4(sgx4);
+  for (var c = C4; c < C; c++) {
+    let g = dy[base + c] * (weight[c] + W_OFFSET);
+    let xhat = (x[base + c] - mean) * rstd;
+    sg += g;
+    sgx += g * xhat;
+  }
+  let inv_c = 1.0 / f32(C);
+  var mean_g = sg * inv_c;
+  if (RMS) { mean_g = 0.0; }
+  let mean_gx = sgx * inv_c;
+  for (var c = 0u; c < C; c++) {
+    let g = dy[base + c] * (weight[c] + W_OFFSET);
+    let xhat = (x[base + c] - mean) * rstd;
+    out[base + c] = rstd * (g - mean_g - xhat * mean_gx);
   }
 }
 

@@ -18,6 +18,7 @@ import { releaseView } from './forms/frozenBase';
 import { DoraLayer } from './forms/doraLayer';
 import { LowRankLayer, type InitialFactors } from './forms/lowRank';
 import type { AdaptedModel, MethodDefinition } from './types';
+import { InternalError, UnsupportedError } from '../errors';
 
 function concatRows(top: Float32Array, bottom: Float32Array): Float32Array {
   const out = new Float32Array(top.length + bottom.length);
@@ -62,9 +63,9 @@ function initialEffectiveB(initial: InitialFactors, rows: number): Float32Array 
 
 function lowRankLayers(adapted: AdaptedModel): LowRankLayer[] {
   const layers = [...adapted.linears.values()];
-  if (layers.length === 0) throw new Error('the method adapted no layer');
+  if (layers.length === 0) throw new InternalError('the method adapted no layer');
   return layers.map((layer) => {
-    if (!(layer instanceof LowRankLayer)) throw new Error(`${layer.name} is not a low-rank layer, so it has no LoRA export`);
+    if (!(layer instanceof LowRankLayer)) throw new InternalError(`${layer.name} is not a low-rank layer, so it has no LoRA export`);
     return layer;
   });
 }
@@ -98,7 +99,7 @@ export async function deltaAdapter(rt: Runtime, adapted: AdaptedModel, baseModel
   for (const layer of lowRankLayers(adapted)) {
     const { inFeatures, outFeatures } = layer;
     const initial = layer.initial;
-    if (!initial) throw new Error(`${layer.name}: the init snapshot is missing`);
+    if (!initial) throw new InternalError(`${layer.name}: the init snapshot is missing`);
     rank = layer.rank;
     scaling = layer.scaling;
     const A = await readTensor(rt, layer.factors.A);
@@ -115,7 +116,7 @@ export async function doraAdapter(rt: Runtime, adapted: AdaptedModel, baseModel:
   let rank = 0;
   let scaling = 1;
   for (const layer of adapted.linears.values()) {
-    if (!(layer instanceof DoraLayer)) throw new Error(`${layer.name} is not a DoRA layer`);
+    if (!(layer instanceof DoraLayer)) throw new InternalError(`${layer.name} is not a DoRA layer`);
     rank = layer.rank;
     scaling = layer.scaling;
     layers.push({
@@ -127,13 +128,13 @@ export async function doraAdapter(rt: Runtime, adapted: AdaptedModel, baseModel:
       outFeatures: layer.outFeatures,
     });
   }
-  if (layers.length === 0) throw new Error('the method adapted no layer');
+  if (layers.length === 0) throw new InternalError('the method adapted no layer');
   return { family: adapted.model.config.family, baseModel, rank, alpha: scaling * rank, useRslora: false, useDora: true, layers };
 }
 
 /** The PEFT adapter a method's definition builds, or its reason for having none. */
 export function peftAdapter(rt: Runtime, method: MethodDefinition, adapted: AdaptedModel, baseModel: string): Promise<PeftAdapter | PeftFolder> {
-  if (method.peft.kind === 'none') throw new Error(method.peft.reason);
+  if (method.peft.kind === 'none') throw new UnsupportedError(method.peft.reason);
   return method.peft.build(rt, adapted, baseModel);
 }
 

@@ -7,7 +7,7 @@
 // The check parses every .ts/.tsx file under src/ (tests included) with the TypeScript compiler
 // and looks at string literals only ('x', "x", `x` without substitutions, literal types, JSX
 // attribute strings), so comments, identifiers and longer strings that merely contain an id
-// (e.g. PEFT's init string '"pissa"') do not count. The ids come from METHODS, so a method added
+// (e.g. PEFT's quoted init strings) do not count. The ids come from METHODS, so a method added
 // there is covered at once.
 
 import { readdirSync, readFileSync } from 'node:fs';

@@ -19,6 +19,7 @@ import { shira } from './methods/shira';
 import { spp } from './methods/spp';
 import { vera } from './methods/vera';
 import type { MethodDefinition, MethodId } from './types';
+import { InputError } from '../errors';
 
 export const METHODS: readonly MethodDefinition[] = [lora, loraplus, dora, pissa, olora, milora, corda, loraga, eva, qlora, qpissa, loftq, sorsa, lorasb, vera, spp, shira, full];
 
@@ -30,7 +31,7 @@ export const DEFAULT_TRAIN_METHOD: MethodId = full.id;
 
 export function methodById(id: string): MethodDefinition {
   const method = METHODS.find((m) => m.id === id);
-  if (!method) throw new RangeError(`unknown method "${id}"; available: ${METHODS.map((m) => m.id).join(', ')}`);
+  if (!method) throw new InputError(`unknown method "${id}"; available: ${METHODS.map((m) => m.id).join(', ')}`);
   return method;
 }
 

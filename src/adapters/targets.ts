@@ -3,6 +3,7 @@
 // papers do.
 
 import type { CausalLM } from '../models/causalLM';
+import { InputError } from '../errors';
 
 export function rolesOf(model: CausalLM): string[] {
   return [...new Set(model.linearNames().map((n) => model.linearRole(n)))];
@@ -13,8 +14,8 @@ export function selectTargets(model: CausalLM, roles: readonly string[]): string
   const available = rolesOf(model);
   if (roles.includes('all')) return [...model.linearNames()];
   const unknown = roles.filter((r) => !available.includes(r));
-  if (unknown.length > 0) throw new RangeError(`unknown target ${unknown.join(', ')}; this model has ${available.join(', ')}`);
+  if (unknown.length > 0) throw new InputError(`unknown target ${unknown.join(', ')}; this model has ${available.join(', ')}`);
   const names = model.linearNames().filter((n) => roles.includes(model.linearRole(n)));
-  if (names.length === 0) throw new RangeError('no projection selected');
+  if (names.length === 0) throw new InputError('no projection selected');
   return names;
 }

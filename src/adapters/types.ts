@@ -15,6 +15,7 @@ import type { CausalLM } from '../models/causalLM';
 import type { LinearLayer } from '../models/linearLayer';
 import type { Tensor } from '../tensor/tensor';
 import type { Runtime } from '../tensor/values';
+import { InputError, InternalError } from '../errors';
 
 /** A method's id as the registry lists it (lower case, e.g. the file name under methods/). */
 export type MethodId = string;
@@ -63,7 +64,8 @@ export interface InitProgress {
   /** Layers finished so far and in all. */
   readonly done: number;
   readonly total: number;
-  readonly phase: 'init' | 'svd' | 'quantize' | 'prune' | 'estimate' | 'calibrate';
+  /** 'measure': after the method is ready, its quantization errors being measured (done/total layers). */
+  readonly phase: 'init' | 'svd' | 'quantize' | 'prune' | 'estimate' | 'calibrate' | 'measure';
   /** A quantization error just measured for `layer` (QLoRA, QPiSSA, LoftQ): streamed for the live chart. */
   readonly quantError?: QuantErrorPoint;
 }
@@ -125,11 +127,29 @@ export interface QuantErrorPoint {
   readonly iteration: number;
   readonly frobenius: number;
   readonly nuclear: number;
+  /** How `nuclear` was computed: exact singular values, or the randomized estimate (large layers, linalg/nuclear.ts). */
+  readonly nuclearMethod: 'exact' | 'randomized';
+  /** 'randomized' only: the estimate's stated bound on |nuclear − ‖E‖_*| (≈95 %). */
+  readonly nuclearError?: number;
 }
 
 export interface LayerQuantError {
   readonly layer: string;
   readonly errors: readonly QuantErrorPoint[];
+}
+
+export interface QuantMeasureOptions {
+  /** Layers to measure in this call at most (default: every pending one). */
+  readonly maxLayers?: number;
+  /** Each layer's errors (all its iterations) as soon as they are measured; `measured` of `total` layers. */
+  readonly onLayer?: (layer: LayerQuantError, measured: number, total: number) => void;
+}
+
+export interface QuantErrorReport {
+  /** Every layer measured so far, in target order. */
+  readonly layers: readonly LayerQuantError[];
+  /** Layers still to measure (0: done, and what the init kept for them is released). */
+  readonly pending: number;
 }
 
 /** SPP's check: exact zeros of the merged weights now against the pruned copies' zeros at init. */
@@ -152,8 +172,13 @@ export interface AdaptedModel {
   readonly extraBytes: number;
   /** Adds method-specific gradients after the task loss's (SORSA's regulariser). */
   readonly afterBackward?: (rt: Runtime) => void;
-  /** Quantized bases: the error per layer and iteration, measured at init. */
-  readonly quantErrors?: readonly LayerQuantError[];
+  /**
+   * Quantized bases: measures the quantization error per layer and init iteration, OFF the init
+   * path (create() only keeps what it needs: the rounds' small factors). Hosts call it once the
+   * method is ready: the CLI at once, the studio a few layers between training steps. Resumable:
+   * each call measures up to `maxLayers` pending layers and reports every layer measured so far.
+   */
+  measureQuantErrors?(rt: Runtime, options?: QuantMeasureOptions): Promise<QuantErrorReport>;
   /** Factors whose orthonormality the studio charts (SORSA). */
   readonly orthoFactors?: readonly { readonly A: Tensor; readonly B: Tensor }[];
   /** The sparsity a method must keep (SPP), checked on the merged weights. */
@@ -246,43 +271,43 @@ export function resolveSettings(method: MethodDefinition, given: MethodSettings 
     const value = given[spec.key] ?? spec.default;
     if (spec.kind === 'number') {
       if (typeof value !== 'number' || !Number.isFinite(value) || value < spec.min || value > spec.max || (spec.integer && !Number.isInteger(value))) {
-        throw new RangeError(`${method.label}: ${spec.label} must be ${spec.integer ? 'an integer' : 'a number'} between ${spec.min} and ${spec.max}, is ${String(value)}`);
+        throw new InputError(`${method.label}: ${spec.label} must be ${spec.integer ? 'an integer' : 'a number'} between ${spec.min} and ${spec.max}, is ${String(value)}`);
       }
     } else if (spec.kind === 'choice') {
       if (typeof value !== 'string' || !spec.options.includes(value)) {
-        throw new RangeError(`${method.label}: ${spec.label} must be one of ${spec.options.join(', ')}, is ${String(value)}`);
+        throw new InputError(`${method.label}: ${spec.label} must be one of ${spec.options.join(', ')}, is ${String(value)}`);
       }
     } else if (typeof value !== 'boolean') {
-      throw new RangeError(`${method.label}: ${spec.label} must be true or false, is ${String(value)}`);
+      throw new InputError(`${method.label}: ${spec.label} must be true or false, is ${String(value)}`);
     }
     out[spec.key] = value;
   }
   for (const key of Object.keys(given)) {
-    if (!method.settings.some((s) => s.key === key)) throw new RangeError(`${method.label} has no setting "${key}"`);
+    if (!method.settings.some((s) => s.key === key)) throw new InputError(`${method.label} has no setting "${key}"`);
   }
   return out;
 }
 
 function settingOf(settings: MethodSettings, key: string): SettingValue {
   const value = settings[key];
-  if (value === undefined) throw new Error(`setting "${key}" is missing (call resolveSettings first)`);
+  if (value === undefined) throw new InternalError(`setting "${key}" is missing (call resolveSettings first)`);
   return value;
 }
 
 export function numberSetting(settings: MethodSettings, key: string): number {
   const value = settingOf(settings, key);
-  if (typeof value !== 'number') throw new Error(`setting "${key}" is not a number`);
+  if (typeof value !== 'number') throw new InternalError(`setting "${key}" is not a number`);
   return value;
 }
 
 export function booleanSetting(settings: MethodSettings, key: string): boolean {
   const value = settingOf(settings, key);
-  if (typeof value !== 'boolean') throw new Error(`setting "${key}" is not a boolean`);
+  if (typeof value !== 'boolean') throw new InternalError(`setting "${key}" is not a boolean`);
   return value;
 }
 
 export function choiceSetting<T extends string>(settings: MethodSettings, key: string): T {
   const value = settingOf(settings, key);
-  if (typeof value !== 'string') throw new Error(`setting "${key}" is not a choice`);
+  if (typeof value !== 'string') throw new InternalError(`setting "${key}" is not a choice`);
   return value as T;
 }

@@ -24,6 +24,7 @@ import type {
   MatmulTimingPlan,
   PreparedProduct,
 } from './types';
+import { InputError } from '../errors';
 
 export type { MatmulBenchOptions, MatmulBenchRow, MatmulBenchShape, MatmulPeer, MatmulTiming, MatmulTimingPlan, PreparedProduct };
 
@@ -74,11 +75,11 @@ export const QUICK_BENCH_SHAPES: readonly MatmulBenchShape[] = [squareShape(256)
  * ":nt" / ":tn" / ":tt" suffix for transposed operands. */
 export function parseShape(text: string): MatmulBenchShape {
   const match = /^\s*(\d+)(?:[x×](\d+)[x×](\d+))?(?::(nn|nt|tn|tt))?\s*$/i.exec(text);
-  if (!match) throw new Error(`bad shape "${text}": expected MxKxN (e.g. 512x768x3072), N (square) or MxKxN:nt`);
+  if (!match) throw new InputError(`bad shape "${text}": expected MxKxN (e.g. 512x768x3072), N (square) or MxKxN:nt`);
   const M = Number(match[1]);
   const K = match[2] ? Number(match[2]) : M;
   const N = match[3] ? Number(match[3]) : M;
-  if (!(M > 0 && K > 0 && N > 0)) throw new Error(`bad shape "${text}": sizes must be positive`);
+  if (!(M > 0 && K > 0 && N > 0)) throw new InputError(`bad shape "${text}": sizes must be positive`);
   const trans = (match[4] ?? 'nn').toLowerCase();
   return productShape(M, K, N, trans[0] === 't', trans[1] === 't');
 }
@@ -97,7 +98,7 @@ export function variantsFor(ctx: GpuContext, shape: MatmulBenchShape, requested?
     else if ((MATMUL_VARIANTS as readonly string[]).includes(name)) {
       const v = name as MatmulVariant;
       if (v !== 'vec4' || vec4Compatible(s, shape.transA)) out.push(v);
-    } else throw new Error(`unknown matmul variant "${name}" (known: ${MATMUL_VARIANTS.join(', ')}, default)`);
+    } else throw new InputError(`unknown matmul variant "${name}" (known: ${MATMUL_VARIANTS.join(', ')}, default)`);
   }
   return [...new Set(out)];
 }

@@ -1,6 +1,8 @@
 // Types of the training-step profile (src/bench/profile.ts), shared by `npm run bench -- --profile`,
 // the worker and the studio's Profile panel. They cross postMessage, so they are plain data.
 
+import type { GpuCounters } from '../gpu/profiler';
+
 export interface ProfileParams {
   /** Methods to profile, one after another (default: lora, full). */
   readonly methods?: readonly string[];
@@ -17,19 +19,7 @@ export interface ProfileParams {
 }
 
 /** The counters of one step (GpuContext.counters() after − before). */
-export interface StepCounters {
-  readonly dispatches: number;
-  readonly bindGroups: number;
-  readonly buffersCreated: number;
-  readonly poolBuffersCreated: number;
-  readonly uniformBuffersCreated: number;
-  readonly writeCalls: number;
-  readonly bytesWritten: number;
-  readonly uniformBytesWritten: number;
-  readonly pipelinesCompiled: number;
-  readonly shaderModules: number;
-  readonly submits: number;
-}
+export type StepCounters = GpuCounters;
 
 /**
  * One training step. Each step is run twice over: a plain step (no profile session: the CPU and

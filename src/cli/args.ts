@@ -7,8 +7,11 @@
 // into exit code 2 and the command's usage. Not here: what the values mean (the commands check
 // them against the model and the data).
 
-export class UsageError extends Error {
+import { StudioError, type ErrorKind } from '../errors';
+
+export class UsageError extends StudioError {
   override name = 'UsageError';
+  override readonly kind: ErrorKind = 'usage';
   constructor(
     message: string,
     /** The command whose usage should be shown (undefined: the overview). */

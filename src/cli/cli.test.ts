@@ -101,8 +101,8 @@ let modelDir: string;
 let dataFile: string;
 
 /** A tiny Llama (C 16, L 2, V 272, P 64) with a byte-level BPE tokenizer, written to disk. */
-async function writeTokenizerModel(dir: string): Promise<void> {
-  const config = { ...tinyConfigJson('llama'), vocab_size: 272, max_position_embeddings: 64, bos_token_id: 256, eos_token_id: 256 };
+async function writeTokenizerModel(dir: string, vocabSize = 272): Promise<void> {
+  const config = { ...tinyConfigJson('llama'), vocab_size: vocabSize, max_position_embeddings: 64, bos_token_id: 256, eos_token_id: 256 };
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, 'config.json'), JSON.stringify(config, null, 2));
   await writeFile(join(dir, 'model.safetensors'), writeSafetensors(tinyModelTensors(config, { seed: 3 }), { format: 'pt' }));
@@ -236,6 +236,37 @@ describe('cli commands in-process', () => {
     expect(run.steps[0]!.lr).toBeCloseTo(1e-2);
     expect(run.validation.map((v) => v.step)).toEqual([2, 4]);
     expect(run.steps[3]!.loss).toBeLessThan(run.steps[0]!.loss);
+    expect(run.config.checkpointing).toBe(false);
+    expect(Math.abs(run.config.plannedGpuBytes / run.config.peakGpuBytes - 1)).toBeLessThan(0.15);
+    expect(stderr).toMatch(/GPU pool peak [\d.]+ KiB \(planned [\d.]+ KiB\)/);
+  });
+
+  it('train and compare refuse a run over --memory-budget before allocating it, naming the figure and what would fit', async () => {
+    const base = ['--data', dataFile, '--steps', '1', '--batch', '4', '--seq-len', '64', '--memory-budget', '0.0008'];
+    const train = await cli(['train', modelDir, '--method', 'lora', ...base]);
+    expect(train.code).toBe(3);
+    expect(train.stderr).toMatch(/Will not fit: the run needs about [\d.]+ [KM]iB of GPU memory \(B=4, T=64, without activation checkpointing\), over the [\d.]+ KiB budget\. These would fit: .*batch 1/);
+    const compare = await cli(['compare', modelDir, '--methods', 'lora,full', ...base]);
+    expect(compare.code).toBe(3);
+    expect(compare.stderr).toMatch(/Will not fit: .* These would fit: batch 1 \(≈/);
+  });
+
+  it('compare --checkpointing --json reports the pool peak measured while each method stepped, next to the plan', async () => {
+    const out = join(tmp, 'compare.json');
+    const { code, stderr } = await cli(['compare', modelDir, '--data', dataFile, '--methods', 'lora,full', '--steps', '2', '--batch', '2', '--seq-len', '32', '--checkpointing', '--json', out]);
+    expect(code).toBe(0);
+    expect(stderr).toMatch(/GPU pool peak while each method stepped \(planned\): lora [\d.]+ KiB \([\d.]+ KiB\), full/);
+    const result = JSON.parse(await readFile(out, 'utf8')) as { config: { checkpointing: boolean }; methods: { id: string; plannedGpuBytes: number; peakGpuBytes: number }[] };
+    expect(result.config.checkpointing).toBe(true);
+    for (const m of result.methods) expect(Math.abs(m.plannedGpuBytes / m.peakGpuBytes - 1), m.id).toBeLessThan(0.15);
+  });
+
+  it('info warns when the tokenizer leaves over 10 % of the embedding rows unused, naming both sizes', async () => {
+    const dir = join(tmp, 'wide-vocab');
+    await writeTokenizerModel(dir, 400);
+    const { code, stdout } = await cli(['info', dir]);
+    expect(code).toBe(0);
+    expect(stdout).toContain("the tokenizer has 261 token ids but the model's vocab_size is 400: 139 embedding rows (35 %) are never used");
   });
 
   it('train refuses unknown methods (2), a missing data file and a too-long sequence (3)', async () => {

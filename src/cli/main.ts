@@ -1,6 +1,10 @@
 // Entry point of `npm run cli -- <command>`: runs one command (commands/index.ts) with the
 // process's stdout/stderr and a Node GPU context made on first use, then exits with the
-// command's code. The explicit exit is needed because Dawn keeps the event loop alive.
+// command's code. The explicit exit is needed because Dawn keeps the event loop alive, but it
+// comes only after stdout and stderr have drained: writes to a pipe are asynchronous in Node, and
+// process.exit() right after a large answer (a 1.3 MB `logits --json`) would cut it short for the
+// program reading it. A reader that goes away early (`| head`) ends our output quietly (EPIPE)
+// instead of with a stack trace.
 
 import { runCli } from './commands/index';
 import { EXIT_UNEXPECTED, nodeGpuProvider, processIo } from './commands/common';
@@ -15,10 +19,37 @@ async function main(): Promise<number> {
   }
 }
 
+/** Resolves once everything written to `stream` so far has been handed to the OS (or failed). */
+function drained(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    if (stream.destroyed || !stream.writable) {
+      resolve();
+      return;
+    }
+    // Writes complete in order, so the callback of an empty write runs after every earlier one.
+    stream.write('', () => resolve());
+  });
+}
+
+/** Sets the exit code, waits for the output to drain, then exits (Dawn would keep the process alive). */
+async function finish(code: number): Promise<never> {
+  process.exitCode = code;
+  await Promise.all([drained(process.stdout), drained(process.stderr)]);
+  process.exit(code);
+}
+
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    // The reader closed the pipe: nothing more can be delivered, and that is not our failure.
+    if (error.code === 'EPIPE') return;
+    process.exitCode = EXIT_UNEXPECTED;
+  });
+}
+
 main().then(
-  (code) => process.exit(code),
+  (code) => finish(code),
   (error: unknown) => {
     process.stderr.write(`unexpected error: ${error instanceof Error && error.stack ? error.stack : String(error)}\n`);
-    process.exit(EXIT_UNEXPECTED);
+    return finish(EXIT_UNEXPECTED);
   },
 );

@@ -17,7 +17,8 @@ import { loadModelTokenizer } from '../io/tokenizer';
 import { loadCausalLM, releaseModel } from '../models/load';
 import type { ScheduleKind } from '../train/schedule';
 import { parseArgs, formatUsage, UsageError, type CommandSpec, type ParsedArgs } from './args';
-import { describe, exitCodeFor, modelBytes, nodeGpuProvider, openModelDir, processIo } from './commands/common';
+import { exitCodeFor, modelBytes, nodeGpuProvider, openModelDir, processIo } from './commands/common';
+import { errorKind, errorMessage } from '../errors';
 import { DATASET_IDS, loadStudyData, type DatasetId, type StudyData } from './study/data';
 import { mergeResults, renderResults, type DatasetInfo, type StudyJson, type StudyRun } from './study/report';
 import { baseResult, quantStudy, runStudy, type MethodPlan } from './study/run';
@@ -81,7 +82,7 @@ async function main(argv: readonly string[]): Promise<number> {
   try {
     args = parseArgs(argv, spec);
   } catch (error) {
-    io.err(`${describe(error)}\n\n${formatUsage('npm run study --', spec)}\n`);
+    io.err(`${errorMessage(error)}\n\n${formatUsage('npm run study --', spec)}\n`);
     return 2;
   }
   if (args.bool('help')) {
@@ -92,7 +93,7 @@ async function main(argv: readonly string[]): Promise<number> {
   try {
     return await study(args, log);
   } catch (error) {
-    io.err(`study: ${error instanceof Error && exitCodeFor(error) === 1 && error.stack ? error.stack : describe(error)}\n`);
+    io.err(`study: ${error instanceof Error && errorKind(error) === 'internal' && error.stack ? error.stack : errorMessage(error)}\n`);
     return exitCodeFor(error);
   } finally {
     gpu.destroy();

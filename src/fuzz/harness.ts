@@ -2,8 +2,9 @@
 //   accepted  every entry point read the input;
 //   refused   a typed StudioError whose message names the file (or the saved run) and carries no
 //             stack trace: what the user sees, and all they should see;
-//   crash     anything else thrown (TypeError, a raw RangeError, …), or a refusal that names no file
-//             or shows a stack trace;
+//   crash     anything else thrown (TypeError, a raw RangeError, …);
+//   message   a typed refusal that fails the message standard: it names no file, shows a stack
+//             trace, or runs past MAX_MESSAGE_CHARS (a megabyte-long name copied from the file);
 //   hang      the case took longer than HANG_MS (async work is raced against a timer; synchronous
 //             work cannot be interrupted in-process, so it is caught by its measured time here and by
 //             the worker-thread watchdog of `npm run fuzz`);
@@ -17,7 +18,10 @@ import type { FuzzCase, FuzzKind, KindContext } from './kinds';
 /** A case slower than this is a hang. */
 export const HANG_MS = 5_000;
 
-export type Status = 'accepted' | 'refused' | 'crash' | 'hang' | 'state';
+/** Longest refusal message accepted: what the user reads should fit on a screen. */
+export const MAX_MESSAGE_CHARS = 2_000;
+
+export type Status = 'accepted' | 'refused' | 'crash' | 'message' | 'hang' | 'state';
 
 export interface CaseResult {
   readonly kind: string;
@@ -68,8 +72,9 @@ export function classify(error: unknown, c: Pick<FuzzCase, 'names'>): { status: 
   if (error instanceof HangSignal) return { status: 'hang', message: `no answer within ${HANG_MS} ms` };
   if (!(error instanceof StudioError)) return { status: 'crash', message: describeThrown(error) };
   const message = error.message;
-  if (STACK.test(message)) return { status: 'crash', message: `stack trace in a refusal: ${message.slice(0, 500)}` };
-  if (!namesOne(message, c.names)) return { status: 'crash', message: `refusal names no file (${c.names.join(', ')}): ${message.slice(0, 500)}` };
+  if (STACK.test(message)) return { status: 'message', message: `stack trace in a refusal: ${message.slice(0, 500)}` };
+  if (!namesOne(message, c.names)) return { status: 'message', message: `refusal names no file (${c.names.join(', ')}): ${message.slice(0, 500)}` };
+  if (message.length > MAX_MESSAGE_CHARS) return { status: 'message', message: `refusal is ${message.length} characters long: ${message.slice(0, 300)}` };
   return { status: 'refused', message };
 }
 

@@ -25,6 +25,7 @@ import { htmlReport } from '../io/report';
 import { chatSegments } from '../io/chatTemplate';
 import { writeSafetensors, type TensorToWrite } from '../io/safetensors';
 import { tinyConfigJson, tinyModelTensors, pseudoRandom } from '../io/testModels';
+import { CHATML, LLAMA2 } from '../io/testChatTemplates';
 import { byteLevelBpeTokenizerJson, loadModelTokenizer, type TextTokenizer } from '../io/tokenizer';
 import { formatInfo, modelInfo } from '../cli/commands/info';
 import { bufferIo, prepareRunData } from '../cli/commands/common';
@@ -39,6 +40,7 @@ import {
   Rng,
   type JsonMutationOptions,
 } from './mutate';
+import { errorMessage, InternalError } from '../errors';
 
 /** A file of a case: its path inside the dropped folder and its bytes. */
 export interface CaseFile {
@@ -79,21 +81,6 @@ const json = (value: unknown): Uint8Array => encoder.encode(`${JSON.stringify(va
 
 // ---------------------------------------------------------------------------------------------
 // Seeds
-
-const CHATML =
-  "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}" +
-  "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
-
-const LLAMA2 =
-  "{% if messages[0]['role'] == 'system' %}{% set loop_messages = messages[1:] %}{% set system = messages[0]['content'] %}" +
-  '{% else %}{% set loop_messages = messages %}{% set system = false %}{% endif %}' +
-  '{% for message in loop_messages %}' +
-  "{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}" +
-  "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}" +
-  "{% if loop.index0 == 0 and system != false %}{% set content = '<<SYS>>\\n' + system + '\\n<</SYS>>\\n\\n' + message['content'] %}" +
-  "{% else %}{% set content = message['content'] %}{% endif %}" +
-  "{% if message['role'] == 'user' %}{{ bos_token + '[INST] ' + content.strip() + ' [/INST]' }}" +
-  "{% elif message['role'] == 'assistant' %}{{ ' ' + content.strip() + ' ' + eos_token }}{% endif %}{% endfor %}";
 
 /** A Qwen-style template with a namespace, a reversed loop, tojson and a date. */
 const TOOLS =
@@ -171,7 +158,7 @@ function replaceFile(files: readonly CaseFile[], name: string, bytes: Uint8Array
 
 function fileOf(files: readonly CaseFile[], suffix: string): CaseFile {
   const f = files.find((x) => x.name.endsWith(suffix));
-  if (!f) throw new Error(`fuzz seed has no ${suffix}`);
+  if (!f) throw new InternalError(`fuzz seed has no ${suffix}`);
   return f;
 }
 
@@ -554,13 +541,11 @@ const DATA_EXTRA: JsonMutationOptions['extraKeys'] = [
 
 /** One row of a JSONL file mutated as a JSON value. */
 function mutateJsonLine(rng: Rng, text: string): { value: Uint8Array; op: string } {
-  const lines = text.split('
-');
+  const lines = text.split('\n');
   const i = rng.int(lines.length);
   const m = mutateJsonFile(rng, JSON.parse(lines[i]!) as unknown, { maxGrow: 2_000, extraKeys: DATA_EXTRA });
   lines[i] = decoder.decode(m.value).replace(/\n/g, ' ');
-  return { value: encoder.encode(lines.join('
-')), op: `line ${i + 1} ${m.op}` };
+  return { value: encoder.encode(lines.join('\n')), op: `line ${i + 1} ${m.op}` };
 }
 
 function datasetKind(kind: keyof typeof DATA_SEEDS, input: string): FuzzKind {
@@ -618,7 +603,7 @@ function datasetKind(kind: keyof typeof DATA_SEEDS, input: string): FuzzKind {
           try {
             now = check();
           } catch (error) {
-            return `the previously loaded data can no longer be previewed (${error instanceof Error ? error.message : String(error)})`;
+            return `the previously loaded data can no longer be previewed (${errorMessage(error)})`;
           }
           return now === expected ? null : 'the previously loaded data changed after a refusal';
         },

@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { HANG_MS, runCase, summarize, type CaseResult, type KindReport } from './harness';
 import { KINDS, kindByName } from './kinds';
+import { errorMessage } from '../errors';
+import { UsageError } from '../cli/args';
 
 interface WorkerJob {
   readonly kind: string;
@@ -107,7 +109,7 @@ async function runKindInWorkers(kindName: string, seed: number, from: number, to
         }
       });
       const died = (why: string): void => finish({ stoppedAt: ready ? (current ?? next) : -1, why, op: currentOp });
-      worker.on('error', (error) => died(`the worker died: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`));
+      worker.on('error', (error) => died(`the worker died: ${String(error)}`));
       worker.on('exit', (code) => (code === 0 ? finish({ stoppedAt: null, why: '' }) : died(`the worker exited with code ${code}`)));
     });
     if (outcome.stoppedAt === null) continue; // done (next === to), or a fresh worker after an abandoned case
@@ -143,11 +145,11 @@ function parseOptions(argv: readonly string[]): Options {
     const arg = argv[i]!;
     const value = (): string => {
       const v = argv[++i];
-      if (v === undefined) throw new Error(`${arg} needs a value`);
+      if (v === undefined) throw new UsageError(`${arg} needs a value`);
       return v;
     };
     const int = (v: string): number => {
-      if (!/^\d+$/.test(v)) throw new Error(`${arg} must be a whole number, got '${v}'`);
+      if (!/^\d+$/.test(v)) throw new UsageError(`${arg} must be a whole number, got '${v}'`);
       return Number(v);
     };
     if (arg === '--cases') options.cases = int(value());
@@ -156,9 +158,9 @@ function parseOptions(argv: readonly string[]): Options {
     else if (arg === '--case') options.caseIndex = int(value());
     else if (arg === '--no-write') options.write = false;
     else if (arg === '--in-process') options.inProcess = true;
-    else throw new Error(`unknown option ${arg}; options: --cases N --seed S --kind K --case I --no-write --in-process`);
+    else throw new UsageError(`unknown option ${arg}; options: --cases N --seed S --kind K --case I --no-write --in-process`);
   }
-  if (options.kind !== undefined && !kindByName(options.kind)) throw new Error(`unknown kind '${options.kind}'; kinds: ${KINDS.map((k) => k.name).join(', ')}`);
+  if (options.kind !== undefined && !kindByName(options.kind)) throw new UsageError(`unknown kind '${options.kind}'; kinds: ${KINDS.map((k) => k.name).join(', ')}`);
   return options;
 }
 
@@ -167,13 +169,14 @@ function pad(text: string, width: number, right = false): string {
 }
 
 export function formatReports(reports: readonly KindReport[]): string {
-  const header = ['kind', 'cases', 'accepted', 'refused', 'crashes', 'hangs', 'state', 'slowest ms', 'total s'];
+  const header = ['kind', 'cases', 'accepted', 'refused', 'crashes', 'bad msg', 'hangs', 'state', 'slowest ms', 'total s'];
   const rows = reports.map((r) => [
     r.kind,
     String(r.cases),
     String(r.accepted),
     String(r.refused),
     String(r.failures.filter((f) => f.status === 'crash').length),
+    String(r.failures.filter((f) => f.status === 'message').length),
     String(r.failures.filter((f) => f.status === 'hang').length),
     String(r.failures.filter((f) => f.status === 'state').length),
     r.slowest ? r.slowest.ms.toFixed(0) : '-',
@@ -189,15 +192,16 @@ function markdownFigures(reports: readonly KindReport[], options: Options, date:
   const lines = [
     `Run: \`npm run fuzz -- --cases ${options.cases} --seed ${options.seed}\` on ${date} (Node ${process.version}, ${process.platform}/${process.arch}).`,
     '',
-    '| kind | input | cases | accepted | refused | crashes | hangs | state changed | slowest case |',
-    '|---|---|--:|--:|--:|--:|--:|--:|--:|',
+    '| kind | input | cases | accepted | refused | crashes | bad messages | hangs | state changed | slowest case |',
+    '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|',
     ...reports.map(
       (r) =>
-        `| ${r.kind} | ${r.input} | ${r.cases} | ${r.accepted} | ${r.refused} | ${r.failures.filter((f) => f.status === 'crash').length} | ` +
+        `| ${r.kind} | ${r.input} | ${r.cases} | ${r.accepted} | ${r.refused} | ${r.failures.filter((f) => f.status === 'crash').length} | ${r.failures.filter((f) => f.status === 'message').length} | ` +
         `${r.failures.filter((f) => f.status === 'hang').length} | ${r.failures.filter((f) => f.status === 'state').length} | ` +
         `${r.slowest ? `${r.slowest.ms.toFixed(0)} ms (case ${r.slowest.index})` : '-'} |`,
     ),
     `| **all** | | **${total((r) => r.cases)}** | **${total((r) => r.accepted)}** | **${total((r) => r.refused)}** | **${total((r) => r.failures.filter((f) => f.status === 'crash').length)}** | ` +
+      `**${total((r) => r.failures.filter((f) => f.status === 'message').length)}** | ` +
       `**${total((r) => r.failures.filter((f) => f.status === 'hang').length)}** | **${total((r) => r.failures.filter((f) => f.status === 'state').length)}** | ` +
       `${Math.max(...reports.map((r) => r.slowest?.ms ?? 0)).toFixed(0)} ms |`,
     '',
@@ -290,7 +294,7 @@ if (isMainThread) {
       process.exitCode = code;
     },
     (error: unknown) => {
-      process.stderr.write(`fuzz: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.stderr.write(`fuzz: ${errorMessage(error)}\n`);
       process.exitCode = 2;
     },
   );

@@ -10,6 +10,8 @@
 // doubling); safetensors (header entries, the u64 header length, the data buffer).
 // Not here: what a kind's files are or which entry points read them (kinds.ts).
 
+import { concatBytes } from '../io/byteSource';
+
 /** splitmix32: small, fast, and the same everywhere. */
 export class Rng {
   private state: number;
@@ -75,16 +77,6 @@ export interface Mutated<T> {
   readonly op: string;
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
-}
-
 /** One byte-level mutation of a copy of `bytes`. */
 export function mutateBytes(rng: Rng, bytes: Uint8Array): Mutated<Uint8Array> {
   const n = bytes.byteLength;
@@ -106,11 +98,11 @@ export function mutateBytes(rng: Rng, bytes: Uint8Array): Mutated<Uint8Array> {
     case 3: {
       const junk = new Uint8Array(rng.size(4096));
       for (let i = 0; i < junk.length; i++) junk[i] = rng.int(256);
-      return { value: concat(bytes.subarray(0, at), junk, bytes.subarray(at)), op: 'bytes:insert-random' };
+      return { value: concatBytes([bytes.subarray(0, at), junk, bytes.subarray(at)]), op: 'bytes:insert-random' };
     }
     case 4: {
       const end = Math.min(n, at + rng.size(n));
-      return { value: concat(bytes.subarray(0, at), bytes.subarray(end)), op: 'bytes:delete-range' };
+      return { value: concatBytes([bytes.subarray(0, at), bytes.subarray(end)]), op: 'bytes:delete-range' };
     }
     case 5: {
       const end = Math.min(n, at + rng.size(Math.max(1, n - at)));
@@ -118,14 +110,14 @@ export function mutateBytes(rng: Rng, bytes: Uint8Array): Mutated<Uint8Array> {
       const parts = [bytes.subarray(0, end)];
       for (let i = 0; i < times; i++) parts.push(bytes.subarray(at, end));
       parts.push(bytes.subarray(end));
-      return { value: concat(...parts), op: `bytes:duplicate-range-x${times}` };
+      return { value: concatBytes(parts), op: `bytes:duplicate-range-x${times}` };
     }
     case 6:
-      return { value: concat(bytes.subarray(0, at), Uint8Array.from(rng.pick(INVALID_UTF8)), bytes.subarray(at)), op: 'bytes:invalid-utf8' };
+      return { value: concatBytes([bytes.subarray(0, at), Uint8Array.from(rng.pick(INVALID_UTF8)), bytes.subarray(at)]), op: 'bytes:invalid-utf8' };
     case 7:
       return { value: new Uint8Array(0), op: 'bytes:zero-size' };
     default:
-      return { value: concat(bytes, encoder.encode(rng.pick(['\n', '\u0000', 'garbage', '}', ']', '{"a":1}', '\uFEFF']))), op: 'bytes:append-junk' };
+      return { value: concatBytes([bytes, encoder.encode(rng.pick(['\n', '\u0000', 'garbage', '}', ']', '{"a":1}', '\uFEFF']))]), op: 'bytes:append-junk' };
   }
 }
 
@@ -578,7 +570,7 @@ function joinSafetensors(headerText: string, data: Uint8Array, claimedLength?: b
   const json = encoder.encode(headerText);
   const head = new Uint8Array(8);
   new DataView(head.buffer).setBigUint64(0, claimedLength ?? BigInt(json.byteLength), true);
-  return concat(head, json, data);
+  return concatBytes([head, json, data]);
 }
 
 const DTYPES_TO_TRY = ['F32', 'F16', 'BF16', 'F64', 'I64', 'U8', 'BOOL', 'F8_E4M3', 'F4', 'F6_E2M3', 'Q4_0', 'f32', '', 'F32 '];
@@ -657,7 +649,7 @@ export function mutateSafetensors(rng: Rng, bytes: Uint8Array): Mutated<Uint8Arr
       return { value: out, op: 'safetensors:nan-weights' };
     }
     case 9:
-      return { value: concat(bytes, new Uint8Array(1 + rng.size(64))), op: 'safetensors:trailing-bytes' };
+      return { value: concatBytes([bytes, new Uint8Array(1 + rng.size(64))]), op: 'safetensors:trailing-bytes' };
     case 10:
       return { value: joinSafetensors(' '.repeat(rng.size(1000)) + writeJson(header) + ' '.repeat(rng.size(1000)), data), op: 'safetensors:padded-header' };
     default:

@@ -7,6 +7,7 @@
 // u32. Only kernels that say so (matmul, embedding, kernels/half.ts) accept them.
 
 import type { PooledBuffer } from './pool';
+import { InternalError } from '../errors';
 
 export type DType = 'f32' | 'u32' | 'i32';
 
@@ -34,14 +35,14 @@ export class GpuTensor {
   /** The same buffer under another shape with the same element count (no copy). */
   view(shape: readonly number[]): GpuTensor {
     const size = shape.reduce((a, b) => a * b, 1);
-    if (size !== this.size) throw new Error(`cannot view [${this.shape.join(',')}] as [${shape.join(',')}]`);
+    if (size !== this.size) throw new InternalError(`cannot view [${this.shape.join(',')}] as [${shape.join(',')}]`);
     return new GpuTensor(this.entry, shape, this.dtype, true, this.half);
   }
 
   /** The first elements of the same buffer under a shape with at most as many (no copy). */
   prefix(shape: readonly number[]): GpuTensor {
     const size = shape.reduce((a, b) => a * b, 1);
-    if (size > this.size) throw new Error(`cannot take [${shape.join(',')}] from the start of [${this.shape.join(',')}]`);
+    if (size > this.size) throw new InternalError(`cannot take [${shape.join(',')}] from the start of [${this.shape.join(',')}]`);
     return new GpuTensor(this.entry, shape, this.dtype, true, this.half);
   }
 

@@ -7,6 +7,8 @@
 //     (u32, i32, f32), so field i sits at byte offset 4·i and the struct is padded to 16 bytes;
 //   - storage buffers are `var<storage, read>` or `var<storage, read_write>`.
 
+import { InternalError } from '../errors';
+
 export type ScalarType = 'u32' | 'i32' | 'f32';
 
 export interface ShaderBinding {
@@ -39,9 +41,9 @@ export function parseShaderInterface(source: string, shaderName: string): Shader
   let uniformStruct: string | undefined;
   for (const m of code.matchAll(BINDING_RE)) {
     const [, group, binding, space, access, name, type] = m;
-    if (group !== '0') throw new Error(`${shaderName}: binding ${name} must be in @group(0)`);
+    if (group !== '0') throw new InternalError(`${shaderName}: binding ${name} must be in @group(0)`);
     if (space === 'uniform') {
-      if (uniformStruct) throw new Error(`${shaderName}: only one uniform binding is supported`);
+      if (uniformStruct) throw new InternalError(`${shaderName}: only one uniform binding is supported`);
       uniformStruct = type;
       bindings.push({ binding: Number(binding), name: name!, kind: 'uniform' });
     } else {
@@ -58,7 +60,7 @@ export function parseShaderInterface(source: string, shaderName: string): Shader
   if (uniformStruct) {
     const structRe = new RegExp(`struct\\s+${uniformStruct}\\s*\\{([^}]*)\\}`);
     const body = structRe.exec(code)?.[1];
-    if (body === undefined) throw new Error(`${shaderName}: struct ${uniformStruct} not found`);
+    if (body === undefined) throw new InternalError(`${shaderName}: struct ${uniformStruct} not found`);
     const fields = body
       .split(',')
       .map((f) => f.trim())
@@ -66,7 +68,7 @@ export function parseShaderInterface(source: string, shaderName: string): Shader
     fields.forEach((field, i) => {
       const fm = /^(\w+)\s*:\s*(\w+)$/.exec(field);
       if (!fm || !['u32', 'i32', 'f32'].includes(fm[2]!)) {
-        throw new Error(`${shaderName}: uniform field "${field}" must be a u32, i32 or f32 scalar`);
+        throw new InternalError(`${shaderName}: uniform field "${field}" must be a u32, i32 or f32 scalar`);
       }
       uniformFields.push({ name: fm[1]!, type: fm[2] as ScalarType, offset: 4 * i });
     });
@@ -90,20 +92,20 @@ export function writeUniforms(
 ): void {
   for (const field of fields) {
     const value = values[field.name];
-    if (value === undefined) throw new Error(`${shaderName}: missing uniform "${field.name}"`);
+    if (value === undefined) throw new InternalError(`${shaderName}: missing uniform "${field.name}"`);
     const at = byteOffset + field.offset;
     if (field.type === 'f32') view.setFloat32(at, value, true);
     else if (field.type === 'i32') view.setInt32(at, value, true);
     else {
       if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) {
-        throw new Error(`${shaderName}: uniform "${field.name}" = ${value} is not a u32`);
+        throw new InternalError(`${shaderName}: uniform "${field.name}" = ${value} is not a u32`);
       }
       view.setUint32(at, value, true);
     }
   }
   for (const name of Object.keys(values)) {
     if (!fields.some((f) => f.name === name)) {
-      throw new Error(`${shaderName}: "${name}" is not a field of its Params struct`);
+      throw new InternalError(`${shaderName}: "${name}" is not a field of its Params struct`);
     }
   }
 }

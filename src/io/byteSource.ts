@@ -3,7 +3,7 @@
 // implementation is in nodeSource.ts so browser bundles never import node:fs). Also small helpers
 // to read a whole small file (config.json, an index) as bounded text or JSON.
 
-import { ModelFormatError, formatBytes } from '../errors';
+import { errorMessage, ModelFormatError, formatBytes } from '../errors';
 import { parseJsonText } from './json';
 
 /** A file that can be read at any offset. `name` is a path relative to the dropped folder. */
@@ -72,7 +72,7 @@ export function blobSource(blob: Blob, name?: string): ByteSource {
         buffer = await blob.slice(offset, offset + length).arrayBuffer();
       } catch (error) {
         throw new ModelFormatError(
-          `could not read the file (${error instanceof Error ? error.message : String(error)}); ` +
+          `could not read the file (${errorMessage(error)}); ` +
             `if it was moved or changed after it was picked, pick it again`,
           sourceName,
         );
@@ -81,6 +81,17 @@ export function blobSource(blob: Blob, name?: string): ByteSource {
       return new Uint8Array(buffer);
     },
   };
+}
+
+/** The bytes of `parts` one after another, in one new buffer. */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
 }
 
 /** Reads a whole (small) file, refusing files over `maxBytes` so a wrong pick cannot exhaust memory. */

@@ -11,23 +11,7 @@ import {
   type ChatMessage,
 } from './chatTemplate';
 import { DatasetError, ModelFormatError } from '../errors';
-
-/** SmolLM2 / Qwen2 style ChatML. */
-const CHATML =
-  "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}" +
-  "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
-
-/** Llama-2 chat: BOS per exchange, EOS after each answer, strict alternation. */
-const LLAMA2 =
-  "{% if messages[0]['role'] == 'system' %}{% set loop_messages = messages[1:] %}{% set system = messages[0]['content'] %}" +
-  '{% else %}{% set loop_messages = messages %}{% set system = false %}{% endif %}' +
-  '{% for message in loop_messages %}' +
-  "{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}" +
-  "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}" +
-  "{% if loop.index0 == 0 and system != false %}{% set content = '<<SYS>>\\n' + system + '\\n<</SYS>>\\n\\n' + message['content'] %}" +
-  "{% else %}{% set content = message['content'] %}{% endif %}" +
-  "{% if message['role'] == 'user' %}{{ bos_token + '[INST] ' + content.strip() + ' [/INST]' }}" +
-  "{% elif message['role'] == 'assistant' %}{{ ' ' + content.strip() + ' ' + eos_token }}{% endif %}{% endfor %}";
+import { CHATML, LLAMA2 } from './testChatTemplates';
 
 const conversation: ChatMessage[] = [
   { role: 'system', content: 'Be brief.' },
@@ -62,7 +46,7 @@ describe('rendering', () => {
     const error = errorOf(() => t.render([{ role: 'assistant', content: 'hi' }]));
     expect(error).toBeInstanceOf(DatasetError);
     expect(error.message).toBe(
-      "the model's chat template refused this conversation: Conversation roles must alternate user/assistant/user/assistant/...",
+      "the model's chat template (tokenizer_config.json) refused this conversation: Conversation roles must alternate user/assistant/user/assistant/...",
     );
   });
 

@@ -13,7 +13,7 @@
 // Not here: tokenizing (tokenizer.ts), reading JSONL rows (datasets.ts).
 
 import { Environment, Interpreter, Template } from '@huggingface/jinja';
-import { DatasetError, ModelFormatError } from '../errors';
+import { errorMessage, DatasetError, ModelFormatError, InputError } from '../errors';
 
 export interface ChatMessage {
   readonly role: string;
@@ -76,10 +76,6 @@ export function selectChatTemplate(raw: unknown, fileName = 'tokenizer_config.js
     bad();
   }
   return (named.find((t) => t.name === 'default') ?? named[0])?.template;
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** Bounds on one chat-template rendering (real templates stay far inside every one of them). */
@@ -249,7 +245,7 @@ const pad2 = (n: number): string => String(n).padStart(2, '0');
 
 /** transformers' strftime_now(format): the current local time, with the directives templates use. */
 function strftimeNow(format: unknown): string {
-  if (typeof format !== 'string') throw new Error('strftime_now() needs a format string');
+  if (typeof format !== 'string') throw new InputError('strftime_now() needs a format string');
   const d = new Date();
   const month = (style: 'long' | 'short'): string => new Intl.DateTimeFormat('en-US', { month: style }).format(d);
   return format.replace(/%[YmdbBHM%]/g, (token) => {
@@ -277,10 +273,10 @@ function strftimeNow(format: unknown): string {
 /** Python's range(), refusing to make more than TEMPLATE_LIMITS.listItems numbers. */
 function boundedRange(...args: unknown[]): number[] {
   if (args.length < 1 || args.length > 3 || !args.every((a) => typeof a === 'number' && Number.isInteger(a))) {
-    throw new Error('range() takes 1 to 3 integers');
+    throw new InputError('range() takes 1 to 3 integers');
   }
   const [start, stop, step] = (args.length === 1 ? [0, args[0], 1] : [args[0], args[1], args[2] ?? 1]) as [number, number, number];
-  if (step === 0) throw new Error('range() step must not be zero');
+  if (step === 0) throw new InputError('range() step must not be zero');
   const length = Math.max(0, Math.ceil((stop - start) / step));
   if (length > TEMPLATE_LIMITS.listItems) {
     throw limitError(`range() was asked for ${length} numbers (the limit is ${TEMPLATE_LIMITS.listItems})`);
@@ -299,7 +295,7 @@ function templateEnvironment(variables: Record<string, unknown>): Environment {
     True: true,
     None: null,
     raise_exception: (message: unknown) => {
-      throw new Error(String(message));
+      throw new InputError(String(message));
     },
     range: boundedRange,
     strftime_now: strftimeNow,
@@ -311,7 +307,7 @@ function templateEnvironment(variables: Record<string, unknown>): Environment {
 
 function parseFailure(error: unknown): string {
   if (error instanceof RangeError && /call stack/i.test(error.message)) return 'it nests too deeply';
-  return describe(error);
+  return errorMessage(error);
 }
 
 /**
@@ -368,7 +364,7 @@ export function compileChatTemplate(
       } catch (error) {
         if (error instanceof TemplateLimitError) throw (broken = overLimit(error.message));
         if (error instanceof RangeError) throw (broken = overLimit(`it ran out of stack or string space (${error.message})`));
-        throw new DatasetError(`the model's chat template (${fileName}) refused this conversation: ${describe(error)}`);
+        throw new DatasetError(`the model's chat template (${fileName}) refused this conversation: ${errorMessage(error)}`);
       }
     },
   };

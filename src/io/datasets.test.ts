@@ -21,10 +21,7 @@ import {
 } from './datasets';
 import { byteLevelBpeTokenizerJson, loadTokenizer, type TextTokenizer } from './tokenizer';
 import { DatasetError } from '../errors';
-
-const CHATML =
-  "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}" +
-  "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+import { CHATML } from './testChatTemplates';
 
 const SPECIAL = ['<|endoftext|>', '<|im_start|>', '<|im_end|>'];
 
@@ -213,7 +210,7 @@ describe('JSONL rows', () => {
       ),
       { chatTemplate: strict.compiledChatTemplate },
     );
-    expect(data.skipped).toEqual([{ line: 1, reason: "the model's chat template refused this conversation: System role not supported" }]);
+    expect(data.skipped).toEqual([{ line: 1, reason: "the model's chat template (tokenizer_config.json) refused this conversation: System role not supported" }]);
     expect(data.examples).toHaveLength(1);
   });
 

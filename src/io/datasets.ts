@@ -24,7 +24,8 @@
 import { parseCsv, guessDelimiter } from './csv';
 import { chatSegments, noChatTemplateError, type ChatMessage, type ChatSegment, type ChatTemplate } from './chatTemplate';
 import type { TextTokenizer } from './tokenizer';
-import { DatasetError, StudioError } from '../errors';
+import { errorMessage, DatasetError, StudioError } from '../errors';
+import { parseJsonText } from './json';
 
 /** Target value for positions that do not count (PyTorch's cross-entropy ignore_index). */
 export const IGNORE_INDEX = -100;
@@ -85,10 +86,6 @@ export interface ParseOptions {
   readonly textSplit?: 'paragraphs' | 'length';
   /** Plain text split by length: characters per chunk (default 2000). */
   readonly chunkChars?: number;
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -272,9 +269,9 @@ function parseJsonl(text: string, into: Collector, options: ParseOptions, fileNa
     if (raw.trim() === '') return;
     let row: unknown;
     try {
-      row = JSON.parse(raw) as unknown;
+      row = parseJsonText(raw, (reason) => new DatasetError(reason.replace(/^is /, '')));
     } catch (error) {
-      into.skipped.push({ line, reason: `not valid JSON (${describe(error)})` });
+      into.skipped.push({ line, reason: errorMessage(error) });
       return;
     }
     collect(into, line, objectRow(row, line, options.chatTemplate, `${fileName} line ${line}`));
@@ -282,12 +279,7 @@ function parseJsonl(text: string, into: Collector, options: ParseOptions, fileNa
 }
 
 function parseJsonArray(text: string, into: Collector, options: ParseOptions, fileName: string): void {
-  let rows: unknown;
-  try {
-    rows = JSON.parse(text) as unknown;
-  } catch (error) {
-    throw new DatasetError(`${fileName} is not valid JSON (${describe(error)}); expected a list of rows or JSON Lines`);
-  }
+  const rows = parseJsonText(text, (reason) => new DatasetError(`${fileName} ${reason}; expected a list of rows or JSON Lines`));
   if (!Array.isArray(rows)) throw new DatasetError(`${fileName} must hold a JSON list of rows`);
   rows.forEach((row, i) => collect(into, i + 1, objectRow(row, i + 1, options.chatTemplate, `${fileName} item ${i + 1}`)));
 }

@@ -4,6 +4,8 @@
 // Decoding to f32 is exact for every bit pattern (both formats are subsets of f32). Encoding
 // rounds to nearest, ties to even, overflows to ±Inf and keeps NaN a (quiet) NaN with its sign.
 
+import { InternalError } from '../errors';
+
 const f32Scratch = new Float32Array(1);
 const u32Scratch = new Uint32Array(f32Scratch.buffer);
 
@@ -130,7 +132,7 @@ export type HalfFloatFormat = 'bf16' | 'f16';
  * are the same bytes; only an odd element count needs padding (one zero half) to a whole word.
  */
 export function packedHalfBytes(bytes: Uint8Array): Uint8Array {
-  if (bytes.byteLength % 2 !== 0) throw new RangeError(`a 16-bit stream has an even byte count, not ${bytes.byteLength}`);
+  if (bytes.byteLength % 2 !== 0) throw new InternalError(`a 16-bit stream has an even byte count, not ${bytes.byteLength}`);
   if (bytes.byteLength % 4 === 0) return bytes;
   const padded = new Uint8Array(bytes.byteLength + 2);
   padded.set(bytes);

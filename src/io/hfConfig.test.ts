@@ -10,6 +10,7 @@ import {
   linearParamCounts,
   largestStepBuffer,
   memoryEstimate,
+  stepActivationBytes,
   paramCount,
   parseModelConfig,
   parseModelConfigText,
@@ -678,32 +679,53 @@ describe('counts and estimates', () => {
     expect(linearParamCounts(parseModelConfig(GPT2_CONFIG)).c_attn).toBe(12 * 768 * 2304);
   });
 
-  it('counts the q/k norm and Gemma activations in the memory estimate', () => {
+  it('counts the q/k norms and their stats in the memory estimate', () => {
     const options = { weightBytesPerParam: 2, trainableParams: 0, batch: 1, seqLen: 4 };
     const base = { ...QWEN3_06B, num_hidden_layers: 1 };
     const withNorms = memoryEstimate(parseModelConfig(base), options).activationBytes;
     const c = parseModelConfig(base) as LlamaConfig;
     const without = memoryEstimate({ ...c, qkNorm: false }, options).activationBytes;
-    expect(withNorms - without).toBe(4 * 4 * (16 + 8) * 128);
+    expect(withNorms - without).toBe(4 * 4 * (16 * 128 + 2 * 16 + 8 * 128 + 2 * 8));
   });
 
-  it('estimates memory from its parts', () => {
+  it('estimates memory from its parts: every buffer the tape keeps, then the LM head at its backward', () => {
     const c = parseModelConfig(GPT2_CONFIG);
     const m = memoryEstimate(c, { weightBytesPerParam: 2, trainableParams: 1000, batch: 2, seqLen: 8 });
     expect(m.weightBytes).toBe(2 * 124_439_808);
     expect(m.trainableBytes).toBe(16_000);
-    const perLayer = 8 * 768 + 2 * 3072 + 12 * 8;
-    expect(m.activationBytes).toBe(4 * 16 * (12 * perLayer + 2 * 50257));
+    const N = 16;
+    const outer = 4 * N * (3 + 4 * 768 + 2) + 4 * (3 * N + 1) + 4; // ids, targets, positions, embeddings, ln_f; loss rows; loss
+    const perBlock = 4 * N * (13 * 768 + 2 * 2 + 12 + 2 * 3072); // 13 [N, C], two stats, lse, c_fc and gelu
+    const head = 4 * N * 768 + 4 * N * 50257 + 2 * 4; // ∂L/∂h and one chunk of all N rows
+    expect(m.activationBytes).toBe(outer + 12 * perBlock + head);
     expect(m.totalBytes).toBe(m.weightBytes + m.trainableBytes + m.activationBytes);
   });
 
-  it('names the largest buffer of a step', () => {
+  it('keeps one [N, C] per block with checkpointing, and one recomputed block at a time', () => {
+    const c = parseModelConfig(GPT2_CONFIG);
+    const shape = { batch: 4, seqLen: 256, lmHeadRows: 332 };
+    const plain = stepActivationBytes(c, shape);
+    const checkpointed = stepActivationBytes(c, { ...shape, checkpointing: true });
+    const N = 1024;
+    const perBlock = 4 * N * (13 * 768 + 2 * 2 + 12 + 2 * 3072);
+    const transient = 4 * N * (768 + 2 * 3072);
+    const head = 4 * N * 768 + 4 * 332 * 50257 + 2 * 4 * 332 * 768 + 2 * 4; // ∂L/∂h, a chunk, its rows and their gradient
+    expect(head).toBeGreaterThan(transient);
+    expect(plain - checkpointed).toBe(12 * perBlock + head - (12 * 4 * N * 768 + Math.max(head, perBlock + transient + 4 * N * 768)));
+    const adapters = Array.from({ length: 12 }, () => [8, 2304, 2304]);
+    expect(stepActivationBytes(c, { ...shape, adapterActivations: adapters }) - plain).toBe(12 * 4 * N * (8 + 2 * 2304)); // the head's chunk still dominates backward
+  });
+
+  it('names the largest buffer of a step: a logits chunk, never [B·T, V]', () => {
     const c = parseModelConfig(GPT2_CONFIG);
     expect(largestStepBuffer(c, 1, 8)).toEqual({ bytes: 4 * 50257 * 768, what: 'the embedding matrix (50257×768)' });
-    const logits = largestStepBuffer(c, 8, 1024);
-    expect(logits.bytes).toBe(4 * 8 * 1024 * 50257);
-    expect(logits.what).toMatch(/^the logits/);
-    const attention = largestStepBuffer({ ...c, vocabSize: 16 }, 4, 2048);
-    expect(attention.bytes).toBe(4 * 4 * 12 * 2048 * 2048);
+    const mlp = largestStepBuffer(c, 16, 1024, { lmHeadRows: 332 });
+    expect(mlp).toEqual({ bytes: 4 * 16 * 1024 * 3072, what: 'the MLP activations (16×1024 tokens × 3072)' });
+    expect(largestStepBuffer(c, 1, 64, { lmHeadRows: 64 }).what).toBe('the embedding matrix (50257×768)');
+    expect(largestStepBuffer({ ...c, hiddenSize: 16, intermediateSize: 64 }, 1, 1024, { lmHeadRows: 332 })).toEqual({
+      bytes: 4 * 332 * 50257,
+      what: 'a chunk of logits (332 of the 1×1024 tokens × 50257 vocabulary)',
+    });
+    expect(largestStepBuffer(c, 1, 8, { embeddingTrains: true }).bytes).toBe(8 * 50257 * 768);
   });
 });

@@ -11,7 +11,7 @@
 
 import { ModelFormatError, UnsupportedModelError } from '../errors';
 import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from './halfFloat';
-import { parseJsonText, showJson } from './json';
+import { clipText, parseJsonText, showJson } from './json';
 
 /** Largest layer count accepted (the deepest public models have under 200); also bounds the tensor list. */
 export const MAX_LAYERS = 1024;
@@ -241,7 +241,7 @@ function resolveModelType(raw: Json, file: string): { modelType: SupportedModelT
   if (rawType !== undefined) {
     if (!(SUPPORTED_MODEL_TYPES as readonly string[]).includes(rawType)) {
       const why = Object.hasOwn(REFUSED_MODEL_TYPES, rawType) ? ` (${REFUSED_MODEL_TYPES[rawType]})` : '';
-      throw new UnsupportedModelError(`${file}: model_type '${rawType}' is not supported${why}; ${supportedList()}`);
+      throw new UnsupportedModelError(`${file}: model_type '${clipText(rawType)}' is not supported${why}; ${supportedList()}`);
     }
     modelType = rawType as SupportedModelType;
   }
@@ -250,7 +250,7 @@ function resolveModelType(raw: Json, file: string): { modelType: SupportedModelT
     if (known.length === 0) {
       const relative = architectures.find((a) => Object.hasOwn(REFUSED_ARCHITECTURES, a));
       const why = relative ? REFUSED_MODEL_TYPES[REFUSED_ARCHITECTURES[relative]!] : 'only causal language models with a language-model head are';
-      throw new UnsupportedModelError(`${file}: architecture ${architectures.join(', ')} is not supported (${why}); ${supportedList()}`);
+      throw new UnsupportedModelError(`${file}: architecture ${clipText(architectures.join(', '), 200)} is not supported (${why}); ${supportedList()}`);
     }
     const implied = SUPPORTED_ARCHITECTURES[known[0]!]!;
     if (modelType === undefined) modelType = implied;
@@ -295,7 +295,7 @@ function parseGpt2(raw: Json, file: string, architectures: string[]): Gpt2Config
   const act = r.string('activation_function', 'gelu_new');
   if (act !== 'gelu_new' && act !== 'gelu_pytorch_tanh') {
     unsupported(
-      `activation_function '${act}' is not supported; GPT-2 models here use gelu_new (tanh-approximated GELU)`,
+      `activation_function '${clipText(act)}' is not supported; GPT-2 models here use gelu_new (tanh-approximated GELU)`,
     );
   }
   if (!r.bool('scale_attn_weights', true)) unsupported('scale_attn_weights=false is not supported');
@@ -391,7 +391,7 @@ function parseLlama(raw: Json, file: string, modelType: LlamaModelType, architec
     // Gemma3TextConfig names it hidden_activation; gelu_new is the same tanh approximation.
     const act = r.string('hidden_activation', 'gelu_pytorch_tanh');
     if (act !== 'gelu_pytorch_tanh' && act !== 'gelu_new') {
-      unsupported(`hidden_activation '${act}' is not supported; Gemma 3 models here use gelu_pytorch_tanh (tanh-approximated GELU)`);
+      unsupported(`hidden_activation '${clipText(act)}' is not supported; Gemma 3 models here use gelu_pytorch_tanh (tanh-approximated GELU)`);
     }
     activation = 'gelu_tanh';
     for (const key of ['final_logit_softcapping', 'attn_logit_softcapping']) {
@@ -405,7 +405,7 @@ function parseLlama(raw: Json, file: string, modelType: LlamaModelType, architec
   } else {
     const act = r.string('hidden_act', 'silu');
     if (act !== 'silu' && act !== 'swish') {
-      unsupported(`hidden_act '${act}' is not supported; Llama-family models here use silu (SwiGLU MLP)`);
+      unsupported(`hidden_act '${clipText(act)}' is not supported; Llama-family models here use silu (SwiGLU MLP)`);
     }
   }
   if (r.has('partial_rotary_factor') && raw.partial_rotary_factor !== 1) {
@@ -425,7 +425,7 @@ function parseLlama(raw: Json, file: string, modelType: LlamaModelType, architec
     const kind = (spec as Json).rope_type ?? (spec as Json).type;
     if (kind !== 'default') {
       unsupported(
-        `${key} of type '${String(kind)}' is not supported (linear, dynamic, yarn, longrope, llama3 and ` +
+        `${key} of type '${clipText(String(kind))}' is not supported (linear, dynamic, yarn, longrope, llama3 and ` +
           `the other scaled RoPE variants are not implemented); only unscaled RoPE (rope_scaling null) is`,
       );
     }
@@ -732,16 +732,18 @@ function blockTransient(config: ModelConfig, adapted: boolean): number {
  */
 export function memoryEstimate(config: ModelConfig, options: MemoryEstimateOptions): MemoryEstimate {
   const round = options.roundBuffer ?? ((bytes: number) => bytes);
-  let weightRaw = 0;
   let weightBytes = 0;
+  let f32Raw = 0;
+  let f32Rounded = 0;
   for (const t of expectedTensors(config)) {
     const perParam = typeof options.weightBytesPerParam === 'number' ? options.weightBytesPerParam : options.weightBytesPerParam(t);
-    const bytes = Math.ceil(t.shape.reduce((a, b) => a * b, 1) * perParam);
-    weightRaw += bytes;
-    weightBytes += round(bytes);
+    const size = t.shape.reduce((a, b) => a * b, 1);
+    weightBytes += round(Math.ceil(size * perParam));
+    f32Raw += 4 * size;
+    f32Rounded += round(4 * size);
   }
-  // Trainable tensors' shapes are not known here: the base's own rounding ratio stands in.
-  const slack = weightRaw > 0 ? weightBytes / weightRaw : 1;
+  // Trainable tensors' shapes are not known here: the rounding of the model's own shapes in f32 stands in.
+  const slack = f32Raw > 0 ? f32Rounded / f32Raw : 1;
   const trainableBytes = Math.ceil(16 * options.trainableParams * slack);
   const activationBytes = stepActivationBytes(config, options);
   return { weightBytes, trainableBytes, activationBytes, totalBytes: weightBytes + trainableBytes + activationBytes };

@@ -2,9 +2,11 @@
 // depth, but everything after it that walks the value recursively (JSON.stringify in a message,
 // structuredClone across the worker boundary, the tokenizer library building its pipeline)
 // overflows the stack on a file nested 100 000 levels deep and throws a raw RangeError. So a file
-// nested deeper than MAX_JSON_DEPTH is refused here, by name, before anything recursive sees it.
+// nested deeper than MAX_JSON_DEPTH is refused here, by name, before it is even parsed.
 // Also a bounded, never-throwing JSON.stringify for quoting values in messages.
 // Not here: what the JSON means (each reader checks its own fields).
+
+import { errorMessage } from '../errors';
 
 /** Deepest nesting accepted. Real Hugging Face files nest under 10 levels; Python's json stops near 1000. */
 export const MAX_JSON_DEPTH = 512;
@@ -30,20 +32,44 @@ export function jsonDepth(value: unknown, limit = MAX_JSON_DEPTH): number {
  * into the caller's typed error naming the file; it must throw or return the error to throw.
  */
 export function parseJsonText(text: string, refuse: (reason: string) => Error): unknown {
-  let value: unknown;
-  try {
-    value = JSON.parse(text) as unknown;
-  } catch (error) {
-    throw refuse(`is not valid JSON (${error instanceof Error ? error.message : String(error)})`);
-  }
-  const depth = jsonDepth(value);
-  if (depth > MAX_JSON_DEPTH) {
+  // Checked on the text, before parsing: JSON.parse of megabytes of brackets allocates millions of
+  // arrays (seconds) only to be refused afterwards.
+  if (textNestsDeeperThan(text, MAX_JSON_DEPTH)) {
     throw refuse(
       `nests more than ${MAX_JSON_DEPTH} levels deep (arrays or objects inside each other); no valid file of ` +
         `this kind does, so it is corrupt or was not written by a JSON library`,
     );
   }
-  return value;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw refuse(`is not valid JSON (${errorMessage(error)})`);
+  }
+}
+
+/**
+ * Whether brackets outside strings nest deeper than `limit` anywhere in `text`. One pass; stops at
+ * the first level past the limit. Malformed text is left for JSON.parse to describe.
+ */
+export function textNestsDeeperThan(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}
+
+/** A string for a message: at most `max` characters (file contents can hold megabyte-long names). */
+export function clipText(text: string, max = 60): string {
+  return text.length > max ? `${text.slice(0, Math.max(0, max - 3))}...` : text;
 }
 
 /** `value` as JSON for a message: at most `max` characters, never throws (cycles, depth, BigInt). */

@@ -6,6 +6,7 @@
 // Pickle weights (.bin/.pt/.pth/.ckpt) are never opened: unpickling can run arbitrary code.
 
 import { readJsonFile, type ByteSource } from './byteSource';
+import { clipText } from './json';
 import {
   expectedTensors,
   isIgnoredTensor,
@@ -99,7 +100,10 @@ function isPickle(path: string): boolean {
 
 function listSome(names: readonly string[], max = 8): string {
   if (names.length === 0) return '(none)';
-  const shown = names.slice(0, max).join(', ');
+  const shown = names
+    .slice(0, max)
+    .map((n) => (n === '' ? "''" : clipText(n, 80)))
+    .join(', ');
   return names.length > max ? `${shown} and ${names.length - max} more` : shown;
 }
 
@@ -197,7 +201,7 @@ async function openSharded(
     const info = file.header.tensors.get(tensor);
     if (!info) {
       throw new ModelFormatError(
-        `${index.name} maps tensor '${tensor}' to this shard, but the shard has no such tensor; ` +
+        `${index.name} maps tensor '${clipText(tensor, 100)}' to this shard, but the shard has no such tensor; ` +
           `the index and shards do not belong together`,
         file.source.name,
       );

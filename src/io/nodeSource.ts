@@ -6,18 +6,18 @@
 import { open, readdir, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { checkRange, checkReadLength, type ByteSource } from './byteSource';
-import { ModelFormatError } from '../errors';
+import { errorMessage, ModelFormatError, InputError } from '../errors';
 
 /** A ByteSource for one file on disk. `name` defaults to the path as given. */
 export async function nodeFileSource(path: string, name: string = path): Promise<ByteSource> {
   let size: number;
   try {
     const info = await stat(path);
-    if (!info.isFile()) throw new Error('not a regular file');
+    if (!info.isFile()) throw new InputError('not a regular file');
     size = info.size;
   } catch (error) {
     throw new ModelFormatError(
-      `cannot open (${error instanceof Error ? error.message : String(error)})`,
+      `cannot open (${errorMessage(error)})`,
       name,
     );
   }
@@ -74,7 +74,7 @@ export async function nodeDirectorySources(dir: string, maxDepth = 2): Promise<B
     await walk(dir, 0);
   } catch (error) {
     throw new ModelFormatError(
-      `cannot list the folder (${error instanceof Error ? error.message : String(error)})`,
+      `cannot list the folder (${errorMessage(error)})`,
       dir,
     );
   }

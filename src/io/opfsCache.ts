@@ -9,6 +9,8 @@
 //
 // Not here: loading the model (the cached Files go through the same worker call as a drop).
 
+import { errorMessage, InputError, UnsupportedError } from '../errors';
+
 export interface CachedFile {
   readonly path: string;
   readonly size: number;
@@ -42,13 +44,13 @@ export function cacheKey(name: string): string {
 }
 
 async function modelsDir(): Promise<FileSystemDirectoryHandle> {
-  if (!opfsAvailable()) throw new Error('this browser has no Origin Private File System; models cannot be cached');
+  if (!opfsAvailable()) throw new UnsupportedError('this browser has no Origin Private File System; models cannot be cached');
   return (await navigator.storage.getDirectory()).getDirectoryHandle(ROOT, { create: true });
 }
 
 function parts(path: string): string[] {
   const out = path.split('/').filter((p) => p !== '' && p !== '.');
-  if (out.length === 0 || out.includes('..')) throw new Error(`"${path}" is not a path inside the model folder`);
+  if (out.length === 0 || out.includes('..')) throw new InputError(`"${path}" is not a path inside the model folder`);
   return out;
 }
 
@@ -61,7 +63,7 @@ async function fileHandle(dir: FileSystemDirectoryHandle, path: string, create: 
 
 function describe(error: unknown): string {
   if (error instanceof DOMException && error.name === 'QuotaExceededError') return 'the browser storage quota is full (free space in the site settings or delete cached models)';
-  return error instanceof Error ? error.message : String(error);
+  return errorMessage(error);
 }
 
 /** Removes a cached model; no error when it is not there. */
@@ -104,7 +106,7 @@ export async function cacheModelFiles(name: string, files: readonly { readonly p
     return model;
   } catch (error) {
     await deleteCachedModel(key).catch(() => undefined);
-    throw new Error(`${name} could not be cached in the browser: ${describe(error)}. It is loaded; only the copy for the next visit is missing.`);
+    throw new UnsupportedError(`${name} could not be cached in the browser: ${describe(error)}. It is loaded; only the copy for the next visit is missing.`);
   }
 }
 

@@ -12,6 +12,7 @@
 // moved from a ParameterDict into a DoraLinearLayer module).
 
 import { writeSafetensors, type TensorToWrite } from './safetensors';
+import { InternalError } from '../errors';
 
 export type ModelFamily = 'gpt2' | 'llama';
 
@@ -101,14 +102,14 @@ export function peftAdapterFiles(adapter: PeftAdapter | PeftFolder): OutputFile[
     const { A, B, inFeatures, outFeatures } = layer;
     const rank = layer.rank ?? adapter.rank;
     if (A.length !== rank * inFeatures || B.length !== outFeatures * rank) {
-      throw new Error(`${layer.module}: factors do not match rank ${rank} and [${outFeatures}, ${inFeatures}]`);
+      throw new InternalError(`${layer.module}: factors do not match rank ${rank} and [${outFeatures}, ${inFeatures}]`);
     }
     if (rank !== adapter.rank) rankPattern[hfModulePath(adapter.family, layer.module)] = rank;
     if (layer.alpha !== undefined && layer.alpha !== adapter.alpha) alphaPattern[hfModulePath(adapter.family, layer.module)] = layer.alpha;
     tensors.push({ name: peftKey(adapter.family, layer.module, 'lora_A'), dtype: 'F32', shape: [rank, inFeatures], data: A });
     tensors.push({ name: peftKey(adapter.family, layer.module, 'lora_B'), dtype: 'F32', shape: [outFeatures, rank], data: B });
     if (adapter.useDora) {
-      if (layer.magnitude?.length !== outFeatures) throw new Error(`${layer.module}: DoRA needs a magnitude of ${outFeatures} values`);
+      if (layer.magnitude?.length !== outFeatures) throw new InternalError(`${layer.module}: DoRA needs a magnitude of ${outFeatures} values`);
       tensors.push({ name: peftMagnitudeKey(adapter.family, layer.module), dtype: 'F32', shape: [outFeatures], data: layer.magnitude });
     }
   }

@@ -47,7 +47,7 @@ export interface PeftLoraConfig {
   readonly alphaPattern: Readonly<Record<string, number>>;
   readonly baseModel: string | null;
   readonly taskType: string | null;
-  /** `init_lora_weights` as given (true, false, or a method name such as "pissa"). */
+  /** `init_lora_weights` as given (true, false, or an init name such as PEFT's principal-SVD one). */
   readonly initLoraWeights: boolean | string;
 }
 

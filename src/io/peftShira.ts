@@ -15,6 +15,7 @@
 
 import { hfModulePath, targetModules, type ModelFamily, type OutputFile, type PeftFolder } from './peft';
 import { writeSafetensors, type TensorToWrite } from './safetensors';
+import { InternalError, UnsupportedError } from '../errors';
 
 export interface ShiraLayerUpdate {
   /** Our module path (`model.layers.{i}.self_attn.q_proj`). */
@@ -57,14 +58,14 @@ function indexBytes(indices: Uint32Array, inFeatures: number): Uint8Array {
 }
 
 export function shiraAdapterFiles(adapter: ShiraAdapter): PeftFolder {
-  if (adapter.family === 'gpt2') throw new Error("PEFT's SHiRA adapts torch.nn.Linear layers only, not GPT-2's Conv1D projections: export the merged model instead.");
+  if (adapter.family === 'gpt2') throw new UnsupportedError("PEFT's SHiRA adapts torch.nn.Linear layers only, not GPT-2's Conv1D projections: export the merged model instead.");
   const tensors: TensorToWrite[] = [];
   for (const layer of adapter.layers) {
     const { indices, values, inFeatures, outFeatures } = layer;
     const k = indices.length;
-    if (values.length !== k) throw new Error(`${layer.module}: ${values.length} values for ${k} positions`);
+    if (values.length !== k) throw new InternalError(`${layer.module}: ${values.length} values for ${k} positions`);
     for (let t = 0; t < k; t++) {
-      if (indices[t]! >= inFeatures * outFeatures || (t > 0 && indices[t]! <= indices[t - 1]!)) throw new Error(`${layer.module}: positions must be ascending, distinct and inside [${outFeatures}, ${inFeatures}]`);
+      if (indices[t]! >= inFeatures * outFeatures || (t > 0 && indices[t]! <= indices[t - 1]!)) throw new InternalError(`${layer.module}: positions must be ascending, distinct and inside [${outFeatures}, ${inFeatures}]`);
     }
     tensors.push({ name: shiraKey(adapter.family, layer.module, 'shira_weight'), dtype: 'F32', shape: [k], data: values });
     tensors.push({ name: shiraKey(adapter.family, layer.module, 'shira_indices'), dtype: 'I32', shape: [2, k], data: indexBytes(indices, inFeatures) });

@@ -101,8 +101,6 @@ export interface ScriptHelpers {
   readonly nf4Config: (doubleQuant: boolean) => string;
   /** `lora_config = LoraConfig(...)` with this init and extra arguments; `settings` overrides rank/alpha/rslora. */
   readonly loraConfig: (init: string, extra?: readonly string[], settings?: ScriptConfig['settings']) => string;
-  /** PEFT's PiSSA init string for the SVD settings: "pissa_niter_K", or "pissa" for an exact SVD. */
-  readonly pissaInit: () => string;
   /** `model = get_peft_model(model, lora_config)`. */
   readonly wrap: string;
   /** The target_modules literal of the script's targets ("all-linear" or a list), for other PEFT configs. */
@@ -143,7 +141,6 @@ export function scriptHelpers(c: ScriptConfig): ScriptHelpers {
     bnb_4bit_compute_dtype=torch.bfloat16,
 )`,
     loraConfig,
-    pissaInit: () => (bool(c.settings, 'exactSvd', false) ? '"pissa"' : `"pissa_niter_${num(c.settings, 'niter', 4)}"`),
     wrap: 'model = get_peft_model(model, lora_config)',
     targetModules: peftTargets(c.family, c.targets),
     family: c.family,

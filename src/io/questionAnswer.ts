@@ -7,6 +7,9 @@
 // whose question is not a string or whose answer is neither a string nor a number. Line numbers
 // are kept (one output line per input line), so the dataset parser's errors still point home.
 
+import { parseJsonText } from './json';
+import { DatasetError } from '../errors';
+
 const READ_FIELDS = ['text', 'prompt', 'completion', 'instruction', 'output', 'messages'];
 
 export function questionPrompt(question: string): string {
@@ -41,9 +44,10 @@ export function questionAnswerRows(text: string, fileName: string): { text: stri
   if (/\.json$/i.test(fileName)) {
     let parsed: unknown;
     try {
-      parsed = JSON.parse(text) as unknown;
+      // Depth-limited: rows nested 100 000 deep would overflow JSON.stringify below.
+      parsed = parseJsonText(text, (reason) => new DatasetError(reason));
     } catch {
-      return { text, mapped: false };
+      return { text, mapped: false }; // the dataset parser reports it, naming the file
     }
     if (!Array.isArray(parsed)) return { text, mapped: false };
     const rows = parsed.map(mapRow);

@@ -6,6 +6,7 @@
 // Not here: deciding when to save (state/savedRunsStore.ts).
 
 import { parseRunRecord, type RunRecord } from './runRecord';
+import { errorMessage, InputError, InternalError, UnsupportedError } from '../errors';
 
 const DB_NAME = 'adapter-studio';
 const STORE = 'runs';
@@ -26,22 +27,22 @@ export interface RunListing {
 function request<T>(req: IDBRequest<T>): Promise<T> {
   return new Promise((resolve, reject) => {
     req.onsuccess = () => resolve(req.result);
-    req.onerror = () => reject(req.error ?? new Error('IndexedDB request failed'));
+    req.onerror = () => reject(req.error ?? new InternalError('IndexedDB request failed'));
   });
 }
 
 let opening: Promise<IDBDatabase> | undefined;
 
 function open(): Promise<IDBDatabase> {
-  if (typeof indexedDB === 'undefined') return Promise.reject(new Error('this browser has no IndexedDB; runs cannot be saved'));
+  if (typeof indexedDB === 'undefined') return Promise.reject(new UnsupportedError('this browser has no IndexedDB; runs cannot be saved'));
   opening ??= new Promise<IDBDatabase>((resolve, reject) => {
     const req = indexedDB.open(DB_NAME, VERSION);
     req.onupgradeneeded = () => {
       if (!req.result.objectStoreNames.contains(STORE)) req.result.createObjectStore(STORE, { keyPath: 'id' });
     };
     req.onsuccess = () => resolve(req.result);
-    req.onerror = () => reject(req.error ?? new Error('IndexedDB could not be opened'));
-    req.onblocked = () => reject(new Error('IndexedDB is blocked by another tab of the studio; close it and reload'));
+    req.onerror = () => reject(req.error ?? new InternalError('IndexedDB could not be opened'));
+    req.onblocked = () => reject(new InputError('IndexedDB is blocked by another tab of the studio; close it and reload'));
   }).catch((error: unknown) => {
     opening = undefined;
     throw error;
@@ -82,7 +83,7 @@ export function runListing(value: unknown): RunListing {
     const id = typeof value === 'object' && value !== null ? (value as { id?: unknown }).id : undefined;
     return {
       id: typeof id === 'string' ? id : typeof id === 'number' ? String(id) : '(no id)',
-      name: `damaged saved run (${error instanceof Error ? error.message : String(error)})`,
+      name: `damaged saved run (${errorMessage(error)})`,
       startedAt: 0,
       savedAt: 0,
       status: 'failed',

@@ -9,9 +9,9 @@
 // Not here: GPU upload (the loader streams tensors from here), pickle files (never read).
 
 import type { ByteSource } from './byteSource';
-import { decodeUtf8 } from './byteSource';
-import { ModelFormatError, UnsupportedModelError } from '../errors';
-import { parseJsonText, showJson } from './json';
+import { concatBytes, decodeUtf8 } from './byteSource';
+import { ModelFormatError, UnsupportedModelError, InternalError } from '../errors';
+import { clipText, parseJsonText, showJson } from './json';
 import { f16DecodeTable, f32ToBf16Bits, f32ToF16Bits } from './halfFloat';
 
 export {
@@ -89,6 +89,8 @@ export function numElements(shape: readonly number[]): number {
 }
 
 export function formatShape(shape: readonly number[]): string {
+  // Real tensors have at most a few dimensions; a damaged header can claim thousands.
+  if (shape.length > 8) return `[${shape.slice(0, 6).join(', ')}, …, ${shape[shape.length - 1]}] (${shape.length} dimensions)`;
   return `[${shape.join(', ')}]`;
 }
 
@@ -155,7 +157,7 @@ export async function parseSafetensorsHeader(source: ByteSource): Promise<Safete
   const tensors = new Map<string, TensorInfo>();
   for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') continue;
-    const bad = (what: string): never => fail(`tensor '${name}': ${what}`);
+    const bad = (what: string): never => fail(`tensor '${clipText(name, 100)}': ${what}`);
     if (!isPlainObject(entry)) bad('entry must be an object with dtype, shape and data_offsets');
     const { dtype, shape, data_offsets: offsets } = entry as Record<string, unknown>;
     if (dtype === undefined) bad('missing "dtype"');
@@ -170,7 +172,7 @@ export async function parseSafetensorsHeader(source: ByteSource): Promise<Safete
             `use F32, F16 or BF16 weights`,
         );
       }
-      bad(`unknown dtype '${dtypeName}' (safetensors dtypes: ${Object.keys(DTYPE_BYTES).join(', ')})`);
+      bad(`unknown dtype '${clipText(dtypeName, 20)}' (safetensors dtypes: ${Object.keys(DTYPE_BYTES).join(', ')})`);
     }
     if (!Array.isArray(shape)) bad(`"shape" must be an array of integers, found ${showJson(shape)}`);
     for (const d of shape as unknown[]) {
@@ -222,14 +224,14 @@ export async function parseSafetensorsHeader(source: ByteSource): Promise<Safete
   for (const p of placed) {
     if (p.begin < cursor && previous) {
       fail(
-        `tensor '${p.info.name}' data_offsets [${p.begin}, ${p.end}] overlap tensor ` +
-          `'${previous.info.name}' [${previous.begin}, ${previous.end}]; the header is corrupt`,
+        `tensor '${clipText(p.info.name, 100)}' data_offsets [${p.begin}, ${p.end}] overlap tensor ` +
+          `'${clipText(previous.info.name, 100)}' [${previous.begin}, ${previous.end}]; the header is corrupt`,
       );
     }
     if (p.begin > cursor) {
       fail(
         `bytes [${cursor}, ${p.begin}) of the data buffer belong to no tensor ` +
-          `(${previous ? `between '${previous.info.name}' and ` : 'before '}'${p.info.name}'); ` +
+          `(${previous ? `between '${clipText(previous.info.name, 100)}' and ` : 'before '}'${clipText(p.info.name, 100)}'); ` +
           `safetensors requires the tensors to cover the data contiguously`,
       );
     }
@@ -239,7 +241,7 @@ export async function parseSafetensorsHeader(source: ByteSource): Promise<Safete
   if (cursor !== dataSize) {
     fail(
       `the data buffer has ${dataSize - cursor} bytes after the last tensor` +
-        `${previous ? ` ('${previous.info.name}', ending at ${cursor})` : ''} that belong to no tensor; ` +
+        `${previous ? ` ('${clipText(previous.info.name, 100)}', ending at ${cursor})` : ''} that belong to no tensor; ` +
         `the file or its header is corrupt`,
     );
   }
@@ -291,7 +293,7 @@ export async function readTensorAsF32(
   const count = info.byteLength / elementBytes;
   const out = options.out ?? new Float32Array(count);
   if (out.length !== count) {
-    throw new RangeError(`readTensorAsF32: out has ${out.length} elements, tensor '${info.name}' has ${count}`);
+    throw new InternalError(`readTensorAsF32: out has ${out.length} elements, tensor '${info.name}' has ${count}`);
   }
   const chunkElements = Math.max(1, Math.floor((options.chunkBytes ?? 16 * 1024 * 1024) / elementBytes));
   for (let first = 0; first < count; first += chunkElements) {
@@ -472,13 +474,5 @@ export function writeSafetensors(
   tensors: readonly TensorToWrite[],
   metadata?: Readonly<Record<string, string>>,
 ): Uint8Array {
-  const parts = encodeSafetensorsParts(tensors, metadata);
-  const total = parts.reduce((sum, p) => sum + p.byteLength, 0);
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
+  return concatBytes(encodeSafetensorsParts(tensors, metadata));
 }

@@ -14,6 +14,7 @@ import {
   checkTokenizerFitsModel,
   loadModelTokenizer,
   loadTokenizer,
+  tokenizerVocabWarning,
 } from './tokenizer';
 import { DatasetError, ModelFormatError } from '../errors';
 
@@ -219,7 +220,8 @@ describe('tokenizer.json refusals', () => {
     [
       'a component the library does not know',
       () => loadTokenizer({ ...tiny(), pre_tokenizer: { type: 'Imaginary' } }),
-      'tokenizer.json: could not be loaded as a tokenizer (Unknown PreTokenizer type: Imaginary)',
+      'tokenizer.json: could not be loaded as a tokenizer (Unknown PreTokenizer type: Imaginary); ' +
+        'the file is damaged or uses a feature the tokenizer library does not support',
     ],
     [
       'a special token missing from the vocabulary',
@@ -317,5 +319,17 @@ describe('a model folder', () => {
     expect(() => checkTokenizerFitsModel(tok, 320)).not.toThrow();
     expect(() => checkTokenizerFitsModel(tok, tok.vocabSize)).not.toThrow();
     expect(() => checkTokenizerFitsModel(tok, tok.vocabSize - 1)).toThrow(ModelFormatError);
+  });
+});
+
+describe('tokenizer against the model vocabulary', () => {
+  it('warns, naming both sizes, when the tokenizer has more ids or leaves over 10 % of the rows unused', () => {
+    expect(tokenizerVocabWarning(50257, 50257)).toBeUndefined();
+    expect(tokenizerVocabWarning(151665, 151936)).toBeUndefined(); // Qwen2.5's padded embedding
+    expect(tokenizerVocabWarning(257, 272)).toBeUndefined();
+    expect(tokenizerVocabWarning(32000, 49152)).toBe(
+      "the tokenizer has 32000 token ids but the model's vocab_size is 49152: 17152 embedding rows (35 %) are never used; check that the tokenizer belongs to this model",
+    );
+    expect(tokenizerVocabWarning(50258, 50257)).toMatch(/^the tokenizer has 50258 token ids but the model's vocab_size is 50257/);
   });
 });

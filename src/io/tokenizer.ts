@@ -463,6 +463,27 @@ export function checkTokenizerFitsModel(tokenizer: TextTokenizer, modelVocabSize
   }
 }
 
+/** The share of the embedding's rows a tokenizer may leave unused before tokenizerVocabWarning speaks. */
+export const UNUSED_VOCAB_WARNING = 0.1;
+
+/**
+ * A warning when the tokenizer's vocabulary does not match the model's vocab_size, naming both:
+ * more ids than rows is refused by checkTokenizerFitsModel; a few rows more than ids is normal
+ * (vocabularies are padded to a multiple of 64 or 128 for speed), so only a tokenizer that leaves
+ * more than 10 % of the rows unused is reported (it likely belongs to another model).
+ */
+export function tokenizerVocabWarning(tokenizerVocabSize: number, modelVocabSize: number): string | undefined {
+  if (tokenizerVocabSize > modelVocabSize) {
+    return `the tokenizer has ${tokenizerVocabSize} token ids but the model's vocab_size is ${modelVocabSize}: ids past ${modelVocabSize - 1} have no embedding row`;
+  }
+  const unused = modelVocabSize - tokenizerVocabSize;
+  if (unused <= UNUSED_VOCAB_WARNING * modelVocabSize) return undefined;
+  return (
+    `the tokenizer has ${tokenizerVocabSize} token ids but the model's vocab_size is ${modelVocabSize}: ` +
+    `${unused} embedding rows (${((100 * unused) / modelVocabSize).toFixed(0)} %) are never used; check that the tokenizer belongs to this model`
+  );
+}
+
 /**
  * GPT-2's byte ↔ printable-character map: every byte gets a visible character so byte-level BPE
  * tokens are plain strings (space is 'Ġ', newline 'Ċ').

@@ -11,6 +11,9 @@
 // Not here: compression, ZIP64 (archives or files of 4 GiB and more are refused with a message),
 // reading archives.
 
+import { InternalError, UnsupportedError } from '../errors';
+import { concatBytes } from './byteSource';
+
 export interface ZipEntry {
   /** Path inside the archive, '/'-separated (e.g. "lora-adapter/adapter_config.json"). */
   readonly name: string;
@@ -59,12 +62,12 @@ export function zipParts(entries: readonly ZipEntry[], modified: Date = new Date
   let offset = 0;
   for (const entry of entries) {
     const name = entry.name.replace(/\\/g, '/').replace(/^\/+/, '');
-    if (!name) throw new Error('a zip entry needs a name');
-    if (seen.has(name)) throw new Error(`the zip would hold "${name}" twice`);
+    if (!name) throw new InternalError('a zip entry needs a name');
+    if (seen.has(name)) throw new InternalError(`the zip would hold "${name}" twice`);
     seen.add(name);
     const nameBytes = encoder.encode(name);
     const size = entry.data.byteLength;
-    if (size >= LIMIT || offset >= LIMIT) throw new Error(`"${name}" does not fit a zip without ZIP64 (4 GiB limit); download the files one by one instead`);
+    if (size >= LIMIT || offset >= LIMIT) throw new UnsupportedError(`"${name}" does not fit a zip without ZIP64 (4 GiB limit); download the files one by one instead`);
     const crc = crc32(entry.data);
 
     const local = new Uint8Array(30 + nameBytes.length);
@@ -104,7 +107,7 @@ export function zipParts(entries: readonly ZipEntry[], modified: Date = new Date
     offset += local.length + size;
   }
   const dirSize = central.reduce((n, c) => n + c.length, 0);
-  if (entries.length > 0xffff || offset + dirSize >= LIMIT) throw new Error('the zip would need ZIP64 (over 65535 files or 4 GiB); download the files one by one instead');
+  if (entries.length > 0xffff || offset + dirSize >= LIMIT) throw new UnsupportedError('the zip would need ZIP64 (over 65535 files or 4 GiB); download the files one by one instead');
   const end = new Uint8Array(22);
   const e = new DataView(end.buffer);
   e.setUint32(0, 0x06054b50, true);
@@ -117,12 +120,5 @@ export function zipParts(entries: readonly ZipEntry[], modified: Date = new Date
 
 /** The whole archive in one buffer (tests, small exports). */
 export function zipBytes(entries: readonly ZipEntry[], modified?: Date): Uint8Array {
-  const parts = zipParts(entries, modified);
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
+  return concatBytes(zipParts(entries, modified));
 }

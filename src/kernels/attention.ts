@@ -12,7 +12,7 @@
 import source from '../../shaders/attention.wgsl?raw';
 import { defineShader, type DispatchCost, type GpuContext, type ShaderDef } from '../gpu/context';
 import type { GpuTensor } from '../gpu/tensor';
-import { GpuError } from '../errors';
+import { GpuError, InternalError } from '../errors';
 import { gridFor } from './elementwise';
 
 const WG = 64;
@@ -26,7 +26,7 @@ function shaderFor(D: number): ShaderDef {
   const maxD = HEAD_SIZES.find((size) => D <= size) ?? MAX_HEAD_SIZE;
   let shader = shaders.get(maxD);
   if (!shader) {
-    if (!MAXD_LINE.test(source)) throw new Error('shaders/attention.wgsl lost its `const MAXD: u32 = …u;` line');
+    if (!MAXD_LINE.test(source)) throw new InternalError('shaders/attention.wgsl lost its `const MAXD: u32 = …u;` line');
     shader = defineShader(`attention_d${maxD}`, source.replace(MAXD_LINE, `const MAXD: u32 = ${maxD}u;`));
     shaders.set(maxD, shader);
   }

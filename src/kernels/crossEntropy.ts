@@ -10,6 +10,13 @@
 // reduces all `total` rows; crossEntropyBackwardInPlace turns a block's logits into its gradient.
 // `saved` carries the row maxima, Σexp sums, row losses and the count from forward to backward
 // (layout in the shader), indexed by the global row.
+// Variants of the two reductions (rows, mean), chosen from the adapter like matmul's; tests force
+// each with forceCrossEntropyVariant. The backward kernels are elementwise and shared.
+//   workgroup: ce_rows / ce_finalize, tree reductions through workgroup memory with barriers
+//              (real GPUs);
+//   serial:    ce_rows_serial / ce_finalize_serial, one invocation per row (and one for the mean)
+//              looping in registers, no barriers (software adapters, where ce_rows' barriers cost
+//              ~1.5 s per step of the built-in model).
 // Not done: label smoothing, class weights, reductions other than the mean.
 
 import source from '../../shaders/cross_entropy.wgsl?raw';
@@ -19,6 +26,25 @@ import { GpuError } from '../errors';
 import { gridFor, workgroupGrid } from './elementwise';
 
 const shader = defineShader('cross_entropy', source);
+
+/** Rows per workgroup of ce_rows_serial (the shader's ROW_WG). */
+const ROW_WG = 16;
+
+export type CrossEntropyVariant = 'serial' | 'workgroup';
+export const CROSS_ENTROPY_VARIANTS: readonly CrossEntropyVariant[] = ['serial', 'workgroup'];
+
+const forced = new WeakMap<GpuContext, CrossEntropyVariant>();
+
+/** Tests: every cross-entropy reduction on ctx uses `variant` from now on (undefined: the adapter's choice again). */
+export function forceCrossEntropyVariant(ctx: GpuContext, variant: CrossEntropyVariant | undefined): void {
+  if (variant) forced.set(ctx, variant);
+  else forced.delete(ctx);
+}
+
+/** Barrier-free serial loops on software adapters, workgroup reductions on real GPUs (unless forced). */
+export function crossEntropyVariant(ctx: GpuContext): CrossEntropyVariant {
+  return forced.get(ctx) ?? (ctx.info.isSoftware ? 'serial' : 'workgroup');
+}
 
 /** Elements of `saved` for N rows: m [N], s [N], rowLoss [N], count [1]. */
 export function crossEntropySavedSize(N: number): number {
@@ -65,15 +91,18 @@ export function crossEntropyRowsInto(ctx: GpuContext, logits: GpuTensor, targets
   const shapes = `logits ${logits.describe()}${row0 === undefined ? '' : ` at row ${row0}`}, targets ${targets.describe()}`;
   const block = checkBlock('crossEntropyRows', logits, targets, row0, shapes);
   checkF32('crossEntropyRows', shapes, saved, 'saved', crossEntropySavedSize(block.total));
+  const serial = crossEntropyVariant(ctx) === 'serial';
+  const maxGroups = ctx.device.limits.maxComputeWorkgroupsPerDimension;
   ctx.dispatch({
     shader,
-    entryPoint: 'ce_rows',
-    constants: { WG: block.V <= 64 ? 64 : 256 }, // narrow rows would leave most of 256 invocations idle
+    entryPoint: serial ? 'ce_rows_serial' : 'ce_rows',
+    // Workgroup: narrow rows would leave most of 256 invocations idle.
+    constants: serial ? { ROW_WG } : { WG: block.V <= 64 ? 64 : 256 },
     // Unused slots: gy shares logits' buffer (two read-only bindings may alias); out gets the
     // placeholder, which nothing else in this dispatch binds (a writable binding may not alias).
     bindings: { logits, targets, gy: logits, saved, out: ctx.placeholder() },
     params: { ...block },
-    workgroups: workgroupGrid(block.N, ctx.device.limits.maxComputeWorkgroupsPerDimension),
+    workgroups: workgroupGrid(serial ? Math.ceil(block.N / ROW_WG) : block.N, maxGroups),
     label: `crossEntropy rows ${shapes}`,
     // Row max, Σ exp(x − m) (≈5 FLOPs per logit); logits and targets read, 3 saved values per row written.
     cost: { flops: 5 * block.N * block.V, bytes: 4 * (block.N * block.V + 4 * block.N) },
@@ -86,10 +115,11 @@ export function crossEntropyMeanInto(ctx: GpuContext, targets: GpuTensor, V: num
   if (targets.dtype !== 'i32') throw new GpuError(`targets must be i32, are ${targets.dtype}`, 'crossEntropyMean', shapes);
   checkF32('crossEntropyMean', shapes, loss, 'loss', 1);
   checkF32('crossEntropyMean', shapes, saved, 'saved', crossEntropySavedSize(targets.size));
+  const serial = crossEntropyVariant(ctx) === 'serial';
   ctx.dispatch({
     shader,
-    entryPoint: 'ce_finalize',
-    constants: { WG: 256 },
+    entryPoint: serial ? 'ce_finalize_serial' : 'ce_finalize',
+    constants: serial ? {} : { WG: 256 },
     bindings: { logits: ctx.placeholder(), targets, gy: ctx.placeholder(), saved, out: loss },
     params: { N: 0, V, row0: 0, total: targets.size },
     workgroups: [1],

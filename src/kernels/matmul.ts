@@ -9,33 +9,46 @@
 // Software adapters (SwiftShader) get vec4 when the shape allows it, else registers; barriers cost
 // more than they save there. Real GPUs get tiled.
 // Packed 16-bit operands (GpuTensor.half: frozen bf16/f16 weights, two per u32) take the same three
-// variants from matmul_half.wgsl / matmul_half_vec4.wgsl, which unpack inside their loads (exact:
-// bf16 is a shift, f16 unpack2x16float, or vec2<f16> reads where the device has shader-f16). B may
-// be packed in every variant (y = x Wᵀ and dx = dy W); A only in registers and tiled (vec4 falls
-// back to registers).
+// variants, compiled from the same kernel bodies with packed loads spliced in (matmul_half_loads.wgsl
+// / matmul_vec4_half_loads.wgsl), which unpack inside the loads (exact: bf16 is a shift, f16
+// unpack2x16float, or vec2<f16> reads where the device has shader-f16). B may be packed in every
+// variant (y = x Wᵀ and dx = dy W); A only in registers and tiled (vec4 falls back to registers).
 
 import source from '../../shaders/matmul.wgsl?raw';
 import vec4Source from '../../shaders/matmul_vec4.wgsl?raw';
-import halfSource from '../../shaders/matmul_half.wgsl?raw';
-import halfVec4Source from '../../shaders/matmul_half_vec4.wgsl?raw';
+import halfLoads from '../../shaders/matmul_half_loads.wgsl?raw';
+import vec4HalfLoads from '../../shaders/matmul_vec4_half_loads.wgsl?raw';
 import { defineShader, type GpuContext, type ShaderDef } from '../gpu/context';
 import type { GpuTensor, HalfFormat } from '../gpu/tensor';
-import { GpuError } from '../errors';
+import { GpuError, InternalError } from '../errors';
 
 const shader = defineShader('matmul', source);
 const vec4Shader = defineShader('matmul_vec4', vec4Source);
 
-/** f16_pair's body in the half shaders, and what it becomes under shader-f16 (the same values). */
+/** f16_pair's body in the half loads, and what it becomes under shader-f16 (the same values). */
 export const F16_PAIR = { core: 'return unpack2x16float(w);', shaderF16: 'return vec2<f32>(bitcast<vec2<f16>>(w));' } as const;
 
-/** A half shader as written, and compiled with `enable f16;` reading f16 pairs as vec2<f16>. */
+/** The f32 loads block of a kernel body, markers included (WGSL has no includes: see withLoads). */
+const LOADS_BLOCK = /\/\/ <operand loads>\n[\s\S]*?\/\/ <\/operand loads>\n/g;
+
+/**
+ * A kernel body with its f32 <operand loads> block replaced by `loads`, and its entry points
+ * renamed matmul_* → matmul_half_* (so profiles keep packed and f32 products apart).
+ */
+function withLoads(name: string, body: string, loads: string): string {
+  const blocks = body.match(LOADS_BLOCK)?.length ?? 0;
+  if (blocks !== 1) throw new InternalError(`${name}: the kernel body has ${blocks} <operand loads> blocks, not one`);
+  return body.replace(LOADS_BLOCK, () => loads).replace(/\bfn matmul_/g, 'fn matmul_half_');
+}
+
+/** A half shader as composed, and compiled with `enable f16;` reading f16 pairs as vec2<f16>. */
 function halfShaders(name: string, wgsl: string): { readonly core: ShaderDef; readonly shaderF16: ShaderDef } {
-  if (!wgsl.includes(F16_PAIR.core)) throw new Error(`${name}: f16_pair's body is not "${F16_PAIR.core}"`);
+  if (!wgsl.includes(F16_PAIR.core)) throw new InternalError(`${name}: f16_pair's body is not "${F16_PAIR.core}"`);
   return { core: defineShader(name, wgsl), shaderF16: defineShader(`${name}_f16`, `enable f16;\n${wgsl.replace(F16_PAIR.core, F16_PAIR.shaderF16)}`) };
 }
 
-const halfShader = halfShaders('matmul_half', halfSource);
-const halfVec4Shader = halfShaders('matmul_half_vec4', halfVec4Source);
+const halfShader = halfShaders('matmul_half', withLoads('matmul_half', source, halfLoads));
+const halfVec4Shader = halfShaders('matmul_half_vec4', withLoads('matmul_half_vec4', vec4Source, vec4HalfLoads));
 
 /** The half shaders' A_FORMAT / B_FORMAT codes. */
 function formatCode(half: HalfFormat | undefined): number {

@@ -8,6 +8,14 @@
 //     dbias [C] (Σ_r dy), deterministic: rows are cut into ≤ 1024 chunks of ≥ 64 rows, one
 //     invocation per (column, chunk) sums its chunk, then one invocation per column sums the
 //     chunk partials in order. No float atomics.
+// Variants (behind these functions, chosen from the adapter like matmul's; tests force each with
+// forceNormVariant):
+//   workgroup: one workgroup of 64–256 invocations per row, reduced through workgroup memory with
+//              barriers (real GPUs);
+//   serial:    one invocation per row looping over C in registers, no barriers (software
+//              adapters: on SwiftShader the barriers made the norms ~70 % of a training step).
+//              Its parameter gradients use chunks of at least 4096 rows, so up to 4096 rows
+//              take one dispatch instead of two (there is no parallel hardware to feed).
 // The math is in the shader's header. Not done: reductions over a dimension other than the last,
 // dtypes other than f32, a fused dw+db pass (db is a second cheap pass over dy).
 
@@ -26,6 +34,26 @@ export const MIN_CHUNK_ROWS = 64;
 /** … and at most this many chunks (partials [chunks, C]). */
 export const MAX_CHUNKS = 1024;
 const PARAM_WG = 64;
+/** Rows per workgroup of the `serial` variant (the shader's ROW_WG). */
+const ROW_WG = 16;
+/** The `serial` variant's parameter gradient: at least this many rows per chunk. */
+export const MIN_CHUNK_ROWS_SERIAL = 4096;
+
+export type NormVariant = 'serial' | 'workgroup';
+export const NORM_VARIANTS: readonly NormVariant[] = ['serial', 'workgroup'];
+
+const forced = new WeakMap<GpuContext, NormVariant>();
+
+/** Tests: every norm kernel on ctx uses `variant` from now on (undefined: the adapter's choice again). */
+export function forceNormVariant(ctx: GpuContext, variant: NormVariant | undefined): void {
+  if (variant) forced.set(ctx, variant);
+  else forced.delete(ctx);
+}
+
+/** Barrier-free serial rows on software adapters, workgroup reductions on real GPUs (unless forced). */
+export function normVariant(ctx: GpuContext): NormVariant {
+  return forced.get(ctx) ?? (ctx.info.isSoftware ? 'serial' : 'workgroup');
+}
 
 interface RowShape {
   readonly R: number;
@@ -58,6 +86,20 @@ function rowWorkgroupSize(C: number): number {
   return C <= 64 ? 64 : 256;
 }
 
+/** Entry point, workgroup-size constants and grid of a row kernel (norm_forward / norm_backward_dx) for R rows of C. */
+function rowLaunch(
+  ctx: GpuContext,
+  entry: 'norm_forward' | 'norm_backward_dx',
+  R: number,
+  C: number,
+): { entryPoint: string; size: Readonly<Record<string, number>>; workgroups: [number, number] } {
+  const max = ctx.device.limits.maxComputeWorkgroupsPerDimension;
+  if (normVariant(ctx) === 'serial') {
+    return { entryPoint: `${entry}_serial`, size: { ROW_WG }, workgroups: workgroupGrid(Math.ceil(R / ROW_WG), max) };
+  }
+  return { entryPoint: entry, size: { WG: rowWorkgroupSize(C) }, workgroups: workgroupGrid(R, max) };
+}
+
 /** y = norm(x)·w (+ b); (mean, rstd) per row go to stats [R, 2]. */
 export function normForward(
   ctx: GpuContext,
@@ -85,15 +127,15 @@ export function normForward(
     if (t && (t.buffer === stats.buffer || t.buffer === out?.buffer)) throw new GpuError('outputs must not alias inputs', kernel, shapes);
   }
   const y = out ?? ctx.empty(x.shape, 'f32', `${kernel} output`);
-  const wg = rowWorkgroupSize(C);
+  const launch = rowLaunch(ctx, 'norm_forward', R, C);
   ctx.dispatch({
     shader,
-    entryPoint: 'norm_forward',
-    constants: { RMS: kind === 'rms', HAS_BIAS: bias !== undefined, WG: wg, W_OFFSET: weightOffset },
+    entryPoint: launch.entryPoint,
+    constants: { RMS: kind === 'rms', HAS_BIAS: bias !== undefined, W_OFFSET: weightOffset, ...launch.size },
     // dy is not read here: bound to x (read-only aliases are legal).
     bindings: { x, weight, bias: bias ?? ctx.placeholder(), dy: x, stats, out: y },
     params: { rows: R, C, eps, chunks: 0, chunkRows: 0, accumulate: 0 },
-    workgroups: workgroupGrid(R, ctx.device.limits.maxComputeWorkgroupsPerDimension),
+    workgroups: launch.workgroups,
     label: `${kernel} ${shapes}`,
     // RMS: Σx² then x·rstd·w (≈4 per element); LayerNorm: mean, variance, normalise, affine (≈8).
     cost: { flops: R * C * (kind === 'rms' ? 4 : 8), bytes: 4 * (2 * R * C + C * (bias ? 2 : 1) + 2 * R) },
@@ -123,13 +165,14 @@ export function normBackwardInput(
     if ([x, weight, stats, dy].some((t) => t.buffer === out.buffer)) throw new GpuError('out must not alias an input', kernel, shapes);
   }
   const dx = out ?? ctx.empty(x.shape, 'f32', `${kernel} dx`);
+  const launch = rowLaunch(ctx, 'norm_backward_dx', R, C);
   ctx.dispatch({
     shader,
-    entryPoint: 'norm_backward_dx',
-    constants: { RMS: kind === 'rms', WG: rowWorkgroupSize(C), W_OFFSET: weightOffset },
+    entryPoint: launch.entryPoint,
+    constants: { RMS: kind === 'rms', W_OFFSET: weightOffset, ...launch.size },
     bindings: { x, weight, bias: weight, dy, stats, out: dx },
     params: { rows: R, C, eps: 0, chunks: 0, chunkRows: 0, accumulate: 0 },
-    workgroups: workgroupGrid(R, ctx.device.limits.maxComputeWorkgroupsPerDimension),
+    workgroups: launch.workgroups,
     label: `${kernel} ${shapes}`,
     // x̂, w·dy, the row dot product and the final combination: ≈7 per element (LayerNorm ≈10).
     cost: { flops: R * C * (kind === 'rms' ? 7 : 10), bytes: 4 * (3 * R * C + C + 2 * R) },
@@ -137,9 +180,9 @@ export function normBackwardInput(
   return dx;
 }
 
-/** How the parameter gradient cuts R rows into chunks. */
-export function paramChunkPlan(R: number): { chunkRows: number; chunks: number } {
-  const chunkRows = Math.max(MIN_CHUNK_ROWS, Math.ceil(R / MAX_CHUNKS));
+/** How the parameter gradient cuts R rows into chunks (the `serial` variant: longer chunks, so usually one). */
+export function paramChunkPlan(R: number, variant: NormVariant = 'workgroup'): { chunkRows: number; chunks: number } {
+  const chunkRows = Math.max(variant === 'serial' ? MIN_CHUNK_ROWS_SERIAL : MIN_CHUNK_ROWS, Math.ceil(R / MAX_CHUNKS));
   return { chunkRows, chunks: Math.max(1, Math.ceil(R / chunkRows)) };
 }
 
@@ -167,7 +210,7 @@ export function normParamGrad(
   }
   if (accumulate && !out) throw new GpuError('accumulate needs an existing output', kernel, shapes);
   const result = out ?? ctx.empty([C], 'f32', `${kernel}`);
-  const { chunkRows, chunks } = paramChunkPlan(R);
+  const { chunkRows, chunks } = paramChunkPlan(R, normVariant(ctx));
   const partials = chunks > 1 ? ctx.empty([chunks, C], 'f32', `${kernel} partials`) : undefined;
   const columnGroups = Math.ceil(C / PARAM_WG);
   ctx.dispatch({

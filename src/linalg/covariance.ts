@@ -24,13 +24,14 @@ import { fill, scaleInto } from '../kernels/elementwise';
 import { matmulInto } from '../kernels/matmul';
 import { max, sumSquares } from '../kernels/reduce';
 import type { Runtime } from '../tensor/values';
+import { InputError, InternalError } from '../errors';
 
 const SAMPLE_EPS = 1e-30;
 
 /** C [in, in] += X̂ᵀX̂ with X̂ = X / |max(X)| for one sample X [..., in]. */
 export function accumulateScaledGram(rt: Runtime, x: GpuTensor, C: GpuTensor): void {
   const inF = C.shape[0]!;
-  if (C.shape.length !== 2 || C.shape[1] !== inF || x.size % inF !== 0) throw new Error(`covariance [${C.shape.join(', ')}] does not fit input [${x.shape.join(', ')}]`);
+  if (C.shape.length !== 2 || C.shape[1] !== inF || x.size % inF !== 0) throw new InternalError(`covariance [${C.shape.join(', ')}] does not fit input [${x.shape.join(', ')}]`);
   const X = x.view([x.size / inF, inF]); // [tokens, in]
   const peak = max(rt, X); // [1] signed maximum
   const peak2 = sumSquares(rt, peak); // [1] max²
@@ -76,18 +77,18 @@ function choleskyInPlace(a: Float64Array, n: number): boolean {
 
 /** C_fix = C + d·mean(diag C)·I, d = 0.01 doubled until C_fix = L Lᵀ exists (PEFT's damping rule). */
 export function dampedCholesky(C: ArrayLike<number>, n: number): DampedCholesky {
-  if (C.length !== n * n) throw new Error(`covariance has ${C.length} entries, expected ${n}×${n}`);
+  if (C.length !== n * n) throw new InternalError(`covariance has ${C.length} entries, expected ${n}×${n}`);
   let trace = 0;
   for (let i = 0; i < n; i++) trace += C[i * n + i]!;
   const mean = trace / n;
-  if (!(mean > 0) || !Number.isFinite(mean)) throw new Error(`the covariance has no positive diagonal (mean ${mean}): no calibration activations reached this layer`);
+  if (!(mean > 0) || !Number.isFinite(mean)) throw new InputError(`the covariance has no positive diagonal (mean ${mean}): no calibration activations reached this layer`);
   for (let damp = 0.01; damp < 1e6; damp *= 2) {
     const fixed = Float64Array.from(C);
     for (let i = 0; i < n; i++) fixed[i * n + i]! += damp * mean;
     const L = fixed.slice();
     if (choleskyInPlace(L, n)) return { L, fixed, damp };
   }
-  throw new Error('the covariance could not be damped into a positive definite matrix');
+  throw new InputError('the covariance could not be damped into a positive definite matrix');
 }
 
 /** Each row v of V [rows, n] replaced by v C_fix⁻¹ (= (C_fix⁻¹ vᵀ)ᵀ, C_fix symmetric), by two triangular solves with L. */

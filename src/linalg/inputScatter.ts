@@ -23,6 +23,7 @@ import type { Tensor } from '../tensor/tensor';
 import type { Runtime } from '../tensor/values';
 import { randomizedSvd } from './rsvd';
 import { exactSvd } from './svd';
+import { InputError, InternalError } from '../errors';
 
 /** Running sums of one input (several projections that read the same tensor share them). */
 export interface InputScatter {
@@ -50,7 +51,7 @@ export function inputScatter(rt: Runtime, inFeatures: number, name: string): Inp
 export function accumulateInputScatter(rt: Runtime, acc: InputScatter, x: Tensor, rows?: Tensor): void {
   const inF = acc.inFeatures;
   const N = x.data.size / inF;
-  if (x.shape[x.shape.length - 1] !== inF || !Number.isInteger(N)) throw new Error(`input scatter: x [${x.shape.join(',')}] does not end in ${inF}`);
+  if (x.shape[x.shape.length - 1] !== inF || !Number.isInteger(N)) throw new InternalError(`input scatter: x [${x.shape.join(',')}] does not end in ${inF}`);
   const K = rows ? rows.data.size : N;
   if (K === 0) return;
   const all = x.data.view([N, inF]);
@@ -85,8 +86,8 @@ export interface ComponentOptions {
 export async function inputComponents(rt: Runtime, acc: InputScatter, k: number, options: ComponentOptions): Promise<InputComponents> {
   const inF = acc.inFeatures;
   const n = acc.tokens;
-  if (n === 0) throw new Error('no calibration tokens reached this layer');
-  if (!Number.isInteger(k) || k < 1 || k > inF) throw new Error(`cannot take ${k} components of ${inF} input features`);
+  if (n === 0) throw new InputError('no calibration tokens reached this layer');
+  if (!Number.isInteger(k) || k < 1 || k > inF) throw new InternalError(`cannot take ${k} components of ${inF} input features`);
   matmulInto(rt, acc.sum.view([1, inF]), acc.sum.view([1, inF]), acc.S, { transA: true, alpha: -1 / n, accumulate: true }); // S_c
   const diagonalIds = rt.upload(Uint32Array.from({ length: inF }, (_, i) => i * (inF + 1)), [inF], 'u32', 'diagonal positions');
   const diagonal = embeddingForward(rt, diagonalIds, acc.S.view([inF * inF, 1]));

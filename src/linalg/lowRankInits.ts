@@ -14,7 +14,7 @@
 //           B = U diag(√σ'), A = diag(√σ') (Vᵀ C_fix⁻¹) (corda_init; σ' = σ/s). Exact SVD, as PEFT.
 //   LoRA-GA mean gradient G = U S Vᵀ (randomized SVD, q = min(4r, out, in), niter 4, as both the
 //           official code and PEFT); A and B from disjoint triplets of the first 2r (direction),
-//           scaled (scale), see loragaFactors.
+//           scaled (scale): loragaIndices, loragaScales.
 // The exact SVD is one-sided Jacobi (svd.ts): min(out, in) ≤ EXACT_SVD_MAX_SIDE, and slow for
 // wide layers on software adapters (128×768 ≈ 9 s on SwiftShader).
 
@@ -29,6 +29,7 @@ import { subtractProduct, type LowRankInit } from './principal';
 import { orthonormalize } from './qr';
 import { randomizedSvd } from './rsvd';
 import { exactSvd } from './svd';
+import { InputError, UnsupportedError } from '../errors';
 
 /** The largest min(out, in) the exact SVD takes. */
 export const EXACT_SVD_MAX_SIDE = JACOBI_MAX_ROWS;
@@ -69,7 +70,7 @@ export interface Triplets {
 /** All k = min(m, n) singular triplets by the exact SVD, or a clear refusal past its size. */
 export async function fullSvd(rt: Runtime, M: GpuTensor, what: string): Promise<Triplets> {
   const [m, n] = M.shape as [number, number];
-  if (Math.min(m, n) > EXACT_SVD_MAX_SIDE) throw new RangeError(`${what}: needs an exact SVD, which takes min(out, in) ≤ ${EXACT_SVD_MAX_SIDE}; this matrix is [${m}, ${n}]`);
+  if (Math.min(m, n) > EXACT_SVD_MAX_SIDE) throw new UnsupportedError(`${what}: needs an exact SVD, which takes min(out, in) ≤ ${EXACT_SVD_MAX_SIDE}; this matrix is [${m}, ${n}]`);
   const { U, S, Vt } = await exactSvd(rt, M);
   const sigma = await rt.read(S);
   rt.release(S);
@@ -97,7 +98,7 @@ export function splitTriplets(rt: Runtime, W: Tensor, t: Triplets, idx: readonly
 /** OLoRA: B = orth(W[:, :r]) = Q[:, :r], A = BᵀW = R[:r, :]. Needs r ≤ min(out, in). */
 export function oloraInit(rt: Runtime, W: Tensor, scaling: number, rank: number, name: string): LowRankInit {
   const [out, inF] = W.shape as [number, number];
-  if (rank > Math.min(out, inF)) throw new RangeError(`${name}: OLoRA needs r ≤ min(out, in) = ${Math.min(out, inF)}`);
+  if (rank > Math.min(out, inF)) throw new InputError(`${name}: OLoRA needs r ≤ min(out, in) = ${Math.min(out, inF)}`);
   const first = copyColumns(rt, W.data, rt.empty([out, rank], 'f32', 'W[:, :r]'), { srcOffset: 0, dstOffset: 0, width: rank });
   const B = orthonormalize(rt, first); // [out, r]
   rt.release(first);
@@ -201,7 +202,7 @@ export function loragaScales(o: LoraGaOptions, out: number, scaling: number, sig
 export async function loragaInit(rt: Runtime, W: Tensor, gradientSum: GpuTensor, batches: number, scaling: number, o: LoraGaOptions, name: string): Promise<LowRankInit> {
   const [out, inF] = W.shape as [number, number];
   const r = o.rank;
-  if (2 * r > Math.min(out, inF)) throw new RangeError(`${name}: LoRA-GA needs 2r ≤ min(out, in) = ${Math.min(out, inF)}`);
+  if (2 * r > Math.min(out, inF)) throw new InputError(`${name}: LoRA-GA needs 2r ≤ min(out, in) = ${Math.min(out, inF)}`);
   const { U, S, Vt } = randomizedSvd(rt, gradientSum, { rank: 2 * r, oversample: 2 * r, niter: o.niter, seed: o.seed });
   const sigma = (await rt.read(S)).map((v) => v / batches);
   rt.release(S);

@@ -6,10 +6,13 @@
 //                      W_res = W − s·B A  (computed from the factors, so W_res + sBA == W
 //                      up to f32 rounding even when the SVD is approximate)
 //   SORSA              B = U_r, S = σ_r, A = V_rᵀ, W_res = W − s·B diag(S) A
-// The r singular values are read back (r floats, init only) to form the small diagonals on
-// the CPU; every [out, in]-sized product stays on the GPU.
+// Nothing is read back: the diagonals (√σ', σ) are formed on the GPU from S (kernels/diagonal.ts)
+// and applied by matmul, so an init records its kernels and returns, and a method's layers are
+// recorded back to back while the GPU works (no per-layer round trip on the init path).
+// An exact SVD (`exact`) that refuses a matrix names `purpose` (e.g. "PiSSA's init of <layer>").
 
 import type { GpuTensor } from '../gpu/tensor';
+import { diagonalFrom } from '../kernels/diagonal';
 import { copy, signScaledInto } from '../kernels/elementwise';
 import { matmulInto } from '../kernels/matmul';
 import { Tensor } from '../tensor/tensor';
@@ -25,47 +28,47 @@ export interface SvdSettings {
   readonly oversample: number;
   readonly exact: boolean;
   readonly seed: number;
+  /** What the SVD is for, as the user would name it (an exact SVD's refusal starts with it). */
+  readonly purpose?: string;
 }
 
 export interface Principal {
   /** [out, r] */
   readonly U: GpuTensor;
-  /** [r] on the host, descending */
-  readonly sigma: Float32Array;
+  /** [r] on the GPU, descending */
+  readonly S: GpuTensor;
   /** [r, in] */
   readonly Vt: GpuTensor;
 }
 
+/** The r principal triplets of W, left on the GPU (the randomized SVD reads nothing back; the exact one reads one status word per batch of sweeps). */
 export async function principal(rt: Runtime, W: GpuTensor, s: SvdSettings): Promise<Principal> {
   const [out, inF] = W.shape as [number, number];
   const rank = Math.min(s.rank, out, inF);
-  const { U, S, Vt } = s.exact ? await exactSvd(rt, W, { keep: rank }) : randomizedSvd(rt, W, { rank, niter: s.niter, oversample: s.oversample, seed: s.seed });
-  const sigma = await rt.read(S);
-  rt.release(S);
-  return { U, sigma, Vt };
+  return s.exact ? exactSvd(rt, W, { keep: rank, purpose: s.purpose }) : randomizedSvd(rt, W, { rank, niter: s.niter, oversample: s.oversample, seed: s.seed });
 }
 
-function diagonal(rt: Runtime, d: ArrayLike<number>): GpuTensor {
-  const r = d.length;
-  const m = new Float32Array(r * r);
-  for (let i = 0; i < r; i++) m[i * r + i] = d[i]!;
-  return rt.uploadF32(m, [r, r], 'diagonal');
+/** X [m, r] · D, into a new tensor. */
+function timesDiagonal(rt: Runtime, X: GpuTensor, D: GpuTensor, what: string): GpuTensor {
+  return matmulInto(rt, X, D, rt.empty(X.shape, 'f32', what));
 }
 
-/** X [m, r] · diag(d), into a new tensor. */
-function scaleColumns(rt: Runtime, X: GpuTensor, d: ArrayLike<number>, what: string): GpuTensor {
-  const D = diagonal(rt, d);
-  const out = matmulInto(rt, X, D, rt.empty(X.shape, 'f32', what));
-  rt.release(D);
-  return out;
+/** D · X [r, n], into a new tensor. */
+function diagonalTimes(rt: Runtime, D: GpuTensor, X: GpuTensor, what: string): GpuTensor {
+  return matmulInto(rt, D, X, rt.empty(X.shape, 'f32', what));
 }
 
-/** diag(d) · X [r, n], into a new tensor. */
-function scaleRows(rt: Runtime, X: GpuTensor, d: ArrayLike<number>, what: string): GpuTensor {
-  const D = diagonal(rt, d);
-  const out = matmulInto(rt, D, X, rt.empty(X.shape, 'f32', what));
-  rt.release(D);
-  return out;
+/**
+ * PiSSA's factors of W: with σ' = σ_r/s, A = diag(√σ') V_rᵀ [r, in] and B = U_r diag(√σ') [out, r]
+ * (so s·B·A = U_r diag(σ_r) V_rᵀ), all on the GPU.
+ */
+export async function principalFactors(rt: Runtime, W: GpuTensor, scaling: number, svd: SvdSettings): Promise<{ A: GpuTensor; B: GpuTensor }> {
+  const { U, S, Vt } = await principal(rt, W, svd);
+  const D = diagonalFrom(rt, S, { divisor: scaling, power: 0.5 }, 'diag √(σ/s)');
+  const A = diagonalTimes(rt, D, Vt, 'A');
+  const B = timesDiagonal(rt, U, D, 'B');
+  rt.release(U, S, Vt, D);
+  return { A, B };
 }
 
 /** W − s · B · A (B [out, r], A [r, in]) as a new tensor. */
@@ -80,31 +83,28 @@ export interface LowRankInit {
   readonly S?: Tensor;
   /** The frozen base that replaces W. */
   readonly residual: Tensor;
-  readonly sigma: Float32Array;
+  /** The singular values used, on the host, where an init read them (the SVD-split inits of lowRankInits.ts). */
+  readonly sigma?: Float32Array;
 }
 
 export async function pissaInit(rt: Runtime, W: Tensor, scaling: number, svd: SvdSettings, name: string): Promise<LowRankInit> {
-  const { U, sigma, Vt } = await principal(rt, W.data, svd);
-  const root = Array.from(sigma, (v) => Math.sqrt(Math.max(v, 0) / scaling));
-  const A = scaleRows(rt, Vt, root, `${name}.lora_A`);
-  const B = scaleColumns(rt, U, root, `${name}.lora_B`);
-  rt.release(U, Vt);
+  const { A, B } = await principalFactors(rt, W.data, scaling, { purpose: `PiSSA's init of ${name}`, ...svd });
   const residual = subtractProduct(rt, W.data, B, A, scaling, `${name}.residual`);
-  return { A: Tensor.leaf(A, true, `${name}.lora_A`), B: Tensor.leaf(B, true, `${name}.lora_B`), residual: Tensor.leaf(residual, false, `${name}.weight`), sigma };
+  return { A: Tensor.leaf(A, true, `${name}.lora_A`), B: Tensor.leaf(B, true, `${name}.lora_B`), residual: Tensor.leaf(residual, false, `${name}.weight`) };
 }
 
 export async function sorsaInit(rt: Runtime, W: Tensor, scaling: number, svd: SvdSettings, name: string): Promise<LowRankInit> {
-  const { U, sigma, Vt } = await principal(rt, W.data, svd);
-  const US = scaleColumns(rt, U, sigma, 'U·diag(S)');
+  const { U, S, Vt } = await principal(rt, W.data, { purpose: `SORSA's init of ${name}`, ...svd });
+  const D = diagonalFrom(rt, S, {}, 'diag(S)');
+  const US = timesDiagonal(rt, U, D, 'U·diag(S)');
+  rt.release(D);
   const residual = subtractProduct(rt, W.data, US, Vt, scaling, `${name}.residual`);
   rt.release(US);
-  const S = rt.uploadF32(sigma, [sigma.length], `${name}.sorsa_S`);
   return {
     A: Tensor.leaf(Vt, true, `${name}.sorsa_A`),
     B: Tensor.leaf(U, true, `${name}.sorsa_B`),
     S: Tensor.leaf(S, true, `${name}.sorsa_S`),
     residual: Tensor.leaf(residual, false, `${name}.weight`),
-    sigma,
   };
 }
 
@@ -113,10 +113,11 @@ export async function sorsaInit(rt: Runtime, W: Tensor, scaling: number, svd: Sv
  * ΔW = −η · sign(G) (Adam's first step), truncated by SVD to U_r diag(σ_r) V_rᵀ;
  * B = U_r [out, r] and A = V_rᵀ [r, in] frozen, R = diag(σ_r) [r, r] trainable.
  */
-export async function lorasbInit(rt: Runtime, gradient: GpuTensor, eta: number, svd: SvdSettings, name: string): Promise<{ A: Tensor; B: Tensor; R: Tensor; sigma: Float32Array }> {
+export async function lorasbInit(rt: Runtime, gradient: GpuTensor, eta: number, svd: SvdSettings, name: string): Promise<{ A: Tensor; B: Tensor; R: Tensor }> {
   const delta = signScaledInto(rt, rt.empty(gradient.shape, 'f32', 'LoRA-SB ΔW'), gradient, -eta);
-  const { U, sigma, Vt } = await principal(rt, delta, svd);
+  const { U, S, Vt } = await principal(rt, delta, { purpose: `LoRA-SB's init of ${name}`, ...svd });
   rt.release(delta);
-  const R = diagonal(rt, sigma);
-  return { A: Tensor.leaf(Vt, false, `${name}.lorasb_A`), B: Tensor.leaf(U, false, `${name}.lorasb_B`), R: Tensor.leaf(R, true, `${name}.lorasb_R`), sigma };
+  const R = diagonalFrom(rt, S, {}, `${name}.lorasb_R`);
+  rt.release(S);
+  return { A: Tensor.leaf(Vt, false, `${name}.lorasb_A`), B: Tensor.leaf(U, false, `${name}.lorasb_B`), R: Tensor.leaf(R, true, `${name}.lorasb_R`) };
 }

@@ -7,6 +7,7 @@ import { accumulateInputSquares, inputNorms, pruneWeights, type PrunePattern } f
 import { fill } from '../kernels/elementwise';
 import { Tensor } from '../tensor/tensor';
 import type { Runtime } from '../tensor/values';
+import { InputError } from '../errors';
 
 export type { PrunePattern };
 
@@ -17,7 +18,7 @@ export interface PruneSettings {
 
 /** A pruned frozen copy of W [out, in]; `norms` [in] is required for Wanda. */
 export function prunedWeight(rt: Runtime, W: Tensor, settings: PruneSettings, name: string, norms?: Tensor): Tensor {
-  if (settings.method === 'wanda' && !norms) throw new Error(`${name}: Wanda pruning needs activation norms from calibration batches`);
+  if (settings.method === 'wanda' && !norms) throw new InputError(`${name}: Wanda pruning needs activation norms from calibration batches`);
   const data = pruneWeights(rt, W.data, { method: settings.method, pattern: settings.pattern, inputNorms: norms?.data });
   return Tensor.leaf(data, false, name);
 }

@@ -123,4 +123,35 @@ describe('smallSvd and singularValues', () => {
       ctx.release(W, S);
     }
   });
+
+  it.each(['workgroup', 'rounds'] as const)('singularValues of a batch [L, m, n] equals each matrix alone, both orientations (%s)', async (method) => {
+    const ctx = await testContext();
+    for (const [L, m, n] of [
+      [3, 20, 9],
+      [2, 9, 20],
+    ] as const) {
+      const all = Float32Array.from(gaussian(L * m * n, 300 + m));
+      const batch = ctx.uploadF32(all, [L, m, n]);
+      const S = await singularValues(ctx, batch, { method });
+      expect(S.shape).toEqual([L, Math.min(m, n)]);
+      const together = await ctx.read(S);
+      ctx.release(batch, S);
+      for (let b = 0; b < L; b++) {
+        const W = ctx.uploadF32(all.subarray(b * m * n, (b + 1) * m * n), [m, n]);
+        const alone = await singularValues(ctx, W, { method });
+        expect(together.subarray(b * Math.min(m, n), (b + 1) * Math.min(m, n)), `[${L}, ${m}, ${n}] #${b}`).toEqual(await ctx.read(alone));
+        ctx.release(W, alone);
+      }
+    }
+  });
+
+  it('refuses a smaller side over 1024 with the caller\'s purpose first', async () => {
+    const ctx = await testContext();
+    const W = ctx.empty([1025, 1030]);
+    await expect(exactSvd(ctx, W, { purpose: "PiSSA's init of model.layers.3.mlp.up_proj" })).rejects.toThrow(
+      "PiSSA's init of model.layers.3.mlp.up_proj: the exact SVD (one-sided Jacobi) takes matrices whose smaller side is at most 1024, and this one is 1025 × 1030",
+    );
+    await expect(singularValues(ctx, W)).rejects.toThrow(/^an exact SVD: the exact SVD/);
+    ctx.release(W);
+  });
 });

@@ -16,6 +16,7 @@ import { lmHeadLoss, type LmHeadLossOptions } from '../tensor/ops/lmHeadLoss';
 import { selectPosition } from '../tensor/ops/split';
 import type { Tensor } from '../tensor/tensor';
 import type { LinearLayer } from './linearLayer';
+import { InternalError } from '../errors';
 
 export interface ForwardOptions {
   /** Position of the first token (generation with a cache); 0 by default. */
@@ -90,13 +91,13 @@ export abstract class CausalLM {
 
   parameter(name: string): Tensor {
     const p = this.params.get(name);
-    if (!p) throw new Error(`model has no parameter ${name}`);
+    if (!p) throw new InternalError(`model has no parameter ${name}`);
     return p.tensor;
   }
 
   linear(name: string): LinearLayer {
     const layer = this.slots.get(name);
-    if (!layer) throw new Error(`model has no linear layer ${name}`);
+    if (!layer) throw new InternalError(`model has no linear layer ${name}`);
     return layer;
   }
 
@@ -114,7 +115,7 @@ export abstract class CausalLM {
   replaceLinear(name: string, layer: LinearLayer): LinearLayer {
     const old = this.linear(name);
     if (old.inFeatures !== layer.inFeatures || old.outFeatures !== layer.outFeatures) {
-      throw new Error(`${name}: replacement is [${layer.outFeatures}, ${layer.inFeatures}], slot is [${old.outFeatures}, ${old.inFeatures}]`);
+      throw new InternalError(`${name}: replacement is [${layer.outFeatures}, ${layer.inFeatures}], slot is [${old.outFeatures}, ${old.inFeatures}]`);
     }
     this.slots.set(name, layer);
     return old;

@@ -67,7 +67,7 @@ describe('generation', () => {
     }
   });
 
-  for (const folder of ['tiny-gpt2', 'tiny-llama', 'tiny-qwen2']) {
+  for (const folder of ['tiny-gpt2', 'tiny-llama', 'tiny-qwen2', 'tiny-qwen3', 'tiny-gemma3']) {
     it(`${folder}: greedy generation with the KV cache equals generation without it`, async () => {
       const ctx = await testContext();
       const model = await loadCausalLM(ctx, await openModelFiles(await nodeDirectorySources(`test/fixtures/${folder}`)));

@@ -18,6 +18,7 @@ import { KvCache } from '../tensor/kvCache';
 import { readTensor, tokenIds, type Runtime } from '../tensor/values';
 import type { CausalLM, ForwardOptions } from './causalLM';
 import { sampleToken, seededRandom, type SamplingOptions } from './sampling';
+import { InputError } from '../errors';
 
 export interface GenerateOptions extends SamplingOptions {
   readonly maxNewTokens: number;
@@ -36,9 +37,9 @@ export interface GenerateOptions extends SamplingOptions {
 }
 
 function checkPrompt(model: CausalLM, promptIds: readonly number[]): void {
-  if (promptIds.length === 0) throw new Error('generation needs at least one prompt token');
+  if (promptIds.length === 0) throw new InputError('generation needs at least one prompt token');
   const maxPositions = model.config.maxPositions;
-  if (promptIds.length > maxPositions) throw new Error(`the prompt has ${promptIds.length} tokens; the model takes at most ${maxPositions}`);
+  if (promptIds.length > maxPositions) throw new InputError(`the prompt has ${promptIds.length} tokens; the model takes at most ${maxPositions}`);
 }
 
 export async function generate(rt: Runtime, model: CausalLM, promptIds: readonly number[], options: GenerateOptions): Promise<number[]> {

@@ -18,6 +18,7 @@ import type { Tensor } from '../tensor/tensor';
 import { tokenIds } from '../tensor/values';
 import { CausalLM, type ForwardOptions, type NamedParameter } from './causalLM';
 import { DenseLinear } from './linearLayer';
+import { InputError } from '../errors';
 
 const PROJECTIONS = ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'] as const;
 
@@ -47,7 +48,7 @@ export class Gpt2Model extends CausalLM {
     const [B, T] = ids.shape as [number, number];
     const start = options.start ?? 0;
     if (start + T > this.config.maxPositions) {
-      throw new Error(`GPT-2 has ${this.config.maxPositions} positions; positions ${start}..${start + T - 1} asked`);
+      throw new InputError(`GPT-2 has ${this.config.maxPositions} positions; positions ${start}..${start + T - 1} asked`);
     }
     const positions = Array.from({ length: B * T }, (_, i) => start + (i % T));
     let x = add(g, embedding(g, ids, this.parameter('wte.weight')), embedding(g, tokenIds(g, positions, [B, T], 'positions'), this.parameter('wpe.weight')));

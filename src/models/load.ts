@@ -12,7 +12,7 @@ import { encodeF16 } from '../io/halfFloat';
 import { frozenStorage, readModelTensorAsF32, type FrozenPrecision, type ModelSource, type ModelTensor } from '../io/modelFiles';
 import { readTensorBytes } from '../io/safetensors';
 import type { Tensor } from '../tensor/tensor';
-import { cloneParameter, halfParameter, parameterFromArray, releaseTensors, type Runtime } from '../tensor/values';
+import { cloneParameter, halfParameter, isPacked, parameterFromArray, releaseTensors, type Runtime } from '../tensor/values';
 import type { CausalLM, NamedParameter, ParameterKind } from './causalLM';
 import { Gemma3Model } from './gemma3';
 import { Gpt2Model } from './gpt2';
@@ -111,6 +111,12 @@ export function cloneCausalLM(rt: Runtime, model: CausalLM, trainable: boolean):
 function buildModel(config: ModelConfig, params: ReadonlyMap<string, NamedParameter>): CausalLM {
   if (config.family === 'gpt2') return new Gpt2Model(config, params);
   return config.modelType === 'gemma3_text' ? new Gemma3Model(config, params) : new LlamaModel(config, params);
+}
+
+/** Bytes per weight of each parameter as the model holds it (2 packed 16-bit, 4 f32), by HF name; 4 for names it lacks. */
+export function heldBytesPerParam(model: CausalLM): (tensor: { readonly name: string }) => number {
+  const held = new Map(model.parameters().map((p) => [p.name, isPacked(p.tensor) ? 2 : 4]));
+  return (tensor) => held.get(tensor.name) ?? 4;
 }
 
 export function releaseModel(rt: Runtime, model: CausalLM): void {

@@ -5,6 +5,7 @@
 import { create } from 'zustand';
 import { engineClient } from './engineStore';
 import type { DatasetParams, DatasetPreview } from '../worker/protocol';
+import { errorMessage } from '../errors';
 
 export const BUILTIN_DATASETS = [
   { id: 'math', label: 'Math word problems' },
@@ -21,17 +22,13 @@ interface DataState {
   refresh: (params: DatasetParams) => Promise<void>;
 }
 
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 export const useDataStore = create<DataState>()((set, get) => {
   const run = async (what: string, call: () => Promise<DatasetPreview>): Promise<void> => {
     set({ loading: what, error: null });
     try {
       set({ preview: await call(), loading: null });
     } catch (error) {
-      set({ loading: null, error: { what, message: messageOf(error) } });
+      set({ loading: null, error: { what, message: errorMessage(error) } });
     }
   };
   return {

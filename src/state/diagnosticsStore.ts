@@ -7,6 +7,7 @@
 import { create } from 'zustand';
 import { engineClient } from './engineStore';
 import type { ComparisonEvent, DiagnosticPoint, MethodSettingValues, SpectrumResult } from '../worker/protocol';
+import { errorMessage } from '../errors';
 
 export interface QuantPoint {
   readonly method: string;
@@ -14,6 +15,9 @@ export interface QuantPoint {
   readonly iteration: number;
   readonly frobenius: number;
   readonly nuclear: number;
+  /** Exact singular values, or the randomized estimate of a large layer (with its stated bound). */
+  readonly nuclearMethod?: 'exact' | 'randomized';
+  readonly nuclearError?: number;
 }
 
 export interface TargetLayer {
@@ -85,7 +89,7 @@ export const useDiagnosticsStore = create<DiagnosticsState>()((set, get) => ({
       const result = await engineClient().call('spectrum', { method, layer });
       set({ spectra: { ...get().spectra, [key]: { status: 'done', result } } });
     } catch (error) {
-      set({ spectra: { ...get().spectra, [key]: { status: 'failed', message: error instanceof Error ? error.message : String(error) } } });
+      set({ spectra: { ...get().spectra, [key]: { status: 'failed', message: errorMessage(error) } } });
     }
   },
   addMethod: async (id, settings) => {
@@ -93,7 +97,7 @@ export const useDiagnosticsStore = create<DiagnosticsState>()((set, get) => ({
     try {
       await engineClient().call('addMethod', { id, settings });
     } catch (error) {
-      set({ addError: error instanceof Error ? error.message : String(error) });
+      set({ addError: errorMessage(error) });
     }
   },
 }));

@@ -5,6 +5,7 @@
 import { create } from 'zustand';
 import { EngineClient, checkPageWebGpu, type EngineError } from '../worker/client';
 import type { GpuDescription, MatmulBenchRow, MatmulBenchShape, SelfTestResult } from '../worker/protocol';
+import { errorMessage, InternalError } from '../errors';
 
 export type EngineStatus = 'starting' | 'ready' | 'unavailable' | 'failed';
 
@@ -29,12 +30,8 @@ interface EngineState {
 let client: EngineClient | undefined;
 
 export function engineClient(): EngineClient {
-  if (!client) throw new Error('the engine has not been started');
+  if (!client) throw new InternalError('the engine has not been started');
   return client;
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 export const useEngineStore = create<EngineState>()((set, get) => ({
@@ -52,7 +49,7 @@ export const useEngineStore = create<EngineState>()((set, get) => ({
     try {
       checkPageWebGpu();
     } catch (error) {
-      set({ status: 'unavailable', problem: messageOf(error) });
+      set({ status: 'unavailable', problem: errorMessage(error) });
       return;
     }
     client = new EngineClient();
@@ -66,7 +63,7 @@ export const useEngineStore = create<EngineState>()((set, get) => ({
       set({ status: 'ready', gpu, benchShapes });
     } catch (error) {
       const unavailable = (error as EngineError).name === 'WebGpuUnavailableError';
-      set({ status: unavailable ? 'unavailable' : 'failed', problem: messageOf(error) });
+      set({ status: unavailable ? 'unavailable' : 'failed', problem: errorMessage(error) });
     }
   },
 
@@ -77,7 +74,7 @@ export const useEngineStore = create<EngineState>()((set, get) => ({
       const result = await engineClient().selfTest(Math.floor(Math.random() * 1e9));
       set({ selfTest: { state: 'done', result } });
     } catch (error) {
-      set({ selfTest: { state: 'failed', message: messageOf(error) } });
+      set({ selfTest: { state: 'failed', message: errorMessage(error) } });
     }
   },
 
@@ -88,7 +85,7 @@ export const useEngineStore = create<EngineState>()((set, get) => ({
       const result = await engineClient().bench(shapes, includePeer, (row) => set({ benchRows: [...get().benchRows, row] }));
       set({ bench: { state: 'done', result }, benchRows: result });
     } catch (error) {
-      set({ bench: { state: 'failed', message: messageOf(error) } });
+      set({ bench: { state: 'failed', message: errorMessage(error) } });
     }
   },
 }));

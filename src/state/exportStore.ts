@@ -16,6 +16,7 @@ import { useRunStore } from './runStore';
 import { currentRunRecord } from './savedRunsStore';
 import { useSettingsStore } from './settingsStore';
 import type { ExportFormat } from '../worker/protocol';
+import { errorMessage, InputError } from '../errors';
 
 export type Packaging = 'zip' | 'files';
 
@@ -27,10 +28,6 @@ interface ExportState {
   downloadScript: (methodId: string) => Promise<void>;
   downloadCurves: (kind: 'csv' | 'json') => void;
   downloadReport: (charts: readonly ReportChart[]) => void;
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 function stamp(): string {
@@ -47,7 +44,7 @@ export const useExportStore = create<ExportState>()((set, get) => {
       run();
       set({ outcome: { ok: true, text: what } });
     } catch (error) {
-      set({ outcome: { ok: false, text: messageOf(error) } });
+      set({ outcome: { ok: false, text: errorMessage(error) } });
     }
   };
   return {
@@ -69,7 +66,7 @@ export const useExportStore = create<ExportState>()((set, get) => {
         const bytes = result.files.reduce((n, f) => n + f.data.byteLength, 0);
         set({ outcome: { ok: true, text: `${result.note} ${result.files.map((f) => f.name).join(', ')} (${(bytes / 1024).toFixed(0)} KiB${packaging === 'zip' ? `, as ${result.folder}.zip` : ''}).` } });
       } catch (error) {
-        set({ outcome: { ok: false, text: `The ${what} could not be exported: ${messageOf(error)}` } });
+        set({ outcome: { ok: false, text: `The ${what} could not be exported: ${errorMessage(error)}` } });
       } finally {
         set({ busy: null });
       }
@@ -79,9 +76,9 @@ export const useExportStore = create<ExportState>()((set, get) => {
       try {
         const run = useRunStore.getState();
         const params = run.params;
-        if (!params) throw new Error('start a comparison (or reopen a saved one) first');
+        if (!params) throw new InputError('start a comparison (or reopen a saved one) first');
         const choice = params.methods.find((m) => m.id === methodId);
-        if (!choice) throw new Error(`${methodId} is not in this comparison`);
+        if (!choice) throw new InputError(`${methodId} is not in this comparison`);
         const card = useModelStore.getState().card;
         const script = await engineClient().call('pythonScript', {
           methodId,
@@ -105,14 +102,14 @@ export const useExportStore = create<ExportState>()((set, get) => {
         downloadText(`train_${methodId}.py`, script, 'text/x-python');
         set({ outcome: { ok: true, text: `train_${methodId}.py downloaded: run it on a CUDA machine with transformers, PEFT and TRL.` } });
       } catch (error) {
-        set({ outcome: { ok: false, text: messageOf(error) } });
+        set({ outcome: { ok: false, text: errorMessage(error) } });
       }
     },
 
     downloadCurves: (kind) =>
       guard(`Curves downloaded as ${kind.toUpperCase()}.`, () => {
         const record = currentRunRecord();
-        if (!record) throw new Error('there are no curves yet');
+        if (!record) throw new InputError('there are no curves yet');
         if (kind === 'csv') downloadText(`adapter-studio-curves-${stamp()}.csv`, curvesCsv(record), 'text/csv');
         else downloadText(`adapter-studio-run-${stamp()}.json`, curvesJson(record), 'application/json');
       }),
@@ -120,7 +117,7 @@ export const useExportStore = create<ExportState>()((set, get) => {
     downloadReport: (charts) =>
       guard('Report downloaded: one HTML file with everything inline.', () => {
         const record = currentRunRecord();
-        if (!record) throw new Error('there is no comparison to report yet');
+        if (!record) throw new InputError('there is no comparison to report yet');
         downloadText(`adapter-studio-report-${stamp()}.html`, htmlReport(record, charts), 'text/html');
       }),
   };

@@ -6,6 +6,7 @@ import { create } from 'zustand';
 import { cachedModelFiles, cacheModelFiles, deleteCachedModel, listCachedModels, opfsAvailable, type CachedModel } from '../io/opfsCache';
 import { useModelStore } from './modelStore';
 import type { PickedFile } from '../worker/protocol';
+import { errorMessage } from '../errors';
 
 interface ModelCacheState {
   readonly available: boolean;
@@ -21,10 +22,6 @@ interface ModelCacheState {
   remove: (key: string) => Promise<void>;
 }
 
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 export const useModelCacheStore = create<ModelCacheState>()((set, get) => ({
   available: opfsAvailable(),
   models: [],
@@ -36,7 +33,7 @@ export const useModelCacheStore = create<ModelCacheState>()((set, get) => ({
     try {
       set({ models: await listCachedModels() });
     } catch (error) {
-      set({ error: `Cached models could not be listed: ${messageOf(error)}` });
+      set({ error: `Cached models could not be listed: ${errorMessage(error)}` });
     }
   },
   loadAndCache: async (files) => {
@@ -47,7 +44,7 @@ export const useModelCacheStore = create<ModelCacheState>()((set, get) => ({
     try {
       await cacheModelFiles(card.name, files);
     } catch (error) {
-      set({ error: messageOf(error) });
+      set({ error: errorMessage(error) });
     } finally {
       set({ caching: null });
       await get().refresh();
@@ -60,7 +57,7 @@ export const useModelCacheStore = create<ModelCacheState>()((set, get) => ({
     try {
       files = await cachedModelFiles(key);
     } catch (error) {
-      set({ error: `The cached copy could not be read (${messageOf(error)}); delete it and drop the folder again.` });
+      set({ error: `The cached copy could not be read (${errorMessage(error)}); delete it and drop the folder again.` });
       await get().refresh();
       return false;
     }
@@ -70,7 +67,7 @@ export const useModelCacheStore = create<ModelCacheState>()((set, get) => ({
     try {
       await deleteCachedModel(key);
     } catch (error) {
-      set({ error: `The cached model could not be deleted: ${messageOf(error)}` });
+      set({ error: `The cached model could not be deleted: ${errorMessage(error)}` });
     }
     await get().refresh();
   },

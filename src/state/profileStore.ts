@@ -4,6 +4,7 @@
 import { create } from 'zustand';
 import type { ProfileParams, ProfileReport, ProfileStep } from '../worker/protocol';
 import { engineClient } from './engineStore';
+import { errorMessage } from '../errors';
 
 type ProfileJob = { state: 'idle' } | { state: 'running'; text: string } | { state: 'done' } | { state: 'failed'; message: string };
 
@@ -30,7 +31,7 @@ export const useProfileStore = create<ProfileState>()((set, get) => ({
       });
       set({ job: { state: 'done' }, report, live: [] });
     } catch (error) {
-      set({ job: { state: 'failed', message: error instanceof Error ? error.message : String(error) } });
+      set({ job: { state: 'failed', message: errorMessage(error) } });
     }
   },
 }));

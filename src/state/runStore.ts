@@ -6,6 +6,7 @@ import { create } from 'zustand';
 import { engineClient } from './engineStore';
 import { useDiagnosticsStore } from './diagnosticsStore';
 import type { ComparisonEvent, ComparisonParams, ComparisonResult, InitProgress, StepPoint } from '../worker/protocol';
+import { errorMessage } from '../errors';
 
 export type RunPhase = 'idle' | 'initialising' | 'running' | 'paused' | 'stopping' | 'done' | 'stopped' | 'failed';
 
@@ -41,10 +42,6 @@ interface RunState {
   resume: () => Promise<void>;
   stop: () => Promise<void>;
   generate: (methodIds: readonly (string | null)[], prompt: string, maxNewTokens: number) => Promise<void>;
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 export const BASE_MODEL_KEY = 'base';
@@ -101,7 +98,7 @@ export const useRunStore = create<RunState>()((set, get) => {
         const result = await engineClient().call('startComparison', params, onEvent);
         set({ phase: result.stopped ? 'stopped' : 'done', result });
       } catch (error) {
-        set({ phase: 'failed', error: messageOf(error) });
+        set({ phase: 'failed', error: errorMessage(error) });
       }
     },
     pause: async () => {
@@ -127,7 +124,7 @@ export const useRunStore = create<RunState>()((set, get) => {
           const r = await engineClient().call('generate', { methodId: id ?? undefined, prompt, maxNewTokens }, (p) => put({ status: 'running', text: p.text }));
           put({ status: 'done', text: r.text, tokens: r.tokens, ms: r.ms });
         } catch (error) {
-          put({ status: 'failed', text: messageOf(error) });
+          put({ status: 'failed', text: errorMessage(error) });
         }
       }
     },

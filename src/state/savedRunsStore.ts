@@ -14,6 +14,7 @@ import { useDiagnosticsStore } from './diagnosticsStore';
 import { useModelStore } from './modelStore';
 import { useRunStore, type RunPhase } from './runStore';
 import { useSettingsStore } from './settingsStore';
+import { errorMessage, InputError } from '../errors';
 
 interface SavedRunsState {
   readonly runs: readonly RunListing[];
@@ -35,10 +36,6 @@ interface SavedRunsState {
 }
 
 const ACTIVE: readonly RunPhase[] = ['initialising', 'running', 'paused', 'stopping'];
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 /** The page's run as a record (for saving and for exports of the comparison). */
 export function currentRunRecord(id = `run-${Date.now()}`, startedAt = Date.now()): RunRecord | null {
@@ -117,18 +114,18 @@ export const useSavedRunsStore = create<SavedRunsState>()((set, get) => ({
     try {
       set({ runs: await listRuns() });
     } catch (error) {
-      set({ error: `Saved runs are unavailable: ${messageOf(error)}` });
+      set({ error: `Saved runs are unavailable: ${errorMessage(error)}` });
     }
   },
   reopen: async (id) => {
     if (ACTIVE.includes(useRunStore.getState().phase)) return;
     try {
       const record = await getRun(id);
-      if (!record) throw new Error('it was deleted');
+      if (!record) throw new InputError('it was deleted');
       show(record);
       set({ viewing: id, live: false, error: null, overlay: get().overlay?.id === id ? null : get().overlay });
     } catch (error) {
-      set({ error: `The saved run could not be opened: ${messageOf(error)}` });
+      set({ error: `The saved run could not be opened: ${errorMessage(error)}` });
     }
   },
   setOverlay: async (id) => {
@@ -138,10 +135,10 @@ export const useSavedRunsStore = create<SavedRunsState>()((set, get) => ({
     }
     try {
       const record = await getRun(id);
-      if (!record) throw new Error('it was deleted');
+      if (!record) throw new InputError('it was deleted');
       set({ overlay: record, error: null });
     } catch (error) {
-      set({ error: `The saved run could not be overlaid: ${messageOf(error)}` });
+      set({ error: `The saved run could not be overlaid: ${errorMessage(error)}` });
     }
   },
   remove: async (id) => {
@@ -150,7 +147,7 @@ export const useSavedRunsStore = create<SavedRunsState>()((set, get) => ({
       set({ overlay: get().overlay?.id === id ? null : get().overlay, viewing: get().viewing === id ? null : get().viewing });
       await get().refresh();
     } catch (error) {
-      set({ error: `The saved run could not be deleted: ${messageOf(error)}` });
+      set({ error: `The saved run could not be deleted: ${errorMessage(error)}` });
     }
   },
   restoreLast: async () => {
@@ -181,5 +178,5 @@ useRunStore.subscribe((s, prev) => {
       useSavedRunsStore.setState({ liveId: record.id });
       return useSavedRunsStore.getState().refresh();
     })
-    .catch((error: unknown) => useSavedRunsStore.setState({ error: `This run could not be saved: ${messageOf(error)}` }));
+    .catch((error: unknown) => useSavedRunsStore.setState({ error: `This run could not be saved: ${errorMessage(error)}` }));
 });

@@ -26,6 +26,8 @@ export interface SharedSettings {
   readonly validationFraction: number;
   /** Validation questions answered greedily per method after the last step (data with "####" answers). */
   readonly accuracyQuestions: number;
+  /** Recompute each block's activations in backward: less memory, one more forward pass. */
+  readonly checkpointing: boolean;
 }
 
 export const DEFAULT_SHARED: SharedSettings = {
@@ -42,6 +44,7 @@ export const DEFAULT_SHARED: SharedSettings = {
   validationRows: 32,
   validationFraction: 0.1,
   accuracyQuestions: 20,
+  checkpointing: false,
 };
 
 interface SettingsState {

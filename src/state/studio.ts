@@ -5,6 +5,7 @@ import { useDataStore } from './dataStore';
 import { engineClient } from './engineStore';
 import { useModelStore } from './modelStore';
 import { useSettingsStore } from './settingsStore';
+import { errorMessage } from '../errors';
 
 let started = false;
 
@@ -19,7 +20,7 @@ export async function openStudio(): Promise<void> {
   try {
     useSettingsStore.getState().setMethods(await engineClient().call('methods', {}));
   } catch (error) {
-    useModelStore.setState({ error: { what: 'methods', message: error instanceof Error ? error.message : String(error) } });
+    useModelStore.setState({ error: { what: 'methods', message: errorMessage(error) } });
   }
   if (await useModelStore.getState().loadBuiltin()) {
     await useDataStore.getState().loadBuiltin('math', datasetParams());

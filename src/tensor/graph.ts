@@ -19,6 +19,7 @@ import type { GpuContext } from '../gpu/context';
 import type { GpuTensor } from '../gpu/tensor';
 import { Tensor } from './tensor';
 import { addInto } from './gradAccumulate';
+import { InternalError } from '../errors';
 
 interface TapeEntry {
   readonly op: string;
@@ -147,18 +148,19 @@ export class Graph {
 
   /** Backpropagates from `output`, whose gradient is `seed` (default: 1 for a scalar loss). */
   backward(output: Tensor, seed?: GpuTensor): void {
-    if (!output.requiresGrad) throw new Error('backward() from a tensor that does not require a gradient');
+    if (!output.requiresGrad) throw new InternalError('backward() from a tensor that does not require a gradient');
     const start = seed ?? this.ctx.uploadF32(new Float32Array(output.data.size).fill(1), output.shape, 'loss seed');
-    if (start.size !== output.data.size) throw new Error(`seed has ${start.size} elements, output ${output.data.size}`);
+    if (start.size !== output.data.size) throw new InternalError(`seed has ${start.size} elements, output ${output.data.size}`);
     this.accumulate(output, seed ? copyOf(this.ctx, seed) : start);
     for (let i = this.tape.length - 1; i >= 0; i--) {
       const entry = this.tape[i]!;
       const grad = entry.output.grad;
       if (!grad) continue; // this branch does not reach the output
       entry.backward(grad);
-      // Intermediate gradients are not needed once pushed back to the op's inputs.
+      // Intermediate gradients are not needed once pushed back to the op's inputs. A closure that
+      // handed this very buffer on as an input's gradient (add, reshape) cleared output.grad.
       if (!entry.output.isLeaf) {
-        this.ctx.release(grad);
+        if (entry.output.grad === grad) this.ctx.release(grad);
         entry.output.grad = undefined;
       }
     }

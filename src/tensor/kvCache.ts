@@ -8,6 +8,7 @@ import type { Graph } from './graph';
 import { cachedAttention, writeKvCache, type AttentionHeads } from './ops/attention';
 import type { Tensor } from './tensor';
 import type { Runtime } from './values';
+import { InternalError } from '../errors';
 
 export interface KvCacheShape {
   readonly layers: number;
@@ -35,7 +36,7 @@ export class KvCache {
   layer(l: number): { keys: GpuTensor; values: GpuTensor } {
     const keys = this.keys[l];
     const values = this.values[l];
-    if (!keys || !values) throw new Error(`the KV cache has ${this.shape.layers} layers, not ${l + 1}`);
+    if (!keys || !values) throw new InternalError(`the KV cache has ${this.shape.layers} layers, not ${l + 1}`);
     return { keys, values };
   }
 
@@ -51,7 +52,7 @@ export function attendWithCache(g: Graph, q: Tensor, k: Tensor, v: Tensor, cache
   const { keys, values } = cache.layer(layer);
   const T = q.shape[1] ?? 0;
   if (options.start + T > cache.shape.maxTokens) {
-    throw new Error(`KV cache holds ${cache.shape.maxTokens} positions; positions up to ${options.start + T - 1} asked`);
+    throw new InternalError(`KV cache holds ${cache.shape.maxTokens} positions; positions up to ${options.start + T - 1} asked`);
   }
   writeKvCache(g.ctx, keys, k, options.start);
   writeKvCache(g.ctx, values, v, options.start);

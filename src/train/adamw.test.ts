@@ -1,13 +1,16 @@
 // Tests of AdamW (shaders/adamw.wgsl) against a float64 CPU AdamW written from PyTorch's algorithm:
 // several steps with a changing learning rate, weight decay on some parameters only, a gradScale
-// tensor, a parameter skipped at one step, repeatability, state accounting.
+// tensor, a parameter skipped at one step, repeatability, state accounting; and the multi-tensor
+// dispatch bit for bit against the per-parameter kernel (adamw_step) under several chunkings
+// (K parameters per dispatch, state chunks that cut parameters), with optimizer groups (lrScale).
 
 import { describe, expect, it } from 'vitest';
 import type { GpuContext } from '../gpu/context';
 import { testContext } from '../test/gpu';
 import { randomArray, relativeError } from '../test/reference';
 import { Tensor } from '../tensor/tensor';
-import { AdamW } from './adamw';
+import { gridFor } from '../kernels/elementwise';
+import { AdamW, adamwShader, MAX_TENSORS_PER_DISPATCH, multiTensorSource, type AdamWChunking } from './adamw';
 
 interface RefState {
   p: Float64Array;
@@ -50,10 +53,19 @@ interface Run {
  */
 async function run(ctx: GpuContext, options: { scale?: number; skip?: [number, number]; eps?: number } = {}): Promise<Run> {
   const eps = options.eps ?? HP.eps;
-  const initial = SHAPES.map((shape, i) => randomArray(shape.reduce((a, b) => a * b, 1), 40 + i));
+  const initial = SHAPES.map((shape, i) =>
+    randomArray(
+      shape.reduce((a, b) => a * b, 1),
+      40 + i,
+    ),
+  );
   const tensors = SHAPES.map((shape, i) => Tensor.leaf(ctx.uploadF32(initial[i]!, shape), true, `p${i}`));
   const refs: RefState[] = initial.map((p) => ({ p: Float64Array.from(p), m: new Float64Array(p.length), v: new Float64Array(p.length), t: 0 }));
-  const opt = new AdamW(ctx, tensors.map((tensor, i) => ({ tensor, weightDecay: DECAYS[i]! })), { ...HP, eps });
+  const opt = new AdamW(
+    ctx,
+    tensors.map((tensor, i) => ({ tensor, weightDecay: DECAYS[i]! })),
+    { ...HP, eps },
+  );
   const gradScale = options.scale === undefined ? undefined : ctx.uploadF32([options.scale], [1]);
   const scale = Math.fround(options.scale ?? 1);
   LRS.forEach((lr, step) => {
@@ -61,7 +73,13 @@ async function run(ctx: GpuContext, options: { scale?: number; skip?: [number, n
       if (options.skip && options.skip[0] === i && options.skip[1] === step) return;
       const g = randomArray(tensor.data.size, 1000 * step + i, i === 0 ? 0.01 : 1);
       tensor.grad = ctx.uploadF32(g, tensor.shape);
-      adamwRef(refs[i]!, Float64Array.from(g, (x) => x * scale), lr, DECAYS[i] ? HP.weightDecay : 0, eps);
+      adamwRef(
+        refs[i]!,
+        Float64Array.from(g, (x) => x * scale),
+        lr,
+        DECAYS[i] ? HP.weightDecay : 0,
+        eps,
+      );
     });
     opt.step(lr, gradScale);
     opt.zeroGrad();
@@ -119,7 +137,14 @@ describe('AdamW', () => {
     const ctx = await testContext();
     const a = Tensor.leaf(ctx.uploadF32([2, -4], [2]), true, 'a');
     const b = Tensor.leaf(ctx.uploadF32([2, -4], [2]), true, 'b');
-    const opt = new AdamW(ctx, [{ tensor: a, weightDecay: true }, { tensor: b, weightDecay: false }], { weightDecay: 0.5 });
+    const opt = new AdamW(
+      ctx,
+      [
+        { tensor: a, weightDecay: true },
+        { tensor: b, weightDecay: false },
+      ],
+      { weightDecay: 0.5 },
+    );
     a.grad = ctx.uploadF32([0, 0], [2]);
     b.grad = ctx.uploadF32([0, 0], [2]);
     opt.step(0.1);
@@ -144,12 +169,163 @@ describe('AdamW', () => {
     const ctx = await testContext();
     const p = Tensor.leaf(ctx.uploadF32([1], [1]), true, 'p');
     expect(() => new AdamW(ctx, [{ tensor: p, weightDecay: false }], { beta1: 1 })).toThrow(/beta1/);
-    expect(() => new AdamW(ctx, [{ tensor: p, weightDecay: false }, { tensor: p, weightDecay: true }])).toThrow(/twice/);
+    expect(
+      () =>
+        new AdamW(ctx, [
+          { tensor: p, weightDecay: false },
+          { tensor: p, weightDecay: true },
+        ]),
+    ).toThrow(/twice/);
     const opt = new AdamW(ctx, [{ tensor: p, weightDecay: false }]);
     const wrong = ctx.uploadF32([1, 1], [2]);
     expect(() => opt.step(0.1, wrong)).toThrow(/gradScale/);
     expect(() => opt.step(Number.NaN)).toThrow(/learning rate/);
     opt.destroy();
     ctx.release(p.data, wrong);
+  });
+});
+
+// ---- multi-tensor dispatch -------------------------------------------------------------------------
+
+const MULTI_SIZES = [1, 7, 33, 100, 3, 257, 5];
+const MULTI_DECAYS = [true, false, true, true, false, false, true];
+const MULTI_LR_SCALES = [1, 16, 1, 0.5, 1, 2, 0];
+
+interface MultiPlan {
+  readonly scale?: number;
+  /** [parameter, step]: no gradient for that parameter at that step. */
+  readonly skip?: readonly [number, number];
+}
+
+/** Gradient of parameter i at step s (deterministic, so both runs see the same values). */
+const multiGrad = (i: number, s: number) => randomArray(MULTI_SIZES[i]!, 7000 + 100 * s + i, i === 0 ? 0.01 : 1);
+
+/** The per-parameter kernel the optimizer used before (adamw.wgsl's adamw_step, one dispatch and one state [2n] per parameter). */
+async function perParameterRun(ctx: GpuContext, plan: MultiPlan): Promise<Float32Array[]> {
+  const params = MULTI_SIZES.map((n, i) => ctx.uploadF32(randomArray(n, 60 + i), [n]));
+  const states = MULTI_SIZES.map((n) => ctx.uploadF32(new Float32Array(2 * n), [2 * n]));
+  const steps = MULTI_SIZES.map(() => 0);
+  const gradScale = plan.scale === undefined ? undefined : ctx.uploadF32([plan.scale], [1]);
+  for (const [s, lr] of LRS.entries()) {
+    for (const [i, n] of MULTI_SIZES.entries()) {
+      if (plan.skip && plan.skip[0] === i && plan.skip[1] === s) continue;
+      const grad = ctx.uploadF32(multiGrad(i, s), [n]);
+      const t = ++steps[i]!;
+      const slotLr = lr * MULTI_LR_SCALES[i]!;
+      ctx.dispatch({
+        shader: adamwShader,
+        entryPoint: 'adamw_step',
+        constants: { WG: 256, HAS_SCALE: gradScale !== undefined },
+        bindings: { grad, gradScale: gradScale ?? ctx.placeholder(), param: params[i]!, state: states[i]! },
+        params: {
+          n,
+          step: t,
+          beta1: HP.beta1,
+          beta2: HP.beta2,
+          eps: 1e-3,
+          decayFactor: 1 - slotLr * (MULTI_DECAYS[i] ? HP.weightDecay : 0),
+          stepSize: slotLr / (1 - HP.beta1 ** t),
+          bc2Sqrt: Math.sqrt(1 - HP.beta2 ** t),
+          maxNorm: 0,
+        },
+        workgroups: gridFor(ctx, n, 256),
+        label: `adamw reference p${i}`,
+      });
+      ctx.release(grad);
+    }
+  }
+  const out = await Promise.all(params.map((p) => ctx.read(p)));
+  ctx.release(gradScale, ...params, ...states);
+  return out;
+}
+
+async function multiRun(ctx: GpuContext, plan: MultiPlan, chunking: AdamWChunking): Promise<{ params: Float32Array[]; dispatches: number[]; opt: AdamW }> {
+  const tensors = MULTI_SIZES.map((n, i) => Tensor.leaf(ctx.uploadF32(randomArray(n, 60 + i), [n]), true, `p${i}`));
+  const opt = new AdamW(
+    ctx,
+    tensors.map((tensor, i) => ({ tensor, weightDecay: MULTI_DECAYS[i]!, lrScale: MULTI_LR_SCALES[i]! })),
+    { ...HP, eps: 1e-3 },
+    chunking,
+  );
+  const gradScale = plan.scale === undefined ? undefined : ctx.uploadF32([plan.scale], [1]);
+  const dispatches: number[] = [];
+  for (const [s, lr] of LRS.entries()) {
+    tensors.forEach((tensor, i) => {
+      if (!(plan.skip && plan.skip[0] === i && plan.skip[1] === s)) tensor.grad = ctx.uploadF32(multiGrad(i, s), tensor.shape);
+    });
+    const before = ctx.counters().dispatches;
+    opt.step(lr, gradScale);
+    dispatches.push(ctx.counters().dispatches - before);
+    opt.zeroGrad();
+  }
+  expect(opt.stateBytes()).toBe(8 * MULTI_SIZES.reduce((a, b) => a + b, 0));
+  if (plan.skip) expect(opt.stepsOf(tensors[plan.skip[0]]!)).toBe(LRS.length - 1);
+  const params = await Promise.all(tensors.map((t) => ctx.read(t.data)));
+  opt.destroy();
+  ctx.release(gradScale, ...tensors.map((t) => t.data));
+  return { params, dispatches, opt };
+}
+
+describe('AdamW multi-tensor dispatch', () => {
+  const CHUNKINGS: readonly [string, AdamWChunking][] = [
+    ['the device’s K', {}],
+    ['one parameter per dispatch', { maxTensors: 1 }],
+    ['two per dispatch', { maxTensors: 2 }],
+    ['state chunks of 40 elements (parameters cut into pieces)', { maxStateBytes: 8 * 40 }],
+    ['two per dispatch, state chunks of 13', { maxTensors: 2, maxStateBytes: 8 * 13 }],
+  ];
+  for (const plan of [{}, { scale: 0.37, skip: [3, 2] }] as MultiPlan[]) {
+    it(`is bit-for-bit the per-parameter kernel for every chunking (${plan.scale ? 'gradScale and a skipped parameter' : 'plain'})`, async () => {
+      const ctx = await testContext();
+      const want = await perParameterRun(ctx, plan);
+      for (const [name, chunking] of CHUNKINGS) {
+        const { params } = await multiRun(ctx, plan, chunking);
+        params.forEach((p, i) => expect(Array.from(p), `${name}: p${i}`).toEqual(Array.from(want[i]!)));
+      }
+    });
+  }
+
+  it('makes ⌈parameters / K⌉ dispatches for parameters of similar size, K from the device’s storage-buffer limit (3 at WebGPU’s defaults)', async () => {
+    const ctx = await testContext();
+    const K = Math.min(MAX_TENSORS_PER_DISPATCH, Math.floor((ctx.device.limits.maxStorageBuffersPerShaderStage - 2) / 2));
+    const sizes = [40, 33, 37, 21, 25, 30, 39, 28]; // all at least half the largest
+    const tensors = sizes.map((n, i) => Tensor.leaf(ctx.uploadF32(randomArray(n, i), [n]), true, `q${i}`));
+    const opt = new AdamW(
+      ctx,
+      tensors.map((tensor) => ({ tensor, weightDecay: false })),
+    );
+    expect(opt.tensorsPerDispatch).toBe(K);
+    expect(opt.dispatchesPerStep).toBe(Math.ceil(sizes.length / K));
+    const stepDispatches = (skip: readonly number[]) => {
+      tensors.forEach((t, i) => {
+        if (!skip.includes(i)) t.grad = ctx.uploadF32(randomArray(t.data.size, 50 + i), t.shape);
+      });
+      const before = ctx.counters().dispatches;
+      opt.step(0.01);
+      opt.zeroGrad();
+      return ctx.counters().dispatches - before;
+    };
+    expect(stepDispatches([])).toBe(Math.ceil(sizes.length / K));
+    // Largest first: 40, 39, 37 | 33, 30, 28 | 25, 21. A chunk none of whose parameters has a
+    // gradient is not dispatched; one with some is, for those.
+    if (K === 3) expect(stepDispatches([6, 0, 2])).toBe(2);
+    opt.destroy();
+    ctx.release(...tensors.map((t) => t.data));
+
+    expect((await multiRun(ctx, {}, { maxTensors: 1 })).dispatches).toEqual(LRS.map(() => MULTI_SIZES.length));
+    // Sizes 257, 100, 33, 7, 5, 3, 1 in state chunks of 40: 257 → 7 pieces of 36–37 and 100 → 3 of
+    // 33–34 (one per chunk: two would exceed 40), 33 alone (7 is less than half of 33), then 7 + 5,
+    // 3 and 1 (each less than half of the chunk's first).
+    const cut = await multiRun(ctx, {}, { maxStateBytes: 8 * 40 });
+    expect(cut.opt.dispatchesPerStep).toBe(7 + 3 + 1 + 1 + 1 + 1);
+    expect(cut.dispatches).toEqual(LRS.map(() => 14));
+  });
+
+  it('generates a shader whose bindings fit the device limit for K parameters', () => {
+    for (const k of [1, 3, 16]) {
+      const source = multiTensorSource(k);
+      expect(source.match(/var<storage/g)?.length, `k = ${k}`).toBe(2 + 2 * k);
+      expect(source).toContain('fn adam_update(');
+    }
   });
 });

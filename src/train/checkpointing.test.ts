@@ -90,13 +90,12 @@ describe('activation checkpointing', () => {
     const rt = await testContext();
     const model = await modelFiles(rt, 'tiny-gemma3');
     const adapted = await adapt(rt, model, 'lora');
-    const batch = batchOf(model.config.vocabSize, 4, 64);
+    const batch = batchOf(model.config.vocabSize, 2, 64);
     const peaks: number[] = [];
     try {
       for (const checkpointing of [false, true]) {
-        const trainer = new Trainer(rt, adapted, { schedule: { kind: 'constant', peak: 1e-3, warmupSteps: 0, totalSteps: 2 }, checkpointing });
+        const trainer = new Trainer(rt, adapted, { schedule: { kind: 'constant', peak: 1e-3, warmupSteps: 0, totalSteps: 1 }, checkpointing });
         try {
-          await trainer.step(batch);
           await trainer.step(batch);
           peaks.push(trainer.peakGpuBytes);
         } finally {

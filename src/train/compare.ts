@@ -35,6 +35,8 @@ export interface CompareOptions {
   readonly trainBatch: (step: number) => Batch;
   readonly validationBatches: readonly Batch[];
   readonly evalEvery: number;
+  /** Activation checkpointing for every method. */
+  readonly checkpointing?: boolean;
   readonly calibration?: (count: number) => readonly CalibrationBatch[];
   readonly onInit?: (progress: InitProgress) => void;
   readonly onStep?: (method: MethodId, metrics: StepMetrics & { ms: number }) => void;
@@ -52,6 +54,8 @@ export interface MethodReport {
   readonly steps: (StepMetrics & { ms: number })[];
   readonly validation: { step: number; loss: number }[];
   readonly trainMs: number;
+  /** The pool's highest live bytes during this method's steps (everything live then: every method's tensors, this step). */
+  readonly peakGpuBytes: number;
   /** Set when the run stopped (non-finite loss). */
   readonly stoppedAt?: { step: number; reason: string };
 }
@@ -65,6 +69,8 @@ export interface RunSetup extends MethodContext {
   readonly weightDecay: number;
   readonly validationBatches: readonly Batch[];
   readonly evalEvery: number;
+  /** Activation checkpointing for every method (MethodStart.checkpointing overrides). */
+  readonly checkpointing?: boolean;
 }
 
 /** A method in the run, with the caller's record of it. */
@@ -97,7 +103,7 @@ export class InterleavedRun<T> {
     const started = await startMethod(
       this.rt,
       setup,
-      { ...choice, clipNorm: choice.clipNorm ?? setup.clipNorm, weightDecay: choice.weightDecay ?? setup.weightDecay },
+      { ...choice, clipNorm: choice.clipNorm ?? setup.clipNorm, weightDecay: choice.weightDecay ?? setup.weightDecay, checkpointing: choice.checkpointing ?? setup.checkpointing },
       { ...setup.schedule, warmupSteps: Math.min(setup.schedule.warmupSteps, totalSteps), totalSteps },
     );
     const method = { ...started, startStep, stopped: false, record: record(started) };
@@ -110,15 +116,24 @@ export class InterleavedRun<T> {
     return (index + 1) % this.setup.evalEvery === 0 || index === this.setup.steps - 1;
   }
 
-  /** Step `index`: every method not stopped trains on `batch`; then, when due, each is validated. */
+  /**
+   * Step `index`: every method not stopped trains on `batch`; then, when due, each is validated.
+   * All methods' steps are recorded before any metrics are awaited, so the GPU runs one method's
+   * step while the CPU records the next; metrics are handled in the methods' order. `ms` is from
+   * recording a method's step to its metrics arriving.
+   */
   async step(index: number, batch: Batch, on: StepHandlers<T>): Promise<void> {
-    for (const method of this.methods) {
-      if (method.stopped) continue;
-      const start = performance.now();
-      const metrics = await method.trainer.step(batch);
-      const ms = performance.now() - start;
-      method.stopped = !Number.isFinite(metrics.loss);
-      await on.onStep?.(method, { ...metrics, ms });
+    const recorded = this.methods
+      .filter((method) => !method.stopped)
+      .map((method) => {
+        const start = performance.now();
+        const metrics = method.trainer.step(batch).then((m) => ({ ...m, ms: performance.now() - start }));
+        return { method, metrics };
+      });
+    for (const { method, metrics } of recorded) {
+      const row = await metrics;
+      method.stopped = !Number.isFinite(row.loss);
+      await on.onStep?.(method, row);
     }
     const batches = this.setup.validationBatches;
     if (batches.length === 0 || !this.evaluatesAfter(index)) return;
@@ -150,13 +165,15 @@ export async function runComparison(rt: Runtime, options: CompareOptions): Promi
         steps: [],
         validation: [],
         trainMs: 0,
+        peakGpuBytes: 0,
       }));
     }
     for (let step = 0; step < options.steps; step++) {
       if (options.shouldStop?.()) break;
       await run.step(step, options.trainBatch(step), {
-        onStep: ({ id, record, stopped }, row) => {
+        onStep: ({ id, record, stopped, trainer }, row) => {
           record.trainMs += row.ms;
+          record.peakGpuBytes = trainer.peakGpuBytes;
           record.steps.push(row);
           options.onStep?.(id, row);
           if (stopped) record.stoppedAt = { step, reason: `the loss became ${row.loss} at step ${step}` };

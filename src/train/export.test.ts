@@ -26,35 +26,16 @@ import { hfModulePath } from '../io/peft';
 import { selectTargets } from '../adapters/targets';
 import { resolveSettings, type AdaptedModel, type MethodDefinition, type MethodSettings } from '../adapters/types';
 import { bytesSource } from '../io/byteSource';
-import { modelFiles } from './testing';
+import { logitsOf, modelFiles, testBatch } from './testing';
 import { peftAdapterFiles, peftKey, peftMagnitudeKey } from '../io/peft';
 import { readPeftAdapter } from '../io/peftAdapterReader';
 import { readAllTensorsAsF32 } from '../io/safetensors';
 import type { CausalLM } from '../models/causalLM';
 import { modelFromHostTensors, releaseModel, type HostTensor } from '../models/load';
 import { SppLayer } from '../adapters/forms/sppLayer';
-import { Graph } from '../tensor/graph';
-import { readTensor, tokenIds, type Runtime } from '../tensor/values';
+import { readTensor, type Runtime } from '../tensor/values';
 import { testContext } from '../test/gpu';
-import { Trainer, type Batch } from './trainer';
-
-const B = 2;
-const T = 6;
-
-function batchFor(model: CausalLM): Batch {
-  const V = model.config.vocabSize;
-  const ids = Array.from({ length: B * T }, (_, i) => (i * 37 + 11) % V);
-  return { ids, targets: ids.map((_, i) => (i % T === T - 1 ? -100 : ids[i + 1]!)), batchSize: B, seqLen: T };
-}
-
-async function logits(rt: Runtime, model: CausalLM, batch: Batch, linears?: AdaptedModel['linears']): Promise<Float32Array> {
-  const g = new Graph(rt, false);
-  try {
-    return await readTensor(rt, model.forward(g, tokenIds(g, batch.ids, [B, T]), { linears }));
-  } finally {
-    g.destroy();
-  }
-}
+import { Trainer } from './trainer';
 
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   let m = 0;
@@ -63,7 +44,7 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 }
 
 async function trained(rt: Runtime, model: CausalLM, method: MethodDefinition, settings: MethodSettings, roles: readonly string[]): Promise<AdaptedModel> {
-  const batch = batchFor(model);
+  const batch = testBatch(model);
   const adapted = await method.create({ rt, model, targets: selectTargets(model, roles), seed: 3, learningRate: 2e-2, calibration: () => [batch] }, resolveSettings(method, settings));
   const trainer = new Trainer(rt, adapted, { schedule: { kind: 'constant', peak: 2e-2, warmupSteps: 0, totalSteps: 3 } });
   for (let i = 0; i < 3; i++) await trainer.step(batch);
@@ -96,8 +77,8 @@ describe('PEFT export', () => {
       const model = await modelFiles(rt, 'tiny-llama');
       const adapted = await trained(rt, model, c.method, c.settings, ['all']);
       try {
-        const batch = batchFor(model);
-        const expected = await logits(rt, model, batch, adapted.linears);
+        const batch = testBatch(model);
+        const expected = await logitsOf(rt, { model, linears: adapted.linears }, batch);
         const files = peftAdapterFiles(await peftAdapter(rt, c.method, adapted, 'tiny-llama'));
         const config = JSON.parse(new TextDecoder().decode(files.find((f) => f.name === 'adapter_config.json')!.data)) as { r: number; lora_alpha: number; target_modules: string[]; peft_type: string };
         expect(config.peft_type).toBe('LORA');
@@ -118,7 +99,7 @@ describe('PEFT export', () => {
           weights.set(`${module}.weight`, { shape: W.shape, data: merged });
         }
         const reloaded = modelFromHostTensors(rt, model.config, weights);
-        expect(maxAbsDiff(await logits(rt, reloaded, batch), expected)).toBeLessThan(1e-4);
+        expect(maxAbsDiff(await logitsOf(rt, { model: reloaded }, batch), expected)).toBeLessThan(1e-4);
         releaseModel(rt, reloaded);
       } finally {
         adapted.release(rt);
@@ -151,8 +132,8 @@ describe('PEFT export of DoRA', () => {
     const model = await modelFiles(rt, 'tiny-llama');
     const adapted = await trained(rt, model, dora, { rank: 4, alpha: 8 }, ['all']);
     try {
-      const batch = batchFor(model);
-      const expected = await logits(rt, model, batch, adapted.linears);
+      const batch = testBatch(model);
+      const expected = await logitsOf(rt, { model, linears: adapted.linears }, batch);
       const files = peftAdapterFiles(await peftAdapter(rt, dora, adapted, 'tiny-llama'));
       const configFile = files.find((f) => f.name === 'adapter_config.json')!;
       const weightsFile = files.find((f) => f.name === 'adapter_model.safetensors')!;
@@ -179,7 +160,7 @@ describe('PEFT export of DoRA', () => {
       }
       expect(moved).toBeGreaterThan(0);
       const reloaded = modelFromHostTensors(rt, model.config, weights);
-      expect(maxAbsDiff(await logits(rt, reloaded, batch), expected)).toBeLessThan(1e-4);
+      expect(maxAbsDiff(await logitsOf(rt, { model: reloaded }, batch), expected)).toBeLessThan(1e-4);
       releaseModel(rt, reloaded);
     } finally {
       adapted.release(rt);
@@ -207,11 +188,11 @@ describe('merged export', () => {
       const roles = c.method === spp ? ['q', 'o', 'gate', 'up', 'down'] : ['all'];
       const adapted = await trained(rt, model, c.method, c.settings, roles);
       try {
-        const batch = batchFor(model);
-        const expected = await logits(rt, adapted.model, batch, adapted.linears);
+        const batch = testBatch(model);
+        const expected = await logitsOf(rt, adapted, batch);
         const merged = await mergedTensors(rt, adapted);
         const reloaded = modelFromHostTensors(rt, model.config, new Map(merged.map((t) => [t.name, t])));
-        expect(maxAbsDiff(await logits(rt, reloaded, batch), expected)).toBeLessThan(1e-4);
+        expect(maxAbsDiff(await logitsOf(rt, { model: reloaded }, batch), expected)).toBeLessThan(1e-4);
         releaseModel(rt, reloaded);
         if (c.method === spp) {
           for (const layer of adapted.linears.values()) {
@@ -251,8 +232,8 @@ async function roundTrip(
   const model = await modelFiles(rt, 'tiny-llama');
   const adapted = await trained(rt, model, method, settings, ['all']);
   try {
-    const batch = batchFor(model);
-    const expected = await logits(rt, model, batch, adapted.linears);
+    const batch = testBatch(model);
+    const expected = await logitsOf(rt, { model, linears: adapted.linears }, batch);
     const { config, tensors } = await folder(peftAdapterFiles(await peftAdapter(rt, method, adapted, 'tiny-llama')));
     check(config, tensors, [...adapted.linears.keys()]);
     const weights = await hostWeights(rt, model);
@@ -262,7 +243,7 @@ async function roundTrip(
       weights.set(`${module}.weight`, { shape: W.shape, data: apply(module, W.data, out, inF) });
     }
     const reloaded = modelFromHostTensors(rt, model.config, weights);
-    expect(maxAbsDiff(await logits(rt, reloaded, batch), expected)).toBeLessThan(1e-4);
+    expect(maxAbsDiff(await logitsOf(rt, { model: reloaded }, batch), expected)).toBeLessThan(1e-4);
     releaseModel(rt, reloaded);
   } finally {
     adapted.release(rt);

@@ -16,7 +16,17 @@ import { METHODS } from '../adapters/registry';
 import { resolveSettings, type LayerShape, type MethodDefinition, type MethodSettings } from '../adapters/types';
 import { formatBytes } from '../errors';
 import { sizeClassOf } from '../gpu/pool';
-import { largestStepBuffer, memoryEstimate, paramCount, stepActivationBytes, type LargestBuffer, type ModelConfig, type StepShape } from '../io/hfConfig';
+import {
+  expectedTensors,
+  largestStepBuffer,
+  memoryEstimate,
+  paramCount,
+  stepActivationBytes,
+  type LargestBuffer,
+  type MemoryEstimateOptions,
+  type ModelConfig,
+  type StepShape,
+} from '../io/hfConfig';
 import { lmHeadChunkRows, type BufferLimits } from '../tensor/ops/lmHeadLoss';
 
 export interface PlanSetup {
@@ -26,8 +36,8 @@ export interface PlanSetup {
   readonly batch: number;
   readonly seqLen: number;
   readonly limits: BufferLimits;
-  /** The shared base as the pool holds it (the loaded model's buffers); default: f32 tensors of the config. */
-  readonly sharedBaseBytes?: number;
+  /** Bytes per weight of the shared base as held (models/load.ts heldBytesPerParam); default 4 (f32). */
+  readonly weightBytesPerParam?: MemoryEstimateOptions['weightBytesPerParam'];
 }
 
 export interface MethodMemoryPlan {
@@ -39,6 +49,8 @@ export interface MethodMemoryPlan {
   readonly ownBaseBytes: number;
   /** Trainable values (when they are not the own base), their gradients and AdamW's m and v. */
   readonly trainableBytes: number;
+  /** Of trainableBytes, the gradients: live only during the method's own step. */
+  readonly gradientBytes: number;
   /** One training step's own bytes at its peak, without and with activation checkpointing. */
   readonly activationBytes: { readonly plain: number; readonly checkpointed: number };
   readonly largestBuffer: LargestBuffer;
@@ -64,17 +76,19 @@ export function planMethod(setup: PlanSetup, method: MethodDefinition, settings:
   }
   const lmHeadRows = lmHeadChunkRows(batch * seqLen, config.vocabSize, setup.limits);
   const shape: StepShape = { batch, seqLen, lmHeadRows, adapterActivations, roundBuffer: sizeClassOf };
-  const estimate = memoryEstimate(config, { ...shape, weightBytesPerParam: 4, trainableParams: plan.trainableParams });
-  // The pool's slack on the model's own tensor shapes stands in for tensors whose shapes the plan does not list.
-  const slack = estimate.weightBytes / (4 * modelParams);
+  const estimate = memoryEstimate(config, { ...shape, weightBytesPerParam: setup.weightBytesPerParam ?? 4, trainableParams: plan.trainableParams });
+  // The pool's slack on the model's own f32 shapes stands in for tensors whose shapes the plan does not list.
+  const sizes = expectedTensors(config).map((t) => 4 * t.shape.reduce((a, b) => a * b, 1));
+  const slack = sizes.reduce((n, b) => n + sizeClassOf(b), 0) / sizes.reduce((n, b) => n + b, 0);
   // A dense method trains its own copy of the weights: their values are its own base.
   const trainableBytes = method.family === 'dense' ? Math.ceil(estimate.trainableBytes * (12 / 16)) : estimate.trainableBytes;
   return {
     id: method.id,
     trainableParams: plan.trainableParams,
-    sharedBaseBytes: setup.sharedBaseBytes ?? estimate.weightBytes,
+    sharedBaseBytes: estimate.weightBytes,
     ownBaseBytes: Math.ceil(plan.ownBaseBytes * slack),
     trainableBytes,
+    gradientBytes: Math.ceil(4 * plan.trainableParams * slack),
     activationBytes: { plain: estimate.activationBytes, checkpointed: stepActivationBytes(config, { ...shape, checkpointing: true }) },
     largestBuffer: largestStepBuffer(config, batch, seqLen, { lmHeadRows, embeddingTrains: method.family === 'dense' }),
   };
@@ -83,7 +97,10 @@ export function planMethod(setup: PlanSetup, method: MethodDefinition, settings:
 export interface RunMemoryPlan {
   /** At the run's peak: the shared base once, every method's own bases and trainables, the largest step's activations. */
   readonly totalBytes: number;
-  /** Per method, the run's bytes while that method steps (what its measured pool peak compares with). */
+  /**
+   * Per method, the run's bytes while that method steps (what its measured pool peak compares
+   * with): the others hold their tensors and AdamW state but no gradients then.
+   */
   readonly whileStepping: readonly number[];
   readonly largestBuffer: LargestBuffer;
 }
@@ -91,8 +108,8 @@ export interface RunMemoryPlan {
 export function planRun(methods: readonly MethodMemoryPlan[], checkpointing: boolean): RunMemoryPlan {
   if (methods.length === 0) return { totalBytes: 0, whileStepping: [], largestBuffer: { bytes: 0, what: 'nothing' } };
   const shared = Math.max(...methods.map((m) => m.sharedBaseBytes));
-  const held = methods.reduce((n, m) => n + m.ownBaseBytes + m.trainableBytes, 0);
-  const whileStepping = methods.map((m) => shared + held + (checkpointing ? m.activationBytes.checkpointed : m.activationBytes.plain));
+  const held = methods.reduce((n, m) => n + m.ownBaseBytes + m.trainableBytes - m.gradientBytes, 0);
+  const whileStepping = methods.map((m) => shared + held + m.gradientBytes + (checkpointing ? m.activationBytes.checkpointed : m.activationBytes.plain));
   const largestBuffer = methods.map((m) => m.largestBuffer).reduce((a, b) => (b.bytes > a.bytes ? b : a));
   return { totalBytes: Math.max(...whileStepping), whileStepping, largestBuffer };
 }

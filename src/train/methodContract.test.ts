@@ -3,15 +3,12 @@
 // is checked against weights computed on the host (Start, below), with a finite tolerance.
 
 import { describe, expect, it } from 'vitest';
-import { openModelFiles } from '../io/modelFiles';
-import { nodeDirectorySources } from '../io/nodeSource';
-import type { CausalLM } from '../models/causalLM';
-import { loadCausalLM, releaseModel } from '../models/load';
+import { releaseModel } from '../models/load';
 import { Graph } from '../tensor/graph';
-import { crossEntropy } from '../tensor/ops/crossEntropy';
-import { readTensor, targetIds, tokenIds, type Runtime } from '../tensor/values';
+import { readTensor, type Runtime } from '../tensor/values';
 import { testContext } from '../test/gpu';
-import { Trainer, type Batch } from './trainer';
+import { batchLoss, logitsOf, lossOf, modelFiles, testBatch } from './testing';
+import { Trainer } from './trainer';
 import { LowRankLayer } from '../adapters/forms/lowRank';
 import { SppLayer } from '../adapters/forms/sppLayer';
 import { dora } from '../adapters/methods/dora';
@@ -149,39 +146,10 @@ function expectedWeight(c: Case, layer: AdaptedLayer, W: Float32Array, settings:
   }
 }
 
-const B = 2;
-const T = 6;
-
-function batchFor(model: CausalLM): Batch {
-  const V = model.config.vocabSize;
-  const ids = Array.from({ length: B * T }, (_, i) => (i * 37 + 11) % V);
-  const targets = ids.map((_, i) => (i % T === T - 1 ? -100 : ids[i + 1]!));
-  return { ids, targets, batchSize: B, seqLen: T };
-}
-
-async function logitsOf(rt: Runtime, target: { model: CausalLM; linears?: AdaptedModel['linears'] }, batch: Batch): Promise<Float32Array> {
-  const g = new Graph(rt, false);
-  try {
-    return await readTensor(rt, target.model.forward(g, tokenIds(g, batch.ids, [B, T]), { linears: target.linears }));
-  } finally {
-    g.destroy();
-  }
-}
-
-async function lossOf(rt: Runtime, adapted: AdaptedModel, batch: Batch): Promise<number> {
-  const g = new Graph(rt, false);
-  try {
-    const logits = adapted.model.forward(g, tokenIds(g, batch.ids, [B, T]), { linears: adapted.linears });
-    return (await readTensor(rt, crossEntropy(g, logits, targetIds(g, batch.targets, [B, T]))))[0]!;
-  } finally {
-    g.destroy();
-  }
-}
-
 async function setup(c: Case) {
   const rt = await testContext();
-  const model = await loadCausalLM(rt, await openModelFiles(await nodeDirectorySources('test/fixtures/tiny-llama')));
-  const calibration = () => [batchFor(model)];
+  const model = await modelFiles(rt, 'tiny-llama');
+  const calibration = () => [testBatch(model)];
   const settings = resolveSettings(c.method, c.settings);
   const adapted = await c.method.create({ rt, model, targets: selectTargets(model, c.targets ?? ['all']), seed: 5, learningRate: 1e-2, calibration }, settings);
   return { rt, model, adapted, settings };
@@ -191,7 +159,7 @@ describe.each(CASES)('method $method.id', (c) => {
   it('starts where the method says (host-computed start weights give the same logits)', async () => {
     const { rt, model, adapted, settings } = await setup(c);
     try {
-      const batch = batchFor(model);
+      const batch = testBatch(model);
       const weights = new Map<string, HostTensor>();
       for (const p of model.parameters()) weights.set(p.name, { shape: p.tensor.shape, data: await readTensor(rt, p.tensor) });
       for (const [name, layer] of adapted.linears) {
@@ -222,7 +190,7 @@ describe.each(CASES)('method $method.id', (c) => {
     try {
       const shared = await Promise.all(model.parameters().map((p) => readTensor(rt, p.tensor)));
       const before = await Promise.all(adapted.trainable.map((t) => readTensor(rt, t.tensor)));
-      await trainer.step(batchFor(model));
+      await trainer.step(testBatch(model));
       const after = await Promise.all(adapted.trainable.map((t) => readTensor(rt, t.tensor)));
       const changed = before.filter((b, i) => b.some((v, j) => v !== after[i]![j]));
       expect(changed.length).toBeGreaterThan(0);
@@ -239,15 +207,14 @@ describe.each(CASES)('method $method.id', (c) => {
     const { rt, model, adapted } = await setup(c);
     let releaseHeld: (() => void) | undefined;
     try {
-      const batch = batchFor(model);
+      const batch = testBatch(model);
       for (const t of adapted.trainable) t.tensor.requiresGrad = true;
       // Move off the init (B = 0 makes A's gradient vanish for LoRA) with one plain step.
       const warm = new Trainer(rt, adapted, { schedule: { kind: 'constant', peak: 5e-2, warmupSteps: 0, totalSteps: 1 } });
       await warm.step(batch);
       warm.destroy();
       const g = new Graph(rt);
-      const logits = adapted.model.forward(g, tokenIds(g, batch.ids, [B, T]), { linears: adapted.linears });
-      g.backward(crossEntropy(g, logits, targetIds(g, batch.targets, [B, T])));
+      g.backward(batchLoss(g, adapted, batch));
       g.destroy();
       releaseHeld = c.holdConstants?.(rt, adapted);
       const h = 1e-2;

@@ -18,6 +18,12 @@ import { dampedCholesky } from '../linalg/covariance';
 import { singularValuesRef } from '../linalg/testMatrices';
 import { sorsa } from '../adapters/methods/sorsa';
 import { spp } from '../adapters/methods/spp';
+import { eva, evaMaxComponents, evaRanks } from '../adapters/methods/eva';
+import { targetInputComponents } from '../adapters/init/inputComponents';
+import { vera } from '../adapters/methods/vera';
+import { shira, topKPositions } from '../adapters/methods/shira';
+import type { VeraLayer } from '../adapters/forms/veraLayer';
+import type { SparseDeltaLayer } from '../adapters/forms/sparseDeltaLayer';
 import { selectTargets } from '../adapters/targets';
 import { resolveSettings, type AdaptedModel, type MethodDefinition, type MethodSettings } from '../adapters/types';
 import { orthoDeviation } from '../linalg/orthoRegularizer';
@@ -25,19 +31,25 @@ import type { CausalLM } from '../models/causalLM';
 import { DenseLinear } from '../models/linearLayer';
 import { releaseModel } from '../models/load';
 import { Graph } from '../tensor/graph';
-import { crossEntropy } from '../tensor/ops/crossEntropy';
-import { readTensor, targetIds, tokenIds, type Runtime } from '../tensor/values';
+import type { Tensor } from '../tensor/tensor';
+import { readTensor, type Runtime } from '../tensor/values';
 import { testContext } from '../test/gpu';
-import { modelFiles } from './testing';
+import { batchLogits, batchLoss, logitsOf, modelFiles, testBatch } from './testing';
 import { Trainer, type Batch } from './trainer';
 
-const B = 2;
-const T = 6;
+const batchFor = (model: CausalLM): Batch => testBatch(model, 29, 5);
 
-function batchFor(model: CausalLM): Batch {
-  const V = model.config.vocabSize;
-  const ids = Array.from({ length: B * T }, (_, i) => (i * 29 + 5) % V);
-  return { ids, targets: ids.map((_, i) => (i % T === T - 1 ? -100 : ids[i + 1]!)), batchSize: B, seqLen: T };
+/** ∇_W of the base model's loss on `batch` for one shared weight W (made trainable for the pass). */
+async function weightGradient(rt: Runtime, model: CausalLM, W: Tensor, batch: Batch): Promise<Float32Array> {
+  W.requiresGrad = true;
+  const g = new Graph(rt);
+  g.backward(batchLoss(g, { model }, batch));
+  g.destroy();
+  W.requiresGrad = false;
+  const G = await rt.read(W.grad!);
+  rt.release(W.grad);
+  W.grad = undefined;
+  return G;
 }
 
 async function create(rt: Runtime, model: CausalLM, method: MethodDefinition, settings: MethodSettings, roles: readonly string[] = ['all']): Promise<AdaptedModel> {
@@ -139,16 +151,7 @@ describe('method invariants', () => {
       // Recompute G for this layer on the GPU the same way and compare ΔW's best rank-r part:
       // ‖B R A‖_F² must equal the sum of the top-r squared singular values of −η sign(G), i.e.
       // B R A captures that much of ΔW and lies in its top-r subspace: check ⟨BRA, ΔW⟩ = ‖BRA‖².
-      const W = (model.linear(name) as DenseLinear).weight;
-      W.requiresGrad = true;
-      const g = new Graph(rt);
-      const batch = batchFor(model);
-      g.backward(crossEntropy(g, model.forward(g, tokenIds(g, batch.ids, [B, T])), targetIds(g, batch.targets, [B, T])));
-      g.destroy();
-      W.requiresGrad = false;
-      const G = await rt.read(W.grad!);
-      rt.release(W.grad);
-      W.grad = undefined;
+      const G = await weightGradient(rt, model, (model.linear(name) as DenseLinear).weight, batchFor(model));
       const eta = 1e-3 / (0.1 * 1);
       const BRA = new Float64Array(out * inF);
       for (let i = 0; i < out; i++) for (let a = 0; a < rank; a++) for (let b = 0; b < rank; b++) {
@@ -177,14 +180,7 @@ describe('method invariants', () => {
     try {
       const batch = batchFor(model);
       const prunedOnly = new Map([...adapted.linears].map(([name, l]) => [name, new DenseLinear(name, (l as SppLayer).pruned, (l as SppLayer).bias)]));
-      const run = async (linears: ReadonlyMap<string, DenseLinear | SppLayer>) => {
-        const g = new Graph(rt, false);
-        try {
-          return await readTensor(rt, model.forward(g, tokenIds(g, batch.ids, [B, T]), { linears }));
-        } finally {
-          g.destroy();
-        }
-      };
+      const run = (linears: ReadonlyMap<string, DenseLinear | SppLayer>) => logitsOf(rt, { model, linears }, batch);
       const a = await run(adapted.linears as ReadonlyMap<string, SppLayer>);
       const b = await run(prunedOnly);
       let worst = 0;
@@ -224,14 +220,7 @@ describe('method invariants: DoRA and LoRA+', () => {
         if (init.owned) rt.release(init.tensor.data);
       }
       const batch = batchFor(model);
-      const run = async (linears?: AdaptedModel['linears']) => {
-        const g = new Graph(rt, false);
-        try {
-          return await readTensor(rt, model.forward(g, tokenIds(g, batch.ids, [B, T]), { linears }));
-        } finally {
-          g.destroy();
-        }
-      };
+      const run = (linears?: AdaptedModel['linears']) => logitsOf(rt, { model, linears }, batch);
       expect(Array.from(await run(adapted.linears))).toEqual(Array.from(await run()));
     } finally {
       adapted.release(rt);
@@ -461,16 +450,7 @@ describe('residual inits beyond PiSSA (OLoRA, MiLoRA, CorDA, LoRA-GA)', () => {
     const peft = await create(rt, model, loraga, { rank: r, alpha: 8, estimationBatches: 1, reference: 'peft' });
     try {
       // G on the host from the same batch (12 tokens: rank ≤ 12 = q of the rSVD, so its range is exact).
-      const W = weightOf(model, name);
-      W.requiresGrad = true;
-      const g = new Graph(rt);
-      const batch = batchFor(model);
-      g.backward(crossEntropy(g, model.forward(g, tokenIds(g, batch.ids, [B, T])), targetIds(g, batch.targets, [B, T])));
-      g.destroy();
-      W.requiresGrad = false;
-      const G = await rt.read(W.grad!);
-      rt.release(W.grad);
-      W.grad = undefined;
+      const G = await weightGradient(rt, model, weightOf(model, name), batchFor(model));
       const l = layerOf(official, name);
       const [out, inF] = [l.outFeatures, l.inFeatures];
       const sigma = singularValuesRef(G, out, inF);
@@ -505,5 +485,280 @@ describe('residual inits beyond PiSSA (OLoRA, MiLoRA, CorDA, LoRA-GA)', () => {
       peft.release(rt);
       releaseModel(rt, model);
     }
+  });
+});
+
+/** Eigen-decomposition of a symmetric [n, n] matrix in float64 (cyclic Jacobi): values descending, vectors as rows. */
+function symmetricEigen(S: Float64Array, n: number): { values: Float64Array; vectors: Float64Array } {
+  const a = Float64Array.from(S);
+  const v = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) v[i * n + i] = 1;
+  for (let sweep = 0; sweep < 100; sweep++) {
+    let off = 0;
+    for (let p = 0; p < n; p++) for (let q = p + 1; q < n; q++) off += a[p * n + q]! ** 2;
+    if (off < 1e-30) break;
+    for (let p = 0; p < n; p++) {
+      for (let q = p + 1; q < n; q++) {
+        const apq = a[p * n + q]!;
+        if (Math.abs(apq) < 1e-300) continue;
+        const theta = (a[q * n + q]! - a[p * n + p]!) / (2 * apq);
+        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
+        const c = 1 / Math.sqrt(t * t + 1);
+        const s = t * c;
+        for (let k = 0; k < n; k++) {
+          const akp = a[k * n + p]!;
+          const akq = a[k * n + q]!;
+          a[k * n + p] = c * akp - s * akq;
+          a[k * n + q] = s * akp + c * akq;
+        }
+        for (let k = 0; k < n; k++) {
+          const apk = a[p * n + k]!;
+          const aqk = a[q * n + k]!;
+          a[p * n + k] = c * apk - s * aqk;
+          a[q * n + k] = s * apk + c * aqk;
+        }
+        for (let k = 0; k < n; k++) {
+          const vkp = v[k * n + p]!;
+          const vkq = v[k * n + q]!;
+          v[k * n + p] = c * vkp - s * vkq;
+          v[k * n + q] = s * vkp + c * vkq;
+        }
+      }
+    }
+  }
+  const order = Array.from({ length: n }, (_, i) => i).sort((x, y) => a[y * n + y]! - a[x * n + x]!);
+  const values = Float64Array.from(order, (i) => a[i * n + i]!);
+  const vectors = new Float64Array(n * n);
+  order.forEach((col, row) => {
+    for (let k = 0; k < n; k++) vectors[row * n + k] = v[k * n + col]!;
+  });
+  return { values, vectors };
+}
+
+/** Every target's input rows for one batch, read back to the host during a plain forward pass. */
+async function capturedInputs(rt: Runtime, model: CausalLM, targets: readonly string[], batch: Batch): Promise<Map<string, Float32Array>> {
+  const pending = new Map<string, Promise<Float32Array>>();
+  const linears = new Map(
+    targets.map((name) => {
+      const inner = model.linear(name);
+      const layer = {
+        name,
+        inFeatures: inner.inFeatures,
+        outFeatures: inner.outFeatures,
+        forward: (g: Graph, x: Parameters<typeof inner.forward>[1]) => {
+          pending.set(name, readTensor(rt, x));
+          return inner.forward(g, x);
+        },
+      };
+      return [name, layer];
+    }),
+  );
+  const g = new Graph(rt, false);
+  try {
+    batchLogits(g, { model, linears }, batch);
+    const out = new Map<string, Float32Array>();
+    for (const [name, p] of pending) out.set(name, await p);
+    return out;
+  } finally {
+    g.destroy();
+  }
+}
+
+describe('EVA, VeRA, SHiRA', () => {
+  it('EVA: A has orthonormal rows spanning the top-r_l principal directions of the (label-masked, centered) inputs, B = 0, and the ranks follow the pooled explained-variance ratios', async () => {
+    const rt = await testContext();
+    const model = await modelFiles(rt, 'tiny-llama');
+    const [rank, rho] = [4, 2];
+    const batch = batchFor(model);
+    const targets = selectTargets(model, ['all']);
+    const adapted = await eva.create({ rt, model, targets, seed: 11, learningRate: 1e-3, calibration: () => [batch] }, resolveSettings(eva, { rank, alpha: 8, rho, calibrationBatches: 1 }));
+    try {
+      const inputs = await capturedInputs(rt, model, targets, batch);
+      // PEFT's label mask on unshifted labels: position p of a row counts when targets[p − 1] does.
+      const rows = Array.from({ length: batch.batchSize * batch.seqLen }, (_, p) => p).filter((p) => p % batch.seqLen >= 1 && batch.targets[p - 1] !== -100);
+      const host = new Map<string, { values: Float64Array; vectors: Float64Array; total: number }>();
+      for (const name of targets) {
+        const inF = model.linear(name).inFeatures;
+        const x = inputs.get(name)!;
+        const mean = new Float64Array(inF);
+        for (const p of rows) for (let j = 0; j < inF; j++) mean[j]! += x[p * inF + j]! / rows.length;
+        const S = new Float64Array(inF * inF);
+        for (const p of rows) for (let a = 0; a < inF; a++) for (let b = 0; b < inF; b++) S[a * inF + b]! += (x[p * inF + a]! - mean[a]!) * (x[p * inF + b]! - mean[b]!);
+        let total = 0;
+        for (let j = 0; j < inF; j++) total += S[j * inF + j]!;
+        host.set(name, { ...symmetricEigen(S, inF), total });
+      }
+      const kMax = (name: string) => evaMaxComponents(rank, rho, model.linear(name).inFeatures);
+      const expectedRanks = evaRanks(targets.map((name) => Array.from(host.get(name)!.values.subarray(0, kMax(name)), (v) => v / host.get(name)!.total)), rank * targets.length);
+      const ranks = targets.map((name) => (adapted.linears.get(name) as LowRankLayer | undefined)?.rank ?? 0);
+      expect(ranks).toEqual(expectedRanks);
+      expect(new Set(ranks).size).toBeGreaterThan(1);
+      for (const [name, layer] of adapted.linears) {
+        const l = layer as LowRankLayer;
+        const [r, inF] = [l.rank, l.inFeatures];
+        const A = await readTensor(rt, l.factors.A);
+        expect((await readTensor(rt, l.factors.B)).every((v) => v === 0)).toBe(true);
+        expect(gramDeviation(A, r, inF, true), name).toBeLessThan(1e-4);
+        // Same subspace: Σ_i,k (a_i · v_k)² = r when A's rows lie in span(v_1..v_r).
+        const V = host.get(name)!.vectors;
+        let captured = 0;
+        for (let i = 0; i < r; i++) {
+          for (let k = 0; k < r; k++) {
+            let dot = 0;
+            for (let j = 0; j < inF; j++) dot += A[i * inF + j]! * V[k * inF + j]!;
+            captured += dot * dot;
+          }
+          // PEFT's svd_flip sign: each row's largest-|a| entry is positive.
+          const row = Array.from(A.subarray(i * inF, (i + 1) * inF));
+          const big = row.reduce((best, v, j) => (Math.abs(v) > Math.abs(row[best]!) ? j : best), 0);
+          expect(row[big]!, `${name} row ${i}`).toBeGreaterThan(0);
+        }
+        expect(Math.abs(captured - r), name).toBeLessThan(1e-3);
+        // adjust_scaling_factors: s = alpha / r whatever r_l.
+        expect(l.scaling).toBeCloseTo(8 / rank, 12);
+      }
+    } finally {
+      adapted.release(rt);
+      releaseModel(rt, model);
+    }
+  });
+
+  it('VeRA: one pair of projections shared by every layer (sliced A[:, :in], B[:out]), Kaiming bounds, d = d_initial and b = 0; shared bytes counted once, and a step moves only d and b', async () => {
+    const rt = await testContext();
+    const model = await modelFiles(rt, 'tiny-llama');
+    const r = 16;
+    const settings = resolveSettings(vera, { rank: r });
+    const targets = selectTargets(model, ['all']);
+    const adapted = await vera.create({ rt, model, targets, seed: 11, learningRate: 1e-2, calibration: () => [batchFor(model)] }, settings);
+    try {
+      const layers = [...adapted.linears.values()] as VeraLayer[];
+      const projections = layers[0]!.projections;
+      expect(layers.every((l) => l.projections === projections)).toBe(true);
+      const [inMax, outMax] = [96, 96];
+      expect([projections.inMax, projections.outMax]).toEqual([inMax, outMax]);
+      const A = await readTensor(rt, projections.A);
+      const Bm = await readTensor(rt, projections.B);
+      expect(A.every((v) => Math.abs(v) <= Math.sqrt(6 / inMax))).toBe(true);
+      expect(Math.max(...A.map(Math.abs))).toBeGreaterThan(0.5 * Math.sqrt(6 / inMax));
+      expect(Bm.every((v) => Math.abs(v) <= Math.sqrt(6 / r))).toBe(true);
+      for (const l of layers) {
+        const As = await readTensor(rt, l.A);
+        const Bs = await readTensor(rt, l.B);
+        for (let k = 0; k < r; k++) for (let j = 0; j < l.inFeatures; j++) expect(As[k * l.inFeatures + j]).toBe(A[k * inMax + j]);
+        expect(Array.from(Bs)).toEqual(Array.from(Bm.subarray(0, l.outFeatures * r)));
+        expect((await readTensor(rt, l.d)).every((v) => v === Math.fround(0.1))).toBe(true);
+        expect((await readTensor(rt, l.b)).every((v) => v === 0)).toBe(true);
+      }
+      // Widths 48 and 96: one column copy of A (for in = 48) besides A and B.
+      const sharedBytes = 4 * (r * inMax + outMax * r + r * 48);
+      expect(projections.bytes).toBe(sharedBytes);
+      const vectorBytes = layers.reduce((n, l) => n + 4 * (r + l.outFeatures), 0);
+      expect(adapted.extraBytes).toBe(sharedBytes + vectorBytes);
+      const plan = vera.plan(settings, targets.map((name) => ({ name, out: model.linear(name).outFeatures, in: model.linear(name).inFeatures })), 0);
+      expect(plan.trainableParams).toBe(adapted.trainable.reduce((n, t) => n + t.tensor.data.size, 0));
+      expect(plan.ownBaseBytes).toBe(sharedBytes);
+      const trainer = new Trainer(rt, adapted, { schedule: { kind: 'constant', peak: 1e-2, warmupSteps: 0, totalSteps: 2 } });
+      await trainer.step(batchFor(model));
+      await trainer.step(batchFor(model));
+      trainer.destroy();
+      expect(Array.from(await readTensor(rt, projections.A))).toEqual(Array.from(A));
+      expect(Array.from(await readTensor(rt, projections.B))).toEqual(Array.from(Bm));
+      expect((await readTensor(rt, layers[0]!.b)).some((v) => v !== 0)).toBe(true);
+    } finally {
+      adapted.release(rt);
+      releaseModel(rt, model);
+    }
+  });
+
+  for (const mask of ['random', 'magnitude'] as const) {
+    it(`SHiRA (${mask} mask): r·(in + out) distinct positions per layer, and after training ΔW is exactly zero off the mask`, async () => {
+      const rt = await testContext();
+      const model = await modelFiles(rt, 'tiny-llama');
+      const r = 4;
+      const settings = resolveSettings(shira, { rank: r, mask });
+      const targets = selectTargets(model, ['all']);
+      const adapted = await shira.create({ rt, model, targets, seed: 11, learningRate: 1e-2 }, settings);
+      try {
+        const plan = shira.plan(settings, targets.map((name) => ({ name, out: model.linear(name).outFeatures, in: model.linear(name).inFeatures })), 0);
+        expect(plan.trainableParams).toBe(adapted.trainable.reduce((n, t) => n + t.tensor.data.size, 0));
+        const trainer = new Trainer(rt, adapted, { schedule: { kind: 'constant', peak: 1e-2, warmupSteps: 0, totalSteps: 3 } });
+        for (let i = 0; i < 3; i++) await trainer.step(batchFor(model));
+        trainer.destroy();
+        for (const layer of adapted.linears.values()) {
+          const l = layer as SparseDeltaLayer;
+          const k = r * (l.inFeatures + l.outFeatures);
+          const idx = l.hostIndices;
+          expect(idx.length).toBe(k);
+          expect(Array.from(new Uint32Array(await rt.readBytes(l.indices.data)))).toEqual(Array.from(idx));
+          for (let t = 1; t < k; t++) expect(idx[t]!).toBeGreaterThan(idx[t - 1]!);
+          const W = await readTensor(rt, (model.linear(l.name) as DenseLinear).weight);
+          const merged = l.effectiveWeight(rt, 'now');
+          const M = await readTensor(rt, merged.tensor);
+          rt.release(merged.tensor.data);
+          const onMask = new Set(idx);
+          let moved = 0;
+          for (let p = 0; p < W.length; p++) {
+            if (!onMask.has(p)) expect(M[p], `${l.name}[${p}]`).toBe(W[p]);
+            else if (M[p] !== W[p]) moved++;
+          }
+          expect(moved).toBeGreaterThan(0);
+          if (mask === 'magnitude') {
+            let smallestOn = Infinity;
+            let largestOff = 0;
+            for (let p = 0; p < W.length; p++) {
+              if (onMask.has(p)) smallestOn = Math.min(smallestOn, Math.abs(W[p]!));
+              else largestOff = Math.max(largestOff, Math.abs(W[p]!));
+            }
+            expect(smallestOn).toBeGreaterThanOrEqual(largestOff);
+          }
+        }
+      } finally {
+        adapted.release(rt);
+        releaseModel(rt, model);
+      }
+    });
+  }
+
+  it('EVA: inputs beyond the memory budget are accumulated in later passes with the same results; projections reading one input share it', async () => {
+    const rt = await testContext();
+    const model = await modelFiles(rt, 'tiny-llama');
+    const targets = selectTargets(model, ['all']);
+    const batches = [batchFor(model), { ...batchFor(model), ids: Array.from(batchFor(model).ids, (id) => (id * 7 + 3) % model.config.vocabSize) }];
+    const options = { components: () => 5, labelMask: true, niter: 4, exact: false, seed: 2 };
+    let progress = 0;
+    const onePass = await targetInputComponents(rt, model, targets, batches, options);
+    const perInput = await targetInputComponents(rt, model, targets, batches, { ...options, budgetBytes: 1, onProgress: (done) => (progress = done) });
+    try {
+      // Llama: q/k/v and gate/up read one tensor each, so 4 inputs per layer.
+      expect(new Set(onePass.values()).size).toBe(8);
+      expect(progress).toBe(8);
+      expect(onePass.get('model.layers.0.self_attn.q_proj')).toBe(onePass.get('model.layers.0.self_attn.v_proj'));
+      for (const name of targets) {
+        const [a, b] = [onePass.get(name)!, perInput.get(name)!];
+        expect(Array.from(b.values), name).toEqual(Array.from(a.values));
+        expect(Array.from(b.vectors), name).toEqual(Array.from(a.vectors));
+        expect(b.tokens).toBe(2 * 10);
+      }
+    } finally {
+      releaseModel(rt, model);
+    }
+  });
+
+  it('EVA: the rank distribution pools the ratios, gives ties to the earlier layer, and may leave a layer with none', () => {
+    expect(evaRanks([[0.5, 0.3, 0.1], [0.4, 0.05, 0.01], [0.01, 0.001, 0]], 6)).toEqual([3, 3, 0]);
+    expect(evaRanks([[1, 0.5], [1, 0.5]], 3)).toEqual([2, 1]);
+    expect(evaRanks([[0.6, 0.2], [0.5, 0.1]], 4)).toEqual([2, 2]); // ρ = 1: every layer keeps r
+    expect(evaRanks([[Number.NaN, 0.2], [0.5]], 2)).toEqual([1, 1]);
+    expect(evaMaxComponents(4, 2, 5)).toBe(5);
+    expect(evaMaxComponents(4, 1.4, 100)).toBe(6);
+  });
+
+  it('SHiRA: topKPositions takes the k largest scores in ascending position order, ties to the lower positions', () => {
+    expect(Array.from(topKPositions(Float32Array.from([0.5, 3, 1, 3, -2, 7]), 3))).toEqual([1, 3, 5]);
+    expect(Array.from(topKPositions(Float32Array.from([1, 1, 1, 1]), 2))).toEqual([0, 1]);
+    expect(Array.from(topKPositions(Float32Array.from([2, 1]), 0))).toEqual([]);
+    const scores = Float32Array.from({ length: 1000 }, (_, i) => Math.sin(i * 12.9898) * 43758.5453 % 1);
+    const sorted = Array.from(scores.keys()).sort((a, b) => scores[b]! - scores[a]! || a - b).slice(0, 137).sort((a, b) => a - b);
+    expect(Array.from(topKPositions(scores, 137))).toEqual(sorted);
   });
 });

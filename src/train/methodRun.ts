@@ -21,6 +21,8 @@ export interface MethodStart {
   /** Global gradient-norm clip; 0 or undefined: none. */
   readonly clipNorm?: number;
   readonly weightDecay?: number;
+  /** Activation checkpointing in its training steps (TrainerOptions.checkpointing). */
+  readonly checkpointing?: boolean;
 }
 
 export interface StartedMethod {
@@ -46,7 +48,7 @@ export async function startMethod(rt: Runtime, ctx: MethodContext, start: Method
   const adapted = await method.create({ rt, model, targets, seed, learningRate: start.learningRate, calibration, onProgress }, settings);
   let trainer: Trainer | undefined;
   try {
-    trainer = new Trainer(rt, adapted, { schedule: { ...schedule, peak: start.learningRate }, clipNorm: start.clipNorm, weightDecay: start.weightDecay });
+    trainer = new Trainer(rt, adapted, { schedule: { ...schedule, peak: start.learningRate }, clipNorm: start.clipNorm, weightDecay: start.weightDecay, checkpointing: start.checkpointing });
     await rt.sync();
   } catch (error) {
     trainer?.destroy();

@@ -8,40 +8,14 @@ import { peftAdapter } from '../adapters/export';
 import { adapterMismatch, loadedAdapterMethod } from '../adapters/loadedAdapter';
 import { METHODS } from '../adapters/registry';
 import { selectTargets } from '../adapters/targets';
-import { resolveSettings, type AdaptedModel, type MethodDefinition } from '../adapters/types';
+import { resolveSettings, type AdaptedModel } from '../adapters/types';
 import { bytesSource } from '../io/byteSource';
 import { peftAdapterFiles } from '../io/peft';
 import { readPeftAdapter } from '../io/peftAdapterReader';
-import type { CausalLM } from '../models/causalLM';
 import { releaseModel } from '../models/load';
-import { Graph } from '../tensor/graph';
-import { readTensor, tokenIds, type Runtime } from '../tensor/values';
 import { testContext } from '../test/gpu';
-import { modelFiles } from './testing';
-import { Trainer, type Batch } from './trainer';
-
-const B = 2;
-const T = 6;
-
-function batchFor(model: CausalLM): Batch {
-  const V = model.config.vocabSize;
-  const ids = Array.from({ length: B * T }, (_, i) => (i * 37 + 11) % V);
-  return { ids, targets: ids.map((_, i) => (i % T === T - 1 ? -100 : ids[i + 1]!)), batchSize: B, seqLen: T };
-}
-
-async function logits(rt: Runtime, adapted: AdaptedModel, batch: Batch): Promise<Float32Array> {
-  const g = new Graph(rt, false);
-  try {
-    return await readTensor(rt, adapted.model.forward(g, tokenIds(g, batch.ids, [B, T]), { linears: adapted.linears }));
-  } finally {
-    g.destroy();
-  }
-}
-
-function smallSettings(method: MethodDefinition) {
-  const keys = new Set(method.settings.map((s) => s.key));
-  return resolveSettings(method, keys.has('rank') ? { rank: 4 } : {});
-}
+import { logitsOf, modelFiles, smallSettings, testBatch } from './testing';
+import { Trainer } from './trainer';
 
 // LoRA folders only: other PEFT types (VeRA, SHiRA) have their own round trips in export.test.ts.
 const EXPORTING = METHODS.filter((m) => m.peft.kind === 'adapter' && m.peft.peftType === undefined);
@@ -55,7 +29,7 @@ describe('PEFT adapter round trip: export, load onto the original base, same log
     it(method.id, async () => {
       const rt = await testContext();
       const model = await modelFiles(rt, 'tiny-llama');
-      const batch = batchFor(model);
+      const batch = testBatch(model);
       const settings = smallSettings(method);
       const targets = selectTargets(model, ['all']);
       const adapted = await method.create({ rt, model, targets, seed: 3, learningRate: 2e-2, calibration: () => [batch] }, settings);
@@ -64,7 +38,7 @@ describe('PEFT adapter round trip: export, load onto the original base, same log
         const trainer = new Trainer(rt, adapted, { schedule: { kind: 'constant', peak: 2e-2, warmupSteps: 0, totalSteps: 2 } });
         for (let i = 0; i < 2; i++) await trainer.step(batch);
         trainer.destroy();
-        const expected = await logits(rt, adapted, batch);
+        const expected = await logitsOf(rt, adapted, batch);
         const files = peftAdapterFiles(await peftAdapter(rt, method, adapted, 'tiny-llama'));
         const file = (name: string) => bytesSource(name, files.find((f) => f.name === name)!.data);
         const adapter = await readPeftAdapter(file('adapter_config.json'), file('adapter_model.safetensors'));
@@ -74,14 +48,12 @@ describe('PEFT adapter round trip: export, load onto the original base, same log
         // An adapter for a 4-bit base is loaded onto the same NF4 copy of W.
         const base = exportBase === 'nf4' ? (settings.doubleQuant === true ? 'nf4-double' : 'nf4') : 'original';
         loaded = await asMethod.create({ rt, model, targets, seed: 0, learningRate: 2e-2 }, resolveSettings(asMethod, { base }));
-        const got = await logits(rt, loaded, batch);
+        const got = await logitsOf(rt, loaded, batch);
         const diff = (a: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - expected[i]!)), 0);
         if (exportBase === 'original-lossy') {
           // Loaded on the original W it misses only the trained residual's quantization error:
           // much closer to the trained model than the base model is, though not equal.
-          const g = new Graph(rt, false);
-          const plain = await readTensor(rt, model.forward(g, tokenIds(g, batch.ids, [B, T])));
-          g.destroy();
+          const plain = await logitsOf(rt, { model }, batch);
           expect(diff(got)).toBeLessThan(diff(plain));
         } else {
           expect(diff(got)).toBeLessThan(1e-4);
@@ -99,7 +71,7 @@ describe('PEFT adapter round trip: export, load onto the original base, same log
     const llama = await modelFiles(rt, 'tiny-llama');
     const gpt2 = await modelFiles(rt, 'tiny-gpt2');
     const method = EXPORTING[0]!;
-    const adapted = await method.create({ rt, model: llama, targets: selectTargets(llama, ['all']), seed: 3, learningRate: 1e-2, calibration: () => [batchFor(llama)] }, smallSettings(method));
+    const adapted = await method.create({ rt, model: llama, targets: selectTargets(llama, ['all']), seed: 3, learningRate: 1e-2, calibration: () => [testBatch(llama)] }, smallSettings(method));
     try {
       const files = peftAdapterFiles(await peftAdapter(rt, method, adapted, 'tiny-llama'));
       const file = (name: string) => bytesSource(name, files.find((f) => f.name === name)!.data);

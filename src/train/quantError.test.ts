@@ -17,7 +17,9 @@ const TARGETS = ['model.layers.0.self_attn.q_proj', 'model.layers.0.self_attn.k_
 async function errors(rt: Runtime, model: CausalLM, method: MethodDefinition, settings: MethodSettings): Promise<Map<string, number[]>> {
   const adapted: AdaptedModel = await method.create({ rt, model, targets: TARGETS, seed: 1, learningRate: 1e-3 }, resolveSettings(method, settings));
   try {
-    return new Map(adapted.quantErrors!.map((l) => [l.layer, l.errors.map((e) => e.nuclear)]));
+    const { layers, pending } = await adapted.measureQuantErrors!(rt);
+    expect(pending).toBe(0);
+    return new Map(layers.map((l) => [l.layer, l.errors.map((e) => e.nuclear)]));
   } finally {
     adapted.release(rt);
   }

@@ -10,6 +10,8 @@
 // the last update (step T − 1) still moves, with lr = peak·(r + (1 − r)·(1 − p_last)) for linear.
 // Steps past T stay at peak·r. Pure function; no GPU.
 
+import { InputError, InternalError } from '../errors';
+
 export type ScheduleKind = 'constant' | 'linear' | 'cosine';
 
 export interface Schedule {
@@ -23,11 +25,11 @@ export interface Schedule {
 
 export function learningRate(schedule: Schedule, step: number): number {
   const { kind, peak, warmupSteps: W, totalSteps: T, minRatio: r = 0 } = schedule;
-  if (!(Number.isFinite(peak) && peak >= 0)) throw new RangeError(`learning rate peak must be finite and ≥ 0, is ${peak}`);
-  if (!(Number.isInteger(W) && W >= 0)) throw new RangeError(`warmupSteps must be an integer ≥ 0, is ${W}`);
-  if (!(Number.isInteger(T) && T >= 1)) throw new RangeError(`totalSteps must be an integer ≥ 1, is ${T}`);
-  if (!(r >= 0 && r <= 1)) throw new RangeError(`minRatio must be in [0, 1], is ${r}`);
-  if (!(Number.isInteger(step) && step >= 0)) throw new RangeError(`step must be an integer ≥ 0, is ${step}`);
+  if (!(Number.isFinite(peak) && peak >= 0)) throw new InputError(`learning rate peak must be finite and ≥ 0, is ${peak}`);
+  if (!(Number.isInteger(W) && W >= 0)) throw new InputError(`warmupSteps must be an integer ≥ 0, is ${W}`);
+  if (!(Number.isInteger(T) && T >= 1)) throw new InputError(`totalSteps must be an integer ≥ 1, is ${T}`);
+  if (!(r >= 0 && r <= 1)) throw new InputError(`minRatio must be in [0, 1], is ${r}`);
+  if (!(Number.isInteger(step) && step >= 0)) throw new InternalError(`step must be an integer ≥ 0, is ${step}`);
   if (step < W) return (peak * (step + 1)) / W;
   const p = T > W ? Math.min(1, (step - W) / (T - W)) : 1;
   switch (kind) {

@@ -10,6 +10,7 @@ import { useSettingsStore } from '../state/settingsStore';
 import { downloadBlob, downloadText } from '../state/download';
 import { chartPng, chartSvg, inlineSvg, pageCharts, type PageChart } from './chartExport';
 import { methodColor } from './methodColors';
+import { errorMessage } from '../errors';
 
 const ACTIVE = ['initialising', 'running', 'paused', 'stopping'];
 
@@ -57,7 +58,7 @@ export function ExportPanel() {
       if (kind === 'svg') downloadText(`${chart.id}.svg`, chartSvg(chart), 'image/svg+xml');
       else downloadBlob(`${chart.id}.png`, await chartPng(chart));
     } catch (error) {
-      setChartError(error instanceof Error ? error.message : String(error));
+      setChartError(errorMessage(error));
     }
   };
 

@@ -24,10 +24,16 @@ export function MethodsPanel() {
   useEffect(() => {
     if (!card) return;
     const t = setTimeout(() => {
-      void refreshEstimates({ methods: methods.map((m) => ({ id: m.id, settings: choices[m.id]?.settings ?? {} })), targets: shared.targets, batch: shared.batch, seqLen: shared.seqLen });
+      void refreshEstimates({
+        methods: methods.map((m) => ({ id: m.id, settings: choices[m.id]?.settings ?? {} })),
+        targets: shared.targets,
+        batch: shared.batch,
+        seqLen: shared.seqLen,
+        checkpointing: shared.checkpointing,
+      });
     }, 200);
     return () => clearTimeout(t);
-  }, [card, methods, choices, shared.targets, shared.batch, shared.seqLen, refreshEstimates]);
+  }, [card, methods, choices, shared.targets, shared.batch, shared.seqLen, shared.checkpointing, refreshEstimates]);
 
   const gpu = useEngineStore((s) => s.gpu);
   const plan = useMemo(() => {
@@ -50,6 +56,10 @@ export function MethodsPanel() {
         <div className="memory-plan" data-testid="memory-plan">
           <p className="small">
             Chosen methods together: <strong>≈{formatBytes(plan.totalBytes)}</strong> of GPU memory (the base once, each method's own tensors and AdamW state, one step's activations at a time).
+          </p>
+          <p className="small" data-testid="memory-plan-choices">
+            Without activation checkpointing ≈{formatBytes(plan.plainBytes)}; with it ≈{formatBytes(plan.checkpointedBytes)}
+            {shared.checkpointing ? ' (chosen)' : ''}.
           </p>
           {[...plan.errors, ...plan.warnings].map((text) => (
             <p key={text} role="alert" className={plan.errors.includes(text) ? 'error-text small' : 'warn-text small'}>

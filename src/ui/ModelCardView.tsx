@@ -31,6 +31,14 @@ export function ModelCardView({ card }: { card: ModelCard }) {
         <dd>
           {formatBytes(card.weightBytes)} ({dtypes})
         </dd>
+        <dt>On the GPU</dt>
+        <dd data-testid="model-gpu-weights">
+          {formatBytes(card.gpuWeights.bytes)} frozen
+          {card.gpuWeights.bytes < card.gpuWeights.asF32Bytes ? ` (16-bit matrices; ${formatBytes(card.gpuWeights.asF32Bytes)} as f32)` : ''}
+          {card.gpuWeights.asF16Bytes < card.gpuWeights.bytes
+            ? ` · as f16: ${formatBytes(card.gpuWeights.asF16Bytes)}, saves ${formatBytes(card.gpuWeights.bytes - card.gpuWeights.asF16Bytes)}`
+            : ''}
+        </dd>
         <dt>Tokenizer</dt>
         <dd>{card.tokenizer ? `${card.tokenizer.kind}, ${card.tokenizer.vocabSize} tokens${card.tokenizer.chatTemplate ? ', chat template' : ''}` : <span className="fail">none: training needs tokenizer.json</span>}</dd>
         <dt>Projections</dt>

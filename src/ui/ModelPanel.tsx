@@ -15,6 +15,10 @@ export function ModelPanel() {
   const error = useModelStore((s) => s.error);
   const loadFiles = useModelCacheStore((s) => s.loadAndCache);
   const loadBuiltin = useModelStore((s) => s.loadBuiltin);
+  const frozenF16 = useModelStore((s) => s.frozenF16);
+  const setFrozenF16 = useModelStore((s) => s.setFrozenF16);
+  const adapter = useModelStore((s) => s.adapter);
+  const loadAdapter = useModelStore((s) => s.loadAdapter);
   const busy = useRunStore((s) => s.phase === 'initialising' || s.phase === 'running' || s.phase === 'paused' || s.phase === 'stopping');
 
   return (
@@ -29,7 +33,7 @@ export function ModelPanel() {
       </div>
       <DropZone
         label="Drop a Hugging Face model folder"
-        hint="config.json, model.safetensors (or shards + index), tokenizer.json. GPT-2 and Llama family; f32/f16/bf16. Pickle files are never opened."
+        hint="config.json, model.safetensors (or shards + index), tokenizer.json. GPT-2, Llama family (SmolLM2, Qwen2/3, Mistral, TinyLlama) and Gemma 3; f32/f16/bf16. Pickle files are never opened."
         multiple
         folders
         disabled={busy || loading !== null}
@@ -50,6 +54,26 @@ export function ModelPanel() {
           <strong>{error.what}</strong>
           <span>{error.message}</span>
           {card && <span className="muted small">The previous model ({card.name}) is still loaded.</span>}
+        </div>
+      )}
+      <label className="small" title="Frozen matrices of an f32 checkpoint kept as f16 (rounded to nearest): half the memory, f16 precision. f16/bf16 checkpoints always stay 16-bit. Applies to the next load.">
+        <input type="checkbox" checked={frozenF16} disabled={busy || loading !== null} onChange={(e) => setFrozenF16(e.target.checked)} /> Keep f32
+        weights as f16 on the GPU (next load)
+      </label>
+      {card && (
+        <DropZone
+          label="Drop a PEFT adapter folder onto this model"
+          hint="adapter_config.json + adapter_model.safetensors (LoRA, rsLoRA, DoRA; the studio's exports or adapters from the Hub). It appears as a method to evaluate, generate with, compare or train further."
+          multiple
+          folders
+          disabled={busy || loading !== null}
+          onFiles={(files) => void loadAdapter(files)}
+          testId="adapter-drop"
+        />
+      )}
+      {adapter && (
+        <div className={adapter.ok ? 'small' : 'file-error'} role={adapter.ok ? 'status' : 'alert'} data-testid="adapter-outcome">
+          {adapter.text}
         </div>
       )}
       <CachedModels disabled={busy || loading !== null} />

@@ -41,6 +41,9 @@ export function QuantErrorPanel() {
   const byIndex = new Map(rows.map((r) => [r.index, r.layer]));
   const quantized = runMethods.filter((m) => infos.some((i) => i.id === m && i.quantError !== undefined));
   const counts = series.map((s) => `${s.key}:${points.filter((p) => `${p.method}:${p.iteration}` === s.key).length}`).join(',');
+  // How the nuclear norms were computed: exact below a layer size, a randomized estimate above it.
+  const estimated = points.filter((p) => p.nuclearMethod === 'randomized');
+  const worst = Math.max(0, ...estimated.map((p) => (100 * (p.nuclearError ?? 0)) / p.nuclear));
 
   return (
     <section className="panel" aria-labelledby="quant-title" data-testid="quant-panel">
@@ -71,6 +74,12 @@ export function QuantErrorPanel() {
           </LineChart>
         </ResponsiveContainer>
       </figure>
+      <p className="muted small" data-testid="quant-nuclear-method">
+        Measured between training steps.{' '}
+        {estimated.length === 0
+          ? 'Nuclear norms: exact (singular values of each error matrix).'
+          : `Nuclear norms: ${points.length - estimated.length} exact, ${estimated.length} randomized estimates for the larger layers (stated error ≤ ${worst.toFixed(2)} %).`}
+      </p>
       <h3 className="small">Error reduction against {baseLabel}, per layer type</h3>
       {ratios && ratios.rows.length > 0 ? (
         <div className="table-scroll">

@@ -1,5 +1,5 @@
 // The shared knobs every method trains with: target projections, learning rate and schedule,
-// steps, batch, seed, evaluation cadence, clipping.
+// steps, batch, seed, evaluation cadence, clipping, activation checkpointing.
 
 import { useModelStore } from '../state/modelStore';
 import { useRunStore } from '../state/runStore';
@@ -59,6 +59,15 @@ export function TrainingSettings() {
         <NumberInput id="accuracy-questions" value={shared.accuracyQuestions} min={0} max={1000} integer disabled={busy} onChange={(accuracyQuestions) => setShared({ accuracyQuestions })} />
         <label htmlFor="clip">Gradient clip</label>
         <NumberInput id="clip" value={shared.clipNorm} min={0} max={1000} disabled={busy} onChange={(clipNorm) => setShared({ clipNorm })} />
+        <label htmlFor="checkpointing">Activation checkpointing</label>
+        <input
+          id="checkpointing"
+          type="checkbox"
+          checked={shared.checkpointing}
+          disabled={busy}
+          title="Recompute each block's activations in backward instead of keeping them: much less memory for long sequences, one more forward pass per step."
+          onChange={(e) => setShared({ checkpointing: e.target.checked })}
+        />
       </div>
     </section>
   );

@@ -4,6 +4,8 @@
 // Charts are found by their markup (figure.chart with a recharts surface), so panels added later
 // are exported too.
 
+import { InputError, UnsupportedError } from '../errors';
+
 const NS = 'http://www.w3.org/2000/svg';
 const BACKGROUND = '#1e232b';
 const TEXT = '#e6e9ee';
@@ -62,7 +64,7 @@ function el(name: string, attrs: Record<string, string | number>, text?: string)
 /** A standalone SVG document (as text) for one chart figure. */
 export function chartSvg(chart: PageChart): string {
   const surface = plotSurface(chart.figure);
-  if (!surface) throw new Error(`${chart.title} has no chart drawn yet`);
+  if (!surface) throw new InputError(`${chart.title} has no chart drawn yet`);
   const box = surface.getBoundingClientRect();
   const width = Math.round(Number(surface.getAttribute('width')) || box.width || 480);
   const height = Math.round(Number(surface.getAttribute('height')) || box.height || 190);
@@ -117,17 +119,17 @@ export async function chartPng(chart: PageChart, scale = 2): Promise<Blob> {
     image.decoding = 'async';
     await new Promise<void>((resolve, reject) => {
       image.onload = () => resolve();
-      image.onerror = () => reject(new Error(`${chart.title} could not be drawn as an image`));
+      image.onerror = () => reject(new UnsupportedError(`${chart.title} could not be drawn as an image`));
       image.src = url;
     });
     const canvas = document.createElement('canvas');
     canvas.width = Math.round(image.width * scale);
     canvas.height = Math.round(image.height * scale);
     const ctx = canvas.getContext('2d');
-    if (!ctx) throw new Error('this browser gave no 2D canvas for the PNG');
+    if (!ctx) throw new UnsupportedError('this browser gave no 2D canvas for the PNG');
     ctx.scale(scale, scale);
     ctx.drawImage(image, 0, 0);
-    return await new Promise<Blob>((resolve, reject) => canvas.toBlob((b) => (b ? resolve(b) : reject(new Error('the PNG could not be encoded'))), 'image/png'));
+    return await new Promise<Blob>((resolve, reject) => canvas.toBlob((b) => (b ? resolve(b) : reject(new UnsupportedError('the PNG could not be encoded'))), 'image/png'));
   } finally {
     URL.revokeObjectURL(url);
   }

@@ -14,6 +14,8 @@ function estimate(id: string, own: number, trainable: number, activations: numbe
     ownBaseBytes: own,
     trainableBytes: trainable,
     activationBytes: activations,
+    activationBytesPlain: activations,
+    activationBytesCheckpointed: activations / 4,
     totalBytes: shared + own + trainable + activations,
     largestBuffer: { bytes: largest, what: 'the logits (8×1024 tokens × 50257 vocabulary)' },
   };
@@ -23,6 +25,8 @@ describe('comparison memory plan', () => {
   it('counts the shared base once, every method its own, and one step of activations', () => {
     const plan = comparisonMemory([estimate('adapter', 0, 2 * MIB, 30 * MIB), estimate('residual', 10 * MIB, 2 * MIB, 40 * MIB)], { maxBufferSize: 256 * MIB, maxStorageBufferBindingSize: 128 * MIB });
     expect(plan!.totalBytes).toBe(100 * MIB + 14 * MIB + 40 * MIB);
+    expect(plan!.plainBytes).toBe(plan!.totalBytes);
+    expect(plan!.checkpointedBytes).toBe(100 * MIB + 14 * MIB + 10 * MIB);
     expect(plan!.errors).toEqual([]);
     expect(plan!.warnings).toEqual([]);
   });

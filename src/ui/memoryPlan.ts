@@ -3,12 +3,17 @@
 // step's activations are live at a time (methods step one after another). Browsers do not expose
 // GPU memory, so the hard check is the adapter's per-buffer limits; the total is compared with
 // navigator.deviceMemory (coarse, RAM in GiB, capped at 8 by Chrome) only as a soft warning.
+// Both choices of activation checkpointing are totalled, so the panel can show what it saves.
 
 import type { MethodEstimate } from '../worker/protocol';
 import { formatBytes } from './format';
 
 export interface ComparisonMemory {
+  /** With the chosen checkpointing (the estimates' activationBytes). */
   readonly totalBytes: number;
+  /** Without and with activation checkpointing. */
+  readonly plainBytes: number;
+  readonly checkpointedBytes: number;
   /** Problems that make the run fail (a buffer over the adapter's limits). */
   readonly errors: readonly string[];
   /** Likely problems (the total beyond the device's reported memory). */
@@ -27,6 +32,8 @@ export function comparisonMemory(
   const own = estimates.reduce((n, e) => n + e.ownBaseBytes + e.trainableBytes, 0);
   const activations = Math.max(...estimates.map((e) => e.activationBytes));
   const totalBytes = shared + own + activations;
+  const plainBytes = shared + own + Math.max(...estimates.map((e) => e.activationBytesPlain));
+  const checkpointedBytes = shared + own + Math.max(...estimates.map((e) => e.activationBytesCheckpointed));
   const errors: string[] = [];
   const warnings: string[] = [];
   if (limits) {
@@ -42,8 +49,9 @@ export function comparisonMemory(
   if (deviceMemoryGiB !== undefined && deviceMemoryGiB > 0 && totalBytes > deviceMemoryGiB * GIB) {
     warnings.push(
       `May not fit: the comparison needs about ${formatBytes(totalBytes)} and this device reports ${deviceMemoryGiB} GiB of memory. ` +
+        (checkpointedBytes < totalBytes && checkpointedBytes <= deviceMemoryGiB * GIB ? `Activation checkpointing would need about ${formatBytes(checkpointedBytes)}. ` : '') +
         'Choose fewer methods, or lower the batch or the sequence length.',
     );
   }
-  return { totalBytes, errors, warnings };
+  return { totalBytes, plainBytes, checkpointedBytes, errors, warnings };
 }

@@ -5,7 +5,7 @@
 // Unsolicited events (device lost, uncaught GPU error, worker crash) go to onEvent listeners.
 // If the worker itself dies (script failed to load), every pending call is rejected.
 
-import { StudioError } from '../errors';
+import { StudioError, type ErrorKind } from '../errors';
 import { browserGpu } from '../gpu/browser';
 import {
   WORKER_FAILURE,
@@ -22,11 +22,13 @@ import {
   type SerializedError,
 } from './protocol';
 
-/** An error raised in the worker, carried across with its class name and message. */
+/** An error raised in the worker, carried across with its class name, kind and message. */
 export class EngineError extends StudioError {
+  override readonly kind: ErrorKind;
   constructor(error: SerializedError) {
     super(error.message);
     this.name = error.name;
+    this.kind = error.kind;
   }
 }
 
@@ -103,7 +105,7 @@ export class EngineClient {
 
   terminate(): void {
     this.worker.terminate();
-    this.die('The engine worker was stopped.');
+    this.die('The engine worker was stopped.', 'cancelled');
   }
 
   private receive(message: EngineResponse): void {
@@ -129,9 +131,9 @@ export class EngineClient {
     }
   }
 
-  private die(message: string): void {
+  private die(message: string, kind: ErrorKind = 'internal'): void {
     if (this.dead) return;
-    this.dead = new EngineError({ name: WORKER_FAILURE, message });
+    this.dead = new EngineError({ name: WORKER_FAILURE, kind, message });
     for (const pending of this.pending.values()) pending.reject(this.dead);
     this.pending.clear();
     for (const listener of this.listeners) listener({ event: 'crash', error: this.dead });

@@ -13,12 +13,13 @@
 import { GpuContext } from '../gpu/context';
 import { acquireDevice, type AcquiredDevice } from '../gpu/device';
 import { browserGpu, WEBGPU_FIX } from '../gpu/browser';
-import { GpuError, StudioError, WebGpuUnavailableError } from '../errors';
+import { errorMessage, GpuError, InternalError, StudioError, WebGpuUnavailableError } from '../errors';
 import { runSelfTest } from './selfTest';
 import { profileTraining } from './profile';
 import { currentModel, estimateMethods, loadBuiltinModel, loadPickedModel, requireTokenizer } from './studioModel';
 import { loadBuiltinData, loadDataFile, previewData } from './studioData';
-import { exportTrainedMethod, methodScript, peftRefusal } from './studioExport';
+import { exportTrainedMethod, methodScript } from './studioExport';
+import { allMethodInfos, definitionOf, loadAdapterFiles } from './studioAdapters';
 import { addMethodToRun, generateText, pauseRun, resumeRun, runStudioComparison, stopRun } from './studioRun';
 import { spectrumOf } from './runDiagnostics';
 import {
@@ -54,7 +55,7 @@ async function acquire(): Promise<GpuContext> {
   } catch (error) {
     if (error instanceof StudioError) throw error;
     throw new WebGpuUnavailableError(
-      `The browser found WebGPU but refused to create a GPU device (${serializeError(error).message}). ${WEBGPU_FIX}`,
+      `The browser found WebGPU but refused to create a GPU device (${errorMessage(error)}). ${WEBGPU_FIX}`,
     );
   }
   const ctx = new GpuContext(acquired);
@@ -92,24 +93,13 @@ const handlers: { [K in CallName]: Handler<K> } = {
   },
   profileTraining: async (params, progress) => profileTraining(await gpu(), params, progress),
   methods: async () => {
-    const { METHODS, DEFAULT_SELECTED } = await import('../adapters/registry');
-    return METHODS.map((m) => ({
-      id: m.id,
-      label: m.label,
-      summary: m.summary,
-      paper: m.paper,
-      settings: m.settings,
-      peftRefusal: peftRefusal(m.id) ?? undefined,
-      family: m.family,
-      quantError: m.quantError,
-      claims: m.claims ?? [],
-      defaultSelected: DEFAULT_SELECTED.includes(m.id),
-    }));
+    return allMethodInfos();
   },
   loadBuiltinModel: async (params, progress) => loadBuiltinModel(await gpu(), params.name, progress, params.frozenPrecision),
   loadModelFiles: async (params, progress) => loadPickedModel(await gpu(), params.files, progress, params.frozenPrecision),
+  loadAdapterFiles: async (params) => loadAdapterFiles(params.files),
   modelCard: async () => currentModel()?.card ?? null,
-  estimate: async (params) => estimateMethods(params),
+  estimate: async (params) => estimateMethods(params, definitionOf),
   loadBuiltinDataset: async (params) => loadBuiltinData(params.name, () => previewData(requireTokenizer(), params)),
   loadDatasetFile: async (params) => loadDataFile(params.file, () => previewData(requireTokenizer(), params)),
   previewDataset: async (params) => previewData(requireTokenizer(), params),
@@ -127,7 +117,7 @@ const handlers: { [K in CallName]: Handler<K> } = {
 async function handle<K extends CallName>(id: number, call: K, params: CallParams<K>): Promise<void> {
   const handler = handlers[call] as Handler<K> | undefined;
   if (!handler) {
-    post({ kind: 'error', id, error: { name: 'StudioError', message: `The engine has no call named "${String(call)}".` } });
+    post({ kind: 'error', id, error: serializeError(new InternalError(`The engine has no call named "${String(call)}".`)) });
     return;
   }
   try {
@@ -152,5 +142,5 @@ scope.addEventListener('unhandledrejection', (event) => {
   postEvent('crash', event.reason);
 });
 scope.addEventListener('error', (event) => {
-  postEvent('crash', event.error ?? new Error(event.message));
+  postEvent('crash', event.error ?? new InternalError(event.message));
 });

@@ -8,8 +8,9 @@
 //   worker → page   EngineResponse  one 'result' or one 'error' per id, any number of 'progress'
 //                                   for that id before it, and unsolicited 'event's (device
 //                                   lost, uncaptured GPU error, worker crash) with no id.
-// Errors cross as { name, message }: `name` is the StudioError class name (e.g. GpuError,
-// WebGpuUnavailableError), `message` is what the user reads.
+// Errors cross as { name, kind, message }: `name` is the error class name (e.g. GpuError,
+// WebGpuUnavailableError), `kind` what sort of failure it is (errors.ts ErrorKind: input,
+// unsupported, gpu, memory, cancelled, internal = a bug), `message` is what the user reads.
 //
 // This file holds types and two tiny pure helpers; nothing here touches the GPU.
 
@@ -22,6 +23,7 @@ import type { ScheduleKind } from '../train/schedule';
 import type { RunPoint } from '../io/runRecord';
 import type { ScriptConfig } from '../io/pythonScript';
 import type { FrozenPrecision } from '../io/modelFiles';
+import { errorKind, errorMessage, type ErrorKind } from '../errors';
 
 export type { GpuDescription, GpuFeatures, GpuLimitsSummary, MatmulBenchRow, MatmulBenchShape };
 export type { ProfileKernel, ProfileMethod, ProfileParams, ProfileProgress, ProfileReport, ProfileStep };
@@ -128,7 +130,10 @@ export interface MethodEstimate {
   readonly trainableParams: number;
   readonly weightBytes: number;
   readonly trainableBytes: number;
+  /** One step's activations at their peak with the chosen checkpointing; the two choices below. */
   readonly activationBytes: number;
+  readonly activationBytesPlain: number;
+  readonly activationBytesCheckpointed: number;
   readonly totalBytes: number;
   /** Of weightBytes, the shared frozen base every method reads or copies from (held once per comparison; 16-bit matrices 2 bytes a weight). */
   readonly sharedBaseBytes: number;
@@ -145,6 +150,8 @@ export interface EstimateParams {
   readonly targets: readonly string[];
   readonly batch: number;
   readonly seqLen: number;
+  /** Activation checkpointing (picks MethodEstimate.activationBytes). */
+  readonly checkpointing?: boolean;
 }
 
 export interface DatasetParams {
@@ -210,6 +217,10 @@ export interface ComparisonParams {
   readonly validationFraction: number;
   /** Validation questions answered greedily per method after the last step, where the data has "####" answers (0: none; default 20). */
   readonly accuracyQuestions?: number;
+  /** Recompute each block's activations in backward instead of keeping them. */
+  readonly checkpointing?: boolean;
+  /** Refuse a run planned over this many bytes of GPU memory (absent or 0: only the per-buffer limits are checked). */
+  readonly memoryBudgetBytes?: number;
 }
 
 /** σ of one adapted projection's effective weight (base + s·B M A, SPP's merge, full's W), descending. */
@@ -336,6 +347,8 @@ export interface EngineCalls {
   profileTraining: { params: ProfileParams; result: ProfileReport; progress: ProfileProgress };
   /** The registry's methods with their settings schemas. */
   methods: { params: Record<string, never>; result: readonly MethodInfo[]; progress: never };
+  /** A PEFT adapter folder dropped after the model: checked against it and listed as a method. */
+  loadAdapterFiles: { params: { readonly files: readonly PickedFile[] }; result: MethodInfo; progress: never };
   /** Loads the built-in model; a failure keeps the previous model. */
   loadBuiltinModel: { params: { readonly name: string; readonly frozenPrecision?: FrozenPrecision }; result: ModelCard; progress: ModelLoadProgress };
   /** Loads a dropped or picked Hugging Face folder; a failure keeps the previous model. */
@@ -380,6 +393,8 @@ export type EngineRequest = {
 export interface SerializedError {
   /** The error's class name: a StudioError subclass, or a DOMException/Error name. */
   readonly name: string;
+  /** What sort of failure (errors.ts): the page can tell a bug from bad input or a GPU problem. */
+  readonly kind: ErrorKind;
   readonly message: string;
 }
 
@@ -416,8 +431,7 @@ export interface EngineEventMessage {
 export type EngineResponse = EngineResultMessage | EngineProgressMessage | EngineErrorMessage | EngineEventMessage;
 
 export function serializeError(error: unknown): SerializedError {
-  if (error instanceof Error) return { name: error.name || 'Error', message: error.message || String(error) };
-  return { name: 'Error', message: String(error) };
+  return { name: (error instanceof Error && error.name) || 'Error', kind: errorKind(error), message: errorMessage(error) };
 }
 
 /** Name given to errors that stand for the worker itself failing (not an engine error). */

@@ -14,7 +14,7 @@ import {
 } from '../io/datasets';
 import { questionAnswerRows } from '../io/questionAnswer';
 import type { TextTokenizer } from '../io/tokenizer';
-import { DatasetError, formatBytes } from '../errors';
+import { errorMessage, DatasetError, formatBytes } from '../errors';
 import type { DatasetParams, DatasetPreview, PreviewRow } from './protocol';
 
 interface DataText {
@@ -39,7 +39,7 @@ async function fetchText(url: string, label: string): Promise<string> {
   try {
     response = await fetch(url);
   } catch (error) {
-    throw new DatasetError(`${label} could not be fetched (${error instanceof Error ? error.message : String(error)})`);
+    throw new DatasetError(`${label} could not be fetched (${errorMessage(error)})`);
   }
   const html = (response.headers.get('content-type') ?? '').includes('text/html');
   if (!response.ok || html) throw new DatasetError(`${label} is missing from the built-in data (HTTP ${response.status})`);
@@ -71,7 +71,7 @@ export async function loadDataFile<T>(file: File, check: () => T): Promise<T> {
   try {
     text = await file.text();
   } catch (error) {
-    throw new DatasetError(`${file.name} could not be read (${error instanceof Error ? error.message : String(error)}); pick it again`);
+    throw new DatasetError(`${file.name} could not be read (${errorMessage(error)}); pick it again`);
   }
   const mapped = questionAnswerRows(text, file.name);
   return adopt({ name: file.name, builtin: false, train: mapped.text, validation: null, note: mapped.mapped ? QA_NOTE : undefined }, check);

@@ -9,7 +9,7 @@
 // Not here: zipping and downloading (the page does that), training (studioRun.ts).
 
 import { mergedTensors, peftAdapter } from '../adapters/export';
-import { methodById } from '../adapters/registry';
+import { definitionOf } from './studioAdapters';
 import { resolveSettings } from '../adapters/types';
 import { trainingScript, type ScriptConfig } from '../io/pythonScript';
 import { readAllBytes, readJsonFile, type ByteSource } from '../io/byteSource';
@@ -24,7 +24,7 @@ const TOKENIZER_LIMIT = 256 * 1024 * 1024;
 
 /** Why a method has no PEFT adapter form, or null when it has one. */
 export function peftRefusal(methodId: string): string | null {
-  const { peft } = methodById(methodId);
+  const { peft } = definitionOf(methodId);
   return peft.kind === 'none' ? peft.reason : null;
 }
 
@@ -38,7 +38,7 @@ function safeName(name: string): string {
 
 /** The PEFT/TRL script for one method's configuration, its own lines from the definition. */
 export function methodScript(config: ScriptConfig): string {
-  const method = methodById(config.methodId);
+  const method = definitionOf(config.methodId);
   const settings = resolveSettings(method, config.settings);
   return trainingScript(config, (helpers) => method.python(settings, helpers));
 }
@@ -52,7 +52,7 @@ export async function exportTrainedMethod(rt: GpuContext, params: ExportParams):
   if (params.format === 'peft') {
     const refusal = peftRefusal(params.methodId);
     if (refusal) throw new StudioError(refusal);
-    const method = methodById(params.methodId);
+    const method = definitionOf(params.methodId);
     const adapter = await peftAdapter(rt, method, adapted, base);
     return {
       methodId: params.methodId,

@@ -9,17 +9,17 @@
 // Not here: training (studioRun.ts), data (studioData.ts). Nothing is cached in OPFS yet.
 
 import { blobSource, type ByteSource } from '../io/byteSource';
-import { largestStepBuffer, memoryEstimate, paramCount } from '../io/hfConfig';
+import { paramCount } from '../io/hfConfig';
 import { frozenWeightBytes, openModelFiles, type FrozenPrecision, type ModelSource } from '../io/modelFiles';
-import { loadModelTokenizer, type TextTokenizer } from '../io/tokenizer';
+import { loadModelTokenizer, tokenizerVocabWarning, type TextTokenizer } from '../io/tokenizer';
 import type { CausalLM } from '../models/causalLM';
-import { loadCausalLM, releaseModel } from '../models/load';
-import { isPacked } from '../tensor/values';
-import { methodById } from '../adapters/registry';
-import { resolveSettings } from '../adapters/types';
-import { ModelFormatError, StudioError } from '../errors';
+import { heldBytesPerParam, loadCausalLM, releaseModel } from '../models/load';
+import { resolveSettings, type MethodDefinition } from '../adapters/types';
+import { fitProblem, perBufferLimit, planMethod, type PlanSetup } from '../train/memoryPlan';
+import type { BufferLimits } from '../tensor/ops/lmHeadLoss';
+import { errorMessage, ModelFormatError, StudioError } from '../errors';
 import type { GpuContext } from '../gpu/context';
-import type { EstimateParams, MethodEstimate, ModelCard, ModelLoadProgress, PickedFile } from './protocol';
+import type { ComparisonParams, EstimateParams, MethodEstimate, ModelCard, ModelLoadProgress, PickedFile } from './protocol';
 
 export interface LoadedModel {
   readonly name: string;
@@ -30,6 +30,8 @@ export interface LoadedModel {
   readonly tokenizer: TextTokenizer | null;
   readonly tokenizerProblem: string | null;
   readonly card: ModelCard;
+  /** The device's buffer limits, for the memory plan. */
+  readonly limits: BufferLimits;
 }
 
 let current: LoadedModel | undefined;
@@ -68,7 +70,7 @@ async function fetchBuiltin(name: string): Promise<ByteSource[]> {
     try {
       response = await fetch(base + file);
     } catch (error) {
-      throw new ModelFormatError(`could not be fetched (${error instanceof Error ? error.message : String(error)})`, `${name}/${file}`);
+      throw new ModelFormatError(`could not be fetched (${errorMessage(error)})`, `${name}/${file}`);
     }
     // Vite's preview answers unknown paths with index.html (200, text/html): treat that as missing.
     const html = (response.headers.get('content-type') ?? '').includes('text/html');
@@ -115,17 +117,13 @@ async function install(rt: GpuContext, files: ByteSource[], name: string, builti
   await rt.sync();
   const card = modelCard(name, builtin, source, model, tokenizer, tokenizerProblem, precision);
   const previous = current;
-  current = { name, builtin, source, model, tokenizer, tokenizerProblem, card };
+  const limits = { maxBufferSize: rt.device.limits.maxBufferSize, maxStorageBufferBindingSize: rt.device.limits.maxStorageBufferBindingSize };
+  current = { name, builtin, source, model, tokenizer, tokenizerProblem, card, limits };
   if (previous) {
     for (const listener of releaseListeners) listener();
     releaseModel(rt, previous.model);
   }
   return card;
-}
-
-/** Bytes per weight of each of the model's parameters as held on the GPU (2 packed 16-bit, else 4). */
-function storedBytesPerParam(model: CausalLM): Map<string, number> {
-  return new Map(model.parameters().map((p) => [p.name, isPacked(p.tensor) ? 2 : 4]));
 }
 
 function modelCard(
@@ -139,6 +137,7 @@ function modelCard(
 ): ModelCard {
   const held = model.parameters().reduce((n, p) => n + p.tensor.data.byteLength, 0);
   const c = source.config;
+  const vocabWarning = tokenizer ? tokenizerVocabWarning(tokenizer.vocabSize, c.vocabSize) : undefined;
   const projections = new Map<string, { role: string; out: number; in: number; count: number }>();
   for (const n of model.linearNames()) {
     const role = model.linearRole(n);
@@ -171,51 +170,73 @@ function modelCard(
       : null,
     roles: [...projections.keys()],
     projections: [...projections.values()],
-    warnings: tokenizerProblem ? [...source.warnings, tokenizerProblem] : source.warnings,
+    warnings: [...source.warnings, ...(tokenizerProblem ? [tokenizerProblem] : []), ...(vocabWarning ? [vocabWarning] : [])],
   };
 }
 
-/** Planning estimates: trainable parameters exactly from the shapes, memory from hfConfig's model. */
-export function estimateMethods(params: EstimateParams): MethodEstimate[] {
+/** The memory plan's setup for the loaded model, the targeted roles and B × T. */
+function planSetup(loaded: LoadedModel, targets: readonly string[], batch: number, seqLen: number): PlanSetup {
+  const { model } = loaded;
+  const all = targets.includes('all');
+  const names = model.linearNames().filter((n) => all || targets.includes(model.linearRole(n)));
+  return {
+    config: loaded.source.config,
+    layers: names.map((name) => ({ name, out: model.linear(name).outFeatures, in: model.linear(name).inFeatures })),
+    batch: Math.max(1, batch),
+    seqLen: Math.max(2, seqLen),
+    limits: loaded.limits,
+    weightBytesPerParam: heldBytesPerParam(model),
+  };
+}
+
+/** Planning estimates: trainable parameters exactly from the shapes, memory from train/memoryPlan.ts (with and without checkpointing). */
+export function estimateMethods(params: EstimateParams, definitionOf: (id: string) => MethodDefinition): MethodEstimate[] {
   const loaded = current;
   if (!loaded) return [];
-  const { model, source } = loaded;
-  const all = params.targets.includes('all');
-  const names = model.linearNames().filter((n) => all || params.targets.includes(model.linearRole(n)));
-  const shapes = names.map((name) => ({ name, out: model.linear(name).outFeatures, in: model.linear(name).inFeatures }));
-  const total = paramCount(source.config);
-  const stored = storedBytesPerParam(model);
+  const setup = planSetup(loaded, params.targets, params.batch, params.seqLen);
+  const shapes = setup.layers;
   return params.methods.map(({ id, settings: given }) => {
-    const method = methodById(id);
+    const method = definitionOf(id);
     let problem: string | undefined;
     let settings = given;
     try {
       settings = resolveSettings(method, given);
     } catch (error) {
-      problem = error instanceof Error ? error.message : String(error);
+      problem = errorMessage(error);
     }
-    const plan = method.plan(problem ? resolveSettings(method) : settings, shapes, total);
-    if (names.length === 0 && method.family !== 'dense') problem ??= 'no projection is targeted';
+    const plan = planMethod(setup, method, problem ? resolveSettings(method) : settings);
+    if (shapes.length === 0 && method.family !== 'dense') problem ??= 'no projection is targeted';
     if (!problem) problem = method.check?.(settings, shapes);
-    const trainableParams = plan.trainableParams;
-    const batch = Math.max(1, params.batch);
-    const seqLen = Math.max(2, params.seqLen);
-    const estimate = memoryEstimate(source.config, { weightBytesPerParam: (t) => stored.get(t.name) ?? 4, trainableParams, batch, seqLen });
-    const sharedBaseBytes = estimate.weightBytes;
-    const ownBaseBytes = plan.ownBaseBytes;
-    const weightBytes = sharedBaseBytes + ownBaseBytes;
-    const largestBuffer = largestStepBuffer(source.config, batch, seqLen);
+    const activationBytes = params.checkpointing ? plan.activationBytes.checkpointed : plan.activationBytes.plain;
+    const weightBytes = plan.sharedBaseBytes + plan.ownBaseBytes;
     return {
       id,
-      trainableParams,
+      trainableParams: plan.trainableParams,
       weightBytes,
-      sharedBaseBytes,
-      ownBaseBytes,
-      trainableBytes: estimate.trainableBytes,
-      activationBytes: estimate.activationBytes,
-      totalBytes: weightBytes + estimate.trainableBytes + estimate.activationBytes,
-      largestBuffer,
+      sharedBaseBytes: plan.sharedBaseBytes,
+      ownBaseBytes: plan.ownBaseBytes,
+      trainableBytes: plan.trainableBytes,
+      activationBytes,
+      activationBytesPlain: plan.activationBytes.plain,
+      activationBytesCheckpointed: plan.activationBytes.checkpointed,
+      totalBytes: weightBytes + plan.trainableBytes + activationBytes,
+      largestBuffer: plan.largestBuffer,
       problem,
     };
   });
+}
+
+/**
+ * Why the comparison would not fit (the device's per-buffer limit, or params.memoryBudgetBytes),
+ * with the planned figure and the settings that would fit; undefined when it fits.
+ */
+export function comparisonMemoryProblem(params: ComparisonParams, definitionOf: (id: string) => MethodDefinition): string | undefined {
+  const loaded = requireModel();
+  const setup = planSetup(loaded, params.targets, params.batch, params.seqLen);
+  const choices = params.methods.map((m) => {
+    const method = definitionOf(m.id);
+    return { method, settings: resolveSettings(method, m.settings) };
+  });
+  const budget = { perBuffer: perBufferLimit(loaded.limits), ...(params.memoryBudgetBytes ? { totalBytes: params.memoryBudgetBytes } : {}) };
+  return fitProblem(setup, choices, params.checkpointing ?? false, budget);
 }

@@ -9,19 +9,20 @@
 // Not here: the optimizer and step (train/trainer.ts), method inits (adapters/), data parsing
 // (io/datasets.ts via studioData.ts).
 
-import { methodById } from '../adapters/registry';
+import { definitionOf } from './studioAdapters';
 import { selectTargets } from '../adapters/targets';
 import type { AdaptedModel, CalibrationBatch } from '../adapters/types';
 import { generate } from '../models/generate';
 import { InterleavedRun, type RunningMethod } from '../train/compare';
-import { StudioError } from '../errors';
+import { errorMessage, StudioError } from '../errors';
 import type { GpuContext } from '../gpu/context';
-import { onModelRelease, requireModel, requireTokenizer } from './studioModel';
+import { comparisonMemoryProblem, onModelRelease, requireModel, requireTokenizer } from './studioModel';
 import { examplesForRun } from './studioData';
 import type { TokenizedExample } from '../io/datasets';
 import { countCorrect } from './accuracy';
 import { accuracyQuestions, padIdOf, runData } from '../train/runData';
 import { haltMessage } from './diagnostics';
+import { PendingMeasurements } from './quantMeasure';
 import { drainTasks, forgetDiagnostics, hasTasks, measure, noteSteps, onTaskArrival, registerMethod, resetDiagnostics, setLoopActive } from './runDiagnostics';
 import type { ComparisonEvent, ComparisonParams, ComparisonResult, GenerateParams, GenerateResult, MethodSummary, StepPoint } from './protocol';
 
@@ -43,8 +44,10 @@ const control = {
   pending: [] as { id: string; settings: ComparisonParams['methods'][number]['settings'] }[],
   /** Methods in the run (started with or added). */
   ids: new Set<string>(),
-  /** What the paused loop does when woken without resuming (adds pending methods). */
+  /** What the paused loop does when woken without resuming (adds pending methods, measures). */
   whilePaused: undefined as (() => Promise<void>) | undefined,
+  /** Quantization errors still to measure (the paused loop keeps measuring them). */
+  measuring: undefined as PendingMeasurements | undefined,
 };
 
 function releaseTrained(): void {
@@ -56,7 +59,7 @@ function releaseTrained(): void {
 /** Queues a method to join the running comparison at its next step (initialised first). */
 export function addMethodToRun(id: string, settings: ComparisonParams['methods'][number]['settings']): boolean {
   if (!control.running || control.stop) throw new StudioError('no comparison is running; start one, then add methods to it');
-  methodById(id);
+  definitionOf(id);
   if (control.ids.has(id)) throw new StudioError(`${id} is already in this comparison`);
   control.ids.add(id);
   control.pending.push({ id, settings });
@@ -99,7 +102,7 @@ async function pauseGate(emit: (e: ComparisonEvent) => void): Promise<void> {
     await new Promise<void>((resolve) => {
       control.resume = resolve;
       onTaskArrival(resolve);
-      if (hasTasks() || control.pending.length > 0) resolve();
+      if (hasTasks() || control.pending.length > 0 || (control.whilePaused && control.measuring?.pending)) resolve();
     });
     control.resume = undefined;
     onTaskArrival(undefined);
@@ -134,6 +137,8 @@ export async function runStudioComparison(rt: GpuContext, params: ComparisonPara
   const config = loaded.source.config;
   const maxPositions = config.family === 'llama' && config.slidingWindow !== null ? Math.min(config.maxPositions, config.slidingWindow) : config.maxPositions;
   checkParams(params, maxPositions);
+  const memoryProblem = comparisonMemoryProblem(params, definitionOf);
+  if (memoryProblem) throw new StudioError(memoryProblem);
   const { examples, heldOut } = examplesForRun(tokenizer, params.seqLen);
   const data = runData(examples, heldOut, padIdOf(tokenizer), {
     batch: params.batch,
@@ -154,12 +159,14 @@ export async function runStudioComparison(rt: GpuContext, params: ComparisonPara
 
   Object.assign(control, { running: true, stop: false, paused: false, resume: undefined, pending: [], ids: new Set(params.methods.map((m) => m.id)) });
   setLoopActive(true);
+  const measurements = new PendingMeasurements();
   const run = new InterleavedRun<Summary>(rt, {
     model: loaded.model,
     targets,
     seed: params.seed,
     calibration,
     onProgress: (progress) => emit({ type: 'init', progress }),
+    checkpointing: params.checkpointing ?? false,
     steps: params.steps,
     schedule: { kind: params.schedule, warmupSteps: params.warmup },
     clipNorm: params.clipNorm,
@@ -172,12 +179,13 @@ export async function runStudioComparison(rt: GpuContext, params: ComparisonPara
   /** Initialises one method; it trains from step `startStep` + 1 to the end, on the run's batches. */
   const initMethod = async (choice: ComparisonParams['methods'][number], startStep: number): Promise<void> => {
     const r = await run.add(
-      { id: choice.id, settings: choice.settings, learningRate: params.lr },
+      { id: choice.id, definition: definitionOf(choice.id), settings: choice.settings, learningRate: params.lr },
       ({ id, trainableParams, bytes, initMs }) => ({ id, trainableParams, bytes, initMs, trainMs: 0, steps: 0, tokens: 0, finalLoss: Number.NaN, finalValLoss: null, bestValLoss: null, startStep }),
       startStep,
     );
     emit({ type: 'ready', method: r.id, trainableParams: r.trainableParams, bytes: r.bytes, initMs: r.initMs });
     emit({ type: 'diag', method: r.id, point: await registerMethod(rt, r.id, r.adapted) });
+    measurements.add(r.adapted);
   };
 
   /** Methods added mid-way join before step `step` + 1; one that fails to initialise is halted alone. */
@@ -188,7 +196,7 @@ export async function runStudioComparison(rt: GpuContext, params: ComparisonPara
         await initMethod(choice, step);
         emit({ type: 'added', method: choice.id, step });
       } catch (error) {
-        emit({ type: 'halted', method: choice.id, step, reason: `could not be added: ${error instanceof Error ? error.message : String(error)}` });
+        emit({ type: 'halted', method: choice.id, step, reason: `could not be added: ${errorMessage(error)}` });
       }
     }
   };
@@ -200,17 +208,25 @@ export async function runStudioComparison(rt: GpuContext, params: ComparisonPara
       await initMethod(choice, 0);
     }
     let stopped = control.stop;
+    let lastStepMs = 0;
     for (let step = 0; step < params.steps && !stopped; step++) {
-      control.whilePaused = () => addPending(step);
+      control.whilePaused = async () => {
+        await addPending(step);
+        await measurements.run(rt, 0);
+      };
+      control.measuring = measurements;
       await pauseGate(emit);
       await drainTasks();
       await addPending(step);
+      // Quantization errors: never before the first step, then about a step's time per gap.
+      if (step > 0) await measurements.run(rt, lastStepMs);
       if (control.stop) {
         stopped = true;
         break;
       }
       const done = step + 1;
       const evalNow = run.evaluatesAfter(step);
+      const stepStart = performance.now();
       await run.step(step, batcher.batch(step), {
         onStep: async (r, m) => {
           const point: StepPoint = { step: done, loss: m.loss, gradNorm: m.gradNorm, lr: m.lr, tokens: m.tokens, ms: m.ms };
@@ -231,8 +247,10 @@ export async function runStudioComparison(rt: GpuContext, params: ComparisonPara
           emit({ type: 'eval', method: r.id, step: done, loss });
         },
       });
+      lastStepMs = performance.now() - stepStart;
       if (control.stop) stopped = true;
     }
+    if (!stopped) await measurements.run(rt, Infinity);
     await drainTasks();
     if (!stopped) await measureAccuracy(rt, run.methods, data.validation, params.accuracyQuestions ?? 20, emit);
     keep = true;
@@ -243,7 +261,8 @@ export async function runStudioComparison(rt: GpuContext, params: ComparisonPara
     run.release(keep);
     if (keep) trained = run.methods.map((r) => ({ id: r.id, adapted: r.adapted }));
     else forgetDiagnostics();
-    Object.assign(control, { running: false, stop: false, paused: false, resume: undefined, pending: [], ids: new Set(), whilePaused: undefined });
+    measurements.clear();
+    Object.assign(control, { running: false, stop: false, paused: false, resume: undefined, pending: [], ids: new Set(), whilePaused: undefined, measuring: undefined });
   }
 }
 

@@ -15,6 +15,8 @@ import { doraLinear, doraNormSq, mergeDora } from '../../tensor/ops/doraLinear';
 import { Tensor } from '../../tensor/tensor';
 import { readTensor, releaseTensors, type Runtime } from '../../tensor/values';
 import type { AdaptedLayer, AdaptedModel, WeightTime, WeightView } from '../types';
+import { SnapshotUploads } from './snapshotUploads';
+import { InternalError } from '../../errors';
 
 /** Host copies of the trained tensors at init (B = 0 and m = ‖W‖ for DoRA's own init). */
 export interface DoraInitial {
@@ -46,7 +48,7 @@ export class DoraLayer implements AdaptedLayer {
     this.outFeatures = base.outFeatures;
     const [r, inA] = A.shape as [number, number];
     if (inA !== base.inFeatures || B.shape[0] !== base.outFeatures || B.shape[1] !== r || m.shape[0] !== base.outFeatures) {
-      throw new Error(`${name}: A [${A.shape.join(',')}], B [${B.shape.join(',')}], m [${m.shape.join(',')}] do not fit a [${base.outFeatures}, ${base.inFeatures}] layer`);
+      throw new InternalError(`${name}: A [${A.shape.join(',')}], B [${B.shape.join(',')}], m [${m.shape.join(',')}] do not fit a [${base.outFeatures}, ${base.inFeatures}] layer`);
     }
   }
 
@@ -72,25 +74,20 @@ export class DoraLayer implements AdaptedLayer {
 
   /** diag(m/‖W + sBA‖)(W + sBA) with the tensors now or at init, as a new tensor. */
   effectiveWeight(rt: Runtime, when: WeightTime): WeightView {
-    const uploads: Tensor[] = [];
-    const upload = (data: Float32Array, like: Tensor): Tensor => {
-      const t = Tensor.leaf(rt.uploadF32(data, like.shape, `${like.name} (init)`), false, `${like.name} (init)`);
-      uploads.push(t);
-      return t;
-    };
+    const uploads = new SnapshotUploads(rt);
     let A = this.A;
     let B = this.B;
     let m = this.m;
     if (when === 'init') {
-      if (!this.initial) throw new Error(`${this.name}: no init snapshot was taken`);
-      A = upload(this.initial.A, this.A);
-      B = upload(this.initial.B, this.B);
-      m = upload(this.initial.m, this.m);
+      if (!this.initial) throw new InternalError(`${this.name}: no init snapshot was taken`);
+      A = uploads.upload(this.initial.A, this.A);
+      B = uploads.upload(this.initial.B, this.B);
+      m = uploads.upload(this.initial.m, this.m);
     }
     try {
       return { tensor: mergeDora(rt, this.base.weight, A, B, m, this.scaling, `${this.name}.weight`), owned: true };
     } finally {
-      releaseTensors(rt, ...uploads);
+      uploads.release();
     }
   }
 

@@ -14,6 +14,8 @@ import { Tensor } from '../../tensor/tensor';
 import { readTensor, releaseTensors, type Runtime } from '../../tensor/values';
 import type { AdaptedLayer, OwnedBase, WeightTime, WeightView } from '../types';
 import { releaseView, type FrozenBase } from './frozenBase';
+import { SnapshotUploads } from './snapshotUploads';
+import { InternalError } from '../../errors';
 
 export interface LowRankFactors {
   /** [r, in] */
@@ -52,7 +54,7 @@ export class LowRankLayer implements AdaptedLayer {
     const [r, inA] = factors.A.shape as [number, number];
     const [outB, rB] = factors.B.shape as [number, number];
     if (inA !== base.inFeatures || outB !== base.outFeatures || rB !== r) {
-      throw new Error(`${name}: A [${factors.A.shape.join(',')}] and B [${factors.B.shape.join(',')}] do not fit a [${base.outFeatures}, ${base.inFeatures}] layer`);
+      throw new InternalError(`${name}: A [${factors.A.shape.join(',')}] and B [${factors.B.shape.join(',')}] do not fit a [${base.outFeatures}, ${base.inFeatures}] layer`);
     }
   }
 
@@ -78,22 +80,17 @@ export class LowRankLayer implements AdaptedLayer {
 
   /** base + s·B M A with the factors now or at init, as a new tensor. */
   effectiveWeight(rt: Runtime, when: WeightTime): WeightView {
-    const uploads: Tensor[] = [];
-    const upload = (data: Float32Array, like: Tensor): Tensor => {
-      const t = Tensor.leaf(rt.uploadF32(data, like.shape, `${like.name} (init)`), false, `${like.name} (init)`);
-      uploads.push(t);
-      return t;
-    };
+    const uploads = new SnapshotUploads(rt);
     let update: LowRankUpdate = { ...this.factors, scaling: this.scaling };
     if (when === 'init') {
       const initial = this.initial;
-      if (!initial) throw new Error(`${this.name}: no init snapshot was taken`);
+      if (!initial) throw new InternalError(`${this.name}: no init snapshot was taken`);
       const { A, B, S, R } = this.factors;
       update = {
-        A: upload(initial.A, A),
-        B: upload(initial.B, B),
-        S: S && initial.S ? upload(initial.S, S) : undefined,
-        R: R && initial.R ? upload(initial.R, R) : undefined,
+        A: uploads.upload(initial.A, A),
+        B: uploads.upload(initial.B, B),
+        S: S && initial.S ? uploads.upload(initial.S, S) : undefined,
+        R: R && initial.R ? uploads.upload(initial.R, R) : undefined,
         scaling: this.scaling,
       };
     }
@@ -102,7 +99,7 @@ export class LowRankLayer implements AdaptedLayer {
       return { tensor: mergeLowRank(rt, base.tensor, update, `${this.name}.weight`), owned: true };
     } finally {
       releaseView(rt, base);
-      releaseTensors(rt, ...uploads);
+      uploads.release();
     }
   }
 

@@ -11,6 +11,7 @@ import { mergedSparseDelta, sparseDeltaLinear } from '../../tensor/ops/sparseDel
 import { Tensor } from '../../tensor/tensor';
 import { readTensor, releaseTensors, type Runtime } from '../../tensor/values';
 import type { AdaptedLayer, WeightTime, WeightView } from '../types';
+import { InternalError } from '../../errors';
 
 export class SparseDeltaLayer implements AdaptedLayer {
   readonly inFeatures: number;
@@ -32,11 +33,11 @@ export class SparseDeltaLayer implements AdaptedLayer {
     this.outFeatures = base.outFeatures;
     const total = this.inFeatures * this.outFeatures;
     if (values.shape.length !== 1 || values.shape[0] !== hostIndices.length || indices.data.size !== hostIndices.length) {
-      throw new Error(`${name}: ${hostIndices.length} positions but values [${values.shape.join(',')}] and indices [${indices.shape.join(',')}]`);
+      throw new InternalError(`${name}: ${hostIndices.length} positions but values [${values.shape.join(',')}] and indices [${indices.shape.join(',')}]`);
     }
     for (let t = 0; t < hostIndices.length; t++) {
       if (hostIndices[t]! >= total || (t > 0 && hostIndices[t]! <= hostIndices[t - 1]!)) {
-        throw new Error(`${name}: positions must be ascending, distinct and below ${total} (entry ${t} is ${hostIndices[t]})`);
+        throw new InternalError(`${name}: positions must be ascending, distinct and below ${total} (entry ${t} is ${hostIndices[t]})`);
       }
     }
   }
@@ -62,7 +63,7 @@ export class SparseDeltaLayer implements AdaptedLayer {
   effectiveWeight(rt: Runtime, when: WeightTime): WeightView {
     if (when === 'now') return { tensor: mergedSparseDelta(rt, this.base.weight, this.values, this.indices, `${this.name}.weight`), owned: true };
     const initial = this.initialValues;
-    if (!initial) throw new Error(`${this.name}: no init snapshot was taken`);
+    if (!initial) throw new InternalError(`${this.name}: no init snapshot was taken`);
     if (initial.every((v) => v === 0)) return this.base.denseWeight(rt);
     const upload = Tensor.leaf(rt.uploadF32(initial, [initial.length], `${this.name} values (init)`), false, `${this.name} values (init)`);
     try {

@@ -22,6 +22,7 @@ import { Tensor } from '../../tensor/tensor';
 import { readTensor, releaseTensors, type Runtime } from '../../tensor/values';
 import type { AdaptedLayer, WeightTime, WeightView } from '../types';
 import { releaseView, type FrozenBase } from './frozenBase';
+import { InternalError } from '../../errors';
 
 /** The shared frozen projections and their per-shape slices. */
 export class VeraProjections {
@@ -41,13 +42,13 @@ export class VeraProjections {
   ) {
     [this.rank, this.inMax] = A.shape as [number, number];
     const [outMax, rB] = B.shape as [number, number];
-    if (rB !== this.rank) throw new Error(`VeRA projections A [${A.shape.join(',')}] and B [${B.shape.join(',')}] have different ranks`);
+    if (rB !== this.rank) throw new InternalError(`VeRA projections A [${A.shape.join(',')}] and B [${B.shape.join(',')}] have different ranks`);
     this.outMax = outMax;
   }
 
   /** A[:, :in] [r, in]: A itself at in_max, else one owned copy per width. */
   sliceA(rt: Runtime, inFeatures: number): Tensor {
-    if (inFeatures > this.inMax) throw new Error(`VeRA: in ${inFeatures} exceeds the shared projection's ${this.inMax}`);
+    if (inFeatures > this.inMax) throw new InternalError(`VeRA: in ${inFeatures} exceeds the shared projection's ${this.inMax}`);
     if (inFeatures === this.inMax) return this.A;
     let slice = this.columnSlices.get(inFeatures);
     if (!slice) {
@@ -60,7 +61,7 @@ export class VeraProjections {
 
   /** B[:out, :] [out, r]: a view of B's first rows (no copy). */
   sliceB(outFeatures: number): Tensor {
-    if (outFeatures > this.outMax) throw new Error(`VeRA: out ${outFeatures} exceeds the shared projection's ${this.outMax}`);
+    if (outFeatures > this.outMax) throw new InternalError(`VeRA: out ${outFeatures} exceeds the shared projection's ${this.outMax}`);
     if (outFeatures === this.outMax) return this.B;
     let slice = this.rowSlices.get(outFeatures);
     if (!slice) {
@@ -105,7 +106,7 @@ export class VeraLayer implements AdaptedLayer {
     this.inFeatures = base.inFeatures;
     this.outFeatures = base.outFeatures;
     if (d.shape.length !== 1 || d.shape[0] !== projections.rank || b.shape.length !== 1 || b.shape[0] !== base.outFeatures) {
-      throw new Error(`${name}: d [${d.shape.join(',')}] and b [${b.shape.join(',')}] do not fit rank ${projections.rank} and out ${base.outFeatures}`);
+      throw new InternalError(`${name}: d [${d.shape.join(',')}] and b [${b.shape.join(',')}] do not fit rank ${projections.rank} and out ${base.outFeatures}`);
     }
     this.A = projections.sliceA(rt, base.inFeatures);
     this.B = projections.sliceB(base.outFeatures);
@@ -135,7 +136,7 @@ export class VeraLayer implements AdaptedLayer {
     let b = this.b.data;
     const uploads = [];
     if (when === 'init') {
-      if (!this.initial) throw new Error(`${this.name}: no init snapshot was taken`);
+      if (!this.initial) throw new InternalError(`${this.name}: no init snapshot was taken`);
       d = rt.uploadF32(this.initial.d, this.d.shape, `${this.name} d (init)`);
       b = rt.uploadF32(this.initial.b, this.b.shape, `${this.name} b (init)`);
       uploads.push(d, b);

@@ -11,6 +11,7 @@ import { crossEntropy } from '../../tensor/ops/crossEntropy';
 import type { Tensor } from '../../tensor/tensor';
 import { targetIds, tokenIds, type Runtime } from '../../tensor/values';
 import type { CalibrationBatch } from '../types';
+import { InternalError } from '../../errors';
 
 export interface EstimatedGradients {
   /** The weight tensors whose .grad holds G. */
@@ -22,10 +23,10 @@ export async function estimateGradients(rt: Runtime, model: CausalLM, targets: r
   const weights = new Map<string, Tensor>();
   for (const name of targets) {
     const layer = model.linear(name);
-    if (!(layer instanceof DenseLinear)) throw new Error(`${name} is not a dense projection`);
+    if (!(layer instanceof DenseLinear)) throw new InternalError(`${name} is not a dense projection`);
     weights.set(name, layer.weight);
   }
-  if (model.parameters().some((p) => p.tensor.requiresGrad)) throw new Error('gradient estimation expects a frozen shared model');
+  if (model.parameters().some((p) => p.tensor.requiresGrad)) throw new InternalError('gradient estimation expects a frozen shared model');
   for (const w of weights.values()) w.requiresGrad = true;
   try {
     for (const [i, batch] of batches.entries()) {

@@ -12,13 +12,12 @@
 
 import { cordaInit, type CordaMode } from '../../linalg/lowRankInits';
 import { deltaAdapter } from '../export';
-import { LowRankLayer } from '../forms/lowRank';
-import { ResidualBase } from '../forms/residualBase';
 import { inputCovariances, releaseCovariances } from '../init/inputCovariance';
 import { choiceSetting, numberSetting, type MethodDefinition } from '../types';
-import { LOW_RANK_SETTINGS, adaptTargets, calibrationFrom, lowRankPlan, lowRankSettings, scalingOf } from './lowRankMethod';
+import { LOW_RANK_SETTINGS, adaptTargets, calibrationFrom, lowRankPlan, lowRankSettings, residualLayer, scalingOf } from './lowRankMethod';
 import { PISSA_EXPORT_NOTE, exactSvdCheck } from './svdSettings';
 import { withDenseWeight } from '../forms/frozenBase';
+import { InputError } from '../../errors';
 
 /** Inputs beyond which the host Cholesky of the covariance takes too long (in³/3 in JavaScript). */
 export const CORDA_MAX_INPUTS = 4096;
@@ -62,15 +61,14 @@ export const corda: MethodDefinition = {
     const scaling = scalingOf(s);
     const mode = choiceSetting<CordaMode>(settings, 'mode');
     const batches = ctx.calibration?.(numberSetting(settings, 'calibrationBatches')) ?? [];
-    if (batches.length === 0) throw new Error('CorDA needs training batches for its input covariances.');
+    if (batches.length === 0) throw new InputError('CorDA needs training batches for its input covariances.');
     ctx.onProgress?.({ method: 'corda', layer: '', done: 0, total: ctx.targets.length, phase: 'calibrate' });
     const covariances = await inputCovariances(ctx.rt, ctx.model, ctx.targets, batches);
     try {
       return await adaptTargets(ctx, 'corda', async (name, base, _index, progress) => {
         progress('svd');
         const init = await withDenseWeight(ctx.rt, base, (W) => cordaInit(ctx.rt, W, covariances.get(name)!, mode, scaling, s.rank, name));
-        const residual = new ResidualBase(name, init.residual, base.bias);
-        return new LowRankLayer(name, residual, { A: init.A, B: init.B }, scaling, residual);
+        return residualLayer(name, base, init.residual, { A: init.A, B: init.B }, scaling);
       });
     } finally {
       releaseCovariances(ctx.rt, covariances);

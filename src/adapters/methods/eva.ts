@@ -30,7 +30,8 @@ import { parameterFromArray, readTensor, zerosParameter, type Runtime } from '..
 import { LowRankLayer, type LowRankFactors } from '../forms/lowRank';
 import { targetInputComponents, type InputComponents } from '../init/inputComponents';
 import { booleanSetting, numberSetting, type AdaptedModel, type LayerShape, type MethodDefinition, type MethodSettings } from '../types';
-import { LOW_RANK_SETTINGS, adaptTargets, calibrationFrom, lowRankSettings, type LowRankSettings } from './lowRankMethod';
+import { LOW_RANK_SETTINGS, adaptTargets, calibrationFrom, layersOf, lowRankSettings, type LowRankSettings } from './lowRankMethod';
+import { InputError, InternalError } from '../../errors';
 
 /** A LoRA layer that remembers the uniform rank and its scale, for PEFT's patterns. */
 class EvaLayer extends LowRankLayer {
@@ -105,18 +106,10 @@ function evaPlan(settings: MethodSettings, layers: readonly LayerShape[]) {
   return { trainableParams, ownBaseBytes: 0 };
 }
 
-function evaLayers(adapted: AdaptedModel): EvaLayer[] {
-  const layers = [...adapted.linears.values()];
-  if (layers.length === 0) throw new Error('EVA adapted no layer');
-  return layers.map((l) => {
-    if (!(l instanceof EvaLayer)) throw new Error(`${l.name} is not an EVA layer`);
-    return l;
-  });
-}
 
 /** The factors as trained, each layer with its own rank and lora_alpha (PEFT's patterns). */
 async function evaAdapter(rt: Runtime, adapted: AdaptedModel, baseModel: string): Promise<PeftAdapter> {
-  const layers = evaLayers(adapted);
+  const layers = layersOf(adapted, EvaLayer, 'EVA');
   const family = adapted.model.config.family;
   const { baseRank, baseScaling } = layers[0]!;
   const out: PeftLayer[] = [];
@@ -155,9 +148,9 @@ export const eva: MethodDefinition = {
     const rho = numberSetting(settings, 'rho');
     const adjust = booleanSetting(settings, 'adjustScaling');
     const whiten = booleanSetting(settings, 'whiten');
-    if (!ctx.calibration) throw new Error('EVA needs training batches for its activation statistics.');
+    if (!ctx.calibration) throw new InputError('EVA needs training batches for its activation statistics.');
     const batches = ctx.calibration(numberSetting(settings, 'calibrationBatches'));
-    if (batches.length === 0) throw new Error('EVA needs at least one training batch for its activation statistics.');
+    if (batches.length === 0) throw new InputError('EVA needs at least one training batch for its activation statistics.');
     ctx.onProgress?.({ method: 'eva', layer: '', done: 0, total: ctx.targets.length, phase: 'calibrate' });
     const components = await targetInputComponents(ctx.rt, ctx.model, ctx.targets, batches, {
       components: (name) => evaMaxComponents(s.rank, rho, ctx.model.linear(name).inFeatures),

@@ -8,10 +8,11 @@ import type { CausalLM } from '../../models/causalLM';
 import { NO_CALIBRATION } from './lowRankMethod';
 import type { Runtime } from '../../tensor/values';
 import type { MethodDefinition, WeightView } from '../types';
+import { InternalError } from '../../errors';
 
 function denseOf(rt: Runtime, model: CausalLM, name: string): WeightView {
   const layer = model.linear(name);
-  if (!(layer instanceof DenseLinear)) throw new Error(`${name} is not a dense projection`);
+  if (!(layer instanceof DenseLinear)) throw new InternalError(`${name} is not a dense projection`);
   return layer.denseWeight(rt);
 }
 

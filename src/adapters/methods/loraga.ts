@@ -14,13 +14,12 @@
 import type { LoraGaDirection, LoraGaReference, LoraGaScale } from '../../linalg/lowRankInits';
 import { loragaInit } from '../../linalg/lowRankInits';
 import { deltaAdapter } from '../export';
-import { LowRankLayer } from '../forms/lowRank';
-import { ResidualBase } from '../forms/residualBase';
 import { estimateGradients, releaseGradients } from '../init/gradientEstimate';
 import { choiceSetting, numberSetting, type MethodDefinition, type SettingSpec } from '../types';
-import { LOW_RANK_SETTINGS, adaptTargets, calibrationFrom, lowRankPlan, lowRankSettings, scalingOf } from './lowRankMethod';
+import { LOW_RANK_SETTINGS, adaptTargets, calibrationFrom, lowRankPlan, lowRankSettings, residualLayer, scalingOf } from './lowRankMethod';
 import { PISSA_EXPORT_NOTE } from './svdSettings';
 import { withDenseWeight } from '../forms/frozenBase';
+import { InputError, InternalError } from '../../errors';
 
 export const loraga: MethodDefinition = {
   id: 'loraga',
@@ -48,7 +47,7 @@ export const loraga: MethodDefinition = {
     const s = lowRankSettings(settings);
     const scaling = scalingOf(s);
     const batches = ctx.calibration?.(numberSetting(settings, 'estimationBatches')) ?? [];
-    if (batches.length === 0) throw new Error('LoRA-GA needs training batches for its gradient estimate.');
+    if (batches.length === 0) throw new InputError('LoRA-GA needs training batches for its gradient estimate.');
     ctx.onProgress?.({ method: 'loraga', layer: '', done: 0, total: ctx.targets.length, phase: 'estimate' });
     const estimate = await estimateGradients(ctx.rt, ctx.model, ctx.targets, batches);
     const options = {
@@ -63,10 +62,9 @@ export const loraga: MethodDefinition = {
       return await adaptTargets(ctx, 'loraga', async (name, base, index, progress) => {
         progress('svd');
         const gradient = estimate.weights.get(name)?.grad;
-        if (!gradient) throw new Error(`${name} received no gradient in LoRA-GA's estimate`);
+        if (!gradient) throw new InternalError(`${name} received no gradient in LoRA-GA's estimate`);
         const init = await withDenseWeight(ctx.rt, base, (W) => loragaInit(ctx.rt, W, gradient, estimate.batches, scaling, { ...options, seed: ctx.seed + index }, name));
-        const residual = new ResidualBase(name, init.residual, base.bias);
-        return new LowRankLayer(name, residual, { A: init.A, B: init.B }, scaling, residual);
+        return residualLayer(name, base, init.residual, { A: init.A, B: init.B }, scaling);
       });
     } finally {
       releaseGradients(ctx.rt, estimate);

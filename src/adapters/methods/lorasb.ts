@@ -10,6 +10,7 @@ import { LowRankLayer } from '../forms/lowRank';
 import { estimateGradients, releaseGradients } from '../init/gradientEstimate';
 import { booleanSetting, numberSetting, type MethodDefinition } from '../types';
 import { adaptTargets, calibrationFrom, lowRankActivations, planOver } from './lowRankMethod';
+import { InputError, InternalError } from '../../errors';
 
 export const lorasb: MethodDefinition = {
   id: 'lorasb',
@@ -32,9 +33,9 @@ export const lorasb: MethodDefinition = {
   async create(ctx, settings) {
     const rank = numberSetting(settings, 'rank');
     const batchesWanted = numberSetting(settings, 'estimationBatches');
-    if (!ctx.calibration) throw new Error('LoRA-SB needs training batches for its gradient estimate.');
+    if (!ctx.calibration) throw new InputError('LoRA-SB needs training batches for its gradient estimate.');
     const batches = ctx.calibration(batchesWanted);
-    if (batches.length === 0) throw new Error('LoRA-SB needs at least one training batch for its gradient estimate.');
+    if (batches.length === 0) throw new InputError('LoRA-SB needs at least one training batch for its gradient estimate.');
     ctx.onProgress?.({ method: 'lorasb', layer: '', done: 0, total: ctx.targets.length, phase: 'estimate' });
     const estimate = await estimateGradients(ctx.rt, ctx.model, ctx.targets, batches);
     const eta = ctx.learningRate / (numberSetting(settings, 'warmupRatio') * estimate.batches);
@@ -42,7 +43,7 @@ export const lorasb: MethodDefinition = {
       return await adaptTargets(ctx, 'lorasb', async (name, base, index, progress) => {
         progress('svd');
         const gradient = estimate.weights.get(name)?.grad;
-        if (!gradient) throw new Error(`${name} received no gradient in LoRA-SB's estimate`);
+        if (!gradient) throw new InternalError(`${name} received no gradient in LoRA-SB's estimate`);
         const svd = { rank, niter: numberSetting(settings, 'niter'), oversample: 0, exact: booleanSetting(settings, 'exactSvd'), seed: ctx.seed + index };
         const { A, B, R } = await lorasbInit(ctx.rt, gradient, eta, svd, name);
         return new LowRankLayer(name, base, { A, B, R }, 1);

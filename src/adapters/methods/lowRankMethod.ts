@@ -4,6 +4,9 @@
 // plan arithmetic (trainable parameters and own bases from the shapes alone).
 
 import { DenseLinear } from '../../models/linearLayer';
+import type { Tensor } from '../../tensor/tensor';
+import { LowRankLayer, type LowRankFactors } from '../forms/lowRank';
+import { ResidualBase } from '../forms/residualBase';
 import {
   booleanSetting,
   numberSetting,
@@ -17,6 +20,7 @@ import {
   type MethodSettings,
   type SettingSpec,
 } from '../types';
+import { InputError, InternalError } from '../../errors';
 
 export interface LowRankSettings {
   readonly rank: number;
@@ -41,8 +45,24 @@ export function scalingOf(s: LowRankSettings): number {
 /** The dense frozen projection at `name` in the shared model. */
 export function denseBase(ctx: CreateContext, name: string): DenseLinear {
   const layer = ctx.model.linear(name);
-  if (!(layer instanceof DenseLinear)) throw new Error(`${name} is not a dense projection`);
+  if (!(layer instanceof DenseLinear)) throw new InternalError(`${name} is not a dense projection`);
   return layer;
+}
+
+/** A low-rank layer over a residual W_res [out, in] it owns (PiSSA and the other SVD-style inits), sharing W's bias. */
+export function residualLayer(name: string, base: DenseLinear, residual: Tensor, factors: LowRankFactors, scaling: number): LowRankLayer {
+  const owned = new ResidualBase(name, residual, base.bias);
+  return new LowRankLayer(name, owned, factors, scaling, owned);
+}
+
+/** The adapted layers, each checked to be the method's own layer class `kind` (`label` names the method). */
+export function layersOf<L>(adapted: AdaptedModel, kind: abstract new (...args: never[]) => L, label: string): L[] {
+  const layers = [...adapted.linears.values()];
+  if (layers.length === 0) throw new InternalError(`${label} adapted no layer`);
+  return layers.map((l) => {
+    if (!(l instanceof kind)) throw new InternalError(`${l.name} is not a layer of ${label}`);
+    return l;
+  });
 }
 
 export async function adaptTargets(
@@ -58,8 +78,12 @@ export async function adaptTargets(
       progress('init');
       const layer = await adapt(name, denseBase(ctx, name), index, progress);
       linears.set(name, layer);
-      await layer.snapshot(ctx.rt);
+      // Submit the layer's work without waiting: the GPU runs it while the next one is recorded.
+      ctx.rt.flush();
     }
+    // The init snapshots (host copies of the factors) read back together once every layer is
+    // recorded: one wait for the whole method instead of one round trip per layer.
+    await Promise.all([...linears.values()].map((layer) => layer.snapshot(ctx.rt)));
   } catch (error) {
     for (const layer of linears.values()) layer.release(ctx.rt);
     throw error;
@@ -74,7 +98,7 @@ export async function adaptTargets(
     extraBytes: [...linears.values()].reduce((n, l) => n + l.bytes, 0),
     effectiveWeight(rt, name, when) {
       const layer = linears.get(name);
-      if (!layer) throw new Error(`${name} is not adapted by ${method}`);
+      if (!layer) throw new InputError(`${name} is not adapted by ${method}`);
       return layer.effectiveWeight(rt, when);
     },
     release(rt) {

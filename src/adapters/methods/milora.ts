@@ -9,10 +9,8 @@
 
 import { EXACT_SVD_MAX_SIDE, miloraInit } from '../../linalg/lowRankInits';
 import { deltaAdapter } from '../export';
-import { LowRankLayer } from '../forms/lowRank';
-import { ResidualBase } from '../forms/residualBase';
 import type { MethodDefinition } from '../types';
-import { LOW_RANK_SETTINGS, NO_CALIBRATION, adaptTargets, lowRankPlan, lowRankSettings, scalingOf } from './lowRankMethod';
+import { LOW_RANK_SETTINGS, NO_CALIBRATION, adaptTargets, lowRankPlan, lowRankSettings, residualLayer, scalingOf } from './lowRankMethod';
 import { PISSA_EXPORT_NOTE, exactSvdCheck } from './svdSettings';
 import { withDenseWeight } from '../forms/frozenBase';
 
@@ -34,8 +32,7 @@ export const milora: MethodDefinition = {
     return adaptTargets(ctx, 'milora', async (name, base, _index, progress) => {
       progress('svd');
       const init = await withDenseWeight(ctx.rt, base, (W) => miloraInit(ctx.rt, W, scaling, s.rank, name));
-      const residual = new ResidualBase(name, init.residual, base.bias);
-      return new LowRankLayer(name, residual, { A: init.A, B: init.B }, scaling, residual);
+      return residualLayer(name, base, init.residual, { A: init.A, B: init.B }, scaling);
     });
   },
   peft: { kind: 'adapter', build: deltaAdapter, note: PISSA_EXPORT_NOTE },

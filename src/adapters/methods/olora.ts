@@ -6,10 +6,8 @@
 
 import { oloraInit } from '../../linalg/lowRankInits';
 import { deltaAdapter } from '../export';
-import { LowRankLayer } from '../forms/lowRank';
-import { ResidualBase } from '../forms/residualBase';
 import { numberSetting, type MethodDefinition } from '../types';
-import { LOW_RANK_SETTINGS, NO_CALIBRATION, adaptTargets, lowRankPlan, lowRankSettings, scalingOf } from './lowRankMethod';
+import { LOW_RANK_SETTINGS, NO_CALIBRATION, adaptTargets, lowRankPlan, lowRankSettings, residualLayer, scalingOf } from './lowRankMethod';
 import { PISSA_EXPORT_NOTE } from './svdSettings';
 import { withDenseWeight } from '../forms/frozenBase';
 
@@ -33,8 +31,7 @@ export const olora: MethodDefinition = {
     return adaptTargets(ctx, 'olora', async (name, base, _index, progress) => {
       progress('init');
       const init = await withDenseWeight(ctx.rt, base, (W) => oloraInit(ctx.rt, W, scaling, s.rank, name));
-      const residual = new ResidualBase(name, init.residual, base.bias);
-      return new LowRankLayer(name, residual, { A: init.A, B: init.B }, scaling, residual);
+      return residualLayer(name, base, init.residual, { A: init.A, B: init.B }, scaling);
     });
   },
   peft: { kind: 'adapter', build: deltaAdapter, note: PISSA_EXPORT_NOTE },

@@ -4,11 +4,9 @@
 
 import { pissaInit } from '../../linalg/principal';
 import { deltaAdapter } from '../export';
-import { LowRankLayer } from '../forms/lowRank';
-import { ResidualBase } from '../forms/residualBase';
 import type { MethodDefinition } from '../types';
-import { LOW_RANK_SETTINGS, NO_CALIBRATION, adaptTargets, lowRankPlan, lowRankSettings, scalingOf } from './lowRankMethod';
-import { PISSA_EXPORT_NOTE, SVD_SETTINGS, svdSettings } from './svdSettings';
+import { LOW_RANK_SETTINGS, NO_CALIBRATION, adaptTargets, lowRankPlan, lowRankSettings, residualLayer, scalingOf } from './lowRankMethod';
+import { PISSA_EXPORT_NOTE, SVD_SETTINGS, svdSettings, peftPissaInit } from './svdSettings';
 import { withDenseWeight } from '../forms/frozenBase';
 
 export const pissa: MethodDefinition = {
@@ -26,8 +24,7 @@ export const pissa: MethodDefinition = {
     return adaptTargets(ctx, 'pissa', async (name, base, index, progress) => {
       progress('svd');
       const init = await withDenseWeight(ctx.rt, base, (W) => pissaInit(ctx.rt, W, scaling, svdSettings(settings, s.rank, ctx.seed + index), name));
-      const residual = new ResidualBase(name, init.residual, base.bias);
-      return new LowRankLayer(name, residual, { A: init.A, B: init.B }, scaling, residual);
+      return residualLayer(name, base, init.residual, { A: init.A, B: init.B }, scaling);
     });
   },
   peft: { kind: 'adapter', build: deltaAdapter, note: PISSA_EXPORT_NOTE },
@@ -37,7 +34,7 @@ export const pissa: MethodDefinition = {
       'To share the result as a plain LoRA on the original weights, save with',
       'model.save_pretrained(OUT, path_initial_model_for_weight_conversion=...) (PEFT docs, "PiSSA").',
     ],
-    body: [py.load(false), py.loraConfig(py.pissaInit()), py.wrap],
+    body: [py.load(false), py.loraConfig(peftPissaInit(py)), py.wrap],
   }),
   claims: [{ against: 'lora', claim: 'PiSSA converges faster and ends lower than LoRA at the same rank' }],
 };

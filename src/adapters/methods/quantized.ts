@@ -4,26 +4,75 @@
 //           alternating iterations (official code; T = 5 in the paper's tables).
 //   loftq   LoftQ (Li et al. 2023), the error table's reference: quantize first, then factor
 //           the quantization error, alternating T times; the base is the Q the last SVD factored.
-// Each layer records its quantization error ‖W − (deq(Q) + sBA)‖ (Frobenius and nuclear) per
-// iteration, for the studio's chart and the CLI's quant-error table.
+// Each layer's quantization error ‖W − (deq(Q) + sBA)‖ (Frobenius and nuclear) per iteration,
+// for the studio's chart and the CLI's quant-error table, is measured OFF the init path: create()
+// keeps each layer's plan (linalg/quantInit.ts: the rounds' factors, nothing of the weights'
+// size) and AdaptedModel.measureQuantErrors measures pending layers when a host asks (batched by
+// shape; exact or randomized nuclear norm by size), streaming every point through the create
+// context's onProgress (phase 'measure') as the init did before.
 
-import { loftqInit, qloraBase, qpissaInit, type QuantError } from '../../linalg/quantInit';
+import type { DenseLinear } from '../../models/linearLayer';
+import { loftqInit, qloraBase, qpissaInit, QuantErrorMeasurement, releasePlan, type QuantErrorPlan, type QuantInit, type QuantSettings } from '../../linalg/quantInit';
+import type { Runtime } from '../../tensor/values';
 import { zerosParameter } from '../../tensor/values';
 import { deltaAdapter, loraAdapter } from '../export';
 import { LowRankLayer } from '../forms/lowRank';
 import { Nf4Base } from '../forms/nf4Base';
 import { randomA } from '../init/random';
-import { booleanSetting, numberSetting, type CreateContext, type LayerQuantError, type MethodDefinition, type MethodSettings, type SettingSpec } from '../types';
+import { booleanSetting, numberSetting, type AdaptedLayer, type AdaptedModel, type CreateContext, type MethodDefinition, type MethodId, type MethodSettings, type SettingSpec } from '../types';
 import { LOW_RANK_SETTINGS, NO_CALIBRATION, adaptTargets, lowRankPlan, lowRankSettings, scalingOf } from './lowRankMethod';
-import { PISSA_EXPORT_NOTE, SVD_SETTINGS, svdSettings } from './svdSettings';
-import { withDenseWeight } from '../forms/frozenBase';
+import { PISSA_EXPORT_NOTE, SVD_SETTINGS, svdSettings, peftPissaInit } from './svdSettings';
+import { releaseView, withDenseWeight } from '../forms/frozenBase';
 
 const DOUBLE_QUANT: SettingSpec = { kind: 'boolean', key: 'doubleQuant', label: 'NF4 double quantization', default: true, help: 'Quantize the block absmax values too (~0.127 instead of 0.5 bit per weight; QLoRA default).' };
 const ITERATIONS = (fallback: number, help: string): SettingSpec => ({ kind: 'number', key: 'iterations', label: 'Iterations T', default: fallback, min: 1, max: 16, integer: true, help });
 
-function quantSettings(ctx: CreateContext, settings: MethodSettings, method: string, name: string, index: number, iterations: number) {
-  const onError = (quantError: QuantError) => ctx.onProgress?.({ method, layer: name, done: index, total: ctx.targets.length, phase: 'quantize', quantError });
-  return { doubleQuant: booleanSetting(settings, 'doubleQuant'), iterations, measure: true, onError };
+/** The NF4 settings; the measurement will read W from the shared base (the init's may be a temporary). */
+function quantSettings(rt: Runtime, settings: MethodSettings, base: DenseLinear, iterations: number): QuantSettings {
+  const weight = () => {
+    const view = base.denseWeight(rt);
+    return { W: view.tensor.data, done: () => releaseView(rt, view) };
+  };
+  return { doubleQuant: booleanSetting(settings, 'doubleQuant'), iterations, weight };
+}
+
+/**
+ * Adapts every target with `init` (NF4 base + factors) and returns the model with its
+ * measurement: measureQuantErrors streams each measured point as an InitProgress of phase
+ * 'measure' (the studio's live chart) and returns the layers measured so far.
+ */
+async function quantizedModel(ctx: CreateContext, method: MethodId, init: (name: string, base: DenseLinear, index: number) => Promise<{ layer: AdaptedLayer; q: QuantInit }>): Promise<AdaptedModel> {
+  const plans: { layer: string; plan: QuantErrorPlan }[] = [];
+  let adapted: AdaptedModel;
+  try {
+    adapted = await adaptTargets(ctx, method, async (name, base, index, progress) => {
+      progress('quantize');
+      const { layer, q } = await init(name, base, index);
+      if (q.plan) plans.push({ layer: name, plan: q.plan });
+      return layer;
+    });
+  } catch (error) {
+    for (const p of plans) releasePlan(ctx.rt, p.plan);
+    throw error;
+  }
+  const job = new QuantErrorMeasurement(plans);
+  return {
+    ...adapted,
+    async measureQuantErrors(rt, options = {}) {
+      const layers = await job.measure(rt, {
+        maxLayers: options.maxLayers,
+        onLayer: (measured, done, total) => {
+          for (const quantError of measured.errors) ctx.onProgress?.({ method, layer: measured.layer, done, total, phase: 'measure', quantError });
+          options.onLayer?.(measured, done, total);
+        },
+      });
+      return { layers, pending: job.pending };
+    },
+    release(rt) {
+      job.release(rt);
+      adapted.release(rt);
+    },
+  };
 }
 
 export const qlora: MethodDefinition = {
@@ -37,17 +86,13 @@ export const qlora: MethodDefinition = {
   plan: (settings, layers) => lowRankPlan(settings, layers, 'nf4'),
   async create(ctx, settings) {
     const s = lowRankSettings(settings);
-    const errors: LayerQuantError[] = [];
-    const adapted = await adaptTargets(ctx, 'qlora', async (name, base, index, progress) => {
-      progress('quantize');
-      const q = await withDenseWeight(ctx.rt, base, (W) => qloraBase(ctx.rt, W, quantSettings(ctx, settings, 'qlora', name, index, 0)));
-      errors.push({ layer: name, errors: q.errors });
+    return quantizedModel(ctx, 'qlora', async (name, base, index) => {
+      const q = await withDenseWeight(ctx.rt, base, (W) => qloraBase(ctx.rt, W, quantSettings(ctx.rt, settings, base, 0)));
       const A = randomA(ctx.rt, [s.rank, base.inFeatures], { seed: ctx.seed, stream: index, init: 'kaiming' }, `${name}.lora_A`);
       const B = zerosParameter(ctx.rt, [base.outFeatures, s.rank], `${name}.lora_B`, true);
       const nf4 = new Nf4Base(name, q.base, base.bias);
-      return new LowRankLayer(name, nf4, { A, B }, scalingOf(s), nf4);
+      return { layer: new LowRankLayer(name, nf4, { A, B }, scalingOf(s), nf4), q };
     });
-    return { ...adapted, quantErrors: errors };
   },
   peft: { kind: 'adapter', build: loraAdapter, note: 'the factors as trained, for the base loaded in 4 bits', base: 'nf4' },
   python: (settings, py) => ({
@@ -60,20 +105,17 @@ export const qlora: MethodDefinition = {
   claims: [{ against: 'lora', claim: 'QLoRA matches LoRA with a 4-bit base' }],
 };
 
-function alternating(method: string, init: typeof qpissaInit): MethodDefinition['create'] {
+function alternating(method: string, label: string, init: typeof qpissaInit): MethodDefinition['create'] {
   return async (ctx, settings) => {
     const s = lowRankSettings(settings);
     const scaling = scalingOf(s);
-    const errors: LayerQuantError[] = [];
-    const adapted = await adaptTargets(ctx, method, async (name, base, index, progress) => {
-      progress('svd');
-      const quant = quantSettings(ctx, settings, method, name, index, numberSetting(settings, 'iterations'));
-      const q = await withDenseWeight(ctx.rt, base, (W) => init(ctx.rt, W, scaling, svdSettings(settings, s.rank, ctx.seed + index), quant, name));
-      errors.push({ layer: name, errors: q.errors });
+    return quantizedModel(ctx, method, async (name, base, index) => {
+      const quant = quantSettings(ctx.rt, settings, base, numberSetting(settings, 'iterations'));
+      const svd = { ...svdSettings(settings, s.rank, ctx.seed + index), purpose: `${label}'s init of ${name}` };
+      const q = await withDenseWeight(ctx.rt, base, (W) => init(ctx.rt, W, scaling, svd, quant, name));
       const nf4 = new Nf4Base(name, q.base, base.bias);
-      return new LowRankLayer(name, nf4, { A: q.A!, B: q.B! }, scaling, nf4);
+      return { layer: new LowRankLayer(name, nf4, { A: q.A!, B: q.B! }, scaling, nf4), q };
     });
-    return { ...adapted, quantErrors: errors };
   };
 }
 
@@ -86,7 +128,7 @@ export const qpissa: MethodDefinition = {
   settings: [...LOW_RANK_SETTINGS, ...SVD_SETTINGS, DOUBLE_QUANT, ITERATIONS(1, 'Alternating SVD/quantization rounds (paper tables: T = 5; T = 1 is plain QPiSSA).')],
   calibrationBatches: NO_CALIBRATION,
   plan: (settings, layers) => lowRankPlan(settings, layers, 'nf4'),
-  create: alternating('qpissa', qpissaInit),
+  create: (ctx, settings) => alternating(qpissa.id, qpissa.label, qpissaInit)(ctx, settings),
   peft: { kind: 'adapter', build: deltaAdapter, note: `${PISSA_EXPORT_NOTE}; the trained 4-bit residual's quantization error is not in it`, base: 'original-lossy' },
   python(settings, py) {
     const iterations = py.num('iterations', 1);
@@ -104,7 +146,7 @@ export const qpissa: MethodDefinition = {
       body: [
         '# Stage 1: PiSSA init on the full-precision model; keep the residual W - B A.',
         py.load(false),
-        py.loraConfig(py.pissaInit()),
+        py.loraConfig(peftPissaInit(py)),
         'peft_model = get_peft_model(model, lora_config)',
         'peft_model.peft_config["default"].init_lora_weights = True  # saved adapter reloads as plain LoRA',
         'peft_model.save_pretrained(os.path.join(OUT, "pissa_init"))',
@@ -139,7 +181,7 @@ export const loftq: MethodDefinition = {
   settings: [...LOW_RANK_SETTINGS, ...SVD_SETTINGS, DOUBLE_QUANT, ITERATIONS(1, 'Alternating quantization/SVD rounds (LoftQ default 1; the PiSSA paper compares T = 1 and 5).')],
   calibrationBatches: NO_CALIBRATION,
   plan: (settings, layers) => lowRankPlan(settings, layers, 'nf4'),
-  create: alternating('loftq', loftqInit),
+  create: (ctx, settings) => alternating(loftq.id, loftq.label, loftqInit)(ctx, settings),
   peft: { kind: 'adapter', build: loraAdapter, note: 'the factors as trained, for the LoftQ-quantized base (NF4(W) when T = 1)', base: 'nf4' },
   python: (_settings, py) => ({
     notes: ['LoftQ: PEFT quantizes W to NF4 and initialises A, B from the SVD of the quantization error,', 'alternating loftq_iter times. Load the base unquantized here (PEFT docs, "LoftQ").'],

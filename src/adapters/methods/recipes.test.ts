@@ -1,41 +1,15 @@
-import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { trainingScript, type ScriptConfig } from '../../io/pythonScript';
+import { hasPython, parsePython, TEST_SCRIPT_CONFIG } from '../../io/testScripts';
 import { METHODS, methodById } from '../registry';
 import { resolveSettings, type MethodSettings } from '../types';
 
-const base: ScriptConfig = {
-  methodId: 'lora',
-  methodLabel: 'LoRA',
-  settings: {},
-  modelName: 'HuggingFaceTB/SmolLM2-135M',
-  family: 'llama',
-  targets: ['all'],
-  lr: 5e-4,
-  schedule: 'cosine',
-  warmup: 0,
-  steps: 60,
-  batch: 8,
-  seqLen: 96,
-  seed: 0,
-  clipNorm: 1,
-  evalEvery: 10,
-  dataset: 'math (built-in)',
-};
+const base: ScriptConfig = { ...TEST_SCRIPT_CONFIG, methodId: 'lora', settings: {} };
 
 function script(id: string, given: MethodSettings = {}): string {
   const method = methodById(id);
   const settings = resolveSettings(method, given);
   return trainingScript({ ...base, methodId: id, methodLabel: method.label, settings }, (py) => method.python(settings, py));
-}
-
-function hasPython(): boolean {
-  try {
-    execFileSync('python3', ['-c', 'pass']);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 describe('each method definition writes its PEFT/TRL recipe', () => {
@@ -100,6 +74,49 @@ describe('each method definition writes its PEFT/TRL recipe', () => {
     expect(mi).toContain('arxiv.org/abs/2406.09044');
   });
 
+  it('EVA: init_lora_weights="eva" with EvaConfig, then initialize_lora_eva_weights over a dataloader of the calibration batches', () => {
+    const s = script('eva', { rank: 16, rho: 1.5, calibrationBatches: 3, labelMask: false, whiten: true });
+    expect(s).toContain('from peft import LoraConfig, get_peft_model, EvaConfig, initialize_lora_eva_weights');
+    expect(s).toContain('init_lora_weights="eva",');
+    expect(s).toContain('eva_config=EvaConfig(rho=1.5, tau=0.99, use_label_mask=False, whiten=True, adjust_scaling_factors=True),');
+    expect(s).toContain('max_length=96,');
+    expect(s).toContain('select(range(min(len(split["train"]), 24)))');
+    expect(s).toContain('initialize_lora_eva_weights(model, dataloader=DataLoader(eva_rows, batch_size=8, collate_fn=eva_batch))');
+    expect(s.indexOf('model = get_peft_model(model, lora_config)')).toBeLessThan(s.indexOf('initialize_lora_eva_weights(model'));
+  });
+
+  it('VeRA and SHiRA through their own PEFT config classes', () => {
+    const v = script('vera', { rank: 128, dInitial: 0.05, projectionKey: 7 });
+    expect(v).toContain('from peft import VeraConfig, get_peft_model');
+    expect(v).not.toContain('LoraConfig');
+    expect(v).toContain('    r=128,');
+    expect(v).toContain('    projection_prng_key=7,');
+    expect(v).toContain('    d_initial=0.05,');
+    expect(v).toContain('    save_projection=True,');
+    expect(v).toContain('    target_modules="all-linear",');
+    expect(v).toContain('model = get_peft_model(model, vera_config)');
+    const r = script('shira', { rank: 16 });
+    expect(r).toContain('from peft import ShiraConfig, get_peft_model');
+    expect(r).toContain('mask_type="random",');
+    expect(r).toContain('random_seed=SEED,');
+    expect(r).not.toContain('mask_fn');
+    const m = script('shira', { mask: 'magnitude' });
+    expect(m).toContain('shira_config.mask_fn = magnitude_mask');
+    expect(m.indexOf('def magnitude_mask(')).toBeLessThan(m.indexOf('shira_config = ShiraConfig('));
+  });
+
+  it.skipIf(!hasPython())('EVA, VeRA and SHiRA variants are valid Python (GPT-2 included)', () => {
+    const variants: [string, MethodSettings][] = [['shira', { mask: 'magnitude' }], ['eva', { labelMask: false }], ['vera', {}], ['shira', {}]];
+    for (const [id, given] of variants) {
+      for (const family of ['llama', 'gpt2'] as const) {
+        const method = methodById(id);
+        const text = trainingScript({ ...base, family, targets: family === 'gpt2' ? ['c_attn'] : ['q', 'v'], methodId: id }, (py) => method.python(resolveSettings(method, given), py));
+        expect(() => parsePython(text), `${id} ${family}`).not.toThrow();
+        if (id === 'vera') expect(text).toContain(`fan_in_fan_out=${family === 'gpt2' ? 'True' : 'False'},`);
+      }
+    }
+  });
+
   it('points methods without a PEFT equivalent to their official code', () => {
     expect(script('sorsa')).toContain('github.com/Gunale0926/SORSA');
     expect(script('lorasb')).toContain('github.com/RaghavSinghal10/lora-sb');
@@ -112,7 +129,7 @@ describe('each method definition writes its PEFT/TRL recipe', () => {
   it.skipIf(!hasPython())('writes valid Python for every registered method', () => {
     for (const method of METHODS) {
       const text = trainingScript({ ...base, methodId: method.id, schedule: 'constant', warmup: 5, clipNorm: 0 }, (py) => method.python(resolveSettings(method), py));
-      expect(() => execFileSync('python3', ['-c', 'import ast, sys; ast.parse(sys.stdin.read())'], { input: text }), method.id).not.toThrow();
+      expect(() => parsePython(text), method.id).not.toThrow();
     }
   });
 });

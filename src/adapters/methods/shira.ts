@@ -21,7 +21,8 @@ import { Tensor } from '../../tensor/tensor';
 import { readTensor, zerosParameter, type Runtime } from '../../tensor/values';
 import { SparseDeltaLayer } from '../forms/sparseDeltaLayer';
 import { choiceSetting, numberSetting, type AdaptedModel, type LayerShape, type MethodDefinition, type MethodSettings } from '../types';
-import { NO_CALIBRATION, adaptTargets } from './lowRankMethod';
+import { NO_CALIBRATION, adaptTargets, layersOf } from './lowRankMethod';
+import { InputError, InternalError } from '../../errors';
 
 type MaskType = 'random' | 'magnitude';
 
@@ -65,7 +66,7 @@ function selectInPlace(a: Float32Array, m: number): number {
 /** The flat positions of the k largest scores, ascending; ties at the threshold go to lower positions. */
 export function topKPositions(scores: Float32Array, k: number): Uint32Array {
   const n = scores.length;
-  if (!Number.isInteger(k) || k < 0 || k > n) throw new RangeError(`cannot pick ${k} of ${n} entries`);
+  if (!Number.isInteger(k) || k < 0 || k > n) throw new InternalError(`cannot pick ${k} of ${n} entries`);
   const out = new Uint32Array(k);
   if (k === 0) return out;
   const threshold = selectInPlace(Float32Array.from(scores), n - k);
@@ -107,15 +108,6 @@ class ShiraLayer extends SparseDeltaLayer {
   }
 }
 
-function shiraLayers(adapted: AdaptedModel): ShiraLayer[] {
-  const layers = [...adapted.linears.values()];
-  if (layers.length === 0) throw new Error('SHiRA adapted no layer');
-  return layers.map((l) => {
-    if (!(l instanceof ShiraLayer)) throw new Error(`${l.name} is not a SHiRA layer`);
-    return l;
-  });
-}
-
 function rankOf(settings: MethodSettings): number {
   return numberSetting(settings, 'rank');
 }
@@ -143,7 +135,7 @@ export const shira: MethodDefinition = {
     const mask = choiceSetting<MaskType>(settings, 'mask');
     const shapes = ctx.targets.map((name) => ({ name, out: ctx.model.linear(name).outFeatures, in: ctx.model.linear(name).inFeatures }));
     const problem = shapeProblem(rank, shapes);
-    if (problem) throw new Error(problem);
+    if (problem) throw new InputError(problem);
     return adaptTargets(ctx, 'shira', async (name, base, index, progress) => {
       progress('init');
       const k = shiraCount(rank, { in: base.inFeatures, out: base.outFeatures });
@@ -158,7 +150,7 @@ export const shira: MethodDefinition = {
     peftType: 'SHIRA',
     note: 'PEFT SHiRA: the trained values and their positions per module (Llama family; GPT-2’s Conv1D has no PEFT SHiRA)',
     async build(rt, adapted, baseModel) {
-      const shiraOf = shiraLayers(adapted);
+      const shiraOf = layersOf(adapted, ShiraLayer, 'SHiRA');
       const layers = [];
       for (const layer of shiraOf) {
         layers.push({ module: layer.name, inFeatures: layer.inFeatures, outFeatures: layer.outFeatures, indices: layer.hostIndices, values: await readTensor(rt, layer.values) });

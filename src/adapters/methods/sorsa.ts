@@ -5,11 +5,9 @@
 import { addOrthoGradients, type OrthoFactors } from '../../linalg/orthoRegularizer';
 import { sorsaInit } from '../../linalg/principal';
 import { deltaAdapter } from '../export';
-import { LowRankLayer } from '../forms/lowRank';
-import { ResidualBase } from '../forms/residualBase';
 import { numberSetting, type MethodDefinition } from '../types';
-import { NO_CALIBRATION, adaptTargets, lowRankActivations, planOver } from './lowRankMethod';
-import { SVD_SETTINGS, svdSettings } from './svdSettings';
+import { NO_CALIBRATION, adaptTargets, lowRankActivations, planOver, residualLayer } from './lowRankMethod';
+import { SVD_SETTINGS, svdSettings, peftPissaInit } from './svdSettings';
 import { withDenseWeight } from '../forms/frozenBase';
 
 export const sorsa: MethodDefinition = {
@@ -36,9 +34,8 @@ export const sorsa: MethodDefinition = {
     const adapted = await adaptTargets(ctx, 'sorsa', async (name, base, index, progress) => {
       progress('svd');
       const init = await withDenseWeight(ctx.rt, base, (W) => sorsaInit(ctx.rt, W, scaling, svdSettings(settings, rank, ctx.seed + index), name));
-      const residual = new ResidualBase(name, init.residual, base.bias);
       factors.push({ A: init.A, B: init.B });
-      return new LowRankLayer(name, residual, { A: init.A, B: init.B, S: init.S }, scaling, residual);
+      return residualLayer(name, base, init.residual, { A: init.A, B: init.B, S: init.S }, scaling);
     });
     const weight = gamma / ctx.learningRate;
     return { ...adapted, orthoFactors: factors, afterBackward: (rt) => addOrthoGradients(rt, factors, weight) };
@@ -50,7 +47,7 @@ export const sorsa: MethodDefinition = {
       `orthonormality regulariser on A and B (gamma = ${py.py(py.num('gamma', 4e-4))}). Official code: https://github.com/Gunale0926/SORSA`,
       'Below: the closest PEFT setup, PiSSA with the same rank (no diag(S), no regulariser).',
     ],
-    body: [py.load(false), py.loraConfig(py.pissaInit()), py.wrap],
+    body: [py.load(false), py.loraConfig(peftPissaInit(py)), py.wrap],
   }),
   claims: [{ against: 'pissa', claim: 'SORSA converges faster than PiSSA and keeps its singular vectors orthonormal' }],
 };

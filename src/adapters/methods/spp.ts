@@ -13,6 +13,7 @@ import { randomA } from '../init/random';
 import { choiceSetting, numberSetting, type LayerShape, type MethodDefinition, type MethodSettings } from '../types';
 import { adaptTargets, planOver } from './lowRankMethod';
 import { withDenseWeight } from '../forms/frozenBase';
+import { InputError } from '../../errors';
 
 const SPP_ROWS = 16;
 
@@ -56,10 +57,10 @@ export const spp: MethodDefinition = {
     const pattern = patternOf(choiceSetting(settings, 'pattern'), numberSetting(settings, 'ratio'));
     const scaling = numberSetting(settings, 'alpha') / 8;
     const problem = shapeProblem(ctx.targets.map((name) => ({ name, out: ctx.model.linear(name).outFeatures, in: ctx.model.linear(name).inFeatures })));
-    if (problem) throw new Error(problem);
+    if (problem) throw new InputError(problem);
     let norms = new Map<string, Tensor>();
     if (method === 'wanda') {
-      if (!ctx.calibration) throw new Error('Wanda pruning needs training batches for its activation norms.');
+      if (!ctx.calibration) throw new InputError('Wanda pruning needs training batches for its activation norms.');
       ctx.onProgress?.({ method: 'spp', layer: '', done: 0, total: ctx.targets.length, phase: 'calibrate' });
       norms = await activationNorms(ctx.rt, ctx.model, ctx.targets, ctx.calibration(numberSetting(settings, 'calibrationBatches')));
     }

@@ -1,6 +1,7 @@
 // Settings shared by the methods whose init takes an SVD of each target weight.
 
 import { EXACT_SVD_MAX_SIDE } from '../../linalg/lowRankInits';
+import type { ScriptHelpers } from '../../io/pythonScript';
 import type { SvdSettings } from '../../linalg/principal';
 import { booleanSetting, numberSetting, type LayerShape, type MethodSettings, type SettingSpec } from '../types';
 
@@ -25,4 +26,10 @@ export function exactSvdCheck(label: string, settings: MethodSettings, layers: r
   const wide = layers.find((l) => Math.min(l.out, l.in) > EXACT_SVD_MAX_SIDE);
   if (wide) return `${label} needs an exact SVD, which takes layers with min(out, in) ≤ ${EXACT_SVD_MAX_SIDE}; ${wide.name} is [${wide.out}, ${wide.in}]`;
   return undefined;
+}
+
+/** PEFT's init_lora_weights for a principal-SVD init: "pissa_niter_K" (rSVD, K power iterations), or exact. */
+export function peftPissaInit(py: ScriptHelpers): string {
+  const exact = 'pissa';
+  return py.bool('exactSvd', false) ? `"${exact}"` : `"${exact}_niter_${py.num('niter', 4)}"`;
 }

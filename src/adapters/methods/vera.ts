@@ -20,7 +20,8 @@ import type { DenseLinear } from '../../models/linearLayer';
 import { fill } from '../../kernels/elementwise';
 import { VeraLayer, VeraProjections } from '../forms/veraLayer';
 import { numberSetting, type AdaptedModel, type LayerShape, type MethodDefinition, type MethodSettings } from '../types';
-import { NO_CALIBRATION, adaptTargets } from './lowRankMethod';
+import { NO_CALIBRATION, adaptTargets, layersOf } from './lowRankMethod';
+import { InputError, InternalError } from '../../errors';
 
 interface VeraSettings {
   readonly rank: number;
@@ -47,15 +48,6 @@ class VeraMethodLayer extends VeraLayer {
   }
 }
 
-function veraLayers(adapted: AdaptedModel): VeraMethodLayer[] {
-  const layers = [...adapted.linears.values()];
-  if (layers.length === 0) throw new Error('VeRA adapted no layer');
-  return layers.map((l) => {
-    if (!(l instanceof VeraMethodLayer)) throw new Error(`${l.name} is not a VeRA layer`);
-    return l;
-  });
-}
-
 export const vera: MethodDefinition = {
   id: 'vera',
   label: 'VeRA',
@@ -77,7 +69,7 @@ export const vera: MethodDefinition = {
   async create(ctx, settings) {
     const s = veraSettings(settings);
     const shapes = ctx.targets.map((name) => ctx.model.linear(name));
-    if (shapes.length === 0) throw new Error('VeRA needs at least one target');
+    if (shapes.length === 0) throw new InputError('VeRA needs at least one target');
     const inMax = Math.max(...shapes.map((l) => l.inFeatures));
     const outMax = Math.max(...shapes.map((l) => l.outFeatures));
     const boundA = Math.sqrt(6 / inMax);
@@ -111,7 +103,7 @@ export const vera: MethodDefinition = {
     peftType: 'VERA',
     note: 'PEFT VeRA: the shared projections and each layer’s d and b',
     async build(rt, adapted, baseModel) {
-      const layers = veraLayers(adapted);
+      const layers = layersOf(adapted, VeraMethodLayer, 'VeRA');
       const { projections } = layers[0]!;
       const vectors: VeraLayerVectors[] = [];
       for (const layer of layers) {

@@ -3,8 +3,9 @@
 // context, and the mapping from errors to exit codes. The commands call the same engine
 // functions the Web Worker calls; nothing here computes anything a model or trainer computes.
 //
-// Exit codes: 0 ok, 1 unexpected, 2 usage (UsageError), 3 bad input (model folder, data,
-// values that do not fit the model: the StudioError's own message), 4 GPU unavailable or failed.
+// Exit codes come from the error's kind (errors.ts) alone: 0 ok, 1 internal (a bug), 2 usage,
+// 3 bad input or unsupported (model folder, data, values that do not fit the model: the error's
+// own message), 4 GPU unavailable, failed, lost or out of memory, 130 cancelled (128 + SIGINT).
 
 import type { FlagSpec } from '../args';
 import type { ScheduleKind } from '../../train/schedule';
@@ -27,12 +28,14 @@ import { loadedAdapterMethod } from '../../adapters/loadedAdapter';
 import { loadModelTokenizer, type TextTokenizer } from '../../io/tokenizer';
 import {
   DatasetError,
-  DeviceLostError,
-  GpuError,
+  errorKind,
+  errorMessage,
+  InputError,
   ModelFormatError,
-  OutOfMemoryError,
   StudioError,
   WebGpuUnavailableError,
+  withContext,
+  type ErrorKind,
 } from '../../errors';
 import { UsageError, type ParsedArgs } from '../args';
 
@@ -41,6 +44,17 @@ export const EXIT_UNEXPECTED = 1;
 export const EXIT_USAGE = 2;
 export const EXIT_BAD_INPUT = 3;
 export const EXIT_GPU = 4;
+export const EXIT_CANCELLED = 130;
+
+const EXIT_CODES: Readonly<Record<ErrorKind, number>> = {
+  usage: EXIT_USAGE,
+  input: EXIT_BAD_INPUT,
+  unsupported: EXIT_BAD_INPUT,
+  gpu: EXIT_GPU,
+  memory: EXIT_GPU,
+  cancelled: EXIT_CANCELLED,
+  internal: EXIT_UNEXPECTED,
+};
 
 /** Where a command writes. `out` gets results (pipeable), `err` messages and progress. */
 export interface CliIo {
@@ -81,18 +95,9 @@ export function bufferIo(): CliIo & { stdout: string; stderr: string } {
   return io;
 }
 
+/** The exit code of a failed command: from the error's kind alone. */
 export function exitCodeFor(error: unknown): number {
-  if (error instanceof UsageError) return EXIT_USAGE;
-  if (
-    error instanceof WebGpuUnavailableError ||
-    error instanceof GpuError ||
-    error instanceof DeviceLostError ||
-    error instanceof OutOfMemoryError
-  ) {
-    return EXIT_GPU;
-  }
-  if (error instanceof StudioError) return EXIT_BAD_INPUT;
-  return EXIT_UNEXPECTED;
+  return EXIT_CODES[errorKind(error)];
 }
 
 /**
@@ -112,7 +117,7 @@ export function nodeGpuProvider(io: CliIo): { gpu(): Promise<GpuContext>; destro
           acquired = await acquireNodeDevice();
         } catch (error) {
           if (error instanceof StudioError) throw error;
-          throw new WebGpuUnavailableError(`could not create a WebGPU device in Node (${describe(error)})`);
+          throw new WebGpuUnavailableError(`could not create a WebGPU device in Node (${errorMessage(error)})`);
         }
         acquired.device.addEventListener('uncapturederror', (event) => {
           io.err(`GPU error: ${(event as GPUUncapturedErrorEvent).error.message}\n`);
@@ -132,10 +137,6 @@ export function nodeGpuProvider(io: CliIo): { gpu(): Promise<GpuContext>; destro
   };
 }
 
-export function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 /**
  * Opens a Hugging Face model folder on disk (config.json, safetensors, tokenizer files): only
  * headers are read. Throws ModelFormatError when the path is missing or not a folder, and the
@@ -148,7 +149,7 @@ export async function openModelDir(dir: string): Promise<ModelSource> {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     throw new ModelFormatError(
-      code === 'ENOENT' ? `model folder not found (looked in ${resolve(dir)})` : `cannot open the model folder (${describe(error)})`,
+      code === 'ENOENT' ? `model folder not found (looked in ${resolve(dir)})` : `cannot open the model folder (${errorMessage(error)})`,
       dir,
     );
   }
@@ -180,7 +181,7 @@ export async function openAdapterDir(dir: string): Promise<MethodDefinition> {
     isDir = (await stat(dir)).isDirectory();
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new ModelFormatError(code === 'ENOENT' ? `adapter folder not found (looked in ${resolve(dir)})` : `cannot open the adapter folder (${describe(error)})`, dir);
+    throw new ModelFormatError(code === 'ENOENT' ? `adapter folder not found (looked in ${resolve(dir)})` : `cannot open the adapter folder (${errorMessage(error)})`, dir);
   }
   if (!isDir) throw new ModelFormatError('is a file, not a folder; give the adapter folder that holds adapter_config.json and adapter_model.safetensors', dir);
   const adapter = await openPeftAdapterFiles(await nodeDirectorySources(dir, 1));
@@ -229,7 +230,7 @@ async function readDataFile(path: string): Promise<string> {
     return await readFile(path, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new DatasetError(code === 'ENOENT' ? `data file not found: ${resolve(path)}` : `cannot read the data file ${path} (${describe(error)})`);
+    throw new DatasetError(code === 'ENOENT' ? `data file not found: ${resolve(path)}` : `cannot read the data file ${path} (${errorMessage(error)})`);
   }
 }
 
@@ -339,7 +340,7 @@ export function targetsOrUsage(model: CausalLM, roles: readonly string[], comman
   try {
     return selectTargets(model, roles);
   } catch (error) {
-    if (error instanceof RangeError) throw new UsageError(`--targets: ${error.message}`, command);
+    if (error instanceof InputError) throw new UsageError(`--targets: ${error.message}`, command);
     throw error;
   }
 }
@@ -391,20 +392,18 @@ export function methodSettings(method: MethodDefinition, pairs: readonly (readon
   try {
     return resolveSettings(method, given);
   } catch (error) {
-    if (error instanceof RangeError) throw new UsageError(`--set: ${error.message}; ${settingsHelp(method)}`, command);
+    if (error instanceof InputError) throw new UsageError(`--set: ${error.message}; ${settingsHelp(method)}`, command);
     throw error;
   }
 }
 
 /**
- * A method's create() errors that are about the input (a model shape the method cannot take, no
- * calibration data) as StudioErrors (exit 3); GPU and other StudioErrors pass through.
+ * Names the method in an input or unsupported error its create() raised (a model shape the method
+ * cannot take, no calibration data). The error keeps its type, so its kind and exit code.
  */
 export function initError(method: string, error: unknown): unknown {
-  if (error instanceof StudioError || error instanceof UsageError) return error;
-  if (error instanceof Error && (error.constructor === Error || error instanceof RangeError)) {
-    return new StudioError(`${method} could not be initialised: ${error.message}`);
-  }
+  const kind = errorKind(error);
+  if ((kind === 'input' || kind === 'unsupported') && !errorMessage(error).includes(method)) return withContext(`${method} could not be initialised`, error);
   return error;
 }
 
@@ -413,9 +412,9 @@ export function trainableCount(trainable: readonly { readonly tensor: { readonly
   return trainable.reduce((n, t) => n + t.tensor.shape.reduce((a, b) => a * b, 1), 0);
 }
 
-/** Bytes of every parameter of the loaded model (the shared frozen base, f32 on the GPU). */
+/** Bytes of every parameter of the loaded model as held on the GPU (the shared frozen base; 16-bit matrices 2 bytes a weight). */
 export function modelBytes(model: CausalLM): number {
-  return model.parameters().reduce((n, p) => n + 4 * p.tensor.shape.reduce((a, b) => a * b, 1), 0);
+  return model.parameters().reduce((n, p) => n + p.tensor.data.byteLength, 0);
 }
 
 export function fmtNumber(value: number, digits = 4): string {

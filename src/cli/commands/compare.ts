@@ -12,21 +12,20 @@
 
 import { writeFile } from 'node:fs/promises';
 import { UsageError, type CommandSpec, type ParsedArgs } from '../args';
-import type { MethodId, SettingValue } from '../../adapters/types';
+import { resolveSettings, type MethodId, type SettingValue } from '../../adapters/types';
 import { METHODS } from '../../adapters/registry';
 import { paramCount } from '../../io/hfConfig';
-import { loadModelTokenizer } from '../../io/tokenizer';
+import { loadModelTokenizer, tokenizerVocabWarning } from '../../io/tokenizer';
 import { loadCausalLM, releaseModel } from '../../models/load';
 import { runComparison, type MethodChoice, type MethodReport } from '../../train/compare';
 import type { ScheduleKind } from '../../train/schedule';
-import { StudioError, formatBytes } from '../../errors';
+import { StudioError, errorMessage, formatBytes } from '../../errors';
 import {
   ADAPTER_BASE_FLAG,
   ADAPTER_FLAG,
   adapterSettings,
   openAdapterDir,
   checkOutputFile,
-  describe,
   fmtNumber as fmt,
   formatCount,
   formatTable,
@@ -43,6 +42,7 @@ import {
   TRAINING_FLAGS,
   type CliEnv,
 } from './common';
+import { MEMORY_FLAGS, checkRunMemory, memoryChoice } from './memory';
 
 export const compareSpec: CommandSpec = {
   name: 'compare',
@@ -62,6 +62,7 @@ export const compareSpec: CommandSpec = {
     'eval-every': { type: 'int', value: 'K', min: 0, default: 0, description: 'validation loss every K steps (0: only at the end)' },
     json: { type: 'string', value: 'FILE', description: 'write {config, methods} as JSON to FILE' },
     csv: { type: 'string', value: 'FILE', description: 'write step,method,loss,val_loss rows to FILE' },
+    ...MEMORY_FLAGS,
   },
   examples: [
     'compare path/to/model --methods lora,pissa,qlora,qpissa --steps 100 --eval-every 20 --json cmp.json --csv cmp.csv',
@@ -85,6 +86,8 @@ export interface CompareConfig {
   readonly clip: number;
   readonly weightDecay: number;
   readonly evalEvery: number;
+  /** Activation checkpointing (--checkpointing). */
+  readonly checkpointing: boolean;
   readonly trainExamples: number;
   readonly validationExamples: number;
   readonly params: number;
@@ -101,6 +104,10 @@ export interface CompareSummary {
   readonly finalValidationLoss: number | null;
   readonly bestValidationLoss: number | null;
   readonly tokensPerSecond: number;
+  /** The memory plan's bytes while this method steps: the shared base, every method's tensors and AdamW state, its step. */
+  readonly plannedGpuBytes: number;
+  /** The GPU pool's measured peak during this method's steps (everything live then). */
+  readonly peakGpuBytes: number;
 }
 
 export interface CompareResult {
@@ -127,7 +134,7 @@ function settingsPerMethod(ids: readonly MethodId[], raw: string | undefined): M
   return out;
 }
 
-function summarize(report: MethodReport): CompareSummary {
+function summarize(report: MethodReport, plannedGpuBytes: number): CompareSummary {
   const tokens = report.steps.reduce((n, s) => n + s.tokens, 0);
   const val = report.validation.map((v) => v.loss);
   const finite = val.filter(Number.isFinite);
@@ -140,6 +147,8 @@ function summarize(report: MethodReport): CompareSummary {
     finalValidationLoss: val.length > 0 ? val[val.length - 1]! : null,
     bestValidationLoss: finite.length > 0 ? Math.min(...finite) : null,
     tokensPerSecond: report.trainMs > 0 ? (tokens * 1000) / report.trainMs : 0,
+    plannedGpuBytes,
+    peakGpuBytes: report.peakGpuBytes,
   };
 }
 
@@ -199,6 +208,8 @@ export async function runCompare(args: ParsedArgs, env: CliEnv): Promise<Compare
     throw new StudioError(`--seq-len ${seqLen} is more than the model's sliding window (${c.slidingWindow}); use --seq-len ${c.slidingWindow} or less`);
   }
   const tokenizer = await loadModelTokenizer(source);
+  const vocabWarning = tokenizerVocabWarning(tokenizer.vocabSize, c.vocabSize);
+  if (vocabWarning) io.err(`warning: ${vocabWarning}\n`);
   const data = await prepareRunData(io, tokenizer, {
     data: args.string('data'),
     seqLen,
@@ -212,6 +223,9 @@ export async function runCompare(args: ParsedArgs, env: CliEnv): Promise<Compare
   const model = await loadCausalLM(rt, source, { trainable: false });
   try {
     const targets = targetsOrUsage(model, roles, 'compare');
+    const memory = memoryChoice(args);
+    const runChoices = choices.map((choice, i) => ({ method: definitions[i]!, settings: resolveSettings(definitions[i]!, choice.settings) }));
+    const plan = checkRunMemory(rt, model, targets, runChoices, { batch, seqLen }, memory);
     const config: CompareConfig = {
       model: args.positionals[0]!,
       data: data.file,
@@ -228,6 +242,7 @@ export async function runCompare(args: ParsedArgs, env: CliEnv): Promise<Compare
       clip: args.number('clip', 1),
       weightDecay: args.number('weight-decay', 0),
       evalEvery,
+      checkpointing: memory.checkpointing,
       trainExamples: data.train.length,
       validationExamples: data.validation.length,
       params: paramCount(c),
@@ -261,6 +276,7 @@ export async function runCompare(args: ParsedArgs, env: CliEnv): Promise<Compare
         trainBatch: (step) => data.batcher.batch(step),
         validationBatches: data.validationBatches,
         evalEvery,
+        checkpointing: memory.checkpointing,
         calibration: (count) => Array.from({ length: count }, (_, i) => data.batcher.batch(i)),
         onInit: (p) => {
           if (p.method !== currentInit) {
@@ -306,7 +322,7 @@ export async function runCompare(args: ParsedArgs, env: CliEnv): Promise<Compare
     } catch (error) {
       throw training ? error : initError(currentInit ?? 'a method', error);
     }
-    const result: CompareResult = { config, methods: reports.map((r) => ({ ...summarize(r), report: r })) };
+    const result: CompareResult = { config, methods: reports.map((r, i) => ({ ...summarize(r, plan.whileStepping[i] ?? plan.totalBytes), report: r })) };
     const table = formatTable(
       ['method', 'trainable', 'memory', 'init ms', 'train loss', 'val loss', 'best val', 'tokens/s'],
       result.methods.map((m) => [
@@ -322,12 +338,13 @@ export async function runCompare(args: ParsedArgs, env: CliEnv): Promise<Compare
     );
     io.out(`\n${table}`);
     io.err('memory: adapter tensors, bases a method made for itself (residuals, NF4 copies, pruned copies) and optimizer state; the shared base is not counted\n');
+    io.err(`GPU pool peak while each method stepped (planned): ${result.methods.map((m) => `${m.id} ${formatBytes(m.peakGpuBytes)} (${formatBytes(m.plannedGpuBytes)})`).join(', ')}\n`);
     const write = async (path: string, text: string) => {
       try {
         await writeFile(path, text);
         io.err(`wrote ${path}\n`);
       } catch (error) {
-        throw new StudioError(`could not write ${path}: ${describe(error)}`);
+        throw new StudioError(`could not write ${path}: ${errorMessage(error)}`);
       }
     };
     if (jsonPath !== undefined) await write(jsonPath, `${JSON.stringify(result, null, 2)}\n`);

@@ -20,13 +20,12 @@ import { mergedModelSafetensors, peftAdapterFiles, peftSummary, type OutputFile 
 import { loadModelTokenizer } from '../../io/tokenizer';
 import { loadCausalLM, releaseModel } from '../../models/load';
 import { Trainer } from '../../train/trainer';
-import { StudioError, formatBytes } from '../../errors';
+import { StudioError, errorMessage, formatBytes } from '../../errors';
 import {
   ADAPTER_BASE_FLAG,
   ADAPTER_FLAG,
   adapterSettings,
   openAdapterDir,
-  describe,
   fmtNumber as fmt,
   formatCount,
   initError,
@@ -141,7 +140,7 @@ export async function runExport(args: ParsedArgs, env: CliEnv): Promise<ExportRe
   try {
     await mkdir(out, { recursive: true });
   } catch (error) {
-    throw new StudioError(`cannot create the output folder ${out} (${describe(error)})`);
+    throw new StudioError(`cannot create the output folder ${out} (${errorMessage(error)})`);
   }
 
   const rt = await env.gpu();

@@ -1,10 +1,11 @@
 // The CLI's command table and its driver: runCli(argv, env) parses, runs one command and returns
 // the exit code (never throws, never exits), so tests run commands in-process and main.ts only
 // wires it to the process. Errors are printed to stderr: usage errors with the command's usage,
-// StudioErrors with their own message, anything else with its stack (a bug).
+// typed errors with their own message, internal ones (a bug) with their stack. The exit code
+// comes from the error's kind (common.ts exitCodeFor).
 
 import { formatUsage, parseArgs, UsageError, type CommandSpec } from '../args';
-import { describe, EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE, exitCodeFor, type CliEnv } from './common';
+import { EXIT_OK, EXIT_USAGE, exitCodeFor, type CliEnv } from './common';
 import { generateSpec, runGenerate } from './generate';
 import { infoSpec, runInfo } from './info';
 import { logitsSpec, runLogits } from './logits';
@@ -14,7 +15,7 @@ import { nf4Spec, runNf4 } from './nf4';
 import { quantErrorSpec, runQuantError } from './quantError';
 import { runTrain, trainSpec } from './train';
 import type { ParsedArgs } from '../args';
-import { StudioError } from '../../errors';
+import { errorKind, errorMessage } from '../../errors';
 
 export const PROGRAM = 'npm run cli --';
 
@@ -82,7 +83,7 @@ export function overview(): string {
     ...Object.values(COMMANDS).map((c) => `  ${c.spec.name.padEnd(12)}${c.spec.summary}`),
     `  ${'help'.padEnd(12)}Show this overview, or a command's options: help <command>`,
     '',
-    'Exit codes: 0 ok, 1 unexpected error, 2 usage error, 3 bad input (model folder or data), 4 GPU unavailable or GPU error.',
+    'Exit codes: 0 ok, 1 internal error (a bug), 2 usage error, 3 bad input or unsupported (model folder, data, values), 4 GPU unavailable, failed, lost or out of memory, 130 cancelled.',
   ];
   return lines.join('\n');
 }
@@ -126,11 +127,11 @@ export async function runCli(argv: readonly string[], env: CliEnv): Promise<numb
     if (error instanceof UsageError) {
       const spec = error.command !== undefined ? COMMANDS[error.command]?.spec : undefined;
       io.err(`error: ${error.message}\n\n${spec ? formatUsage(PROGRAM, spec) : overview()}\n`);
-    } else if (error instanceof StudioError) {
-      io.err(`error: ${error.message}\n`);
+    } else if (errorKind(error) !== 'internal') {
+      io.err(`error: ${errorMessage(error)}\n`);
     } else {
-      io.err(`unexpected error: ${error instanceof Error && error.stack ? error.stack : describe(error)}\n`);
+      io.err(`internal error (a bug; please report it): ${error instanceof Error && error.stack ? error.stack : errorMessage(error)}\n`);
     }
-    return code === EXIT_OK ? EXIT_UNEXPECTED : code;
+    return code;
   }
 }

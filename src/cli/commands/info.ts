@@ -10,6 +10,9 @@ import type { MethodId } from '../../adapters/types';
 import { linearParamCounts, memoryEstimate, paramCount, type MemoryEstimate, type ModelConfig } from '../../io/hfConfig';
 import type { ModelSource } from '../../io/modelFiles';
 import { formatBytes } from '../../errors';
+import { sizeClassOf } from '../../gpu/pool';
+import { tokenizerVocabWarning } from '../../io/tokenizer';
+import { lmHeadChunkRows } from '../../tensor/ops/lmHeadLoss';
 import { formatCount, openModelDir, tryTokenizer, writeJson, type CliEnv } from './common';
 
 export const infoSpec: CommandSpec = {
@@ -26,6 +29,8 @@ export const infoSpec: CommandSpec = {
 
 /** Bytes per weight as the engine keeps the base model on the GPU (loadCausalLM uploads f32). */
 const GPU_WEIGHT_BYTES_PER_PARAM = 4;
+/** WebGPU's default buffer limits: the LM-head loss's chunk of logits is planned for these. */
+const DEFAULT_LIMITS = { maxBufferSize: 256 * 1024 ** 2, maxStorageBufferBindingSize: 128 * 1024 ** 2 };
 
 export interface ModelInfo {
   readonly path: string;
@@ -102,11 +107,14 @@ export async function describeModel(path: string, source: ModelSource, batch: nu
       : { present: true, file: source.tokenizer.tokenizerJson.name, error: tok.error ?? 'unknown error' };
   if (!tokenizerInfo.present && !warnings.some((w) => w.includes('tokenizer'))) warnings.push('no tokenizer.json: `generate` and `train` need one (logits and info work without)');
   if (tokenizerInfo.error) warnings.push(`the tokenizer cannot be used: ${tokenizerInfo.error}`);
+  const vocabWarning = tok.tokenizer ? tokenizerVocabWarning(tok.tokenizer.vocabSize, c.vocabSize) : undefined;
+  if (vocabWarning) warnings.push(vocabWarning);
   if (c.family === 'llama' && c.slidingWindow !== null && seqLen > c.slidingWindow) {
     warnings.push(`sequence length ${seqLen} exceeds the sliding window (${c.slidingWindow}); training needs T ≤ ${c.slidingWindow}`);
   }
   if (seqLen > c.maxPositions) warnings.push(`sequence length ${seqLen} exceeds the model's ${c.maxPositions} positions`);
-  const estimate = memoryEstimate(c, { weightBytesPerParam: GPU_WEIGHT_BYTES_PER_PARAM, trainableParams: params, batch, seqLen });
+  const lmHeadRows = lmHeadChunkRows(batch * seqLen, c.vocabSize, DEFAULT_LIMITS);
+  const estimate = memoryEstimate(c, { weightBytesPerParam: GPU_WEIGHT_BYTES_PER_PARAM, trainableParams: params, batch, seqLen, lmHeadRows, roundBuffer: sizeClassOf });
   return {
     path,
     modelType: c.modelType,

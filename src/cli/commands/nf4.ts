@@ -19,8 +19,8 @@ import { UsageError, type CommandSpec, type ParsedArgs } from '../args';
 import { nodeFileSource } from '../../io/nodeSource';
 import { dequantizeNf4Ref, nf4StorageBytes, quantizeNf4Ref, NF4_BLOCK } from '../../io/nf4Reference';
 import { formatShape, parseSafetensorsHeader, readTensorAsF32, readTensorBytes, writeSafetensors, type TensorToWrite } from '../../io/safetensors';
-import { StudioError, formatBytes } from '../../errors';
-import { checkOutputFile, describe, formatTable, type CliEnv } from './common';
+import { StudioError, errorMessage, formatBytes } from '../../errors';
+import { checkOutputFile, formatTable, type CliEnv } from './common';
 
 const FLOAT_DTYPES: readonly string[] = ['F32', 'F16', 'BF16', 'F64'];
 
@@ -111,7 +111,7 @@ export async function runNf4(args: ParsedArgs, env: CliEnv): Promise<Nf4Result> 
   try {
     await writeFile(out, bytes);
   } catch (error) {
-    throw new StudioError(`could not write ${out}: ${describe(error)}`);
+    throw new StudioError(`could not write ${out}: ${errorMessage(error)}`);
   }
   Object.assign(result, { bitsPerWeight: (8 * storage) / weights, fileBitsPerWeight: (8 * fileBytes) / weights, outputBytes: bytes.byteLength });
   io.out(

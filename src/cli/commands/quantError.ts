@@ -7,16 +7,19 @@
 //             error; QPiSSA: PiSSA's principal factors, the residual quantized); T = 1 and T shown;
 // as the Frobenius norm and the nuclear norm (sum of singular values, the paper's metric), and
 // the reduction ratio (1 − ‖E_m‖_* / ‖E_baseline‖_*) × 100 % per layer and averaged per layer type.
-// The errors are the ones the methods' create() measures at init (AdaptedModel.quantErrors,
-// computed on the GPU by linalg/quantInit.ts with the GPU NF4 kernel, bitsandbytes-exact); a
+// The errors are the ones the methods measure right after create() (AdaptedModel.measureQuantErrors,
+// computed on the GPU by linalg/quantInit.ts with the GPU NF4 kernel, bitsandbytes-exact; the
+// nuclear norm exact up to min(out, in) = 256 and a randomized estimate with an error bound above,
+// which each entry names in `nuclearMethod`); a
 // T-round run records every round, so T = 1 is read from round 1 of the same run. alpha = r
 // (s = 1), as in the paper; NF4 block 64 without double quantization unless --double-quant.
 // Columns and JSON keys are the method ids.
 
 import { UsageError, type CommandSpec, type ParsedArgs } from '../args';
 import { METHODS } from '../../adapters/registry';
-import type { AdaptedModel, MethodDefinition, MethodId } from '../../adapters/types';
+import type { AdaptedModel, LayerQuantError, MethodDefinition, MethodId, QuantErrorPoint } from '../../adapters/types';
 import { loadCausalLM, releaseModel } from '../../models/load';
+import { InternalError } from '../../errors';
 import {
   formatTable,
   initError,
@@ -48,6 +51,9 @@ export const quantErrorSpec: CommandSpec = {
 export interface NormPair {
   readonly frobenius: number;
   readonly nuclear: number;
+  /** Exact singular values, or the randomized estimate (with its bound `nuclearError`). */
+  readonly nuclearMethod: QuantErrorPoint['nuclearMethod'];
+  readonly nuclearError?: number;
 }
 
 export interface MethodError extends NormPair {
@@ -93,6 +99,10 @@ function quantMethodsLabel(): string {
   return [baseline, ...reduced].filter((m) => m !== undefined).map((m) => m.label).join(', ');
 }
 
+function normPair(e: QuantErrorPoint): NormPair {
+  return { frobenius: e.frobenius, nuclear: e.nuclear, nuclearMethod: e.nuclearMethod, ...(e.nuclearError === undefined ? {} : { nuclearError: e.nuclearError }) };
+}
+
 function reduction(e: number, base: number): number {
   return base > 0 ? (1 - e / base) * 100 : 0;
 }
@@ -107,7 +117,7 @@ export async function runQuantError(args: ParsedArgs, env: CliEnv): Promise<Quan
   const seed = args.number('seed', 0);
   const roles = parseRoles(args.string('targets', 'all'), 'quant-error');
   const { baseline, reduced } = quantMethods();
-  if (!baseline) throw new Error('no registered method declares the baseline quantization error');
+  if (!baseline) throw new InternalError('no registered method declares the baseline quantization error');
   // One set of flags for every method; each takes the settings its schema has.
   const flags: readonly (readonly [string, string])[] = [
     ['rank', String(rank)],
@@ -131,7 +141,7 @@ export async function runQuantError(args: ParsedArgs, env: CliEnv): Promise<Quan
     if (tooSmall) {
       throw new UsageError(`--rank ${rank} is more than ${tooSmall.name}'s smaller side (${tooSmall.outFeatures} × ${tooSmall.inFeatures}); use a smaller --rank or --targets`, 'quant-error');
     }
-    const errors = new Map<MethodId, NonNullable<AdaptedModel['quantErrors']>>();
+    const errors = new Map<MethodId, readonly LayerQuantError[]>();
     for (const { method, settings } of runs) {
       const started = performance.now();
       let adapted: AdaptedModel;
@@ -140,29 +150,35 @@ export async function runQuantError(args: ParsedArgs, env: CliEnv): Promise<Quan
       } catch (error) {
         throw initError(method.id, error);
       }
+      const initialised = performance.now();
       try {
-        if (!adapted.quantErrors) throw new Error(`${method.id} reported no quantization errors`);
-        errors.set(method.id, adapted.quantErrors);
+        if (!adapted.measureQuantErrors) throw new InternalError(`${method.id} reported no quantization errors`);
+        errors.set(method.id, (await adapted.measureQuantErrors(rt)).layers);
       } finally {
         adapted.release(rt);
       }
-      io.err(`${method.id}: ${targets.length} layers in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+      const points = errors.get(method.id)!.flatMap((l) => l.errors);
+      const estimated = points.filter((e) => e.nuclearMethod === 'randomized').length;
+      io.err(
+        `${method.id}: ${targets.length} layers, init ${((initialised - started) / 1000).toFixed(1)} s, errors ${((performance.now() - initialised) / 1000).toFixed(1)} s ` +
+          `(nuclear norms: ${points.length - estimated} exact, ${estimated} randomized estimates)\n`,
+      );
     }
     const byLayer = (id: MethodId, layer: string) => {
       const e = errors.get(id)!.find((x) => x.layer === layer);
-      if (!e) throw new Error(`${id} has no error for ${layer}`);
+      if (!e) throw new InternalError(`${id} has no error for ${layer}`);
       return e.errors;
     };
     const ids = reduced.map((m) => m.id);
     const layers: LayerErrors[] = targets.map((layer) => {
       const q = byLayer(baseline.id, layer).find((e) => e.iteration === 0);
-      if (!q) throw new Error(`${baseline.id} has no iteration-0 error for ${layer}`);
+      if (!q) throw new InternalError(`${baseline.id} has no iteration-0 error for ${layer}`);
       const rounds = (id: MethodId) =>
         byLayer(id, layer)
           .filter((e) => e.iteration >= 1)
           .sort((a, b) => a.iteration - b.iteration)
-          .map((e) => ({ frobenius: e.frobenius, nuclear: e.nuclear, reduction: reduction(e.nuclear, q.nuclear) }));
-      return { layer, role: model.linearRole(layer), baseline: { frobenius: q.frobenius, nuclear: q.nuclear }, methods: Object.fromEntries(ids.map((id) => [id, rounds(id)])) };
+          .map((e) => ({ ...normPair(e), reduction: reduction(e.nuclear, q.nuclear) }));
+      return { layer, role: model.linearRole(layer), baseline: normPair(q), methods: Object.fromEntries(ids.map((id) => [id, rounds(id)])) };
     });
     const groups = new Map<string, LayerErrors[]>();
     for (const l of layers) groups.set(l.role, [...(groups.get(l.role) ?? []), l]);

@@ -18,19 +18,18 @@ import { UsageError, type CommandSpec, type ParsedArgs } from '../args';
 import { DEFAULT_TRAIN_METHOD, METHODS } from '../../adapters/registry';
 import type { MethodDefinition } from '../../adapters/types';
 import type { SettingValue } from '../../adapters/types';
-import { memoryEstimate, paramCount } from '../../io/hfConfig';
-import { loadModelTokenizer } from '../../io/tokenizer';
+import { paramCount } from '../../io/hfConfig';
+import { loadModelTokenizer, tokenizerVocabWarning } from '../../io/tokenizer';
 import { loadCausalLM, releaseModel } from '../../models/load';
 import { startMethod, type StartedMethod } from '../../train/methodRun';
 import type { ScheduleKind } from '../../train/schedule';
-import { StudioError, formatBytes } from '../../errors';
+import { StudioError, errorMessage, formatBytes } from '../../errors';
 import {
   ADAPTER_BASE_FLAG,
   ADAPTER_FLAG,
   adapterSettings,
   openAdapterDir,
   checkOutputFile,
-  describe,
   fmtNumber as fmt,
   formatCount,
   initError,
@@ -46,6 +45,7 @@ import {
   TRAINING_FLAGS,
   type CliEnv,
 } from './common';
+import { MEMORY_FLAGS, checkRunMemory, memoryChoice } from './memory';
 
 export const trainSpec: CommandSpec = {
   name: 'train',
@@ -63,6 +63,7 @@ export const trainSpec: CommandSpec = {
     validation: { type: 'number', value: 'F', min: 0, max: 0.9, default: 0.1, description: 'fraction of rows held out for validation (0: none)' },
     'eval-every': { type: 'int', value: 'K', min: 0, default: 0, description: 'validation loss every K steps (0: only at the end)' },
     json: { type: 'string', value: 'FILE', description: 'write the run (config, steps, validation) as JSON to FILE' },
+    ...MEMORY_FLAGS,
   },
   examples: [
     'train path/to/model --data data.jsonl --method full --steps 50 --lr 1e-4 --batch 4 --seq-len 64 --json run.json',
@@ -89,6 +90,8 @@ export interface TrainConfig {
   readonly weightDecay: number;
   readonly validation: number;
   readonly evalEvery: number;
+  /** Activation checkpointing (--checkpointing). */
+  readonly checkpointing: boolean;
 }
 
 export interface StepRecord {
@@ -118,6 +121,10 @@ export interface TrainResult {
     readonly baseBytes: number;
     readonly initMs: number;
     readonly gpu: string;
+    /** The memory plan's bytes at the run's peak (shared base, the method's tensors and AdamW state, one step). */
+    readonly plannedGpuBytes: number;
+    /** The GPU pool's measured peak over the training steps (everything live, pool size classes included). */
+    readonly peakGpuBytes: number;
   };
   readonly steps: StepRecord[];
   readonly validation: { step: number; loss: number }[];
@@ -156,6 +163,7 @@ function readConfig(args: ParsedArgs, adapter: MethodDefinition | undefined): Tr
     weightDecay: args.number('weight-decay', 0),
     validation: args.number('validation', 0.1),
     evalEvery: args.number('eval-every', 0),
+    checkpointing: args.bool('checkpointing'),
   };
 }
 
@@ -176,6 +184,8 @@ export async function runTrain(args: ParsedArgs, env: CliEnv): Promise<TrainResu
     throw new StudioError(`--seq-len ${config.seqLen} is more than the model's sliding window (${c.slidingWindow}); use --seq-len ${c.slidingWindow} or less`);
   }
   const tokenizer = await loadModelTokenizer(source);
+  const vocabWarning = tokenizerVocabWarning(tokenizer.vocabSize, c.vocabSize);
+  if (vocabWarning) io.err(`warning: ${vocabWarning}\n`);
   const data = await prepareRunData(io, tokenizer, {
     data: dataGiven ? config.data : undefined,
     seqLen: config.seqLen,
@@ -208,30 +218,33 @@ export async function runTrain(args: ParsedArgs, env: CliEnv): Promise<TrainResu
       baseBytes: modelBytes(model),
       initMs: 0,
       gpu: rt.info.description || rt.info.vendor,
+      plannedGpuBytes: 0,
+      peakGpuBytes: 0,
     },
     steps: [],
     validation: [],
   };
+  const r = result.config as { -readonly [K in keyof TrainResult['config']]: TrainResult['config'][K] };
   try {
     const targets = targetsOrUsage(model, config.targets, 'train');
+    const plan = checkRunMemory(rt, model, targets, [{ method, settings: config.settings }], config, memoryChoice(args));
+    r.plannedGpuBytes = plan.totalBytes;
     try {
       started = await startMethod(
         rt,
         { model, targets, seed: config.seed, calibration: (count) => Array.from({ length: count }, (_, i) => batcher.batch(i)) },
-        { id: method.id, definition: method, settings: config.settings, learningRate: config.lr, clipNorm: config.clip, weightDecay: config.weightDecay },
+        { id: method.id, definition: method, settings: config.settings, learningRate: config.lr, clipNorm: config.clip, weightDecay: config.weightDecay, checkpointing: config.checkpointing },
         { kind: config.schedule, warmupSteps: config.warmup, totalSteps: config.steps },
       );
     } catch (error) {
       throw initError(method.id, error);
     }
     const { adapted, trainer } = started;
-    const r = result.config as { -readonly [K in keyof TrainResult['config']]: TrainResult['config'][K] };
     r.initMs = Math.round(started.initMs);
     r.trainableParams = started.trainableParams;
     r.adaptedModules = [...adapted.linears.keys()];
     r.methodBytes = adapted.extraBytes;
     r.optimizerBytes = trainer.optimizerBytes();
-    const estimate = memoryEstimate(c, { weightBytesPerParam: 4, trainableParams: r.trainableParams, batch: config.batch, seqLen: config.seqLen });
     io.err(
       `${prepared.fileName}: ${train.length} train / ${validation.length} validation rows, ${prepared.stats.countedTokens} trained tokens; ` +
         `${batcher.stepsPerEpoch} steps per epoch\n` +
@@ -242,7 +255,8 @@ export async function runTrain(args: ParsedArgs, env: CliEnv): Promise<TrainResu
     io.out(
       `trainable parameters ${r.trainableParams} (${((100 * r.trainableParams) / params).toFixed(3)} % of ${params})\n` +
         `memory: shared base ${formatBytes(r.baseBytes)} + method ${formatBytes(r.methodBytes)} + optimizer ${formatBytes(r.optimizerBytes)} ` +
-        `= ${formatBytes(r.baseBytes + r.methodBytes + r.optimizerBytes)} (activations ~${formatBytes(estimate.activationBytes)} more, estimated)\n`,
+        `= ${formatBytes(r.baseBytes + r.methodBytes + r.optimizerBytes)}; planned peak with one step's activations ${formatBytes(r.plannedGpuBytes)}` +
+        `${config.checkpointing ? ' (activation checkpointing)' : ''}\n`,
     );
     const width = String(config.steps).length;
     const evaluate = async (step: number): Promise<void> => {
@@ -287,10 +301,11 @@ export async function runTrain(args: ParsedArgs, env: CliEnv): Promise<TrainResu
       `done: ${config.steps} steps in ${(totalMs / 1000).toFixed(1)} s (${((tokens * 1000) / Math.max(totalMs, 1e-3)).toFixed(0)} trained tokens/s); ` +
         `loss ${fmt(result.steps[0]!.loss)} → ${fmt(last.loss)}` +
         (result.validation.length > 0 ? `; validation ${fmt(result.validation[result.validation.length - 1]!.loss)}` : '') +
-        '\n',
+        `; GPU pool peak ${formatBytes(trainer.peakGpuBytes)} (planned ${formatBytes(r.plannedGpuBytes)})\n`,
     );
     return result;
   } finally {
+    if (started) r.peakGpuBytes = started.trainer.peakGpuBytes;
     started?.release();
     releaseModel(rt, model);
     if (jsonPath !== undefined) {
@@ -298,7 +313,7 @@ export async function runTrain(args: ParsedArgs, env: CliEnv): Promise<TrainResu
         await writeFile(jsonPath, `${JSON.stringify(result, null, 2)}\n`);
         io.err(`wrote ${jsonPath}\n`);
       } catch (error) {
-        io.err(`could not write ${jsonPath}: ${describe(error)}\n`);
+        io.err(`could not write ${jsonPath}: ${errorMessage(error)}\n`);
       }
     }
   }

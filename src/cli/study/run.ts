@@ -256,8 +256,8 @@ function mean(xs: readonly number[]): number {
 export interface LayerQuant {
   readonly layer: string;
   readonly role: string;
-  /** Error after each iteration (index 0: iteration 0 where the method has one). */
-  readonly errors: readonly { iteration: number; frobenius: number; nuclear: number }[];
+  /** Error after each iteration (index 0: iteration 0 where the method has one); nuclearMethod says exact or randomized. */
+  readonly errors: readonly { iteration: number; frobenius: number; nuclear: number; nuclearMethod?: 'exact' | 'randomized'; nuclearError?: number }[];
 }
 
 export interface QuantMethod {
@@ -291,12 +291,13 @@ export async function quantStudy(rt: Runtime, model: CausalLM, targets: readonly
     const adapted = await method.create({ rt, model, targets, seed, learningRate: 1e-4 }, resolved);
     try {
       const initMs = performance.now() - start;
-      log(`  quantization error: ${id} T=${iterations} initialised in ${(initMs / 1000).toFixed(1)} s`);
+      const measured = (await adapted.measureQuantErrors?.(rt))?.layers ?? [];
+      log(`  quantization error: ${id} T=${iterations} initialised in ${(initMs / 1000).toFixed(1)} s, errors measured in ${((performance.now() - start - initMs) / 1000).toFixed(1)} s`);
       methods.push({
         id,
         iterations,
         initMs,
-        layers: (adapted.quantErrors ?? []).map((l) => ({ layer: l.layer, role: model.linearRole(l.layer), errors: l.errors.map((e) => ({ ...e })) })),
+        layers: measured.map((l) => ({ layer: l.layer, role: model.linearRole(l.layer), errors: l.errors.map((e) => ({ ...e })) })),
       });
     } finally {
       adapted.release(rt);

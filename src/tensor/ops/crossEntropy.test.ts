@@ -1,10 +1,13 @@
 // Tests of the crossEntropy op (shaders/cross_entropy.wgsl) against a float64 reference: odd
 // shapes with ignored rows, [B, T, V] input, V = 50257 (GPT-2), logits of ±80 (stability), all rows
 // ignored, out-of-range targets, the count kept on the GPU, repeatability, and the row-block
-// kernels (lmHeadLoss's) giving bit-identical results to the whole-matrix ones.
+// kernels (lmHeadLoss's) giving bit-identical results to the whole-matrix ones. Everything runs
+// once per variant of the reductions (serial and workgroup, forced on the context).
 
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  CROSS_ENTROPY_VARIANTS,
+  forceCrossEntropyVariant,
   crossEntropyBackwardInPlace,
   crossEntropyBackwardInto,
   crossEntropyForwardInto,
@@ -58,7 +61,12 @@ async function check(shape: readonly number[], targets: Float32Array, options: {
   });
 }
 
-describe('crossEntropy', () => {
+const context = testContext();
+
+describe.each(CROSS_ENTROPY_VARIANTS)('crossEntropy (%s variant)', (variant) => {
+  beforeAll(async () => forceCrossEntropyVariant(await context, variant));
+  afterAll(async () => forceCrossEntropyVariant(await context, undefined));
+
   // f32 exp/log (SwiftShader's are accurate to a few ulp) bound the forward at ~1e-6 relative.
   for (const [N, V, ignoreEvery] of [
     [1, 1, 0],
@@ -100,7 +108,15 @@ describe('crossEntropy', () => {
     const [N, V] = [5, 7];
     const g = new Graph(ctx);
     const logits = Tensor.leaf(ctx.uploadF32(randomArray(N * V, 3), [N, V]), true, 'logits');
-    const targets = Tensor.leaf(ctx.upload(Int32Array.from({ length: N }, () => -100), [N], 'i32'), false, 'targets');
+    const targets = Tensor.leaf(
+      ctx.upload(
+        Int32Array.from({ length: N }, () => -100),
+        [N],
+        'i32',
+      ),
+      false,
+      'targets',
+    );
     const loss = crossEntropy(g, logits, targets);
     expect(Array.from(await ctx.read(loss.data))).toEqual([0]);
     g.backward(loss);

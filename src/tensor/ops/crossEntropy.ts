@@ -9,9 +9,10 @@
 import { crossEntropyBackwardInto, crossEntropyForwardInto, crossEntropySavedSize } from '../../kernels/crossEntropy';
 import type { Graph } from '../graph';
 import type { Tensor } from '../tensor';
+import { InternalError } from '../../errors';
 
 export function crossEntropy(g: Graph, logits: Tensor, targets: Tensor): Tensor {
-  if (targets.requiresGrad) throw new Error(`crossEntropy: targets "${targets.name}" must not require a gradient`);
+  if (targets.requiresGrad) throw new InternalError(`crossEntropy: targets "${targets.name}" must not require a gradient`);
   const V = logits.shape[logits.shape.length - 1] ?? 0;
   const N = V > 0 ? logits.data.size / V : 0;
   const saved = g.scratch([crossEntropySavedSize(N)], 'crossEntropy saved'); // m [N], s [N], rowLoss [N], count [1]

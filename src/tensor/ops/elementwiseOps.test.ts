@@ -1,7 +1,8 @@
 // Tests of ops/elementwiseOps.ts (add, mul, reshape): GPU forward against float64 and backward
 // against finite differences on odd shapes, an op applied to one tensor twice (add(a, a),
 // mul(a, a)), gradient ownership (an input's gradient must survive the pool reusing the output
-// gradient's buffer), and reshape's shape rules.
+// gradient's buffer; add and reshape hand dy's buffer itself to one input: at most one copy per
+// add, none per reshape, nothing leaked or released twice), and reshape's shape rules.
 
 import { describe, expect, it } from 'vitest';
 import { fill } from '../../kernels/elementwise';
@@ -101,7 +102,10 @@ describe('reshape', () => {
   });
 
   it.each([
-    [[3, 7, 33], [21, 33]],
+    [
+      [3, 7, 33],
+      [21, 33],
+    ],
     [[7], [7, 1]],
     [[1], [1, 1]],
     [[33, 7], [-1]],
@@ -134,6 +138,59 @@ describe('reshape', () => {
 });
 
 describe('gradient ownership', () => {
+  it('add copies dy for one input at most, reshape never; values and live bytes as with copies', async () => {
+    const ctx = await testContext();
+    const shape = [5, 7];
+    const leaf = (seed: number) => Tensor.leaf(ctx.uploadF32(randomArray(size(shape), seed), shape), true, `t${seed}`);
+    const [a, b] = [leaf(1), leaf(2)];
+    const seed = ctx.uploadF32(randomArray(size(shape), 3), shape);
+    const live = ctx.stats().liveBytes;
+    for (const [name, op, copies] of [
+      ['add', (g: Graph) => add(g, a, b), 1],
+      ['reshape', (g: Graph) => reshape(g, a, [-1]), 0],
+      ['add of a reshape', (g: Graph) => add(g, reshape(g, a, [35]), reshape(g, b, [35])), 1],
+    ] as const) {
+      const g = new Graph(ctx);
+      const y = op(g);
+      const before = ctx.counters().dispatches;
+      g.backward(y, seed.view(y.shape));
+      // backward() copies its seed (one dispatch); the rest are the ops' copies.
+      expect(ctx.counters().dispatches - before - 1, name).toBe(copies);
+      const values = await ctx.read(seed);
+      expect(Array.from(await ctx.read(a.grad!)), name).toEqual(Array.from(values));
+      if (b.grad) expect(Array.from(await ctx.read(b.grad)), name).toEqual(Array.from(values));
+      ctx.release(a.grad, b.grad);
+      a.grad = b.grad = undefined;
+      g.destroy();
+      // Every buffer came back to the pool exactly once (a double release would free one twice).
+      expect(ctx.stats().liveBytes, name).toBe(live);
+    }
+    ctx.release(a.data, b.data, seed);
+  });
+
+  it('a residual stream x + f(x) through adds and reshapes matches finite differences', async () => {
+    const ctx = await testContext();
+    const result = await gradcheck(ctx, {
+      inputs: [
+        { name: 'x', shape: [3, 11] },
+        { name: 'w', shape: [33] },
+      ],
+      // h = x + reshape(reshape(x)·w); y = h + h·h: gradients reach x by four paths.
+      gpu: (g, [x, w]) => {
+        const h = add(g, x!, reshape(g, mul(g, reshape(g, x!, [33]), w!), [3, 11]));
+        return add(g, h, mul(g, h, h));
+      },
+      cpu: ([x, w]) =>
+        x!.map((v, i) => {
+          const h = v + v * w![i]!;
+          return h + h * h;
+        }),
+    });
+    expect(result.forwardError).toBeLessThan(1e-5);
+    expect(result.gradErrors.x).toBeLessThan(1e-4);
+    expect(result.gradErrors.w).toBeLessThan(1e-4);
+  });
+
   it('input gradients survive the pool handing the output gradient’s buffer out again', async () => {
     const ctx = await testContext();
     const shape = [5, 7];

@@ -10,9 +10,10 @@
 import { embeddingBackwardInto, embeddingForward } from '../../kernels/embedding';
 import type { Graph } from '../graph';
 import type { Tensor } from '../tensor';
+import { InternalError } from '../../errors';
 
 export function embedding(g: Graph, ids: Tensor, table: Tensor): Tensor {
-  if (ids.requiresGrad) throw new Error(`embedding: ids "${ids.name}" must not require a gradient`);
+  if (ids.requiresGrad) throw new InternalError(`embedding: ids "${ids.name}" must not require a gradient`);
   const C = table.shape[1]!;
   const yData = embeddingForward(g.ctx, ids.data, table.data); // [...ids.shape, C]
   const y = g.output(yData, [table], 'embedding');

@@ -6,12 +6,13 @@
 import { matmulInto } from '../../kernels/matmul';
 import type { Graph } from '../graph';
 import type { Tensor } from '../tensor';
+import { InternalError } from '../../errors';
 
 export function linear(g: Graph, x: Tensor, W: Tensor, b?: Tensor): Tensor {
   const [outFeatures, inFeatures] = W.shape as [number, number];
   const N = x.data.size / inFeatures;
   if (x.shape[x.shape.length - 1] !== inFeatures || !Number.isInteger(N)) {
-    throw new Error(`linear: input [${x.shape.join(',')}] does not end in ${inFeatures} (W [${W.shape.join(',')}])`);
+    throw new InternalError(`linear: input [${x.shape.join(',')}] does not end in ${inFeatures} (W [${W.shape.join(',')}])`);
   }
   const x2 = x.data.view([N, inFeatures]);
   const yData = g.ctx.empty([...x.shape.slice(0, -1), outFeatures], 'f32', 'linear output');

@@ -26,7 +26,7 @@ import {
 import { matmulInto } from '../../kernels/matmul';
 import type { GpuContext } from '../../gpu/context';
 import type { GpuTensor } from '../../gpu/tensor';
-import { GpuError } from '../../errors';
+import { GpuError, InternalError } from '../../errors';
 import type { Graph } from '../graph';
 import type { Tensor } from '../tensor';
 
@@ -112,16 +112,16 @@ function chunkLogits(ctx: GpuContext, p: Problem, b: ChunkBuffers, hRows: GpuTen
 }
 
 function checkInputs(h: Tensor, W: Tensor, targets: Tensor): void {
-  if (targets.requiresGrad) throw new Error(`lmHeadLoss: targets "${targets.name}" must not require a gradient`);
+  if (targets.requiresGrad) throw new InternalError(`lmHeadLoss: targets "${targets.name}" must not require a gradient`);
   const [V, C] = W.shape as [number, number];
   if (W.shape.length !== 2 || h.shape[h.shape.length - 1] !== C) {
-    throw new Error(`lmHeadLoss: hidden states [${h.shape.join(',')}] do not end in C of the head weight [${W.shape.join(',')}]`);
+    throw new InternalError(`lmHeadLoss: hidden states [${h.shape.join(',')}] do not end in C of the head weight [${W.shape.join(',')}]`);
   }
   if (targets.data.size * C !== h.data.size) {
-    throw new Error(`lmHeadLoss: targets [${targets.shape.join(',')}] need one entry per row of [${h.shape.join(',')}]`);
+    throw new InternalError(`lmHeadLoss: targets [${targets.shape.join(',')}] need one entry per row of [${h.shape.join(',')}]`);
   }
-  if (V < 1) throw new Error('lmHeadLoss: the vocabulary is empty (V = 0)');
-  if (targets.data.size === 0) throw new Error('lmHeadLoss: no tokens (N = 0)');
+  if (V < 1) throw new InternalError('lmHeadLoss: the vocabulary is empty (V = 0)');
+  if (targets.data.size === 0) throw new InternalError('lmHeadLoss: no tokens (N = 0)');
 }
 
 /** Mean cross-entropy of h Wᵀ against targets, one chunk of rows at a time (see the file header). */

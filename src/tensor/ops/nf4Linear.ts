@@ -9,14 +9,15 @@ import { matmulInto } from '../../kernels/matmul';
 import { nf4Matmul, nf4MatmulInputGrad, type Nf4Weight } from '../../kernels/nf4';
 import type { Graph } from '../graph';
 import type { Tensor } from '../tensor';
+import { InternalError } from '../../errors';
 
 export function nf4Linear(g: Graph, x: Tensor, q: Nf4Weight, bias?: Tensor): Tensor {
   const [outFeatures, inFeatures] = q.shape;
   const N = x.data.size / inFeatures;
   if (x.shape[x.shape.length - 1] !== inFeatures || !Number.isInteger(N)) {
-    throw new Error(`nf4Linear: input [${x.shape.join(',')}] does not end in ${inFeatures} (weight [${q.shape.join(',')}])`);
+    throw new InternalError(`nf4Linear: input [${x.shape.join(',')}] does not end in ${inFeatures} (weight [${q.shape.join(',')}])`);
   }
-  if (bias && bias.data.size !== outFeatures) throw new Error(`nf4Linear: bias [${bias.shape.join(',')}] must have ${outFeatures} elements`);
+  if (bias && bias.data.size !== outFeatures) throw new InternalError(`nf4Linear: bias [${bias.shape.join(',')}] must have ${outFeatures} elements`);
   const yData = g.ctx.empty([...x.shape.slice(0, -1), outFeatures], 'f32', 'nf4Linear output');
   nf4Matmul(g.ctx, x.data.view([N, inFeatures]), q, yData.view([N, outFeatures]), { bias: bias?.data });
   const y = g.output(yData, bias ? [x, bias] : [x], 'nf4Linear');

@@ -8,6 +8,7 @@ import { mul as mulKernel, mulRowVectorInto, scaleInto } from '../../kernels/ele
 import { matmulInto } from '../../kernels/matmul';
 import type { Graph } from '../graph';
 import type { Tensor } from '../tensor';
+import { InternalError } from '../../errors';
 
 export function scale(g: Graph, x: Tensor, s: number): Tensor {
   const y = g.output(scaleInto(g.ctx, g.ctx.empty(x.shape, 'f32', 'scale output'), x.data, s), [x], 'scale');
@@ -20,7 +21,7 @@ export function scale(g: Graph, x: Tensor, s: number): Tensor {
 export function mulColumns(g: Graph, x: Tensor, v: Tensor): Tensor {
   const R = v.shape[0] ?? 0;
   if (v.shape.length !== 1 || x.shape[x.shape.length - 1] !== R) {
-    throw new Error(`mulColumns: x [${x.shape.join(',')}] must end in ${R} (v [${v.shape.join(',')}])`);
+    throw new InternalError(`mulColumns: x [${x.shape.join(',')}] must end in ${R} (v [${v.shape.join(',')}])`);
   }
   const N = x.data.size / R;
   const y = g.output(mulRowVectorInto(g.ctx, g.ctx.empty(x.shape, 'f32', 'mulColumns output'), x.data, v.data), [x, v], 'mulColumns');

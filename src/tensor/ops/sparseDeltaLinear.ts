@@ -20,6 +20,7 @@ import { sparseGradValues, sparseScatterAdd } from '../../kernels/sparseDelta';
 import type { Graph } from '../graph';
 import { Tensor } from '../tensor';
 import { f32Copy, type Runtime } from '../values';
+import { InternalError } from '../../errors';
 
 /** W + ΔW [out, in] as a new GPU array; the caller releases it. */
 function mergeSparseDelta(rt: Runtime, W: Tensor, values: Tensor, indices: Tensor): GpuTensor {
@@ -36,12 +37,12 @@ export function sparseDeltaLinear(g: Graph, x: Tensor, W: Tensor, values: Tensor
   const [outFeatures, inFeatures] = W.shape as [number, number];
   const N = x.data.size / inFeatures;
   if (W.shape.length !== 2 || x.shape[x.shape.length - 1] !== inFeatures || !Number.isInteger(N)) {
-    throw new Error(`sparseDeltaLinear: input [${x.shape.join(',')}] does not end in ${inFeatures} (W [${W.shape.join(',')}])`);
+    throw new InternalError(`sparseDeltaLinear: input [${x.shape.join(',')}] does not end in ${inFeatures} (W [${W.shape.join(',')}])`);
   }
-  if (W.requiresGrad) throw new Error(`sparseDeltaLinear: W [${W.shape.join(',')}] is frozen and must not require a gradient`);
-  if (indices.requiresGrad || indices.data.dtype !== 'u32') throw new Error('sparseDeltaLinear: the indices must be a frozen u32 tensor');
+  if (W.requiresGrad) throw new InternalError(`sparseDeltaLinear: W [${W.shape.join(',')}] is frozen and must not require a gradient`);
+  if (indices.requiresGrad || indices.data.dtype !== 'u32') throw new InternalError('sparseDeltaLinear: the indices must be a frozen u32 tensor');
   if (values.shape.length !== 1 || indices.shape.length !== 1 || values.shape[0] !== indices.shape[0]) {
-    throw new Error(`sparseDeltaLinear: values [${values.shape.join(',')}] and indices [${indices.shape.join(',')}] must both be [k]`);
+    throw new InternalError(`sparseDeltaLinear: values [${values.shape.join(',')}] and indices [${indices.shape.join(',')}] must both be [k]`);
   }
   const x2 = x.data.view([N, inFeatures]);
   const yData = g.ctx.empty([...x.shape.slice(0, -1), outFeatures], 'f32', 'sparseDeltaLinear output');

@@ -10,11 +10,12 @@ import { fill } from '../../kernels/elementwise';
 import { copyColumns } from '../../kernels/slice';
 import type { Graph } from '../graph';
 import type { Tensor } from '../tensor';
+import { InternalError } from '../../errors';
 
 export function splitLastDim(g: Graph, x: Tensor, sizes: readonly number[]): Tensor[] {
   const total = x.shape[x.shape.length - 1] ?? 1;
   if (sizes.reduce((a, b) => a + b, 0) !== total || sizes.some((s) => !Number.isInteger(s) || s <= 0)) {
-    throw new Error(`splitLastDim: sizes [${sizes.join(',')}] do not partition the last dimension of [${x.shape.join(',')}]`);
+    throw new InternalError(`splitLastDim: sizes [${sizes.join(',')}] do not partition the last dimension of [${x.shape.join(',')}]`);
   }
   const lead = x.shape.slice(0, -1);
   const parts: Tensor[] = [];
@@ -37,7 +38,7 @@ export function splitLastDim(g: Graph, x: Tensor, sizes: readonly number[]): Ten
 export function selectPosition(g: Graph, x: Tensor, t: number): Tensor {
   const [B, T, C] = x.shape as [number, number, number];
   if (x.shape.length !== 3 || !Number.isInteger(t) || t < 0 || t >= T) {
-    throw new Error(`selectPosition: position ${t} of [${x.shape.join(',')}] (expected [B, T, C] with 0 ≤ t < T)`);
+    throw new InternalError(`selectPosition: position ${t} of [${x.shape.join(',')}] (expected [B, T, C] with 0 ≤ t < T)`);
   }
   // In the [B, T·C] view, position t of every sequence is the column block [t·C, (t + 1)·C).
   const block = { srcOffset: t * C, dstOffset: 0, width: C };

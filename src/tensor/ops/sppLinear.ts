@@ -17,6 +17,7 @@
 import { columnSum, mergeSpp, sppForward, sppGradInput, sppGradWcol, sppGradWrow } from '../../kernels/spp';
 import type { Graph } from '../graph';
 import type { Tensor } from '../tensor';
+import { InternalError } from '../../errors';
 
 export { mergeSpp };
 
@@ -24,9 +25,9 @@ export function sppLinear(g: Graph, x: Tensor, W: Tensor, Wrow: Tensor, Wcol: Te
   const [outFeatures, inFeatures] = W.shape as [number, number];
   const N = x.data.size / inFeatures;
   if (W.shape.length !== 2 || x.shape[x.shape.length - 1] !== inFeatures || !Number.isInteger(N)) {
-    throw new Error(`sppLinear: input [${x.shape.join(',')}] does not end in ${inFeatures} (W [${W.shape.join(',')}])`);
+    throw new InternalError(`sppLinear: input [${x.shape.join(',')}] does not end in ${inFeatures} (W [${W.shape.join(',')}])`);
   }
-  if (W.requiresGrad) throw new Error(`sppLinear: the pruned weight W [${W.shape.join(',')}] is frozen and must not require a gradient`);
+  if (W.requiresGrad) throw new InternalError(`sppLinear: the pruned weight W [${W.shape.join(',')}] is frozen and must not require a gradient`);
   const x2 = x.data.view([N, inFeatures]);
   const yData = g.ctx.empty([...x.shape.slice(0, -1), outFeatures], 'f32', 'sppLinear output');
   sppForward(g.ctx, x2, W.data, Wrow.data, Wcol.data, s, bias?.data, yData.view([N, outFeatures]));
