@@ -20,8 +20,13 @@
 //                                         per-step profile of training steps (src/bench/profile.ts):
 //                                         dispatches, bind groups, buffers, bytes written, pipelines,
 //                                         CPU recording vs GPU time, top kernels with FLOP/s and bytes/s
+//   npm run bench -- --models [smollm2-135m,gpt2-124m,...] [--methods lora,qlora,pissa] [--steps 2]
+//                    [--batch 1] [--seq-len 128] [--rank 16] [--no-checkpointing] [--keep DIR] [--json out.json]
+//                                         random-weight copies of real models (bench/models.ts): load s,
+//                                         JS heap, GPU pool by category, largest buffer, ms/step vs the plan
 
 import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { GpuContext } from '../src/gpu/context';
 import { acquireNodeDevice, nodeGpu } from '../src/gpu/node';
 import { formatBytes } from '../src/errors';
@@ -41,6 +46,7 @@ import {
 import { createTfjsPeer, installNodeNavigator } from './tfjsPeer';
 import { DEFAULT_TRAIN_METHODS, formatTrainTable, runTrainBench } from './train';
 import { runProfileBench } from './profile';
+import { DEFAULT_MODEL_METHODS, DEFAULT_MODELS, formatModelsTable, formatPlannedTable, planModels, runModelsBench } from './models';
 import type { MethodId } from '../src/adapters/types';
 
 class UsageError extends Error {}
@@ -51,6 +57,13 @@ interface Args {
   trainModel?: string;
   checkpointing?: boolean;
   profile?: { timestamps: boolean };
+  /** --models: the real-model bench (bench/models.ts); the ids, or all. */
+  models?: string[];
+  rank?: number;
+  noCheckpointing?: boolean;
+  keep?: string;
+  /** --models --plan: the memory plan at the issue's target settings only (no GPU). */
+  planOnly?: boolean;
   /** What the command line gave explicitly (the profile takes its own defaults for the rest). */
   given: { methods?: string[]; steps?: number; batch?: number; seqLen?: number; warmup?: number; top?: number };
   shapes: readonly MatmulBenchShape[];
@@ -64,6 +77,8 @@ const USAGE = `usage: npm run bench -- [--quick] [--shapes 512x768x3072,1024,...
                         [--no-peer] [--variants vec4,registers,tiled] [--reps N] [--max-reps N]
                         [--target-seconds S] [--warmup N]
        npm run bench -- --train [--methods lora,pissa,...] [--steps N] [--batch B] [--seq-len T] [--model DIR] [--checkpointing] [--json out.json]
+       npm run bench -- --models [id,id,...] [--methods lora,qlora,pissa] [--steps N] [--batch B] [--seq-len T] [--rank r]
+                        [--no-checkpointing] [--keep DIR] [--json out.json] [--plan]
        npm run bench -- --profile [--methods lora,full] [--steps N] [--warmup N] [--batch B] [--seq-len T]
                         [--top N] [--no-timestamps] [--json out.json]`;
 
@@ -109,6 +124,23 @@ function parseArgs(argv: string[]): Args {
         break;
       case '--profile':
         args.profile = { timestamps: args.profile?.timestamps ?? true };
+        break;
+      case '--models': {
+        const next = argv[i + 1];
+        args.models = next !== undefined && !next.startsWith('--') ? (i++, next.split(',').filter(Boolean)) : [...DEFAULT_MODELS];
+        break;
+      }
+      case '--rank':
+        args.rank = Math.max(1, Math.round(num(value(i++, flag), flag)));
+        break;
+      case '--plan':
+        args.planOnly = true;
+        break;
+      case '--no-checkpointing':
+        args.noCheckpointing = true;
+        break;
+      case '--keep':
+        args.keep = value(i++, flag);
         break;
       case '--no-timestamps':
         args.profile = { timestamps: false };
@@ -175,6 +207,13 @@ async function main(): Promise<void> {
     // A bad --shapes value throws a plain Error from parseShape: also a usage error.
     throw error instanceof UsageError ? error : new UsageError(`${(error as Error).message}\n${USAGE}`);
   }
+  if (args.models && args.planOnly) {
+    const methods = args.given.methods ?? DEFAULT_MODEL_METHODS;
+    const gib = 2 ** 30;
+    console.log('PLANNED (train/memoryPlan.ts, not measured): rank 16 on every projection, B=2, T=256, checkpointing on; limits 1 GiB per buffer\n');
+    console.log(formatPlannedTable(planModels(args.models, methods, { maxBufferSize: gib, maxStorageBufferBindingSize: gib })));
+    return;
+  }
   const started = performance.now();
   const acquired = await acquireNodeDevice();
   const ctx = new GpuContext(acquired);
@@ -186,6 +225,42 @@ async function main(): Promise<void> {
       `maxStorageBufferBindingSize ${formatBytes(info.limits.maxStorageBufferBindingSize)}`,
   );
   console.log(`host: Node ${process.version}, ${process.platform}/${process.arch}; Dawn via the \`webgpu\` package`);
+
+  if (args.models) {
+    const { methods, steps, batch, seqLen } = args.given;
+    const options = {
+      models: args.models,
+      methods: methods ?? DEFAULT_MODEL_METHODS,
+      steps: steps ?? 2,
+      batchSize: batch ?? 1,
+      seqLen: seqLen ?? 128,
+      rank: args.rank ?? 16,
+      checkpointing: !args.noCheckpointing,
+      ...(args.keep ? { keepDir: args.keep } : {}),
+    };
+    const loadBefore = loadavg().map((x) => x.toFixed(2)).join(', ');
+    console.log(
+      `real-model bench: ${options.models.join(', ')}; ${options.methods.join(', ')}; B=${options.batchSize}, T=${options.seqLen}, ` +
+        `rank ${options.rank} on every projection, ${options.steps} step(s), checkpointing ${options.checkpointing ? 'on' : 'off'}; load average ${loadBefore}\n`,
+    );
+    const done: unknown[] = [];
+    const rows = await runModelsBench(ctx, options, (row) => {
+      // Written after every row, so a run stopped part-way keeps what it measured.
+      done.push(row);
+      if (args.json) writeFileSync(args.json, `${JSON.stringify({ date: new Date().toISOString(), adapter: adapterText, software: info.isSoftware, options, loadBefore, partial: true, rows: done }, null, 2)}\n`);
+    });
+    console.log(`\n${formatModelsTable(rows)}`);
+    console.log('GPU columns: pool bytes (base = the loaded model, method = its create(), optimizer = held after the steps, activations = step peak above that); planned = memory plan of this run; target plan = r=16, B=2, T=256, checkpointing on');
+    for (const r of rows) if (r.quantizedRatio !== null) console.log(`${r.model} ${r.method}: 4-bit own base / f32 bytes of the targeted weights = ${r.quantizedRatio.toFixed(3)}`);
+    const loadAfter = loadavg().map((x) => x.toFixed(2)).join(', ');
+    console.log(`load average after: ${loadAfter}`);
+    if (args.json) {
+      writeFileSync(args.json, `${JSON.stringify({ date: new Date().toISOString(), adapter: adapterText, software: info.isSoftware, options, loadBefore, loadAfter, rows }, null, 2)}\n`);
+      console.log(`wrote ${args.json}`);
+    }
+    ctx.destroy();
+    return;
+  }
 
   if (args.profile) {
     const { methods, steps, warmup, batch, seqLen, top } = args.given;

@@ -7,6 +7,21 @@
 import type { Page } from '@playwright/test';
 import { chooseMethods, expect, keepScreenshot, openStudio, setNumber, test } from './helpers';
 
+/**
+ * Round ticks, never data-derived values such as 74752: at multiples of a 1-2-5 step, or (log axes
+ * over a wide range) at 1…9 × 10^k.
+ */
+function expectRoundTicks(attr: string | null, log: boolean): void {
+  const ticks = (attr ?? '').split(',').map(Number);
+  expect(ticks.length).toBeGreaterThanOrEqual(2);
+  expect(new Set(ticks).size).toBe(ticks.length);
+  const mantissa = (v: number) => Math.abs(v) / 10 ** Math.floor(Math.log10(Math.abs(v)));
+  if (log && ticks.every((t) => Math.abs(mantissa(t) - Math.round(mantissa(t))) < 1e-6)) return;
+  const step = ticks[1]! - ticks[0]!;
+  expect([1, 2, 5].some((r) => Math.abs(mantissa(step) - r) < 1e-6)).toBe(true);
+  for (const t of ticks) expect(Math.abs(t / step - Math.round(t / step))).toBeLessThan(1e-6);
+}
+
 async function openWithTinySettings(page: Page): Promise<void> {
   await openStudio(page);
   const targets = page.getByTestId('training-settings').locator('fieldset.targets');
@@ -51,8 +66,14 @@ test('SORSA orthonormality and SPP sparsity are charted; a spectrum, a method ad
   test.setTimeout(180_000);
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
+  // React's duplicate-key errors (the scatter's log axis once logged >1,200 of them) and any other console error.
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
   await openWithTinySettings(page);
   await setNumber(page, 'Steps', 3);
+  // Without clipping no gradient norm is measured: the chart says why instead of staying blank.
+  await setNumber(page, 'Gradient clip', 0);
   await chooseMethods(page, ['SORSA', 'SPP']);
   const spp = page.locator('li.method', { has: page.locator('#method-spp') });
   await spp.getByLabel('Pruning method', { exact: true }).selectOption('magnitude');
@@ -81,6 +102,11 @@ test('SORSA orthonormality and SPP sparsity are charted; a spectrum, a method ad
   const loss = page.getByTestId('chart-loss');
   await expect(loss).toHaveAttribute('data-points', /lora:[12],sorsa:3,spp:3|sorsa:3,spp:3,lora:[12]/);
   await expect(page.getByTestId('chart-lr')).toHaveAttribute('data-points', /sorsa:3/);
+  await expect(page.getByTestId('chart-grad')).toContainText('Gradient norms are measured only with clipping on');
+  // Learning-rate labels fit their axis (5e-4, not a clipped "000504"); ticks are round.
+  expectRoundTicks(await page.getByTestId('chart-lr').getAttribute('data-y-ticks'), false);
+  for (const label of await page.getByTestId('chart-lr').locator('.recharts-yAxis .recharts-cartesian-axis-tick-value').allTextContents()) expect(label).toMatch(/^(0|\d(\.\d+)?e-\d|0\.\d+)$/);
+  expectRoundTicks(await page.getByTestId('chart-loss').getAttribute('data-x-ticks'), false);
   await expect(page.getByTestId('chart-memory')).toHaveAttribute('data-points', /pool:3/);
 
   // Spectrum of SORSA's first q projection: at init and now.
@@ -96,6 +122,11 @@ test('SORSA orthonormality and SPP sparsity are charted; a spectrum, a method ad
 
   await expect(page.getByTestId('accuracy-status')).toContainText('Accuracy on 1 validation questions');
   await expect(page.getByTestId('chart-scatter')).toHaveAttribute('data-points', '3');
+  // Log x (trainable parameters): round ticks inside the data's range, labels that do not repeat.
+  const scatter = page.getByTestId('chart-scatter');
+  expectRoundTicks(await scatter.getAttribute('data-x-ticks'), true);
+  const xLabels = await scatter.locator('.recharts-xAxis .recharts-cartesian-axis-tick-value').allTextContents();
+  expect(new Set(xLabels).size).toBe(xLabels.length);
   await page.getByLabel('Y', { exact: true }).selectOption('accuracy');
   await expect(page.getByTestId('chart-scatter')).toHaveAttribute('data-points', '3');
   await page.getByTestId('scatter-panel').scrollIntoViewIfNeeded();

@@ -16,6 +16,11 @@ test('trains LoRA, PiSSA, QPiSSA and SPP on the built-in model and math data, li
   test.setTimeout(420_000);
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
+  // No console errors or warnings on the main path (React key warnings included).
+  const consoleProblems: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warning') consoleProblems.push(`${m.type()}: ${m.text()}`);
+  });
   // Nothing leaves the machine: helpers' `test` checks every request (and the CSP) for every spec.
   const config = JSON.parse(readFileSync(`${MODEL_DIR}/config.json`, 'utf8')) as { hidden_size: number; num_hidden_layers: number };
   await openStudio(page);
@@ -31,6 +36,18 @@ test('trains LoRA, PiSSA, QPiSSA and SPP on the built-in model and math data, li
   await expect(page.getByTestId('estimate-qpissa')).toContainText('trainable');
   await expect(page.getByTestId('memory-plan')).toContainText(/Chosen methods together: ≈\d/);
   await expect(page.getByTestId('memory-plan').getByRole('alert')).toHaveCount(0);
+
+  // An out-of-range number keeps the user's text, says the allowed range and what is still used.
+  const lr = page.getByLabel('Learning rate', { exact: true });
+  const lrBefore = await lr.inputValue();
+  await lr.fill('1000');
+  await lr.blur();
+  await expect(lr).toHaveValue('1000');
+  await expect(lr).toHaveAttribute('aria-invalid', 'true');
+  await expect(page.getByTestId('training-settings').getByTestId('number-range')).toHaveText(`Enter a number from 1e-7 to 1; still using ${lrBefore}.`);
+  await keepScreenshot(page, testInfo, 'studio-number-range', { fullPage: false });
+  await setNumber(page, 'Learning rate', Number(lrBefore));
+  await expect(page.getByTestId('number-range')).toHaveCount(0);
 
   await setNumber(page, 'Steps', 3);
   await setNumber(page, 'Batch B', 2);
@@ -64,13 +81,19 @@ test('trains LoRA, PiSSA, QPiSSA and SPP on the built-in model and math data, li
   await expect(loss).toHaveAttribute('data-points', IDS.map((id) => `${id}:3`).join(','));
   await expect(loss.locator('.recharts-line')).toHaveCount(4);
   for (const m of METHODS) await expect(loss.locator('.recharts-legend-wrapper')).toContainText(m);
-  await expect(page.getByTestId('chart-val')).toHaveAttribute('data-points', IDS.map((id) => `${id}:1`).join(','));
+  // The frozen base model's validation loss at step 0 ("base"), and ln V on the loss charts.
+  await expect(page.getByTestId('chart-val')).toHaveAttribute('data-points', ['base', ...IDS].map((id) => `${id}:1`).join(','));
+  await expect(page.getByTestId('chart-val').locator('.recharts-legend-wrapper')).toContainText('base (no adapter)');
+  await expect(loss).toContainText('ln V =');
+  await expect(page.getByTestId('chart-processed')).toHaveAttribute('data-points', IDS.map((id) => `${id}:3`).join(','));
+  await page.getByTestId('live-charts').scrollIntoViewIfNeeded();
+  await keepScreenshot(page, testInfo, 'studio-curves-steps', { fullPage: false });
   // The same curves against the training tokens each method has seen.
   await page.getByLabel('Against', { exact: true }).selectOption('tokens');
   await expect(loss).toHaveAttribute('data-x-axis', 'tokens');
   await expect(loss).toHaveAttribute('data-points', IDS.map((id) => `${id}:3`).join(','));
   await expect(loss.locator('.recharts-line')).toHaveCount(4);
-  await expect(page.getByTestId('chart-val')).toHaveAttribute('data-points', IDS.map((id) => `${id}:1`).join(','));
+  await expect(page.getByTestId('chart-val')).toHaveAttribute('data-points', ['base', ...IDS].map((id) => `${id}:1`).join(','));
   await page.getByTestId('live-charts').scrollIntoViewIfNeeded();
   await keepScreenshot(page, testInfo, 'studio-curves-tokens', { fullPage: false });
 
@@ -104,6 +127,7 @@ test('trains LoRA, PiSSA, QPiSSA and SPP on the built-in model and math data, li
   expect(Object.keys(tensors).filter((k) => k !== '__metadata__')).toHaveLength(2 * layers);
   expect(tensors['base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight']!.shape).toEqual([16, config.hidden_size]);
   expect(errors).toEqual([]);
+  expect(consoleProblems).toEqual([]);
 });
 
 test('a broken model folder or unusable data file is refused beside the file, and the previous one stays', async ({ page }, testInfo) => {

@@ -129,7 +129,7 @@ export interface QuantErrorPoint {
   readonly nuclear: number;
   /** How `nuclear` was computed: exact singular values, or the randomized estimate (large layers, linalg/nuclear.ts). */
   readonly nuclearMethod: 'exact' | 'randomized';
-  /** 'randomized' only: the estimate's stated bound on |nuclear − ‖E‖_*| (≈95 %). */
+  /** 'randomized' only: the estimate's stated bound on |nuclear − ‖E‖_*| (≈99 %). */
   readonly nuclearError?: number;
 }
 

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { full } from '../adapters/methods/full';
+import { lora } from '../adapters/methods/lora';
 import { METHODS } from '../adapters/registry';
 import { parseArgs, UsageError, type CommandSpec } from './args';
 import { bufferIo, type CliEnv } from './commands/common';
@@ -243,17 +244,17 @@ describe('cli commands in-process', () => {
 
   it('train and compare refuse a run over --memory-budget before allocating it, naming the figure and what would fit', async () => {
     const base = ['--data', dataFile, '--steps', '1', '--batch', '4', '--seq-len', '64', '--memory-budget', '0.0008'];
-    const train = await cli(['train', modelDir, '--method', 'lora', ...base]);
+    const train = await cli(['train', modelDir, '--method', lora.id, ...base]);
     expect(train.code).toBe(3);
     expect(train.stderr).toMatch(/Will not fit: the run needs about [\d.]+ [KM]iB of GPU memory \(B=4, T=64, without activation checkpointing\), over the [\d.]+ KiB budget\. These would fit: .*batch 1/);
-    const compare = await cli(['compare', modelDir, '--methods', 'lora,full', ...base]);
+    const compare = await cli(['compare', modelDir, '--methods', `${lora.id},${full.id}`, ...base]);
     expect(compare.code).toBe(3);
     expect(compare.stderr).toMatch(/Will not fit: .* These would fit: batch 1 \(≈/);
   });
 
   it('compare --checkpointing --json reports the pool peak measured while each method stepped, next to the plan', async () => {
     const out = join(tmp, 'compare.json');
-    const { code, stderr } = await cli(['compare', modelDir, '--data', dataFile, '--methods', 'lora,full', '--steps', '2', '--batch', '2', '--seq-len', '32', '--checkpointing', '--json', out]);
+    const { code, stderr } = await cli(['compare', modelDir, '--data', dataFile, '--methods', `${lora.id},${full.id}`, '--steps', '2', '--batch', '2', '--seq-len', '32', '--checkpointing', '--json', out]);
     expect(code).toBe(0);
     expect(stderr).toMatch(/GPU pool peak while each method stepped \(planned\): lora [\d.]+ KiB \([\d.]+ KiB\), full/);
     const result = JSON.parse(await readFile(out, 'utf8')) as { config: { checkpointing: boolean }; methods: { id: string; plannedGpuBytes: number; peakGpuBytes: number }[] };

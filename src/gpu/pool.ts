@@ -21,6 +21,8 @@ export interface PooledBuffer {
 export interface PoolStats {
   /** Bytes held by buffers in use. */
   readonly liveBytes: number;
+  /** Buffers in use (acquired and not yet released); a leak check compares it before and after. */
+  readonly liveBuffers: number;
   /** Highest liveBytes seen since the last resetPeak(). */
   readonly peakLiveBytes: number;
   /** Bytes of every buffer the pool owns (in use or free). */
@@ -51,6 +53,7 @@ export function sizeClassOf(bytes: number): number {
 export class BufferPool {
   private readonly free = new Map<string, PooledBuffer[]>();
   private live = 0;
+  private liveCount = 0;
   private peak = 0;
   private owned = 0;
   private created = 0;
@@ -87,6 +90,7 @@ export class BufferPool {
       this.created++;
     }
     this.live += sizeClass;
+    this.liveCount++;
     if (this.live > this.peak) this.peak = this.live;
     for (const t of this.trackers) if (this.live > t.peak) t.peak = this.live;
     return entry;
@@ -95,6 +99,7 @@ export class BufferPool {
   release(entry: PooledBuffer, generation: number): void {
     entry.releasedInGeneration = generation;
     this.live -= entry.sizeClass;
+    this.liveCount--;
     const key = `${entry.usage}:${entry.sizeClass}`;
     let list = this.free.get(key);
     if (!list) this.free.set(key, (list = []));
@@ -135,6 +140,6 @@ export class BufferPool {
   }
 
   stats(): PoolStats {
-    return { liveBytes: this.live, peakLiveBytes: this.peak, ownedBytes: this.owned, createdCount: this.created };
+    return { liveBytes: this.live, liveBuffers: this.liveCount, peakLiveBytes: this.peak, ownedBytes: this.owned, createdCount: this.created };
   }
 }

@@ -29,7 +29,7 @@ const vec4Shader = defineShader('matmul_vec4', vec4Source);
 export const F16_PAIR = { core: 'return unpack2x16float(w);', shaderF16: 'return vec2<f32>(bitcast<vec2<f16>>(w));' } as const;
 
 /** The f32 loads block of a kernel body, markers included (WGSL has no includes: see withLoads). */
-const LOADS_BLOCK = /\/\/ <operand loads>\n[\s\S]*?\/\/ <\/operand loads>\n/g;
+const LOADS_BLOCK = /\/\/ <operand loads>\r?\n[\s\S]*?\/\/ <\/operand loads>\r?\n/g;
 
 /**
  * A kernel body with its f32 <operand loads> block replaced by `loads`, and its entry points

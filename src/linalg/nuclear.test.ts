@@ -3,7 +3,8 @@
 // against Σσ of matrices built with a known spectrum (noise-like, flat, decaying, low rank +
 // noise; several shapes, both orientations), within its own stated error and within a fixed
 // relative tolerance; a matrix whose smaller side is over 1024 (where the exact SVD refuses);
-// an NF4 quantization error against the exact Jacobi value; batched = one at a time, bit for bit.
+// an NF4 quantization error against the exact Jacobi value (8 independent estimates, and their
+// mean within 0.6 %); batched = one at a time, bit for bit.
 
 import { describe, expect, it } from 'vitest';
 import type { GpuContext } from '../gpu/context';
@@ -11,6 +12,7 @@ import type { GpuTensor } from '../gpu/tensor';
 import { dequantizeNf4, quantizeNf4, releaseNf4 } from '../kernels/nf4';
 import { subInto } from '../kernels/elementwise';
 import { randomNormal } from '../kernels/random';
+import { copyColumns } from '../kernels/slice';
 import { testContext } from '../test/gpu';
 import { rng } from '../test/reference';
 import { estimateNuclearNorms, sqrtQuadrature, tridiagonalEigen } from './nuclear';
@@ -150,21 +152,29 @@ describe('randomized nuclear norm on the GPU', () => {
     expect(err / truth).toBeLessThan(0.015);
   }, 300_000);
 
-  it('an NF4 quantization error [128, 352]: the estimate agrees with the exact Jacobi value', async () => {
+  it('an NF4 quantization error [128, 352]: 8 independent estimates agree with the exact Jacobi value', async () => {
     const ctx = await testContext();
-    const W = randomNormal(ctx, [128, 352], 21, 0, { std: 0.02 });
+    const [m, n, L] = [128, 352, 8];
+    const W = randomNormal(ctx, [m, n], 21, 0, { std: 0.02 });
     const q = quantizeNf4(ctx, W);
     const D = dequantizeNf4(ctx, q);
     const E = subInto(ctx, D, W, D);
-    const exact = await nuclearNorms(ctx, E);
-    const estimated = await nuclearNorms(ctx, E, { exactMaxSide: 0 });
     releaseNf4(ctx, q);
-    ctx.release(W, E);
+    const exact = await nuclearNorms(ctx, E, { exactMaxSide: 128 });
     expect(exact[0]!.method).toBe('exact');
-    expect(estimated[0]!.method).toBe('randomized');
-    const err = Math.abs(estimated[0]!.value - exact[0]!.value);
-    expect(err).toBeLessThanOrEqual(estimated[0]!.error);
-    expect(err / exact[0]!.value).toBeLessThan(0.01);
+    // The same E eight times, each with its own probes.
+    const batch = ctx.empty([L, m, n]);
+    for (let b = 0; b < L; b++) copyColumns(ctx, E.view([1, m * n]), batch.view([1, L * m * n]), { srcOffset: 0, dstOffset: b * m * n, width: m * n });
+    const estimated = await nuclearNorms(ctx, batch, { exactMaxSide: 0, estimate: { streams: Array.from({ length: L }, (_, b) => 40 + b) } });
+    ctx.release(W, E, batch);
+    let mean = 0;
+    for (const e of estimated) {
+      expect(e.method).toBe('randomized');
+      expect(Math.abs(e.value - exact[0]!.value)).toBeLessThanOrEqual(e.error);
+      expect(Math.abs(e.value - exact[0]!.value) / exact[0]!.value).toBeLessThan(0.02); // s = 128: SE ≈ 0.3 %
+      mean += e.value / L;
+    }
+    expect(Math.abs(mean / exact[0]!.value - 1)).toBeLessThan(0.006);
     expect(await nuclearNorm(ctx, ctx.uploadF32(new Float32Array(6), [2, 3]))).toBe(0);
   });
 

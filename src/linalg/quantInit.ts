@@ -27,8 +27,9 @@
 // Measurement (QuantErrorMeasurement.measure): the pending (layer, iteration) matrices of one
 // shape are formed into one batch [L, m, n] (up to MEASURE_BATCH_BYTES), and norms.ts's
 // nuclearNorms measures the batch in one set of dispatches: exact Jacobi singular values when
-// min(m, n) ≤ EXACT_NUCLEAR_MAX_SIDE, else the randomized estimate (nuclear.ts) with its error
-// bound; each point says which (nuclearMethod). One readback per batch.
+// min(m, n) ≤ EXACT_NUCLEAR_MAX_SIDE (…_SOFTWARE on SwiftShader), else the randomized estimate
+// (nuclear.ts) with its error bound; each point says which (nuclearMethod). One readback per
+// batch (plus the exact path's status reads).
 
 import type { GpuTensor } from '../gpu/tensor';
 import { copy, subInto } from '../kernels/elementwise';

@@ -101,12 +101,8 @@ function shapeOf(W: GpuTensor, kernel: string, purpose: string | undefined, batc
   if (!ok) throw new GpuError(`W must be an f32 matrix [m, n]${batched ? ' or a batch [L, m, n]' : ''}`, kernel, W.describe());
   const [m, n] = W.shape.slice(-2) as [number, number];
   if (Math.min(m, n) > JACOBI_MAX_ROWS) {
-    const what = purpose ?? 'an exact SVD';
-    throw new GpuError(
-      `${what}: the exact SVD (one-sided Jacobi) takes matrices whose smaller side is at most ${JACOBI_MAX_ROWS}, and this one is ${m} × ${n}; use the randomized SVD for it`,
-      kernel,
-      W.describe(),
-    );
+    const limit = `the exact SVD (one-sided Jacobi) takes matrices whose smaller side is at most ${JACOBI_MAX_ROWS}, and this one is ${m} × ${n}; the randomized SVD has no such limit`;
+    throw new GpuError(purpose ? `${purpose}: ${limit}` : limit.charAt(0).toUpperCase() + limit.slice(1), kernel, W.describe());
   }
   return [m, n];
 }

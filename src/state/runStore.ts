@@ -35,6 +35,8 @@ interface RunState {
   readonly series: Readonly<Record<string, readonly StepPoint[]>>;
   readonly evals: Readonly<Record<string, readonly { step: number; loss: number }[]>>;
   readonly halted: Readonly<Record<string, string>>;
+  /** The frozen base model's validation loss before training (the charts' "base" at step 0). */
+  readonly baseVal: number | null;
   readonly result: ComparisonResult | null;
   readonly generations: Readonly<Record<string, Generation>>;
   start: (params: ComparisonParams) => Promise<void>;
@@ -67,6 +69,9 @@ export const useRunStore = create<RunState>()((set, get) => {
       case 'eval':
         set({ evals: { ...s.evals, [e.method]: [...(s.evals[e.method] ?? []), { step: e.step, loss: e.loss }] } });
         break;
+      case 'base':
+        set({ baseVal: e.loss });
+        break;
       case 'halted':
         set({ halted: { ...s.halted, [e.method]: e.reason } });
         break;
@@ -85,6 +90,7 @@ export const useRunStore = create<RunState>()((set, get) => {
     ready: {},
     series: {},
     evals: {},
+    baseVal: null,
     halted: {},
     result: null,
     generations: {},
@@ -93,7 +99,7 @@ export const useRunStore = create<RunState>()((set, get) => {
       const phase = get().phase;
       if (phase === 'initialising' || phase === 'running' || phase === 'paused' || phase === 'stopping') return;
       useDiagnosticsStore.getState().reset();
-      set({ phase: 'initialising', error: null, methods: params.methods.map((m) => m.id), params, data: null, init: {}, ready: {}, series: {}, evals: {}, halted: {}, result: null, generations: {} });
+      set({ phase: 'initialising', error: null, methods: params.methods.map((m) => m.id), params, data: null, init: {}, ready: {}, series: {}, evals: {}, baseVal: null, halted: {}, result: null, generations: {} });
       try {
         const result = await engineClient().call('startComparison', params, onEvent);
         set({ phase: result.stopped ? 'stopped' : 'done', result });

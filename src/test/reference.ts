@@ -46,6 +46,19 @@ export function matmulRef(
   return c;
 }
 
+/** y [N, out] = x Wᵀ (+ b) in float64: x [N, in], W [out, in] row-major, b [out]. */
+export function linearRef(x: ArrayLike<number>, W: ArrayLike<number>, b: ArrayLike<number> | undefined, N: number, inF: number, outF: number): Float64Array {
+  const y = new Float64Array(N * outF);
+  for (let n = 0; n < N; n++) {
+    for (let o = 0; o < outF; o++) {
+      let acc = b ? b[o]! : 0;
+      for (let i = 0; i < inF; i++) acc += x[n * inF + i]! * W[o * inF + i]!;
+      y[n * outF + o] = acc;
+    }
+  }
+  return y;
+}
+
 /**
  * Normwise relative error max|actual − expected| / max|expected| (or the absolute error when
  * expected is all zeros). Elementwise relative error is meaningless for entries that cancel to ~0.

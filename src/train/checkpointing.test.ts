@@ -4,9 +4,10 @@
 // sequence is lower with it.
 
 import { describe, expect, it } from 'vitest';
-import { methodById } from '../adapters/registry';
+import { full } from '../adapters/methods/full';
+import { lora } from '../adapters/methods/lora';
 import { selectTargets } from '../adapters/targets';
-import { resolveSettings, type AdaptedModel } from '../adapters/types';
+import { resolveSettings, type AdaptedModel, type MethodDefinition } from '../adapters/types';
 import type { CausalLM } from '../models/causalLM';
 import { releaseModel } from '../models/load';
 import { Graph } from '../tensor/graph';
@@ -26,8 +27,7 @@ function batchOf(V: number, B: number, T: number): Batch {
   return { ids, targets, batchSize: B, seqLen: T };
 }
 
-async function adapt(rt: Runtime, model: CausalLM, id: string): Promise<AdaptedModel> {
-  const method = methodById(id);
+async function adapt(rt: Runtime, model: CausalLM, method: MethodDefinition): Promise<AdaptedModel> {
   return method.create({ rt, model, targets: selectTargets(model, ['all']), seed: 3, learningRate: 1e-2 }, resolveSettings(method));
 }
 
@@ -52,11 +52,11 @@ async function gradients(rt: Runtime, adapted: AdaptedModel, batch: Batch, check
 
 describe('activation checkpointing', () => {
   for (const fixture of ['tiny-llama', 'tiny-gpt2', 'tiny-gemma3']) {
-    for (const id of ['lora', 'full']) {
-      it(`${fixture}, ${id}: every trainable's gradient is bit for bit the same with checkpointing`, async () => {
+    for (const method of [lora, full]) {
+      it(`${fixture}, ${method.id}: every trainable's gradient is bit for bit the same with checkpointing`, async () => {
         const rt = await testContext();
         const model = await modelFiles(rt, fixture);
-        const adapted = await adapt(rt, model, id);
+        const adapted = await adapt(rt, model, method);
         try {
           const batch = batchOf(model.config.vocabSize, 2, 9);
           // One update first, so that LoRA's B is not zero and A's gradient is not trivially zero.
@@ -89,7 +89,7 @@ describe('activation checkpointing', () => {
   it('lowers the pool peak of a training step on a longer sequence (tiny Gemma 3, four blocks, LoRA)', async () => {
     const rt = await testContext();
     const model = await modelFiles(rt, 'tiny-gemma3');
-    const adapted = await adapt(rt, model, 'lora');
+    const adapted = await adapt(rt, model, lora);
     const batch = batchOf(model.config.vocabSize, 2, 64);
     const peaks: number[] = [];
     try {

@@ -73,38 +73,18 @@ const PEFT_CASES: readonly { method: MethodDefinition; settings: MethodSettings 
 describe('PEFT export', () => {
   for (const c of PEFT_CASES) {
     it(`${c.method.id}: the adapter applied to the original weights reproduces the trained logits`, async () => {
-      const rt = await testContext();
-      const model = await modelFiles(rt, 'tiny-llama');
-      const adapted = await trained(rt, model, c.method, c.settings, ['all']);
-      try {
-        const batch = testBatch(model);
-        const expected = await logitsOf(rt, { model, linears: adapted.linears }, batch);
-        const files = peftAdapterFiles(await peftAdapter(rt, c.method, adapted, 'tiny-llama'));
-        const config = JSON.parse(new TextDecoder().decode(files.find((f) => f.name === 'adapter_config.json')!.data)) as { r: number; lora_alpha: number; target_modules: string[]; peft_type: string };
-        expect(config.peft_type).toBe('LORA');
-        const { tensors } = await readAllTensorsAsF32(bytesSource('adapter_model.safetensors', files.find((f) => f.name === 'adapter_model.safetensors')!.data));
-        const weights = await hostWeights(rt, model);
-        const s = config.lora_alpha / config.r;
-        for (const module of adapted.linears.keys()) {
-          const A = tensors.get(peftKey('llama', module, 'lora_A'))!;
-          const Bf = tensors.get(peftKey('llama', module, 'lora_B'))!;
-          expect(A.shape[0]).toBe(config.r);
-          const W = weights.get(`${module}.weight`)!;
-          const [out, inF] = W.shape as [number, number];
-          const merged = W.data.slice();
-          for (let i = 0; i < out; i++) for (let k = 0; k < config.r; k++) {
-            const b = s * Bf.data[i * config.r + k]!;
-            for (let j = 0; j < inF; j++) merged[i * inF + j]! += b * A.data[k * inF + j]!;
-          }
-          weights.set(`${module}.weight`, { shape: W.shape, data: merged });
-        }
-        const reloaded = modelFromHostTensors(rt, model.config, weights);
-        expect(maxAbsDiff(await logitsOf(rt, { model: reloaded }, batch), expected)).toBeLessThan(1e-4);
-        releaseModel(rt, reloaded);
-      } finally {
-        adapted.release(rt);
-        releaseModel(rt, model);
-      }
+      let config: Record<string, unknown> = {};
+      let tensors: FolderTensors = new Map();
+      await roundTrip(
+        c.method,
+        c.settings,
+        (cfg, t, modules) => {
+          [config, tensors] = [cfg, t];
+          expect(cfg.peft_type).toBe('LORA');
+          for (const m of modules) expect(t.get(peftKey('llama', m, 'lora_A'))!.shape[0]).toBe(cfg.r);
+        },
+        (module, W, out, inF) => loraMerged(config, tensors, module, W, out, inF),
+      );
     });
   }
 });
@@ -214,6 +194,21 @@ describe('merged export', () => {
   }
 });
 
+type FolderTensors = Map<string, { shape: readonly number[]; data: Float32Array }>;
+
+/** W + alpha_l/r_l · B A for one module of a LoRA folder (per-layer ranks and alphas from rank_pattern / alpha_pattern; use_rslora false). */
+function loraMerged(config: Record<string, unknown>, tensors: FolderTensors, module: string, W: Float32Array, out: number, inF: number): Float32Array {
+  const hf = hfModulePath('llama', module);
+  const r = (config.rank_pattern as Record<string, number> | undefined)?.[hf] ?? (config.r as number);
+  const alpha = (config.alpha_pattern as Record<string, number> | undefined)?.[hf] ?? (config.lora_alpha as number);
+  const s = alpha / r;
+  const A = tensors.get(peftKey('llama', module, 'lora_A'))!.data;
+  const Bf = tensors.get(peftKey('llama', module, 'lora_B'))!.data;
+  const merged = W.slice();
+  for (let i = 0; i < out; i++) for (let k = 0; k < r; k++) for (let j = 0; j < inF; j++) merged[i * inF + j]! += s * Bf[i * r + k]! * A[k * inF + j]!;
+  return merged;
+}
+
 /** The adapter folder's config and tensors. */
 async function folder(files: readonly { name: string; data: Uint8Array }[]) {
   const config = JSON.parse(new TextDecoder().decode(files.find((f) => f.name === 'adapter_config.json')!.data)) as Record<string, unknown>;
@@ -225,7 +220,7 @@ async function folder(files: readonly { name: string; data: Uint8Array }[]) {
 async function roundTrip(
   method: MethodDefinition,
   settings: MethodSettings,
-  check: (config: Record<string, unknown>, tensors: Map<string, { shape: readonly number[]; data: Float32Array }>, modules: readonly string[]) => void,
+  check: (config: Record<string, unknown>, tensors: FolderTensors, modules: readonly string[]) => void,
   apply: (module: string, W: Float32Array, out: number, inF: number) => Float32Array,
 ): Promise<void> {
   const rt = await testContext();
@@ -254,7 +249,7 @@ async function roundTrip(
 describe('PEFT export of the other formats', () => {
   it(`${eva.id}: plain LoRA whose per-layer ranks and alphas sit in rank_pattern / alpha_pattern (W + alpha_l/r_l · B A)`, async () => {
     let config: Record<string, unknown> = {};
-    let tensors = new Map<string, { shape: readonly number[]; data: Float32Array }>();
+    let tensors: FolderTensors = new Map();
     await roundTrip(
       eva,
       { rank: 4, alpha: 8, calibrationBatches: 1, rho: 3 },
@@ -269,22 +264,12 @@ describe('PEFT export of the other formats', () => {
         expect(ranks.reduce((a, b) => a + b, 0)).toBe(4 * (modules.length + excluded.length));
         for (const m of modules) expect(t.get(peftKey('llama', m, 'lora_A'))!.shape[0]).toBe(ranks[modules.indexOf(m)]);
       },
-      (module, W, out, inF) => {
-        const hf = hfModulePath('llama', module);
-        const r = (config.rank_pattern as Record<string, number>)[hf] ?? (config.r as number);
-        const alpha = (config.alpha_pattern as Record<string, number>)[hf] ?? (config.lora_alpha as number);
-        const s = alpha / r; // use_rslora false
-        const A = tensors.get(peftKey('llama', module, 'lora_A'))!.data;
-        const Bf = tensors.get(peftKey('llama', module, 'lora_B'))!.data;
-        const merged = W.slice();
-        for (let i = 0; i < out; i++) for (let k = 0; k < r; k++) for (let j = 0; j < inF; j++) merged[i * inF + j]! += s * Bf[i * r + k]! * A[k * inF + j]!;
-        return merged;
-      },
+      (module, W, out, inF) => loraMerged(config, tensors, module, W, out, inF),
     );
   });
 
   it(`${vera.id}: VERA folder with the shared projections; W + diag(λ_b) vera_B[:out] diag(λ_d) vera_A[:, :in] as PEFT's get_delta_weight`, async () => {
-    let tensors = new Map<string, { shape: readonly number[]; data: Float32Array }>();
+    let tensors: FolderTensors = new Map();
     const r = 16;
     await roundTrip(
       vera,
@@ -318,7 +303,7 @@ describe('PEFT export of the other formats', () => {
   });
 
   it(`${shira.id}: SHIRA folder with shira_weight and int32 shira_indices [2, k]; W[i, j] += value as PEFT's sparse_coo delta`, async () => {
-    let tensors = new Map<string, { shape: readonly number[]; data: Float32Array }>();
+    let tensors: FolderTensors = new Map();
     const r = 4;
     await roundTrip(
       shira,

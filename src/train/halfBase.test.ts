@@ -15,7 +15,7 @@ import { releaseModel } from '../models/load';
 import { Graph } from '../tensor/graph';
 import { isPacked, readTensor, type Runtime } from '../tensor/values';
 import { testContext } from '../test/gpu';
-import { batchLoss, logitsOf, lossOf, modelFiles, smallSettings, testBatch } from './testing';
+import { batchLoss, centralDifference, logitsOf, modelFiles, smallSettings, testBatch } from './testing';
 import { Trainer } from './trainer';
 
 const FIXTURE = 'tiny-qwen2';
@@ -108,14 +108,7 @@ describe(`methods on a bf16 base kept packed (${FIXTURE})`, () => {
         const values = await readTensor(rt, t.tensor);
         const analytic = t.tensor.grad ? await rt.read(t.tensor.grad) : new Float32Array(values.length);
         for (const index of [0, Math.floor(values.length / 2)]) {
-          const probe = async (delta: number) => {
-            const copy = values.slice();
-            copy[index] = values[index]! + delta;
-            rt.write(t.tensor.data, copy);
-            return lossOf(rt, adapted, batch);
-          };
-          const fd = ((await probe(h)) - (await probe(-h))) / (2 * h);
-          rt.write(t.tensor.data, values);
+          const fd = await centralDifference(rt, adapted, batch, t.tensor, values, index, h);
           expect(Math.abs(fd - analytic[index]!), `${t.tensor.name}[${index}] fd ${fd} analytic ${analytic[index]}`).toBeLessThan(2e-3 + 2e-2 * Math.abs(fd));
           checked++;
         }

@@ -4,9 +4,12 @@
 // included). And the refusal names the figure and what would fit.
 
 import { describe, expect, it } from 'vitest';
-import { methodById } from '../adapters/registry';
+import { full } from '../adapters/methods/full';
+import { lora } from '../adapters/methods/lora';
+import { pissa } from '../adapters/methods/pissa';
+import { qlora } from '../adapters/methods/quantized';
 import { selectTargets } from '../adapters/targets';
-import { resolveSettings } from '../adapters/types';
+import { resolveSettings, type MethodDefinition } from '../adapters/types';
 import { parseModelConfig } from '../io/hfConfig';
 import { heldBytesPerParam, releaseModel } from '../models/load';
 import { testContext } from '../test/gpu';
@@ -19,23 +22,23 @@ function batchOf(V: number, B: number, T: number): Batch {
   return { ids, targets: ids.map((_, i) => (i % T === T - 1 ? -100 : ids[i + 1]!)), batchSize: B, seqLen: T };
 }
 
-const CASES: readonly { fixture: string; methods: readonly string[]; shapes: readonly [number, number][] }[] = [
-  { fixture: 'tiny-llama', methods: ['lora', 'qlora', 'pissa', 'full'], shapes: [[2, 16], [4, 48]] },
-  { fixture: 'tiny-gpt2', methods: ['lora', 'full'], shapes: [[4, 48]] },
-  { fixture: 'tiny-gemma3', methods: ['lora', 'full'], shapes: [[2, 32]] },
+const CASES: readonly { fixture: string; methods: readonly MethodDefinition[]; shapes: readonly [number, number][] }[] = [
+  { fixture: 'tiny-llama', methods: [lora, qlora, pissa, full], shapes: [[2, 16], [4, 48]] },
+  { fixture: 'tiny-gpt2', methods: [lora, full], shapes: [[4, 48]] },
+  { fixture: 'tiny-gemma3', methods: [lora, full], shapes: [[2, 32]] },
 ];
 
 describe('memory plan against the measured pool peak', () => {
   for (const { fixture, methods, shapes } of CASES) {
-    it(`${fixture}: ${methods.join(', ')} at B·T ${shapes.map(([b, t]) => `${b}×${t}`).join(', ')}, with and without checkpointing, within 15 %`, async () => {
+    it(`${fixture}: ${methods.map((m) => m.id).join(', ')} at B·T ${shapes.map(([b, t]) => `${b}×${t}`).join(', ')}, with and without checkpointing, within 15 %`, async () => {
       const rt = await testContext();
       const model = await modelFiles(rt, fixture);
       const targets = selectTargets(model, ['all']);
       const layers = targets.map((name) => ({ name, out: model.linear(name).outFeatures, in: model.linear(name).inFeatures }));
       const rows: string[] = [];
       try {
-        for (const id of methods) {
-          const method = methodById(id);
+        for (const method of methods) {
+          const { id } = method;
           const settings = resolveSettings(method);
           const [B0, T0] = shapes[0]!;
           const adapted = await method.create({ rt, model, targets, seed: 1, learningRate: 1e-3, calibration: () => [batchOf(model.config.vocabSize, B0, T0)] }, settings);
@@ -86,16 +89,16 @@ describe('refusal before allocation', () => {
   const layers = Array.from({ length: 30 }, (_, i) => roles.map((r) => ({ name: `model.layers.${i}.${r.startsWith('gate') || r.startsWith('up') || r.startsWith('down') ? 'mlp' : 'self_attn'}.${r}`, out: shapes[r]![0], in: shapes[r]![1] }))).flat();
   const limits = { maxBufferSize: 1024 ** 3, maxStorageBufferBindingSize: 1024 ** 3 };
   const setup: PlanSetup = { config, layers, batch: 8, seqLen: 512, limits };
-  const choice = (id: string) => ({ method: methodById(id), settings: resolveSettings(methodById(id)) });
+  const choice = (method: MethodDefinition) => ({ method, settings: resolveSettings(method) });
 
   it('lets a run within the budget through and refuses one over it, naming the figure and what would fit', () => {
-    const lora = planMethod(setup, choice('lora').method, choice('lora').settings);
-    const plain = planRun([lora], false).totalBytes;
-    const checkpointed = planRun([lora], true).totalBytes;
+    const plan = planMethod(setup, lora, resolveSettings(lora));
+    const plain = planRun([plan], false).totalBytes;
+    const checkpointed = planRun([plan], true).totalBytes;
     expect(checkpointed).toBeLessThan(plain / 2);
-    expect(fitProblem(setup, [choice('lora')], false, { perBuffer: perBufferLimit(limits), totalBytes: plain * 1.01 })).toBeUndefined();
+    expect(fitProblem(setup, [choice(lora)], false, { perBuffer: perBufferLimit(limits), totalBytes: plain * 1.01 })).toBeUndefined();
     const budget = { perBuffer: perBufferLimit(limits), totalBytes: plain * 1.01 };
-    const problem = fitProblem(setup, [choice('lora'), choice('full')], false, budget)!;
+    const problem = fitProblem(setup, [choice(lora), choice(full)], false, budget)!;
     expect(problem).toMatch(/^Will not fit: the run needs about [\d.]+ GiB of GPU memory \(B=8, T=512, without activation checkpointing\), over the [\d.]+ GiB budget\. These would fit: /);
     expect(problem).toContain('activation checkpointing (≈');
     expect(problem).toMatch(/batch \d (with checkpointing )?\(≈/);
@@ -104,7 +107,7 @@ describe('refusal before allocation', () => {
   });
 
   it('names the buffer over the per-buffer limit', () => {
-    const problem = fitProblem({ ...setup, batch: 16, seqLen: 2048 }, [choice('lora')], false, { perBuffer: 128 * 1024 ** 2 })!;
+    const problem = fitProblem({ ...setup, batch: 16, seqLen: 2048 }, [choice(lora)], false, { perBuffer: 128 * 1024 ** 2 })!;
     expect(problem).toMatch(/^Will not fit: the MLP activations \(16×2048 tokens × 1536\) needs one 192\.0 MiB buffer, over this GPU's 128\.0 MiB limit per buffer\. These would fit: batch 10 \(≈[\d.]+ GiB\)\.$/);
   });
 });

@@ -7,7 +7,7 @@ import { releaseModel } from '../models/load';
 import { Graph } from '../tensor/graph';
 import { readTensor, type Runtime } from '../tensor/values';
 import { testContext } from '../test/gpu';
-import { batchLoss, logitsOf, lossOf, modelFiles, testBatch } from './testing';
+import { batchLoss, centralDifference, logitsOf, modelFiles, testBatch } from './testing';
 import { Trainer } from './trainer';
 import { LowRankLayer } from '../adapters/forms/lowRank';
 import { SppLayer } from '../adapters/forms/sppLayer';
@@ -229,14 +229,7 @@ describe.each(CASES)('method $method.id', (c) => {
         const values = await readTensor(rt, t.tensor);
         const analytic = t.tensor.grad ? await rt.read(t.tensor.grad) : new Float32Array(values.length);
         const index = Math.floor(values.length / 2);
-        const probe = async (delta: number) => {
-          const copy = values.slice();
-          copy[index] = values[index]! + delta;
-          rt.write(t.tensor.data, copy);
-          return lossOf(rt, adapted, batch);
-        };
-        const fd = ((await probe(h)) - (await probe(-h))) / (2 * h);
-        rt.write(t.tensor.data, values);
+        const fd = await centralDifference(rt, adapted, batch, t.tensor, values, index, h);
         expect(Math.abs(fd - analytic[index]!), `${t.tensor.name}[${index}] fd ${fd} analytic ${analytic[index]}`).toBeLessThan(2e-3 + 2e-2 * Math.abs(fd));
         checked++;
       }

@@ -70,3 +70,19 @@ export async function lossOf(rt: Runtime, target: ModelUnderTest, batch: Batch):
     g.destroy();
   }
 }
+
+/**
+ * (L(v + h) − L(v − h)) / 2h: the central difference of the loss on `batch` in entry `index` of a
+ * tensor whose current values are `values`; the tensor holds `values` again afterwards.
+ */
+export async function centralDifference(rt: Runtime, target: ModelUnderTest, batch: Batch, tensor: Tensor, values: Float32Array, index: number, h: number): Promise<number> {
+  const probe = async (delta: number) => {
+    const copy = values.slice();
+    copy[index] = values[index]! + delta;
+    rt.write(tensor.data, copy);
+    return lossOf(rt, target, batch);
+  };
+  const fd = ((await probe(h)) - (await probe(-h))) / (2 * h);
+  rt.write(tensor.data, values);
+  return fd;
+}

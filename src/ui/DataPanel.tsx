@@ -99,6 +99,23 @@ export function DataPanel() {
             <dt>Skipped</dt>
             <dd className={preview.skippedCount > 0 ? 'warn' : undefined}>{preview.skippedCount} rows</dd>
           </dl>
+          {preview.validation === 0 && (
+            <p className="warn small" role="alert" data-testid="no-validation">
+              No validation rows: validation loss, the base model's reference and accuracy cannot be measured.{' '}
+              {preview.splitFrom === 'file' ? (
+                'Its validation file has no usable rows.'
+              ) : preview.train > 1 ? (
+                <>
+                  Hold out part of the data (Validation fraction above):{' '}
+                  <button type="button" disabled={busy} onClick={() => setShared({ validationFraction: Math.min(0.9, Math.max(0.1, shared.validationFraction * 2)) })}>
+                    Hold out {Math.round(Math.min(0.9, Math.max(0.1, shared.validationFraction * 2)) * 100)} %
+                  </button>
+                </>
+              ) : (
+                'The data has too few rows to split.'
+              )}
+            </p>
+          )}
           {preview.note && <p className="muted small">{preview.note}</p>}
           <DataPreviewTable rows={preview.rows} />
           {preview.skipped.length > 0 && (

@@ -1,23 +1,40 @@
-// Step 6: the curves, live. Training loss, validation loss, tokens/s and gradient norm against
-// step or against training tokens seen, one line per method; a log-scale toggle and EMA
-// smoothing for the per-step curves.
+// Step 6: the curves, live. Training loss, validation loss, throughput (trained and processed
+// tokens/s) and gradient norm against step or against the run's training tokens, one line per
+// method; a log-scale toggle and EMA smoothing for the per-step curves. References: the frozen
+// base model's validation loss at step 0 ("base") and ln V, the loss of a uniform guess.
 
 import { useMemo, useState } from 'react';
-import { evalRows, stepRows, tokensPerSecond, type XAxisKind } from './chartData';
+import { evalRows, processedPerSecond, stepRows, tokensPerSecond, uniformLoss, withBasePoint, type XAxisKind } from './chartData';
 import { useChartRuns } from './overlayData';
-import { MetricChart } from './MetricChart';
+import { MetricChart, type ChartReference } from './MetricChart';
+import { BASE_MODEL_KEY, useRunStore } from '../state/runStore';
+import { useModelStore } from '../state/modelStore';
+
+const BASE = { id: BASE_MODEL_KEY, label: 'base (no adapter)', color: '#c9d1d9' };
 
 export function LiveCharts() {
   // The page's run plus a saved run overlaid dashed, if one is chosen (overlayData.ts).
   const { methodIds, series, evals, methods } = useChartRuns();
+  const liveIds = useRunStore((s) => s.methods);
+  const baseVal = useRunStore((s) => s.baseVal);
+  const params = useRunStore((s) => s.params);
+  const vocab = useModelStore((s) => s.card?.vocab ?? 0);
   const [log, setLog] = useState(false);
   const [smoothing, setSmoothing] = useState(0);
   const [axis, setAxis] = useState<XAxisKind>('step');
 
   const loss = useMemo(() => stepRows(series, methodIds, (p) => p.loss, smoothing, log, axis), [series, methodIds, smoothing, log, axis]);
-  const val = useMemo(() => evalRows(evals, methodIds, log, axis, series), [evals, methodIds, log, axis, series]);
+  const val = useMemo(() => withBasePoint(evalRows(evals, methodIds, log, axis, series), BASE_MODEL_KEY, baseVal, log), [evals, methodIds, log, axis, series, baseVal]);
   const speed = useMemo(() => stepRows(series, methodIds, tokensPerSecond, smoothing, log, axis), [series, methodIds, smoothing, log, axis]);
+  // Processed tokens need the run's batch × sequence length: the page's run only.
+  const processed = useMemo(() => (params ? stepRows(series, liveIds, processedPerSecond(params.batch, params.seqLen), smoothing, log, axis) : []), [series, liveIds, params, smoothing, log, axis]);
   const grad = useMemo(() => stepRows(series, methodIds, (p) => p.gradNorm, smoothing, log, axis), [series, methodIds, smoothing, log, axis]);
+  const lnV = uniformLoss(vocab);
+  const references: ChartReference[] = lnV === null ? [] : [{ y: lnV, label: `ln V = ${lnV.toFixed(2)} (uniform over ${vocab} tokens)` }];
+  const gradNote =
+    params && params.clipNorm === 0
+      ? 'Gradient norms are measured only with clipping on (the norm is computed by the clipping step): set Gradient clip above 0 under Training.'
+      : undefined;
 
   return (
     <section className="panel" aria-labelledby="charts-title" data-testid="live-charts">
@@ -41,10 +58,22 @@ export function LiveCharts() {
         <p className="muted">Start a comparison to see the curves grow, one line per method.</p>
       ) : (
         <div className="chart-grid">
-          <MetricChart title="Training loss" unit="nats/token" rows={loss} methods={methods} log={log} testId="chart-loss" xAxis={axis} />
-          <MetricChart title="Validation loss" unit="nats/token" rows={val} methods={methods} log={log} testId="chart-val" xAxis={axis} dots />
-          <MetricChart title="Throughput" unit="trained tokens/s" rows={speed} methods={methods} log={log} testId="chart-speed" xAxis={axis} />
-          <MetricChart title="Gradient norm" unit="L2, before clipping" rows={grad} methods={methods} log={log} testId="chart-grad" xAxis={axis} />
+          <MetricChart title="Training loss" unit="nats/token" rows={loss} methods={methods} log={log} testId="chart-loss" xAxis={axis} references={references} />
+          <MetricChart
+            title="Validation loss"
+            unit="nats/token"
+            rows={val}
+            methods={baseVal === null ? methods : [BASE, ...methods]}
+            log={log}
+            testId="chart-val"
+            xAxis={axis}
+            dots
+            references={references}
+            note={baseVal === null ? undefined : `base: the model without any adapter, ${baseVal.toFixed(3)} nats/token at step 0.`}
+          />
+          <MetricChart title="Throughput, trained tokens" unit="tokens/s whose loss counts: no padding, no prompt" rows={speed} methods={methods} log={log} testId="chart-speed" xAxis={axis} />
+          <MetricChart title="Throughput, processed tokens" unit="tokens/s through the model: batch × sequence length, padding and prompt included" rows={processed} methods={methods.filter((m) => liveIds.includes(m.id))} log={log} testId="chart-processed" xAxis={axis} />
+          <MetricChart title="Gradient norm" unit="L2, before clipping" rows={grad} methods={methods} log={log} testId="chart-grad" xAxis={axis} note={gradNote} />
         </div>
       )}
     </section>

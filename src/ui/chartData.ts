@@ -57,13 +57,41 @@ export function cumulativeTokens(points: readonly StepPoint[]): Map<number, numb
   return out;
 }
 
-function xOf(axis: XAxisKind, step: number, tokens: ReadonlyMap<number, number>): number | undefined {
-  if (axis === 'step') return step;
-  if (step === 0) return 0;
-  return tokens.get(step);
+/** Methods of one run share its batches; an overlaid saved run's keys end in "~…" (overlayData.ts). */
+const runOf = (id: string): string => (id.includes('~') ? id.slice(id.lastIndexOf('~')) : '');
+
+/**
+ * Training tokens of the run's shared batches up to each step, per run (all methods train on the
+ * same batches in the same order, so any method's point at a step says that step's tokens). A
+ * method added mid-run is placed where the run was when it joined, not at 0.
+ */
+export function runTokens(series: Readonly<Record<string, readonly StepPoint[]>>, methods: readonly string[]): Map<string, Map<number, number>> {
+  const perStep = new Map<string, Map<number, number>>();
+  for (const id of methods) {
+    const steps = perStep.get(runOf(id)) ?? new Map<number, number>();
+    for (const p of series[id] ?? []) if (!steps.has(p.step)) steps.set(p.step, p.tokens);
+    perStep.set(runOf(id), steps);
+  }
+  const out = new Map<string, Map<number, number>>();
+  for (const [run, steps] of perStep) {
+    const cumulative = new Map<number, number>();
+    let total = 0;
+    for (const [step, tokens] of [...steps].sort((a, b) => a[0] - b[0])) {
+      total += tokens;
+      cumulative.set(step, total);
+    }
+    out.set(run, cumulative);
+  }
+  return out;
 }
 
-/** Rows of `value` of each method's step points against step or tokens. */
+function xOf(axis: XAxisKind, step: number, tokens: ReadonlyMap<number, number> | undefined): number | undefined {
+  if (axis === 'step') return step;
+  if (step === 0) return 0;
+  return tokens?.get(step);
+}
+
+/** Rows of `value` of each method's step points against step or the run's training tokens. */
 export function stepRows(
   series: Readonly<Record<string, readonly StepPoint[]>>,
   methods: readonly string[],
@@ -72,18 +100,21 @@ export function stepRows(
   log: boolean,
   axis: XAxisKind = 'step',
 ): ChartRow[] {
+  const tokens = axis === 'tokens' ? runTokens(series, methods) : new Map<string, Map<number, number>>();
   return collectRows(
     methods.map((id) => {
       const points = series[id] ?? [];
       const values = smooth(points.map(value), smoothing);
-      const tokens = cumulativeTokens(points);
-      return { id, points: points.map((p, i) => ({ x: xOf(axis, p.step, tokens)!, value: values[i] })) };
+      return { id, points: points.flatMap((p, i) => {
+        const x = xOf(axis, p.step, tokens.get(runOf(id)));
+        return x === undefined ? [] : [{ x, value: values[i] }];
+      }) };
     }),
     log,
   );
 }
 
-/** Validation losses against step, or against the tokens the method had seen at that step. */
+/** Validation losses against step, or against the run's training tokens at that step. */
 export function evalRows(
   evals: Readonly<Record<string, readonly { step: number; loss: number }[]>>,
   methods: readonly string[],
@@ -91,11 +122,11 @@ export function evalRows(
   axis: XAxisKind = 'step',
   series: Readonly<Record<string, readonly StepPoint[]>> = {},
 ): ChartRow[] {
+  const tokens = axis === 'tokens' ? runTokens(series, methods) : new Map<string, Map<number, number>>();
   return collectRows(
     methods.map((id) => {
-      const tokens = cumulativeTokens(series[id] ?? []);
       const points = (evals[id] ?? []).flatMap((e) => {
-        const x = xOf(axis, e.step, tokens);
+        const x = xOf(axis, e.step, tokens.get(runOf(id)));
         return x === undefined ? [] : [{ x, value: e.loss }];
       });
       return { id, points };
@@ -103,5 +134,19 @@ export function evalRows(
     log,
   );
 }
+
+/** The base model's validation loss at step 0 as its own column `key` (merged into `rows`, which stay sorted). */
+export function withBasePoint(rows: readonly ChartRow[], key: string, loss: number | null | undefined, log: boolean): ChartRow[] {
+  if (loss === null || loss === undefined || !Number.isFinite(loss) || (log && loss <= 0)) return [...rows];
+  const at = rows.findIndex((r) => r.x === 0);
+  if (at >= 0) return rows.map((r, i) => (i === at ? { ...r, [key]: loss } : r));
+  return [{ x: 0, [key]: loss } as ChartRow, ...rows];
+}
+
+/** Natural log of the vocabulary size: the loss (nats/token) of a uniform guess over it. */
+export const uniformLoss = (vocab: number): number | null => (vocab > 1 ? Math.log(vocab) : null);
+
+/** Tokens a step processes (batch × sequence length, padding and prompt tokens included). */
+export const processedPerSecond = (batch: number, seqLen: number) => (p: StepPoint): number => (p.ms > 0 ? (batch * seqLen * 1000) / p.ms : Number.NaN);
 
 export const tokensPerSecond = (p: StepPoint): number => (p.ms > 0 ? (p.tokens * 1000) / p.ms : Number.NaN);

@@ -259,6 +259,8 @@ export type ComparisonEvent =
   | { readonly type: 'data'; readonly train: number; readonly validation: number; readonly stepsPerEpoch: number }
   | { readonly type: 'step'; readonly method: string; readonly point: StepPoint }
   | { readonly type: 'eval'; readonly method: string; readonly step: number; readonly loss: number }
+  /** The frozen base model's validation loss, measured once before any method is initialised (the charts' "base" at step 0). */
+  | { readonly type: 'base'; readonly loss: number }
   | { readonly type: 'halted'; readonly method: string; readonly step: number; readonly reason: string }
   | { readonly type: 'state'; readonly state: 'running' | 'paused' }
   /** The adapted projections, with their role and [out, in], once the targets are chosen. */

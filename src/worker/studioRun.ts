@@ -22,6 +22,7 @@ import type { TokenizedExample } from '../io/datasets';
 import { countCorrect } from './accuracy';
 import { accuracyQuestions, padIdOf, runData } from '../train/runData';
 import { haltMessage } from './diagnostics';
+import { baseValidationLoss } from './baseEval';
 import { PendingMeasurements } from './quantMeasure';
 import { drainTasks, forgetDiagnostics, hasTasks, measure, noteSteps, onTaskArrival, registerMethod, resetDiagnostics, setLoopActive } from './runDiagnostics';
 import type { ComparisonEvent, ComparisonParams, ComparisonResult, GenerateParams, GenerateResult, MethodSummary, StepPoint } from './protocol';
@@ -202,6 +203,8 @@ export async function runStudioComparison(rt: GpuContext, params: ComparisonPara
   };
 
   try {
+    // The reference every method starts from: the frozen base on the validation batches, once.
+    if (valBatches.length > 0) emit({ type: 'base', loss: await baseValidationLoss(rt, loaded.model, valBatches) });
     for (const choice of params.methods) {
       if (control.stop) break;
       await pauseGate(emit);

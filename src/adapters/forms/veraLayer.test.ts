@@ -11,7 +11,7 @@ import { Tensor } from '../../tensor/tensor';
 import { readTensor } from '../../tensor/values';
 import { testContext } from '../../test/gpu';
 import { gradcheck } from '../../test/gradcheck';
-import { randomArray, relativeError } from '../../test/reference';
+import { linearRef, randomArray, relativeError } from '../../test/reference';
 import { VeraLayer, VeraProjections } from './veraLayer';
 
 const [R, IN_MAX, OUT_MAX] = [3, 9, 7];
@@ -21,16 +21,6 @@ function mergedRef(W: ArrayLike<number>, A: ArrayLike<number>, Bm: ArrayLike<num
   const M = Float64Array.from(W);
   for (let i = 0; i < out; i++) for (let k = 0; k < R; k++) for (let j = 0; j < inF; j++) M[i * inF + j]! += b[i]! * Bm[i * R + k]! * d[k]! * A[k * IN_MAX + j]!;
   return M;
-}
-
-function linearRef(x: ArrayLike<number>, M: ArrayLike<number>, bias: ArrayLike<number> | undefined, N: number, out: number, inF: number): Float64Array {
-  const y = new Float64Array(N * out);
-  for (let n = 0; n < N; n++) for (let i = 0; i < out; i++) {
-    let acc = bias ? bias[i]! : 0;
-    for (let j = 0; j < inF; j++) acc += x[n * inF + j]! * M[i * inF + j]!;
-    y[n * out + i] = acc;
-  }
-  return y;
 }
 
 describe('VeraLayer', () => {
@@ -52,7 +42,7 @@ describe('VeraLayer', () => {
           { name: 'b', shape: [out] },
         ],
         gpu: (g, [x, W, bias, A, B, d, b]) => new VeraLayer('t', new DenseLinear('t', W!, bias), new VeraProjections(A!, B!), ctx, d!, b!).forward(g, x!),
-        cpu: ([x, W, bias, A, B, d, b]) => linearRef(x!, mergedRef(W!, A!, B!, d!, b!, out, inF), bias, N, out, inF),
+        cpu: ([x, W, bias, A, B, d, b]) => linearRef(x!, mergedRef(W!, A!, B!, d!, b!, out, inF), bias, N, inF, out),
       });
       expect(result.forwardError).toBeLessThan(1e-5);
       expect(Object.keys(result.gradErrors).sort()).toEqual(['b', 'd', 'x']);
@@ -85,7 +75,7 @@ describe('VeraLayer', () => {
     const g = new Graph(ctx, false);
     const x = leaf(randomArray(2 * inF, 6), [2, inF]);
     const y = await readTensor(ctx, layer.forward(g, x));
-    expect(relativeError(y, linearRef(await readTensor(ctx, x), mergedRef(w, a, bm, d1, b1, out, inF), undefined, 2, out, inF))).toBeLessThan(1e-5);
+    expect(relativeError(y, linearRef(await readTensor(ctx, x), mergedRef(w, a, bm, d1, b1, out, inF), undefined, 2, inF, out))).toBeLessThan(1e-5);
     g.destroy();
     projections.release(ctx);
   });

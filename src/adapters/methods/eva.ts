@@ -31,7 +31,7 @@ import { LowRankLayer, type LowRankFactors } from '../forms/lowRank';
 import { targetInputComponents, type InputComponents } from '../init/inputComponents';
 import { booleanSetting, numberSetting, type AdaptedModel, type LayerShape, type MethodDefinition, type MethodSettings } from '../types';
 import { LOW_RANK_SETTINGS, adaptTargets, calibrationFrom, layersOf, lowRankSettings, type LowRankSettings } from './lowRankMethod';
-import { InputError, InternalError } from '../../errors';
+import { InputError } from '../../errors';
 
 /** A LoRA layer that remembers the uniform rank and its scale, for PEFT's patterns. */
 class EvaLayer extends LowRankLayer {

@@ -19,7 +19,19 @@ import { deltaAdapter, loraAdapter } from '../export';
 import { LowRankLayer } from '../forms/lowRank';
 import { Nf4Base } from '../forms/nf4Base';
 import { randomA } from '../init/random';
-import { booleanSetting, numberSetting, type AdaptedLayer, type AdaptedModel, type CreateContext, type MethodDefinition, type MethodId, type MethodSettings, type SettingSpec } from '../types';
+import {
+  booleanSetting,
+  numberSetting,
+  type AdaptedLayer,
+  type AdaptedModel,
+  type CreateContext,
+  type LayerShape,
+  type MethodDefinition,
+  type MethodId,
+  type MethodPlan,
+  type MethodSettings,
+  type SettingSpec,
+} from '../types';
 import { LOW_RANK_SETTINGS, NO_CALIBRATION, adaptTargets, lowRankPlan, lowRankSettings, scalingOf } from './lowRankMethod';
 import { PISSA_EXPORT_NOTE, SVD_SETTINGS, svdSettings, peftPissaInit } from './svdSettings';
 import { releaseView, withDenseWeight } from '../forms/frozenBase';
@@ -34,6 +46,15 @@ function quantSettings(rt: Runtime, settings: MethodSettings, base: DenseLinear,
     return { W: view.tensor.data, done: () => releaseView(rt, view) };
   };
   return { doubleQuant: booleanSetting(settings, 'doubleQuant'), iterations, weight };
+}
+
+/**
+ * QPiSSA's and LoftQ's plan: the NF4 bases and the adapter, plus the factors of every round that
+ * the error measurement keeps until it has run (T pairs of r·(out + in) floats per layer).
+ */
+function keptFactorsPlan(settings: MethodSettings, layers: readonly LayerShape[]): MethodPlan {
+  const plan = lowRankPlan(settings, layers, 'nf4');
+  return { ...plan, ownBaseBytes: plan.ownBaseBytes + 4 * numberSetting(settings, 'iterations') * plan.trainableParams };
 }
 
 /**
@@ -127,7 +148,7 @@ export const qpissa: MethodDefinition = {
   family: 'low-rank',
   settings: [...LOW_RANK_SETTINGS, ...SVD_SETTINGS, DOUBLE_QUANT, ITERATIONS(1, 'Alternating SVD/quantization rounds (paper tables: T = 5; T = 1 is plain QPiSSA).')],
   calibrationBatches: NO_CALIBRATION,
-  plan: (settings, layers) => lowRankPlan(settings, layers, 'nf4'),
+  plan: keptFactorsPlan,
   create: (ctx, settings) => alternating(qpissa.id, qpissa.label, qpissaInit)(ctx, settings),
   peft: { kind: 'adapter', build: deltaAdapter, note: `${PISSA_EXPORT_NOTE}; the trained 4-bit residual's quantization error is not in it`, base: 'original-lossy' },
   python(settings, py) {
@@ -180,7 +201,7 @@ export const loftq: MethodDefinition = {
   family: 'low-rank',
   settings: [...LOW_RANK_SETTINGS, ...SVD_SETTINGS, DOUBLE_QUANT, ITERATIONS(1, 'Alternating quantization/SVD rounds (LoftQ default 1; the PiSSA paper compares T = 1 and 5).')],
   calibrationBatches: NO_CALIBRATION,
-  plan: (settings, layers) => lowRankPlan(settings, layers, 'nf4'),
+  plan: keptFactorsPlan,
   create: (ctx, settings) => alternating(loftq.id, loftq.label, loftqInit)(ctx, settings),
   peft: { kind: 'adapter', build: loraAdapter, note: 'the factors as trained, for the LoftQ-quantized base (NF4(W) when T = 1)', base: 'nf4' },
   python: (_settings, py) => ({

@@ -20,7 +20,7 @@ import type { DenseLinear } from '../../models/linearLayer';
 import { Tensor } from '../../tensor/tensor';
 import { readTensor, zerosParameter, type Runtime } from '../../tensor/values';
 import { SparseDeltaLayer } from '../forms/sparseDeltaLayer';
-import { choiceSetting, numberSetting, type AdaptedModel, type LayerShape, type MethodDefinition, type MethodSettings } from '../types';
+import { choiceSetting, numberSetting, type LayerShape, type MethodDefinition, type MethodSettings } from '../types';
 import { NO_CALIBRATION, adaptTargets, layersOf } from './lowRankMethod';
 import { InputError, InternalError } from '../../errors';
 

@@ -19,9 +19,9 @@ import { readTensor, zerosParameter, type Runtime } from '../../tensor/values';
 import type { DenseLinear } from '../../models/linearLayer';
 import { fill } from '../../kernels/elementwise';
 import { VeraLayer, VeraProjections } from '../forms/veraLayer';
-import { numberSetting, type AdaptedModel, type LayerShape, type MethodDefinition, type MethodSettings } from '../types';
+import { numberSetting, type LayerShape, type MethodDefinition, type MethodSettings } from '../types';
 import { NO_CALIBRATION, adaptTargets, layersOf } from './lowRankMethod';
-import { InputError, InternalError } from '../../errors';
+import { InputError } from '../../errors';
 
 interface VeraSettings {
   readonly rank: number;

@@ -1,20 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { testContext } from '../../test/gpu';
 import { gradcheck } from '../../test/gradcheck';
+import { linearRef } from '../../test/reference';
 import { linear } from './linear';
-
-// float64 reference: y[n, o] = Σ_i x[n, i] W[o, i] + b[o]
-function linearRef(x: Float64Array, W: Float64Array, b: Float64Array | undefined, N: number, inF: number, outF: number): Float64Array {
-  const y = new Float64Array(N * outF);
-  for (let n = 0; n < N; n++) {
-    for (let o = 0; o < outF; o++) {
-      let acc = b ? b[o]! : 0;
-      for (let i = 0; i < inF; i++) acc += x[n * inF + i]! * W[o * inF + i]!;
-      y[n * outF + o] = acc;
-    }
-  }
-  return y;
-}
 
 describe('linear', () => {
   for (const [N, inF, outF] of [

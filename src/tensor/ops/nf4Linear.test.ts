@@ -7,24 +7,11 @@ import { dequantizeNf4Ref, quantizeNf4Ref } from '../../io/nf4Reference';
 import { quantizeNf4, releaseNf4 } from '../../kernels/nf4';
 import { testContext } from '../../test/gpu';
 import { gradcheck } from '../../test/gradcheck';
-import { randomArray } from '../../test/reference';
+import { linearRef, randomArray } from '../../test/reference';
 import { Graph } from '../graph';
 import { Tensor } from '../tensor';
 import { add } from './elementwiseOps';
 import { nf4Linear } from './nf4Linear';
-
-// float64 reference: y[n, o] = Σ_i x[n, i] W[o, i] + b[o]
-function linearRef(x: Float64Array, W: ArrayLike<number>, b: Float64Array | undefined, N: number, inF: number, outF: number): Float64Array {
-  const y = new Float64Array(N * outF);
-  for (let n = 0; n < N; n++) {
-    for (let o = 0; o < outF; o++) {
-      let acc = b ? b[o]! : 0;
-      for (let i = 0; i < inF; i++) acc += x[n * inF + i]! * W[o * inF + i]!;
-      y[n * outF + o] = acc;
-    }
-  }
-  return y;
-}
 
 describe('nf4Linear', () => {
   for (const [N, inF, outF, doubleQuant] of [

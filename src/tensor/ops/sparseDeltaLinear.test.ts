@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { testContext } from '../../test/gpu';
 import { gradcheck } from '../../test/gradcheck';
-import { randomArray, relativeError, rng } from '../../test/reference';
+import { linearRef, randomArray, relativeError, rng } from '../../test/reference';
 import { sparseGradValues } from '../../kernels/sparseDelta';
 import { Graph } from '../graph';
 import { Tensor } from '../tensor';
@@ -27,15 +27,7 @@ function positions(total: number, k: number, seed: number): Float32Array {
 function reference(x: Float64Array, W: Float64Array, values: Float64Array, idx: Float64Array, b: Float64Array | undefined, N: number, inF: number, outF: number): Float64Array {
   const M = Float64Array.from(W);
   for (let t = 0; t < idx.length; t++) M[idx[t]!]! += values[t]!;
-  const y = new Float64Array(N * outF);
-  for (let n = 0; n < N; n++) {
-    for (let i = 0; i < outF; i++) {
-      let acc = b ? b[i]! : 0;
-      for (let j = 0; j < inF; j++) acc += x[n * inF + j]! * M[i * inF + j]!;
-      y[n * outF + i] = acc;
-    }
-  }
-  return y;
+  return linearRef(x, M, b, N, inF, outF);
 }
 
 describe('sparseDeltaLinear', () => {

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import type { GpuContext } from '../../gpu/context';
 import { testContext } from '../../test/gpu';
 import { gradcheck } from '../../test/gradcheck';
-import { randomArray, relativeError, rng } from '../../test/reference';
+import { linearRef, randomArray, relativeError, rng } from '../../test/reference';
 import { Graph } from '../graph';
 import { Tensor } from '../tensor';
 import { add } from './elementwiseOps';
@@ -30,16 +30,7 @@ function mergedRef(W: ArrayLike<number>, Wrow: ArrayLike<number>, Wcol: ArrayLik
 
 /** y = x W'ᵀ (+ b) in float64. */
 function sppRef(x: Float64Array, W: Float64Array, Wrow: Float64Array, Wcol: Float64Array, b: Float64Array | undefined, N: number, inF: number, outF: number): Float64Array {
-  const M = mergedRef(W, Wrow, Wcol, S, outF, inF);
-  const y = new Float64Array(N * outF);
-  for (let n = 0; n < N; n++) {
-    for (let i = 0; i < outF; i++) {
-      let acc = b ? b[i]! : 0;
-      for (let j = 0; j < inF; j++) acc += x[n * inF + j]! * M[i * inF + j]!;
-      y[n * outF + i] = acc;
-    }
-  }
-  return y;
+  return linearRef(x, mergedRef(W, Wrow, Wcol, S, outF, inF), b, N, inF, outF);
 }
 
 /** A "pruned" weight: about half the entries exactly zero. */
