@@ -14,7 +14,9 @@ const channel = process.env.CHROMIUM_CHANNEL;
 const port = Number(process.env.E2E_PORT ?? 4173);
 const executablePath = channel ? undefined : (process.env.CHROMIUM_PATH ?? '/usr/bin/chromium');
 if (executablePath && !existsSync(executablePath)) {
-  throw new Error(`No Chromium at ${executablePath}. Install it (Debian/Ubuntu: apt-get install chromium), or set CHROMIUM_PATH to a Chromium-based browser, or CHROMIUM_CHANNEL=chrome.`);
+  throw new Error(
+    `No Chromium at ${executablePath}. Install it (Debian/Ubuntu: apt-get install chromium), or set CHROMIUM_PATH to a Chromium-based browser, or CHROMIUM_CHANNEL=chrome.`,
+  );
 }
 
 export default defineConfig({

@@ -128,14 +128,22 @@ async function runNode(software: { quick: boolean }): Promise<Record<string, unk
   const ctx = new GpuContext(await acquireNodeDevice());
   const info = ctx.info;
   const quick = software.quick || info.isSoftware;
-  log(`node: adapter ${[info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' / ')}${info.isSoftware ? ' (SOFTWARE adapter)' : ''}`);
+  log(
+    `node: adapter ${[info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' / ')}${info.isSoftware ? ' (SOFTWARE adapter)' : ''}`,
+  );
   try {
     const shapes: readonly MatmulBenchShape[] = quick ? [squareShape(256)] : DEFAULT_BENCH_SHAPES;
-    const matmul = await runMatmulBench(ctx, { shapes, includePeer: false, onRow: (r) => log(`node matmul ${r.shape.label} [${r.variant}]: ${r.oursGflops.toFixed(2)} GFLOP/s`) });
+    const matmul = await runMatmulBench(ctx, {
+      shapes,
+      includePeer: false,
+      onRow: (r) => log(`node matmul ${r.shape.label} [${r.variant}]: ${r.oursGflops.toFixed(2)} GFLOP/s`),
+    });
     const trainOptions = quick
       ? { methods: [lora.id] as MethodId[], steps: 1, batchSize: 1, seqLen: 32 }
       : { methods: DEFAULT_TRAIN_METHODS, steps: 5, batchSize: 4, seqLen: 64 };
-    const train = await runTrainBench(ctx, { ...trainOptions, modelDir: 'public/models/kjv-llama-1m' }, (r) => log(`node train ${r.method}: ${r.tokensPerSecond.toFixed(1)} tokens/s`));
+    const train = await runTrainBench(ctx, { ...trainOptions, modelDir: 'public/models/kjv-llama-1m' }, (r) =>
+      log(`node train ${r.method}: ${r.tokensPerSecond.toFixed(1)} tokens/s`),
+    );
     console.log(formatTrainTable(train));
     const model = await loadCausalLM(ctx, await openModelFiles(await nodeDirectorySources('public/models/kjv-llama-1m')));
     let profile;
@@ -144,7 +152,9 @@ async function runNode(software: { quick: boolean }): Promise<Record<string, unk
         ctx,
         model,
         'kjv-llama-1m',
-        quick ? { methods: [lora.id], steps: 1, warmup: 1, batchSize: 1, seqLen: 32 } : { methods: [lora.id, full.id], steps: 3, warmup: 2, batchSize: 4, seqLen: 64 },
+        quick
+          ? { methods: [lora.id], steps: 1, warmup: 1, batchSize: 1, seqLen: 32 }
+          : { methods: [lora.id, full.id], steps: 3, warmup: 2, batchSize: 4, seqLen: 64 },
       );
     } finally {
       releaseModel(ctx, model);
@@ -231,7 +241,9 @@ async function runBrowser(args: Args): Promise<Record<string, unknown>> {
         await p.goto(url);
         const a = await pageAdapter(p);
         tried.push({ flags: set, adapter: a });
-        log(`browser flags ${set.join(' ')}: ${a ? `${a.vendor} / ${a.architecture} / ${a.description || a.device}${isSoftwareAdapter(a) ? ' (software)' : ''}` : 'no adapter'}`);
+        log(
+          `browser flags ${set.join(' ')}: ${a ? `${a.vendor} / ${a.architecture} / ${a.description || a.device}${isSoftwareAdapter(a) ? ' (software)' : ''}` : 'no adapter'}`,
+        );
         if (a && (!isSoftwareAdapter(a) || set === sets[sets.length - 1])) {
           browser = b;
           page = p;
@@ -265,14 +277,19 @@ async function runBrowser(args: Args): Promise<Record<string, unknown>> {
     await page.getByRole('button', { name: /^Run benchmark/ }).click();
     await page.getByTestId('bench-table').waitFor({ timeout: 600_000 });
     await page.getByRole('button', { name: /^Run benchmark/ }).waitFor({ state: 'visible', timeout: 600_000 });
-    await page.waitForFunction(() => ![...document.querySelectorAll('button')].some((b) => /^Running…/.test(b.textContent ?? '')), undefined, { timeout: 1_800_000 });
+    await page.waitForFunction(() => ![...document.querySelectorAll('button')].some((b) => /^Running…/.test(b.textContent ?? '')), undefined, {
+      timeout: 1_800_000,
+    });
     const failed = await page.getByText(/^Benchmark failed/).count();
-    const matmul = await page.getByTestId('bench-table').locator('tbody tr').evaluateAll((trs) =>
-      trs.map((tr) => {
-        const td = [...tr.querySelectorAll('td')].map((c) => c.textContent ?? '');
-        return { shape: td[0], variant: td[1], oursGflops: Number(td[2]) };
-      }),
-    );
+    const matmul = await page
+      .getByTestId('bench-table')
+      .locator('tbody tr')
+      .evaluateAll((trs) =>
+        trs.map((tr) => {
+          const td = [...tr.querySelectorAll('td')].map((c) => c.textContent ?? '');
+          return { shape: td[0], variant: td[1], oursGflops: Number(td[2]) };
+        }),
+      );
     for (const r of matmul) log(`browser matmul ${r.shape} [${r.variant}]: ${r.oursGflops.toFixed(2)} GFLOP/s`);
 
     // Profile (and its steady-state steps as the training-step table) on the built-in model.
@@ -294,7 +311,9 @@ async function runBrowser(args: Args): Promise<Record<string, unknown>> {
         method: m.getAttribute('data-testid')!.replace('profile-method-', ''),
         title: m.querySelector('h3')?.textContent ?? '',
         summary: m.querySelector('p')?.textContent ?? '',
-        kernels: [...m.querySelectorAll('[data-testid="profile-kernels"] tbody tr')].map((tr) => [...tr.querySelectorAll('td')].map((c) => c.textContent ?? '')),
+        kernels: [...m.querySelectorAll('[data-testid="profile-kernels"] tbody tr')].map((tr) =>
+          [...tr.querySelectorAll('td')].map((c) => c.textContent ?? ''),
+        ),
       })),
     }));
     const batch = quick ? 1 : 4;
@@ -328,10 +347,17 @@ function best(rows: unknown): number | null {
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const started = Date.now();
-  const loadBefore = loadavg().map((x) => x.toFixed(2)).join(', ');
+  const loadBefore = loadavg()
+    .map((x) => x.toFixed(2))
+    .join(', ');
   const systemName = systemGpuName();
   log(`load average ${loadBefore}; nvidia-smi: ${systemName ?? 'none'}`);
-  const report: Record<string, unknown> = { date: new Date().toISOString(), host: { node: process.version, platform: process.platform, arch: process.arch }, loadBefore, systemGpu: systemName };
+  const report: Record<string, unknown> = {
+    date: new Date().toISOString(),
+    host: { node: process.version, platform: process.platform, arch: process.arch },
+    loadBefore,
+    systemGpu: systemName,
+  };
   const hosts: Record<string, Record<string, unknown>> = {};
   if (args.browser) {
     try {
@@ -374,7 +400,9 @@ async function main(): Promise<void> {
     h.bestMatmulGflops = gflops;
     h.percentOfPeak = pct;
     const a = h.adapter as { vendor?: string; architecture?: string; description?: string; device?: string };
-    const train = (h.train as { method: string; tokensPerSecond: number | null }[]).map((t) => `${t.method} ${t.tokensPerSecond?.toFixed(0) ?? '—'} tok/s`).join(', ');
+    const train = (h.train as { method: string; tokensPerSecond: number | null }[])
+      .map((t) => `${t.method} ${t.tokensPerSecond?.toFixed(0) ?? '—'} tok/s`)
+      .join(', ');
     summary.push(
       `${host}: ${[a.vendor, a.architecture, a.description || a.device].filter(Boolean).join(' / ')}${h.software ? ' — SOFTWARE adapter (no GPU used)' : ''}; ` +
         `best matmul ${gflops?.toFixed(2) ?? '—'} GFLOP/s${pct !== null ? ` = ${pct.toFixed(1)} % of ${peakTflops} TFLOP/s FP32` : ''}; training ${train}`,
@@ -382,7 +410,9 @@ async function main(): Promise<void> {
   }
   report.hosts = hosts;
   report.seconds = (Date.now() - started) / 1000;
-  report.loadAfter = loadavg().map((x) => x.toFixed(2)).join(', ');
+  report.loadAfter = loadavg()
+    .map((x) => x.toFixed(2))
+    .join(', ');
   mkdirSync(dirname(args.out), { recursive: true });
   writeFileSync(args.out, `${JSON.stringify(report, null, 2)}\n`);
   console.log(`\n=== bench:gpu summary (${report.seconds} s) ===`);

@@ -128,7 +128,11 @@ function plan(ctx: GpuContext, model: CausalLM, method: MethodDefinition, rank: 
   const targets = selectTargets(model, ['all']);
   const settings = resolveSettings(method, method.settings.some((s) => s.key === 'rank') ? { rank } : {});
   const layers = targets.map((name) => ({ name, out: model.linear(name).outFeatures, in: model.linear(name).inFeatures }));
-  return planMethod({ config: model.config, layers, batch: B, seqLen: T, limits: ctx.device.limits, weightBytesPerParam: heldBytesPerParam(model) }, method, settings);
+  return planMethod(
+    { config: model.config, layers, batch: B, seqLen: T, limits: ctx.device.limits, weightBytesPerParam: heldBytesPerParam(model) },
+    method,
+    settings,
+  );
 }
 
 export async function runModelsBench(ctx: GpuContext, options: ModelsBenchOptions, onRow?: (row: ModelsBenchRow) => void): Promise<ModelsBenchRow[]> {
@@ -144,7 +148,9 @@ export async function runModelsBench(ctx: GpuContext, options: ModelsBenchOption
       console.log(`${spec.id} (${spec.repo}, ${spec.dtype}): writing random weights to ${parent}/${spec.id} …`);
       const written = writeRealModel(spec, parent);
       const writeSeconds = (performance.now() - t) / 1000;
-      console.log(`  ${(written.params / 1e6).toFixed(1)} M parameters, ${formatBytes(written.bytes)} in ${written.shards} shard(s), ${writeSeconds.toFixed(1)} s; loading …`);
+      console.log(
+        `  ${(written.params / 1e6).toFixed(1)} M parameters, ${formatBytes(written.bytes)} in ${written.shards} shard(s), ${writeSeconds.toFixed(1)} s; loading …`,
+      );
       await ctx.sync();
       ctx.pool.resetPeak();
       heap.reset();
@@ -190,7 +196,10 @@ export async function runModelsBench(ctx: GpuContext, options: ModelsBenchOption
           try {
             const settings = resolveSettings(method, method.settings.some((s) => s.key === 'rank') ? { rank: options.rank } : {});
             t = performance.now();
-            const adapted = await method.create({ rt: ctx, model, targets: selectTargets(model, ['all']), seed: 0, learningRate: 1e-4, calibration: () => [batch] }, settings);
+            const adapted = await method.create(
+              { rt: ctx, model, targets: selectTargets(model, ['all']), seed: 0, learningRate: 1e-4, calibration: () => [batch] },
+              settings,
+            );
             await ctx.sync();
             initSeconds = (performance.now() - t) / 1000;
             afterCreate = ctx.stats().liveBytes;
@@ -262,7 +271,23 @@ export async function runModelsBench(ctx: GpuContext, options: ModelsBenchOption
 const GB = (bytes: number) => `${(bytes / 1e9).toFixed(3)} GB`;
 
 export function formatModelsTable(rows: readonly ModelsBenchRow[]): string {
-  const header = ['model', 'method', 'load s', 'init s', 'ms/step', 'JS heap', 'base', 'method', 'optimizer', 'activations', 'peak', 'planned', 'plan err', 'largest buffer', 'target plan'];
+  const header = [
+    'model',
+    'method',
+    'load s',
+    'init s',
+    'ms/step',
+    'JS heap',
+    'base',
+    'method',
+    'optimizer',
+    'activations',
+    'peak',
+    'planned',
+    'plan err',
+    'largest buffer',
+    'target plan',
+  ];
   const body = rows.map((r) => [
     r.model,
     r.method,
@@ -305,7 +330,11 @@ export interface PlannedRow {
  * config alone: no GPU, no weights. Targets: every block projection (as selectTargets 'all'), from
  * the checkpoint's tensor list; the base held as the loader holds it (16-bit matrices stay 16-bit).
  */
-export function planModels(models: readonly string[], methods: readonly string[], limits: { maxBufferSize: number; maxStorageBufferBindingSize: number }): PlannedRow[] {
+export function planModels(
+  models: readonly string[],
+  methods: readonly string[],
+  limits: { maxBufferSize: number; maxStorageBufferBindingSize: number },
+): PlannedRow[] {
   const rows: PlannedRow[] = [];
   for (const id of models) {
     const spec = realModelSpec(id);
@@ -341,7 +370,17 @@ export function planModels(models: readonly string[], methods: readonly string[]
 
 export function formatPlannedTable(rows: readonly PlannedRow[]): string {
   const header = ['model', 'method', 'planned peak', 'shared base', 'own base', 'trainable+AdamW', 'activations', 'largest buffer', '4-bit/f32'];
-  const body = rows.map((r) => [r.model, r.method, GB(r.total), GB(r.sharedBase), GB(r.ownBase), GB(r.trainable), GB(r.activations), formatBytes(r.largest.bytes), r.quantizedRatio === null ? '—' : r.quantizedRatio.toFixed(3)]);
+  const body = rows.map((r) => [
+    r.model,
+    r.method,
+    GB(r.total),
+    GB(r.sharedBase),
+    GB(r.ownBase),
+    GB(r.trainable),
+    GB(r.activations),
+    formatBytes(r.largest.bytes),
+    r.quantizedRatio === null ? '—' : r.quantizedRatio.toFixed(3),
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   return [header, ...body].map((cells) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')).join('\n');
 }

@@ -34,7 +34,10 @@ export async function runProfileBench(ctx: GpuContext, params: ProfileParams, js
     console.log(`\n${formatProfileReport(report)}\n`);
     console.log(`load average (1, 5, 15 min) after: ${loadAfter}`);
     if (json) {
-      writeFileSync(json, `${JSON.stringify({ ...report, host: { node: process.version, platform: process.platform, arch: process.arch, loadBefore, loadAfter } }, null, 2)}\n`);
+      writeFileSync(
+        json,
+        `${JSON.stringify({ ...report, host: { node: process.version, platform: process.platform, arch: process.arch, loadBefore, loadAfter } }, null, 2)}\n`,
+      );
       console.log(`wrote ${json}`);
     }
   } finally {

@@ -205,10 +205,10 @@ function writeValues(fd: number, count: number, dtype: 'F32' | 'BF16', fill: Fil
   const f32 = new Float32Array(Math.min(CHUNK, count));
   const u32 = new Uint32Array(f32.buffer);
   const u16 = new Uint16Array(f32.length);
-  let s = (seed >>> 0) || 1;
+  let s = seed >>> 0 || 1;
   // Uniform in [-a, a) has std a/√3: a = 0.0346 gives std 0.02 (GPT-2's initializer_range).
   const a = 0.0346;
-  for (let done = 0; done < count; ) {
+  for (let done = 0; done < count;) {
     const n = Math.min(f32.length, count - done);
     if (fill === 'matrix') {
       for (let i = 0; i < n; i++) {
@@ -283,7 +283,8 @@ export function writeRealModel(spec: RealModelSpec, parent: string): WrittenMode
     }
     total += offset;
   });
-  if (shards.length > 1) writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2));
+  if (shards.length > 1)
+    writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2));
   writeFileSync(join(dir, 'config.json'), JSON.stringify(spec.config, null, 2));
   writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify({ version: '1.0', model: { type: 'BPE', vocab: {}, merges: [] } }));
   writeFileSync(join(dir, 'tokenizer_config.json'), '{}');

@@ -105,15 +105,24 @@ function parseArgs(argv: string[]): Args {
         args.given.methods = [...args.train.methods];
         break;
       case '--steps':
-        args.train = { ...(args.train ?? { methods: DEFAULT_TRAIN_METHODS, batch: 4, seqLen: 64 }), steps: Math.max(1, Math.round(num(value(i++, flag), flag))) };
+        args.train = {
+          ...(args.train ?? { methods: DEFAULT_TRAIN_METHODS, batch: 4, seqLen: 64 }),
+          steps: Math.max(1, Math.round(num(value(i++, flag), flag))),
+        };
         args.given.steps = args.train.steps;
         break;
       case '--batch':
-        args.train = { ...(args.train ?? { methods: DEFAULT_TRAIN_METHODS, steps: 5, seqLen: 64 }), batch: Math.max(1, Math.round(num(value(i++, flag), flag))) };
+        args.train = {
+          ...(args.train ?? { methods: DEFAULT_TRAIN_METHODS, steps: 5, seqLen: 64 }),
+          batch: Math.max(1, Math.round(num(value(i++, flag), flag))),
+        };
         args.given.batch = args.train.batch;
         break;
       case '--seq-len':
-        args.train = { ...(args.train ?? { methods: DEFAULT_TRAIN_METHODS, steps: 5, batch: 4 }), seqLen: Math.max(2, Math.round(num(value(i++, flag), flag))) };
+        args.train = {
+          ...(args.train ?? { methods: DEFAULT_TRAIN_METHODS, steps: 5, batch: 4 }),
+          seqLen: Math.max(2, Math.round(num(value(i++, flag), flag))),
+        };
         args.given.seqLen = args.train.seqLen;
         break;
       case '--model':
@@ -238,7 +247,9 @@ async function main(): Promise<void> {
       checkpointing: !args.noCheckpointing,
       ...(args.keep ? { keepDir: args.keep } : {}),
     };
-    const loadBefore = loadavg().map((x) => x.toFixed(2)).join(', ');
+    const loadBefore = loadavg()
+      .map((x) => x.toFixed(2))
+      .join(', ');
     console.log(
       `real-model bench: ${options.models.join(', ')}; ${options.methods.join(', ')}; B=${options.batchSize}, T=${options.seqLen}, ` +
         `rank ${options.rank} on every projection, ${options.steps} step(s), checkpointing ${options.checkpointing ? 'on' : 'off'}; load average ${loadBefore}\n`,
@@ -247,15 +258,27 @@ async function main(): Promise<void> {
     const rows = await runModelsBench(ctx, options, (row) => {
       // Written after every row, so a run stopped part-way keeps what it measured.
       done.push(row);
-      if (args.json) writeFileSync(args.json, `${JSON.stringify({ date: new Date().toISOString(), adapter: adapterText, software: info.isSoftware, options, loadBefore, partial: true, rows: done }, null, 2)}\n`);
+      if (args.json)
+        writeFileSync(
+          args.json,
+          `${JSON.stringify({ date: new Date().toISOString(), adapter: adapterText, software: info.isSoftware, options, loadBefore, partial: true, rows: done }, null, 2)}\n`,
+        );
     });
     console.log(`\n${formatModelsTable(rows)}`);
-    console.log('GPU columns: pool bytes (base = the loaded model, method = its create(), optimizer = held after the steps, activations = step peak above that); planned = memory plan of this run; target plan = r=16, B=2, T=256, checkpointing on');
-    for (const r of rows) if (r.quantizedRatio !== null) console.log(`${r.model} ${r.method}: 4-bit own base / f32 bytes of the targeted weights = ${r.quantizedRatio.toFixed(3)}`);
-    const loadAfter = loadavg().map((x) => x.toFixed(2)).join(', ');
+    console.log(
+      'GPU columns: pool bytes (base = the loaded model, method = its create(), optimizer = held after the steps, activations = step peak above that); planned = memory plan of this run; target plan = r=16, B=2, T=256, checkpointing on',
+    );
+    for (const r of rows)
+      if (r.quantizedRatio !== null) console.log(`${r.model} ${r.method}: 4-bit own base / f32 bytes of the targeted weights = ${r.quantizedRatio.toFixed(3)}`);
+    const loadAfter = loadavg()
+      .map((x) => x.toFixed(2))
+      .join(', ');
     console.log(`load average after: ${loadAfter}`);
     if (args.json) {
-      writeFileSync(args.json, `${JSON.stringify({ date: new Date().toISOString(), adapter: adapterText, software: info.isSoftware, options, loadBefore, loadAfter, rows }, null, 2)}\n`);
+      writeFileSync(
+        args.json,
+        `${JSON.stringify({ date: new Date().toISOString(), adapter: adapterText, software: info.isSoftware, options, loadBefore, loadAfter, rows }, null, 2)}\n`,
+      );
       console.log(`wrote ${args.json}`);
     }
     ctx.destroy();
@@ -273,7 +296,9 @@ async function main(): Promise<void> {
     const { methods, steps, batch, seqLen } = args.train;
     const modelDir = args.trainModel ?? 'public/models/kjv-llama-1m';
     const checkpointing = args.checkpointing ?? false;
-    console.log(`training bench: ${modelDir}, B=${batch}, T=${seqLen}${checkpointing ? ', checkpointing' : ''}, ${steps} timed steps after 1 warm-up step per method\n`);
+    console.log(
+      `training bench: ${modelDir}, B=${batch}, T=${seqLen}${checkpointing ? ', checkpointing' : ''}, ${steps} timed steps after 1 warm-up step per method\n`,
+    );
     const rows = await runTrainBench(ctx, { methods, steps, batchSize: batch, seqLen, modelDir, checkpointing }, (row) => {
       console.log(`  ${row.method}: ${row.tokensPerSecond.toFixed(1)} tokens/s`);
     });

@@ -59,12 +59,23 @@ export async function runTrainBench(ctx: GpuContext, options: TrainBenchOptions,
       const start = performance.now();
       const settings = resolveSettings(method, {});
       const layers = targets.map((name) => ({ name, out: model.linear(name).outFeatures, in: model.linear(name).inFeatures }));
-      const setup = { config: model.config, layers, batch: options.batchSize, seqLen: options.seqLen, limits: ctx.device.limits, weightBytesPerParam: heldBytesPerParam(model) };
+      const setup = {
+        config: model.config,
+        layers,
+        batch: options.batchSize,
+        seqLen: options.seqLen,
+        limits: ctx.device.limits,
+        weightBytesPerParam: heldBytesPerParam(model),
+      };
       const plannedGpuBytes = planRun([planMethod(setup, method, settings)], options.checkpointing ?? false).totalBytes;
       const adapted = await method.create({ rt: ctx, model, targets, seed: 0, learningRate: 1e-4, calibration: () => [batch] }, settings);
       await ctx.sync();
       const initSeconds = (performance.now() - start) / 1000;
-      const trainer = new Trainer(ctx, adapted, { schedule: { kind: 'constant', peak: 1e-4, warmupSteps: 0, totalSteps: options.steps + 1 }, clipNorm: 1, checkpointing: options.checkpointing });
+      const trainer = new Trainer(ctx, adapted, {
+        schedule: { kind: 'constant', peak: 1e-4, warmupSteps: 0, totalSteps: options.steps + 1 },
+        clipNorm: 1,
+        checkpointing: options.checkpointing,
+      });
       try {
         await trainer.step(batch); // warm-up: pipelines compiled, buffers in the pool
         const t0 = performance.now();

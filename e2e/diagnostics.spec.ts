@@ -105,7 +105,8 @@ test('SORSA orthonormality and SPP sparsity are charted; a spectrum, a method ad
   await expect(page.getByTestId('chart-grad')).toContainText('Gradient norms are measured only with clipping on');
   // Learning-rate labels fit their axis (5e-4, not a clipped "000504"); ticks are round.
   expectRoundTicks(await page.getByTestId('chart-lr').getAttribute('data-y-ticks'), false);
-  for (const label of await page.getByTestId('chart-lr').locator('.recharts-yAxis .recharts-cartesian-axis-tick-value').allTextContents()) expect(label).toMatch(/^(0|\d(\.\d+)?e-\d|0\.\d+)$/);
+  for (const label of await page.getByTestId('chart-lr').locator('.recharts-yAxis .recharts-cartesian-axis-tick-value').allTextContents())
+    expect(label).toMatch(/^(0|\d(\.\d+)?e-\d|0\.\d+)$/);
   expectRoundTicks(await page.getByTestId('chart-loss').getAttribute('data-x-ticks'), false);
   await expect(page.getByTestId('chart-memory')).toHaveAttribute('data-points', /pool:3/);
 

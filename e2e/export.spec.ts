@@ -13,7 +13,13 @@ test('exports a trained LoRA, restores the saved run after a reload, and keeps a
   test.setTimeout(240_000);
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  const config = JSON.parse(readFileSync(`${MODEL_DIR}/config.json`, 'utf8')) as { hidden_size: number; intermediate_size: number; num_hidden_layers: number; num_attention_heads: number; num_key_value_heads?: number };
+  const config = JSON.parse(readFileSync(`${MODEL_DIR}/config.json`, 'utf8')) as {
+    hidden_size: number;
+    intermediate_size: number;
+    num_hidden_layers: number;
+    num_attention_heads: number;
+    num_key_value_heads?: number;
+  };
   await page.goto('/');
   const card = page.getByTestId('model-card');
   await expect(card).toContainText('kjv-llama-1m', { timeout: 120_000 });
@@ -38,7 +44,14 @@ test('exports a trained LoRA, restores the saved run after a reload, and keeps a
   await expect(exportPanel).toBeVisible();
   const adapter = await downloads(page, 2, () => exportPanel.getByRole('button', { name: 'Download the LoRA PEFT adapter as files' }).click());
   const adapterConfig = JSON.parse(adapter.get('adapter_config.json')!.toString('utf8')) as Record<string, unknown>;
-  expect(adapterConfig).toMatchObject({ peft_type: 'LORA', task_type: 'CAUSAL_LM', r: 8, lora_alpha: 8, base_model_name_or_path: 'kjv-llama-1m', fan_in_fan_out: false });
+  expect(adapterConfig).toMatchObject({
+    peft_type: 'LORA',
+    task_type: 'CAUSAL_LM',
+    r: 8,
+    lora_alpha: 8,
+    base_model_name_or_path: 'kjv-llama-1m',
+    fan_in_fan_out: false,
+  });
   expect(adapterConfig.target_modules).toEqual(['down_proj', 'gate_proj', 'k_proj', 'o_proj', 'q_proj', 'up_proj', 'v_proj']);
   const header = safetensorsHeader(adapter.get('adapter_model.safetensors')!);
   const keys = Object.keys(header).filter((k) => k !== '__metadata__');
@@ -56,7 +69,9 @@ test('exports a trained LoRA, restores the saved run after a reload, and keeps a
   const zips = await downloads(page, 1, () => exportPanel.getByRole('button', { name: 'Download the LoRA merged model as a zip' }).click());
   const zip = zips.get('kjv-llama-1m-lora-merged.zip')!;
   const entries = zipEntries(zip);
-  expect([...entries.keys()].sort()).toEqual(['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json'].map((n) => `kjv-llama-1m-lora-merged/${n}`));
+  expect([...entries.keys()].sort()).toEqual(
+    ['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json'].map((n) => `kjv-llama-1m-lora-merged/${n}`),
+  );
   const merged = safetensorsHeader(entries.get('kjv-llama-1m-lora-merged/model.safetensors')!);
   expect(merged['model.layers.0.self_attn.q_proj.weight']!.shape).toEqual([C, C]);
   await expect(page.getByTestId('export-outcome')).toContainText('Merged model');
@@ -81,7 +96,9 @@ test('exports a trained LoRA, restores the saved run after a reload, and keeps a
   mkdirSync('test-results/screens', { recursive: true });
   writeFileSync('test-results/screens/export-chart-loss.png', png);
   writeFileSync('test-results/screens/export-report.html', report);
-  const script = [...(await downloads(page, 1, () => exportPanel.getByRole('button', { name: 'Download a training script for LoRA' }).click())).values()][0]!.toString('utf8');
+  const script = [
+    ...(await downloads(page, 1, () => exportPanel.getByRole('button', { name: 'Download a training script for LoRA' }).click())).values(),
+  ][0]!.toString('utf8');
   expect(script).toContain('LoraConfig(');
   expect(script).toContain('max_steps=2,');
   await exportPanel.scrollIntoViewIfNeeded();
@@ -106,14 +123,22 @@ test('exports a trained LoRA, restores the saved run after a reload, and keeps a
   await keepScreenshot(page, testInfo, 'export-restored', { fullPage: true });
 
   // The downloaded adapter dropped back onto the model: it becomes a method, ticked, with its estimate.
-  await page.getByTestId('adapter-drop').locator('input[type=file]').first().setInputFiles([
-    { name: 'adapter_config.json', mimeType: 'application/json', buffer: adapter.get('adapter_config.json')! },
-    { name: 'adapter_model.safetensors', mimeType: 'application/octet-stream', buffer: adapter.get('adapter_model.safetensors')! },
-  ]);
+  await page
+    .getByTestId('adapter-drop')
+    .locator('input[type=file]')
+    .first()
+    .setInputFiles([
+      { name: 'adapter_config.json', mimeType: 'application/json', buffer: adapter.get('adapter_config.json')! },
+      { name: 'adapter_model.safetensors', mimeType: 'application/octet-stream', buffer: adapter.get('adapter_model.safetensors')! },
+    ]);
   await expect(page.getByTestId('adapter-outcome')).toContainText('(loaded adapter)', { timeout: 60_000 });
   await expect(methods.getByRole('checkbox', { name: 'adapter (loaded adapter)', exact: true })).toBeChecked();
   // A file that is not an adapter is refused by name; the loaded one stays.
-  await page.getByTestId('adapter-drop').locator('input[type=file]').first().setInputFiles([{ name: 'adapter_config.json', mimeType: 'application/json', buffer: Buffer.from('{"peft_type": "IA3"}') }]);
+  await page
+    .getByTestId('adapter-drop')
+    .locator('input[type=file]')
+    .first()
+    .setInputFiles([{ name: 'adapter_config.json', mimeType: 'application/json', buffer: Buffer.from('{"peft_type": "IA3"}') }]);
   await expect(page.getByTestId('adapter-outcome')).toContainText('adapter_config.json');
   await expect(methods.getByRole('checkbox', { name: 'adapter (loaded adapter)', exact: true })).toBeChecked();
 

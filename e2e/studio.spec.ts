@@ -135,16 +135,23 @@ test('a broken model folder or unusable data file is refused beside the file, an
   const card = page.getByTestId('model-card');
 
   const config = readFileSync('public/models/kjv-llama-1m/config.json');
-  await page.getByTestId('model-drop').locator('input[type=file]').first().setInputFiles([
-    { name: 'config.json', mimeType: 'application/json', buffer: config },
-    { name: 'model.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from('not a safetensors file') },
-  ]);
+  await page
+    .getByTestId('model-drop')
+    .locator('input[type=file]')
+    .first()
+    .setInputFiles([
+      { name: 'config.json', mimeType: 'application/json', buffer: config },
+      { name: 'model.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from('not a safetensors file') },
+    ]);
   const modelError = page.getByTestId('model-error');
   await expect(modelError).toContainText('model.safetensors');
   await expect(modelError).toContainText('is still loaded');
   await expect(card).toContainText('kjv-llama-1m (built-in)');
 
-  await page.getByTestId('data-drop').locator('input[type=file]').setInputFiles({ name: 'bad.jsonl', mimeType: 'application/jsonl', buffer: Buffer.from('{"foo": 1}\n{"bar": 2}\n') });
+  await page
+    .getByTestId('data-drop')
+    .locator('input[type=file]')
+    .setInputFiles({ name: 'bad.jsonl', mimeType: 'application/jsonl', buffer: Buffer.from('{"foo": 1}\n{"bar": 2}\n') });
   const dataError = page.getByTestId('data-error');
   await expect(dataError).toContainText('bad.jsonl');
   await expect(dataError).toContainText('no usable rows');

@@ -76,7 +76,9 @@ describe('typed errors', () => {
 
   it('errorMessage: the message a user reads, for anything thrown', () => {
     expect(errorMessage(new ModelFormatError('is not valid JSON', 'config.json'))).toBe('config.json: is not valid JSON');
-    expect(errorMessage(new GpuError('inner dimensions differ (3 vs 4)', 'matmul', 'a [2,3]'))).toBe('inner dimensions differ (3 vs 4) (kernel matmul, a [2,3])');
+    expect(errorMessage(new GpuError('inner dimensions differ (3 vs 4)', 'matmul', 'a [2,3]'))).toBe(
+      'inner dimensions differ (3 vs 4) (kernel matmul, a [2,3])',
+    );
     expect(errorMessage(new OutOfMemoryError(3 * 2 ** 30, 2 ** 30, 'the LM head'))).toBe(
       'Out of GPU memory allocating 3.00 GiB for the LM head (1.00 GiB already in use). Try a smaller model, batch or sequence length.',
     );
@@ -184,7 +186,7 @@ describe('no plain errors', () => {
       'reject(new RangeError(`b`));',
       "throw TypeError('c');",
       "throw new InputError('d');",
-      "class E extends Error {}",
+      'class E extends Error {}',
       "const s = 'new Error(x)'; // new Error(y)",
       "if (e instanceof RangeError) throw new GpuError('e');",
     ].join('\n');

@@ -32,7 +32,8 @@ export function adapterMismatch(adapter: PeftLoraAdapter, model: CausalLM): stri
   const names = new Set(model.linearNames());
   for (const layer of adapter.layers.values()) {
     const path = modulePath(model, layer.module);
-    if (!names.has(path)) return `the adapter targets ${layer.module}, which this model does not have (its projections are named like ${model.linearNames()[0] ?? '—'}); load the base model the adapter was trained on`;
+    if (!names.has(path))
+      return `the adapter targets ${layer.module}, which this model does not have (its projections are named like ${model.linearNames()[0] ?? '—'}); load the base model the adapter was trained on`;
     const slot = model.linear(path);
     if (slot.inFeatures !== layer.inFeatures || slot.outFeatures !== layer.outFeatures) {
       return `${layer.module}: the adapter's factors are for a [${layer.outFeatures}, ${layer.inFeatures}] layer, the model's is [${slot.outFeatures}, ${slot.inFeatures}]; load the base model the adapter was trained on`;
@@ -82,7 +83,8 @@ export function loadedAdapterMethod(adapter: PeftLoraAdapter, name: string): Met
         const A = parameterFromArray(ctx.rt, layer.A, [layer.rank, layer.inFeatures], `${path}.lora_A`, true);
         const B = parameterFromArray(ctx.rt, layer.B, [layer.outFeatures, layer.rank], `${path}.lora_B`, true);
         if (layer.magnitude) {
-          if (baseKind !== 'original') throw new UnsupportedModelError(`${adapter.configFile}: a DoRA adapter applies to the original weights here, not to an NF4 copy`);
+          if (baseKind !== 'original')
+            throw new UnsupportedModelError(`${adapter.configFile}: a DoRA adapter applies to the original weights here, not to an NF4 copy`);
           // ‖W_i‖² comes with the init magnitude; the file's trained magnitude replaces the latter.
           const init = doraInitialMagnitude(ctx.rt, base.weight, `${path}.lora_magnitude_vector`);
           releaseTensors(ctx.rt, init.m);

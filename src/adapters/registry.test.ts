@@ -55,7 +55,13 @@ describe('method registry', () => {
 
   it('finds an id as a literal and ignores comments, identifiers and longer strings', () => {
     const ids = new Set(['lora_x']);
-    const text = ["// 'lora_x' in a comment", 'const lora_x = "lora_x";', "type T = 'lora_x' | 'y';", 'const s = `lora_x`, t = \'"lora_x"\', u = `${t}lora_x`;', 'const el = <i data-m="lora_x" />;'].join('\n');
+    const text = [
+      "// 'lora_x' in a comment",
+      'const lora_x = "lora_x";',
+      "type T = 'lora_x' | 'y';",
+      'const s = `lora_x`, t = \'"lora_x"\', u = `${t}lora_x`;',
+      'const el = <i data-m="lora_x" />;',
+    ].join('\n');
     expect(idLiterals('x.tsx', text, ids)).toEqual(['x.tsx:2: "lora_x"', "x.tsx:3: 'lora_x'", 'x.tsx:4: `lora_x`', 'x.tsx:5: "lora_x"']);
   });
 

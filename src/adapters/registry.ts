@@ -21,7 +21,26 @@ import { vera } from './methods/vera';
 import type { MethodDefinition, MethodId } from './types';
 import { InputError } from '../errors';
 
-export const METHODS: readonly MethodDefinition[] = [lora, loraplus, dora, pissa, olora, milora, corda, loraga, eva, qlora, qpissa, loftq, sorsa, lorasb, vera, spp, shira, full];
+export const METHODS: readonly MethodDefinition[] = [
+  lora,
+  loraplus,
+  dora,
+  pissa,
+  olora,
+  milora,
+  corda,
+  loraga,
+  eva,
+  qlora,
+  qpissa,
+  loftq,
+  sorsa,
+  lorasb,
+  vera,
+  spp,
+  shira,
+  full,
+];
 
 /** Ticked when the studio opens. */
 export const DEFAULT_SELECTED: readonly MethodId[] = [lora.id, pissa.id];

@@ -271,7 +271,9 @@ export function resolveSettings(method: MethodDefinition, given: MethodSettings 
     const value = given[spec.key] ?? spec.default;
     if (spec.kind === 'number') {
       if (typeof value !== 'number' || !Number.isFinite(value) || value < spec.min || value > spec.max || (spec.integer && !Number.isInteger(value))) {
-        throw new InputError(`${method.label}: ${spec.label} must be ${spec.integer ? 'an integer' : 'a number'} between ${spec.min} and ${spec.max}, is ${String(value)}`);
+        throw new InputError(
+          `${method.label}: ${spec.label} must be ${spec.integer ? 'an integer' : 'a number'} between ${spec.min} and ${spec.max}, is ${String(value)}`,
+        );
       }
     } else if (spec.kind === 'choice') {
       if (typeof value !== 'string' || !spec.options.includes(value)) {

@@ -15,15 +15,7 @@
 import type { GpuContext } from '../gpu/context';
 import type { GpuTensor } from '../gpu/tensor';
 import { defaultMatmulVariant, matmulInto, matmulShape, MATMUL_VARIANTS, vec4Compatible, type MatmulVariant } from '../kernels/matmul';
-import type {
-  MatmulBenchOptions,
-  MatmulBenchRow,
-  MatmulBenchShape,
-  MatmulPeer,
-  MatmulTiming,
-  MatmulTimingPlan,
-  PreparedProduct,
-} from './types';
+import type { MatmulBenchOptions, MatmulBenchRow, MatmulBenchShape, MatmulPeer, MatmulTiming, MatmulTimingPlan, PreparedProduct } from './types';
 import { InputError } from '../errors';
 
 export type { MatmulBenchOptions, MatmulBenchRow, MatmulBenchShape, MatmulPeer, MatmulTiming, MatmulTimingPlan, PreparedProduct };

@@ -66,7 +66,14 @@ describe('training-step profile', () => {
       expect(profiled.kernels.reduce((a, k) => a + k.calls, 0)).toBe(timed.counters.dispatches);
       expect(formatProfileReport(stamped)).toContain('== lora');
 
-      const fallback = await runTrainingProfile(ctx, model, 'tiny-llama', { methods: [lora.id], warmup: 1, steps: 1, batchSize: 2, seqLen: 8, timestamps: false });
+      const fallback = await runTrainingProfile(ctx, model, 'tiny-llama', {
+        methods: [lora.id],
+        warmup: 1,
+        steps: 1,
+        batchSize: 2,
+        seqLen: 8,
+        timestamps: false,
+      });
       expect(fallback.gpuClock).toBe('wall-clock');
       expect(fallback.clockNote).toMatch(/wall-clock fallback/);
       const fallbackTimed = fallback.methods[0]!.steps.find((s) => s.phase === 'timed')!;
@@ -79,7 +86,13 @@ describe('training-step profile', () => {
   });
 
   it('ranks kernels by GPU time and leaves "—" (null) where no cost is stated', () => {
-    const d = (kernel: string, ms: number | null, cost: { flops: number; bytes: number } | null) => ({ kernel, label: `${kernel} x`, cost, ms, startMs: ms === null ? null : 0 });
+    const d = (kernel: string, ms: number | null, cost: { flops: number; bytes: number } | null) => ({
+      kernel,
+      label: `${kernel} x`,
+      cost,
+      ms,
+      startMs: ms === null ? null : 0,
+    });
     const rows = rankKernels([
       [d('a', 1, { flops: 1e6, bytes: 4e6 }), d('b', 3, null), d('a', 1, { flops: 1e6, bytes: 4e6 })],
       [d('a', 2, { flops: 1e6, bytes: 4e6 }), d('b', 4, null), d('a', 2, { flops: 1e6, bytes: 4e6 })],

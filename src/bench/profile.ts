@@ -273,7 +273,21 @@ export function ms(value: number | null, digits = 1): string {
 }
 
 export function formatProfileSteps(method: ProfileMethod): string {
-  const header = ['step', 'phase', 'dispatches', 'bind groups', 'buffers', 'bytes written', 'pipelines', 'submits', 'CPU rec ms', 'GPU ms', 'GPU span ms', 'wall ms', 'GFLOP'];
+  const header = [
+    'step',
+    'phase',
+    'dispatches',
+    'bind groups',
+    'buffers',
+    'bytes written',
+    'pipelines',
+    'submits',
+    'CPU rec ms',
+    'GPU ms',
+    'GPU span ms',
+    'wall ms',
+    'GFLOP',
+  ];
   const body = method.steps.map((s) => [
     String(s.step),
     s.phase,
@@ -294,21 +308,25 @@ export function formatProfileSteps(method: ProfileMethod): string {
 
 export function formatProfileKernels(method: ProfileMethod, top: number): string {
   const header = ['kernel', 'calls/step', 'GPU ms/step', 'share', 'FLOP/s', 'bytes/s', 'slowest dispatch'];
-  const body = method.kernels.slice(0, top).map((k) => [
-    k.kernel,
-    k.calls.toFixed(k.calls % 1 === 0 ? 0 : 1),
-    ms(k.ms, 2),
-    k.share === null ? '—' : `${(100 * k.share).toFixed(1)} %`,
-    si(k.flopsPerSecond, 'FLOP/s'),
-    si(k.bytesPerSecond, 'B/s'),
-    `${k.slowest.length > 70 ? `${k.slowest.slice(0, 69)}…` : k.slowest}${k.slowestMs === null ? '' : ` (${k.slowestMs.toFixed(2)} ms)`}`,
-  ]);
+  const body = method.kernels
+    .slice(0, top)
+    .map((k) => [
+      k.kernel,
+      k.calls.toFixed(k.calls % 1 === 0 ? 0 : 1),
+      ms(k.ms, 2),
+      k.share === null ? '—' : `${(100 * k.share).toFixed(1)} %`,
+      si(k.flopsPerSecond, 'FLOP/s'),
+      si(k.bytesPerSecond, 'B/s'),
+      `${k.slowest.length > 70 ? `${k.slowest.slice(0, 69)}…` : k.slowest}${k.slowestMs === null ? '' : ` (${k.slowestMs.toFixed(2)} ms)`}`,
+    ]);
   return table(header, body, 1).replace(/ +$/gm, '');
 }
 
 export function formatProfileReport(report: ProfileReport): string {
   const out: string[] = [];
-  out.push(`${report.model}, B=${report.batchSize}, T=${report.seqLen}; ${report.warmup} warm-up, ${report.steps} plain and ${report.steps} timed steps per method`);
+  out.push(
+    `${report.model}, B=${report.batchSize}, T=${report.seqLen}; ${report.warmup} warm-up, ${report.steps} plain and ${report.steps} timed steps per method`,
+  );
   out.push(`GPU clock: ${report.clockNote}`);
   for (const m of report.methods) {
     const s = m.summary;

@@ -36,11 +36,31 @@ let dataFile: string;
 beforeAll(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'studio-cli-methods-'));
   modelDir = join(tmp, 'llama');
-  const config = { ...tinyConfigJson('llama'), hidden_size: 32, intermediate_size: 64, vocab_size: 272, max_position_embeddings: 64, bos_token_id: 256, eos_token_id: 256 };
+  const config = {
+    ...tinyConfigJson('llama'),
+    hidden_size: 32,
+    intermediate_size: 64,
+    vocab_size: 272,
+    max_position_embeddings: 64,
+    bos_token_id: 256,
+    eos_token_id: 256,
+  };
   await mkdir(modelDir);
   await writeFile(join(modelDir, 'config.json'), JSON.stringify(config, null, 2));
   await writeFile(join(modelDir, 'model.safetensors'), writeSafetensors(tinyModelTensors(config, { seed: 5 }), { format: 'pt' }));
-  await writeFile(join(modelDir, 'tokenizer.json'), JSON.stringify(byteLevelBpeTokenizerJson({ merges: [[' ', 't'], ['h', 'e'], [' t', 'he'], ['a', 'n']] })));
+  await writeFile(
+    join(modelDir, 'tokenizer.json'),
+    JSON.stringify(
+      byteLevelBpeTokenizerJson({
+        merges: [
+          [' ', 't'],
+          ['h', 'e'],
+          [' t', 'he'],
+          ['a', 'n'],
+        ],
+      }),
+    ),
+  );
   await writeFile(join(modelDir, 'tokenizer_config.json'), JSON.stringify({ eos_token: '<|endoftext|>', bos_token: '<|endoftext|>' }));
   dataFile = join(tmp, 'math.jsonl');
   const rows = Array.from({ length: 12 }, (_, i) => JSON.stringify({ question: `${i} + 1?`, answer: `${i} + 1 = ${i + 1}\n#### ${i + 1}` }));
@@ -71,7 +91,17 @@ describe('cli helpers', () => {
   });
 
   it('converts --set values by the method schema; a bad key or value is a usage error listing the settings', () => {
-    expect(methodSettings(qpissa, [['rank', '16'], ['doubleQuant', 'false'], ['iterations', '5']], 'x')).toMatchObject({ rank: 16, doubleQuant: false, iterations: 5, alpha: 8 });
+    expect(
+      methodSettings(
+        qpissa,
+        [
+          ['rank', '16'],
+          ['doubleQuant', 'false'],
+          ['iterations', '5'],
+        ],
+        'x',
+      ),
+    ).toMatchObject({ rank: 16, doubleQuant: false, iterations: 5, alpha: 8 });
     expect(methodSettings(spp, [['pattern', '2:4']], 'x')).toMatchObject({ pattern: '2:4', pruning: 'wanda' });
     const bad = (pairs: [string, string][]) => {
       try {
@@ -92,15 +122,46 @@ describe('cli helpers', () => {
 describe('method commands in-process', () => {
   it('train: LoRA on q,v with --set; prints trainable parameters and memory; usage errors exit 2', async () => {
     const out = join(tmp, 'lora.json');
-    const run = await cli(['train', modelDir, '--data', dataFile, '--method', lora.id, '--targets', 'q,v', '--set', 'rank=4', '--set', 'alpha=8', '--steps', '2', '--lr', '1e-2', '--batch', '2', '--json', out]);
+    const run = await cli([
+      'train',
+      modelDir,
+      '--data',
+      dataFile,
+      '--method',
+      lora.id,
+      '--targets',
+      'q,v',
+      '--set',
+      'rank=4',
+      '--set',
+      'alpha=8',
+      '--steps',
+      '2',
+      '--lr',
+      '1e-2',
+      '--batch',
+      '2',
+      '--json',
+      out,
+    ]);
     expect(run.code, run.stderr).toBe(0);
     // 2 layers × (q: 4·(32 + 32), v: 4·(32 + 16)) = 896
     expect(run.stdout).toMatch(/trainable parameters 896 \(\d+\.\d{3} % of \d+\)/);
     expect(run.stdout).toMatch(/memory: shared base .* \+ method 3\.50 KiB \+ optimizer 7\.00 KiB/);
     expect(run.stdout).toMatch(/step 2\/2 {2}loss \d+\.\d{4}/);
     const result = JSON.parse(await readFile(out, 'utf8')) as TrainResult;
-    expect(result.config).toMatchObject({ method: lora.id, targets: ['q', 'v'], settings: { rank: 4, alpha: 8, rslora: false, init: 'kaiming' }, trainableParams: 896 });
-    expect(result.config.adaptedModules).toEqual(['model.layers.0.self_attn.q_proj', 'model.layers.0.self_attn.v_proj', 'model.layers.1.self_attn.q_proj', 'model.layers.1.self_attn.v_proj']);
+    expect(result.config).toMatchObject({
+      method: lora.id,
+      targets: ['q', 'v'],
+      settings: { rank: 4, alpha: 8, rslora: false, init: 'kaiming' },
+      trainableParams: 896,
+    });
+    expect(result.config.adaptedModules).toEqual([
+      'model.layers.0.self_attn.q_proj',
+      'model.layers.0.self_attn.v_proj',
+      'model.layers.1.self_attn.q_proj',
+      'model.layers.1.self_attn.v_proj',
+    ]);
 
     const base = ['train', modelDir, '--data', dataFile, '--steps', '1'];
     const badKey = await cli([...base, '--method', pissa.id, '--set', 'rnak=4']);
@@ -116,8 +177,32 @@ describe('method commands in-process', () => {
     const csv = join(tmp, 'cmp.csv');
     const ids = [lora.id, pissa.id, qlora.id];
     const { code, stdout, stderr } = await cli([
-      'compare', modelDir, '--data', dataFile, '--methods', ids.join(','), '--steps', '2', '--eval-every', '1', '--lr', '1e-2', '--batch', '2',
-      '--validation', '0.25', '--set', 'rank=4', '--set', `${pissa.id}.alpha=4`, '--targets', 'q,v,down', '--json', json, '--csv', csv,
+      'compare',
+      modelDir,
+      '--data',
+      dataFile,
+      '--methods',
+      ids.join(','),
+      '--steps',
+      '2',
+      '--eval-every',
+      '1',
+      '--lr',
+      '1e-2',
+      '--batch',
+      '2',
+      '--validation',
+      '0.25',
+      '--set',
+      'rank=4',
+      '--set',
+      `${pissa.id}.alpha=4`,
+      '--targets',
+      'q,v,down',
+      '--json',
+      json,
+      '--csv',
+      csv,
     ]);
     expect(code, stderr).toBe(0);
     const losses = ids.map((id) => `${id} \\d+\\.\\d{4}`).join(' {2}');
@@ -201,10 +286,13 @@ describe('method commands in-process', () => {
     const input = join(tmp, 'w.safetensors');
     const W = pseudoRandom(5 * 25, 9); // 125 values: an odd count and a partial last block
     const bias = Float32Array.of(1, 2, 3);
-    await writeFile(input, writeSafetensors([
-      { name: 'w', dtype: 'F32', shape: [5, 25], data: W },
-      { name: 'b', dtype: 'F32', shape: [3], data: bias },
-    ]));
+    await writeFile(
+      input,
+      writeSafetensors([
+        { name: 'w', dtype: 'F32', shape: [5, 25], data: W },
+        { name: 'b', dtype: 'F32', shape: [3], data: bias },
+      ]),
+    );
     for (const doubleQuant of [false, true]) {
       const out = join(tmp, `w-${doubleQuant}.safetensors`);
       const run = await cli(['nf4', input, '--out', out, ...(doubleQuant ? ['--double-quant'] : [])]);
@@ -236,7 +324,32 @@ describe('method commands in-process', () => {
 
   it('export: PEFT adapter after training, merged model = base for LoRA at init, PEFT refused for SPP', async () => {
     const peftDir = join(tmp, 'peft');
-    const peft = await cli(['export', modelDir, '--method', pissa.id, '--format', 'peft', '--out', peftDir, '--data', dataFile, '--steps', '1', '--lr', '1e-2', '--batch', '2', '--targets', 'q', '--set', 'rank=2', '--set', 'alpha=2', '--base-model', 'org/tiny']);
+    const peft = await cli([
+      'export',
+      modelDir,
+      '--method',
+      pissa.id,
+      '--format',
+      'peft',
+      '--out',
+      peftDir,
+      '--data',
+      dataFile,
+      '--steps',
+      '1',
+      '--lr',
+      '1e-2',
+      '--batch',
+      '2',
+      '--targets',
+      'q',
+      '--set',
+      'rank=2',
+      '--set',
+      'alpha=2',
+      '--base-model',
+      'org/tiny',
+    ]);
     expect(peft.code, peft.stderr).toBe(0);
     expect(peft.stdout).toContain(join(peftDir, 'adapter_model.safetensors'));
     const config = JSON.parse(await readFile(join(peftDir, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
@@ -269,7 +382,30 @@ describe('method commands in-process', () => {
 
   it('export: SPP merged after a step keeps every pruned zero', async () => {
     const out = join(tmp, 'spp-merged');
-    const run = await cli(['export', modelDir, '--method', spp.id, '--format', 'merged', '--out', out, '--data', dataFile, '--steps', '1', '--lr', '1e-2', '--batch', '2', '--targets', 'up', '--set', 'pruning=magnitude', '--set', 'pattern=2:4']);
+    const run = await cli([
+      'export',
+      modelDir,
+      '--method',
+      spp.id,
+      '--format',
+      'merged',
+      '--out',
+      out,
+      '--data',
+      dataFile,
+      '--steps',
+      '1',
+      '--lr',
+      '1e-2',
+      '--batch',
+      '2',
+      '--targets',
+      'up',
+      '--set',
+      'pruning=magnitude',
+      '--set',
+      'pattern=2:4',
+    ]);
     expect(run.code, run.stderr).toBe(0);
     const source = await nodeFileSource(join(out, 'model.safetensors'));
     const header = await parseSafetensorsHeader(source);
@@ -281,7 +417,26 @@ describe('method commands in-process', () => {
 
   it('--adapter: a PEFT adapter folder applies to logits and generate, merges, trains further and joins a comparison', async () => {
     const adapterDir = join(tmp, 'lora-adapter');
-    const made = await cli(['export', modelDir, '--method', lora.id, '--format', 'peft', '--out', adapterDir, '--data', dataFile, '--steps', '2', '--lr', '5e-2', '--batch', '2', '--set', 'rank=2']);
+    const made = await cli([
+      'export',
+      modelDir,
+      '--method',
+      lora.id,
+      '--format',
+      'peft',
+      '--out',
+      adapterDir,
+      '--data',
+      dataFile,
+      '--steps',
+      '2',
+      '--lr',
+      '5e-2',
+      '--batch',
+      '2',
+      '--set',
+      'rank=2',
+    ]);
     expect(made.code, made.stderr).toBe(0);
     const ids = ['--ids', '256,72,101,5', '--json'];
     const base = JSON.parse((await cli(['logits', modelDir, ...ids])).stdout) as { logits: number[][] };
@@ -297,9 +452,37 @@ describe('method commands in-process', () => {
     fromMerged.logits.forEach((row, t) => row.forEach((v, i) => expect(Math.abs(v - adapted.logits[t]![i]!)).toBeLessThan(1e-4)));
     const generated = await cli(['generate', modelDir, '--prompt', 'the', '--max-new-tokens', '3', '--adapter', adapterDir]);
     expect(generated.code, generated.stderr).toBe(0);
-    const trained = await cli(['train', modelDir, '--adapter', adapterDir, '--data', dataFile, '--steps', '1', '--batch', '2', '--json', join(tmp, 'adapter-train.json')]);
+    const trained = await cli([
+      'train',
+      modelDir,
+      '--adapter',
+      adapterDir,
+      '--data',
+      dataFile,
+      '--steps',
+      '1',
+      '--batch',
+      '2',
+      '--json',
+      join(tmp, 'adapter-train.json'),
+    ]);
     expect(trained.code, trained.stderr).toBe(0);
-    const compared = await cli(['compare', modelDir, '--methods', lora.id, '--adapter', adapterDir, '--data', dataFile, '--steps', '1', '--batch', '2', '--set', 'rank=2']);
+    const compared = await cli([
+      'compare',
+      modelDir,
+      '--methods',
+      lora.id,
+      '--adapter',
+      adapterDir,
+      '--data',
+      dataFile,
+      '--steps',
+      '1',
+      '--batch',
+      '2',
+      '--set',
+      'rank=2',
+    ]);
     expect(compared.code, compared.stderr).toBe(0);
     expect(compared.stdout).toContain('adapter:lora-adapter');
     // Both flags, or an adapter for another model, are refused with what to do.

@@ -171,7 +171,12 @@ export function parseArgs(argv: readonly string[], spec: CommandSpec): ParsedArg
 export function formatUsage(program: string, spec: CommandSpec): string {
   const lines: string[] = [];
   const flagSyntax = (name: string, f: FlagSpec): string => `--${name}${f.type === 'boolean' ? '' : ` ${f.value ?? 'VALUE'}`}`;
-  lines.push(`Usage: ${program} ${spec.name} ${spec.positionals.map((p) => `<${p.name}>`).join(' ')} [options]`.replace(/\s+\[options\]$/, Object.keys(spec.flags).length > 0 ? ' [options]' : ''));
+  lines.push(
+    `Usage: ${program} ${spec.name} ${spec.positionals.map((p) => `<${p.name}>`).join(' ')} [options]`.replace(
+      /\s+\[options\]$/,
+      Object.keys(spec.flags).length > 0 ? ' [options]' : '',
+    ),
+  );
   lines.push('', spec.summary);
   if (spec.positionals.length > 0) {
     lines.push('', 'Arguments:');

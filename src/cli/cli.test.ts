@@ -72,9 +72,7 @@ describe('parseArgs', () => {
     expect(usageError(() => parseArgs([], SPEC)).message).toBe("'demo' needs <dir>");
     expect(usageError(() => parseArgs(['a', 'b'], SPEC)).message).toBe("unexpected argument 'b' for 'demo'");
     expect(usageError(() => parseArgs(['dir', '-x'], SPEC)).message).toBe("unknown option '-x' (options are spelled --name)");
-    expect(usageError(() => parseArgs(['dir', '--name', ''], SPEC)).message).toBe(
-      "--name must be a non-empty value, got ''",
-    );
+    expect(usageError(() => parseArgs(['dir', '--name', ''], SPEC)).message).toBe("--name must be a non-empty value, got ''");
   });
 
   it('takes everything after -- as positionals', () => {
@@ -166,7 +164,16 @@ describe('cli commands in-process', () => {
     const json = await cli(['info', 'test/fixtures/tiny-qwen2', '--json', '--batch', '2', '--seq-len', '16']);
     expect(json.code).toBe(0);
     const info = JSON.parse(json.stdout) as Record<string, unknown> & { memoryEstimate: Record<string, number>; tokenizer: { present: boolean } };
-    expect(info).toMatchObject({ modelType: 'qwen2', layers: 2, heads: 4, kvHeads: 2, headDim: 8, hiddenSize: 32, vocabSize: 113, dtypes: { BF16: expect.any(Number) } });
+    expect(info).toMatchObject({
+      modelType: 'qwen2',
+      layers: 2,
+      heads: 4,
+      kvHeads: 2,
+      headDim: 8,
+      hiddenSize: 32,
+      vocabSize: 113,
+      dtypes: { BF16: expect.any(Number) },
+    });
     expect(info.tokenizer.present).toBe(false);
     expect(info.memoryEstimate).toMatchObject({ batch: 2, seqLen: 16 });
     expect(info.memoryEstimate.totalBytes).toBe(info.memoryEstimate.weightBytes! + info.memoryEstimate.trainableBytes! + info.memoryEstimate.activationBytes!);
@@ -221,8 +228,32 @@ describe('cli commands in-process', () => {
   it('train: full fine-tuning prints a loss per step and validation, and writes the run as JSON', async () => {
     const out = join(tmp, 'run.json');
     const { code, stdout, stderr } = await cli([
-      'train', modelDir, '--data', dataFile, '--method', full.id, '--steps', '4', '--lr', '1e-2', '--batch', '2',
-      '--seq-len', '32', '--schedule', 'cosine', '--warmup', '1', '--seed', '3', '--validation', '0.25', '--eval-every', '2', '--json', out,
+      'train',
+      modelDir,
+      '--data',
+      dataFile,
+      '--method',
+      full.id,
+      '--steps',
+      '4',
+      '--lr',
+      '1e-2',
+      '--batch',
+      '2',
+      '--seq-len',
+      '32',
+      '--schedule',
+      'cosine',
+      '--warmup',
+      '1',
+      '--seed',
+      '3',
+      '--validation',
+      '0.25',
+      '--eval-every',
+      '2',
+      '--json',
+      out,
     ]);
     expect(stderr).toContain('9 train / 3 validation rows');
     expect(code).toBe(0);
@@ -246,7 +277,9 @@ describe('cli commands in-process', () => {
     const base = ['--data', dataFile, '--steps', '1', '--batch', '4', '--seq-len', '64', '--memory-budget', '0.0008'];
     const train = await cli(['train', modelDir, '--method', lora.id, ...base]);
     expect(train.code).toBe(3);
-    expect(train.stderr).toMatch(/Will not fit: the run needs about [\d.]+ [KM]iB of GPU memory \(B=4, T=64, without activation checkpointing\), over the [\d.]+ KiB budget\. These would fit: .*batch 1/);
+    expect(train.stderr).toMatch(
+      /Will not fit: the run needs about [\d.]+ [KM]iB of GPU memory \(B=4, T=64, without activation checkpointing\), over the [\d.]+ KiB budget\. These would fit: .*batch 1/,
+    );
     const compare = await cli(['compare', modelDir, '--methods', `${lora.id},${full.id}`, ...base]);
     expect(compare.code).toBe(3);
     expect(compare.stderr).toMatch(/Will not fit: .* These would fit: batch 1 \(≈/);
@@ -254,10 +287,29 @@ describe('cli commands in-process', () => {
 
   it('compare --checkpointing --json reports the pool peak measured while each method stepped, next to the plan', async () => {
     const out = join(tmp, 'compare.json');
-    const { code, stderr } = await cli(['compare', modelDir, '--data', dataFile, '--methods', `${lora.id},${full.id}`, '--steps', '2', '--batch', '2', '--seq-len', '32', '--checkpointing', '--json', out]);
+    const { code, stderr } = await cli([
+      'compare',
+      modelDir,
+      '--data',
+      dataFile,
+      '--methods',
+      `${lora.id},${full.id}`,
+      '--steps',
+      '2',
+      '--batch',
+      '2',
+      '--seq-len',
+      '32',
+      '--checkpointing',
+      '--json',
+      out,
+    ]);
     expect(code).toBe(0);
     expect(stderr).toMatch(/GPU pool peak while each method stepped \(planned\): lora [\d.]+ KiB \([\d.]+ KiB\), full/);
-    const result = JSON.parse(await readFile(out, 'utf8')) as { config: { checkpointing: boolean }; methods: { id: string; plannedGpuBytes: number; peakGpuBytes: number }[] };
+    const result = JSON.parse(await readFile(out, 'utf8')) as {
+      config: { checkpointing: boolean };
+      methods: { id: string; plannedGpuBytes: number; peakGpuBytes: number }[];
+    };
     expect(result.config.checkpointing).toBe(true);
     for (const m of result.methods) expect(Math.abs(m.plannedGpuBytes / m.peakGpuBytes - 1), m.id).toBeLessThan(0.15);
   });
@@ -286,7 +338,24 @@ describe('cli commands in-process', () => {
   it('train stops at a NaN loss, says at which step, exits 3 and keeps the history', async () => {
     const out = join(tmp, 'nan.json');
     const { code, stderr } = await cli([
-      'train', modelDir, '--data', dataFile, '--steps', '4', '--lr', '1e38', '--clip', '0', '--batch', '2', '--seq-len', '16', '--validation', '0', '--json', out,
+      'train',
+      modelDir,
+      '--data',
+      dataFile,
+      '--steps',
+      '4',
+      '--lr',
+      '1e38',
+      '--clip',
+      '0',
+      '--batch',
+      '2',
+      '--seq-len',
+      '16',
+      '--validation',
+      '0',
+      '--json',
+      out,
     ]);
     expect(code).toBe(3);
     expect(stderr).toMatch(/training stopped at step \d: the loss is NaN/);

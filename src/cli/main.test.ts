@@ -28,7 +28,12 @@ async function writeModel(dir: string, config: Record<string, unknown>, extra: T
 beforeAll(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'cli-output-'));
   manyTensors = join(tmp, 'many-tensors');
-  const extra = Array.from({ length: 40_000 }, (_, i): TensorToWrite => ({ name: `unused.block_${i}.scale`, dtype: 'F32', shape: [1], data: new Float32Array([i]) }));
+  const extra = Array.from({ length: 40_000 }, (_, i): TensorToWrite => ({
+    name: `unused.block_${i}.scale`,
+    dtype: 'F32',
+    shape: [1],
+    data: new Float32Array([i]),
+  }));
   await writeModel(manyTensors, tinyConfigJson('llama'), extra);
   bigVocab = join(tmp, 'big-vocab');
   await writeModel(bigVocab, { ...tinyConfigJson('llama'), vocab_size: 2048, max_position_embeddings: 64 });

@@ -23,7 +23,6 @@ import { DATASET_IDS, loadStudyData, type DatasetId, type StudyData } from './st
 import { mergeResults, renderResults, type DatasetInfo, type StudyJson, type StudyRun } from './study/report';
 import { baseResult, quantStudy, runStudy, type MethodPlan } from './study/run';
 
-
 const spec: CommandSpec = {
   name: 'study',
   summary: 'Fine-tune the built-in model with every method on the built-in data sets and write docs/RESULTS.md.',
@@ -36,8 +35,19 @@ const spec: CommandSpec = {
     'words-seeds': { type: 'string', value: 'LIST', description: 'seeds for the word set (default: the first of --seeds)' },
     steps: { type: 'int', value: 'N', min: 1, default: 100, description: 'optimizer steps per method and run' },
     batch: { type: 'int', value: 'B', min: 1, default: 8, description: 'sequences per step' },
-    'seq-len': { type: 'int', value: 'T', min: 8, description: 'tokens per sequence (default: the longest example of each set, rounded up to 8: nothing is cut)' },
-    lr: { type: 'number', value: 'LR', above: 0, default: 5e-4, description: 'peak learning rate of the additive methods (lora, pissa, qlora, qpissa, sorsa, lorasb) and full' },
+    'seq-len': {
+      type: 'int',
+      value: 'T',
+      min: 8,
+      description: 'tokens per sequence (default: the longest example of each set, rounded up to 8: nothing is cut)',
+    },
+    lr: {
+      type: 'number',
+      value: 'LR',
+      above: 0,
+      default: 5e-4,
+      description: 'peak learning rate of the additive methods (lora, pissa, qlora, qpissa, sorsa, lorasb) and full',
+    },
     'spp-lr': { type: 'number', value: 'LR', above: 0, default: 4e-3, description: "SPP's peak learning rate (its official default)" },
     'full-lr': { type: 'number', value: 'LR', above: 0, description: 'peak learning rate of full fine-tuning (default: --lr)' },
     schedule: { type: 'string', value: 'KIND', default: 'cosine', description: 'constant, linear or cosine' },
@@ -49,12 +59,29 @@ const spec: CommandSpec = {
     'eval-rows': { type: 'int', value: 'N', min: 1, default: 48, description: 'validation rows for the periodic validation loss' },
     'final-val-rows': { type: 'int', value: 'N', min: 0, default: 0, description: 'validation rows for the loss after training (0: all)' },
     'accuracy-items': { type: 'int', value: 'N', min: 0, default: 100, description: 'validation prompts whose greedy answers are scored' },
-    'calibration-batches': { type: 'int', value: 'N', min: 1, default: 4, description: "training batches for LoRA-SB's gradient estimate and SPP's Wanda norms" },
-    'quant-iterations': { type: 'int', value: 'T', min: 0, max: 16, default: 5, description: 'QPiSSA/LoftQ rounds for the quantization-error table (0: skip it)' },
+    'calibration-batches': {
+      type: 'int',
+      value: 'N',
+      min: 1,
+      default: 4,
+      description: "training batches for LoRA-SB's gradient estimate and SPP's Wanda norms",
+    },
+    'quant-iterations': {
+      type: 'int',
+      value: 'T',
+      min: 0,
+      max: 16,
+      default: 5,
+      description: 'QPiSSA/LoftQ rounds for the quantization-error table (0: skip it)',
+    },
     out: { type: 'string', value: 'FILE', default: 'docs/RESULTS.md', description: 'Markdown results' },
     json: { type: 'string', value: 'FILE', default: 'docs/results.json', description: 'JSON results (every step)' },
     'render-only': { type: 'boolean', description: 'only rewrite --out from the results in --json (no training)' },
-    merge: { type: 'string', value: 'FILES', description: 'with --render-only: add the finished runs of other results JSON files of the same configuration (runs split across processes) to --json' },
+    merge: {
+      type: 'string',
+      value: 'FILES',
+      description: 'with --render-only: add the finished runs of other results JSON files of the same configuration (runs split across processes) to --json',
+    },
     resume: { type: 'boolean', description: 'reuse finished runs of the same configuration from --json' },
     help: { type: 'boolean', description: 'show this help' },
   },
@@ -62,7 +89,10 @@ const spec: CommandSpec = {
 };
 
 function list(raw: string, what: string): string[] {
-  const xs = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const xs = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   if (xs.length === 0) throw new UsageError(`--${what} needs at least one value`, 'study');
   return xs;
 }
@@ -200,7 +230,9 @@ async function main(argv: readonly string[]): Promise<number> {
           stepsPerEpoch: d.batcher.stepsPerEpoch,
           describe: d.describe,
         });
-        log(`${id}: ${d.train.length} train / ${d.validation.length} validation rows, seq len ${dataSeqLen(d)}, ${d.truncatedTrain + d.truncatedValidation} cut, ${d.batcher.stepsPerEpoch} steps per epoch; ${d.items.length} accuracy prompts`);
+        log(
+          `${id}: ${d.train.length} train / ${d.validation.length} validation rows, seq len ${dataSeqLen(d)}, ${d.truncatedTrain + d.truncatedValidation} cut, ${d.batcher.stepsPerEpoch} steps per epoch; ${d.items.length} accuracy prompts`,
+        );
       }
       const learningRates: Record<string, number> = {};
       for (const p of plans) learningRates[p.id] = p.learningRate;
@@ -211,7 +243,9 @@ async function main(argv: readonly string[]): Promise<number> {
         modelParams: paramCount(source.config),
         baseBytes: modelBytes(model),
         gpu: `WebGPU adapter "${rt.info.description || rt.info.vendor}" (${rt.info.architecture || 'unknown architecture'})${/swiftshader/i.test(`${rt.info.architecture} ${rt.info.description}`) ? ': SwiftShader, software Vulkan on the CPU' : ''}`,
-        host: `Node ${process.version} on ${cpus().length} CPU core${cpus().length === 1 ? '' : 's'} (${cpus()[0]?.model ?? 'unknown CPU'}), load average at start ${loadavg().map((x) => x.toFixed(1)).join(' / ')} (shared with other jobs)`,
+        host: `Node ${process.version} on ${cpus().length} CPU core${cpus().length === 1 ? '' : 's'} (${cpus()[0]?.model ?? 'unknown CPU'}), load average at start ${loadavg()
+          .map((x) => x.toFixed(1))
+          .join(' / ')} (shared with other jobs)`,
         methods: methodIds,
         targets,
         steps,
@@ -223,8 +257,8 @@ async function main(argv: readonly string[]): Promise<number> {
         learningRates,
         lrFamilies:
           'One rate per method family, chosen before running and not tuned: the additive low-rank methods and full fine-tuning share one rate ' +
-          '(the PiSSA paper trains LoRA, PiSSA and full fine-tuning at one shared rate; 5e-4 is the LoRA paper\'s rate for RoBERTa-base, its smallest model; a 1M-parameter model over ~100 steps needs far more than the 2e-5 the papers use on 7B models over epochs of data); ' +
-          'SPP keeps its official default 4e-3, because its multiplicative update starts from Wcol = 0 and barely moves at the additive methods\' rate.',
+          "(the PiSSA paper trains LoRA, PiSSA and full fine-tuning at one shared rate; 5e-4 is the LoRA paper's rate for RoBERTa-base, its smallest model; a 1M-parameter model over ~100 steps needs far more than the 2e-5 the papers use on 7B models over epochs of data); " +
+          "SPP keeps its official default 4e-3, because its multiplicative update starts from Wcol = 0 and barely moves at the additive methods' rate.",
         rank,
         alpha: rank,
         methodSettings,
@@ -292,7 +326,11 @@ async function main(argv: readonly string[]): Promise<number> {
         runs.push({ dataset: planned.dataset, seed: planned.seed, wallMs: performance.now() - start, methods: [base, ...methods] });
         await write();
         if (planned === order[0] && quantIterations > 0 && !quant) {
-          log(`quantization error: ${METHODS.filter((m) => m.quantError === 'reduced').map((m) => m.label).join(' and ')} with T=${quantIterations} on ${targets.length} projections`);
+          log(
+            `quantization error: ${METHODS.filter((m) => m.quantError === 'reduced')
+              .map((m) => m.label)
+              .join(' and ')} with T=${quantIterations} on ${targets.length} projections`,
+          );
           const q = await quantStudy(rt, model, targets, seeds[0]!, { rank, alpha: rank, doubleQuant: false }, quantIterations, log);
           quant = { ...q, seed: seeds[0]! };
           await write();
@@ -323,7 +361,25 @@ async function writeMarkdown(outPath: string, json: StudyJson): Promise<void> {
 
 /** Whether two study configurations train and evaluate the same way (so their runs belong in one table). */
 function sameConfiguration(x: StudyJson['config'], y: StudyJson['config']): boolean {
-  const keys = ['model', 'methods', 'targets', 'steps', 'batch', 'schedule', 'warmupSteps', 'clip', 'weightDecay', 'learningRates', 'rank', 'methodSettings', 'evalEvery', 'evalRows', 'finalValRows', 'accuracyItems', 'calibrationBatches'] as const;
+  const keys = [
+    'model',
+    'methods',
+    'targets',
+    'steps',
+    'batch',
+    'schedule',
+    'warmupSteps',
+    'clip',
+    'weightDecay',
+    'learningRates',
+    'rank',
+    'methodSettings',
+    'evalEvery',
+    'evalRows',
+    'finalValRows',
+    'accuracyItems',
+    'calibrationBatches',
+  ] as const;
   return keys.every((k) => JSON.stringify(x[k]) === JSON.stringify(y[k]));
 }
 

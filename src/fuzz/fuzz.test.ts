@@ -30,13 +30,17 @@ function failures(report: KindReport): string {
 
 describe('fuzz: 100 cases per input kind, fixed seed', () => {
   for (const kind of KINDS) {
-    it(kind.name, async () => {
-      const report = await runKind(kind, { cases: CASES, seed: SEED });
-      expect(report.cases).toBe(CASES);
-      expect(failures(report)).toBe('');
-      expect(report.accepted + report.refused).toBe(CASES);
-      expect(report.slowest!.ms).toBeLessThan(HANG_MS);
-    }, 120_000);
+    it(
+      kind.name,
+      async () => {
+        const report = await runKind(kind, { cases: CASES, seed: SEED });
+        expect(report.cases).toBe(CASES);
+        expect(failures(report)).toBe('');
+        expect(report.accepted + report.refused).toBe(CASES);
+        expect(report.slowest!.ms).toBeLessThan(HANG_MS);
+      },
+      120_000,
+    );
   }
 });
 
@@ -52,7 +56,14 @@ describe('the mutator', () => {
   });
 
   it('writes what JSON.stringify cannot: duplicate keys, NaN, deep nesting', () => {
-    expect(writeJson(new Entries([['a', 1], ['a', new Raw('NaN')]]))).toBe('{"a":1,"a":NaN}');
+    expect(
+      writeJson(
+        new Entries([
+          ['a', 1],
+          ['a', new Raw('NaN')],
+        ]),
+      ),
+    ).toBe('{"a":1,"a":NaN}');
     const deep = writeJson(new Raw(`${'['.repeat(100_000)}${']'.repeat(100_000)}`));
     expect(deep.length).toBe(200_000);
   });
@@ -118,14 +129,18 @@ describe('the inputs a tester found', () => {
     expect(error).toBeInstanceOf(ModelFormatError);
     expect(error.message).toBe(
       'm/tokenizer_config.json: "chat_template" went past the limits on a chat template: range() was asked for 1000000000 numbers ' +
-        "(the limit is 100000). The template loops or grows without bound; use the model's original tokenizer_config.json, or replace its \"chat_template\"",
+        '(the limit is 100000). The template loops or grows without bound; use the model\'s original tokenizer_config.json, or replace its "chat_template"',
     );
   });
 
-  it('refuses JSON nested 100 000 deep with the file\'s typed error, never a raw RangeError', async () => {
+  it("refuses JSON nested 100 000 deep with the file's typed error, never a raw RangeError", async () => {
     const deep = `{"a":${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
     for (const name of ['config.json', 'tokenizer.json', 'tokenizer_config.json']) {
-      const error = await refusalOf(openModelFiles(folder({ [name]: deep, 'tokenizer.json': name === 'tokenizer.json' ? deep : JSON.stringify(byteLevelBpeTokenizerJson()) })).then(loadModelTokenizer));
+      const error = await refusalOf(
+        openModelFiles(folder({ [name]: deep, 'tokenizer.json': name === 'tokenizer.json' ? deep : JSON.stringify(byteLevelBpeTokenizerJson()) })).then(
+          loadModelTokenizer,
+        ),
+      );
       expect(error).toBeInstanceOf(ModelFormatError);
       expect(error.message).toBe(
         `m/${name}: nests more than 512 levels deep (arrays or objects inside each other); no valid file of this kind does, so it is ` +

@@ -61,7 +61,11 @@ function namesOne(message: string, names: readonly string[]): boolean {
 
 function describeThrown(error: unknown): string {
   if (error instanceof Error) {
-    const where = error.stack?.split('\n').find((l) => /^\s+at\s/.test(l))?.trim() ?? '';
+    const where =
+      error.stack
+        ?.split('\n')
+        .find((l) => /^\s+at\s/.test(l))
+        ?.trim() ?? '';
     return `${error.name}: ${error.message.slice(0, 500)}${where ? ` (${where})` : ''}`;
   }
   return `non-Error thrown: ${String(error).slice(0, 200)}`;

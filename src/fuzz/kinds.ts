@@ -30,16 +30,7 @@ import { byteLevelBpeTokenizerJson, loadModelTokenizer, type TextTokenizer } fro
 import { formatInfo, modelInfo } from '../cli/commands/info';
 import { bufferIo, prepareRunData } from '../cli/commands/common';
 import { loadDataFile, previewData } from '../worker/studioData';
-import {
-  mutateBytes,
-  mutateJsonFile,
-  mutateSafetensors,
-  mutateTemplate,
-  mutateText,
-  mutateValue,
-  Rng,
-  type JsonMutationOptions,
-} from './mutate';
+import { mutateBytes, mutateJsonFile, mutateSafetensors, mutateTemplate, mutateText, mutateValue, Rng, type JsonMutationOptions } from './mutate';
 import { errorMessage, InternalError } from '../errors';
 
 /** A file of a case: its path inside the dropped folder and its bytes. */
@@ -90,7 +81,16 @@ const TOOLS =
   "{%- for m in messages -%}{{ '<|' + m.role + '|>' + (m.content|trim|replace('\\r', '')) + '<|end|>\\n' }}{%- endfor -%}" +
   "{%- if add_generation_prompt -%}{{ '<|assistant|>' }}{%- endif -%}";
 
-const MERGES: [string, string][] = [[' ', 't'], ['h', 'e'], [' t', 'he'], ['i', 'n'], [' ', 'a'], ['e', 'r'], ['o', 'n'], [' ', 's']];
+const MERGES: [string, string][] = [
+  [' ', 't'],
+  ['h', 'e'],
+  [' t', 'he'],
+  ['i', 'n'],
+  [' ', 'a'],
+  ['e', 'r'],
+  ['o', 'n'],
+  [' ', 's'],
+];
 const SPECIAL = ['<|endoftext|>', '<|im_start|>', '<|im_end|>', '<s>', '</s>'];
 
 function tokenizerJson(): Record<string, unknown> {
@@ -128,7 +128,19 @@ function modelFolder(modelType: 'gpt2' | 'llama' | 'qwen2', options: { shards?: 
     { name: 'model/tokenizer.json', bytes: json(tokenizerJson()) },
     { name: 'model/tokenizer_config.json', bytes: json(tokenizerConfigJson(options.template ?? CHATML)) },
     { name: 'model/special_tokens_map.json', bytes: json({ bos_token: '<s>', eos_token: '<|endoftext|>' }) },
-    { name: 'model/generation_config.json', bytes: json({ bos_token_id: 259, eos_token_id: [256, 258], do_sample: true, temperature: 0.7, top_p: 0.9, top_k: 40, max_new_tokens: 64, transformers_version: '4.46.3' }) },
+    {
+      name: 'model/generation_config.json',
+      bytes: json({
+        bos_token_id: 259,
+        eos_token_id: [256, 258],
+        do_sample: true,
+        temperature: 0.7,
+        top_p: 0.9,
+        top_k: 40,
+        max_new_tokens: 64,
+        transformers_version: '4.46.3',
+      }),
+    },
   ];
   const shards = options.shards ?? 1;
   if (shards <= 1) {
@@ -241,7 +253,10 @@ async function writeFolder(dir: string, files: readonly CaseFile[]): Promise<str
 }
 
 /** Fingerprint of a loaded model folder: config, tensor table, two tensors' values, tokenizer behaviour. */
-async function modelFingerprint(files: readonly CaseFile[], loaded: { source: Awaited<ReturnType<typeof openModelFiles>>; tokenizer: TextTokenizer }): Promise<string> {
+async function modelFingerprint(
+  files: readonly CaseFile[],
+  loaded: { source: Awaited<ReturnType<typeof openModelFiles>>; tokenizer: TextTokenizer },
+): Promise<string> {
   const { source, tokenizer } = loaded;
   const first = await readModelTensorAsF32(source.tensors[0]!);
   const last = await readModelTensorAsF32(source.tensors[source.tensors.length - 1]!);
@@ -343,7 +358,15 @@ const TOKENIZER_EXTRA: JsonMutationOptions['extraKeys'] = [
   ['pre_tokenizer', { type: 'Metaspace', replacement: '▁', prepend_scheme: 'always' }],
   ['pre_tokenizer', { type: 'NoSuchPreTokenizer' }],
   ['decoder', { type: 'Sequence', decoders: [{ type: 'ByteFallback' }, { type: 'Fuse' }, { type: 'Strip', content: ' ', start: 1, stop: 0 }] }],
-  ['post_processor', { type: 'TemplateProcessing', single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }], pair: [], special_tokens: { '<s>': { id: '<s>', ids: [259], tokens: ['<s>'] } } }],
+  [
+    'post_processor',
+    {
+      type: 'TemplateProcessing',
+      single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+      pair: [],
+      special_tokens: { '<s>': { id: '<s>', ids: [259], tokens: ['<s>'] } },
+    },
+  ],
   ['post_processor', { type: 'TemplateProcessing', single: [{ SpecialToken: { id: '<x>', type_id: 0 } }], pair: [], special_tokens: {} }],
   ['added_tokens', [{ id: 2 ** 40, content: 'big', special: true }]],
   ['added_tokens', [{ id: 5, content: 'five', special: false, normalized: true }]],
@@ -356,7 +379,13 @@ const TOKENIZER_EXTRA: JsonMutationOptions['extraKeys'] = [
 ];
 
 const TOKENIZER_CONFIG_EXTRA: JsonMutationOptions['extraKeys'] = [
-  ['chat_template', [{ name: 'default', template: '{{ messages }}' }, { name: 'tool_use', template: '{% for %}' }]],
+  [
+    'chat_template',
+    [
+      { name: 'default', template: '{{ messages }}' },
+      { name: 'tool_use', template: '{% for %}' },
+    ],
+  ],
   ['chat_template', { default: 1 }],
   ['chat_template', '{% for i in range(10**9) %}x{% endfor %}'],
   ['chat_template', '{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}'],
@@ -457,7 +486,14 @@ const chatTemplateKind = folderKind('chat-template', 'the chat_template in token
 const generationConfigKind = folderKind('generation-config', 'generation_config.json', (rng, seed) => {
   const file = fileOf(seed.files, 'generation_config.json');
   const m = mutateJsonFile(rng, parsedJson(file), {
-    extraKeys: [['eos_token_id', [256, 2 ** 40]], ['pad_token_id', -1], ['top_p', 2], ['temperature', Number.NaN], ['max_new_tokens', 0], ['do_sample', 'yes']],
+    extraKeys: [
+      ['eos_token_id', [256, 2 ** 40]],
+      ['pad_token_id', -1],
+      ['top_p', 2],
+      ['temperature', Number.NaN],
+      ['max_new_tokens', 0],
+      ['do_sample', 'yes'],
+    ],
   });
   return { files: replaceFile(seed.files, file.name, m.value), op: m.op };
 });
@@ -474,7 +510,12 @@ const DATA_SEEDS: Record<'jsonl' | 'json' | 'csv' | 'text', { name: string; text
         { instruction: 'Add the numbers.', input: '2 and 3', output: '5' },
         { instruction: 'Say hi.', output: 'hi' },
         { messages: CONVERSATION },
-        { messages: [{ role: 'user', content: [{ type: 'text', text: 'Hi' }] }, { role: 'assistant', content: 'Hello!' }] },
+        {
+          messages: [
+            { role: 'user', content: [{ type: 'text', text: 'Hi' }] },
+            { role: 'assistant', content: 'Hello!' },
+          ],
+        },
         { prompt: 'Q: 7*6?', completion: 42 },
       ]
         .map((r) => JSON.stringify(r))
@@ -631,19 +672,45 @@ function adapterSeeds(): CaseFile[][] {
     rank: 4,
     alpha: 8,
     useRslora: false,
-    layers: [layer('model.layers.0.self_attn.q_proj', 4, 16, 16, 1), layer('model.layers.0.self_attn.v_proj', 4, 16, 8, 3), layer('model.layers.1.mlp.down_proj', 4, 40, 16, 5)],
+    layers: [
+      layer('model.layers.0.self_attn.q_proj', 4, 16, 16, 1),
+      layer('model.layers.0.self_attn.v_proj', 4, 16, 8, 3),
+      layer('model.layers.1.mlp.down_proj', 4, 40, 16, 5),
+    ],
   };
-  const gpt2: PeftAdapter = { family: 'gpt2', baseModel: 'tiny-gpt2', rank: 2, alpha: 4, useRslora: true, layers: [layer('h.0.attn.c_attn', 2, 16, 48, 7), layer('h.1.mlp.c_fc', 2, 16, 64, 9)] };
+  const gpt2: PeftAdapter = {
+    family: 'gpt2',
+    baseModel: 'tiny-gpt2',
+    rank: 2,
+    alpha: 4,
+    useRslora: true,
+    layers: [layer('h.0.attn.c_attn', 2, 16, 48, 7), layer('h.1.mlp.c_fc', 2, 16, 64, 9)],
+  };
   const asFiles = (files: { name: string; data: Uint8Array }[]): CaseFile[] => files.map((f) => ({ name: `adapter/${f.name}`, bytes: f.data }));
   // DoRA with a rank_pattern, written by hand as PEFT writes it.
   const dora: TensorToWrite[] = [];
-  const modules: [string, number, number, number][] = [['model.layers.0.self_attn.q_proj', 2, 16, 16], ['model.layers.0.self_attn.k_proj', 4, 16, 8]];
+  const modules: [string, number, number, number][] = [
+    ['model.layers.0.self_attn.q_proj', 2, 16, 16],
+    ['model.layers.0.self_attn.k_proj', 4, 16, 8],
+  ];
   modules.forEach(([m, r, inF, outF], i) => {
     dora.push({ name: `base_model.model.${m}.lora_A.weight`, dtype: 'F16', shape: [r, inF], data: pseudoRandom(r * inF, 20 + i) });
     dora.push({ name: `base_model.model.${m}.lora_B.weight`, dtype: 'F16', shape: [outF, r], data: pseudoRandom(outF * r, 30 + i) });
     dora.push({ name: `base_model.model.${m}.lora_magnitude_vector`, dtype: 'F32', shape: [outF], data: pseudoRandom(outF, 40 + i) });
   });
-  const doraConfig = { peft_type: 'LORA', task_type: 'CAUSAL_LM', r: 4, lora_alpha: 8, use_dora: true, use_rslora: false, fan_in_fan_out: false, target_modules: ['q_proj', 'k_proj'], rank_pattern: { q_proj: 2 }, alpha_pattern: { 'model.layers.0.self_attn.k_proj': 16 }, bias: 'none' };
+  const doraConfig = {
+    peft_type: 'LORA',
+    task_type: 'CAUSAL_LM',
+    r: 4,
+    lora_alpha: 8,
+    use_dora: true,
+    use_rslora: false,
+    fan_in_fan_out: false,
+    target_modules: ['q_proj', 'k_proj'],
+    rank_pattern: { q_proj: 2 },
+    alpha_pattern: { 'model.layers.0.self_attn.k_proj': 16 },
+    bias: 'none',
+  };
   return [
     asFiles(peftAdapterFiles(llama) as { name: string; data: Uint8Array }[]),
     asFiles(peftAdapterFiles(gpt2) as { name: string; data: Uint8Array }[]),
@@ -660,7 +727,8 @@ const adapterKind: FuzzKind = {
   async setup() {
     const seeds = adapterSeeds();
     const loaded = await openPeftAdapterFiles(sources(seeds[0]!));
-    const fingerprint = (): string => JSON.stringify([...loaded.layers.values()].map((l) => [l.module, l.rank, l.scale, Array.from(l.A.subarray(0, 4)), Array.from(l.B.subarray(0, 4))]));
+    const fingerprint = (): string =>
+      JSON.stringify([...loaded.layers.values()].map((l) => [l.module, l.rank, l.scale, Array.from(l.A.subarray(0, 4)), Array.from(l.B.subarray(0, 4))]));
     const expected = fingerprint();
     const globals = globalsSnapshot();
     return {
@@ -699,7 +767,14 @@ const adapterKind: FuzzKind = {
 
 function runSeed(): RunRecord {
   const points = (offset: number) =>
-    Array.from({ length: 30 }, (_, i) => ({ step: i + 1, loss: 3 - i * 0.05 + offset, gradNorm: i === 0 ? Number.NaN : 1 / (i + 1), lr: 1e-3, tokens: 128, ms: 12 + (i % 3) }));
+    Array.from({ length: 30 }, (_, i) => ({
+      step: i + 1,
+      loss: 3 - i * 0.05 + offset,
+      gradNorm: i === 0 ? Number.NaN : 1 / (i + 1),
+      lr: 1e-3,
+      tokens: 128,
+      ms: 12 + (i % 3),
+    }));
   return {
     id: 'run-1716000000000',
     name: 'LoRA, PiSSA · 30 steps',
@@ -709,10 +784,33 @@ function runSeed(): RunRecord {
     model: 'tiny-llama',
     dataset: 'math (built-in)',
     // Method ids are opaque keys to a run record (only the registry spells the real ones).
-    params: { steps: 30, lr: 1e-3, batch: 4, seqLen: 64, seed: 1, targets: ['q_proj', 'v_proj'], methods: [{ id: 'adapter', settings: { rank: 8, alpha: 16 } }, { id: 'residual', settings: { rank: 8, iterations: 2 } }] },
-    methods: [{ id: 'adapter', label: 'LoRA' }, { id: 'residual', label: 'PiSSA' }],
+    params: {
+      steps: 30,
+      lr: 1e-3,
+      batch: 4,
+      seqLen: 64,
+      seed: 1,
+      targets: ['q_proj', 'v_proj'],
+      methods: [
+        { id: 'adapter', settings: { rank: 8, alpha: 16 } },
+        { id: 'residual', settings: { rank: 8, iterations: 2 } },
+      ],
+    },
+    methods: [
+      { id: 'adapter', label: 'LoRA' },
+      { id: 'residual', label: 'PiSSA' },
+    ],
     series: { adapter: points(0), residual: points(-0.2) },
-    evals: { adapter: [{ step: 10, loss: 2.9 }, { step: 30, loss: 2.1 }], residual: [{ step: 10, loss: 2.7 }, { step: 30, loss: 1.9 }] },
+    evals: {
+      adapter: [
+        { step: 10, loss: 2.9 },
+        { step: 30, loss: 2.1 },
+      ],
+      residual: [
+        { step: 10, loss: 2.7 },
+        { step: 30, loss: 1.9 },
+      ],
+    },
     ready: { adapter: { trainableParams: 1024, bytes: 16384, initMs: 3 }, residual: { trainableParams: 1024, bytes: 20480, initMs: 40 } },
     halted: {},
     accuracy: { adapter: 0.25, residual: 0.5 },

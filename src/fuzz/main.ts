@@ -60,7 +60,13 @@ async function workerMain(job: WorkerJob): Promise<void> {
 }
 
 /** Runs cases [from, to) of a kind in a worker; resolves with the results, restarting after a hang or a crash. */
-async function runKindInWorkers(kindName: string, seed: number, from: number, to: number, log: (r: CaseResult) => void): Promise<{ results: CaseResult[]; peakRss: number }> {
+async function runKindInWorkers(
+  kindName: string,
+  seed: number,
+  from: number,
+  to: number,
+  log: (r: CaseResult) => void,
+): Promise<{ results: CaseResult[]; peakRss: number }> {
   const results: CaseResult[] = [];
   const startRss = process.memoryUsage().rss;
   let peakRss = 0;
@@ -122,7 +128,15 @@ async function runKindInWorkers(kindName: string, seed: number, from: number, to
     }
     const index = outcome.stoppedAt;
     const status = outcome.why.startsWith('no answer') ? 'hang' : 'crash';
-    const result: CaseResult = { kind: kindName, index, seed, status, ms: status === 'hang' ? HANG_MS + WATCHDOG_GRACE_MS : 0, op: outcome.op || '(see --case to replay)', message: outcome.why };
+    const result: CaseResult = {
+      kind: kindName,
+      index,
+      seed,
+      status,
+      ms: status === 'hang' ? HANG_MS + WATCHDOG_GRACE_MS : 0,
+      op: outcome.op || '(see --case to replay)',
+      message: outcome.why,
+    };
     results.push(result);
     log(result);
     next = index + 1;
@@ -160,7 +174,8 @@ function parseOptions(argv: readonly string[]): Options {
     else if (arg === '--in-process') options.inProcess = true;
     else throw new UsageError(`unknown option ${arg}; options: --cases N --seed S --kind K --case I --no-write --in-process`);
   }
-  if (options.kind !== undefined && !kindByName(options.kind)) throw new UsageError(`unknown kind '${options.kind}'; kinds: ${KINDS.map((k) => k.name).join(', ')}`);
+  if (options.kind !== undefined && !kindByName(options.kind))
+    throw new UsageError(`unknown kind '${options.kind}'; kinds: ${KINDS.map((k) => k.name).join(', ')}`);
   return options;
 }
 

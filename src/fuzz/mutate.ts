@@ -69,7 +69,15 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** Byte sequences that are not valid UTF-8: overlong, surrogate, truncated, stray continuation, 0xFF. */
-const INVALID_UTF8: readonly number[][] = [[0xc0, 0x80], [0xed, 0xa0, 0x80], [0xe2, 0x82], [0x80], [0xff], [0xf8, 0x88, 0x80, 0x80, 0x80], [0xf4, 0x90, 0x80, 0x80]];
+const INVALID_UTF8: readonly number[][] = [
+  [0xc0, 0x80],
+  [0xed, 0xa0, 0x80],
+  [0xe2, 0x82],
+  [0x80],
+  [0xff],
+  [0xf8, 0x88, 0x80, 0x80, 0x80],
+  [0xf4, 0x90, 0x80, 0x80],
+];
 
 export interface Mutated<T> {
   readonly value: T;
@@ -166,12 +174,60 @@ export function writeJson(value: unknown): string {
 
 /** Numbers that break parsers: huge, negative, fractional, beyond 2^53, 2 GB and 4 GB claimed lengths. */
 export const INTERESTING_NUMBERS: readonly (number | Raw)[] = [
-  0, -1, 1, 2, 3, 7, 255, 256, 65535, 65536, 2 ** 31 - 1, 2 ** 31, 2 ** 32, 2 ** 53, 2 ** 53 + 2, 2 ** 63, 1e9, 1e12, 1e308, -1e308, 0.5, 1.5, -0, 5e-324,
-  new Raw('1e400'), new Raw('-1e400'), new Raw('NaN'), new Raw('Infinity'), new Raw('-Infinity'), new Raw('123456789012345678901234567890'),
+  0,
+  -1,
+  1,
+  2,
+  3,
+  7,
+  255,
+  256,
+  65535,
+  65536,
+  2 ** 31 - 1,
+  2 ** 31,
+  2 ** 32,
+  2 ** 53,
+  2 ** 53 + 2,
+  2 ** 63,
+  1e9,
+  1e12,
+  1e308,
+  -1e308,
+  0.5,
+  1.5,
+  -0,
+  5e-324,
+  new Raw('1e400'),
+  new Raw('-1e400'),
+  new Raw('NaN'),
+  new Raw('Infinity'),
+  new Raw('-Infinity'),
+  new Raw('123456789012345678901234567890'),
 ];
 
 const INTERESTING_STRINGS: readonly string[] = [
-  '', ' ', '\u0000', '\ud800', '\udfff', '\ud83d', 'é', '\u202e', '🦙', '__proto__', 'constructor', 'NaN', '-1', '1e999', '\n', '"', '\\', '{{', '{%', '<|endoftext|>', 'x'.repeat(300),
+  '',
+  ' ',
+  '\u0000',
+  '\ud800',
+  '\udfff',
+  '\ud83d',
+  'é',
+  '\u202e',
+  '🦙',
+  '__proto__',
+  'constructor',
+  'NaN',
+  '-1',
+  '1e999',
+  '\n',
+  '"',
+  '\\',
+  '{{',
+  '{%',
+  '<|endoftext|>',
+  'x'.repeat(300),
 ];
 
 /** Keys that name Object.prototype's members. */
@@ -311,7 +367,11 @@ export function mutateJson(rng: Rng, input: unknown, options: JsonMutationOption
           root = setAt(root, path, node.repeat(Math.max(1, Math.min(rng.size(maxGrow * 10), Math.floor(4_000_000 / Math.max(1, node.length))))));
           ops.push(`grow-string ${label(path)}`);
         } else {
-          root = setAt(root, path, Array.from({ length: rng.size(maxGrow) }, () => node));
+          root = setAt(
+            root,
+            path,
+            Array.from({ length: rng.size(maxGrow) }, () => node),
+          );
           ops.push(`repeat-into-list ${label(path)}`);
         }
         break;
@@ -348,7 +408,8 @@ export function mutateJson(rng: Rng, input: unknown, options: JsonMutationOption
         const extra = options.extraKeys ?? [];
         if (extra.length > 0) {
           const [key, value] = rng.pick(extra);
-          const objectPath = typeof node === 'object' && node !== null && !Array.isArray(node) && !(node instanceof Raw) && !(node instanceof Entries) ? path : [];
+          const objectPath =
+            typeof node === 'object' && node !== null && !Array.isArray(node) && !(node instanceof Raw) && !(node instanceof Entries) ? path : [];
           const target = getAt(root, objectPath);
           if (typeof target === 'object' && target !== null && !Array.isArray(target) && !(target instanceof Raw) && !(target instanceof Entries)) {
             root = setAt(root, [...objectPath, key], structuredClone(value));
@@ -372,7 +433,20 @@ export function mutateJson(rng: Rng, input: unknown, options: JsonMutationOption
         break;
       }
       default:
-        root = setAt(root, path, rng.pick<unknown>([new Raw('NaN'), new Raw('Infinity'), new Raw('undefined'), new Raw("'single'"), new Raw('[1,]'), new Raw('{"a" 1}'), new Raw('"\\ud800"'), new Raw('"\\u0000"')]));
+        root = setAt(
+          root,
+          path,
+          rng.pick<unknown>([
+            new Raw('NaN'),
+            new Raw('Infinity'),
+            new Raw('undefined'),
+            new Raw("'single'"),
+            new Raw('[1,]'),
+            new Raw('{"a" 1}'),
+            new Raw('"\\ud800"'),
+            new Raw('"\\u0000"'),
+          ]),
+        );
         ops.push(`invalid-token ${label(path)}`);
         break;
     }
@@ -429,7 +503,11 @@ export function mutateText(rng: Rng, text: string, options: TextMutationOptions 
       break;
     }
     case 3:
-      out.splice(i, 0, rng.pick(['', ' ', '\t', '"', '""', ',,,,', '\u0000', '{', '[', 'null', '[]', '{}', '1', '"a"', '\r', '\uFEFF', 'x'.repeat(rng.size(1_000_000))]));
+      out.splice(
+        i,
+        0,
+        rng.pick(['', ' ', '\t', '"', '""', ',,,,', '\u0000', '{', '[', 'null', '[]', '{}', '1', '"a"', '\r', '\uFEFF', 'x'.repeat(rng.size(1_000_000))]),
+      );
       name = 'insert-line';
       break;
     case 4:
@@ -489,7 +567,7 @@ const JINJA_SNIPPETS: readonly string[] = [
   '{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}',
   '{% macro g() %}{{ caller() }}{% endmacro %}{% call g() %}{{ g() }}{% endcall %}',
   "{% set ns = namespace(s='ab') %}{% for i in range(64) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s }}",
-  "{% set ns = namespace(l=[1]) %}{% for i in range(40) %}{% set ns.l = ns.l + ns.l %}{% endfor %}{{ ns.l|length }}",
+  '{% set ns = namespace(l=[1]) %}{% for i in range(40) %}{% set ns.l = ns.l + ns.l %}{% endfor %}{{ ns.l|length }}',
   "{{ 'x' | indent(10**8) }}",
   '{{ messages | tojson(indent=10**8) }}',
   "{{ (messages[0]['content'] * 3) }}",
@@ -507,10 +585,40 @@ const JINJA_SNIPPETS: readonly string[] = [
   '{{ messages|map(attribute="content")|join("z" * 10) }}',
   '{% set x = messages %}{% for i in range(30) %}{% set x = [x, x] %}{% endfor %}{{ x|tojson }}',
   '{{ "%s" % messages }}{{ messages|selectattr("role")|list }}{{ messages|groupby("role") }}',
-  '{%', '{{', '%}', '}}', '{# unclosed comment', '{% endfor %}', '{% else %}', '{% raw %}',
+  '{%',
+  '{{',
+  '%}',
+  '}}',
+  '{# unclosed comment',
+  '{% endfor %}',
+  '{% else %}',
+  '{% raw %}',
 ];
 
-const JINJA_WORDS: readonly string[] = ['for', 'endfor', 'if', 'endif', 'elif', 'else', 'set', 'macro', 'endmacro', 'in', 'not', 'and', 'or', 'loop', 'messages', 'message', 'content', 'role', 'none', 'true', 'range', 'namespace'];
+const JINJA_WORDS: readonly string[] = [
+  'for',
+  'endfor',
+  'if',
+  'endif',
+  'elif',
+  'else',
+  'set',
+  'macro',
+  'endmacro',
+  'in',
+  'not',
+  'and',
+  'or',
+  'loop',
+  'messages',
+  'message',
+  'content',
+  'role',
+  'none',
+  'true',
+  'range',
+  'namespace',
+];
 
 /** One mutation of a Jinja template's source. */
 export function mutateTemplate(rng: Rng, source: string): Mutated<string> {
@@ -544,7 +652,8 @@ export function mutateTemplate(rng: Rng, source: string): Mutated<string> {
     }
     case 6: {
       const numbers = [...source.matchAll(/\b\d+\b/g)];
-      if (numbers.length === 0) return { value: source.slice(0, boundary) + '{{ range(10**9)|length }}' + source.slice(boundary), op: 'jinja:insert range-length' };
+      if (numbers.length === 0)
+        return { value: source.slice(0, boundary) + '{{ range(10**9)|length }}' + source.slice(boundary), op: 'jinja:insert range-length' };
       const num = rng.pick(numbers);
       const replacement = rng.pick(['1000000000', '-1', '10**9', '0', '99999999999999999999']);
       return { value: source.slice(0, num.index) + replacement + source.slice(num.index + num[0].length), op: `jinja:number ${num[0]}->${replacement}` };
@@ -611,12 +720,17 @@ export function mutateSafetensors(rng: Rng, bytes: Uint8Array): Mutated<Uint8Arr
         const [b, end] = entry?.data_offsets ?? [0, 0];
         const choice = rng.int(6);
         e.data_offsets =
-          choice === 0 ? [b + 1, end + 1]
-          : choice === 1 ? [end, b]
-          : choice === 2 ? [b, 2 ** 31]
-          : choice === 3 ? [b, end - 1]
-          : choice === 4 ? [0, end - b]
-          : [b, end, 0];
+          choice === 0
+            ? [b + 1, end + 1]
+            : choice === 1
+              ? [end, b]
+              : choice === 2
+                ? [b, 2 ** 31]
+                : choice === 3
+                  ? [b, end - 1]
+                  : choice === 4
+                    ? [0, end - b]
+                    : [b, end, 0];
       });
     case 3: {
       // Lie in the u64 header length.
@@ -628,7 +742,14 @@ export function mutateSafetensors(rng: Rng, bytes: Uint8Array): Mutated<Uint8Arr
     case 4:
       return { value: bytes.subarray(0, bytes.byteLength - 1 - rng.int(Math.max(1, data.byteLength))), op: 'safetensors:truncate-data' };
     case 5: {
-      const m = mutateJson(rng, header, { maxGrow: 5_000, extraKeys: [['__metadata__', { format: 1 }], ['__metadata__', 'pt'], ['extra.weight', { dtype: 'F32', shape: [1], data_offsets: [0, 4] }]] });
+      const m = mutateJson(rng, header, {
+        maxGrow: 5_000,
+        extraKeys: [
+          ['__metadata__', { format: 1 }],
+          ['__metadata__', 'pt'],
+          ['extra.weight', { dtype: 'F32', shape: [1], data_offsets: [0, 4] }],
+        ],
+      });
       return { value: joinSafetensors(m.value, data), op: `safetensors:${m.op}` };
     }
     case 6:
@@ -637,14 +758,24 @@ export function mutateSafetensors(rng: Rng, bytes: Uint8Array): Mutated<Uint8Arr
         e.data_offsets = structuredClone(other?.data_offsets);
       });
     case 7:
-      return { value: joinSafetensors(writeJson(new Entries([...Object.entries(header), [name, header[name]]])), data), op: `safetensors:duplicate-entry '${name}'` };
+      return {
+        value: joinSafetensors(writeJson(new Entries([...Object.entries(header), [name, header[name]]])), data),
+        op: `safetensors:duplicate-entry '${name}'`,
+      };
     case 8: {
       // NaN and Inf weights: valid files; the loader may accept them.
       const out = bytes.slice();
       const start = bytes.byteLength - data.byteLength;
       for (let i = 0; i < 1 + rng.int(8) && data.byteLength >= 4; i++) {
         const at = start + 4 * rng.int(data.byteLength / 4);
-        out.set(rng.pick([[0, 0, 0xc0, 0x7f], [0, 0, 0x80, 0x7f], [0, 0, 0x80, 0xff]]), at);
+        out.set(
+          rng.pick([
+            [0, 0, 0xc0, 0x7f],
+            [0, 0, 0x80, 0x7f],
+            [0, 0, 0x80, 0xff],
+          ]),
+          at,
+        );
       }
       return { value: out, op: 'safetensors:nan-weights' };
     }
@@ -712,7 +843,11 @@ export function mutateValue(rng: Rng, input: unknown): Mutated<unknown> {
         break;
       }
       case 6:
-        root = setAt(root, path, rng.pick<unknown>([new Date(Number.NaN), new Map([[1, 2]]), new Set([1]), new Uint8Array(4), /x/, Object.create(null) as unknown, 10n]));
+        root = setAt(
+          root,
+          path,
+          rng.pick<unknown>([new Date(Number.NaN), new Map([[1, 2]]), new Set([1]), new Uint8Array(4), /x/, Object.create(null) as unknown, 10n]),
+        );
         ops.push(`exotic ${label(path)}`);
         break;
       case 7:

@@ -33,8 +33,7 @@ export async function acquireNodeDevice(options?: AcquireOptions): Promise<Acqui
   } catch (error) {
     if (error instanceof WebGpuUnavailableError) {
       throw new WebGpuUnavailableError(
-        `${error.message} In Node, install a Vulkan driver or Debian's chromium (for SwiftShader) ` +
-          'and libvulkan1, or set VK_ICD_FILENAMES.',
+        `${error.message} In Node, install a Vulkan driver or Debian's chromium (for SwiftShader) ` + 'and libvulkan1, or set VK_ICD_FILENAMES.',
       );
     }
     throw error;

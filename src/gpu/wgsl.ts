@@ -31,8 +31,7 @@ export interface ShaderInterface {
   readonly entryPoints: readonly string[];
 }
 
-const BINDING_RE =
-  /@group\((\d+)\)\s*@binding\((\d+)\)\s*var<\s*(uniform|storage)\s*(?:,\s*(read|read_write)\s*)?>\s*(\w+)\s*:\s*(\w+)/g;
+const BINDING_RE = /@group\((\d+)\)\s*@binding\((\d+)\)\s*var<\s*(uniform|storage)\s*(?:,\s*(read|read_write)\s*)?>\s*(\w+)\s*:\s*(\w+)/g;
 const ENTRY_RE = /@compute[^f]*fn\s+(\w+)/g;
 
 export function parseShaderInterface(source: string, shaderName: string): ShaderInterface {

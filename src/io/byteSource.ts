@@ -16,16 +16,9 @@ export interface ByteSource {
 
 /** Throws unless [offset, offset + length) lies inside a file of `size` bytes. */
 export function checkRange(name: string, size: number, offset: number, length: number): void {
-  if (
-    !Number.isSafeInteger(offset) ||
-    !Number.isSafeInteger(length) ||
-    offset < 0 ||
-    length < 0 ||
-    offset + length > size
-  ) {
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > size) {
     throw new ModelFormatError(
-      `read of ${length} bytes at offset ${offset} is outside the file (${size} bytes); ` +
-        `the file is truncated or its header is wrong`,
+      `read of ${length} bytes at offset ${offset} is outside the file (${size} bytes); ` + `the file is truncated or its header is wrong`,
       name,
     );
   }
@@ -35,8 +28,7 @@ export function checkRange(name: string, size: number, offset: number, length: n
 export function checkReadLength(name: string, got: number, wanted: number, offset: number): void {
   if (got !== wanted) {
     throw new ModelFormatError(
-      `expected ${wanted} bytes at offset ${offset} but the file returned ${got}; ` +
-        `was the file changed or truncated while loading? Pick it again.`,
+      `expected ${wanted} bytes at offset ${offset} but the file returned ${got}; ` + `was the file changed or truncated while loading? Pick it again.`,
       name,
     );
   }
@@ -60,8 +52,7 @@ export function bytesSource(name: string, bytes: Uint8Array): ByteSource {
  */
 export function blobSource(blob: Blob, name?: string): ByteSource {
   const file = blob as Partial<File>;
-  const sourceName =
-    name ?? (file.webkitRelativePath ? file.webkitRelativePath : undefined) ?? file.name ?? 'blob';
+  const sourceName = name ?? (file.webkitRelativePath ? file.webkitRelativePath : undefined) ?? file.name ?? 'blob';
   return {
     name: sourceName,
     size: blob.size,
@@ -72,8 +63,7 @@ export function blobSource(blob: Blob, name?: string): ByteSource {
         buffer = await blob.slice(offset, offset + length).arrayBuffer();
       } catch (error) {
         throw new ModelFormatError(
-          `could not read the file (${errorMessage(error)}); ` +
-            `if it was moved or changed after it was picked, pick it again`,
+          `could not read the file (${errorMessage(error)}); ` + `if it was moved or changed after it was picked, pick it again`,
           sourceName,
         );
       }
@@ -97,10 +87,7 @@ export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
 /** Reads a whole (small) file, refusing files over `maxBytes` so a wrong pick cannot exhaust memory. */
 export async function readAllBytes(source: ByteSource, maxBytes: number): Promise<Uint8Array> {
   if (source.size > maxBytes) {
-    throw new ModelFormatError(
-      `file is ${formatBytes(source.size)}, more than the ${formatBytes(maxBytes)} expected for this kind of file`,
-      source.name,
-    );
+    throw new ModelFormatError(`file is ${formatBytes(source.size)}, more than the ${formatBytes(maxBytes)} expected for this kind of file`, source.name);
   }
   return source.read(0, source.size);
 }

@@ -3,13 +3,7 @@
 // tokenizer_config.json, and the refusals with the exact messages shown to users.
 
 import { describe, expect, it } from 'vitest';
-import {
-  chatSegments,
-  compileChatTemplate,
-  noChatTemplateError,
-  selectChatTemplate,
-  type ChatMessage,
-} from './chatTemplate';
+import { chatSegments, compileChatTemplate, noChatTemplateError, selectChatTemplate, type ChatMessage } from './chatTemplate';
 import { DatasetError, ModelFormatError } from '../errors';
 import { CHATML, LLAMA2 } from './testChatTemplates';
 
@@ -40,9 +34,7 @@ describe('rendering', () => {
 
   it('passes bos_token / eos_token as strings and runs raise_exception', () => {
     const t = compileChatTemplate(LLAMA2, { bosToken: '<s>', eosToken: '</s>' });
-    expect(t.render(conversation)).toBe(
-      '<s>[INST] <<SYS>>\nBe brief.\n<</SYS>>\n\nWhat is 2+2? [/INST] 4 </s><s>[INST] And 3+3? [/INST] 6 </s>',
-    );
+    expect(t.render(conversation)).toBe('<s>[INST] <<SYS>>\nBe brief.\n<</SYS>>\n\nWhat is 2+2? [/INST] 4 </s><s>[INST] And 3+3? [/INST] 6 </s>');
     const error = errorOf(() => t.render([{ role: 'assistant', content: 'hi' }]));
     expect(error).toBeInstanceOf(DatasetError);
     expect(error.message).toBe(
@@ -65,7 +57,12 @@ describe('rendering', () => {
 describe('selectChatTemplate', () => {
   it('reads a string, the named-list form, and nothing', () => {
     expect(selectChatTemplate('{{ x }}')).toBe('{{ x }}');
-    expect(selectChatTemplate([{ name: 'tool_use', template: 'T' }, { name: 'default', template: 'D' }])).toBe('D');
+    expect(
+      selectChatTemplate([
+        { name: 'tool_use', template: 'T' },
+        { name: 'default', template: 'D' },
+      ]),
+    ).toBe('D');
     expect(selectChatTemplate([{ name: 'rag', template: 'R' }])).toBe('R');
     expect(selectChatTemplate(undefined)).toBeUndefined();
     expect(selectChatTemplate(null)).toBeUndefined();

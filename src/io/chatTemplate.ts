@@ -54,10 +54,7 @@ export function selectChatTemplate(raw: unknown, fileName = 'tokenizer_config.js
   if (raw === undefined || raw === null) return undefined;
   if (typeof raw === 'string') return raw.trim() === '' ? undefined : raw;
   const bad = (): never => {
-    throw new ModelFormatError(
-      '"chat_template" must be a string or a list of { "name", "template" } objects',
-      fileName,
-    );
+    throw new ModelFormatError('"chat_template" must be a string or a list of { "name", "template" } objects', fileName);
   };
   const named: { name: string; template: string }[] = [];
   if (Array.isArray(raw)) {
@@ -168,7 +165,8 @@ class BoundedInterpreter extends Interpreter {
   override evaluate(statement: Node, environment: Scope): Value {
     if (++this.steps > this.maxSteps) throw limitError(`it took more than ${this.maxSteps} steps to render one conversation`);
     if ((this.steps & 15) === 0 && Date.now() > this.deadline) throw limitError(`it took more than ${TEMPLATE_LIMITS.ms} ms to render one conversation`);
-    if (this.depth >= TEMPLATE_LIMITS.depth) throw limitError(`it nests calls more than ${TEMPLATE_LIMITS.depth} deep (a macro that calls itself without end?)`);
+    if (this.depth >= TEMPLATE_LIMITS.depth)
+      throw limitError(`it nests calls more than ${TEMPLATE_LIMITS.depth} deep (a macro that calls itself without end?)`);
     const node = asNode(statement);
     if (node && !this.seen.has(node)) {
       this.seen.add(node);
@@ -315,11 +313,7 @@ function parseFailure(error: unknown): string {
  * TEMPLATE_LIMITS, is a ModelFormatError naming `fileName` (the model's files are at fault, not
  * the data); a template's own refusal of a conversation (`raise_exception`) is a DatasetError.
  */
-export function compileChatTemplate(
-  source: string,
-  tokens: ChatTemplateTokens = {},
-  fileName = 'tokenizer_config.json',
-): ChatTemplate {
+export function compileChatTemplate(source: string, tokens: ChatTemplateTokens = {}, fileName = 'tokenizer_config.json'): ChatTemplate {
   if (source.length > TEMPLATE_LIMITS.sourceChars) {
     throw new ModelFormatError(
       `"chat_template" is ${source.length} characters long, more than the ${TEMPLATE_LIMITS.sourceChars} a chat template ` +

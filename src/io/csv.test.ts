@@ -47,9 +47,7 @@ describe('parseCsv', () => {
       throw new Error('expected a throw');
     })();
     expect(error).toBeInstanceOf(DatasetError);
-    expect(error.message).toBe(
-      `data.csv: line 3: a quoted field is never closed (a '"' is missing), so the rest of the file cannot be read`,
-    );
+    expect(error.message).toBe(`data.csv: line 3: a quoted field is never closed (a '"' is missing), so the rest of the file cannot be read`);
   });
 });
 

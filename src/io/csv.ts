@@ -37,8 +37,7 @@ export function parseCsv(text: string, delimiter = ',', fileName = 'the CSV file
       for (;;) {
         if (i >= n) {
           throw new DatasetError(
-            `${fileName}: line ${quoteLine}: a quoted field is never closed (a '"' is missing), so the rest ` +
-              `of the file cannot be read`,
+            `${fileName}: line ${quoteLine}: a quoted field is never closed (a '"' is missing), so the rest ` + `of the file cannot be read`,
           );
         }
         const q = text[i]!;

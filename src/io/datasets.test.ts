@@ -100,10 +100,9 @@ describe('JSONL rows', () => {
   });
 
   it('formats instruction/input/output rows with the Alpaca prompt', () => {
-    const data = parseDataset(
-      jsonl({ instruction: 'Add the numbers.', input: '2 and 3', output: 5 }, { instruction: 'Say hi.', output: 'hi' }),
-      { fileName: 'alpaca.jsonl' },
-    );
+    const data = parseDataset(jsonl({ instruction: 'Add the numbers.', input: '2 and 3', output: 5 }, { instruction: 'Say hi.', output: 'hi' }), {
+      fileName: 'alpaca.jsonl',
+    });
     const [a, b] = data.examples;
     expect(a!.promptText).toBe(
       'Below is an instruction that describes a task, paired with an input that provides further context. ' +
@@ -138,7 +137,18 @@ describe('JSONL rows', () => {
 
   it('accepts text-part lists as message content', () => {
     const data = parseDataset(
-      jsonl({ messages: [{ role: 'user', content: [{ type: 'text', text: 'a' }, { type: 'text', text: 'b' }] }, { role: 'assistant', content: 'c' }] }),
+      jsonl({
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'a' },
+              { type: 'text', text: 'b' },
+            ],
+          },
+          { role: 'assistant', content: 'c' },
+        ],
+      }),
       { chatTemplate: tok.compiledChatTemplate },
     );
     expect(data.examples[0]!.promptText).toBe('<|im_start|>user\nab<|im_end|>\n<|im_start|>assistant\n');
@@ -146,10 +156,22 @@ describe('JSONL rows', () => {
 
   it('refuses chat data when the model has no chat template', () => {
     const error = errorOf(() =>
-      prepareDataset(jsonl({ text: 'x' }, { messages: [{ role: 'user', content: 'a' }, { role: 'assistant', content: 'b' }] }), gpt2Like(), {
-        fileName: 'chat.jsonl',
-        seqLen: 32,
-      }),
+      prepareDataset(
+        jsonl(
+          { text: 'x' },
+          {
+            messages: [
+              { role: 'user', content: 'a' },
+              { role: 'assistant', content: 'b' },
+            ],
+          },
+        ),
+        gpt2Like(),
+        {
+          fileName: 'chat.jsonl',
+          seqLen: 32,
+        },
+      ),
     );
     expect(error).toBeInstanceOf(DatasetError);
     expect(error.message).toBe(
@@ -174,7 +196,13 @@ describe('JSONL rows', () => {
       { messages: 'hello' },
       { messages: [{ role: 'user' }, { role: 'assistant', content: 'x' }] },
       { text: { nested: true } },
-      { messages: [{ role: 'assistant', content: 'a' }, { role: 'assistant', content: 'b' }], extra: 1 },
+      {
+        messages: [
+          { role: 'assistant', content: 'a' },
+          { role: 'assistant', content: 'b' },
+        ],
+        extra: 1,
+      },
     );
     const data = parseDataset(text, { fileName: 'mixed.jsonl', chatTemplate: tok.compiledChatTemplate });
     expect(data.examples.map((e) => e.line)).toEqual([1, 14]);
@@ -205,12 +233,24 @@ describe('JSONL rows', () => {
     );
     const data = parseDataset(
       jsonl(
-        { messages: [{ role: 'system', content: 's' }, { role: 'assistant', content: 'a' }] },
-        { messages: [{ role: 'user', content: 'u' }, { role: 'assistant', content: 'a' }] },
+        {
+          messages: [
+            { role: 'system', content: 's' },
+            { role: 'assistant', content: 'a' },
+          ],
+        },
+        {
+          messages: [
+            { role: 'user', content: 'u' },
+            { role: 'assistant', content: 'a' },
+          ],
+        },
       ),
       { chatTemplate: strict.compiledChatTemplate },
     );
-    expect(data.skipped).toEqual([{ line: 1, reason: "the model's chat template (tokenizer_config.json) refused this conversation: System role not supported" }]);
+    expect(data.skipped).toEqual([
+      { line: 1, reason: "the model's chat template (tokenizer_config.json) refused this conversation: System role not supported" },
+    ]);
     expect(data.examples).toHaveLength(1);
   });
 
@@ -310,7 +350,7 @@ describe('tokenizing', () => {
     const long = 'the '.repeat(40).trim();
     const data = prepareDataset(jsonl({ text: 'short' }, { text: long }), tok, { fileName: 'd.jsonl', seqLen: 16 });
     expect(data.examples[1]!.ids).toHaveLength(16);
-    expect(data.examples[1]!.fullLength).toBe(41) // 'the' + 39 × ' the' + EOS;
+    expect(data.examples[1]!.fullLength).toBe(41); // 'the' + 39 × ' the' + EOS;
     expect(data.truncated).toEqual([{ line: 2, tokens: 41, kept: 16 }]);
     expect(data.skipped).toEqual([]);
   });
@@ -340,7 +380,12 @@ describe('tokenizing', () => {
     const llama = llamaLike();
     expect(llama.addsBos).toBe(true);
     const { examples } = tokenizeExamples(parseDataset(jsonl({ prompt: 'a', completion: 'b' })).examples, llama, { seqLen: 16 });
-    expect(examples[0]!.ids).toEqual([llama.bosId, ...llama.encode('a', { addSpecialTokens: false }), ...llama.encode('b', { addSpecialTokens: false }), llama.eosId]);
+    expect(examples[0]!.ids).toEqual([
+      llama.bosId,
+      ...llama.encode('a', { addSpecialTokens: false }),
+      ...llama.encode('b', { addSpecialTokens: false }),
+      llama.eosId,
+    ]);
     expect(examples[0]!.lossMask).toEqual([false, false, true, true]);
   });
 
@@ -353,14 +398,15 @@ describe('tokenizing', () => {
     const data = tokenizeExamples(parseDataset(jsonl({ text: 'a b' }, { text: 'a c' })).examples, narrow, { seqLen: 8 });
     expect(data.examples.map((e) => e.ids)).toEqual([[0, 1, 2]]);
     expect(data.skipped).toEqual([
-      { line: 2, reason: 'tokenizer.json: cannot encode "c": it is not in the vocabulary and the tokenizer has no "unk_token", so it would be dropped from the text' },
+      {
+        line: 2,
+        reason: 'tokenizer.json: cannot encode "c": it is not in the vocabulary and the tokenizer has no "unk_token", so it would be dropped from the text',
+      },
     ]);
   });
 
   it('refuses a sequence length below 2', () => {
-    expect(errorOf(() => tokenizeExamples([], tok, { seqLen: 1 })).message).toBe(
-      'sequence length must be a whole number of at least 2 tokens, got 1',
-    );
+    expect(errorOf(() => tokenizeExamples([], tok, { seqLen: 1 })).message).toBe('sequence length must be a whole number of at least 2 tokens, got 1');
   });
 
   it('counts tokens for the preview', () => {
@@ -406,29 +452,39 @@ describe('splitTrainValidation', () => {
 
 describe('batches', () => {
   const seq = (ids: number[], mask?: boolean[]): { ids: number[]; lossMask: boolean[] } => ({ ids, lossMask: mask ?? ids.map(() => true) });
-  const examples = [
-    seq([10, 11, 12], [false, true, true]),
-    seq([20, 21]),
-    seq([30, 31, 32, 33, 34, 35, 36, 37, 38, 39]),
-    seq([40, 41, 42, 43]),
-  ];
+  const examples = [seq([10, 11, 12], [false, true, true]), seq([20, 21]), seq([30, 31, 32, 33, 34, 35, 36, 37, 38, 39]), seq([40, 41, 42, 43])];
 
   it('one example per row: ids padded, targets shifted where they count', () => {
     const batch = makeBatch(examples, 4, 6, 1, 0, { shuffle: false, padId: 99 });
     expect(batch.ids).toBeInstanceOf(Int32Array);
     expect(Array.from(batch.ids)).toEqual([
-      10, 11, 12, 99, 99, 99,
-      20, 21, 99, 99, 99, 99,
-      30, 31, 32, 33, 34, 35, // cut to T = 6
-      40, 41, 42, 43, 99, 99,
+      10,
+      11,
+      12,
+      99,
+      99,
+      99,
+      20,
+      21,
+      99,
+      99,
+      99,
+      99,
+      30,
+      31,
+      32,
+      33,
+      34,
+      35, // cut to T = 6
+      40,
+      41,
+      42,
+      43,
+      99,
+      99,
     ]);
     const X = IGNORE_INDEX;
-    expect(Array.from(batch.targets)).toEqual([
-      11, 12, X, X, X, X,
-      21, X, X, X, X, X,
-      31, 32, 33, 34, 35, X,
-      41, 42, 43, X, X, X,
-    ]);
+    expect(Array.from(batch.targets)).toEqual([11, 12, X, X, X, X, 21, X, X, X, X, X, 31, 32, 33, 34, 35, X, 41, 42, 43, X, X, X]);
     expect(batch.countedTokens).toBe(2 + 1 + 5 + 3);
     expect(batch.tokens).toBe(3 + 2 + 6 + 4);
   });

@@ -101,7 +101,10 @@ function asText(value: unknown): string | null {
 
 function fieldList(keys: readonly string[]): string {
   if (keys.length === 0) return 'none';
-  const shown = keys.slice(0, 8).map((k) => `"${k.length > 40 ? `${k.slice(0, 37)}...` : k}"`).join(', ');
+  const shown = keys
+    .slice(0, 8)
+    .map((k) => `"${k.length > 40 ? `${k.slice(0, 37)}...` : k}"`)
+    .join(', ');
   return keys.length > 8 ? `${shown} and ${keys.length - 8} more` : shown;
 }
 
@@ -111,9 +114,7 @@ function fieldList(keys: readonly string[]): string {
  */
 export const MAX_CHAT_MESSAGES = 256;
 
-const FIELD_HELP =
-  'a row needs "text", or "prompt" and "completion", or "instruction" and "output" (and optionally ' +
-  '"input"), or "messages"';
+const FIELD_HELP = 'a row needs "text", or "prompt" and "completion", or "instruction" and "output" (and optionally ' + '"input"), or "messages"';
 
 /** Row as an Example, or the reason it cannot be used. */
 type RowResult = Example | { readonly reason: string };
@@ -191,7 +192,10 @@ function chatExample(line: number, messages: ChatMessage[], template: ChatTempla
   return {
     line,
     format: 'chat',
-    promptText: segments.slice(0, last).map((s) => s.text).join(''),
+    promptText: segments
+      .slice(0, last)
+      .map((s) => s.text)
+      .join(''),
     completionText: segments[last]!.text,
     segments,
   };
@@ -370,7 +374,10 @@ function parsePlainText(text: string, into: Collector, options: ParseOptions): v
 }
 
 function summarizeSkipped(skipped: readonly SkippedRow[], where: 'line' | 'item'): string {
-  const shown = skipped.slice(0, 3).map((s) => `${where} ${s.line}: ${s.reason}`).join('; ');
+  const shown = skipped
+    .slice(0, 3)
+    .map((s) => `${where} ${s.line}: ${s.reason}`)
+    .join('; ');
   return skipped.length > 3 ? `${shown}; and ${skipped.length - 3} more` : shown;
 }
 
@@ -437,11 +444,7 @@ function trainableTokens(mask: readonly boolean[]): number {
  * Rows that would train nothing after truncation, or hold text the tokenizer cannot encode, are
  * skipped with the reason; truncated rows are listed.
  */
-export function tokenizeExamples(
-  examples: readonly Example[],
-  tokenizer: TokenizerLike,
-  options: TokenizeOptions,
-): TokenizedData {
+export function tokenizeExamples(examples: readonly Example[], tokenizer: TokenizerLike, options: TokenizeOptions): TokenizedData {
   const T = options.seqLen;
   if (!Number.isSafeInteger(T) || T < 2) throw new DatasetError(`sequence length must be a whole number of at least 2 tokens, got ${T}`);
   const out: TokenizedExample[] = [];
@@ -515,8 +518,7 @@ export function prepareDataset(
   const skipped = [...parsed.skipped, ...tokenized.skipped].sort((a, b) => a.line - b.line);
   if (tokenized.examples.length === 0) {
     throw new DatasetError(
-      `${parsed.fileName} has no usable rows: all ${skipped.length} were skipped (` +
-        `${summarizeSkipped(skipped, parsed.kind === 'json' ? 'item' : 'line')})`,
+      `${parsed.fileName} has no usable rows: all ${skipped.length} were skipped (` + `${summarizeSkipped(skipped, parsed.kind === 'json' ? 'item' : 'line')})`,
     );
   }
   return {
@@ -599,11 +601,7 @@ export function seededPermutation(n: number, seed: number, stream = 0): number[]
  * Splits into train and validation: round(n·fraction) examples chosen by the seed (at least one
  * each way when fraction > 0 and n ≥ 2), both keeping the original order.
  */
-export function splitTrainValidation<T>(
-  examples: readonly T[],
-  validationFraction: number,
-  seed: number,
-): { train: T[]; validation: T[] } {
+export function splitTrainValidation<T>(examples: readonly T[], validationFraction: number, seed: number): { train: T[]; validation: T[] } {
   if (!(validationFraction >= 0 && validationFraction < 1)) {
     throw new DatasetError(`the validation fraction must be at least 0 and below 1, got ${validationFraction}`);
   }

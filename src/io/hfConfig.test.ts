@@ -191,7 +191,26 @@ const GEMMA3_270M = {
   hidden_size: 640,
   initializer_range: 0.02,
   intermediate_size: 2048,
-  layer_types: [SLIDING, SLIDING, SLIDING, SLIDING, SLIDING, FULL, SLIDING, SLIDING, SLIDING, SLIDING, SLIDING, FULL, SLIDING, SLIDING, SLIDING, SLIDING, SLIDING, FULL],
+  layer_types: [
+    SLIDING,
+    SLIDING,
+    SLIDING,
+    SLIDING,
+    SLIDING,
+    FULL,
+    SLIDING,
+    SLIDING,
+    SLIDING,
+    SLIDING,
+    SLIDING,
+    FULL,
+    SLIDING,
+    SLIDING,
+    SLIDING,
+    SLIDING,
+    SLIDING,
+    FULL,
+  ],
   max_position_embeddings: 32768,
   model_type: 'gemma3_text',
   num_attention_heads: 4,
@@ -432,9 +451,7 @@ describe('parseModelConfig: Llama family', () => {
     expect(() => parseModelConfig({ ...SMOLLM2_135M, num_key_value_heads: 2 })).toThrow(
       /num_attention_heads \(9\) must be divisible by num_key_value_heads \(2\)/,
     );
-    expect(() => parseModelConfig({ ...SMOLLM2_135M, num_attention_heads: 7 })).toThrow(
-      /hidden_size \(576\) must be divisible by num_attention_heads \(7\)/,
-    );
+    expect(() => parseModelConfig({ ...SMOLLM2_135M, num_attention_heads: 7 })).toThrow(/hidden_size \(576\) must be divisible by num_attention_heads \(7\)/);
     expect(() => parseModelConfig({ ...SMOLLM2_135M, head_dim: 63, num_attention_heads: 9 })).toThrow(/head_dim \(63\) must be even/);
     expect(() => parseModelConfig({ ...SMOLLM2_135M, rope_theta: 0 })).toThrow(/"rope_theta" must be a positive number/);
     expect(() => parseModelConfig({ ...SMOLLM2_135M, num_hidden_layers: -3 })).toThrow(/"num_hidden_layers"/);
@@ -486,7 +503,13 @@ describe('parseModelConfig: Qwen3', () => {
     expect(parseModelConfig(noHeadDim).headDim).toBe(128);
     const biased = parseModelConfig({ ...QWEN3_06B, num_hidden_layers: 1, attention_bias: true }) as LlamaConfig;
     expect(biased.attentionBias).toEqual({ q: true, k: true, v: true, o: true });
-    const sliding = parseModelConfig({ ...QWEN3_06B, num_hidden_layers: 4, max_window_layers: 2, use_sliding_window: true, sliding_window: 4096 }) as LlamaConfig;
+    const sliding = parseModelConfig({
+      ...QWEN3_06B,
+      num_hidden_layers: 4,
+      max_window_layers: 2,
+      use_sliding_window: true,
+      sliding_window: 4096,
+    }) as LlamaConfig;
     expect(sliding.layers.map((l) => l.window)).toEqual([null, null, 4096, 4096]);
     expect(sliding.slidingWindow).toBe(4096);
     // transformers 5 writes layer_types and rope_parameters instead.
@@ -631,10 +654,16 @@ describe('parseModelConfig: Gemma 3 (text)', () => {
     const multimodal = { architectures: ['Gemma3ForConditionalGeneration'], model_type: 'gemma3', text_config: { hidden_size: 2560 } };
     const e = errorOf(() => parseModelConfig(multimodal));
     expect(e).toBeInstanceOf(UnsupportedModelError);
-    expect(e.message).toMatch(/model_type 'gemma3' is not supported \(it is the multimodal Gemma 3 .*only text-only Gemma 3 checkpoints are supported \(model_type gemma3_text, Gemma3ForCausalLM/);
+    expect(e.message).toMatch(
+      /model_type 'gemma3' is not supported \(it is the multimodal Gemma 3 .*only text-only Gemma 3 checkpoints are supported \(model_type gemma3_text, Gemma3ForCausalLM/,
+    );
     const { model_type: _t, ...architectureOnly } = multimodal;
-    expect(errorOf(() => parseModelConfig(architectureOnly)).message).toMatch(/architecture Gemma3ForConditionalGeneration is not supported \(it is the multimodal Gemma 3/);
-    expect(errorOf(() => parseModelConfig({ model_type: 'gemma2', architectures: ['Gemma2ForCausalLM'] })).message).toMatch(/'gemma2' is not supported \(Gemma 2 .*soft-capping/);
+    expect(errorOf(() => parseModelConfig(architectureOnly)).message).toMatch(
+      /architecture Gemma3ForConditionalGeneration is not supported \(it is the multimodal Gemma 3/,
+    );
+    expect(errorOf(() => parseModelConfig({ model_type: 'gemma2', architectures: ['Gemma2ForCausalLM'] })).message).toMatch(
+      /'gemma2' is not supported \(Gemma 2 .*soft-capping/,
+    );
     expect(errorOf(() => parseModelConfig({ model_type: 'qwen3_moe' })).message).toMatch(/'qwen3_moe' is not supported \(Qwen3 mixture-of-experts/);
     expect(errorOf(() => parseModelConfig({ model_type: 'phi3' })).message).toMatch(/model_type 'phi3' is not supported; supported/);
   });

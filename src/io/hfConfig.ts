@@ -181,7 +181,9 @@ class Reader {
       this.fail(`"${key}" must be a positive integer, found ${showJson(value)}`);
     }
     if ((value as number) > max) {
-      this.fail(`"${key}" is ${value as number}, above the limit of ${max}; no model Adapter Studio can load is this large, so the file is corrupt or describes another kind of model`);
+      this.fail(
+        `"${key}" is ${value as number}, above the limit of ${max}; no model Adapter Studio can load is this large, so the file is corrupt or describes another kind of model`,
+      );
     }
     return value as number;
   }
@@ -255,16 +257,11 @@ function resolveModelType(raw: Json, file: string): { modelType: SupportedModelT
     const implied = SUPPORTED_ARCHITECTURES[known[0]!]!;
     if (modelType === undefined) modelType = implied;
     else if (implied !== modelType) {
-      throw new ModelFormatError(
-        `model_type '${modelType}' does not match architecture '${known[0]}' (which is ${implied})`,
-        file,
-      );
+      throw new ModelFormatError(`model_type '${modelType}' does not match architecture '${known[0]}' (which is ${implied})`, file);
     }
   }
   if (modelType === undefined) {
-    throw new UnsupportedModelError(
-      `${file}: neither "model_type" nor "architectures" says what model this is; ${supportedList()}`,
-    );
+    throw new UnsupportedModelError(`${file}: neither "model_type" nor "architectures" says what model this is; ${supportedList()}`);
   }
   return { modelType, architectures };
 }
@@ -294,9 +291,7 @@ function parseGpt2(raw: Json, file: string, architectures: string[]): Gpt2Config
   }
   const act = r.string('activation_function', 'gelu_new');
   if (act !== 'gelu_new' && act !== 'gelu_pytorch_tanh') {
-    unsupported(
-      `activation_function '${clipText(act)}' is not supported; GPT-2 models here use gelu_new (tanh-approximated GELU)`,
-    );
+    unsupported(`activation_function '${clipText(act)}' is not supported; GPT-2 models here use gelu_new (tanh-approximated GELU)`);
   }
   if (!r.bool('scale_attn_weights', true)) unsupported('scale_attn_weights=false is not supported');
   if (r.bool('scale_attn_by_inverse_layer_idx', false)) {
@@ -379,10 +374,7 @@ function parseLlama(raw: Json, file: string, modelType: LlamaModelType, architec
   }
   const headDim = r.positiveInt('head_dim', defaults.headDim ?? hiddenSize / numHeads);
   if (numHeads % numKvHeads !== 0) {
-    fail(
-      `num_attention_heads (${numHeads}) must be divisible by num_key_value_heads (${numKvHeads}) ` +
-        `for grouped-query attention`,
-    );
+    fail(`num_attention_heads (${numHeads}) must be divisible by num_key_value_heads (${numKvHeads}) ` + `for grouped-query attention`);
   }
   if (headDim % 2 !== 0) fail(`head_dim (${headDim}) must be even for rotary position embeddings`);
 
@@ -537,7 +529,10 @@ export function parseModelConfig(raw: unknown, file = 'config.json'): ModelConfi
 
 /** parseModelConfig from the file's text. */
 export function parseModelConfigText(text: string, file = 'config.json'): ModelConfig {
-  return parseModelConfig(parseJsonText(text, (reason) => new ModelFormatError(reason, file)), file);
+  return parseModelConfig(
+    parseJsonText(text, (reason) => new ModelFormatError(reason, file)),
+    file,
+  );
 }
 
 /** Buffers GPT-2 checkpoints carry that are not parameters (the causal mask); never loaded. */

@@ -14,7 +14,7 @@ describe('parseJsonText', () => {
     expect(jsonDepth(parseJsonText(atLimit, refuse))).toBe(MAX_JSON_DEPTH);
   });
 
-  it('refuses deeper nesting before parsing, with the caller\'s error', () => {
+  it("refuses deeper nesting before parsing, with the caller's error", () => {
     const deep = `${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}`;
     const start = performance.now();
     expect(() => parseJsonText(deep, refuse)).toThrow(

@@ -122,10 +122,7 @@ describe('openModelFiles: good folders', () => {
   });
 
   it('picks the shallowest config.json and only its folder', async () => {
-    const files = [
-      ...tinyModelFolder(tinyConfigJson('gpt2'), { folder: 'gpt2/' }),
-      json('gpt2/onnx/config.json', { model_type: 'bert' }),
-    ];
+    const files = [...tinyModelFolder(tinyConfigJson('gpt2'), { folder: 'gpt2/' }), json('gpt2/onnx/config.json', { model_type: 'bert' })];
     expect((await openModelFiles(files)).root).toBe('gpt2/');
   });
 });
@@ -147,9 +144,9 @@ describe('openModelFiles: refusals', () => {
     await expect(openModelFiles([bytesSource('model.safetensors', writeSafetensors([]))])).rejects.toThrow(
       /no config\.json among the 1 files given \(model\.safetensors\)/,
     );
-    await expect(
-      openModelFiles([json('adapter_config.json', {}), bytesSource('adapter_model.safetensors', writeSafetensors([]))]),
-    ).rejects.toThrow(/PEFT adapter folder/);
+    await expect(openModelFiles([json('adapter_config.json', {}), bytesSource('adapter_model.safetensors', writeSafetensors([]))])).rejects.toThrow(
+      /PEFT adapter folder/,
+    );
     await expect(openModelFiles([json('config.json', tinyConfigJson('gpt2'))])).rejects.toThrow(/no weights found/);
   });
 
@@ -159,7 +156,10 @@ describe('openModelFiles: refusals', () => {
   });
 
   it('passes config errors through with the file name', async () => {
-    const files = replace(tinyModelFolder(tinyConfigJson('gpt2'), { folder: 'm/' }), json('m/config.json', { ...tinyConfigJson('gpt2'), model_type: 't5', architectures: ['T5ForConditionalGeneration'] }));
+    const files = replace(
+      tinyModelFolder(tinyConfigJson('gpt2'), { folder: 'm/' }),
+      json('m/config.json', { ...tinyConfigJson('gpt2'), model_type: 't5', architectures: ['T5ForConditionalGeneration'] }),
+    );
     const error = await errorOf(openModelFiles(files));
     expect(error).toBeInstanceOf(UnsupportedModelError);
     expect(error.message).toMatch(/^m\/config\.json: model_type 't5' is not supported/);
@@ -173,9 +173,7 @@ describe('openModelFiles: refusals', () => {
     const files = replace(tinyModelFolder(config), bytesSource('model.safetensors', writeSafetensors(tensors)));
     const error = await errorOf(openModelFiles(files));
     expect(error).toBeInstanceOf(ModelFormatError);
-    expect(error.message).toBe(
-      "model.safetensors: tensor 'h.1.mlp.c_fc.bias' with shape [64] is missing (also looked for 'transformer.h.1.mlp.c_fc.bias')",
-    );
+    expect(error.message).toBe("model.safetensors: tensor 'h.1.mlp.c_fc.bias' with shape [64] is missing (also looked for 'transformer.h.1.mlp.c_fc.bias')");
   });
 
   it('explains a missing lm_head when the config unties embeddings', async () => {
@@ -187,9 +185,7 @@ describe('openModelFiles: refusals', () => {
 
   it('names a tensor with the wrong shape, the expected and found shapes, and the file', async () => {
     const config = tinyConfigJson('llama');
-    const tensors = tinyModelTensors(config).map((t) =>
-      t.name === 'model.layers.1.self_attn.v_proj.weight' ? { ...t, shape: [16, 8] } : t,
-    );
+    const tensors = tinyModelTensors(config).map((t) => (t.name === 'model.layers.1.self_attn.v_proj.weight' ? { ...t, shape: [16, 8] } : t));
     const files = replace(tinyModelFolder(config, { folder: 'x/' }), bytesSource('x/model.safetensors', writeSafetensors(tensors)));
     const error = await errorOf(openModelFiles(files));
     expect(error).toBeInstanceOf(ModelFormatError);
@@ -200,9 +196,7 @@ describe('openModelFiles: refusals', () => {
 
   it('refuses non-float weights as unsupported', async () => {
     const config = tinyConfigJson('gpt2');
-    const tensors = tinyModelTensors(config).map((t) =>
-      t.name === 'wpe.weight' ? { ...t, dtype: 'I8' as const, data: new Uint8Array(16 * 16) } : t,
-    );
+    const tensors = tinyModelTensors(config).map((t) => (t.name === 'wpe.weight' ? { ...t, dtype: 'I8' as const, data: new Uint8Array(16 * 16) } : t));
     const files = replace(tinyModelFolder(config), bytesSource('model.safetensors', writeSafetensors(tensors)));
     const error = await errorOf(openModelFiles(files));
     expect(error).toBeInstanceOf(UnsupportedModelError);
@@ -220,8 +214,7 @@ describe('openModelFiles: refusals', () => {
     const config = tinyConfigJson('llama');
     const files = tinyModelFolder(config, { shards: 2 });
     const indexFile = files.find((f) => f.name === 'model.safetensors.index.json')!;
-    const readIndex = async () =>
-      JSON.parse(new TextDecoder().decode(await indexFile.read(0, indexFile.size))) as { weight_map: Record<string, string> };
+    const readIndex = async () => JSON.parse(new TextDecoder().decode(await indexFile.read(0, indexFile.size))) as { weight_map: Record<string, string> };
 
     it('refuses a missing shard', async () => {
       const without = files.filter((f) => f.name !== 'model-00002-of-00002.safetensors');

@@ -7,22 +7,8 @@
 
 import { readJsonFile, type ByteSource } from './byteSource';
 import { clipText } from './json';
-import {
-  expectedTensors,
-  isIgnoredTensor,
-  parseModelConfig,
-  type ExpectedTensor,
-  type ModelConfig,
-} from './hfConfig';
-import {
-  formatShape,
-  parseSafetensorsHeader,
-  readTensorAsF32,
-  type Dtype,
-  type ReadOptions,
-  type SafetensorsHeader,
-  type TensorInfo,
-} from './safetensors';
+import { expectedTensors, isIgnoredTensor, parseModelConfig, type ExpectedTensor, type ModelConfig } from './hfConfig';
+import { formatShape, parseSafetensorsHeader, readTensorAsF32, type Dtype, type ReadOptions, type SafetensorsHeader, type TensorInfo } from './safetensors';
 import { ModelFormatError, UnsupportedModelError } from '../errors';
 
 /** Weight dtypes a base model may use. */
@@ -123,8 +109,7 @@ function findRoot(paths: readonly string[]): string {
     const pickles = paths.filter(isPickle);
     if (paths.some((p) => baseName(p) === 'adapter_config.json')) {
       throw new ModelFormatError(
-        'this looks like a PEFT adapter folder (adapter_config.json), not a model: drop the base model ' +
-          'folder (config.json and model.safetensors) first',
+        'this looks like a PEFT adapter folder (adapter_config.json), not a model: drop the base model ' + 'folder (config.json and model.safetensors) first',
       );
     }
     throw new ModelFormatError(
@@ -137,9 +122,7 @@ function findRoot(paths: readonly string[]): string {
   const minDepth = Math.min(...configs.map(depth));
   const shallowest = configs.filter((p) => depth(p) === minDepth);
   if (shallowest.length > 1) {
-    throw new ModelFormatError(
-      `the selection holds several models (${listSome(shallowest)}); drop one model folder at a time`,
-    );
+    throw new ModelFormatError(`the selection holds several models (${listSome(shallowest)}); drop one model folder at a time`);
   }
   return dirName(shallowest[0]!);
 }
@@ -150,12 +133,7 @@ interface Located {
 }
 
 function isStringRecord(value: unknown): value is Record<string, string> {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    !Array.isArray(value) &&
-    Object.values(value).every((v) => typeof v === 'string')
-  );
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && Object.values(value).every((v) => typeof v === 'string');
 }
 
 /** Reads the index and the shard headers; returns where each mapped tensor lives. */
@@ -170,19 +148,13 @@ async function openSharded(
   }
   const weightMap = (json as Record<string, unknown>).weight_map;
   if (!isStringRecord(weightMap)) {
-    throw new ModelFormatError(
-      '"weight_map" must be an object mapping each tensor name to its shard file name',
-      index.name,
-    );
+    throw new ModelFormatError('"weight_map" must be an object mapping each tensor name to its shard file name', index.name);
   }
   const shardNames = [...new Set(Object.values(weightMap))]; // a Set: an index may map a million tensors
   if (shardNames.length === 0) throw new ModelFormatError('"weight_map" is empty', index.name);
   const missing = shardNames.filter((s) => !filesAtRoot.has(normalizePath(s)));
   if (missing.length > 0) {
-    throw new ModelFormatError(
-      `the index needs shard files that were not given: ${listSome(missing)}; drop the whole folder with every shard`,
-      index.name,
-    );
+    throw new ModelFormatError(`the index needs shard files that were not given: ${listSome(missing)}; drop the whole folder with every shard`, index.name);
   }
   const nonSafetensors = shardNames.filter((s) => !s.endsWith('.safetensors'));
   if (nonSafetensors.length > 0) {
@@ -220,10 +192,7 @@ async function openSharded(
 
 function describeExpected(t: ExpectedTensor): string {
   const where = t.aliases.length > 0 ? ` (also looked for ${t.aliases.map((a) => `'${a}'`).join(', ')})` : '';
-  const hint =
-    t.name === 'lm_head.weight'
-      ? '; config.json says tie_word_embeddings is false, so the output head must be stored separately'
-      : '';
+  const hint = t.name === 'lm_head.weight' ? '; config.json says tie_word_embeddings is false, so the output head must be stored separately' : '';
   return `tensor '${t.name}' with shape ${formatShape(t.shape)} is missing${where}${hint}`;
 }
 
@@ -269,9 +238,7 @@ export async function openModelFiles(files: Iterable<ByteSource>): Promise<Model
       );
     }
     if (pickles.length > 0) throw new ModelFormatError(pickleMessage(pickles));
-    throw new ModelFormatError(
-      `no weights found: expected ${SINGLE_FILE} or ${INDEX_FILE} next to config.json (found ${listSome(topLevel)})`,
-    );
+    throw new ModelFormatError(`no weights found: expected ${SINGLE_FILE} or ${INDEX_FILE} next to config.json (found ${listSome(topLevel)})`);
   }
   const ignoredPickles = topLevel.filter(isPickle);
   if (ignoredPickles.length > 0) {
@@ -290,8 +257,7 @@ export async function openModelFiles(files: Iterable<ByteSource>): Promise<Model
     const storedName = candidates[0]!;
     for (const c of candidates) used.add(c);
     const { file, info } = located.get(storedName)!;
-    const sameShape =
-      info.shape.length === expected.shape.length && info.shape.every((d, i) => d === expected.shape[i]);
+    const sameShape = info.shape.length === expected.shape.length && info.shape.every((d, i) => d === expected.shape[i]);
     if (!sameShape) {
       throw new ModelFormatError(
         `tensor '${storedName}' has shape ${formatShape(info.shape)} but config.json implies ` +
@@ -389,6 +355,10 @@ export function storageBytes(count: number, storage: FrozenStorage): number {
 /** GPU bytes of the frozen base weights of `source` under `precision` (buffer rounding not included). */
 export function frozenWeightBytes(source: Pick<ModelSource, 'tensors'>, precision: FrozenPrecision = 'checkpoint'): number {
   let bytes = 0;
-  for (const t of source.tensors) bytes += storageBytes(t.shape.reduce((a, b) => a * b, 1), frozenStorage(t, precision));
+  for (const t of source.tensors)
+    bytes += storageBytes(
+      t.shape.reduce((a, b) => a * b, 1),
+      frozenStorage(t, precision),
+    );
   return bytes;
 }

@@ -21,7 +21,10 @@ afterAll(async () => {
 describe('nodeFileSource', () => {
   it('reads exactly the requested range', async () => {
     const path = join(dir, 'bytes.bin');
-    await writeFile(path, Uint8Array.from({ length: 1000 }, (_, i) => i % 251));
+    await writeFile(
+      path,
+      Uint8Array.from({ length: 1000 }, (_, i) => i % 251),
+    );
     const source = await nodeFileSource(path, 'bytes.bin');
     expect(source.size).toBe(1000);
     expect(source.name).toBe('bytes.bin');

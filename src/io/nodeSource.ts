@@ -16,10 +16,7 @@ export async function nodeFileSource(path: string, name: string = path): Promise
     if (!info.isFile()) throw new InputError('not a regular file');
     size = info.size;
   } catch (error) {
-    throw new ModelFormatError(
-      `cannot open (${errorMessage(error)})`,
-      name,
-    );
+    throw new ModelFormatError(`cannot open (${errorMessage(error)})`, name);
   }
   return {
     name,
@@ -73,10 +70,7 @@ export async function nodeDirectorySources(dir: string, maxDepth = 2): Promise<B
   try {
     await walk(dir, 0);
   } catch (error) {
-    throw new ModelFormatError(
-      `cannot list the folder (${errorMessage(error)})`,
-      dir,
-    );
+    throw new ModelFormatError(`cannot list the folder (${errorMessage(error)})`, dir);
   }
   return out;
 }

@@ -40,7 +40,12 @@ export function opfsAvailable(): boolean {
 
 /** A folder name safe on every file system, stable for a model name. */
 export function cacheKey(name: string): string {
-  return name.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^\.+/, '_').slice(0, 120) || 'model';
+  return (
+    name
+      .replace(/[^A-Za-z0-9._-]+/g, '_')
+      .replace(/^\.+/, '_')
+      .slice(0, 120) || 'model'
+  );
 }
 
 async function modelsDir(): Promise<FileSystemDirectoryHandle> {
@@ -62,7 +67,8 @@ async function fileHandle(dir: FileSystemDirectoryHandle, path: string, create: 
 }
 
 function describe(error: unknown): string {
-  if (error instanceof DOMException && error.name === 'QuotaExceededError') return 'the browser storage quota is full (free space in the site settings or delete cached models)';
+  if (error instanceof DOMException && error.name === 'QuotaExceededError')
+    return 'the browser storage quota is full (free space in the site settings or delete cached models)';
   return errorMessage(error);
 }
 

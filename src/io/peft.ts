@@ -124,7 +124,10 @@ export function peftAdapterFiles(adapter: PeftAdapter | PeftFolder): OutputFile[
     use_rslora: adapter.useRslora,
     use_dora: adapter.useDora === true,
     fan_in_fan_out: adapter.family === 'gpt2',
-    target_modules: targetModules(adapter.family, adapter.layers.map((l) => l.module)),
+    target_modules: targetModules(
+      adapter.family,
+      adapter.layers.map((l) => l.module),
+    ),
     // PEFT ≥ 0.14; written only when needed so that older versions still read the file.
     ...(adapter.excludeModules?.length ? { exclude_modules: adapter.excludeModules.map((m) => hfModulePath(adapter.family, m)) } : {}),
     rank_pattern: rankPattern,

@@ -57,7 +57,16 @@ describe('round trip with peft.ts', () => {
       layers: [layer('model.layers.0.self_attn.q_proj', 4, 16, 16, 1), layer('model.layers.1.mlp.down_proj', 4, 40, 16, 3)],
     };
     const read = await openPeftAdapterFiles(folder(peftAdapterFiles(adapter)));
-    expect(read.config).toMatchObject({ peftType: 'LORA', r: 4, loraAlpha: 8, useRslora: false, useDora: false, fanInFanOut: false, baseModel: 'tiny-llama', taskType: 'CAUSAL_LM' });
+    expect(read.config).toMatchObject({
+      peftType: 'LORA',
+      r: 4,
+      loraAlpha: 8,
+      useRslora: false,
+      useDora: false,
+      fanInFanOut: false,
+      baseModel: 'tiny-llama',
+      taskType: 'CAUSAL_LM',
+    });
     expect(read.config.targetModules).toEqual(['down_proj', 'q_proj']);
     expect([...read.layers.keys()]).toEqual(adapter.layers.map((l) => hfModulePath('llama', l.module)));
     for (const written of adapter.layers) {
@@ -150,7 +159,9 @@ describe('refusals', () => {
     expect(bad({ ...LORA, r: 0 })).toBe('a/adapter_config.json: "r" must be a whole number from 1 to 65536, found 0');
     expect(bad({ ...LORA, lora_alpha: 'x' })).toBe('a/adapter_config.json: "lora_alpha" must be a finite number, found "x"');
     expect(bad({ ...LORA, use_dora: 'yes' })).toBe('a/adapter_config.json: "use_dora" must be true or false, found "yes"');
-    expect(bad({ ...LORA, rank_pattern: { q_proj: 2.5 } })).toBe(`a/adapter_config.json: "rank_pattern" entry 'q_proj' must be a whole number from 1 to 65536, found 2.5`);
+    expect(bad({ ...LORA, rank_pattern: { q_proj: 2.5 } })).toBe(
+      `a/adapter_config.json: "rank_pattern" entry 'q_proj' must be a whole number from 1 to 65536, found 2.5`,
+    );
     expect(bad({ ...LORA, rank_pattern: { '(a+)+$': 4 } })).toContain(`"rank_pattern" key '(a+)+$' is a regular expression`);
     expect(bad({ ...LORA, target_modules: [1] })).toBe('a/adapter_config.json: "target_modules" must be a list of module names or one pattern, found [1]');
   });
@@ -161,11 +172,17 @@ describe('refusals', () => {
       `adapter/adapter_model.safetensors: module '${m}': the factors have rank 2 but adapter/adapter_config.json says 4 ("r"); the config and the weights do not belong together`,
     );
     const [A, B] = pair(m, 2, 8, 8);
-    expect((await refusal(LORA, [A!])).message).toBe(`adapter/adapter_model.safetensors: module '${m}': has lora_A but no lora_B; every adapted module needs both factors`);
-    expect((await refusal(LORA, [A!, { ...B!, shape: [8, 3], data: pseudoRandom(24, 1) }])).message).toContain('lora_A [2, 8] has rank 2 but lora_B [8, 3] has rank 3');
+    expect((await refusal(LORA, [A!])).message).toBe(
+      `adapter/adapter_model.safetensors: module '${m}': has lora_A but no lora_B; every adapted module needs both factors`,
+    );
+    expect((await refusal(LORA, [A!, { ...B!, shape: [8, 3], data: pseudoRandom(24, 1) }])).message).toContain(
+      'lora_A [2, 8] has rank 2 but lora_B [8, 3] has rank 3',
+    );
     expect((await refusal(LORA, [{ ...A!, shape: [2, 2, 4] }, B!])).message).toContain('lora_A must be a matrix [r, in], found shape [2, 2, 4]');
     const magnitude: TensorToWrite = { name: `base_model.model.${m}.lora_magnitude_vector`, dtype: 'F32', shape: [8], data: pseudoRandom(8, 3) };
-    expect((await refusal(LORA, [A!, B!, magnitude])).message).toContain('has a DoRA lora_magnitude_vector but adapter/adapter_config.json does not set use_dora');
+    expect((await refusal(LORA, [A!, B!, magnitude])).message).toContain(
+      'has a DoRA lora_magnitude_vector but adapter/adapter_config.json does not set use_dora',
+    );
     expect((await refusal({ ...LORA, use_dora: true }, [A!, B!])).message).toContain('sets use_dora but the module has no lora_magnitude_vector');
     expect((await refusal({ ...LORA, use_dora: true }, [A!, B!, { ...magnitude, shape: [4], data: pseudoRandom(4, 1) }])).message).toContain(
       'the DoRA magnitude vector must have shape [8] (one value per output), found [4]',
@@ -178,11 +195,15 @@ describe('refusals', () => {
       "adapter/adapter_model.safetensors: tensor 'base_model.model.lm_head.weight' is not a LoRA factor (lora_A, lora_B or a DoRA " +
         'lora_magnitude_vector); adapters with modules_to_save are not supported',
     );
-    expect((await withExtra({ name: 'base_model.model.embed.lora_embedding_A', dtype: 'F32', shape: [2], data: new Float32Array(2) })).message).toContain('a LoRA on an embedding layer');
-    expect((await withExtra({ name: 'base_model.model.m.k_proj.lora_A.default.weight', dtype: 'F32', shape: [2], data: new Float32Array(2) })).message).toContain('carries an adapter name');
+    expect((await withExtra({ name: 'base_model.model.embed.lora_embedding_A', dtype: 'F32', shape: [2], data: new Float32Array(2) })).message).toContain(
+      'a LoRA on an embedding layer',
+    );
+    expect(
+      (await withExtra({ name: 'base_model.model.m.k_proj.lora_A.default.weight', dtype: 'F32', shape: [2], data: new Float32Array(2) })).message,
+    ).toContain('carries an adapter name');
     const int = await refusal(LORA, [{ ...pair('m.q_proj', 2, 4, 4)[0]!, dtype: 'I32', data: new Uint8Array(32) }, pair('m.q_proj', 2, 4, 4)[1]!]);
     expect(int).toBeInstanceOf(UnsupportedModelError);
-    expect(int.message).toContain("has dtype I32; LoRA factors must be F32, F16, BF16");
+    expect(int.message).toContain('has dtype I32; LoRA factors must be F32, F16, BF16');
     expect((await refusal(LORA, [])).message).toContain('holds no LoRA tensors');
   });
 

@@ -119,9 +119,7 @@ export function parsePeftAdapterConfig(raw: unknown, fileName = ADAPTER_CONFIG_F
       ? value
       : fail(`${field} must be a whole number from 1 to ${MAX_ADAPTER_RANK}, found ${showJson(value)}`);
   const alpha = (value: unknown, field: string): number =>
-    typeof value === 'number' && Number.isFinite(value)
-      ? value
-      : fail(`${field} must be a finite number, found ${showJson(value)}`);
+    typeof value === 'number' && Number.isFinite(value) ? value : fail(`${field} must be a finite number, found ${showJson(value)}`);
   const pattern = (key: string, check: (v: unknown, field: string) => number): Record<string, number> => {
     const v = c[key];
     if (v === undefined || v === null) return {};
@@ -193,8 +191,10 @@ function classifyKey(name: string): { module: string; factor: Factor } | { probl
   const suffix = SUFFIXES.find(([s]) => name.endsWith(s));
   if (!suffix) {
     if (/\.lora_embedding_[AB]$/.test(name)) return { problem: 'is a LoRA on an embedding layer, which Adapter Studio does not apply' };
-    if (/\.lora_[AB]\.bias$/.test(name) || /\.bias$/.test(name)) return { problem: 'is a trained bias (PEFT "bias" or "lora_bias"), which Adapter Studio does not apply' };
-    if (/\.lora_[AB]\.[^.]+\.weight$/.test(name)) return { problem: 'carries an adapter name inside the key; save the adapter with PEFT\'s save_pretrained, which removes it' };
+    if (/\.lora_[AB]\.bias$/.test(name) || /\.bias$/.test(name))
+      return { problem: 'is a trained bias (PEFT "bias" or "lora_bias"), which Adapter Studio does not apply' };
+    if (/\.lora_[AB]\.[^.]+\.weight$/.test(name))
+      return { problem: "carries an adapter name inside the key; save the adapter with PEFT's save_pretrained, which removes it" };
     return { problem: 'is not a LoRA factor (lora_A, lora_B or a DoRA lora_magnitude_vector); adapters with modules_to_save are not supported' };
   }
   const withPrefix = name.slice(0, name.length - suffix[0].length);
@@ -219,13 +219,14 @@ export async function readPeftAdapter(configSource: ByteSource, weightsSource: B
     const key = classifyKey(info.name);
     if ('problem' in key) throw new ModelFormatError(`tensor '${clip(info.name)}' ${key.problem}`, file);
     if (!FACTOR_DTYPES.includes(info.dtype)) {
-      throw new UnsupportedModelError(
-        `${file}: tensor '${clip(info.name)}' has dtype ${info.dtype}; LoRA factors must be ${FACTOR_DTYPES.join(', ')}`,
-      );
+      throw new UnsupportedModelError(`${file}: tensor '${clip(info.name)}' has dtype ${info.dtype}; LoRA factors must be ${FACTOR_DTYPES.join(', ')}`);
     }
     const entry = found.get(key.module) ?? {};
     if (entry[key.factor]) {
-      throw new ModelFormatError(`module '${clip(key.module)}' has two ${key.factor === 'magnitude' ? 'DoRA magnitude vectors' : `lora_${key.factor} tensors`} ('${clip(entry[key.factor]!.name)}' and '${clip(info.name)}')`, file);
+      throw new ModelFormatError(
+        `module '${clip(key.module)}' has two ${key.factor === 'magnitude' ? 'DoRA magnitude vectors' : `lora_${key.factor} tensors`} ('${clip(entry[key.factor]!.name)}' and '${clip(info.name)}')`,
+        file,
+      );
     }
     entry[key.factor] = info;
     found.set(key.module, entry);
@@ -246,7 +247,8 @@ export async function readPeftAdapter(configSource: ByteSource, weightsSource: B
     if (B.shape.length !== 2) bad(`lora_B must be a matrix [out, r], found shape ${formatShape(B.shape)}`);
     const [rank, inFeatures] = A.shape as [number, number];
     const [outFeatures, bRank] = B.shape as [number, number];
-    if (bRank !== rank) bad(`lora_A ${formatShape(A.shape)} has rank ${rank} but lora_B ${formatShape(B.shape)} has rank ${bRank}; they must match ([r, in] and [out, r])`);
+    if (bRank !== rank)
+      bad(`lora_A ${formatShape(A.shape)} has rank ${rank} but lora_B ${formatShape(B.shape)} has rank ${bRank}; they must match ([r, in] and [out, r])`);
     if (rank === 0 || inFeatures === 0 || outFeatures === 0) bad(`lora_A ${formatShape(A.shape)} and lora_B ${formatShape(B.shape)} have an empty dimension`);
     const expectedRank = patternValue(config.rankPattern, module) ?? config.r;
     if (rank !== expectedRank) {
@@ -299,7 +301,9 @@ export async function openPeftAdapterFiles(files: Iterable<ByteSource>): Promise
     throw new ModelFormatError(`the selection holds several adapters (${configs.length} ${ADAPTER_CONFIG_FILE}); drop one adapter folder at a time`);
   }
   if (configs.length === 0) {
-    throw new ModelFormatError(`no ${ADAPTER_CONFIG_FILE} among the files given; drop the whole adapter folder (${ADAPTER_CONFIG_FILE} and ${ADAPTER_WEIGHTS_FILE})`);
+    throw new ModelFormatError(
+      `no ${ADAPTER_CONFIG_FILE} among the files given; drop the whole adapter folder (${ADAPTER_CONFIG_FILE} and ${ADAPTER_WEIGHTS_FILE})`,
+    );
   }
   if (weights.length === 0) {
     const pickle = byBase('adapter_model.bin').length > 0;

@@ -58,14 +58,16 @@ function indexBytes(indices: Uint32Array, inFeatures: number): Uint8Array {
 }
 
 export function shiraAdapterFiles(adapter: ShiraAdapter): PeftFolder {
-  if (adapter.family === 'gpt2') throw new UnsupportedError("PEFT's SHiRA adapts torch.nn.Linear layers only, not GPT-2's Conv1D projections: export the merged model instead.");
+  if (adapter.family === 'gpt2')
+    throw new UnsupportedError("PEFT's SHiRA adapts torch.nn.Linear layers only, not GPT-2's Conv1D projections: export the merged model instead.");
   const tensors: TensorToWrite[] = [];
   for (const layer of adapter.layers) {
     const { indices, values, inFeatures, outFeatures } = layer;
     const k = indices.length;
     if (values.length !== k) throw new InternalError(`${layer.module}: ${values.length} values for ${k} positions`);
     for (let t = 0; t < k; t++) {
-      if (indices[t]! >= inFeatures * outFeatures || (t > 0 && indices[t]! <= indices[t - 1]!)) throw new InternalError(`${layer.module}: positions must be ascending, distinct and inside [${outFeatures}, ${inFeatures}]`);
+      if (indices[t]! >= inFeatures * outFeatures || (t > 0 && indices[t]! <= indices[t - 1]!))
+        throw new InternalError(`${layer.module}: positions must be ascending, distinct and inside [${outFeatures}, ${inFeatures}]`);
     }
     tensors.push({ name: shiraKey(adapter.family, layer.module, 'shira_weight'), dtype: 'F32', shape: [k], data: values });
     tensors.push({ name: shiraKey(adapter.family, layer.module, 'shira_indices'), dtype: 'I32', shape: [2, k], data: indexBytes(indices, inFeatures) });
@@ -77,7 +79,10 @@ export function shiraAdapterFiles(adapter: ShiraAdapter): PeftFolder {
     r: adapter.rank,
     mask_type: adapter.maskType,
     random_seed: adapter.randomSeed,
-    target_modules: targetModules(adapter.family, adapter.layers.map((l) => l.module)),
+    target_modules: targetModules(
+      adapter.family,
+      adapter.layers.map((l) => l.module),
+    ),
     fan_in_fan_out: false,
     init_weights: true,
     modules_to_save: null,
@@ -88,5 +93,9 @@ export function shiraAdapterFiles(adapter: ShiraAdapter): PeftFolder {
     { name: 'adapter_model.safetensors', data: writeSafetensors(tensors, { format: 'pt' }) },
   ];
   const entries = adapter.layers.reduce((n, l) => n + l.indices.length, 0);
-  return { peftType: 'SHIRA', files, summary: `PEFT SHiRA: r ${adapter.rank} (${entries.toLocaleString('en-US')} trained entries), ${adapter.layers.length} modules` };
+  return {
+    peftType: 'SHIRA',
+    files,
+    summary: `PEFT SHiRA: r ${adapter.rank} (${entries.toLocaleString('en-US')} trained entries), ${adapter.layers.length} modules`,
+  };
 }

@@ -57,14 +57,17 @@ const encoder = new TextEncoder();
 
 export function veraAdapterFiles(adapter: VeraAdapter): PeftFolder {
   const { rank: r, inMax, outMax } = adapter;
-  if (adapter.A.length !== r * inMax || adapter.B.length !== outMax * r) throw new InternalError(`VeRA projections do not match r ${r}, in_max ${inMax}, out_max ${outMax}`);
+  if (adapter.A.length !== r * inMax || adapter.B.length !== outMax * r)
+    throw new InternalError(`VeRA projections do not match r ${r}, in_max ${inMax}, out_max ${outMax}`);
   const tensors: TensorToWrite[] = [
     { name: VERA_A_KEY, dtype: 'F32', shape: [r, inMax], data: adapter.A },
     { name: VERA_B_KEY, dtype: 'F32', shape: [outMax, r], data: adapter.B },
   ];
   for (const layer of adapter.layers) {
-    if (layer.inFeatures > inMax || layer.outFeatures > outMax) throw new InternalError(`${layer.module} [${layer.outFeatures}, ${layer.inFeatures}] exceeds the projections' [${outMax}, ${inMax}]`);
-    if (layer.d.length !== r || layer.b.length !== layer.outFeatures) throw new InternalError(`${layer.module}: λ_d must have ${r} values and λ_b ${layer.outFeatures}`);
+    if (layer.inFeatures > inMax || layer.outFeatures > outMax)
+      throw new InternalError(`${layer.module} [${layer.outFeatures}, ${layer.inFeatures}] exceeds the projections' [${outMax}, ${inMax}]`);
+    if (layer.d.length !== r || layer.b.length !== layer.outFeatures)
+      throw new InternalError(`${layer.module}: λ_d must have ${r} values and λ_b ${layer.outFeatures}`);
     tensors.push({ name: veraVectorKey(adapter.family, layer.module, 'vera_lambda_d'), dtype: 'F32', shape: [r], data: layer.d });
     tensors.push({ name: veraVectorKey(adapter.family, layer.module, 'vera_lambda_b'), dtype: 'F32', shape: [layer.outFeatures], data: layer.b });
   }
@@ -73,7 +76,10 @@ export function veraAdapterFiles(adapter: VeraAdapter): PeftFolder {
     task_type: 'CAUSAL_LM',
     base_model_name_or_path: adapter.baseModel,
     r,
-    target_modules: targetModules(adapter.family, adapter.layers.map((l) => l.module)),
+    target_modules: targetModules(
+      adapter.family,
+      adapter.layers.map((l) => l.module),
+    ),
     projection_prng_key: adapter.projectionPrngKey,
     save_projection: true,
     vera_dropout: 0,

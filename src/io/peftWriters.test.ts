@@ -83,12 +83,31 @@ describe('VeRA folder', () => {
     const folder = veraAdapterFiles(adapter);
     expect(folder.peftType).toBe('VERA');
     expect(peftAdapterFiles(folder)).toEqual([...folder.files]);
-    expect(configOf(folder.files)).toMatchObject({ peft_type: 'VERA', r, projection_prng_key: 3, save_projection: true, d_initial: 0.1, fan_in_fan_out: false, target_modules: ['q_proj', 'v_proj'] });
+    expect(configOf(folder.files)).toMatchObject({
+      peft_type: 'VERA',
+      r,
+      projection_prng_key: 3,
+      save_projection: true,
+      d_initial: 0.1,
+      fan_in_fan_out: false,
+      target_modules: ['q_proj', 'v_proj'],
+    });
     const { tensors } = await readAllTensorsAsF32(weightsOf(folder.files));
-    expect([...tensors.keys()].sort()).toEqual([VERA_A_KEY, VERA_B_KEY, veraVectorKey('llama', q0, 'vera_lambda_b'), veraVectorKey('llama', q0, 'vera_lambda_d'), veraVectorKey('llama', v0, 'vera_lambda_b'), veraVectorKey('llama', v0, 'vera_lambda_d')].sort());
+    expect([...tensors.keys()].sort()).toEqual(
+      [
+        VERA_A_KEY,
+        VERA_B_KEY,
+        veraVectorKey('llama', q0, 'vera_lambda_b'),
+        veraVectorKey('llama', q0, 'vera_lambda_d'),
+        veraVectorKey('llama', v0, 'vera_lambda_b'),
+        veraVectorKey('llama', v0, 'vera_lambda_d'),
+      ].sort(),
+    );
     expect(tensors.get(VERA_A_KEY)!.shape).toEqual([r, 6]);
     expect(Array.from(tensors.get(veraVectorKey('llama', v0, 'vera_lambda_b'))!.data)).toEqual([0.25, 0.25, 0.25]);
-    expect(configOf(veraAdapterFiles({ ...adapter, family: 'gpt2', layers: [{ ...adapter.layers[0]!, module: 'h.0.attn.c_attn' }] }).files).fan_in_fan_out).toBe(true);
+    expect(
+      configOf(veraAdapterFiles({ ...adapter, family: 'gpt2', layers: [{ ...adapter.layers[0]!, module: 'h.0.attn.c_attn' }] }).files).fan_in_fan_out,
+    ).toBe(true);
   });
 
   it('refuses layers wider than the projections and vectors of the wrong size', () => {
@@ -109,7 +128,14 @@ describe('SHiRA folder', () => {
 
   it('writes shira_weight [k] and int32 shira_indices [2, k] (rows, then columns)', async () => {
     const folder = shiraAdapterFiles(adapter);
-    expect(configOf(folder.files)).toMatchObject({ peft_type: 'SHIRA', r: 1, mask_type: 'random', random_seed: 5, fan_in_fan_out: false, target_modules: ['q_proj'] });
+    expect(configOf(folder.files)).toMatchObject({
+      peft_type: 'SHIRA',
+      r: 1,
+      mask_type: 'random',
+      random_seed: 5,
+      fan_in_fan_out: false,
+      target_modules: ['q_proj'],
+    });
     const header = await parseSafetensorsHeader(weightsOf(folder.files));
     expect(header.tensors.get(shiraKey('llama', q0, 'shira_indices'))).toMatchObject({ dtype: 'I32', shape: [2, 4] });
     const { tensors } = await readAllTensorsAsF32(weightsOf(folder.files));

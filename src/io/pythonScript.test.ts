@@ -22,7 +22,12 @@ describe('trainingScript', () => {
   });
 
   it('adds what a recipe asks for: bitsandbytes, peft imports, no PEFT at all', () => {
-    const quantized = trainingScript(base, (py) => ({ notes: [], body: [py.nf4Config(false), py.load(true), py.wrap], bitsandbytes: true, peftImports: ['prepare_model_for_kbit_training'] }));
+    const quantized = trainingScript(base, (py) => ({
+      notes: [],
+      body: [py.nf4Config(false), py.load(true), py.wrap],
+      bitsandbytes: true,
+      peftImports: ['prepare_model_for_kbit_training'],
+    }));
     expect(quantized).toContain('BitsAndBytesConfig');
     expect(quantized).toContain('"bitsandbytes"');
     expect(quantized).toContain('from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training');

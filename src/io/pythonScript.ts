@@ -133,7 +133,8 @@ export function scriptHelpers(c: ScriptConfig): ScriptHelpers {
     num: (key, fallback) => num(c.settings, key, fallback),
     bool: (key, fallback) => bool(c.settings, key, fallback),
     py,
-    load: (quantized) => `model = AutoModelForCausalLM.from_pretrained(MODEL, torch_dtype=torch.bfloat16${quantized ? ', quantization_config=bnb_config' : ''}, device_map="auto")`,
+    load: (quantized) =>
+      `model = AutoModelForCausalLM.from_pretrained(MODEL, torch_dtype=torch.bfloat16${quantized ? ', quantization_config=bnb_config' : ''}, device_map="auto")`,
     nf4Config: (double) => `bnb_config = BitsAndBytesConfig(
     load_in_4bit=True,
     bnb_4bit_quant_type="nf4",
@@ -170,7 +171,8 @@ export function trainingScript(c: ScriptConfig, recipeOf: (helpers: ScriptHelper
     `The studio trained on the data set "${c.dataset}"; point DATA_FILE at a JSONL version of it.`,
     ...(c.date ? [`Generated ${c.date}.`] : []),
     '',
-    'pip install "torch" "transformers>=4.46" "peft>=0.13" "trl>=0.20" "datasets" "accelerate"' + [...(quantized ? ['bitsandbytes'] : []), ...(section.pip ?? [])].map((p) => ` "${p}"`).join(''),
+    'pip install "torch" "transformers>=4.46" "peft>=0.13" "trl>=0.20" "datasets" "accelerate"' +
+      [...(quantized ? ['bitsandbytes'] : []), ...(section.pip ?? [])].map((p) => ` "${p}"`).join(''),
     `python train_${c.methodId}.py`,
     ...(section.notes.length > 0 ? ['', ...section.notes] : []),
   ]);

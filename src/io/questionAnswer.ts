@@ -20,7 +20,10 @@ export function questionPrompt(question: string): string {
 export function finalAnswer(text: string): string | null {
   const at = text.indexOf('####');
   if (at < 0) return null;
-  return text.slice(at + 4).split('\n')[0]!.trim();
+  return text
+    .slice(at + 4)
+    .split('\n')[0]!
+    .trim();
 }
 
 /** Whether a generation's `####` answer line is complete (a newline follows it). */
@@ -32,7 +35,8 @@ export function answerLineComplete(text: string): boolean {
 function mapRow(row: unknown): { row: unknown; mapped: boolean } {
   if (typeof row !== 'object' || row === null || Array.isArray(row)) return { row, mapped: false };
   const r = row as Record<string, unknown>;
-  if (READ_FIELDS.some((k) => k in r) || typeof r.question !== 'string' || (typeof r.answer !== 'string' && typeof r.answer !== 'number')) return { row, mapped: false };
+  if (READ_FIELDS.some((k) => k in r) || typeof r.question !== 'string' || (typeof r.answer !== 'string' && typeof r.answer !== 'number'))
+    return { row, mapped: false };
   return { row: { prompt: questionPrompt(r.question), completion: ` ${String(r.answer)}` }, mapped: true };
 }
 

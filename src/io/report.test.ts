@@ -13,7 +13,16 @@ const run: RunRecord = {
   status: 'done',
   model: 'kjv-llama-1m (built-in)',
   dataset: 'math (built-in)',
-  params: { lr: 1e-3, steps: 2, targets: ['all'], seed: 7, methods: [{ id: 'adapter', settings: { rank: 8 } }, { id: 'pruned', settings: {} }] },
+  params: {
+    lr: 1e-3,
+    steps: 2,
+    targets: ['all'],
+    seed: 7,
+    methods: [
+      { id: 'adapter', settings: { rank: 8 } },
+      { id: 'pruned', settings: {} },
+    ],
+  },
   methods: [
     { id: 'adapter', label: 'LoRA' },
     { id: 'pruned', label: 'SPP <x>' },
@@ -45,7 +54,11 @@ describe('run records', () => {
   });
 
   it('makes a self-contained HTML report with escaped text and inline charts', () => {
-    const html = htmlReport(run, [{ title: 'Training loss', svg: '<svg xmlns="http://www.w3.org/2000/svg"><path d="M0 0L1 1"/></svg>' }], new Date(Date.UTC(2024, 0, 2)));
+    const html = htmlReport(
+      run,
+      [{ title: 'Training loss', svg: '<svg xmlns="http://www.w3.org/2000/svg"><path d="M0 0L1 1"/></svg>' }],
+      new Date(Date.UTC(2024, 0, 2)),
+    );
     expect(html.startsWith('<!doctype html>')).toBe(true);
     expect(html).toContain('SPP &lt;x&gt;');
     expect(html).not.toContain('SPP <x>');

@@ -45,7 +45,9 @@ export interface RunRecord {
   readonly model: string;
   readonly dataset: string;
   /** The comparison's settings (shared knobs and each method's settings), as started. */
-  readonly params: Readonly<Record<string, unknown>> & { readonly methods: readonly { readonly id: string; readonly settings: Readonly<Record<string, unknown>> }[] };
+  readonly params: Readonly<Record<string, unknown>> & {
+    readonly methods: readonly { readonly id: string; readonly settings: Readonly<Record<string, unknown>> }[];
+  };
   readonly methods: readonly { readonly id: string; readonly label: string }[];
   readonly series: Readonly<Record<string, readonly RunPoint[]>>;
   readonly evals: Readonly<Record<string, readonly RunEval[]>>;
@@ -153,9 +155,7 @@ export function parseRunRecord(value: unknown, where?: string): RunRecord {
   const id = isPlainRecord(value) && typeof value.id === 'string' ? value.id : undefined;
   const name = where ?? (id !== undefined ? `saved run '${clip(id)}'` : 'saved run');
   const fail = (field: string, problem: string): never => {
-    throw new StudioError(
-      `${name} is damaged: ${field} ${problem}; delete it from the saved runs (it cannot be reopened)`,
-    );
+    throw new StudioError(`${name} is damaged: ${field} ${problem}; delete it from the saved runs (it cannot be reopened)`);
   };
   if (!isPlainRecord(value)) return fail('the record', `must be an object, found ${kindOf(value)}`);
   const str = (obj: Record<string, unknown>, key: string, field = `"${key}"`): string =>
@@ -181,8 +181,7 @@ export function parseRunRecord(value: unknown, where?: string): RunRecord {
     }
     return out;
   };
-  const object = (v: unknown, field: string): Record<string, unknown> =>
-    isPlainRecord(v) ? v : fail(field, `must be an object, found ${kindOf(v)}`);
+  const object = (v: unknown, field: string): Record<string, unknown> => (isPlainRecord(v) ? v : fail(field, `must be an object, found ${kindOf(v)}`));
 
   const status = value.status;
   if (!RUN_STATUSES.includes(status as RunRecord['status'])) {
@@ -222,7 +221,11 @@ export function parseRunRecord(value: unknown, where?: string): RunRecord {
   );
   const ready = map('ready', (v, field): RunMethodReady => {
     const o = object(v, field);
-    return { trainableParams: num(o, 'trainableParams', `${field} "trainableParams"`), bytes: num(o, 'bytes', `${field} "bytes"`), initMs: num(o, 'initMs', `${field} "initMs"`) };
+    return {
+      trainableParams: num(o, 'trainableParams', `${field} "trainableParams"`),
+      bytes: num(o, 'bytes', `${field} "bytes"`),
+      initMs: num(o, 'initMs', `${field} "initMs"`),
+    };
   });
   const halted = map('halted', (v, field) => (typeof v === 'string' ? v : fail(field, `must be a string, found ${kindOf(v)}`)));
   const accuracy =

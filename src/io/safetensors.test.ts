@@ -70,18 +70,30 @@ function randomBytes(n: number, seed: number): Uint8Array {
 /** Independent decoding of one element with DataView, for checking readTensorAsF32. */
 function referenceElement(dtype: Dtype, view: DataView, i: number): number {
   switch (dtype) {
-    case 'F32': return view.getFloat32(i * 4, true);
-    case 'F64': return Math.fround(view.getFloat64(i * 8, true));
-    case 'F16': return f16BitsToF32(view.getUint16(i * 2, true));
-    case 'BF16': return f32FromBits(view.getUint16(i * 2, true) * 65536);
-    case 'I32': return Math.fround(view.getInt32(i * 4, true));
-    case 'U32': return Math.fround(view.getUint32(i * 4, true));
-    case 'I16': return view.getInt16(i * 2, true);
-    case 'U16': return view.getUint16(i * 2, true);
-    case 'I8': return view.getInt8(i);
-    case 'U8': return view.getUint8(i);
-    case 'BOOL': return view.getUint8(i) !== 0 ? 1 : 0;
-    default: throw new Error(dtype);
+    case 'F32':
+      return view.getFloat32(i * 4, true);
+    case 'F64':
+      return Math.fround(view.getFloat64(i * 8, true));
+    case 'F16':
+      return f16BitsToF32(view.getUint16(i * 2, true));
+    case 'BF16':
+      return f32FromBits(view.getUint16(i * 2, true) * 65536);
+    case 'I32':
+      return Math.fround(view.getInt32(i * 4, true));
+    case 'U32':
+      return Math.fround(view.getUint32(i * 4, true));
+    case 'I16':
+      return view.getInt16(i * 2, true);
+    case 'U16':
+      return view.getUint16(i * 2, true);
+    case 'I8':
+      return view.getInt8(i);
+    case 'U8':
+      return view.getUint8(i);
+    case 'BOOL':
+      return view.getUint8(i) !== 0 ? 1 : 0;
+    default:
+      throw new Error(dtype);
   }
 }
 
@@ -146,9 +158,7 @@ describe('safetensors round trip', () => {
 
   it('encodes Float32Array data as F32, F16, BF16 and F64', async () => {
     const values = new Float32Array([0, -0, 1, -2.5, 65504, 1e-7, 3.14159, -1e30, Infinity, NaN]);
-    const file = writeSafetensors(
-      (['F32', 'F16', 'BF16', 'F64'] as const).map((dtype) => ({ name: dtype, dtype, shape: [2, 5], data: values })),
-    );
+    const file = writeSafetensors((['F32', 'F16', 'BF16', 'F64'] as const).map((dtype) => ({ name: dtype, dtype, shape: [2, 5], data: values })));
     const { tensors } = await readAllTensorsAsF32(bytesSource(FILE, file));
     expect(sameF32(tensors.get('F32')!.data, values)).toBe(true);
     expect(sameF32(tensors.get('F64')!.data, values)).toBe(true);
@@ -161,10 +171,13 @@ describe('safetensors round trip', () => {
   it('pads the header with spaces to a multiple of 8 and keeps the given key order', async () => {
     for (let nameLength = 1; nameLength <= 9; nameLength++) {
       const name = 'x'.repeat(nameLength);
-      const file = writeSafetensors([
-        { name: '10', dtype: 'U8', shape: [1], data: new Uint8Array([7]) },
-        { name, dtype: 'U8', shape: [3], data: new Uint8Array([1, 2, 3]) },
-      ], { b: '1', a: '2' });
+      const file = writeSafetensors(
+        [
+          { name: '10', dtype: 'U8', shape: [1], data: new Uint8Array([7]) },
+          { name, dtype: 'U8', shape: [3], data: new Uint8Array([1, 2, 3]) },
+        ],
+        { b: '1', a: '2' },
+      );
       const n = Number(new DataView(file.buffer).getBigUint64(0, true));
       expect(n % 8).toBe(0);
       const text = new TextDecoder().decode(file.subarray(8, 8 + n));
@@ -210,7 +223,8 @@ describe('safetensors round trip', () => {
 describe('safetensors reader on hand-made files', () => {
   it('reads a file written the way the reference implementation writes it', async () => {
     // Compact JSON, __metadata__ first, space padding, tensors in offset order, one empty tensor.
-    const json = '{"__metadata__":{"format":"pt"},"w":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]},' +
+    const json =
+      '{"__metadata__":{"format":"pt"},"w":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]},' +
       '"e":{"dtype":"F16","shape":[0,4],"data_offsets":[16,16]},"b":{"dtype":"BF16","shape":[2],"data_offsets":[16,20]}}';
     const padded = json + ' '.repeat((8 - (json.length % 8)) % 8);
     const data = new Uint8Array(20);
@@ -304,7 +318,9 @@ describe('safetensors validation', () => {
   it('refuses unknown dtypes and names the known ones; sub-byte dtypes are unsupported', async () => {
     await expectFormatError(rawFile({ w: { dtype: 'F33', shape: [2], data_offsets: [0, 8] } }, new Uint8Array(8)), /tensor 'w': unknown dtype 'F33'.*BF16/);
     await expectFormatError(rawFile({ w: { dtype: 'f32', shape: [2], data_offsets: [0, 8] } }, new Uint8Array(8)), /unknown dtype 'f32'/);
-    const error = await errorOf(parseSafetensorsHeader(bytesSource(FILE, rawFile({ w: { dtype: 'F4', shape: [2], data_offsets: [0, 1] } }, new Uint8Array(1)))));
+    const error = await errorOf(
+      parseSafetensorsHeader(bytesSource(FILE, rawFile({ w: { dtype: 'F4', shape: [2], data_offsets: [0, 1] } }, new Uint8Array(1)))),
+    );
     expect(error).toBeInstanceOf(UnsupportedModelError);
     expect(error.message).toMatch(/tensor 'w'.*F4/);
   });

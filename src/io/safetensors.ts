@@ -14,16 +14,7 @@ import { ModelFormatError, UnsupportedModelError, InternalError } from '../error
 import { clipText, parseJsonText, showJson } from './json';
 import { f16DecodeTable, f32ToBf16Bits, f32ToF16Bits } from './halfFloat';
 
-export {
-  f16BitsToF32,
-  bf16BitsToF32,
-  f32ToF16Bits,
-  f32ToBf16Bits,
-  encodeF16,
-  encodeBf16,
-  decodeF16,
-  decodeBf16,
-} from './halfFloat';
+export { f16BitsToF32, bf16BitsToF32, f32ToF16Bits, f32ToBf16Bits, encodeF16, encodeBf16, decodeF16, decodeBf16 } from './halfFloat';
 
 /** Bytes per element of every dtype the safetensors format defines with a whole byte size. */
 export const DTYPE_BYTES = {
@@ -51,9 +42,7 @@ export type Dtype = keyof typeof DTYPE_BYTES;
 const SUB_BYTE_DTYPES = new Set(['F4', 'F6_E2M3', 'F6_E3M2']);
 
 /** dtypes readTensorAsF32 converts. 64-bit integers and 8-bit floats are refused. */
-export const F32_CONVERTIBLE_DTYPES: readonly Dtype[] = [
-  'F32', 'F16', 'BF16', 'F64', 'I32', 'U32', 'I16', 'U16', 'I8', 'U8', 'BOOL',
-];
+export const F32_CONVERTIBLE_DTYPES: readonly Dtype[] = ['F32', 'F16', 'BF16', 'F64', 'I32', 'U32', 'I16', 'U16', 'I8', 'U8', 'BOOL'];
 
 export function isDtype(value: string): value is Dtype {
   return Object.prototype.hasOwnProperty.call(DTYPE_BYTES, value);
@@ -110,25 +99,18 @@ export async function parseSafetensorsHeader(source: ByteSource): Promise<Safete
   };
   if (source.size < 8) {
     fail(
-      `file is ${source.size} bytes, too short for a safetensors file (it starts with an 8-byte header length); ` +
-        `the file is truncated or not safetensors`,
+      `file is ${source.size} bytes, too short for a safetensors file (it starts with an 8-byte header length); ` + `the file is truncated or not safetensors`,
     );
   }
   const prefix = await source.read(0, 8);
   const n = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
   if (n > BigInt(MAX_HEADER_BYTES)) {
-    fail(
-      `header length field says ${n} bytes, over the ${MAX_HEADER_BYTES}-byte limit; ` +
-        `this is not a safetensors file or its first 8 bytes are corrupt`,
-    );
+    fail(`header length field says ${n} bytes, over the ${MAX_HEADER_BYTES}-byte limit; ` + `this is not a safetensors file or its first 8 bytes are corrupt`);
   }
   const headerLength = Number(n);
   const dataOffset = 8 + headerLength;
   if (dataOffset > source.size) {
-    fail(
-      `header length field says ${headerLength} bytes but only ${source.size - 8} bytes follow it; ` +
-        `the file is truncated or not safetensors`,
-    );
+    fail(`header length field says ${headerLength} bytes but only ${source.size - 8} bytes follow it; ` + `the file is truncated or not safetensors`);
   }
   const dataSize = source.size - dataOffset;
   const text = decodeUtf8(await source.read(8, headerLength), file, 'the safetensors header');
@@ -168,8 +150,7 @@ export async function parseSafetensorsHeader(source: ByteSource): Promise<Safete
     if (!isDtype(dtypeName)) {
       if (SUB_BYTE_DTYPES.has(dtypeName)) {
         throw new UnsupportedModelError(
-          `${file}: tensor '${name}' uses the sub-byte dtype ${dtypeName}, which Adapter Studio cannot load; ` +
-            `use F32, F16 or BF16 weights`,
+          `${file}: tensor '${name}' uses the sub-byte dtype ${dtypeName}, which Adapter Studio cannot load; ` + `use F32, F16 or BF16 weights`,
         );
       }
       bad(`unknown dtype '${clipText(dtypeName, 20)}' (safetensors dtypes: ${Object.keys(DTYPE_BYTES).join(', ')})`);
@@ -180,22 +161,14 @@ export async function parseSafetensorsHeader(source: ByteSource): Promise<Safete
         bad(`"shape" ${showJson(shape)} has ${showJson(d)}; dimensions must be non-negative integers`);
       }
     }
-    if (
-      !Array.isArray(offsets) ||
-      offsets.length !== 2 ||
-      !isNonNegativeInteger(offsets[0]) ||
-      !isNonNegativeInteger(offsets[1])
-    ) {
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !isNonNegativeInteger(offsets[0]) || !isNonNegativeInteger(offsets[1])) {
       bad(`"data_offsets" must be [begin, end] with non-negative integers, found ${showJson(offsets)}`);
     }
     const dims = shape as number[];
     const [begin, end] = offsets as [number, number];
     if (begin > end) bad(`data_offsets [${begin}, ${end}] end before they begin`);
     if (end > dataSize) {
-      bad(
-        `data_offsets [${begin}, ${end}] run past the end of the data buffer (${dataSize} bytes); ` +
-          `the file is truncated or the header lies`,
-      );
+      bad(`data_offsets [${begin}, ${end}] run past the end of the data buffer (${dataSize} bytes); ` + `the file is truncated or the header lies`);
     }
     const elementBytes = DTYPE_BYTES[dtypeName as Dtype];
     const expectedBytes = numElements(dims) * elementBytes;
@@ -277,11 +250,7 @@ export interface ReadOptions {
  * Reads one tensor as a Float32Array, converting in chunks. F32/F16/BF16 are exact; F64 rounds to
  * nearest f32; integers convert to the nearest f32 (exact below 2^24); BOOL gives 0 or 1.
  */
-export async function readTensorAsF32(
-  source: ByteSource,
-  info: TensorInfo,
-  options: ReadOptions = {},
-): Promise<Float32Array> {
+export async function readTensorAsF32(source: ByteSource, info: TensorInfo, options: ReadOptions = {}): Promise<Float32Array> {
   checkInfoInSource(source, info);
   if (!F32_CONVERTIBLE_DTYPES.includes(info.dtype)) {
     throw new UnsupportedModelError(
@@ -392,9 +361,7 @@ function encodeData(t: TensorToWrite): Uint8Array {
   const bytes = count * DTYPE_BYTES[t.dtype];
   if (t.data instanceof Uint8Array) {
     if (t.data.byteLength !== bytes) {
-      throw writerError(
-        `tensor '${t.name}' shape ${formatShape(t.shape)} of ${t.dtype} needs ${bytes} bytes, got ${t.data.byteLength}`,
-      );
+      throw writerError(`tensor '${t.name}' shape ${formatShape(t.shape)} of ${t.dtype} needs ${bytes} bytes, got ${t.data.byteLength}`);
     }
     return t.data;
   }
@@ -429,10 +396,7 @@ function encodeData(t: TensorToWrite): Uint8Array {
  * The file as parts (header, then each tensor's bytes) so a large export can become a Blob
  * without one contiguous copy: `new Blob(encodeSafetensorsParts(...))`.
  */
-export function encodeSafetensorsParts(
-  tensors: readonly TensorToWrite[],
-  metadata?: Readonly<Record<string, string>>,
-): Uint8Array[] {
+export function encodeSafetensorsParts(tensors: readonly TensorToWrite[], metadata?: Readonly<Record<string, string>>): Uint8Array[] {
   const entries: string[] = [];
   if (metadata !== undefined) {
     for (const [key, value] of Object.entries(metadata)) {
@@ -470,9 +434,6 @@ export function encodeSafetensorsParts(
 }
 
 /** A complete safetensors file in memory: header padded to 8 bytes, tensors in the given order. */
-export function writeSafetensors(
-  tensors: readonly TensorToWrite[],
-  metadata?: Readonly<Record<string, string>>,
-): Uint8Array {
+export function writeSafetensors(tensors: readonly TensorToWrite[], metadata?: Readonly<Record<string, string>>): Uint8Array {
   return concatBytes(encodeSafetensorsParts(tensors, metadata));
 }

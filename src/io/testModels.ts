@@ -60,7 +60,7 @@ export interface TinyModelOptions {
 /** Deterministic values in [-0.5, 0.5). */
 export function pseudoRandom(count: number, seed: number): Float32Array {
   const out = new Float32Array(count);
-  let s = (seed >>> 0) || 1;
+  let s = seed >>> 0 || 1;
   for (let i = 0; i < count; i++) {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
     out[i] = s / 2 ** 32 - 0.5;
@@ -75,15 +75,17 @@ export function tinyModelTensors(config: Record<string, unknown>, options: TinyM
     name: `${options.namePrefix ?? ''}${t.name}`,
     dtype: options.dtype ?? 'F32',
     shape: t.shape,
-    data: pseudoRandom(t.shape.reduce((a, b) => a * b, 1), (options.seed ?? 1) * 7919 + i),
+    data: pseudoRandom(
+      t.shape.reduce((a, b) => a * b, 1),
+      (options.seed ?? 1) * 7919 + i,
+    ),
   }));
 }
 
 /** A model folder as ByteSources: config.json, weights, and a minimal tokenizer.json. */
 export function tinyModelFolder(config: Record<string, unknown>, options: TinyModelOptions = {}): ByteSource[] {
   const folder = options.folder ?? '';
-  const text = (name: string, value: unknown): ByteSource =>
-    bytesSource(folder + name, new TextEncoder().encode(JSON.stringify(value, null, 2)));
+  const text = (name: string, value: unknown): ByteSource => bytesSource(folder + name, new TextEncoder().encode(JSON.stringify(value, null, 2)));
   const tensors = [...tinyModelTensors(config, options), ...(options.extraTensors ?? [])];
   const files: ByteSource[] = [
     text('config.json', config),

@@ -8,14 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { bytesSource, type ByteSource } from './byteSource';
 import { openModelFiles } from './modelFiles';
 import { tinyConfigJson, tinyModelFolder } from './testModels';
-import {
-  byteLevelAlphabet,
-  byteLevelBpeTokenizerJson,
-  checkTokenizerFitsModel,
-  loadModelTokenizer,
-  loadTokenizer,
-  tokenizerVocabWarning,
-} from './tokenizer';
+import { byteLevelAlphabet, byteLevelBpeTokenizerJson, checkTokenizerFitsModel, loadModelTokenizer, loadTokenizer, tokenizerVocabWarning } from './tokenizer';
 import { DatasetError, ModelFormatError } from '../errors';
 
 const MERGES: [string, string][] = [
@@ -156,7 +149,17 @@ describe('other tokenizer models', () => {
   it('loads a Unigram (SentencePiece style) tokenizer', () => {
     const tok = loadTokenizer(
       {
-        model: { type: 'Unigram', unk_id: 0, vocab: [['<unk>', 0], ['▁a', -1], ['b', -2], ['▁ab', -0.5], ['</s>', 0]] },
+        model: {
+          type: 'Unigram',
+          unk_id: 0,
+          vocab: [
+            ['<unk>', 0],
+            ['▁a', -1],
+            ['b', -2],
+            ['▁ab', -0.5],
+            ['</s>', 0],
+          ],
+        },
         pre_tokenizer: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'always', split: true },
         decoder: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'always', split: true },
         added_tokens: [{ id: 4, content: '</s>', special: true }],
@@ -228,11 +231,7 @@ describe('tokenizer.json refusals', () => {
       () => loadTokenizer(tiny(), { eos_token: '</s>' }),
       'tokenizer_config.json: "eos_token" is "</s>", which is not in tokenizer.json\'s vocabulary; the files do not belong together',
     ],
-    [
-      'a config that is not an object',
-      () => loadTokenizer(tiny(), [] as unknown as object),
-      'tokenizer_config.json: must be a JSON object',
-    ],
+    ['a config that is not an object', () => loadTokenizer(tiny(), [] as unknown as object), 'tokenizer_config.json: must be a JSON object'],
     [
       'a chat template Jinja cannot parse',
       () => loadTokenizer(tiny(), { chat_template: '{% for m in messages %}' }),
@@ -256,7 +255,9 @@ describe('tokenizer.json refusals', () => {
     expect(tok.encode('hi hi')).toEqual([2, 2]);
     const error = errorOf(() => tok.encode('hi x'));
     expect(error).toBeInstanceOf(ModelFormatError);
-    expect(error.message).toBe('tokenizer.json: cannot encode "x": it is not in the vocabulary and the tokenizer has no "unk_token", so it would be dropped from the text');
+    expect(error.message).toBe(
+      'tokenizer.json: cannot encode "x": it is not in the vocabulary and the tokenizer has no "unk_token", so it would be dropped from the text',
+    );
   });
 
   it('uses the file name it is given', () => {
@@ -268,7 +269,10 @@ describe('tokenizer.json refusals', () => {
 
 describe('a model folder', () => {
   function folder(vocabSize: number, extra: ByteSource[]): ByteSource[] {
-    const files = tinyModelFolder({ ...tinyConfigJson('gpt2'), vocab_size: vocabSize, bos_token_id: 256 + MERGES.length, eos_token_id: 256 + MERGES.length }, { folder: 'm/' });
+    const files = tinyModelFolder(
+      { ...tinyConfigJson('gpt2'), vocab_size: vocabSize, bos_token_id: 256 + MERGES.length, eos_token_id: 256 + MERGES.length },
+      { folder: 'm/' },
+    );
     const names = new Set(extra.map((f) => f.name));
     return [...files.filter((f) => !names.has(f.name)), ...extra];
   }
@@ -292,8 +296,7 @@ describe('a model folder', () => {
     );
     expect(error).toBeInstanceOf(ModelFormatError);
     expect((error as Error).message).toBe(
-      "m/tokenizer.json: has 264 token ids (0 to 263) but config.json says the model's vocab_size is 32; " +
-        'the tokenizer does not belong to this model',
+      "m/tokenizer.json: has 264 token ids (0 to 263) but config.json says the model's vocab_size is 32; " + 'the tokenizer does not belong to this model',
     );
   });
 

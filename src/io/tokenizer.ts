@@ -10,14 +10,7 @@
 
 import { BPE, Tokenizer } from '@huggingface/tokenizers';
 import { readJsonFile, type ByteSource } from './byteSource';
-import {
-  compileChatTemplate,
-  noChatTemplateError,
-  selectChatTemplate,
-  type ChatMessage,
-  type ChatTemplate,
-  type RenderOptions,
-} from './chatTemplate';
+import { compileChatTemplate, noChatTemplateError, selectChatTemplate, type ChatMessage, type ChatTemplate, type RenderOptions } from './chatTemplate';
 import type { ModelSource } from './modelFiles';
 import { ModelFormatError } from '../errors';
 import { parseJsonText, showJson } from './json';
@@ -201,8 +194,7 @@ function refuseSilentDrops(tokenizer: Tokenizer, fileName: string): void {
         if (model.tokens_to_ids.has(piece)) continue;
         if (model.byte_fallback && Array.from(utf8.encode(piece)).every((b) => model.tokens_to_ids.has(byteToken(b)))) continue;
         throw new ModelFormatError(
-          `cannot encode ${show(piece)}: it is not in the vocabulary and the tokenizer has no "unk_token", ` +
-            `so it would be dropped from the text`,
+          `cannot encode ${show(piece)}: it is not in the vocabulary and the tokenizer has no "unk_token", ` + `so it would be dropped from the text`,
           fileName,
         );
       }
@@ -269,11 +261,7 @@ function libraryCall<T>(fileName: string, what: string, call: () => T): T {
  * Builds a TextTokenizer from tokenizer.json contents (parsed, or the JSON text) and optionally
  * tokenizer_config.json. Throws ModelFormatError naming the file, with the reason.
  */
-export function loadTokenizer(
-  tokenizerJson: object | string,
-  tokenizerConfig?: object,
-  options: LoadTokenizerOptions = {},
-): TextTokenizer {
+export function loadTokenizer(tokenizerJson: object | string, tokenizerConfig?: object, options: LoadTokenizerOptions = {}): TextTokenizer {
   const fileName = options.fileName ?? 'tokenizer.json';
   const configFileName = options.configFileName ?? 'tokenizer_config.json';
   const fail = (message: string): never => {
@@ -313,19 +301,12 @@ export function loadTokenizer(
 
   const specialMap = isObject(options.specialTokensMap) ? (options.specialTokensMap as Json) : {};
   const named = (key: string): string | undefined => tokenText(config[key]) ?? tokenText(specialMap[key]);
-  const resolve = (
-    key: string,
-    fallbackIds: readonly number[],
-    known: readonly string[],
-  ): { id?: number; token?: string } => {
+  const resolve = (key: string, fallbackIds: readonly number[], known: readonly string[]): { id?: number; token?: string } => {
     const token = named(key);
     if (token !== undefined) {
       const id = tokenizer.token_to_id(token);
       if (id === undefined) {
-        throw new ModelFormatError(
-          `"${key}" is ${show(token)}, which is not in ${fileName}'s vocabulary; the files do not belong together`,
-          configFileName,
-        );
+        throw new ModelFormatError(`"${key}" is ${show(token)}, which is not in ${fileName}'s vocabulary; the files do not belong together`, configFileName);
       }
       return { id, token };
     }
@@ -366,8 +347,7 @@ export function loadTokenizer(
     for (let i = 0; i < ids.length; i++) {
       if (!isId(ids[i])) {
         throw new ModelFormatError(
-          `cannot encode ${show(encoding.tokens[i])}: it is not in the vocabulary and the tokenizer has no ` +
-            `usable "unk_token"`,
+          `cannot encode ${show(encoding.tokens[i])}: it is not in the vocabulary and the tokenizer has no ` + `usable "unk_token"`,
           fileName,
         );
       }
@@ -436,18 +416,14 @@ export async function loadModelTokenizer(model: ModelSource): Promise<TextTokeni
     if (!isObject(value)) throw new ModelFormatError('must be a JSON object', source.name);
     return value;
   };
-  const tokenizer = loadTokenizer(
-    (await readObject(files.tokenizerJson))!,
-    await readObject(files.tokenizerConfig),
-    {
-      fileName: files.tokenizerJson.name,
-      configFileName: files.tokenizerConfig?.name ?? 'tokenizer_config.json',
-      specialTokensMap: await readObject(files.specialTokensMap),
-      bosTokenId: model.config.bosTokenId,
-      eosTokenIds: model.config.eosTokenIds,
-      vocabSize: model.config.vocabSize,
-    },
-  );
+  const tokenizer = loadTokenizer((await readObject(files.tokenizerJson))!, await readObject(files.tokenizerConfig), {
+    fileName: files.tokenizerJson.name,
+    configFileName: files.tokenizerConfig?.name ?? 'tokenizer_config.json',
+    specialTokensMap: await readObject(files.specialTokensMap),
+    bosTokenId: model.config.bosTokenId,
+    eosTokenIds: model.config.eosTokenIds,
+    vocabSize: model.config.vocabSize,
+  });
   checkTokenizerFitsModel(tokenizer, model.config.vocabSize, files.tokenizerJson.name);
   return tokenizer;
 }
@@ -517,8 +493,7 @@ export interface ByteLevelBpeOptions {
 export function byteLevelBpeTokenizerJson(options: ByteLevelBpeOptions = {}): Record<string, unknown> {
   const alphabet = byteLevelAlphabet();
   const utf8 = new TextEncoder();
-  const toSymbols = (text: string): string =>
-    Array.from(utf8.encode(text), (b) => alphabet[b]!).join('');
+  const toSymbols = (text: string): string => Array.from(utf8.encode(text), (b) => alphabet[b]!).join('');
   const vocab: Record<string, number> = {};
   const order = [...alphabet].sort((x, y) => x.codePointAt(0)! - y.codePointAt(0)!);
   order.forEach((symbol, i) => (vocab[symbol] = i));

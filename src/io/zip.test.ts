@@ -58,7 +58,12 @@ describe('zip', () => {
 
   it('refuses empty and repeated names', () => {
     expect(() => zipBytes([{ name: '', data: new Uint8Array() }])).toThrow(/needs a name/);
-    expect(() => zipBytes([{ name: 'a', data: new Uint8Array() }, { name: '/a', data: new Uint8Array() }])).toThrow(/twice/);
+    expect(() =>
+      zipBytes([
+        { name: 'a', data: new Uint8Array() },
+        { name: '/a', data: new Uint8Array() },
+      ]),
+    ).toThrow(/twice/);
   });
 
   it('writes an empty archive as just the end record', () => {

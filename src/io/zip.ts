@@ -67,7 +67,8 @@ export function zipParts(entries: readonly ZipEntry[], modified: Date = new Date
     seen.add(name);
     const nameBytes = encoder.encode(name);
     const size = entry.data.byteLength;
-    if (size >= LIMIT || offset >= LIMIT) throw new UnsupportedError(`"${name}" does not fit a zip without ZIP64 (4 GiB limit); download the files one by one instead`);
+    if (size >= LIMIT || offset >= LIMIT)
+      throw new UnsupportedError(`"${name}" does not fit a zip without ZIP64 (4 GiB limit); download the files one by one instead`);
     const crc = crc32(entry.data);
 
     const local = new Uint8Array(30 + nameBytes.length);
@@ -107,7 +108,8 @@ export function zipParts(entries: readonly ZipEntry[], modified: Date = new Date
     offset += local.length + size;
   }
   const dirSize = central.reduce((n, c) => n + c.length, 0);
-  if (entries.length > 0xffff || offset + dirSize >= LIMIT) throw new UnsupportedError('the zip would need ZIP64 (over 65535 files or 4 GiB); download the files one by one instead');
+  if (entries.length > 0xffff || offset + dirSize >= LIMIT)
+    throw new UnsupportedError('the zip would need ZIP64 (over 65535 files or 4 GiB); download the files one by one instead');
   const end = new Uint8Array(22);
   const e = new DataView(end.buffer);
   e.setUint32(0, 0x06054b50, true);

@@ -197,15 +197,7 @@ function attentionCost(entryPoint: string, s: AttentionShape, used: Partial<Reco
  * O = softmax(scale · q kᵀ + mask) v into out [B, T, H*D], and the row log-sum-exp into
  * lse [B, H, T] (what backward needs; release it when there is no backward).
  */
-export function flashAttentionForward(
-  ctx: GpuContext,
-  q: GpuTensor,
-  k: GpuTensor,
-  v: GpuTensor,
-  out: GpuTensor,
-  lse: GpuTensor,
-  s: AttentionShape,
-): GpuTensor {
+export function flashAttentionForward(ctx: GpuContext, q: GpuTensor, k: GpuTensor, v: GpuTensor, out: GpuTensor, lse: GpuTensor, s: AttentionShape): GpuTensor {
   const tensors: Bound = { q: [q, 'rows'], k: [k, 'keys'], v: [v, 'keys'], dst: [out, 'rows'], lse: [lse, 'stats'] };
   const label = checkTensors('attn_forward', s, tensors, ['dst', 'lse']);
   run(ctx, 'attn_forward', s.B * s.H * tiles(s.T), s, tensors, label);

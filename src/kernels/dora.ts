@@ -24,7 +24,15 @@ function vector(kernel: string, name: string, t: GpuTensor, n: number): void {
   if (t.dtype !== 'f32' || t.size !== n) throw new GpuError(`${name} must be f32 with ${n} elements`, kernel, `${name} ${t.describe()}`);
 }
 
-function rowKernel(ctx: GpuContext, entryPoint: string, v: GpuTensor, w: GpuTensor | undefined, dst: GpuTensor, cols: number, unitWhenEqual: boolean): GpuTensor {
+function rowKernel(
+  ctx: GpuContext,
+  entryPoint: string,
+  v: GpuTensor,
+  w: GpuTensor | undefined,
+  dst: GpuTensor,
+  cols: number,
+  unitWhenEqual: boolean,
+): GpuTensor {
   ctx.dispatch({
     shader,
     entryPoint,

@@ -99,7 +99,13 @@ describe('scale and axpy', () => {
       const y = ctx.uploadF32(yData, [n]);
       const alpha = 0.3;
       expect(axpy(ctx, alpha, x, y)).toBe(y);
-      expect(relativeError(await ctx.read(y), map2(xData, yData, (p, q) => q + alpha * p)), `n=${n}`).toBeLessThan(1e-5);
+      expect(
+        relativeError(
+          await ctx.read(y),
+          map2(xData, yData, (p, q) => q + alpha * p),
+        ),
+        `n=${n}`,
+      ).toBeLessThan(1e-5);
       // x itself is unchanged
       expect(relativeError(await ctx.read(x), xData)).toBe(0);
       ctx.release(x, y);
@@ -111,7 +117,12 @@ describe('scale and axpy', () => {
     const data = randomArray(257, 40);
     const y = ctx.uploadF32(data, [257]);
     axpy(ctx, 2, y, y);
-    expect(relativeError(await ctx.read(y), Float64Array.from(data, (v) => 3 * v))).toBeLessThan(1e-5);
+    expect(
+      relativeError(
+        await ctx.read(y),
+        Float64Array.from(data, (v) => 3 * v),
+      ),
+    ).toBeLessThan(1e-5);
     ctx.release(y);
   });
 });
@@ -123,7 +134,10 @@ describe('fill and copy', () => {
       const t = ctx.uploadF32(new Float32Array(n).fill(Number.NaN), [n]);
       fill(ctx, t, -2.5);
       const got = await ctx.read(t);
-      expect(got.every((v) => v === -2.5), `n=${n}`).toBe(true);
+      expect(
+        got.every((v) => v === -2.5),
+        `n=${n}`,
+      ).toBe(true);
       ctx.release(t);
     }
   });

@@ -47,7 +47,8 @@ export function uploadHalf(ctx: GpuContext, bits: Uint8Array | Uint16Array, shap
 export function unpackHalf(ctx: GpuContext, packed: GpuTensor, out?: GpuTensor): GpuTensor {
   const label = `half unpack ${packed.describe()}`;
   if (!packed.half) throw new GpuError('the input is not a packed 16-bit tensor', 'half_unpack', label);
-  if (out && (out.dtype !== 'f32' || out.half || out.size !== packed.size)) throw new GpuError(`out must be f32 with ${packed.size} elements`, 'half_unpack', label);
+  if (out && (out.dtype !== 'f32' || out.half || out.size !== packed.size))
+    throw new GpuError(`out must be f32 with ${packed.size} elements`, 'half_unpack', label);
   const result = out ?? ctx.empty(packed.shape, 'f32', 'unpacked weight');
   const words = Math.ceil(packed.size / 2);
   ctx.dispatch({

@@ -63,7 +63,8 @@ export interface JacobiOptions {
  */
 export function jacobiWorkspace(ctx: GpuContext, C: GpuTensor, options: JacobiOptions = {}): JacobiWorkspace {
   const { transposed = false, wantU = true } = options;
-  if ((C.shape.length !== 2 && C.shape.length !== 3) || C.dtype !== 'f32') throw new GpuError('C must be an f32 matrix [q, n] or a batch of them [batch, q, n]', 'jacobi', C.describe());
+  if ((C.shape.length !== 2 && C.shape.length !== 3) || C.dtype !== 'f32')
+    throw new GpuError('C must be an f32 matrix [q, n] or a batch of them [batch, q, n]', 'jacobi', C.describe());
   const batched = C.shape.length === 3;
   const batch = batched ? C.shape[0]! : 1;
   const [rows, cols] = C.shape.slice(-2) as [number, number];
@@ -108,7 +109,15 @@ function workgroupSize(ctx: GpuContext, parallel: number): number {
   return wg;
 }
 
-function dispatch(ctx: GpuContext, w: JacobiWorkspace, entryPoint: string, wg: number, workgroups: [number, number], extra: { round?: number; maxSweeps?: number; tol?: number }, label: string): void {
+function dispatch(
+  ctx: GpuContext,
+  w: JacobiWorkspace,
+  entryPoint: string,
+  wg: number,
+  workgroups: [number, number],
+  extra: { round?: number; maxSweeps?: number; tol?: number },
+  label: string,
+): void {
   ctx.dispatch({
     shader,
     entryPoint,

@@ -38,7 +38,12 @@ export interface LanczosWorkspace {
 }
 
 export function lanczosWorkspace(ctx: GpuContext, batch: number, s: number, cols: number, steps: number): LanczosWorkspace {
-  for (const [name, value] of [['batch', batch], ['s', s], ['cols', cols], ['steps', steps]] as const) {
+  for (const [name, value] of [
+    ['batch', batch],
+    ['s', s],
+    ['cols', cols],
+    ['steps', steps],
+  ] as const) {
     if (!Number.isInteger(value) || value < 1) throw new GpuError(`${name} must be a positive integer, is ${value}`, 'lanczos');
   }
   const shape = [batch, s, cols];

@@ -141,7 +141,10 @@ export function matmulInto(ctx: GpuContext, a: GpuTensor, b: GpuTensor, out: Gpu
   }
   if (bias && bias.size !== s.N) throw new GpuError(`bias must have ${s.N} elements, has ${bias.size}`, 'matmul', label);
   if (out === a || out === b) throw new GpuError('output must not alias an input', 'matmul', label);
-  for (const [name, t] of [['a', a], ['b', b]] as const) {
+  for (const [name, t] of [
+    ['a', a],
+    ['b', b],
+  ] as const) {
     if (t.dtype !== 'f32' && !t.half) throw new GpuError(`${name} must be f32 or packed 16-bit, is ${t.dtype}`, 'matmul', label);
   }
   if (out.dtype !== 'f32' || out.half) throw new GpuError('output must be f32', 'matmul', label);

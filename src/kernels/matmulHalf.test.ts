@@ -84,13 +84,18 @@ describe.each(MATMUL_VARIANTS)('matmul with a packed 16-bit weight (%s variant)'
       const y = ctx.uploadF32(prior, [M, out]);
       matmulInto(ctx, x, W.t, y, { transB: true, bias, alpha: 0.5, accumulate: true, variant });
       const xw = matmulRef(xData, W.values, M, out, inF, false, true);
-      expect(relativeError(await ctx.read(y), xw.map((v, i) => 0.5 * v + biasData[i % out]! + prior[i]!))).toBeLessThan(1e-5);
+      expect(
+        relativeError(
+          await ctx.read(y),
+          xw.map((v, i) => 0.5 * v + biasData[i % out]! + prior[i]!),
+        ),
+      ).toBeLessThan(1e-5);
       ctx.release(x, W.t, bias, y);
     });
   }
 
   if (variant !== 'vec4') {
-    it('reads a packed A (W Aᵀ with W [out, in] packed, as DoRA\'s norms do) on odd sizes', async () => {
+    it("reads a packed A (W Aᵀ with W [out, in] packed, as DoRA's norms do) on odd sizes", async () => {
       const ctx = await testContext();
       for (const format of FORMATS) {
         for (const [r, out, inF] of SIZES) {
@@ -98,7 +103,9 @@ describe.each(MATMUL_VARIANTS)('matmul with a packed 16-bit weight (%s variant)'
           const aData = randomArray(r * inF, r + 5);
           const A = ctx.uploadF32(aData, [r, inF]);
           const P = matmul(ctx, W.t, A, { transB: true, variant });
-          expect(relativeError(await ctx.read(P), matmulRef(W.values, aData, out, r, inF, false, true)), `${format} r=${r} out=${out} in=${inF}`).toBeLessThan(1e-5);
+          expect(relativeError(await ctx.read(P), matmulRef(W.values, aData, out, r, inF, false, true)), `${format} r=${r} out=${out} in=${inF}`).toBeLessThan(
+            1e-5,
+          );
           ctx.release(W.t, A, P);
         }
       }
@@ -159,7 +166,11 @@ describe('packed 16-bit weights', () => {
   it('gathers embedding rows from a packed table exactly (odd C and V)', async () => {
     const ctx = await testContext();
     for (const format of FORMATS) {
-      for (const [V, C] of [[7, 33], [33, 7], [100, 1]] as const) {
+      for (const [V, C] of [
+        [7, 33],
+        [33, 7],
+        [100, 1],
+      ] as const) {
         const table = packedWeight(ctx, V, C, format, V * C);
         const idList = [0, V - 1, 3 % V, 1 % V, V + 5];
         const ids = ctx.upload(Uint32Array.from(idList), [idList.length], 'u32');

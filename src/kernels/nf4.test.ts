@@ -7,28 +7,10 @@ import { describe, expect, it } from 'vitest';
 import source from '../../shaders/nf4.wgsl?raw';
 import { GpuError } from '../errors';
 import type { GpuContext } from '../gpu/context';
-import {
-  NF4_CODE,
-  NF4_THRESHOLDS,
-  dequantizeNf4Ref,
-  nf4AbsmaxRef,
-  nf4BitsPerWeight,
-  nf4WordsToBytes,
-  quantizeNf4Ref,
-  type Nf4Data,
-} from '../io/nf4Reference';
+import { NF4_CODE, NF4_THRESHOLDS, dequantizeNf4Ref, nf4AbsmaxRef, nf4BitsPerWeight, nf4WordsToBytes, quantizeNf4Ref, type Nf4Data } from '../io/nf4Reference';
 import { testContext } from '../test/gpu';
 import { matmulRef, randomArray, relativeError, rng } from '../test/reference';
-import {
-  dequantizeNf4,
-  nf4DivideForTest,
-  nf4Matmul,
-  nf4MatmulInputGrad,
-  quantizeNf4,
-  releaseNf4,
-  uploadNf4,
-  type Nf4Weight,
-} from './nf4';
+import { dequantizeNf4, nf4DivideForTest, nf4Matmul, nf4MatmulInputGrad, quantizeNf4, releaseNf4, uploadNf4, type Nf4Weight } from './nf4';
 
 const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
 
@@ -54,7 +36,10 @@ function testWeights(rows: number, cols: number, seed: number): Float32Array {
 async function expectMatchesReference(ctx: GpuContext, q: Nf4Weight, ref: Nf4Data, what: string): Promise<void> {
   expect(nf4WordsToBytes(await ctx.readU32(q.packed), ref.n), `${what} codes`).toEqual(ref.bytes);
   const words = await ctx.readU32(q.packed);
-  expect(new Uint8Array(words.buffer).subarray(ref.bytes.length).every((b) => b === 0), `${what} padding`).toBe(true);
+  expect(
+    new Uint8Array(words.buffer).subarray(ref.bytes.length).every((b) => b === 0),
+    `${what} padding`,
+  ).toBe(true);
   if (q.absmax.kind === 'f32') {
     expect(bits(await ctx.read(q.absmax.values)), `${what} absmax`).toEqual(bits(ref.absmax));
   } else {
@@ -131,11 +116,23 @@ describe('quantizeNf4 / dequantizeNf4', () => {
     const cases: [number[], number[]][] = [
       [[-1, 1], [0x0f]],
       [[1, -1], [0xf0]],
-      [[2, 1, 0.5, -0.2, 0], [0xfc, 0xa6, 0x77]],
-      [[-1, 0, -0, 0.5, NF4_THRESHOLDS[3]!, Math.fround(NF4_THRESHOLDS[3]! * (1 - 2 ** -23)), NF4_THRESHOLDS[11]!, 0.75], [0x07, 0x7c, 0x34, 0xbe]],
+      [
+        [2, 1, 0.5, -0.2, 0],
+        [0xfc, 0xa6, 0x77],
+      ],
+      [
+        [-1, 0, -0, 0.5, NF4_THRESHOLDS[3]!, Math.fround(NF4_THRESHOLDS[3]! * (1 - 2 ** -23)), NF4_THRESHOLDS[11]!, 0.75],
+        [0x07, 0x7c, 0x34, 0xbe],
+      ],
       [[0.3], [0xf7]],
-      [[3, 1.1679376363754272, -3, 0.11937045305967331], [0xfc, 0x08]], // w · fl(1/3), not w / 3
-      [[0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0]],
+      [
+        [3, 1.1679376363754272, -3, 0.11937045305967331],
+        [0xfc, 0x08],
+      ], // w · fl(1/3), not w / 3
+      [
+        [0, 0, 0, 0, 0, 0, 0],
+        [0, 0, 0, 0],
+      ],
     ];
     for (const [w, bytes] of cases) {
       const W = ctx.uploadF32(w, [1, w.length]);
@@ -242,7 +239,13 @@ describe('nf4Matmul / nf4MatmulInputGrad', () => {
         const dxRef = matmulRef(gData, deq, N, inF, outF);
         expect(relativeError(await ctx.read(dx), dxRef), `${what} dx`).toBeLessThan(1e-5);
         nf4MatmulInputGrad(ctx, G, q, dx, true);
-        expect(relativeError(await ctx.read(dx), dxRef.map((v) => 2 * v)), `${what} dx accumulated`).toBeLessThan(1e-5);
+        expect(
+          relativeError(
+            await ctx.read(dx),
+            dxRef.map((v) => 2 * v),
+          ),
+          `${what} dx accumulated`,
+        ).toBeLessThan(1e-5);
 
         releaseNf4(ctx, q);
         ctx.release(W, x, G, bias, y, dx);

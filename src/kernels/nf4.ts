@@ -144,8 +144,20 @@ function doubleQuantize(ctx: GpuContext, absmax: GpuTensor, label: string): { co
   const mean = ctx.empty([1], 'f32', 'nf4 absmax mean');
   const codes8 = ctx.empty([Math.ceil(blocks / 4)], 'u32', 'nf4 absmax codes');
   const scales = ctx.empty([chunks], 'f32', 'nf4 absmax scales');
-  run(ctx, { entryPoint: 'nf4_absmax_sums', params: { count: blocks }, bindings: { src: absmax, out: sums }, workgroups: gridFor(ctx, chunks, WG), label: `${label} absmax sums` });
-  run(ctx, { entryPoint: 'nf4_absmax_mean', params: { n: chunks, count: blocks }, bindings: { src: sums, out: mean }, workgroups: [1], label: `${label} absmax mean` });
+  run(ctx, {
+    entryPoint: 'nf4_absmax_sums',
+    params: { count: blocks },
+    bindings: { src: absmax, out: sums },
+    workgroups: gridFor(ctx, chunks, WG),
+    label: `${label} absmax sums`,
+  });
+  run(ctx, {
+    entryPoint: 'nf4_absmax_mean',
+    params: { n: chunks, count: blocks },
+    bindings: { src: sums, out: mean },
+    workgroups: [1],
+    label: `${label} absmax mean`,
+  });
   run(ctx, {
     entryPoint: 'nf4_double_quant',
     params: { count: blocks },
@@ -273,6 +285,12 @@ export function releaseNf4(ctx: GpuContext, q: Nf4Weight): void {
 export function nf4DivideForTest(ctx: GpuContext, pairs: GpuTensor): GpuTensor {
   const count = Math.floor(pairs.size / 2);
   const out = ctx.empty([count], 'f32', 'nf4 divide test');
-  run(ctx, { entryPoint: 'nf4_divide_test', params: { count }, bindings: { src: pairs, out }, workgroups: gridFor(ctx, count, WG), label: `nf4 divide test [${count}]` });
+  run(ctx, {
+    entryPoint: 'nf4_divide_test',
+    params: { count },
+    bindings: { src: pairs, out },
+    workgroups: gridFor(ctx, count, WG),
+    label: `nf4 divide test [${count}]`,
+  });
   return out;
 }

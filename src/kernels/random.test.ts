@@ -29,9 +29,21 @@ function philoxRef(counter: readonly number[], key: readonly number[]): number[]
 
 // Random123 kat_vectors, philox4x32 10: counter, key → output.
 const KAT: [number[], number[], number[]][] = [
-  [[0, 0, 0, 0], [0, 0], [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]],
-  [[0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff], [0xffffffff, 0xffffffff], [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd]],
-  [[0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344], [0xa4093822, 0x299f31d0], [0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1]],
+  [
+    [0, 0, 0, 0],
+    [0, 0],
+    [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8],
+  ],
+  [
+    [0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff],
+    [0xffffffff, 0xffffffff],
+    [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd],
+  ],
+  [
+    [0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344],
+    [0xa4093822, 0x299f31d0],
+    [0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1],
+  ],
 ];
 
 function moments(x: Float32Array): { mean: number; variance: number; skew: number; kurtosis: number } {
@@ -103,7 +115,7 @@ describe('randomUniform', () => {
     const m = moments(x);
     const se = Math.sqrt(1 / 12 / n); // standard error of the mean for width 1
     expect(Math.abs(m.mean - (lo + hi) / 2)).toBeLessThan(5 * se);
-    expect(Math.abs(m.variance - 1 / 12)).toBeLessThan(0.01 / 12 * 2);
+    expect(Math.abs(m.variance - 1 / 12)).toBeLessThan((0.01 / 12) * 2);
     expect(x.reduce((a, b) => Math.min(a, b))).toBeGreaterThanOrEqual(lo);
     expect(x.reduce((a, b) => Math.max(a, b))).toBeLessThanOrEqual(hi);
     ctx.release(u);
@@ -123,7 +135,7 @@ describe('randomNormal', () => {
     expect(Math.abs(m.kurtosis - 3)).toBeLessThan(5 * Math.sqrt(24 / n));
     const y = randomNormal(ctx, [1000, 7], 7, 0, { mean: 2, std: 0.5 });
     const my = moments(await ctx.read(y));
-    expect(Math.abs(my.mean - 2)).toBeLessThan(5 * 0.5 / Math.sqrt(7000));
+    expect(Math.abs(my.mean - 2)).toBeLessThan((5 * 0.5) / Math.sqrt(7000));
     expect(Math.abs(my.variance / 0.25 - 1)).toBeLessThan(5 * Math.sqrt(2 / 7000));
     ctx.release(z, y);
   });

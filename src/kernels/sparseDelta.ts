@@ -21,7 +21,8 @@ const WG = 256;
 function checkIndices(kernel: string, idx: GpuTensor, values?: GpuTensor): number {
   const shapes = `idx ${idx.describe()}${values ? `, values ${values.describe()}` : ''}`;
   if (idx.dtype !== 'u32' || idx.shape.length !== 1) throw new GpuError('idx must be u32 [k]', kernel, shapes);
-  if (values && (values.dtype !== 'f32' || values.shape.length !== 1 || values.size !== idx.size)) throw new GpuError(`values must be f32 [${idx.size}]`, kernel, shapes);
+  if (values && (values.dtype !== 'f32' || values.shape.length !== 1 || values.size !== idx.size))
+    throw new GpuError(`values must be f32 [${idx.size}]`, kernel, shapes);
   return idx.size;
 }
 
@@ -58,7 +59,8 @@ export function sparseGradValues(ctx: GpuContext, x: GpuTensor, G: GpuTensor, id
   const { s = 1, into, accumulate = false } = options;
   const k = checkIndices(kernel, idx);
   const shapes = `x ${x.describe()}, G ${G.describe()}, idx ${idx.describe()}`;
-  if (x.shape.length !== 2 || G.shape.length !== 2 || x.dtype !== 'f32' || G.dtype !== 'f32') throw new GpuError('x and G must be f32 matrices [N, cols] and [N, rows]', kernel, shapes);
+  if (x.shape.length !== 2 || G.shape.length !== 2 || x.dtype !== 'f32' || G.dtype !== 'f32')
+    throw new GpuError('x and G must be f32 matrices [N, cols] and [N, rows]', kernel, shapes);
   const [N, cols] = x.shape as [number, number];
   if (G.shape[0] !== N || G.shape[1] !== rows) throw new GpuError(`G must be [${N}, ${rows}]`, kernel, shapes);
   if (accumulate && !into) throw new GpuError('accumulate needs `into`', kernel, shapes);

@@ -133,7 +133,7 @@ describe('spp kernels', () => {
     }
   });
 
-  it('∂L/∂Wcol and ∂L/∂Wrow match ADAPTERS.md\'s sums over D = Gᵀx for every partial-chunk size', async () => {
+  it("∂L/∂Wcol and ∂L/∂Wrow match ADAPTERS.md's sums over D = Gᵀx for every partial-chunk size", async () => {
     const ctx = await testContext();
     for (const [N, inF, outF] of SHAPES) {
       const c = makeCase(N, inF, outF);
@@ -175,8 +175,18 @@ describe('spp kernels', () => {
     const gradCol = ctx.uploadF32(start.subarray(0, 16), [16]);
     sppGradWrow(ctx, x, G, W, Wcol, S, { into: gradRow, accumulate: true });
     sppGradWcol(ctx, x, G, W, Wrow, S, { into: gradCol, accumulate: true });
-    expect(relativeError(await ctx.read(gradRow), want.dWrow.map((v, i) => v + start[i]!))).toBeLessThan(1e-5);
-    expect(relativeError(await ctx.read(gradCol), want.dWcol.map((v, i) => v + start[i]!))).toBeLessThan(1e-5);
+    expect(
+      relativeError(
+        await ctx.read(gradRow),
+        want.dWrow.map((v, i) => v + start[i]!),
+      ),
+    ).toBeLessThan(1e-5);
+    expect(
+      relativeError(
+        await ctx.read(gradCol),
+        want.dWcol.map((v, i) => v + start[i]!),
+      ),
+    ).toBeLessThan(1e-5);
   });
 
   it('columnSum sums rows, scales, accumulates', async () => {
@@ -193,7 +203,12 @@ describe('spp kernels', () => {
       expect(relativeError(await ctx.read(columnSum(ctx, a)), want)).toBeLessThan(1e-6);
       const into = ctx.uploadF32(new Float32Array(C).fill(1), [C]);
       columnSum(ctx, a, { alpha: -3, into, accumulate: true });
-      expect(relativeError(await ctx.read(into), want.map((v) => 1 - 3 * v))).toBeLessThan(1e-6);
+      expect(
+        relativeError(
+          await ctx.read(into),
+          want.map((v) => 1 - 3 * v),
+        ),
+      ).toBeLessThan(1e-6);
       ctx.release(a, into);
     }
   });

@@ -62,7 +62,11 @@ function checkWeights(kernel: string, W: GpuTensor, s: number, Wrow?: GpuTensor,
   if (Wrow && !same(Wrow, [SPP_BLOCKS, inF])) fail(`Wrow must be [${SPP_BLOCKS}, ${inF}]`);
   if (Wcol && !same(Wcol, [out])) fail(`Wcol must be [${out}]`);
   if (!Number.isFinite(s)) fail(`scale s = ${s} is not finite`);
-  for (const [name, t] of [['W', W], ['Wrow', Wrow], ['Wcol', Wcol]] as const) {
+  for (const [name, t] of [
+    ['W', W],
+    ['Wrow', Wrow],
+    ['Wcol', Wcol],
+  ] as const) {
     if (t && t.dtype !== 'f32') fail(`${name} must be f32, is ${t.dtype}`);
   }
   return { out, inF, blockRows: out / SPP_BLOCKS };
@@ -84,7 +88,16 @@ function baseParams(sh: SppShape, tokens: number, s: number): Record<string, num
 }
 
 /** y [N, out] = x [N, in] · W'ᵀ (+ bias [out]). */
-export function sppForward(ctx: GpuContext, x: GpuTensor, W: GpuTensor, Wrow: GpuTensor, Wcol: GpuTensor, s: number, bias?: GpuTensor, out?: GpuTensor): GpuTensor {
+export function sppForward(
+  ctx: GpuContext,
+  x: GpuTensor,
+  W: GpuTensor,
+  Wrow: GpuTensor,
+  Wcol: GpuTensor,
+  s: number,
+  bias?: GpuTensor,
+  out?: GpuTensor,
+): GpuTensor {
   const sh = checkWeights('spp_forward', W, s, Wrow, Wcol);
   const N = checkActivation('spp_forward', 'x', x, sh.inF);
   if (bias && (!same(bias, [sh.out]) || bias.dtype !== 'f32')) throw new GpuError(`bias must be f32 [${sh.out}]`, 'spp_forward', `bias ${bias.describe()}`);
@@ -126,7 +139,14 @@ function rowsPerPartial(kernel: string, options: SppGradOptions): number {
 }
 
 /** Resolves the gradient's destination: `into` (checked) or a new tensor. */
-function destination(ctx: GpuContext, kernel: string, shape: readonly number[], inputs: readonly GpuTensor[], options: SppGradOptions, what: string): GpuTensor {
+function destination(
+  ctx: GpuContext,
+  kernel: string,
+  shape: readonly number[],
+  inputs: readonly GpuTensor[],
+  options: SppGradOptions,
+  what: string,
+): GpuTensor {
   if (options.accumulate && !options.into) throw new GpuError('accumulate needs `into`', kernel);
   const dst = options.into ?? ctx.empty(shape, 'f32', what);
   checkOutput(kernel, dst, shape, inputs);
@@ -193,7 +213,8 @@ export function columnSum(ctx: GpuContext, a: GpuTensor, options: ColumnSumOptio
   if (accumulate && !into) throw new GpuError('accumulate needs `into`', 'column_sum');
   if (!Number.isFinite(alpha)) throw new GpuError(`alpha ${alpha} is not finite`, 'column_sum');
   const dst = into ?? ctx.empty([C], 'f32', 'column sum');
-  if (dst.size !== C || dst.dtype !== 'f32') throw new GpuError(`output must be f32 with ${C} elements`, 'column_sum', `a ${a.describe()}, out ${dst.describe()}`);
+  if (dst.size !== C || dst.dtype !== 'f32')
+    throw new GpuError(`output must be f32 with ${C} elements`, 'column_sum', `a ${a.describe()}, out ${dst.describe()}`);
   if (dst.buffer === a.buffer) throw new GpuError('output must not alias the input', 'column_sum', `a ${a.describe()}`);
   ctx.dispatch({
     shader,

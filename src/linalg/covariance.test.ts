@@ -22,7 +22,10 @@ describe('CorDA covariance', () => {
     const a = gaussian(7 * n, 3).map((v) => 3 * v);
     const b = gaussian(5 * n, 4).map((v) => -Math.abs(v) + 0.05);
     const C = rt.uploadF32(new Float32Array(n * n), [n, n]);
-    for (const [X, shape] of [[a, [1, 7, n]], [b, [5, n]]] as const) {
+    for (const [X, shape] of [
+      [a, [1, 7, n]],
+      [b, [5, n]],
+    ] as const) {
       const x = rt.uploadF32(Float32Array.from(X), shape);
       accumulateScaledGram(rt, x, C);
       rt.release(x);
@@ -49,11 +52,12 @@ describe('CorDA covariance', () => {
     // v C_fix⁻¹ · C_fix = v for two rows.
     const V = gaussian(2 * n, 10);
     const solved = solveRows(f, V, 2, n);
-    for (let r = 0; r < 2; r++) for (let j = 0; j < n; j++) {
-      let back = 0;
-      for (let k = 0; k < n; k++) back += solved[r * n + k]! * f.fixed[k * n + j]!;
-      expect(Math.abs(back - V[r * n + j]!)).toBeLessThan(1e-9);
-    }
+    for (let r = 0; r < 2; r++)
+      for (let j = 0; j < n; j++) {
+        let back = 0;
+        for (let k = 0; k < n; k++) back += solved[r * n + k]! * f.fixed[k * n + j]!;
+        expect(Math.abs(back - V[r * n + j]!)).toBeLessThan(1e-9);
+      }
     expect(() => dampedCholesky(new Float64Array(n * n), n)).toThrow(/no calibration activations/);
   });
 });

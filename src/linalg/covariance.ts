@@ -31,7 +31,8 @@ const SAMPLE_EPS = 1e-30;
 /** C [in, in] += X̂ᵀX̂ with X̂ = X / |max(X)| for one sample X [..., in]. */
 export function accumulateScaledGram(rt: Runtime, x: GpuTensor, C: GpuTensor): void {
   const inF = C.shape[0]!;
-  if (C.shape.length !== 2 || C.shape[1] !== inF || x.size % inF !== 0) throw new InternalError(`covariance [${C.shape.join(', ')}] does not fit input [${x.shape.join(', ')}]`);
+  if (C.shape.length !== 2 || C.shape[1] !== inF || x.size % inF !== 0)
+    throw new InternalError(`covariance [${C.shape.join(', ')}] does not fit input [${x.shape.join(', ')}]`);
   const X = x.view([x.size / inF, inF]); // [tokens, in]
   const peak = max(rt, X); // [1] signed maximum
   const peak2 = sumSquares(rt, peak); // [1] max²
@@ -81,7 +82,8 @@ export function dampedCholesky(C: ArrayLike<number>, n: number): DampedCholesky 
   let trace = 0;
   for (let i = 0; i < n; i++) trace += C[i * n + i]!;
   const mean = trace / n;
-  if (!(mean > 0) || !Number.isFinite(mean)) throw new InputError(`the covariance has no positive diagonal (mean ${mean}): no calibration activations reached this layer`);
+  if (!(mean > 0) || !Number.isFinite(mean))
+    throw new InputError(`the covariance has no positive diagonal (mean ${mean}): no calibration activations reached this layer`);
   for (let damp = 0.01; damp < 1e6; damp *= 2) {
     const fixed = Float64Array.from(C);
     for (let i = 0; i < n; i++) fixed[i * n + i]! += damp * mean;

@@ -89,11 +89,18 @@ export async function inputComponents(rt: Runtime, acc: InputScatter, k: number,
   if (n === 0) throw new InputError('no calibration tokens reached this layer');
   if (!Number.isInteger(k) || k < 1 || k > inF) throw new InternalError(`cannot take ${k} components of ${inF} input features`);
   matmulInto(rt, acc.sum.view([1, inF]), acc.sum.view([1, inF]), acc.S, { transA: true, alpha: -1 / n, accumulate: true }); // S_c
-  const diagonalIds = rt.upload(Uint32Array.from({ length: inF }, (_, i) => i * (inF + 1)), [inF], 'u32', 'diagonal positions');
+  const diagonalIds = rt.upload(
+    Uint32Array.from({ length: inF }, (_, i) => i * (inF + 1)),
+    [inF],
+    'u32',
+    'diagonal positions',
+  );
   const diagonal = embeddingForward(rt, diagonalIds, acc.S.view([inF * inF, 1]));
   const total = (await rt.read(diagonal)).reduce((a, v) => a + v, 0);
   rt.release(diagonalIds, diagonal);
-  const svd = options.exact ? await exactSvd(rt, acc.S, { keep: k }) : randomizedSvd(rt, acc.S, { rank: k, oversample: Math.min(k, inF - k), niter: options.niter, seed: options.seed });
+  const svd = options.exact
+    ? await exactSvd(rt, acc.S, { keep: k })
+    : randomizedSvd(rt, acc.S, { rank: k, oversample: Math.min(k, inF - k), niter: options.niter, seed: options.seed });
   try {
     return { values: await rt.read(svd.S), vectors: await rt.read(svd.Vt), total, tokens: n };
   } finally {

@@ -70,7 +70,8 @@ export interface Triplets {
 /** All k = min(m, n) singular triplets by the exact SVD, or a clear refusal past its size. */
 export async function fullSvd(rt: Runtime, M: GpuTensor, what: string): Promise<Triplets> {
   const [m, n] = M.shape as [number, number];
-  if (Math.min(m, n) > EXACT_SVD_MAX_SIDE) throw new UnsupportedError(`${what}: needs an exact SVD, which takes min(out, in) ≤ ${EXACT_SVD_MAX_SIDE}; this matrix is [${m}, ${n}]`);
+  if (Math.min(m, n) > EXACT_SVD_MAX_SIDE)
+    throw new UnsupportedError(`${what}: needs an exact SVD, which takes min(out, in) ≤ ${EXACT_SVD_MAX_SIDE}; this matrix is [${m}, ${n}]`);
   const { U, S, Vt } = await exactSvd(rt, M);
   const sigma = await rt.read(S);
   rt.release(S);
@@ -83,7 +84,12 @@ export function spectrumEnd(k: number, r: number, end: 'top' | 'bottom'): number
 }
 
 function leaves(name: string, A: GpuTensor, B: GpuTensor, residual: GpuTensor, sigma: Float32Array): LowRankInit {
-  return { A: Tensor.leaf(A, true, `${name}.lora_A`), B: Tensor.leaf(B, true, `${name}.lora_B`), residual: Tensor.leaf(residual, false, `${name}.weight`), sigma };
+  return {
+    A: Tensor.leaf(A, true, `${name}.lora_A`),
+    B: Tensor.leaf(B, true, `${name}.lora_B`),
+    residual: Tensor.leaf(residual, false, `${name}.weight`),
+    sigma,
+  };
 }
 
 /** PiSSA's split of the triplets `idx`: B = U diag(√σ'), A = diag(√σ') Vᵀ, σ' = σ/s; W_res = W − sBA. */
@@ -92,7 +98,13 @@ export function splitTriplets(rt: Runtime, W: Tensor, t: Triplets, idx: readonly
   const B = pickColumns(rt, t.U, idx, root, `${name}.lora_B`);
   const A = pickRows(rt, t.Vt, idx, root, `${name}.lora_A`);
   const residual = subtractProduct(rt, W.data, B, A, scaling, `${name}.residual`);
-  return leaves(name, A, B, residual, Float32Array.from(idx, (i) => t.sigma[i]!));
+  return leaves(
+    name,
+    A,
+    B,
+    residual,
+    Float32Array.from(idx, (i) => t.sigma[i]!),
+  );
 }
 
 /** OLoRA: B = orth(W[:, :r]) = Q[:, :r], A = BᵀW = R[:r, :]. Needs r ≤ min(out, in). */
@@ -120,7 +132,15 @@ export async function miloraInit(rt: Runtime, W: Tensor, scaling: number, rank: 
 export type CordaMode = 'ipm' | 'kpm';
 
 /** CorDA from the mean input covariance C [in, in]: IPM the top r triplets of W C_fix, KPM the bottom r. */
-export async function cordaInit(rt: Runtime, W: Tensor, covariance: Tensor, mode: CordaMode, scaling: number, rank: number, name: string): Promise<LowRankInit & { damp: number }> {
+export async function cordaInit(
+  rt: Runtime,
+  W: Tensor,
+  covariance: Tensor,
+  mode: CordaMode,
+  scaling: number,
+  rank: number,
+  name: string,
+): Promise<LowRankInit & { damp: number }> {
   const [, inF] = W.shape as [number, number];
   const factor = dampedCholesky(await rt.read(covariance.data), inF);
   const fixed = rt.uploadF32(Float32Array.from(factor.fixed), [inF, inF], 'C_fix');
@@ -137,7 +157,16 @@ export async function cordaInit(rt: Runtime, W: Tensor, covariance: Tensor, mode
     const A = rt.uploadF32(Float32Array.from(solved), [rank, inF], `${name}.lora_A`);
     const B = pickColumns(rt, t.U, idx, root, `${name}.lora_B`);
     const residual = subtractProduct(rt, W.data, B, A, scaling, `${name}.residual`);
-    return { ...leaves(name, A, B, residual, Float32Array.from(idx, (i) => t.sigma[i]!)), damp: factor.damp };
+    return {
+      ...leaves(
+        name,
+        A,
+        B,
+        residual,
+        Float32Array.from(idx, (i) => t.sigma[i]!),
+      ),
+      damp: factor.damp,
+    };
   } finally {
     rt.release(t.U, t.Vt);
   }
@@ -199,7 +228,15 @@ export function loragaScales(o: LoraGaOptions, out: number, scaling: number, sig
 }
 
 /** LoRA-GA from the summed gradient of `batches` batches (G = sum / batches, as both codes average). */
-export async function loragaInit(rt: Runtime, W: Tensor, gradientSum: GpuTensor, batches: number, scaling: number, o: LoraGaOptions, name: string): Promise<LowRankInit> {
+export async function loragaInit(
+  rt: Runtime,
+  W: Tensor,
+  gradientSum: GpuTensor,
+  batches: number,
+  scaling: number,
+  o: LoraGaOptions,
+  name: string,
+): Promise<LowRankInit> {
   const [out, inF] = W.shape as [number, number];
   const r = o.rank;
   if (2 * r > Math.min(out, inF)) throw new InputError(`${name}: LoRA-GA needs 2r ≤ min(out, in) = ${Math.min(out, inF)}`);
@@ -208,7 +245,12 @@ export async function loragaInit(rt: Runtime, W: Tensor, gradientSum: GpuTensor,
   rt.release(S);
   try {
     const idx = loragaIndices(o.direction, r);
-    const d = loragaScales(o, out, scaling, idx.b.map((i) => sigma[i]!));
+    const d = loragaScales(
+      o,
+      out,
+      scaling,
+      idx.b.map((i) => sigma[i]!),
+    );
     const A = pickRows(rt, Vt, idx.a, d.a, `${name}.lora_A`);
     const B = pickColumns(rt, U, idx.b, d.b, `${name}.lora_B`);
     const residual = subtractProduct(rt, W.data, B, A, scaling, `${name}.residual`);

@@ -20,7 +20,7 @@
 // on GPUs ('rounds'). E 1024×1024 ≈ 3e10–4e10 flops: about a second on a discrete GPU; on
 // SwiftShader one workgroup runs at ≈ 85 MFLOP/s, so 128×352 takes ~2 s and 256×256 ~6 s (a
 // batch of L matrices runs L workgroups side by side, as many at once as there are cores).
-// The estimate costs ≈ 2.4·10³·m·n flops (nuclear.ts), all of it matmul: at s = 256 both are
+// The estimate costs ≈ 2.3·10³·m·n flops (nuclear.ts), all of it matmul: at s = 256 both are
 // ~10⁸–10⁹ flops, which is why the default threshold sits there; below it the exact value is
 // cheap and preferred. SwiftShader runs the one-workgroup Jacobi ~10–30× slower per flop than
 // its matmul (measured at [192, 576]: 8.1 s exact, 0.5–0.7 s estimated; [576, 576]: 58 s against
@@ -61,7 +61,8 @@ export interface NuclearOptions {
 
 function check(E: GpuTensor, kernel: string, batch = false): void {
   if (E.dtype !== 'f32') throw new GpuError(`E must be f32, is ${E.dtype}`, kernel, E.describe());
-  if (E.shape.length !== 2 && !(batch && E.shape.length === 3)) throw new GpuError(`E must be a matrix [m, n]${batch ? ' or a batch [L, m, n]' : ''}`, kernel, E.describe());
+  if (E.shape.length !== 2 && !(batch && E.shape.length === 3))
+    throw new GpuError(`E must be a matrix [m, n]${batch ? ' or a batch [L, m, n]' : ''}`, kernel, E.describe());
 }
 
 /** ‖E‖_F (any shape, as a flat array). */
@@ -92,7 +93,12 @@ export async function nuclearNorms(ctx: GpuContext, E: GpuTensor, options: Nucle
   const s = Math.min(m, n);
   const exactMaxSide = Math.min(options.exactMaxSide ?? (ctx.info.isSoftware ? EXACT_NUCLEAR_MAX_SIDE_SOFTWARE : EXACT_NUCLEAR_MAX_SIDE), 1024);
   if (s > exactMaxSide) {
-    return (await estimateNuclearNorms(ctx, E, options.estimate)).map((e) => ({ value: e.value, method: 'randomized', error: e.error, frobenius: e.frobenius }));
+    return (await estimateNuclearNorms(ctx, E, options.estimate)).map((e) => ({
+      value: e.value,
+      method: 'randomized',
+      error: e.error,
+      frobenius: e.frobenius,
+    }));
   }
   const ss = frobeniusSquares(ctx, E);
   const gram = Math.max(m, n) >= 2 * s;

@@ -138,7 +138,8 @@ describe('randomized nuclear norm on the GPU', () => {
     const B = knownSpectrum(mb, nb, sb, 18).W;
     const [m, n] = [ma * mb, na * nb];
     const K = new Float32Array(m * n);
-    for (let i = 0; i < ma; i++) for (let j = 0; j < na; j++) for (let p = 0; p < mb; p++) for (let q = 0; q < nb; q++) K[(i * mb + p) * n + j * nb + q] = A[i * na + j]! * B[p * nb + q]!;
+    for (let i = 0; i < ma; i++)
+      for (let j = 0; j < na; j++) for (let p = 0; p < mb; p++) for (let q = 0; q < nb; q++) K[(i * mb + p) * n + j * nb + q] = A[i * na + j]! * B[p * nb + q]!;
     const E = ctx.uploadF32(K, [m, n]);
     await expect(singularValues(ctx, E, { purpose: "QPiSSA's init of model.layers.0.mlp.up_proj" })).rejects.toThrow(
       /^QPiSSA's init of model\.layers\.0\.mlp\.up_proj: the exact SVD .* at most 1024, and this one is 1122 × 1056/,
@@ -197,4 +198,3 @@ describe('randomized nuclear norm on the GPU', () => {
     ctx.release(batch);
   });
 });
-

@@ -124,7 +124,16 @@ function keep(rt: Runtime, A: GpuTensor, B: GpuTensor): FactorPair {
  * The init's result; the plan gets the rounds' factors (the last pair as a copy) and the error
  * recipes, or, without a plan, the rounds' factors are released.
  */
-function asInit(rt: Runtime, W: Tensor, base: Nf4Weight, rounds: FactorPair[], errors: QuantErrorPlan['errors'], scaling: number, s: QuantSettings, name: string): QuantInit {
+function asInit(
+  rt: Runtime,
+  W: Tensor,
+  base: Nf4Weight,
+  rounds: FactorPair[],
+  errors: QuantErrorPlan['errors'],
+  scaling: number,
+  s: QuantSettings,
+  name: string,
+): QuantInit {
   const last = rounds.pop()!;
   const A = Tensor.leaf(last.A, true, `${name}.lora_A`);
   const B = Tensor.leaf(last.B, true, `${name}.lora_B`);
@@ -295,7 +304,13 @@ export class QuantErrorMeasurement {
     return this.results;
   }
 
-  private async measureBatch(rt: Runtime, take: QuantErrorMeasurement['queue'], chunk: readonly { at: number; iteration: number }[], m: number, n: number): Promise<QuantError[]> {
+  private async measureBatch(
+    rt: Runtime,
+    take: QuantErrorMeasurement['queue'],
+    chunk: readonly { at: number; iteration: number }[],
+    m: number,
+    n: number,
+  ): Promise<QuantError[]> {
     const L = chunk.length;
     // One Philox stream per (layer, iteration): the estimate of a matrix does not depend on its batch.
     const streams = chunk.map((item) => take[item.at]!.index * 32 + item.iteration);
@@ -314,7 +329,13 @@ export class QuantErrorMeasurement {
       const norms = await nuclearNorms(rt, batch, { ...this.options.nuclear, estimate: { ...this.options.nuclear?.estimate, streams } });
       return chunk.map((item, b) => {
         const v = norms[b]!;
-        return { iteration: item.iteration, frobenius: v.frobenius, nuclear: v.value, nuclearMethod: v.method, ...(v.method === 'randomized' ? { nuclearError: v.error } : {}) };
+        return {
+          iteration: item.iteration,
+          frobenius: v.frobenius,
+          nuclear: v.value,
+          nuclearMethod: v.method,
+          ...(v.method === 'randomized' ? { nuclearError: v.error } : {}),
+        };
       });
     } finally {
       rt.release(batch);

@@ -51,7 +51,7 @@ describe('exactSvd', () => {
     [257, 20],
   ])('known spectrum [%i, %i] (σ geometric 1 → 1e-3): σ, reconstruction, orthonormal factors', async (m, n) => {
     const k = Math.min(m, n);
-    const sigma = k === 1 ? [2.5] : geometric(k, 3, (1e-3) ** (1 / (k - 1)));
+    const sigma = k === 1 ? [2.5] : geometric(k, 3, 1e-3 ** (1 / (k - 1)));
     const Wd = Float32Array.from(knownSpectrum(m, n, sigma, m * 13 + n).W);
     const r = await check(Wd, m, n);
     expect(r.converged).toBe(true);
@@ -145,13 +145,15 @@ describe('smallSvd and singularValues', () => {
     }
   });
 
-  it('refuses a smaller side over 1024 with the caller\'s purpose first', async () => {
+  it("refuses a smaller side over 1024 with the caller's purpose first", async () => {
     const ctx = await testContext();
     const W = ctx.empty([1025, 1030]);
     await expect(exactSvd(ctx, W, { purpose: "PiSSA's init of model.layers.3.mlp.up_proj" })).rejects.toThrow(
       "PiSSA's init of model.layers.3.mlp.up_proj: the exact SVD (one-sided Jacobi) takes matrices whose smaller side is at most 1024, and this one is 1025 × 1030",
     );
-    await expect(singularValues(ctx, W)).rejects.toThrow(/^The exact SVD \(one-sided Jacobi\) takes matrices whose smaller side is at most 1024, and this one is 1025 × 1030; the randomized SVD has no such limit/);
+    await expect(singularValues(ctx, W)).rejects.toThrow(
+      /^The exact SVD \(one-sided Jacobi\) takes matrices whose smaller side is at most 1024, and this one is 1025 × 1030; the randomized SVD has no such limit/,
+    );
     ctx.release(W);
   });
 });

@@ -90,7 +90,15 @@ export function projectionResidual(Y: ArrayLike<number>, Q: ArrayLike<number>, m
 }
 
 /** ‖W − U diag(S) Vt‖_F / ‖W‖_F, U [m, k], S [k], Vt [k, n]. */
-export function reconstructionError(W: ArrayLike<number>, U: ArrayLike<number>, S: ArrayLike<number>, Vt: ArrayLike<number>, m: number, n: number, k: number): number {
+export function reconstructionError(
+  W: ArrayLike<number>,
+  U: ArrayLike<number>,
+  S: ArrayLike<number>,
+  Vt: ArrayLike<number>,
+  m: number,
+  n: number,
+  k: number,
+): number {
   let num = 0;
   let den = 0;
   for (let i = 0; i < m; i++) {

@@ -83,7 +83,12 @@ describe('Qwen3 and Gemma 3 with the KV cache', () => {
   }
 
   const probes: Record<string, string[]> = {
-    'tiny-qwen3': ['model.layers.0.self_attn.q_norm.weight', 'model.layers.1.self_attn.k_norm.weight', 'model.layers.1.self_attn.k_proj.weight', 'model.embed_tokens.weight'],
+    'tiny-qwen3': [
+      'model.layers.0.self_attn.q_norm.weight',
+      'model.layers.1.self_attn.k_norm.weight',
+      'model.layers.1.self_attn.k_proj.weight',
+      'model.embed_tokens.weight',
+    ],
     'tiny-gemma3': [
       'model.embed_tokens.weight',
       'model.layers.0.self_attn.q_norm.weight',

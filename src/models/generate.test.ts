@@ -28,7 +28,7 @@ async function greedyFromFullLogits(model: CausalLM, prompt: readonly number[], 
 }
 
 describe('generation', () => {
-  it('tiny-llama: prompts of different lengths generated together give each prompt\'s own greedy run; stop ends a row', async () => {
+  it("tiny-llama: prompts of different lengths generated together give each prompt's own greedy run; stop ends a row", async () => {
     const ctx = await testContext();
     const model = await loadCausalLM(ctx, await openModelFiles(await nodeDirectorySources('test/fixtures/tiny-llama')));
     try {

@@ -88,7 +88,8 @@ describe('frozen 16-bit weights', () => {
         expect(Array.from(a.logits)).toEqual(Array.from(b.logits));
         expect(Math.abs(a.loss - ref.loss)).toBeLessThan(1e-5);
         // The values read back are the checkpoint's.
-        for (const p of packed.model.parameters()) expect(await readTensor(rt, p.tensor), p.name).toEqual(await readTensor(rt, expanded.model.parameter(p.name)));
+        for (const p of packed.model.parameters())
+          expect(await readTensor(rt, p.tensor), p.name).toEqual(await readTensor(rt, expanded.model.parameter(p.name)));
         const held = heldBytesPerParam(packed.model);
         for (const t of source.tensors) expect(held(t)).toBe(frozenStorage(t) === 'f32' ? 4 : 2);
       } finally {

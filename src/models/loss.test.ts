@@ -45,7 +45,10 @@ async function lossAndGrads(model: CausalLM, ref: Reference, chunkBytes?: number
     for (const p of model.parameters()) grads.set(p.name, (await readGrad(ctx, p.tensor))!);
     return { loss: value!, grads };
   } finally {
-    zeroGrads(ctx, model.parameters().map((p) => p.tensor));
+    zeroGrads(
+      ctx,
+      model.parameters().map((p) => p.tensor),
+    );
     g.destroy();
   }
 }

@@ -33,7 +33,8 @@ export interface AccuracyProgress {
   readonly total: number;
 }
 
-export type SpectrumState = { readonly status: 'running' } | { readonly status: 'done'; readonly result: SpectrumResult } | { readonly status: 'failed'; readonly message: string };
+export type SpectrumState =
+  { readonly status: 'running' } | { readonly status: 'done'; readonly result: SpectrumResult } | { readonly status: 'failed'; readonly message: string };
 
 interface DiagnosticsState {
   readonly quant: readonly QuantPoint[];

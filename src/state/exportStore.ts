@@ -64,7 +64,12 @@ export const useExportStore = create<ExportState>()((set, get) => {
           for (const f of result.files) downloadBlob(f.name, new Blob([f.data as BlobPart], { type: 'application/octet-stream' }));
         }
         const bytes = result.files.reduce((n, f) => n + f.data.byteLength, 0);
-        set({ outcome: { ok: true, text: `${result.note} ${result.files.map((f) => f.name).join(', ')} (${(bytes / 1024).toFixed(0)} KiB${packaging === 'zip' ? `, as ${result.folder}.zip` : ''}).` } });
+        set({
+          outcome: {
+            ok: true,
+            text: `${result.note} ${result.files.map((f) => f.name).join(', ')} (${(bytes / 1024).toFixed(0)} KiB${packaging === 'zip' ? `, as ${result.folder}.zip` : ''}).`,
+          },
+        });
       } catch (error) {
         set({ outcome: { ok: false, text: `The ${what} could not be exported: ${errorMessage(error)}` } });
       } finally {

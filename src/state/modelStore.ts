@@ -64,10 +64,17 @@ export const useModelStore = create<ModelState>()((set, get) => {
     frozenF16: false,
     setFrozenF16: (value) => set({ frozenF16: value }),
     loadBuiltin: () =>
-      load(`${BUILTIN_MODEL} (built-in)`, (onProgress) => engineClient().call('loadBuiltinModel', { name: BUILTIN_MODEL, frozenPrecision: precision() }, onProgress)),
+      load(`${BUILTIN_MODEL} (built-in)`, (onProgress) =>
+        engineClient().call('loadBuiltinModel', { name: BUILTIN_MODEL, frozenPrecision: precision() }, onProgress),
+      ),
     loadFiles: (files) => {
       const top = files[0]?.path.split('/')[0] ?? '';
-      const what = files.length === 1 ? files[0]!.path : top && files.every((f) => f.path.startsWith(`${top}/`)) ? `${top}/ (${files.length} files)` : `${files.length} files`;
+      const what =
+        files.length === 1
+          ? files[0]!.path
+          : top && files.every((f) => f.path.startsWith(`${top}/`))
+            ? `${top}/ (${files.length} files)`
+            : `${files.length} files`;
       return load(what, (onProgress) => engineClient().call('loadModelFiles', { files, frozenPrecision: precision() }, onProgress));
     },
     refreshEstimates: async (params) => {

@@ -57,11 +57,17 @@ export const useRunStore = create<RunState>()((set, get) => {
         set({ data: { train: e.train, validation: e.validation, stepsPerEpoch: e.stepsPerEpoch } });
         break;
       case 'init':
-        set({ methods: s.methods.includes(e.progress.method) ? s.methods : [...s.methods, e.progress.method], init: { ...s.init, [e.progress.method]: e.progress } });
+        set({
+          methods: s.methods.includes(e.progress.method) ? s.methods : [...s.methods, e.progress.method],
+          init: { ...s.init, [e.progress.method]: e.progress },
+        });
         break;
       case 'ready':
         // A method added mid-way joins the run's list (and so every chart) when it is ready.
-        set({ methods: s.methods.includes(e.method) ? s.methods : [...s.methods, e.method], ready: { ...s.ready, [e.method]: { trainableParams: e.trainableParams, bytes: e.bytes, initMs: e.initMs } } });
+        set({
+          methods: s.methods.includes(e.method) ? s.methods : [...s.methods, e.method],
+          ready: { ...s.ready, [e.method]: { trainableParams: e.trainableParams, bytes: e.bytes, initMs: e.initMs } },
+        });
         break;
       case 'step':
         set({ phase: s.phase === 'initialising' ? 'running' : s.phase, series: { ...s.series, [e.method]: [...(s.series[e.method] ?? []), e.point] } });
@@ -99,7 +105,21 @@ export const useRunStore = create<RunState>()((set, get) => {
       const phase = get().phase;
       if (phase === 'initialising' || phase === 'running' || phase === 'paused' || phase === 'stopping') return;
       useDiagnosticsStore.getState().reset();
-      set({ phase: 'initialising', error: null, methods: params.methods.map((m) => m.id), params, data: null, init: {}, ready: {}, series: {}, evals: {}, baseVal: null, halted: {}, result: null, generations: {} });
+      set({
+        phase: 'initialising',
+        error: null,
+        methods: params.methods.map((m) => m.id),
+        params,
+        data: null,
+        init: {},
+        ready: {},
+        series: {},
+        evals: {},
+        baseVal: null,
+        halted: {},
+        result: null,
+        generations: {},
+      });
       try {
         const result = await engineClient().call('startComparison', params, onEvent);
         set({ phase: result.stopped ? 'stopped' : 'done', result });

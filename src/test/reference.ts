@@ -22,15 +22,7 @@ export function randomArray(size: number, seed: number, scale = 1): Float32Array
 }
 
 /** C [M, N] = op(A) op(B) in float64; A is [M,K] (or [K,M] if transA), B is [K,N] (or [N,K]). */
-export function matmulRef(
-  a: ArrayLike<number>,
-  b: ArrayLike<number>,
-  M: number,
-  N: number,
-  K: number,
-  transA = false,
-  transB = false,
-): Float64Array {
+export function matmulRef(a: ArrayLike<number>, b: ArrayLike<number>, M: number, N: number, K: number, transA = false, transB = false): Float64Array {
   const c = new Float64Array(M * N);
   for (let m = 0; m < M; m++) {
     for (let n = 0; n < N; n++) {

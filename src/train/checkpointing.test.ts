@@ -45,7 +45,10 @@ async function gradients(rt: Runtime, adapted: AdaptedModel, batch: Batch, check
     }
     return { loss: (await readTensor(rt, loss))[0]!, grads };
   } finally {
-    zeroGrads(rt, adapted.trainable.map((t) => t.tensor));
+    zeroGrads(
+      rt,
+      adapted.trainable.map((t) => t.tensor),
+    );
     g.destroy();
   }
 }

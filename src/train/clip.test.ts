@@ -62,9 +62,20 @@ describe('clipGradNorm', () => {
     const results: Float32Array[][] = [];
     for (const mode of ['scale', 'preclipped'] as const) {
       const params = data.map((d, i) => Tensor.leaf(ctx.uploadF32(randomArray(d.length, 95 + i), [d.length]), true, `p${i}`));
-      const opt = new AdamW(ctx, params.map((tensor) => ({ tensor, weightDecay: false })), { eps: 1e-3 });
+      const opt = new AdamW(
+        ctx,
+        params.map((tensor) => ({ tensor, weightDecay: false })),
+        { eps: 1e-3 },
+      );
       params.forEach((p, i) => (p.grad = ctx.uploadF32(mode === 'scale' ? data[i]! : clipped[i]!, p.shape)));
-      const clip = mode === 'scale' ? clipGradNorm(ctx, params.map((p) => p.grad!), maxNorm) : undefined;
+      const clip =
+        mode === 'scale'
+          ? clipGradNorm(
+              ctx,
+              params.map((p) => p.grad!),
+              maxNorm,
+            )
+          : undefined;
       opt.step(0.1, clip?.scale);
       results.push(await Promise.all(params.map((p) => ctx.read(p.data))));
       opt.zeroGrad();

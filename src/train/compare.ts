@@ -103,7 +103,12 @@ export class InterleavedRun<T> {
     const started = await startMethod(
       this.rt,
       setup,
-      { ...choice, clipNorm: choice.clipNorm ?? setup.clipNorm, weightDecay: choice.weightDecay ?? setup.weightDecay, checkpointing: choice.checkpointing ?? setup.checkpointing },
+      {
+        ...choice,
+        clipNorm: choice.clipNorm ?? setup.clipNorm,
+        weightDecay: choice.weightDecay ?? setup.weightDecay,
+        checkpointing: choice.checkpointing ?? setup.checkpointing,
+      },
       { ...setup.schedule, warmupSteps: Math.min(setup.schedule.warmupSteps, totalSteps), totalSteps },
     );
     const method = { ...started, startStep, stopped: false, record: record(started) };

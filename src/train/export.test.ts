@@ -45,7 +45,10 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 
 async function trained(rt: Runtime, model: CausalLM, method: MethodDefinition, settings: MethodSettings, roles: readonly string[]): Promise<AdaptedModel> {
   const batch = testBatch(model);
-  const adapted = await method.create({ rt, model, targets: selectTargets(model, roles), seed: 3, learningRate: 2e-2, calibration: () => [batch] }, resolveSettings(method, settings));
+  const adapted = await method.create(
+    { rt, model, targets: selectTargets(model, roles), seed: 3, learningRate: 2e-2, calibration: () => [batch] },
+    resolveSettings(method, settings),
+  );
   const trainer = new Trainer(rt, adapted, { schedule: { kind: 'constant', peak: 2e-2, warmupSteps: 0, totalSteps: 3 } });
   for (let i = 0; i < 3; i++) await trainer.step(batch);
   trainer.destroy();
@@ -293,10 +296,11 @@ describe('PEFT export of the other formats', () => {
         const d = tensors.get(veraVectorKey('llama', module, 'vera_lambda_d'))!.data;
         const b = tensors.get(veraVectorKey('llama', module, 'vera_lambda_b'))!.data;
         const merged = W.slice();
-        for (let i = 0; i < out; i++) for (let k = 0; k < r; k++) {
-          const c = b[i]! * Bm[i * r + k]! * d[k]!;
-          for (let j = 0; j < inF; j++) merged[i * inF + j]! += c * A.data[k * inMax + j]!;
-        }
+        for (let i = 0; i < out; i++)
+          for (let k = 0; k < r; k++) {
+            const c = b[i]! * Bm[i * r + k]! * d[k]!;
+            for (let j = 0; j < inF; j++) merged[i * inF + j]! += c * A.data[k * inMax + j]!;
+          }
         return merged;
       },
     );

@@ -23,7 +23,14 @@ function batchOf(V: number, B: number, T: number): Batch {
 }
 
 const CASES: readonly { fixture: string; methods: readonly MethodDefinition[]; shapes: readonly [number, number][] }[] = [
-  { fixture: 'tiny-llama', methods: [lora, qlora, pissa, full], shapes: [[2, 16], [4, 48]] },
+  {
+    fixture: 'tiny-llama',
+    methods: [lora, qlora, pissa, full],
+    shapes: [
+      [2, 16],
+      [4, 48],
+    ],
+  },
   { fixture: 'tiny-gpt2', methods: [lora, full], shapes: [[4, 48]] },
   { fixture: 'tiny-gemma3', methods: [lora, full], shapes: [[2, 32]] },
 ];
@@ -41,11 +48,21 @@ describe('memory plan against the measured pool peak', () => {
           const { id } = method;
           const settings = resolveSettings(method);
           const [B0, T0] = shapes[0]!;
-          const adapted = await method.create({ rt, model, targets, seed: 1, learningRate: 1e-3, calibration: () => [batchOf(model.config.vocabSize, B0, T0)] }, settings);
+          const adapted = await method.create(
+            { rt, model, targets, seed: 1, learningRate: 1e-3, calibration: () => [batchOf(model.config.vocabSize, B0, T0)] },
+            settings,
+          );
           try {
             for (const [B, T] of shapes) {
               for (const checkpointing of [false, true]) {
-                const setup: PlanSetup = { config: model.config, layers, batch: B, seqLen: T, limits: rt.device.limits, weightBytesPerParam: heldBytesPerParam(model) };
+                const setup: PlanSetup = {
+                  config: model.config,
+                  layers,
+                  batch: B,
+                  seqLen: T,
+                  limits: rt.device.limits,
+                  weightBytesPerParam: heldBytesPerParam(model),
+                };
                 const planned = planRun([planMethod(setup, method, settings)], checkpointing).whileStepping[0]!;
                 const trainer = new Trainer(rt, adapted, { schedule: { kind: 'constant', peak: 1e-3, warmupSteps: 0, totalSteps: 1 }, checkpointing });
                 try {
@@ -55,7 +72,9 @@ describe('memory plan against the measured pool peak', () => {
                 }
                 const measured = trainer.peakGpuBytes;
                 const error = planned / measured - 1;
-                rows.push(`${fixture} ${id} B=${B} T=${T} ${checkpointing ? 'ckpt' : 'plain'}: planned ${planned} measured ${measured} (${(100 * error).toFixed(1)} %)`);
+                rows.push(
+                  `${fixture} ${id} B=${B} T=${T} ${checkpointing ? 'ckpt' : 'plain'}: planned ${planned} measured ${measured} (${(100 * error).toFixed(1)} %)`,
+                );
                 expect(Math.abs(error), rows[rows.length - 1]).toBeLessThan(0.15);
               }
             }
@@ -85,8 +104,22 @@ describe('refusal before allocation', () => {
     tie_word_embeddings: true,
   });
   const roles = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
-  const shapes: Record<string, [number, number]> = { q_proj: [576, 576], k_proj: [192, 576], v_proj: [192, 576], o_proj: [576, 576], gate_proj: [1536, 576], up_proj: [1536, 576], down_proj: [576, 1536] };
-  const layers = Array.from({ length: 30 }, (_, i) => roles.map((r) => ({ name: `model.layers.${i}.${r.startsWith('gate') || r.startsWith('up') || r.startsWith('down') ? 'mlp' : 'self_attn'}.${r}`, out: shapes[r]![0], in: shapes[r]![1] }))).flat();
+  const shapes: Record<string, [number, number]> = {
+    q_proj: [576, 576],
+    k_proj: [192, 576],
+    v_proj: [192, 576],
+    o_proj: [576, 576],
+    gate_proj: [1536, 576],
+    up_proj: [1536, 576],
+    down_proj: [576, 1536],
+  };
+  const layers = Array.from({ length: 30 }, (_, i) =>
+    roles.map((r) => ({
+      name: `model.layers.${i}.${r.startsWith('gate') || r.startsWith('up') || r.startsWith('down') ? 'mlp' : 'self_attn'}.${r}`,
+      out: shapes[r]![0],
+      in: shapes[r]![1],
+    })),
+  ).flat();
   const limits = { maxBufferSize: 1024 ** 3, maxStorageBufferBindingSize: 1024 ** 3 };
   const setup: PlanSetup = { config, layers, batch: 8, seqLen: 512, limits };
   const choice = (method: MethodDefinition) => ({ method, settings: resolveSettings(method) });
@@ -99,15 +132,19 @@ describe('refusal before allocation', () => {
     expect(fitProblem(setup, [choice(lora)], false, { perBuffer: perBufferLimit(limits), totalBytes: plain * 1.01 })).toBeUndefined();
     const budget = { perBuffer: perBufferLimit(limits), totalBytes: plain * 1.01 };
     const problem = fitProblem(setup, [choice(lora), choice(full)], false, budget)!;
-    expect(problem).toMatch(/^Will not fit: the run needs about [\d.]+ GiB of GPU memory \(B=8, T=512, without activation checkpointing\), over the [\d.]+ GiB budget\. These would fit: /);
+    expect(problem).toMatch(
+      /^Will not fit: the run needs about [\d.]+ GiB of GPU memory \(B=8, T=512, without activation checkpointing\), over the [\d.]+ GiB budget\. These would fit: /,
+    );
     expect(problem).toContain('activation checkpointing (≈');
     expect(problem).toMatch(/batch \d (with checkpointing )?\(≈/);
-    expect(problem).toContain('only lora (≈');
-    expect(problem).toContain('qlora (4-bit base) instead of full (≈');
+    expect(problem).toContain(`only ${lora.id} (≈`);
+    expect(problem).toContain(`${qlora.id} (4-bit base) instead of ${full.id} (≈`);
   });
 
   it('names the buffer over the per-buffer limit', () => {
     const problem = fitProblem({ ...setup, batch: 16, seqLen: 2048 }, [choice(lora)], false, { perBuffer: 128 * 1024 ** 2 })!;
-    expect(problem).toMatch(/^Will not fit: the MLP activations \(16×2048 tokens × 1536\) needs one 192\.0 MiB buffer, over this GPU's 128\.0 MiB limit per buffer\. These would fit: batch 10 \(≈[\d.]+ GiB\)\.$/);
+    expect(problem).toMatch(
+      /^Will not fit: the MLP activations \(16×2048 tokens × 1536\) needs one 192\.0 MiB buffer, over this GPU's 128\.0 MiB limit per buffer\. These would fit: batch 10 \(≈[\d.]+ GiB\)\.$/,
+    );
   });
 });

@@ -194,5 +194,10 @@ export function fitProblem(setup: PlanSetup, choices: readonly RunChoice[], chec
       tryPlan(`${nf4.id} (4-bit base) instead of ${choice.method.id}`, setup, swapped, checkpointing);
     }
   }
-  return `Will not fit: ${figure}. ` + (fits.length > 0 ? `These would fit: ${fits.join('; ')}.` : 'No smaller batch, checkpointing or fewer methods fits either: choose a smaller model or a shorter sequence.');
+  return (
+    `Will not fit: ${figure}. ` +
+    (fits.length > 0
+      ? `These would fit: ${fits.join('; ')}.`
+      : 'No smaller batch, checkpointing or fewer methods fits either: choose a smaller model or a shorter sequence.')
+  );
 }

@@ -107,7 +107,8 @@ function initialUpdate(layer: LowRankLayer): Float64Array {
     }
   }
   const delta = new Float64Array(out * inF);
-  for (let i = 0; i < out; i++) for (let k = 0; k < r; k++) for (let j = 0; j < inF; j++) delta[i * inF + j]! += layer.scaling * BM[i * r + k]! * initial.A[k * inF + j]!;
+  for (let i = 0; i < out; i++)
+    for (let k = 0; k < r; k++) for (let j = 0; j < inF; j++) delta[i * inF + j]! += layer.scaling * BM[i * r + k]! * initial.A[k * inF + j]!;
   return delta;
 }
 
@@ -135,7 +136,10 @@ function expectedWeight(c: Case, layer: AdaptedLayer, W: Float32Array, settings:
     case 'factors':
       return W.map((w, i) => w + delta[i]!);
     case 'nf4-residual': {
-      const deq = nf4RoundTrip(W.map((w, i) => w - delta[i]!), doubleQuant);
+      const deq = nf4RoundTrip(
+        W.map((w, i) => w - delta[i]!),
+        doubleQuant,
+      );
       return deq.map((q, i) => q + delta[i]!);
     }
     case 'nf4-weight':

@@ -52,8 +52,17 @@ async function weightGradient(rt: Runtime, model: CausalLM, W: Tensor, batch: Ba
   return G;
 }
 
-async function create(rt: Runtime, model: CausalLM, method: MethodDefinition, settings: MethodSettings, roles: readonly string[] = ['all']): Promise<AdaptedModel> {
-  return method.create({ rt, model, targets: selectTargets(model, roles), seed: 11, learningRate: 1e-3, calibration: () => [batchFor(model)] }, resolveSettings(method, settings));
+async function create(
+  rt: Runtime,
+  model: CausalLM,
+  method: MethodDefinition,
+  settings: MethodSettings,
+  roles: readonly string[] = ['all'],
+): Promise<AdaptedModel> {
+  return method.create(
+    { rt, model, targets: selectTargets(model, roles), seed: 11, learningRate: 1e-3, calibration: () => [batchFor(model)] },
+    resolveSettings(method, settings),
+  );
 }
 
 /** ‖XᵀX − I‖_max for X [rows, cols] (Gram over columns) or XXᵀ with rowsGram. */
@@ -154,10 +163,12 @@ describe('method invariants', () => {
       const G = await weightGradient(rt, model, (model.linear(name) as DenseLinear).weight, batchFor(model));
       const eta = 1e-3 / (0.1 * 1);
       const BRA = new Float64Array(out * inF);
-      for (let i = 0; i < out; i++) for (let a = 0; a < rank; a++) for (let b = 0; b < rank; b++) {
-        const c = Bv[i * rank + a]! * R[a * rank + b]!;
-        for (let j = 0; j < inF; j++) BRA[i * inF + j]! += c * A[b * inF + j]!;
-      }
+      for (let i = 0; i < out; i++)
+        for (let a = 0; a < rank; a++)
+          for (let b = 0; b < rank; b++) {
+            const c = Bv[i * rank + a]! * R[a * rank + b]!;
+            for (let j = 0; j < inF; j++) BRA[i * inF + j]! += c * A[b * inF + j]!;
+          }
       let inner = 0;
       let norm2 = 0;
       for (let k = 0; k < out * inF; k++) {
@@ -228,7 +239,7 @@ describe('method invariants: DoRA and LoRA+', () => {
     }
   });
 
-  it('DoRA: after training, each row of W\' has norm m (the magnitude is the row norm of the effective weight)', async () => {
+  it("DoRA: after training, each row of W' has norm m (the magnitude is the row norm of the effective weight)", async () => {
     const rt = await testContext();
     const model = await modelFiles(rt, 'tiny-llama');
     const adapted = await create(rt, model, dora, { rank: 4, alpha: 8 }, ['q', 'down']);
@@ -276,7 +287,7 @@ describe('method invariants: DoRA and LoRA+', () => {
     }
   });
 
-  it('LoRA+: from the same init and batch, one AdamW step moves B by λ·lr per element (LoRA: lr), exactly λ times LoRA\'s step', async () => {
+  it("LoRA+: from the same init and batch, one AdamW step moves B by λ·lr per element (LoRA: lr), exactly λ times LoRA's step", async () => {
     const rt = await testContext();
     const model = await modelFiles(rt, 'tiny-llama');
     const lr = 1e-3;
@@ -318,10 +329,11 @@ describe('residual inits beyond PiSSA (OLoRA, MiLoRA, CorDA, LoRA-GA)', () => {
   /** X [m, k] · Y [k, n] in float64 (transX: X given as [k, m]). */
   const mm = (X: ArrayLike<number>, Y: ArrayLike<number>, m: number, k: number, n: number, transX = false): Float64Array => {
     const out = new Float64Array(m * n);
-    for (let i = 0; i < m; i++) for (let t = 0; t < k; t++) {
-      const x = transX ? X[t * m + i]! : X[i * k + t]!;
-      for (let j = 0; j < n; j++) out[i * n + j]! += x * Y[t * n + j]!;
-    }
+    for (let i = 0; i < m; i++)
+      for (let t = 0; t < k; t++) {
+        const x = transX ? X[t * m + i]! : X[i * k + t]!;
+        for (let j = 0; j < n; j++) out[i * n + j]! += x * Y[t * n + j]!;
+      }
     return out;
   };
   const transpose = (X: ArrayLike<number>, m: number, n: number): Float64Array => {
@@ -350,11 +362,12 @@ describe('residual inits beyond PiSSA (OLoRA, MiLoRA, CorDA, LoRA-GA)', () => {
         const Q = new Float64Array(out * r);
         for (let j = 0; j < r; j++) {
           for (let i = 0; i < out; i++) Q[i * r + j] = W[i * inF + j]!;
-          for (let pass = 0; pass < 2; pass++) for (let t = 0; t < j; t++) {
-            let c = 0;
-            for (let i = 0; i < out; i++) c += Q[i * r + t]! * Q[i * r + j]!;
-            for (let i = 0; i < out; i++) Q[i * r + j]! -= c * Q[i * r + t]!;
-          }
+          for (let pass = 0; pass < 2; pass++)
+            for (let t = 0; t < j; t++) {
+              let c = 0;
+              for (let i = 0; i < out; i++) c += Q[i * r + t]! * Q[i * r + j]!;
+              for (let i = 0; i < out; i++) Q[i * r + j]! -= c * Q[i * r + t]!;
+            }
           const norm = Math.sqrt(Array.from({ length: out }, (_, i) => Q[i * r + j]! ** 2).reduce((a, b) => a + b, 0));
           for (let i = 0; i < out; i++) Q[i * r + j]! /= norm;
         }
@@ -459,10 +472,11 @@ describe('residual inits beyond PiSSA (OLoRA, MiLoRA, CorDA, LoRA-GA)', () => {
       const Bv = await readTensor(rt, l.factors.B);
       const AAt = mm(A, transpose(A, r, inF), r, inF, r);
       const BtB = mm(Bv, Bv, r, out, r, true);
-      for (let a = 0; a < r; a++) for (let b = 0; b < r; b++) {
-        expect(Math.abs(AAt[a * r + b]! - (a === b ? c2 : 0))).toBeLessThan(1e-4 * c2);
-        expect(Math.abs(BtB[a * r + b]! - (a === b ? c2 : 0))).toBeLessThan(1e-4 * c2);
-      }
+      for (let a = 0; a < r; a++)
+        for (let b = 0; b < r; b++) {
+          expect(Math.abs(AAt[a * r + b]! - (a === b ? c2 : 0))).toBeLessThan(1e-4 * c2);
+          expect(Math.abs(BtB[a * r + b]! - (a === b ? c2 : 0))).toBeLessThan(1e-4 * c2);
+        }
       // ArB2r: G Aᵀ = c·U_{:r} S_{:r}, Bᵀ G = c·S_{r:2r} V_{r:2r}ᵀ, and Bᵀ G Aᵀ = 0 (disjoint).
       const GAt = mm(G, transpose(A, r, inF), out, inF, r);
       const BtG = mm(Bv, G, r, out, inF, true);
@@ -571,7 +585,10 @@ describe('EVA, VeRA, SHiRA', () => {
     const [rank, rho] = [4, 2];
     const batch = batchFor(model);
     const targets = selectTargets(model, ['all']);
-    const adapted = await eva.create({ rt, model, targets, seed: 11, learningRate: 1e-3, calibration: () => [batch] }, resolveSettings(eva, { rank, alpha: 8, rho, calibrationBatches: 1 }));
+    const adapted = await eva.create(
+      { rt, model, targets, seed: 11, learningRate: 1e-3, calibration: () => [batch] },
+      resolveSettings(eva, { rank, alpha: 8, rho, calibrationBatches: 1 }),
+    );
     try {
       const inputs = await capturedInputs(rt, model, targets, batch);
       // PEFT's label mask on unshifted labels: position p of a row counts when targets[p − 1] does.
@@ -583,13 +600,17 @@ describe('EVA, VeRA, SHiRA', () => {
         const mean = new Float64Array(inF);
         for (const p of rows) for (let j = 0; j < inF; j++) mean[j]! += x[p * inF + j]! / rows.length;
         const S = new Float64Array(inF * inF);
-        for (const p of rows) for (let a = 0; a < inF; a++) for (let b = 0; b < inF; b++) S[a * inF + b]! += (x[p * inF + a]! - mean[a]!) * (x[p * inF + b]! - mean[b]!);
+        for (const p of rows)
+          for (let a = 0; a < inF; a++) for (let b = 0; b < inF; b++) S[a * inF + b]! += (x[p * inF + a]! - mean[a]!) * (x[p * inF + b]! - mean[b]!);
         let total = 0;
         for (let j = 0; j < inF; j++) total += S[j * inF + j]!;
         host.set(name, { ...symmetricEigen(S, inF), total });
       }
       const kMax = (name: string) => evaMaxComponents(rank, rho, model.linear(name).inFeatures);
-      const expectedRanks = evaRanks(targets.map((name) => Array.from(host.get(name)!.values.subarray(0, kMax(name)), (v) => v / host.get(name)!.total)), rank * targets.length);
+      const expectedRanks = evaRanks(
+        targets.map((name) => Array.from(host.get(name)!.values.subarray(0, kMax(name)), (v) => v / host.get(name)!.total)),
+        rank * targets.length,
+      );
       const ranks = targets.map((name) => (adapted.linears.get(name) as LowRankLayer | undefined)?.rank ?? 0);
       expect(ranks).toEqual(expectedRanks);
       expect(new Set(ranks).size).toBeGreaterThan(1);
@@ -654,7 +675,11 @@ describe('EVA, VeRA, SHiRA', () => {
       expect(projections.bytes).toBe(sharedBytes);
       const vectorBytes = layers.reduce((n, l) => n + 4 * (r + l.outFeatures), 0);
       expect(adapted.extraBytes).toBe(sharedBytes + vectorBytes);
-      const plan = vera.plan(settings, targets.map((name) => ({ name, out: model.linear(name).outFeatures, in: model.linear(name).inFeatures })), 0);
+      const plan = vera.plan(
+        settings,
+        targets.map((name) => ({ name, out: model.linear(name).outFeatures, in: model.linear(name).inFeatures })),
+        0,
+      );
       expect(plan.trainableParams).toBe(adapted.trainable.reduce((n, t) => n + t.tensor.data.size, 0));
       expect(plan.ownBaseBytes).toBe(sharedBytes);
       const trainer = new Trainer(rt, adapted, { schedule: { kind: 'constant', peak: 1e-2, warmupSteps: 0, totalSteps: 2 } });
@@ -679,7 +704,11 @@ describe('EVA, VeRA, SHiRA', () => {
       const targets = selectTargets(model, ['all']);
       const adapted = await shira.create({ rt, model, targets, seed: 11, learningRate: 1e-2 }, settings);
       try {
-        const plan = shira.plan(settings, targets.map((name) => ({ name, out: model.linear(name).outFeatures, in: model.linear(name).inFeatures })), 0);
+        const plan = shira.plan(
+          settings,
+          targets.map((name) => ({ name, out: model.linear(name).outFeatures, in: model.linear(name).inFeatures })),
+          0,
+        );
         expect(plan.trainableParams).toBe(adapted.trainable.reduce((n, t) => n + t.tensor.data.size, 0));
         const trainer = new Trainer(rt, adapted, { schedule: { kind: 'constant', peak: 1e-2, warmupSteps: 0, totalSteps: 3 } });
         for (let i = 0; i < 3; i++) await trainer.step(batchFor(model));
@@ -745,9 +774,34 @@ describe('EVA, VeRA, SHiRA', () => {
   });
 
   it('EVA: the rank distribution pools the ratios, gives ties to the earlier layer, and may leave a layer with none', () => {
-    expect(evaRanks([[0.5, 0.3, 0.1], [0.4, 0.05, 0.01], [0.01, 0.001, 0]], 6)).toEqual([3, 3, 0]);
-    expect(evaRanks([[1, 0.5], [1, 0.5]], 3)).toEqual([2, 1]);
-    expect(evaRanks([[0.6, 0.2], [0.5, 0.1]], 4)).toEqual([2, 2]); // ρ = 1: every layer keeps r
+    expect(
+      evaRanks(
+        [
+          [0.5, 0.3, 0.1],
+          [0.4, 0.05, 0.01],
+          [0.01, 0.001, 0],
+        ],
+        6,
+      ),
+    ).toEqual([3, 3, 0]);
+    expect(
+      evaRanks(
+        [
+          [1, 0.5],
+          [1, 0.5],
+        ],
+        3,
+      ),
+    ).toEqual([2, 1]);
+    expect(
+      evaRanks(
+        [
+          [0.6, 0.2],
+          [0.5, 0.1],
+        ],
+        4,
+      ),
+    ).toEqual([2, 2]); // ρ = 1: every layer keeps r
     expect(evaRanks([[Number.NaN, 0.2], [0.5]], 2)).toEqual([1, 1]);
     expect(evaMaxComponents(4, 2, 5)).toBe(5);
     expect(evaMaxComponents(4, 1.4, 100)).toBe(6);
@@ -757,8 +811,11 @@ describe('EVA, VeRA, SHiRA', () => {
     expect(Array.from(topKPositions(Float32Array.from([0.5, 3, 1, 3, -2, 7]), 3))).toEqual([1, 3, 5]);
     expect(Array.from(topKPositions(Float32Array.from([1, 1, 1, 1]), 2))).toEqual([0, 1]);
     expect(Array.from(topKPositions(Float32Array.from([2, 1]), 0))).toEqual([]);
-    const scores = Float32Array.from({ length: 1000 }, (_, i) => Math.sin(i * 12.9898) * 43758.5453 % 1);
-    const sorted = Array.from(scores.keys()).sort((a, b) => scores[b]! - scores[a]! || a - b).slice(0, 137).sort((a, b) => a - b);
+    const scores = Float32Array.from({ length: 1000 }, (_, i) => (Math.sin(i * 12.9898) * 43758.5453) % 1);
+    const sorted = Array.from(scores.keys())
+      .sort((a, b) => scores[b]! - scores[a]! || a - b)
+      .slice(0, 137)
+      .sort((a, b) => a - b);
     expect(Array.from(topKPositions(scores, 137))).toEqual(sorted);
   });
 });

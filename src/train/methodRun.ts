@@ -3,7 +3,15 @@
 // parameters, bytes beyond the shared base, and the init time up to the GPU having finished it.
 
 import { methodById } from '../adapters/registry';
-import { resolveSettings, type AdaptedModel, type CreateContext, type MethodDefinition, type MethodId, type MethodSettings, type SettingValue } from '../adapters/types';
+import {
+  resolveSettings,
+  type AdaptedModel,
+  type CreateContext,
+  type MethodDefinition,
+  type MethodId,
+  type MethodSettings,
+  type SettingValue,
+} from '../adapters/types';
 import type { Runtime } from '../tensor/values';
 import type { Schedule } from './schedule';
 import { Trainer } from './trainer';
@@ -48,7 +56,12 @@ export async function startMethod(rt: Runtime, ctx: MethodContext, start: Method
   const adapted = await method.create({ rt, model, targets, seed, learningRate: start.learningRate, calibration, onProgress }, settings);
   let trainer: Trainer | undefined;
   try {
-    trainer = new Trainer(rt, adapted, { schedule: { ...schedule, peak: start.learningRate }, clipNorm: start.clipNorm, weightDecay: start.weightDecay, checkpointing: start.checkpointing });
+    trainer = new Trainer(rt, adapted, {
+      schedule: { ...schedule, peak: start.learningRate },
+      clipNorm: start.clipNorm,
+      weightDecay: start.weightDecay,
+      checkpointing: start.checkpointing,
+    });
     await rt.sync();
   } catch (error) {
     trainer?.destroy();

@@ -71,13 +71,18 @@ describe('PEFT adapter round trip: export, load onto the original base, same log
     const llama = await modelFiles(rt, 'tiny-llama');
     const gpt2 = await modelFiles(rt, 'tiny-gpt2');
     const method = EXPORTING[0]!;
-    const adapted = await method.create({ rt, model: llama, targets: selectTargets(llama, ['all']), seed: 3, learningRate: 1e-2, calibration: () => [testBatch(llama)] }, smallSettings(method));
+    const adapted = await method.create(
+      { rt, model: llama, targets: selectTargets(llama, ['all']), seed: 3, learningRate: 1e-2, calibration: () => [testBatch(llama)] },
+      smallSettings(method),
+    );
     try {
       const files = peftAdapterFiles(await peftAdapter(rt, method, adapted, 'tiny-llama'));
       const file = (name: string) => bytesSource(name, files.find((f) => f.name === name)!.data);
       const adapter = await readPeftAdapter(file('adapter_config.json'), file('adapter_model.safetensors'));
       expect(adapterMismatch(adapter, gpt2)).toMatch(/which this model does not have/);
-      await expect(loadedAdapterMethod(adapter, 'x').create({ rt, model: gpt2, targets: [], seed: 0, learningRate: 1e-3 }, {})).rejects.toThrow(/load the base model the adapter was trained on/);
+      await expect(loadedAdapterMethod(adapter, 'x').create({ rt, model: gpt2, targets: [], seed: 0, learningRate: 1e-3 }, {})).rejects.toThrow(
+        /load the base model the adapter was trained on/,
+      );
     } finally {
       adapted.release(rt);
       releaseModel(rt, llama);

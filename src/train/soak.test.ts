@@ -42,9 +42,18 @@ describe('soak', () => {
   it('60 interleaved steps of three methods: pool, heap and counters flat, nothing left after release', async () => {
     ctx = new GpuContext(await acquireNodeDevice({ defaultLimitsOnly: true }));
     const rt = ctx;
-    const result = await runSoak(rt, { load: () => modelFiles(rt, 'tiny-llama'), methods: [lora, pissa, qlora], steps: 60, sampleEvery: 5, heapBytes: heapAfterGc });
+    const result = await runSoak(rt, {
+      load: () => modelFiles(rt, 'tiny-llama'),
+      methods: [lora, pissa, qlora],
+      steps: 60,
+      sampleEvery: 5,
+      heapBytes: heapAfterGc,
+    });
     const table = result.growth.map((g) => `${g.metric}: ${g.baseline} → max ${g.max} (${(g.growth * 100).toFixed(2)} %)`).join('\n');
-    expect(result.growth.filter((g) => !g.ok).map((g) => g.metric), table).toEqual([]);
+    expect(
+      result.growth.filter((g) => !g.ok).map((g) => g.metric),
+      table,
+    ).toEqual([]);
     expect(result.after).toEqual(result.before);
     expect(result.samples.length).toBe(13);
     expect(soakPassed(result)).toBe(true);

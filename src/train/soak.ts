@@ -38,7 +38,16 @@ export interface SoakOptions {
 }
 
 /** The metrics judged for flatness, in table order. */
-export const SOAK_METRICS = ['liveBytes', 'liveBuffers', 'ownedBytes', 'heapBytes', 'pipelines', 'buffersCreated', 'bindGroupsPerStep', 'dispatchesPerStep'] as const;
+export const SOAK_METRICS = [
+  'liveBytes',
+  'liveBuffers',
+  'ownedBytes',
+  'heapBytes',
+  'pipelines',
+  'buffersCreated',
+  'bindGroupsPerStep',
+  'dispatchesPerStep',
+] as const;
 export type SoakMetric = (typeof SOAK_METRICS)[number];
 
 export type SoakSample = { readonly step: number; readonly processBytes: number } & { readonly [K in SoakMetric]: number };

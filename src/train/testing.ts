@@ -75,7 +75,15 @@ export async function lossOf(rt: Runtime, target: ModelUnderTest, batch: Batch):
  * (L(v + h) − L(v − h)) / 2h: the central difference of the loss on `batch` in entry `index` of a
  * tensor whose current values are `values`; the tensor holds `values` again afterwards.
  */
-export async function centralDifference(rt: Runtime, target: ModelUnderTest, batch: Batch, tensor: Tensor, values: Float32Array, index: number, h: number): Promise<number> {
+export async function centralDifference(
+  rt: Runtime,
+  target: ModelUnderTest,
+  batch: Batch,
+  tensor: Tensor,
+  values: Float32Array,
+  index: number,
+  h: number,
+): Promise<number> {
   const probe = async (delta: number) => {
     const copy = values.slice();
     copy[index] = values[index]! + delta;

@@ -45,7 +45,9 @@ export function BenchPanel() {
         </label>
         <div>
           <button className="primary" disabled={!ready || job.state === 'running' || chosen.length === 0} onClick={() => void runBench(chosen, includePeer)}>
-            {job.state === 'running' ? `Running… ${rows.length}/${chosen.length}` : `Run benchmark (${chosen.length} ${chosen.length === 1 ? "shape" : "shapes"})`}
+            {job.state === 'running'
+              ? `Running… ${rows.length}/${chosen.length}`
+              : `Run benchmark (${chosen.length} ${chosen.length === 1 ? 'shape' : 'shapes'})`}
           </button>
         </div>
         {job.state === 'failed' && (

@@ -31,7 +31,10 @@ export function CachedModels({ disabled }: { disabled: boolean }) {
         {models.map((m) => (
           <li key={m.key} data-testid={`cached-${m.key}`}>
             <span>
-              {m.name} <span className="muted small">({m.files.length} files, {formatBytes(m.bytes)})</span>
+              {m.name}{' '}
+              <span className="muted small">
+                ({m.files.length} files, {formatBytes(m.bytes)})
+              </span>
             </span>
             <span className="saved-buttons">
               <button type="button" disabled={disabled} onClick={() => void loadCached(m.key)} aria-label={`Load cached ${m.name}`}>

@@ -60,7 +60,15 @@ export function DataPanel() {
         <label htmlFor="val-fraction" title="Used when the data has no validation file of its own">
           Validation fraction
         </label>
-        <NumberInput id="val-fraction" value={shared.validationFraction} min={0} max={0.9} step={0.05} disabled={busy || preview?.splitFrom === 'file'} onChange={(validationFraction) => setShared({ validationFraction })} />
+        <NumberInput
+          id="val-fraction"
+          value={shared.validationFraction}
+          min={0}
+          max={0.9}
+          step={0.05}
+          disabled={busy || preview?.splitFrom === 'file'}
+          onChange={(validationFraction) => setShared({ validationFraction })}
+        />
       </div>
       {loading && (
         <p className="muted" role="status">
@@ -88,11 +96,13 @@ export function DataPanel() {
           <dl className="facts compact">
             <dt>Rows</dt>
             <dd data-testid="data-counts">
-              {preview.train} train · {preview.validation} validation ({preview.splitFrom === 'file' ? 'its own validation file' : `${Math.round(shared.validationFraction * 100)} % held out, seed ${shared.seed}`})
+              {preview.train} train · {preview.validation} validation (
+              {preview.splitFrom === 'file' ? 'its own validation file' : `${Math.round(shared.validationFraction * 100)} % held out, seed ${shared.seed}`})
             </dd>
             <dt>Tokens</dt>
             <dd>
-              {formatCount(preview.stats.tokens)} ({formatCount(preview.stats.countedTokens)} trained) · {preview.stats.minTokens}–{preview.stats.maxTokens} per row, mean {preview.stats.meanTokens.toFixed(1)}
+              {formatCount(preview.stats.tokens)} ({formatCount(preview.stats.countedTokens)} trained) · {preview.stats.minTokens}–{preview.stats.maxTokens} per
+              row, mean {preview.stats.meanTokens.toFixed(1)}
             </dd>
             <dt>Cut to T = {preview.seqLen}</dt>
             <dd className={preview.truncatedCount > 0 ? 'warn' : undefined}>{preview.truncatedCount} rows</dd>
@@ -107,7 +117,11 @@ export function DataPanel() {
               ) : preview.train > 1 ? (
                 <>
                   Hold out part of the data (Validation fraction above):{' '}
-                  <button type="button" disabled={busy} onClick={() => setShared({ validationFraction: Math.min(0.9, Math.max(0.1, shared.validationFraction * 2)) })}>
+                  <button
+                    type="button"
+                    disabled={busy}
+                    onClick={() => setShared({ validationFraction: Math.min(0.9, Math.max(0.1, shared.validationFraction * 2)) })}
+                  >
                     Hold out {Math.round(Math.min(0.9, Math.max(0.1, shared.validationFraction * 2)) * 100)} %
                   </button>
                 </>

@@ -38,7 +38,12 @@ export function DataPreviewTable({ rows }: { rows: readonly PreviewRow[] }) {
             </td>
             <td className="num">
               {r.tokens.length}
-              {r.fullLength > r.tokens.length && <span className="warn" title="cut to the sequence length"> / {r.fullLength}</span>}
+              {r.fullLength > r.tokens.length && (
+                <span className="warn" title="cut to the sequence length">
+                  {' '}
+                  / {r.fullLength}
+                </span>
+              )}
             </td>
           </tr>
         ))}

@@ -47,7 +47,11 @@ export function ExportPanel() {
 
   if (methods.length === 0) return null;
   const active = ACTIVE.includes(phase);
-  const weightsWhy = !live ? 'Weights are not saved with a run: train it again in this session to export its adapter or merged model.' : active ? 'Wait for the run to finish (or stop it).' : undefined;
+  const weightsWhy = !live
+    ? 'Weights are not saved with a run: train it again in this session to export its adapter or merged model.'
+    : active
+      ? 'Wait for the run to finish (or stop it).'
+      : undefined;
   const order = infos.map((m) => m.id);
   const chart = charts.find((c) => c.id === chartId) ?? charts[0];
 
@@ -92,11 +96,21 @@ export function ExportPanel() {
                         no LoRA form
                       </span>
                     ) : (
-                      <PackButtons what={`the ${label} PEFT adapter`} disabled={busy !== null || weightsWhy !== undefined} why={weightsWhy} onPick={(p) => void exportMethod(id, 'peft', p)} />
+                      <PackButtons
+                        what={`the ${label} PEFT adapter`}
+                        disabled={busy !== null || weightsWhy !== undefined}
+                        why={weightsWhy}
+                        onPick={(p) => void exportMethod(id, 'peft', p)}
+                      />
                     )}
                   </td>
                   <td>
-                    <PackButtons what={`the ${label} merged model`} disabled={busy !== null || weightsWhy !== undefined} why={weightsWhy} onPick={(p) => void exportMethod(id, 'merged', p)} />
+                    <PackButtons
+                      what={`the ${label} merged model`}
+                      disabled={busy !== null || weightsWhy !== undefined}
+                      why={weightsWhy}
+                      onPick={(p) => void exportMethod(id, 'merged', p)}
+                    />
                   </td>
                   <td>
                     <button type="button" aria-label={`Download a training script for ${label}`} onClick={() => void downloadScript(id)}>
@@ -147,7 +161,11 @@ export function ExportPanel() {
         </p>
       )}
       {(outcome || chartError) && (
-        <p className={outcome?.ok && !chartError ? 'result pass small' : 'result fail small'} role={outcome?.ok && !chartError ? 'status' : 'alert'} data-testid="export-outcome">
+        <p
+          className={outcome?.ok && !chartError ? 'result pass small' : 'result fail small'}
+          role={outcome?.ok && !chartError ? 'status' : 'alert'}
+          data-testid="export-outcome"
+        >
           {chartError ?? outcome?.text}
         </p>
       )}

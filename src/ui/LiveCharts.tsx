@@ -24,10 +24,16 @@ export function LiveCharts() {
   const [axis, setAxis] = useState<XAxisKind>('step');
 
   const loss = useMemo(() => stepRows(series, methodIds, (p) => p.loss, smoothing, log, axis), [series, methodIds, smoothing, log, axis]);
-  const val = useMemo(() => withBasePoint(evalRows(evals, methodIds, log, axis, series), BASE_MODEL_KEY, baseVal, log), [evals, methodIds, log, axis, series, baseVal]);
+  const val = useMemo(
+    () => withBasePoint(evalRows(evals, methodIds, log, axis, series), BASE_MODEL_KEY, baseVal, log),
+    [evals, methodIds, log, axis, series, baseVal],
+  );
   const speed = useMemo(() => stepRows(series, methodIds, tokensPerSecond, smoothing, log, axis), [series, methodIds, smoothing, log, axis]);
   // Processed tokens need the run's batch × sequence length: the page's run only.
-  const processed = useMemo(() => (params ? stepRows(series, liveIds, processedPerSecond(params.batch, params.seqLen), smoothing, log, axis) : []), [series, liveIds, params, smoothing, log, axis]);
+  const processed = useMemo(
+    () => (params ? stepRows(series, liveIds, processedPerSecond(params.batch, params.seqLen), smoothing, log, axis) : []),
+    [series, liveIds, params, smoothing, log, axis],
+  );
   const grad = useMemo(() => stepRows(series, methodIds, (p) => p.gradNorm, smoothing, log, axis), [series, methodIds, smoothing, log, axis]);
   const lnV = uniformLoss(vocab);
   const references: ChartReference[] = lnV === null ? [] : [{ y: lnV, label: `ln V = ${lnV.toFixed(2)} (uniform over ${vocab} tokens)` }];
@@ -50,7 +56,16 @@ export function LiveCharts() {
             <input type="checkbox" checked={log} onChange={(e) => setLog(e.target.checked)} /> Log scale
           </label>
           <label htmlFor="smoothing">Smoothing</label>
-          <input id="smoothing" type="range" min={0} max={0.95} step={0.05} value={smoothing} onChange={(e) => setSmoothing(Number(e.target.value))} aria-valuetext={`${Math.round(smoothing * 100)} %`} />
+          <input
+            id="smoothing"
+            type="range"
+            min={0}
+            max={0.95}
+            step={0.05}
+            value={smoothing}
+            onChange={(e) => setSmoothing(Number(e.target.value))}
+            aria-valuetext={`${Math.round(smoothing * 100)} %`}
+          />
           <span className="small muted">{smoothing.toFixed(2)}</span>
         </div>
       </div>
@@ -58,7 +73,16 @@ export function LiveCharts() {
         <p className="muted">Start a comparison to see the curves grow, one line per method.</p>
       ) : (
         <div className="chart-grid">
-          <MetricChart title="Training loss" unit="nats/token" rows={loss} methods={methods} log={log} testId="chart-loss" xAxis={axis} references={references} />
+          <MetricChart
+            title="Training loss"
+            unit="nats/token"
+            rows={loss}
+            methods={methods}
+            log={log}
+            testId="chart-loss"
+            xAxis={axis}
+            references={references}
+          />
           <MetricChart
             title="Validation loss"
             unit="nats/token"
@@ -71,9 +95,34 @@ export function LiveCharts() {
             references={references}
             note={baseVal === null ? undefined : `base: the model without any adapter, ${baseVal.toFixed(3)} nats/token at step 0.`}
           />
-          <MetricChart title="Throughput, trained tokens" unit="tokens/s whose loss counts: no padding, no prompt" rows={speed} methods={methods} log={log} testId="chart-speed" xAxis={axis} />
-          <MetricChart title="Throughput, processed tokens" unit="tokens/s through the model: batch × sequence length, padding and prompt included" rows={processed} methods={methods.filter((m) => liveIds.includes(m.id))} log={log} testId="chart-processed" xAxis={axis} />
-          <MetricChart title="Gradient norm" unit="L2, before clipping" rows={grad} methods={methods} log={log} testId="chart-grad" xAxis={axis} note={gradNote} />
+          <MetricChart
+            title="Throughput, trained tokens"
+            unit="tokens/s whose loss counts: no padding, no prompt"
+            rows={speed}
+            methods={methods}
+            log={log}
+            testId="chart-speed"
+            xAxis={axis}
+          />
+          <MetricChart
+            title="Throughput, processed tokens"
+            unit="tokens/s through the model: batch × sequence length, padding and prompt included"
+            rows={processed}
+            methods={methods.filter((m) => liveIds.includes(m.id))}
+            log={log}
+            testId="chart-processed"
+            xAxis={axis}
+          />
+          <MetricChart
+            title="Gradient norm"
+            unit="L2, before clipping"
+            rows={grad}
+            methods={methods}
+            log={log}
+            testId="chart-grad"
+            xAxis={axis}
+            note={gradNote}
+          />
         </div>
       )}
     </section>

@@ -22,8 +22,11 @@ function SparsityLine({ label, check }: { label: string; check: SparsityCheck })
   const kept = check.zeros === check.prunedZeros;
   return (
     <li data-testid="sparsity-value" data-fraction={check.fraction} data-expected={check.expected} data-kept={kept}>
-      <strong>{label}</strong>: {(check.fraction * 100).toFixed(2)} % exact zeros ({formatCount(check.zeros)} of {formatCount(check.total)} merged weights); set ratio {(check.expected * 100).toFixed(2)} %;{' '}
-      <span className={kept ? 'pass' : 'fail'}>{kept ? '✓ the same zeros as the pruned copies at init' : `✗ ${formatCount(check.prunedZeros)} zeros at init`}</span>
+      <strong>{label}</strong>: {(check.fraction * 100).toFixed(2)} % exact zeros ({formatCount(check.zeros)} of {formatCount(check.total)} merged weights); set
+      ratio {(check.expected * 100).toFixed(2)} %;{' '}
+      <span className={kept ? 'pass' : 'fail'}>
+        {kept ? '✓ the same zeros as the pruned copies at init' : `✗ ${formatCount(check.prunedZeros)} zeros at init`}
+      </span>
     </li>
   );
 }
@@ -66,11 +69,36 @@ export function MethodChecks() {
       <h2 id="checks-title">Method checks</h2>
       <div className="chart-grid">
         {orthoIds.length > 0 && (
-          <MetricChart title="SORSA orthonormality deviation" unit="mean ‖AAᵀ−I‖_F, ‖BᵀB−I‖_F" rows={ortho} methods={methods.filter((m) => orthoIds.includes(m.id))} log={false} testId="chart-ortho" dots />
+          <MetricChart
+            title="SORSA orthonormality deviation"
+            unit="mean ‖AAᵀ−I‖_F, ‖BᵀB−I‖_F"
+            rows={ortho}
+            methods={methods.filter((m) => orthoIds.includes(m.id))}
+            log={false}
+            testId="chart-ortho"
+            dots
+          />
         )}
-        {sparseIds.length > 0 && <MetricChart title="SPP sparsity of the merged weights" unit="% exact zeros" rows={sparsity} methods={methods.filter((m) => sparseIds.includes(m.id))} log={false} testId="chart-sparsity" dots />}
+        {sparseIds.length > 0 && (
+          <MetricChart
+            title="SPP sparsity of the merged weights"
+            unit="% exact zeros"
+            rows={sparsity}
+            methods={methods.filter((m) => sparseIds.includes(m.id))}
+            log={false}
+            testId="chart-sparsity"
+            dots
+          />
+        )}
         <MetricChart title="Learning rate" unit="per step, after warmup and schedule" rows={lr} methods={methods} log={false} testId="chart-lr" />
-        <MetricChart title="GPU memory" unit="MiB: adapter, owned bases, AdamW; and the pool's live total" rows={memory} methods={[...methods, POOL]} log={false} testId="chart-memory" />
+        <MetricChart
+          title="GPU memory"
+          unit="MiB: adapter, owned bases, AdamW; and the pool's live total"
+          rows={memory}
+          methods={[...methods, POOL]}
+          log={false}
+          testId="chart-memory"
+        />
       </div>
       {orthoIds.length > 0 && (
         <p className="small" data-testid="ortho-value">
@@ -94,7 +122,8 @@ export function MethodChecks() {
           {paramLines.map((l) => (
             <li key={`${l.id}:${l.against}`} data-testid={`params-${l.id}-${l.against}`}>
               {label(l.id)} trains {formatCount(l.own)} parameters; {label(l.against)} at its current settings trains {formatCount(l.other)} (
-              {l.other > l.own ? `${(l.other / Math.max(1, l.own)).toFixed(1)}× more` : `${(l.own / Math.max(1, l.other)).toFixed(1)}× fewer`}){l.planned ? ', planned' : ''}.
+              {l.other > l.own ? `${(l.other / Math.max(1, l.own)).toFixed(1)}× more` : `${(l.own / Math.max(1, l.other)).toFixed(1)}× fewer`})
+              {l.planned ? ', planned' : ''}.
             </li>
           ))}
         </ul>

@@ -55,7 +55,8 @@ export function MethodsPanel() {
       {plan && (
         <div className="memory-plan" data-testid="memory-plan">
           <p className="small">
-            Chosen methods together: <strong>≈{formatBytes(plan.totalBytes)}</strong> of GPU memory (the base once, each method's own tensors and AdamW state, one step's activations at a time).
+            Chosen methods together: <strong>≈{formatBytes(plan.totalBytes)}</strong> of GPU memory (the base once, each method's own tensors and AdamW state,
+            one step's activations at a time).
           </p>
           <p className="small" data-testid="memory-plan-choices">
             Without activation checkpointing ≈{formatBytes(plan.plainBytes)}; with it ≈{formatBytes(plan.checkpointedBytes)}
@@ -68,7 +69,10 @@ export function MethodsPanel() {
           ))}
         </div>
       )}
-      <p className="muted small">Estimates are planned from the shapes (not measured): base weights, trainable parameters with gradients and AdamW moments, activations for one step at B × T.</p>
+      <p className="muted small">
+        Estimates are planned from the shapes (not measured): base weights, trainable parameters with gradients and AdamW moments, activations for one step at B
+        × T.
+      </p>
     </section>
   );
 }
@@ -84,7 +88,14 @@ function MethodItem({ method, color, estimate, disabled }: { method: MethodInfo;
     <li className={choice.enabled ? 'method on' : 'method'} style={{ borderLeftColor: color }}>
       <div className="method-head">
         <label htmlFor={id} className="check">
-          <input id={id} type="checkbox" checked={choice.enabled} disabled={disabled} onChange={(e) => toggle(method.id, e.target.checked)} aria-describedby={`${id}-summary`} />
+          <input
+            id={id}
+            type="checkbox"
+            checked={choice.enabled}
+            disabled={disabled}
+            onChange={(e) => toggle(method.id, e.target.checked)}
+            aria-describedby={`${id}-summary`}
+          />
           <strong>{method.label}</strong>
         </label>
         {estimate && (
@@ -100,7 +111,13 @@ function MethodItem({ method, color, estimate, disabled }: { method: MethodInfo;
         <fieldset className="method-settings" disabled={disabled}>
           <legend className="sr-only">{method.label} settings</legend>
           {method.settings.map((spec) => (
-            <SettingField key={spec.key} idPrefix={id} spec={spec} value={choice.settings[spec.key] ?? spec.default} onChange={(v) => setSetting(method.id, spec.key, v)} />
+            <SettingField
+              key={spec.key}
+              idPrefix={id}
+              spec={spec}
+              value={choice.settings[spec.key] ?? spec.default}
+              onChange={(v) => setSetting(method.id, spec.key, v)}
+            />
           ))}
           <button type="button" className="link small" onClick={() => reset(method.id)}>
             Paper defaults

@@ -34,9 +34,21 @@ export function MetricChart({ title, unit, rows, methods, log, testId, dots, xAx
   const y = axisFor(extent([...rows.flatMap((r) => methods.map((m) => r[m.id])), ...references.map((r) => r.y)], log), log);
   const hasPoints = rows.some((r) => methods.some((m) => r[m.id] !== undefined));
   return (
-    <figure className="chart" data-testid={testId} data-points={counts} data-x-ticks={x?.ticks.join(',')} data-y-ticks={y?.ticks.join(',')} aria-label={`${title} (${unit}) per ${xAxis === 'step' ? 'step' : 'training token'}`} data-x-axis={xAxis}>
+    <figure
+      className="chart"
+      data-testid={testId}
+      data-points={counts}
+      data-x-ticks={x?.ticks.join(',')}
+      data-y-ticks={y?.ticks.join(',')}
+      aria-label={`${title} (${unit}) per ${xAxis === 'step' ? 'step' : 'training token'}`}
+      data-x-axis={xAxis}
+    >
       <figcaption>
-        {title} <span className="muted small">({unit}{xAxis === 'tokens' ? ', against training tokens' : ''})</span>
+        {title}{' '}
+        <span className="muted small">
+          ({unit}
+          {xAxis === 'tokens' ? ', against training tokens' : ''})
+        </span>
       </figcaption>
       {!hasPoints ? (
         <div className="chart-empty muted small">{note ?? 'No points yet'}</div>
@@ -44,15 +56,58 @@ export function MetricChart({ title, unit, rows, methods, log, testId, dots, xAx
         <ResponsiveContainer width="100%" height={190}>
           <LineChart data={rows as ChartRow[]} margin={{ top: 6, right: 12, bottom: 2, left: 0 }}>
             <CartesianGrid stroke="#2a313b" strokeDasharray="3 3" />
-            <XAxis dataKey="x" type="number" domain={x ? [...x.domain] : ['dataMin', 'dataMax']} ticks={x ? [...x.ticks] : undefined} interval={0} allowDataOverflow allowDecimals={false} stroke="#98a2b0" fontSize={11} tickFormatter={formatTick} />
-            <YAxis scale={log ? 'log' : 'linear'} domain={y ? [...y.domain] : ['auto', 'auto']} ticks={y ? [...y.ticks] : undefined} interval={0} allowDataOverflow stroke="#98a2b0" fontSize={11} width={axisWidth(y?.ticks ?? [])} tickFormatter={formatTick} />
+            <XAxis
+              dataKey="x"
+              type="number"
+              domain={x ? [...x.domain] : ['dataMin', 'dataMax']}
+              ticks={x ? [...x.ticks] : undefined}
+              interval={0}
+              allowDataOverflow
+              allowDecimals={false}
+              stroke="#98a2b0"
+              fontSize={11}
+              tickFormatter={formatTick}
+            />
+            <YAxis
+              scale={log ? 'log' : 'linear'}
+              domain={y ? [...y.domain] : ['auto', 'auto']}
+              ticks={y ? [...y.ticks] : undefined}
+              interval={0}
+              allowDataOverflow
+              stroke="#98a2b0"
+              fontSize={11}
+              width={axisWidth(y?.ticks ?? [])}
+              tickFormatter={formatTick}
+            />
             {references.map((r) => (
-              <ReferenceLine key={r.label} y={r.y} stroke="#98a2b0" strokeDasharray="2 4" label={{ value: r.label, position: 'insideTopRight', fill: '#98a2b0', fontSize: 10 }} ifOverflow="extendDomain" />
+              <ReferenceLine
+                key={r.label}
+                y={r.y}
+                stroke="#98a2b0"
+                strokeDasharray="2 4"
+                label={{ value: r.label, position: 'insideTopRight', fill: '#98a2b0', fontSize: 10 }}
+                ifOverflow="extendDomain"
+              />
             ))}
-            <Tooltip contentStyle={{ background: '#1e232b', border: '1px solid #2a313b', fontSize: 12 }} labelFormatter={(x) => (xAxis === 'step' ? `step ${String(x)}` : `${String(x)} tokens`)} formatter={(v) => (typeof v === 'number' ? v.toPrecision(4) : String(v))} />
+            <Tooltip
+              contentStyle={{ background: '#1e232b', border: '1px solid #2a313b', fontSize: 12 }}
+              labelFormatter={(x) => (xAxis === 'step' ? `step ${String(x)}` : `${String(x)} tokens`)}
+              formatter={(v) => (typeof v === 'number' ? v.toPrecision(4) : String(v))}
+            />
             <Legend wrapperStyle={{ fontSize: 12 }} />
             {methods.map((m) => (
-              <Line key={m.id} type="linear" dataKey={m.id} name={m.label} stroke={m.color} strokeDasharray={m.dash ? '6 4' : undefined} dot={dots || rows.length < 12 ? { r: 2.5 } : false} strokeWidth={1.8} isAnimationActive={false} connectNulls />
+              <Line
+                key={m.id}
+                type="linear"
+                dataKey={m.id}
+                name={m.label}
+                stroke={m.color}
+                strokeDasharray={m.dash ? '6 4' : undefined}
+                dot={dots || rows.length < 12 ? { r: 2.5 } : false}
+                strokeWidth={1.8}
+                isAnimationActive={false}
+                connectNulls
+              />
             ))}
           </LineChart>
         </ResponsiveContainer>

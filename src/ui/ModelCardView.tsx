@@ -40,7 +40,13 @@ export function ModelCardView({ card }: { card: ModelCard }) {
             : ''}
         </dd>
         <dt>Tokenizer</dt>
-        <dd>{card.tokenizer ? `${card.tokenizer.kind}, ${card.tokenizer.vocabSize} tokens${card.tokenizer.chatTemplate ? ', chat template' : ''}` : <span className="fail">none: training needs tokenizer.json</span>}</dd>
+        <dd>
+          {card.tokenizer ? (
+            `${card.tokenizer.kind}, ${card.tokenizer.vocabSize} tokens${card.tokenizer.chatTemplate ? ', chat template' : ''}`
+          ) : (
+            <span className="fail">none: training needs tokenizer.json</span>
+          )}
+        </dd>
         <dt>Projections</dt>
         <dd>{card.projections.map((p) => `${p.role} [${p.out}×${p.in}]`).join(' · ')}</dd>
       </dl>

@@ -56,9 +56,12 @@ export function ModelPanel() {
           {card && <span className="muted small">The previous model ({card.name}) is still loaded.</span>}
         </div>
       )}
-      <label className="small" title="Frozen matrices of an f32 checkpoint kept as f16 (rounded to nearest): half the memory, f16 precision. f16/bf16 checkpoints always stay 16-bit. Applies to the next load.">
-        <input type="checkbox" checked={frozenF16} disabled={busy || loading !== null} onChange={(e) => setFrozenF16(e.target.checked)} /> Keep f32
-        weights as f16 on the GPU (next load)
+      <label
+        className="small"
+        title="Frozen matrices of an f32 checkpoint kept as f16 (rounded to nearest): half the memory, f16 precision. f16/bf16 checkpoints always stay 16-bit. Applies to the next load."
+      >
+        <input type="checkbox" checked={frozenF16} disabled={busy || loading !== null} onChange={(e) => setFrozenF16(e.target.checked)} /> Keep f32 weights as
+        f16 on the GPU (next load)
       </label>
       {card && (
         <DropZone

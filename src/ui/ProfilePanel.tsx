@@ -89,8 +89,8 @@ function MethodReport({ m, report }: { m: ProfileMethod; report: ProfileReport }
       </h3>
       <p className="small">
         Steady state per step: {s.dispatches.toFixed(0)} dispatches, {s.bindGroups.toFixed(0)} bind groups, {s.buffersCreated.toFixed(1)} buffers created,{' '}
-        {s.pipelinesCompiled.toFixed(1)} pipelines compiled, {si(s.bytesWritten, 'B')} written, {s.submits.toFixed(1)} submits. CPU recording {ms(s.cpuRecordMs)} ms
-        (plain), GPU {ms(s.gpuMs)} ms, wall {ms(s.wallMs)} ms.
+        {s.pipelinesCompiled.toFixed(1)} pipelines compiled, {si(s.bytesWritten, 'B')} written, {s.submits.toFixed(1)} submits. CPU recording{' '}
+        {ms(s.cpuRecordMs)} ms (plain), GPU {ms(s.gpuMs)} ms, wall {ms(s.wallMs)} ms.
       </p>
       <table className="grid results">
         <StepHead />

@@ -59,17 +59,41 @@ export function QuantErrorPanel() {
       </div>
       <figure className="chart" data-testid="chart-quant" data-points={counts} aria-label={`Quantization error per layer (${norm} norm)`}>
         <figcaption>
-          ‖W − (deq(Q) + s·B A)‖ per layer <span className="muted small">({norm === 'nuclear' ? 'nuclear norm, sum of σ' : 'Frobenius norm'}; lower is better)</span>
+          ‖W − (deq(Q) + s·B A)‖ per layer{' '}
+          <span className="muted small">({norm === 'nuclear' ? 'nuclear norm, sum of σ' : 'Frobenius norm'}; lower is better)</span>
         </figcaption>
         <ResponsiveContainer width="100%" height={220}>
           <LineChart data={rows} margin={{ top: 6, right: 12, bottom: 2, left: 0 }}>
             <CartesianGrid stroke="#2a313b" strokeDasharray="3 3" />
-            <XAxis dataKey="index" type="number" domain={['dataMin', 'dataMax']} allowDecimals={false} stroke="#98a2b0" fontSize={11} tickFormatter={(i: number) => shortLayer(byIndex.get(i) ?? '', roleOf.get(byIndex.get(i) ?? ''))} />
+            <XAxis
+              dataKey="index"
+              type="number"
+              domain={['dataMin', 'dataMax']}
+              allowDecimals={false}
+              stroke="#98a2b0"
+              fontSize={11}
+              tickFormatter={(i: number) => shortLayer(byIndex.get(i) ?? '', roleOf.get(byIndex.get(i) ?? ''))}
+            />
             <YAxis stroke="#98a2b0" fontSize={11} width={48} tickFormatter={(v: number) => String(Number(v.toPrecision(3)))} />
-            <Tooltip contentStyle={{ background: '#1e232b', border: '1px solid #2a313b', fontSize: 12 }} labelFormatter={(i) => byIndex.get(Number(i)) ?? String(i)} formatter={(v) => (typeof v === 'number' ? v.toPrecision(4) : String(v))} />
+            <Tooltip
+              contentStyle={{ background: '#1e232b', border: '1px solid #2a313b', fontSize: 12 }}
+              labelFormatter={(i) => byIndex.get(Number(i)) ?? String(i)}
+              formatter={(v) => (typeof v === 'number' ? v.toPrecision(4) : String(v))}
+            />
             <Legend wrapperStyle={{ fontSize: 12 }} />
             {series.map((s) => (
-              <Line key={s.key} type="linear" dataKey={s.key} name={seriesLabel(s.method, s.iteration)} stroke={methodColor(s.method, order)} strokeDasharray={DASHES[s.iteration % DASHES.length]} dot={{ r: 2.5 }} strokeWidth={1.6} isAnimationActive={false} connectNulls />
+              <Line
+                key={s.key}
+                type="linear"
+                dataKey={s.key}
+                name={seriesLabel(s.method, s.iteration)}
+                stroke={methodColor(s.method, order)}
+                strokeDasharray={DASHES[s.iteration % DASHES.length]}
+                dot={{ r: 2.5 }}
+                strokeWidth={1.6}
+                isAnimationActive={false}
+                connectNulls
+              />
             ))}
           </LineChart>
         </ResponsiveContainer>

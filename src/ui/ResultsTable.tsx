@@ -55,7 +55,14 @@ export function ResultsTable() {
   const [sort, setSort] = useState<{ key: Key; dir: 1 | -1 }>({ key: 'bestVal', dir: 1 });
 
   const rows = useMemo(() => {
-    const out = summaryRows({ methods: methods.map((id) => ({ id, label: infos.find((m) => m.id === id)?.label ?? id })), series, evals, ready, halted, accuracy: finishedAccuracy(accuracy) });
+    const out = summaryRows({
+      methods: methods.map((id) => ({ id, label: infos.find((m) => m.id === id)?.label ?? id })),
+      series,
+      evals,
+      ready,
+      halted,
+      accuracy: finishedAccuracy(accuracy),
+    });
     return out.sort((a, b) => sort.dir * compare(a, b, sort.key));
   }, [methods, series, evals, ready, halted, accuracy, infos, sort]);
 
@@ -69,7 +76,12 @@ export function ResultsTable() {
           <thead>
             <tr>
               {COLUMNS.map((c) => (
-                <th key={c.key} scope="col" className={c.numeric ? 'num' : undefined} aria-sort={sort.key === c.key ? (sort.dir === 1 ? 'ascending' : 'descending') : 'none'}>
+                <th
+                  key={c.key}
+                  scope="col"
+                  className={c.numeric ? 'num' : undefined}
+                  aria-sort={sort.key === c.key ? (sort.dir === 1 ? 'ascending' : 'descending') : 'none'}
+                >
                   <button type="button" className="sort" onClick={() => setSort({ key: c.key, dir: sort.key === c.key ? (-sort.dir as 1 | -1) : 1 })}>
                     {c.label}
                     <span aria-hidden>{sort.key === c.key ? (sort.dir === 1 ? ' ▲' : ' ▼') : ''}</span>
@@ -93,7 +105,10 @@ export function ResultsTable() {
           </tbody>
         </table>
       </div>
-      <p className="muted small">Memory is what each method holds beyond the shared base: adapter tensors, owned bases (residuals, pruned copies) and AdamW state. Losses in nats per trained token.</p>
+      <p className="muted small">
+        Memory is what each method holds beyond the shared base: adapter tensors, owned bases (residuals, pruned copies) and AdamW state. Losses in nats per
+        trained token.
+      </p>
     </section>
   );
 }

@@ -38,7 +38,13 @@ export function RunControls() {
       <h2 id="run-title" className="sr-only">
         Run
       </h2>
-      <button type="button" className="primary" disabled={active || why !== null} title={why ?? undefined} onClick={() => void start(comparisonParams(useSettingsStore.getState()))}>
+      <button
+        type="button"
+        className="primary"
+        disabled={active || why !== null}
+        title={why ?? undefined}
+        onClick={() => void start(comparisonParams(useSettingsStore.getState()))}
+      >
         {phase === 'done' || phase === 'stopped' || phase === 'failed' ? 'Start again' : 'Start'} ({chosen} {chosen === 1 ? 'method' : 'methods'})
       </button>
       {phase === 'paused' ? (

@@ -29,7 +29,13 @@ function SavedRunItem({ run, shown, trainedHere, disabled }: { run: RunListing; 
           Reopen
         </button>
         <label className="check small">
-          <input type="checkbox" checked={overlay?.id === run.id} onChange={(e) => void setOverlay(e.target.checked ? run.id : null)} aria-label={`Overlay ${run.name} on the curves`} /> Overlay
+          <input
+            type="checkbox"
+            checked={overlay?.id === run.id}
+            onChange={(e) => void setOverlay(e.target.checked ? run.id : null)}
+            aria-label={`Overlay ${run.name} on the curves`}
+          />{' '}
+          Overlay
         </label>
         <button type="button" className="link" onClick={() => void remove(run.id)} aria-label={`Delete ${run.name}`}>
           Delete

@@ -50,7 +50,13 @@ export function ScatterPanel() {
   const meta = (k: MetricKey) => METRICS.find((m) => m.key === k)!;
   const plotted = points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y) && (!logX || p.x > 0));
   // Our own round ticks and domains (recharts' automatic log ticks repeat and land off the data).
-  const xAxis = axisFor(extent(plotted.map((p) => p.x), logX), logX);
+  const xAxis = axisFor(
+    extent(
+      plotted.map((p) => p.x),
+      logX,
+    ),
+    logX,
+  );
   const yAxis = axisFor(extent(plotted.map((p) => p.y)), false);
   const measuring = methods.filter((id) => accuracy[id] && accuracy[id].done < accuracy[id].total);
 
@@ -66,19 +72,54 @@ export function ScatterPanel() {
           </label>
         </div>
       </div>
-      <figure className="chart" data-testid="chart-scatter" data-points={plotted.length} data-x-ticks={xAxis?.ticks.join(',')} aria-label={`${meta(y).label} against ${meta(x).label}`}>
+      <figure
+        className="chart"
+        data-testid="chart-scatter"
+        data-points={plotted.length}
+        data-x-ticks={xAxis?.ticks.join(',')}
+        aria-label={`${meta(y).label} against ${meta(x).label}`}
+      >
         <figcaption>
           {meta(y).label} <span className="muted small">({meta(y).unit})</span> against {meta(x).label} <span className="muted small">({meta(x).unit})</span>
         </figcaption>
         {plotted.length === 0 ? (
-          <div className="chart-empty muted small">No method has both numbers yet{x === 'accuracy' || y === 'accuracy' ? ' (accuracy comes after the last step, where the data has answers)' : ''}.</div>
+          <div className="chart-empty muted small">
+            No method has both numbers yet{x === 'accuracy' || y === 'accuracy' ? ' (accuracy comes after the last step, where the data has answers)' : ''}.
+          </div>
         ) : (
           <ResponsiveContainer width="100%" height={240}>
             <ScatterChart margin={{ top: 10, right: 16, bottom: 4, left: 0 }}>
               <CartesianGrid stroke="#2a313b" strokeDasharray="3 3" />
-              <XAxis dataKey="x" type="number" name={meta(x).label} scale={logX ? 'log' : 'linear'} domain={xAxis ? [...xAxis.domain] : ['auto', 'auto']} ticks={xAxis ? [...xAxis.ticks] : undefined} interval={0} allowDataOverflow stroke="#98a2b0" fontSize={11} tickFormatter={formatTick} />
-              <YAxis dataKey="y" type="number" name={meta(y).label} domain={yAxis ? [...yAxis.domain] : ['auto', 'auto']} ticks={yAxis ? [...yAxis.ticks] : undefined} interval={0} allowDataOverflow stroke="#98a2b0" fontSize={11} width={axisWidth(yAxis?.ticks ?? [])} tickFormatter={formatTick} />
-              <Tooltip contentStyle={{ background: '#1e232b', border: '1px solid #2a313b', fontSize: 12 }} formatter={(v) => (typeof v === 'number' ? v.toPrecision(4) : String(v))} />
+              <XAxis
+                dataKey="x"
+                type="number"
+                name={meta(x).label}
+                scale={logX ? 'log' : 'linear'}
+                domain={xAxis ? [...xAxis.domain] : ['auto', 'auto']}
+                ticks={xAxis ? [...xAxis.ticks] : undefined}
+                interval={0}
+                allowDataOverflow
+                stroke="#98a2b0"
+                fontSize={11}
+                tickFormatter={formatTick}
+              />
+              <YAxis
+                dataKey="y"
+                type="number"
+                name={meta(y).label}
+                domain={yAxis ? [...yAxis.domain] : ['auto', 'auto']}
+                ticks={yAxis ? [...yAxis.ticks] : undefined}
+                interval={0}
+                allowDataOverflow
+                stroke="#98a2b0"
+                fontSize={11}
+                width={axisWidth(yAxis?.ticks ?? [])}
+                tickFormatter={formatTick}
+              />
+              <Tooltip
+                contentStyle={{ background: '#1e232b', border: '1px solid #2a313b', fontSize: 12 }}
+                formatter={(v) => (typeof v === 'number' ? v.toPrecision(4) : String(v))}
+              />
               <Legend wrapperStyle={{ fontSize: 12 }} />
               {plotted.map((p) => (
                 <Scatter key={p.id} name={label(p.id)} data={[p]} fill={methodColor(p.id, order)} isAnimationActive={false} />

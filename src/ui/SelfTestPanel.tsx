@@ -10,7 +10,10 @@ export function SelfTestPanel() {
   return (
     <section className="panel" aria-labelledby="selftest-title" data-testid="selftest-panel">
       <h2 id="selftest-title">Self-test</h2>
-      <p className="muted">Multiplies random matrices (plain, transposed and batched, odd sizes) with the studio’s matmul kernel on your GPU and compares every entry with a float64 product on the CPU.</p>
+      <p className="muted">
+        Multiplies random matrices (plain, transposed and batched, odd sizes) with the studio’s matmul kernel on your GPU and compares every entry with a
+        float64 product on the CPU.
+      </p>
       <button className="primary" onClick={() => void run()} disabled={!ready || job.state === 'running'}>
         {job.state === 'running' ? 'Running…' : 'Run self-test'}
       </button>
@@ -22,7 +25,8 @@ export function SelfTestPanel() {
       {job.state === 'done' && (
         <div data-testid="selftest-result">
           <p className={job.result.pass ? 'result pass' : 'result fail'} data-testid="selftest-verdict">
-            {job.result.pass ? 'PASS' : 'FAIL'}: largest relative error {job.result.maxRelError.toExponential(2)} (tolerance {job.result.tolerance.toExponential(0)}), variant {job.result.variant}, seed {job.result.seed}
+            {job.result.pass ? 'PASS' : 'FAIL'}: largest relative error {job.result.maxRelError.toExponential(2)} (tolerance{' '}
+            {job.result.tolerance.toExponential(0)}), variant {job.result.variant}, seed {job.result.seed}
           </p>
           <table className="grid">
             <thead>

@@ -19,13 +19,23 @@ export function SettingField({ idPrefix, spec, value, disabled, onChange }: Prop
     <div className="setting">
       {spec.kind === 'boolean' ? (
         <label htmlFor={id} className="check">
-          <input id={id} type="checkbox" checked={value === true} disabled={disabled} aria-describedby={helpId} onChange={(e) => onChange(e.target.checked)} /> {spec.label}
+          <input id={id} type="checkbox" checked={value === true} disabled={disabled} aria-describedby={helpId} onChange={(e) => onChange(e.target.checked)} />{' '}
+          {spec.label}
         </label>
       ) : (
         <>
           <label htmlFor={id}>{spec.label}</label>
           {spec.kind === 'number' ? (
-            <NumberInput id={id} value={typeof value === 'number' ? value : spec.default} min={spec.min} max={spec.max} integer={spec.integer} disabled={disabled} describedBy={helpId} onChange={onChange} />
+            <NumberInput
+              id={id}
+              value={typeof value === 'number' ? value : spec.default}
+              min={spec.min}
+              max={spec.max}
+              integer={spec.integer}
+              disabled={disabled}
+              describedBy={helpId}
+              onChange={onChange}
+            />
           ) : (
             <select id={id} value={String(value)} disabled={disabled} aria-describedby={helpId} onChange={(e) => onChange(e.target.value)}>
               {spec.options.map((o) => (

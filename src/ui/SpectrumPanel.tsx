@@ -25,18 +25,26 @@ export function SpectrumPanel() {
   const l = layers.some((x) => x.name === layer) ? layer : (layers[0]?.name ?? '');
   const state = spectra[spectrumKey(m, l)];
   const result = state?.status === 'done' ? state.result : undefined;
-  const rows = useMemo(() => (result ? result.before.map((b, i) => {
+  const rows = useMemo(
+    () =>
+      result
+        ? result.before.map((b, i) => {
             const a = result.after[i]!;
             const change = Math.abs(a - b);
             return { i: i + 1, before: b > 0 ? b : undefined, after: a > 0 ? a : undefined, change: change > 0 ? change : undefined };
-          }) : []), [result]);
+          })
+        : [],
+    [result],
+  );
   if (layers.length === 0) return null;
 
   const order = infos.map((x) => x.id);
   const label = (id: string) => infos.find((x) => x.id === id)?.label ?? id;
   const color = methodColor(m, order);
   let maxChange = 0;
-  if (result) for (let i = 0; i < result.before.length; i++) maxChange = Math.max(maxChange, Math.abs(result.after[i]! - result.before[i]!) / Math.max(result.before[0]!, 1e-30));
+  if (result)
+    for (let i = 0; i < result.before.length; i++)
+      maxChange = Math.max(maxChange, Math.abs(result.after[i]! - result.before[i]!) / Math.max(result.before[0]!, 1e-30));
 
   return (
     <section className="panel" aria-labelledby="spectrum-title" data-testid="spectrum-panel">
@@ -64,7 +72,13 @@ export function SpectrumPanel() {
           </button>
         </div>
       </div>
-      {!state && <p className="muted small">{readyMethods.length === 0 ? 'Available once a method is initialised.' : 'Pick a method and a layer, then Compute: σ of the effective weight at init and now (one SVD each, between two training steps).'}</p>}
+      {!state && (
+        <p className="muted small">
+          {readyMethods.length === 0
+            ? 'Available once a method is initialised.'
+            : 'Pick a method and a layer, then Compute: σ of the effective weight at init and now (one SVD each, between two training steps).'}
+        </p>
+      )}
       {state?.status === 'running' && <p className="muted small">Computing the SVDs on the GPU at the next pause between steps…</p>}
       {state?.status === 'failed' && (
         <p className="fail small" role="alert">
@@ -76,20 +90,52 @@ export function SpectrumPanel() {
           <figcaption>
             σ<sub>i</sub> of {label(result.method)}’s {result.layer} [{result.shape[0]}×{result.shape[1]}]{' '}
             <span className="muted small">
-              (log scale; at init, after {result.step} steps, and their difference; largest change {(maxChange * 100).toPrecision(3)} % of σ₁; {formatMs(result.ms)})
+              (log scale; at init, after {result.step} steps, and their difference; largest change {(maxChange * 100).toPrecision(3)} % of σ₁;{' '}
+              {formatMs(result.ms)})
             </span>
           </figcaption>
           <ResponsiveContainer width="100%" height={220}>
             <LineChart data={rows} margin={{ top: 6, right: 12, bottom: 2, left: 0 }}>
               <CartesianGrid stroke="#2a313b" strokeDasharray="3 3" />
               <XAxis dataKey="i" type="number" domain={['dataMin', 'dataMax']} allowDecimals={false} stroke="#98a2b0" fontSize={11} />
-              <YAxis scale="log" domain={['auto', 'auto']} allowDataOverflow stroke="#98a2b0" fontSize={11} width={48} tickFormatter={(v: number) => (v > 0 && v < 1e-3 ? v.toExponential(0) : String(Number(v.toPrecision(2))))} />
-              <Tooltip contentStyle={{ background: '#1e232b', border: '1px solid #2a313b', fontSize: 12 }} labelFormatter={(i) => `σ${String(i)}`} formatter={(v) => (typeof v === 'number' ? v.toPrecision(5) : String(v))} />
+              <YAxis
+                scale="log"
+                domain={['auto', 'auto']}
+                allowDataOverflow
+                stroke="#98a2b0"
+                fontSize={11}
+                width={48}
+                tickFormatter={(v: number) => (v > 0 && v < 1e-3 ? v.toExponential(0) : String(Number(v.toPrecision(2))))}
+              />
+              <Tooltip
+                contentStyle={{ background: '#1e232b', border: '1px solid #2a313b', fontSize: 12 }}
+                labelFormatter={(i) => `σ${String(i)}`}
+                formatter={(v) => (typeof v === 'number' ? v.toPrecision(5) : String(v))}
+              />
               <Legend wrapperStyle={{ fontSize: 12 }} />
               {/* "at init" drawn last, dashed, so it shows where the two coincide. */}
               <Line type="linear" dataKey="after" name={`after ${result.step} steps`} stroke={color} dot={false} strokeWidth={1.8} isAnimationActive={false} />
-              <Line type="linear" dataKey="change" name="|now − at init|" stroke={color} strokeOpacity={0.55} strokeDasharray="2 2" dot={false} strokeWidth={1.2} isAnimationActive={false} />
-              <Line type="linear" dataKey="before" name="at init" stroke="#98a2b0" strokeDasharray="5 3" dot={false} strokeWidth={1.4} isAnimationActive={false} />
+              <Line
+                type="linear"
+                dataKey="change"
+                name="|now − at init|"
+                stroke={color}
+                strokeOpacity={0.55}
+                strokeDasharray="2 2"
+                dot={false}
+                strokeWidth={1.2}
+                isAnimationActive={false}
+              />
+              <Line
+                type="linear"
+                dataKey="before"
+                name="at init"
+                stroke="#98a2b0"
+                strokeDasharray="5 3"
+                dot={false}
+                strokeWidth={1.4}
+                isAnimationActive={false}
+              />
             </LineChart>
           </ResponsiveContainer>
         </figure>

@@ -54,9 +54,25 @@ export function TrainingSettings() {
         <label htmlFor="eval-every">Validate every</label>
         <NumberInput id="eval-every" value={shared.evalEvery} min={1} max={100000} integer disabled={busy} onChange={(evalEvery) => setShared({ evalEvery })} />
         <label htmlFor="val-rows">Validation rows</label>
-        <NumberInput id="val-rows" value={shared.validationRows} min={0} max={100000} integer disabled={busy} onChange={(validationRows) => setShared({ validationRows })} />
+        <NumberInput
+          id="val-rows"
+          value={shared.validationRows}
+          min={0}
+          max={100000}
+          integer
+          disabled={busy}
+          onChange={(validationRows) => setShared({ validationRows })}
+        />
         <label htmlFor="accuracy-questions">Accuracy questions</label>
-        <NumberInput id="accuracy-questions" value={shared.accuracyQuestions} min={0} max={1000} integer disabled={busy} onChange={(accuracyQuestions) => setShared({ accuracyQuestions })} />
+        <NumberInput
+          id="accuracy-questions"
+          value={shared.accuracyQuestions}
+          min={0}
+          max={1000}
+          integer
+          disabled={busy}
+          onChange={(accuracyQuestions) => setShared({ accuracyQuestions })}
+        />
         <label htmlFor="clip">Gradient clip</label>
         <NumberInput id="clip" value={shared.clipNorm} min={0} max={1000} disabled={busy} onChange={(clipNorm) => setShared({ clipNorm })} />
         <label htmlFor="checkpointing">Activation checkpointing</label>

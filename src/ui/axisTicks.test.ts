@@ -31,7 +31,13 @@ describe('axis ticks', () => {
   });
 
   it('makes a log axis whose ticks are round, distinct and inside a domain that holds all the data', () => {
-    for (const [lo, hi] of [[11_700, 74_800], [2.1, 3.9], [1_000, 8e6], [0.5, 11], [3e-5, 1e-3]] as const) {
+    for (const [lo, hi] of [
+      [11_700, 74_800],
+      [2.1, 3.9],
+      [1_000, 8e6],
+      [0.5, 11],
+      [3e-5, 1e-3],
+    ] as const) {
       const a = logAxis(lo, hi);
       expect(a.domain[0]).toBeLessThanOrEqual(lo);
       expect(a.domain[1]).toBeGreaterThanOrEqual(hi);

@@ -14,12 +14,20 @@ describe('chart rows', () => {
 
   it('puts each method on the step axis by step', () => {
     const rows = stepRows(series, ['early', 'late'], (p) => p.loss, 0, false);
-    expect(rows).toEqual([{ x: 1, early: 4 }, { x: 2, early: 3 }, { x: 3, early: 2, late: 5 }]);
+    expect(rows).toEqual([
+      { x: 1, early: 4 },
+      { x: 2, early: 3 },
+      { x: 3, early: 2, late: 5 },
+    ]);
   });
 
   it("puts each method on the token axis by the run's tokens at its step: a method that joined late starts where it joined", () => {
     const rows = stepRows(series, ['early', 'late'], (p) => p.loss, 0, false, 'tokens');
-    expect(rows).toEqual([{ x: 100, early: 4 }, { x: 180, early: 3 }, { x: 300, early: 2, late: 5 }]);
+    expect(rows).toEqual([
+      { x: 100, early: 4 },
+      { x: 180, early: 3 },
+      { x: 300, early: 2, late: 5 },
+    ]);
   });
 
   it('starts a method that joined at step 7 at step 8, on both axes', () => {
@@ -31,12 +39,32 @@ describe('chart rows', () => {
       expect(rows.filter((r) => r.b !== undefined)).toHaveLength(3);
     }
     // Saved runs overlaid ("~saved") keep their own token axis.
-    expect(runTokens({ a: [point(1, 1, 5)], 'a~saved': [point(1, 1, 7)] }, ['a', 'a~saved']).get('~saved')!.get(1)).toBe(7);
+    expect(
+      runTokens({ a: [point(1, 1, 5)], 'a~saved': [point(1, 1, 7)] }, ['a', 'a~saved'])
+        .get('~saved')!
+        .get(1),
+    ).toBe(7);
   });
 
   it('adds the base model at step 0, the uniform-guess loss and both throughputs', () => {
-    expect(withBasePoint([{ x: 2, m: 3 }], 'base', 6, false)).toEqual([{ x: 0, base: 6 }, { x: 2, m: 3 }]);
-    expect(withBasePoint([{ x: 0, m: 6.1 }, { x: 2, m: 3 }], 'base', 6, false)).toEqual([{ x: 0, m: 6.1, base: 6 }, { x: 2, m: 3 }]);
+    expect(withBasePoint([{ x: 2, m: 3 }], 'base', 6, false)).toEqual([
+      { x: 0, base: 6 },
+      { x: 2, m: 3 },
+    ]);
+    expect(
+      withBasePoint(
+        [
+          { x: 0, m: 6.1 },
+          { x: 2, m: 3 },
+        ],
+        'base',
+        6,
+        false,
+      ),
+    ).toEqual([
+      { x: 0, m: 6.1, base: 6 },
+      { x: 2, m: 3 },
+    ]);
     expect(withBasePoint([{ x: 2, m: 3 }], 'base', null, false)).toEqual([{ x: 2, m: 3 }]);
     expect(uniformLoss(50_257)).toBeCloseTo(10.8249, 4);
     expect(uniformLoss(1)).toBeNull();
@@ -46,9 +74,21 @@ describe('chart rows', () => {
   });
 
   it('places validation points at the tokens seen at their step, step 0 at 0 tokens', () => {
-    const evals = { early: [{ step: 0, loss: 6 }, { step: 2, loss: 3.5 }], late: [{ step: 7, loss: 1 }] };
-    expect(evalRows(evals, ['early', 'late'], false, 'tokens', series)).toEqual([{ x: 0, early: 6 }, { x: 180, early: 3.5 }]);
-    expect(evalRows(evals, ['early'], false)).toEqual([{ x: 0, early: 6 }, { x: 2, early: 3.5 }]);
+    const evals = {
+      early: [
+        { step: 0, loss: 6 },
+        { step: 2, loss: 3.5 },
+      ],
+      late: [{ step: 7, loss: 1 }],
+    };
+    expect(evalRows(evals, ['early', 'late'], false, 'tokens', series)).toEqual([
+      { x: 0, early: 6 },
+      { x: 180, early: 3.5 },
+    ]);
+    expect(evalRows(evals, ['early'], false)).toEqual([
+      { x: 0, early: 6 },
+      { x: 2, early: 3.5 },
+    ]);
   });
 
   it('leaves out values a log axis cannot show', () => {
@@ -57,7 +97,11 @@ describe('chart rows', () => {
   });
 
   it('sums tokens per step and debiases the smoothing', () => {
-    expect([...cumulativeTokens(series.early)]).toEqual([[1, 100], [2, 180], [3, 300]]);
+    expect([...cumulativeTokens(series.early)]).toEqual([
+      [1, 100],
+      [2, 180],
+      [3, 300],
+    ]);
     const s = smooth([2, 2, 2], 0.9);
     for (const v of s) expect(v).toBeCloseTo(2, 12);
   });

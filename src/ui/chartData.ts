@@ -105,10 +105,13 @@ export function stepRows(
     methods.map((id) => {
       const points = series[id] ?? [];
       const values = smooth(points.map(value), smoothing);
-      return { id, points: points.flatMap((p, i) => {
-        const x = xOf(axis, p.step, tokens.get(runOf(id)));
-        return x === undefined ? [] : [{ x, value: values[i] }];
-      }) };
+      return {
+        id,
+        points: points.flatMap((p, i) => {
+          const x = xOf(axis, p.step, tokens.get(runOf(id)));
+          return x === undefined ? [] : [{ x, value: values[i] }];
+        }),
+      };
     }),
     log,
   );
@@ -147,6 +150,9 @@ export function withBasePoint(rows: readonly ChartRow[], key: string, loss: numb
 export const uniformLoss = (vocab: number): number | null => (vocab > 1 ? Math.log(vocab) : null);
 
 /** Tokens a step processes (batch × sequence length, padding and prompt tokens included). */
-export const processedPerSecond = (batch: number, seqLen: number) => (p: StepPoint): number => (p.ms > 0 ? (batch * seqLen * 1000) / p.ms : Number.NaN);
+export const processedPerSecond =
+  (batch: number, seqLen: number) =>
+  (p: StepPoint): number =>
+    p.ms > 0 ? (batch * seqLen * 1000) / p.ms : Number.NaN;
 
 export const tokensPerSecond = (p: StepPoint): number => (p.ms > 0 ? (p.tokens * 1000) / p.ms : Number.NaN);

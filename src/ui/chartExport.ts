@@ -84,7 +84,14 @@ export function chartSvg(chart: PageChart): string {
   const legendH = placed.length > 0 ? (row + 1) * LEGEND_ROW + 6 : 0;
   const total = TITLE_H + height + legendH;
 
-  const root = el('svg', { xmlns: NS, width, height: total, viewBox: `0 0 ${width} ${total}`, 'font-family': 'system-ui, -apple-system, Segoe UI, sans-serif', 'font-size': 12 });
+  const root = el('svg', {
+    xmlns: NS,
+    width,
+    height: total,
+    viewBox: `0 0 ${width} ${total}`,
+    'font-family': 'system-ui, -apple-system, Segoe UI, sans-serif',
+    'font-size': 12,
+  });
   root.append(el('rect', { x: 0, y: 0, width, height: total, fill: BACKGROUND }));
   const titleSize = Math.max(9, Math.min(14, (width - 20) / (chart.title.length * 0.56)));
   root.append(el('text', { x: 10, y: 19, fill: TEXT, 'font-size': titleSize.toFixed(1) }, chart.title));
@@ -99,7 +106,9 @@ export function chartSvg(chart: PageChart): string {
   root.append(plot);
   placed.forEach(({ item, x: left, row: r }) => {
     const y = TITLE_H + height + 4 + r * LEGEND_ROW + LEGEND_ROW / 2;
-    root.append(el('line', { x1: left, y1: y, x2: left + 18, y2: y, stroke: item.color, 'stroke-width': 2.5, ...(item.dashed ? { 'stroke-dasharray': '5 3' } : {}) }));
+    root.append(
+      el('line', { x1: left, y1: y, x2: left + 18, y2: y, stroke: item.color, 'stroke-width': 2.5, ...(item.dashed ? { 'stroke-dasharray': '5 3' } : {}) }),
+    );
     root.append(el('text', { x: left + 24, y: y + 4, fill: TEXT }, item.label));
   });
   return `<?xml version="1.0" encoding="UTF-8"?>\n${new XMLSerializer().serializeToString(root)}`;
@@ -129,7 +138,9 @@ export async function chartPng(chart: PageChart, scale = 2): Promise<Blob> {
     if (!ctx) throw new UnsupportedError('this browser gave no 2D canvas for the PNG');
     ctx.scale(scale, scale);
     ctx.drawImage(image, 0, 0);
-    return await new Promise<Blob>((resolve, reject) => canvas.toBlob((b) => (b ? resolve(b) : reject(new UnsupportedError('the PNG could not be encoded'))), 'image/png'));
+    return await new Promise<Blob>((resolve, reject) =>
+      canvas.toBlob((b) => (b ? resolve(b) : reject(new UnsupportedError('the PNG could not be encoded'))), 'image/png'),
+    );
   } finally {
     URL.revokeObjectURL(url);
   }

@@ -7,7 +7,11 @@ import { collectRows, type ChartRow } from './chartData';
 export const MIB = 1024 * 1024;
 
 /** One row per step with one column per method: `value` of its diagnostic points (undefined: left out). */
-export function diagRows(points: Readonly<Record<string, readonly DiagnosticPoint[]>>, methods: readonly string[], value: (p: DiagnosticPoint) => number | undefined): ChartRow[] {
+export function diagRows(
+  points: Readonly<Record<string, readonly DiagnosticPoint[]>>,
+  methods: readonly string[],
+  value: (p: DiagnosticPoint) => number | undefined,
+): ChartRow[] {
   return collectRows(methods.map((id) => ({ id, points: (points[id] ?? []).map((p) => ({ x: p.step, value: value(p) })) })));
 }
 

@@ -23,7 +23,10 @@ function estimate(id: string, own: number, trainable: number, activations: numbe
 
 describe('comparison memory plan', () => {
   it('counts the shared base once, every method its own, and one step of activations', () => {
-    const plan = comparisonMemory([estimate('adapter', 0, 2 * MIB, 30 * MIB), estimate('residual', 10 * MIB, 2 * MIB, 40 * MIB)], { maxBufferSize: 256 * MIB, maxStorageBufferBindingSize: 128 * MIB });
+    const plan = comparisonMemory([estimate('adapter', 0, 2 * MIB, 30 * MIB), estimate('residual', 10 * MIB, 2 * MIB, 40 * MIB)], {
+      maxBufferSize: 256 * MIB,
+      maxStorageBufferBindingSize: 128 * MIB,
+    });
     expect(plan!.totalBytes).toBe(100 * MIB + 14 * MIB + 40 * MIB);
     expect(plan!.plainBytes).toBe(plan!.totalBytes);
     expect(plan!.checkpointedBytes).toBe(100 * MIB + 14 * MIB + 10 * MIB);

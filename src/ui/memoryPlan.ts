@@ -49,7 +49,9 @@ export function comparisonMemory(
   if (deviceMemoryGiB !== undefined && deviceMemoryGiB > 0 && totalBytes > deviceMemoryGiB * GIB) {
     warnings.push(
       `May not fit: the comparison needs about ${formatBytes(totalBytes)} and this device reports ${deviceMemoryGiB} GiB of memory. ` +
-        (checkpointedBytes < totalBytes && checkpointedBytes <= deviceMemoryGiB * GIB ? `Activation checkpointing would need about ${formatBytes(checkpointedBytes)}. ` : '') +
+        (checkpointedBytes < totalBytes && checkpointedBytes <= deviceMemoryGiB * GIB
+          ? `Activation checkpointing would need about ${formatBytes(checkpointedBytes)}. `
+          : '') +
         'Choose fewer methods, or lower the batch or the sequence length.',
     );
   }

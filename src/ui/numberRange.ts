@@ -18,7 +18,12 @@ export function rangeText({ min, max, integer }: NumberBounds): string {
 /** Null when `text` is a valid value; otherwise what the field should say. */
 export function numberProblem(text: string, bounds: NumberBounds): string | null {
   const n = Number(text);
-  const ok = text.trim() !== '' && Number.isFinite(n) && (bounds.min === undefined || n >= bounds.min) && (bounds.max === undefined || n <= bounds.max) && (!bounds.integer || Number.isInteger(n));
+  const ok =
+    text.trim() !== '' &&
+    Number.isFinite(n) &&
+    (bounds.min === undefined || n >= bounds.min) &&
+    (bounds.max === undefined || n <= bounds.max) &&
+    (!bounds.integer || Number.isInteger(n));
   if (ok) return null;
   return `Enter ${rangeText(bounds)}`;
 }

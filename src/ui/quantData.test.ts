@@ -18,7 +18,14 @@ const p = (method: string, layer: string, iteration: number, nuclear: number) =>
 
 describe('quantization error rows', () => {
   it('averages (1 − E_m / E_baseline)·100 per role and over all layers', () => {
-    const points = [p('nf4-only', 'l.0.q', 0, 10), p('nf4-only', 'l.0.v', 0, 4), p('nf4-only', 'l.1.q', 0, 20), p('residual', 'l.0.q', 1, 8), p('residual', 'l.0.v', 1, 3), p('residual', 'l.1.q', 1, 10)];
+    const points = [
+      p('nf4-only', 'l.0.q', 0, 10),
+      p('nf4-only', 'l.0.v', 0, 4),
+      p('nf4-only', 'l.1.q', 0, 20),
+      p('residual', 'l.0.q', 1, 8),
+      p('residual', 'l.0.v', 1, 3),
+      p('residual', 'l.1.q', 1, 10),
+    ];
     const baseline = baselineOf(points, infos);
     expect(baseline).toEqual({ method: 'nf4-only', iteration: 0 });
     const { roles, rows } = reductionRatios(points, layers, baseline!);

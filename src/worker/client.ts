@@ -89,11 +89,7 @@ export class EngineClient {
     return this.call('benchShapes', {});
   }
 
-  bench(
-    shapes: readonly MatmulBenchShape[],
-    includePeer: boolean,
-    onRow?: (row: MatmulBenchRow) => void,
-  ): Promise<readonly MatmulBenchRow[]> {
+  bench(shapes: readonly MatmulBenchShape[], includePeer: boolean, onRow?: (row: MatmulBenchRow) => void): Promise<readonly MatmulBenchRow[]> {
     return this.call('bench', { shapes, includePeer }, onRow);
   }
 

@@ -35,7 +35,10 @@ describe('diagnostics', () => {
 
   it('SPP: the merged weights keep exactly the pruned zeros; a LoRA spectrum at init equals the base', async () => {
     const { ctx, model } = await tinyLlama();
-    const targets = model.linearNames().filter((n) => model.linear(n).outFeatures % 16 === 0).slice(0, 2);
+    const targets = model
+      .linearNames()
+      .filter((n) => model.linear(n).outFeatures % 16 === 0)
+      .slice(0, 2);
     const settings = resolveSettings(spp, { pruning: 'magnitude', ratio: 0.5 });
     const adapted = await spp.create({ rt: ctx, model, targets, seed: 0, learningRate: 1e-3 }, settings);
     try {
@@ -56,5 +59,4 @@ describe('diagnostics', () => {
       low.release(ctx);
     }
   });
-
 });

@@ -30,7 +30,14 @@ async function sigma(rt: GpuContext, w: WeightView): Promise<number[]> {
 }
 
 /** σ before (cached by the caller) and now for one projection of one method. */
-export async function spectrum(rt: GpuContext, method: string, adapted: AdaptedModel, layer: string, cachedBefore: readonly number[] | undefined, step: number): Promise<SpectrumResult> {
+export async function spectrum(
+  rt: GpuContext,
+  method: string,
+  adapted: AdaptedModel,
+  layer: string,
+  cachedBefore: readonly number[] | undefined,
+  step: number,
+): Promise<SpectrumResult> {
   const start = performance.now();
   const before = cachedBefore ? [...cachedBefore] : await sigma(rt, adapted.effectiveWeight(rt, layer, 'init'));
   const after = await sigma(rt, adapted.effectiveWeight(rt, layer, 'now'));

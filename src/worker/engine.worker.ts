@@ -54,9 +54,7 @@ async function acquire(): Promise<GpuContext> {
     acquired = await acquireDevice(browserGpu());
   } catch (error) {
     if (error instanceof StudioError) throw error;
-    throw new WebGpuUnavailableError(
-      `The browser found WebGPU but refused to create a GPU device (${errorMessage(error)}). ${WEBGPU_FIX}`,
-    );
+    throw new WebGpuUnavailableError(`The browser found WebGPU but refused to create a GPU device (${errorMessage(error)}). ${WEBGPU_FIX}`);
   }
   const ctx = new GpuContext(acquired);
   acquired.device.addEventListener('uncapturederror', (event) => {

@@ -116,7 +116,13 @@ export interface ModelCard {
    * two bytes a weight, the rest f32), and what storing f32 matrices as f16 would take instead.
    */
   readonly gpuWeights: { readonly precision: FrozenPrecision; readonly bytes: number; readonly asF16Bytes: number; readonly asF32Bytes: number };
-  readonly tokenizer: { readonly kind: string; readonly vocabSize: number; readonly bos?: string; readonly eos?: string; readonly chatTemplate: boolean } | null;
+  readonly tokenizer: {
+    readonly kind: string;
+    readonly vocabSize: number;
+    readonly bos?: string;
+    readonly eos?: string;
+    readonly chatTemplate: boolean;
+  } | null;
   /** Projection roles methods can target (q, k, v, o, gate, up, down; GPT-2: c_attn, …). */
   readonly roles: readonly string[];
   /** Projections per role: [out, in] and how many layers have one. */
@@ -354,7 +360,11 @@ export interface EngineCalls {
   /** Loads the built-in model; a failure keeps the previous model. */
   loadBuiltinModel: { params: { readonly name: string; readonly frozenPrecision?: FrozenPrecision }; result: ModelCard; progress: ModelLoadProgress };
   /** Loads a dropped or picked Hugging Face folder; a failure keeps the previous model. */
-  loadModelFiles: { params: { readonly files: readonly PickedFile[]; readonly frozenPrecision?: FrozenPrecision }; result: ModelCard; progress: ModelLoadProgress };
+  loadModelFiles: {
+    params: { readonly files: readonly PickedFile[]; readonly frozenPrecision?: FrozenPrecision };
+    result: ModelCard;
+    progress: ModelLoadProgress;
+  };
   modelCard: { params: Record<string, never>; result: ModelCard | null; progress: never };
   /** Trainable parameters and memory per method for the loaded model. Answered at once, even mid-run. */
   estimate: { params: EstimateParams; result: readonly MethodEstimate[]; progress: never };
@@ -381,7 +391,17 @@ export interface EngineCalls {
 }
 
 /** Calls the worker answers at once, outside the queue that serialises GPU work. */
-export const IMMEDIATE_CALLS: readonly CallName[] = ['methods', 'modelCard', 'estimate', 'stopComparison', 'pauseComparison', 'resumeComparison', 'spectrum', 'addMethod', 'pythonScript'];
+export const IMMEDIATE_CALLS: readonly CallName[] = [
+  'methods',
+  'modelCard',
+  'estimate',
+  'stopComparison',
+  'pauseComparison',
+  'resumeComparison',
+  'spectrum',
+  'addMethod',
+  'pythonScript',
+];
 
 export type CallName = keyof EngineCalls;
 export type CallParams<K extends CallName> = EngineCalls[K]['params'];

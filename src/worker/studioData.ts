@@ -6,12 +6,7 @@
 //
 // Not here: batching for a run (studioRun.ts takes `examplesForRun` to train/runData.ts).
 
-import {
-  prepareDataset,
-  splitTrainValidation,
-  type PreparedData,
-  type TokenizedExample,
-} from '../io/datasets';
+import { prepareDataset, splitTrainValidation, type PreparedData, type TokenizedExample } from '../io/datasets';
 import { questionAnswerRows } from '../io/questionAnswer';
 import type { TextTokenizer } from '../io/tokenizer';
 import { errorMessage, DatasetError, formatBytes } from '../errors';
@@ -66,7 +61,8 @@ export async function loadBuiltinData<T>(name: string, check: () => T): Promise<
 }
 
 export async function loadDataFile<T>(file: File, check: () => T): Promise<T> {
-  if (file.size > MAX_FILE_BYTES) throw new DatasetError(`${file.name} is ${formatBytes(file.size)}; the studio reads data files up to ${formatBytes(MAX_FILE_BYTES)}`);
+  if (file.size > MAX_FILE_BYTES)
+    throw new DatasetError(`${file.name} is ${formatBytes(file.size)}; the studio reads data files up to ${formatBytes(MAX_FILE_BYTES)}`);
   let text: string;
   try {
     text = await file.text();
@@ -96,7 +92,10 @@ export function examplesForRun(tokenizer: TextTokenizer, seqLen: number): RunExa
   const data = current;
   if (!data) throw new DatasetError('No data is loaded: pick the built-in set or drop a file.');
   const prepared = prepareDataset(data.train, tokenizer, { fileName: fileNameOf(data), seqLen });
-  const heldOut = data.validation === null ? null : prepareDataset(data.validation, tokenizer, { fileName: fileNameOf(data).replace('train', 'validation'), seqLen }).examples;
+  const heldOut =
+    data.validation === null
+      ? null
+      : prepareDataset(data.validation, tokenizer, { fileName: fileNameOf(data).replace('train', 'validation'), seqLen }).examples;
   return { prepared, examples: prepared.examples, heldOut };
 }
 

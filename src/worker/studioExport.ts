@@ -46,7 +46,10 @@ export function methodScript(config: ScriptConfig): string {
 export async function exportTrainedMethod(rt: GpuContext, params: ExportParams): Promise<ExportResult> {
   const loaded = requireModel();
   const adapted = trainedAdapter(params.methodId);
-  if (!adapted) throw new StudioError(`${params.methodId} has not been trained with the loaded model in this session; run a comparison first (saved runs keep curves, not weights)`);
+  if (!adapted)
+    throw new StudioError(
+      `${params.methodId} has not been trained with the loaded model in this session; run a comparison first (saved runs keep curves, not weights)`,
+    );
   const base = baseModelName(loaded.name);
   const folder = `${safeName(base)}-${params.methodId}-${params.format === 'peft' ? 'adapter' : 'merged'}`;
   if (params.format === 'peft') {

@@ -83,7 +83,12 @@ async function fetchBuiltin(name: string): Promise<ByteSource[]> {
   return sources;
 }
 
-export async function loadBuiltinModel(rt: GpuContext, name: string, progress: (p: ModelLoadProgress) => void, precision: FrozenPrecision = 'checkpoint'): Promise<ModelCard> {
+export async function loadBuiltinModel(
+  rt: GpuContext,
+  name: string,
+  progress: (p: ModelLoadProgress) => void,
+  precision: FrozenPrecision = 'checkpoint',
+): Promise<ModelCard> {
   return install(rt, await fetchBuiltin(name), `${name} (built-in)`, true, progress, precision);
 }
 
@@ -100,7 +105,14 @@ export async function loadPickedModel(
   return install(rt, sources, name, false, progress, precision);
 }
 
-async function install(rt: GpuContext, files: ByteSource[], name: string, builtin: boolean, progress: (p: ModelLoadProgress) => void, precision: FrozenPrecision): Promise<ModelCard> {
+async function install(
+  rt: GpuContext,
+  files: ByteSource[],
+  name: string,
+  builtin: boolean,
+  progress: (p: ModelLoadProgress) => void,
+  precision: FrozenPrecision,
+): Promise<ModelCard> {
   const source = await openModelFiles(files);
   let tokenizer: TextTokenizer | null = null;
   let tokenizerProblem: string | null = null;
@@ -166,7 +178,13 @@ function modelCard(
     weightBytes: source.weightBytes,
     gpuWeights: { precision, bytes: held, asF16Bytes: frozenWeightBytes(source, 'f16'), asF32Bytes: frozenWeightBytes(source, 'f32') },
     tokenizer: tokenizer
-      ? { kind: tokenizer.kind, vocabSize: tokenizer.vocabSize, bos: tokenizer.bosToken, eos: tokenizer.eosToken, chatTemplate: tokenizer.chatTemplate !== undefined }
+      ? {
+          kind: tokenizer.kind,
+          vocabSize: tokenizer.vocabSize,
+          bos: tokenizer.bosToken,
+          eos: tokenizer.eosToken,
+          chatTemplate: tokenizer.chatTemplate !== undefined,
+        }
       : null,
     roles: [...projections.keys()],
     projections: [...projections.values()],

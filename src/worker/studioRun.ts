@@ -116,7 +116,15 @@ async function pauseGate(emit: (e: ComparisonEvent) => void): Promise<void> {
 /** Validation batches that visit each held-out row once, in order. */
 
 function checkParams(params: ComparisonParams, maxPositions: number): void {
-  const wholes: [string, number, number][] = [['steps', params.steps, 1], ['batch', params.batch, 1], ['sequence length', params.seqLen, 2], ['evaluate every', params.evalEvery, 1], ['validation rows', params.validationRows, 0], ['warmup', params.warmup, 0], ['seed', params.seed, 0]];
+  const wholes: [string, number, number][] = [
+    ['steps', params.steps, 1],
+    ['batch', params.batch, 1],
+    ['sequence length', params.seqLen, 2],
+    ['evaluate every', params.evalEvery, 1],
+    ['validation rows', params.validationRows, 0],
+    ['warmup', params.warmup, 0],
+    ['seed', params.seed, 0],
+  ];
   for (const [label, value, min] of wholes) {
     if (!Number.isSafeInteger(value) || value < min) throw new StudioError(`${label} must be a whole number of at least ${min}, is ${value}`);
   }
@@ -151,7 +159,15 @@ export async function runStudioComparison(rt: GpuContext, params: ComparisonPara
   const { batcher, validationBatches: valBatches } = data;
   emit({ type: 'data', train: data.train.length, validation: Math.min(data.validation.length, params.validationRows), stepsPerEpoch: batcher.stepsPerEpoch });
   const targets = selectTargets(loaded.model, params.targets);
-  emit({ type: 'targets', layers: targets.map((name) => ({ name, role: loaded.model.linearRole(name), out: loaded.model.linear(name).outFeatures, in: loaded.model.linear(name).inFeatures })) });
+  emit({
+    type: 'targets',
+    layers: targets.map((name) => ({
+      name,
+      role: loaded.model.linearRole(name),
+      out: loaded.model.linear(name).outFeatures,
+      in: loaded.model.linear(name).inFeatures,
+    })),
+  });
   resetDiagnostics(rt, loaded.model);
   const calibration = (count: number): CalibrationBatch[] => Array.from({ length: count }, (_, s) => batcher.batch(s));
   // SORSA's orthonormality is sampled about 50 times a run (and at the last step); SPP's
@@ -181,7 +197,19 @@ export async function runStudioComparison(rt: GpuContext, params: ComparisonPara
   const initMethod = async (choice: ComparisonParams['methods'][number], startStep: number): Promise<void> => {
     const r = await run.add(
       { id: choice.id, definition: definitionOf(choice.id), settings: choice.settings, learningRate: params.lr },
-      ({ id, trainableParams, bytes, initMs }) => ({ id, trainableParams, bytes, initMs, trainMs: 0, steps: 0, tokens: 0, finalLoss: Number.NaN, finalValLoss: null, bestValLoss: null, startStep }),
+      ({ id, trainableParams, bytes, initMs }) => ({
+        id,
+        trainableParams,
+        bytes,
+        initMs,
+        trainMs: 0,
+        steps: 0,
+        tokens: 0,
+        finalLoss: Number.NaN,
+        finalValLoss: null,
+        bestValLoss: null,
+        startStep,
+      }),
       startStep,
     );
     emit({ type: 'ready', method: r.id, trainableParams: r.trainableParams, bytes: r.bytes, initMs: r.initMs });
@@ -265,12 +293,27 @@ export async function runStudioComparison(rt: GpuContext, params: ComparisonPara
     if (keep) trained = run.methods.map((r) => ({ id: r.id, adapted: r.adapted }));
     else forgetDiagnostics();
     measurements.clear();
-    Object.assign(control, { running: false, stop: false, paused: false, resume: undefined, pending: [], ids: new Set(), whilePaused: undefined, measuring: undefined });
+    Object.assign(control, {
+      running: false,
+      stop: false,
+      paused: false,
+      resume: undefined,
+      pending: [],
+      ids: new Set(),
+      whilePaused: undefined,
+      measuring: undefined,
+    });
   }
 }
 
 /** Greedy exact-match accuracy per method on the first validation questions with "####" answers. */
-async function measureAccuracy(rt: GpuContext, running: readonly Running[], validation: readonly TokenizedExample[], limit: number, emit: (e: ComparisonEvent) => void): Promise<void> {
+async function measureAccuracy(
+  rt: GpuContext,
+  running: readonly Running[],
+  validation: readonly TokenizedExample[],
+  limit: number,
+  emit: (e: ComparisonEvent) => void,
+): Promise<void> {
   const questions = accuracyQuestions(validation, limit);
   if (questions.length === 0) return;
   const tokenizer = requireTokenizer();

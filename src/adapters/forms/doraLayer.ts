@@ -48,7 +48,9 @@ export class DoraLayer implements AdaptedLayer {
     this.outFeatures = base.outFeatures;
     const [r, inA] = A.shape as [number, number];
     if (inA !== base.inFeatures || B.shape[0] !== base.outFeatures || B.shape[1] !== r || m.shape[0] !== base.outFeatures) {
-      throw new InternalError(`${name}: A [${A.shape.join(',')}], B [${B.shape.join(',')}], m [${m.shape.join(',')}] do not fit a [${base.outFeatures}, ${base.inFeatures}] layer`);
+      throw new InternalError(
+        `${name}: A [${A.shape.join(',')}], B [${B.shape.join(',')}], m [${m.shape.join(',')}] do not fit a [${base.outFeatures}, ${base.inFeatures}] layer`,
+      );
     }
   }
 

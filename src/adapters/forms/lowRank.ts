@@ -54,7 +54,9 @@ export class LowRankLayer implements AdaptedLayer {
     const [r, inA] = factors.A.shape as [number, number];
     const [outB, rB] = factors.B.shape as [number, number];
     if (inA !== base.inFeatures || outB !== base.outFeatures || rB !== r) {
-      throw new InternalError(`${name}: A [${factors.A.shape.join(',')}] and B [${factors.B.shape.join(',')}] do not fit a [${base.outFeatures}, ${base.inFeatures}] layer`);
+      throw new InternalError(
+        `${name}: A [${factors.A.shape.join(',')}] and B [${factors.B.shape.join(',')}] do not fit a [${base.outFeatures}, ${base.inFeatures}] layer`,
+      );
     }
   }
 
@@ -75,7 +77,12 @@ export class LowRankLayer implements AdaptedLayer {
   /** Reads the factors back now, as the reference an export subtracts and the "before" of a spectrum. */
   async snapshot(rt: Runtime): Promise<void> {
     const { A, B, S, R } = this.factors;
-    this.initial = { A: await readTensor(rt, A), B: await readTensor(rt, B), S: S ? await readTensor(rt, S) : undefined, R: R ? await readTensor(rt, R) : undefined };
+    this.initial = {
+      A: await readTensor(rt, A),
+      B: await readTensor(rt, B),
+      S: S ? await readTensor(rt, S) : undefined,
+      R: R ? await readTensor(rt, R) : undefined,
+    };
   }
 
   /** base + s·B M A with the factors now or at init, as a new tensor. */

@@ -17,9 +17,18 @@ import { VeraLayer, VeraProjections } from './veraLayer';
 const [R, IN_MAX, OUT_MAX] = [3, 9, 7];
 
 /** W + diag(b) B[:out] diag(d) A[:, :in] in float64. */
-function mergedRef(W: ArrayLike<number>, A: ArrayLike<number>, Bm: ArrayLike<number>, d: ArrayLike<number>, b: ArrayLike<number>, out: number, inF: number): Float64Array {
+function mergedRef(
+  W: ArrayLike<number>,
+  A: ArrayLike<number>,
+  Bm: ArrayLike<number>,
+  d: ArrayLike<number>,
+  b: ArrayLike<number>,
+  out: number,
+  inF: number,
+): Float64Array {
   const M = Float64Array.from(W);
-  for (let i = 0; i < out; i++) for (let k = 0; k < R; k++) for (let j = 0; j < inF; j++) M[i * inF + j]! += b[i]! * Bm[i * R + k]! * d[k]! * A[k * IN_MAX + j]!;
+  for (let i = 0; i < out; i++)
+    for (let k = 0; k < R; k++) for (let j = 0; j < inF; j++) M[i * inF + j]! += b[i]! * Bm[i * R + k]! * d[k]! * A[k * IN_MAX + j]!;
   return M;
 }
 

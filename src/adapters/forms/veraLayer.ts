@@ -52,7 +52,11 @@ export class VeraProjections {
     if (inFeatures === this.inMax) return this.A;
     let slice = this.columnSlices.get(inFeatures);
     if (!slice) {
-      const data = copyColumns(rt, this.A.data, rt.empty([this.rank, inFeatures], 'f32', `vera_A[:, :${inFeatures}]`), { srcOffset: 0, dstOffset: 0, width: inFeatures });
+      const data = copyColumns(rt, this.A.data, rt.empty([this.rank, inFeatures], 'f32', `vera_A[:, :${inFeatures}]`), {
+        srcOffset: 0,
+        dstOffset: 0,
+        width: inFeatures,
+      });
       slice = Tensor.leaf(data, false, `vera_A[:, :${inFeatures}]`);
       this.columnSlices.set(inFeatures, slice);
     }

@@ -10,7 +10,12 @@ import type { CalibrationBatch } from '../types';
 import { InputCapture } from './captureInputs';
 
 /** ‖X_j‖₂ [in] per target (the caller releases them). */
-export async function activationNorms(rt: Runtime, model: CausalLM, targets: readonly string[], batches: readonly CalibrationBatch[]): Promise<Map<string, Tensor>> {
+export async function activationNorms(
+  rt: Runtime,
+  model: CausalLM,
+  targets: readonly string[],
+  batches: readonly CalibrationBatch[],
+): Promise<Map<string, Tensor>> {
   const squares = new Map<string, Tensor>();
   try {
     for (const name of targets) squares.set(name, squaresAccumulator(rt, model.linear(name).inFeatures, `${name} input squares`));

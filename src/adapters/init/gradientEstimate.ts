@@ -19,7 +19,13 @@ export interface EstimatedGradients {
   readonly batches: number;
 }
 
-export async function estimateGradients(rt: Runtime, model: CausalLM, targets: readonly string[], batches: readonly CalibrationBatch[], onBatch?: (done: number) => void): Promise<EstimatedGradients> {
+export async function estimateGradients(
+  rt: Runtime,
+  model: CausalLM,
+  targets: readonly string[],
+  batches: readonly CalibrationBatch[],
+  onBatch?: (done: number) => void,
+): Promise<EstimatedGradients> {
   const weights = new Map<string, Tensor>();
   for (const name of targets) {
     const layer = model.linear(name);

@@ -15,7 +15,15 @@
 // decomposed and released, so wide models cost more forward passes rather than more memory.
 
 import type { CausalLM } from '../../models/causalLM';
-import { accumulateInputScatter, inputComponents, inputScatter, releaseInputScatter, type ComponentOptions, type InputComponents, type InputScatter } from '../../linalg/inputScatter';
+import {
+  accumulateInputScatter,
+  inputComponents,
+  inputScatter,
+  releaseInputScatter,
+  type ComponentOptions,
+  type InputComponents,
+  type InputScatter,
+} from '../../linalg/inputScatter';
 import { Tensor } from '../../tensor/tensor';
 import { releaseTensors, type Runtime } from '../../tensor/values';
 import type { CalibrationBatch } from '../types';

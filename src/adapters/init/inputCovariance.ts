@@ -23,7 +23,12 @@ function keptLength(batch: CalibrationBatch, b: number): number {
 }
 
 /** C [in, in] per target, the mean over calibration sequences (the caller releases them; shared ones once). */
-export async function inputCovariances(rt: Runtime, model: CausalLM, targets: readonly string[], batches: readonly CalibrationBatch[]): Promise<Map<string, Tensor>> {
+export async function inputCovariances(
+  rt: Runtime,
+  model: CausalLM,
+  targets: readonly string[],
+  batches: readonly CalibrationBatch[],
+): Promise<Map<string, Tensor>> {
   const covariances = new Map<string, Tensor>();
   /** Inputs already accumulated in the current forward pass, with their accumulator. */
   const seen = new Map<Tensor, Tensor>();

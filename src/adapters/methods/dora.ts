@@ -26,7 +26,14 @@ export const dora: MethodDefinition = {
   family: 'low-rank',
   settings: [
     ...LOW_RANK_SETTINGS,
-    { kind: 'choice', key: 'init', label: 'A initialisation', default: 'kaiming', options: ['kaiming', 'gaussian'], help: 'As LoRA (PEFT default Kaiming-uniform; B = 0). m starts at ‖W‖ per output row, so the model starts as the base.' },
+    {
+      kind: 'choice',
+      key: 'init',
+      label: 'A initialisation',
+      default: 'kaiming',
+      options: ['kaiming', 'gaussian'],
+      help: 'As LoRA (PEFT default Kaiming-uniform; B = 0). m starts at ‖W‖ per output row, so the model starts as the base.',
+    },
   ],
   calibrationBatches: NO_CALIBRATION,
   // A [r, in], B [out, r] and m [out] per layer; ‖W_i‖² [out] is counted in the layer's bytes.

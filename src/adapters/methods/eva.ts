@@ -106,7 +106,6 @@ function evaPlan(settings: MethodSettings, layers: readonly LayerShape[]) {
   return { trainableParams, ownBaseBytes: 0 };
 }
 
-
 /** The factors as trained, each layer with its own rank and lora_alpha (PEFT's patterns). */
 async function evaAdapter(rt: Runtime, adapted: AdaptedModel, baseModel: string): Promise<PeftAdapter> {
   const layers = layersOf(adapted, EvaLayer, 'EVA');
@@ -120,7 +119,12 @@ async function evaAdapter(rt: Runtime, adapted: AdaptedModel, baseModel: string)
     out.push({ module: layer.name, A, B, inFeatures: layer.inFeatures, outFeatures: layer.outFeatures, rank: layer.rank, alpha: layer.scaling * layer.rank });
   }
   // Projections the suffixes in target_modules would match but EVA gave rank 0.
-  const suffixes = new Set(targetModules(family, layers.map((l) => l.name)));
+  const suffixes = new Set(
+    targetModules(
+      family,
+      layers.map((l) => l.name),
+    ),
+  );
   const excludeModules = adapted.model.linearNames().filter((n) => !adapted.linears.has(n) && suffixes.has(targetModules(family, [n])[0]!));
   return { family, baseModel, rank: baseRank, alpha: baseScaling * baseRank, useRslora: false, layers: out, excludeModules };
 }
@@ -133,13 +137,63 @@ export const eva: MethodDefinition = {
   family: 'low-rank',
   settings: [
     ...LOW_RANK_SETTINGS,
-    { kind: 'number', key: 'rho', label: 'Redistribution ρ', default: 2, min: 1, max: 64, help: 'A layer may take up to round(ρ·r) of the r·layers budget (PEFT EvaConfig rho, default 2; 1 keeps rank r everywhere).' },
-    { kind: 'number', key: 'calibrationBatches', label: 'Calibration batches', default: 4, min: 1, max: 256, integer: true, help: 'Training batches whose input activations are decomposed (exactly, over all their tokens; PEFT cycles its dataloader until the components stop changing, tau 0.99).' },
-    { kind: 'boolean', key: 'labelMask', label: 'Completion tokens only', default: true, help: 'Use only tokens whose label counts for the loss (PEFT use_label_mask, default on); off: every position.' },
-    { kind: 'boolean', key: 'adjustScaling', label: 'Keep the scale across ranks', default: true, help: 'lora_alpha_l = alpha·r_l/r so every layer keeps s = alpha/r (PEFT adjust_scaling_factors, default on).' },
-    { kind: 'boolean', key: 'whiten', label: 'Whiten', default: false, help: 'Divide each direction by √σ_i (PEFT whiten, default off; helped in vision in the paper).' },
-    { kind: 'number', key: 'niter', label: 'rSVD power iterations', default: 4, min: 0, max: 64, integer: true, help: 'Of the input scatter’s randomized eigendecomposition (PEFT’s incremental PCA: torch.svd_lowrank, niter 4, sketch 2k).' },
-    { kind: 'boolean', key: 'exactSvd', label: 'Exact eigenvectors', default: false, help: 'One-sided Jacobi on the [in, in] scatter instead of the randomized SVD (slow for wide layers).' },
+    {
+      kind: 'number',
+      key: 'rho',
+      label: 'Redistribution ρ',
+      default: 2,
+      min: 1,
+      max: 64,
+      help: 'A layer may take up to round(ρ·r) of the r·layers budget (PEFT EvaConfig rho, default 2; 1 keeps rank r everywhere).',
+    },
+    {
+      kind: 'number',
+      key: 'calibrationBatches',
+      label: 'Calibration batches',
+      default: 4,
+      min: 1,
+      max: 256,
+      integer: true,
+      help: 'Training batches whose input activations are decomposed (exactly, over all their tokens; PEFT cycles its dataloader until the components stop changing, tau 0.99).',
+    },
+    {
+      kind: 'boolean',
+      key: 'labelMask',
+      label: 'Completion tokens only',
+      default: true,
+      help: 'Use only tokens whose label counts for the loss (PEFT use_label_mask, default on); off: every position.',
+    },
+    {
+      kind: 'boolean',
+      key: 'adjustScaling',
+      label: 'Keep the scale across ranks',
+      default: true,
+      help: 'lora_alpha_l = alpha·r_l/r so every layer keeps s = alpha/r (PEFT adjust_scaling_factors, default on).',
+    },
+    {
+      kind: 'boolean',
+      key: 'whiten',
+      label: 'Whiten',
+      default: false,
+      help: 'Divide each direction by √σ_i (PEFT whiten, default off; helped in vision in the paper).',
+    },
+    {
+      kind: 'number',
+      key: 'niter',
+      label: 'rSVD power iterations',
+      default: 4,
+      min: 0,
+      max: 64,
+      integer: true,
+      help: 'Of the input scatter’s randomized eigendecomposition (PEFT’s incremental PCA: torch.svd_lowrank, niter 4, sketch 2k).',
+    },
+    {
+      kind: 'boolean',
+      key: 'exactSvd',
+      label: 'Exact eigenvectors',
+      default: false,
+      help: 'One-sided Jacobi on the [in, in] scatter instead of the randomized SVD (slow for wide layers).',
+    },
   ],
   calibrationBatches: calibrationFrom('calibrationBatches'),
   plan: (settings, layers) => evaPlan(settings, layers),

@@ -17,7 +17,14 @@ export const lora: MethodDefinition = {
   family: 'low-rank',
   settings: [
     ...LOW_RANK_SETTINGS,
-    { kind: 'choice', key: 'init', label: 'A initialisation', default: 'kaiming', options: ['kaiming', 'gaussian'], help: 'PEFT default: Kaiming-uniform U(−1/√in, 1/√in); gaussian: N(0, 1/r²).' },
+    {
+      kind: 'choice',
+      key: 'init',
+      label: 'A initialisation',
+      default: 'kaiming',
+      options: ['kaiming', 'gaussian'],
+      help: 'PEFT default: Kaiming-uniform U(−1/√in, 1/√in); gaussian: N(0, 1/r²).',
+    },
   ],
   calibrationBatches: NO_CALIBRATION,
   plan: (settings, layers) => lowRankPlan(settings, layers, 'shared'),

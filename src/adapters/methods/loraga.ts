@@ -28,13 +28,54 @@ export const loraga: MethodDefinition = {
   paper: 'Wang, Yu, Li, LoRA-GA: Low-Rank Adaptation with Gradient Approximation (NeurIPS 2024)',
   family: 'low-rank',
   settings: [
-    ...LOW_RANK_SETTINGS.map((s): SettingSpec => (s.key === 'alpha' && s.kind === 'number' ? { ...s, default: 16, help: 'Scale numerator: s = alpha / r (PEFT’s LoRA-GA example: r = 8, alpha = 16).' } : s)),
-    { kind: 'number', key: 'estimationBatches', label: 'Estimation batches', default: 2, min: 1, max: 256, integer: true, help: 'Training batches whose gradients are averaged for the init (official LoraGAConfig: iters = 2 batches of bsz = 2; PEFT’s example: 64).' },
-    { kind: 'choice', key: 'direction', label: 'Direction', default: 'ArB2r', options: ['ArB2r', 'A2rBr', 'ArBr'], help: 'Which of the first 2r gradient triplets go to A and B: ArB2r (default) A ← 1..r, B ← r+1..2r; A2rBr the reverse; ArBr alternating (A odd, B even).' },
-    { kind: 'choice', key: 'scale', label: 'Scale', default: 'stable', options: ['stable', 'unit', 'gd'], help: 'stable (default): × out^¼/√γ; unit: none; gd: ÷ s.' },
+    ...LOW_RANK_SETTINGS.map((s): SettingSpec =>
+      s.key === 'alpha' && s.kind === 'number' ? { ...s, default: 16, help: 'Scale numerator: s = alpha / r (PEFT’s LoRA-GA example: r = 8, alpha = 16).' } : s,
+    ),
+    {
+      kind: 'number',
+      key: 'estimationBatches',
+      label: 'Estimation batches',
+      default: 2,
+      min: 1,
+      max: 256,
+      integer: true,
+      help: 'Training batches whose gradients are averaged for the init (official LoraGAConfig: iters = 2 batches of bsz = 2; PEFT’s example: 64).',
+    },
+    {
+      kind: 'choice',
+      key: 'direction',
+      label: 'Direction',
+      default: 'ArB2r',
+      options: ['ArB2r', 'A2rBr', 'ArBr'],
+      help: 'Which of the first 2r gradient triplets go to A and B: ArB2r (default) A ← 1..r, B ← r+1..2r; A2rBr the reverse; ArBr alternating (A odd, B even).',
+    },
+    {
+      kind: 'choice',
+      key: 'scale',
+      label: 'Scale',
+      default: 'stable',
+      options: ['stable', 'unit', 'gd'],
+      help: 'stable (default): × out^¼/√γ; unit: none; gd: ÷ s.',
+    },
     { kind: 'number', key: 'gamma', label: 'Stable γ', default: 16, min: 0.01, max: 1e6, help: 'γ of the stable scale (both codes: 16).' },
-    { kind: 'choice', key: 'reference', label: 'Scaling reference', default: 'official', options: ['official', 'peft'], help: 'official: the paper and its code (A, B orthonormal × the scale). peft: PEFT’s lora_ga_init (B also × the gradient’s singular values; stable scales B only).' },
-    { kind: 'number', key: 'niter', label: 'rSVD power iterations', default: 4, min: 0, max: 64, integer: true, help: 'Both codes: torch.svd_lowrank(G, q = min(4r, out, in), niter = 4).' },
+    {
+      kind: 'choice',
+      key: 'reference',
+      label: 'Scaling reference',
+      default: 'official',
+      options: ['official', 'peft'],
+      help: 'official: the paper and its code (A, B orthonormal × the scale). peft: PEFT’s lora_ga_init (B also × the gradient’s singular values; stable scales B only).',
+    },
+    {
+      kind: 'number',
+      key: 'niter',
+      label: 'rSVD power iterations',
+      default: 4,
+      min: 0,
+      max: 64,
+      integer: true,
+      help: 'Both codes: torch.svd_lowrank(G, q = min(4r, out, in), niter = 4).',
+    },
   ],
   calibrationBatches: calibrationFrom('estimationBatches'),
   plan: (settings, layers) => lowRankPlan(settings, layers, 'dense'),
@@ -63,7 +104,9 @@ export const loraga: MethodDefinition = {
         progress('svd');
         const gradient = estimate.weights.get(name)?.grad;
         if (!gradient) throw new InternalError(`${name} received no gradient in LoRA-GA's estimate`);
-        const init = await withDenseWeight(ctx.rt, base, (W) => loragaInit(ctx.rt, W, gradient, estimate.batches, scaling, { ...options, seed: ctx.seed + index }, name));
+        const init = await withDenseWeight(ctx.rt, base, (W) =>
+          loragaInit(ctx.rt, W, gradient, estimate.batches, scaling, { ...options, seed: ctx.seed + index }, name),
+        );
         return residualLayer(name, base, init.residual, { A: init.A, B: init.B }, scaling);
       });
     } finally {
@@ -82,7 +125,7 @@ export const loraga: MethodDefinition = {
         ...(official
           ? [
               "PEFT's lora_ga_init also multiplies B by the gradient's singular values and applies the stable scale to B only;",
-              'the studio followed the official code (https://github.com/Outsider565/LoRA-GA). Set the studio\'s scaling reference',
+              "the studio followed the official code (https://github.com/Outsider565/LoRA-GA). Set the studio's scaling reference",
               'to "peft" for an exact match with the lines below.',
             ]
           : []),

@@ -21,7 +21,9 @@ export const milora: MethodDefinition = {
   paper: 'Wang et al., MiLoRA: Harnessing Minor Singular Components for Parameter-Efficient LLM Finetuning (2024)',
   family: 'low-rank',
   settings: LOW_RANK_SETTINGS.map((s) =>
-    s.key === 'rank' ? { ...s, help: `${s.help} Needs the exact SVD of every target (min(out, in) ≤ ${EXACT_SVD_MAX_SIDE}; slow for wide layers). Official code: alpha = r.` } : s,
+    s.key === 'rank'
+      ? { ...s, help: `${s.help} Needs the exact SVD of every target (min(out, in) ≤ ${EXACT_SVD_MAX_SIDE}; slow for wide layers). Official code: alpha = r.` }
+      : s,
   ),
   calibrationBatches: NO_CALIBRATION,
   plan: (settings, layers) => lowRankPlan(settings, layers, 'dense'),

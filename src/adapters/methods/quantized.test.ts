@@ -97,11 +97,17 @@ describe('quantization errors off the init path', () => {
   });
 });
 
-describe('QuantErrorMeasurement (linalg/quantInit.ts) on the fixture\'s weights', () => {
+describe("QuantErrorMeasurement (linalg/quantInit.ts) on the fixture's weights", () => {
   const SVD: SvdSettings = { rank: 4, niter: 2, oversample: 0, exact: false, seed: 5 };
 
   /** Each target's init (as the method runs it, s = 1) with its plan; W is the shared f32 weight. */
-  async function inits(rt: Runtime, model: CausalLM, init: typeof qpissaInit, iterations: number, doubleQuant: boolean): Promise<{ layer: string; q: QuantInit }[]> {
+  async function inits(
+    rt: Runtime,
+    model: CausalLM,
+    init: typeof qpissaInit,
+    iterations: number,
+    doubleQuant: boolean,
+  ): Promise<{ layer: string; q: QuantInit }[]> {
     const out: { layer: string; q: QuantInit }[] = [];
     for (const layer of TARGETS) {
       const W = (model.linear(layer) as DenseLinear).weight;

@@ -12,7 +12,16 @@
 // context's onProgress (phase 'measure') as the init did before.
 
 import type { DenseLinear } from '../../models/linearLayer';
-import { loftqInit, qloraBase, qpissaInit, QuantErrorMeasurement, releasePlan, type QuantErrorPlan, type QuantInit, type QuantSettings } from '../../linalg/quantInit';
+import {
+  loftqInit,
+  qloraBase,
+  qpissaInit,
+  QuantErrorMeasurement,
+  releasePlan,
+  type QuantErrorPlan,
+  type QuantInit,
+  type QuantSettings,
+} from '../../linalg/quantInit';
 import type { Runtime } from '../../tensor/values';
 import { zerosParameter } from '../../tensor/values';
 import { deltaAdapter, loraAdapter } from '../export';
@@ -36,8 +45,23 @@ import { LOW_RANK_SETTINGS, NO_CALIBRATION, adaptTargets, lowRankPlan, lowRankSe
 import { PISSA_EXPORT_NOTE, SVD_SETTINGS, svdSettings, peftPissaInit } from './svdSettings';
 import { releaseView, withDenseWeight } from '../forms/frozenBase';
 
-const DOUBLE_QUANT: SettingSpec = { kind: 'boolean', key: 'doubleQuant', label: 'NF4 double quantization', default: true, help: 'Quantize the block absmax values too (~0.127 instead of 0.5 bit per weight; QLoRA default).' };
-const ITERATIONS = (fallback: number, help: string): SettingSpec => ({ kind: 'number', key: 'iterations', label: 'Iterations T', default: fallback, min: 1, max: 16, integer: true, help });
+const DOUBLE_QUANT: SettingSpec = {
+  kind: 'boolean',
+  key: 'doubleQuant',
+  label: 'NF4 double quantization',
+  default: true,
+  help: 'Quantize the block absmax values too (~0.127 instead of 0.5 bit per weight; QLoRA default).',
+};
+const ITERATIONS = (fallback: number, help: string): SettingSpec => ({
+  kind: 'number',
+  key: 'iterations',
+  label: 'Iterations T',
+  default: fallback,
+  min: 1,
+  max: 16,
+  integer: true,
+  help,
+});
 
 /** The NF4 settings; the measurement will read W from the shared base (the init's may be a temporary). */
 function quantSettings(rt: Runtime, settings: MethodSettings, base: DenseLinear, iterations: number): QuantSettings {
@@ -62,7 +86,11 @@ function keptFactorsPlan(settings: MethodSettings, layers: readonly LayerShape[]
  * measurement: measureQuantErrors streams each measured point as an InitProgress of phase
  * 'measure' (the studio's live chart) and returns the layers measured so far.
  */
-async function quantizedModel(ctx: CreateContext, method: MethodId, init: (name: string, base: DenseLinear, index: number) => Promise<{ layer: AdaptedLayer; q: QuantInit }>): Promise<AdaptedModel> {
+async function quantizedModel(
+  ctx: CreateContext,
+  method: MethodId,
+  init: (name: string, base: DenseLinear, index: number) => Promise<{ layer: AdaptedLayer; q: QuantInit }>,
+): Promise<AdaptedModel> {
   const plans: { layer: string; plan: QuantErrorPlan }[] = [];
   let adapted: AdaptedModel;
   try {
@@ -146,11 +174,21 @@ export const qpissa: MethodDefinition = {
   summary: 'PiSSA with the residual quantized to NF4; iterations shrink the quantization error.',
   paper: 'Meng, Wang, Zhang, PiSSA (NeurIPS 2024), QPiSSA section',
   family: 'low-rank',
-  settings: [...LOW_RANK_SETTINGS, ...SVD_SETTINGS, DOUBLE_QUANT, ITERATIONS(1, 'Alternating SVD/quantization rounds (paper tables: T = 5; T = 1 is plain QPiSSA).')],
+  settings: [
+    ...LOW_RANK_SETTINGS,
+    ...SVD_SETTINGS,
+    DOUBLE_QUANT,
+    ITERATIONS(1, 'Alternating SVD/quantization rounds (paper tables: T = 5; T = 1 is plain QPiSSA).'),
+  ],
   calibrationBatches: NO_CALIBRATION,
   plan: keptFactorsPlan,
   create: (ctx, settings) => alternating(qpissa.id, qpissa.label, qpissaInit)(ctx, settings),
-  peft: { kind: 'adapter', build: deltaAdapter, note: `${PISSA_EXPORT_NOTE}; the trained 4-bit residual's quantization error is not in it`, base: 'original-lossy' },
+  peft: {
+    kind: 'adapter',
+    build: deltaAdapter,
+    note: `${PISSA_EXPORT_NOTE}; the trained 4-bit residual's quantization error is not in it`,
+    base: 'original-lossy',
+  },
   python(settings, py) {
     const iterations = py.num('iterations', 1);
     return {
@@ -161,7 +199,10 @@ export const qpissa: MethodDefinition = {
         "QPiSSA, PEFT's two-stage recipe (examples/pissa_finetuning): PiSSA on the full-precision",
         'model, save the residual model and the initial adapter, reload the residual in NF4.',
         ...(iterations > 1
-          ? [`The studio ran T = ${iterations} alternating SVD/quantization rounds; PEFT has no such option (T = 1 here).`, 'The official code does the multi-round init: https://github.com/GraphPKU/PiSSA']
+          ? [
+              `The studio ran T = ${iterations} alternating SVD/quantization rounds; PEFT has no such option (T = 1 here).`,
+              'The official code does the multi-round init: https://github.com/GraphPKU/PiSSA',
+            ]
           : []),
       ],
       body: [
@@ -199,13 +240,21 @@ export const loftq: MethodDefinition = {
   summary: 'Quantize first, then fit the adapter to the quantization error (reference for the error table).',
   paper: 'Li et al., LoftQ: LoRA-Fine-Tuning-Aware Quantization for Large Language Models (2023)',
   family: 'low-rank',
-  settings: [...LOW_RANK_SETTINGS, ...SVD_SETTINGS, DOUBLE_QUANT, ITERATIONS(1, 'Alternating quantization/SVD rounds (LoftQ default 1; the PiSSA paper compares T = 1 and 5).')],
+  settings: [
+    ...LOW_RANK_SETTINGS,
+    ...SVD_SETTINGS,
+    DOUBLE_QUANT,
+    ITERATIONS(1, 'Alternating quantization/SVD rounds (LoftQ default 1; the PiSSA paper compares T = 1 and 5).'),
+  ],
   calibrationBatches: NO_CALIBRATION,
   plan: keptFactorsPlan,
   create: (ctx, settings) => alternating(loftq.id, loftq.label, loftqInit)(ctx, settings),
   peft: { kind: 'adapter', build: loraAdapter, note: 'the factors as trained, for the LoftQ-quantized base (NF4(W) when T = 1)', base: 'nf4' },
   python: (_settings, py) => ({
-    notes: ['LoftQ: PEFT quantizes W to NF4 and initialises A, B from the SVD of the quantization error,', 'alternating loftq_iter times. Load the base unquantized here (PEFT docs, "LoftQ").'],
+    notes: [
+      'LoftQ: PEFT quantizes W to NF4 and initialises A, B from the SVD of the quantization error,',
+      'alternating loftq_iter times. Load the base unquantized here (PEFT docs, "LoftQ").',
+    ],
     peftImports: ['LoftQConfig'],
     pip: ['bitsandbytes'],
     body: [py.load(false), py.loraConfig('"loftq"', [`loftq_config=LoftQConfig(loftq_bits=4, loftq_iter=${py.num('iterations', 1)})`]), py.wrap],

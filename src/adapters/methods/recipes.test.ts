@@ -106,11 +106,18 @@ describe('each method definition writes its PEFT/TRL recipe', () => {
   });
 
   it.skipIf(!hasPython())('EVA, VeRA and SHiRA variants are valid Python (GPT-2 included)', () => {
-    const variants: [string, MethodSettings][] = [['shira', { mask: 'magnitude' }], ['eva', { labelMask: false }], ['vera', {}], ['shira', {}]];
+    const variants: [string, MethodSettings][] = [
+      ['shira', { mask: 'magnitude' }],
+      ['eva', { labelMask: false }],
+      ['vera', {}],
+      ['shira', {}],
+    ];
     for (const [id, given] of variants) {
       for (const family of ['llama', 'gpt2'] as const) {
         const method = methodById(id);
-        const text = trainingScript({ ...base, family, targets: family === 'gpt2' ? ['c_attn'] : ['q', 'v'], methodId: id }, (py) => method.python(resolveSettings(method, given), py));
+        const text = trainingScript({ ...base, family, targets: family === 'gpt2' ? ['c_attn'] : ['q', 'v'], methodId: id }, (py) =>
+          method.python(resolveSettings(method, given), py),
+        );
         expect(() => parsePython(text), `${id} ${family}`).not.toThrow();
         if (id === 'vera') expect(text).toContain(`fan_in_fan_out=${family === 'gpt2' ? 'True' : 'False'},`);
       }
@@ -128,7 +135,9 @@ describe('each method definition writes its PEFT/TRL recipe', () => {
 
   it.skipIf(!hasPython())('writes valid Python for every registered method', () => {
     for (const method of METHODS) {
-      const text = trainingScript({ ...base, methodId: method.id, schedule: 'constant', warmup: 5, clipNorm: 0 }, (py) => method.python(resolveSettings(method), py));
+      const text = trainingScript({ ...base, methodId: method.id, schedule: 'constant', warmup: 5, clipNorm: 0 }, (py) =>
+        method.python(resolveSettings(method), py),
+      );
       expect(() => parsePython(text), method.id).not.toThrow();
     }
   });

@@ -33,7 +33,9 @@ export function shiraCount(rank: number, layer: Pick<LayerShape, 'in' | 'out'>):
 
 function shapeProblem(rank: number, layers: readonly LayerShape[]): string | undefined {
   const bad = layers.find((l) => shiraCount(rank, l) > l.in * l.out);
-  return bad ? `SHiRA with r = ${rank} needs r·(in + out) = ${shiraCount(rank, bad)} entries, more than ${bad.name} [${bad.out}, ${bad.in}] has (PEFT refuses it too); lower r` : undefined;
+  return bad
+    ? `SHiRA with r = ${rank} needs r·(in + out) = ${shiraCount(rank, bad)} entries, more than ${bad.name} [${bad.out}, ${bad.in}] has (PEFT refuses it too); lower r`
+    : undefined;
 }
 
 /** Value at ascending rank `m` of `a` (reorders `a`): iterative quickselect, O(n) on average. */
@@ -119,8 +121,24 @@ export const shira: MethodDefinition = {
   paper: 'Bhardwaj et al., Sparse High Rank Adapters (NeurIPS 2024)',
   family: 'sparse',
   settings: [
-    { kind: 'number', key: 'rank', label: 'Rank-equivalent r', default: 32, min: 1, max: 4096, integer: true, help: 'Each layer trains r·(in + out) of its entries, LoRA’s count at rank r; r does not limit the update’s rank (PEFT ShiraConfig r, default 32). PEFT’s MetaMathQA benchmark trains it with lr 3e-4.' },
-    { kind: 'choice', key: 'mask', label: 'Mask', default: 'random', options: ['random', 'magnitude'], help: 'random: a seeded uniformly random subset (PEFT mask_type "random", the default); magnitude: the largest |W_ij| of the layer (the paper’s SHiRA-WM).' },
+    {
+      kind: 'number',
+      key: 'rank',
+      label: 'Rank-equivalent r',
+      default: 32,
+      min: 1,
+      max: 4096,
+      integer: true,
+      help: 'Each layer trains r·(in + out) of its entries, LoRA’s count at rank r; r does not limit the update’s rank (PEFT ShiraConfig r, default 32). PEFT’s MetaMathQA benchmark trains it with lr 3e-4.',
+    },
+    {
+      kind: 'choice',
+      key: 'mask',
+      label: 'Mask',
+      default: 'random',
+      options: ['random', 'magnitude'],
+      help: 'random: a seeded uniformly random subset (PEFT mask_type "random", the default); magnitude: the largest |W_ij| of the layer (the paper’s SHiRA-WM).',
+    },
   ],
   calibrationBatches: NO_CALIBRATION,
   plan: (settings, layers) => {
@@ -153,7 +171,13 @@ export const shira: MethodDefinition = {
       const shiraOf = layersOf(adapted, ShiraLayer, 'SHiRA');
       const layers = [];
       for (const layer of shiraOf) {
-        layers.push({ module: layer.name, inFeatures: layer.inFeatures, outFeatures: layer.outFeatures, indices: layer.hostIndices, values: await readTensor(rt, layer.values) });
+        layers.push({
+          module: layer.name,
+          inFeatures: layer.inFeatures,
+          outFeatures: layer.outFeatures,
+          indices: layer.hostIndices,
+          values: await readTensor(rt, layer.values),
+        });
       }
       const { rank, mask, seed } = shiraOf[0]!;
       return shiraAdapterFiles({ family: adapted.model.config.family, baseModel, rank, maskType: mask, randomSeed: seed, layers });
@@ -199,6 +223,10 @@ export const shira: MethodDefinition = {
   },
   claims: [
     { against: 'lora', claim: 'SHiRA, a sparse high-rank update with LoRA’s parameter count, reaches LoRA’s loss or lower' },
-    { against: 'spp', claim: 'SHiRA trains a sparse update on the dense weights, so at a similar trainable budget it ends below SPP, which must also recover from pruning (the studio’s pairing, not a claim of either paper)' },
+    {
+      against: 'spp',
+      claim:
+        'SHiRA trains a sparse update on the dense weights, so at a similar trainable budget it ends below SPP, which must also recover from pruning (the studio’s pairing, not a claim of either paper)',
+    },
   ],
 };

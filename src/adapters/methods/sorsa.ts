@@ -18,7 +18,15 @@ export const sorsa: MethodDefinition = {
   family: 'low-rank',
   settings: [
     { kind: 'number', key: 'rank', label: 'Rank r', default: 8, min: 1, max: 1024, integer: true, help: 'Rank of the trained singular subspace.' },
-    { kind: 'number', key: 'gamma', label: 'Regulariser γ', default: 4e-4, min: 0, max: 1, help: 'Orthonormal regulariser weight; added as (γ/lr_max)·∇L_reg after clipping (official default 4e-4).' },
+    {
+      kind: 'number',
+      key: 'gamma',
+      label: 'Regulariser γ',
+      default: 4e-4,
+      min: 0,
+      max: 1,
+      help: 'Orthonormal regulariser weight; added as (γ/lr_max)·∇L_reg after clipping (official default 4e-4).',
+    },
     ...SVD_SETTINGS,
   ],
   calibrationBatches: NO_CALIBRATION,

@@ -43,11 +43,42 @@ export const spp: MethodDefinition = {
   paper: 'Lu et al., SPP: Sparsity-Preserved Parameter-Efficient Fine-Tuning for Large Language Models (ICML 2024)',
   family: 'sparse',
   settings: [
-    { kind: 'choice', key: 'pruning', label: 'Pruning method', default: 'wanda', options: ['wanda', 'magnitude'], help: 'Wanda scores |W_ij|·‖X_j‖₂ from calibration batches; magnitude scores |W_ij|. Compared within each output row.' },
-    { kind: 'choice', key: 'pattern', label: 'Sparsity pattern', default: 'unstructured', options: ['unstructured', '2:4', '4:8'], help: 'Unstructured at the ratio below, or N:M (keep N of every M consecutive inputs).' },
-    { kind: 'number', key: 'ratio', label: 'Sparsity ratio', default: 0.5, min: 0, max: 0.95, help: 'Fraction of each row pruned (unstructured only); the paper reports 50–75 %.' },
+    {
+      kind: 'choice',
+      key: 'pruning',
+      label: 'Pruning method',
+      default: 'wanda',
+      options: ['wanda', 'magnitude'],
+      help: 'Wanda scores |W_ij|·‖X_j‖₂ from calibration batches; magnitude scores |W_ij|. Compared within each output row.',
+    },
+    {
+      kind: 'choice',
+      key: 'pattern',
+      label: 'Sparsity pattern',
+      default: 'unstructured',
+      options: ['unstructured', '2:4', '4:8'],
+      help: 'Unstructured at the ratio below, or N:M (keep N of every M consecutive inputs).',
+    },
+    {
+      kind: 'number',
+      key: 'ratio',
+      label: 'Sparsity ratio',
+      default: 0.5,
+      min: 0,
+      max: 0.95,
+      help: 'Fraction of each row pruned (unstructured only); the paper reports 50–75 %.',
+    },
     { kind: 'number', key: 'alpha', label: 'Alpha', default: 16, min: 0.001, max: 4096, help: 's = alpha / r with r = 8 (official code: 16/8 = 2).' },
-    { kind: 'number', key: 'calibrationBatches', label: 'Calibration batches', default: 4, min: 1, max: 256, integer: true, help: 'Training batches for Wanda’s activation norms.' },
+    {
+      kind: 'number',
+      key: 'calibrationBatches',
+      label: 'Calibration batches',
+      default: 4,
+      min: 1,
+      max: 256,
+      integer: true,
+      help: 'Training batches for Wanda’s activation norms.',
+    },
   ],
   calibrationBatches: (settings) => (choiceSetting(settings, 'pruning') === 'wanda' ? numberSetting(settings, 'calibrationBatches') : 0),
   plan: (_settings, layers) => planOver(layers, (l) => l.out + SPP_ROWS * l.in, 'dense'),
@@ -93,7 +124,10 @@ export const spp: MethodDefinition = {
       },
     };
   },
-  peft: { kind: 'none', reason: 'SPP has no PEFT LoRA form: its update is a sparse elementwise rescaling of the pruned weight. Export the merged model instead.' },
+  peft: {
+    kind: 'none',
+    reason: 'SPP has no PEFT LoRA form: its update is a sparse elementwise rescaling of the pruned weight. Export the merged model instead.',
+  },
   python(settings, py) {
     const pattern = choiceSetting(settings, 'pattern');
     return {

@@ -43,7 +43,15 @@ function projectionBytes(rank: number, layers: readonly Pick<LayerShape, 'in' | 
 
 /** The form with the d_initial its export writes (the f32 snapshot of d would not round-trip 0.1). */
 class VeraMethodLayer extends VeraLayer {
-  constructor(name: string, base: DenseLinear, projections: VeraProjections, rt: Runtime, d: Tensor, b: Tensor, readonly dInitial: number) {
+  constructor(
+    name: string,
+    base: DenseLinear,
+    projections: VeraProjections,
+    rt: Runtime,
+    d: Tensor,
+    b: Tensor,
+    readonly dInitial: number,
+  ) {
     super(name, base, projections, rt, d, b);
   }
 }
@@ -55,9 +63,35 @@ export const vera: MethodDefinition = {
   paper: 'Kopiczko, Blankevoort, Asano, VeRA: Vector-based Random Matrix Adaptation (ICLR 2024)',
   family: 'low-rank',
   settings: [
-    { kind: 'number', key: 'rank', label: 'Rank r', default: 256, min: 1, max: 4096, integer: true, help: 'Rows of the shared projections; each layer trains r + out values (PEFT VeraConfig default 256: higher than LoRA ranks, since it costs little).' },
-    { kind: 'number', key: 'dInitial', label: 'Initial d', default: 0.1, min: 0, max: 10, help: 'Every entry of d starts here (PEFT d_initial 0.1; the paper recommends ≤ 0.1); b starts at 0, so ΔW = 0 at init.' },
-    { kind: 'number', key: 'projectionKey', label: 'Projection seed', default: 0, min: 0, max: 2 ** 31 - 1, integer: true, help: 'Seed of the shared Kaiming-uniform projections (PEFT projection_prng_key, default 0).' },
+    {
+      kind: 'number',
+      key: 'rank',
+      label: 'Rank r',
+      default: 256,
+      min: 1,
+      max: 4096,
+      integer: true,
+      help: 'Rows of the shared projections; each layer trains r + out values (PEFT VeraConfig default 256: higher than LoRA ranks, since it costs little).',
+    },
+    {
+      kind: 'number',
+      key: 'dInitial',
+      label: 'Initial d',
+      default: 0.1,
+      min: 0,
+      max: 10,
+      help: 'Every entry of d starts here (PEFT d_initial 0.1; the paper recommends ≤ 0.1); b starts at 0, so ΔW = 0 at init.',
+    },
+    {
+      kind: 'number',
+      key: 'projectionKey',
+      label: 'Projection seed',
+      default: 0,
+      min: 0,
+      max: 2 ** 31 - 1,
+      integer: true,
+      help: 'Seed of the shared Kaiming-uniform projections (PEFT projection_prng_key, default 0).',
+    },
   ],
   calibrationBatches: NO_CALIBRATION,
   plan: (settings, layers) => {
@@ -107,7 +141,13 @@ export const vera: MethodDefinition = {
       const { projections } = layers[0]!;
       const vectors: VeraLayerVectors[] = [];
       for (const layer of layers) {
-        vectors.push({ module: layer.name, inFeatures: layer.inFeatures, outFeatures: layer.outFeatures, d: await readTensor(rt, layer.d), b: await readTensor(rt, layer.b) });
+        vectors.push({
+          module: layer.name,
+          inFeatures: layer.inFeatures,
+          outFeatures: layer.outFeatures,
+          d: await readTensor(rt, layer.d),
+          b: await readTensor(rt, layer.b),
+        });
       }
       return veraAdapterFiles({
         family: adapted.model.config.family,
@@ -147,5 +187,7 @@ export const vera: MethodDefinition = {
       ],
     };
   },
-  claims: [{ against: 'lora', claim: 'VeRA approaches LoRA’s loss with about ten times fewer trainable parameters (paper: 10× fewer at the same GLUE/E2E scores)' }],
+  claims: [
+    { against: 'lora', claim: 'VeRA approaches LoRA’s loss with about ten times fewer trainable parameters (paper: 10× fewer at the same GLUE/E2E scores)' },
+  ],
 };

@@ -154,10 +154,7 @@ export async function openModelDir(dir: string): Promise<ModelSource> {
     );
   }
   if (!isDir) {
-    throw new ModelFormatError(
-      'is a file, not a folder; give the model folder that holds config.json, model.safetensors and tokenizer.json',
-      dir,
-    );
+    throw new ModelFormatError('is a file, not a folder; give the model folder that holds config.json, model.safetensors and tokenizer.json', dir);
   }
   const files = await nodeDirectorySources(dir);
   if (files.length === 0) throw new ModelFormatError('the folder is empty; expected config.json, model.safetensors and tokenizer.json', dir);
@@ -168,11 +165,16 @@ export async function openModelDir(dir: string): Promise<ModelSource> {
 export const ADAPTER_FLAG: FlagSpec = {
   type: 'string',
   value: 'DIR',
-  description: 'a PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors) to apply: the studio\'s exports or adapters from the Hub',
+  description: "a PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors) to apply: the studio's exports or adapters from the Hub",
 };
 
 /** --adapter-base: what the adapter's base is (set by its export: QLoRA/LoftQ adapters apply to NF4(W)). */
-export const ADAPTER_BASE_FLAG: FlagSpec = { type: 'string', value: 'KIND', default: 'original', description: 'the base the adapter applies to: original, nf4 or nf4-double' };
+export const ADAPTER_BASE_FLAG: FlagSpec = {
+  type: 'string',
+  value: 'KIND',
+  default: 'original',
+  description: 'the base the adapter applies to: original, nf4 or nf4-double',
+};
 
 /** The adapter folder as a method of its own (adapters/loadedAdapter.ts), named after the folder. */
 export async function openAdapterDir(dir: string): Promise<MethodDefinition> {
@@ -181,7 +183,10 @@ export async function openAdapterDir(dir: string): Promise<MethodDefinition> {
     isDir = (await stat(dir)).isDirectory();
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new ModelFormatError(code === 'ENOENT' ? `adapter folder not found (looked in ${resolve(dir)})` : `cannot open the adapter folder (${errorMessage(error)})`, dir);
+    throw new ModelFormatError(
+      code === 'ENOENT' ? `adapter folder not found (looked in ${resolve(dir)})` : `cannot open the adapter folder (${errorMessage(error)})`,
+      dir,
+    );
   }
   if (!isDir) throw new ModelFormatError('is a file, not a folder; give the adapter folder that holds adapter_config.json and adapter_model.safetensors', dir);
   const adapter = await openPeftAdapterFiles(await nodeDirectorySources(dir, 1));
@@ -293,7 +298,9 @@ export async function prepareRunData(io: CliIo, tokenizer: TextTokenizer, option
       io.err(`note: ${prepared.fileName}: ${prepared.skipped.length} rows skipped (first: line ${first.line}: ${first.reason})\n`);
     }
     if (prepared.truncated.length > 0) {
-      io.err(`note: ${prepared.fileName}: ${prepared.truncated.length} rows longer than --seq-len ${options.seqLen} were cut (first: line ${prepared.truncated[0]!.line}, ${prepared.truncated[0]!.tokens} tokens)\n`);
+      io.err(
+        `note: ${prepared.fileName}: ${prepared.truncated.length} rows longer than --seq-len ${options.seqLen} were cut (first: line ${prepared.truncated[0]!.line}, ${prepared.truncated[0]!.tokens} tokens)\n`,
+      );
     }
     return prepared;
   };
@@ -330,7 +337,10 @@ export function methodOrUsage(id: string, command: string): MethodDefinition {
 
 /** `--targets q,k,v|all` → roles (validated against the model later by selectTargets). */
 export function parseRoles(raw: string, command: string): string[] {
-  const roles = raw.split(',').map((r) => r.trim()).filter((r) => r !== '');
+  const roles = raw
+    .split(',')
+    .map((r) => r.trim())
+    .filter((r) => r !== '');
   if (roles.length === 0) throw new UsageError('--targets needs at least one role (q,k,v,o,gate,up,down or all)', command);
   return roles;
 }
@@ -352,7 +362,10 @@ export function targetsOrUsage(model: CausalLM, roles: readonly string[], comman
 export function parseSetPairs(raw: string | undefined, command: string): [string, string][] {
   if (raw === undefined) return [];
   const out: [string, string][] = [];
-  for (const item of raw.split(/[\n,]/).map((s) => s.trim()).filter((s) => s !== '')) {
+  for (const item of raw
+    .split(/[\n,]/)
+    .map((s) => s.trim())
+    .filter((s) => s !== '')) {
     const eq = item.indexOf('=');
     if (eq <= 0 || eq === item.length - 1) throw new UsageError(`--set needs key=value, got '${item}'`, command);
     out.push([item.slice(0, eq).trim(), item.slice(eq + 1).trim()]);
@@ -363,7 +376,10 @@ export function parseSetPairs(raw: string | undefined, command: string): [string
 function settingsHelp(method: MethodDefinition): string {
   if (method.settings.length === 0) return `${method.id} has no settings`;
   return `${method.id} settings: ${method.settings
-    .map((s) => `${s.key} (${s.kind === 'number' ? `${s.integer ? 'integer' : 'number'} ${s.min}..${s.max}` : s.kind === 'choice' ? s.options.join('|') : 'true|false'}, default ${String(s.default)})`)
+    .map(
+      (s) =>
+        `${s.key} (${s.kind === 'number' ? `${s.integer ? 'integer' : 'number'} ${s.min}..${s.max}` : s.kind === 'choice' ? s.options.join('|') : 'true|false'}, default ${String(s.default)})`,
+    )
     .join(', ')}`;
 }
 
@@ -424,7 +440,11 @@ export function fmtNumber(value: number, digits = 4): string {
 /** Left-aligned first column, right-aligned others, two spaces apart. */
 export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return [line(header), ...rows.map(line)].join('\n') + '\n';
 }
 

@@ -56,8 +56,19 @@ export const compareSpec: CommandSpec = {
     steps: { type: 'int', value: 'N', min: 1, description: 'optimizer steps per method (required)' },
     data: { type: 'string', value: 'FILE', description: 'training data (default: the built-in math set public/datasets/math)' },
     targets: { type: 'string', value: 'ROLES', default: 'all', description: 'projections to adapt: q,k,v,o,gate,up,down or all' },
-    set: { type: 'string', value: 'M.KEY=VALUE', description: 'a setting of method M (e.g. pissa.rank=16), or KEY=VALUE for every method that has it (repeatable)' },
-    validation: { type: 'number', value: 'F', min: 0, max: 0.9, default: 0.1, description: 'fraction held out for validation when the data has no validation file' },
+    set: {
+      type: 'string',
+      value: 'M.KEY=VALUE',
+      description: 'a setting of method M (e.g. pissa.rank=16), or KEY=VALUE for every method that has it (repeatable)',
+    },
+    validation: {
+      type: 'number',
+      value: 'F',
+      min: 0,
+      max: 0.9,
+      default: 0.1,
+      description: 'fraction held out for validation when the data has no validation file',
+    },
     'val-rows': { type: 'int', value: 'N', min: 0, default: 0, description: 'use at most N validation rows (0: all)' },
     'eval-every': { type: 'int', value: 'K', min: 0, default: 0, description: 'validation loss every K steps (0: only at the end)' },
     json: { type: 'string', value: 'FILE', description: 'write {config, methods} as JSON to FILE' },
@@ -170,15 +181,22 @@ export async function runCompare(args: ParsedArgs, env: CliEnv): Promise<Compare
   const { io } = env;
   const rawMethods = args.string('methods');
   const adapterDir = args.string('adapter');
-  if (rawMethods === undefined && adapterDir === undefined) throw new UsageError("'compare' needs --methods LIST (e.g. lora,pissa) and/or --adapter DIR", 'compare');
+  if (rawMethods === undefined && adapterDir === undefined)
+    throw new UsageError("'compare' needs --methods LIST (e.g. lora,pissa) and/or --adapter DIR", 'compare');
   const steps = args.number('steps');
   if (steps === undefined) throw new UsageError("'compare' needs --steps N", 'compare');
-  const ids = (rawMethods ?? '').split(',').map((m) => m.trim()).filter((m) => m !== '');
+  const ids = (rawMethods ?? '')
+    .split(',')
+    .map((m) => m.trim())
+    .filter((m) => m !== '');
   if (ids.length === 0 && adapterDir === undefined) throw new UsageError('--methods needs at least one method', 'compare');
   const duplicate = ids.find((id, i) => ids.indexOf(id) !== i);
   if (duplicate !== undefined) throw new UsageError(`--methods names ${duplicate} twice`, 'compare');
   const definitions = ids.map((id) => methodOrUsage(id, 'compare'));
-  const pairs = settingsPerMethod(definitions.map((d) => d.id), args.string('set'));
+  const pairs = settingsPerMethod(
+    definitions.map((d) => d.id),
+    args.string('set'),
+  );
   const choices: MethodChoice[] = definitions.map((d) => ({ id: d.id, settings: methodSettings(d, pairs.get(d.id)!, 'compare') }));
   if (adapterDir !== undefined) {
     // The loaded adapter joins the comparison as one more method, trained further from its weights.
@@ -187,7 +205,8 @@ export async function runCompare(args: ParsedArgs, env: CliEnv): Promise<Compare
     definitions.push(adapter);
   }
   const schedule = args.string('schedule', 'constant');
-  if (!(SCHEDULES as readonly string[]).includes(schedule)) throw new UsageError(`--schedule must be one of ${SCHEDULES.join(', ')}, got '${schedule}'`, 'compare');
+  if (!(SCHEDULES as readonly string[]).includes(schedule))
+    throw new UsageError(`--schedule must be one of ${SCHEDULES.join(', ')}, got '${schedule}'`, 'compare');
   const warmup = args.number('warmup', 0);
   if (warmup > steps) throw new UsageError(`--warmup (${warmup}) cannot exceed --steps (${steps})`, 'compare');
   const roles = parseRoles(args.string('targets', 'all'), 'compare');
@@ -203,7 +222,8 @@ export async function runCompare(args: ParsedArgs, env: CliEnv): Promise<Compare
 
   const source = await openModelDir(args.positionals[0]!);
   const c = source.config;
-  if (seqLen > c.maxPositions) throw new StudioError(`--seq-len ${seqLen} is more than the model's ${c.maxPositions} positions; use --seq-len ${c.maxPositions} or less`);
+  if (seqLen > c.maxPositions)
+    throw new StudioError(`--seq-len ${seqLen} is more than the model's ${c.maxPositions} positions; use --seq-len ${c.maxPositions} or less`);
   if (c.family === 'llama' && c.slidingWindow !== null && seqLen > c.slidingWindow) {
     throw new StudioError(`--seq-len ${seqLen} is more than the model's sliding window (${c.slidingWindow}); use --seq-len ${c.slidingWindow} or less`);
   }
@@ -258,7 +278,11 @@ export async function runCompare(args: ParsedArgs, env: CliEnv): Promise<Compare
     const pending = new Map<number, { expected: number; losses: Map<MethodId, number> }>();
     const pendingEval = new Map<number, { expected: number; losses: Map<MethodId, number> }>();
     const stopped = new Set<MethodId>();
-    const line = (losses: Map<MethodId, number>) => names.filter((n) => losses.has(n)).map((n) => `${n} ${fmt(losses.get(n)!)}`).join('  ');
+    const line = (losses: Map<MethodId, number>) =>
+      names
+        .filter((n) => losses.has(n))
+        .map((n) => `${n} ${fmt(losses.get(n)!)}`)
+        .join('  ');
     let initStarted = performance.now();
     let currentInit: string | undefined;
     let training = false;
@@ -285,7 +309,9 @@ export async function runCompare(args: ParsedArgs, env: CliEnv): Promise<Compare
             io.err(`init ${p.method}…\n`);
           }
           if (p.layer === '' && p.done === p.total && p.phase === 'init') {
-            io.err(`init ${p.method}: ${p.total} ${definitions.find((d) => d.id === p.method)?.family === 'dense' ? 'copy' : 'projections'} in ${(performance.now() - initStarted).toFixed(0)} ms\n`);
+            io.err(
+              `init ${p.method}: ${p.total} ${definitions.find((d) => d.id === p.method)?.family === 'dense' ? 'copy' : 'projections'} in ${(performance.now() - initStarted).toFixed(0)} ms\n`,
+            );
           }
         },
         onStep: (id, m) => {
@@ -337,8 +363,12 @@ export async function runCompare(args: ParsedArgs, env: CliEnv): Promise<Compare
       ]),
     );
     io.out(`\n${table}`);
-    io.err('memory: adapter tensors, bases a method made for itself (residuals, NF4 copies, pruned copies) and optimizer state; the shared base is not counted\n');
-    io.err(`GPU pool peak while each method stepped (planned): ${result.methods.map((m) => `${m.id} ${formatBytes(m.peakGpuBytes)} (${formatBytes(m.plannedGpuBytes)})`).join(', ')}\n`);
+    io.err(
+      'memory: adapter tensors, bases a method made for itself (residuals, NF4 copies, pruned copies) and optimizer state; the shared base is not counted\n',
+    );
+    io.err(
+      `GPU pool peak while each method stepped (planned): ${result.methods.map((m) => `${m.id} ${formatBytes(m.peakGpuBytes)} (${formatBytes(m.plannedGpuBytes)})`).join(', ')}\n`,
+    );
     const write = async (path: string, text: string) => {
       try {
         await writeFile(path, text);

@@ -117,7 +117,8 @@ export async function runExport(args: ParsedArgs, env: CliEnv): Promise<ExportRe
   if (out === undefined) throw new UsageError("'export' needs --out DIR", 'export');
   const method = adapterDir !== undefined ? await openAdapterDir(adapterDir) : methodOrUsage(methodName!, 'export');
   if (format === 'peft' && method.peft.kind === 'none') throw new UsageError(`${method.peft.reason} (--format merged)`, 'export');
-  const settings = adapterDir !== undefined ? adapterSettings(method, args, 'export') : methodSettings(method, parseSetPairs(args.string('set'), 'export'), 'export');
+  const settings =
+    adapterDir !== undefined ? adapterSettings(method, args, 'export') : methodSettings(method, parseSetPairs(args.string('set'), 'export'), 'export');
   const roles = parseRoles(args.string('targets', 'all'), 'export');
   const steps = args.number('steps', 0);
   const seqLen = args.number('seq-len', 64);
@@ -131,7 +132,8 @@ export async function runExport(args: ParsedArgs, env: CliEnv): Promise<ExportRe
   const needsData = steps > 0 || method.calibrationBatches(settings) > 0;
   let data: PreparedRun | undefined;
   if (needsData) {
-    if (seqLen > c.maxPositions) throw new StudioError(`--seq-len ${seqLen} is more than the model's ${c.maxPositions} positions; use --seq-len ${c.maxPositions} or less`);
+    if (seqLen > c.maxPositions)
+      throw new StudioError(`--seq-len ${seqLen} is more than the model's ${c.maxPositions} positions; use --seq-len ${c.maxPositions} or less`);
     const tokenizer = await loadModelTokenizer(source);
     data = await prepareRunData(io, tokenizer, { data: args.string('data'), seqLen, batch, seed, validation: 0, builtinDir: env.mathDatasetDir });
   } else if (args.has('data')) {
@@ -157,14 +159,17 @@ export async function runExport(args: ParsedArgs, env: CliEnv): Promise<ExportRe
       throw initError(method.id, error);
     }
     (result as { trainableParams: number }).trainableParams = trainableCount(adapted.trainable);
-    io.err(`${method.id}: ${adapted.linears.size > 0 ? `${adapted.linears.size} projections` : 'every parameter'}, ${formatCount(result.trainableParams)} trainable parameters\n`);
+    io.err(
+      `${method.id}: ${adapted.linears.size > 0 ? `${adapted.linears.size} projections` : 'every parameter'}, ${formatCount(result.trainableParams)} trainable parameters\n`,
+    );
     if (steps > 0 && data) {
       trainer = new Trainer(rt, adapted, { schedule: { kind: 'constant', peak: lr, warmupSteps: 0, totalSteps: steps }, clipNorm: args.number('clip', 1) });
       for (let i = 0; i < steps; i++) {
         const m = await trainer.step(data.batcher.batch(i));
         result.steps.push({ step: i + 1, loss: m.loss });
         io.err(`step ${i + 1}/${steps}  loss ${fmt(m.loss)}\n`);
-        if (!Number.isFinite(m.loss)) throw new StudioError(`training stopped at step ${i + 1}: the loss is ${m.loss}; nothing was exported. Try a lower --lr (now ${lr})`);
+        if (!Number.isFinite(m.loss))
+          throw new StudioError(`training stopped at step ${i + 1}: the loss is ${m.loss}; nothing was exported. Try a lower --lr (now ${lr})`);
       }
     }
     let files: OutputFile[];

@@ -87,7 +87,7 @@ export interface GenerateRun {
 
 export async function runGenerate(args: ParsedArgs, env: CliEnv): Promise<GenerateRun> {
   const prompt = args.string('prompt');
-  if (prompt === undefined) throw new UsageError("'generate' needs --prompt \"text\"", 'generate');
+  if (prompt === undefined) throw new UsageError('\'generate\' needs --prompt "text"', 'generate');
   const sampling = args.has('top-k') || args.has('top-p');
   const temperature = args.number('temperature', sampling ? 1 : 0);
   if (temperature === 0 && sampling) {
@@ -119,7 +119,8 @@ export async function runGenerate(args: ParsedArgs, env: CliEnv): Promise<Genera
   const started = performance.now();
   let ids: number[];
   try {
-    if (adapterMethod) adapted = await adapterMethod.create({ rt, model, targets: [], seed: 0, learningRate: 0 }, adapterSettings(adapterMethod, args, 'generate'));
+    if (adapterMethod)
+      adapted = await adapterMethod.create({ rt, model, targets: [], seed: 0, learningRate: 0 }, adapterSettings(adapterMethod, args, 'generate'));
     ids = await generate(rt, adapted?.model ?? model, promptIds, {
       linears: adapted?.linears,
       maxNewTokens: wanted,

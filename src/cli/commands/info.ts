@@ -105,7 +105,8 @@ export async function describeModel(path: string, source: ModelSource, batch: nu
           chatTemplate: tok.tokenizer.chatTemplate !== undefined,
         }
       : { present: true, file: source.tokenizer.tokenizerJson.name, error: tok.error ?? 'unknown error' };
-  if (!tokenizerInfo.present && !warnings.some((w) => w.includes('tokenizer'))) warnings.push('no tokenizer.json: `generate` and `train` need one (logits and info work without)');
+  if (!tokenizerInfo.present && !warnings.some((w) => w.includes('tokenizer')))
+    warnings.push('no tokenizer.json: `generate` and `train` need one (logits and info work without)');
   if (tokenizerInfo.error) warnings.push(`the tokenizer cannot be used: ${tokenizerInfo.error}`);
   const vocabWarning = tok.tokenizer ? tokenizerVocabWarning(tok.tokenizer.vocabSize, c.vocabSize) : undefined;
   if (vocabWarning) warnings.push(vocabWarning);
@@ -114,7 +115,14 @@ export async function describeModel(path: string, source: ModelSource, batch: nu
   }
   if (seqLen > c.maxPositions) warnings.push(`sequence length ${seqLen} exceeds the model's ${c.maxPositions} positions`);
   const lmHeadRows = lmHeadChunkRows(batch * seqLen, c.vocabSize, DEFAULT_LIMITS);
-  const estimate = memoryEstimate(c, { weightBytesPerParam: GPU_WEIGHT_BYTES_PER_PARAM, trainableParams: params, batch, seqLen, lmHeadRows, roundBuffer: sizeClassOf });
+  const estimate = memoryEstimate(c, {
+    weightBytesPerParam: GPU_WEIGHT_BYTES_PER_PARAM,
+    trainableParams: params,
+    batch,
+    seqLen,
+    lmHeadRows,
+    roundBuffer: sizeClassOf,
+  });
   return {
     path,
     modelType: c.modelType,

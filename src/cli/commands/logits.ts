@@ -67,7 +67,12 @@ export async function forwardLogits(rt: Runtime, model: CausalLM, ids: readonly 
 }
 
 /** Loads `source` on the GPU (with `adapter` applied), runs `ids`, releases everything. */
-export async function logitsFor(rt: Runtime, source: ModelSource, ids: readonly number[], adapter?: { method: MethodDefinition; settings: MethodSettings }): Promise<number[][]> {
+export async function logitsFor(
+  rt: Runtime,
+  source: ModelSource,
+  ids: readonly number[],
+  adapter?: { method: MethodDefinition; settings: MethodSettings },
+): Promise<number[][]> {
   checkIdsFitModel(source, ids);
   const model = await loadCausalLM(rt, source);
   let adapted: AdaptedModel | undefined;

@@ -13,8 +13,16 @@ import { heldBytesPerParam } from '../../models/load';
 import { fitProblem, perBufferLimit, planMethod, planRun, type PlanSetup, type RunChoice, type RunMemoryPlan } from '../../train/memoryPlan';
 
 export const MEMORY_FLAGS: Readonly<Record<string, FlagSpec>> = {
-  checkpointing: { type: 'boolean', description: "recompute each block's activations in backward: much less memory for long sequences, one more forward pass per step" },
-  'memory-budget': { type: 'number', value: 'GIB', above: 0, description: 'refuse a run planned over this much GPU memory, in GiB (default: only the per-buffer limit is checked)' },
+  checkpointing: {
+    type: 'boolean',
+    description: "recompute each block's activations in backward: much less memory for long sequences, one more forward pass per step",
+  },
+  'memory-budget': {
+    type: 'number',
+    value: 'GIB',
+    above: 0,
+    description: 'refuse a run planned over this much GPU memory, in GiB (default: only the per-buffer limit is checked)',
+  },
 };
 
 export interface MemoryChoice {

@@ -105,7 +105,14 @@ export async function runNf4(args: ParsedArgs, env: CliEnv): Promise<Nf4Result> 
   if (result.quantized.length === 0) throw new StudioError(`${input} has no 2-D floating-point tensor to quantize`);
   const metadata = {
     format: 'pt',
-    nf4: JSON.stringify({ quant_type: 'nf4', blocksize: NF4_BLOCK, double_quant: doubleQuant, double_quant_blocksize: 256, layout: 'bitsandbytes', tensors: meta }),
+    nf4: JSON.stringify({
+      quant_type: 'nf4',
+      blocksize: NF4_BLOCK,
+      double_quant: doubleQuant,
+      double_quant_blocksize: 256,
+      layout: 'bitsandbytes',
+      tensors: meta,
+    }),
   };
   const bytes = writeSafetensors(tensors, metadata);
   try {

@@ -20,16 +20,7 @@ import { METHODS } from '../../adapters/registry';
 import type { AdaptedModel, LayerQuantError, MethodDefinition, MethodId, QuantErrorPoint } from '../../adapters/types';
 import { loadCausalLM, releaseModel } from '../../models/load';
 import { InternalError } from '../../errors';
-import {
-  formatTable,
-  initError,
-  methodSettings,
-  openModelDir,
-  parseRoles,
-  targetsOrUsage,
-  writeJson,
-  type CliEnv,
-} from './common';
+import { formatTable, initError, methodSettings, openModelDir, parseRoles, targetsOrUsage, writeJson, type CliEnv } from './common';
 
 export const quantErrorSpec: CommandSpec = {
   name: 'quant-error',
@@ -86,7 +77,9 @@ export interface QuantErrorResult {
   };
   readonly layers: readonly LayerErrors[];
   /** Mean reduction per layer type (and 'all') of each method after round 1 (`first`) and round T (`last`). */
-  readonly averages: Readonly<Record<string, { readonly layers: number; readonly methods: Readonly<Record<MethodId, { readonly first: number; readonly last: number }>> }>>;
+  readonly averages: Readonly<
+    Record<string, { readonly layers: number; readonly methods: Readonly<Record<MethodId, { readonly first: number; readonly last: number }>> }>
+  >;
 }
 
 /** The baseline method and the error-reducing ones, as the registry declares them. */
@@ -96,11 +89,19 @@ export function quantMethods(): { baseline: MethodDefinition | undefined; reduce
 
 function quantMethodsLabel(): string {
   const { baseline, reduced } = quantMethods();
-  return [baseline, ...reduced].filter((m) => m !== undefined).map((m) => m.label).join(', ');
+  return [baseline, ...reduced]
+    .filter((m) => m !== undefined)
+    .map((m) => m.label)
+    .join(', ');
 }
 
 function normPair(e: QuantErrorPoint): NormPair {
-  return { frobenius: e.frobenius, nuclear: e.nuclear, nuclearMethod: e.nuclearMethod, ...(e.nuclearError === undefined ? {} : { nuclearError: e.nuclearError }) };
+  return {
+    frobenius: e.frobenius,
+    nuclear: e.nuclear,
+    nuclearMethod: e.nuclearMethod,
+    ...(e.nuclearError === undefined ? {} : { nuclearError: e.nuclearError }),
+  };
 }
 
 function reduction(e: number, base: number): number {
@@ -129,7 +130,11 @@ export async function runQuantError(args: ParsedArgs, env: CliEnv): Promise<Quan
   ];
   const runs = [baseline, ...reduced].map((method) => ({
     method,
-    settings: methodSettings(method, flags.filter(([key]) => method.settings.some((spec) => spec.key === key)), 'quant-error'),
+    settings: methodSettings(
+      method,
+      flags.filter(([key]) => method.settings.some((spec) => spec.key === key)),
+      'quant-error',
+    ),
   }));
 
   const source = await openModelDir(args.positionals[0]!);
@@ -139,7 +144,10 @@ export async function runQuantError(args: ParsedArgs, env: CliEnv): Promise<Quan
     const targets = targetsOrUsage(model, roles, 'quant-error');
     const tooSmall = targets.map((t) => model.linear(t)).find((l) => Math.min(l.inFeatures, l.outFeatures) < rank);
     if (tooSmall) {
-      throw new UsageError(`--rank ${rank} is more than ${tooSmall.name}'s smaller side (${tooSmall.outFeatures} × ${tooSmall.inFeatures}); use a smaller --rank or --targets`, 'quant-error');
+      throw new UsageError(
+        `--rank ${rank} is more than ${tooSmall.name}'s smaller side (${tooSmall.outFeatures} × ${tooSmall.inFeatures}); use a smaller --rank or --targets`,
+        'quant-error',
+      );
     }
     const errors = new Map<MethodId, readonly LayerQuantError[]>();
     for (const { method, settings } of runs) {
@@ -194,7 +202,11 @@ export async function runQuantError(args: ParsedArgs, env: CliEnv): Promise<Quan
         ),
       };
     }
-    const result: QuantErrorResult = { config: { model: args.positionals[0]!, rank, iterations: T, doubleQuant, niter, exactSvd, targets: roles, baseline: baseline.id, methods: ids }, layers, averages };
+    const result: QuantErrorResult = {
+      config: { model: args.positionals[0]!, rank, iterations: T, doubleQuant, niter, exactSvd, targets: roles, baseline: baseline.id, methods: ids },
+      layers,
+      averages,
+    };
     if (args.bool('json')) {
       writeJson(io, result);
       return result;

@@ -57,7 +57,12 @@ export const trainSpec: CommandSpec = {
     adapter: ADAPTER_FLAG,
     'adapter-base': ADAPTER_BASE_FLAG,
     method: { type: 'string', value: 'NAME', default: DEFAULT_TRAIN_METHOD, description: `training method: ${METHODS.map((m) => m.id).join(', ')}` },
-    targets: { type: 'string', value: 'ROLES', default: 'all', description: 'projections to adapt: q,k,v,o,gate,up,down (GPT-2: c_attn,attn.c_proj,c_fc,mlp.c_proj) or all' },
+    targets: {
+      type: 'string',
+      value: 'ROLES',
+      default: 'all',
+      description: 'projections to adapt: q,k,v,o,gate,up,down (GPT-2: c_attn,attn.c_proj,c_fc,mlp.c_proj) or all',
+    },
     set: { type: 'string', value: 'KEY=VALUE', description: "a method setting, e.g. rank=16 (repeatable; a wrong key lists the method's settings)" },
     steps: { type: 'int', value: 'N', min: 1, description: 'optimizer steps (required)' },
     validation: { type: 'number', value: 'F', min: 0, max: 0.9, default: 0.1, description: 'fraction of rows held out for validation (0: none)' },
@@ -233,7 +238,15 @@ export async function runTrain(args: ParsedArgs, env: CliEnv): Promise<TrainResu
       started = await startMethod(
         rt,
         { model, targets, seed: config.seed, calibration: (count) => Array.from({ length: count }, (_, i) => batcher.batch(i)) },
-        { id: method.id, definition: method, settings: config.settings, learningRate: config.lr, clipNorm: config.clip, weightDecay: config.weightDecay, checkpointing: config.checkpointing },
+        {
+          id: method.id,
+          definition: method,
+          settings: config.settings,
+          learningRate: config.lr,
+          clipNorm: config.clip,
+          weightDecay: config.weightDecay,
+          checkpointing: config.checkpointing,
+        },
         { kind: config.schedule, warmupSteps: config.warmup, totalSteps: config.steps },
       );
     } catch (error) {
@@ -249,7 +262,11 @@ export async function runTrain(args: ParsedArgs, env: CliEnv): Promise<TrainResu
       `${prepared.fileName}: ${train.length} train / ${validation.length} validation rows, ${prepared.stats.countedTokens} trained tokens; ` +
         `${batcher.stepsPerEpoch} steps per epoch\n` +
         `model: ${c.modelType}, ${formatCount(params)} parameters; GPU ${r.gpu}\n` +
-        `method ${method.id} (${Object.entries(config.settings).map(([k, v]) => `${k}=${String(v)}`).join(', ') || 'no settings'}) on ` +
+        `method ${method.id} (${
+          Object.entries(config.settings)
+            .map(([k, v]) => `${k}=${String(v)}`)
+            .join(', ') || 'no settings'
+        }) on ` +
         `${adapted.linears.size > 0 ? `${adapted.linears.size} projections (${config.targets.join(',')})` : 'every parameter'}, init ${r.initMs} ms\n`,
     );
     io.out(

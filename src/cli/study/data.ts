@@ -86,7 +86,9 @@ async function readRows(id: DatasetId, split: 'train' | 'validation'): Promise<{
   try {
     text = await readFile(file, 'utf8');
   } catch {
-    throw new DatasetError(`dataset file not found: ${file}` + (id === 'words' ? ' (generate it with /usr/bin/python3 scripts/make_instruction_dataset.py)' : ''));
+    throw new DatasetError(
+      `dataset file not found: ${file}` + (id === 'words' ? ' (generate it with /usr/bin/python3 scripts/make_instruction_dataset.py)' : ''),
+    );
   }
   return { file, rows: parseJsonl(text, file).map(id === 'math' ? mathRow : wordsRow) };
 }

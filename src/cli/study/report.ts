@@ -82,7 +82,9 @@ const pct = (x: number): string => (Number.isFinite(x) ? `${(100 * x).toFixed(0)
 
 function table(header: readonly string[], rows: readonly (readonly string[])[], align?: string): string {
   const al = align ?? header.map((_, i) => (i === 0 ? 'l' : 'r')).join('');
-  return [`| ${header.join(' | ')} |`, `|${[...al].map((a) => (a === 'l' ? '---' : '---:')).join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+  return [`| ${header.join(' | ')} |`, `|${[...al].map((a) => (a === 'l' ? '---' : '---:')).join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join(
+    '\n',
+  );
 }
 
 /** Training loss at step k: the mean over the `window` steps ending at k (one batch is noisy). */
@@ -138,7 +140,14 @@ function resultsTable(runs: readonly StudyRun[], baseBytes: number): string {
     const one = ms[0]!;
     const acc = ms.map((m) => m.accuracy.correct / Math.max(1, m.accuracy.total));
     const answered = ms.map((m) => m.accuracy.answered / Math.max(1, m.accuracy.total));
-    const best = ms.map((m) => Math.min(...m.validation.filter((v) => v.step > 0).map((v) => v.loss).filter(Number.isFinite)));
+    const best = ms.map((m) =>
+      Math.min(
+        ...m.validation
+          .filter((v) => v.step > 0)
+          .map((v) => v.loss)
+          .filter(Number.isFinite),
+      ),
+    );
     const perSeed = (xs: readonly number[], fmt: (x: number) => string) => (xs.length > 1 ? ` (${xs.map(fmt).join(' / ')})` : '');
     const trainS = mean(ms.map((m) => m.trainMs / 1000));
     const tokS = mean(ms.map((m) => (m.trainMs > 0 ? (m.tokens * 1000) / m.trainMs : Number.NaN)));
@@ -150,7 +159,11 @@ function resultsTable(runs: readonly StudyRun[], baseBytes: number): string {
       // A dense method (full fine-tuning) reads only its own copy, not the shared base.
       id === 'base' ? '–' : kib(one.bytes + (definition(id)?.family === 'dense' ? 0 : baseBytes)),
       id === 'base' ? '–' : f(mean(ms.map((m) => smoothedLoss(m.losses, m.losses.length, w)))),
-      f(mean(ms.map((m) => m.finalValidationLoss))) + perSeed(ms.map((m) => m.finalValidationLoss), (x) => f(x)),
+      f(mean(ms.map((m) => m.finalValidationLoss))) +
+        perSeed(
+          ms.map((m) => m.finalValidationLoss),
+          (x) => f(x),
+        ),
       id === 'base' ? '–' : f(mean(best)),
       `${(100 * mean(acc)).toFixed(1)} %` + perSeed(acc, (x) => `${(100 * x).toFixed(0)}`),
       pct(mean(answered)),
@@ -160,7 +173,20 @@ function resultsTable(runs: readonly StudyRun[], baseBytes: number): string {
     ];
   });
   return table(
-    ['method', 'trainable params', 'memory (own)', 'memory (with base)', `train loss (last ${w})`, 'val loss (final)', 'best val (subset)', 'accuracy', 'answered', 'init s', 'train s', 'tokens/s'],
+    [
+      'method',
+      'trainable params',
+      'memory (own)',
+      'memory (with base)',
+      `train loss (last ${w})`,
+      'val loss (final)',
+      'best val (subset)',
+      'accuracy',
+      'answered',
+      'init s',
+      'train s',
+      'tokens/s',
+    ],
     rows,
   );
 }
@@ -244,14 +270,29 @@ function quantSection(quant: QuantStudy & { seed: number }): string {
   const roles = ROLES.filter((r) => nuclear.some((n) => n.byRole.has(r)));
   const baseline = baselineErrors(quant);
   const base = baselineLabel();
-  const baseLayers = quant.methods.flatMap((m) => m.layers).filter((l, i, all) => baseline.byLayer.has(l.layer) && all.findIndex((x) => x.layer === l.layer) === i);
+  const baseLayers = quant.methods
+    .flatMap((m) => m.layers)
+    .filter((l, i, all) => baseline.byLayer.has(l.layer) && all.findIndex((x) => x.layer === l.layer) === i);
   const baseMean = (ls: typeof baseLayers) => f(mean(ls.map((l) => baseline.byLayer.get(l.layer)!.nuclear)), 2);
   const baseRow = [`${base} ‖E‖_* (mean)`, ...roles.map((r) => baseMean(baseLayers.filter((l) => l.role === r))), baseMean(baseLayers)];
   const rows = (xs: typeof nuclear) => xs.map((x) => [x.label, ...roles.map((r) => `${f(x.byRole.get(r), 1)} %`), `${f(x.all, 1)} %`]);
   const s = quant.settings;
   const reducing = reducingMethods(quant, baseline.id);
   const perIteration = reducing
-    .map((m) => `${labelOf(m.id)}: ${m.layers.length > 0 ? m.layers[0]!.errors.map((e) => e.iteration).filter((t) => t > 0).map((t) => `T=${t} ${f(mean(m.layers.map((l) => 100 * (1 - l.errors.find((e) => e.iteration === t)!.nuclear / (baseline.byLayer.get(l.layer)?.nuclear ?? Number.NaN)))), 1)} %`).join(', ') : '–'}`)
+    .map(
+      (m) =>
+        `${labelOf(m.id)}: ${
+          m.layers.length > 0
+            ? m.layers[0]!.errors.map((e) => e.iteration)
+                .filter((t) => t > 0)
+                .map(
+                  (t) =>
+                    `T=${t} ${f(mean(m.layers.map((l) => 100 * (1 - l.errors.find((e) => e.iteration === t)!.nuclear / (baseline.byLayer.get(l.layer)?.nuclear ?? Number.NaN)))), 1)} %`,
+                )
+                .join(', ')
+            : '–'
+        }`,
+    )
     .join('; ');
   return [
     `Measured at initialisation on every targeted projection of the pretrained model (seed ${quant.seed}): ` +
@@ -259,7 +300,7 @@ function quantSection(quant: QuantStudy & { seed: number }): string {
       `Settings: rank ${String(s.rank)}, alpha ${String(s.alpha)}, NF4 block 64, double quantization ${String(s.doubleQuant)} (the PiSSA paper's table: no double quant), ` +
       `randomized SVD with ${String(s.niter ?? SVD_SETTINGS.find((x) => x.key === 'niter')!.default)} power iterations. Reduction ratio per layer (1 − ‖E_m‖_* / ‖E_${base}‖_*) × 100, averaged over the layers of each type; positive = smaller error than ${base}.`,
     '',
-    '**Nuclear norm (the paper\'s metric)**',
+    "**Nuclear norm (the paper's metric)**",
     '',
     table(['', ...roles, 'all'], [baseRow, ...rows(nuclear)]),
     '',
@@ -298,7 +339,10 @@ export function renderResults(study: StudyJson): string {
   const lines: string[] = [BEGIN, ''];
   if (study.partial) {
     const done = study.runs.map((r) => `${r.dataset} seed ${r.seed}`).join(', ') || 'none';
-    lines.push(`> **PARTIAL RESULTS.** Runs finished: ${done}; planned: ${c.plannedRuns.map((r) => `${r.dataset} seed ${r.seed}`).join(', ')}. Updated ${study.updated}.`, '');
+    lines.push(
+      `> **PARTIAL RESULTS.** Runs finished: ${done}; planned: ${c.plannedRuns.map((r) => `${r.dataset} seed ${r.seed}`).join(', ')}. Updated ${study.updated}.`,
+      '',
+    );
   }
   lines.push(
     '## Setup',
@@ -309,14 +353,28 @@ export function renderResults(study: StudyJson): string {
     `- **Hardware:** ${c.gpu}; ${c.host}. Timings are wall-clock on this shared machine, methods interleaved step by step, so they compare methods with each other, not with a real GPU.`,
     `- **Training:** ${c.steps} optimizer steps per method, batch ${c.batch} sequences (one example per row, padded; loss on completion tokens only), AdamW (β 0.9/0.999, ε 1e-8, weight decay ${c.weightDecay}), ` +
       `${c.schedule} schedule with ${c.warmupSteps} warm-up step${c.warmupSteps === 1 ? '' : 's'}, gradient-norm clip ${c.clip}. All methods see identical batches in identical order (one seeded batcher per run).`,
-    `- **Learning rates:** ${Object.entries(c.learningRates).map(([k, v]) => `${k} ${v}`).join(', ')}. ${c.lrFamilies}`,
-    `- **Adapters:** rank ${c.rank}, alpha ${c.alpha} (s = ${f(c.alpha / c.rank, 2)}) for every low-rank method; other settings are the studio's defaults: ${Object.entries(c.methodSettings).map(([k, v]) => `${k} ${JSON.stringify(v)}`).join('; ')}.`,
+    `- **Learning rates:** ${Object.entries(c.learningRates)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}. ${c.lrFamilies}`,
+    `- **Adapters:** rank ${c.rank}, alpha ${c.alpha} (s = ${f(c.alpha / c.rank, 2)}) for every low-rank method; other settings are the studio's defaults: ${Object.entries(
+      c.methodSettings,
+    )
+      .map(([k, v]) => `${k} ${JSON.stringify(v)}`)
+      .join('; ')}.`,
     `- **Evaluation:** validation loss on the first ${c.evalRows} validation rows every ${c.evalEvery} steps (and at step 0), on ${c.finalValRows > 0 ? `the first ${c.finalValRows}` : 'all'} validation rows after training; accuracy by greedy generation (no sampling) on the first ${c.accuracyItems} validation prompts. LoRA-SB and SPP use ${c.calibrationBatches} training batches (the first of the run's batch order) for their inits.`,
     `- **Seeds:** ${[...new Set(c.plannedRuns.map((r) => r.seed))].join(', ')} (seed = adapter init, rSVD sketch, batch order).`,
     '',
     table(
       ['dataset', 'train rows', 'validation rows', 'seq len', 'rows cut', 'steps/epoch', 'format'],
-      study.datasets.map((d) => [d.id, String(d.trainRows), String(d.validationRows), String(d.seqLen), String(d.truncated), String(d.stepsPerEpoch), d.describe]),
+      study.datasets.map((d) => [
+        d.id,
+        String(d.trainRows),
+        String(d.validationRows),
+        String(d.seqLen),
+        String(d.truncated),
+        String(d.stepsPerEpoch),
+        d.describe,
+      ]),
       'lrrrrrl',
     ),
     '',

@@ -128,7 +128,9 @@ export async function baseResult(rt: Runtime, options: RunOptions, tok: Tokenize
   const { model, data } = options;
   const subset = validationBatches(data, options.evalRows, options.batch, options.seqLen);
   const subsetLoss = await evaluateFrozen(rt, model, subset);
-  const finalValidationLoss = sameRows(options) ? subsetLoss : await evaluateFrozen(rt, model, validationBatches(data, options.finalValRows, options.batch, options.seqLen));
+  const finalValidationLoss = sameRows(options)
+    ? subsetLoss
+    : await evaluateFrozen(rt, model, validationBatches(data, options.finalValRows, options.batch, options.seqLen));
   const accuracy = await accuracyOf(rt, model, undefined, data, tok.eosIds, (ids) => tok.decode(ids));
   return {
     id: 'base',
@@ -218,10 +220,14 @@ export async function runStudy(rt: Runtime, options: RunOptions, tok: TokenizerL
       if (done % 5 === 0 || done === 1 || last) {
         const eta = ((performance.now() - wall) / done) * (options.steps - done);
         const losses = run.methods.map((r) => `${r.id} ${mean(r.record.losses.slice(-5)).toFixed(3)}`).join('  ');
-        log(`  step ${done}/${options.steps} (train loss, mean of last 5)  ${losses}  [${((performance.now() - wall) / 1000).toFixed(0)} s, ~${(eta / 1000).toFixed(0)} s left]`);
+        log(
+          `  step ${done}/${options.steps} (train loss, mean of last 5)  ${losses}  [${((performance.now() - wall) / 1000).toFixed(0)} s, ~${(eta / 1000).toFixed(0)} s left]`,
+        );
       }
       if (run.evaluatesAfter(step)) {
-        log(`  step ${done} validation (${options.evalRows} rows)  ${run.methods.map((r) => `${r.id} ${r.record.validation[r.record.validation.length - 1]!.loss.toFixed(3)}`).join('  ')}`);
+        log(
+          `  step ${done} validation (${options.evalRows} rows)  ${run.methods.map((r) => `${r.id} ${r.record.validation[r.record.validation.length - 1]!.loss.toFixed(3)}`).join('  ')}`,
+        );
       }
     }
     for (const r of run.methods) {
@@ -279,7 +285,15 @@ export interface QuantStudy {
  * seed; an iteration 0, where a method records one (LoftQ), is plain NF4(W): the baseline's error,
  * so the baseline method itself need not run). Each method takes the settings its schema has.
  */
-export async function quantStudy(rt: Runtime, model: CausalLM, targets: readonly string[], seed: number, settings: MethodSettings, iterations: number, log: (line: string) => void): Promise<QuantStudy> {
+export async function quantStudy(
+  rt: Runtime,
+  model: CausalLM,
+  targets: readonly string[],
+  seed: number,
+  settings: MethodSettings,
+  iterations: number,
+  log: (line: string) => void,
+): Promise<QuantStudy> {
   const methods: QuantMethod[] = [];
   let resolvedSettings: Record<string, unknown> = { ...settings, iterations };
   for (const method of METHODS.filter((m) => m.quantError === 'reduced')) {
@@ -292,7 +306,9 @@ export async function quantStudy(rt: Runtime, model: CausalLM, targets: readonly
     try {
       const initMs = performance.now() - start;
       const measured = (await adapted.measureQuantErrors?.(rt))?.layers ?? [];
-      log(`  quantization error: ${id} T=${iterations} initialised in ${(initMs / 1000).toFixed(1)} s, errors measured in ${((performance.now() - start - initMs) / 1000).toFixed(1)} s`);
+      log(
+        `  quantization error: ${id} T=${iterations} initialised in ${(initMs / 1000).toFixed(1)} s, errors measured in ${((performance.now() - start - initMs) / 1000).toFixed(1)} s`,
+      );
       methods.push({
         id,
         iterations,

@@ -28,8 +28,7 @@ interface Case {
 }
 
 const heads = (c: Case): AttentionHeads => ({ heads: c.H, kvHeads: c.KV, headDim: c.D, window: c.window, scale: c.scale });
-const describeCase = (c: Case) =>
-  `B=${c.B} T=${c.T} H=${c.H} KV=${c.KV} D=${c.D}${c.window ? ` window=${c.window}` : ''}${c.scale ? ` scale=${c.scale}` : ''}`;
+const describeCase = (c: Case) => `B=${c.B} T=${c.T} H=${c.H} KV=${c.KV} D=${c.D}${c.window ? ` window=${c.window}` : ''}${c.scale ? ` scale=${c.scale}` : ''}`;
 
 // ---- float64 reference (materialises P row by row) -----------------------------------------
 
@@ -102,7 +101,13 @@ function attentionRef(q: ArrayLike<number>, k: ArrayLike<number>, v: ArrayLike<n
 }
 
 /** Analytic gradients: dS = P ⊙ (dP − rowsum(P ⊙ dP)), dq = scale dS k, dk = scale dSᵀ q, dv = Pᵀ dO. */
-function attentionGradRef(q: ArrayLike<number>, k: ArrayLike<number>, v: ArrayLike<number>, dO: ArrayLike<number>, c: Case): Record<'q' | 'k' | 'v', Float64Array> {
+function attentionGradRef(
+  q: ArrayLike<number>,
+  k: ArrayLike<number>,
+  v: ArrayLike<number>,
+  dO: ArrayLike<number>,
+  c: Case,
+): Record<'q' | 'k' | 'v', Float64Array> {
   const { B, T, H, D, scale = 1 / Math.sqrt(D) } = c;
   const at = indexOf(c);
   const dq = new Float64Array(q.length);
@@ -318,7 +323,9 @@ describe('causalAttention (flash)', () => {
       expect(() => causalAttention(g, q, kv, kv, { heads: 3, kvHeads: 1, headDim: 4, window })).toThrow(/window must be a positive integer/);
     }
     const lse = ctx.empty([1, 3, 3]);
-    expect(() => flashAttentionForward(ctx, q.data, kv.data, kv.data, q.data, lse, { ...selfAttentionShape(1, 3, 3, 1, 4), window: 3 })).toThrow(/must not alias/);
+    expect(() => flashAttentionForward(ctx, q.data, kv.data, kv.data, q.data, lse, { ...selfAttentionShape(1, 3, 3, 1, 4), window: 3 })).toThrow(
+      /must not alias/,
+    );
     ctx.release(lse);
     const wide = t([1, 2, 257]);
     expect(() => causalAttention(g, wide, wide, wide, { heads: 1, kvHeads: 1, headDim: 257 })).toThrow(/exceeds the 256/);
@@ -351,7 +358,7 @@ describe('KV cache', () => {
         return out;
       };
       const got = new Float32Array(B * T * H * D);
-      for (let start = 0; start < T; ) {
+      for (let start = 0; start < T;) {
         const count = Math.min(start === 0 ? prefix : chunk, T - start);
         const q = ctx.uploadF32(rowsOf(x.q, H * D, start, count), [B, count, H * D]);
         const k = ctx.uploadF32(rowsOf(x.k, KV * D, start, count), [B, count, KV * D]);

@@ -79,7 +79,10 @@ function shapeOf(kernel: string, options: AttentionHeads, B: number, T: number, 
 export function causalAttention(g: Graph, q: Tensor, k: Tensor, v: Tensor, options: AttentionHeads): Tensor {
   const { heads: H, kvHeads: KV, headDim: D } = options;
   const [B, T] = batchAndRows('causalAttention', 'q', q.data, H * D);
-  for (const [name, t] of [['k', k.data], ['v', v.data]] as const) {
+  for (const [name, t] of [
+    ['k', k.data],
+    ['v', v.data],
+  ] as const) {
     const [Bt, Tt] = batchAndRows('causalAttention', name, t, KV * D);
     if (Bt !== B || Tt !== T) throw new GpuError(`${name} ${t.describe()} must match q ${q.data.describe()} in B and T`, 'causalAttention');
   }
@@ -125,13 +128,7 @@ export interface CachedAttentionOptions extends AttentionHeads {
  * must already hold this call's keys and values (writeKvCache first). Returns a new
  * [B, Tnew, H*D] tensor (the caller releases it); no autograd.
  */
-export function cachedAttention(
-  ctx: GpuContext,
-  q: GpuTensor | Tensor,
-  kCache: GpuTensor,
-  vCache: GpuTensor,
-  options: CachedAttentionOptions,
-): GpuTensor {
+export function cachedAttention(ctx: GpuContext, q: GpuTensor | Tensor, kCache: GpuTensor, vCache: GpuTensor, options: CachedAttentionOptions): GpuTensor {
   const { heads: H, kvHeads: KV, headDim: D, start } = options;
   const qData = dataOf(q);
   const [B, Tnew] = batchAndRows('cachedAttention', 'q', qData, H * D);

@@ -49,7 +49,16 @@ function rowNormsRef(W: ArrayLike<number>, A: ArrayLike<number>, B: ArrayLike<nu
 }
 
 /** y = (m / norms) ⊙ (x (W + sBA)ᵀ) + b in float64, with the norms given (held constant). */
-function doraRef(x: ArrayLike<number>, W: ArrayLike<number>, A: ArrayLike<number>, B: ArrayLike<number>, m: ArrayLike<number>, b: ArrayLike<number> | undefined, norms: ArrayLike<number>, d: Dims): Float64Array {
+function doraRef(
+  x: ArrayLike<number>,
+  W: ArrayLike<number>,
+  A: ArrayLike<number>,
+  B: ArrayLike<number>,
+  m: ArrayLike<number>,
+  b: ArrayLike<number> | undefined,
+  norms: ArrayLike<number>,
+  d: Dims,
+): Float64Array {
   const M = mergedRef(W, A, B, S, d);
   const y = new Float64Array(d.N * d.out);
   for (let n = 0; n < d.N; n++) {
@@ -167,7 +176,12 @@ describe('doraLinear', () => {
     const B = ctx.uploadF32(d.B, [24, 4]);
     const wsq = rowSumSquares(ctx, W);
     const nsq = await ctx.read(doraNormSqKernel(ctx, W, A, B, S, wsq));
-    expect(relativeError(nsq, d.norms.map((v) => v * v))).toBeLessThan(1e-5);
+    expect(
+      relativeError(
+        nsq,
+        d.norms.map((v) => v * v),
+      ),
+    ).toBeLessThan(1e-5);
     ctx.release(W, A, B, wsq);
   });
 
@@ -227,7 +241,7 @@ describe('doraLinear', () => {
     ctx.release(x.data, W.data, A.data, B.data, B2.data, m.data, wsq.data, held.data);
   });
 
-  it('the merged weight gives the op\'s forward, and its rows have norm m (PEFT merge_safe)', async () => {
+  it("the merged weight gives the op's forward, and its rows have norm m (PEFT merge_safe)", async () => {
     const ctx = await testContext();
     const dims = { N: 5, inF: 24, out: 12, r: 3 };
     const d = dataFor(dims, 30);
@@ -279,7 +293,18 @@ describe('doraLinear', () => {
   it('rejects bad shapes and a W that requires a gradient', async () => {
     const ctx = await testContext();
     const g = new Graph(ctx);
-    const leaf = (shape: number[], requiresGrad = true) => Tensor.leaf(ctx.uploadF32(randomArray(shape.reduce((a, b) => a * b, 1), 1), shape), requiresGrad, 't');
+    const leaf = (shape: number[], requiresGrad = true) =>
+      Tensor.leaf(
+        ctx.uploadF32(
+          randomArray(
+            shape.reduce((a, b) => a * b, 1),
+            1,
+          ),
+          shape,
+        ),
+        requiresGrad,
+        't',
+      );
     const wsq = Tensor.leaf(ctx.uploadF32(new Float32Array(6).fill(1), [6]), false, 'wsq');
     const x = leaf([2, 8]);
     expect(() => doraLinear(g, x, leaf([6, 8]), leaf([2, 8]), leaf([6, 2]), leaf([6]), S, wsq)).toThrow(/frozen/);

@@ -76,11 +76,13 @@ export function doraLinear(g: Graph, x: Tensor, W: Tensor, A: Tensor, B: Tensor,
   const r = A.shape[0] ?? 0;
   const N = x.data.size / inFeatures;
   const shapes = `x [${x.shape.join(',')}], W [${W.shape.join(',')}], A [${A.shape.join(',')}], B [${B.shape.join(',')}], m [${m.shape.join(',')}]`;
-  if (W.shape.length !== 2 || x.shape[x.shape.length - 1] !== inFeatures || !Number.isInteger(N)) throw new InternalError(`doraLinear: input does not end in W's in-features (${shapes})`);
+  if (W.shape.length !== 2 || x.shape[x.shape.length - 1] !== inFeatures || !Number.isInteger(N))
+    throw new InternalError(`doraLinear: input does not end in W's in-features (${shapes})`);
   if (A.shape.length !== 2 || A.shape[1] !== inFeatures || B.shape.length !== 2 || B.shape[0] !== outFeatures || B.shape[1] !== r) {
     throw new InternalError(`doraLinear: A must be [r, ${inFeatures}] and B [${outFeatures}, r] (${shapes})`);
   }
-  if (m.shape.length !== 1 || m.shape[0] !== outFeatures || wsq.data.size !== outFeatures) throw new InternalError(`doraLinear: m and ‖W‖² must be [${outFeatures}] (${shapes})`);
+  if (m.shape.length !== 1 || m.shape[0] !== outFeatures || wsq.data.size !== outFeatures)
+    throw new InternalError(`doraLinear: m and ‖W‖² must be [${outFeatures}] (${shapes})`);
   if (bias && (bias.shape.length !== 1 || bias.shape[0] !== outFeatures)) throw new InternalError(`doraLinear: bias must be [${outFeatures}] (${shapes})`);
   if (options.normSq && options.normSq.data.size !== outFeatures) throw new InternalError(`doraLinear: held norms must be [${outFeatures}] (${shapes})`);
   if (W.requiresGrad) throw new InternalError(`doraLinear: the base weight W [${W.shape.join(',')}] is frozen and must not require a gradient`);

@@ -183,7 +183,12 @@ describe('lmHeadLoss', () => {
     expect(h.grad!.shape).toEqual([B, T, C]);
     const got = await ctx.read(W.grad);
     const reference = await run(ctx, await ctx.read(h.data), await ctx.read(W.data), targets, C);
-    expect(relativeError(got, reference.dW.map((x) => x + 0.5))).toBeLessThan(1e-6);
+    expect(
+      relativeError(
+        got,
+        reference.dW.map((x) => x + 0.5),
+      ),
+    ).toBeLessThan(1e-6);
     expect(relativeError(await ctx.read(h.grad!), reference.dh)).toBeLessThan(1e-5);
     ctx.release(h.data, h.grad, W.data, W.grad, t.data);
     g.destroy();

@@ -17,12 +17,7 @@
 // Not done: logit soft-capping, a bias on the head, label smoothing.
 
 import { copyColumns } from '../../kernels/slice';
-import {
-  crossEntropyBackwardInPlace,
-  crossEntropyMeanInto,
-  crossEntropyRowsInto,
-  crossEntropySavedSize,
-} from '../../kernels/crossEntropy';
+import { crossEntropyBackwardInPlace, crossEntropyMeanInto, crossEntropyRowsInto, crossEntropySavedSize } from '../../kernels/crossEntropy';
 import { matmulInto } from '../../kernels/matmul';
 import type { GpuContext } from '../../gpu/context';
 import type { GpuTensor } from '../../gpu/tensor';

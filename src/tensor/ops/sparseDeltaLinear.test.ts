@@ -24,7 +24,16 @@ function positions(total: number, k: number, seed: number): Float32Array {
 }
 
 /** y = x (W + ΔW)ᵀ (+ b) in float64. */
-function reference(x: Float64Array, W: Float64Array, values: Float64Array, idx: Float64Array, b: Float64Array | undefined, N: number, inF: number, outF: number): Float64Array {
+function reference(
+  x: Float64Array,
+  W: Float64Array,
+  values: Float64Array,
+  idx: Float64Array,
+  b: Float64Array | undefined,
+  N: number,
+  inF: number,
+  outF: number,
+): Float64Array {
   const M = Float64Array.from(W);
   for (let t = 0; t < idx.length; t++) M[idx[t]!]! += values[t]!;
   return linearRef(x, M, b, N, inF, outF);
@@ -129,7 +138,18 @@ describe('sparseDeltaLinear', () => {
   it('rejects bad shapes, trainable W and float indices', async () => {
     const ctx = await testContext();
     const g = new Graph(ctx);
-    const leaf = (shape: number[], requiresGrad = true) => Tensor.leaf(ctx.uploadF32(randomArray(shape.reduce((a, b) => a * b, 1), 1), shape), requiresGrad, 't');
+    const leaf = (shape: number[], requiresGrad = true) =>
+      Tensor.leaf(
+        ctx.uploadF32(
+          randomArray(
+            shape.reduce((a, b) => a * b, 1),
+            1,
+          ),
+          shape,
+        ),
+        requiresGrad,
+        't',
+      );
     const idx = Tensor.leaf(ctx.upload(Uint32Array.from([0, 3]), [2], 'u32'), false, 'idx');
     const x = leaf([2, 8]);
     expect(() => sparseDeltaLinear(g, x, leaf([4, 8]), leaf([2]), idx)).toThrow(/frozen/);

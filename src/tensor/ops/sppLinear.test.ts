@@ -29,7 +29,16 @@ function mergedRef(W: ArrayLike<number>, Wrow: ArrayLike<number>, Wcol: ArrayLik
 }
 
 /** y = x W'ᵀ (+ b) in float64. */
-function sppRef(x: Float64Array, W: Float64Array, Wrow: Float64Array, Wcol: Float64Array, b: Float64Array | undefined, N: number, inF: number, outF: number): Float64Array {
+function sppRef(
+  x: Float64Array,
+  W: Float64Array,
+  Wrow: Float64Array,
+  Wcol: Float64Array,
+  b: Float64Array | undefined,
+  N: number,
+  inF: number,
+  outF: number,
+): Float64Array {
   return linearRef(x, mergedRef(W, Wrow, Wcol, S, outF, inF), b, N, inF, outF);
 }
 
@@ -149,7 +158,7 @@ describe('mergeSpp', () => {
     expect(Array.from(M, (v) => v === 0)).toEqual(Array.from(w, (v) => v === 0));
   });
 
-  it('ΔW = 0 when Wcol = 0 (SPP init): W\' == W bit for bit, outputs equal the base, ∂L/∂Wrow = 0', async () => {
+  it("ΔW = 0 when Wcol = 0 (SPP init): W' == W bit for bit, outputs equal the base, ∂L/∂Wrow = 0", async () => {
     const ctx = await testContext();
     const [N, inF, outF] = [6, 33, 32];
     const d = { ...setup(N, inF, outF, 5), Wcol: new Float32Array(outF) };
@@ -194,7 +203,18 @@ describe('mergeSpp', () => {
   it('rejects bad shapes and a W that requires a gradient', async () => {
     const ctx = await testContext();
     const g = new Graph(ctx);
-    const leaf = (shape: number[], requiresGrad = true) => Tensor.leaf(ctx.uploadF32(randomArray(shape.reduce((a, b) => a * b, 1), 1), shape), requiresGrad, 't');
+    const leaf = (shape: number[], requiresGrad = true) =>
+      Tensor.leaf(
+        ctx.uploadF32(
+          randomArray(
+            shape.reduce((a, b) => a * b, 1),
+            1,
+          ),
+          shape,
+        ),
+        requiresGrad,
+        't',
+      );
     const x = leaf([2, 8]);
     expect(() => sppLinear(g, x, leaf([24, 8], false), leaf([16, 8]), leaf([24]), S)).toThrow(/multiple of 16/);
     expect(() => sppLinear(g, x, leaf([16, 8], false), leaf([8, 8]), leaf([16]), S)).toThrow(/Wrow must be \[16, 8\]/);
