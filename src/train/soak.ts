@@ -192,7 +192,19 @@ async function cycle(rt: Runtime, options: SoakOptions, steps: number, sampleEve
   return { samples, finalLosses };
 }
 
-/** Each metric's growth over the samples from `warmupSteps` on. */
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/**
+ * Each metric's growth over the samples from `warmupSteps` on. Counters and pool figures are exact:
+ * growth = (highest later sample − the first) / the first. The JS heap after a GC wanders by a few
+ * hundred KB with V8's own bookkeeping (and, inside a test process, other files' leftovers), so it
+ * is judged as a trend: the median of the second half of the samples against the median of the
+ * first half. A leak grows steadily and shows in that difference; a single high sample does not.
+ */
 export function growthOf(samples: readonly SoakSample[], warmupSteps: number, tolerance: number): MetricGrowth[] {
   const later = samples.filter((s) => s.step >= warmupSteps);
   const first = later[0];
@@ -200,9 +212,12 @@ export function growthOf(samples: readonly SoakSample[], warmupSteps: number, to
   const metrics: (SoakMetric | 'processBytes')[] = [...SOAK_METRICS, 'processBytes'];
   return metrics.map((metric) => {
     const values = later.map((s) => s[metric]);
-    const baseline = first[metric];
     const max = Math.max(...values);
-    const growth = max === baseline ? 0 : baseline === 0 ? Infinity : (max - baseline) / baseline;
+    const half = Math.max(1, values.length >> 1);
+    const trend = metric === 'heapBytes' && values.length > 1;
+    const baseline = trend ? median(values.slice(0, half)) : first[metric];
+    const top = trend ? median(values.slice(half)) : max;
+    const growth = top <= baseline ? 0 : baseline === 0 ? Infinity : (top - baseline) / baseline;
     return { metric, baseline, last: values[values.length - 1]!, max, growth, ok: metric === 'processBytes' || growth <= tolerance };
   });
 }
