@@ -125,3 +125,37 @@ describe('noChatTemplateError', () => {
     );
   });
 });
+
+describe('templates from strangers', () => {
+  // Each probe tries to reach a JavaScript prototype, constructor or global from inside a template.
+  // The renderer must neither expose one nor run code: it renders nothing for the unknown name or
+  // refuses the template, and no global is touched.
+  const probes = [
+    '{{ messages.__proto__ }}',
+    '{{ messages.constructor }}',
+    "{{ ''.constructor.constructor('globalThis.pwned = 1')() }}",
+    "{{ messages[0].constructor.constructor('globalThis.pwned = 1')() }}",
+    "{{ messages['__proto__']['polluted'] }}",
+    '{% set x = namespace(a=1) %}{{ x.__class__ }}{{ x.constructor }}',
+    '{{ globalThis }}{{ process }}{{ window }}{{ self }}{{ require }}',
+    '{{ cycler.__init__.__globals__ }}{{ lipsum.__globals__ }}',
+    "{{ raise_exception.constructor('globalThis.pwned = 1')() }}",
+  ];
+
+  for (const probe of probes) {
+    it(`gives no way out: ${probe}`, () => {
+      const g = globalThis as { pwned?: unknown };
+      delete g.pwned;
+      let out = '';
+      try {
+        out = compileChatTemplate(probe).render([{ role: 'user', content: 'hi' }]);
+      } catch (error) {
+        expect(error).toBeInstanceOf(Error);
+        expect((error as Error).message).not.toMatch(/\n\s+at /); // a message, not a stack
+      }
+      expect(g.pwned).toBeUndefined();
+      expect(out).not.toMatch(/function|native code|\[object|process|Object\]/i);
+      expect(({} as { polluted?: unknown }).polluted).toBeUndefined();
+    });
+  }
+});

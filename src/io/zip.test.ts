@@ -66,6 +66,18 @@ describe('zip', () => {
     ).toThrow(/twice/);
   });
 
+  it('writes only entry names that stay inside the folder the zip is unpacked into', () => {
+    const names = readZip(
+      zipBytes([
+        { name: '../../.bashrc', data: enc.encode('x') },
+        { name: '/etc/cron.d/job', data: enc.encode('y') },
+        { name: 'adapter\u202egnp.exe/..\\..\\w\u0000.bin', data: enc.encode('z') },
+      ]),
+    ).map((e) => e.name);
+    expect(names).toEqual(['.bashrc', 'etc/cron.d/job', 'adaptergnp.exe/w.bin']);
+    for (const n of names) expect(n).not.toMatch(/(^|\/)\.\.(\/|$)|^\/|[\u0000-\u001f]/);
+  });
+
   it('writes an empty archive as just the end record', () => {
     expect(zipBytes([]).length).toBe(22);
   });

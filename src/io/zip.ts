@@ -11,6 +11,7 @@
 // Not here: compression, ZIP64 (archives or files of 4 GiB and more are refused with a message),
 // reading archives.
 
+import { safeZipPath } from './safeName';
 import { InternalError, UnsupportedError } from '../errors';
 import { concatBytes } from './byteSource';
 
@@ -61,7 +62,7 @@ export function zipParts(entries: readonly ZipEntry[], modified: Date = new Date
   const seen = new Set<string>();
   let offset = 0;
   for (const entry of entries) {
-    const name = entry.name.replace(/\\/g, '/').replace(/^\/+/, '');
+    const name = safeZipPath(entry.name);
     if (!name) throw new InternalError('a zip entry needs a name');
     if (seen.has(name)) throw new InternalError(`the zip would hold "${name}" twice`);
     seen.add(name);
