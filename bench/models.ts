@@ -10,6 +10,9 @@
 //   method      growth over method.create (adapters, own bases: NF4 copies, residuals)
 //   optimizer   growth still held after the steps (AdamW's m and v, the trainer's own buffers)
 //   activations the steps' peak above what is held after them (tape, gradients, transients)
+// After the model's last method is initialised, the shared projection weights no method reads are
+// released (train/baseRelease.ts: a 4-bit method's run), as the CLI does: `released` says how many
+// bytes; `peak` is the whole method's (its init included), `step peak` the steps' alone.
 
 import { rmSync, mkdtempSync } from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
@@ -28,6 +31,7 @@ import { openModelFiles } from '../src/io/modelFiles';
 import { nodeDirectorySources } from '../src/io/nodeSource';
 import type { CausalLM } from '../src/models/causalLM';
 import { heldBytesPerParam, loadCausalLM, releaseModel } from '../src/models/load';
+import { releaseUnusedBase } from '../src/train/baseRelease';
 import { planMethod, planRun, type MethodMemoryPlan } from '../src/train/memoryPlan';
 import { Trainer, type Batch } from '../src/train/trainer';
 import { realModelSpec, writeRealModel, REAL_MODELS } from './realModels';
@@ -57,7 +61,7 @@ export interface ModelsBenchRow {
   readonly initSeconds: number;
   readonly msPerStep: number[];
   readonly peakHeapBytes: number;
-  readonly gpu: { base: number; method: number; optimizer: number; activations: number; peak: number };
+  readonly gpu: { base: number; method: number; optimizer: number; activations: number; peak: number; released: number; stepPeak: number };
   readonly largestBuffer: { bytes: number; what: string };
   /** The plan of this very run (B, T, rank and checkpointing as run). */
   readonly planned: { total: number; sharedBase: number; ownBase: number; trainable: number; activations: number; largest: { bytes: number; what: string } };
@@ -164,7 +168,7 @@ export async function runModelsBench(ctx: GpuContext, options: ModelsBenchOption
       console.log(`  loaded in ${loadSeconds.toFixed(1)} s: base ${formatBytes(base)} on the GPU, JS heap peak ${formatBytes(loadHeap)}`);
       const batch = benchBatch(model.config.vocabSize, options.batchSize, options.seqLen);
       try {
-        for (const method of methods) {
+        for (const [index, method] of methods.entries()) {
           const planRow = plan(ctx, model, method, options.rank, options.batchSize, options.seqLen);
           const runPlan = planRun([planRow], options.checkpointing);
           const targetPlan = planRun([plan(ctx, model, method, 16, 2, 256)], true);
@@ -193,6 +197,7 @@ export async function runModelsBench(ctx: GpuContext, options: ModelsBenchOption
           const msPerStep: number[] = [];
           let afterCreate = ctx.stats().liveBytes;
           let initSeconds = 0;
+          let released = 0;
           try {
             const settings = resolveSettings(method, method.settings.some((s) => s.key === 'rank') ? { rank: options.rank } : {});
             t = performance.now();
@@ -202,13 +207,15 @@ export async function runModelsBench(ctx: GpuContext, options: ModelsBenchOption
             );
             await ctx.sync();
             initSeconds = (performance.now() - t) / 1000;
-            afterCreate = ctx.stats().liveBytes;
+            if (index === methods.length - 1) released = (await releaseUnusedBase(ctx, model, [adapted], { measureQuantErrors: false })).bytes;
+            afterCreate = ctx.stats().liveBytes + released;
             const trainer = new Trainer(ctx, adapted, {
               schedule: { kind: 'constant', peak: 1e-4, warmupSteps: 0, totalSteps: options.steps },
               clipNorm: 1,
               checkpointing: options.checkpointing,
             });
             let row: ModelsBenchRow;
+            const steps = ctx.trackPeak();
             try {
               for (let i = 0; i < options.steps; i++) {
                 const s0 = performance.now();
@@ -220,18 +227,28 @@ export async function runModelsBench(ctx: GpuContext, options: ModelsBenchOption
               }
               const held = ctx.stats().liveBytes;
               const peak = ctx.stats().peakLiveBytes;
+              const stepPeak = steps.stop();
               const ownBaseTargets = [qlora.id, qpissa.id, loftq.id].includes(method.id) ? f32Targeted : 0;
               row = {
                 ...common,
                 initSeconds,
                 msPerStep,
                 peakHeapBytes: Math.max(loadHeap, heap.peak),
-                gpu: { base, method: afterCreate - base, optimizer: held - afterCreate, activations: peak - held, peak },
+                gpu: {
+                  base,
+                  method: afterCreate - base,
+                  optimizer: held + released - afterCreate,
+                  activations: stepPeak - held,
+                  peak,
+                  released,
+                  stepPeak,
+                },
                 largestBuffer: largest.largest,
                 quantizedRatio: ownBaseTargets > 0 ? (afterCreate - base) / ownBaseTargets : null,
                 load: loadText(),
               };
             } finally {
+              steps.stop();
               trainer.destroy();
               adapted.release(ctx);
             }
@@ -243,7 +260,7 @@ export async function runModelsBench(ctx: GpuContext, options: ModelsBenchOption
               initSeconds,
               msPerStep,
               peakHeapBytes: heap.peak,
-              gpu: { base, method: afterCreate - base, optimizer: 0, activations: 0, peak: ctx.stats().peakLiveBytes },
+              gpu: { base, method: afterCreate - base, optimizer: 0, activations: 0, peak: ctx.stats().peakLiveBytes, released, stepPeak: 0 },
               largestBuffer: largest.largest,
               quantizedRatio: null,
               load: loadText(),
@@ -283,6 +300,8 @@ export function formatModelsTable(rows: readonly ModelsBenchRow[]): string {
     'optimizer',
     'activations',
     'peak',
+    'released',
+    'step peak',
     'planned',
     'plan err',
     'largest buffer',
@@ -300,6 +319,8 @@ export function formatModelsTable(rows: readonly ModelsBenchRow[]): string {
     GB(r.gpu.optimizer),
     GB(r.gpu.activations),
     GB(r.gpu.peak),
+    GB(r.gpu.released),
+    GB(r.gpu.stepPeak),
     GB(r.planned.total),
     r.error ? '—' : `${((100 * (r.planned.total - r.gpu.peak)) / r.gpu.peak).toFixed(1)} %`,
     formatBytes(r.largestBuffer.bytes),
@@ -316,6 +337,11 @@ export interface PlannedRow {
   readonly model: string;
   readonly method: string;
   readonly total: number;
+  /** While the method initialises (the whole shared base held), and during the steps (after any release of the base). */
+  readonly init: number;
+  readonly steps: number;
+  /** Shared projection weights released after the init (train/baseRelease.ts). */
+  readonly released: number;
   readonly sharedBase: number;
   readonly ownBase: number;
   readonly trainable: number;
@@ -356,6 +382,9 @@ export function planModels(
         model: id,
         method: method.id,
         total: run.totalBytes,
+        init: run.initBytes,
+        steps: Math.max(...run.whileStepping),
+        released: run.releasedBaseBytes,
         sharedBase: p.sharedBaseBytes,
         ownBase: p.ownBaseBytes,
         trainable: p.trainableBytes,
@@ -369,12 +398,28 @@ export function planModels(
 }
 
 export function formatPlannedTable(rows: readonly PlannedRow[]): string {
-  const header = ['model', 'method', 'planned peak', 'shared base', 'own base', 'trainable+AdamW', 'activations', 'largest buffer', '4-bit/f32'];
+  const header = [
+    'model',
+    'method',
+    'planned peak',
+    'init',
+    'steps',
+    'shared base',
+    'released',
+    'own base',
+    'trainable+AdamW',
+    'activations',
+    'largest buffer',
+    '4-bit/f32',
+  ];
   const body = rows.map((r) => [
     r.model,
     r.method,
     GB(r.total),
+    GB(r.init),
+    GB(r.steps),
     GB(r.sharedBase),
+    GB(r.released),
     GB(r.ownBase),
     GB(r.trainable),
     GB(r.activations),

@@ -21,7 +21,7 @@
 //                                         dispatches, bind groups, buffers, bytes written, pipelines,
 //                                         CPU recording vs GPU time, top kernels with FLOP/s and bytes/s
 //   npm run bench -- --models [smollm2-135m,gpt2-124m,...] [--methods lora,qlora,pissa] [--steps 2]
-//                    [--batch 1] [--seq-len 128] [--rank 16] [--no-checkpointing] [--keep DIR] [--json out.json]
+//                    [--batch 1] [--seq-len 128] [--rank 16] [--no-checkpointing] [--default-limits] [--keep DIR] [--json out.json]
 //                                         random-weight copies of real models (bench/models.ts): load s,
 //                                         JS heap, GPU pool by category, largest buffer, ms/step vs the plan
 
@@ -64,6 +64,8 @@ interface Args {
   keep?: string;
   /** --models --plan: the memory plan at the issue's target settings only (no GPU). */
   planOnly?: boolean;
+  /** --default-limits: ask the device for WebGPU's default limits only (128 MiB a binding, 256 MiB a buffer), as mobile-class adapters have. */
+  defaultLimits?: boolean;
   /** What the command line gave explicitly (the profile takes its own defaults for the rest). */
   given: { methods?: string[]; steps?: number; batch?: number; seqLen?: number; warmup?: number; top?: number };
   shapes: readonly MatmulBenchShape[];
@@ -78,7 +80,7 @@ const USAGE = `usage: npm run bench -- [--quick] [--shapes 512x768x3072,1024,...
                         [--target-seconds S] [--warmup N]
        npm run bench -- --train [--methods lora,pissa,...] [--steps N] [--batch B] [--seq-len T] [--model DIR] [--checkpointing] [--json out.json]
        npm run bench -- --models [id,id,...] [--methods lora,qlora,pissa] [--steps N] [--batch B] [--seq-len T] [--rank r]
-                        [--no-checkpointing] [--keep DIR] [--json out.json] [--plan]
+                        [--no-checkpointing] [--default-limits] [--keep DIR] [--json out.json] [--plan]
        npm run bench -- --profile [--methods lora,full] [--steps N] [--warmup N] [--batch B] [--seq-len T]
                         [--top N] [--no-timestamps] [--json out.json]`;
 
@@ -147,6 +149,9 @@ function parseArgs(argv: string[]): Args {
         break;
       case '--no-checkpointing':
         args.noCheckpointing = true;
+        break;
+      case '--default-limits':
+        args.defaultLimits = true;
         break;
       case '--keep':
         args.keep = value(i++, flag);
@@ -218,13 +223,19 @@ async function main(): Promise<void> {
   }
   if (args.models && args.planOnly) {
     const methods = args.given.methods ?? DEFAULT_MODEL_METHODS;
-    const gib = 2 ** 30;
-    console.log('PLANNED (train/memoryPlan.ts, not measured): rank 16 on every projection, B=2, T=256, checkpointing on; limits 1 GiB per buffer\n');
-    console.log(formatPlannedTable(planModels(args.models, methods, { maxBufferSize: gib, maxStorageBufferBindingSize: gib })));
+    const mib = 2 ** 20;
+    const limits = args.defaultLimits
+      ? { maxBufferSize: 256 * mib, maxStorageBufferBindingSize: 128 * mib }
+      : { maxBufferSize: 1024 * mib, maxStorageBufferBindingSize: 1024 * mib };
+    console.log(
+      'PLANNED (train/memoryPlan.ts, not measured): rank 16 on every projection, B=2, T=256, checkpointing on; ' +
+        `limits ${formatBytes(limits.maxStorageBufferBindingSize)} a binding, ${formatBytes(limits.maxBufferSize)} a buffer\n`,
+    );
+    console.log(formatPlannedTable(planModels(args.models, methods, limits)));
     return;
   }
   const started = performance.now();
-  const acquired = await acquireNodeDevice();
+  const acquired = await acquireNodeDevice({ defaultLimitsOnly: args.defaultLimits ?? false });
   const ctx = new GpuContext(acquired);
   const info = ctx.info;
   const adapterText = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' / ');

@@ -33,10 +33,18 @@ export const test = base.extend<{ guard: void }>({
 
 export { expect };
 
-/** Keeps a screenshot of the whole page, or (fullPage false) of what the 1280×800 viewport shows. */
+/**
+ * Keeps a screenshot of the whole page, or (fullPage false) of what the 1280×800 viewport shows.
+ * The whole page is taken from the top: the pinned run bar and set-up column would otherwise be
+ * drawn where the page happened to be scrolled.
+ */
 export async function keepScreenshot(page: Page, testInfo: TestInfo, name: string, options: { fullPage?: boolean } = {}): Promise<void> {
   const path = `test-results/screens/${name}.png`;
-  const body = await page.screenshot({ path, fullPage: options.fullPage ?? true });
+  const fullPage = options.fullPage ?? true;
+  const scrolled = fullPage ? await page.evaluate(() => window.scrollY) : 0;
+  if (scrolled > 0) await page.evaluate(() => window.scrollTo(0, 0));
+  const body = await page.screenshot({ path, fullPage });
+  if (scrolled > 0) await page.evaluate((y) => window.scrollTo(0, y), scrolled);
   await testInfo.attach(name, { body, contentType: 'image/png' });
 }
 

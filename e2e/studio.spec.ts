@@ -80,10 +80,10 @@ test('trains LoRA, PiSSA, QPiSSA and SPP on the built-in model and math data, li
   const loss = page.getByTestId('chart-loss');
   await expect(loss).toHaveAttribute('data-points', IDS.map((id) => `${id}:3`).join(','));
   await expect(loss.locator('.recharts-line')).toHaveCount(4);
-  for (const m of METHODS) await expect(loss.locator('.recharts-legend-wrapper')).toContainText(m);
+  for (const m of METHODS) await expect(loss.locator('.chart-legend')).toContainText(m);
   // The frozen base model's validation loss at step 0 ("base"), and ln V on the loss charts.
   await expect(page.getByTestId('chart-val')).toHaveAttribute('data-points', ['base', ...IDS].map((id) => `${id}:1`).join(','));
-  await expect(page.getByTestId('chart-val').locator('.recharts-legend-wrapper')).toContainText('base (no adapter)');
+  await expect(page.getByTestId('chart-val').locator('.chart-legend')).toContainText('base (no adapter)');
   await expect(loss).toContainText('ln V =');
   await expect(page.getByTestId('chart-processed')).toHaveAttribute('data-points', IDS.map((id) => `${id}:3`).join(','));
   await page.getByTestId('live-charts').scrollIntoViewIfNeeded();

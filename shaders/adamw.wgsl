@@ -20,6 +20,11 @@
 // writes param[0] = ‖g‖ = √Σg² and state[0] = min(1, maxNorm / (‖g‖ + 1e-6)) (PyTorch's
 // clip_grad_norm_ factor, also applied when it is ≥ 1, where min() makes it exactly 1). It lives
 // here, under the step's binding names, because its only consumer is adamw_step's gradScale.
+// Non-finite guard (torch.amp.GradScaler's found_inf): when ‖g‖ is NaN or ±Inf, the scale is the
+// marker −1 instead, and a step given that scale changes nothing (no parameter, no m, no v), so
+// the state stays as it was before the bad step for the trainer's diagnosis (src/train/health.ts).
+// Non-finite is told by the exponent bits: WGSL lets compilers assume floats are finite, so
+// `x != x` may be folded away.
 //
 // Each element is read and written by one invocation only: deterministic, no atomics.
 
@@ -27,6 +32,8 @@ struct Params { n: u32, step: u32, beta1: f32, beta2: f32, eps: f32, decayFactor
 
 override WG: u32 = 256u;
 override HAS_SCALE: bool = false;
+// With HAS_SCALE: read gradScale only for the skip marker (the gradients were scaled already).
+override GUARD_ONLY: bool = false;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> grad: array<f32>;         // adamw_step: [n];  clip_scale: [1] Σ g²
@@ -44,7 +51,10 @@ fn adamw_step(
   let n = params.n;
   if (i >= n) { return; }
   var g = grad[i];
-  if (HAS_SCALE) { g *= gradScale[0]; }
+  if (HAS_SCALE) {
+    if (gradScale[0] < 0.0) { return; }
+    if (!GUARD_ONLY) { g *= gradScale[0]; }
+  }
   let r = adam_update(g, param[i], state[i], state[n + i], params.decayFactor, params.stepSize, params.bc2Sqrt);
   state[i] = r.y;
   state[n + i] = r.z;
@@ -64,5 +74,9 @@ fn adam_update(g: f32, p0: f32, m0: f32, v0: f32, decayFactor: f32, stepSize: f3
 fn clip_scale() {
   let norm = sqrt(grad[0]);
   param[0] = norm;
-  state[0] = min(1.0, params.maxNorm / (norm + 1e-6));
+  if ((bitcast<u32>(norm) & 0x7f800000u) == 0x7f800000u) {
+    state[0] = -1.0;
+  } else {
+    state[0] = min(1.0, params.maxNorm / (norm + 1e-6));
+  }
 }

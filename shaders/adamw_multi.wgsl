@@ -10,7 +10,8 @@
 // that step's slots (its t does not advance).
 // Per slot, the uniform carries count_k, first_k, state_k and the step's stepSize_k, decay_k and
 // bc2Sqrt_k (computed in float64 on the CPU from the parameter's own t and learning-rate scale,
-// as for adamw_step). g is multiplied by gradScale[0] when HAS_SCALE.
+// as for adamw_step). g is multiplied by gradScale[0] when HAS_SCALE (GUARD_ONLY: not multiplied).
+// A negative gradScale[0] (clip_scale's marker for a non-finite norm) skips the whole step.
 //
 // Why every invocation visits every slot instead of one slot per invocation: WGSL cannot index
 // bindings, so choosing slot k's buffers at run time takes a branch per slot, and SwiftShader
@@ -20,7 +21,7 @@
 // the same dispatch so that little is masked. On real GPUs each slot is a coalesced pass.
 //
 // WGSL has no arrays of buffer bindings, so the slot-indexed parts are generated for each K by
-// the wrapper (src/train/adamw.ts, multiTensorSource) and put in front of this file, with
+// the wrapper (src/kernels/adamw.ts, multiTensorSource) and put in front of this file, with
 // adam_update copied from adamw.wgsl:
 //   struct Params { stateHalf, beta1, beta2, eps, then per slot k: count_k, first_k, state_k,
 //                   stepSize_k, decay_k, bc2Sqrt_k }
@@ -33,6 +34,7 @@
 
 override WG: u32 = 256u;
 override HAS_SCALE: bool = false;
+override GUARD_ONLY: bool = false;
 
 // One element of one slot: g and p read from the slot's buffers, m and v at state[m] and
 // state[stateHalf + m]; returns the new p (the caller stores it).
@@ -53,6 +55,9 @@ fn adamw_multi(
 ) {
   let j = (wid.y * nwg.x + wid.x) * WG + lid;
   var scale = 1.0;
-  if (HAS_SCALE) { scale = gradScale[0]; }
+  if (HAS_SCALE) {
+    if (gradScale[0] < 0.0) { return; }
+    if (!GUARD_ONLY) { scale = gradScale[0]; }
+  }
   update_slots(j, scale);
 }

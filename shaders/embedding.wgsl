@@ -21,10 +21,15 @@
 // row of odd C starts mid-word). bf16 → f32 is a 16-bit shift and f16 → f32 unpack2x16float:
 // exact, so the output equals the f32 gather of the expanded table.
 //
+// Row blocks (gpu/rowBlocks.ts): a table too large for one binding is bound one block at a time,
+// rows [row0, row0 + rows) of the whole [V, C] as a [rows, C] array (packed ones packed from the
+// block's own start). Each dispatch gathers, or scatters into, only the tokens whose row falls in
+// its block; the clamp to V − 1 is on the whole table. One block: row0 = 0, rows = V.
+//
 // Forward grid: one invocation per output element, workgroups laid out 2-D (see elementwise.wgsl):
 // i = (wid.y · nwg.x + wid.x) · WG + lid. Backward grid: token n = wid.y · nwg.x + wid.x.
 
-struct Params { N: u32, C: u32, V: u32 }
+struct Params { N: u32, C: u32, V: u32, row0: u32, rows: u32 }
 
 override WG: u32 = 256u; // a power of two
 override ACCUMULATE: bool = false;
@@ -32,19 +37,26 @@ override FORMAT: u32 = 1u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> ids: array<u32>;          // [N]
-@group(0) @binding(2) var<storage, read> src: array<f32>;          // forward: table [V, C]; backward: gy [N, C]
-@group(0) @binding(3) var<storage, read_write> dst: array<f32>;    // forward: out [N, C]; backward: dTable [V, C]
-@group(0) @binding(4) var<storage, read> table_half: array<u32>;   // embedding_forward_half: packed table [V, C]
+@group(0) @binding(2) var<storage, read> src: array<f32>;          // forward: table block [rows, C]; backward: gy [N, C]
+@group(0) @binding(3) var<storage, read_write> dst: array<f32>;    // forward: out [N, C]; backward: dTable block [rows, C]
+@group(0) @binding(4) var<storage, read> table_half: array<u32>;   // embedding_forward_half: packed table block [rows, C]
 
 fn row_of(n: u32) -> u32 {
   return min(ids[n], params.V - 1u);
 }
 
-// The table element that output element i = n·C + c gathers: row_of(n)·C + c.
+fn in_block(v: u32) -> bool {
+  return v >= params.row0 && v - params.row0 < params.rows;
+}
+
+// The block element that output element i = n·C + c gathers, (row_of(n) − row0)·C + c, or
+// 0xffffffff when that row is in another block.
 fn table_element(i: u32) -> u32 {
   let n = i / params.C;
   let c = i - n * params.C;
-  return row_of(n) * params.C + c;
+  let v = row_of(n);
+  if (!in_block(v)) { return 0xffffffffu; }
+  return (v - params.row0) * params.C + c;
 }
 
 @compute @workgroup_size(WG)
@@ -55,7 +67,9 @@ fn embedding_forward(
 ) {
   let i = (wid.y * nwg.x + wid.x) * WG + lid;
   if (i >= params.N * params.C) { return; }
-  dst[i] = src[table_element(i)];
+  let e = table_element(i);
+  if (e == 0xffffffffu) { return; }
+  dst[i] = src[e];
 }
 
 @compute @workgroup_size(WG)
@@ -67,6 +81,7 @@ fn embedding_forward_half(
   let i = (wid.y * nwg.x + wid.x) * WG + lid;
   if (i >= params.N * params.C) { return; }
   let e = table_element(i);
+  if (e == 0xffffffffu) { return; }
   let bits = (table_half[e >> 1u] >> ((e & 1u) << 4u)) & 0xffffu;
   if (FORMAT == 1u) {
     dst[i] = bitcast<f32>(bits << 16u);
@@ -98,13 +113,13 @@ fn embedding_backward(
     workgroupBarrier();
   }
   // The loop above ends on a barrier, so seen[0] is final; no barrier follows this branch.
-  if (seen[0] != 0u) { return; }
+  if (seen[0] != 0u || !in_block(v)) { return; }
   for (var c = lid; c < params.C; c += WG) {
     var acc = 0.0;
     for (var m = n; m < params.N; m++) {
       if (row_of(m) == v) { acc += src[m * params.C + c]; }
     }
-    let index = v * params.C + c;
+    let index = (v - params.row0) * params.C + c;
     if (ACCUMULATE) { dst[index] += acc; } else { dst[index] = acc; }
   }
 }

@@ -333,7 +333,7 @@ export function formatProfileReport(report: ProfileReport): string {
     out.push('');
     out.push(`== ${m.method} (${m.trainableParams.toLocaleString('en-US')} trainable, init ${(m.initMs / 1000).toFixed(2)} s)`);
     out.push(
-      `steady state per step: ${s.dispatches.toFixed(0)} dispatches, ${s.bindGroups.toFixed(0)} bind groups, ${s.buffersCreated.toFixed(1)} buffers created, ` +
+      `steady state per step: ${s.dispatches.toFixed(0)} dispatches, ${s.bindGroups.toFixed(1)} bind groups created, ${s.buffersCreated.toFixed(1)} buffers created, ` +
         `${s.pipelinesCompiled.toFixed(1)} pipelines compiled, ${si(s.bytesWritten, 'B')} written, ${s.submits.toFixed(1)} submits; ` +
         `CPU recording ${ms(s.cpuRecordMs)} ms (${ms(s.timedCpuRecordMs)} ms while profiling), GPU ${ms(s.gpuMs)} ms, wall ${ms(s.wallMs)} ms`,
     );

@@ -4,16 +4,34 @@
 // comes only after stdout and stderr have drained: writes to a pipe are asynchronous in Node, and
 // process.exit() right after a large answer (a 1.3 MB `logits --json`) would cut it short for the
 // program reading it. A reader that goes away early (`| head`) ends our output quietly (EPIPE)
-// instead of with a stack trace.
+// instead of with a stack trace. Ctrl-C asks the command to stop between steps (interruptSignal).
 
 import { runCli } from './commands/index';
-import { EXIT_UNEXPECTED, nodeGpuProvider, processIo } from './commands/common';
+import { EXIT_CANCELLED, EXIT_UNEXPECTED, nodeGpuProvider, processIo, type CliIo } from './commands/common';
+
+/** Commands that stop between steps on Ctrl-C; the others keep Node's default (exit at once). */
+const STOPPABLE = new Set(['train', 'compare']);
+
+/**
+ * Ctrl-C: the first asks the running command to stop between steps (train and compare save a
+ * checkpoint when given --checkpoint-dir, and exit 130); a second one exits at once.
+ */
+function interruptSignal(io: CliIo): AbortSignal {
+  const controller = new AbortController();
+  process.once('SIGINT', () => {
+    controller.abort();
+    io.err('\nstopping after the current step (Ctrl-C again to quit at once)\n');
+    process.once('SIGINT', () => process.exit(EXIT_CANCELLED));
+  });
+  return controller.signal;
+}
 
 async function main(): Promise<number> {
   const io = processIo();
   const gpu = nodeGpuProvider(io);
   try {
-    return await runCli(process.argv.slice(2), { io, gpu: () => gpu.gpu() });
+    const argv = process.argv.slice(2);
+    return await runCli(argv, { io, gpu: () => gpu.gpu(), signal: STOPPABLE.has(argv[0] ?? '') ? interruptSignal(io) : undefined });
   } finally {
     gpu.destroy();
   }

@@ -31,7 +31,7 @@ const spec: CommandSpec = {
     model: { type: 'string', value: 'DIR', default: 'public/models/kjv-llama-1m', description: 'model folder' },
     datasets: { type: 'string', value: 'LIST', default: 'math,words', description: `data sets: ${DATASET_IDS.join(', ')}` },
     methods: { type: 'string', value: 'LIST', default: 'every method', description: `methods: ${METHODS.map((m) => m.id).join(', ')}` },
-    seeds: { type: 'string', value: 'LIST', default: '1,2', description: 'seeds for the math set' },
+    seeds: { type: 'string', value: 'LIST', default: '1,2', description: 'seeds for every set but words' },
     'words-seeds': { type: 'string', value: 'LIST', description: 'seeds for the word set (default: the first of --seeds)' },
     steps: { type: 'int', value: 'N', min: 1, default: 100, description: 'optimizer steps per method and run' },
     batch: { type: 'int', value: 'B', min: 1, default: 8, description: 'sequences per step' },
@@ -182,16 +182,14 @@ async function main(argv: readonly string[]): Promise<number> {
     const familyLr = { 'low-rank': lr, sparse: sppLr, dense: fullLr } as const;
     const lrFor = (id: MethodId) => familyLr[methodById(id).family];
     const plans: MethodPlan[] = methodIds.map((id) => ({ id, settings: settingsFor(id), learningRate: lrFor(id) }));
-    const plannedRuns = [
-      ...(datasets.includes('math') ? seeds.map((seed) => ({ dataset: 'math' as const, seed })) : []),
-      ...(datasets.includes('words') ? wordsSeeds.map((seed) => ({ dataset: 'words' as const, seed })) : []),
-    ];
-    // Math seeds first, then words; but the second math seed after the first words run, so a
-    // study cut short still covers both data sets.
+    const seedsFor = (id: DatasetId): readonly number[] => (id === 'words' ? wordsSeeds : seeds);
+    const chosen = DATASET_IDS.filter((id) => datasets.includes(id));
+    const plannedRuns = chosen.flatMap((dataset) => seedsFor(dataset).map((seed) => ({ dataset, seed })));
+    // Each set's first seed, then each set's second seed, and so on (in DATASET_IDS order), so a
+    // study cut short still covers every data set.
     const order = [...plannedRuns].sort((x, y) => rankOf(x) - rankOf(y));
     function rankOf(r: { dataset: DatasetId; seed: number }): number {
-      const i = (r.dataset === 'math' ? seeds : wordsSeeds).indexOf(r.seed);
-      return i * 2 + (r.dataset === 'math' ? 0 : 1);
+      return seedsFor(r.dataset).indexOf(r.seed) * chosen.length + chosen.indexOf(r.dataset);
     }
 
     const source = await openModelDir(modelDir);
@@ -220,7 +218,7 @@ async function main(argv: readonly string[]): Promise<number> {
       };
       const infos: DatasetInfo[] = [];
       for (const id of datasets) {
-        const d = await dataFor(id, id === 'math' ? seeds[0]! : wordsSeeds[0]!);
+        const d = await dataFor(id, seedsFor(id)[0]!);
         infos.push({
           id,
           trainRows: d.train.length,
@@ -318,6 +316,8 @@ async function main(argv: readonly string[]): Promise<number> {
           finalValRows,
           calibrationBatches,
           log,
+          // The model's last use: no run and no quantization-error study after this one.
+          releaseBase: planned === order[order.length - 1] && !(quantIterations > 0 && !quant),
         };
         const tok = { eosIds, decode: (ids: readonly number[]) => tokenizer.decode(ids, { skipSpecialTokens: true }) };
         const base = await baseResult(rt, runOptions, tok);

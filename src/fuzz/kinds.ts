@@ -29,7 +29,7 @@ import { CHATML, LLAMA2 } from '../io/testChatTemplates';
 import { byteLevelBpeTokenizerJson, loadModelTokenizer, type TextTokenizer } from '../io/tokenizer';
 import { formatInfo, modelInfo } from '../cli/commands/info';
 import { bufferIo, prepareRunData } from '../cli/commands/common';
-import { loadDataFile, previewData } from '../worker/studioData';
+import { StudioData } from '../worker/studioData';
 import { mutateBytes, mutateJsonFile, mutateSafetensors, mutateTemplate, mutateText, mutateValue, Rng, type JsonMutationOptions } from './mutate';
 import { errorMessage, InternalError } from '../errors';
 
@@ -600,8 +600,9 @@ function datasetKind(kind: keyof typeof DATA_SEEDS, input: string): FuzzKind {
       const dir = await mkdtemp(join(tmpdir(), `fuzz-dataset-${kind}-`));
       // The studio's data state starts as the first seed; after a refusal it must be what it was.
       const first = seeds[0]!;
-      const check = (): string => JSON.stringify(previewData(tokenizer, PARAMS));
-      let expected = await loadDataFile(new File([first.text], baseName(first.name)), check);
+      const data = new StudioData();
+      const check = (): string => JSON.stringify(data.preview(tokenizer, PARAMS));
+      let expected = await data.loadFile(new File([first.text], baseName(first.name)), check);
       const globals = globalsSnapshot();
       let lastRefused = false;
       return {
@@ -623,7 +624,7 @@ function datasetKind(kind: keyof typeof DATA_SEEDS, input: string): FuzzKind {
           const file = c.files[0]!;
           lastRefused = true;
           // The studio worker: the dropped File, mapped and previewed; adopted only if accepted.
-          const preview = await loadDataFile(new File([file.bytes.slice()], baseName(file.name)), check);
+          const preview = await data.loadFile(new File([file.bytes.slice()], baseName(file.name)), check);
           expected = preview;
           lastRefused = false;
           // The CLI: --data FILE through prepareRunData, then batches.

@@ -8,14 +8,25 @@
 // error names exactly one kernel. Shape errors are caught before that, synchronously, by the
 // kernel wrappers.
 //
-// Instrumentation (profiler.ts): counters of dispatches, bind groups, buffers, writes, pipelines
-// and submits are always kept (integer increments). A profile session, when started, also
-// records each dispatch's kernel and stated cost and, with `timestamp-query`, gives each dispatch
-// its own pass with timestamp writes; without a session the shared pass is used as before.
+// Instrumentation (profiler.ts): counters of dispatches, bind groups created, buffers, writes,
+// pipelines and submits are always kept (integer increments). A profile session, when started,
+// also records each dispatch's kernel and stated cost and, with `timestamp-query`, gives each
+// dispatch its own pass with timestamp writes; without a session the shared pass is used as before.
+//
+// Bind groups are cached by (shader, buffers bound, binding sizes): a steady training step binds
+// the same pooled buffers in the same roles every step (the pool hands out the oldest free buffer,
+// pool.ts), so from its second step on it creates none. The uniform binding takes a dynamic offset
+// into its ring chunk, so the slot a dispatch's parameters get does not make its bind group new.
+// The cache is a bounded LRU map; a bind group of a buffer the pool has destroyed is never asked
+// for again (a new buffer has a new id) and ages out.
+//
+// Models, adapters and trainers see this class only as tensor/runtime.ts's narrow `Runtime`
+// (allocate, upload, read, release, sync, accounting); it implements that interface
+// structurally, and the check lives there because gpu/ sits below tensor/.
 
-import { GpuError } from '../errors';
+import { formatBytes, GpuError } from '../errors';
 import type { AcquiredDevice, GpuDescription } from './device';
-import { BufferPool, type PoolStats } from './pool';
+import { BufferPool, type PeakTracker, type PoolStats } from './pool';
 import { GpuTensor, type DType, type TypedArrayOf } from './tensor';
 import { parseShaderInterface, writeUniforms, type ShaderInterface } from './wgsl';
 import { kernelKey, ProfileSession, type DispatchCost, type GpuCounters, type ProfileSessionOptions } from './profiler';
@@ -55,6 +66,8 @@ export interface ContextOptions {
 }
 
 const UNIFORM_CHUNK_BYTES = 64 * 1024;
+/** Bind groups kept (a LoRA step of the built-in model binds ~270 distinct sets; a comparison holds several methods' steps). */
+const BIND_GROUP_CACHE_SIZE = 8192;
 const BYTES_PER: Record<DType, number> = { f32: 4, u32: 4, i32: 4 };
 
 interface UniformChunk {
@@ -81,7 +94,11 @@ export class GpuContext {
   private uniformChunkIndex = 0;
   private readonly pendingErrors: Promise<GpuError | undefined>[] = [];
   private readonly uniformAlign: number;
+  private readonly bindingLimit: number;
   private placeholderTensor: GpuTensor | undefined;
+  private readonly bindGroups = new Map<string, GPUBindGroup>();
+  private readonly bufferIds = new WeakMap<GPUBuffer, number>();
+  private nextBufferId = 1;
   private profiler: ProfileSession | undefined;
   // Always-on counters (see counters()).
   private dispatchCount = 0;
@@ -103,6 +120,7 @@ export class GpuContext {
     this.pool = new BufferPool(this.device);
     this.checkEachDispatch = options.checkEachDispatch ?? false;
     this.uniformAlign = this.device.limits.minUniformBufferOffsetAlignment;
+    this.bindingLimit = this.device.limits.maxStorageBufferBindingSize;
   }
 
   // ---- tensors -------------------------------------------------------------------------------
@@ -129,6 +147,14 @@ export class GpuContext {
     if (data.byteLength !== t.byteLength) {
       throw new GpuError(`write of ${data.byteLength} bytes into a tensor of ${t.byteLength} bytes`, 'write', `[${t.shape.join(',')}]`);
     }
+    if (t.blocks) {
+      let offset = 0;
+      for (const block of t.blocks) {
+        this.write(block, new Uint8Array(data.buffer, data.byteOffset + offset, block.byteLength));
+        offset += block.byteLength;
+      }
+      return;
+    }
     // queue.writeBuffer runs before the pending command buffer: if that buffer still reads the
     // old contents of this (reused) buffer, submit it first.
     if (t.entry.releasedInGeneration === this.generation && this.encoder) this.flush();
@@ -147,7 +173,8 @@ export class GpuContext {
     for (const t of tensors) {
       if (!t || t.released || t.isView) continue;
       t.released = true;
-      this.pool.release(t.entry, this.generation);
+      if (t.blocks) this.release(...t.blocks);
+      else this.pool.release(t.entry, this.generation);
     }
   }
 
@@ -167,26 +194,32 @@ export class GpuContext {
     const layout = this.layoutFor(shader);
 
     const entries: GPUBindGroupEntry[] = [];
+    let key = shader.name;
+    let uniformOffset: number | undefined;
     for (const b of shader.iface.bindings) {
       if (b.kind === 'uniform') {
         const { buffer, offset } = this.uniformSlot(shader, spec.params ?? {});
-        entries.push({ binding: b.binding, resource: { buffer, offset, size: shader.iface.uniformSize } });
+        uniformOffset = offset;
+        entries.push({ binding: b.binding, resource: { buffer, offset: 0, size: shader.iface.uniformSize } });
+        key += `|u${this.bufferId(buffer)}`;
       } else {
         const t = spec.bindings[b.name];
         if (!t) throw new GpuError(`missing binding "${b.name}"`, spec.label);
         if (t.released) throw new GpuError(`binding "${b.name}" uses a released tensor`, spec.label);
-        entries.push({ binding: b.binding, resource: { buffer: t.buffer, size: Math.max(4, t.byteLength) } });
+        if (t.blocks || t.byteLength > this.bindingLimit) throw this.oversizedBinding(b.name, t, spec.label);
+        const size = Math.max(4, t.byteLength);
+        entries.push({ binding: b.binding, resource: { buffer: t.buffer, size } });
+        key += `|${this.bufferId(t.buffer)}:${size}`;
       }
     }
     if (this.checkEachDispatch) this.openEncoder();
-    const bindGroup = this.device.createBindGroup({ layout: layout.group, entries, label: spec.label });
-    this.bindGroupCount++;
+    const bindGroup = this.bindGroup(key, layout.group, entries, spec.label);
     // Profiling: the session notes the dispatch; with timestamps it gets a pass of its own.
     const own = this.profiler?.passFor(kernelKey(spec.label, entryPoint), spec.label, spec.cost);
     if (own) this.endPass();
     const pass = own ? this.openEncoder().beginComputePass(own) : this.computePass();
     pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bindGroup);
+    pass.setBindGroup(0, bindGroup, uniformOffset === undefined ? [] : [uniformOffset]);
     pass.dispatchWorkgroups(x, y, z);
     if (own) pass.end();
     this.pendingLabels.push(spec.label);
@@ -289,6 +322,16 @@ export class GpuContext {
 
   async readBytes(t: GpuTensor): Promise<ArrayBuffer> {
     if (t.released) throw new GpuError('read of a released tensor', 'read', `[${t.shape.join(',')}]`);
+    if (t.blocks) {
+      const parts = await Promise.all(t.blocks.map((block) => this.readBytes(block)));
+      const whole = new Uint8Array(t.byteLength);
+      let offset = 0;
+      for (const part of parts) {
+        whole.set(new Uint8Array(part), offset);
+        offset += part.byteLength;
+      }
+      return whole.buffer;
+    }
     const staging = this.pool.acquire(t.byteLength, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'readback');
     this.endPass();
     this.openEncoder().copyBufferToBuffer(t.buffer, 0, staging.buffer, 0, t.byteLength);
@@ -311,6 +354,11 @@ export class GpuContext {
     return this.pool.stats();
   }
 
+  /** The highest live bytes from now on (BufferPool.trackPeak). */
+  trackPeak(): PeakTracker {
+    return this.pool.trackPeak();
+  }
+
   destroy(): void {
     this.profiler?.close();
     this.flush();
@@ -319,6 +367,21 @@ export class GpuContext {
   }
 
   // ---- internals -----------------------------------------------------------------------------
+
+  /** Caught here, when the dispatch is recorded, rather than as Dawn's binding error after the submit. */
+  private oversizedBinding(name: string, t: GpuTensor, label: string): GpuError {
+    const limit = `this GPU's ${formatBytes(this.bindingLimit)} limit per binding (maxStorageBufferBindingSize)`;
+    if (t.blocks) {
+      return new GpuError(
+        `"${name}" is ${t.describe()} (over ${limit}), and this kernel takes one buffer; only the embedding, linear and LM-head loss ops take row blocks`,
+        label,
+      );
+    }
+    return new GpuError(
+      `"${name}" is ${t.describe()}, ${formatBytes(t.byteLength)}: over ${limit}. If it holds activations, a smaller batch or sequence length makes it smaller.`,
+      label,
+    );
+  }
 
   private allocate(shape: readonly number[], dtype: DType, what: string, avoidGeneration?: number): GpuTensor {
     const size = shape.reduce((a, b) => a * b, 1);
@@ -380,6 +443,30 @@ export class GpuContext {
     return module;
   }
 
+  private bufferId(buffer: GPUBuffer): number {
+    let id = this.bufferIds.get(buffer);
+    if (id === undefined) {
+      id = this.nextBufferId++;
+      this.bufferIds.set(buffer, id);
+    }
+    return id;
+  }
+
+  /** The cached bind group for `key` (moved to the LRU end), or a new one. */
+  private bindGroup(key: string, layout: GPUBindGroupLayout, entries: GPUBindGroupEntry[], label: string): GPUBindGroup {
+    const cached = this.bindGroups.get(key);
+    if (cached) {
+      this.bindGroups.delete(key);
+      this.bindGroups.set(key, cached);
+      return cached;
+    }
+    const created = this.device.createBindGroup({ layout, entries, label });
+    this.bindGroupCount++;
+    this.bindGroups.set(key, created);
+    if (this.bindGroups.size > BIND_GROUP_CACHE_SIZE) this.bindGroups.delete(this.bindGroups.keys().next().value!);
+    return created;
+  }
+
   private layoutFor(shader: ShaderDef): { group: GPUBindGroupLayout; pipeline: GPUPipelineLayout } {
     let layout = this.layouts.get(shader.name);
     if (!layout) {
@@ -388,7 +475,7 @@ export class GpuContext {
         entries: shader.iface.bindings.map((b) => ({
           binding: b.binding,
           visibility: GPUShaderStage.COMPUTE,
-          buffer: { type: b.kind },
+          buffer: b.kind === 'uniform' ? { type: b.kind, hasDynamicOffset: true } : { type: b.kind },
         })),
       });
       layout = { group, pipeline: this.device.createPipelineLayout({ bindGroupLayouts: [group] }) };

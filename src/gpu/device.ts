@@ -1,6 +1,8 @@
 // Acquires a WebGPU adapter and device from any `GPU` object (navigator.gpu in a browser, the
 // `webgpu` package's Dawn in Node), asks for the adapter's larger limits when it offers them
 // (and works at WebGPU's defaults otherwise), and turns on the optional features we can use.
+// `limitOverrides` lowers the buffer limits the engine sees below what the device grants (tests:
+// a tiny model whose embedding must be split into row blocks); Dawn still enforces its own.
 
 import { DeviceLostError, WebGpuUnavailableError } from '../errors';
 
@@ -42,6 +44,12 @@ export interface AcquireOptions {
   /** Request only WebGPU's default limits even when the adapter offers more (tests use this). */
   readonly defaultLimitsOnly?: boolean;
   readonly powerPreference?: GPUPowerPreference;
+  /**
+   * Lower limits the engine must keep to (every reader of device.limits sees them): a few KiB per
+   * binding makes a tiny model behave like a real one at WebGPU's defaults. Only lowers; a value
+   * above the device's own limit is ignored.
+   */
+  readonly limitOverrides?: Partial<Pick<GPUSupportedLimits, 'maxStorageBufferBindingSize' | 'maxBufferSize'>>;
 }
 
 const RAISED_LIMITS = [
@@ -70,6 +78,7 @@ export async function acquireDevice(gpu: GPU, options: AcquireOptions = {}): Pro
   const requiredFeatures = wanted.filter((f) => adapter.features.has(f));
 
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
+  if (options.limitOverrides) lowerLimits(device, options.limitOverrides);
   const lost = device.lost.then(
     (info) =>
       new DeviceLostError(
@@ -100,6 +109,20 @@ export async function acquireDevice(gpu: GPU, options: AcquireOptions = {}): Pro
     },
   };
   return { adapter, device, info, lost };
+}
+
+/**
+ * Shadows device.limits with a copy whose buffer limits are the lower of the device's and
+ * `overrides` (an own property over the prototype's getter; GPUDevice objects are extensible).
+ */
+function lowerLimits(device: GPUDevice, overrides: NonNullable<AcquireOptions['limitOverrides']>): void {
+  const granted = device.limits as unknown as Record<string, number>;
+  const limits: Record<string, number> = {};
+  for (const name in granted) limits[name] = granted[name]!;
+  for (const [name, value] of Object.entries(overrides)) {
+    if (value !== undefined && value < (limits[name] ?? Infinity)) limits[name] = value;
+  }
+  Object.defineProperty(device, 'limits', { value: Object.freeze(limits), configurable: true });
 }
 
 function isSoftwareAdapter(info: GPUAdapterInfo): boolean {

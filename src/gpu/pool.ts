@@ -16,6 +16,14 @@ export interface PooledBuffer {
   readonly sizeClass: number;
   readonly usage: number;
   releasedInGeneration: number;
+  /** What the current holder asked for it as (acquire's `what`). */
+  what: string;
+}
+
+/** A buffer in use, as liveBuffers() lists it. */
+export interface LiveBuffer {
+  readonly what: string;
+  readonly bytes: number;
 }
 
 export interface PoolStats {
@@ -50,8 +58,14 @@ export function sizeClassOf(bytes: number): number {
   return base + Math.ceil((bytes - base) / quarter) * quarter;
 }
 
+/** Up to this size class, acquire() makes a new buffer rather than hand out one released in the generation it was asked to avoid. */
+const SMALL_REQUEST_BYTES = 64 * 1024;
+
 export class BufferPool {
   private readonly free = new Map<string, PooledBuffer[]>();
+  private readonly inUse = new Set<PooledBuffer>();
+  /** Creation order of each buffer; free lists are kept sorted by it (see release). */
+  private readonly serials = new WeakMap<PooledBuffer, number>();
   private live = 0;
   private liveCount = 0;
   private peak = 0;
@@ -72,8 +86,11 @@ export class BufferPool {
     let entry: PooledBuffer | undefined;
     if (list && list.length > 0) {
       let i = list.length - 1;
-      if (avoidGeneration !== undefined) while (i > 0 && list[i]!.releasedInGeneration === avoidGeneration) i--;
-      entry = i === list.length - 1 ? list.pop() : list.splice(i, 1)[0];
+      if (avoidGeneration !== undefined) while (i >= 0 && list[i]!.releasedInGeneration === avoidGeneration) i--;
+      // Every free one was released in that generation: a small request (token ids, a loss seed)
+      // gets a new buffer, which later steps then find free; a large one takes a free buffer anyway.
+      if (i < 0 && sizeClass > SMALL_REQUEST_BYTES) i = list.length - 1;
+      if (i >= 0) entry = i === list.length - 1 ? list.pop() : list.splice(i, 1)[0];
     }
     if (!entry) {
       if (sizeClass > this.device.limits.maxBufferSize) {
@@ -85,10 +102,13 @@ export class BufferPool {
       } catch {
         throw new OutOfMemoryError(sizeClass, this.live, what);
       }
-      entry = { buffer, sizeClass, usage, releasedInGeneration: -1 };
+      entry = { buffer, sizeClass, usage, releasedInGeneration: -1, what };
+      this.serials.set(entry, this.created);
       this.owned += sizeClass;
       this.created++;
     }
+    entry.what = what;
+    this.inUse.add(entry);
     this.live += sizeClass;
     this.liveCount++;
     if (this.live > this.peak) this.peak = this.live;
@@ -98,12 +118,20 @@ export class BufferPool {
 
   release(entry: PooledBuffer, generation: number): void {
     entry.releasedInGeneration = generation;
+    this.inUse.delete(entry);
     this.live -= entry.sizeClass;
     this.liveCount--;
     const key = `${entry.usage}:${entry.sizeClass}`;
     let list = this.free.get(key);
     if (!list) this.free.set(key, (list = []));
-    list.push(entry);
+    // Newest first, so acquire (which takes from the end) hands out the oldest free buffer: which
+    // buffer a request gets then depends on which buffers are free, not on the order they were
+    // released in, and every steady training step binds the same buffers in the same roles (its
+    // bind groups stay cached: gpu/context.ts).
+    const serial = this.serials.get(entry) ?? 0;
+    let at = list.length;
+    while (at > 0 && (this.serials.get(list[at - 1]!) ?? 0) < serial) at--;
+    list.splice(at, 0, entry);
   }
 
   /** Destroys every free buffer (memory goes back to the system; later steps allocate anew). */
@@ -133,6 +161,11 @@ export class BufferPool {
         return state.peak;
       },
     };
+  }
+
+  /** Every buffer in use, with what it was acquired as and its size class (tests, memory reports). */
+  liveBuffers(): LiveBuffer[] {
+    return [...this.inUse].map((entry) => ({ what: entry.what, bytes: entry.sizeClass }));
   }
 
   resetPeak(): void {

@@ -30,7 +30,7 @@ describe('GPU counters and profile sessions', () => {
     expect(Array.from(await ctx.read(y))).toEqual([4, 6, 8, 10]);
     const d = counterDelta(before, ctx.counters());
     expect(d.dispatches).toBe(3);
-    expect(d.bindGroups).toBe(3);
+    expect(d.bindGroups).toBe(1); // the same buffers each time: one bind group, cached for the next two
     expect(d.pipelinesCompiled).toBe(1);
     expect(d.shaderModules).toBe(1);
     // x, y and the readback staging buffer from the pool (and a uniform chunk if this is the first use).
@@ -50,7 +50,7 @@ describe('GPU counters and profile sessions', () => {
     const d2 = counterDelta(again, ctx.counters());
     expect(d2.buffersCreated).toBe(0);
     expect(d2.pipelinesCompiled).toBe(0);
-    expect(d2.bindGroups).toBe(1);
+    expect(d2.bindGroups).toBeLessThanOrEqual(1); // new unless the pool handed back the same buffers in the same roles
     ctx.release(x2, y2);
   });
 

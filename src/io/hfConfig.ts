@@ -647,6 +647,11 @@ export interface StepShape {
   readonly adapterActivations?: readonly (readonly number[])[];
   /** The pool's bytes for one buffer of `bytes` (gpu/pool.ts sizeClassOf); exact bytes when absent. */
   readonly roundBuffer?: (bytes: number) => number;
+  /**
+   * Rows of the LM head's largest row block when the head is held as row blocks (gpu/rowBlocks.ts):
+   * each chunk's products then go through a scratch [R, rows]; absent: one buffer, no scratch.
+   */
+  readonly lmHeadBlockRows?: number;
 }
 
 export interface MemoryEstimateOptions extends StepShape {
@@ -657,6 +662,11 @@ export interface MemoryEstimateOptions extends StepShape {
   readonly weightBytesPerParam: number | ((tensor: ExpectedTensor) => number);
   /** Parameters that train (all for full fine-tuning, the adapter's otherwise). */
   readonly trainableParams: number;
+  /**
+   * The pool's bytes for a frozen tensor of `bytes` as held: one buffer (roundBuffer), or several
+   * for a matrix held as row blocks (gpu/rowBlocks.ts); roundBuffer(bytes) when absent.
+   */
+  readonly heldBytes?: (tensor: ExpectedTensor, bytes: number) => number;
 }
 
 export interface MemoryEstimate {
@@ -721,7 +731,8 @@ function blockTransient(config: ModelConfig, adapted: boolean): number {
  * block keeps all its outputs (blockBuffers) until the step ends; with it each block keeps only
  * its output [B·T, C], and backward holds one recomputed block at a time with the incoming
  * gradient. On top: the LM-head loss's saved row statistics (3N + 1 floats) and, at its backward,
- * ∂L/∂h [N, C], one logits chunk [R, V] and, when chunked, two [R, C] row buffers (never [N, V]);
+ * ∂L/∂h [N, C], one logits chunk [R, V] and, when chunked, two [R, C] row buffers (never [N, V]),
+ * with a head in row blocks one scratch [R, rows of a block];
  * or the largest gradient set of a block's backward, whichever is larger. Trainable tensors count
  * 16 bytes per parameter (value, gradient, AdamW's m and v).
  */
@@ -733,7 +744,8 @@ export function memoryEstimate(config: ModelConfig, options: MemoryEstimateOptio
   for (const t of expectedTensors(config)) {
     const perParam = typeof options.weightBytesPerParam === 'number' ? options.weightBytesPerParam : options.weightBytesPerParam(t);
     const size = t.shape.reduce((a, b) => a * b, 1);
-    weightBytes += round(Math.ceil(size * perParam));
+    const bytes = Math.ceil(size * perParam);
+    weightBytes += options.heldBytes ? options.heldBytes(t, bytes) : round(bytes);
     f32Raw += 4 * size;
     f32Rounded += round(4 * size);
   }
@@ -752,7 +764,8 @@ export function stepActivationBytes(config: ModelConfig, shape: StepShape): numb
   const R = Math.max(1, Math.min(shape.lmHeadRows ?? N, N));
   const buffers = (floatsPerToken: readonly number[]) => floatsPerToken.reduce((n, f) => n + round(4 * f * N), 0);
   const kept = buffers(outerBuffers(config)) + round(4 * (3 * N + 1)) + round(4);
-  const head = round(4 * N * C) + round(4 * R * V) + (R < N ? 2 * round(4 * R * C) : 0) + 2 * round(4);
+  const scratch = shape.lmHeadBlockRows ? round(4 * R * shape.lmHeadBlockRows) : 0;
+  const head = round(4 * N * C) + round(4 * R * V) + (R < N ? 2 * round(4 * R * C) : 0) + scratch + 2 * round(4);
   const perBlock = blockBuffers(config);
   const blocks = Array.from({ length: L }, (_, i) => {
     const adapters = shape.adapterActivations?.[i] ?? [];
@@ -778,6 +791,8 @@ export interface LargestBufferOptions {
   readonly lmHeadRows?: number;
   /** Every parameter trains (full fine-tuning): AdamW keeps m and v of the embedding in one [2·V·C] buffer. */
   readonly embeddingTrains?: boolean;
+  /** Rows of the embedding's largest row block when a frozen embedding is held as row blocks (gpu/rowBlocks.ts). */
+  readonly embeddingBlockRows?: number;
 }
 
 /**
@@ -793,7 +808,9 @@ export function largestStepBuffer(config: ModelConfig, batch: number, seqLen: nu
   const candidates: LargestBuffer[] = [
     { bytes: 4 * R * V, what: `a chunk of logits (${R} of the ${batch}×${seqLen} tokens × ${V} vocabulary)` },
     { bytes: 4 * N * I, what: `the MLP activations (${batch}×${seqLen} tokens × ${I})` },
-    { bytes: 4 * V * C, what: `the embedding matrix (${V}×${C})` },
+    options.embeddingBlockRows !== undefined && options.embeddingBlockRows < V && !options.embeddingTrains
+      ? { bytes: 4 * options.embeddingBlockRows * C, what: `a row block of the embedding matrix (${options.embeddingBlockRows} of its ${V}×${C})` }
+      : { bytes: 4 * V * C, what: `the embedding matrix (${V}×${C})` },
   ];
   if (config.family === 'gpt2') candidates.push({ bytes: 4 * N * 3 * C, what: `the fused q, k, v (${batch}×${seqLen} tokens × ${3 * C})` });
   if (options.embeddingTrains) candidates.push({ bytes: 8 * V * C, what: `AdamW's state of the embedding (2 × ${V}×${C})` });

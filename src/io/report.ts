@@ -1,8 +1,14 @@
-// A self-contained HTML report of a comparison: settings, the results table and the charts as
-// inline SVG. No scripts, fonts, images or stylesheets from anywhere else: the file opens
-// offline, in any browser, years later. Pure string generation.
+// A self-contained HTML report of a comparison: what it trained on, the results table, the charts
+// as inline SVG, generation samples, the settings table and the diff against another saved run.
+// No scripts, fonts, images or stylesheets from anywhere else: the file opens offline, in any
+// browser, years later. Pure string generation.
+//
+// Charts keep the pixel size they had on the page (one SVG unit = one CSS pixel, shrunk only to
+// fit a narrow window), so every chart's text has the same size: none is blown up or thumbnailed.
 
 import { summaryRows, type MethodSummaryRow, type RunRecord } from './runRecord';
+import { describeData, describeModel } from './runIdentity';
+import { diffRuns, settingsRows, settingText, type SettingRow } from './runSettings';
 
 export interface ReportChart {
   readonly title: string;
@@ -56,29 +62,69 @@ const COLUMNS: readonly [string, (r: MethodSummaryRow) => string][] = [
   ['Tokens/s', (r) => (Number.isFinite(r.tokensPerS) ? r.tokensPerS.toFixed(0) : '—')],
 ];
 
-function settingValue(v: unknown): string {
-  const scalar = (x: unknown): x is string | number | boolean | null | undefined => x === null || typeof x !== 'object';
-  if (Array.isArray(v) && v.every(scalar)) return v.map(String).join(', ');
-  if (scalar(v)) return String(v);
-  try {
-    return JSON.stringify(v) ?? '—'; // objects here are plain data (parseRunRecord), but never throw on a page render
-  } catch {
-    return '(unreadable)';
-  }
+/** A generation sample: who wrote it, from which prompt. */
+export interface ReportSample {
+  readonly label: string;
+  readonly prompt: string;
+  readonly text: string;
+}
+
+export interface ReportExtras {
+  /** Another saved run: the report lists the settings that differ. */
+  readonly compare?: RunRecord;
+  readonly samples?: readonly ReportSample[];
+}
+
+/** A chart's natural width in px, from its root <svg width="…">. */
+function svgWidth(svg: string): number | null {
+  const root = /<svg\b[^>]*>/i.exec(svg)?.[0] ?? '';
+  const w = Number(/\swidth="([\d.]+)"/.exec(root)?.[1]);
+  return Number.isFinite(w) && w > 0 ? Math.round(w) : null;
+}
+
+function settingsTable(rows: readonly SettingRow[]): string {
+  let section = '';
+  const body = rows.map((r) => {
+    const head = r.section !== section ? `<tr class="section"><th colspan="2" scope="rowgroup">${escapeHtml(r.section)}</th></tr>\n` : '';
+    section = r.section;
+    return `${head}<tr><th scope="row">${escapeHtml(r.key)}</th><td>${escapeHtml(r.value)}</td></tr>`;
+  });
+  return `<table class="settings">\n<tbody>\n${body.join('\n')}\n</tbody>\n</table>`;
+}
+
+function diffTable(run: RunRecord, other: RunRecord): string {
+  const rows = diffRuns(run, other);
+  if (rows.length === 0) return `<p class="meta">Same settings, model and data as ${escapeHtml(other.name)}.</p>`;
+  return `<table class="diff">
+<thead><tr><th scope="col">Section</th><th scope="col">Setting</th><th scope="col">${escapeHtml(run.name)} (this run)</th><th scope="col">${escapeHtml(other.name)}</th></tr></thead>
+<tbody>
+${rows.map((r) => `<tr><td>${escapeHtml(r.section)}</td><th scope="row">${escapeHtml(r.key)}</th><td class="changed">${escapeHtml(r.a)}</td><td class="changed">${escapeHtml(r.b)}</td></tr>`).join('\n')}
+</tbody>
+</table>`;
+}
+
+function samplesSection(samples: readonly ReportSample[]): string {
+  if (samples.length === 0) return '<p class="meta">No samples were generated from this run.</p>';
+  const shared = samples.every((g) => g.prompt === samples[0]!.prompt);
+  const prompt = (p: string) => `<p class="meta">Prompt</p>\n<pre>${escapeHtml(p)}</pre>`;
+  return [
+    ...(shared ? [prompt(samples[0]!.prompt)] : []),
+    ...samples.map((g) => `<h3>${escapeHtml(g.label)}</h3>\n${shared ? '' : `${prompt(g.prompt)}\n`}<pre>${escapeHtml(g.text)}</pre>`),
+  ].join('\n');
 }
 
 /** The report as one HTML document. */
-export function htmlReport(run: RunRecord, charts: readonly ReportChart[], generatedAt: Date = new Date()): string {
+export function htmlReport(run: RunRecord, charts: readonly ReportChart[], generatedAt: Date = new Date(), extras: ReportExtras = {}): string {
   const rows = summaryRows(run);
-  const shared = Object.entries(run.params).filter(([k]) => k !== 'methods');
-  const labels = new Map(run.methods.map((m) => [m.id, m.label]));
-  const methodSettings = run.params.methods
-    .map((m) => {
-      const entries = Object.entries(m.settings);
-      return `<tr><th scope="row">${escapeHtml(labels.get(m.id) ?? m.id)}</th><td>${entries.length ? entries.map(([k, v]) => `${escapeHtml(k)} = ${escapeHtml(settingValue(v))}`).join(', ') : '(no settings)'}</td></tr>`;
-    })
-    .join('\n');
   const halted = rows.filter((r) => r.halted);
+  const model = run.modelInfo ? describeModel(run.modelInfo) : run.model;
+  const data = run.dataInfo ? describeData(run.dataInfo) : run.dataset;
+  const figure = (c: ReportChart): string => {
+    const w = svgWidth(c.svg);
+    // The SVG carries its own title (ui/chartExport.ts), so no caption repeats it.
+    return `<figure aria-label="${escapeHtml(c.title)}"${w ? ` style="width: ${w}px"` : ''}>${c.svg}</figure>`;
+  };
+  const samples = extras.samples ?? [];
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -94,15 +140,21 @@ table { border-collapse: collapse; margin: 0.5rem 0; }
 th, td { border: 1px solid #d6dbe2; padding: 0.3rem 0.6rem; text-align: left; vertical-align: top; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 thead th { background: #f1f4f8; }
-.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(480px, 1fr)); gap: 1rem; }
-figure { margin: 0; border: 1px solid #d6dbe2; border-radius: 6px; overflow: hidden; background: #1e232b; }
-figure svg { width: 100%; height: auto; display: block; }
+tr.section th { background: #f1f4f8; }
+td.changed { background: #fff4cc; }
+.notes { white-space: pre-wrap; border-left: 3px solid #d6dbe2; padding-left: 0.8rem; }
+.charts { display: flex; flex-wrap: wrap; gap: 1rem; align-items: flex-start; }
+figure { margin: 0; max-width: 100%; border: 1px solid #d6dbe2; border-radius: 6px; overflow: hidden; background: #1e232b; }
+figure svg { display: block; max-width: 100%; height: auto; }
+pre { white-space: pre-wrap; background: #f6f8fa; padding: 0.5rem; border-radius: 4px; margin: 0.2rem 0 0.8rem; }
 footer { margin-top: 2rem; color: #5a6472; font-size: 0.85rem; }
 </style>
 </head>
 <body>
-<h1>Adapter Studio comparison</h1>
-<p class="meta">${escapeHtml(run.name)} · model <strong>${escapeHtml(run.model)}</strong> · data <strong>${escapeHtml(run.dataset)}</strong> · ${escapeHtml(run.status)} · started ${escapeHtml(new Date(run.startedAt).toISOString())}</p>
+<h1>${escapeHtml(run.name)}</h1>
+<p class="meta">Adapter Studio comparison · ${escapeHtml(run.status)} · started ${escapeHtml(new Date(run.startedAt).toISOString())}</p>
+<p class="meta">Model <strong>${escapeHtml(model)}</strong><br>Data <strong>${escapeHtml(data)}</strong></p>
+${run.notes ? `<p class="notes">${escapeHtml(run.notes)}</p>` : ''}
 
 <h2>Results</h2>
 <table>
@@ -111,25 +163,21 @@ footer { margin-top: 2rem; color: #5a6472; font-size: 0.85rem; }
 ${rows.map((r) => `<tr>${COLUMNS.map(([, f], i) => `<td${i === 0 ? '' : ' class="num"'}>${f(r)}</td>`).join('')}</tr>`).join('\n')}
 </tbody>
 </table>
-<p class="meta">Losses in nats per trained token. Memory: what each method holds beyond the shared base (adapter tensors, owned bases, AdamW state). All methods trained on identical batches in identical order (seed ${escapeHtml(settingValue(run.params.seed ?? '—'))}).</p>
+<p class="meta">Losses in nats per trained token. Memory: what each method holds beyond the shared base (adapter tensors, owned bases, AdamW state). All methods trained on identical batches in identical order (seed ${escapeHtml(settingText(run.params.seed))}).</p>
 ${halted.length ? `<p><strong>Halted:</strong> ${halted.map((r) => `${escapeHtml(r.label)}: ${escapeHtml(r.halted ?? '')}`).join('; ')}</p>` : ''}
 ${run.error ? `<p><strong>Error:</strong> ${escapeHtml(run.error)}</p>` : ''}
 
 <h2>Charts</h2>
-${charts.length ? `<div class="charts">\n${charts.map((c) => `<figure aria-label="${escapeHtml(c.title)}">${c.svg}</figure>`).join('\n')}\n</div>` : '<p class="meta">No charts were on the page.</p>'}
+${charts.length ? `<div class="charts">\n${charts.map(figure).join('\n')}\n</div>` : '<p class="meta">No charts were on the page.</p>'}
+
+<h2>Samples</h2>
+${samplesSection(samples)}
 
 <h2>Settings</h2>
-<table>
-<tbody>
-${shared.map(([k, v]) => `<tr><th scope="row">${escapeHtml(k)}</th><td>${escapeHtml(settingValue(v))}</td></tr>`).join('\n')}
-</tbody>
-</table>
-<h3>Per method</h3>
-<table>
-<tbody>
-${methodSettings}
-</tbody>
-</table>
+${settingsTable(settingsRows(run))}
+
+<h2>Difference from another run</h2>
+${extras.compare ? diffTable(run, extras.compare) : '<p class="meta">No other run was chosen for comparison (pick one under Saved runs, Compare).</p>'}
 <footer>Generated by Adapter Studio on ${escapeHtml(generatedAt.toISOString())}. Every number was measured on the user's GPU in the browser (WebGPU).</footer>
 </body>
 </html>

@@ -6,8 +6,12 @@
 // CSV layout: one row per method and step, long format (easy in pandas / a spreadsheet):
 //   method,step,tokens,cumulative_tokens,loss,val_loss,grad_norm,lr,ms
 // val_loss is filled on the steps where validation ran; other cells empty when unknown.
+//
+// Fields added after the first version (notes, modelInfo, dataInfo, baseVal, quant) are optional:
+// records saved before them still open, and say what they lack.
 
 import { StudioError } from '../errors';
+import type { DataIdentity, ModelIdentity } from './runIdentity';
 
 export interface RunPoint {
   /** Updates done (1 = after the first). */
@@ -33,17 +37,46 @@ export interface RunMethodReady {
   readonly initMs: number;
 }
 
+/** One quantization-error measurement of an init (the quantization-error chart). */
+export interface RunQuantPoint {
+  readonly method: string;
+  readonly layer: string;
+  readonly iteration: number;
+  readonly frobenius: number;
+  readonly nuclear: number;
+  readonly nuclearMethod?: 'exact' | 'randomized';
+  readonly nuclearError?: number;
+}
+
+/** An adapted projection: its role and [out, in]. */
+export interface RunLayer {
+  readonly name: string;
+  readonly role: string;
+  readonly out: number;
+  readonly in: number;
+}
+
 export interface RunRecord {
   /** Unique key, e.g. "run-1716000000000". */
   readonly id: string;
-  /** Shown in the list: "LoRA, PiSSA · 60 steps". */
+  /** Shown in the list, editable: by default "LoRA, PiSSA · 60 steps". */
   readonly name: string;
+  /** The user's notes (editable). */
+  readonly notes?: string;
   /** ms since the epoch. */
   readonly startedAt: number;
   readonly savedAt: number;
   readonly status: 'done' | 'stopped' | 'failed';
+  /** Display names of the model and data (kept for records that predate modelInfo and dataInfo). */
   readonly model: string;
   readonly dataset: string;
+  /** The model and data the run trained on: name, fingerprint or hash, shape or split sizes. */
+  readonly modelInfo?: ModelIdentity;
+  readonly dataInfo?: DataIdentity;
+  /** The frozen base model's validation loss before training (the charts' step-0 point). */
+  readonly baseVal?: number;
+  /** Quantization errors the inits measured, and the adapted projections they refer to. */
+  readonly quant?: { readonly points: readonly RunQuantPoint[]; readonly layers: readonly RunLayer[] };
   /** The comparison's settings (shared knobs and each method's settings), as started. */
   readonly params: Readonly<Record<string, unknown>> & {
     readonly methods: readonly { readonly id: string; readonly settings: Readonly<Record<string, unknown>> }[];
@@ -231,6 +264,56 @@ export function parseRunRecord(value: unknown, where?: string): RunRecord {
   const accuracy =
     value.accuracy === undefined ? undefined : map('accuracy', (v, field) => (typeof v === 'number' ? v : fail(field, `must be a number, found ${kindOf(v)}`)));
   if (value.error !== undefined && typeof value.error !== 'string') fail('"error"', `must be a string, found ${kindOf(value.error)}`);
+  const optional = <T>(key: string, read: (v: unknown, field: string) => T): T | undefined =>
+    value[key] === undefined ? undefined : read(value[key], `"${key}"`);
+  const text = (v: unknown, field: string): string => (typeof v === 'string' ? v : fail(field, `must be a string, found ${kindOf(v)}`));
+  const number = (v: unknown, field: string): number => (typeof v === 'number' ? v : fail(field, `must be a number, found ${kindOf(v)}`));
+  const notes = optional('notes', text);
+  const modelInfo = optional('modelInfo', (v, field): ModelIdentity => {
+    const o = object(v, field);
+    return {
+      name: str(o, 'name', `${field} "name"`),
+      ...(o.fingerprint !== undefined ? { fingerprint: str(o, 'fingerprint', `${field} "fingerprint"`) } : {}),
+      layers: num(o, 'layers', `${field} "layers"`),
+      hidden: num(o, 'hidden', `${field} "hidden"`),
+      vocab: num(o, 'vocab', `${field} "vocab"`),
+    };
+  });
+  const dataInfo = optional('dataInfo', (v, field): DataIdentity => {
+    const o = object(v, field);
+    return {
+      name: str(o, 'name', `${field} "name"`),
+      ...(o.hash !== undefined ? { hash: str(o, 'hash', `${field} "hash"`) } : {}),
+      train: num(o, 'train', `${field} "train"`),
+      validation: num(o, 'validation', `${field} "validation"`),
+    };
+  });
+  const baseVal = optional('baseVal', number);
+  const quant = optional('quant', (v, field) => {
+    const o = object(v, field);
+    const points = list(o, 'points', `${field} "points"`).map((p, i): RunQuantPoint => {
+      const at = `${field} "points" item ${i + 1}`;
+      const q = object(p, at);
+      const method = q.nuclearMethod;
+      if (method !== undefined && method !== 'exact' && method !== 'randomized')
+        fail(`${at} "nuclearMethod"`, `must be 'exact' or 'randomized', found ${kindOf(method)}`);
+      return {
+        method: str(q, 'method', `${at} "method"`),
+        layer: str(q, 'layer', `${at} "layer"`),
+        iteration: num(q, 'iteration', `${at} "iteration"`),
+        frobenius: num(q, 'frobenius', `${at} "frobenius"`),
+        nuclear: num(q, 'nuclear', `${at} "nuclear"`),
+        ...(method !== undefined ? { nuclearMethod: method as 'exact' | 'randomized' } : {}),
+        ...(q.nuclearError !== undefined ? { nuclearError: num(q, 'nuclearError', `${at} "nuclearError"`) } : {}),
+      };
+    });
+    const layers = list(o, 'layers', `${field} "layers"`).map((l, i): RunLayer => {
+      const at = `${field} "layers" item ${i + 1}`;
+      const q = object(l, at);
+      return { name: str(q, 'name', `${at} "name"`), role: str(q, 'role', `${at} "role"`), out: num(q, 'out', `${at} "out"`), in: num(q, 'in', `${at} "in"`) };
+    });
+    return { points, layers };
+  });
   return {
     id: id ?? fail('"id"', `must be a string, found ${kindOf(value.id)}`),
     name: str(value, 'name'),
@@ -247,6 +330,11 @@ export function parseRunRecord(value: unknown, where?: string): RunRecord {
     halted,
     ...(accuracy !== undefined ? { accuracy } : {}),
     ...(typeof value.error === 'string' ? { error: value.error } : {}),
+    ...(notes !== undefined ? { notes } : {}),
+    ...(modelInfo !== undefined ? { modelInfo } : {}),
+    ...(dataInfo !== undefined ? { dataInfo } : {}),
+    ...(baseVal !== undefined ? { baseVal } : {}),
+    ...(quant !== undefined ? { quant } : {}),
   };
 }
 

@@ -6,9 +6,12 @@
 // Ids are not checked against V (that would need a readback): the shader clamps an id ≥ V to row
 // V − 1, so nothing is read or written out of bounds, but such a token silently uses the last row.
 // No float atomics: results are bit-for-bit repeatable.
+// A table (or dTable) held as row blocks (gpu/rowBlocks.ts) takes one dispatch per block, each
+// gathering or scattering only the tokens whose rows it holds: the same values as one table.
 
 import source from '../../shaders/embedding.wgsl?raw';
 import { defineShader, type GpuContext } from '../gpu/context';
+import { rowBlocksOf } from '../gpu/rowBlocks';
 import type { GpuTensor } from '../gpu/tensor';
 import { GpuError } from '../errors';
 import { fill, gridFor, workgroupGrid } from './elementwise';
@@ -51,16 +54,19 @@ export function embeddingForward(ctx: GpuContext, ids: GpuTensor, table: GpuTens
     throw new GpuError(`output must be f32 [${outShape.join(',')}]`, 'embeddingForward', shapes);
   }
   const result = out ?? ctx.empty(outShape, 'f32', 'embedding output');
-  ctx.dispatch({
-    shader,
-    entryPoint: table.half ? 'embedding_forward_half' : 'embedding_forward',
-    constants: { WG, ACCUMULATE: false, FORMAT: table.half === 'f16' ? 2 : 1 },
-    bindings: table.half ? { ids, src: ctx.placeholder(), dst: result, table_half: table } : { ids, src: table, dst: result, table_half: ctx.placeholder() },
-    params: { N, C, V },
-    workgroups: gridFor(ctx, N * C, WG),
-    label: `embeddingForward ${shapes}`,
-    cost: { flops: 0, bytes: 4 * N + (table.half ? 6 : 8) * N * C },
-  });
+  const blocks = rowBlocksOf(table);
+  for (const { tensor: block, row0, rows } of blocks) {
+    ctx.dispatch({
+      shader,
+      entryPoint: table.half ? 'embedding_forward_half' : 'embedding_forward',
+      constants: { WG, ACCUMULATE: false, FORMAT: table.half === 'f16' ? 2 : 1 },
+      bindings: table.half ? { ids, src: ctx.placeholder(), dst: result, table_half: block } : { ids, src: block, dst: result, table_half: ctx.placeholder() },
+      params: { N, C, V, row0, rows },
+      workgroups: gridFor(ctx, N * C, WG),
+      label: `embeddingForward ${shapes}${blocks.length > 1 ? ` rows ${row0}..${row0 + rows - 1}` : ''}`,
+      cost: { flops: 0, bytes: (4 * N + (table.half ? 6 : 8) * N * C) / blocks.length },
+    });
+  }
   return result;
 }
 
@@ -75,18 +81,21 @@ export function embeddingBackwardInto(ctx: GpuContext, ids: GpuTensor, gy: GpuTe
   if (gy.shape.join(',') !== [...ids.shape, C].join(',')) {
     throw new GpuError(`gy must be [${[...ids.shape, C].join(',')}]`, 'embeddingBackward', shapes);
   }
-  if (gy.buffer === dTable.buffer) throw new GpuError('dTable must not alias gy', 'embeddingBackward', shapes);
-  if (!accumulate) fill(ctx, dTable, 0);
-  ctx.dispatch({
-    shader,
-    entryPoint: 'embedding_backward',
-    constants: { WG: backwardWorkgroupSize(C), ACCUMULATE: accumulate },
-    bindings: { ids, src: gy, dst: dTable, table_half: ctx.placeholder() },
-    params: { N, C, V },
-    workgroups: workgroupGrid(N, ctx.device.limits.maxComputeWorkgroupsPerDimension),
-    label: `embeddingBackward ${shapes}${accumulate ? ' (accumulate)' : ''}`,
-    // Scatter-add: ids and gy read, each touched dTable row read and written.
-    cost: { flops: N * C, bytes: 4 * (N + 3 * N * C) },
-  });
+  const blocks = rowBlocksOf(dTable);
+  for (const { tensor: block, row0, rows } of blocks) {
+    if (gy.buffer === block.buffer) throw new GpuError('dTable must not alias gy', 'embeddingBackward', shapes);
+    if (!accumulate) fill(ctx, block, 0);
+    ctx.dispatch({
+      shader,
+      entryPoint: 'embedding_backward',
+      constants: { WG: backwardWorkgroupSize(C), ACCUMULATE: accumulate },
+      bindings: { ids, src: gy, dst: block, table_half: ctx.placeholder() },
+      params: { N, C, V, row0, rows },
+      workgroups: workgroupGrid(N, ctx.device.limits.maxComputeWorkgroupsPerDimension),
+      label: `embeddingBackward ${shapes}${blocks.length > 1 ? ` rows ${row0}..${row0 + rows - 1}` : ''}${accumulate ? ' (accumulate)' : ''}`,
+      // Scatter-add: ids and gy read, each touched dTable row read and written.
+      cost: { flops: (N * C) / blocks.length, bytes: (4 * (N + 3 * N * C)) / blocks.length },
+    });
+  }
   return dTable;
 }

@@ -23,6 +23,7 @@ import { axpyInverseNorm } from '../kernels/scalar';
 import { fill, scaleInto } from '../kernels/elementwise';
 import { matmulInto } from '../kernels/matmul';
 import { max, sumSquares } from '../kernels/reduce';
+import { gpuContextOf } from '../tensor/gpuContextOf';
 import type { Runtime } from '../tensor/values';
 import { InputError, InternalError } from '../errors';
 
@@ -30,21 +31,23 @@ const SAMPLE_EPS = 1e-30;
 
 /** C [in, in] += X̂ᵀX̂ with X̂ = X / |max(X)| for one sample X [..., in]. */
 export function accumulateScaledGram(rt: Runtime, x: GpuTensor, C: GpuTensor): void {
+  const ctx = gpuContextOf(rt);
   const inF = C.shape[0]!;
   if (C.shape.length !== 2 || C.shape[1] !== inF || x.size % inF !== 0)
     throw new InternalError(`covariance [${C.shape.join(', ')}] does not fit input [${x.shape.join(', ')}]`);
   const X = x.view([x.size / inF, inF]); // [tokens, in]
-  const peak = max(rt, X); // [1] signed maximum
-  const peak2 = sumSquares(rt, peak); // [1] max²
-  const scaled = fill(rt, rt.empty(X.shape, 'f32', 'X / |max X|'), 0);
-  axpyInverseNorm(rt, 1, X, peak2, SAMPLE_EPS, scaled);
-  matmulInto(rt, scaled, scaled, C, { transA: true, accumulate: true });
+  const peak = max(ctx, X); // [1] signed maximum
+  const peak2 = sumSquares(ctx, peak); // [1] max²
+  const scaled = fill(ctx, rt.empty(X.shape, 'f32', 'X / |max X|'), 0);
+  axpyInverseNorm(ctx, 1, X, peak2, SAMPLE_EPS, scaled);
+  matmulInto(ctx, scaled, scaled, C, { transA: true, accumulate: true });
   rt.release(peak, peak2, scaled);
 }
 
 /** C ← f·C in place (the mean over samples: f = 1/samples). */
 export function scaleCovariance(rt: Runtime, C: GpuTensor, f: number): void {
-  scaleInto(rt, C, C, f);
+  const ctx = gpuContextOf(rt);
+  scaleInto(ctx, C, C, f);
 }
 
 export interface DampedCholesky {

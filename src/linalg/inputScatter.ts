@@ -20,6 +20,7 @@ import { addRowVectorInto, fill } from '../kernels/elementwise';
 import { embeddingForward } from '../kernels/embedding';
 import { matmulInto } from '../kernels/matmul';
 import type { Tensor } from '../tensor/tensor';
+import { gpuContextOf } from '../tensor/gpuContextOf';
 import type { Runtime } from '../tensor/values';
 import { randomizedSvd } from './rsvd';
 import { exactSvd } from './svd';
@@ -38,10 +39,11 @@ export interface InputScatter {
 }
 
 export function inputScatter(rt: Runtime, inFeatures: number, name: string): InputScatter {
+  const ctx = gpuContextOf(rt);
   return {
     inFeatures,
-    S: fill(rt, rt.empty([inFeatures, inFeatures], 'f32', `${name} input scatter`), 0),
-    sum: fill(rt, rt.empty([inFeatures], 'f32', `${name} input sum`), 0),
+    S: fill(ctx, rt.empty([inFeatures, inFeatures], 'f32', `${name} input scatter`), 0),
+    sum: fill(ctx, rt.empty([inFeatures], 'f32', `${name} input sum`), 0),
     negShift: undefined,
     tokens: 0,
   };
@@ -49,19 +51,20 @@ export function inputScatter(rt: Runtime, inFeatures: number, name: string): Inp
 
 /** Adds the rows of x [..., in] at `rows` (u32 token positions; all rows when absent) to the sums. */
 export function accumulateInputScatter(rt: Runtime, acc: InputScatter, x: Tensor, rows?: Tensor): void {
+  const ctx = gpuContextOf(rt);
   const inF = acc.inFeatures;
   const N = x.data.size / inF;
   if (x.shape[x.shape.length - 1] !== inF || !Number.isInteger(N)) throw new InternalError(`input scatter: x [${x.shape.join(',')}] does not end in ${inF}`);
   const K = rows ? rows.data.size : N;
   if (K === 0) return;
   const all = x.data.view([N, inF]);
-  const picked = rows ? embeddingForward(rt, rows.data, all) : all; // [K, in]
+  const picked = rows ? embeddingForward(ctx, rows.data, all) : all; // [K, in]
   const X = picked.view([K, inF]);
-  const ones = fill(rt, rt.empty([1, K], 'f32', 'ones'), 1);
-  if (!acc.negShift) acc.negShift = matmulInto(rt, ones, X, rt.empty([1, inF], 'f32', 'input shift'), { alpha: -1 / K });
-  const Y = addRowVectorInto(rt, rt.empty([K, inF], 'f32', 'shifted input'), X, acc.negShift.view([inF])); // X − c
-  matmulInto(rt, Y, Y, acc.S, { transA: true, accumulate: true });
-  matmulInto(rt, ones, Y, acc.sum.view([1, inF]), { accumulate: true });
+  const ones = fill(ctx, rt.empty([1, K], 'f32', 'ones'), 1);
+  if (!acc.negShift) acc.negShift = matmulInto(ctx, ones, X, rt.empty([1, inF], 'f32', 'input shift'), { alpha: -1 / K });
+  const Y = addRowVectorInto(ctx, rt.empty([K, inF], 'f32', 'shifted input'), X, acc.negShift.view([inF])); // X − c
+  matmulInto(ctx, Y, Y, acc.S, { transA: true, accumulate: true });
+  matmulInto(ctx, ones, Y, acc.sum.view([1, inF]), { accumulate: true });
   acc.tokens += K;
   rt.release(Y, ones, ...(rows ? [picked] : []));
 }
@@ -84,23 +87,24 @@ export interface ComponentOptions {
 
 /** The top-k principal components of the accumulated inputs; turns S into S_c in place. */
 export async function inputComponents(rt: Runtime, acc: InputScatter, k: number, options: ComponentOptions): Promise<InputComponents> {
+  const ctx = gpuContextOf(rt);
   const inF = acc.inFeatures;
   const n = acc.tokens;
   if (n === 0) throw new InputError('no calibration tokens reached this layer');
   if (!Number.isInteger(k) || k < 1 || k > inF) throw new InternalError(`cannot take ${k} components of ${inF} input features`);
-  matmulInto(rt, acc.sum.view([1, inF]), acc.sum.view([1, inF]), acc.S, { transA: true, alpha: -1 / n, accumulate: true }); // S_c
+  matmulInto(ctx, acc.sum.view([1, inF]), acc.sum.view([1, inF]), acc.S, { transA: true, alpha: -1 / n, accumulate: true }); // S_c
   const diagonalIds = rt.upload(
     Uint32Array.from({ length: inF }, (_, i) => i * (inF + 1)),
     [inF],
     'u32',
     'diagonal positions',
   );
-  const diagonal = embeddingForward(rt, diagonalIds, acc.S.view([inF * inF, 1]));
+  const diagonal = embeddingForward(ctx, diagonalIds, acc.S.view([inF * inF, 1]));
   const total = (await rt.read(diagonal)).reduce((a, v) => a + v, 0);
   rt.release(diagonalIds, diagonal);
   const svd = options.exact
-    ? await exactSvd(rt, acc.S, { keep: k })
-    : randomizedSvd(rt, acc.S, { rank: k, oversample: Math.min(k, inF - k), niter: options.niter, seed: options.seed });
+    ? await exactSvd(ctx, acc.S, { keep: k })
+    : randomizedSvd(ctx, acc.S, { rank: k, oversample: Math.min(k, inF - k), niter: options.niter, seed: options.seed });
   try {
     return { values: await rt.read(svd.S), vectors: await rt.read(svd.Vt), total, tokens: n };
   } finally {

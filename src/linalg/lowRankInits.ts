@@ -23,6 +23,7 @@ import { JACOBI_MAX_ROWS } from '../kernels/jacobi';
 import { matmul, matmulInto } from '../kernels/matmul';
 import { copyColumns } from '../kernels/slice';
 import { Tensor } from '../tensor/tensor';
+import { gpuContextOf } from '../tensor/gpuContextOf';
 import type { Runtime } from '../tensor/values';
 import { dampedCholesky, solveRows } from './covariance';
 import { subtractProduct, type LowRankInit } from './principal';
@@ -44,16 +45,18 @@ function picker(rt: Runtime, k: number, idx: readonly number[], d: readonly numb
 
 /** X [m, k] → [m, r] whose column j is d_j · X[:, idx_j]. */
 export function pickColumns(rt: Runtime, X: GpuTensor, idx: readonly number[], d: readonly number[], what: string): GpuTensor {
+  const ctx = gpuContextOf(rt);
   const P = picker(rt, X.shape[1]!, idx, d);
-  const out = matmulInto(rt, X, P, rt.empty([X.shape[0]!, idx.length], 'f32', what));
+  const out = matmulInto(ctx, X, P, rt.empty([X.shape[0]!, idx.length], 'f32', what));
   rt.release(P);
   return out;
 }
 
 /** Y [k, n] → [r, n] whose row j is d_j · Y[idx_j, :]. */
 export function pickRows(rt: Runtime, Y: GpuTensor, idx: readonly number[], d: readonly number[], what: string): GpuTensor {
+  const ctx = gpuContextOf(rt);
   const P = picker(rt, Y.shape[0]!, idx, d);
-  const out = matmulInto(rt, P, Y, rt.empty([idx.length, Y.shape[1]!], 'f32', what), { transA: true });
+  const out = matmulInto(ctx, P, Y, rt.empty([idx.length, Y.shape[1]!], 'f32', what), { transA: true });
   rt.release(P);
   return out;
 }
@@ -69,10 +72,11 @@ export interface Triplets {
 
 /** All k = min(m, n) singular triplets by the exact SVD, or a clear refusal past its size. */
 export async function fullSvd(rt: Runtime, M: GpuTensor, what: string): Promise<Triplets> {
+  const ctx = gpuContextOf(rt);
   const [m, n] = M.shape as [number, number];
   if (Math.min(m, n) > EXACT_SVD_MAX_SIDE)
     throw new UnsupportedError(`${what}: needs an exact SVD, which takes min(out, in) ≤ ${EXACT_SVD_MAX_SIDE}; this matrix is [${m}, ${n}]`);
-  const { U, S, Vt } = await exactSvd(rt, M);
+  const { U, S, Vt } = await exactSvd(ctx, M);
   const sigma = await rt.read(S);
   rt.release(S);
   return { U, sigma, Vt };
@@ -109,12 +113,13 @@ export function splitTriplets(rt: Runtime, W: Tensor, t: Triplets, idx: readonly
 
 /** OLoRA: B = orth(W[:, :r]) = Q[:, :r], A = BᵀW = R[:r, :]. Needs r ≤ min(out, in). */
 export function oloraInit(rt: Runtime, W: Tensor, scaling: number, rank: number, name: string): LowRankInit {
+  const ctx = gpuContextOf(rt);
   const [out, inF] = W.shape as [number, number];
   if (rank > Math.min(out, inF)) throw new InputError(`${name}: OLoRA needs r ≤ min(out, in) = ${Math.min(out, inF)}`);
-  const first = copyColumns(rt, W.data, rt.empty([out, rank], 'f32', 'W[:, :r]'), { srcOffset: 0, dstOffset: 0, width: rank });
-  const B = orthonormalize(rt, first); // [out, r]
+  const first = copyColumns(ctx, W.data, rt.empty([out, rank], 'f32', 'W[:, :r]'), { srcOffset: 0, dstOffset: 0, width: rank });
+  const B = orthonormalize(ctx, first); // [out, r]
   rt.release(first);
-  const A = matmulInto(rt, B, W.data, rt.empty([rank, inF], 'f32', `${name}.lora_A`), { transA: true }); // [r, in]
+  const A = matmulInto(ctx, B, W.data, rt.empty([rank, inF], 'f32', `${name}.lora_A`), { transA: true }); // [r, in]
   const residual = subtractProduct(rt, W.data, B, A, scaling, `${name}.residual`);
   return leaves(name, A, B, residual, new Float32Array(0));
 }
@@ -141,10 +146,11 @@ export async function cordaInit(
   rank: number,
   name: string,
 ): Promise<LowRankInit & { damp: number }> {
+  const ctx = gpuContextOf(rt);
   const [, inF] = W.shape as [number, number];
   const factor = dampedCholesky(await rt.read(covariance.data), inF);
   const fixed = rt.uploadF32(Float32Array.from(factor.fixed), [inF, inF], 'C_fix');
-  const WC = matmul(rt, W.data, fixed); // [out, in]
+  const WC = matmul(ctx, W.data, fixed); // [out, in]
   rt.release(fixed);
   const t = await fullSvd(rt, WC, `${name} (CorDA)`).finally(() => rt.release(WC));
   try {
@@ -237,10 +243,11 @@ export async function loragaInit(
   o: LoraGaOptions,
   name: string,
 ): Promise<LowRankInit> {
+  const ctx = gpuContextOf(rt);
   const [out, inF] = W.shape as [number, number];
   const r = o.rank;
   if (2 * r > Math.min(out, inF)) throw new InputError(`${name}: LoRA-GA needs 2r ≤ min(out, in) = ${Math.min(out, inF)}`);
-  const { U, S, Vt } = randomizedSvd(rt, gradientSum, { rank: 2 * r, oversample: 2 * r, niter: o.niter, seed: o.seed });
+  const { U, S, Vt } = randomizedSvd(ctx, gradientSum, { rank: 2 * r, oversample: 2 * r, niter: o.niter, seed: o.seed });
   const sigma = (await rt.read(S)).map((v) => v / batches);
   rt.release(S);
   try {

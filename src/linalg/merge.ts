@@ -6,6 +6,7 @@ import type { GpuTensor } from '../gpu/tensor';
 import { copy, mulRowVectorInto } from '../kernels/elementwise';
 import { matmulInto } from '../kernels/matmul';
 import { Tensor } from '../tensor/tensor';
+import { gpuContextOf } from '../tensor/gpuContextOf';
 import type { Runtime } from '../tensor/values';
 
 export interface LowRankUpdate {
@@ -17,26 +18,28 @@ export interface LowRankUpdate {
 }
 
 function effectiveB(rt: Runtime, u: LowRankUpdate): GpuTensor {
+  const ctx = gpuContextOf(rt);
   let B = u.B.data;
   let owned: GpuTensor | undefined;
   if (u.R) {
-    owned = matmulInto(rt, B, u.R.data, rt.empty(B.shape, 'f32', 'B·R'));
+    owned = matmulInto(ctx, B, u.R.data, rt.empty(B.shape, 'f32', 'B·R'));
     B = owned;
   }
   if (u.S) {
-    const scaled = mulRowVectorInto(rt, rt.empty(B.shape, 'f32', 'B·diag(S)'), B, u.S.data);
+    const scaled = mulRowVectorInto(ctx, rt.empty(B.shape, 'f32', 'B·diag(S)'), B, u.S.data);
     rt.release(owned);
     owned = scaled;
     B = scaled;
   }
-  return owned ?? copy(rt, B, rt.empty(B.shape, 'f32', 'B'));
+  return owned ?? copy(ctx, B, rt.empty(B.shape, 'f32', 'B'));
 }
 
 /** W + s·B M A as a new frozen leaf. */
 export function mergeLowRank(rt: Runtime, W: Tensor, update: LowRankUpdate, name: string): Tensor {
+  const ctx = gpuContextOf(rt);
   const B = effectiveB(rt, update);
-  const merged = copy(rt, W.data, rt.empty(W.shape, 'f32', name));
-  matmulInto(rt, B, update.A.data, merged, { alpha: update.scaling, accumulate: true });
+  const merged = copy(ctx, W.data, rt.empty(W.shape, 'f32', name));
+  matmulInto(ctx, B, update.A.data, merged, { alpha: update.scaling, accumulate: true });
   rt.release(B);
   return Tensor.leaf(merged, false, name);
 }

@@ -12,6 +12,7 @@ import { matmulInto } from '../kernels/matmul';
 import { sumSquares } from '../kernels/reduce';
 import { axpyInverseNorm } from '../kernels/scalar';
 import type { Tensor } from '../tensor/tensor';
+import { gpuContextOf } from '../tensor/gpuContextOf';
 import type { Runtime } from '../tensor/values';
 
 export const ORTHO_EPS = 1e-12;
@@ -29,32 +30,34 @@ function identity(rt: Runtime, r: number): GpuTensor {
 
 /** E = Bᵀ B − I for B [out, r] (or F = A Aᵀ − I for A [r, in] with rowsGram). */
 function gramMinusIdentity(rt: Runtime, X: GpuTensor, rowsGram: boolean): GpuTensor {
+  const ctx = gpuContextOf(rt);
   const r = rowsGram ? X.shape[0]! : X.shape[1]!;
   const E = rt.empty([r, r], 'f32', 'gram − I');
-  if (rowsGram) matmulInto(rt, X, X, E, { transB: true });
-  else matmulInto(rt, X, X, E, { transA: true });
+  if (rowsGram) matmulInto(ctx, X, X, E, { transB: true });
+  else matmulInto(ctx, X, X, E, { transA: true });
   const I = identity(rt, r);
-  subInto(rt, E, E, I);
+  subInto(ctx, E, E, I);
   rt.release(I);
   return E;
 }
 
 export function addOrthoGradients(rt: Runtime, factors: readonly OrthoFactors[], weight: number): void {
+  const ctx = gpuContextOf(rt);
   if (factors.length === 0 || weight === 0) return;
   const coef = (2 * weight) / (2 * factors.length);
   for (const { A, B } of factors) {
     if (B.grad) {
       const E = gramMinusIdentity(rt, B.data, false);
-      const ss = sumSquares(rt, E);
-      const BE = matmulInto(rt, B.data, E, rt.empty(B.shape, 'f32', 'B·E'));
-      axpyInverseNorm(rt, coef, BE, ss, ORTHO_EPS, B.grad);
+      const ss = sumSquares(ctx, E);
+      const BE = matmulInto(ctx, B.data, E, rt.empty(B.shape, 'f32', 'B·E'));
+      axpyInverseNorm(ctx, coef, BE, ss, ORTHO_EPS, B.grad);
       rt.release(E, ss, BE);
     }
     if (A.grad) {
       const F = gramMinusIdentity(rt, A.data, true);
-      const ss = sumSquares(rt, F);
-      const FA = matmulInto(rt, F, A.data, rt.empty(A.shape, 'f32', 'F·A'));
-      axpyInverseNorm(rt, coef, FA, ss, ORTHO_EPS, A.grad);
+      const ss = sumSquares(ctx, F);
+      const FA = matmulInto(ctx, F, A.data, rt.empty(A.shape, 'f32', 'F·A'));
+      axpyInverseNorm(ctx, coef, FA, ss, ORTHO_EPS, A.grad);
       rt.release(F, ss, FA);
     }
   }
@@ -62,6 +65,7 @@ export function addOrthoGradients(rt: Runtime, factors: readonly OrthoFactors[],
 
 /** L_reg as defined above (reads 2L scalars back). */
 export async function orthoDeviation(rt: Runtime, factors: readonly OrthoFactors[]): Promise<number> {
+  const ctx = gpuContextOf(rt);
   if (factors.length === 0) return 0;
   let total = 0;
   for (const { A, B } of factors) {
@@ -70,7 +74,7 @@ export async function orthoDeviation(rt: Runtime, factors: readonly OrthoFactors
       [B.data, false],
     ] as const) {
       const E = gramMinusIdentity(rt, X, rowsGram);
-      const ss = sumSquares(rt, E);
+      const ss = sumSquares(ctx, E);
       const [value] = await rt.read(ss);
       rt.release(E, ss);
       total += Math.sqrt(value! + ORTHO_EPS);

@@ -16,6 +16,7 @@ import { diagonalFrom } from '../kernels/diagonal';
 import { copy, signScaledInto } from '../kernels/elementwise';
 import { matmulInto } from '../kernels/matmul';
 import { Tensor } from '../tensor/tensor';
+import { gpuContextOf } from '../tensor/gpuContextOf';
 import type { Runtime } from '../tensor/values';
 import { randomizedSvd } from './rsvd';
 import { exactSvd } from './svd';
@@ -43,19 +44,24 @@ export interface Principal {
 
 /** The r principal triplets of W, left on the GPU (the randomized SVD reads nothing back; the exact one reads one status word per batch of sweeps). */
 export async function principal(rt: Runtime, W: GpuTensor, s: SvdSettings): Promise<Principal> {
+  const ctx = gpuContextOf(rt);
   const [out, inF] = W.shape as [number, number];
   const rank = Math.min(s.rank, out, inF);
-  return s.exact ? exactSvd(rt, W, { keep: rank, purpose: s.purpose }) : randomizedSvd(rt, W, { rank, niter: s.niter, oversample: s.oversample, seed: s.seed });
+  return s.exact
+    ? exactSvd(ctx, W, { keep: rank, purpose: s.purpose })
+    : randomizedSvd(ctx, W, { rank, niter: s.niter, oversample: s.oversample, seed: s.seed });
 }
 
 /** X [m, r] · D, into a new tensor. */
 function timesDiagonal(rt: Runtime, X: GpuTensor, D: GpuTensor, what: string): GpuTensor {
-  return matmulInto(rt, X, D, rt.empty(X.shape, 'f32', what));
+  const ctx = gpuContextOf(rt);
+  return matmulInto(ctx, X, D, rt.empty(X.shape, 'f32', what));
 }
 
 /** D · X [r, n], into a new tensor. */
 function diagonalTimes(rt: Runtime, D: GpuTensor, X: GpuTensor, what: string): GpuTensor {
-  return matmulInto(rt, D, X, rt.empty(X.shape, 'f32', what));
+  const ctx = gpuContextOf(rt);
+  return matmulInto(ctx, D, X, rt.empty(X.shape, 'f32', what));
 }
 
 /**
@@ -63,8 +69,9 @@ function diagonalTimes(rt: Runtime, D: GpuTensor, X: GpuTensor, what: string): G
  * (so s·B·A = U_r diag(σ_r) V_rᵀ), all on the GPU.
  */
 export async function principalFactors(rt: Runtime, W: GpuTensor, scaling: number, svd: SvdSettings): Promise<{ A: GpuTensor; B: GpuTensor }> {
+  const ctx = gpuContextOf(rt);
   const { U, S, Vt } = await principal(rt, W, svd);
-  const D = diagonalFrom(rt, S, { divisor: scaling, power: 0.5 }, 'diag √(σ/s)');
+  const D = diagonalFrom(ctx, S, { divisor: scaling, power: 0.5 }, 'diag √(σ/s)');
   const A = diagonalTimes(rt, D, Vt, 'A');
   const B = timesDiagonal(rt, U, D, 'B');
   rt.release(U, S, Vt, D);
@@ -73,8 +80,9 @@ export async function principalFactors(rt: Runtime, W: GpuTensor, scaling: numbe
 
 /** W − s · B · A (B [out, r], A [r, in]) as a new tensor. */
 export function subtractProduct(rt: Runtime, W: GpuTensor, B: GpuTensor, A: GpuTensor, s: number, what: string): GpuTensor {
-  const out = copy(rt, W, rt.empty(W.shape, 'f32', what));
-  return matmulInto(rt, B, A, out, { alpha: -s, accumulate: true });
+  const ctx = gpuContextOf(rt);
+  const out = copy(ctx, W, rt.empty(W.shape, 'f32', what));
+  return matmulInto(ctx, B, A, out, { alpha: -s, accumulate: true });
 }
 
 export interface LowRankInit {
@@ -94,8 +102,9 @@ export async function pissaInit(rt: Runtime, W: Tensor, scaling: number, svd: Sv
 }
 
 export async function sorsaInit(rt: Runtime, W: Tensor, scaling: number, svd: SvdSettings, name: string): Promise<LowRankInit> {
+  const ctx = gpuContextOf(rt);
   const { U, S, Vt } = await principal(rt, W.data, { purpose: `SORSA's init of ${name}`, ...svd });
-  const D = diagonalFrom(rt, S, {}, 'diag(S)');
+  const D = diagonalFrom(ctx, S, {}, 'diag(S)');
   const US = timesDiagonal(rt, U, D, 'U·diag(S)');
   rt.release(D);
   const residual = subtractProduct(rt, W.data, US, Vt, scaling, `${name}.residual`);
@@ -114,10 +123,11 @@ export async function sorsaInit(rt: Runtime, W: Tensor, scaling: number, svd: Sv
  * B = U_r [out, r] and A = V_rᵀ [r, in] frozen, R = diag(σ_r) [r, r] trainable.
  */
 export async function lorasbInit(rt: Runtime, gradient: GpuTensor, eta: number, svd: SvdSettings, name: string): Promise<{ A: Tensor; B: Tensor; R: Tensor }> {
-  const delta = signScaledInto(rt, rt.empty(gradient.shape, 'f32', 'LoRA-SB ΔW'), gradient, -eta);
+  const ctx = gpuContextOf(rt);
+  const delta = signScaledInto(ctx, rt.empty(gradient.shape, 'f32', 'LoRA-SB ΔW'), gradient, -eta);
   const { U, S, Vt } = await principal(rt, delta, { purpose: `LoRA-SB's init of ${name}`, ...svd });
   rt.release(delta);
-  const R = diagonalFrom(rt, S, {}, `${name}.lorasb_R`);
+  const R = diagonalFrom(ctx, S, {}, `${name}.lorasb_R`);
   rt.release(S);
   return { A: Tensor.leaf(Vt, false, `${name}.lorasb_A`), B: Tensor.leaf(U, false, `${name}.lorasb_B`), R: Tensor.leaf(R, true, `${name}.lorasb_R`) };
 }

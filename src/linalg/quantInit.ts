@@ -37,6 +37,7 @@ import { matmulInto } from '../kernels/matmul';
 import { dequantizeNf4, quantizeNf4, releaseNf4, type Nf4Weight } from '../kernels/nf4';
 import { copyColumns } from '../kernels/slice';
 import { Tensor } from '../tensor/tensor';
+import { gpuContextOf } from '../tensor/gpuContextOf';
 import type { Runtime } from '../tensor/values';
 import { InternalError, withContext } from '../errors';
 import { nuclearNorms, type NuclearMethod, type NuclearOptions } from './norms';
@@ -105,7 +106,8 @@ function shapeOf(W: Tensor): [number, number] {
 
 /** NF4(W); recorded only (nothing is awaited: async for its callers' sake). */
 export async function qloraBase(rt: Runtime, W: Tensor, s: QuantSettings): Promise<QuantInit> {
-  const base = quantizeNf4(rt, W.data, { doubleQuant: s.doubleQuant });
+  const ctx = gpuContextOf(rt);
+  const base = quantizeNf4(ctx, W.data, { doubleQuant: s.doubleQuant });
   if (!planned(s)) return { base };
   return { base, plan: { weight: s.weight, shape: shapeOf(W), scaling: 1, doubleQuant: s.doubleQuant, factors: [], errors: [{ iteration: 0 }] } };
 }
@@ -117,7 +119,8 @@ function factor(rt: Runtime, res: GpuTensor, scaling: number, svd: SvdSettings, 
 
 /** A copy of (A, B) that training cannot move. */
 function keep(rt: Runtime, A: GpuTensor, B: GpuTensor): FactorPair {
-  return { A: copy(rt, A, rt.empty(A.shape, 'f32', 'kept A_t')), B: copy(rt, B, rt.empty(B.shape, 'f32', 'kept B_t')) };
+  const ctx = gpuContextOf(rt);
+  return { A: copy(ctx, A, rt.empty(A.shape, 'f32', 'kept A_t')), B: copy(ctx, B, rt.empty(B.shape, 'f32', 'kept B_t')) };
 }
 
 /**
@@ -147,6 +150,7 @@ function asInit(
 
 /** QPiSSA: SVD first, then quantize what the adapter leaves; it ends with a quantization. */
 export async function qpissaInit(rt: Runtime, W: Tensor, scaling: number, svd: SvdSettings, s: QuantSettings, name: string): Promise<QuantInit> {
+  const ctx = gpuContextOf(rt);
   let Q: Nf4Weight | undefined;
   let pair: FactorPair | undefined;
   const rounds: FactorPair[] = [];
@@ -154,17 +158,17 @@ export async function qpissaInit(rt: Runtime, W: Tensor, scaling: number, svd: S
   const T = Math.max(1, s.iterations);
   for (let t = 1; t <= T; t++) {
     // res = W (t = 1) or W − deq(Q)
-    const res = copy(rt, W.data, rt.empty(W.shape, 'f32', 'residual to factor'));
+    const res = copy(ctx, W.data, rt.empty(W.shape, 'f32', 'residual to factor'));
     if (Q) {
-      const deq = dequantizeNf4(rt, Q);
-      subInto(rt, res, res, deq);
+      const deq = dequantizeNf4(ctx, Q);
+      subInto(ctx, res, res, deq);
       rt.release(deq);
     }
     pair = await factor(rt, res, scaling, svd, t);
     rt.release(res);
     const toQuantize = subtractProduct(rt, W.data, pair.B, pair.A, scaling, 'W − sBA');
-    if (Q) releaseNf4(rt, Q);
-    Q = quantizeNf4(rt, toQuantize, { doubleQuant: s.doubleQuant });
+    if (Q) releaseNf4(ctx, Q);
+    Q = quantizeNf4(ctx, toQuantize, { doubleQuant: s.doubleQuant });
     rt.release(toQuantize);
     rounds.push(pair);
     errors.push({ iteration: t, quantized: t - 1, subtracted: t - 1 });
@@ -178,7 +182,8 @@ export async function qpissaInit(rt: Runtime, W: Tensor, scaling: number, svd: S
  * with an SVD. Iteration 0 is nf4(W) with no adapter (QLoRA's error).
  */
 export async function loftqInit(rt: Runtime, W: Tensor, scaling: number, svd: SvdSettings, s: QuantSettings, name: string): Promise<QuantInit> {
-  let Q = quantizeNf4(rt, W.data, { doubleQuant: s.doubleQuant });
+  const ctx = gpuContextOf(rt);
+  let Q = quantizeNf4(ctx, W.data, { doubleQuant: s.doubleQuant });
   let pair: FactorPair | undefined;
   const rounds: FactorPair[] = [];
   const errors: QuantErrorPlan['errors'][number][] = [{ iteration: 0 }];
@@ -186,12 +191,12 @@ export async function loftqInit(rt: Runtime, W: Tensor, scaling: number, svd: Sv
   for (let t = 1; t <= T; t++) {
     if (pair) {
       const toQuantize = subtractProduct(rt, W.data, pair.B, pair.A, scaling, 'W − sBA');
-      releaseNf4(rt, Q);
-      Q = quantizeNf4(rt, toQuantize, { doubleQuant: s.doubleQuant });
+      releaseNf4(ctx, Q);
+      Q = quantizeNf4(ctx, toQuantize, { doubleQuant: s.doubleQuant });
       rt.release(toQuantize);
     }
-    const deq = dequantizeNf4(rt, Q);
-    const res = subInto(rt, deq, W.data, deq); // W − deq(Q), in place over deq
+    const deq = dequantizeNf4(ctx, Q);
+    const res = subInto(ctx, deq, W.data, deq); // W − deq(Q), in place over deq
     pair = await factor(rt, res, scaling, svd, t);
     rt.release(res);
     rounds.push(pair);
@@ -207,6 +212,7 @@ export const MEASURE_BATCH_BYTES = 64 * 2 ** 20;
 
 /** E = W − deq(nf4(X)) − s·B_e A_e with X = W − s·B_q A_q, into a new [m, n] tensor (the init's kernels, so nf4(X) is the init's Q). */
 export function errorMatrix(rt: Runtime, plan: QuantErrorPlan, iteration: number): GpuTensor {
+  const ctx = gpuContextOf(rt);
   const entry = plan.errors.find((e) => e.iteration === iteration);
   if (!entry) throw new InternalError(`no iteration ${iteration} in this layer's plan`);
   const pair = (i: number | undefined) => (i === undefined ? undefined : plan.factors[i]);
@@ -214,13 +220,13 @@ export function errorMatrix(rt: Runtime, plan: QuantErrorPlan, iteration: number
   try {
     const q = pair(entry.quantized);
     const X = q ? subtractProduct(rt, W, q.B, q.A, plan.scaling, 'W − sBA') : W;
-    const Q = quantizeNf4(rt, X, { doubleQuant: plan.doubleQuant });
+    const Q = quantizeNf4(ctx, X, { doubleQuant: plan.doubleQuant });
     if (X !== W) rt.release(X);
-    const deq = dequantizeNf4(rt, Q);
-    releaseNf4(rt, Q);
-    const E = subInto(rt, deq, W, deq); // W − deq(Q), in place over deq
+    const deq = dequantizeNf4(ctx, Q);
+    releaseNf4(ctx, Q);
+    const E = subInto(ctx, deq, W, deq); // W − deq(Q), in place over deq
     const e = pair(entry.subtracted);
-    if (e) matmulInto(rt, e.B, e.A, E, { alpha: -plan.scaling, accumulate: true });
+    if (e) matmulInto(ctx, e.B, e.A, E, { alpha: -plan.scaling, accumulate: true });
     return E;
   } finally {
     done();
@@ -311,6 +317,7 @@ export class QuantErrorMeasurement {
     m: number,
     n: number,
   ): Promise<QuantError[]> {
+    const ctx = gpuContextOf(rt);
     const L = chunk.length;
     // One Philox stream per (layer, iteration): the estimate of a matrix does not depend on its batch.
     const streams = chunk.map((item) => take[item.at]!.index * 32 + item.iteration);
@@ -321,12 +328,12 @@ export class QuantErrorMeasurement {
       batch = rt.empty([L, m, n], 'f32', 'quantization errors');
       chunk.forEach((item, b) => {
         const E = errorMatrix(rt, take[item.at]!.plan, item.iteration);
-        copyColumns(rt, E.view([1, m * n]), batch.view([1, L * m * n]), { srcOffset: 0, dstOffset: b * m * n, width: m * n });
+        copyColumns(ctx, E.view([1, m * n]), batch.view([1, L * m * n]), { srcOffset: 0, dstOffset: b * m * n, width: m * n });
         rt.release(E);
       });
     }
     try {
-      const norms = await nuclearNorms(rt, batch, { ...this.options.nuclear, estimate: { ...this.options.nuclear?.estimate, streams } });
+      const norms = await nuclearNorms(ctx, batch, { ...this.options.nuclear, estimate: { ...this.options.nuclear?.estimate, streams } });
       return chunk.map((item, b) => {
         const v = norms[b]!;
         return {

@@ -11,11 +11,12 @@
 import type { ModelConfig } from '../io/hfConfig';
 import type { Graph } from '../tensor/graph';
 import type { KvCache } from '../tensor/kvCache';
-import { linear } from '../tensor/ops/linear';
+import { checkOutputFits, linear } from '../tensor/ops/linear';
 import { lmHeadLoss, type LmHeadLossOptions } from '../tensor/ops/lmHeadLoss';
 import { selectPosition } from '../tensor/ops/split';
 import type { Tensor } from '../tensor/tensor';
-import type { LinearLayer } from './linearLayer';
+import { DenseLinear, type LinearLayer } from './linearLayer';
+import { releaseTensors, type Runtime } from '../tensor/values';
 import { InternalError } from '../errors';
 
 export interface ForwardOptions {
@@ -65,6 +66,7 @@ export abstract class CausalLM {
 
   /** ids u32 [B, T] → logits [B, T, V] */
   forward(g: Graph, ids: Tensor, options: ForwardOptions = {}): Tensor {
+    checkOutputFits(g, ids.data.size, this.config.vocabSize, 'the logits');
     return linear(g, this.forwardHidden(g, ids, options), this.headWeight());
   }
 
@@ -119,6 +121,28 @@ export abstract class CausalLM {
     }
     this.slots.set(name, layer);
     return old;
+  }
+
+  /**
+   * Frees the frozen weights of these projections, which no method uses any more (train/baseRelease.ts
+   * decides). Their slots keep their DenseLinear (shape and bias: the 4-bit bases share the bias),
+   * which then refuses to run or hand out W with a message that says to reload the model. The
+   * parameters keep their names (exports list them), released.
+   */
+  releaseProjections(rt: Runtime, names: readonly string[]): void {
+    for (const name of names) {
+      const layer = this.linear(name);
+      if (!(layer instanceof DenseLinear)) throw new InternalError(`${name} is not the model's own dense projection; it cannot be released`);
+      if (!layer.released) releaseTensors(rt, layer.weight);
+    }
+  }
+
+  /** Projections whose frozen weights were released (releaseProjections), in layer order. */
+  releasedProjections(): string[] {
+    return this.linearNames().filter((name) => {
+      const layer = this.slots.get(name);
+      return layer instanceof DenseLinear && layer.released;
+    });
   }
 
   /** Marks every parameter trainable (full fine-tuning) or frozen. */

@@ -30,10 +30,10 @@ function shiftedTargets(ids: readonly (readonly number[])[]): number[] {
 async function load(rt: Runtime, folder: string, frozenPrecision: FrozenPrecision): Promise<{ model: CausalLM; poolBytes: number }> {
   const source = await openModelFiles(await nodeDirectorySources(`test/fixtures/${folder}`));
   await rt.sync();
-  const before = rt.pool.stats().liveBytes;
+  const before = rt.stats().liveBytes;
   const model = await loadCausalLM(rt, source, { frozenPrecision });
   await rt.sync();
-  return { model, poolBytes: rt.pool.stats().liveBytes - before };
+  return { model, poolBytes: rt.stats().liveBytes - before };
 }
 
 async function logitsAndLoss(rt: Runtime, model: CausalLM, ids: number[][]): Promise<{ logits: Float32Array; loss: number }> {

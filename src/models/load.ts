@@ -6,17 +6,21 @@
 // F32 matrices are rounded to f16 the same way. Everything else (norms, biases, and every tensor
 // of a trainable model) is read as f32 (f16/bf16 converted exactly while reading).
 // GPT-2's Conv1D weights [in, out] are transposed to nn.Linear's [out, in] here.
+// A matrix over the device's per-binding or per-buffer limit (the embedding or LM head of a large
+// vocabulary at WebGPU's default limits) is held as row blocks (tensor/rowBlockValues.ts).
 
 import type { ModelConfig } from '../io/hfConfig';
 import { encodeF16 } from '../io/halfFloat';
 import { frozenStorage, readModelTensorAsF32, type FrozenPrecision, type ModelSource, type ModelTensor } from '../io/modelFiles';
 import { readTensorBytes } from '../io/safetensors';
 import type { Tensor } from '../tensor/tensor';
-import { cloneParameter, halfParameter, isPacked, parameterFromArray, releaseTensors, type Runtime } from '../tensor/values';
+import { largeHalfParameter, largeParameterFromArray } from '../tensor/rowBlockValues';
+import { cloneParameter, isPacked, releaseTensors, type Runtime } from '../tensor/values';
 import type { CausalLM, NamedParameter, ParameterKind } from './causalLM';
 import { Gemma3Model } from './gemma3';
 import { Gpt2Model } from './gpt2';
 import { LlamaModel } from './llama';
+import { UnsupportedError } from '../errors';
 
 export interface LoadProgress {
   readonly done: number;
@@ -62,7 +66,7 @@ async function loadParameter(rt: Runtime, t: ModelTensor, transpose: boolean, op
   const shape = transpose ? [cols, rows] : t.shape;
   if (storage === 'f32') {
     const data = await readModelTensorAsF32(t);
-    return { tensor: parameterFromArray(rt, transpose ? transpose2d(data, rows, cols) : data, shape, t.name, trainable), shape };
+    return { tensor: largeParameterFromArray(rt, transpose ? transpose2d(data, rows, cols) : data, shape, t.name, trainable), shape };
   }
   let bits: Uint16Array;
   if (t.dtype === 'F32') {
@@ -73,7 +77,7 @@ async function loadParameter(rt: Runtime, t: ModelTensor, transpose: boolean, op
     const aligned = bytes.byteOffset % 2 === 0 ? bytes : bytes.slice();
     bits = new Uint16Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 2);
   }
-  return { tensor: halfParameter(rt, transpose ? transpose2d(bits, rows, cols) : bits, shape, storage, t.name), shape };
+  return { tensor: largeHalfParameter(rt, transpose ? transpose2d(bits, rows, cols) : bits, shape, storage, t.name), shape };
 }
 
 export async function loadCausalLM(rt: Runtime, source: ModelSource, options: LoadOptions = {}): Promise<CausalLM> {
@@ -96,13 +100,20 @@ export async function loadCausalLM(rt: Runtime, source: ModelSource, options: Lo
 export function modelFromHostTensors(rt: Runtime, config: ModelConfig, tensors: ReadonlyMap<string, HostTensor>, trainable = false): CausalLM {
   const params = new Map<string, NamedParameter>();
   for (const [name, t] of tensors) {
-    params.set(name, { name, kind: parameterKind(name, t.shape), tensor: parameterFromArray(rt, t.data, t.shape, name, trainable) });
+    params.set(name, { name, kind: parameterKind(name, t.shape), tensor: largeParameterFromArray(rt, t.data, t.shape, name, trainable) });
   }
   return buildModel(config, params);
 }
 
 /** An independent f32 copy of every parameter (full fine-tuning trains its own weights; packed ones are expanded). */
 export function cloneCausalLM(rt: Runtime, model: CausalLM, trainable: boolean): CausalLM {
+  const split = model.parameters().find((p) => p.tensor.data.blocks);
+  if (split) {
+    throw new UnsupportedError(
+      `${split.name} [${split.tensor.shape.join(', ')}] is over this GPU's limit per buffer in f32 and is held in ${split.tensor.data.blocks!.length} row blocks, ` +
+        'which training every weight (its own copy, gradient and AdamW state) does not support. Choose an adapter method (LoRA, QLoRA, …), which keeps it frozen.',
+    );
+  }
   const params = new Map<string, NamedParameter>();
   for (const p of model.parameters()) params.set(p.name, { ...p, tensor: cloneParameter(rt, p.tensor, p.name, trainable) });
   return buildModel(model.config, params);

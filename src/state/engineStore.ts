@@ -1,28 +1,55 @@
 // App state for the engine connection: whether this browser has WebGPU, the adapter the worker
-// got, the self-test and the benchmark. Components read this store and call its actions; only
-// the store talks to the worker client.
+// got, the self-test and the benchmark, and the engine's notice: a GPU device lost (the engine
+// takes a new one and reloads the model on the next action) or the engine worker gone (the page
+// keeps everything it shows and offers to restart the engine, which replays the model, adapter
+// and data loads into a new worker). Components read this store and call its actions; only the
+// store talks to the worker client.
 
 import { create } from 'zustand';
-import { EngineClient, checkPageWebGpu, type EngineError } from '../worker/client';
-import type { GpuDescription, MatmulBenchRow, MatmulBenchShape, SelfTestResult } from '../worker/protocol';
+import { EngineClient, checkPageWebGpu, testHooksEnabled, type EngineError, type RestoreStep } from '../worker/client';
+import {
+  WORKER_FAILURE,
+  type EngineNotice,
+  type EnginePoolStats,
+  type GpuDescription,
+  type MatmulBenchRow,
+  type MatmulBenchShape,
+  type ModelLoadProgress,
+  type SelfTestResult,
+} from '../worker/protocol';
 import { errorMessage, InternalError } from '../errors';
 
 export type EngineStatus = 'starting' | 'ready' | 'unavailable' | 'failed';
 
 type Job<T> = { state: 'idle' } | { state: 'running' } | { state: 'done'; result: T } | { state: 'failed'; message: string };
 
+/** What went wrong with the engine and how its recovery goes. */
+export interface EngineNoticeState {
+  /** device: the GPU device was lost or replaced; crashed: the engine worker died. */
+  readonly kind: 'device' | 'crashed';
+  readonly message: string;
+  /** What the recovery is doing now, in words; null when idle. */
+  readonly progress: string | null;
+  /** How the recovery ended. */
+  readonly outcome: { readonly ok: boolean; readonly text: string } | null;
+}
+
 interface EngineState {
   status: EngineStatus;
   /** Why WebGPU is unavailable or the engine failed, for the user. */
   problem: string | null;
   gpu: GpuDescription | null;
-  /** The last device-lost / GPU-error / crash event, shown as a banner. */
+  /** The last uncaught GPU error or escaped exception in the engine, shown as a banner. */
   incident: string | null;
+  notice: EngineNoticeState | null;
   selfTest: Job<SelfTestResult>;
   benchShapes: readonly MatmulBenchShape[];
   benchRows: readonly MatmulBenchRow[];
   bench: Job<readonly MatmulBenchRow[]>;
   start: () => Promise<void>;
+  /** A new engine worker, brought back to the model, adapters and data the dead one had. */
+  restart: () => Promise<void>;
+  dismissNotice: () => void;
   runSelfTest: () => Promise<void>;
   runBench: (shapes: readonly MatmulBenchShape[], includePeer: boolean) => Promise<void>;
 }
@@ -34,58 +61,169 @@ export function engineClient(): EngineClient {
   return client;
 }
 
-export const useEngineStore = create<EngineState>()((set, get) => ({
-  status: 'starting',
-  problem: null,
-  gpu: null,
-  incident: null,
-  selfTest: { state: 'idle' },
-  benchShapes: [],
-  benchRows: [],
-  bench: { state: 'idle' },
+/** What the page can ask of the engine in e2e tests (window.__adapterStudioTestHooks, only with test hooks on). */
+export interface EngineTestHooks {
+  loseDevice(): Promise<boolean>;
+  crashWorker(): Promise<boolean>;
+  poolStats(): Promise<EnginePoolStats | null>;
+}
 
-  start: async () => {
-    if (client) return;
-    try {
-      checkPageWebGpu();
-    } catch (error) {
-      set({ status: 'unavailable', problem: errorMessage(error) });
-      return;
+function progressText(done: number, total: number): string {
+  return `${done}/${total} tensors`;
+}
+
+function restoreLabel(step: RestoreStep): string {
+  switch (step.call) {
+    case 'loadBuiltinModel':
+      return `Reloading ${step.params.name}`;
+    case 'loadModelFiles':
+      return `Reloading the model (${step.params.files.length} files)`;
+    case 'loadAdapterFiles':
+      return 'Reloading a dropped adapter';
+    default:
+      return 'Reloading the data';
+  }
+}
+
+export const useEngineStore = create<EngineState>()((set, get) => {
+  const patchNotice = (patch: Partial<EngineNoticeState>) => {
+    const notice = get().notice;
+    if (notice) set({ notice: { ...notice, ...patch } });
+  };
+
+  const onNotice = (n: EngineNotice): void => {
+    const notice = get().notice ?? { kind: 'device', message: 'The engine replaced its GPU device after a GPU failure.', progress: null, outcome: null };
+    switch (n.type) {
+      case 'newDevice':
+        set({ gpu: n.gpu, notice: { ...notice, progress: 'Got a new GPU device.' } });
+        break;
+      case 'modelReload':
+        set({
+          notice: {
+            ...notice,
+            progress: `Reloading ${n.model} onto the new GPU device${n.progress ? `: ${progressText(n.progress.done, n.progress.total)}` : '…'}`,
+          },
+        });
+        break;
+      case 'modelReloaded':
+        set({ notice: { ...notice, progress: null, outcome: { ok: true, text: `${n.model} was reloaded onto the new GPU device.` } } });
+        break;
+      case 'modelReloadFailed':
+        set({ notice: { ...notice, progress: null, outcome: { ok: false, text: n.message } } });
+        break;
     }
-    client = new EngineClient();
-    client.onEvent(({ event, error }) => {
-      const prefix = event === 'deviceLost' ? 'The GPU device was lost' : event === 'gpuError' ? 'GPU error' : 'Engine failure';
-      set({ incident: `${prefix}: ${error.message}` });
+  };
+
+  const connect = (c: EngineClient): void => {
+    client = c;
+    c.onNotice(onNotice);
+    c.onEvent(({ event, error }) => {
+      // A dead worker's own last words can arrive after its death: the notice says it all.
+      if (c !== client || (c.exited && error.name !== WORKER_FAILURE)) return;
+      if (event === 'crash' && error.name === WORKER_FAILURE) {
+        set({
+          incident: null,
+          notice: {
+            kind: 'crashed',
+            message: `${error.message} Everything shown is kept; restart the engine to go on (it reloads the model and data).`,
+            progress: null,
+            outcome: null,
+          },
+        });
+      } else if (event === 'deviceLost') {
+        set({ notice: { kind: 'device', message: error.message, progress: null, outcome: null } });
+      } else {
+        set({ incident: `${event === 'gpuError' ? 'GPU error' : 'Engine failure'}: ${error.message}` });
+      }
     });
-    try {
-      const gpu = await client.init();
-      const benchShapes = await client.benchShapes();
-      set({ status: 'ready', gpu, benchShapes });
-    } catch (error) {
-      const unavailable = (error as EngineError).name === 'WebGpuUnavailableError';
-      set({ status: unavailable ? 'unavailable' : 'failed', problem: errorMessage(error) });
-    }
-  },
+  };
 
-  runSelfTest: async () => {
-    if (get().selfTest.state === 'running') return;
-    set({ selfTest: { state: 'running' } });
-    try {
-      const result = await engineClient().selfTest(Math.floor(Math.random() * 1e9));
-      set({ selfTest: { state: 'done', result } });
-    } catch (error) {
-      set({ selfTest: { state: 'failed', message: errorMessage(error) } });
-    }
-  },
+  return {
+    status: 'starting',
+    problem: null,
+    gpu: null,
+    incident: null,
+    notice: null,
+    selfTest: { state: 'idle' },
+    benchShapes: [],
+    benchRows: [],
+    bench: { state: 'idle' },
 
-  runBench: async (shapes, includePeer) => {
-    if (get().bench.state === 'running') return;
-    set({ bench: { state: 'running' }, benchRows: [] });
-    try {
-      const result = await engineClient().bench(shapes, includePeer, (row) => set({ benchRows: [...get().benchRows, row] }));
-      set({ bench: { state: 'done', result }, benchRows: result });
-    } catch (error) {
-      set({ bench: { state: 'failed', message: errorMessage(error) } });
-    }
-  },
-}));
+    start: async () => {
+      if (client) return;
+      try {
+        checkPageWebGpu();
+      } catch (error) {
+        set({ status: 'unavailable', problem: errorMessage(error) });
+        return;
+      }
+      connect(new EngineClient());
+      if (testHooksEnabled()) {
+        const hooks: EngineTestHooks = {
+          loseDevice: () => engineClient().call('debugLoseDevice', {}),
+          crashWorker: () => engineClient().call('debugCrashWorker', {}),
+          poolStats: () => engineClient().call('poolStats', {}),
+        };
+        Object.assign(globalThis, { __adapterStudioTestHooks: hooks });
+      }
+      try {
+        const gpu = await engineClient().init();
+        const benchShapes = await engineClient().benchShapes();
+        set({ status: 'ready', gpu, benchShapes });
+      } catch (error) {
+        const unavailable = (error as EngineError).name === 'WebGpuUnavailableError';
+        set({ status: unavailable ? 'unavailable' : 'failed', problem: errorMessage(error) });
+      }
+    },
+
+    restart: async () => {
+      const old = client;
+      if (!old?.exited || get().notice?.progress) return;
+      patchNotice({ progress: 'Starting a new engine…', outcome: null });
+      const fresh = new EngineClient();
+      connect(fresh);
+      try {
+        set({ gpu: await fresh.init() });
+        for (const step of old.restoreSteps()) {
+          const label = restoreLabel(step);
+          patchNotice({ progress: `${label}…` });
+          const onProgress = (p: ModelLoadProgress) => patchNotice({ progress: `${label}: ${progressText(p.done, p.total)}` });
+          await fresh.replay(step, onProgress);
+        }
+        patchNotice({
+          progress: null,
+          outcome: {
+            ok: true,
+            text: 'The engine was restarted and its model and data reloaded. Curves and results shown are kept; weights trained before the restart are gone (train again to generate or export).',
+          },
+        });
+      } catch (error) {
+        patchNotice({ progress: null, outcome: { ok: false, text: `The engine could not be restarted: ${errorMessage(error)}. Reload the page.` } });
+      }
+    },
+
+    dismissNotice: () => set({ notice: null }),
+
+    runSelfTest: async () => {
+      if (get().selfTest.state === 'running') return;
+      set({ selfTest: { state: 'running' } });
+      try {
+        const result = await engineClient().selfTest(Math.floor(Math.random() * 1e9));
+        set({ selfTest: { state: 'done', result } });
+      } catch (error) {
+        set({ selfTest: { state: 'failed', message: errorMessage(error) } });
+      }
+    },
+
+    runBench: async (shapes, includePeer) => {
+      if (get().bench.state === 'running') return;
+      set({ bench: { state: 'running' }, benchRows: [] });
+      try {
+        const result = await engineClient().bench(shapes, includePeer, (row) => set({ benchRows: [...get().benchRows, row] }));
+        set({ bench: { state: 'done', result }, benchRows: result });
+      } catch (error) {
+        set({ bench: { state: 'failed', message: errorMessage(error) } });
+      }
+    },
+  };
+});

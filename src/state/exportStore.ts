@@ -2,6 +2,9 @@
 // (the worker writes the files; they download zipped or one by one), the comparison's curves as
 // CSV or JSON, a self-contained HTML report, and a PEFT/TRL script reproducing one method.
 // One export at a time; its outcome (what was written, or why not) is kept for the panel.
+// Everything exported is of the run the page shows and says so: file names carry the run's
+// name, the report its model, data, settings and (when another run is picked for a diff or
+// overlaid) the settings that differ. Adapter exports need the run's weights in the worker.
 
 import { create } from 'zustand';
 import { zipParts } from '../io/zip';
@@ -11,9 +14,8 @@ import type { ScriptSetting } from '../io/pythonScript';
 import { downloadBlob, downloadText } from './download';
 import { engineClient } from './engineStore';
 import { useModelStore } from './modelStore';
-import { useDataStore } from './dataStore';
-import { useRunStore } from './runStore';
-import { currentRunRecord } from './savedRunsStore';
+import { BASE_MODEL_KEY, useRunStore } from './runStore';
+import { currentRunRecord, useSavedRunsStore } from './savedRunsStore';
 import { useSettingsStore } from './settingsStore';
 import type { ExportFormat } from '../worker/protocol';
 import { errorMessage, InputError } from '../errors';
@@ -32,6 +34,33 @@ interface ExportState {
 
 function stamp(): string {
   return new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-');
+}
+
+/** The shown run's name for a file name ("LoRA, PiSSA · 60 steps" → "LoRA-PiSSA-60-steps"). */
+function runSlug(): string {
+  const name = useRunStore.getState().record?.name ?? 'run';
+  return (
+    name
+      .replace(/[^A-Za-z0-9._-]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 60) || 'run'
+  );
+}
+
+/** Another run to diff against in the report: the one compared with this run under Saved runs, else the overlay. */
+function compareRun(record: { readonly id: string }) {
+  const { diff, overlay } = useSavedRunsStore.getState();
+  const picked = diff?.a.id === record.id ? diff.b : diff?.b.id === record.id ? diff.a : null;
+  const other = picked ?? overlay;
+  return other && other.id !== record.id ? other : undefined;
+}
+
+/** The generations shown for the run, finished ones only. */
+function samples() {
+  const run = useRunStore.getState();
+  return Object.entries(run.generations)
+    .filter(([, g]) => g.status === 'done')
+    .map(([key, g]) => ({ label: key === BASE_MODEL_KEY ? 'Base model (no adapter)' : labelOf(key), prompt: g.prompt, text: g.text }));
 }
 
 function labelOf(id: string): string {
@@ -54,6 +83,15 @@ export const useExportStore = create<ExportState>()((set, get) => {
     exportMethod: async (methodId, format, packaging) => {
       if (get().busy) return;
       const what = `${labelOf(methodId)} ${format === 'peft' ? 'PEFT adapter' : 'merged model'}`;
+      if (!useRunStore.getState().weights) {
+        set({
+          outcome: {
+            ok: false,
+            text: `The ${what} cannot be exported: this run's trained weights are not in memory (runs are saved without weights). Run it again first.`,
+          },
+        });
+        return;
+      }
       set({ busy: `Exporting the ${what}…`, outcome: null });
       try {
         const result = await engineClient().call('exportMethod', { methodId, format });
@@ -85,11 +123,12 @@ export const useExportStore = create<ExportState>()((set, get) => {
         const choice = params.methods.find((m) => m.id === methodId);
         if (!choice) throw new InputError(`${methodId} is not in this comparison`);
         const card = useModelStore.getState().card;
+        const modelName = run.record?.modelInfo?.name ?? run.record?.model ?? card?.name;
         const script = await engineClient().call('pythonScript', {
           methodId,
           methodLabel: labelOf(methodId),
           settings: choice.settings as Record<string, ScriptSetting>,
-          modelName: card ? card.name.replace(/ \(built-in\)$/, '') : 'path/to/model',
+          modelName: modelName ? modelName.replace(/ \(built-in\)$/, '') : 'path/to/model',
           family: card?.family ?? 'llama',
           targets: params.targets,
           lr: params.lr,
@@ -101,7 +140,7 @@ export const useExportStore = create<ExportState>()((set, get) => {
           seed: params.seed,
           clipNorm: params.clipNorm,
           evalEvery: params.evalEvery,
-          dataset: useDataStore.getState().preview?.name ?? 'the studio data set',
+          dataset: run.record?.dataset ?? 'the studio data set',
           date: new Date().toISOString().slice(0, 10),
         });
         downloadText(`train_${methodId}.py`, script, 'text/x-python');
@@ -115,15 +154,19 @@ export const useExportStore = create<ExportState>()((set, get) => {
       guard(`Curves downloaded as ${kind.toUpperCase()}.`, () => {
         const record = currentRunRecord();
         if (!record) throw new InputError('there are no curves yet');
-        if (kind === 'csv') downloadText(`adapter-studio-curves-${stamp()}.csv`, curvesCsv(record), 'text/csv');
-        else downloadText(`adapter-studio-run-${stamp()}.json`, curvesJson(record), 'application/json');
+        if (kind === 'csv') downloadText(`${runSlug()}-curves-${stamp()}.csv`, curvesCsv(record), 'text/csv');
+        else downloadText(`${runSlug()}-run-${stamp()}.json`, curvesJson(record), 'application/json');
       }),
 
     downloadReport: (charts) =>
       guard('Report downloaded: one HTML file with everything inline.', () => {
         const record = currentRunRecord();
         if (!record) throw new InputError('there is no comparison to report yet');
-        downloadText(`adapter-studio-report-${stamp()}.html`, htmlReport(record, charts), 'text/html');
+        downloadText(
+          `${runSlug()}-report-${stamp()}.html`,
+          htmlReport(record, charts, new Date(), { compare: compareRun(record), samples: samples() }),
+          'text/html',
+        );
       }),
   };
 });

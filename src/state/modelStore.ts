@@ -2,6 +2,8 @@
 // its card, the error of a failed load (shown beside the file while the previous model stays),
 // and the per-method estimates for the current settings. `frozenF16`: store an f32 checkpoint's
 // frozen matrices as f16 on the GPU at the next load (16-bit checkpoints stay 16-bit regardless).
+// `origin` says where the loaded model came from (built-in, or dropped and maybe kept in OPFS
+// under a key), for the workspace a reload restores.
 
 import { create } from 'zustand';
 import { engineClient } from './engineStore';
@@ -11,8 +13,12 @@ import { errorMessage } from '../errors';
 
 export const BUILTIN_MODEL = 'kjv-llama-1m';
 
+/** Where the loaded model came from; `key`: its copy in OPFS (null: not kept, a reload cannot load it again). */
+export type ModelOrigin = { readonly kind: 'builtin' } | { readonly kind: 'dropped'; readonly key: string | null };
+
 interface ModelState {
   readonly card: ModelCard | null;
+  readonly origin: ModelOrigin | null;
   /** What is being loaded now, with its progress. */
   readonly loading: { readonly what: string; readonly progress: ModelLoadProgress | null } | null;
   /** Why the last load failed (the previous model, if any, is still loaded). */
@@ -29,12 +35,12 @@ interface ModelState {
 }
 
 export const useModelStore = create<ModelState>()((set, get) => {
-  const load = async (what: string, run: (onProgress: (p: ModelLoadProgress) => void) => Promise<ModelCard>): Promise<boolean> => {
+  const load = async (what: string, origin: ModelOrigin, run: (onProgress: (p: ModelLoadProgress) => void) => Promise<ModelCard>): Promise<boolean> => {
     if (get().loading) return false;
     set({ loading: { what, progress: null }, error: null });
     try {
       const card = await run((progress) => set({ loading: { what, progress } }));
-      set({ card, loading: null, adapter: null });
+      set({ card, origin, loading: null, adapter: null });
       // Adapters loaded onto the previous model are gone with it.
       useSettingsStore.getState().setMethods(await engineClient().call('methods', {}));
       return true;
@@ -46,6 +52,7 @@ export const useModelStore = create<ModelState>()((set, get) => {
   const precision = (): FrozenPrecision => (get().frozenF16 ? 'f16' : 'checkpoint');
   return {
     card: null,
+    origin: null,
     loading: null,
     error: null,
     estimates: [],
@@ -64,7 +71,7 @@ export const useModelStore = create<ModelState>()((set, get) => {
     frozenF16: false,
     setFrozenF16: (value) => set({ frozenF16: value }),
     loadBuiltin: () =>
-      load(`${BUILTIN_MODEL} (built-in)`, (onProgress) =>
+      load(`${BUILTIN_MODEL} (built-in)`, { kind: 'builtin' }, (onProgress) =>
         engineClient().call('loadBuiltinModel', { name: BUILTIN_MODEL, frozenPrecision: precision() }, onProgress),
       ),
     loadFiles: (files) => {
@@ -75,7 +82,9 @@ export const useModelStore = create<ModelState>()((set, get) => {
           : top && files.every((f) => f.path.startsWith(`${top}/`))
             ? `${top}/ (${files.length} files)`
             : `${files.length} files`;
-      return load(what, (onProgress) => engineClient().call('loadModelFiles', { files, frozenPrecision: precision() }, onProgress));
+      return load(what, { kind: 'dropped', key: null }, (onProgress) =>
+        engineClient().call('loadModelFiles', { files, frozenPrecision: precision() }, onProgress),
+      );
     },
     refreshEstimates: async (params) => {
       try {

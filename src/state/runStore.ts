@@ -1,12 +1,30 @@
 // The comparison: its phase, each method's init progress, its curves as they stream in (one
 // point per step, validation losses), halts, the final summary, and generations from the
 // trained methods. Chart components derive their rows from `series` and `evals`.
+//
+// `record` says which run this is (its saved id, name, notes, and the model and data it trained
+// on, captured when it starts); every panel that shows the run names it from here. `weights` says
+// whether the worker holds its trained adapters: only for a run trained in this page, and only
+// until another model is loaded (the worker then releases them). Saved runs keep no weights.
+//
+// Checkpoints: the worker sends one every N steps (a setting), on pause and on stop; the newest is
+// kept per run in IndexedDB (io/checkpointStore.ts, keyed by the run's saved id). `checkpoint`
+// names the one the page's run has (also for a saved run shown after a reload), and
+// `resumeFromCheckpoint` continues the run from it: the curves up to its step are kept and the
+// new steps append to them.
 
 import { create } from 'zustand';
-import { engineClient } from './engineStore';
+import { engineClient, useEngineStore } from './engineStore';
 import { useDiagnosticsStore } from './diagnosticsStore';
-import type { ComparisonEvent, ComparisonParams, ComparisonResult, InitProgress, StepPoint } from '../worker/protocol';
-import { errorMessage } from '../errors';
+import { useDataStore } from './dataStore';
+import { withForgetting } from './forgettingStore';
+import { useModelStore } from './modelStore';
+import { useSettingsStore } from './settingsStore';
+import { deleteCheckpoint, loadCheckpoint, saveCheckpoint } from '../io/checkpointStore';
+import { runName } from '../io/runRecord';
+import type { DataIdentity, ModelIdentity } from '../io/runIdentity';
+import type { ComparisonEvent, ComparisonParams, ComparisonResult, DatasetPreview, InitProgress, ModelCard, StepPoint } from '../worker/protocol';
+import { errorMessage, InputError } from '../errors';
 
 export type RunPhase = 'idle' | 'initialising' | 'running' | 'paused' | 'stopping' | 'done' | 'stopped' | 'failed';
 
@@ -19,8 +37,32 @@ export interface MethodReady {
 export interface Generation {
   readonly status: 'running' | 'done' | 'failed';
   readonly text: string;
+  readonly prompt: string;
   readonly tokens?: number;
   readonly ms?: number;
+}
+
+/** Which run the page shows. */
+export interface RunMeta {
+  /** Its saved record's id; null until the run is saved. */
+  readonly id: string | null;
+  readonly name: string;
+  readonly notes: string;
+  readonly startedAt: number;
+  /** Display names of the model and data (also for runs saved before identities). */
+  readonly model: string;
+  readonly dataset: string;
+  /** Absent for runs saved before identities were recorded. */
+  readonly modelInfo?: ModelIdentity;
+  readonly dataInfo?: DataIdentity;
+}
+
+export function modelIdentity(card: ModelCard): ModelIdentity {
+  return { name: card.name, ...(card.fingerprint ? { fingerprint: card.fingerprint } : {}), layers: card.layers, hidden: card.hidden, vocab: card.vocab };
+}
+
+export function dataIdentity(preview: DatasetPreview): DataIdentity {
+  return { name: preview.name, ...(preview.textHash ? { hash: preview.textHash } : {}), train: preview.train, validation: preview.validation };
 }
 
 interface RunState {
@@ -35,26 +77,88 @@ interface RunState {
   readonly series: Readonly<Record<string, readonly StepPoint[]>>;
   readonly evals: Readonly<Record<string, readonly { step: number; loss: number }[]>>;
   readonly halted: Readonly<Record<string, string>>;
+  /** The step each method's loss was first flagged as diverging at (it trained on). */
+  readonly diverging: Readonly<Record<string, number>>;
+  /** The newest checkpoint stored for the page's run, or null; `error` when storing one failed. */
+  readonly checkpoint: { readonly step: number } | null;
+  readonly checkpointError: string | null;
   /** The frozen base model's validation loss before training (the charts' "base" at step 0). */
   readonly baseVal: number | null;
   readonly result: ComparisonResult | null;
   readonly generations: Readonly<Record<string, Generation>>;
+  readonly record: RunMeta | null;
+  /** Whether the worker holds this run's trained adapters (generate and export need them). */
+  readonly weights: boolean;
   start: (params: ComparisonParams) => Promise<void>;
   pause: () => Promise<void>;
   resume: () => Promise<void>;
   stop: () => Promise<void>;
+  /** Continues the page's run from its newest checkpoint (with the same model and data loaded). */
+  resumeFromCheckpoint: () => Promise<void>;
   generate: (methodIds: readonly (string | null)[], prompt: string, maxNewTokens: number) => Promise<void>;
 }
 
 export const BASE_MODEL_KEY = 'base';
 
+const ACTIVE: readonly RunPhase[] = ['initialising', 'running', 'paused', 'stopping'];
+
+/** The id the page's run is (or will be) saved under, which its checkpoints are keyed by. */
+export function runIdOf(record: RunMeta): string {
+  return record.id ?? `run-${record.startedAt}`;
+}
+
+/** What must be loaded before `record` can resume, in words; null when the loaded model and data are its own. */
+export function resumeProblem(record: RunMeta): string | null {
+  const card = useModelStore.getState().card;
+  const preview = useDataStore.getState().preview;
+  const problems: string[] = [];
+  if (!record.modelInfo?.fingerprint || card?.fingerprint !== record.modelInfo.fingerprint) problems.push(`load the model ${record.model}`);
+  if (!record.dataInfo?.hash || preview?.textHash !== record.dataInfo.hash) problems.push(`load the data ${record.dataset}`);
+  return problems.length === 0 ? null : `To resume this run, ${problems.join(' and ')} it was trained on.`;
+}
+
+/** Stores checkpoints one after another, so a slower write never replaces a newer checkpoint. */
+let checkpointWrites: Promise<void> = Promise.resolve();
+
 export const useRunStore = create<RunState>()((set, get) => {
+  /** Runs a comparison (a new one or a resumed one) to its end, a stop or a failure. */
+  const run = async (params: ComparisonParams): Promise<void> => {
+    try {
+      const result = await engineClient().call('startComparison', withForgetting(params), onEvent);
+      // A run the GPU interrupted keeps its curves and records; its weights were released.
+      set({
+        phase: result.stopped ? 'stopped' : 'done',
+        result,
+        error: result.interrupted?.message ?? null,
+        weights: !result.interrupted && result.methods.some((m) => m.steps > 0),
+      });
+      // A finished run needs its checkpoint no more.
+      const record = get().record;
+      if (!result.stopped && record) {
+        await checkpointWrites;
+        await deleteCheckpoint(runIdOf(record)).catch(() => undefined);
+        set({ checkpoint: null });
+      }
+    } catch (error) {
+      set({ phase: 'failed', error: errorMessage(error), weights: false });
+    }
+  };
   const onEvent = (e: ComparisonEvent): void => {
     useDiagnosticsStore.getState().onEvent(e);
     const s = get();
     switch (e.type) {
       case 'data':
-        set({ data: { train: e.train, validation: e.validation, stepsPerEpoch: e.stepsPerEpoch } });
+        set({
+          data: { train: e.train, validation: e.validation, stepsPerEpoch: e.stepsPerEpoch },
+          // The split this run used (the preview's may be for other settings): e.validation counts only the rows evaluated, so the
+          // held-out rows are the preview's examples less the run's training rows.
+          record: s.record?.dataInfo
+            ? {
+                ...s.record,
+                dataInfo: { ...s.record.dataInfo, train: e.train, validation: Math.max(0, s.record.dataInfo.train + s.record.dataInfo.validation - e.train) },
+              }
+            : s.record,
+        });
         break;
       case 'init':
         set({
@@ -81,6 +185,23 @@ export const useRunStore = create<RunState>()((set, get) => {
       case 'halted':
         set({ halted: { ...s.halted, [e.method]: e.reason } });
         break;
+      case 'diverging':
+        set({ diverging: { ...s.diverging, [e.method]: e.step } });
+        break;
+      case 'checkpoint': {
+        if (!s.record) break;
+        const runId = runIdOf(s.record);
+        const { step, manifest, tensors } = e.checkpoint;
+        checkpointWrites = checkpointWrites.then(async () => {
+          try {
+            await saveCheckpoint({ runId, step, manifest, tensors, savedAt: Date.now() });
+            if (get().record && runIdOf(get().record!) === runId) set({ checkpoint: { step }, checkpointError: null });
+          } catch (error) {
+            set({ checkpointError: `The checkpoint of step ${step} could not be kept: ${errorMessage(error)}` });
+          }
+        });
+        break;
+      }
       case 'state':
         if (s.phase !== 'stopping') set({ phase: e.state });
         break;
@@ -98,14 +219,37 @@ export const useRunStore = create<RunState>()((set, get) => {
     evals: {},
     baseVal: null,
     halted: {},
+    diverging: {},
+    checkpoint: null,
+    checkpointError: null,
     result: null,
     generations: {},
+    record: null,
+    weights: false,
 
     start: async (params) => {
       const phase = get().phase;
       if (phase === 'initialising' || phase === 'running' || phase === 'paused' || phase === 'stopping') return;
       useDiagnosticsStore.getState().reset();
+      const card = useModelStore.getState().card;
+      const preview = useDataStore.getState().preview;
+      const infos = useSettingsStore.getState().methods;
+      const startedAt = Date.now();
       set({
+        record: {
+          id: null,
+          name: runName(
+            params.methods.map((m) => ({ label: infos.find((i) => i.id === m.id)?.label ?? m.id })),
+            params.steps,
+          ),
+          notes: '',
+          startedAt,
+          model: card?.name ?? 'unknown model',
+          dataset: preview?.name ?? 'unknown data',
+          ...(card ? { modelInfo: modelIdentity(card) } : {}),
+          ...(preview ? { dataInfo: dataIdentity(preview) } : {}),
+        },
+        weights: false,
         phase: 'initialising',
         error: null,
         methods: params.methods.map((m) => m.id),
@@ -117,14 +261,38 @@ export const useRunStore = create<RunState>()((set, get) => {
         evals: {},
         baseVal: null,
         halted: {},
+        diverging: {},
+        checkpoint: null,
+        checkpointError: null,
         result: null,
         generations: {},
       });
+      await run(params);
+    },
+    resumeFromCheckpoint: async () => {
+      const s = get();
+      if (ACTIVE.includes(s.phase) || !s.record || !s.params) return;
       try {
-        const result = await engineClient().call('startComparison', params, onEvent);
-        set({ phase: result.stopped ? 'stopped' : 'done', result });
+        const problem = resumeProblem(s.record);
+        if (problem) throw new InputError(problem);
+        const stored = await loadCheckpoint(runIdOf(s.record));
+        if (!stored) throw new InputError('this run has no checkpoint in this browser; start it again');
+        const upTo = <P extends { readonly step: number }>(points: Readonly<Record<string, readonly P[]>>) =>
+          Object.fromEntries(Object.entries(points).map(([m, p]) => [m, p.filter((x) => x.step <= stored.step)]));
+        set({
+          phase: 'initialising',
+          error: null,
+          series: upTo(s.series),
+          evals: upTo(s.evals),
+          diverging: Object.fromEntries(Object.entries(s.diverging).filter(([, step]) => step <= stored.step)),
+          result: null,
+          generations: {},
+          weights: false,
+          checkpoint: { step: stored.step },
+        });
+        await run({ ...s.params, resumeFrom: { step: stored.step, manifest: stored.manifest, tensors: stored.tensors } });
       } catch (error) {
-        set({ phase: 'failed', error: errorMessage(error) });
+        set({ phase: get().phase === 'initialising' ? 'failed' : get().phase, error: errorMessage(error) });
       }
     },
     pause: async () => {
@@ -144,7 +312,7 @@ export const useRunStore = create<RunState>()((set, get) => {
     generate: async (methodIds, prompt, maxNewTokens) => {
       for (const id of methodIds) {
         const key = id ?? BASE_MODEL_KEY;
-        const put = (g: Generation) => set({ generations: { ...get().generations, [key]: g } });
+        const put = (g: Omit<Generation, 'prompt'>) => set({ generations: { ...get().generations, [key]: { ...g, prompt } } });
         put({ status: 'running', text: '' });
         try {
           const r = await engineClient().call('generate', { methodId: id ?? undefined, prompt, maxNewTokens }, (p) => put({ status: 'running', text: p.text }));
@@ -155,4 +323,27 @@ export const useRunStore = create<RunState>()((set, get) => {
       }
     },
   };
+});
+
+// A new model in the worker releases the adapters trained on the previous one.
+useModelStore.subscribe((s, prev) => {
+  if (s.card !== prev.card && prev.card !== null && useRunStore.getState().weights) useRunStore.setState({ weights: false });
+});
+
+// A lost GPU device or a dead engine worker takes the trained adapters with it.
+useEngineStore.subscribe((s, prev) => {
+  if (s.notice !== null && s.notice !== prev.notice && useRunStore.getState().weights) useRunStore.setState({ weights: false });
+});
+
+// The run the page shows (trained here, reopened, or restored after a reload) offers "Resume" when a checkpoint of it is stored.
+useRunStore.subscribe((s, prev) => {
+  const id = s.record ? runIdOf(s.record) : null;
+  if (id === (prev.record ? runIdOf(prev.record) : null) || id === null || ACTIVE.includes(s.phase)) return;
+  void loadCheckpoint(id).then(
+    (stored) => {
+      const now = useRunStore.getState().record;
+      if (now && runIdOf(now) === id) useRunStore.setState({ checkpoint: stored ? { step: stored.step } : null });
+    },
+    () => undefined,
+  );
 });

@@ -1,6 +1,7 @@
 // What the user chose before a run: which methods with which settings (forms built from each
 // method's schema, which the worker sends), and the shared knobs every method trains with.
-// Pure UI state: nothing here talks to the worker; runStore reads it when a run starts.
+// Pure UI state: nothing here talks to the worker; runStore reads it when a run starts. Also the
+// studio's layout state (folded sections, opened method rows, hidden chart series).
 
 import { create } from 'zustand';
 import type { ComparisonParams, MethodInfo, ScheduleKind, SettingValue } from '../worker/protocol';
@@ -28,6 +29,8 @@ export interface SharedSettings {
   readonly accuracyQuestions: number;
   /** Recompute each block's activations in backward: less memory, one more forward pass. */
   readonly checkpointing: boolean;
+  /** A checkpoint every N steps, kept in the browser for "Resume from the last checkpoint" (0: only when paused or stopped). */
+  readonly checkpointEvery: number;
 }
 
 export const DEFAULT_SHARED: SharedSettings = {
@@ -45,6 +48,7 @@ export const DEFAULT_SHARED: SharedSettings = {
   validationFraction: 0.1,
   accuracyQuestions: 20,
   checkpointing: false,
+  checkpointEvery: 0,
 };
 
 interface SettingsState {
@@ -56,7 +60,17 @@ interface SettingsState {
   setMethodSetting: (id: string, key: string, value: SettingValue) => void;
   resetMethod: (id: string) => void;
   setShared: (patch: Partial<SharedSettings>) => void;
+  /** Layout, not run settings: set-up sections folded away, method rows opened, chart series hidden. */
+  readonly collapsed: Readonly<Record<string, boolean>>;
+  readonly expandedMethods: readonly string[];
+  readonly hiddenSeries: readonly string[];
+  setCollapsed: (section: string, collapsed: boolean) => void;
+  setMethodExpanded: (id: string, expanded: boolean) => void;
+  setHiddenSeries: (hidden: readonly string[]) => void;
 }
+
+/** Set-up sections folded when the studio opens (the GPU's name also shows in the header and the section's title). */
+export const DEFAULT_COLLAPSED: Readonly<Record<string, boolean>> = { gpu: true, selftest: true };
 
 export function defaultSettings(method: MethodInfo): Record<string, SettingValue> {
   return Object.fromEntries(method.settings.map((s) => [s.key, s.default]));
@@ -87,6 +101,16 @@ export const useSettingsStore = create<SettingsState>()((set, get) => ({
     if (method && choice) set({ choices: { ...get().choices, [id]: { ...choice, settings: defaultSettings(method) } } });
   },
   setShared: (patch) => set({ shared: { ...get().shared, ...patch } }),
+
+  collapsed: DEFAULT_COLLAPSED,
+  expandedMethods: [],
+  hiddenSeries: [],
+  setCollapsed: (section, collapsed) => set({ collapsed: { ...get().collapsed, [section]: collapsed } }),
+  setMethodExpanded: (id, expanded) => {
+    const others = get().expandedMethods.filter((m) => m !== id);
+    set({ expandedMethods: expanded ? [...others, id] : others });
+  },
+  setHiddenSeries: (hiddenSeries) => set({ hiddenSeries }),
 }));
 
 /** The chosen methods in registry order, with their settings. */

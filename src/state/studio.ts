@@ -1,18 +1,16 @@
-// Opening the studio: once the engine is up, fetch the method list, load the built-in model and
-// then the built-in data set, so everything works with no download. Runs once per page.
+// Opening the studio: once the engine is up, fetch the method list, then restore the workspace
+// (workspace.ts): the last settings, run, model and data, or the built-in model and data set on a
+// first visit, so everything works with no download. Runs once per page.
 
-import { useDataStore } from './dataStore';
 import { engineClient } from './engineStore';
 import { useModelStore } from './modelStore';
 import { useSettingsStore } from './settingsStore';
+import { restoreWorkspace } from './workspace';
 import { errorMessage } from '../errors';
 
-let started = false;
+export { datasetParams } from './dataStore';
 
-export function datasetParams(): { seqLen: number; validationFraction: number; seed: number } {
-  const { seqLen, validationFraction, seed } = useSettingsStore.getState().shared;
-  return { seqLen, validationFraction, seed };
-}
+let started = false;
 
 export async function openStudio(): Promise<void> {
   if (started) return;
@@ -22,7 +20,5 @@ export async function openStudio(): Promise<void> {
   } catch (error) {
     useModelStore.setState({ error: { what: 'methods', message: errorMessage(error) } });
   }
-  if (await useModelStore.getState().loadBuiltin()) {
-    await useDataStore.getState().loadBuiltin('math', datasetParams());
-  }
+  await restoreWorkspace();
 }

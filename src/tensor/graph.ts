@@ -17,6 +17,8 @@
 
 import type { GpuContext } from '../gpu/context';
 import type { GpuTensor } from '../gpu/tensor';
+import { gpuContextOf } from './gpuContextOf';
+import type { Runtime } from './runtime';
 import { Tensor } from './tensor';
 import { addInto } from './gradAccumulate';
 import { InternalError } from '../errors';
@@ -35,11 +37,16 @@ export class Graph {
   /** Whether some op saw an input that requires a gradient (even with gradients off): checkpoint() asks. */
   private reachedGrad = false;
 
+  /** The full context, for the ops that record kernels; models, adapters and train pass and see only the Runtime. */
+  readonly ctx: GpuContext;
+
   constructor(
-    readonly ctx: GpuContext,
+    rt: Runtime,
     /** When false, ops record nothing (inference, evaluation). */
     readonly gradEnabled = true,
-  ) {}
+  ) {
+    this.ctx = gpuContextOf(rt);
+  }
 
   /** Wraps a new activation produced by an op; it is released by dispose(). */
   output(data: GpuTensor, inputs: readonly Tensor[], name: string): Tensor {

@@ -1,19 +1,21 @@
 // How code above the tensor layer (models, adapters, trainers) creates and reads GPU values
 // without touching buffers: parameters from host arrays, token-id and target inputs for a step,
-// asynchronous reads. `Runtime` is the GPU context under the name those layers use.
+// asynchronous reads, all through the narrow `Runtime` (runtime.ts), re-exported here.
 // Frozen 16-bit parameters (halfParameter) stay packed on the GPU, two per u32 (gpu/tensor.ts);
 // readTensor decodes them, and expandedWeight / cloneParameter make the f32 copies that inits,
 // merges and full fine-tuning need. Trainable tensors, gradients and optimizer state are f32.
 
-import type { GpuContext } from '../gpu/context';
 import type { GpuTensor, HalfFormat } from '../gpu/tensor';
 import { decodeHalf } from '../io/halfFloat';
 import { copy, fill } from '../kernels/elementwise';
 import { unpackHalf, uploadHalf } from '../kernels/half';
+import { copyColumns } from '../kernels/slice';
 import type { Graph } from './graph';
+import { gpuContextOf } from './gpuContextOf';
+import type { Runtime } from './runtime';
 import { Tensor } from './tensor';
 
-export type Runtime = GpuContext;
+export type { Runtime } from './runtime';
 
 /** A parameter (leaf) from host data: f32 [shape], trainable or frozen. Release with releaseTensor. */
 export function parameterFromArray(rt: Runtime, data: Float32Array, shape: readonly number[], name: string, trainable: boolean): Tensor {
@@ -25,7 +27,7 @@ export function parameterFromArray(rt: Runtime, data: Float32Array, shape: reado
  * stream (safetensors' F16/BF16 bytes). Linear layers, the LM head and the embedding read it packed.
  */
 export function halfParameter(rt: Runtime, bits: Uint8Array | Uint16Array, shape: readonly number[], format: HalfFormat, name: string): Tensor {
-  return Tensor.leaf(uploadHalf(rt, bits, shape, format, name), false, name);
+  return Tensor.leaf(uploadHalf(gpuContextOf(rt), bits, shape, format, name), false, name);
 }
 
 /** Whether a tensor is kept packed as 16-bit floats (frozen; never updated in place). */
@@ -39,7 +41,7 @@ export function isPacked(t: Tensor): boolean {
  */
 export function expandedWeight(rt: Runtime, t: Tensor): { readonly tensor: Tensor; readonly owned: boolean } {
   if (!isPacked(t)) return { tensor: t, owned: false };
-  return { tensor: Tensor.leaf(unpackHalf(rt, t.data), false, t.name), owned: true };
+  return { tensor: Tensor.leaf(unpackHalf(gpuContextOf(rt), t.data), false, t.name), owned: true };
 }
 
 /** Token ids for one step, u32 [shape]; released with the graph. */
@@ -82,13 +84,30 @@ export function zeroGrads(rt: Runtime, tensors: readonly Tensor[]): void {
 
 /** A zero-filled parameter f32 [shape]. */
 export function zerosParameter(rt: Runtime, shape: readonly number[], name: string, trainable: boolean): Tensor {
-  return Tensor.leaf(fill(rt, rt.empty(shape, 'f32', name), 0), trainable, name);
+  return filledParameter(rt, shape, 0, name, trainable);
+}
+
+/** A zero-filled f32 tensor [shape] (optimizer state, accumulators); the caller releases it. */
+export function zeros(rt: Runtime, shape: readonly number[], what: string): GpuTensor {
+  return fill(gpuContextOf(rt), rt.empty(shape, 'f32', what), 0);
+}
+
+/** A parameter f32 [shape] with every element `value`. */
+export function filledParameter(rt: Runtime, shape: readonly number[], value: number, name: string, trainable: boolean): Tensor {
+  return Tensor.leaf(fill(gpuContextOf(rt), rt.empty(shape, 'f32', name), value), trainable, name);
+}
+
+/** x[:, :width] [rows, width] of x [rows, cols] as a new f32 tensor the caller releases (a slice that is not a view). */
+export function leadingColumns(rt: Runtime, x: GpuTensor, width: number, what: string): GpuTensor {
+  const [rows = 1] = x.shape;
+  return copyColumns(gpuContextOf(rt), x, rt.empty([rows, width], 'f32', what), { srcOffset: 0, dstOffset: 0, width });
 }
 
 /** A new f32 copy of `t`'s values, same shape (packed ones expanded exactly); the caller releases it. */
 export function f32Copy(rt: Runtime, t: Tensor, what: string): GpuTensor {
   const out = rt.empty(t.shape, 'f32', what);
-  return isPacked(t) ? unpackHalf(rt, t.data, out) : copy(rt, t.data, out);
+  const ctx = gpuContextOf(rt);
+  return isPacked(t) ? unpackHalf(ctx, t.data, out) : copy(ctx, t.data, out);
 }
 
 /** A parameter holding an f32 copy of `source`'s values (full fine-tuning's own weights; packed ones expanded). */

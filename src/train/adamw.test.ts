@@ -2,7 +2,8 @@
 // several steps with a changing learning rate, weight decay on some parameters only, a gradScale
 // tensor, a parameter skipped at one step, repeatability, state accounting; and the multi-tensor
 // dispatch bit for bit against the per-parameter kernel (adamw_step) under several chunkings
-// (K parameters per dispatch, state chunks that cut parameters), with optimizer groups (lrScale).
+// (K parameters per dispatch, state chunks that cut parameters), with optimizer groups (lrScale);
+// its state read back and written into a fresh optimizer continues bit for bit (checkpoints).
 
 import { describe, expect, it } from 'vitest';
 import type { GpuContext } from '../gpu/context';
@@ -10,7 +11,8 @@ import { testContext } from '../test/gpu';
 import { randomArray, relativeError } from '../test/reference';
 import { Tensor } from '../tensor/tensor';
 import { gridFor } from '../kernels/elementwise';
-import { AdamW, adamwShader, MAX_TENSORS_PER_DISPATCH, multiTensorSource, type AdamWChunking } from './adamw';
+import { adamwShader, MAX_TENSORS_PER_DISPATCH, multiTensorSource } from '../kernels/adamw';
+import { AdamW, type AdamWChunking } from './adamw';
 
 interface RefState {
   p: Float64Array;
@@ -163,6 +165,60 @@ describe('AdamW', () => {
     const second = await run(ctx, { scale: 0.5, eps: 1e-3 });
     first.params.forEach((p, i) => expect(Array.from(second.params[i]!)).toEqual(Array.from(p)));
     expect(ctx.stats().liveBytes).toBe(live);
+  });
+
+  it('reads its state back (m, v, t per parameter, across cut chunks) and, written into a fresh optimizer, continues bit for bit', async () => {
+    const ctx = await testContext();
+    const sizes = [33, 7, 100, 1];
+    const chunking: AdamWChunking = { maxTensors: 2, maxStateBytes: 8 * 40 }; // the 100-element parameter is cut in three
+    const make = (seed: number) => sizes.map((n, i) => Tensor.leaf(ctx.uploadF32(randomArray(n, seed + i), [n]), true, `p${i}`));
+    const stepAll = (opt: AdamW, params: Tensor[], step: number, skip?: number) => {
+      params.forEach((p, i) => {
+        if (i !== skip) p.grad = ctx.uploadF32(randomArray(p.data.size, 500 + 10 * step + i), p.shape);
+      });
+      opt.step(0.01 * (step + 1));
+      opt.zeroGrad();
+    };
+    const straightParams = make(300);
+    const straight = new AdamW(
+      ctx,
+      straightParams.map((tensor, i) => ({ tensor, weightDecay: i % 2 === 0 })),
+      { weightDecay: 0.1 },
+      chunking,
+    );
+    const resumedParams = make(300);
+    const first = new AdamW(
+      ctx,
+      resumedParams.map((tensor, i) => ({ tensor, weightDecay: i % 2 === 0 })),
+      { weightDecay: 0.1 },
+      chunking,
+    );
+    for (let step = 0; step < 3; step++) {
+      stepAll(straight, straightParams, step, step === 1 ? 2 : undefined);
+      stepAll(first, resumedParams, step, step === 1 ? 2 : undefined);
+    }
+    const state = await first.readState();
+    expect(state.map((s) => s.steps)).toEqual([3, 3, 2, 3]);
+    expect(state.map((s) => s.tensor)).toEqual(resumedParams);
+    first.destroy();
+    const second = new AdamW(
+      ctx,
+      resumedParams.map((tensor, i) => ({ tensor, weightDecay: i % 2 === 0 })),
+      { weightDecay: 0.1 },
+      chunking,
+    );
+    second.writeState(state);
+    expect((await second.readState()).map((s) => [...s.m, ...s.v])).toEqual(state.map((s) => [...s.m, ...s.v]));
+    for (let step = 3; step < 5; step++) {
+      stepAll(straight, straightParams, step);
+      stepAll(second, resumedParams, step);
+    }
+    for (const [i, p] of straightParams.entries()) {
+      expect(new Uint32Array((await ctx.read(resumedParams[i]!.data)).buffer)).toEqual(new Uint32Array((await ctx.read(p.data)).buffer));
+    }
+    straight.destroy();
+    second.destroy();
+    ctx.release(...straightParams.map((p) => p.data), ...resumedParams.map((p) => p.data));
   });
 
   it('rejects bad hyperparameters and a mis-sized gradScale', async () => {

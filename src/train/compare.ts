@@ -4,13 +4,35 @@
 // Validation every `evalEvery` steps on the same validation batches for every method.
 // InterleavedRun is that loop's step; the studio (worker/studioRun.ts) and the study
 // (cli/study/run.ts) drive it themselves: pausing, adding methods mid-way, keeping the adapters.
+// Health (train/health.ts): a method whose loss or gradient norm comes back non-finite stops
+// alone (`stopped`, with `halt` naming the step, layer and tensor); the others go on. A diverging
+// loss is flagged on the step's metrics (`diverging`) and stays on the method (`health.flag`).
+// Checkpoints (train/checkpoint.ts): runComparison saves one every N steps and at the end or on a
+// stop, and resumes from one.
 
-import type { CalibrationBatch, InitProgress, MethodDefinition, MethodId, MethodSettings } from '../adapters/types';
+import { resolveSettings, type CalibrationBatch, type InitProgress, type MethodDefinition, type MethodId, type MethodSettings } from '../adapters/types';
+import { methodById } from '../adapters/registry';
+import type { Checkpoint, MethodHistory, RunIdentity } from '../io/checkpointFile';
 import type { CausalLM } from '../models/causalLM';
 import type { Runtime } from '../tensor/values';
+import { captureCheckpoint, checkResume, restoreCheckpoint, type CapturedCheckpoint } from './checkpoint';
+import { DivergenceMonitor, diagnoseNonFinite, type DivergenceFlag, type NonFiniteReport } from './health';
 import { startMethod, type MethodContext, type MethodStart, type StartedMethod } from './methodRun';
 import type { Schedule } from './schedule';
 import type { Batch, StepMetrics } from './trainer';
+
+/** A step's metrics as a run reports them: with the time it took and whether the loss is diverging (health.ts). */
+export type RunStepMetrics = StepMetrics & { readonly ms: number; readonly diverging?: boolean };
+
+/** Checkpoints of a runComparison: saved every `every` steps (0: only at the end or on a stop); `resume` continues one. */
+export interface CompareCheckpoints {
+  /** What a resume must match (model, data, seed, steps, shared settings). */
+  readonly identity: RunIdentity;
+  readonly every: number;
+  readonly save: (checkpoint: CapturedCheckpoint) => Promise<void>;
+  /** A checkpoint read back, and where it came from (for messages). */
+  readonly resume?: { readonly checkpoint: Checkpoint; readonly where: string };
+}
 
 export interface MethodChoice {
   readonly id: MethodId;
@@ -39,10 +61,21 @@ export interface CompareOptions {
   readonly checkpointing?: boolean;
   readonly calibration?: (count: number) => readonly CalibrationBatch[];
   readonly onInit?: (progress: InitProgress) => void;
-  readonly onStep?: (method: MethodId, metrics: StepMetrics & { ms: number }) => void;
+  readonly onStep?: (method: MethodId, metrics: RunStepMetrics) => void;
   readonly onEval?: (method: MethodId, step: number, loss: number) => void;
-  /** Checked between steps; returning true stops the run. */
+  /** Checked between steps; returning true stops the run (after a checkpoint, when checkpoints are on). */
   readonly shouldStop?: () => boolean;
+  readonly checkpoints?: CompareCheckpoints;
+  /** Called after a checkpoint is saved, with the steps it holds. */
+  readonly onCheckpoint?: (step: number) => void;
+  /** Called once the methods hold a checkpoint's state, with the step training continues from. */
+  readonly onResume?: (step: number) => void;
+  /** A method stopped: its loss or gradient norm was not finite; where (health.ts). Called before its onStep. */
+  readonly onHalt?: (method: MethodId, halt: NonFiniteReport) => void;
+  /** A method's loss was first flagged as diverging (health.ts); it trains on. Called before its onStep. */
+  readonly onDiverging?: (method: MethodId, flag: DivergenceFlag) => void;
+  /** After every method is initialised, before the first step (the CLI releases the base no method reads: baseRelease.ts). */
+  readonly afterInit?: (methods: readonly StartedMethod[]) => Promise<void> | void;
 }
 
 export interface MethodReport {
@@ -51,13 +84,18 @@ export interface MethodReport {
   /** Adapter tensors, owned bases and optimizer state (the shared base not counted). */
   readonly bytes: number;
   readonly initMs: number;
-  readonly steps: (StepMetrics & { ms: number })[];
+  readonly steps: RunStepMetrics[];
   readonly validation: { step: number; loss: number }[];
   readonly trainMs: number;
   /** The pool's highest live bytes during this method's steps (everything live then: every method's tensors, this step). */
   readonly peakGpuBytes: number;
-  /** Set when the run stopped (non-finite loss). */
-  readonly stoppedAt?: { step: number; reason: string };
+  /**
+   * Set when the method stopped: at update `step` (from 1), its loss or gradient norm not finite;
+   * `reason` names the layer and the tensor found first (health.ts), also given apart.
+   */
+  readonly stoppedAt?: { step: number; reason: string; source?: string; layer?: string; tensor?: string };
+  /** Set when its loss was first flagged as diverging (health.ts's rule); it kept training. */
+  readonly diverging?: DivergenceFlag;
 }
 
 /** What the methods of one interleaved run share. */
@@ -76,14 +114,18 @@ export interface RunSetup extends MethodContext {
 /** A method in the run, with the caller's record of it. */
 export type RunningMethod<T> = StartedMethod & {
   readonly startStep: number;
-  /** Set by the step whose loss is not finite: from then on it neither trains nor evaluates. */
+  /** Set by the step whose loss or gradient norm is not finite: from then on it neither trains nor evaluates. */
   stopped: boolean;
+  /** Why it stopped: the first non-finite tensor (health.ts). */
+  halt?: NonFiniteReport;
+  /** Its loss's divergence monitor (restored from a checkpoint on resume). */
+  health: DivergenceMonitor;
   readonly record: T;
 };
 
 export interface StepHandlers<T> {
   /** After each method's step, awaited before the next method steps. */
-  readonly onStep?: (method: RunningMethod<T>, metrics: StepMetrics & { ms: number }) => Promise<void> | void;
+  readonly onStep?: (method: RunningMethod<T>, metrics: RunStepMetrics) => Promise<void> | void;
   readonly onEval?: (method: RunningMethod<T>, loss: number) => Promise<void> | void;
 }
 
@@ -111,7 +153,7 @@ export class InterleavedRun<T> {
       },
       { ...setup.schedule, warmupSteps: Math.min(setup.schedule.warmupSteps, totalSteps), totalSteps },
     );
-    const method = { ...started, startStep, stopped: false, record: record(started) };
+    const method: RunningMethod<T> = { ...started, startStep, stopped: false, health: new DivergenceMonitor(), record: record(started) };
     this.methods.push(method);
     return method;
   }
@@ -125,7 +167,8 @@ export class InterleavedRun<T> {
    * Step `index`: every method not stopped trains on `batch`; then, when due, each is validated.
    * All methods' steps are recorded before any metrics are awaited, so the GPU runs one method's
    * step while the CPU records the next; metrics are handled in the methods' order. `ms` is from
-   * recording a method's step to its metrics arriving.
+   * recording a method's step to its metrics arriving. A method whose metrics come back
+   * non-finite is diagnosed (health.ts) and stopped before its handler runs.
    */
   async step(index: number, batch: Batch, on: StepHandlers<T>): Promise<void> {
     const recorded = this.methods
@@ -135,10 +178,16 @@ export class InterleavedRun<T> {
         const metrics = method.trainer.step(batch).then((m) => ({ ...m, ms: performance.now() - start }));
         return { method, metrics };
       });
+    const done = index + 1;
+    // When one method's step fails (a lost device fails them all), nothing awaits the others' any more.
+    for (const { metrics } of recorded) metrics.catch(() => undefined);
     for (const { method, metrics } of recorded) {
-      const row = await metrics;
-      method.stopped = !Number.isFinite(row.loss);
-      await on.onStep?.(method, row);
+      const row: RunStepMetrics = await metrics;
+      if (row.nonFinite) {
+        method.halt = await diagnoseNonFinite(this.rt, method.trainer, batch, done, row.nonFinite);
+        method.stopped = true;
+      }
+      await on.onStep?.(method, method.health.observe(done, row.loss) ? { ...row, diverging: true } : row);
     }
     const batches = this.setup.validationBatches;
     if (batches.length === 0 || !this.evaluatesAfter(index)) return;
@@ -158,11 +207,40 @@ export class InterleavedRun<T> {
 
 type Report = { -readonly [K in keyof MethodReport]: MethodReport[K] };
 
+/** A report as a checkpoint keeps it (MethodHistory), and back. */
+function historyOf(report: MethodReport): MethodHistory {
+  return { steps: report.steps, validation: report.validation, trainMs: report.trainMs, peakGpuBytes: report.peakGpuBytes };
+}
+
+/** The run's choices as resolved for add(): the settings, learning rate, clip and weight decay each method gets. */
+export function resolvedChoices(
+  options: Pick<CompareOptions, 'methods' | 'clipNorm' | 'weightDecay'> & { readonly schedule: { readonly peak: number } },
+): MethodStart[] {
+  return options.methods.map((choice) => ({
+    ...choice,
+    settings: resolveSettings(choice.definition ?? methodById(choice.id), choice.settings),
+    learningRate: choice.learningRate ?? options.schedule.peak,
+    clipNorm: choice.clipNorm ?? options.clipNorm,
+    weightDecay: choice.weightDecay ?? options.weightDecay,
+  }));
+}
+
+/**
+ * Every method initialised, then trained step by step on the same batches, with validation every
+ * `evalEvery` steps. With `checkpoints`, a checkpoint is saved every `every` steps, after the last
+ * step, and when `shouldStop` ends the run early; with `checkpoints.resume`, the run is checked
+ * against it before any init, the methods are initialised and given its state, and training
+ * continues from its step with the reports holding the whole history.
+ */
 export async function runComparison(rt: Runtime, options: CompareOptions): Promise<MethodReport[]> {
+  const choices = resolvedChoices(options);
+  const saving = options.checkpoints;
+  const resume = saving?.resume;
+  if (resume) checkResume(resume.checkpoint, resume.where, saving.identity, choices);
   const run = new InterleavedRun<Report>(rt, { ...options, onProgress: options.onInit });
   try {
-    for (const choice of options.methods) {
-      await run.add({ ...choice, learningRate: choice.learningRate ?? options.schedule.peak }, (m) => ({
+    for (const choice of choices) {
+      await run.add(choice, (m) => ({
         id: m.id,
         trainableParams: m.trainableParams,
         bytes: m.bytes,
@@ -173,24 +251,59 @@ export async function runComparison(rt: Runtime, options: CompareOptions): Promi
         peakGpuBytes: 0,
       }));
     }
-    for (let step = 0; step < options.steps; step++) {
+    await options.afterInit?.(run.methods);
+    let first = 0;
+    if (resume) {
+      first = await restoreCheckpoint(rt, run, resume.checkpoint, resume.where, saving.identity);
+      resume.checkpoint.manifest.methods.forEach((saved, i) => {
+        const { record, halt, health } = run.methods[i]!;
+        if (saved.history) Object.assign(record, { ...saved.history, steps: [...saved.history.steps], validation: [...saved.history.validation] });
+        if (halt) record.stoppedAt = stoppedAtOf(halt);
+        if (health.flag) record.diverging = health.flag;
+      });
+      options.onResume?.(first);
+    }
+    let saved = first;
+    const save = async (step: number) => {
+      if (!saving || step === saved) return;
+      await saving.save(await captureCheckpoint(rt, run, { identity: saving.identity, step, history: (m) => historyOf(m.record) }));
+      saved = step;
+      options.onCheckpoint?.(step);
+    };
+    let step = first;
+    for (; step < options.steps; step++) {
       if (options.shouldStop?.()) break;
-      await run.step(step, options.trainBatch(step), {
-        onStep: ({ id, record, stopped, trainer }, row) => {
+      const index = step;
+      await run.step(index, options.trainBatch(index), {
+        onStep: ({ id, record, halt, health, trainer }, row) => {
           record.trainMs += row.ms;
-          record.peakGpuBytes = trainer.peakGpuBytes;
+          record.peakGpuBytes = Math.max(record.peakGpuBytes, trainer.peakGpuBytes);
           record.steps.push(row);
+          if (halt && !record.stoppedAt) {
+            record.stoppedAt = stoppedAtOf(halt);
+            options.onHalt?.(id, halt);
+          }
+          if (health.flag && !record.diverging) {
+            record.diverging = health.flag;
+            options.onDiverging?.(id, health.flag);
+          }
           options.onStep?.(id, row);
-          if (stopped) record.stoppedAt = { step, reason: `the loss became ${row.loss} at step ${step}` };
         },
         onEval: ({ id, record }, loss) => {
-          record.validation.push({ step: step + 1, loss });
-          options.onEval?.(id, step + 1, loss);
+          record.validation.push({ step: index + 1, loss });
+          options.onEval?.(id, index + 1, loss);
         },
       });
+      if (saving && saving.every > 0 && (index + 1) % saving.every === 0) await save(index + 1);
     }
+    await save(step);
     return run.methods.map((m) => m.record);
   } finally {
     run.release();
   }
+}
+
+/** MethodReport.stoppedAt from a diagnosis. */
+export function stoppedAtOf(halt: NonFiniteReport): NonNullable<MethodReport['stoppedAt']> {
+  return { step: halt.step, reason: halt.message, source: halt.source, layer: halt.layer, tensor: halt.tensor };
 }

@@ -11,23 +11,34 @@
 // The totals are checked against the device's per-buffer limit always, and against a total
 // budget when one is known (browsers and Dawn do not report a GPU's memory: the CLI's
 // --memory-budget, the studio's setting).
+// Row blocks: a matrix over the per-buffer limits (an embedding or LM head) is held as row blocks
+// (gpu/rowBlocks.ts), each rounded to its own size class; a head in blocks adds a scratch
+// [R, rows of a block] to the LM-head loss; the largest buffer is then one block.
+// The shared base after the inits: when no method of the run reads the shared projection weights
+// (4-bit methods quantize them into bases of their own; full fine-tuning trains its own copy), the
+// hosts release them after the inits (train/baseRelease.ts), and the steps hold the base without
+// them (`releaseBase`, on by default). The inits still need the whole base: `initBytes` is the
+// run's bytes while its last method initialises (every earlier method's tensors, the whole base and
+// one layer's f32 working copies), and the run's total is the larger of that and the steps.
 
 import { METHODS } from '../adapters/registry';
 import { resolveSettings, type LayerShape, type MethodDefinition, type MethodSettings } from '../adapters/types';
 import { formatBytes } from '../errors';
-import { sizeClassOf } from '../gpu/pool';
+import { sizeClassOf } from '../tensor/runtime';
 import {
   expectedTensors,
   largestStepBuffer,
   memoryEstimate,
   paramCount,
   stepActivationBytes,
+  type ExpectedTensor,
   type LargestBuffer,
   type MemoryEstimateOptions,
   type ModelConfig,
   type StepShape,
 } from '../io/hfConfig';
 import { lmHeadChunkRows, type BufferLimits } from '../tensor/ops/lmHeadLoss';
+import { rowBlockRows } from '../tensor/rowBlockValues';
 
 export interface PlanSetup {
   readonly config: ModelConfig;
@@ -54,6 +65,12 @@ export interface MethodMemoryPlan {
   /** One training step's own bytes at its peak, without and with activation checkpointing. */
   readonly activationBytes: { readonly plain: number; readonly checkpointed: number };
   readonly largestBuffer: LargestBuffer;
+  /** Of sharedBaseBytes, the targeted projections' weights: what a release frees (train/baseRelease.ts). */
+  readonly releasableBaseBytes: number;
+  /** Whether the method reads the shared projection weights after its init (false: 4-bit bases of its own, or its own model copy). */
+  readonly keepsSharedBase: boolean;
+  /** f32 working copies its init makes of one layer at a time (the expanded W and a residual or dequantized copy). */
+  readonly initScratchBytes: number;
 }
 
 /** Block index of a projection's module path (`model.layers.3.mlp.up_proj`, `h.3.attn.c_attn`). */
@@ -75,8 +92,23 @@ export function planMethod(setup: PlanSetup, method: MethodDefinition, settings:
     }
   }
   const lmHeadRows = lmHeadChunkRows(batch * seqLen, config.vocabSize, setup.limits);
-  const shape: StepShape = { batch, seqLen, lmHeadRows, adapterActivations, roundBuffer: sizeClassOf };
-  const estimate = memoryEstimate(config, { ...shape, weightBytesPerParam: setup.weightBytesPerParam ?? 4, trainableParams: plan.trainableParams });
+  const { hiddenSize: C, vocabSize: V } = config;
+  const headBlocks = rowBlockRows(V, C, setup.limits);
+  const lmHeadBlockRows = headBlocks.length > 1 ? Math.max(...headBlocks) : undefined;
+  const shape: StepShape = { batch, seqLen, lmHeadRows, adapterActivations, roundBuffer: sizeClassOf, lmHeadBlockRows };
+  const weightBytesPerParam = setup.weightBytesPerParam ?? 4;
+  const heldBytes = (t: ExpectedTensor, bytes: number) => heldTensorBytes(t, bytes, setup.limits);
+  const estimate = memoryEstimate(config, { ...shape, weightBytesPerParam, trainableParams: plan.trainableParams, heldBytes });
+  const targeted = new Set(setup.layers.map((l) => `${l.name}.weight`));
+  const releasableBaseBytes = expectedTensors(config)
+    .filter((t) => targeted.has(t.name))
+    .reduce(
+      (n, t) =>
+        n +
+        heldBytes(t, Math.ceil(t.shape.reduce((a, b) => a * b, 1) * (typeof weightBytesPerParam === 'number' ? weightBytesPerParam : weightBytesPerParam(t)))),
+      0,
+    );
+  const largestLayer = Math.max(0, ...setup.layers.map((l) => l.out * l.in));
   // The pool's slack on the model's own f32 shapes stands in for tensors whose shapes the plan does not list.
   const sizes = expectedTensors(config).map((t) => 4 * t.shape.reduce((a, b) => a * b, 1));
   const slack = sizes.reduce((n, b) => n + sizeClassOf(b), 0) / sizes.reduce((n, b) => n + b, 0);
@@ -90,13 +122,29 @@ export function planMethod(setup: PlanSetup, method: MethodDefinition, settings:
     trainableBytes,
     gradientBytes: Math.ceil(4 * plan.trainableParams * slack),
     activationBytes: { plain: estimate.activationBytes, checkpointed: stepActivationBytes(config, { ...shape, checkpointing: true }) },
-    largestBuffer: largestStepBuffer(config, batch, seqLen, { lmHeadRows, embeddingTrains: method.family === 'dense' }),
+    largestBuffer: largestStepBuffer(config, batch, seqLen, { lmHeadRows, embeddingTrains: method.family === 'dense', embeddingBlockRows: lmHeadBlockRows }),
+    releasableBaseBytes,
+    keepsSharedBase: method.quantError === undefined && method.family !== 'dense',
+    initScratchBytes: plan.ownBaseBytes > 0 ? 2 * sizeClassOf(4 * largestLayer) : 0,
   };
 }
 
+/** Pool bytes of a frozen tensor of `bytes` as held: one buffer, or its row blocks when its f32 form is over the limits. */
+function heldTensorBytes(t: ExpectedTensor, bytes: number, limits: BufferLimits): number {
+  if (t.shape.length !== 2) return sizeClassOf(bytes);
+  const [rows, cols] = t.shape as [number, number];
+  const blocks = rowBlockRows(rows, cols, limits, t.name);
+  if (blocks.length === 1) return sizeClassOf(bytes);
+  return blocks.reduce((n, r) => n + sizeClassOf(Math.ceil((bytes * r) / rows)), 0);
+}
+
 export interface RunMemoryPlan {
-  /** At the run's peak: the shared base once, every method's own bases and trainables, the largest step's activations. */
+  /** At the run's peak: the larger of the last init (initBytes) and the steps (the shared base once, every method's own bases and trainables, the largest step's activations). */
   readonly totalBytes: number;
+  /** While the last method initialises: the whole shared base, every method's tensors and AdamW state, one layer's f32 working copies. */
+  readonly initBytes: number;
+  /** Shared projection weights released after the inits (no method reads them; train/baseRelease.ts); 0 when any method keeps them. */
+  readonly releasedBaseBytes: number;
   /**
    * Per method, the run's bytes while that method steps (what its measured pool peak compares
    * with): the others hold their tensors and AdamW state but no gradients then.
@@ -105,13 +153,23 @@ export interface RunMemoryPlan {
   readonly largestBuffer: LargestBuffer;
 }
 
-export function planRun(methods: readonly MethodMemoryPlan[], checkpointing: boolean): RunMemoryPlan {
-  if (methods.length === 0) return { totalBytes: 0, whileStepping: [], largestBuffer: { bytes: 0, what: 'nothing' } };
+export interface RunPlanOptions {
+  /** The host releases the shared projection weights no method reads after the inits (train/baseRelease.ts); default true. */
+  readonly releaseBase?: boolean;
+}
+
+export function planRun(methods: readonly MethodMemoryPlan[], checkpointing: boolean, options: RunPlanOptions = {}): RunMemoryPlan {
+  if (methods.length === 0) return { totalBytes: 0, initBytes: 0, releasedBaseBytes: 0, whileStepping: [], largestBuffer: { bytes: 0, what: 'nothing' } };
   const shared = Math.max(...methods.map((m) => m.sharedBaseBytes));
+  const releasedBaseBytes =
+    (options.releaseBase ?? true) && methods.every((m) => !m.keepsSharedBase) ? Math.min(...methods.map((m) => m.releasableBaseBytes)) : 0;
   const held = methods.reduce((n, m) => n + m.ownBaseBytes + m.trainableBytes - m.gradientBytes, 0);
-  const whileStepping = methods.map((m) => shared + held + m.gradientBytes + (checkpointing ? m.activationBytes.checkpointed : m.activationBytes.plain));
+  const whileStepping = methods.map(
+    (m) => shared - releasedBaseBytes + held + m.gradientBytes + (checkpointing ? m.activationBytes.checkpointed : m.activationBytes.plain),
+  );
+  const initBytes = shared + held + Math.max(...methods.map((m) => m.initScratchBytes));
   const largestBuffer = methods.map((m) => m.largestBuffer).reduce((a, b) => (b.bytes > a.bytes ? b : a));
-  return { totalBytes: Math.max(...whileStepping), whileStepping, largestBuffer };
+  return { totalBytes: Math.max(initBytes, ...whileStepping), initBytes, releasedBaseBytes, whileStepping, largestBuffer };
 }
 
 export interface MemoryBudget {

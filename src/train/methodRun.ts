@@ -35,6 +35,8 @@ export interface MethodStart {
 
 export interface StartedMethod {
   readonly id: MethodId;
+  /** How it was started (a checkpoint records it, and a resume must start it the same way). */
+  readonly start: MethodStart;
   /** The settings with defaults filled in. */
   readonly settings: Readonly<Record<string, SettingValue>>;
   readonly adapted: AdaptedModel;
@@ -70,6 +72,7 @@ export async function startMethod(rt: Runtime, ctx: MethodContext, start: Method
   }
   return {
     id: method.id,
+    start,
     settings,
     adapted,
     trainer,

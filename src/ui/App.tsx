@@ -8,6 +8,7 @@ import { GpuPanel } from './GpuPanel';
 import { NoWebGpu } from './NoWebGpu';
 import { SelfTestPanel } from './SelfTestPanel';
 import { StudioTab } from './StudioTab';
+import { EngineNotice } from './EngineNotice';
 
 const TABS = [
   { id: 'studio', label: 'Studio' },
@@ -66,6 +67,7 @@ export function App() {
           ))}
         </nav>
       </header>
+      <EngineNotice />
       {incident && (
         <div className="banner error" role="alert">
           {incident}

@@ -12,7 +12,9 @@ import { datasetParams } from '../state/studio';
 import { DropZone } from './DropZone';
 import { NumberInput } from './NumberInput';
 import { DataPreviewTable } from './DataPreviewTable';
+import { ForgettingInput } from './ForgettingInput';
 import { formatCount } from './format';
+import { SetupSection } from './SetupSection';
 
 export function DataPanel() {
   const preview = useDataStore((s) => s.preview);
@@ -34,9 +36,18 @@ export function DataPanel() {
   }, [shared.seqLen, shared.validationFraction, shared.seed, modelName, refresh]);
 
   return (
-    <section className="panel" aria-labelledby="data-title" data-testid="data-panel">
-      <div className="panel-head">
-        <h2 id="data-title">Data</h2>
+    <SetupSection
+      id="data"
+      title="Data"
+      testId="data-panel"
+      summary={
+        loading
+          ? `Reading ${loading}…`
+          : preview
+            ? `${preview.name} · ${preview.train} train · ${preview.validation} validation · T ${shared.seqLen}`
+            : 'none yet'
+      }
+      actions={
         <span className="builtin-sets">
           Built-in:{' '}
           {BUILTIN_DATASETS.map((d) => (
@@ -45,7 +56,8 @@ export function DataPanel() {
             </button>
           ))}
         </span>
-      </div>
+      }
+    >
       <DropZone
         label="Drop a data file"
         hint="JSONL/JSON (text; prompt/completion; instruction/input/output; messages; question/answer), CSV/TSV, or plain text."
@@ -70,6 +82,7 @@ export function DataPanel() {
           onChange={(validationFraction) => setShared({ validationFraction })}
         />
       </div>
+      <ForgettingInput disabled={busy || !hasModel} />
       {loading && (
         <p className="muted" role="status">
           Reading {loading}…
@@ -149,6 +162,6 @@ export function DataPanel() {
           )}
         </div>
       )}
-    </section>
+    </SetupSection>
   );
 }

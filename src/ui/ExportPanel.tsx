@@ -1,15 +1,19 @@
 // Step 8: take it away. Per trained method: its PEFT adapter (refused, with the reason, for
 // methods that have no LoRA form), its merged model, a PEFT/TRL script for a CUDA machine. For
 // the comparison: curves as CSV/JSON, any chart as SVG/PNG, a self-contained HTML report.
+// Everything here is of the shown run (named above the table). Adapter and merged-model exports
+// need its trained weights in the worker (runStore `weights`): runs are saved without them.
 
 import { useEffect, useState } from 'react';
 import { useExportStore, type Packaging } from '../state/exportStore';
 import { useRunStore } from '../state/runStore';
 import { useSavedRunsStore } from '../state/savedRunsStore';
+import { RunTag } from './RunTag';
 import { useSettingsStore } from '../state/settingsStore';
 import { downloadBlob, downloadText } from '../state/download';
 import { chartPng, chartSvg, inlineSvg, pageCharts, type PageChart } from './chartExport';
-import { methodColor } from './methodColors';
+import { methodStyle } from './methodColors';
+import { SeriesSwatch } from './SeriesSwatch';
 import { errorMessage } from '../errors';
 
 const ACTIVE = ['initialising', 'running', 'paused', 'stopping'];
@@ -32,7 +36,8 @@ export function ExportPanel() {
   const phase = useRunStore((s) => s.phase);
   const series = useRunStore((s) => s.series);
   const infos = useSettingsStore((s) => s.methods);
-  const live = useSavedRunsStore((s) => s.live);
+  const weights = useRunStore((s) => s.weights);
+  const runName = useRunStore((s) => s.record?.name ?? 'run');
   const overlay = useSavedRunsStore((s) => s.overlay);
   const { busy, outcome, exportMethod, downloadScript, downloadCurves, downloadReport } = useExportStore();
   const [charts, setCharts] = useState<PageChart[]>([]);
@@ -47,10 +52,10 @@ export function ExportPanel() {
 
   if (methods.length === 0) return null;
   const active = ACTIVE.includes(phase);
-  const weightsWhy = !live
-    ? 'Weights are not saved with a run: train it again in this session to export its adapter or merged model.'
-    : active
-      ? 'Wait for the run to finish (or stop it).'
+  const weightsWhy = active
+    ? 'Wait for the run to finish (or stop it).'
+    : !weights
+      ? "This run's trained weights are not in memory (runs are saved without weights, and a new model releases them): Run again (Saved runs) to export its adapters or merged models."
       : undefined;
   const order = infos.map((m) => m.id);
   const chart = charts.find((c) => c.id === chartId) ?? charts[0];
@@ -59,8 +64,14 @@ export function ExportPanel() {
     if (!chart) return;
     setChartError(null);
     try {
-      if (kind === 'svg') downloadText(`${chart.id}.svg`, chartSvg(chart), 'image/svg+xml');
-      else downloadBlob(`${chart.id}.png`, await chartPng(chart));
+      const base = `${
+        runName
+          .replace(/[^A-Za-z0-9._-]+/g, '-')
+          .replace(/^-+|-+$/g, '')
+          .slice(0, 60) || 'run'
+      }-${chart.id}`;
+      if (kind === 'svg') downloadText(`${base}.svg`, chartSvg(chart), 'image/svg+xml');
+      else downloadBlob(`${base}.png`, await chartPng(chart));
     } catch (error) {
       setChartError(errorMessage(error));
     }
@@ -69,6 +80,7 @@ export function ExportPanel() {
   return (
     <section className="panel" aria-labelledby="export-title" data-testid="export-panel">
       <h2 id="export-title">Export</h2>
+      <RunTag />
       <div className="table-scroll">
         <table className="grid export-table">
           <thead>
@@ -87,7 +99,7 @@ export function ExportPanel() {
               return (
                 <tr key={id} data-testid={`export-${id}`}>
                   <td>
-                    <span className="swatch" style={{ background: methodColor(id, order) }} aria-hidden />
+                    <SeriesSwatch series={methodStyle(id, order)} width={20} />
                     {label}
                   </td>
                   <td>
@@ -123,7 +135,11 @@ export function ExportPanel() {
           </tbody>
         </table>
       </div>
-      {weightsWhy && !active && <p className="muted small">{weightsWhy}</p>}
+      {weightsWhy && !active && (
+        <p className="muted small" data-testid="export-no-weights">
+          {weightsWhy}
+        </p>
+      )}
       <div className="export-row">
         <span className="muted small">Comparison:</span>
         <button type="button" onClick={() => downloadCurves('csv')}>

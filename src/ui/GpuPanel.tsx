@@ -3,20 +3,31 @@
 
 import { useEngineStore } from '../state/engineStore';
 import { formatBytes } from '../errors';
+import { useSettingsStore } from '../state/settingsStore';
+import { SetupSection } from './SetupSection';
 
-export function GpuPanel() {
+/** `collapsible`: folds in the studio's set-up column, the adapter's name staying beside the title. */
+export function GpuPanel({ collapsible = false }: { collapsible?: boolean }) {
   const gpu = useEngineStore((s) => s.gpu);
   const status = useEngineStore((s) => s.status);
+  const folded = useSettingsStore((s) => collapsible && (s.collapsed.gpu ?? false));
+  const adapter = gpu ? gpu.description || gpu.device || 'not reported by the browser' : null;
+  const brief = gpu ? gpu.description || gpu.device || [gpu.vendor, gpu.architecture].filter(Boolean).join(' ') || 'unnamed adapter' : null;
   return (
-    <section className="panel" aria-labelledby="gpu-title" data-testid="gpu-panel">
-      <h2 id="gpu-title">GPU</h2>
+    <SetupSection
+      id="gpu"
+      title="GPU"
+      testId="gpu-panel"
+      collapsible={collapsible}
+      summary={<span data-testid={folded ? 'gpu-adapter' : undefined}>{brief ?? (status === 'starting' ? 'requesting a device…' : 'no device')}</span>}
+    >
       {!gpu ? (
         <p className="muted">{status === 'starting' ? 'Requesting an adapter and device…' : 'No device.'}</p>
       ) : (
         <>
           <dl className="facts">
             <dt>Adapter</dt>
-            <dd data-testid="gpu-adapter">{gpu.description || gpu.device || 'not reported by the browser'}</dd>
+            <dd data-testid={folded ? undefined : 'gpu-adapter'}>{adapter}</dd>
             <dt>Vendor</dt>
             <dd>{gpu.vendor || '—'}</dd>
             <dt>Architecture</dt>
@@ -47,7 +58,7 @@ export function GpuPanel() {
           </dl>
         </>
       )}
-    </section>
+    </SetupSection>
   );
 }
 

@@ -4,7 +4,8 @@
 import { useRunStore } from '../state/runStore';
 import { useSettingsStore } from '../state/settingsStore';
 import { formatBytes, formatCount, formatMs } from './format';
-import { methodColor } from './methodColors';
+import { methodStyle } from './methodColors';
+import { SeriesSwatch } from './SeriesSwatch';
 
 export function InitProgressList() {
   const methods = useRunStore((s) => s.methods);
@@ -24,7 +25,7 @@ export function InitProgressList() {
           const label = infos.find((m) => m.id === id)?.label ?? id;
           return (
             <li key={id}>
-              <span className="swatch" style={{ background: methodColor(id, order) }} aria-hidden />
+              <SeriesSwatch series={methodStyle(id, order)} width={20} />
               <span className="init-name">{label}</span>
               <progress max={r ? 1 : (p?.total ?? 1)} value={r ? 1 : (p?.done ?? 0)} aria-label={`${label} initialisation`} />
               <span className="small muted init-text">

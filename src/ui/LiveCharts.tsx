@@ -1,16 +1,26 @@
 // Step 6: the curves, live. Training loss, validation loss, throughput (trained and processed
 // tokens/s) and gradient norm against step or against the run's training tokens, one line per
-// method; a log-scale toggle and EMA smoothing for the per-step curves. References: the frozen
-// base model's validation loss at step 0 ("base") and ln V, the loss of a uniform guess.
+// method; a log-scale toggle and EMA smoothing for the per-step curves (the raw values stay drawn
+// faintly underneath). References: the frozen base model's validation loss at step 0 ("base") and
+// ln V, the loss of a uniform guess. A chart with nothing to draw says why.
 
 import { useMemo, useState } from 'react';
 import { evalRows, processedPerSecond, stepRows, tokensPerSecond, uniformLoss, withBasePoint, type XAxisKind } from './chartData';
 import { useChartRuns } from './overlayData';
 import { MetricChart, type ChartReference } from './MetricChart';
-import { BASE_MODEL_KEY, useRunStore } from '../state/runStore';
+import { BASE_MODEL_KEY, useRunStore, type RunPhase } from '../state/runStore';
+import type { ChartSeries } from './methodColors';
 import { useModelStore } from '../state/modelStore';
+import { RunTag } from './RunTag';
 
-const BASE = { id: BASE_MODEL_KEY, label: 'base (no adapter)', color: '#c9d1d9' };
+const BASE: ChartSeries = { id: BASE_MODEL_KEY, label: 'base (no adapter)', color: '#98a2b0', marker: 'circle' };
+
+/** Why a per-step chart of the page's run has no points yet. */
+function noStepsYet(phase: RunPhase): string {
+  if (phase === 'initialising') return 'No points yet: the methods are initialising; the first comes after the first step.';
+  if (phase === 'running' || phase === 'paused') return 'No points yet: waiting for the first step.';
+  return 'No points: the run ended before its first step.';
+}
 
 export function LiveCharts() {
   // The page's run plus a saved run overlaid dashed, if one is chosen (overlayData.ts).
@@ -18,7 +28,12 @@ export function LiveCharts() {
   const liveIds = useRunStore((s) => s.methods);
   const baseVal = useRunStore((s) => s.baseVal);
   const params = useRunStore((s) => s.params);
-  const vocab = useModelStore((s) => s.card?.vocab ?? 0);
+  const phase = useRunStore((s) => s.phase);
+  const data = useRunStore((s) => s.data);
+  const stepsDone = useRunStore((s) => Math.max(0, ...Object.values(s.series).map((p) => p.length)));
+  // The run's vocabulary, not the loaded model's: ln V belongs to the model the curves came from.
+  const loadedVocab = useModelStore((s) => s.card?.vocab ?? 0);
+  const vocab = useRunStore((s) => s.record?.modelInfo?.vocab) ?? loadedVocab;
   const [log, setLog] = useState(false);
   const [smoothing, setSmoothing] = useState(0);
   const [axis, setAxis] = useState<XAxisKind>('step');
@@ -41,6 +56,17 @@ export function LiveCharts() {
     params && params.clipNorm === 0
       ? 'Gradient norms are measured only with clipping on (the norm is computed by the clipping step): set Gradient clip above 0 under Training.'
       : undefined;
+  const raw = smoothing > 0;
+  const stepsEmpty = log && stepsDone > 0 ? 'Nothing above 0 to draw on a log scale: turn Log scale off.' : noStepsYet(phase);
+  const valEmpty =
+    data?.validation === 0
+      ? 'No validation rows: the data left none for validation (see Data).'
+      : params?.validationRows === 0
+        ? 'Validation is off: Validation rows is 0 under Training.'
+        : params && stepsDone < params.evalEvery
+          ? `No points yet: the first validation comes after step ${params.evalEvery} (Validate every, under Training).`
+          : stepsEmpty;
+  const processedEmpty = params ? stepsEmpty : 'This run does not say its batch and sequence length, which processed tokens need.';
 
   return (
     <section className="panel" aria-labelledby="charts-title" data-testid="live-charts">
@@ -69,6 +95,7 @@ export function LiveCharts() {
           <span className="small muted">{smoothing.toFixed(2)}</span>
         </div>
       </div>
+      <RunTag />
       {methodIds.length === 0 ? (
         <p className="muted">Start a comparison to see the curves grow, one line per method.</p>
       ) : (
@@ -82,6 +109,8 @@ export function LiveCharts() {
             testId="chart-loss"
             xAxis={axis}
             references={references}
+            raw={raw}
+            empty={stepsEmpty}
           />
           <MetricChart
             title="Validation loss"
@@ -93,6 +122,7 @@ export function LiveCharts() {
             xAxis={axis}
             dots
             references={references}
+            empty={valEmpty}
             note={baseVal === null ? undefined : `base: the model without any adapter, ${baseVal.toFixed(3)} nats/token at step 0.`}
           />
           <MetricChart
@@ -103,6 +133,8 @@ export function LiveCharts() {
             log={log}
             testId="chart-speed"
             xAxis={axis}
+            raw={raw}
+            empty={stepsEmpty}
           />
           <MetricChart
             title="Throughput, processed tokens"
@@ -112,6 +144,8 @@ export function LiveCharts() {
             log={log}
             testId="chart-processed"
             xAxis={axis}
+            raw={raw}
+            empty={processedEmpty}
           />
           <MetricChart
             title="Gradient norm"
@@ -121,7 +155,8 @@ export function LiveCharts() {
             log={log}
             testId="chart-grad"
             xAxis={axis}
-            note={gradNote}
+            raw={raw}
+            empty={gradNote ?? stepsEmpty}
           />
         </div>
       )}

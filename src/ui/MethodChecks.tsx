@@ -13,8 +13,9 @@ import type { SparsityCheck } from '../worker/protocol';
 import { stepRows } from './chartData';
 import { diagRows, memoryRows } from './diagData';
 import { formatCount } from './format';
-import { methodColor } from './methodColors';
+import { methodSeries } from './methodColors';
 import { MetricChart } from './MetricChart';
+import { RunTag } from './RunTag';
 
 const POOL = { id: 'pool', label: 'GPU pool, live (all methods)', color: '#98a2b0' };
 
@@ -40,7 +41,7 @@ export function MethodChecks() {
   const infos = useSettingsStore((s) => s.methods);
   const order = infos.map((m) => m.id);
   const label = (id: string) => infos.find((m) => m.id === id)?.label ?? id;
-  const methods = methodIds.map((id) => ({ id, label: label(id), color: methodColor(id, order) }));
+  const methods = methodIds.map((id) => methodSeries(id, label(id), order));
 
   const orthoIds = methodIds.filter((id) => (points[id] ?? []).some((p) => p.ortho !== undefined));
   const sparseIds = methodIds.filter((id) => (points[id] ?? []).some((p) => p.sparsity !== undefined));
@@ -67,6 +68,7 @@ export function MethodChecks() {
   return (
     <section className="panel" aria-labelledby="checks-title" data-testid="method-checks">
       <h2 id="checks-title">Method checks</h2>
+      <RunTag />
       <div className="chart-grid">
         {orthoIds.length > 0 && (
           <MetricChart

@@ -1,16 +1,27 @@
 // Step 4: which methods, each with its own settings form built from the registry's schema, and
-// the planning estimate (trainable parameters, memory) for the current settings and model.
+// the planning estimate (trainable parameters, memory) for the current settings and model. Each
+// method is one compact row (box, line style, estimate); its description and settings open on
+// demand, and on their own when the method is ticked. A ticked row that is closed says which
+// settings differ from the paper's defaults.
 
 import { useEffect, useMemo } from 'react';
 import { useEngineStore } from '../state/engineStore';
 import { useModelStore } from '../state/modelStore';
 import { useRunStore } from '../state/runStore';
 import { useSettingsStore } from '../state/settingsStore';
-import type { MethodEstimate, MethodInfo } from '../worker/protocol';
+import type { MethodEstimate, MethodInfo, SettingValue } from '../worker/protocol';
 import { formatBytes, formatCount } from './format';
 import { comparisonMemory } from './memoryPlan';
-import { methodColor } from './methodColors';
+import { methodStyle, type SeriesStyle } from './methodColors';
+import { SeriesSwatch } from './SeriesSwatch';
 import { SettingField } from './SettingField';
+import { SetupSection } from './SetupSection';
+
+/** "Rank r 4, Iterations T 2", or "paper defaults". */
+function changedSettings(method: MethodInfo, settings: Readonly<Record<string, SettingValue>>): string {
+  const changed = method.settings.filter((spec) => settings[spec.key] !== undefined && settings[spec.key] !== spec.default);
+  return changed.length === 0 ? 'paper defaults' : changed.map((spec) => `${spec.label} ${String(settings[spec.key])}`).join(', ');
+}
 
 export function MethodsPanel() {
   const methods = useSettingsStore((s) => s.methods);
@@ -43,13 +54,18 @@ export function MethodsPanel() {
   }, [estimates, choices, gpu]);
 
   const order = methods.map((m) => m.id);
+  const ticked = methods.filter((m) => choices[m.id]?.enabled).map((m) => m.label);
   return (
-    <section className="panel" aria-labelledby="methods-title" data-testid="methods-panel">
-      <h2 id="methods-title">Methods</h2>
+    <SetupSection
+      id="methods"
+      title="Methods"
+      testId="methods-panel"
+      summary={`${ticked.length === 0 ? 'none ticked' : ticked.join(', ')}${plan ? ` · ≈${formatBytes(plan.totalBytes)}` : ''}`}
+    >
       {methods.length === 0 && <p className="muted">Waiting for the engine…</p>}
       <ul className="methods">
         {methods.map((m) => (
-          <MethodItem key={m.id} method={m} color={methodColor(m.id, order)} estimate={estimates.find((e) => e.id === m.id)} disabled={busy} />
+          <MethodItem key={m.id} method={m} look={methodStyle(m.id, order)} estimate={estimates.find((e) => e.id === m.id)} disabled={busy} />
         ))}
       </ul>
       {plan && (
@@ -73,19 +89,21 @@ export function MethodsPanel() {
         Estimates are planned from the shapes (not measured): base weights, trainable parameters with gradients and AdamW moments, activations for one step at B
         × T.
       </p>
-    </section>
+    </SetupSection>
   );
 }
 
-function MethodItem({ method, color, estimate, disabled }: { method: MethodInfo; color: string; estimate?: MethodEstimate; disabled: boolean }) {
+function MethodItem({ method, look, estimate, disabled }: { method: MethodInfo; look: SeriesStyle; estimate?: MethodEstimate; disabled: boolean }) {
   const choice = useSettingsStore((s) => s.choices[method.id]);
+  const open = useSettingsStore((s) => s.expandedMethods.includes(method.id));
   const toggle = useSettingsStore((s) => s.toggleMethod);
+  const setExpanded = useSettingsStore((s) => s.setMethodExpanded);
   const setSetting = useSettingsStore((s) => s.setMethodSetting);
   const reset = useSettingsStore((s) => s.resetMethod);
   if (!choice) return null;
   const id = `method-${method.id}`;
   return (
-    <li className={choice.enabled ? 'method on' : 'method'} style={{ borderLeftColor: color }}>
+    <li className={choice.enabled ? 'method on' : 'method'} style={{ borderLeftColor: choice.enabled ? look.color : undefined }}>
       <div className="method-head">
         <label htmlFor={id} className="check">
           <input
@@ -93,37 +111,61 @@ function MethodItem({ method, color, estimate, disabled }: { method: MethodInfo;
             type="checkbox"
             checked={choice.enabled}
             disabled={disabled}
-            onChange={(e) => toggle(method.id, e.target.checked)}
+            onChange={(e) => {
+              toggle(method.id, e.target.checked);
+              setExpanded(method.id, e.target.checked);
+            }}
             aria-describedby={`${id}-summary`}
           />
           <strong>{method.label}</strong>
         </label>
+        <SeriesSwatch series={look} width={22} />
         {estimate && (
-          <span className={estimate.problem ? 'estimate fail' : 'estimate'} data-testid={`estimate-${method.id}`}>
+          <span
+            className={estimate.problem ? 'estimate fail' : 'estimate'}
+            data-testid={`estimate-${method.id}`}
+            title={
+              estimate.problem ?? `${formatCount(estimate.trainableParams)} trainable parameters, ≈${formatBytes(estimate.totalBytes)} of GPU memory (planned)`
+            }
+          >
             {estimate.problem ?? `${formatCount(estimate.trainableParams)} trainable · ≈${formatBytes(estimate.totalBytes)}`}
           </span>
         )}
+        <button
+          type="button"
+          className="method-open"
+          aria-expanded={open}
+          aria-controls={`${id}-details`}
+          aria-label={`${method.label}: description and settings`}
+          title={open ? 'Close' : 'Description and settings'}
+          onClick={() => setExpanded(method.id, !open)}
+        >
+          <span aria-hidden>{open ? '▾' : '▸'}</span>
+        </button>
       </div>
-      <p id={`${id}-summary`} className="muted small summary" title={method.paper}>
-        {method.summary}
-      </p>
-      {choice.enabled && method.settings.length > 0 && (
-        <fieldset className="method-settings" disabled={disabled}>
-          <legend className="sr-only">{method.label} settings</legend>
-          {method.settings.map((spec) => (
-            <SettingField
-              key={spec.key}
-              idPrefix={id}
-              spec={spec}
-              value={choice.settings[spec.key] ?? spec.default}
-              onChange={(v) => setSetting(method.id, spec.key, v)}
-            />
-          ))}
-          <button type="button" className="link small" onClick={() => reset(method.id)}>
-            Paper defaults
-          </button>
-        </fieldset>
-      )}
+      {choice.enabled && !open && method.settings.length > 0 && <p className="muted small method-brief">{changedSettings(method, choice.settings)}</p>}
+      <div id={`${id}-details`} hidden={!open}>
+        <p id={`${id}-summary`} className="muted small summary" title={method.paper}>
+          {method.summary}
+        </p>
+        {method.settings.length > 0 && (
+          <fieldset className="method-settings" disabled={disabled}>
+            <legend className="sr-only">{method.label} settings</legend>
+            {method.settings.map((spec) => (
+              <SettingField
+                key={spec.key}
+                idPrefix={id}
+                spec={spec}
+                value={choice.settings[spec.key] ?? spec.default}
+                onChange={(v) => setSetting(method.id, spec.key, v)}
+              />
+            ))}
+            <button type="button" className="link small" onClick={() => reset(method.id)}>
+              Paper defaults
+            </button>
+          </fieldset>
+        )}
+      </div>
     </li>
   );
 }

@@ -8,6 +8,7 @@ import { useRunStore } from '../state/runStore';
 import { DropZone } from './DropZone';
 import { ModelCardView } from './ModelCardView';
 import { CachedModels } from './CachedModels';
+import { SetupSection } from './SetupSection';
 
 export function ModelPanel() {
   const card = useModelStore((s) => s.card);
@@ -22,15 +23,20 @@ export function ModelPanel() {
   const busy = useRunStore((s) => s.phase === 'initialising' || s.phase === 'running' || s.phase === 'paused' || s.phase === 'stopping');
 
   return (
-    <section className="panel" aria-labelledby="model-title" data-testid="model-panel">
-      <div className="panel-head">
-        <h2 id="model-title">Model</h2>
-        {card && !card.builtin && (
+    <SetupSection
+      id="model"
+      title="Model"
+      testId="model-panel"
+      summary={loading ? `Loading ${loading.what}…` : (card?.name ?? 'none yet')}
+      actions={
+        card &&
+        !card.builtin && (
           <button type="button" className="link" disabled={busy || loading !== null} onClick={() => void loadBuiltin()}>
             Back to the built-in model
           </button>
-        )}
-      </div>
+        )
+      }
+    >
       <DropZone
         label="Drop a Hugging Face model folder"
         hint="config.json, model.safetensors (or shards + index), tokenizer.json. GPT-2, Llama family (SmolLM2, Qwen2/3, Mistral, TinyLlama) and Gemma 3; f32/f16/bf16. Pickle files are never opened."
@@ -81,6 +87,6 @@ export function ModelPanel() {
       )}
       <CachedModels disabled={busy || loading !== null} />
       {card ? <ModelCardView card={card} /> : !loading && !error && <p className="muted">No model yet.</p>}
-    </section>
+    </SetupSection>
   );
 }

@@ -10,6 +10,7 @@ import { useRunStore } from '../state/runStore';
 import { useSettingsStore } from '../state/settingsStore';
 import { methodColor } from './methodColors';
 import { baselineOf, quantRows, quantSeries, reductionRatios, type QuantNorm } from './quantData';
+import { RunTag } from './RunTag';
 
 const DASHES = ['', '6 3', '2 2', '10 4 2 4', '1 3'];
 
@@ -57,6 +58,7 @@ export function QuantErrorPanel() {
           </select>
         </div>
       </div>
+      <RunTag />
       <figure className="chart" data-testid="chart-quant" data-points={counts} aria-label={`Quantization error per layer (${norm} norm)`}>
         <figcaption>
           ‖W − (deq(Q) + s·B A)‖ per layer{' '}

@@ -1,16 +1,22 @@
 // Step 7: the results, one row per method, filled in as the run goes: final training loss,
 // final and best validation loss, trainable parameters, memory (measured: adapter tensors, owned
-// bases and optimizer state), init and training time, tokens/s. Sortable by any column.
+// bases and optimizer state), init and training time, tokens/s. Sortable by any column. Accuracy
+// comes from the run's result (a reopened run's saved accuracy, 0 % included) or, while the
+// questions are answered, from the live progress.
 
 import { useMemo, useState } from 'react';
-import { summaryRows, type MethodSummaryRow } from '../io/runRecord';
+import { summaryRows } from '../io/runRecord';
 import { useDiagnosticsStore } from '../state/diagnosticsStore';
 import { useRunStore } from '../state/runStore';
 import { useSettingsStore } from '../state/settingsStore';
 import { formatBytes, formatCount, formatLoss, formatMs, formatRate } from './format';
-import { methodColor } from './methodColors';
+import { methodStyle } from './methodColors';
+import { SeriesSwatch } from './SeriesSwatch';
+import { RunTag } from './RunTag';
+import { downloadText } from '../state/download';
+import { resultsCsv, resultsCsvName, type CsvRow } from './resultsCsv';
 
-type Row = MethodSummaryRow;
+type Row = CsvRow;
 
 type Key = Exclude<keyof Row, 'halted'>;
 
@@ -26,12 +32,32 @@ const COLUMNS: readonly { key: Key; label: string; format: (r: Row) => string; n
   { key: 'initMs', label: 'Init', format: (r) => formatMs(r.initMs), numeric: true },
   { key: 'trainMs', label: 'Train time', format: (r) => formatMs(r.trainMs), numeric: true },
   { key: 'tokensPerS', label: 'Tokens/s', format: (r) => formatRate(r.tokensPerS), numeric: true },
+  {
+    key: 'forgetting',
+    label: 'Forgetting',
+    format: (r) => formatForgetting(r.forgetting),
+    numeric: true,
+  },
 ];
+
+/** Signed, in nats per token: 4 decimals, or 2 significant digits below 0.001 (a short run forgets in the 5th decimal). */
+function formatForgetting(x: number): string {
+  if (!Number.isFinite(x)) return '—';
+  const a = Math.abs(x);
+  return `${x >= 0 ? '+' : '−'}${a === 0 || a >= 1e-3 ? a.toFixed(4) : a.toExponential(1)}`;
+}
 
 /** Exact-match fraction per method whose questions have all been answered. */
 function finishedAccuracy(progress: Readonly<Record<string, { correct: number; done: number; total: number }>>): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [id, a] of Object.entries(progress)) if (a.total > 0 && a.done === a.total) out[id] = a.correct / a.total;
+  return out;
+}
+
+/** Accuracy the run's result carries (a reopened run's saved figures). */
+function resultAccuracy(result: { readonly methods: readonly { readonly id: string; readonly accuracy?: number | null }[] } | null): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of result?.methods ?? []) if (typeof m.accuracy === 'number') out[m.id] = m.accuracy;
   return out;
 }
 
@@ -50,7 +76,9 @@ export function ResultsTable() {
   const series = useRunStore((s) => s.series);
   const evals = useRunStore((s) => s.evals);
   const halted = useRunStore((s) => s.halted);
+  const diverging = useRunStore((s) => s.diverging);
   const accuracy = useDiagnosticsStore((s) => s.accuracy);
+  const result = useRunStore((s) => s.result);
   const infos = useSettingsStore((s) => s.methods);
   const [sort, setSort] = useState<{ key: Key; dir: 1 | -1 }>({ key: 'bestVal', dir: 1 });
 
@@ -61,16 +89,31 @@ export function ResultsTable() {
       evals,
       ready,
       halted,
-      accuracy: finishedAccuracy(accuracy),
+      accuracy: { ...resultAccuracy(result), ...finishedAccuracy(accuracy) },
     });
-    return out.sort((a, b) => sort.dir * compare(a, b, sort.key));
-  }, [methods, series, evals, ready, halted, accuracy, infos, sort]);
+    const forgetting = result?.forgetting;
+    const withForgetting = out.map((r): Row => {
+      const loss = forgetting?.loss[r.id] ?? Number.NaN;
+      return { ...r, forgettingLoss: loss, forgetting: forgetting ? loss - forgetting.baseLoss : Number.NaN };
+    });
+    return withForgetting.sort((a, b) => sort.dir * compare(a, b, sort.key));
+  }, [methods, series, evals, ready, halted, accuracy, result, infos, sort]);
 
   if (methods.length === 0) return null;
   const order = infos.map((m) => m.id);
   return (
     <section className="panel" aria-labelledby="results-title" data-testid="results">
-      <h2 id="results-title">Results</h2>
+      <div className="panel-head">
+        <h2 id="results-title">Results</h2>
+        <button
+          type="button"
+          data-testid="results-csv"
+          onClick={() => downloadText(resultsCsvName(useRunStore.getState().record?.name), resultsCsv(rows), 'text/csv')}
+        >
+          Download CSV
+        </button>
+      </div>
+      <RunTag />
       <div className="table-scroll">
         <table className="grid results" data-testid="results-table">
           <thead>
@@ -95,9 +138,24 @@ export function ResultsTable() {
               <tr key={r.id} data-testid={`result-${r.id}`} title={r.halted}>
                 {COLUMNS.map((c) => (
                   <td key={c.key} className={c.numeric ? 'num' : undefined}>
-                    {c.key === 'label' && <span className="swatch" style={{ background: methodColor(r.id, order) }} aria-hidden />}
+                    {c.key === 'label' && <SeriesSwatch series={methodStyle(r.id, order)} width={20} />}
                     {c.format(r)}
-                    {c.key === 'label' && r.halted && <span className="fail small"> (halted)</span>}
+                    {c.key === 'label' && r.halted && (
+                      <span className="fail small" data-testid={`halted-${r.id}`}>
+                        {' '}
+                        halted: {r.halted}
+                      </span>
+                    )}
+                    {c.key === 'label' && !r.halted && diverging[r.id] !== undefined && (
+                      <span
+                        className="warn small"
+                        data-testid={`diverging-${r.id}`}
+                        title="The smoothed loss rose well above its minimum and stayed there; a lower learning rate may help."
+                      >
+                        {' '}
+                        diverging (from step {diverging[r.id]})
+                      </span>
+                    )}
                   </td>
                 ))}
               </tr>
@@ -108,6 +166,11 @@ export function ResultsTable() {
       <p className="muted small">
         Memory is what each method holds beyond the shared base: adapter tensors, owned bases (residuals, pruned copies) and AdamW state. Losses in nats per
         trained token.
+      </p>
+      <p className="muted small" data-testid="forgetting-note">
+        {result?.forgetting
+          ? `Forgetting: loss on ${result.forgetting.name} (${formatCount(result.forgetting.tokens)} tokens of the base model's own pretraining text) after training minus the base model's ${result.forgetting.baseLoss.toFixed(4)}; positive = the method forgot some of it, negative = it also improved there.`
+          : 'Forgetting is measured after the last step on held-out pretraining text of the model (the built-in model brings its own; for a dropped model give a text file under Data).'}
       </p>
     </section>
   );

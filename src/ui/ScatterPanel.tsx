@@ -3,13 +3,16 @@
 // "####" answers.
 
 import { useMemo, useState } from 'react';
-import { CartesianGrid, Legend, ResponsiveContainer, Scatter, ScatterChart, Tooltip, XAxis, YAxis } from 'recharts';
+import { CartesianGrid, ResponsiveContainer, Scatter, ScatterChart, Tooltip, XAxis, YAxis } from 'recharts';
 import { useDiagnosticsStore } from '../state/diagnosticsStore';
 import { useRunStore } from '../state/runStore';
 import { useSettingsStore } from '../state/settingsStore';
-import { methodColor } from './methodColors';
+import { ChartLegend } from './ChartLegend';
+import { isOpenMarker, markerPath } from './markers';
+import { methodSeries, type ChartSeries } from './methodColors';
 import { METRICS, methodMetrics, type MetricKey } from './resultMetrics';
-import { axisFor, axisWidth, extent, formatTick } from './axisTicks';
+import { axisFor, axisWidth, extent, tickLabeller } from './axisTicks';
+import { RunTag } from './RunTag';
 
 function MetricSelect({ id, label, value, onChange }: { id: string; label: string; value: MetricKey; onChange: (k: MetricKey) => void }) {
   return (
@@ -33,6 +36,7 @@ export function ScatterPanel() {
   const ready = useRunStore((s) => s.ready);
   const accuracy = useDiagnosticsStore((s) => s.accuracy);
   const infos = useSettingsStore((s) => s.methods);
+  const hidden = useSettingsStore((s) => s.hiddenSeries);
   const [x, setX] = useState<MetricKey>('trainable');
   const [y, setY] = useState<MetricKey>('bestVal');
   const [logX, setLogX] = useState(true);
@@ -48,7 +52,9 @@ export function ScatterPanel() {
   const order = infos.map((m) => m.id);
   const label = (id: string) => infos.find((m) => m.id === id)?.label ?? id;
   const meta = (k: MetricKey) => METRICS.find((m) => m.key === k)!;
-  const plotted = points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y) && (!logX || p.x > 0));
+  const drawable = points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y) && (!logX || p.x > 0));
+  const plotted = drawable.filter((p) => !hidden.includes(p.id));
+  const legend: ChartSeries[] = drawable.map((p) => methodSeries(p.id, label(p.id), order));
   // Our own round ticks and domains (recharts' automatic log ticks repeat and land off the data).
   const xAxis = axisFor(
     extent(
@@ -57,7 +63,8 @@ export function ScatterPanel() {
     ),
     logX,
   );
-  const yAxis = axisFor(extent(plotted.map((p) => p.y)), false);
+  // Accuracy is read against its whole scale, 0 to 100 %.
+  const yAxis = axisFor(extent([...plotted.map((p) => p.y), ...(y === 'accuracy' && plotted.length > 0 ? [0, 100] : [])]), false);
   const measuring = methods.filter((id) => accuracy[id] && accuracy[id].done < accuracy[id].total);
 
   return (
@@ -72,6 +79,7 @@ export function ScatterPanel() {
           </label>
         </div>
       </div>
+      <RunTag />
       <figure
         className="chart"
         data-testid="chart-scatter"
@@ -83,8 +91,10 @@ export function ScatterPanel() {
           {meta(y).label} <span className="muted small">({meta(y).unit})</span> against {meta(x).label} <span className="muted small">({meta(x).unit})</span>
         </figcaption>
         {plotted.length === 0 ? (
-          <div className="chart-empty muted small">
-            No method has both numbers yet{x === 'accuracy' || y === 'accuracy' ? ' (accuracy comes after the last step, where the data has answers)' : ''}.
+          <div className="chart-empty muted small" style={{ height: 240 }}>
+            {drawable.length > 0
+              ? 'Every method is hidden: click a name in the legend to show it.'
+              : `No method has both numbers yet${x === 'accuracy' || y === 'accuracy' ? ' (accuracy comes after the last step, where the data has answers)' : ''}${logX ? '; a log X axis draws only values above 0' : ''}.`}
           </div>
         ) : (
           <ResponsiveContainer width="100%" height={240}>
@@ -101,7 +111,7 @@ export function ScatterPanel() {
                 allowDataOverflow
                 stroke="#98a2b0"
                 fontSize={11}
-                tickFormatter={formatTick}
+                tickFormatter={tickLabeller(xAxis?.ticks ?? [])}
               />
               <YAxis
                 dataKey="y"
@@ -114,19 +124,40 @@ export function ScatterPanel() {
                 stroke="#98a2b0"
                 fontSize={11}
                 width={axisWidth(yAxis?.ticks ?? [])}
-                tickFormatter={formatTick}
+                tickFormatter={tickLabeller(yAxis?.ticks ?? [])}
               />
               <Tooltip
                 contentStyle={{ background: '#1e232b', border: '1px solid #2a313b', fontSize: 12 }}
                 formatter={(v) => (typeof v === 'number' ? v.toPrecision(4) : String(v))}
               />
-              <Legend wrapperStyle={{ fontSize: 12 }} />
-              {plotted.map((p) => (
-                <Scatter key={p.id} name={label(p.id)} data={[p]} fill={methodColor(p.id, order)} isAnimationActive={false} />
-              ))}
+              {plotted.map((p) => {
+                const look = methodSeries(p.id, label(p.id), order);
+                const marker = look.marker ?? 'circle';
+                const open = isOpenMarker(marker);
+                return (
+                  <Scatter
+                    key={p.id}
+                    name={look.label}
+                    data={[p]}
+                    fill={look.color}
+                    isAnimationActive={false}
+                    shape={(s: { cx?: number; cy?: number }) =>
+                      s.cx === undefined || s.cy === undefined ? null : (
+                        <path
+                          d={markerPath(marker, s.cx, s.cy, 5.5)}
+                          fill={open ? 'none' : look.color}
+                          stroke={open ? look.color : '#1e232b'}
+                          strokeWidth={open ? 2.2 : 1}
+                        />
+                      )
+                    }
+                  />
+                );
+              })}
             </ScatterChart>
           </ResponsiveContainer>
         )}
+        {drawable.length > 0 && <ChartLegend title={meta(y).label} series={legend} />}
       </figure>
       <p className="muted small" data-testid="accuracy-status">
         {measuring.length > 0

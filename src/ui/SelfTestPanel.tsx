@@ -2,14 +2,21 @@
 // CPU, in this page's worker, so a user can see their GPU computes correctly.
 
 import { useEngineStore } from '../state/engineStore';
+import { SetupSection } from './SetupSection';
 
-export function SelfTestPanel() {
+/** `collapsible`: folds in the studio's set-up column. */
+export function SelfTestPanel({ collapsible = false }: { collapsible?: boolean }) {
   const ready = useEngineStore((s) => s.status === 'ready');
   const job = useEngineStore((s) => s.selfTest);
   const run = useEngineStore((s) => s.runSelfTest);
   return (
-    <section className="panel" aria-labelledby="selftest-title" data-testid="selftest-panel">
-      <h2 id="selftest-title">Self-test</h2>
+    <SetupSection
+      id="selftest"
+      title="Self-test"
+      testId="selftest-panel"
+      collapsible={collapsible}
+      summary={job.state === 'done' ? (job.result.pass ? 'passed' : 'FAILED') : job.state === 'running' ? 'running…' : 'check the GPU computes correctly'}
+    >
       <p className="muted">
         Multiplies random matrices (plain, transposed and batched, odd sizes) with the studio’s matmul kernel on your GPU and compares every entry with a
         float64 product on the CPU.
@@ -51,6 +58,6 @@ export function SelfTestPanel() {
           </p>
         </div>
       )}
-    </section>
+    </SetupSection>
   );
 }

@@ -1,7 +1,9 @@
-// The studio: set-up on the left (model, data, methods, training settings), the run on the right
-// (controls, initialisation, live curves, results, generation). Opening it loads the built-in
-// model and data once the engine is ready. The GPU in use and its self-test close the set-up
-// column, so the first screen says which adapter does the work (PRODUCT.md step 1).
+// The studio: the run bar pinned on top (Start, Pause, Stop, Add method, progress, the run's
+// name); the set-up in a column of foldable sections (model, data, methods, training settings,
+// then the GPU in use and its self-test, folded to the adapter's name), which scrolls on its own
+// on wide screens; the run in the main area, curves first (then results, comparison, generation,
+// diagnostics, exports, saved runs). Below 1200 px the set-up sits above the run. Opening it
+// loads the built-in model and data once the engine is ready.
 
 import { useEffect } from 'react';
 import { useEngineStore } from '../state/engineStore';
@@ -15,10 +17,11 @@ import { MethodsPanel } from './MethodsPanel';
 import { ModelPanel } from './ModelPanel';
 import { ResultsTable } from './ResultsTable';
 import { RunControls } from './RunControls';
+import { RunBanner } from './RunBanner';
 import { SelfTestPanel } from './SelfTestPanel';
-import { AddMethodPanel } from './AddMethodPanel';
 import { MethodChecks } from './MethodChecks';
 import { QuantErrorPanel } from './QuantErrorPanel';
+import { ParetoPanel } from './ParetoPanel';
 import { ScatterPanel } from './ScatterPanel';
 import { SpectrumPanel } from './SpectrumPanel';
 import { TrainingSettings } from './TrainingSettings';
@@ -33,27 +36,30 @@ export function StudioTab() {
 
   return (
     <div className="studio" data-testid="studio">
-      <div className="studio-setup">
-        <ModelPanel />
-        <DataPanel />
-        <MethodsPanel />
-        <TrainingSettings />
-        <GpuPanel />
-        <SelfTestPanel />
-      </div>
-      <div className="studio-run">
-        <RunControls />
-        <AddMethodPanel />
-        <InitProgressList />
-        <QuantErrorPanel />
-        <LiveCharts />
-        <MethodChecks />
-        <SpectrumPanel />
-        <ResultsTable />
-        <ScatterPanel />
-        <GeneratePanel />
-        <ExportPanel />
-        <SavedRunsPanel />
+      <RunControls />
+      <div className="studio-body">
+        <div className="studio-setup" role="region" aria-label="Set-up" data-testid="studio-setup">
+          <ModelPanel />
+          <DataPanel />
+          <MethodsPanel />
+          <TrainingSettings />
+          <GpuPanel collapsible />
+          <SelfTestPanel collapsible />
+        </div>
+        <div className="studio-run">
+          <RunBanner />
+          <InitProgressList />
+          <LiveCharts />
+          <ResultsTable />
+          <ParetoPanel />
+          <ScatterPanel />
+          <GeneratePanel />
+          <MethodChecks />
+          <QuantErrorPanel />
+          <SpectrumPanel />
+          <ExportPanel />
+          <SavedRunsPanel />
+        </div>
       </div>
     </div>
   );

@@ -1,11 +1,12 @@
 // The shared knobs every method trains with: target projections, learning rate and schedule,
-// steps, batch, seed, evaluation cadence, clipping, activation checkpointing.
+// steps, batch, seed, evaluation cadence, clipping, activation checkpointing, run checkpoints.
 
 import { useModelStore } from '../state/modelStore';
 import { useRunStore } from '../state/runStore';
 import { useSettingsStore } from '../state/settingsStore';
 import type { ScheduleKind } from '../worker/protocol';
 import { NumberInput } from './NumberInput';
+import { SetupSection } from './SetupSection';
 
 const SCHEDULES: readonly ScheduleKind[] = ['constant', 'linear', 'cosine'];
 const NO_ROLES: readonly string[] = [];
@@ -24,8 +25,12 @@ export function TrainingSettings() {
   };
 
   return (
-    <section className="panel" aria-labelledby="training-title" data-testid="training-settings">
-      <h2 id="training-title">Training</h2>
+    <SetupSection
+      id="training"
+      title="Training"
+      testId="training-settings"
+      summary={`${shared.steps} steps · B ${shared.batch} · lr ${shared.lr} ${shared.schedule} · ${all ? 'all projections' : shared.targets.join(', ')}`}
+    >
       <fieldset className="targets" disabled={busy}>
         <legend>Target projections</legend>
         {roles.map((r) => (
@@ -84,7 +89,22 @@ export function TrainingSettings() {
           title="Recompute each block's activations in backward instead of keeping them: much less memory for long sequences, one more forward pass per step."
           onChange={(e) => setShared({ checkpointing: e.target.checked })}
         />
+        <label
+          htmlFor="checkpoint-every"
+          title="Keep the run's state in this browser every N steps, to resume after a stop, a GPU failure or a closed tab (0: only when paused or stopped)."
+        >
+          Checkpoint every N steps
+        </label>
+        <NumberInput
+          id="checkpoint-every"
+          value={shared.checkpointEvery}
+          min={0}
+          max={100000}
+          integer
+          disabled={busy}
+          onChange={(checkpointEvery) => setShared({ checkpointEvery })}
+        />
       </div>
-    </section>
+    </SetupSection>
   );
 }

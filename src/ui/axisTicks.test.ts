@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { axisWidth, extent, formatTick, linearAxis, logAxis, niceStep } from './axisTicks';
+import { axisWidth, extent, formatTick, linearAxis, logAxis, niceStep, tickLabeller } from './axisTicks';
 
 describe('axis ticks', () => {
   it('picks 1-2-5 steps', () => {
@@ -68,5 +68,16 @@ describe('axis ticks', () => {
     expect(axisWidth([0, 5.04e-4])).toBeGreaterThanOrEqual(7 * 6.8);
     expect(extent([3, undefined, Number.NaN, -1, 7], true)).toEqual([3, 7]);
     expect(extent([])).toBeNull();
+  });
+
+  it('adds digits until no two tick labels read the same', () => {
+    const narrow = linearAxis(15.93, 16.14);
+    const labels = narrow.ticks.map(tickLabeller(narrow.ticks));
+    expect(new Set(labels).size).toBe(labels.length);
+    expect(labels).toContain('16.05');
+    // Three digits were enough before: unchanged.
+    expect(tickLabeller([0, 1e-4, 2e-4])(2e-4)).toBe('2e-4');
+    expect(tickLabeller([1.0001e-4, 1.0002e-4])(1.0002e-4)).toBe('1.0002e-4');
+    expect(axisWidth(narrow.ticks)).toBeGreaterThanOrEqual(5 * 6.8);
   });
 });

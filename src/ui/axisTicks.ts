@@ -94,24 +94,41 @@ export function axisFor(range: [number, number] | null, log: boolean, integer = 
   return log ? logAxis(range[0], range[1]) : linearAxis(range[0], range[1], { integer });
 }
 
-/** A short tick label: 1.5k, 2M, 0.25, 5e-4. */
+/** A short tick label: 1.5k, 2M, 0.25, 5e-4 (3 significant digits). */
 export function formatTick(v: number): string {
+  return formatDigits(v, 3);
+}
+
+function formatDigits(v: number, digits: number): string {
   if (!Number.isFinite(v)) return '';
   const a = Math.abs(v);
-  const short = (x: number) => String(Number(x.toPrecision(3)));
+  const short = (x: number) => String(Number(x.toPrecision(digits)));
   if (a === 0) return '0';
   if (a >= 1e9) return `${short(v / 1e9)}G`;
   if (a >= 1e6) return `${short(v / 1e6)}M`;
   if (a >= 1e3) return `${short(v / 1e3)}k`;
   if (a < 1e-2) {
-    const [m, e] = v.toExponential(2).split('e');
+    const [m, e] = v.toExponential(digits - 1).split('e');
     return `${String(Number(m))}e${String(Number(e))}`;
   }
   return short(v);
 }
 
+/**
+ * The labeller for an axis's ticks: 3 significant digits, or as many more as it takes for no two
+ * labels to read the same (ticks 15.95, 16, 16.05 need 4: "16.1" would repeat).
+ */
+export function tickLabeller(ticks: readonly number[]): (v: number) => string {
+  for (let digits = 3; digits < 12; digits++) {
+    const labels = ticks.map((t) => formatDigits(t, digits));
+    if (new Set(labels).size === labels.length) return (v: number) => formatDigits(v, digits);
+  }
+  return (v: number) => formatDigits(v, 12);
+}
+
 /** Pixels a y axis needs for its longest label at an 11 px font. */
 export function axisWidth(ticks: readonly number[]): number {
-  const longest = ticks.reduce((n, t) => Math.max(n, formatTick(t).length), 1);
+  const label = tickLabeller(ticks);
+  const longest = ticks.reduce((n, t) => Math.max(n, label(t).length), 1);
   return Math.max(32, Math.ceil(longest * 6.8) + 14);
 }

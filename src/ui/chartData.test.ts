@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { StepPoint } from '../worker/protocol';
-import { cumulativeTokens, evalRows, processedPerSecond, runTokens, smooth, stepRows, tokensPerSecond, uniformLoss, withBasePoint } from './chartData';
+import { cumulativeTokens, evalRows, processedPerSecond, rawKey, runTokens, smooth, stepRows, tokensPerSecond, uniformLoss, withBasePoint } from './chartData';
 
 const point = (step: number, loss: number, tokens: number): StepPoint => ({ step, loss, gradNorm: 1, lr: 1e-3, tokens, ms: 10 });
 
@@ -94,6 +94,15 @@ describe('chart rows', () => {
   it('leaves out values a log axis cannot show', () => {
     const rows = stepRows({ a: [point(1, 0, 1), point(2, Number.NaN, 1), point(3, 2, 1)] }, ['a'], (p) => p.loss, 0, true);
     expect(rows).toEqual([{ x: 1 }, { x: 2 }, { x: 3, a: 2 }]);
+  });
+
+  it('keeps the unsmoothed values beside the smoothed ones when smoothing, and only then', () => {
+    const rows = stepRows({ a: [point(1, 4, 1), point(2, 2, 1)] }, ['a'], (p) => p.loss, 0.5, false);
+    // EMA with weight 0.5, debiased: s1 = 0.5·4 / 0.5 = 4; s2 = (0.5·0.5·4 + 0.5·2) / (1 − 0.25) = 2 / 0.75.
+    expect(rows[0]).toEqual({ x: 1, a: 4, [rawKey('a')]: 4 });
+    expect(rows[1]![rawKey('a')]).toBe(2);
+    expect(rows[1]!.a).toBeCloseTo(2 / 0.75, 12);
+    expect(Object.keys(stepRows({ a: [point(1, 4, 1)] }, ['a'], (p) => p.loss, 0, false)[0]!)).toEqual(['x', 'a']);
   });
 
   it('sums tokens per step and debiases the smoothing', () => {

@@ -91,7 +91,13 @@ function xOf(axis: XAxisKind, step: number, tokens: ReadonlyMap<number, number> 
   return tokens?.get(step);
 }
 
-/** Rows of `value` of each method's step points against step or the run's training tokens. */
+/** The column of a series' unsmoothed values, drawn faintly under its smoothed line. */
+export const rawKey = (id: string): string => `${id}:raw`;
+
+/**
+ * Rows of `value` of each method's step points against step or the run's training tokens. With
+ * smoothing, each method also gets its unsmoothed values in column rawKey(id).
+ */
 export function stepRows(
   series: Readonly<Record<string, readonly StepPoint[]>>,
   methods: readonly string[],
@@ -102,16 +108,18 @@ export function stepRows(
 ): ChartRow[] {
   const tokens = axis === 'tokens' ? runTokens(series, methods) : new Map<string, Map<number, number>>();
   return collectRows(
-    methods.map((id) => {
+    methods.flatMap((id) => {
       const points = series[id] ?? [];
-      const values = smooth(points.map(value), smoothing);
-      return {
-        id,
+      const raw = points.map(value);
+      const values = smooth(raw, smoothing);
+      const column = (key: string, vs: readonly number[]): ChartColumn => ({
+        id: key,
         points: points.flatMap((p, i) => {
           const x = xOf(axis, p.step, tokens.get(runOf(id)));
-          return x === undefined ? [] : [{ x, value: values[i] }];
+          return x === undefined ? [] : [{ x, value: vs[i] }];
         }),
-      };
+      });
+      return smoothing > 0 ? [column(id, values), column(rawKey(id), raw)] : [column(id, values)];
     }),
     log,
   );

@@ -1,10 +1,13 @@
 // The page's charts as standalone images: each recharts <svg> is cloned into a new SVG with a
-// background, its caption as a title and its legend (recharts draws the legend as HTML, outside
-// the <svg>) redrawn as SVG, so the file reads on its own. PNG: that SVG drawn on a canvas at 2×.
+// background, its caption as a title and its legend (drawn as HTML outside the <svg>: our
+// ChartLegend, whose items carry their look as data attributes, or recharts' own) redrawn as SVG,
+// series hidden on the page left out, so the file reads on its own. PNG: that SVG drawn on a canvas at 2×.
 // Charts are found by their markup (figure.chart with a recharts surface), so panels added later
 // are exported too.
 
 import { InputError, UnsupportedError } from '../errors';
+import { isOpenMarker, markerPath } from './markers';
+import { DASH_ARRAY, MARKERS, OVERLAY_DASH, type DashKind, type MarkerKind } from './methodColors';
 
 const NS = 'http://www.w3.org/2000/svg';
 const BACKGROUND = '#1e232b';
@@ -44,13 +47,34 @@ export function pageCharts(root: ParentNode = document): PageChart[] {
   return out;
 }
 
-function legendItems(figure: HTMLElement): { label: string; color: string; dashed: boolean }[] {
+interface LegendEntry {
+  readonly label: string;
+  readonly color: string;
+  readonly dash: string | undefined;
+  readonly marker?: MarkerKind;
+}
+
+function legendItems(figure: HTMLElement): LegendEntry[] {
+  const ours = [...figure.querySelectorAll<HTMLElement>('[data-legend-item]')];
+  if (ours.length > 0)
+    return ours
+      .filter((item) => item.dataset.hidden !== 'true')
+      .map((item) => {
+        const dash = item.dataset.dash ?? 'solid';
+        const marker = MARKERS.find((m) => m === item.dataset.marker);
+        return {
+          label: item.dataset.label ?? (item.textContent ?? '').trim(),
+          color: item.dataset.color ?? TEXT,
+          dash: dash === 'overlay' ? OVERLAY_DASH : DASH_ARRAY[dash as DashKind],
+          marker,
+        };
+      });
   return [...figure.querySelectorAll('.recharts-legend-item')].map((item) => {
     const icon = item.querySelector('svg path, svg line');
     const stroke = icon?.getAttribute('stroke');
     const fill = icon?.getAttribute('fill');
     const color = stroke && stroke !== 'none' ? stroke : fill && fill !== 'none' ? fill : TEXT;
-    return { label: (item.textContent ?? '').trim(), color, dashed: Boolean(icon?.getAttribute('stroke-dasharray')) };
+    return { label: (item.textContent ?? '').trim(), color, dash: icon?.getAttribute('stroke-dasharray') ? '5 3' : undefined };
   });
 }
 
@@ -107,8 +131,19 @@ export function chartSvg(chart: PageChart): string {
   placed.forEach(({ item, x: left, row: r }) => {
     const y = TITLE_H + height + 4 + r * LEGEND_ROW + LEGEND_ROW / 2;
     root.append(
-      el('line', { x1: left, y1: y, x2: left + 18, y2: y, stroke: item.color, 'stroke-width': 2.5, ...(item.dashed ? { 'stroke-dasharray': '5 3' } : {}) }),
+      el('line', { x1: left, y1: y, x2: left + 18, y2: y, stroke: item.color, 'stroke-width': 2.5, ...(item.dash ? { 'stroke-dasharray': item.dash } : {}) }),
     );
+    if (item.marker) {
+      const open = isOpenMarker(item.marker);
+      root.append(
+        el('path', {
+          d: markerPath(item.marker, left + 9, y, 3.6),
+          fill: open ? 'none' : item.color,
+          stroke: open ? item.color : BACKGROUND,
+          'stroke-width': open ? 1.8 : 1,
+        }),
+      );
+    }
     root.append(el('text', { x: left + 24, y: y + 4, fill: TEXT }, item.label));
   });
   return `<?xml version="1.0" encoding="UTF-8"?>\n${new XMLSerializer().serializeToString(root)}`;

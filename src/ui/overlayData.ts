@@ -1,20 +1,15 @@
-// The runs the curve charts draw: the page's run, plus a saved run overlaid as dashed lines in
-// the same method colours (keys `${method}~saved`, labels "LoRA (saved 12:03)").
+// The runs the curve charts draw: the page's run, plus a saved run overlaid as plain dashed, fainter
+// lines in the same method colours and markers (keys `${method}~saved`, labels "LoRA (saved
+// 12:03)"), grouped under the saved run's name in the legends.
 
 import { useMemo } from 'react';
 import { useRunStore } from '../state/runStore';
 import { useSavedRunsStore } from '../state/savedRunsStore';
 import { useSettingsStore } from '../state/settingsStore';
-import { methodColor } from './methodColors';
+import { methodSeries, methodStyle, type ChartSeries } from './methodColors';
 import type { StepPoint } from '../worker/protocol';
 
-export interface ChartMethod {
-  readonly id: string;
-  readonly label: string;
-  readonly color: string;
-  /** Drawn dashed (an overlaid saved run). */
-  readonly dash?: boolean;
-}
+export type ChartMethod = ChartSeries;
 
 export const OVERLAY_SUFFIX = '~saved';
 
@@ -32,7 +27,7 @@ export function useChartRuns(): {
   return useMemo(() => {
     const order = infos.map((m) => m.id);
     const label = (id: string) => infos.find((m) => m.id === id)?.label ?? id;
-    const methods: ChartMethod[] = liveIds.map((id) => ({ id, label: label(id), color: methodColor(id, order) }));
+    const methods: ChartMethod[] = liveIds.map((id) => methodSeries(id, label(id), order));
     if (!overlay) return { methodIds: liveIds, series: liveSeries, evals: liveEvals, methods };
     const series: Record<string, readonly StepPoint[]> = { ...liveSeries };
     const evals: Record<string, readonly { step: number; loss: number }[]> = { ...liveEvals };
@@ -41,7 +36,16 @@ export function useChartRuns(): {
       const key = `${m.id}${OVERLAY_SUFFIX}`;
       series[key] = overlay.series[m.id] ?? [];
       evals[key] = overlay.evals[m.id] ?? [];
-      methods.push({ id: key, label: `${m.label} (saved ${time})`, color: methodColor(m.id, order), dash: true });
+      const { color, marker } = methodStyle(m.id, order);
+      methods.push({
+        id: key,
+        label: `${m.label} (saved ${time})`,
+        color,
+        marker,
+        dash: 'overlay',
+        group: `${overlay.name} (saved ${time}, dashed)`,
+        short: m.label,
+      });
     }
     return { methodIds: methods.map((m) => m.id), series, evals, methods };
   }, [liveIds, liveSeries, liveEvals, infos, overlay]);

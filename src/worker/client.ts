@@ -2,8 +2,13 @@
 // Each call gets an id; its 'progress' messages go to the caller's callback, its 'result'
 // resolves and its 'error' rejects with an EngineError whose `name` is the engine's error class
 // (e.g. "WebGpuUnavailableError", "GpuError") and whose `message` is meant for the user.
-// Unsolicited events (device lost, uncaught GPU error, worker crash) go to onEvent listeners.
-// If the worker itself dies (script failed to load), every pending call is rejected.
+// Unsolicited events (device lost, uncaught GPU error, worker crash) go to onEvent listeners,
+// notices (new device, model reload) to onNotice listeners.
+// If the worker itself dies (an error that escapes it, a script that fails to load, terminate()),
+// every pending call is rejected, the worker is terminated, and listeners get a 'crash' event
+// whose error is named WORKER_FAILURE. The calls that set the engine's state (the model, dropped
+// adapters, the data) are remembered, so a new client can bring a new engine back to that state
+// (`restoreSteps`).
 
 import { StudioError, type ErrorKind } from '../errors';
 import { browserGpu } from '../gpu/browser';
@@ -14,10 +19,12 @@ import {
   type CallProgress,
   type CallResult,
   type EngineEventName,
+  type EngineNotice,
   type EngineResponse,
   type GpuDescription,
   type MatmulBenchRow,
   type MatmulBenchShape,
+  type ModelLoadProgress,
   type SelfTestResult,
   type SerializedError,
 } from './protocol';
@@ -37,11 +44,19 @@ export interface EngineEvent {
   readonly error: EngineError;
 }
 
+/** A call that set the engine's state, replayed in order to restore it in a new engine. */
+export type RestoreStep = {
+  [K in CallName]: { readonly call: K; readonly params: CallParams<K> };
+}[CallName];
+
 interface Pending {
   readonly resolve: (value: never) => void;
   readonly reject: (error: EngineError) => void;
   readonly progress?: (value: never) => void;
 }
+
+const MODEL_CALLS: readonly CallName[] = ['loadBuiltinModel', 'loadModelFiles'];
+const DATA_CALLS: readonly CallName[] = ['loadBuiltinDataset', 'loadDatasetFile'];
 
 /**
  * Throws WebGpuUnavailableError (with the reason and the fix) when this page has no WebGPU.
@@ -51,20 +66,29 @@ export function checkPageWebGpu(): void {
   browserGpu();
 }
 
+/** Test hooks are on in dev builds and for a page opened with ?testHooks=1. */
+export function testHooksEnabled(): boolean {
+  return import.meta.env.DEV || new URLSearchParams(globalThis.location?.search ?? '').get('testHooks') === '1';
+}
+
 export class EngineClient {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private readonly listeners = new Set<(event: EngineEvent) => void>();
+  private readonly noticeListeners = new Set<(notice: EngineNotice) => void>();
   private dead: EngineError | undefined;
+  private model: RestoreStep | undefined;
+  private adapters: RestoreStep[] = [];
+  private data: RestoreStep | undefined;
 
-  constructor(private readonly worker: Worker = spawnEngineWorker()) {
+  constructor(private readonly worker: Worker = spawnEngineWorker(testHooksEnabled())) {
     worker.addEventListener('message', (event: MessageEvent<EngineResponse>) => this.receive(event.data));
     worker.addEventListener('error', (event) => {
       event.preventDefault();
-      this.die(`The engine worker failed: ${event.message || 'its script could not be loaded'}. Reload the page.`);
+      this.die(`The engine worker stopped (${event.message || 'its script could not be loaded'}).`);
     });
     worker.addEventListener('messageerror', () => {
-      this.die('The engine worker sent a message that could not be read. Reload the page.');
+      this.die('The engine worker sent a message that could not be read.');
     });
   }
 
@@ -72,7 +96,11 @@ export class EngineClient {
     if (this.dead) return Promise.reject(this.dead);
     const id = this.nextId++;
     return new Promise<CallResult<K>>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, progress: onProgress } as Pending);
+      const done = (result: CallResult<K>) => {
+        this.remember({ call, params } as RestoreStep);
+        resolve(result);
+      };
+      this.pending.set(id, { resolve: done, reject, progress: onProgress } as Pending);
       this.worker.postMessage({ id, call, params });
     });
   }
@@ -99,15 +127,47 @@ export class EngineClient {
     return () => this.listeners.delete(listener);
   }
 
+  /** Subscribes to the engine's notices (new device, model reload); returns the unsubscribe function. */
+  onNotice(listener: (notice: EngineNotice) => void): () => void {
+    this.noticeListeners.add(listener);
+    return () => this.noticeListeners.delete(listener);
+  }
+
+  /** Whether the worker has died or was terminated; every call is refused from then on. */
+  get exited(): boolean {
+    return this.dead !== undefined;
+  }
+
+  /** The calls that brought the engine to its state: the model, the adapters dropped onto it, the data. */
+  restoreSteps(): RestoreStep[] {
+    return [...(this.model ? [this.model] : []), ...this.adapters, ...(this.data ? [this.data] : [])];
+  }
+
+  /** Replays a call another client recorded (restoreSteps) on this one. */
+  replay(step: RestoreStep, onProgress?: (progress: ModelLoadProgress) => void): Promise<unknown> {
+    return this.call(step.call, step.params as never, onProgress as never);
+  }
+
   terminate(): void {
-    this.worker.terminate();
     this.die('The engine worker was stopped.', 'cancelled');
+  }
+
+  private remember(step: RestoreStep): void {
+    if (MODEL_CALLS.includes(step.call)) {
+      this.model = step;
+      this.adapters = [];
+    } else if (step.call === 'loadAdapterFiles') this.adapters.push(step);
+    else if (DATA_CALLS.includes(step.call)) this.data = step;
   }
 
   private receive(message: EngineResponse): void {
     if (message.kind === 'event') {
       const error = new EngineError(message.error);
       for (const listener of this.listeners) listener({ event: message.event, error });
+      return;
+    }
+    if (message.kind === 'notice') {
+      for (const listener of this.noticeListeners) listener(message.notice);
       return;
     }
     const pending = this.pending.get(message.id);
@@ -129,6 +189,7 @@ export class EngineClient {
 
   private die(message: string, kind: ErrorKind = 'internal'): void {
     if (this.dead) return;
+    this.worker.terminate();
     this.dead = new EngineError({ name: WORKER_FAILURE, kind, message });
     for (const pending of this.pending.values()) pending.reject(this.dead);
     this.pending.clear();
@@ -136,6 +197,10 @@ export class EngineClient {
   }
 }
 
-function spawnEngineWorker(): Worker {
-  return new Worker(new URL('./engine.worker.ts', import.meta.url), { type: 'module', name: 'adapter-studio-engine' });
+// Vite bundles a worker only from `new Worker(new URL(...), { static options })`, so the two names
+// are two literal expressions. The second ends in protocol.ts's TEST_HOOKS_NAME.
+function spawnEngineWorker(testHooks: boolean): Worker {
+  return testHooks
+    ? new Worker(new URL('./engine.worker.ts', import.meta.url), { type: 'module', name: 'adapter-studio-engine testHooks' })
+    : new Worker(new URL('./engine.worker.ts', import.meta.url), { type: 'module', name: 'adapter-studio-engine' });
 }

@@ -7,7 +7,8 @@
 //   page → worker   EngineRequest   { id, call, params }
 //   worker → page   EngineResponse  one 'result' or one 'error' per id, any number of 'progress'
 //                                   for that id before it, and unsolicited 'event's (device
-//                                   lost, uncaptured GPU error, worker crash) with no id.
+//                                   lost, uncaptured GPU error, worker crash) and 'notice's
+//                                   (new device, model reload) with no id.
 // Errors cross as { name, kind, message }: `name` is the error class name (e.g. GpuError,
 // WebGpuUnavailableError), `kind` what sort of failure it is (errors.ts ErrorKind: input,
 // unsupported, gpu, memory, cancelled, internal = a bug), `message` is what the user reads.
@@ -128,6 +129,8 @@ export interface ModelCard {
   /** Projections per role: [out, in] and how many layers have one. */
   readonly projections: readonly { readonly role: string; readonly out: number; readonly in: number; readonly count: number }[];
   readonly warnings: readonly string[];
+  /** io/runIdentity.ts weightsFingerprint of the weight files: which checkpoint a run was trained on. */
+  readonly fingerprint?: string;
 }
 
 /** A planning estimate per method for the current settings (not a measurement). */
@@ -201,6 +204,8 @@ export interface DatasetPreview {
   readonly seqLen: number;
   /** Mapping applied to the rows, said to the user (e.g. question/answer → prompt/completion). */
   readonly note?: string;
+  /** io/runIdentity.ts textHash of the training text and the data's own validation text. */
+  readonly textHash?: string;
 }
 
 export interface ComparisonParams {
@@ -227,6 +232,19 @@ export interface ComparisonParams {
   readonly checkpointing?: boolean;
   /** Refuse a run planned over this many bytes of GPU memory (absent or 0: only the per-buffer limits are checked). */
   readonly memoryBudgetBytes?: number;
+  /** Held-out text of the base model's own pretraining data: forgetting is measured on it (absent: not measured). */
+  readonly forgetting?: { readonly name: string; readonly text: string };
+  /** A checkpoint every N steps (absent or 0: only when paused or stopped). */
+  readonly checkpointEvery?: number;
+  /** Continue a run from its checkpoint instead of from step 0 (same settings, model and data). */
+  readonly resumeFrom?: StudioCheckpoint;
+}
+
+/** A run's state after `step` (io/checkpointFile.ts): the manifest's JSON and the safetensors bytes. */
+export interface StudioCheckpoint {
+  readonly step: number;
+  readonly manifest: string;
+  readonly tensors: Uint8Array;
 }
 
 /** σ of one adapted projection's effective weight (base + s·B M A, SPP's merge, full's W), descending. */
@@ -268,6 +286,10 @@ export type ComparisonEvent =
   /** The frozen base model's validation loss, measured once before any method is initialised (the charts' "base" at step 0). */
   | { readonly type: 'base'; readonly loss: number }
   | { readonly type: 'halted'; readonly method: string; readonly step: number; readonly reason: string }
+  /** A method's loss was first flagged as diverging at `step` (train/health.ts); it trains on. */
+  | { readonly type: 'diverging'; readonly method: string; readonly step: number }
+  /** Saved every checkpointEvery steps, when paused and when stopped: the page stores the newest. */
+  | { readonly type: 'checkpoint'; readonly checkpoint: StudioCheckpoint }
   | { readonly type: 'state'; readonly state: 'running' | 'paused' }
   /** The adapted projections, with their role and [out, in], once the targets are chosen. */
   | { readonly type: 'targets'; readonly layers: readonly { readonly name: string; readonly role: string; readonly out: number; readonly in: number }[] }
@@ -290,16 +312,62 @@ export interface MethodSummary {
   readonly finalValLoss: number | null;
   readonly bestValLoss: number | null;
   readonly halted?: string;
+  /** The step its loss was first flagged as diverging (train/health.ts); it trained on. */
+  readonly diverging?: number;
   /** Exact-match accuracy on the validation questions (null: not measured). */
   readonly accuracy?: number | null;
   /** The step it joined at (added mid-way; 0 otherwise). */
   readonly startStep?: number;
 }
 
+/** Why a run ended before its last step without the user stopping it: the GPU failed under it. */
+export interface RunInterruption {
+  /** deviceLost: the GPU device went away; outOfMemory: an allocation failed; gpuError: another GPU error. */
+  readonly cause: 'deviceLost' | 'outOfMemory' | 'gpuError';
+  /** What happened and what to do, for the user. */
+  readonly message: string;
+  /** The last step any method completed (the curves end there; a method whose step failed ends one before). */
+  readonly step: number;
+  /** The step of the last saved checkpoint "Resume from the last checkpoint" would start from; null: none saved. */
+  readonly checkpointStep: number | null;
+}
+
 export interface ComparisonResult {
-  /** True when the user stopped it before the last step. */
+  /** True when the user stopped it, or it was interrupted, before the last step. */
   readonly stopped: boolean;
+  /** Set when the GPU ended it: the methods' records are what they were at that point. */
+  readonly interrupted?: RunInterruption;
   readonly methods: readonly MethodSummary[];
+  /** Loss on the held-out pretraining text: the base's, and each method's after its last step (absent: not measured). */
+  readonly forgetting?: ForgettingReport;
+}
+
+/** Forgetting of a method = its loss on the held-out text minus the base's (nats per token; higher = more forgotten). */
+export interface ForgettingReport {
+  /** The text it was measured on. */
+  readonly name: string;
+  /** Predicted tokens of it. */
+  readonly tokens: number;
+  readonly baseLoss: number;
+  /** Per method id, after training. */
+  readonly loss: Readonly<Record<string, number>>;
+}
+
+/** The engine's GPU memory and caches, read between steps during a run (a long run must hold them flat). */
+export interface EnginePoolStats {
+  /** Bytes and buffers the pool has handed out and not had back. */
+  readonly liveBytes: number;
+  readonly liveBuffers: number;
+  /** Bytes of every buffer the pool owns (in use or free). */
+  readonly ownedBytes: number;
+  /** GPU buffers created since the device was acquired (pool and uniform buffers). */
+  readonly buffersCreated: number;
+  readonly pipelines: number;
+  readonly shaderModules: number;
+  /** Devices the engine has acquired so far (2 after one loss). */
+  readonly device: number;
+  /** Steps the running comparison had completed when this was read (null: no run). */
+  readonly step: number | null;
 }
 
 export interface GenerateParams {
@@ -384,24 +452,23 @@ export interface EngineCalls {
   addMethod: { params: { readonly id: string; readonly settings: MethodSettingValues }; result: boolean; progress: never };
   /** Continues a prompt with the base model or a method trained in the last comparison. */
   generate: { params: GenerateParams; result: GenerateResult; progress: { readonly text: string } };
-  /** A trained method as a PEFT adapter folder or a merged model folder (files to download). */
+  /** A trained method as a PEFT adapter folder or a merged model folder (files to download); during a run, a running method as trained so far (between two steps). */
   exportMethod: { params: ExportParams; result: ExportResult; progress: never };
   /** A PEFT/TRL training script for one method's settings (the method definition's recipe). */
   pythonScript: { params: ScriptConfig; result: string; progress: never };
+  /** The pool's figures and cache sizes; during a run, read between two steps. null: no device yet. */
+  poolStats: { params: Record<string, never>; result: EnginePoolStats | null; progress: never };
+  /** Test hook (dev builds, or a page opened with ?testHooks=1): destroys the GPU device as a driver reset would. */
+  debugLoseDevice: { params: Record<string, never>; result: boolean; progress: never };
+  /** Test hook (as above): the worker throws an uncaught error right after answering, as a crash would. */
+  debugCrashWorker: { params: Record<string, never>; result: boolean; progress: never };
 }
 
-/** Calls the worker answers at once, outside the queue that serialises GPU work. */
-export const IMMEDIATE_CALLS: readonly CallName[] = [
-  'methods',
-  'modelCard',
-  'estimate',
-  'stopComparison',
-  'pauseComparison',
-  'resumeComparison',
-  'spectrum',
-  'addMethod',
-  'pythonScript',
-];
+/** Calls that only exist for tests; the worker refuses them unless its test hooks are on. */
+export const TEST_HOOK_CALLS: readonly CallName[] = ['debugLoseDevice', 'debugCrashWorker'];
+
+/** Worker name suffix that turns the test hooks on (the page adds it in dev builds or with ?testHooks=1). */
+export const TEST_HOOKS_NAME = 'testHooks';
 
 export type CallName = keyof EngineCalls;
 export type CallParams<K extends CallName> = EngineCalls[K]['params'];
@@ -421,7 +488,7 @@ export interface SerializedError {
 }
 
 export type EngineEventName =
-  /** The GPU device is gone; the page must reload to get a new one. */
+  /** The GPU device is gone; the next call that needs the GPU gets a new one. */
   | 'deviceLost'
   /** A GPU error that no error scope caught. */
   | 'gpuError'
@@ -450,7 +517,21 @@ export interface EngineEventMessage {
   readonly error: SerializedError;
 }
 
-export type EngineResponse = EngineResultMessage | EngineProgressMessage | EngineErrorMessage | EngineEventMessage;
+/** What the engine says about itself unasked, besides failures: recovery after a device loss. */
+export type EngineNotice =
+  /** A new GPU device replaces a lost (or given-up) one. */
+  | { readonly type: 'newDevice'; readonly gpu: GpuDescription }
+  /** The model is being reloaded onto the new device (progress null: reading its files). */
+  | { readonly type: 'modelReload'; readonly model: string; readonly progress: ModelLoadProgress | null }
+  | { readonly type: 'modelReloaded'; readonly model: string }
+  | { readonly type: 'modelReloadFailed'; readonly model: string; readonly message: string };
+
+export interface EngineNoticeMessage {
+  readonly kind: 'notice';
+  readonly notice: EngineNotice;
+}
+
+export type EngineResponse = EngineResultMessage | EngineProgressMessage | EngineErrorMessage | EngineEventMessage | EngineNoticeMessage;
 
 export function serializeError(error: unknown): SerializedError {
   return { name: (error instanceof Error && error.name) || 'Error', kind: errorKind(error), message: errorMessage(error) };

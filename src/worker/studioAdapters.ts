@@ -2,7 +2,8 @@
 // PEFT LoRA/DoRA folder read by io/peftAdapterReader.ts and turned into a method of its own
 // (adapters/loadedAdapter.ts), listed beside the registry's methods, so it can be evaluated,
 // generated with, compared, trained further and exported like them. They belong to the model
-// they were checked against and are forgotten when it is released.
+// they were checked against: the session clears them when it loads another model (a reload of
+// the same model onto a new device keeps them: they are held on the CPU).
 // `definitionOf` is the one lookup the worker uses for a method id: loaded adapters, then the
 // registry.
 
@@ -12,16 +13,8 @@ import type { MethodDefinition } from '../adapters/types';
 import { UnsupportedModelError } from '../errors';
 import { blobSource } from '../io/byteSource';
 import { openPeftAdapterFiles } from '../io/peftAdapterReader';
-import { onModelRelease, requireModel } from './studioModel';
+import type { CausalLM } from '../models/causalLM';
 import type { MethodInfo, PickedFile } from './protocol';
-
-const loaded = new Map<string, MethodDefinition>();
-
-onModelRelease(() => loaded.clear());
-
-export function definitionOf(id: string): MethodDefinition {
-  return loaded.get(id) ?? methodById(id);
-}
 
 export function methodInfo(m: MethodDefinition): MethodInfo {
   return {
@@ -38,22 +31,33 @@ export function methodInfo(m: MethodDefinition): MethodInfo {
   };
 }
 
-/** The registry's methods, then the adapters loaded onto the current model. */
-export function allMethodInfos(): MethodInfo[] {
-  return [...METHODS, ...loaded.values()].map(methodInfo);
-}
+export class LoadedAdapters {
+  private readonly loaded = new Map<string, MethodDefinition>();
 
-/** Reads a dropped adapter folder, checks it against the loaded model and lists it as a method. */
-export async function loadAdapterFiles(files: readonly PickedFile[]): Promise<MethodInfo> {
-  const model = requireModel().model;
-  const adapter = await openPeftAdapterFiles(files.map((f) => blobSource(f.file, f.path || f.file.name)));
-  const problem = adapterMismatch(adapter, model);
-  if (problem) throw new UnsupportedModelError(problem);
-  const top = files[0]?.path.split('/') ?? [];
-  const folder = top.length > 1 ? top[0]! : 'adapter';
-  let name = folder;
-  for (let n = 2; loaded.has(`adapter:${name}`); n++) name = `${folder}-${n}`;
-  const method = loadedAdapterMethod(adapter, name);
-  loaded.set(method.id, method);
-  return methodInfo(method);
+  definitionOf(id: string): MethodDefinition {
+    return this.loaded.get(id) ?? methodById(id);
+  }
+
+  /** The registry's methods, then the adapters loaded onto the current model. */
+  infos(): MethodInfo[] {
+    return [...METHODS, ...this.loaded.values()].map(methodInfo);
+  }
+
+  clear(): void {
+    this.loaded.clear();
+  }
+
+  /** Reads a dropped adapter folder, checks it against `model` and lists it as a method. */
+  async load(files: readonly PickedFile[], model: CausalLM): Promise<MethodInfo> {
+    const adapter = await openPeftAdapterFiles(files.map((f) => blobSource(f.file, f.path || f.file.name)));
+    const problem = adapterMismatch(adapter, model);
+    if (problem) throw new UnsupportedModelError(problem);
+    const top = files[0]?.path.split('/') ?? [];
+    const folder = top.length > 1 ? top[0]! : 'adapter';
+    let name = folder;
+    for (let n = 2; this.loaded.has(`adapter:${name}`); n++) name = `${folder}-${n}`;
+    const method = loadedAdapterMethod(adapter, name);
+    this.loaded.set(method.id, method);
+    return methodInfo(method);
+  }
 }

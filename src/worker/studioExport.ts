@@ -6,27 +6,21 @@
 //           config.json (torch_dtype float32) and the model's tokenizer files as loaded.
 // The CLI's `export` command writes the same files from the same functions.
 //
+// Mid-run, the session runs an export between two steps on the adapter as trained so far.
+//
 // Not here: zipping and downloading (the page does that), training (studioRun.ts).
 
 import { mergedTensors, peftAdapter } from '../adapters/export';
-import { definitionOf } from './studioAdapters';
-import { resolveSettings } from '../adapters/types';
+import { resolveSettings, type AdaptedModel, type MethodDefinition } from '../adapters/types';
 import { trainingScript, type ScriptConfig } from '../io/pythonScript';
 import { readAllBytes, readJsonFile, type ByteSource } from '../io/byteSource';
 import { mergedModelSafetensors, peftAdapterFiles, peftSummary } from '../io/peft';
-import { StudioError } from '../errors';
+import { InputError } from '../errors';
 import type { GpuContext } from '../gpu/context';
-import { requireModel } from './studioModel';
-import { trainedAdapter } from './studioRun';
+import type { LoadedModel } from './studioModel';
 import type { ExportParams, ExportResult } from './protocol';
 
 const TOKENIZER_LIMIT = 256 * 1024 * 1024;
-
-/** Why a method has no PEFT adapter form, or null when it has one. */
-export function peftRefusal(methodId: string): string | null {
-  const { peft } = definitionOf(methodId);
-  return peft.kind === 'none' ? peft.reason : null;
-}
 
 function baseModelName(name: string): string {
   return name.replace(/ \(built-in\)$/, '');
@@ -37,25 +31,28 @@ function safeName(name: string): string {
 }
 
 /** The PEFT/TRL script for one method's configuration, its own lines from the definition. */
-export function methodScript(config: ScriptConfig): string {
+export function methodScript(config: ScriptConfig, definitionOf: (id: string) => MethodDefinition): string {
   const method = definitionOf(config.methodId);
   const settings = resolveSettings(method, config.settings);
   return trainingScript(config, (helpers) => method.python(settings, helpers));
 }
 
-export async function exportTrainedMethod(rt: GpuContext, params: ExportParams): Promise<ExportResult> {
-  const loaded = requireModel();
-  const adapted = trainedAdapter(params.methodId);
+/** `adapted`: the method as trained in the running or last comparison, if it was. */
+export async function exportTrainedMethod(
+  rt: GpuContext,
+  loaded: LoadedModel,
+  method: MethodDefinition,
+  adapted: AdaptedModel | undefined,
+  params: ExportParams,
+): Promise<ExportResult> {
   if (!adapted)
-    throw new StudioError(
+    throw new InputError(
       `${params.methodId} has not been trained with the loaded model in this session; run a comparison first (saved runs keep curves, not weights)`,
     );
   const base = baseModelName(loaded.name);
   const folder = `${safeName(base)}-${params.methodId}-${params.format === 'peft' ? 'adapter' : 'merged'}`;
   if (params.format === 'peft') {
-    const refusal = peftRefusal(params.methodId);
-    if (refusal) throw new StudioError(refusal);
-    const method = definitionOf(params.methodId);
+    if (method.peft.kind === 'none') throw new InputError(method.peft.reason);
     const adapter = await peftAdapter(rt, method, adapted, base);
     return {
       methodId: params.methodId,

@@ -1,29 +1,41 @@
-// The studio's model in the worker: the built-in model (fetched by same-origin URL) or a dropped
-// Hugging Face folder, opened and checked by io/modelFiles.ts, uploaded tensor by tensor by
-// models/load.ts, with its tokenizer. A load that fails keeps the previous model: the new one is
-// only swapped in once every tensor is on the GPU. Also the model card and the per-method
-// planning estimates (trainable parameters, memory) the studio shows before a run. Frozen 16-bit
-// matrices stay 16-bit on the GPU (models/load.ts); f32 ones too when the user asks for f16
-// (FrozenPrecision), and the card and the estimates count what is actually held.
+// The studio's model in the worker: the built-in model (StudioAssets) or a dropped Hugging Face
+// folder, opened and checked by io/modelFiles.ts, uploaded tensor by tensor by models/load.ts,
+// with its tokenizer. `loadModel` builds a LoadedModel and changes nothing else: the session
+// swaps it in once every tensor is on the GPU, so a load that fails keeps the previous model.
+// A LoadedModel remembers where it came from (ModelOrigin: the built-in name, or the picked File
+// objects) so the session can reload it onto a new device after a device loss. Also the model
+// card and the per-method planning estimates (trainable parameters, memory) the studio shows
+// before a run. Frozen 16-bit matrices stay 16-bit on the GPU (models/load.ts); f32 ones too when
+// the user asks for f16 (FrozenPrecision), and the card and the estimates count what is held.
 //
-// Not here: training (studioRun.ts), data (studioData.ts). Nothing is cached in OPFS yet.
+// Not here: training (studioRun.ts), data (studioData.ts), which model is current (studioSession.ts).
 
 import { blobSource, type ByteSource } from '../io/byteSource';
 import { paramCount } from '../io/hfConfig';
+import { weightsFingerprint } from '../io/runIdentity';
 import { frozenWeightBytes, openModelFiles, type FrozenPrecision, type ModelSource } from '../io/modelFiles';
 import { loadModelTokenizer, tokenizerVocabWarning, type TextTokenizer } from '../io/tokenizer';
 import type { CausalLM } from '../models/causalLM';
-import { heldBytesPerParam, loadCausalLM, releaseModel } from '../models/load';
+import { heldBytesPerParam, loadCausalLM } from '../models/load';
 import { resolveSettings, type MethodDefinition } from '../adapters/types';
 import { fitProblem, perBufferLimit, planMethod, type PlanSetup } from '../train/memoryPlan';
 import type { BufferLimits } from '../tensor/ops/lmHeadLoss';
-import { errorMessage, ModelFormatError, StudioError } from '../errors';
+import { errorMessage, InputError, ModelFormatError, StudioError } from '../errors';
 import type { GpuContext } from '../gpu/context';
 import type { ComparisonParams, EstimateParams, MethodEstimate, ModelCard, ModelLoadProgress, PickedFile } from './protocol';
+import type { StudioAssets } from './assets';
+
+/** Where a model came from: enough to load it again (after a device loss, or a restarted engine). */
+export type ModelOrigin =
+  | { readonly kind: 'builtin'; readonly name: string; readonly precision: FrozenPrecision }
+  | { readonly kind: 'files'; readonly files: readonly PickedFile[]; readonly precision: FrozenPrecision };
 
 export interface LoadedModel {
   readonly name: string;
   readonly builtin: boolean;
+  readonly origin: ModelOrigin;
+  /** The device its tensors live on. */
+  readonly rt: GpuContext;
   readonly source: ModelSource;
   readonly model: CausalLM;
   /** null when the folder has no tokenizer.json (the card says so; data cannot be tokenised). */
@@ -34,85 +46,28 @@ export interface LoadedModel {
   readonly limits: BufferLimits;
 }
 
-let current: LoadedModel | undefined;
-
-/** Called before the current model's tensors are released (trained adapters refer to them). */
-const releaseListeners = new Set<() => void>();
-
-export function onModelRelease(listener: () => void): void {
-  releaseListeners.add(listener);
-}
-
-export function currentModel(): LoadedModel | undefined {
-  return current;
-}
-
-export function requireModel(): LoadedModel {
-  if (!current) throw new StudioError('No model is loaded yet: wait for the built-in model, or drop a model folder.');
-  return current;
-}
-
-export function requireTokenizer(): TextTokenizer {
-  const loaded = requireModel();
+export function requireTokenizer(loaded: LoadedModel): TextTokenizer {
   if (!loaded.tokenizer) throw new ModelFormatError(loaded.tokenizerProblem ?? 'the model has no tokenizer', 'tokenizer.json');
   return loaded.tokenizer;
 }
 
-/** Files the built-in model folder may hold; config.json and model.safetensors are required. */
-const BUILTIN_FILES = ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json'];
-const REQUIRED = new Set(['config.json', 'model.safetensors']);
+/** The name a model of this origin is shown under. */
+export function originName(origin: ModelOrigin): string {
+  if (origin.kind === 'builtin') return `${origin.name} (built-in)`;
+  const top = origin.files[0]?.path.split('/') ?? [];
+  return top.length > 1 ? top[0]! : 'dropped model';
+}
 
-async function fetchBuiltin(name: string): Promise<ByteSource[]> {
-  const base = `${import.meta.env.BASE_URL}models/${name}/`;
-  const sources: ByteSource[] = [];
-  for (const file of BUILTIN_FILES) {
-    let response: Response;
-    try {
-      response = await fetch(base + file);
-    } catch (error) {
-      throw new ModelFormatError(`could not be fetched (${errorMessage(error)})`, `${name}/${file}`);
-    }
-    // Vite's preview answers unknown paths with index.html (200, text/html): treat that as missing.
-    const html = (response.headers.get('content-type') ?? '').includes('text/html');
-    if (!response.ok || html) {
-      if (REQUIRED.has(file)) throw new ModelFormatError(`the built-in model is missing this file (HTTP ${response.status})`, `${name}/${file}`);
-      continue;
-    }
-    sources.push(blobSource(await response.blob(), `${name}/${file}`));
+/** Loads a model onto `rt` from its origin; the caller makes it current (and releases the previous one). */
+export async function loadModel(rt: GpuContext, origin: ModelOrigin, assets: StudioAssets, progress: (p: ModelLoadProgress) => void): Promise<LoadedModel> {
+  let files: ByteSource[];
+  if (origin.kind === 'builtin') files = await assets.modelFiles(origin.name);
+  else {
+    if (origin.files.length === 0) throw new InputError('no files were given; drop a model folder or pick its files');
+    files = origin.files.map((f) => blobSource(f.file, f.path || f.file.name));
   }
-  return sources;
-}
-
-export async function loadBuiltinModel(
-  rt: GpuContext,
-  name: string,
-  progress: (p: ModelLoadProgress) => void,
-  precision: FrozenPrecision = 'checkpoint',
-): Promise<ModelCard> {
-  return install(rt, await fetchBuiltin(name), `${name} (built-in)`, true, progress, precision);
-}
-
-export async function loadPickedModel(
-  rt: GpuContext,
-  files: readonly PickedFile[],
-  progress: (p: ModelLoadProgress) => void,
-  precision: FrozenPrecision = 'checkpoint',
-): Promise<ModelCard> {
-  if (files.length === 0) throw new ModelFormatError('no files were given; drop a model folder or pick its files');
-  const sources = files.map((f) => blobSource(f.file, f.path || f.file.name));
-  const top = files[0]!.path.split('/');
-  const name = top.length > 1 ? top[0]! : 'dropped model';
-  return install(rt, sources, name, false, progress, precision);
-}
-
-async function install(
-  rt: GpuContext,
-  files: ByteSource[],
-  name: string,
-  builtin: boolean,
-  progress: (p: ModelLoadProgress) => void,
-  precision: FrozenPrecision,
-): Promise<ModelCard> {
+  const name = originName(origin);
+  const builtin = origin.kind === 'builtin';
   const source = await openModelFiles(files);
   let tokenizer: TextTokenizer | null = null;
   let tokenizerProblem: string | null = null;
@@ -125,17 +80,14 @@ async function install(
     if (source.tokenizer.tokenizerJson) throw error;
     tokenizerProblem = error.message;
   }
-  const model = await loadCausalLM(rt, source, { onProgress: progress, frozenPrecision: precision });
+  const model = await loadCausalLM(rt, source, { onProgress: progress, frozenPrecision: origin.precision });
   await rt.sync();
-  const card = modelCard(name, builtin, source, model, tokenizer, tokenizerProblem, precision);
-  const previous = current;
+  const card = {
+    ...modelCard(name, builtin, source, model, tokenizer, tokenizerProblem, origin.precision),
+    fingerprint: await weightsFingerprint(source.weightFiles),
+  };
   const limits = { maxBufferSize: rt.device.limits.maxBufferSize, maxStorageBufferBindingSize: rt.device.limits.maxStorageBufferBindingSize };
-  current = { name, builtin, source, model, tokenizer, tokenizerProblem, card, limits };
-  if (previous) {
-    for (const listener of releaseListeners) listener();
-    releaseModel(rt, previous.model);
-  }
-  return card;
+  return { name, builtin, origin, rt, source, model, tokenizer, tokenizerProblem, card, limits };
 }
 
 function modelCard(
@@ -208,8 +160,7 @@ function planSetup(loaded: LoadedModel, targets: readonly string[], batch: numbe
 }
 
 /** Planning estimates: trainable parameters exactly from the shapes, memory from train/memoryPlan.ts (with and without checkpointing). */
-export function estimateMethods(params: EstimateParams, definitionOf: (id: string) => MethodDefinition): MethodEstimate[] {
-  const loaded = current;
+export function estimateMethods(loaded: LoadedModel | undefined, params: EstimateParams, definitionOf: (id: string) => MethodDefinition): MethodEstimate[] {
   if (!loaded) return [];
   const setup = planSetup(loaded, params.targets, params.batch, params.seqLen);
   const shapes = setup.layers;
@@ -248,8 +199,7 @@ export function estimateMethods(params: EstimateParams, definitionOf: (id: strin
  * Why the comparison would not fit (the device's per-buffer limit, or params.memoryBudgetBytes),
  * with the planned figure and the settings that would fit; undefined when it fits.
  */
-export function comparisonMemoryProblem(params: ComparisonParams, definitionOf: (id: string) => MethodDefinition): string | undefined {
-  const loaded = requireModel();
+export function comparisonMemoryProblem(loaded: LoadedModel, params: ComparisonParams, definitionOf: (id: string) => MethodDefinition): string | undefined {
   const setup = planSetup(loaded, params.targets, params.batch, params.seqLen);
   const choices = params.methods.map((m) => {
     const method = definitionOf(m.id);

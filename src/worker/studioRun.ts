@@ -1,119 +1,80 @@
 // A studio comparison in the worker: every chosen method initialised against the one shared
 // frozen model, then trained interleaved on identical batches in identical order (one seeded
 // batcher), each with its own AdamW. It drives train/compare.ts's InterleavedRun with what a live
-// page needs:
-// events per init phase, step and evaluation; pause/resume/stop flags looked at between steps
-// (the loop awaits the GPU read-back of every step, so stop/pause messages are handled while it
-// runs); and the trained adapters kept afterwards so the page can generate from each of them.
+// page needs: events per init phase, step and evaluation, and a command queue (commandQueue.ts)
+// that the loop applies at its safe points (before each method's init, between steps, while
+// paused, after the last step): pause, resume, stop, methods added mid-way, spectra, exports and
+// the pool's figures, in the order they arrived.
+//
+// A GPU failure (device lost, out of memory, a GPU error) ends the run cleanly: the result keeps
+// every method's record so far and says what happened (ComparisonResult.interrupted); the
+// trained weights are released. Any other error is thrown as before.
 //
 // Not here: the optimizer and step (train/trainer.ts), method inits (adapters/), data parsing
-// (io/datasets.ts via studioData.ts).
+// (studioData.ts), which device or model (studioSession.ts).
 
-import { definitionOf } from './studioAdapters';
 import { selectTargets } from '../adapters/targets';
-import type { AdaptedModel, CalibrationBatch } from '../adapters/types';
+import type { AdaptedModel, CalibrationBatch, MethodDefinition } from '../adapters/types';
 import { generate } from '../models/generate';
 import { InterleavedRun, type RunningMethod } from '../train/compare';
-import { errorMessage, StudioError } from '../errors';
-import type { GpuContext } from '../gpu/context';
-import { comparisonMemoryProblem, onModelRelease, requireModel, requireTokenizer } from './studioModel';
-import { examplesForRun } from './studioData';
-import type { TokenizedExample } from '../io/datasets';
-import { countCorrect } from './accuracy';
 import { accuracyQuestions, padIdOf, runData } from '../train/runData';
-import { haltMessage } from './diagnostics';
+import { errorKind, errorMessage, InputError } from '../errors';
+import type { GpuContext } from '../gpu/context';
+import type { RunIdentity } from '../io/checkpointFile';
+import type { TokenizedExample } from '../io/datasets';
+import { restoreCheckpoint } from '../train/checkpoint';
+import { countCorrect } from './accuracy';
 import { baseValidationLoss } from './baseEval';
+import { ForgettingProbe } from './forgetting';
+import { CommandQueue } from './commandQueue';
+import { LOSS_REPORT_WAIT_MS, type DeviceLoss } from './deviceSlot';
 import { PendingMeasurements } from './quantMeasure';
-import { drainTasks, forgetDiagnostics, hasTasks, measure, noteSteps, onTaskArrival, registerMethod, resetDiagnostics, setLoopActive } from './runDiagnostics';
-import type { ComparisonEvent, ComparisonParams, ComparisonResult, GenerateParams, GenerateResult, MethodSummary, StepPoint } from './protocol';
+import { RunDiagnostics } from './runDiagnostics';
+import { captureStudioCheckpoint, readStudioCheckpoint, STORED_CHECKPOINT, studioRunIdentity } from './studioCheckpoint';
+import type { StudioData } from './studioData';
+import { comparisonMemoryProblem, requireTokenizer, type LoadedModel } from './studioModel';
+import type {
+  ComparisonEvent,
+  ComparisonParams,
+  ComparisonResult,
+  GenerateParams,
+  GenerateResult,
+  MethodSettingValues,
+  MethodSummary,
+  RunInterruption,
+  SpectrumResult,
+  StepPoint,
+} from './protocol';
 
-interface Trained {
-  readonly id: string;
-  readonly adapted: AdaptedModel;
+export interface RunInputs {
+  readonly rt: GpuContext;
+  readonly loaded: LoadedModel;
+  readonly data: StudioData;
+  readonly definitionOf: (id: string) => MethodDefinition;
+  /** Why `rt` is gone, if it is; waits up to `waitMs` for a loss to be reported. */
+  readonly lossOf: (waitMs: number) => Promise<DeviceLoss | undefined>;
 }
 
-/** Adapters of the last comparison (for generation); released by the next run or a new model. */
-let trained: Trained[] = [];
-let releaseRt: GpuContext | undefined;
-
-const control = {
-  running: false,
-  stop: false,
-  paused: false,
-  resume: undefined as (() => void) | undefined,
-  /** Methods added mid-way, initialised by the loop before its next step. */
-  pending: [] as { id: string; settings: ComparisonParams['methods'][number]['settings'] }[],
-  /** Methods in the run (started with or added). */
-  ids: new Set<string>(),
-  /** What the paused loop does when woken without resuming (adds pending methods, measures). */
-  whilePaused: undefined as (() => Promise<void>) | undefined,
-  /** Quantization errors still to measure (the paused loop keeps measuring them). */
-  measuring: undefined as PendingMeasurements | undefined,
-};
-
-function releaseTrained(): void {
-  if (releaseRt) for (const t of trained) t.adapted.release(releaseRt);
-  trained = [];
-  forgetDiagnostics();
+/** The adapters of a finished run, kept for generation, export and spectra until the next run or model. */
+export interface TrainedMethods {
+  readonly rt: GpuContext;
+  readonly methods: readonly { readonly id: string; readonly adapted: AdaptedModel }[];
+  readonly diagnostics: RunDiagnostics;
 }
 
-/** Queues a method to join the running comparison at its next step (initialised first). */
-export function addMethodToRun(id: string, settings: ComparisonParams['methods'][number]['settings']): boolean {
-  if (!control.running || control.stop) throw new StudioError('no comparison is running; start one, then add methods to it');
-  definitionOf(id);
-  if (control.ids.has(id)) throw new StudioError(`${id} is already in this comparison`);
-  control.ids.add(id);
-  control.pending.push({ id, settings });
-  control.resume?.();
-  return true;
+export function releaseTrained(trained: TrainedMethods): void {
+  for (const t of trained.methods) t.adapted.release(trained.rt);
 }
 
-onModelRelease(releaseTrained);
-
-/** The adapted model of a method trained in the last comparison (for exports), if any. */
-export function trainedAdapter(id: string): AdaptedModel | undefined {
-  return trained.find((t) => t.id === id)?.adapted;
+export interface RunOutcome {
+  readonly result: ComparisonResult;
+  /** The trained adapters (absent when the run was interrupted: they were released). */
+  readonly trained?: TrainedMethods;
 }
 
-export function stopRun(): boolean {
-  if (!control.running) return false;
-  control.stop = true;
-  control.resume?.();
-  return true;
-}
-
-export function pauseRun(): boolean {
-  if (!control.running) return false;
-  control.paused = true;
-  return true;
-}
-
-export function resumeRun(): boolean {
-  if (!control.running) return false;
-  control.paused = false;
-  control.resume?.();
-  return true;
-}
-
-async function pauseGate(emit: (e: ComparisonEvent) => void): Promise<void> {
-  if (!control.paused || control.stop) return;
-  emit({ type: 'state', state: 'paused' });
-  while (control.paused && !control.stop) {
-    // Spectra asked for and methods added while paused are served without resuming.
-    await new Promise<void>((resolve) => {
-      control.resume = resolve;
-      onTaskArrival(resolve);
-      if (hasTasks() || control.pending.length > 0 || (control.whilePaused && control.measuring?.pending)) resolve();
-    });
-    control.resume = undefined;
-    onTaskArrival(undefined);
-    await drainTasks();
-    await control.whilePaused?.();
-  }
-  if (!control.stop) emit({ type: 'state', state: 'running' });
-}
-
-/** Validation batches that visit each held-out row once, in order. */
+type Summary = { -readonly [K in keyof MethodSummary]: MethodSummary[K] };
+type Running = RunningMethod<Summary>;
+type Choice = ComparisonParams['methods'][number];
 
 function checkParams(params: ComparisonParams, maxPositions: number): void {
   const wholes: [string, number, number][] = [
@@ -126,225 +87,428 @@ function checkParams(params: ComparisonParams, maxPositions: number): void {
     ['seed', params.seed, 0],
   ];
   for (const [label, value, min] of wholes) {
-    if (!Number.isSafeInteger(value) || value < min) throw new StudioError(`${label} must be a whole number of at least ${min}, is ${value}`);
+    if (!Number.isSafeInteger(value) || value < min) throw new InputError(`${label} must be a whole number of at least ${min}, is ${value}`);
   }
-  if (!(params.lr > 0 && Number.isFinite(params.lr))) throw new StudioError(`the learning rate must be a positive number, is ${params.lr}`);
-  if (params.warmup > params.steps) throw new StudioError(`warmup (${params.warmup}) cannot exceed the steps (${params.steps})`);
-  if (params.seqLen > maxPositions) throw new StudioError(`the sequence length ${params.seqLen} is more than the model's ${maxPositions} positions`);
-  if (params.methods.length === 0) throw new StudioError('choose at least one method');
+  if (!(params.lr > 0 && Number.isFinite(params.lr))) throw new InputError(`the learning rate must be a positive number, is ${params.lr}`);
+  if (params.warmup > params.steps) throw new InputError(`warmup (${params.warmup}) cannot exceed the steps (${params.steps})`);
+  if (params.seqLen > maxPositions) throw new InputError(`the sequence length ${params.seqLen} is more than the model's ${maxPositions} positions`);
+  if (params.methods.length === 0) throw new InputError('choose at least one method');
 }
 
-type Summary = { -readonly [K in keyof MethodSummary]: MethodSummary[K] };
-type Running = RunningMethod<Summary>;
+export class StudioRun {
+  private readonly commands = new CommandQueue();
+  private readonly diagnostics: RunDiagnostics;
+  private readonly measurements = new PendingMeasurements();
+  /** Methods in the run (started with or added): an id joins once. */
+  private readonly ids: Set<string>;
+  private paused = false;
+  private stopping = false;
+  /** The loop has ended: commands still waiting are answered without effect. */
+  private finished = false;
+  /** Steps every running method has completed (a method added now trains from the next one). */
+  private done = 0;
+  /** Quantization errors are measured while paused only once training has begun. */
+  private stepping = false;
+  /** Set when the device went away while the loop was waiting (paused). */
+  private abort: DeviceLoss | undefined;
+  /** A GPU failure inside a command: the command's caller gets it, and the run ends at once. */
+  private commandFailure: unknown;
+  private run: InterleavedRun<Summary> | undefined;
+  private joinMethod: ((choice: Choice, startStep: number) => Promise<void>) | undefined;
+  /** What checkpoints of this run record and a resume must match; absent for a model without a weights fingerprint. */
+  private identity: RunIdentity | undefined;
+  /** The step of the newest checkpoint emitted (null: none yet). */
+  private checkpointed: number | null = null;
 
-export async function runStudioComparison(rt: GpuContext, params: ComparisonParams, emit: (e: ComparisonEvent) => void): Promise<ComparisonResult> {
-  if (control.running) throw new StudioError('a comparison is already running; stop it first');
-  releaseRt = rt;
-  releaseTrained();
-  const loaded = requireModel();
-  const tokenizer = requireTokenizer();
-  const config = loaded.source.config;
-  const maxPositions = config.family === 'llama' && config.slidingWindow !== null ? Math.min(config.maxPositions, config.slidingWindow) : config.maxPositions;
-  checkParams(params, maxPositions);
-  const memoryProblem = comparisonMemoryProblem(params, definitionOf);
-  if (memoryProblem) throw new StudioError(memoryProblem);
-  const { examples, heldOut } = examplesForRun(tokenizer, params.seqLen);
-  const data = runData(examples, heldOut, padIdOf(tokenizer), {
-    batch: params.batch,
-    seqLen: params.seqLen,
-    seed: params.seed,
-    validationFraction: params.validationFraction,
-    validationRows: params.validationRows,
-  });
-  const { batcher, validationBatches: valBatches } = data;
-  emit({ type: 'data', train: data.train.length, validation: Math.min(data.validation.length, params.validationRows), stepsPerEpoch: batcher.stepsPerEpoch });
-  const targets = selectTargets(loaded.model, params.targets);
-  emit({
-    type: 'targets',
-    layers: targets.map((name) => ({
-      name,
-      role: loaded.model.linearRole(name),
-      out: loaded.model.linear(name).outFeatures,
-      in: loaded.model.linear(name).inFeatures,
-    })),
-  });
-  resetDiagnostics(rt, loaded.model);
-  const calibration = (count: number): CalibrationBatch[] => Array.from({ length: count }, (_, s) => batcher.batch(s));
-  // SORSA's orthonormality is sampled about 50 times a run (and at the last step); SPP's
-  // sparsity at each validation and the last step (it reads the merged weights back).
-  const diagEvery = Math.max(1, Math.floor(params.steps / 50));
-
-  Object.assign(control, { running: true, stop: false, paused: false, resume: undefined, pending: [], ids: new Set(params.methods.map((m) => m.id)) });
-  setLoopActive(true);
-  const measurements = new PendingMeasurements();
-  const run = new InterleavedRun<Summary>(rt, {
-    model: loaded.model,
-    targets,
-    seed: params.seed,
-    calibration,
-    onProgress: (progress) => emit({ type: 'init', progress }),
-    checkpointing: params.checkpointing ?? false,
-    steps: params.steps,
-    schedule: { kind: params.schedule, warmupSteps: params.warmup },
-    clipNorm: params.clipNorm,
-    weightDecay: 0,
-    validationBatches: valBatches,
-    evalEvery: params.evalEvery,
-  });
-  let keep = false;
-
-  /** Initialises one method; it trains from step `startStep` + 1 to the end, on the run's batches. */
-  const initMethod = async (choice: ComparisonParams['methods'][number], startStep: number): Promise<void> => {
-    const r = await run.add(
-      { id: choice.id, definition: definitionOf(choice.id), settings: choice.settings, learningRate: params.lr },
-      ({ id, trainableParams, bytes, initMs }) => ({
-        id,
-        trainableParams,
-        bytes,
-        initMs,
-        trainMs: 0,
-        steps: 0,
-        tokens: 0,
-        finalLoss: Number.NaN,
-        finalValLoss: null,
-        bestValLoss: null,
-        startStep,
-      }),
-      startStep,
-    );
-    emit({ type: 'ready', method: r.id, trainableParams: r.trainableParams, bytes: r.bytes, initMs: r.initMs });
-    emit({ type: 'diag', method: r.id, point: await registerMethod(rt, r.id, r.adapted) });
-    measurements.add(r.adapted);
-  };
-
-  /** Methods added mid-way join before step `step` + 1; one that fails to initialise is halted alone. */
-  const addPending = async (step: number): Promise<void> => {
-    while (control.pending.length > 0 && !control.stop) {
-      const choice = control.pending.shift()!;
-      try {
-        await initMethod(choice, step);
-        emit({ type: 'added', method: choice.id, step });
-      } catch (error) {
-        emit({ type: 'halted', method: choice.id, step, reason: `could not be added: ${errorMessage(error)}` });
-      }
+  constructor(
+    readonly inputs: RunInputs,
+    private readonly params: ComparisonParams,
+    private readonly emit: (e: ComparisonEvent) => void,
+  ) {
+    this.diagnostics = new RunDiagnostics(inputs.rt);
+    this.ids = new Set(params.methods.map((m) => m.id));
+    if (params.checkpointEvery !== undefined && !(Number.isSafeInteger(params.checkpointEvery) && params.checkpointEvery >= 0)) {
+      throw new InputError(`checkpoint every must be a whole number of steps (0: only when paused or stopped), is ${params.checkpointEvery}`);
     }
-  };
+  }
 
-  try {
-    // The reference every method starts from: the frozen base on the validation batches, once.
-    if (valBatches.length > 0) emit({ type: 'base', loss: await baseValidationLoss(rt, loaded.model, valBatches) });
-    for (const choice of params.methods) {
-      if (control.stop) break;
-      await pauseGate(emit);
-      await initMethod(choice, 0);
-    }
-    let stopped = control.stop;
-    let lastStepMs = 0;
-    for (let step = 0; step < params.steps && !stopped; step++) {
-      control.whilePaused = async () => {
-        await addPending(step);
-        await measurements.run(rt, 0);
-      };
-      control.measuring = measurements;
-      await pauseGate(emit);
-      await drainTasks();
-      await addPending(step);
-      // Quantization errors: never before the first step, then about a step's time per gap.
-      if (step > 0) await measurements.run(rt, lastStepMs);
-      if (control.stop) {
-        stopped = true;
-        break;
-      }
-      const done = step + 1;
-      const evalNow = run.evaluatesAfter(step);
-      const stepStart = performance.now();
-      await run.step(step, batcher.batch(step), {
-        onStep: async (r, m) => {
-          const point: StepPoint = { step: done, loss: m.loss, gradNorm: m.gradNorm, lr: m.lr, tokens: m.tokens, ms: m.ms };
-          Object.assign(r.record, { trainMs: r.record.trainMs + m.ms, steps: r.record.steps + 1, tokens: r.record.tokens + m.tokens, finalLoss: m.loss });
-          emit({ type: 'step', method: r.id, point });
-          if (r.stopped) {
-            r.record.halted = await haltMessage(rt, r.adapted, m.loss, done);
-            emit({ type: 'halted', method: r.id, step: done, reason: r.record.halted });
-            return;
-          }
-          const ortho = done % diagEvery === 0 || done === params.steps;
-          emit({ type: 'diag', method: r.id, point: await measure(rt, r.id, done, ortho, evalNow) });
-          noteSteps(r.id, r.record.steps);
-        },
-        onEval: (r, loss) => {
-          r.record.finalValLoss = loss;
-          r.record.bestValLoss = r.record.bestValLoss === null || loss < r.record.bestValLoss ? loss : r.record.bestValLoss;
-          emit({ type: 'eval', method: r.id, step: done, loss });
-        },
-      });
-      lastStepMs = performance.now() - stepStart;
-      if (control.stop) stopped = true;
-    }
-    if (!stopped) await measurements.run(rt, Infinity);
-    await drainTasks();
-    if (!stopped) await measureAccuracy(rt, run.methods, data.validation, params.accuracyQuestions ?? 20, emit);
-    keep = true;
-    return { stopped, methods: run.methods.map((r) => ({ ...r.record })) };
-  } finally {
-    setLoopActive(false);
-    await drainTasks().catch(() => undefined);
-    run.release(keep);
-    if (keep) trained = run.methods.map((r) => ({ id: r.id, adapted: r.adapted }));
-    else forgetDiagnostics();
-    measurements.clear();
-    Object.assign(control, {
-      running: false,
-      stop: false,
-      paused: false,
-      resume: undefined,
-      pending: [],
-      ids: new Set(),
-      whilePaused: undefined,
-      measuring: undefined,
+  // ---- commands: each answered once the loop has applied it ----
+
+  // Pause, resume and stop answer whether they changed anything; false once the run has ended.
+
+  pause(): Promise<boolean> {
+    return this.control('pause', () => {
+      if (this.finished || this.stopping) return false;
+      this.paused = true;
+      return true;
     });
   }
+
+  resume(): Promise<boolean> {
+    return this.control('resume', () => {
+      this.paused = false;
+      return !this.finished && !this.stopping;
+    });
+  }
+
+  stop(): Promise<boolean> {
+    return this.control('stop', () => {
+      if (this.finished) return false;
+      this.stopping = true;
+      this.paused = false;
+      return true;
+    });
+  }
+
+  /** Queues a method to join at the next safe point; it trains from the next step on (events on the run's stream). */
+  addMethod(id: string, settings: MethodSettingValues): Promise<boolean> {
+    if (this.stopping || this.finished || this.commands.has('stop')) throw new InputError('no comparison is running; start one, then add methods to it');
+    this.inputs.definitionOf(id);
+    if (this.ids.has(id)) throw new InputError(`${id} is already in this comparison`);
+    this.ids.add(id);
+    return this.command('add', async () => {
+      if (this.stopping || this.finished || !this.joinMethod) throw new InputError(`the comparison ended before ${id} could join it`);
+      await this.joinMethod({ id, settings }, this.done);
+      return true;
+    });
+  }
+
+  spectrum(method: string, layer: string): Promise<SpectrumResult> {
+    return this.command('spectrum', () => this.diagnostics.spectrum(method, layer));
+  }
+
+  /** Runs `fn` at the next safe point (an export of a method as trained so far, the pool's figures). */
+  betweenSteps<T>(name: string, fn: () => Promise<T> | T): Promise<T> {
+    return this.command(name, fn);
+  }
+
+  /** Steps every running method has completed so far. */
+  get stepsDone(): number {
+    return this.done;
+  }
+
+  /** The adapter of a method in this run, as trained so far (use it between steps). */
+  adapterOf(id: string): AdaptedModel | undefined {
+    return this.run?.methods.find((m) => m.id === id)?.adapted;
+  }
+
+  /** The device went away: the loop stops at its next safe point even if it is waiting there. */
+  interrupt(error: DeviceLoss): void {
+    this.abort = error;
+    void this.commands.push('interrupt', () => undefined).catch(() => undefined);
+  }
+
+  // ---- the loop ----
+
+  /** Trains to the end, a stop, or a GPU failure; every command still waiting is then answered. */
+  async execute(): Promise<RunOutcome> {
+    try {
+      return await this.train();
+    } finally {
+      this.finished = true;
+      this.commands.cancelAll(new InputError('the comparison ended before this request was applied; ask again'));
+    }
+  }
+
+  private control(name: string, apply: () => boolean): Promise<boolean> {
+    return this.commands.push(name, apply).catch(() => false);
+  }
+
+  private command<T>(name: string, apply: () => Promise<T> | T): Promise<T> {
+    return this.commands.push(name, async () => {
+      try {
+        return await apply();
+      } catch (error) {
+        if (isGpuFailure(error)) this.commandFailure ??= error;
+        throw error;
+      }
+    });
+  }
+
+  private async train(): Promise<RunOutcome> {
+    const { rt, loaded, data, definitionOf } = this.inputs;
+    const { params, emit, measurements } = this;
+    const tokenizer = requireTokenizer(loaded);
+    const config = loaded.source.config;
+    const maxPositions = config.family === 'llama' && config.slidingWindow !== null ? Math.min(config.maxPositions, config.slidingWindow) : config.maxPositions;
+    checkParams(params, maxPositions);
+    const memoryProblem = comparisonMemoryProblem(loaded, params, definitionOf);
+    if (memoryProblem) throw new InputError(memoryProblem);
+    const { examples, heldOut } = data.examplesForRun(tokenizer, params.seqLen);
+    const prepared = runData(examples, heldOut, padIdOf(tokenizer), {
+      batch: params.batch,
+      seqLen: params.seqLen,
+      seed: params.seed,
+      validationFraction: params.validationFraction,
+      validationRows: params.validationRows,
+    });
+    const { batcher, validationBatches } = prepared;
+    const resume = params.resumeFrom ? await readStudioCheckpoint(params.resumeFrom) : undefined;
+    if (resume || loaded.card.fingerprint) this.identity = studioRunIdentity(loaded, prepared.train, params);
+    // A resumed run initialises the checkpoint's methods (those added mid-way included), in its order.
+    const starts: readonly { readonly choice: Choice; readonly startStep: number }[] = resume
+      ? resume.manifest.methods.map((m) => ({ choice: { id: m.id, settings: m.settings }, startStep: m.startStep }))
+      : params.methods.map((choice) => ({ choice, startStep: 0 }));
+    for (const { choice } of starts) this.ids.add(choice.id);
+    emit({
+      type: 'data',
+      train: prepared.train.length,
+      validation: Math.min(prepared.validation.length, params.validationRows),
+      stepsPerEpoch: batcher.stepsPerEpoch,
+    });
+    const { model } = loaded;
+    const targets = selectTargets(model, params.targets);
+    emit({
+      type: 'targets',
+      layers: targets.map((name) => ({ name, role: model.linearRole(name), out: model.linear(name).outFeatures, in: model.linear(name).inFeatures })),
+    });
+    const calibration = (count: number): CalibrationBatch[] => Array.from({ length: count }, (_, s) => batcher.batch(s));
+    // SORSA's orthonormality is sampled about 50 times a run (and at the last step); SPP's
+    // sparsity at each validation and the last step (it reads the merged weights back).
+    const diagEvery = Math.max(1, Math.floor(params.steps / 50));
+    const run = new InterleavedRun<Summary>(rt, {
+      model,
+      targets,
+      seed: params.seed,
+      calibration,
+      onProgress: (progress) => emit({ type: 'init', progress }),
+      checkpointing: params.checkpointing ?? false,
+      steps: params.steps,
+      schedule: { kind: params.schedule, warmupSteps: params.warmup },
+      clipNorm: params.clipNorm,
+      weightDecay: 0,
+      validationBatches,
+      evalEvery: params.evalEvery,
+    });
+    this.run = run;
+
+    /** Initialises one method; it trains from step `startStep` + 1 to the end, on the run's batches. */
+    const initMethod = async (choice: Choice, startStep: number): Promise<void> => {
+      const r = await run.add(
+        { id: choice.id, definition: definitionOf(choice.id), settings: choice.settings, learningRate: params.lr },
+        ({ id, trainableParams, bytes, initMs }) => ({
+          id,
+          trainableParams,
+          bytes,
+          initMs,
+          trainMs: 0,
+          steps: 0,
+          tokens: 0,
+          finalLoss: Number.NaN,
+          finalValLoss: null,
+          bestValLoss: null,
+          startStep,
+        }),
+        startStep,
+      );
+      emit({ type: 'ready', method: r.id, trainableParams: r.trainableParams, bytes: r.bytes, initMs: r.initMs });
+      emit({ type: 'diag', method: r.id, point: await this.diagnostics.register(r.id, r.adapted) });
+      measurements.add(r.adapted);
+    };
+    // A method added mid-way that fails to initialise is halted alone; a GPU failure also ends the run.
+    this.joinMethod = async (choice, startStep) => {
+      try {
+        await initMethod(choice, startStep);
+        emit({ type: 'added', method: choice.id, step: startStep });
+      } catch (error) {
+        emit({ type: 'halted', method: choice.id, step: startStep, reason: `could not be added: ${errorMessage(error)}` });
+        if (isGpuFailure(error)) throw error;
+      }
+    };
+
+    let keep = false;
+    try {
+      // The reference every method starts from: the frozen base on the validation batches, once.
+      if (validationBatches.length > 0) emit({ type: 'base', loss: await baseValidationLoss(rt, model, validationBatches) });
+      const forgetting = params.forgetting && (await ForgettingProbe.measureBase(rt, model, tokenizer, params.forgetting, params.seqLen, params.batch));
+      for (const { choice, startStep } of starts) {
+        await this.safePoint();
+        if (this.stopping) break;
+        await initMethod(choice, startStep);
+      }
+      let first = 0;
+      if (resume && !this.stopping) {
+        first = await restoreCheckpoint(rt, run, resume, STORED_CHECKPOINT, this.identity!);
+        for (const r of run.methods) {
+          r.record.steps = r.trainer.steps;
+          if (r.halt) r.record.halted = r.halt.message;
+          if (r.health.flag) r.record.diverging = r.health.flag.step;
+        }
+        this.done = first;
+        this.checkpointed = first;
+      }
+      this.stepping = true;
+      let lastStepMs = 0;
+      for (let step = first; step < params.steps; step++) {
+        await this.safePoint();
+        // Quantization errors: never before the first step, then about a step's time per gap.
+        if (step > 0) await measurements.run(rt, lastStepMs);
+        if (this.stopping) break;
+        const done = step + 1;
+        const evalNow = run.evaluatesAfter(step);
+        const stepStart = performance.now();
+        await run.step(step, batcher.batch(step), {
+          onStep: async (r, m) => {
+            const point: StepPoint = { step: done, loss: m.loss, gradNorm: m.gradNorm, lr: m.lr, tokens: m.tokens, ms: m.ms };
+            Object.assign(r.record, { trainMs: r.record.trainMs + m.ms, steps: r.record.steps + 1, tokens: r.record.tokens + m.tokens, finalLoss: m.loss });
+            emit({ type: 'step', method: r.id, point });
+            if (r.stopped) {
+              r.record.halted = r.halt?.message ?? `stopped at step ${done}: its loss was ${m.loss}`;
+              emit({ type: 'halted', method: r.id, step: done, reason: r.record.halted });
+              return;
+            }
+            if (m.diverging && r.record.diverging === undefined) {
+              r.record.diverging = done;
+              emit({ type: 'diverging', method: r.id, step: done });
+            }
+            const ortho = done % diagEvery === 0 || done === params.steps;
+            emit({ type: 'diag', method: r.id, point: await this.diagnostics.measure(r.id, done, ortho, evalNow) });
+            this.diagnostics.noteSteps(r.id, r.record.steps);
+          },
+          onEval: (r, loss) => {
+            r.record.finalValLoss = loss;
+            r.record.bestValLoss = r.record.bestValLoss === null || loss < r.record.bestValLoss ? loss : r.record.bestValLoss;
+            emit({ type: 'eval', method: r.id, step: done, loss });
+          },
+        });
+        this.done = done;
+        lastStepMs = performance.now() - stepStart;
+        const every = params.checkpointEvery ?? 0;
+        if (every > 0 && done % every === 0 && done < params.steps) await this.saveCheckpoint();
+      }
+      const stopped = this.done < params.steps;
+      if (stopped) await this.saveCheckpoint();
+      if (!stopped) await measurements.run(rt, Infinity);
+      await this.safePoint();
+      if (!stopped) await this.measureAccuracy(run.methods, prepared.validation, params.accuracyQuestions ?? 20);
+      const forgot = !stopped && forgetting ? await forgetting.measure(run.methods, () => this.stopping || this.commands.has('stop')) : undefined;
+      // Commands that arrive from here on are applied by the final drain, with the run finished.
+      this.finished = true;
+      await this.commands.drain();
+      keep = true;
+      return {
+        result: { stopped, methods: run.methods.map((r) => ({ ...r.record })), ...(forgot ? { forgetting: forgot } : {}) },
+        trained: { rt, methods: run.methods.map((r) => ({ id: r.id, adapted: r.adapted })), diagnostics: this.diagnostics },
+      };
+    } catch (error) {
+      const interrupted = await this.interruption(error);
+      if (!interrupted) throw error;
+      return { result: { stopped: true, interrupted, methods: run.methods.map((r) => ({ ...r.record })) } };
+    } finally {
+      run.release(keep);
+      measurements.clear();
+      this.run = undefined;
+      this.joinMethod = undefined;
+    }
+  }
+
+  /** Applies the waiting commands in order; while paused, keeps applying them as they come (and measuring). */
+  private async safePoint(): Promise<void> {
+    this.checkAbort();
+    while (await this.commands.applyNext()) this.checkAbort();
+    if (!this.paused || this.stopping) return;
+    if (this.stepping) await this.saveCheckpoint();
+    this.emit({ type: 'state', state: 'paused' });
+    while (this.paused && !this.stopping) {
+      if (this.commands.size > 0) await this.commands.applyNext();
+      else if (this.stepping && this.measurements.pending) await this.measurements.run(this.inputs.rt, 0);
+      else await this.commands.arrival();
+      this.checkAbort();
+    }
+    if (!this.stopping) this.emit({ type: 'state', state: 'running' });
+  }
+
+  /** Emits a checkpoint of the steps done so far (once per step; none before the first, none without an identity). */
+  private async saveCheckpoint(): Promise<void> {
+    const run = this.run;
+    if (!run || !this.identity || this.done === 0 || this.checkpointed === this.done) return;
+    this.emit({ type: 'checkpoint', checkpoint: await captureStudioCheckpoint(this.inputs.rt, run, this.identity, this.done) });
+    this.checkpointed = this.done;
+  }
+
+  private checkAbort(): void {
+    if (this.abort) throw this.abort;
+    if (this.commandFailure) throw this.commandFailure;
+  }
+
+  /** What ended the run, when it was the GPU; undefined for any other error. */
+  private async interruption(error: unknown): Promise<RunInterruption | undefined> {
+    if (!isGpuFailure(error)) return undefined;
+    // The last step any method completed: the curves end there (or, for a method whose step failed, one before).
+    const step = Math.max(0, ...(this.run?.methods ?? []).map((m) => m.startStep + m.record.steps));
+    const kept = `The curves and results up to step ${step} are kept; the trained weights are released.`;
+    const resumable = this.checkpointed === null ? '' : ` Or resume from the last checkpoint (step ${this.checkpointed}).`;
+    const lost = this.abort ?? (await this.inputs.lossOf(LOSS_REPORT_WAIT_MS));
+    if (lost) {
+      return {
+        cause: 'deviceLost',
+        step,
+        checkpointStep: this.checkpointed,
+        message:
+          `Training stopped after step ${step}: the GPU device was lost (${lost.detail}). The curves and results up to step ${step} are kept; ` +
+          `the trained weights were on that device and are gone. Start again to train on a new device (the model is reloaded onto it first).${resumable}`,
+      };
+    }
+    const detail = errorMessage(error);
+    if (errorKind(error) === 'memory' || /out of memory/i.test(detail)) {
+      return {
+        cause: 'outOfMemory',
+        step,
+        checkpointStep: this.checkpointed,
+        message:
+          `Training stopped after step ${step}: the GPU ran out of memory (${detail}). ${kept} ` +
+          `Try fewer methods, a smaller batch, sequence length or rank, or activation checkpointing, then start again.${resumable}`,
+      };
+    }
+    return {
+      cause: 'gpuError',
+      step,
+      checkpointStep: this.checkpointed,
+      message: `Training stopped after step ${step}: the GPU reported an error (${detail}). ${kept} The next run gets a fresh GPU device (the model is reloaded first).${resumable}`,
+    };
+  }
+
+  /** Greedy exact-match accuracy per method on the first validation questions with "####" answers. */
+  private async measureAccuracy(running: readonly Running[], validation: readonly TokenizedExample[], limit: number): Promise<void> {
+    const questions = accuracyQuestions(validation, limit);
+    if (questions.length === 0) return;
+    const { rt, loaded } = this.inputs;
+    const tokenizer = requireTokenizer(loaded);
+    // A stop that is waiting ends the measuring early; it is applied, in order, right after.
+    const stopAsked = () => this.stopping || this.commands.has('stop');
+    for (const r of running) {
+      if (r.record.halted) continue;
+      this.emit({ type: 'accuracy', method: r.id, correct: 0, done: 0, total: questions.length });
+      const progress = (correct: number, done: number) => this.emit({ type: 'accuracy', method: r.id, correct, done, total: questions.length });
+      const correct = await countCorrect(rt, r.adapted.model, r.adapted.linears, tokenizer, questions, progress, stopAsked);
+      if (stopAsked()) return;
+      r.record.accuracy = correct / questions.length;
+    }
+  }
 }
 
-/** Greedy exact-match accuracy per method on the first validation questions with "####" answers. */
-async function measureAccuracy(
+/** Errors that end a run with what it has: the device, its memory, or a GPU error. */
+export function isGpuFailure(error: unknown): boolean {
+  const kind = errorKind(error);
+  return kind === 'gpu' || kind === 'memory';
+}
+
+/** Continues a prompt with the base model or, given `adapted`, a trained method. */
+export async function generateText(
   rt: GpuContext,
-  running: readonly Running[],
-  validation: readonly TokenizedExample[],
-  limit: number,
-  emit: (e: ComparisonEvent) => void,
-): Promise<void> {
-  const questions = accuracyQuestions(validation, limit);
-  if (questions.length === 0) return;
-  const tokenizer = requireTokenizer();
-  for (const r of running) {
-    if (r.record.halted) continue;
-    emit({ type: 'accuracy', method: r.id, correct: 0, done: 0, total: questions.length });
-    const progress = (correct: number, done: number) => emit({ type: 'accuracy', method: r.id, correct, done, total: questions.length });
-    const correct = await countCorrect(rt, r.adapted.model, r.adapted.linears, tokenizer, questions, progress, () => control.stop);
-    if (control.stop) return;
-    r.record.accuracy = correct / questions.length;
-  }
-}
-
-export async function generateText(rt: GpuContext, params: GenerateParams, progress: (p: { text: string }) => void): Promise<GenerateResult> {
-  const loaded = requireModel();
-  const tokenizer = requireTokenizer();
-  let model = loaded.model;
-  let linears: AdaptedModel['linears'] | undefined;
-  if (params.methodId) {
-    const t = trained.find((x) => x.id === params.methodId);
-    if (!t) throw new StudioError(`${params.methodId} has not been trained with this model yet; run a comparison first`);
-    model = t.adapted.model;
-    linears = t.adapted.linears;
-  }
+  loaded: LoadedModel,
+  adapted: AdaptedModel | undefined,
+  params: GenerateParams,
+  progress: (p: { text: string }) => void,
+): Promise<GenerateResult> {
+  const tokenizer = requireTokenizer(loaded);
   const ids = tokenizer.encode(params.prompt);
-  if (ids.length === 0) throw new StudioError('the prompt is empty');
+  if (ids.length === 0) throw new InputError('the prompt is empty');
   const out: number[] = [];
   const start = performance.now();
-  await generate(rt, model, ids, {
+  await generate(rt, adapted?.model ?? loaded.model, ids, {
     maxNewTokens: params.maxNewTokens,
-    linears,
+    linears: adapted?.linears,
     temperature: params.temperature ?? 0,
     seed: params.seed ?? 0,
     onToken: (id) => {

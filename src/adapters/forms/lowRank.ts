@@ -2,6 +2,10 @@
 //   y = base(x) + s · ((x Aᵀ) [⊙ S] [Rᵀ]) Bᵀ
 // with A [r, in], B [out, r], optional S [r] (SORSA's diag(S)) and R [r, r] (LoRA-SB's mixing
 // matrix), never materialising an [out, in] update. base is any frozen linear (dense, NF4).
+// A dense base (f32 or packed 16-bit; shared, or a residual) or an NF4 base goes through
+// loraLinear (tensor/ops/loraLinear.ts): the branch is added in the base product's epilogue and
+// the backward takes 2–3 fused dispatches; S and R stay ops of their own between the factors. Any
+// other base takes the plain composition of linear/scale/add ops.
 // Which of A, B, S, R train is decided by each tensor's requiresGrad (LoRA-SB freezes A and B).
 // Gradients follow from the ops (ADAPTERS.md "Gradients of a low-rank branch").
 
@@ -9,11 +13,14 @@ import { mergeLowRank, type LowRankUpdate } from '../../linalg/merge';
 import type { Graph } from '../../tensor/graph';
 import { add } from '../../tensor/ops/elementwiseOps';
 import { linear } from '../../tensor/ops/linear';
+import { loraLinear, type LoraBase } from '../../tensor/ops/loraLinear';
 import { mulColumns, scale } from '../../tensor/ops/scaling';
 import { Tensor } from '../../tensor/tensor';
 import { readTensor, releaseTensors, type Runtime } from '../../tensor/values';
 import type { AdaptedLayer, OwnedBase, WeightTime, WeightView } from '../types';
+import { DenseLinear } from '../../models/linearLayer';
 import { releaseView, type FrozenBase } from './frozenBase';
+import { Nf4Base } from './nf4Base';
 import { SnapshotUploads } from './snapshotUploads';
 import { InternalError } from '../../errors';
 
@@ -116,6 +123,11 @@ export class LowRankLayer implements AdaptedLayer {
 
   forward(g: Graph, x: Tensor): Tensor {
     const { A, B, S, R } = this.factors;
+    const fused = fusedBase(this.base);
+    if (fused) {
+      const middle = S || R ? (gm: Graph, h: Tensor) => (R ? linear(gm, S ? mulColumns(gm, h, S) : h, R) : mulColumns(gm, h, S!)) : undefined;
+      return loraLinear(g, x, fused, { A, B, scaling: this.scaling, ...(middle ? { middle } : {}) });
+    }
     let h = linear(g, x, A); // [N, r]
     if (S) h = mulColumns(g, h, S);
     if (R) h = linear(g, h, R);
@@ -123,4 +135,11 @@ export class LowRankLayer implements AdaptedLayer {
     if (this.scaling !== 1) branch = scale(g, branch, this.scaling);
     return add(g, this.base.forward(g, x), branch);
   }
+}
+
+/** The base as loraLinear takes it, when it is one of the kinds its kernels fuse. */
+function fusedBase(base: FrozenBase): LoraBase | undefined {
+  if (base instanceof DenseLinear && !base.weight.data.blocks) return { kind: 'dense', weight: base.weight, ...(base.bias ? { bias: base.bias } : {}) };
+  if (base instanceof Nf4Base) return { kind: 'nf4', weight: base.weight, ...(base.bias ? { bias: base.bias } : {}) };
+  return undefined;
 }

@@ -3,10 +3,9 @@
 // forward or the input gradient. Owned by the method that quantized it.
 
 import type { LinearLayer } from '../../models/linearLayer';
-import type { Nf4Weight } from '../../kernels/nf4';
-import { dequantizeNf4, releaseNf4 } from '../../kernels/nf4';
 import type { Graph } from '../../tensor/graph';
 import { nf4Linear } from '../../tensor/ops/nf4Linear';
+import { dequantizeNf4, releaseNf4, type Nf4Weight } from '../../tensor/ops/nf4Weight';
 import { Tensor } from '../../tensor/tensor';
 import type { Runtime } from '../../tensor/values';
 import type { OwnedBase, WeightView } from '../types';

@@ -11,15 +11,13 @@
 // layers of that width. The projections and their copies belong to VeraProjections (released and
 // counted once, by the method), not to the layers: a layer's bytes are its d and b only.
 
-import { copyColumns } from '../../kernels/slice';
-import { copy, mulInto } from '../../kernels/elementwise';
-import { matmulInto } from '../../kernels/matmul';
 import type { Graph } from '../../tensor/graph';
 import { add } from '../../tensor/ops/elementwiseOps';
 import { linear } from '../../tensor/ops/linear';
 import { mulColumns } from '../../tensor/ops/scaling';
+import { mergeScaledProduct } from '../../tensor/ops/scaledProductMerge';
 import { Tensor } from '../../tensor/tensor';
-import { readTensor, releaseTensors, type Runtime } from '../../tensor/values';
+import { leadingColumns, readTensor, releaseTensors, type Runtime } from '../../tensor/values';
 import type { AdaptedLayer, WeightTime, WeightView } from '../types';
 import { releaseView, type FrozenBase } from './frozenBase';
 import { InternalError } from '../../errors';
@@ -52,11 +50,7 @@ export class VeraProjections {
     if (inFeatures === this.inMax) return this.A;
     let slice = this.columnSlices.get(inFeatures);
     if (!slice) {
-      const data = copyColumns(rt, this.A.data, rt.empty([this.rank, inFeatures], 'f32', `vera_A[:, :${inFeatures}]`), {
-        srcOffset: 0,
-        dstOffset: 0,
-        width: inFeatures,
-      });
+      const data = leadingColumns(rt, this.A.data, inFeatures, `vera_A[:, :${inFeatures}]`);
       slice = Tensor.leaf(data, false, `vera_A[:, :${inFeatures}]`);
       this.columnSlices.set(inFeatures, slice);
     }
@@ -145,15 +139,10 @@ export class VeraLayer implements AdaptedLayer {
       b = rt.uploadF32(this.initial.b, this.b.shape, `${this.name} b (init)`);
       uploads.push(d, b);
     }
-    const [out, r] = [this.outFeatures, this.projections.rank];
-    // M = diag(b) B_sl diag(d) = (b dᵀ) ⊙ B_sl [out, r]: the outer product is a K = 1 matmul.
-    const M = matmulInto(rt, b.view([out, 1]), d.view([1, r]), rt.empty([out, r], 'f32', 'b dᵀ'));
-    mulInto(rt, M, M, this.B.data);
     const base = this.base.denseWeight(rt);
-    const merged = copy(rt, base.tensor.data, rt.empty(base.tensor.shape, 'f32', `${this.name}.weight`));
-    matmulInto(rt, M, this.A.data, merged, { accumulate: true });
+    const merged = mergeScaledProduct(rt, base.tensor.data, b, this.B.data, d, this.A.data, `${this.name}.weight`);
     releaseView(rt, base);
-    rt.release(M, ...uploads);
+    rt.release(...uploads);
     return { tensor: Tensor.leaf(merged, false, `${this.name}.weight`), owned: true };
   }
 

@@ -1,9 +1,9 @@
 // Random initialisation of LoRA's A [r, in] on the GPU from the seeded counter-based generator
-// (kernels/random.ts): Kaiming-uniform with a = √5 over fan_in = in, which is U(−1/√in, 1/√in)
+// (tensor/ops/random.ts): Kaiming-uniform with a = √5 over fan_in = in, which is U(−1/√in, 1/√in)
 // (PEFT's default, nn.Linear's reset_parameters), or Gaussian N(0, 1/r²), i.e. std 1/r. `stream` separates the
 // layers so each gets its own draws from one seed.
 
-import { randomNormal, randomUniform } from '../../kernels/random';
+import { randomNormal, randomUniform } from '../../tensor/ops/random';
 import { Tensor } from '../../tensor/tensor';
 import type { Runtime } from '../../tensor/values';
 

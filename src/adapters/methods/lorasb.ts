@@ -54,7 +54,7 @@ export const lorasb: MethodDefinition = {
   calibrationBatches: calibrationFrom('estimationBatches'),
   plan: (settings, layers) => {
     const rank = numberSetting(settings, 'rank');
-    return planOver(layers, () => rank * rank, 'shared', lowRankActivations(rank, false, { R: true }));
+    return planOver(layers, () => rank * rank, 'shared', lowRankActivations(rank, { R: true }));
   },
   async create(ctx, settings) {
     const rank = numberSetting(settings, 'rank');

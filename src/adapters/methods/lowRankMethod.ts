@@ -134,24 +134,18 @@ export function planOver(
 }
 
 /**
- * Floats per token of the buffers a LowRankLayer's forward keeps beside its base's output [out]
- * (forms/lowRank.ts): h = x Aᵀ [r], diag(S)·h and R·h [r] when present, B·h [out], s·(B·h) [out]
- * unless s = 1, and the sum [out].
+ * Floats per token of the buffers a LowRankLayer's forward keeps beside its output [out], which
+ * stands in for the base's (forms/lowRank.ts through tensor/ops/loraLinear.ts: the branch is added
+ * in the base product's epilogue): h = x Aᵀ [r], and diag(S)·h and R·h [r] when present.
  */
-export function lowRankActivations(rank: number, scaled: boolean, extra: { S?: boolean; R?: boolean } = {}): (layer: LayerShape) => number[] {
-  return (layer) => [rank, ...(extra.S ? [rank] : []), ...(extra.R ? [rank] : []), layer.out, ...(scaled ? [layer.out] : []), layer.out];
-}
-
-/** Whether the low-rank scale s differs from 1 (an extra scale op); true when the settings have no alpha. */
-export function lowRankScaled(settings: MethodSettings): boolean {
-  if (settings.alpha === undefined || settings.rslora === undefined) return true;
-  return scalingOf(lowRankSettings(settings)) !== 1;
+export function lowRankActivations(rank: number, extra: { S?: boolean; R?: boolean } = {}): (layer: LayerShape) => number[] {
+  return () => [rank, ...(extra.S ? [rank] : []), ...(extra.R ? [rank] : [])];
 }
 
 /** The plan of a B A adapter of rank r (A [r, in], B [out, r]). */
 export function lowRankPlan(settings: MethodSettings, layers: readonly LayerShape[], base: OwnBaseKind): MethodPlan {
   const rank = numberSetting(settings, 'rank');
-  return planOver(layers, (l) => rank * (l.in + l.out), base, lowRankActivations(rank, lowRankScaled(settings)));
+  return planOver(layers, (l) => rank * (l.in + l.out), base, lowRankActivations(rank));
 }
 
 /** No calibration batches. */

@@ -8,7 +8,8 @@
 import { describe, expect, it } from 'vitest';
 import { openModelFiles } from '../../io/modelFiles';
 import { nodeDirectorySources } from '../../io/nodeSource';
-import { quantizeNf4, releaseNf4 } from '../../kernels/nf4';
+import { quantizeNf4 } from '../../kernels/nf4';
+import { releaseNf4 } from '../../tensor/ops/nf4Weight';
 import { subtractProduct, type SvdSettings } from '../../linalg/principal';
 import { loftqInit, qpissaInit, QuantErrorMeasurement, type LayerQuantErrors, type QuantInit } from '../../linalg/quantInit';
 import type { CausalLM } from '../../models/causalLM';

@@ -14,9 +14,9 @@
 // Export: PEFT's SHiRA format (io/peftShira.ts: shira_weight + shira_indices per module), Llama
 // family only (PEFT's SHiRA wraps nn.Linear, not GPT-2's Conv1D); the merged export works for both.
 
-import { randomUniform } from '../../kernels/random';
 import { shiraAdapterFiles } from '../../io/peftShira';
 import type { DenseLinear } from '../../models/linearLayer';
+import { randomUniform } from '../../tensor/ops/random';
 import { Tensor } from '../../tensor/tensor';
 import { readTensor, zerosParameter, type Runtime } from '../../tensor/values';
 import { SparseDeltaLayer } from '../forms/sparseDeltaLayer';

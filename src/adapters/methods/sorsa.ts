@@ -32,7 +32,7 @@ export const sorsa: MethodDefinition = {
   calibrationBatches: NO_CALIBRATION,
   plan: (settings, layers) => {
     const rank = numberSetting(settings, 'rank');
-    return planOver(layers, (l) => rank * (l.in + l.out) + rank, 'dense', lowRankActivations(rank, false, { S: true }));
+    return planOver(layers, (l) => rank * (l.in + l.out) + rank, 'dense', lowRankActivations(rank, { S: true }));
   },
   async create(ctx, settings) {
     const rank = numberSetting(settings, 'rank');

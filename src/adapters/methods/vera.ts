@@ -12,12 +12,11 @@
 // lr 1e-3 (ten times LoRA's there). The projections come from the studio's Philox generator, not
 // torch.Generator, so the export always saves them (save_projection = true).
 
-import { randomUniform } from '../../kernels/random';
 import { veraAdapterFiles, type VeraLayerVectors } from '../../io/peftVera';
 import { Tensor } from '../../tensor/tensor';
-import { readTensor, zerosParameter, type Runtime } from '../../tensor/values';
+import { randomUniform } from '../../tensor/ops/random';
+import { filledParameter, readTensor, zerosParameter, type Runtime } from '../../tensor/values';
 import type { DenseLinear } from '../../models/linearLayer';
-import { fill } from '../../kernels/elementwise';
 import { VeraLayer, VeraProjections } from '../forms/veraLayer';
 import { numberSetting, type LayerShape, type MethodDefinition, type MethodSettings } from '../types';
 import { NO_CALIBRATION, adaptTargets, layersOf } from './lowRankMethod';
@@ -115,7 +114,7 @@ export const vera: MethodDefinition = {
     );
     try {
       const adapted = await adaptTargets(ctx, 'vera', (name, base) => {
-        const d = Tensor.leaf(fill(ctx.rt, ctx.rt.empty([s.rank], 'f32', `${name}.vera_lambda_d`), s.dInitial), true, `${name}.vera_lambda_d`);
+        const d = filledParameter(ctx.rt, [s.rank], s.dInitial, `${name}.vera_lambda_d`, true);
         const b = zerosParameter(ctx.rt, [base.outFeatures], `${name}.vera_lambda_b`, true);
         return new VeraMethodLayer(name, base, projections, ctx.rt, d, b, s.dInitial);
       });

@@ -69,6 +69,8 @@ export interface CliEnv {
   gpu(): Promise<GpuContext>;
   /** Where the built-in math set is looked for without --data (default MATH_DATASET_DIR; tests point it at an empty folder). */
   readonly mathDatasetDir?: string;
+  /** Aborted when the user asks to stop (Ctrl-C): train and compare stop between steps, save a checkpoint when asked to, and exit 130. */
+  readonly signal?: AbortSignal;
 }
 
 export type CommandRun = (args: ParsedArgs, env: CliEnv) => Promise<void>;

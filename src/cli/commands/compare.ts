@@ -9,17 +9,33 @@
 // {question, answer} rendered as prompt `Question: …\nAnswer:` and completion ` …`).
 // --set method.key=value sets one method's setting; --set key=value every chosen method that
 // has that setting. --json FILE: {config, methods: [report…]}; --csv FILE: step,method,loss,val_loss.
+// A method whose loss or gradient goes NaN or infinite stops alone, with where it was found
+// (train/health.ts); a diverging loss is noted. Checkpoints (--checkpoint-dir, --checkpoint-every,
+// --resume; ../checkpointDir.ts): every N steps, at the end and on Ctrl-C; --resume continues
+// bit for bit from the newest one, its reports holding the whole history.
 
 import { writeFile } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
 import { UsageError, type CommandSpec, type ParsedArgs } from '../args';
 import { resolveSettings, type MethodId, type SettingValue } from '../../adapters/types';
 import { METHODS } from '../../adapters/registry';
 import { paramCount } from '../../io/hfConfig';
 import { loadModelTokenizer, tokenizerVocabWarning } from '../../io/tokenizer';
 import { loadCausalLM, releaseModel } from '../../models/load';
-import { runComparison, type MethodChoice, type MethodReport } from '../../train/compare';
+import { releaseUnusedBase } from '../../train/baseRelease';
+import { resolvedChoices, runComparison, type MethodChoice, type MethodReport } from '../../train/compare';
+import { checkResume } from '../../train/checkpoint';
 import type { ScheduleKind } from '../../train/schedule';
-import { StudioError, errorMessage, formatBytes } from '../../errors';
+import { CancelledError, StudioError, errorMessage, formatBytes } from '../../errors';
+import {
+  CHECKPOINT_FLAGS,
+  checkFreshCheckpointDir,
+  checkpointChoice,
+  cliRunIdentity,
+  isResumeRefusal,
+  readNewestCheckpoint,
+  writeCheckpointDir,
+} from '../checkpointDir';
 import {
   ADAPTER_BASE_FLAG,
   ADAPTER_FLAG,
@@ -74,10 +90,12 @@ export const compareSpec: CommandSpec = {
     json: { type: 'string', value: 'FILE', description: 'write {config, methods} as JSON to FILE' },
     csv: { type: 'string', value: 'FILE', description: 'write step,method,loss,val_loss rows to FILE' },
     ...MEMORY_FLAGS,
+    ...CHECKPOINT_FLAGS,
   },
   examples: [
     'compare path/to/model --methods lora,pissa,qlora,qpissa --steps 100 --eval-every 20 --json cmp.json --csv cmp.csv',
     'compare path/to/model --data data.jsonl --methods lora,lorasb --steps 50 --set rank=16 --set lorasb.rank=32',
+    'compare path/to/model --methods lora,qlora --steps 500 --checkpoint-dir ckpt --checkpoint-every 50   (after Ctrl-C: the same line with --resume)',
   ],
 };
 
@@ -214,6 +232,8 @@ export async function runCompare(args: ParsedArgs, env: CliEnv): Promise<Compare
   const csvPath = args.string('csv');
   if (jsonPath !== undefined) await checkOutputFile('json', jsonPath);
   if (csvPath !== undefined) await checkOutputFile('csv', csvPath);
+  const checkpoints = checkpointChoice(args, 'compare');
+  if (checkpoints && !checkpoints.resume) await checkFreshCheckpointDir(checkpoints.dir);
   const lr = args.number('lr', 1e-4);
   const batch = args.number('batch', 4);
   const seqLen = args.number('seq-len', 64);
@@ -239,6 +259,21 @@ export async function runCompare(args: ParsedArgs, env: CliEnv): Promise<Compare
     validationRows: args.number('val-rows', 0),
     builtinDir: env.mathDatasetDir,
   });
+  const identity = checkpoints
+    ? await cliRunIdentity(source, basename(resolve(args.positionals[0]!)), data, seed, steps, {
+        batch,
+        seqLen,
+        schedule,
+        warmup,
+        targets: roles.join(','),
+      })
+    : undefined;
+  // Refused before the GPU and the model are touched (runComparison checks again, against its resolved methods).
+  const resume = checkpoints?.resume ? await readNewestCheckpoint(checkpoints.dir) : undefined;
+  if (resume) {
+    const starts = resolvedChoices({ methods: choices, schedule: { peak: lr }, clipNorm: args.number('clip', 1), weightDecay: args.number('weight-decay', 0) });
+    checkResume(resume.checkpoint, resume.where, identity!, starts);
+  }
   const rt = await env.gpu();
   const model = await loadCausalLM(rt, source, { trainable: false });
   try {
@@ -277,7 +312,7 @@ export async function runCompare(args: ParsedArgs, env: CliEnv): Promise<Compare
     const names = choices.map((m) => m.id);
     const pending = new Map<number, { expected: number; losses: Map<MethodId, number> }>();
     const pendingEval = new Map<number, { expected: number; losses: Map<MethodId, number> }>();
-    const stopped = new Set<MethodId>();
+    const stopped = new Set<MethodId>(resume?.checkpoint.manifest.methods.filter((m) => m.stopped).map((m) => m.id));
     const line = (losses: Map<MethodId, number>) =>
       names
         .filter((n) => losses.has(n))
@@ -302,6 +337,18 @@ export async function runCompare(args: ParsedArgs, env: CliEnv): Promise<Compare
         evalEvery,
         checkpointing: memory.checkpointing,
         calibration: (count) => Array.from({ length: count }, (_, i) => data.batcher.batch(i)),
+        afterInit: async (started) => {
+          // When every method reads only its own 4-bit base, the shared projection weights go before step 1.
+          const release = await releaseUnusedBase(
+            rt,
+            model,
+            started.map((m) => m.adapted),
+            { measureQuantErrors: false },
+          );
+          if (release.released.length > 0) {
+            io.err(`released the shared weights of ${release.released.length} projections (${formatBytes(release.bytes)}): no method reads them\n`);
+          }
+        },
         onInit: (p) => {
           if (p.method !== currentInit) {
             currentInit = p.method;
@@ -323,15 +370,25 @@ export async function runCompare(args: ParsedArgs, env: CliEnv): Promise<Compare
             pending.set(step, entry);
           }
           entry.losses.set(id, m.loss);
-          if (!Number.isFinite(m.loss)) {
-            stopped.add(id);
-            io.err(`note: ${id} stopped at step ${step}: the loss is ${m.loss}\n`);
-          }
+          if (m.nonFinite) stopped.add(id);
           if (entry.losses.size === entry.expected) {
             pending.delete(step);
             io.out(`step ${String(step).padStart(width)}/${steps}  ${line(entry.losses)}\n`);
           }
         },
+        onHalt: (id, halt) => io.err(`note: ${id} ${halt.message}\n`),
+        onDiverging: (id, flag) => io.err(`note: ${id} is ${flag.message}\n`),
+        shouldStop: () => env.signal?.aborted ?? false,
+        checkpoints:
+          checkpoints && identity
+            ? {
+                identity,
+                every: checkpoints.every,
+                save: async (captured) => void io.err(`checkpoint after step ${captured.draft.step}: ${await writeCheckpointDir(checkpoints.dir, captured)}\n`),
+                resume,
+              }
+            : undefined,
+        onResume: (step) => io.err(`resumed from ${resume?.where} at step ${step} of ${steps}\n`),
         onEval: (id, step, loss) => {
           let entry = pendingEval.get(step);
           if (!entry) {
@@ -346,9 +403,27 @@ export async function runCompare(args: ParsedArgs, env: CliEnv): Promise<Compare
         },
       });
     } catch (error) {
-      throw training ? error : initError(currentInit ?? 'a method', error);
+      // A checkpoint refused after the inits is not an init's failure.
+      throw training || currentInit === undefined || isResumeRefusal(error) ? error : initError(currentInit, error);
     }
     const result: CompareResult = { config, methods: reports.map((r, i) => ({ ...summarize(r, plan.whileStepping[i] ?? plan.totalBytes), report: r })) };
+    const write = async (path: string, text: string) => {
+      try {
+        await writeFile(path, text);
+        io.err(`wrote ${path}\n`);
+      } catch (error) {
+        throw new StudioError(`could not write ${path}: ${errorMessage(error)}`);
+      }
+    };
+    const done = Math.max(0, ...reports.map((r) => r.steps.length));
+    if (env.signal?.aborted && done < steps) {
+      if (jsonPath !== undefined) await write(jsonPath, `${JSON.stringify(result, null, 2)}\n`);
+      if (csvPath !== undefined) await write(csvPath, csvOf(reports));
+      throw new CancelledError(
+        `the comparison was stopped by the user after step ${done} of ${steps}` +
+          (checkpoints ? `; continue it with the same command and --resume (checkpoint in ${checkpoints.dir})` : ''),
+      );
+    }
     const table = formatTable(
       ['method', 'trainable', 'memory', 'init ms', 'train loss', 'val loss', 'best val', 'tokens/s'],
       result.methods.map((m) => [
@@ -369,14 +444,6 @@ export async function runCompare(args: ParsedArgs, env: CliEnv): Promise<Compare
     io.err(
       `GPU pool peak while each method stepped (planned): ${result.methods.map((m) => `${m.id} ${formatBytes(m.peakGpuBytes)} (${formatBytes(m.plannedGpuBytes)})`).join(', ')}\n`,
     );
-    const write = async (path: string, text: string) => {
-      try {
-        await writeFile(path, text);
-        io.err(`wrote ${path}\n`);
-      } catch (error) {
-        throw new StudioError(`could not write ${path}: ${errorMessage(error)}`);
-      }
-    };
     if (jsonPath !== undefined) await write(jsonPath, `${JSON.stringify(result, null, 2)}\n`);
     if (csvPath !== undefined) await write(csvPath, csvOf(reports));
     return result;

@@ -12,8 +12,15 @@
 // key=value (repeatable) sets the method's settings, validated by resolveSettings. LoRA-SB's
 // gradient estimate and SPP's Wanda norms take the first training batches as calibration.
 // `ms` is wall time per step including the read-back; steps are awaited one at a time.
+// The loop is train/compare.ts's InterleavedRun with one method, so a NaN or infinite loss or
+// gradient stops the run naming the layer and the tensor (train/health.ts), and a diverging loss
+// is noted. Checkpoints (--checkpoint-dir, --checkpoint-every, --resume; ../checkpointDir.ts):
+// saved every N steps, at the end and on Ctrl-C; --resume continues bit for bit from the newest,
+// after checking that model, data, method and settings are the ones it was made with, and the
+// JSON then holds the whole run's history.
 
 import { writeFile } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
 import { UsageError, type CommandSpec, type ParsedArgs } from '../args';
 import { DEFAULT_TRAIN_METHOD, METHODS } from '../../adapters/registry';
 import type { MethodDefinition } from '../../adapters/types';
@@ -21,9 +28,14 @@ import type { SettingValue } from '../../adapters/types';
 import { paramCount } from '../../io/hfConfig';
 import { loadModelTokenizer, tokenizerVocabWarning } from '../../io/tokenizer';
 import { loadCausalLM, releaseModel } from '../../models/load';
-import { startMethod, type StartedMethod } from '../../train/methodRun';
+import { releaseUnusedBase } from '../../train/baseRelease';
+import type { MethodHistory } from '../../io/checkpointFile';
+import { captureCheckpoint, checkResume, restoreCheckpoint } from '../../train/checkpoint';
+import { InterleavedRun, type RunningMethod } from '../../train/compare';
+import type { MethodStart } from '../../train/methodRun';
 import type { ScheduleKind } from '../../train/schedule';
-import { StudioError, errorMessage, formatBytes } from '../../errors';
+import { CancelledError, StudioError, errorMessage, formatBytes } from '../../errors';
+import { CHECKPOINT_FLAGS, checkFreshCheckpointDir, checkpointChoice, cliRunIdentity, readNewestCheckpoint, writeCheckpointDir } from '../checkpointDir';
 import {
   ADAPTER_BASE_FLAG,
   ADAPTER_FLAG,
@@ -69,10 +81,12 @@ export const trainSpec: CommandSpec = {
     'eval-every': { type: 'int', value: 'K', min: 0, default: 0, description: 'validation loss every K steps (0: only at the end)' },
     json: { type: 'string', value: 'FILE', description: 'write the run (config, steps, validation) as JSON to FILE' },
     ...MEMORY_FLAGS,
+    ...CHECKPOINT_FLAGS,
   },
   examples: [
     'train path/to/model --data data.jsonl --method full --steps 50 --lr 1e-4 --batch 4 --seq-len 64 --json run.json',
     'train path/to/model --data data.jsonl --method pissa --targets q,v --set rank=16 --set alpha=16 --steps 100 --lr 2e-4',
+    'train path/to/model --method lora --steps 1000 --checkpoint-dir ckpt --checkpoint-every 100   (after Ctrl-C: the same line with --resume)',
   ],
 };
 
@@ -133,8 +147,12 @@ export interface TrainResult {
   };
   readonly steps: StepRecord[];
   readonly validation: { step: number; loss: number }[];
-  /** Present when the run stopped early. */
-  stopped?: { step: number; reason: string };
+  /** Present when the run stopped early: a non-finite loss or gradient (where it was found: health.ts), or Ctrl-C. */
+  stopped?: { step: number; reason: string; source?: string; layer?: string; tensor?: string };
+  /** Present when the loss was flagged as diverging (train/health.ts's rule; training went on). */
+  diverging?: { step: number; since: number; message: string };
+  /** The step this run was resumed from (--resume). */
+  resumedFrom?: number;
 }
 
 function readConfig(args: ParsedArgs, adapter: MethodDefinition | undefined): TrainConfig & { readonly dataGiven: boolean } {
@@ -204,9 +222,33 @@ export async function runTrain(args: ParsedArgs, env: CliEnv): Promise<TrainResu
 
   const method = adapter ?? methodOrUsage(config.method, 'train');
   const params = paramCount(c);
+  const checkpoints = checkpointChoice(args, 'train');
+  if (checkpoints && !checkpoints.resume) await checkFreshCheckpointDir(checkpoints.dir);
+  const start: MethodStart = {
+    id: method.id,
+    definition: method,
+    settings: config.settings,
+    learningRate: config.lr,
+    clipNorm: config.clip,
+    weightDecay: config.weightDecay,
+    checkpointing: config.checkpointing,
+  };
+  const identity = checkpoints
+    ? await cliRunIdentity(source, basename(resolve(config.model)), data, config.seed, config.steps, {
+        batch: config.batch,
+        seqLen: config.seqLen,
+        schedule: config.schedule,
+        warmup: config.warmup,
+        targets: config.targets.join(','),
+      })
+    : undefined;
+  // Refused before the GPU and the model are touched.
+  const resume = checkpoints?.resume ? await readNewestCheckpoint(checkpoints.dir) : undefined;
+  if (resume) checkResume(resume.checkpoint, resume.where, identity!, [start]);
   const rt = await env.gpu();
   const model = await loadCausalLM(rt, source, { trainable: false });
-  let started: StartedMethod | undefined;
+  let run: InterleavedRun<undefined> | undefined;
+  let started: RunningMethod<undefined> | undefined;
   const result: TrainResult = {
     config: {
       ...config,
@@ -234,25 +276,28 @@ export async function runTrain(args: ParsedArgs, env: CliEnv): Promise<TrainResu
     const targets = targetsOrUsage(model, config.targets, 'train');
     const plan = checkRunMemory(rt, model, targets, [{ method, settings: config.settings }], config, memoryChoice(args));
     r.plannedGpuBytes = plan.totalBytes;
+    run = new InterleavedRun<undefined>(rt, {
+      model,
+      targets,
+      seed: config.seed,
+      calibration: (count) => Array.from({ length: count }, (_, i) => batcher.batch(i)),
+      steps: config.steps,
+      schedule: { kind: config.schedule, warmupSteps: config.warmup },
+      clipNorm: config.clip,
+      weightDecay: config.weightDecay,
+      validationBatches: valBatches,
+      evalEvery: config.evalEvery,
+      checkpointing: config.checkpointing,
+    });
     try {
-      started = await startMethod(
-        rt,
-        { model, targets, seed: config.seed, calibration: (count) => Array.from({ length: count }, (_, i) => batcher.batch(i)) },
-        {
-          id: method.id,
-          definition: method,
-          settings: config.settings,
-          learningRate: config.lr,
-          clipNorm: config.clip,
-          weightDecay: config.weightDecay,
-          checkpointing: config.checkpointing,
-        },
-        { kind: config.schedule, warmupSteps: config.warmup, totalSteps: config.steps },
-      );
+      started = await run.add(start, () => undefined);
     } catch (error) {
       throw initError(method.id, error);
     }
     const { adapted, trainer } = started;
+    // A 4-bit method reads only its own base: the shared projection weights go before step 1.
+    const release = await releaseUnusedBase(rt, model, [adapted], { measureQuantErrors: false });
+    r.baseBytes -= release.weightBytes;
     r.initMs = Math.round(started.initMs);
     r.trainableParams = started.trainableParams;
     r.adaptedModules = [...adapted.linears.keys()];
@@ -267,7 +312,10 @@ export async function runTrain(args: ParsedArgs, env: CliEnv): Promise<TrainResu
             .map(([k, v]) => `${k}=${String(v)}`)
             .join(', ') || 'no settings'
         }) on ` +
-        `${adapted.linears.size > 0 ? `${adapted.linears.size} projections (${config.targets.join(',')})` : 'every parameter'}, init ${r.initMs} ms\n`,
+        `${adapted.linears.size > 0 ? `${adapted.linears.size} projections (${config.targets.join(',')})` : 'every parameter'}, init ${r.initMs} ms\n` +
+        (release.released.length > 0
+          ? `released the shared weights of ${release.released.length} projections (${formatBytes(release.bytes)}): ${method.id} reads only its own base\n`
+          : ''),
     );
     io.out(
       `trainable parameters ${r.trainableParams} (${((100 * r.trainableParams) / params).toFixed(3)} % of ${params})\n` +
@@ -275,42 +323,86 @@ export async function runTrain(args: ParsedArgs, env: CliEnv): Promise<TrainResu
         `= ${formatBytes(r.baseBytes + r.methodBytes + r.optimizerBytes)}; planned peak with one step's activations ${formatBytes(r.plannedGpuBytes)}` +
         `${config.checkpointing ? ' (activation checkpointing)' : ''}\n`,
     );
-    const width = String(config.steps).length;
-    const evaluate = async (step: number): Promise<void> => {
-      if (valBatches.length === 0) return;
-      const loss = await trainer.evaluate(valBatches);
-      result.validation.push({ step, loss });
-      io.out(`step ${String(step).padStart(width)}  validation loss ${fmt(loss)}\n`);
+    let first = 0;
+    if (resume) {
+      first = await restoreCheckpoint(rt, run, resume.checkpoint, resume.where, identity!);
+      const history = resume.checkpoint.manifest.methods[0]!.history;
+      if (history) {
+        result.steps.push(
+          ...history.steps.map((s) => ({ step: s.step, loss: s.loss, gradNorm: config.clip > 0 ? s.gradNorm : null, lr: s.lr, tokens: s.tokens, ms: s.ms })),
+        );
+        result.validation.push(...history.validation);
+      }
+      result.resumedFrom = first;
+      io.err(`resumed from ${resume.where} at step ${first} of ${config.steps}\n`);
+    }
+    const history = (): MethodHistory => ({
+      steps: result.steps.map((s) => ({ ...s, gradNorm: s.gradNorm ?? Number.NaN })),
+      validation: result.validation,
+      trainMs: result.steps.reduce((n, s) => n + s.ms, 0),
+      peakGpuBytes: trainer.peakGpuBytes,
+    });
+    let saved = first;
+    const save = async (step: number): Promise<void> => {
+      if (!checkpoints || step === saved) return;
+      const where = await writeCheckpointDir(checkpoints.dir, await captureCheckpoint(rt, run!, { identity: identity!, step, history }));
+      saved = step;
+      io.err(`checkpoint after step ${step}: ${where}\n`);
     };
-    for (let i = 0; i < config.steps; i++) {
-      const stepStart = performance.now();
-      const m = await trainer.step(batcher.batch(i));
-      const ms = performance.now() - stepStart;
-      const record: StepRecord = {
-        step: i + 1,
-        loss: m.loss,
-        gradNorm: config.clip > 0 ? m.gradNorm : null,
-        lr: m.lr,
-        tokens: m.tokens,
-        ms: Math.round(ms * 10) / 10,
-      };
-      result.steps.push(record);
-      io.out(
-        `step ${String(i + 1).padStart(width)}/${config.steps}  loss ${fmt(m.loss)}` +
-          (record.gradNorm !== null ? `  grad-norm ${fmt(record.gradNorm, 3)}` : '') +
-          `  lr ${m.lr.toExponential(2)}  tokens ${m.tokens}  ${ms.toFixed(0)} ms\n`,
-      );
-      if (!Number.isFinite(m.loss) || (record.gradNorm !== null && !Number.isFinite(record.gradNorm))) {
-        const what = !Number.isFinite(m.loss) ? `the loss is ${m.loss}` : `the gradient norm is ${record.gradNorm}`;
-        result.stopped = { step: i + 1, reason: what };
-        throw new StudioError(
-          `training stopped at step ${i + 1}: ${what}. Try a lower --lr (now ${config.lr}), a --clip, or check the data` +
+    const width = String(config.steps).length;
+    for (let i = first; i < config.steps; i++) {
+      if (env.signal?.aborted) {
+        await save(i);
+        result.stopped = { step: i, reason: 'stopped by the user (Ctrl-C)' };
+        throw new CancelledError(
+          `training stopped by the user after step ${i} of ${config.steps}` +
+            (checkpoints ? `; continue it with the same command and --resume (checkpoint in ${checkpoints.dir})` : '') +
             (jsonPath !== undefined ? `; the steps so far are in ${jsonPath}` : ''),
         );
       }
       const done = i + 1;
-      if ((config.evalEvery > 0 && done % config.evalEvery === 0) || done === config.steps) await evaluate(done);
+      await run.step(i, batcher.batch(i), {
+        onStep: (m, row) => {
+          const record: StepRecord = {
+            step: done,
+            loss: row.loss,
+            gradNorm: config.clip > 0 ? row.gradNorm : null,
+            lr: row.lr,
+            tokens: row.tokens,
+            ms: Math.round(row.ms * 10) / 10,
+          };
+          result.steps.push(record);
+          io.out(
+            `step ${String(done).padStart(width)}/${config.steps}  loss ${fmt(row.loss)}` +
+              (record.gradNorm !== null ? `  grad-norm ${fmt(record.gradNorm, 3)}` : '') +
+              `  lr ${row.lr.toExponential(2)}  tokens ${row.tokens}  ${row.ms.toFixed(0)} ms` +
+              `${row.diverging ? '  (diverging)' : ''}\n`,
+          );
+          const flag = m.health.flag;
+          if (flag && flag.step === done) {
+            result.diverging = { step: flag.step, since: flag.since, message: flag.message };
+            io.err(`note: ${flag.message}\n`);
+          }
+        },
+        onEval: (_m, loss) => {
+          result.validation.push({ step: done, loss });
+          io.out(`step ${String(done).padStart(width)}  validation loss ${fmt(loss)}\n`);
+        },
+      });
+      const halt = started.halt;
+      if (halt) {
+        const last = result.steps[result.steps.length - 1]!;
+        const what = !Number.isFinite(last.loss) ? `the loss is ${last.loss}` : `the gradient norm is ${last.gradNorm ?? 'not finite'}`;
+        result.stopped = { step: done, reason: `${what}; ${halt.detail}`, source: halt.source, layer: halt.layer, tensor: halt.tensor };
+        throw new StudioError(
+          `training stopped at step ${done}: ${what}; ${halt.detail}. Try a lower --lr (now ${config.lr}), a --clip, or check the data` +
+            (checkpoints && saved > 0 ? `; the last checkpoint (step ${saved}) is in ${checkpoints.dir}` : '') +
+            (jsonPath !== undefined ? `; the steps so far are in ${jsonPath}` : ''),
+        );
+      }
+      if (checkpoints && checkpoints.every > 0 && done % checkpoints.every === 0) await save(done);
     }
+    await save(config.steps);
     const last = result.steps[result.steps.length - 1]!;
     const totalMs = result.steps.reduce((n, s) => n + s.ms, 0);
     const tokens = result.steps.reduce((n, s) => n + s.tokens, 0);
@@ -323,7 +415,7 @@ export async function runTrain(args: ParsedArgs, env: CliEnv): Promise<TrainResu
     return result;
   } finally {
     if (started) r.peakGpuBytes = started.trainer.peakGpuBytes;
-    started?.release();
+    run?.release();
     releaseModel(rt, model);
     if (jsonPath !== undefined) {
       try {

@@ -1,8 +1,8 @@
-// The study's two built-in datasets, read from public/datasets/ and prepared with the same
+// The study's built-in datasets, read from public/datasets/ and prepared with the same
 // data pipeline the studio uses (parseDataset → tokenizeExamples → createBatcher):
-//   math   {question, answer} rows, rendered as the math card says: prompt
+//   math, arithmetic, verses   {question, answer} rows, rendered as the math card says: prompt
 //          `Question: {question}\nAnswer:`, completion ` {answer}` (+ EOS); scored by exact
-//          match of the number after `####`.
+//          match of the answer after `####`.
 //   words  prompt/completion rows as they are; scored by exact match of the whole answer.
 // Besides the batches, each dataset yields the validation items for the accuracy check:
 // prompt ids (BOS + prompt, exactly as in training) and the reference answer.
@@ -16,8 +16,19 @@ import type { TextTokenizer } from '../../io/tokenizer';
 import { padIdOf, validationBatchesOf } from '../../train/runData';
 import { DatasetError } from '../../errors';
 
-export type DatasetId = 'math' | 'words';
-export const DATASET_IDS: readonly DatasetId[] = ['math', 'words'];
+export type DatasetId = 'math' | 'words' | 'arithmetic' | 'verses';
+export const DATASET_IDS: readonly DatasetId[] = ['math', 'words', 'arithmetic', 'verses'];
+
+/** Each set's title (its card's heading) and the script that generates its files. */
+export const DATASET_INFO: Readonly<Record<DatasetId, { readonly title: string; readonly generator: string }>> = {
+  math: { title: 'Math word problems', generator: 'scripts/make_math_dataset.py' },
+  words: { title: 'Word instructions', generator: 'scripts/make_instruction_dataset.py' },
+  arithmetic: { title: 'Arithmetic in words', generator: 'scripts/make_arithmetic_task.py' },
+  verses: { title: 'KJV verse endings', generator: 'scripts/make_verse_task.py' },
+};
+
+/** Sets of {question, answer} rows scored on the answer after `####`; the others are prompt/completion rows scored on their first line. */
+const QUESTION_ANSWER_SETS: ReadonlySet<DatasetId> = new Set<DatasetId>(['math', 'arithmetic', 'verses']);
 
 export const DATASETS_DIR = fileURLToPath(new URL('../../../public/datasets/', import.meta.url));
 
@@ -86,11 +97,9 @@ async function readRows(id: DatasetId, split: 'train' | 'validation'): Promise<{
   try {
     text = await readFile(file, 'utf8');
   } catch {
-    throw new DatasetError(
-      `dataset file not found: ${file}` + (id === 'words' ? ' (generate it with /usr/bin/python3 scripts/make_instruction_dataset.py)' : ''),
-    );
+    throw new DatasetError(`dataset file not found: ${file} (generate it with /usr/bin/python3 ${DATASET_INFO[id].generator})`);
   }
-  return { file, rows: parseJsonl(text, file).map(id === 'math' ? mathRow : wordsRow) };
+  return { file, rows: parseJsonl(text, file).map(QUESTION_ANSWER_SETS.has(id) ? mathRow : wordsRow) };
 }
 
 function prepare(rows: readonly Row[], tokenizer: TextTokenizer, seqLen: number, name: string): PreparedData {
@@ -116,9 +125,9 @@ export async function loadStudyData(id: DatasetId, tokenizer: TextTokenizer, opt
   const items: AccuracyItem[] = validation.rows.slice(0, options.accuracyItems).map((row) => ({
     prompt: row.prompt,
     promptIds: [...bos, ...tokenizer.encode(row.prompt, { addSpecialTokens: false })],
-    reference: (id === 'math' ? finalAnswer(row.completion) : firstLine(row.completion)) ?? '',
+    reference: (QUESTION_ANSWER_SETS.has(id) ? finalAnswer(row.completion) : firstLine(row.completion)) ?? '',
   }));
-  const math = id === 'math';
+  const math = QUESTION_ANSWER_SETS.has(id);
   return {
     id,
     trainFile: train.file,
@@ -135,7 +144,7 @@ export async function loadStudyData(id: DatasetId, tokenizer: TextTokenizer, opt
     complete: math ? answerLineComplete : (text) => text.includes('\n'),
     maxNewTokens: math ? 48 : 32,
     describe: math
-      ? 'prompt `Question: {question}\\nAnswer:`, completion ` {answer}` + EOS (loss on the completion only); accuracy = exact match of the number after `####`'
+      ? 'prompt `Question: {question}\\nAnswer:`, completion ` {answer}` + EOS (loss on the completion only); accuracy = exact match of the answer after `####`'
       : 'prompt/completion rows as stored (`{instruction}\\nAnswer:` / ` {answer}` + EOS, loss on the completion only); accuracy = exact match of the whole answer (first line, stripped)',
   };
 }

@@ -8,7 +8,7 @@
 import { SVD_SETTINGS } from '../../adapters/methods/svdSettings';
 import { METHODS } from '../../adapters/registry';
 import type { MethodDefinition } from '../../adapters/types';
-import type { DatasetId } from './data';
+import { DATASET_INFO, type DatasetId } from './data';
 import type { MethodResult, QuantStudy } from './run';
 
 // A results file may be older than the registry (methods renamed, dropped or added since), so
@@ -385,7 +385,7 @@ export function renderResults(study: StudyJson): string {
     const seeds = runs.map((r) => r.seed);
     const avg = runs.length > 1 ? ` (mean of seeds ${seeds.join(', ')}; per-seed values in parentheses where shown)` : ` (seed ${seeds[0]})`;
     lines.push(
-      `## ${d.id === 'math' ? 'Math word problems' : 'Word instructions'}${avg}`,
+      `## ${DATASET_INFO[d.id].title}${avg}`,
       '',
       `Wall time: ${runs.map((r) => `seed ${r.seed} ${f(r.wallMs / 60000, 1)} min`).join(', ')}.`,
       '',

@@ -9,6 +9,7 @@ import { METHODS } from '../../adapters/registry';
 import { resolveSettings, type AdaptedModel, type MethodId, type MethodSettings } from '../../adapters/types';
 import type { CausalLM } from '../../models/causalLM';
 import type { Runtime } from '../../tensor/values';
+import { releaseUnusedBase } from '../../train/baseRelease';
 import { InterleavedRun } from '../../train/compare';
 import type { ScheduleKind } from '../../train/schedule';
 import { Trainer, type Batch } from '../../train/trainer';
@@ -43,6 +44,12 @@ export interface RunOptions {
   /** Batches for the data-driven inits (LoRA-SB's gradient estimate, SPP's Wanda norms). */
   readonly calibrationBatches: number;
   readonly log: (line: string) => void;
+  /**
+   * Release the shared projection weights no method reads once every method is initialised
+   * (train/baseRelease.ts): only for the study's last use of the model (no run, base evaluation
+   * or quantization-error study after it).
+   */
+  readonly releaseBase?: boolean;
 }
 
 export interface AccuracyResult {
@@ -196,20 +203,30 @@ export async function runStudy(rt: Runtime, options: RunOptions, tok: TokenizerL
       r.record.validation.push({ step: 0, loss: loss0 });
       log(`  init ${r.id}: ${r.trainableParams} trainable, ${(r.initMs / 1000).toFixed(1)} s; validation loss ${loss0.toFixed(4)}`);
     }
+    if (options.releaseBase) {
+      const release = await releaseUnusedBase(
+        rt,
+        model,
+        run.methods.map((m) => m.adapted),
+        { measureQuantErrors: false },
+      );
+      if (release.released.length > 0) log(`  released the shared weights of ${release.released.length} projections: no method reads them`);
+    }
     const wall = performance.now();
     for (let step = 0; step < options.steps; step++) {
       const batch = data.batcher.batch(step);
       const done = step + 1;
       await run.step(step, batch, {
-        onStep: ({ id, record, stopped }, metrics) => {
+        onStep: ({ id, record, stopped, halt }, metrics) => {
           record.trainMs += metrics.ms;
           record.losses.push(metrics.loss);
           record.gradNorms.push(metrics.gradNorm);
           record.tokens += batch.tokens;
           record.countedTokens += metrics.tokens;
           if (stopped) {
-            record.stoppedAt = { step: done, reason: `the loss became ${metrics.loss} at step ${done}` };
-            log(`  note: ${id} stopped at step ${done}: loss ${metrics.loss}`);
+            const where = halt ? `; ${halt.detail}` : '';
+            record.stoppedAt = { step: done, reason: `the loss became ${metrics.loss} at step ${done}${where}` };
+            log(`  note: ${id} stopped at step ${done}: loss ${metrics.loss}${where}`);
           }
         },
         onEval: ({ record }, loss) => {

@@ -22,13 +22,14 @@
 // m / ‖W + s·0·A‖ is exactly 1), doraNormSq (the norms as a tensor, to hold), and mergeDora
 // (W' formed densely once: W + sBA, its row norms, rows scaled in place; PEFT's merge_safe).
 
-import type { GpuContext } from '../../gpu/context';
 import type { GpuTensor } from '../../gpu/tensor';
 import { doraNorm, doraNormSq as doraNormSqKernel, doraOverNorm, scaleRowsInPlace } from '../../kernels/dora';
 import { addRowVectorInto, copy, mul as mulKernel, mulRowVectorInto } from '../../kernels/elementwise';
 import { matmulInto } from '../../kernels/matmul';
 import { rowSumSquares } from '../../kernels/reduce';
 import type { Graph } from '../graph';
+import { gpuContextOf } from '../gpuContextOf';
+import type { Runtime } from '../runtime';
 import { Tensor } from '../tensor';
 import { expandedWeight, releaseTensors } from '../values';
 import { InternalError } from '../../errors';
@@ -40,7 +41,8 @@ export interface DoraOptions {
 }
 
 /** ‖W_i‖² [out] (frozen) and the magnitude DoRA starts from, m = ‖W_i‖ (trainable): new leaves, the caller's. */
-export function doraInitialMagnitude(ctx: GpuContext, W: Tensor, name: string): { wsq: Tensor; m: Tensor } {
+export function doraInitialMagnitude(rt: Runtime, W: Tensor, name: string): { wsq: Tensor; m: Tensor } {
+  const ctx = gpuContextOf(rt);
   const dense = expandedWeight(ctx, W);
   const wsq = rowSumSquares(ctx, dense.tensor.data);
   if (dense.owned) releaseTensors(ctx, dense.tensor);
@@ -48,12 +50,13 @@ export function doraInitialMagnitude(ctx: GpuContext, W: Tensor, name: string): 
 }
 
 /** ‖W_i + s(BA)_i‖² [out] from the factors now, without forming W + sBA (a new frozen leaf). */
-export function doraNormSq(ctx: GpuContext, W: Tensor, A: Tensor, B: Tensor, s: number, wsq: Tensor): Tensor {
-  return Tensor.leaf(doraNormSqKernel(ctx, W.data, A.data, B.data, s, wsq.data), false, 'DoRA ‖W + sBA‖²');
+export function doraNormSq(rt: Runtime, W: Tensor, A: Tensor, B: Tensor, s: number, wsq: Tensor): Tensor {
+  return Tensor.leaf(doraNormSqKernel(gpuContextOf(rt), W.data, A.data, B.data, s, wsq.data), false, 'DoRA ‖W + sBA‖²');
 }
 
 /** W' = diag(m / ‖W + sBA‖_row)(W + sBA) [out, in], formed densely (PEFT's merge), as a new frozen leaf. */
-export function mergeDora(ctx: GpuContext, W: Tensor, A: Tensor, B: Tensor, m: Tensor, s: number, name: string): Tensor {
+export function mergeDora(rt: Runtime, W: Tensor, A: Tensor, B: Tensor, m: Tensor, s: number, name: string): Tensor {
+  const ctx = gpuContextOf(rt);
   const dense = expandedWeight(ctx, W);
   const merged = copy(ctx, dense.tensor.data, ctx.empty(W.shape, 'f32', name));
   if (dense.owned) releaseTensors(ctx, dense.tensor);

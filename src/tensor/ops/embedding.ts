@@ -3,10 +3,12 @@
 // Backward (G = ∂L/∂y): ∂L/∂table[v] = Σ over tokens with id v of G[token]; repeated ids accumulate,
 // summed in token order without float atomics (deterministic). When table.grad already exists
 // (tied input/output embeddings: the LM head's backward runs first) the sums are added straight
-// into it, so no [V, C] temporary is made.
+// into it, so no [V, C] temporary is made. A table held as row blocks (gpu/rowBlocks.ts) gets a
+// gradient in the same row blocks.
 // Ids are not validated (no readback): an id ≥ V is clamped to row V − 1 by the kernel, in forward
 // and backward alike, so memory stays in bounds but the token silently uses the last row.
 
+import { emptyLikeRows } from '../../gpu/rowBlocks';
 import { embeddingBackwardInto, embeddingForward } from '../../kernels/embedding';
 import type { Graph } from '../graph';
 import type { Tensor } from '../tensor';
@@ -21,7 +23,7 @@ export function embedding(g: Graph, ids: Tensor, table: Tensor): Tensor {
     if (!table.requiresGrad) return;
     const G = gy.view([...ids.shape, C]);
     if (table.grad) embeddingBackwardInto(g.ctx, ids.data, G, table.grad, true);
-    else g.accumulate(table, embeddingBackwardInto(g.ctx, ids.data, G, g.ctx.empty(table.shape, 'f32', 'embedding dTable')));
+    else g.accumulate(table, embeddingBackwardInto(g.ctx, ids.data, G, emptyLikeRows(g.ctx, table.data, 'embedding dTable')));
   });
   return y;
 }

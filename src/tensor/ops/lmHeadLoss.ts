@@ -14,16 +14,20 @@
 // extra h Wᵀ product in backward (2·N·V·C flops). One chunk (R = N) needs no row copies.
 // ∂L/∂W goes straight into W.grad when it exists; a tied embedding's lookup gradient is then
 // added into the same tensor by the embedding op, which runs later in backward.
+// W may be held as row blocks (an embedding or head too large for one binding, gpu/rowBlocks.ts):
+// each chunk's products then go block by block through a scratch [R, rows_b] (rowBlockMatmul.ts),
+// and ∂L/∂W is made in the same blocks.
 // Not done: logit soft-capping, a bias on the head, label smoothing.
 
 import { copyColumns } from '../../kernels/slice';
 import { crossEntropyBackwardInPlace, crossEntropyMeanInto, crossEntropyRowsInto, crossEntropySavedSize } from '../../kernels/crossEntropy';
-import { matmulInto } from '../../kernels/matmul';
 import type { GpuContext } from '../../gpu/context';
+import { emptyLikeRows } from '../../gpu/rowBlocks';
 import type { GpuTensor } from '../../gpu/tensor';
 import { GpuError, InternalError } from '../../errors';
 import type { Graph } from '../graph';
 import type { Tensor } from '../tensor';
+import { backThroughRows, rowBlockScratchSize, timesRowsT } from './rowBlockMatmul';
 
 /** Default byte budget of one [R, V] f32 logits block. */
 export const DEFAULT_CHUNK_BYTES = 64 * 1024 * 1024;
@@ -62,6 +66,8 @@ interface ChunkBuffers {
   readonly rows?: GpuTensor;
   /** [R, C] the chunk's ∂L/∂h before it is placed into dh; absent with one chunk or no dh. */
   readonly dRows?: GpuTensor;
+  /** The row-block products' scratch, when W is held as row blocks. */
+  readonly scratch?: GpuTensor;
 }
 
 interface Problem {
@@ -76,16 +82,18 @@ interface Problem {
 
 function chunkBuffers(ctx: GpuContext, p: Problem, R: number, withDh: boolean): ChunkBuffers {
   const several = R < p.N;
+  const scratch = rowBlockScratchSize(R, p.W);
   return {
     R,
     block: ctx.empty([R, p.V], 'f32', 'lmHeadLoss logits block'),
     rows: several ? ctx.empty([R, p.C], 'f32', 'lmHeadLoss rows') : undefined,
     dRows: several && withDh ? ctx.empty([R, p.C], 'f32', 'lmHeadLoss dRows') : undefined,
+    scratch: scratch > 0 ? ctx.empty([scratch], 'f32', 'lmHeadLoss row-block product') : undefined,
   };
 }
 
 function releaseBuffers(ctx: GpuContext, b: ChunkBuffers): void {
-  ctx.release(b.block, b.rows, b.dRows);
+  ctx.release(b.block, b.rows, b.dRows, b.scratch);
 }
 
 /** Calls visit(row0, r) for consecutive chunks of at most R rows covering [0, N). */
@@ -103,7 +111,7 @@ function chunkRows(ctx: GpuContext, p: Problem, b: ChunkBuffers, row0: number, r
 
 /** Z = h[rows] Wᵀ [r, V] into the block buffer. */
 function chunkLogits(ctx: GpuContext, p: Problem, b: ChunkBuffers, hRows: GpuTensor, r: number): GpuTensor {
-  return matmulInto(ctx, hRows, p.W, b.block.prefix([r, p.V]), { transB: true });
+  return timesRowsT(ctx, hRows, p.W, b.block.prefix([r, p.V]), b.scratch);
 }
 
 function checkInputs(h: Tensor, W: Tensor, targets: Tensor): void {
@@ -159,16 +167,18 @@ interface BackwardArgs {
 function backward(g: Graph, { h, W, p, R, saved, gy }: BackwardArgs): void {
   const { ctx } = g;
   const dh = h.requiresGrad ? ctx.empty(h.shape, 'f32', 'lmHeadLoss dh') : undefined; // [N, C], every row written
-  const ownDW = W.requiresGrad && !W.grad ? ctx.empty(W.shape, 'f32', 'lmHeadLoss dW') : undefined;
+  const ownDW = W.requiresGrad && !W.grad ? emptyLikeRows(ctx, W.data, 'lmHeadLoss dW') : undefined;
   const dW = W.requiresGrad ? (W.grad ?? ownDW) : undefined; // [V, C]
   const buffers = chunkBuffers(ctx, p, R, dh !== undefined);
   try {
     forEachChunk(p.N, R, (row0, r) => {
       const hRows = chunkRows(ctx, p, buffers, row0, r);
       const dZ = crossEntropyBackwardInPlace(ctx, chunkLogits(ctx, p, buffers, hRows, r), p.targets, saved, gy, row0);
-      if (dh) chunkDh(ctx, p, buffers, dZ, dh, row0, r);
-      // The first chunk overwrites a freshly allocated dW; every other product adds into it.
-      if (dW) matmulInto(ctx, dZ, hRows, dW, { transA: true, accumulate: dW !== ownDW || row0 > 0 });
+      // dh rows straight into dh with one chunk, else into dRows and then placed; the first chunk
+      // overwrites a freshly allocated dW, every other product adds into it.
+      const dRows = dh ? (buffers.dRows ? buffers.dRows.prefix([r, p.C]) : dh.view([p.N, p.C])) : undefined;
+      backThroughRows(ctx, dZ, p.W, hRows, { dx: dRows, dW, accumulateDW: dW !== ownDW || row0 > 0 }, buffers.scratch);
+      if (dh && buffers.dRows) placeRows(ctx, p, buffers.dRows, dh, row0, r);
     });
   } finally {
     releaseBuffers(ctx, buffers);
@@ -177,12 +187,7 @@ function backward(g: Graph, { h, W, p, R, saved, gy }: BackwardArgs): void {
   if (ownDW) g.accumulate(W, ownDW);
 }
 
-/** dh[row0 : row0 + r] = dZ W. */
-function chunkDh(ctx: GpuContext, p: Problem, b: ChunkBuffers, dZ: GpuTensor, dh: GpuTensor, row0: number, r: number): void {
-  if (!b.dRows) {
-    matmulInto(ctx, dZ, p.W, dh.view([p.N, p.C]));
-    return;
-  }
-  matmulInto(ctx, dZ, p.W, b.dRows.prefix([r, p.C]));
-  copyColumns(ctx, b.dRows.prefix([1, r * p.C]), dh.view([1, p.N * p.C]), { srcOffset: 0, dstOffset: row0 * p.C, width: r * p.C });
+/** dh[row0 : row0 + r] = dRows[0 : r]. */
+function placeRows(ctx: GpuContext, p: Problem, dRows: GpuTensor, dh: GpuTensor, row0: number, r: number): void {
+  copyColumns(ctx, dRows.prefix([1, r * p.C]), dh.view([1, p.N * p.C]), { srcOffset: 0, dstOffset: row0 * p.C, width: r * p.C });
 }

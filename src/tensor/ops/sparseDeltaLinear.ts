@@ -18,6 +18,7 @@ import type { GpuTensor } from '../../gpu/tensor';
 import { matmulInto } from '../../kernels/matmul';
 import { sparseGradValues, sparseScatterAdd } from '../../kernels/sparseDelta';
 import type { Graph } from '../graph';
+import { gpuContextOf } from '../gpuContextOf';
 import { Tensor } from '../tensor';
 import { f32Copy, type Runtime } from '../values';
 import { InternalError } from '../../errors';
@@ -25,7 +26,7 @@ import { InternalError } from '../../errors';
 /** W + ΔW [out, in] as a new GPU array; the caller releases it. */
 function mergeSparseDelta(rt: Runtime, W: Tensor, values: Tensor, indices: Tensor): GpuTensor {
   const merged = f32Copy(rt, W, 'W + ΔW (sparse)'); // a packed 16-bit W is expanded exactly
-  return sparseScatterAdd(rt, merged, values.data, indices.data);
+  return sparseScatterAdd(gpuContextOf(rt), merged, values.data, indices.data);
 }
 
 /** W + ΔW [out, in] as a new frozen leaf (release it with releaseTensors). */

@@ -11,15 +11,21 @@
 //   ∂L/∂b = 1ᵀ G.
 // Temporaries in backward: partial sums of ceil(N/32)·out and ceil(N/32)·16·in floats.
 // W must not require a gradient (SPP freezes it; a dense ∂L/∂W would defeat the sparse base).
-// mergeSpp(ctx, W, Wrow, Wcol, s) → W' [out, in] (export, or evaluation without the adapter):
+// mergeSpp(rt, W, Wrow, Wcol, s) → W' [out, in] (export, or evaluation without the adapter):
 // same formula, +0 exactly wherever W == 0.
 
-import { columnSum, mergeSpp, sppForward, sppGradInput, sppGradWcol, sppGradWrow } from '../../kernels/spp';
+import type { GpuTensor } from '../../gpu/tensor';
+import { columnSum, mergeSpp as mergeSppKernel, sppForward, sppGradInput, sppGradWcol, sppGradWrow } from '../../kernels/spp';
 import type { Graph } from '../graph';
+import { gpuContextOf } from '../gpuContextOf';
+import type { Runtime } from '../runtime';
 import type { Tensor } from '../tensor';
 import { InternalError } from '../../errors';
 
-export { mergeSpp };
+/** W' [out, in] as a new tensor the caller releases. */
+export function mergeSpp(rt: Runtime, W: GpuTensor, Wrow: GpuTensor, Wcol: GpuTensor, s: number): GpuTensor {
+  return mergeSppKernel(gpuContextOf(rt), W, Wrow, Wcol, s);
+}
 
 export function sppLinear(g: Graph, x: Tensor, W: Tensor, Wrow: Tensor, Wcol: Tensor, s: number, bias?: Tensor): Tensor {
   const [outFeatures, inFeatures] = W.shape as [number, number];

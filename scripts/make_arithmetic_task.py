@@ -1,0 +1,289 @@
+#!/usr/bin/python3
+"""Generate Adapter Studio's built-in arithmetic-in-words task, ``public/datasets/arithmetic``.
+
+One- and two-step arithmetic on small whole numbers (results one to twenty), with every number
+written as an English word, in the King James register of the built-in model
+(``public/models/kjv-llama-1m``), which has never seen a digit: the KJV writes its numbers in
+words ("seven", "twelve", "twenty"), so these words already have trained embeddings, where the
+digits of ``public/datasets/math`` do not.
+
+Each JSONL row is ``{"question": ..., "answer": ...}`` like the math set; the answer is a worked
+solution in words, one sentence per step ("three and four are seven."), then a line
+``#### <number word>``. Scoring is the existing exact match of the rest of the line after the
+first ``####`` (src/io/questionAnswer.ts). Every example, rendered as
+``<|bos|>Question: …\\nAnswer: …<|eos|>`` with the model's tokenizer, stays under ``MAX_TOKENS``.
+
+Deterministic: Python's ``random.Random`` with fixed seeds (train and validation use separate
+streams; no validation question also appears in train). No network, no packages beyond Python.
+
+  /usr/bin/python3 scripts/make_arithmetic_task.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import random
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(ROOT, "public", "datasets", "arithmetic")
+TOKENIZER = os.path.join(ROOT, "public", "models", "kjv-llama-1m", "tokenizer.json")
+SEED = 7720
+N_TRAIN = 2000
+N_VALIDATION = 200
+MAX_TOKENS = 80
+LARGEST = 20
+
+NUMBER_WORDS = [
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+    "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty",
+]
+# KJV names (with their pronouns) and things counted in the KJV: (plural, singular).
+NAMES = [
+    ("Jacob", "he", "him"), ("David", "he", "him"), ("Moses", "he", "him"), ("Saul", "he", "him"),
+    ("Judah", "he", "him"), ("Aaron", "he", "him"), ("Isaac", "he", "him"), ("Joseph", "he", "him"),
+    ("Laban", "he", "him"), ("Esau", "he", "him"), ("Boaz", "he", "him"), ("Caleb", "he", "him"),
+    ("Ruth", "she", "her"), ("Leah", "she", "her"), ("Rachel", "she", "her"), ("Sarah", "she", "her"),
+    ("Hannah", "she", "her"), ("Naomi", "she", "her"),
+]
+THINGS = [
+    ("sheep", "sheep"), ("goats", "goat"), ("oxen", "ox"), ("camels", "camel"), ("lambs", "lamb"),
+    ("rams", "ram"), ("doves", "dove"), ("loaves", "loaf"), ("fishes", "fish"), ("cakes", "cake"),
+    ("figs", "fig"), ("shekels", "shekel"), ("talents", "talent"), ("stones", "stone"), ("rings", "ring"),
+    ("coats", "coat"), ("swords", "sword"), ("vessels", "vessel"),
+]
+
+
+def word(n: int) -> str:
+    return NUMBER_WORDS[n]
+
+
+def count_of(n: int, thing: tuple[str, str]) -> str:
+    return f"{word(n)} {thing[1] if n == 1 else thing[0]}"
+
+
+def cap(s: str) -> str:
+    return s[0].upper() + s[1:]
+
+
+def add_step(x: int, y: int) -> str:
+    return f"{word(x)} and {word(y)} are {word(x + y)}."
+
+
+def sub_step(x: int, y: int) -> str:
+    return f"{word(x)} less {word(y)} are {word(x - y)}."
+
+
+# Each template returns (question, [worked steps], final). Every operand, intermediate and final
+# result lies in 1..LARGEST.
+def t_add(r: random.Random):
+    (a, pa, oa), (b, _, _) = r.sample(NAMES, 2)
+    things = r.choice(THINGS)
+    x = r.randint(1, LARGEST - 1)
+    y = r.randint(1, LARGEST - x)
+    q = r.choice([
+        f"{a} had {count_of(x, things)}, and {b} gave {oa} {word(y)} more. How many {things[0]} had {a} then?",
+        f"{a} had {count_of(x, things)} and bought {word(y)} more. How many {things[0]} had {pa} in all?",
+        f"How many are {word(x)} and {word(y)}?",
+    ])
+    return q, [add_step(x, y)], x + y
+
+
+def t_sub(r: random.Random):
+    (a, _, _), (b, _, _) = r.sample(NAMES, 2)
+    things = r.choice(THINGS)
+    x = r.randint(2, LARGEST)
+    y = r.randint(1, x - 1)
+    q = r.choice([
+        f"{a} had {count_of(x, things)}, and gave {word(y)} of them to {b}. How many {things[0]} had {a} left?",
+        f"There were {count_of(x, things)}, and {a} took {word(y)} away. How many {things[0]} were left?",
+        f"What is {word(x)} less {word(y)}?",
+    ])
+    return q, [sub_step(x, y)], x - y
+
+
+def t_twice(r: random.Random):
+    (a, _, _), (b, _, _) = r.sample(NAMES, 2)
+    things = r.choice(THINGS)
+    x = r.randint(1, LARGEST // 2)
+    q = r.choice([
+        f"{a} had {count_of(x, things)}, and {b} had twice as many. How many {things[0]} had {b}?",
+        f"How many are twice {word(x)}?",
+    ])
+    return q, [add_step(x, x)], 2 * x
+
+
+def t_add_sub(r: random.Random):
+    (a, pa, _), = r.sample(NAMES, 1)
+    things = r.choice(THINGS)
+    x = r.randint(1, LARGEST - 1)
+    y = r.randint(1, LARGEST - x)
+    z = r.randint(1, x + y - 1)
+    q = f"{a} had {count_of(x, things)}, found {word(y)} more, and lost {word(z)}. How many had {pa} then?"
+    return q, [add_step(x, y), sub_step(x + y, z)], x + y - z
+
+
+def t_sub_add(r: random.Random):
+    (a, pa, _), = r.sample(NAMES, 1)
+    things = r.choice(THINGS)
+    x = r.randint(2, LARGEST)
+    y = r.randint(1, x - 1)
+    z = r.randint(1, LARGEST - (x - y))
+    q = f"{a} had {count_of(x, things)}, sold {word(y)}, and bought {word(z)}. How many had {pa} then?"
+    return q, [sub_step(x, y), add_step(x - y, z)], x - y + z
+
+
+def t_sum3(r: random.Random):
+    (a, _, _), (b, _, _), (c, _, _) = r.sample(NAMES, 3)
+    things = r.choice(THINGS)
+    x = r.randint(1, LARGEST - 2)
+    y = r.randint(1, LARGEST - x - 1)
+    z = r.randint(1, LARGEST - x - y)
+    q = f"{a} had {count_of(x, things)}, {b} {word(y)}, and {c} {word(z)}. How many in all?"
+    return q, [add_step(x, y), add_step(x + y, z)], x + y + z
+
+
+TEMPLATES = [t_add, t_sub, t_twice, t_add_sub, t_sub_add, t_sum3]
+STEPS = {"add": 1, "sub": 1, "twice": 1, "add_sub": 2, "sub_add": 2, "sum3": 2}
+DOCS = {
+    "add": "one addition (a word problem, or \"How many are x and y?\")",
+    "sub": "one subtraction (a word problem, or \"What is x less y?\")",
+    "twice": "doubling, worked as x and x",
+    "add_sub": "add, then subtract",
+    "sub_add": "subtract, then add",
+    "sum3": "three amounts added, two steps",
+}
+
+
+def make_example(r: random.Random) -> tuple[str, dict]:
+    fn = r.choice(TEMPLATES)
+    q, steps, final = fn(r)
+    assert 1 <= final <= LARGEST, (fn.__name__, q, final)
+    return fn.__name__[2:], {"question": q, "answer": " ".join(steps) + f"\n#### {word(final)}"}
+
+
+def final_answer(text: str) -> str | None:
+    """What the scorer compares: the rest of the line after the first '####', stripped."""
+    if "####" not in text:
+        return None
+    return text.split("####", 1)[1].split("\n", 1)[0].strip()
+
+
+def render(ex: dict) -> str:
+    """The example as the studio trains on it, minus <|bos|>/<|eos|>."""
+    return f"Question: {ex['question']}\nAnswer: {ex['answer']}"
+
+
+def generate(seed: int, n: int, exclude: set[str], fits) -> tuple[list[dict], list[str]]:
+    """n rows with distinct questions (none in `exclude`) that fit, and each row's template."""
+    r = random.Random(seed)
+    seen = set(exclude)
+    rows, kinds = [], []
+    while len(rows) < n:
+        kind, ex = make_example(r)
+        if ex["question"] in seen or not fits(ex):
+            continue
+        seen.add(ex["question"])
+        rows.append(ex)
+        kinds.append(kind)
+    return rows, kinds
+
+
+# Measured on the files this script writes, with the engine's CLI (the study reports the base
+# model's row before training) and scripts/measure_task_baselines.py; copied here by hand so the
+# card keeps them. Re-measure when the data or the model changes.
+STUDY = "npm run study -- --datasets arithmetic,verses --seeds 1 --steps 150 --schedule constant --warmup-ratio 0 --eval-every 25 --eval-rows 24 --accuracy-items 100 --quant-iterations 0"
+BASELINE = f"""TBD
+"""
+
+
+def write_card(out, train, val, kinds_train, kinds_val, stats, tok):
+    n_train, n_val = collections.Counter(kinds_train), collections.Counter(kinds_val)
+    kinds = "\n".join(f"| `{k}` | {STEPS[k]} | {n_train[k]} | {n_val[k]} | {DOCS[k]} |" for k in STEPS)
+    examples = "\n".join(json.dumps(train[kinds_train.index(k)], ensure_ascii=False) for k in ("add", "sub_add", "sum3"))
+    finals = collections.Counter(final_answer(e["answer"]) for e in val)
+    top, top_n = finals.most_common(1)[0]
+    word_tokens = "; ".join(f"{w} {len(tok.encode(' ' + w))}" for w in NUMBER_WORDS[1:])
+    majority = (f"- Always answering the most common validation answer (\"{top}\") would score {top_n}/{len(val)} "
+                f"({100 * top_n / len(val):.1f} %).\n")
+    baseline = BASELINE + majority
+    card = f"""# Arithmetic in words (built-in)
+
+One- and two-step arithmetic on small whole numbers, with every number written as a word, generated by
+`scripts/make_arithmetic_task.py` for Adapter Studio's built-in model (`kjv-llama-1m`, a ~1M-parameter
+Llama pretrained on the King James Bible). It is the numeric task that model can learn: the KJV spells
+its numbers ("seven", "twelve", "twenty"), so the number words have trained embeddings, whereas the
+digits of the math set (`public/datasets/math`) never occur in its corpus and start at ~17 nats per
+digit token.
+
+## Files
+
+| file | rows |
+|---|---:|
+| `train.jsonl` | {len(train)} |
+| `validation.jsonl` | {len(val)} |
+
+One JSON object per line, with the math set's (GSM8K's) two fields:
+
+- `question`: the problem, in KJV-flavoured English;
+- `answer`: a worked solution in words, one sentence per step, then a line `#### <number word>`.
+
+```json
+{examples}
+```
+
+| template | steps | train | validation | what |
+|---|---:|---:|---:|---|
+{kinds}
+
+Operands, intermediate and final results are whole numbers from one to {LARGEST}; final answers in the
+validation set cover {len(finals)} different numbers.
+
+## Scoring
+
+Exact match of the final answer, as for the math set (`src/io/questionAnswer.ts`): the rest of the line
+after the first `####` in the generated answer, stripped, compared as a string with the reference's (a
+lowercase number word, `one` … `{NUMBER_WORDS[LARGEST]}`). A generation without `####` is wrong.
+
+## Use in Adapter Studio
+
+Rendered as the studio renders `{{question, answer}}` rows: prompt `Question: {{question}}\\nAnswer:` and
+completion ` {{answer}}` followed by `<|eos|>` (with `<|bos|>` first); the loss counts the completion only.
+
+## Tokens (the built-in model's tokenizer)
+
+- A rendered example (`<|bos|>Question: …\\nAnswer: …<|eos|>`) is {stats['min']}–{stats['max']} tokens
+  (mean {stats['mean']:.1f}); the generator redraws any example that reaches {MAX_TOKENS}, so a sequence
+  length of {MAX_TOKENS} never truncates.
+- The completion (worked answer + `<|eos|>`) is {stats['completion_min']}–{stats['completion_max']} tokens
+  (mean {stats['completion_mean']:.1f}); the final answer word after `####` is 1–{stats['final_max']} tokens
+  (mean {stats['final_mean']:.2f}).
+- ` ####` is 5 tokens ({pieces(tok, ' ####')}); `#` never occurs in the KJV, so like the digits it
+  starts with a very high loss, but it is one fixed marker that every method learns in its first steps.
+- Number words (with their leading space), tokens each: {word_tokens}.
+  For comparison ` 17` is {len(tok.encode(' 17'))} tokens ({pieces(tok, ' 17')}) of digits the model has never seen.
+
+## Baseline
+
+{baseline}
+## How it was made
+
+- Deterministic: Python's `random.Random`, seed {SEED} for train and {SEED + 1} for validation; duplicate
+  questions are dropped and no validation question occurs in train. The arithmetic facts themselves
+  (e.g. three and four are seven) recur across splits by design: the task is to learn them.
+  `/usr/bin/python3 scripts/make_arithmetic_task.py` rewrites this folder byte for byte.
+- {len(NAMES)} KJV names, {len(THINGS)} kinds of things counted in the KJV, {len(STEPS)} templates with a few wordings.
+
+## License
+
+Generated text, dedicated to the public domain (CC0-1.0).
+"""
+    with open(os.path.join(out, "README.md"), "w", encoding="utf-8") as f:
+        f.write(card)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,166 @@
+// Releasing the shared base a 4-bit comparison no longer reads (train/baseRelease.ts, issue 11
+// item 2) on the bf16 tiny-qwen2 fixture: after the inits of QLoRA, QPiSSA and LoftQ the pool
+// holds none of the 16-bit projection weights (only the embedding, norms, biases, the NF4 bases,
+// the adapters and AdamW state), the training losses are bit for bit those of the same run that
+// kept them, the quantization errors were measured before W went; a run with LoRA releases
+// nothing; and whatever needs W afterwards is told to reload the model.
+
+import { describe, expect, it } from 'vitest';
+import { lora } from '../adapters/methods/lora';
+import { loftq, qlora, qpissa } from '../adapters/methods/quantized';
+import { selectTargets } from '../adapters/targets';
+import { resolveSettings, type MethodDefinition } from '../adapters/types';
+import type { CausalLM } from '../models/causalLM';
+import { heldBytesPerParam, releaseModel } from '../models/load';
+import { Graph } from '../tensor/graph';
+import { tokenIds, type Runtime } from '../tensor/values';
+import { testContext } from '../test/gpu';
+import { checkBaseHeld, releaseUnusedBase } from './baseRelease';
+import { planMethod, planRun, type PlanSetup } from './memoryPlan';
+import { startMethod, type StartedMethod } from './methodRun';
+import { modelFiles, testBatch } from './testing';
+
+const FIXTURE = 'tiny-qwen2';
+const PROJECTION_WEIGHT = /_proj\.weight/;
+
+async function startAll(rt: Runtime, model: CausalLM, methods: readonly MethodDefinition[]): Promise<StartedMethod[]> {
+  const started: StartedMethod[] = [];
+  for (const method of methods) {
+    const settings: Record<string, number> = method.settings.some((s) => s.key === 'iterations') ? { rank: 4, iterations: 2 } : { rank: 4 };
+    started.push(
+      await startMethod(
+        rt,
+        { model, targets: selectTargets(model, ['all']), seed: 7 },
+        { id: method.id, settings, learningRate: 1e-2, clipNorm: 1 },
+        { kind: 'constant', warmupSteps: 0, totalSteps: 3 },
+      ),
+    );
+  }
+  return started;
+}
+
+/** Three interleaved steps on the test batch: every method's losses, in order. */
+async function train(started: readonly StartedMethod[], model: CausalLM): Promise<number[][]> {
+  const batch = testBatch(model);
+  const losses: number[][] = started.map(() => []);
+  for (let step = 0; step < 3; step++) {
+    for (const [i, m] of started.entries()) losses[i]!.push((await m.trainer.step(batch)).loss);
+  }
+  return losses;
+}
+
+describe('releasing the shared base no method reads', () => {
+  it('QLoRA, QPiSSA, LoftQ: no 16-bit projection weight left in the pool, the same losses, errors measured first, then refusals to reload', async () => {
+    const rt = await testContext();
+    const methods = [qlora, qpissa, loftq];
+    const kept = await modelFiles(rt, FIXTURE);
+    const model = await modelFiles(rt, FIXTURE);
+    const reference = await startAll(rt, kept, methods);
+    const started = await startAll(rt, model, methods);
+    try {
+      const targets = selectTargets(model, ['all']);
+      expect(rt.pool.liveBuffers().filter((b) => PROJECTION_WEIGHT.test(b.what) && b.what.startsWith('model.layers')).length).toBeGreaterThanOrEqual(
+        2 * targets.length,
+      );
+      const weightBytes = targets.reduce((n, name) => n + model.parameter(`${name}.weight`).data.entry.sizeClass, 0);
+
+      const release = await releaseUnusedBase(
+        rt,
+        model,
+        started.map((m) => m.adapted),
+      );
+      expect(release.released).toEqual(targets);
+      expect(release.bytes).toBe(weightBytes);
+      expect(model.releasedProjections()).toEqual(targets);
+      expect(kept.releasedProjections()).toEqual([]);
+      // Only the copy the reference run kept is left; the released model holds its embedding, norms and method tensors.
+      const live = rt.pool.liveBuffers();
+      expect(live.filter((b) => PROJECTION_WEIGHT.test(b.what)).length).toBe(targets.length);
+      expect(live.some((b) => b.what.startsWith('model.embed_tokens.weight'))).toBe(true);
+      // The errors were measured before W went, so asking now reads nothing released.
+      for (const m of started) {
+        const report = await m.adapted.measureQuantErrors!(rt);
+        expect(report.pending).toBe(0);
+        expect(report.layers.map((l) => l.layer)).toEqual(targets);
+      }
+
+      expect(await train(started, model)).toEqual(await train(reference, kept));
+
+      const g = new Graph(rt, false);
+      try {
+        expect(() => model.forward(g, tokenIds(g, [1, 2, 3], [1, 3]))).toThrow(/were released after the 4-bit methods' init.*Reload the model/);
+      } finally {
+        g.destroy();
+      }
+      expect(() => checkBaseHeld(model, targets)).toThrow(/Reload the model/);
+      expect(() => checkBaseHeld(kept, targets)).not.toThrow();
+    } finally {
+      for (const m of [...started, ...reference]) m.release();
+      releaseModel(rt, model);
+      releaseModel(rt, kept);
+    }
+  });
+
+  it('a run with LoRA keeps every projection; a 4-bit run that gives up its errors cannot measure them later', async () => {
+    const rt = await testContext();
+    const model = await modelFiles(rt, FIXTURE);
+    const mixed = await startAll(rt, model, [lora, qlora]);
+    try {
+      expect(
+        await releaseUnusedBase(
+          rt,
+          model,
+          mixed.map((m) => m.adapted),
+        ),
+      ).toEqual({ released: [], bytes: 0, weightBytes: 0 });
+      expect(model.releasedProjections()).toEqual([]);
+    } finally {
+      for (const m of mixed) m.release();
+    }
+    const alone = await startAll(rt, model, [qlora]);
+    try {
+      const release = await releaseUnusedBase(rt, model, [alone[0]!.adapted], { measureQuantErrors: false });
+      expect(release.released.length).toBeGreaterThan(0);
+      await expect(alone[0]!.adapted.measureQuantErrors!(rt)).rejects.toThrow(/were released.*Reload the model/);
+      expect(Number.isFinite((await alone[0]!.trainer.step(testBatch(model))).loss)).toBe(true);
+    } finally {
+      for (const m of alone) m.release();
+      releaseModel(rt, model);
+    }
+  });
+
+  it('the memory plan says it: the released bytes exactly, steps without them, the init within 15 % of its measured peak', async () => {
+    const rt = await testContext();
+    const model = await modelFiles(rt, FIXTURE);
+    const targets = selectTargets(model, ['all']);
+    const setup: PlanSetup = {
+      config: model.config,
+      layers: targets.map((name) => ({ name, out: model.linear(name).outFeatures, in: model.linear(name).inFeatures })),
+      batch: 2,
+      seqLen: 16,
+      limits: { maxStorageBufferBindingSize: 128 * 2 ** 20, maxBufferSize: 256 * 2 ** 20 },
+      weightBytesPerParam: heldBytesPerParam(model),
+    };
+    const methodPlan = planMethod(setup, qlora, resolveSettings(qlora, { rank: 4 }));
+    const plan = planRun([methodPlan], false);
+    const kept = planRun([methodPlan], false, { releaseBase: false });
+    const mixed = planRun([methodPlan, planMethod(setup, lora, resolveSettings(lora, { rank: 4 }))], false);
+    expect(kept.releasedBaseBytes).toBe(0);
+    expect(mixed.releasedBaseBytes).toBe(0);
+    expect(plan.whileStepping[0]).toBe(kept.whileStepping[0]! - plan.releasedBaseBytes);
+    expect(plan.initBytes).toBe(kept.initBytes);
+    expect(plan.totalBytes).toBe(Math.max(plan.initBytes, plan.whileStepping[0]!));
+    await rt.sync();
+    const init = rt.trackPeak();
+    const started = await startAll(rt, model, [qlora]);
+    try {
+      const initPeak = init.stop();
+      const release = await releaseUnusedBase(rt, model, [started[0]!.adapted], { measureQuantErrors: false });
+      expect(plan.releasedBaseBytes).toBe(release.bytes);
+      expect(Math.abs(plan.initBytes / initPeak - 1), `init: planned ${plan.initBytes}, measured ${initPeak}`).toBeLessThan(0.15);
+    } finally {
+      for (const m of started) m.release();
+      releaseModel(rt, model);
+    }
+  });
+});

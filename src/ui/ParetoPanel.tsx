@@ -1,0 +1,188 @@
+// The Pareto plot of a comparison: each method a point in its colour and marker, cost across
+// (trainable parameters or memory, log scale: methods differ by orders of magnitude) and quality
+// up (validation loss, lower is better, or accuracy, higher is better), with the non-dominated
+// front (pareto.ts) drawn as a staircase and named in a caption. Our own SVG: recharts has no
+// step line through a subset of scatter points.
+
+import { useMemo, useState } from 'react';
+import { useDiagnosticsStore } from '../state/diagnosticsStore';
+import { useRunStore } from '../state/runStore';
+import { useSettingsStore } from '../state/settingsStore';
+import { axisFor, extent, tickLabeller } from './axisTicks';
+import { isOpenMarker, markerPath } from './markers';
+import { methodStyle } from './methodColors';
+import { frontOutline, paretoFront, type ParetoPoint } from './pareto';
+import { methodMetrics, type MetricKey } from './resultMetrics';
+import { RunTag } from './RunTag';
+import { SeriesSwatch } from './SeriesSwatch';
+
+const COSTS: readonly { key: MetricKey; label: string }[] = [
+  { key: 'trainable', label: 'Trainable params' },
+  { key: 'memory', label: 'Memory (MiB)' },
+];
+const SCORES: readonly { key: MetricKey; label: string; sense: 'min' | 'max' }[] = [
+  { key: 'bestVal', label: 'Best val loss', sense: 'min' },
+  { key: 'finalVal', label: 'Final val loss', sense: 'min' },
+  { key: 'accuracy', label: 'Accuracy (%)', sense: 'max' },
+];
+
+const W = 560;
+const H = 260;
+const PAD = { left: 48, right: 16, top: 12, bottom: 34 };
+
+export function ParetoPanel() {
+  const methods = useRunStore((s) => s.methods);
+  const series = useRunStore((s) => s.series);
+  const evals = useRunStore((s) => s.evals);
+  const ready = useRunStore((s) => s.ready);
+  const accuracy = useDiagnosticsStore((s) => s.accuracy);
+  const infos = useSettingsStore((s) => s.methods);
+  const [cost, setCost] = useState<MetricKey>('trainable');
+  const [scoreKey, setScoreKey] = useState<MetricKey>('bestVal');
+  const score = SCORES.find((s) => s.key === scoreKey)!;
+
+  const points = useMemo<ParetoPoint[]>(
+    () =>
+      methods
+        .map((id) => {
+          const m = methodMetrics(series[id] ?? [], evals[id] ?? [], ready[id], accuracy[id]);
+          return { id, x: m[cost], y: m[scoreKey] };
+        })
+        .filter((p) => Number.isFinite(p.x) && p.x > 0 && Number.isFinite(p.y)),
+    [methods, series, evals, ready, accuracy, cost, scoreKey],
+  );
+  if (methods.length === 0) return null;
+  const order = infos.map((m) => m.id);
+  const label = (id: string) => infos.find((m) => m.id === id)?.label ?? id;
+  const front = paretoFront(points, score.sense);
+  const xAxis = axisFor(
+    extent(
+      points.map((p) => p.x),
+      true,
+    ),
+    true,
+  );
+  const yAxis = axisFor(extent(points.map((p) => p.y)), false);
+  const plotW = W - PAD.left - PAD.right;
+  const plotH = H - PAD.top - PAD.bottom;
+  const sx = (v: number) => {
+    const [lo, hi] = xAxis!.domain;
+    return PAD.left + (hi > lo ? ((Math.log10(v) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * plotW : plotW / 2);
+  };
+  const sy = (v: number) => {
+    const [lo, hi] = yAxis!.domain;
+    return PAD.top + (hi > lo ? (1 - (v - lo) / (hi - lo)) * plotH : plotH / 2);
+  };
+  const xLabel = tickLabeller(xAxis?.ticks ?? []);
+  const yLabel = tickLabeller(yAxis?.ticks ?? []);
+  const costLabel = COSTS.find((c) => c.key === cost)!.label;
+
+  return (
+    <section className="panel" aria-labelledby="pareto-title" data-testid="pareto-panel">
+      <div className="panel-head">
+        <h2 id="pareto-title">Pareto plot</h2>
+        <div className="chart-controls">
+          <label htmlFor="pareto-x">X</label>
+          <select id="pareto-x" value={cost} onChange={(e) => setCost(e.target.value as MetricKey)}>
+            {COSTS.map((c) => (
+              <option key={c.key} value={c.key}>
+                {c.label}
+              </option>
+            ))}
+          </select>
+          <label htmlFor="pareto-y">Y</label>
+          <select id="pareto-y" value={scoreKey} onChange={(e) => setScoreKey(e.target.value as MetricKey)}>
+            {SCORES.map((s) => (
+              <option key={s.key} value={s.key}>
+                {s.label}
+              </option>
+            ))}
+          </select>
+        </div>
+      </div>
+      <RunTag />
+      <figure className="chart" data-testid="chart-pareto" data-points={points.length} data-front={front.map((p) => p.id).join(',')}>
+        <figcaption>
+          {score.label} ({score.sense === 'min' ? 'lower' : 'higher'} is better) against {costLabel} (log scale, lower is better)
+        </figcaption>
+        {points.length === 0 || !xAxis || !yAxis ? (
+          <div className="chart-empty muted small" style={{ height: H }}>
+            No method has both numbers yet
+            {scoreKey === 'accuracy'
+              ? ' (accuracy comes after the last step, where the data has "####" answers)'
+              : ' (validation runs every K steps and after the last)'}
+            .
+          </div>
+        ) : (
+          <svg viewBox={`0 0 ${W} ${H}`} width="100%" role="img" aria-label={`${score.label} against ${costLabel}, one point per method`}>
+            {xAxis.ticks.map((t) => (
+              <g key={`x${t}`}>
+                <line x1={sx(t)} x2={sx(t)} y1={PAD.top} y2={PAD.top + plotH} stroke="#2a313b" strokeDasharray="3 3" />
+                <text x={sx(t)} y={H - PAD.bottom + 14} fill="#98a2b0" fontSize={11} textAnchor="middle">
+                  {xLabel(t)}
+                </text>
+              </g>
+            ))}
+            {yAxis.ticks.map((t) => (
+              <g key={`y${t}`}>
+                <line x1={PAD.left} x2={PAD.left + plotW} y1={sy(t)} y2={sy(t)} stroke="#2a313b" strokeDasharray="3 3" />
+                <text x={PAD.left - 6} y={sy(t) + 4} fill="#98a2b0" fontSize={11} textAnchor="end">
+                  {yLabel(t)}
+                </text>
+              </g>
+            ))}
+            <text x={PAD.left + plotW / 2} y={H - 4} fill="#98a2b0" fontSize={11} textAnchor="middle">
+              {costLabel}
+            </text>
+            {front.length > 0 && (
+              <polyline
+                data-testid="pareto-front"
+                points={frontOutline(front, xAxis.domain[1], score.sense === 'min' ? yAxis.domain[1] : yAxis.domain[0])
+                  .map((p) => `${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`)
+                  .join(' ')}
+                fill="none"
+                stroke="#e6e9ee"
+                strokeOpacity={0.55}
+                strokeWidth={1.5}
+              />
+            )}
+            {points.map((p) => {
+              const look = methodStyle(p.id, order);
+              const open = isOpenMarker(look.marker);
+              return (
+                <path
+                  key={p.id}
+                  data-testid={`pareto-point-${p.id}`}
+                  d={markerPath(look.marker, sx(p.x), sy(p.y), 6)}
+                  fill={open ? 'none' : look.color}
+                  stroke={open ? look.color : '#1e232b'}
+                  strokeWidth={open ? 2.2 : 1}
+                >
+                  <title>{`${label(p.id)}: ${costLabel} ${xLabel(p.x)}, ${score.label} ${p.y.toPrecision(4)}`}</title>
+                </path>
+              );
+            })}
+          </svg>
+        )}
+        <ul className="small" aria-label="Methods" style={{ listStyle: 'none', padding: 0, margin: '0.3rem 0 0 0.4rem' }}>
+          {points.map((p) => (
+            <li key={p.id} style={{ display: 'inline-flex', alignItems: 'center', gap: 4, marginRight: 12 }}>
+              <SeriesSwatch series={methodStyle(p.id, order)} width={20} />
+              {label(p.id)}
+            </li>
+          ))}
+        </ul>
+      </figure>
+      {front.length > 0 && (
+        <p className="muted small" data-testid="pareto-caption">
+          On the front (no other method is both cheaper and better): {front.map((p) => label(p.id)).join(', ')}.
+          {points.length > front.length &&
+            ` Dominated: ${points
+              .filter((p) => !front.includes(p))
+              .map((p) => label(p.id))
+              .join(', ')}.`}
+        </p>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,257 @@
+// The studio session in Node on the built-in model (public/models/kjv-llama-1m) and math data,
+// with tiny runs (q and v only, B 1, T 64):
+//   - commands sent during a run are applied between steps, in arrival order, while it is paused;
+//   - a stop queued behind a spectrum comes after it, and a method cannot be added behind a stop;
+//   - an out-of-memory error reported by the device's error scope at step k ends the run with every
+//     record so far, marked interrupted, and the next run trains on the same device;
+//   - a device lost mid-run (device.destroy(), as the page's test hook does) ends the run the same
+//     way; the next run gets a new device, reloads the model first (with notices) and trains;
+//   - a device lost while paused wakes the waiting loop and ends the run;
+//   - a GPU error other than memory replaces the device.
+
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { lora } from '../adapters/methods/lora';
+import { pissa } from '../adapters/methods/pissa';
+import type { AcquiredDevice } from '../gpu/device';
+import { acquireNodeDevice } from '../gpu/node';
+import { nodeDirectorySources } from '../io/nodeSource';
+import type { StudioAssets } from './assets';
+import type { ComparisonEvent, ComparisonParams, EngineEventMessage, EngineNoticeMessage } from './protocol';
+import { StudioSession } from './studioSession';
+
+const MODEL = 'kjv-llama-1m';
+const DATA = 'math';
+
+const assets: StudioAssets = {
+  modelFiles: (name) => nodeDirectorySources(join('public/models', name)),
+  datasetText: (name, file) => readFile(join('public/datasets', name, file), 'utf8'),
+};
+
+const devices: GPUDevice[] = [];
+afterAll(() => {
+  for (const d of devices) d.destroy();
+});
+
+/** Error-scope faults to inject: the next popped scope reports this error instead of none. */
+interface Faults {
+  next: (() => GPUError) | undefined;
+}
+
+/** A real device whose popErrorScope can be made to report an injected error once (the context's own error path then raises it). */
+function faultyDevice(acquired: AcquiredDevice, faults: Faults): AcquiredDevice {
+  const real = acquired.device;
+  const device = new Proxy(real, {
+    get(target, key) {
+      if (key === 'popErrorScope') {
+        return async () => {
+          const error = await target.popErrorScope();
+          const inject = faults.next;
+          if (!inject) return error;
+          faults.next = undefined;
+          return inject();
+        };
+      }
+      const value: unknown = Reflect.get(target, key);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  return { ...acquired, device };
+}
+
+interface Harness {
+  readonly session: StudioSession;
+  readonly posted: (EngineEventMessage | EngineNoticeMessage)[];
+  readonly faults: Faults;
+}
+
+async function openSession(): Promise<Harness> {
+  const posted: (EngineEventMessage | EngineNoticeMessage)[] = [];
+  const faults: Faults = { next: undefined };
+  const session = new StudioSession({
+    acquire: async () => {
+      const acquired = await acquireNodeDevice({ defaultLimitsOnly: true });
+      devices.push(acquired.device);
+      return faultyDevice(acquired, faults);
+    },
+    assets,
+    post: (m) => posted.push(m),
+  });
+  await session.loadBuiltinModel(MODEL, undefined, () => undefined);
+  await session.loadBuiltinDataset(DATA, { seqLen: 64, validationFraction: 0.1, seed: 1 });
+  return { session, posted, faults };
+}
+
+function params(steps: number, methods: readonly string[] = [lora.id]): ComparisonParams {
+  return {
+    methods: methods.map((id) => ({ id, settings: { rank: 2 } })),
+    targets: ['q', 'v'],
+    lr: 1e-3,
+    schedule: 'constant',
+    warmup: 0,
+    steps,
+    batch: 1,
+    seqLen: 64,
+    seed: 3,
+    evalEvery: 100,
+    clipNorm: 0,
+    validationRows: 1,
+    validationFraction: 0.1,
+    accuracyQuestions: 0,
+  };
+}
+
+/** Steps streamed per method. */
+function stepsOf(events: readonly ComparisonEvent[]): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  for (const e of events) if (e.type === 'step') out.set(e.method, [...(out.get(e.method) ?? []), e.point.step]);
+  return out;
+}
+
+describe('StudioSession', () => {
+  it('applies commands sent during a run between steps, in arrival order, while paused', async () => {
+    const { session } = await openSession();
+    const events: ComparisonEvent[] = [];
+    const answered: string[] = [];
+    const note = <T>(name: string, p: Promise<T>) =>
+      p.then((value) => {
+        answered.push(name);
+        return value;
+      });
+    let asked: Promise<unknown>[] = [];
+    const run = session.startComparison(params(5), (e) => {
+      events.push(e);
+      if (e.type === 'step' && e.point.step === 2) asked.push(note('pause', session.pauseComparison()));
+      if (e.type === 'state' && e.state === 'paused') {
+        // Four commands in one go while the loop waits: each is applied, in order, before training goes on.
+        asked = [
+          ...asked,
+          note('spectrum', session.spectrum(lora.id, 'model.layers.0.self_attn.q_proj')),
+          note('add', session.addMethod(pissa.id, { rank: 2 })),
+          note('pool', session.poolStats()),
+          note('resume', session.resumeComparison()),
+        ];
+      }
+    });
+    const result = await run;
+    const [pause, spectrum, add, pool, resume] = await Promise.all(asked);
+    expect(answered).toEqual(['pause', 'spectrum', 'add', 'pool', 'resume']);
+    expect([pause, add, resume]).toEqual([true, true, true]);
+    expect(spectrum).toMatchObject({ method: lora.id, step: 2 });
+    expect(pool).toMatchObject({ step: 2, device: 1 });
+    // Between 'paused' and 'running' the loop trained nothing and the added method became ready.
+    const types = events.map((e) => (e.type === 'state' ? e.state : e.type === 'added' ? `added@${e.step}` : e.type));
+    const paused = types.indexOf('paused');
+    const between = types.slice(paused, types.indexOf('running'));
+    expect(between).toContain('added@2');
+    expect(between).not.toContain('step');
+    expect(stepsOf(events).get(lora.id)).toEqual([1, 2, 3, 4, 5]);
+    expect(stepsOf(events).get(pissa.id)).toEqual([3, 4, 5]);
+    expect(result.stopped).toBe(false);
+    expect(result.interrupted).toBeUndefined();
+    expect(result.methods.map((m) => [m.id, m.steps, m.startStep])).toEqual([
+      [lora.id, 5, 0],
+      [pissa.id, 3, 2],
+    ]);
+  }, 120_000);
+
+  it('applies a stop after the spectrum queued before it, and refuses a method added behind a stop', async () => {
+    const { session } = await openSession();
+    const answered: string[] = [];
+    let spectrum: Promise<unknown> | undefined;
+    let stop: Promise<boolean> | undefined;
+    let addError: unknown;
+    const events: ComparisonEvent[] = [];
+    const result = await session.startComparison(params(6), (e) => {
+      events.push(e);
+      if (e.type !== 'step' || e.point.step !== 2) return;
+      spectrum = session.spectrum(lora.id, 'model.layers.1.self_attn.v_proj').then((s) => (answered.push('spectrum'), s));
+      stop = session.stopComparison().then((s) => (answered.push('stop'), s));
+      session.addMethod(pissa.id, {}).catch((error: unknown) => (addError = error));
+    });
+    expect(await stop).toBe(true);
+    expect(await spectrum).toMatchObject({ step: 2 });
+    expect(answered).toEqual(['spectrum', 'stop']);
+    expect(String(addError)).toContain('no comparison is running');
+    expect(result.stopped).toBe(true);
+    expect(result.methods[0]!.steps).toBe(2);
+    expect(stepsOf(events).get(lora.id)).toEqual([1, 2]);
+    // After the run: a spectrum of its method is served at once; control calls answer false.
+    expect(await session.spectrum(lora.id, 'model.layers.1.self_attn.v_proj')).toMatchObject({ step: 2 });
+    expect(await session.pauseComparison()).toBe(false);
+  }, 120_000);
+
+  it('ends a run whose device reports out of memory at step k with its records so far, then trains again on the same device', async () => {
+    const { session, faults } = await openSession();
+    const events: ComparisonEvent[] = [];
+    const result = await session.startComparison(params(6, [lora.id, pissa.id]), (e) => {
+      events.push(e);
+      if (e.type === 'step' && e.point.step === 3 && e.method === pissa.id) faults.next = () => new GPUOutOfMemoryError('injected: allocation failed');
+    });
+    expect(result.stopped).toBe(true);
+    expect(result.interrupted).toMatchObject({ cause: 'outOfMemory', checkpointStep: null });
+    expect(result.interrupted!.message).toContain('ran out of memory');
+    expect(result.interrupted!.message).toContain('injected: allocation failed');
+    // Every streamed step is in the records; nothing after the failure was streamed.
+    const streamed = stepsOf(events);
+    for (const m of result.methods) expect(streamed.get(m.id) ?? []).toHaveLength(m.steps);
+    expect(result.methods.map((m) => m.steps)).toEqual([3, 3]);
+    expect(result.interrupted!.step).toBe(3);
+    await expect(session.generate({ methodId: lora.id, prompt: 'The', maxNewTokens: 2 }, () => undefined)).rejects.toThrow('has not been trained');
+
+    const again = await session.startComparison(params(2), () => undefined);
+    expect(again.interrupted).toBeUndefined();
+    expect(again.methods[0]!.steps).toBe(2);
+    expect(session.devicesAcquired).toBe(1);
+  }, 120_000);
+
+  it('ends a run whose device is lost mid-run; the next run gets a new device and reloads the model first', async () => {
+    const { session, posted } = await openSession();
+    const events: ComparisonEvent[] = [];
+    // Lost while the second method's step is on the GPU: both methods' reads fail.
+    const result = await session.startComparison(params(6, [lora.id, pissa.id]), (e) => {
+      events.push(e);
+      if (e.type === 'step' && e.point.step === 2 && e.method === lora.id) session.debugLoseDevice();
+    });
+    expect(result.stopped).toBe(true);
+    expect(result.interrupted?.cause).toBe('deviceLost');
+    expect(result.interrupted!.message).toContain('the GPU device was lost (destroyed');
+    const streamed = stepsOf(events);
+    for (const m of result.methods) expect(streamed.get(m.id) ?? []).toHaveLength(m.steps);
+    expect(result.methods.map((m) => m.steps)).toEqual([2, 1]);
+    expect(result.interrupted!.step).toBe(2);
+    expect(posted.filter((m) => m.kind === 'event').map((m) => (m as EngineEventMessage).event)).toEqual(['deviceLost']);
+
+    const again = await session.startComparison(params(2), () => undefined);
+    expect(again.interrupted).toBeUndefined();
+    expect(again.methods[0]!.steps).toBe(2);
+    expect(session.devicesAcquired).toBe(2);
+    const notices = posted.filter((m): m is EngineNoticeMessage => m.kind === 'notice').map((m) => m.notice);
+    expect(notices[0]!.type).toBe('newDevice');
+    expect(notices.some((n) => n.type === 'modelReload' && n.progress !== null && n.progress.done === n.progress.total)).toBe(true);
+    expect(notices.at(-1)).toEqual({ type: 'modelReloaded', model: `${MODEL} (built-in)` });
+    // The model reloaded once: a later job finds it on the device.
+    await session.generate({ prompt: 'The', maxNewTokens: 2 }, () => undefined);
+    expect(notices.filter((n) => n.type === 'modelReloaded')).toHaveLength(1);
+  }, 120_000);
+
+  it('wakes a paused run when its device is lost, and replaces the device after another GPU error', async () => {
+    const { session, faults } = await openSession();
+    const result = await session.startComparison(params(6), (e) => {
+      if (e.type === 'step' && e.point.step === 1) void session.pauseComparison();
+      if (e.type === 'state' && e.state === 'paused') session.debugLoseDevice();
+    });
+    expect(result.interrupted).toMatchObject({ cause: 'deviceLost', step: 1 });
+
+    const failed = await session.startComparison(params(4), (e) => {
+      if (e.type === 'step' && e.point.step === 1) faults.next = () => new GPUInternalError('injected: internal failure');
+    });
+    expect(failed.interrupted?.cause).toBe('gpuError');
+    expect(failed.interrupted!.message).toContain('injected: internal failure');
+    expect(session.devicesAcquired).toBe(2);
+    const again = await session.startComparison(params(1), () => undefined);
+    expect(again.methods[0]!.steps).toBe(1);
+    expect(session.devicesAcquired).toBe(3);
+  }, 120_000);
+});

@@ -1,0 +1,368 @@
+// One studio session in the engine worker: it owns the GPU device (deviceSlot.ts), the loaded
+// model, the data, the adapters dropped onto the model, the running comparison with its command
+// queue (studioRun.ts) and the adapters the last comparison trained. engine.worker.ts makes one
+// and hands it every call; the session decides how each call is ordered:
+//   at once        no GPU work: the method list, the model card, estimates, the Python recipe;
+//   between steps  while a comparison runs: pause, resume, stop, add a method, a spectrum, an
+//                  export of a method as trained so far, the pool's figures, applied by the
+//                  training loop in arrival order;
+//   exclusive      every other GPU job (loads, training, generation, benchmarks, profiles), one
+//                  at a time in arrival order, so a benchmark never shares the GPU with a run.
+//
+// Device loss: the run stops at once and answers with its records marked interrupted; the page
+// gets a 'deviceLost' event; the next GPU job acquires a new device and first reloads the model
+// from where it came from (the built-in name or the picked File objects), with 'modelReload'
+// notices. The last run's trained adapters were on the lost device and are gone. After an
+// out-of-memory interruption the pool's free buffers are returned; after another GPU error the
+// device is replaced as if lost.
+// Checkpoints: a run emits 'checkpoint' events (every checkpointEvery steps, on pause and on stop;
+// studioCheckpoint.ts) that the page stores; "Resume from the last checkpoint" is a new
+// startComparison with `resumeFrom` set to the stored one. `lastInterruption` keeps the settings of
+// the last run the GPU interrupted and the step of its newest checkpoint (checkpointStep).
+//
+// Not here: the worker's message plumbing (engine.worker.ts), what a run does (studioRun.ts).
+
+import type { ContextOptions, GpuContext } from '../gpu/context';
+import type { AcquiredDevice } from '../gpu/device';
+import { releaseModel } from '../models/load';
+import { errorMessage, InputError, type StudioError } from '../errors';
+import type { StudioAssets } from './assets';
+import { DeviceSlot, LOSS_REPORT_WAIT_MS } from './deviceSlot';
+import { profileTraining } from './profile';
+import { runSelfTest } from './selfTest';
+import { LoadedAdapters } from './studioAdapters';
+import { StudioData } from './studioData';
+import { exportTrainedMethod, methodScript } from './studioExport';
+import { estimateMethods, loadModel, requireTokenizer, type LoadedModel, type ModelOrigin } from './studioModel';
+import { generateText, isGpuFailure, releaseTrained, StudioRun, type TrainedMethods } from './studioRun';
+import {
+  serializeError,
+  type ComparisonEvent,
+  type ComparisonParams,
+  type ComparisonResult,
+  type DatasetParams,
+  type DatasetPreview,
+  type EngineEventMessage,
+  type EngineNotice,
+  type EngineNoticeMessage,
+  type EnginePoolStats,
+  type EstimateParams,
+  type ExportParams,
+  type ExportResult,
+  type FrozenPrecision,
+  type GenerateParams,
+  type GenerateResult,
+  type GpuDescription,
+  type MatmulBenchRow,
+  type MethodEstimate,
+  type MethodInfo,
+  type MethodSettingValues,
+  type ModelCard,
+  type ModelLoadProgress,
+  type PickedFile,
+  type ProfileParams,
+  type ProfileProgress,
+  type ProfileReport,
+  type RunInterruption,
+  type SelfTestResult,
+  type SpectrumResult,
+} from './protocol';
+import type { MatmulBenchOptions } from '../bench/types';
+import type { ScriptConfig } from '../io/pythonScript';
+
+export interface StudioSessionOptions {
+  readonly acquire: () => Promise<AcquiredDevice>;
+  readonly assets: StudioAssets;
+  /** Events (device lost, uncaptured GPU error) and notices (new device, model reload) for the page. */
+  readonly post: (message: EngineEventMessage | EngineNoticeMessage) => void;
+  readonly contextOptions?: ContextOptions;
+}
+
+export class StudioSession {
+  private readonly device: DeviceSlot;
+  private readonly data = new StudioData();
+  private readonly adapters = new LoadedAdapters();
+  private loaded: LoadedModel | undefined;
+  private active: StudioRun | undefined;
+  private trained: TrainedMethods | undefined;
+  private jobs: Promise<unknown> = Promise.resolve();
+  /** The last run the GPU interrupted and its settings: what "Resume from the last checkpoint" restarts. */
+  lastInterruption: { readonly params: ComparisonParams; readonly interruption: RunInterruption } | undefined;
+
+  constructor(private readonly options: StudioSessionOptions) {
+    this.device = new DeviceSlot({
+      acquire: options.acquire,
+      contextOptions: options.contextOptions,
+      onLost: (error, ctx) => {
+        this.active?.interrupt(error);
+        if (this.trained?.rt === ctx) this.trained = undefined;
+        options.post({ kind: 'event', event: 'deviceLost', error: serializeError(error) });
+      },
+      onUncapturedError: (error) => options.post({ kind: 'event', event: 'gpuError', error: serializeError(error) }),
+      onNewDevice: (ctx) => this.notify({ type: 'newDevice', gpu: ctx.info }),
+    });
+  }
+
+  /** Devices acquired so far (tests: a loss makes the next GPU job acquire another). */
+  get devicesAcquired(): number {
+    return this.device.count;
+  }
+
+  // ---- at once ----
+
+  methods(): MethodInfo[] {
+    return this.adapters.infos();
+  }
+
+  modelCard(): ModelCard | null {
+    return this.loaded?.card ?? null;
+  }
+
+  estimate(params: EstimateParams): MethodEstimate[] {
+    return estimateMethods(this.loaded, params, (id) => this.adapters.definitionOf(id));
+  }
+
+  pythonScript(config: ScriptConfig): string {
+    return methodScript(config, (id) => this.adapters.definitionOf(id));
+  }
+
+  // ---- exclusive GPU jobs ----
+
+  init(): Promise<GpuDescription> {
+    return this.gpuJob(async (rt) => rt.info);
+  }
+
+  selfTest(seed: number | undefined): Promise<SelfTestResult> {
+    return this.gpuJob((rt) => runSelfTest(rt, seed));
+  }
+
+  bench(params: Pick<MatmulBenchOptions, 'shapes' | 'includePeer'>, onRow: (row: MatmulBenchRow) => void): Promise<readonly MatmulBenchRow[]> {
+    return this.gpuJob(async (rt) => {
+      const { runMatmulBench } = await import('../bench/matmulBench');
+      return runMatmulBench(rt, { shapes: params.shapes, includePeer: params.includePeer, onRow });
+    });
+  }
+
+  profileTraining(params: ProfileParams, progress: (p: ProfileProgress) => void): Promise<ProfileReport> {
+    return this.gpuJob(async (rt) => profileTraining(rt, await this.modelOn(rt), params, progress));
+  }
+
+  /** Loads a model; a failure keeps the previous one. */
+  loadModel(origin: ModelOrigin, progress: (p: ModelLoadProgress) => void): Promise<ModelCard> {
+    return this.gpuJob(async (rt) => {
+      const next = await loadModel(rt, origin, this.options.assets, progress);
+      const previous = this.loaded;
+      this.loaded = next;
+      // Trained adapters and dropped adapters belong to the previous model.
+      this.dropTrained();
+      this.adapters.clear();
+      if (previous && previous.rt === rt) releaseModel(rt, previous.model);
+      return next.card;
+    });
+  }
+
+  loadBuiltinModel(name: string, precision: FrozenPrecision | undefined, progress: (p: ModelLoadProgress) => void): Promise<ModelCard> {
+    return this.loadModel({ kind: 'builtin', name, precision: precision ?? 'checkpoint' }, progress);
+  }
+
+  loadModelFiles(files: readonly PickedFile[], precision: FrozenPrecision | undefined, progress: (p: ModelLoadProgress) => void): Promise<ModelCard> {
+    return this.loadModel({ kind: 'files', files, precision: precision ?? 'checkpoint' }, progress);
+  }
+
+  loadAdapterFiles(files: readonly PickedFile[]): Promise<MethodInfo> {
+    return this.exclusive(() => this.adapters.load(files, this.requireModel().model));
+  }
+
+  loadBuiltinDataset(name: string, params: DatasetParams): Promise<DatasetPreview> {
+    return this.exclusive(() =>
+      this.data.loadBuiltin(
+        name,
+        (file) => this.options.assets.datasetText(name, file),
+        () => this.previewNow(params),
+      ),
+    );
+  }
+
+  loadDatasetFile(file: File, params: DatasetParams): Promise<DatasetPreview> {
+    return this.exclusive(() => this.data.loadFile(file, () => this.previewNow(params)));
+  }
+
+  previewDataset(params: DatasetParams): Promise<DatasetPreview> {
+    return this.exclusive(async () => this.previewNow(params));
+  }
+
+  /** Initialises and trains the chosen methods; answers with the summary, or what it had when the GPU failed. */
+  startComparison(params: ComparisonParams, emit: (e: ComparisonEvent) => void): Promise<ComparisonResult> {
+    return this.gpuJob(async (rt) => {
+      const loaded = await this.modelOn(rt);
+      this.dropTrained();
+      this.lastInterruption = undefined;
+      const lossOf = (waitMs: number) => this.device.lossOf(rt, waitMs);
+      const run = new StudioRun({ rt, loaded, data: this.data, definitionOf: (id) => this.adapters.definitionOf(id), lossOf }, params, emit);
+      this.active = run;
+      try {
+        const { result, trained } = await run.execute();
+        // A device lost after the last step (in the final commands) took the trained adapters with it.
+        this.trained = (await this.device.lossOf(rt)) ? undefined : trained;
+        if (result.interrupted) this.recover(rt, params, result.interrupted);
+        return result;
+      } finally {
+        this.active = undefined;
+      }
+    });
+  }
+
+  generate(params: GenerateParams, progress: (p: { text: string }) => void): Promise<GenerateResult> {
+    return this.gpuJob(async (rt) => {
+      const adapted = params.methodId === undefined ? undefined : this.trainedAdapter(params.methodId, rt);
+      if (params.methodId !== undefined && !adapted) {
+        throw new InputError(`${params.methodId} has not been trained with this model on this GPU device yet; run a comparison first`);
+      }
+      return generateText(rt, await this.modelOn(rt), adapted, params, progress);
+    });
+  }
+
+  // ---- between steps while a comparison runs, else exclusive ----
+
+  stopComparison(): Promise<boolean> {
+    return this.active?.stop() ?? Promise.resolve(false);
+  }
+
+  pauseComparison(): Promise<boolean> {
+    return this.active?.pause() ?? Promise.resolve(false);
+  }
+
+  resumeComparison(): Promise<boolean> {
+    return this.active?.resume() ?? Promise.resolve(false);
+  }
+
+  async addMethod(id: string, settings: MethodSettingValues): Promise<boolean> {
+    if (!this.active) throw new InputError('no comparison is running; start one, then add methods to it');
+    return this.active.addMethod(id, settings);
+  }
+
+  spectrum(method: string, layer: string): Promise<SpectrumResult> {
+    if (this.active) return this.active.spectrum(method, layer);
+    return this.gpuJob(async (rt) => {
+      if (this.trained?.rt !== rt) throw new InputError(`${method} is not in the running or last comparison; start one first`);
+      return this.trained.diagnostics.spectrum(method, layer);
+    });
+  }
+
+  async exportMethod(params: ExportParams): Promise<ExportResult> {
+    const method = this.adapters.definitionOf(params.methodId);
+    const run = this.active;
+    if (run) {
+      const { rt, loaded } = run.inputs;
+      return run.betweenSteps('export', () => exportTrainedMethod(rt, loaded, method, run.adapterOf(params.methodId), params));
+    }
+    return this.gpuJob(async (rt) => {
+      const adapted = this.trainedAdapter(params.methodId, rt);
+      return exportTrainedMethod(rt, adapted ? await this.modelOn(rt) : this.requireModel(), method, adapted, params);
+    });
+  }
+
+  /** The pool's figures; during a run, taken between two steps. null before any device. */
+  poolStats(): Promise<EnginePoolStats | null> {
+    const run = this.active;
+    if (run) return run.betweenSteps('poolStats', () => this.poolFigures(run.inputs.rt, run.stepsDone));
+    const rt = this.device.current;
+    return Promise.resolve(rt ? this.poolFigures(rt, null) : null);
+  }
+
+  // ---- test hooks ----
+
+  /** Destroys the device as a driver reset would (not as `replace` does: the loss is reported). */
+  debugLoseDevice(): boolean {
+    const rt = this.device.current;
+    if (!rt) return false;
+    rt.device.destroy();
+    return true;
+  }
+
+  // ---- internals ----
+
+  private exclusive<T>(job: () => Promise<T>): Promise<T> {
+    const result = this.jobs.then(job);
+    this.jobs = result.catch(() => undefined);
+    return result;
+  }
+
+  /** An exclusive job on the device; a failure because the device went away says so (and that the next call gets a new one). */
+  private gpuJob<T>(job: (rt: GpuContext) => Promise<T>): Promise<T> {
+    return this.exclusive(async () => {
+      const rt = await this.device.get();
+      try {
+        return await job(rt);
+      } catch (error) {
+        const lost: StudioError | undefined = isGpuFailure(error) ? await this.device.lossOf(rt, LOSS_REPORT_WAIT_MS) : undefined;
+        throw lost ?? error;
+      }
+    });
+  }
+
+  private requireModel(): LoadedModel {
+    if (!this.loaded) throw new InputError('No model is loaded yet: wait for the built-in model, or drop a model folder.');
+    return this.loaded;
+  }
+
+  private previewNow(params: DatasetParams): DatasetPreview {
+    return this.data.preview(requireTokenizer(this.requireModel()), params);
+  }
+
+  /** The current model on `rt`; a model left on a lost device is first reloaded from where it came from. */
+  private async modelOn(rt: GpuContext): Promise<LoadedModel> {
+    const loaded = this.requireModel();
+    if (loaded.rt === rt) return loaded;
+    const model = loaded.name;
+    this.notify({ type: 'modelReload', model, progress: null });
+    let again: LoadedModel;
+    try {
+      again = await loadModel(rt, loaded.origin, this.options.assets, (progress) => this.notify({ type: 'modelReload', model, progress }));
+    } catch (error) {
+      const message = `${model} could not be reloaded onto the new GPU device (${errorMessage(error)}); load the model again.`;
+      this.notify({ type: 'modelReloadFailed', model, message });
+      if (isGpuFailure(error)) throw error;
+      throw new InputError(message);
+    }
+    // Dropped adapters are CPU-side definitions of this same model: they stay.
+    this.loaded = again;
+    this.notify({ type: 'modelReloaded', model });
+    return again;
+  }
+
+  /** After an interrupted run: memory back to the system, or a fresh device after a GPU error. */
+  private recover(rt: GpuContext, params: ComparisonParams, interruption: RunInterruption): void {
+    this.lastInterruption = { params, interruption };
+    if (interruption.cause === 'outOfMemory') rt.pool.trim();
+    if (interruption.cause === 'gpuError') this.device.replace('a GPU error during training');
+  }
+
+  private trainedAdapter(id: string, rt: GpuContext) {
+    return this.trained?.rt === rt ? this.trained.methods.find((m) => m.id === id)?.adapted : undefined;
+  }
+
+  private dropTrained(): void {
+    if (this.trained) releaseTrained(this.trained);
+    this.trained = undefined;
+  }
+
+  private poolFigures(rt: GpuContext, step: number | null): EnginePoolStats {
+    const pool = rt.stats();
+    const counters = rt.counters();
+    return {
+      liveBytes: pool.liveBytes,
+      liveBuffers: pool.liveBuffers,
+      ownedBytes: pool.ownedBytes,
+      buffersCreated: counters.buffersCreated,
+      pipelines: counters.pipelinesCompiled,
+      shaderModules: counters.shaderModules,
+      device: this.device.count,
+      step,
+    };
+  }
+
+  private notify(notice: EngineNotice): void {
+    this.options.post({ kind: 'notice', notice });
+  }
+}
