@@ -71,7 +71,8 @@ test('SORSA orthonormality and SPP sparsity are charted; a spectrum, a method ad
     if (m.type() === 'error') errors.push(m.text());
   });
   await openWithTinySettings(page);
-  await setNumber(page, 'Steps', 3);
+  // Four steps: a pause clicked while step 2 runs still lands before the last one.
+  await setNumber(page, 'Steps', 4);
   // Without clipping no gradient norm is measured: the chart says why instead of staying blank.
   await setNumber(page, 'Gradient clip', 0);
   await chooseMethods(page, ['SORSA', 'SPP']);
@@ -80,19 +81,19 @@ test('SORSA orthonormality and SPP sparsity are charted; a spectrum, a method ad
 
   await page.getByRole('button', { name: /^Start/ }).click();
   const state = page.getByTestId('run-state');
-  await expect(state).toContainText(/Training · step [12]\/3/, { timeout: 120_000 });
+  await expect(state).toContainText(/Training · step [12]\/4/, { timeout: 120_000 });
   await page.getByRole('button', { name: 'Pause' }).click();
   await expect(state).toContainText('Paused', { timeout: 60_000 });
   // Add LoRA while paused: it initialises at once and trains from the next step.
   await page.getByLabel('Method to add').selectOption('lora');
   await page.getByRole('button', { name: 'Add', exact: true }).click();
-  await expect(page.getByTestId('add-method')).toContainText(/LoRA joined after step [12]/, { timeout: 60_000 });
+  await expect(page.getByTestId('add-method')).toContainText(/LoRA joined after step [123]/, { timeout: 60_000 });
   await expect(state).toContainText('Paused');
   await page.getByRole('button', { name: 'Resume' }).click();
   await expect(state).toContainText('Done', { timeout: 120_000 });
 
-  await expect(page.getByTestId('chart-ortho')).toHaveAttribute('data-points', /sorsa:[34]/);
-  await expect(page.getByTestId('ortho-value')).toContainText(/deviation \d\.\d+e[-+]\d+ at step 3/);
+  await expect(page.getByTestId('chart-ortho')).toHaveAttribute('data-points', /sorsa:[45]/);
+  await expect(page.getByTestId('ortho-value')).toContainText(/deviation \d\.\d+e[-+]\d+ at step 4/);
   const sparsity = page.getByTestId('sparsity-value');
   await expect(sparsity).toHaveAttribute('data-kept', 'true');
   const fraction = Number(await sparsity.getAttribute('data-fraction'));
@@ -100,15 +101,15 @@ test('SORSA orthonormality and SPP sparsity are charted; a spectrum, a method ad
   expect(Math.abs(fraction - expected)).toBeLessThan(1e-9);
   await expect(sparsity).toContainText('50.00 % exact zeros');
   const loss = page.getByTestId('chart-loss');
-  await expect(loss).toHaveAttribute('data-points', /lora:[12],sorsa:3,spp:3|sorsa:3,spp:3,lora:[12]/);
-  await expect(page.getByTestId('chart-lr')).toHaveAttribute('data-points', /sorsa:3/);
+  await expect(loss).toHaveAttribute('data-points', /lora:[123],sorsa:4,spp:4|sorsa:4,spp:4,lora:[123]/);
+  await expect(page.getByTestId('chart-lr')).toHaveAttribute('data-points', /sorsa:4/);
   await expect(page.getByTestId('chart-grad')).toContainText('Gradient norms are measured only with clipping on');
   // Learning-rate labels fit their axis (5e-4, not a clipped "000504"); ticks are round.
   expectRoundTicks(await page.getByTestId('chart-lr').getAttribute('data-y-ticks'), false);
   for (const label of await page.getByTestId('chart-lr').locator('.recharts-yAxis .recharts-cartesian-axis-tick-value').allTextContents())
     expect(label).toMatch(/^(0|\d(\.\d+)?e-\d|0\.\d+)$/);
   expectRoundTicks(await page.getByTestId('chart-loss').getAttribute('data-x-ticks'), false);
-  await expect(page.getByTestId('chart-memory')).toHaveAttribute('data-points', /pool:3/);
+  await expect(page.getByTestId('chart-memory')).toHaveAttribute('data-points', /pool:4/);
 
   // Spectrum of SORSA's first q projection: at init and now.
   const spectrum = page.getByTestId('spectrum-panel');
@@ -128,7 +129,7 @@ test('SORSA orthonormality and SPP sparsity are charted; a spectrum, a method ad
   expectRoundTicks(await scatter.getAttribute('data-x-ticks'), true);
   const xLabels = await scatter.locator('.recharts-xAxis .recharts-cartesian-axis-tick-value').allTextContents();
   expect(new Set(xLabels).size).toBe(xLabels.length);
-  await page.getByLabel('Y', { exact: true }).selectOption('accuracy');
+  await page.getByTestId('scatter-panel').getByLabel('Y', { exact: true }).selectOption('accuracy');
   await expect(page.getByTestId('chart-scatter')).toHaveAttribute('data-points', '3');
   await page.getByTestId('scatter-panel').scrollIntoViewIfNeeded();
   await keepScreenshot(page, testInfo, 'diagnostics-scatter', { fullPage: false });
