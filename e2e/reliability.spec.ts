@@ -67,7 +67,8 @@ test('a GPU device lost mid-run keeps the curves, says so, and the next Start tr
   await chooseMethods(page, ['LoRA']);
   await page.getByRole('button', { name: /^Start \(1 method\)/ }).click();
   const state = page.getByTestId('run-state');
-  await expect(state).toContainText(/Training · step (3|4|5|6)\/40/, { timeout: 120_000 });
+  // The run state can skip steps between two polls under load: any step from 3 to 29 will do.
+  await expect(state).toContainText(/Training · step ([3-9]|[12]\d)\/40/, { timeout: 120_000 });
   expect(await loseDevice(page)).toBe(true);
 
   await expect(state).toContainText('Stopped', { timeout: 60_000 });
