@@ -8,9 +8,11 @@ words ("seven", "twelve", "twenty"), so these words already have trained embeddi
 digits of ``public/datasets/math`` do not.
 
 Each JSONL row is ``{"question": ..., "answer": ...}`` like the math set; the answer is a worked
-solution in words, one sentence per step ("three and four are seven."), then a line
-``#### <number word>``. Scoring is the existing exact match of the rest of the line after the
-first ``####`` (src/io/questionAnswer.ts). Every example, rendered as
+solution in words, one sentence per step ("three and four are seven."), then `` #### <number
+word>`` on the same line: the KJV has no newlines, so a newline before ``####`` would be one more
+token the model has never produced (LoRA learned ``####`` but wrote it in the newline's place).
+Scoring is the existing exact match of the rest of the line after the first ``####``
+(src/io/questionAnswer.ts). Every example, rendered as
 ``<|bos|>Question: …\\nAnswer: …<|eos|>`` with the model's tokenizer, stays under ``MAX_TOKENS``.
 
 Deterministic: Python's ``random.Random`` with fixed seeds (train and validation use separate
@@ -162,7 +164,7 @@ def make_example(r: random.Random) -> tuple[str, dict]:
     fn = r.choice(TEMPLATES)
     q, steps, final = fn(r)
     assert 1 <= final <= LARGEST, (fn.__name__, q, final)
-    return fn.__name__[2:], {"question": q, "answer": " ".join(steps) + f"\n#### {word(final)}"}
+    return fn.__name__[2:], {"question": q, "answer": " ".join(steps) + f" #### {word(final)}"}
 
 
 def final_answer(text: str) -> str | None:
@@ -200,6 +202,58 @@ BASELINE = f"""TBD
 """
 
 
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default=OUT)
+    ap.add_argument("--tokenizer", default=TOKENIZER)
+    args = ap.parse_args()
+    if not os.path.exists(args.tokenizer):
+        sys.exit(f"{args.tokenizer} not found: the token lengths and the card's token counts need the built-in model's tokenizer")
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from make_default_model import ByteBPE  # noqa: E402  (pure Python; no torch needed)
+
+    tok = ByteBPE.from_tokenizer_json(args.tokenizer)
+
+    def n_tokens(ex: dict) -> int:
+        return len(tok.encode(render(ex))) + 2  # + <|bos|>, <|eos|>
+
+    def fits(ex: dict) -> bool:
+        return n_tokens(ex) < MAX_TOKENS
+
+    train, kinds_train = generate(SEED, N_TRAIN, set(), fits)
+    val, kinds_val = generate(SEED + 1, N_VALIDATION, {ex["question"] for ex in train}, fits)
+    assert not {e["question"] for e in train} & {e["question"] for e in val}
+    for e in train + val:
+        assert e["answer"].count("####") == 1 and final_answer(e["answer"]) in NUMBER_WORDS
+
+    os.makedirs(args.out, exist_ok=True)
+    for name, rows in (("train", train), ("validation", val)):
+        with open(os.path.join(args.out, f"{name}.jsonl"), "w", encoding="utf-8") as f:
+            for ex in rows:
+                f.write(json.dumps(ex, ensure_ascii=False) + "\n")
+    stats = token_stats(tok, train + val, n_tokens)
+    write_card(args.out, train, val, kinds_train, kinds_val, stats, tok)
+    print(f"wrote {len(train)} train and {len(val)} validation examples to {args.out}; "
+          f"tokens min {stats['min']} mean {stats['mean']:.1f} max {stats['max']}")
+
+
+def token_stats(tok, rows: list[dict], n_tokens) -> dict:
+    lengths = [n_tokens(ex) for ex in rows]
+    # The completion as the studio tokenises it: " " + answer, then <|eos|>.
+    completion = [len(tok.encode(" " + ex["answer"])) + 1 for ex in rows]
+    final = [len(tok.encode(" " + final_answer(ex["answer"]))) for ex in rows]
+    return {
+        "min": min(lengths), "max": max(lengths), "mean": sum(lengths) / len(lengths),
+        "completion_min": min(completion), "completion_max": max(completion), "completion_mean": sum(completion) / len(completion),
+        "final_max": max(final), "final_mean": sum(final) / len(final),
+    }
+
+
+def pieces(tok, text: str) -> str:
+    """The tokens of `text`, as a JSON list of strings."""
+    return "`" + json.dumps([tok.decode([i]) for i in tok.encode(text)]) + "`"
+
+
 def write_card(out, train, val, kinds_train, kinds_val, stats, tok):
     n_train, n_val = collections.Counter(kinds_train), collections.Counter(kinds_val)
     kinds = "\n".join(f"| `{k}` | {STEPS[k]} | {n_train[k]} | {n_val[k]} | {DOCS[k]} |" for k in STEPS)
@@ -229,7 +283,8 @@ digit token.
 One JSON object per line, with the math set's (GSM8K's) two fields:
 
 - `question`: the problem, in KJV-flavoured English;
-- `answer`: a worked solution in words, one sentence per step, then a line `#### <number word>`.
+- `answer`: a worked solution in words, one sentence per step, then ` #### <number word>` on the same
+  line (no newline: the KJV has none, so the model has never produced one).
 
 ```json
 {examples}
