@@ -48,11 +48,10 @@ export function RunDetails() {
   const [name, setName] = useState(record?.name ?? '');
   const [notes, setNotes] = useState(record?.notes ?? '');
 
-  // A different run shown, or its name changed elsewhere: the fields follow.
-  useEffect(() => {
-    setName(record?.name ?? '');
-    setNotes(record?.notes ?? '');
-  }, [record?.id, record?.name, record?.notes]);
+  // A different run shown, or a field changed elsewhere: that field follows. Separate effects, so a
+  // rename landing while notes are being typed does not reset the notes draft.
+  useEffect(() => setName(record?.name ?? ''), [record?.id, record?.name]);
+  useEffect(() => setNotes(record?.notes ?? ''), [record?.id, record?.notes]);
 
   const rows = useMemo(() => {
     const r = params && methods.length ? currentRunRecord() : null;
