@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Generate Adapter Studio's built-in arithmetic-in-words task, ``public/datasets/arithmetic``.
 
-One- and two-step arithmetic on small whole numbers (results one to twenty), with every number
+One- and two-step arithmetic on small whole numbers (results one to ten), with every number
 written as an English word, in the King James register of the built-in model
 (``public/models/kjv-llama-1m``), which has never seen a digit: the KJV writes its numbers in
 words ("seven", "twelve", "twenty"), so these words already have trained embeddings, where the
@@ -37,7 +37,10 @@ SEED = 7720
 N_TRAIN = 2000
 N_VALIDATION = 200
 MAX_TOKENS = 80
-LARGEST = 20
+ACCURACY_ROWS = 100  # the validation rows `npm run study` scores by default (--accuracy-items)
+# Results stay within ten: 45 addition and 45 subtraction facts, few enough for the 1M model to
+# learn in a few hundred steps (with results up to twenty it had not learned them after 150).
+LARGEST = 10
 
 NUMBER_WORDS = [
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
@@ -160,9 +163,13 @@ DOCS = {
 }
 
 
-def make_example(r: random.Random) -> tuple[str, dict]:
-    fn = r.choice(TEMPLATES)
-    q, steps, final = fn(r)
+def make_example(r: random.Random, target: int) -> tuple[str, dict]:
+    """A row whose final answer is `target` (templates and operands redrawn until it matches)."""
+    while True:
+        fn = r.choice(TEMPLATES)
+        q, steps, final = fn(r)
+        if final == target:
+            break
     assert 1 <= final <= LARGEST, (fn.__name__, q, final)
     return fn.__name__[2:], {"question": q, "answer": " ".join(steps) + f" #### {word(final)}"}
 
@@ -180,12 +187,14 @@ def render(ex: dict) -> str:
 
 
 def generate(seed: int, n: int, exclude: set[str], fits) -> tuple[list[dict], list[str]]:
-    """n rows with distinct questions (none in `exclude`) that fit, and each row's template."""
+    """n rows with distinct questions (none in `exclude`) that fit, and each row's template. Row i
+    answers i % LARGEST + 1: every answer is equally common, in every run of LARGEST rows, so always
+    giving one answer scores exactly 1 in LARGEST, not the share of a common sum."""
     r = random.Random(seed)
     seen = set(exclude)
     rows, kinds = [], []
     while len(rows) < n:
-        kind, ex = make_example(r)
+        kind, ex = make_example(r, len(rows) % LARGEST + 1)
         if ex["question"] in seen or not fits(ex):
             continue
         seen.add(ex["question"])
@@ -260,9 +269,11 @@ def write_card(out, train, val, kinds_train, kinds_val, stats, tok):
     examples = "\n".join(json.dumps(train[kinds_train.index(k)], ensure_ascii=False) for k in ("add", "sub_add", "sum3"))
     finals = collections.Counter(final_answer(e["answer"]) for e in val)
     top, top_n = finals.most_common(1)[0]
-    word_tokens = "; ".join(f"{w} {len(tok.encode(' ' + w))}" for w in NUMBER_WORDS[1:])
+    word_tokens = "; ".join(f"{w} {len(tok.encode(' ' + w))}" for w in NUMBER_WORDS[1 : LARGEST + 1])
+    first = collections.Counter(final_answer(e["answer"]) for e in val[:ACCURACY_ROWS])
     majority = (f"- Always answering the most common validation answer (\"{top}\") would score {top_n}/{len(val)} "
-                f"({100 * top_n / len(val):.1f} %).\n")
+                f"({100 * top_n / len(val):.1f} %); on the first {ACCURACY_ROWS} rows, which the study scores, always "
+                f"answering their most common one (\"{first.most_common(1)[0][0]}\") would score {first.most_common(1)[0][1]}/{ACCURACY_ROWS}.\n")
     baseline = BASELINE + majority
     card = f"""# Arithmetic in words (built-in)
 
@@ -319,7 +330,7 @@ completion ` {{answer}}` followed by `<|eos|>` (with `<|bos|>` first); the loss 
 - ` ####` is 5 tokens ({pieces(tok, ' ####')}); `#` never occurs in the KJV, so like the digits it
   starts with a very high loss, but it is one fixed marker that every method learns in its first steps.
 - Number words (with their leading space), tokens each: {word_tokens}.
-  For comparison ` 17` is {len(tok.encode(' 17'))} tokens ({pieces(tok, ' 17')}) of digits the model has never seen.
+  For comparison ` 10` is {len(tok.encode(' 10'))} tokens ({pieces(tok, ' 10')}) of digits the model has never seen.
 
 ## Baseline
 
