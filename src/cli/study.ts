@@ -83,6 +83,11 @@ const spec: CommandSpec = {
       description: 'with --render-only: add the finished runs of other results JSON files of the same configuration (runs split across processes) to --json',
     },
     resume: { type: 'boolean', description: 'reuse finished runs of the same configuration from --json' },
+    'quant-only': {
+      type: 'boolean',
+      description:
+        "recompute only the quantization-error table (--quant-iterations rounds, the --json file's rank and seed) into --json, keep its runs, and rewrite --out",
+    },
     help: { type: 'boolean', description: 'show this help' },
   },
   examples: ['npm run study', 'npm run study -- --steps 20 --seeds 1 --datasets words --accuracy-items 20 --out /tmp/r.md --json /tmp/r.json'],
@@ -200,6 +205,18 @@ async function main(argv: readonly string[]): Promise<number> {
     const model = await loadCausalLM(rt, source, { trainable: false });
     try {
       const targets = selectTargets(model, ['all']);
+      if (a.bool('quant-only')) {
+        const json = JSON.parse(await readFile(jsonPath, 'utf8')) as StudyJson;
+        const seed = json.quant?.seed ?? json.config.plannedRuns[0]?.seed ?? seeds[0]!;
+        const studyRank = json.config.rank;
+        log(`quantization error only: rank ${studyRank}, seed ${seed}, T=${quantIterations} on ${targets.length} projections; runs kept from ${jsonPath}`);
+        const q = await quantStudy(rt, model, targets, seed, { rank: studyRank, alpha: studyRank, doubleQuant: false }, quantIterations, log);
+        const updated: StudyJson = { ...json, updated: new Date().toISOString(), quant: { ...q, seed } };
+        await writeFile(jsonPath, `${JSON.stringify(updated)}\n`);
+        await writeMarkdown(outPath, updated);
+        log(`wrote ${resolve(outPath)} and ${resolve(jsonPath)}`);
+        return 0;
+      }
       const dataCache = new Map<string, StudyData>();
       const dataFor = async (id: DatasetId, seed: number): Promise<StudyData> => {
         const key = `${id}:${seed}`;

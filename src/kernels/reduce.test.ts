@@ -185,9 +185,23 @@ describe('sumSquaresMany', () => {
     ctx.release(y, ...tensors);
   });
 
-  it('takes a further pass when there are more than 4096 partials', async () => {
+  it('sums more tensors than one dispatch binds, of odd sizes, several segments each', async () => {
     const ctx = await testContext();
-    // 4100 one-segment tensors: 4100 partials, reduced in two passes after the per-tensor ones.
+    const sizes = [1, 7, 33, 100, 4097, 12_289, 1, 99_999, 33, 8193, 7, 260_001, 100, 5, 40_000, 3, 16_385, 2, 1, 700_001, 9, 33, 65_537, 100];
+    let want = 0;
+    const tensors = sizes.map((n, i) => {
+      const data = randomArray(n, 700 + i, 0.5 + (i % 5));
+      for (const v of data) want += v * v;
+      return ctx.uploadF32(data, [n]);
+    });
+    const y = sumSquaresMany(ctx, tensors);
+    expect(relativeError(await ctx.read(y), [want])).toBeLessThan(1e-5);
+    ctx.release(y, ...tensors);
+  });
+
+  it('binds thousands of small tensors', async () => {
+    const ctx = await testContext();
+    // 4100 three-element tensors: hundreds of dispatches of up to K tensors, one partial each.
     const count = MIN_SEGMENT + 4;
     const data = randomArray(count * 3, 600);
     const tensors: ReturnType<typeof ctx.uploadF32>[] = [];

@@ -5,13 +5,15 @@
 //     elements into ≤ 1024 partials, then one workgroup over the partials (one pass when x has
 //     ≤ 4096 elements).
 //   sumSquaresMany(tensors) → [1]: Σ over all tensors of Σ x², for global gradient-norm clipping;
-//     every tensor's partials go to one buffer, then one final reduction, all without a readback.
+//     up to K tensors per dispatch (shaders/reduce_multi.wgsl), their partials in one buffer, then
+//     one final reduction, all without a readback.
 // Results stay on the GPU; nothing here reads back. No float atomics (deterministic results).
 // Not done: NaN propagation in max (WGSL's max() leaves it to the GPU), dtypes other than f32,
 // reductions over a dimension other than the last.
 
 import source from '../../shaders/reduce.wgsl?raw';
-import { defineShader, type GpuContext } from '../gpu/context';
+import multiSource from '../../shaders/reduce_multi.wgsl?raw';
+import { defineShader, type GpuContext, type ShaderDef } from '../gpu/context';
 import type { GpuTensor } from '../gpu/tensor';
 import { GpuError } from '../errors';
 import { fill, workgroupGrid } from './elementwise';
@@ -121,14 +123,14 @@ export function max(ctx: GpuContext, x: GpuTensor, out?: GpuTensor): GpuTensor {
 }
 
 /**
- * Σ over tensors of Σ x² → [1] (the squared global gradient norm). Each tensor's partials (one
- * per segment, ≤ 1024 per tensor) land side by side in one buffer, then one reduction sums them:
- * tensors + 1 dispatches (+1 when there are more than 4096 partials in all), no readback.
+ * Σ over tensors of Σ x² → [1] (the squared global gradient norm). Tensors are sorted by size and
+ * bound up to K at a time (reduce_multi.wgsl): each dispatch writes one partial per segment of its
+ * longest tensor into one buffer, then one reduction sums them: ⌈tensors / K⌉ + 1 dispatches (+1
+ * when there are more than 4096 partials in all), no readback. K = maxStorageBuffersPerShaderStage − 1
+ * (7 at WebGPU's default limit), at most MAX_SQUARES_SLOTS.
  */
 export function sumSquaresMany(ctx: GpuContext, tensors: readonly GpuTensor[], out?: GpuTensor): GpuTensor {
   for (const [i, t] of tensors.entries()) requireF32('sumSquaresMany', t, `tensors[${i}]`);
-  const plans = tensors.map((t) => segmentPlan(t.size));
-  const total = plans.reduce((acc, p) => acc + p.segments, 0);
   if (out) {
     requireF32('sumSquaresMany', out, 'out');
     if (out.shape.length !== 1 || out.shape[0] !== 1) throw new GpuError('output must be [1]', 'sumSquaresMany', `out ${out.describe()}`);
@@ -136,19 +138,76 @@ export function sumSquaresMany(ctx: GpuContext, tensors: readonly GpuTensor[], o
     if (aliased >= 0) throw new GpuError(`output must not alias tensors[${aliased}]`, 'sumSquaresMany', `out ${out.describe()}`);
   }
   const result = out ?? ctx.empty([1], 'f32', 'sumSquaresMany output');
+  const groups = squaresGroups(
+    tensors.filter((t) => t.size > 0),
+    Math.min(MAX_SQUARES_SLOTS, ctx.device.limits.maxStorageBuffersPerShaderStage - 1),
+  );
+  const plans = groups.map((g) => segmentPlan(g[g.length - 1]!.size));
+  const total = plans.reduce((acc, p) => acc + p.segments, 0);
   if (total === 0) return fill(ctx, result, 0);
   const partials = ctx.empty([total], 'f32', 'sumSquaresMany partials');
   let offset = 0;
-  tensors.forEach((t, i) => {
-    const { len, segments } = plans[i]!;
-    if (segments === 0) return;
-    const label = `sumSquaresMany tensors[${i}] ${t.describe()}`;
-    dispatchSegments(ctx, { x: t, n: t.size, len, segments, out: partials, outOffset: offset, square: true, max: false, label });
+  groups.forEach((group, g) => {
+    const { len, segments } = plans[g]!;
+    const params: Record<string, number> = { len, segments, outOffset: offset };
+    const bindings: Record<string, GpuTensor> = { out: partials };
+    group.forEach((t, k) => {
+      params[`n${k}`] = t.size;
+      bindings[`x${k}`] = t;
+    });
+    const elements = group.reduce((acc, t) => acc + t.size, 0);
+    ctx.dispatch({
+      shader: squaresShader(group.length),
+      entryPoint: 'sum_squares_multi',
+      constants: { WG: len <= 64 ? 64 : 256 },
+      bindings,
+      params,
+      workgroups: workgroupGrid(segments, ctx.device.limits.maxComputeWorkgroupsPerDimension),
+      label: `sumSquaresMany ${group.length} tensors, ${elements} elements`,
+      cost: { flops: 2 * elements, bytes: 4 * (elements + segments) },
+    });
     offset += segments;
   });
   reduceAllInto(ctx, partials, total, 'sum', result, 0, `sumSquaresMany partials [${total}]`);
   ctx.release(partials);
   return result;
+}
+
+/** Most tensors one sum-of-squares dispatch binds, whatever the device allows. */
+export const MAX_SQUARES_SLOTS = 16;
+
+/** Tensors by increasing size, cut into groups of at most k: similar sizes share a dispatch. */
+function squaresGroups(tensors: readonly GpuTensor[], k: number): GpuTensor[][] {
+  const sorted = [...tensors].sort((a, b) => a.size - b.size);
+  const groups: GpuTensor[][] = [];
+  for (let i = 0; i < sorted.length; i += k) groups.push(sorted.slice(i, i + k));
+  return groups;
+}
+
+const squaresShaders = new Map<number, ShaderDef>();
+
+/** reduce_multi.wgsl for k slots, with its generated declarations in front (see its header). */
+function squaresShader(k: number): ShaderDef {
+  let def = squaresShaders.get(k);
+  if (!def) {
+    const slots = Array.from({ length: k }, (_, s) => s);
+    const generated = [
+      `// ---- generated by src/kernels/reduce.ts for ${k} slot(s) ----`,
+      `struct Params { len: u32, segments: u32, outOffset: u32, ${slots.map((s) => `n${s}: u32`).join(', ')} }`,
+      '@group(0) @binding(0) var<uniform> params: Params;',
+      '@group(0) @binding(1) var<storage, read_write> out: array<f32>;',
+      ...slots.map((s) => `@group(0) @binding(${2 + s}) var<storage, read> x${s}: array<f32>;`),
+      'fn squares_at(i: u32) -> f32 {',
+      '  var a = 0.0;',
+      ...slots.map((s) => `  if (i < params.n${s}) { let v = x${s}[i]; a += v * v; }`),
+      '  return a;',
+      '}',
+      '// ---- shaders/reduce_multi.wgsl ----',
+    ];
+    def = defineShader(`reduce_multi_${k}`, [...generated, multiSource].join('\n'));
+    squaresShaders.set(k, def);
+  }
+  return def;
 }
 
 // ---- rows -------------------------------------------------------------------------------------
