@@ -32,8 +32,20 @@ interface BackendLike {
   submitQueue(): void;
 }
 
+type Tfjs = typeof import('@tensorflow/tfjs-core');
+
+/** tfjs-backend-webgpu running as tfjs's 'webgpu' backend on its own device. */
+export interface TfjsBackend {
+  readonly tf: Tfjs;
+  readonly device: GPUDevice;
+  readonly info: GPUAdapterInfo;
+  /** Submits tfjs's pending commands and waits until the GPU has run them. */
+  submitAndWait(): Promise<void>;
+  dispose(): void;
+}
+
 /** Starts tfjs-backend-webgpu on a new device from `gpu` (default navigator.gpu). */
-export async function createTfjsPeer(gpu?: GPU): Promise<MatmulPeer> {
+export async function startTfjsBackend(gpu?: GPU): Promise<TfjsBackend> {
   const nav = (globalThis as unknown as { navigator?: { gpu?: GPU } }).navigator;
   const theGpu = gpu ?? nav?.gpu;
   if (!theGpu || !nav?.gpu) {
@@ -69,13 +81,27 @@ export async function createTfjsPeer(gpu?: GPU): Promise<MatmulPeer> {
   const ok = await tf.setBackend(BACKEND_NAME);
   if (!ok) throw new Error('tfjs could not initialise its WebGPU backend');
 
-  const submitAndWait = async () => {
-    bk.ensureCommandEncoderReady();
-    bk.endComputePassEncoder();
-    bk.submitQueue();
-    await bk.device.queue.onSubmittedWorkDone();
+  return {
+    tf,
+    device,
+    info,
+    async submitAndWait() {
+      bk.ensureCommandEncoderReady();
+      bk.endComputePassEncoder();
+      bk.submitQueue();
+      await bk.device.queue.onSubmittedWorkDone();
+    },
+    dispose() {
+      removeBackendIfRegistered(tf, BACKEND_NAME);
+      device.destroy();
+    },
   };
+}
 
+/** The matmul peer: tfjs's tf.matMul on its own device from `gpu` (default navigator.gpu). */
+export async function createTfjsPeer(gpu?: GPU): Promise<MatmulPeer> {
+  const backend = await startTfjsBackend(gpu);
+  const { tf, info, submitAndWait } = backend;
   return {
     name: `tfjs-backend-webgpu ${tf.version_core}`,
     adapter: [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' / '),
@@ -103,8 +129,7 @@ export async function createTfjsPeer(gpu?: GPU): Promise<MatmulPeer> {
       };
     },
     dispose() {
-      removeBackendIfRegistered(tf, BACKEND_NAME);
-      device.destroy();
+      backend.dispose();
     },
   };
 }

@@ -14,7 +14,7 @@
 
 import type { GpuContext } from '../gpu/context';
 import type { GpuTensor } from '../gpu/tensor';
-import { defaultMatmulVariant, matmulInto, matmulShape, MATMUL_VARIANTS, vec4Compatible, type MatmulVariant } from '../kernels/matmul';
+import { defaultMatmulVariant, F32_MATMUL_VARIANTS, matmulInto, matmulShape, vec4Compatible, type MatmulVariant } from '../kernels/matmul';
 import type { MatmulBenchOptions, MatmulBenchRow, MatmulBenchShape, MatmulPeer, MatmulTiming, MatmulTimingPlan, PreparedProduct } from './types';
 import { InputError } from '../errors';
 
@@ -87,10 +87,10 @@ export function variantsFor(ctx: GpuContext, shape: MatmulBenchShape, requested?
   const out: MatmulVariant[] = [];
   for (const name of requested) {
     if (name === 'default') out.push(defaultMatmulVariant(ctx, s, shape.transA));
-    else if ((MATMUL_VARIANTS as readonly string[]).includes(name)) {
+    else if ((F32_MATMUL_VARIANTS as readonly string[]).includes(name)) {
       const v = name as MatmulVariant;
-      if (v !== 'vec4' || vec4Compatible(s, shape.transA)) out.push(v);
-    } else throw new InputError(`unknown matmul variant "${name}" (known: ${MATMUL_VARIANTS.join(', ')}, default)`);
+      if ((v !== 'vec4' || vec4Compatible(s, shape.transA)) && (v !== 'subgroup' || ctx.info.features.subgroups)) out.push(v);
+    } else throw new InputError(`unknown matmul variant "${name}" (known: ${F32_MATMUL_VARIANTS.join(', ')}, default)`);
   }
   return [...new Set(out)];
 }

@@ -82,6 +82,8 @@ export class GpuContext {
   readonly info: GpuDescription;
   readonly pool: BufferPool;
   readonly checkEachDispatch: boolean;
+  /** Matmul variants measured fastest on this device, by shape class (kernels/matmulTuning.ts); empty: the built-in choice. */
+  readonly matmulTuning = new Map<string, 'registers' | 'vec4' | 'tiled' | 'subgroup'>();
 
   private encoder: GPUCommandEncoder | undefined;
   private pass: GPUComputePassEncoder | undefined;

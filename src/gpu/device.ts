@@ -21,6 +21,8 @@ export interface GpuDescription {
   readonly isSoftware: boolean;
   readonly features: GpuFeatures;
   readonly limits: GpuLimitsSummary;
+  /** The adapter's smallest subgroup size, where it says (subgroup kernels size a workgroup to one subgroup). */
+  readonly subgroupMinSize?: number;
 }
 
 export interface GpuLimitsSummary {
@@ -99,6 +101,7 @@ export async function acquireDevice(gpu: GPU, options: AcquireOptions = {}): Pro
       subgroups: device.features.has('subgroups'),
       timestampQuery: device.features.has('timestamp-query'),
     },
+    ...subgroupSize(adapterInfo),
     limits: {
       maxBufferSize: device.limits.maxBufferSize,
       maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize,
@@ -109,6 +112,12 @@ export async function acquireDevice(gpu: GPU, options: AcquireOptions = {}): Pro
     },
   };
   return { adapter, device, info, lost };
+}
+
+/** adapter.info.subgroupMinSize, where the browser or Dawn reports it (newer than @webgpu/types' GPUAdapterInfo). */
+function subgroupSize(info: GPUAdapterInfo): { subgroupMinSize?: number } {
+  const size = (info as GPUAdapterInfo & { subgroupMinSize?: unknown }).subgroupMinSize;
+  return typeof size === 'number' && Number.isInteger(size) && size >= 1 ? { subgroupMinSize: size } : {};
 }
 
 /**

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { testContext } from '../test/gpu';
 import { matmulRef, randomArray, relativeError } from '../test/reference';
-import { matmul, matmulInto, MATMUL_VARIANTS, matmulShape, vec4Compatible, type MatmulVariant } from './matmul';
+import { F32_MATMUL_VARIANTS, matmul, matmulInto, matmulShape, vec4Compatible, type MatmulVariant } from './matmul';
 import { GpuError } from '../errors';
 
 const SIZES: [number, number, number][] = [
@@ -24,7 +24,7 @@ function sizesFor(variant: MatmulVariant, transA: boolean): [number, number, num
   return SIZES.filter(([M, N, K]) => vec4Compatible({ M, N, K }, transA));
 }
 
-describe.each(MATMUL_VARIANTS)('matmul (%s variant)', (variant) => {
+describe.each(F32_MATMUL_VARIANTS)('matmul (%s variant)', (variant) => {
   for (const transA of [false, true]) {
     for (const transB of [false, true]) {
       it(`matches float64 for transA=${transA} transB=${transB} on odd sizes`, async () => {

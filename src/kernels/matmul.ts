@@ -5,9 +5,12 @@
 // Variants (all behind this one function, chosen from the adapter and the shape; tests force each):
 //   registers: 4×4 register tile per invocation, scalar loads, any shape (matmul.wgsl);
 //   vec4:      8×4 register tile fed by vec4 loads, needs aligned shapes (matmul_vec4.wgsl);
-//   tiled:     64×64 workgroup-memory tiles with barriers, for real GPUs (matmul.wgsl).
+//   tiled:     64×64 workgroup-memory tiles with barriers, for real GPUs (matmul.wgsl);
+//   subgroup:  split-K, one subgroup per 4×4 block of C, lanes combined by subgroupAdd
+//              (matmul_subgroup.wgsl; f32 operands, devices with the `subgroups` feature).
 // Software adapters (SwiftShader) get vec4 when the shape allows it, else registers; barriers cost
-// more than they save there. Real GPUs get tiled.
+// more than they save there. Real GPUs get tiled. A tuning table measured on the device
+// (matmulTuning.ts, GpuContext.matmulTuning) overrides both per shape class.
 // Packed 16-bit operands (GpuTensor.half: frozen bf16/f16 weights, two per u32) take the same three
 // variants, compiled from the same kernel bodies with packed loads spliced in (matmul_half_loads.wgsl
 // / matmul_vec4_half_loads.wgsl), which unpack inside the loads (exact: bf16 is a shift, f16
@@ -18,12 +21,15 @@ import source from '../../shaders/matmul.wgsl?raw';
 import vec4Source from '../../shaders/matmul_vec4.wgsl?raw';
 import halfLoads from '../../shaders/matmul_half_loads.wgsl?raw';
 import vec4HalfLoads from '../../shaders/matmul_vec4_half_loads.wgsl?raw';
+import subgroupSource from '../../shaders/matmul_subgroup.wgsl?raw';
 import { defineShader, type GpuContext, type ShaderDef } from '../gpu/context';
 import type { GpuTensor, HalfFormat } from '../gpu/tensor';
 import { GpuError, InternalError } from '../errors';
 
 const shader = defineShader('matmul', source);
 const vec4Shader = defineShader('matmul_vec4', vec4Source);
+/** matmul.wgsl's declarations and kernels with the subgroup kernel after them, compiled only where the device has subgroups. */
+const subgroupShader = defineShader('matmul_subgroup', `enable subgroups;\n${source}\n${subgroupSource}`);
 
 /** f16_pair's body in the half loads, and what it becomes under shader-f16 (the same values). */
 export const F16_PAIR = { core: 'return unpack2x16float(w);', shaderF16: 'return vec2<f32>(bitcast<vec2<f16>>(w));' } as const;
@@ -55,8 +61,11 @@ function formatCode(half: HalfFormat | undefined): number {
   return half === undefined ? 0 : half === 'bf16' ? 1 : 2;
 }
 
-export type MatmulVariant = 'registers' | 'vec4' | 'tiled';
+export type MatmulVariant = 'registers' | 'vec4' | 'tiled' | 'subgroup';
+/** The variants every product form has (packed 16-bit operands, the fused LoRA kernels). */
 export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['registers', 'vec4', 'tiled'];
+/** Every variant of the plain f32 product: MATMUL_VARIANTS and the subgroup kernel. */
+export const F32_MATMUL_VARIANTS: readonly MatmulVariant[] = [...MATMUL_VARIANTS, 'subgroup'];
 
 export interface MatmulOptions {
   readonly transA?: boolean;
@@ -71,7 +80,9 @@ export interface MatmulOptions {
   readonly shaderF16?: boolean;
 }
 
-export function defaultMatmulVariant(ctx: GpuContext, shape?: MatmulShape, transA = false): MatmulVariant {
+export function defaultMatmulVariant(ctx: GpuContext, shape?: MatmulShape, transA = false, transB = false, packed = false): MatmulVariant {
+  const tuned = shape && ctx.matmulTuning?.get(matmulShapeClass(shape, transA, transB, packed));
+  if (tuned && shape && variantAvailable(ctx, tuned, shape, transA, packed)) return tuned;
   if (!ctx.info.isSoftware) return 'tiled';
   return !shape || vec4Compatible(shape, transA) ? 'vec4' : 'registers';
 }
@@ -79,6 +90,28 @@ export function defaultMatmulVariant(ctx: GpuContext, shape?: MatmulShape, trans
 /** The vec4 kernel reads 4 consecutive floats along K (or M with transA) and N; A must not be packed. */
 export function vec4Compatible(shape: Pick<MatmulShape, 'M' | 'N' | 'K'>, transA: boolean, packedA = false): boolean {
   return !packedA && shape.K % 4 === 0 && shape.N % 4 === 0 && (!transA || shape.M % 4 === 0);
+}
+
+/** Whether `variant` can run this product on this device (tuning tables may come from another device). */
+export function variantAvailable(
+  ctx: GpuContext,
+  variant: MatmulVariant,
+  shape: Pick<MatmulShape, 'M' | 'N' | 'K'>,
+  transA: boolean,
+  packed: boolean,
+): boolean {
+  if (variant === 'vec4') return vec4Compatible(shape, transA) && !packed;
+  if (variant === 'subgroup') return ctx.info.features.subgroups && !packed;
+  return true;
+}
+
+/**
+ * The class a product's tuned variant is kept under: transposes, packing, and M, N, K rounded up
+ * to powers of two (products of one class behave alike; a model has a handful of classes).
+ */
+export function matmulShapeClass(shape: Pick<MatmulShape, 'M' | 'N' | 'K'>, transA: boolean, transB: boolean, packed: boolean): string {
+  const bucket = (x: number) => 2 ** Math.ceil(Math.log2(Math.max(1, x)));
+  return `${transA ? 't' : 'n'}${transB ? 't' : 'n'}${packed ? 'h' : 'f'} ${bucket(shape.M)}x${bucket(shape.N)}x${bucket(shape.K)}`;
 }
 
 export interface MatmulShape {
@@ -149,11 +182,27 @@ export function matmulInto(ctx: GpuContext, a: GpuTensor, b: GpuTensor, out: Gpu
   }
   if (out.dtype !== 'f32' || out.half) throw new GpuError('output must be f32', 'matmul', label);
   const packed = a.half !== undefined || b.half !== undefined;
-  let variant = options.variant ?? defaultMatmulVariant(ctx, s, transA);
+  let variant = options.variant ?? defaultMatmulVariant(ctx, s, transA, transB, packed);
   // Packed A has no vec4 kernel: the registers kernel stands in (same barrier-free class).
   if (variant === 'vec4' && a.half && options.variant === undefined) variant = 'registers';
   if (variant === 'vec4' && !vec4Compatible(s, transA, a.half !== undefined)) {
     throw new GpuError('the vec4 variant needs K and N (and M with transA) divisible by 4 and an f32 A', 'matmul', label);
+  }
+  if (variant === 'subgroup' && (packed || !ctx.info.features.subgroups)) {
+    throw new GpuError('the subgroup variant needs f32 operands and a device with the subgroups feature', 'matmul', label);
+  }
+  if (variant === 'subgroup') {
+    ctx.dispatch({
+      shader: subgroupShader,
+      entryPoint: 'matmul_subgroup',
+      constants: { TRANS_A: transA, TRANS_B: transB, HAS_BIAS: bias !== undefined, SG_WG: Math.min(64, ctx.info.subgroupMinSize ?? 4) },
+      bindings: { a, b, bias: bias ?? ctx.placeholder(), c: out },
+      params: { M: s.M, N: s.N, K: s.K, strideA: s.strideA, strideB: s.strideB, strideC: s.M * s.N, alpha, beta: accumulate ? 1 : 0 },
+      workgroups: [Math.ceil(s.N / 4), Math.ceil(s.M / 4), s.batch],
+      label,
+      cost: matmulCost(s, bias !== undefined, accumulate),
+    });
+    return out;
   }
   const [tileRows, tileCols] = variant === 'tiled' ? [64, 64] : variant === 'vec4' ? [64, 32] : [32, 32];
   const f16 = a.half === 'f16' || b.half === 'f16';

@@ -66,7 +66,7 @@ function StepHead({ withMethod }: { withMethod?: boolean }) {
         <th className="num">Step</th>
         <th>Phase</th>
         <th className="num">Dispatches</th>
-        <th className="num">Bind groups</th>
+        <th className="num">Bind groups created</th>
         <th className="num">Buffers created</th>
         <th className="num">Bytes written</th>
         <th className="num">Pipelines compiled</th>
@@ -88,8 +88,8 @@ function MethodReport({ m, report }: { m: ProfileMethod; report: ProfileReport }
         {m.method} <span className="muted small">({m.trainableParams.toLocaleString('en-US')} trainable)</span>
       </h3>
       <p className="small">
-        Steady state per step: {s.dispatches.toFixed(0)} dispatches, {s.bindGroups.toFixed(0)} bind groups, {s.buffersCreated.toFixed(1)} buffers created,{' '}
-        {s.pipelinesCompiled.toFixed(1)} pipelines compiled, {si(s.bytesWritten, 'B')} written, {s.submits.toFixed(1)} submits. CPU recording{' '}
+        Steady state per step: {s.dispatches.toFixed(0)} dispatches, {s.bindGroups.toFixed(0)} bind groups created, {s.buffersCreated.toFixed(1)} buffers
+        created, {s.pipelinesCompiled.toFixed(1)} pipelines compiled, {si(s.bytesWritten, 'B')} written, {s.submits.toFixed(1)} submits. CPU recording{' '}
         {ms(s.cpuRecordMs)} ms (plain), GPU {ms(s.gpuMs)} ms, wall {ms(s.wallMs)} ms.
       </p>
       <table className="grid results">
