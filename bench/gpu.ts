@@ -5,6 +5,8 @@
 //       Benchmark tab (matmul table, then "Profile a training step" on the built-in model, whose
 //       steady-state steps are the browser's training-step table), read back from the page;
 //   (b) node: the same code in Node on Dawn (the `webgpu` package), in this process.
+// On a hardware adapter the Node part first runs the matmul autotuner on the training products
+// (src/kernels/matmulTuning.ts) and reports its table; the training table then uses the picks.
 // It writes one JSON file (GPU name, adapter info per host, FP32 peak from a small table of common
 // GPUs or --peak-tflops, % of peak for the best matmul) and prints a summary. On a machine without
 // a GPU both hosts get SwiftShader; the run then uses small shapes and says it found a software
@@ -35,6 +37,7 @@ import { nodeDirectorySources } from '../src/io/nodeSource';
 import { loadCausalLM, releaseModel } from '../src/models/load';
 import { DEFAULT_TRAIN_METHODS, formatTrainTable, runTrainBench } from './train';
 import { formatProfileReport } from '../src/bench/profile';
+import { trainingProblems, tuneMatmul, type TunedClass } from '../src/kernels/matmulTuning';
 import type { MethodId } from '../src/adapters/types';
 
 const BROWSER_FLAGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
@@ -138,6 +141,22 @@ async function runNode(software: { quick: boolean }): Promise<Record<string, unk
       includePeer: false,
       onRow: (r) => log(`node matmul ${r.shape.label} [${r.variant}]: ${r.oursGflops.toFixed(2)} GFLOP/s`),
     });
+    // Hardware adapters: tune the matmul variants for the training products first, so the
+    // training table and the profile below run with the tuned choices (software keeps its rule).
+    let tuning: TunedClass[] = [];
+    if (!info.isSoftware) {
+      const tuneModel = await loadCausalLM(ctx, await openModelFiles(await nodeDirectorySources('public/models/kjv-llama-1m')));
+      const linears = tuneModel.linearNames().map((name) => ({ out: tuneModel.linear(name).outFeatures, in: tuneModel.linear(name).inFeatures }));
+      const head = tuneModel.headWeight().shape as [number, number];
+      releaseModel(ctx, tuneModel);
+      tuning = await tuneMatmul(ctx, trainingProblems([...linears, { out: head[0], in: head[1] }], 4 * 64), { reps: 5 });
+      for (const t of tuning)
+        log(
+          `node tune ${t.shapeClass}: ${t.variant} (${Object.entries(t.msByVariant)
+            .map(([v, ms]) => `${v} ${ms.toFixed(3)} ms`)
+            .join(', ')})`,
+        );
+    }
     const trainOptions = quick
       ? { methods: [lora.id] as MethodId[], steps: 1, batchSize: 1, seqLen: 32 }
       : { methods: DEFAULT_TRAIN_METHODS, steps: 5, batchSize: 4, seqLen: 64 };
@@ -160,7 +179,7 @@ async function runNode(software: { quick: boolean }): Promise<Record<string, unk
       releaseModel(ctx, model);
     }
     console.log(formatProfileReport(profile));
-    return { adapter: info, software: info.isSoftware, quick, matmul, train, profile };
+    return { adapter: info, software: info.isSoftware, quick, matmul, tuning, train, profile };
   } finally {
     ctx.destroy();
   }
