@@ -23,7 +23,7 @@ import { pissa } from '../src/adapters/methods/pissa';
 import { loftq, qlora, qpissa } from '../src/adapters/methods/quantized';
 import { methodById } from '../src/adapters/registry';
 import { selectTargets } from '../src/adapters/targets';
-import { resolveSettings, type MethodDefinition } from '../src/adapters/types';
+import { resolveSettings, type AdaptedModel, type MethodDefinition } from '../src/adapters/types';
 import { formatBytes } from '../src/errors';
 import type { GpuContext } from '../src/gpu/context';
 import { expectedTensors, parseModelConfig } from '../src/io/hfConfig';
@@ -31,13 +31,17 @@ import { openModelFiles } from '../src/io/modelFiles';
 import { nodeDirectorySources } from '../src/io/nodeSource';
 import type { CausalLM } from '../src/models/causalLM';
 import { heldBytesPerParam, loadCausalLM, releaseModel } from '../src/models/load';
-import { releaseUnusedBase } from '../src/train/baseRelease';
+import { BaseReleaser } from '../src/train/baseRelease';
 import { planMethod, planRun, type MethodMemoryPlan } from '../src/train/memoryPlan';
 import { Trainer, type Batch } from '../src/train/trainer';
 import { realModelSpec, writeRealModel, REAL_MODELS } from './realModels';
 
 export const DEFAULT_MODEL_METHODS: readonly string[] = [lora.id, qlora.id, pissa.id];
 export const DEFAULT_MODELS: readonly string[] = REAL_MODELS.map((m) => m.id);
+
+function trainableParams(adapted: AdaptedModel): number {
+  return adapted.trainable.reduce((n, t) => n + t.tensor.data.size, 0);
+}
 
 export interface ModelsBenchOptions {
   readonly models: readonly string[];
@@ -49,6 +53,8 @@ export interface ModelsBenchOptions {
   readonly checkpointing: boolean;
   /** Write the folders here and keep them (default: a temporary folder, removed at the end). */
   readonly keepDir?: string;
+  /** Release the base only after the last init (as before issue 11's per-layer release), not layer by layer during it. */
+  readonly releaseAfterInit?: boolean;
 }
 
 export interface ModelsBenchRow {
@@ -201,13 +207,16 @@ export async function runModelsBench(ctx: GpuContext, options: ModelsBenchOption
           try {
             const settings = resolveSettings(method, method.settings.some((s) => s.key === 'rank') ? { rank: options.rank } : {});
             t = performance.now();
+            const last = index === methods.length - 1;
+            const releaser = new BaseReleaser(ctx, model, { measureQuantErrors: false });
+            const onLayerReady = last && !options.releaseAfterInit ? releaser.hookFor([]) : undefined;
             const adapted = await method.create(
-              { rt: ctx, model, targets: selectTargets(model, ['all']), seed: 0, learningRate: 1e-4, calibration: () => [batch] },
+              { rt: ctx, model, targets: selectTargets(model, ['all']), seed: 0, learningRate: 1e-4, calibration: () => [batch], onLayerReady },
               settings,
             );
             await ctx.sync();
             initSeconds = (performance.now() - t) / 1000;
-            if (index === methods.length - 1) released = (await releaseUnusedBase(ctx, model, [adapted], { measureQuantErrors: false })).bytes;
+            if (last) released = (await releaser.finish([adapted])).bytes;
             afterCreate = ctx.stats().liveBytes + released;
             const trainer = new Trainer(ctx, adapted, {
               schedule: { kind: 'constant', peak: 1e-4, warmupSteps: 0, totalSteps: options.steps },
@@ -244,7 +253,8 @@ export async function runModelsBench(ctx: GpuContext, options: ModelsBenchOption
                   stepPeak,
                 },
                 largestBuffer: largest.largest,
-                quantizedRatio: ownBaseTargets > 0 ? (afterCreate - base) / ownBaseTargets : null,
+                // The NF4 bases alone: create()'s growth less the adapter factors it also made.
+                quantizedRatio: ownBaseTargets > 0 ? (afterCreate - base - 4 * trainableParams(adapted)) / ownBaseTargets : null,
                 load: loadText(),
               };
             } finally {

@@ -7,7 +7,7 @@
 //                                         MxKxN (op(A) [M,K] · op(B) [K,N]), N = square, :nt/:tn/:tt
 //   npm run bench -- --json out.json      also write every row (timings, checks) and the adapter
 //   npm run bench -- --no-peer            ours only
-//   npm run bench -- --variants vec4,registers,tiled
+//   npm run bench -- --variants vec4,registers,tiled,subgroup
 //                                         time these variants of ours (default: the adapter's pick)
 //   npm run bench -- --reps 5 --target-seconds 3 --warmup 1
 //                                         timing plan (minimum reps, time target per side)
@@ -20,8 +20,14 @@
 //                                         per-step profile of training steps (src/bench/profile.ts):
 //                                         dispatches, bind groups, buffers, bytes written, pipelines,
 //                                         CPU recording vs GPU time, top kernels with FLOP/s and bytes/s
+//   npm run bench -- --tune [--batch 4] [--seq-len 64] [--model DIR] [--reps 3]
+//                                         the matmul autotuner (src/kernels/matmulTuning.ts) on the products
+//                                         of a training step: every variant's ms per shape class, the pick
+//   npm run bench -- --train-peer [--steps 5] [--warmup 2] [--batch 4] [--seq-len 64] [--rank 8] [--model DIR]
+//                                         the LoRA step against the same step written in tfjs
+//                                         (bench/tfjsStep.ts): losses checked equal, ms/step ratio
 //   npm run bench -- --models [smollm2-135m,gpt2-124m,...] [--methods lora,qlora,pissa] [--steps 2]
-//                    [--batch 1] [--seq-len 128] [--rank 16] [--no-checkpointing] [--default-limits] [--keep DIR] [--json out.json]
+//                    [--batch 1] [--seq-len 128] [--rank 16] [--no-checkpointing] [--default-limits] [--release-after-init] [--keep DIR] [--json out.json]
 //                                         random-weight copies of real models (bench/models.ts): load s,
 //                                         JS heap, GPU pool by category, largest buffer, ms/step vs the plan
 
@@ -30,7 +36,7 @@ import { loadavg } from 'node:os';
 import { GpuContext } from '../src/gpu/context';
 import { acquireNodeDevice, nodeGpu } from '../src/gpu/node';
 import { formatBytes } from '../src/errors';
-import { MATMUL_VARIANTS } from '../src/kernels/matmul';
+import { F32_MATMUL_VARIANTS } from '../src/kernels/matmul';
 import {
   DEFAULT_BENCH_SHAPES,
   DEFAULT_TIMING_PLAN,
@@ -46,6 +52,11 @@ import {
 import { createTfjsPeer, installNodeNavigator } from './tfjsPeer';
 import { DEFAULT_TRAIN_METHODS, formatTrainTable, runTrainBench } from './train';
 import { runProfileBench } from './profile';
+import { formatTrainPeer, runTrainPeerBench } from './tfjsStep';
+import { trainingProblems, tuneMatmul, type TunedClass } from '../src/kernels/matmulTuning';
+import { loadCausalLM, releaseModel } from '../src/models/load';
+import { openModelFiles } from '../src/io/modelFiles';
+import { nodeDirectorySources } from '../src/io/nodeSource';
 import { DEFAULT_MODEL_METHODS, DEFAULT_MODELS, formatModelsTable, formatPlannedTable, planModels, runModelsBench } from './models';
 import type { MethodId } from '../src/adapters/types';
 
@@ -57,6 +68,10 @@ interface Args {
   trainModel?: string;
   checkpointing?: boolean;
   profile?: { timestamps: boolean };
+  /** --tune: the matmul autotuner's table for the model's training products. */
+  tune?: boolean;
+  /** --train-peer: our LoRA step against tfjs's (bench/tfjsStep.ts). */
+  trainPeer?: boolean;
   /** --models: the real-model bench (bench/models.ts); the ids, or all. */
   models?: string[];
   rank?: number;
@@ -66,6 +81,8 @@ interface Args {
   planOnly?: boolean;
   /** --default-limits: ask the device for WebGPU's default limits only (128 MiB a binding, 256 MiB a buffer), as mobile-class adapters have. */
   defaultLimits?: boolean;
+  /** --release-after-init: --models frees the 4-bit methods' shared base after the init, not layer by layer during it (the former way). */
+  releaseAfterInit?: boolean;
   /** What the command line gave explicitly (the profile takes its own defaults for the rest). */
   given: { methods?: string[]; steps?: number; batch?: number; seqLen?: number; warmup?: number; top?: number };
   shapes: readonly MatmulBenchShape[];
@@ -80,7 +97,9 @@ const USAGE = `usage: npm run bench -- [--quick] [--shapes 512x768x3072,1024,...
                         [--target-seconds S] [--warmup N]
        npm run bench -- --train [--methods lora,pissa,...] [--steps N] [--batch B] [--seq-len T] [--model DIR] [--checkpointing] [--json out.json]
        npm run bench -- --models [id,id,...] [--methods lora,qlora,pissa] [--steps N] [--batch B] [--seq-len T] [--rank r]
-                        [--no-checkpointing] [--default-limits] [--keep DIR] [--json out.json] [--plan]
+                        [--no-checkpointing] [--default-limits] [--release-after-init] [--keep DIR] [--json out.json] [--plan]
+       npm run bench -- --tune [--batch B] [--seq-len T] [--model DIR] [--reps N]
+       npm run bench -- --train-peer [--steps N] [--warmup N] [--batch B] [--seq-len T] [--rank r] [--model DIR] [--json out.json]
        npm run bench -- --profile [--methods lora,full] [--steps N] [--warmup N] [--batch B] [--seq-len T]
                         [--top N] [--no-timestamps] [--json out.json]`;
 
@@ -133,6 +152,12 @@ function parseArgs(argv: string[]): Args {
       case '--checkpointing':
         args.checkpointing = true;
         break;
+      case '--tune':
+        args.tune = true;
+        break;
+      case '--train-peer':
+        args.trainPeer = true;
+        break;
       case '--profile':
         args.profile = { timestamps: args.profile?.timestamps ?? true };
         break;
@@ -152,6 +177,9 @@ function parseArgs(argv: string[]): Args {
         break;
       case '--default-limits':
         args.defaultLimits = true;
+        break;
+      case '--release-after-init':
+        args.releaseAfterInit = true;
         break;
       case '--keep':
         args.keep = value(i++, flag);
@@ -177,8 +205,8 @@ function parseArgs(argv: string[]): Args {
       case '--variants':
         args.variants = value(i++, flag).split(',').filter(Boolean);
         for (const v of args.variants) {
-          if (v !== 'default' && !(MATMUL_VARIANTS as readonly string[]).includes(v)) {
-            throw new UsageError(`unknown variant "${v}" (known: ${MATMUL_VARIANTS.join(', ')}, default)`);
+          if (v !== 'default' && !(F32_MATMUL_VARIANTS as readonly string[]).includes(v)) {
+            throw new UsageError(`unknown variant "${v}" (known: ${F32_MATMUL_VARIANTS.join(', ')}, default)`);
           }
         }
         break;
@@ -256,6 +284,7 @@ async function main(): Promise<void> {
       seqLen: seqLen ?? 128,
       rank: args.rank ?? 16,
       checkpointing: !args.noCheckpointing,
+      releaseAfterInit: args.releaseAfterInit ?? false,
       ...(args.keep ? { keepDir: args.keep } : {}),
     };
     const loadBefore = loadavg()
@@ -296,6 +325,67 @@ async function main(): Promise<void> {
     return;
   }
 
+  if (args.tune) {
+    const modelDir = args.trainModel ?? 'public/models/kjv-llama-1m';
+    const tokens = (args.given.batch ?? 4) * (args.given.seqLen ?? 64);
+    const model = await loadCausalLM(ctx, await openModelFiles(await nodeDirectorySources(modelDir)));
+    const linears = model.linearNames().map((name) => ({
+      out: model.linear(name).outFeatures,
+      in: model.linear(name).inFeatures,
+    }));
+    const head = model.headWeight().shape as [number, number];
+    releaseModel(ctx, model);
+    console.log(
+      `matmul autotuner: ${modelDir}, ${tokens} tokens a step; load average ${loadavg()
+        .map((x) => x.toFixed(2))
+        .join(', ')}`,
+    );
+    const tuned = await tuneMatmul(ctx, trainingProblems([...linears, { out: head[0], in: head[1] }], tokens), { reps: args.plan.minReps ?? 3 });
+    console.log(formatTuning(tuned));
+    if (args.json) writeFileSync(args.json, `${JSON.stringify({ date: new Date().toISOString(), adapter: adapterText, tokens, tuned }, null, 2)}\n`);
+    ctx.destroy();
+    return;
+  }
+
+  if (args.trainPeer) {
+    const { steps, batch, seqLen } = args.given;
+    const options = {
+      modelDir: args.trainModel ?? 'public/models/kjv-llama-1m',
+      batchSize: batch ?? 4,
+      seqLen: seqLen ?? 64,
+      steps: steps ?? 5,
+      warmup: args.given.warmup ?? 2,
+      rank: args.rank ?? 8,
+      learningRate: 1e-3,
+    };
+    const loadBefore = loadavg()
+      .map((x) => x.toFixed(2))
+      .join(', ');
+    console.log(
+      `LoRA step vs tfjs: ${options.modelDir}, rank ${options.rank} on every projection, ${options.steps} timed steps after ${options.warmup} warm-up; load average ${loadBefore}`,
+    );
+    const gpu = await nodeGpu();
+    installNodeNavigator(gpu);
+    const result = await runTrainPeerBench(ctx, gpu, options);
+    const loadAfter = loadavg()
+      .map((x) => x.toFixed(2))
+      .join(', ');
+    console.log(`${formatTrainPeer(result, { B: options.batchSize, T: options.seqLen })}\nload average after: ${loadAfter}`);
+    if (result.maxLossRelDiff > 1e-3) {
+      console.log('FAILED: the two sides disagree on the loss, so the ratio would compare different computations');
+      process.exitCode = 1;
+    }
+    if (args.json) {
+      writeFileSync(
+        args.json,
+        `${JSON.stringify({ date: new Date().toISOString(), adapter: adapterText, options, loadBefore, loadAfter, ...result }, null, 2)}\n`,
+      );
+      console.log(`wrote ${args.json}`);
+    }
+    ctx.destroy();
+    return;
+  }
+
   if (args.profile) {
     const { methods, steps, warmup, batch, seqLen, top } = args.given;
     await runProfileBench(ctx, { methods, steps, warmup, batchSize: batch, seqLen, timestamps: args.profile.timestamps, topKernels: top }, args.json);
@@ -310,7 +400,8 @@ async function main(): Promise<void> {
     console.log(
       `training bench: ${modelDir}, B=${batch}, T=${seqLen}${checkpointing ? ', checkpointing' : ''}, ${steps} timed steps after 1 warm-up step per method\n`,
     );
-    const rows = await runTrainBench(ctx, { methods, steps, batchSize: batch, seqLen, modelDir, checkpointing }, (row) => {
+    const releaseAfterInit = args.releaseAfterInit ?? false;
+    const rows = await runTrainBench(ctx, { methods, steps, batchSize: batch, seqLen, modelDir, checkpointing, releaseAfterInit }, (row) => {
       console.log(`  ${row.method}: ${row.tokensPerSecond.toFixed(1)} tokens/s`);
     });
     console.log(`\n${formatTrainTable(rows)}`);
@@ -398,3 +489,11 @@ main().then(
     process.exit(error instanceof UsageError ? 2 : 1);
   },
 );
+
+function formatTuning(tuned: readonly TunedClass[]): string {
+  const variants = ['registers', 'vec4', 'tiled', 'subgroup'] as const;
+  const header = ['shape class (trans A/B, f32, M×N×K rounded up)', ...variants.map((v) => `${v} ms`), 'pick'];
+  const rows = tuned.map((t) => [t.shapeClass, ...variants.map((v) => (t.msByVariant[v] === undefined ? '—' : t.msByVariant[v]!.toFixed(2))), t.variant]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  return [header, ...rows].map((cells) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')).join('\n');
+}

@@ -3,7 +3,9 @@
 // step time, trained tokens/s, peak GPU memory of the buffer pool (everything live: shared base,
 // the method's tensors, optimizer state, activations of one step) over init and steps, the pool's
 // peak over the training steps alone (peakGpuBytes) and the memory plan's figure for them
-// (train/memoryPlan.ts). Methods run one after another (not interleaved), each from a fresh pool peak. No peer library trains these adapters, so
+// (train/memoryPlan.ts). The last method releases the shared projection weights when it reads
+// only a base of its own (train/baseRelease.ts): layer by layer during its init, or after it with
+// --release-after-init, as before. Methods run one after another (not interleaved), each from a fresh pool peak. No peer library trains these adapters, so
 // there is no ratio here; the matmul table (`npm run bench`) carries the peer comparison.
 
 import { methodById } from '../src/adapters/registry';
@@ -14,6 +16,7 @@ import type { GpuContext } from '../src/gpu/context';
 import { openModelFiles } from '../src/io/modelFiles';
 import { nodeDirectorySources } from '../src/io/nodeSource';
 import { heldBytesPerParam, loadCausalLM, releaseModel } from '../src/models/load';
+import { BaseReleaser } from '../src/train/baseRelease';
 import { planMethod, planRun } from '../src/train/memoryPlan';
 import { Trainer, type Batch } from '../src/train/trainer';
 
@@ -24,6 +27,8 @@ export interface TrainBenchOptions {
   readonly seqLen: number;
   readonly modelDir: string;
   readonly checkpointing?: boolean;
+  /** The last method frees the shared base after its init, not layer by layer during it. */
+  readonly releaseAfterInit?: boolean;
 }
 
 export interface TrainBenchRow {
@@ -36,6 +41,10 @@ export interface TrainBenchRow {
   readonly peakGpuBytes: number;
   readonly plannedGpuBytes: number;
   readonly trainableParams: number;
+  /** Pool bytes of the shared weights released after or during its init (the last method only). */
+  readonly releasedBytes: number;
+  /** The pool's peak over create() and the release (everything live). */
+  readonly initPeakBytes: number;
 }
 
 export const DEFAULT_TRAIN_METHODS: readonly MethodId[] = ['lora', 'pissa', 'qlora', 'qpissa', 'loftq', 'sorsa', 'lorasb', 'spp', 'full'];
@@ -51,7 +60,8 @@ export async function runTrainBench(ctx: GpuContext, options: TrainBenchOptions,
   const batch = benchBatch(model.config.vocabSize, options.batchSize, options.seqLen);
   const rows: TrainBenchRow[] = [];
   try {
-    for (const id of options.methods) {
+    for (const [index, id] of options.methods.entries()) {
+      const last = index === options.methods.length - 1;
       await ctx.sync();
       ctx.pool.resetPeak();
       const method = methodById(id);
@@ -67,9 +77,14 @@ export async function runTrainBench(ctx: GpuContext, options: TrainBenchOptions,
         limits: ctx.device.limits,
         weightBytesPerParam: heldBytesPerParam(model),
       };
-      const plannedGpuBytes = planRun([planMethod(setup, method, settings)], options.checkpointing ?? false).totalBytes;
-      const adapted = await method.create({ rt: ctx, model, targets, seed: 0, learningRate: 1e-4, calibration: () => [batch] }, settings);
+      const plannedGpuBytes = planRun([planMethod(setup, method, settings)], options.checkpointing ?? false, { releaseBase: last }).totalBytes;
+      const releaser = new BaseReleaser(ctx, model, { measureQuantErrors: false });
+      const onLayerReady = last && !options.releaseAfterInit ? releaser.hookFor([]) : undefined;
+      const initPeak = ctx.trackPeak();
+      const adapted = await method.create({ rt: ctx, model, targets, seed: 0, learningRate: 1e-4, calibration: () => [batch], onLayerReady }, settings);
+      const releasedBytes = last ? (await releaser.finish([adapted])).bytes : 0;
       await ctx.sync();
+      const initPeakBytes = initPeak.stop();
       const initSeconds = (performance.now() - start) / 1000;
       const trainer = new Trainer(ctx, adapted, {
         schedule: { kind: 'constant', peak: 1e-4, warmupSteps: 0, totalSteps: options.steps + 1 },
@@ -90,6 +105,8 @@ export async function runTrainBench(ctx: GpuContext, options: TrainBenchOptions,
           peakGpuBytes: trainer.peakGpuBytes,
           plannedGpuBytes,
           trainableParams: adapted.trainable.reduce((n, t) => n + t.tensor.data.size, 0),
+          releasedBytes,
+          initPeakBytes,
         };
         rows.push(row);
         onRow?.(row);
@@ -105,7 +122,19 @@ export async function runTrainBench(ctx: GpuContext, options: TrainBenchOptions,
 }
 
 export function formatTrainTable(rows: readonly TrainBenchRow[]): string {
-  const header = ['method', 'trainable', 'init s', 'ms/step', 'tokens/s', 'peak GPU memory', 'steps peak', 'planned', 'plan error'];
+  const header = [
+    'method',
+    'trainable',
+    'init s',
+    'ms/step',
+    'tokens/s',
+    'peak GPU memory',
+    'steps peak',
+    'planned',
+    'plan error',
+    'init peak',
+    'base released',
+  ];
   const body = rows.map((r) => [
     r.method,
     String(r.trainableParams),
@@ -116,6 +145,8 @@ export function formatTrainTable(rows: readonly TrainBenchRow[]): string {
     formatBytes(r.peakGpuBytes),
     formatBytes(r.plannedGpuBytes),
     `${((100 * (r.plannedGpuBytes - r.peakGpuBytes)) / r.peakGpuBytes).toFixed(1)} %`,
+    formatBytes(r.initPeakBytes),
+    r.releasedBytes > 0 ? formatBytes(r.releasedBytes) : '—',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   return [header, ...body].map((cells) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')).join('\n');

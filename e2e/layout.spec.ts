@@ -3,7 +3,9 @@
 // nothing runs past the right edge at 1024, 1280 and 1920 px (every element's box measured, and
 // the results table shows all its columns); a phone-wide 390 px page does not scroll sideways;
 // the charts' legends hide, show and isolate series, read out the values under the pointer, and
-// keep the plot at full height with a saved run overlaid. Screenshots of each width go to
+// keep the plot at full height with a saved run overlaid; at 390 px the run diff of two saved runs
+// stays inside its panel. Along the way: packing on, with the padding it saves shown; data that
+// leaves no validation rows flagged and fixed in one click. Screenshots of each width go to
 // test-results/screens/.
 
 import type { Page } from '@playwright/test';
@@ -74,6 +76,9 @@ test('run bar pinned, nothing overflows from 1024 to 1920 px, usable at 390 px, 
   await setNumber(page, 'Steps', 2);
   await setNumber(page, 'Batch B', 2);
   await setNumber(page, 'Sequence length T', 64);
+  // Packing, with the padding it saves on this data (at T = 64 no two math rows fit together: it says so).
+  await expect(page.getByTestId('packing-stats')).toContainText(/^Padding [\d.]+ % of positions.*(padding tokens saved per epoch|packing saves none here)/);
+  await page.getByTestId('packing').getByLabel('Pack examples').check();
   await setNumber(page, 'Validate every', 2);
   await setNumber(page, 'Validation rows', 2);
   await setNumber(page, 'Accuracy questions', 1);
@@ -81,6 +86,8 @@ test('run bar pinned, nothing overflows from 1024 to 1920 px, usable at 390 px, 
   await expect(page.getByTestId('run-state')).toContainText('Done', { timeout: 200_000 });
   await expect(page.getByTestId('chart-loss')).toHaveAttribute('data-points', 'lora:2,pissa:2');
   await expect(page.getByTestId('run-bar-name')).toContainText('LoRA, PiSSA');
+  // Throughput both ways, each saying which tokens it counts.
+  await expect(page.getByTestId('results-table').locator('thead th')).toContainText(['Trained tokens/s', 'Processed tokens/s']);
 
   for (const width of [1024, 1280, 1920]) {
     await page.setViewportSize({ width, height: 900 });
@@ -165,6 +172,71 @@ test('run bar pinned, nothing overflows from 1024 to 1920 px, usable at 390 px, 
   expect(phone.beyond, 'boxes past the right edge at 390 px').toEqual([]);
   await keepScreenshot(page, testInfo, 'layout-390');
   await startVisibleAtBottom(page, () => keepScreenshot(page, testInfo, 'layout-390-bottom', { fullPage: false }));
+
+  // The run diff at 390 px: a second saved run with long names and values, stored as the page stores
+  // runs, then listed (a rename refreshes the list); the diff wraps inside the panel.
+  await page.evaluate(async () => {
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const req = indexedDB.open('adapter-studio', 1);
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => reject(req.error);
+    });
+    const store = (mode: IDBTransactionMode) => db.transaction('runs', mode).objectStore('runs');
+    const [first] = await new Promise<Record<string, unknown>[]>((resolve) => {
+      const req = store('readonly').getAll();
+      req.onsuccess = () => resolve(req.result as Record<string, unknown>[]);
+    });
+    const params = { ...(first!.params as Record<string, unknown>), steps: 3, targets: ['q', 'k', 'v', 'o', 'gate', 'up', 'down'], lr: 0.000123456789 };
+    const copy = { ...first!, id: 'run-layout-copy', name: 'A copy of the run with a long name that has to wrap somewhere at 390 px', params };
+    await new Promise<void>((resolve) => {
+      const tx = db.transaction('runs', 'readwrite');
+      tx.objectStore('runs').put(copy);
+      tx.oncomplete = () => resolve();
+    });
+    db.close();
+  });
+  const saved = page.getByTestId('saved-runs');
+  const runName = saved.getByLabel('Run name');
+  await runName.fill('LoRA and PiSSA at 390');
+  await runName.blur();
+  const diff = page.getByTestId('run-diff');
+  await expect(diff.getByLabel('B', { exact: true }).locator('option')).toHaveCount(2);
+  await diff.getByRole('button', { name: 'Compare' }).click();
+  const diffTable = page.getByTestId('run-diff-table');
+  await expect(diffTable.getByTestId('diff-Training-steps').locator('td')).toHaveText(['2', '3']);
+  await diffTable.scrollIntoViewIfNeeded();
+  const panel = (await saved.boundingBox())!;
+  for (const box of [await diff.boundingBox(), await diffTable.boundingBox(), await diffTable.locator('thead th').last().boundingBox()]) {
+    expect(box!.x + box!.width, 'run diff inside its panel at 390 px').toBeLessThanOrEqual(panel.x + panel.width + 0.5);
+  }
+  const withDiff = await overflow(page);
+  expect(withDiff.page, 'page width at 390 px with the run diff').toBeLessThanOrEqual(withDiff.viewport);
+  expect(withDiff.beyond, 'boxes past the right edge at 390 px with the run diff').toEqual([]);
+  await keepScreenshot(page, testInfo, 'layout-390-diff', { fullPage: false });
+
+  // The copy was made from the saved record: reopened, it still has its forgetting figures.
+  await saved.locator('li', { hasText: 'A copy of the run' }).getByRole('button', { name: 'Reopen' }).click();
+  await expect(page.getByTestId('run-bar-name')).toContainText('A copy of the run');
+  for (const id of ['lora', 'pissa']) await expect(page.getByTestId(`result-${id}`).locator('td').last()).toHaveText(/^[+−]\d/);
+
+  // Data that leaves no validation rows is flagged, and one click holds some out.
+  await page
+    .getByTestId('data-drop')
+    .locator('input[type=file]')
+    .setInputFiles({
+      name: 'two-rows.jsonl',
+      mimeType: 'application/jsonl',
+      buffer: Buffer.from('{"prompt":"1+1=","completion":"2"}\n{"prompt":"2+2=","completion":"4"}\n'),
+    });
+  await expect(page.getByTestId('data-counts')).toContainText('1 train · 1 validation');
+  await setNumber(page, 'Validation fraction', 0);
+  const noValidation = page.getByTestId('no-validation');
+  await expect(noValidation).toContainText('No validation rows');
+  // Both rows now train, and packed they share one row of T.
+  await expect(page.getByTestId('packing-stats')).toContainText('padding tokens saved per epoch (2 → 1 rows)');
+  await noValidation.getByRole('button', { name: /^Hold out/ }).click();
+  await expect(noValidation).toHaveCount(0);
+  await expect(page.getByTestId('data-counts')).toContainText('1 train · 1 validation');
 
   expect(problems).toEqual([]);
 });

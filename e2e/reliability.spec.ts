@@ -4,6 +4,10 @@
 //     it stopped, and a new Start trains on a new device (the model reloaded onto it first);
 //   - the worker crashed: the page says so and keeps the curves and the results table; "Restart
 //     engine" starts a new worker, reloads the model and data, and training works again;
+//   - the worker hung mid-run (a test hook spins its thread; the page is opened with a 6 s
+//     heartbeat bound, ?hangTimeoutMs=6000, instead of 20 s): the page says the engine stopped
+//     responding, keeps the curves, and "Restart engine and resume" terminates it, starts a new
+//     one and continues the run from its last checkpoint to the end;
 //   - a long run of three methods holds the engine's pool (live bytes, buffers, owned bytes), the
 //     GPU buffers it has created and its compiled pipelines flat after warm-up (growth ≤ 1 %),
 //     read through the protocol between steps. 300 steps take about 3 minutes on SwiftShader even on
@@ -30,16 +34,18 @@ interface HookWindow {
   readonly __adapterStudioTestHooks: {
     loseDevice(): Promise<boolean>;
     crashWorker(): Promise<boolean>;
+    hangWorker(ms?: number): Promise<boolean>;
     poolStats(): Promise<PoolSample | null>;
   };
 }
 
 const loseDevice = (page: Page) => page.evaluate(() => (window as unknown as HookWindow).__adapterStudioTestHooks.loseDevice());
 const crashWorker = (page: Page) => page.evaluate(() => (window as unknown as HookWindow).__adapterStudioTestHooks.crashWorker());
+const hangWorker = (page: Page) => page.evaluate(() => (window as unknown as HookWindow).__adapterStudioTestHooks.hangWorker(120_000));
 const poolStats = (page: Page) => page.evaluate(() => (window as unknown as HookWindow).__adapterStudioTestHooks.poolStats());
 
-async function openWithHooks(page: Page, steps: number, evalEvery: number): Promise<void> {
-  await page.goto('/?testHooks=1');
+async function openWithHooks(page: Page, steps: number, evalEvery: number, query = ''): Promise<void> {
+  await page.goto(`/?testHooks=1${query}`);
   await expect(page.getByTestId('model-card')).toContainText('kjv-llama-1m', { timeout: 120_000 });
   await expect(page.getByTestId('data-preview')).toBeVisible({ timeout: 120_000 });
   const targets = page.getByTestId('training-settings').locator('fieldset.targets');
@@ -118,12 +124,55 @@ test('a crashed engine worker: the page keeps what it shows, "Restart engine" br
   await expect(state).toContainText('Done');
   await keepScreenshot(page, testInfo, 'reliability-worker-crashed', { fullPage: false });
 
-  await notice.getByRole('button', { name: 'Restart engine' }).click();
+  await notice.getByRole('button', { name: 'Restart engine', exact: true }).click();
   await expect(page.getByTestId('engine-notice-outcome')).toContainText('The engine was restarted and its model and data reloaded', { timeout: 120_000 });
   await expect(page.getByTestId('chart-loss')).toHaveAttribute('data-points', 'lora:3,pissa:3');
   await page.getByRole('button', { name: /^Start again \(2 methods\)/ }).click();
   await expect(state).toContainText('Done', { timeout: 120_000 });
   await expect(page.getByTestId('results-table').locator('tbody tr')).toHaveCount(2);
+  expect((await poolStats(page))?.device).toBe(1);
+  expect(errors).toEqual([]);
+});
+
+test('a hung engine worker: the page says it stopped responding, keeps the curves, and restarts it to resume from the last checkpoint', async ({
+  page,
+}, testInfo) => {
+  test.setTimeout(300_000);
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await openWithHooks(page, 20, 100, '&hangTimeoutMs=6000');
+  await setNumber(page, 'Checkpoint every N steps', 3);
+  await chooseMethods(page, ['LoRA']);
+  await page.getByRole('button', { name: /^Start \(1 method\)/ }).click();
+  const state = page.getByTestId('run-state');
+  await expect(state).toContainText(/Training · step ([4-9]|1[0-5])\/20/, { timeout: 120_000 });
+  const notice = page.getByTestId('engine-notice');
+  // Training for a while with a 6 s bound raised no notice: the worker answers pings mid-run.
+  await expect(notice).toHaveCount(0);
+  expect(await hangWorker(page)).toBe(true);
+  const hungAt = Date.now();
+
+  await expect(notice).toHaveAttribute('data-kind', 'hung', { timeout: 30_000 });
+  console.log(`hang noticed after ${((Date.now() - hungAt) / 1000).toFixed(1)} s (bound 6 s)`);
+  await expect(notice).toContainText('The engine stopped responding: no answer for');
+  await expect(notice).toContainText('Everything shown is kept');
+  const kept = await lossPoints(page, 'lora');
+  expect(kept).toBeGreaterThanOrEqual(4);
+  await expect(page.getByTestId('results-table').locator('tbody tr')).toHaveCount(1);
+  await expect(notice.getByRole('button', { name: 'Restart engine', exact: true })).toBeVisible();
+  const restartResume = notice.getByTestId('notice-restart-resume');
+  await expect(restartResume).toContainText('Restart engine and resume from the last checkpoint (step');
+  const from = Number(/step (\d+)/.exec((await restartResume.textContent()) ?? '')?.[1]);
+  expect(from % 3).toBe(0);
+  expect(from).toBeLessThanOrEqual(kept);
+  await notice.scrollIntoViewIfNeeded();
+  await keepScreenshot(page, testInfo, 'reliability-worker-hung', { fullPage: false });
+
+  await restartResume.click();
+  await expect(state).toContainText('Done', { timeout: 180_000 });
+  await expect(page.getByTestId('run-error')).toHaveCount(0);
+  await expect(page.getByTestId('chart-loss')).toHaveAttribute('data-points', 'lora:20');
+  await expect(notice).toHaveCount(0);
   expect((await poolStats(page))?.device).toBe(1);
   expect(errors).toEqual([]);
 });
@@ -147,7 +196,9 @@ test('a long three-method run holds the engine pool, buffers and pipelines flat 
   }
   const seconds = (Date.now() - started) / 1000;
   await expect(state).toContainText('Done');
-  const after = samples.filter((s) => s.step! >= warmup);
+  // The training loop (its validations and samples included); the end-of-run work (accuracy, the
+  // final checkpoint) happens once, after the last step.
+  const after = samples.filter((s) => s.step! >= warmup && s.step! < steps);
   expect(after.length, `samples after step ${warmup}`).toBeGreaterThanOrEqual(3);
   const baseline = after[0]!;
   const growth = (key: keyof PoolSample) => (Math.max(...after.map((s) => Number(s[key]))) - Number(baseline[key])) / Number(baseline[key]);

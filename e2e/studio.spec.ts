@@ -52,7 +52,9 @@ test('trains LoRA, PiSSA, QPiSSA and SPP on the built-in model and math data, li
   await setNumber(page, 'Steps', 3);
   await setNumber(page, 'Batch B', 2);
   await setNumber(page, 'Sequence length T', 64);
-  await setNumber(page, 'Validate every', 3);
+  await setNumber(page, 'Validate every', 2);
+  await setNumber(page, 'Max tokens', 4);
+  await page.getByTestId('sample-settings').screenshot({ path: 'test-results/screens/studio-sample-settings.png' });
   await setNumber(page, 'Validation rows', 4);
   await setNumber(page, 'Accuracy questions', 1);
   await expect(page.getByTestId('data-preview')).toContainText('Cut to T = 64');
@@ -82,7 +84,7 @@ test('trains LoRA, PiSSA, QPiSSA and SPP on the built-in model and math data, li
   await expect(loss.locator('.recharts-line')).toHaveCount(4);
   for (const m of METHODS) await expect(loss.locator('.chart-legend')).toContainText(m);
   // The frozen base model's validation loss at step 0 ("base"), and ln V on the loss charts.
-  await expect(page.getByTestId('chart-val')).toHaveAttribute('data-points', ['base', ...IDS].map((id) => `${id}:1`).join(','));
+  await expect(page.getByTestId('chart-val')).toHaveAttribute('data-points', ['base:1', ...IDS.map((id) => `${id}:2`)].join(','));
   await expect(page.getByTestId('chart-val').locator('.chart-legend')).toContainText('base (no adapter)');
   await expect(loss).toContainText('ln V =');
   await expect(page.getByTestId('chart-processed')).toHaveAttribute('data-points', IDS.map((id) => `${id}:3`).join(','));
@@ -93,9 +95,27 @@ test('trains LoRA, PiSSA, QPiSSA and SPP on the built-in model and math data, li
   await expect(loss).toHaveAttribute('data-x-axis', 'tokens');
   await expect(loss).toHaveAttribute('data-points', IDS.map((id) => `${id}:3`).join(','));
   await expect(loss.locator('.recharts-line')).toHaveCount(4);
-  await expect(page.getByTestId('chart-val')).toHaveAttribute('data-points', ['base', ...IDS].map((id) => `${id}:1`).join(','));
+  await expect(page.getByTestId('chart-val')).toHaveAttribute('data-points', ['base:1', ...IDS.map((id) => `${id}:2`)].join(','));
   await page.getByTestId('live-charts').scrollIntoViewIfNeeded();
   await keepScreenshot(page, testInfo, 'studio-curves-tokens', { fullPage: false });
+
+  // Samples under the curves, taken at validation steps 2 and 3: the prompt once, a card per method
+  // with its text at the newest step; the scrubber moves the cards to step 2.
+  const strip = page.getByTestId('samples-strip');
+  await expect(strip).toHaveAttribute('data-step', '3');
+  await expect(strip.getByTestId('sample-prompt')).toContainText('Answer:');
+  await expect(strip.locator('.sample-card')).toHaveCount(IDS.length);
+  for (const id of IDS) await expect(strip.getByTestId(`sample-${id}`).locator('.sample-text')).toHaveText(/\S/);
+  await strip.getByLabel('Step', { exact: true }).focus();
+  await page.keyboard.press('ArrowLeft');
+  await expect(strip).toHaveAttribute('data-step', '2');
+  await expect(strip.getByRole('button', { name: '2', exact: true })).toHaveAttribute('aria-pressed', 'true');
+  await strip.scrollIntoViewIfNeeded();
+  await strip.screenshot({ path: 'test-results/screens/studio-samples-1280.png' });
+  await page.setViewportSize({ width: 390, height: 800 });
+  await strip.scrollIntoViewIfNeeded();
+  await strip.screenshot({ path: 'test-results/screens/studio-samples-390.png' });
+  await page.setViewportSize({ width: 1280, height: 800 });
 
   const rows = page.getByTestId('results-table').locator('tbody tr');
   await expect(rows).toHaveCount(4);
@@ -115,6 +135,7 @@ test('trains LoRA, PiSSA, QPiSSA and SPP on the built-in model and math data, li
   await setNumber(page, 'Max new tokens', 4);
   await page.getByRole('button', { name: /Generate from the base model and 4 trained methods/ }).click();
   for (const key of ['base', ...IDS]) await expect(page.getByTestId(`generation-${key}`)).toContainText(/\d+ tokens in/, { timeout: 60_000 });
+  await page.getByTestId('generate-panel').screenshot({ path: 'test-results/screens/studio-generate.png' });
   await page.evaluate(() => window.scrollTo(0, 0));
   await keepScreenshot(page, testInfo, 'studio-results-viewport', { fullPage: false });
 

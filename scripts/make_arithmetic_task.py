@@ -206,8 +206,61 @@ def generate(seed: int, n: int, exclude: set[str], fits) -> tuple[list[dict], li
 # Measured on the files this script writes, with the engine's CLI (the study reports the base
 # model's row before training) and scripts/measure_task_baselines.py; copied here by hand so the
 # card keeps them. Re-measure when the data or the model changes.
-STUDY = "npm run study -- --datasets arithmetic,verses --seeds 1 --steps 150 --schedule constant --warmup-ratio 0 --eval-every 25 --eval-rows 24 --accuracy-items 100 --quant-iterations 0"
-BASELINE = f"""TBD
+BASE_COMMAND = ("npm run study -- --datasets arithmetic --methods lora --steps 1 --seeds 1 --quant-iterations 0 "
+                "--out /tmp/base.md --json /tmp/base.json")
+BASELINE = f"""The built-in model before any fine-tuning: the `base` row that `npm run study` computes before it trains
+(measured with `{BASE_COMMAND}`; the study needs a method and at least one step, but its `base` row is
+computed first, from the frozen model; every learnability run below repeats it and got the same numbers).
+
+- Validation loss **8.806** nats per completion token (all 200 validation rows, 3906 tokens; the engine gives
+  8.8055, the float32 reference forward of `scripts/measure_task_baselines.py` 8.806). By part
+  (`/usr/bin/python3 scripts/measure_task_baselines.py public/datasets/arithmetic`): the worked answer
+  before ` ####` 5.33, the ` ####` marker 17.81, the answer word after it 5.39, `<|eos|>` 10.65;
+  everything but the marker 5.71 (uniform: ln 1024 = 6.93).
+- Exact match **0/100** on the first 100 validation rows (greedy, at most 48 new tokens), and no generation
+  has a `####` at all: the model goes on in KJV prose (` and he said, It is not the man that is in the
+  kingdom of God.`).
+"""
+RUNS = ("npm run study -- --datasets arithmetic --methods full,pissa --steps 100 --seeds 1 --lr 2e-3 --full-lr 1e-3 "
+        "--eval-every 25 --eval-rows 24 --quant-iterations 0 --out /tmp/x.md --json /tmp/x.json",
+        "npm run study -- --datasets arithmetic --methods pissa,lora --steps 100 --seeds 1 --lr 5e-3 "
+        "--eval-every 25 --eval-rows 24 --quant-iterations 0 --out /tmp/x.md --json /tmp/x.json")
+LEARNABILITY = f"""Every try so far, with `npm run study` on a machine shared with other jobs (2 CPU cores, SwiftShader).
+Each run trains its methods on identical batches (batch 8 × 72 tokens, seed 1, 100 steps = 0.4 epoch),
+cosine schedule with 3 warm-up steps, clip 1, no weight decay; the low-rank methods at rank 8 = alpha
+on the 7 projections of the 4 layers. Accuracy is exact match on the first 100 validation rows (greedy).
+
+| run | method | lr | validation loss (24 rows) at 0 / 25 / 50 / 75 / 100 | final validation loss (200 rows) | exact match | with a `####` |
+|---|---|---:|---|---:|---:|---:|
+| – | base | – | 8.679 | 8.806 | 0 | 0 |
+| 1 | full | 1e-3 | 8.679 / 0.814 / 0.638 / 0.467 / 0.420 | 0.400 | **16** | 100 |
+| 1 | PiSSA | 2e-3 | 8.679 / 2.035 / 1.772 / 1.671 / 1.641 | 1.634 | **11** | 100 |
+| 2 | PiSSA | 5e-3 | 8.679 / 1.897 / 1.629 / 1.487 / 1.441 | 1.435 | **13** | 100 |
+| 2 | LoRA | 5e-3 | 8.679 / 2.091 / 1.713 / 1.605 / 1.577 | 1.570 | **12** | 100 |
+
+- Run 1: `{RUNS[0]}`; 39.5 minutes of wall time, load average 19 at the start (the 100 steps
+  of both methods took 35 minutes, 21 s a step; the rest is the base row, validation and generation).
+- Run 2: `{RUNS[1]}`; 15.4 minutes of wall time, load average 4.0 at the start (the 100 steps of
+  both methods took 12 minutes, 7 s a step).
+- Before run 1, the same run with `--steps 200` was stopped at step 5: at that load it would have taken
+  80 minutes.
+
+What the generations show (run 1): both methods learned the format (every generation has a worked answer
+and a `####`). Full fine-tuning copies its last step's result after `####` in 88 of 100 answers and
+reads both operands of the first step right in 29 of 100, but only 58 of its 163 worked steps are true
+sums or differences ("one and one are eight"): it has learned the form, the number words and some of
+the facts, and its 16 % is two standard errors above the 10 % of a constant answer. PiSSA at 2e-3 mostly answers "two" (69 of
+100): its 11 % is a constant answer's score, not yet arithmetic. In run 2, PiSSA at 5e-3 spreads its
+answers ("one" 29, then "eight", "six", "three" 15 each), copies its last step's result in 74, reads the
+first operands right in 15 and gets 39 of 164 steps right; LoRA at 5e-3 answers "two" or "one" in 71 of
+100 and gets 20 of 164 steps right. With one seed and 100 rows, a few answers either way is noise (the
+binomial standard error at 10 % is 3 answers).
+
+Recommendation for the study: the task is learnable in the study's budget for full fine-tuning at 1e-3
+(16 % after 100 steps, the validation loss still falling); for the low-rank methods 5e-3 rather than
+2e-3 (PiSSA's final validation loss 1.435 against 1.634), where after 100 steps they are only at the edge
+of a constant answer's 10 %. No method has converged after 100 steps (0.4 epoch): give the study 200
+steps or more; whether the adapters then clearly beat a constant answer is not measured yet.
 """
 
 
@@ -335,6 +388,9 @@ completion ` {{answer}}` followed by `<|eos|>` (with `<|bos|>` first); the loss 
 ## Baseline
 
 {baseline}
+## Learnability
+
+{LEARNABILITY}
 ## How it was made
 
 - Deterministic: Python's `random.Random`, seed {SEED} for train and {SEED + 1} for validation; duplicate

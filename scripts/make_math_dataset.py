@@ -235,6 +235,19 @@ def generate(seed: int, n: int, exclude: set[str]) -> tuple[list[dict], collecti
     return rows, kinds
 
 
+# The built-in model's score before fine-tuning, measured with the engine (the `base` row that
+# `npm run study` computes from the frozen model before it trains); copied here by hand so the card keeps
+# it. Re-measure when the data or the model changes.
+BASELINE = """The built-in model (`kjv-llama-1m`) before any fine-tuning: validation loss **17.072** nats per
+completion token (all 200 validation rows) and exact match **0/100** on the first 100 validation rows
+(greedy), which `npm run study` scores. No generation has a `####` line: the model writes KJV prose,
+and the digits, which never occur in its corpus, start far above a uniform guess (ln 1024 = 6.93).
+Measured as the `base model:` line that
+`npm run study -- --datasets math,words,arithmetic,verses --methods lora --steps 1 --seeds 1 --quant-iterations 0 --out /tmp/base.md --json /tmp/base.json`
+logs for this set (the study computes it from the frozen model before it trains).
+"""
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=OUT)
@@ -327,6 +340,9 @@ prompt `Question: {{question}}\\nAnswer:` and completion ` {{answer}}` followed 
 `<|bos|>` first). To score, generate greedily after the prompt until `<|eos|>` (or a newline after
 the `####` line) and compare final numbers.
 
+## Baseline
+
+{BASELINE}
 ## How it was made
 
 - Deterministic: Python's `random.Random`, seed {SEED} for train and {SEED + 1} for validation;

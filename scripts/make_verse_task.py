@@ -119,8 +119,39 @@ def heldout_sample(heldout_verses) -> list[tuple[str, str]]:
 # Measured on the files this script writes, with the engine's CLI (the study reports the base
 # model's row before training) and scripts/measure_task_baselines.py; copied here by hand so the
 # card keeps them. Re-measure when the data or the model changes.
-STUDY = "npm run study -- --datasets arithmetic,verses --seeds 1 --steps 150 --schedule constant --warmup-ratio 0 --eval-every 25 --eval-rows 24 --accuracy-items 100 --quant-iterations 0"
-BASELINE = f"""TBD
+RUN_COMMAND = ("npm run study -- --datasets verses --methods full,pissa --steps 40 --seeds 1 --lr 2e-3 --full-lr 1e-3 "
+               "--eval-every 20 --eval-rows 24 --quant-iterations 0 --out /tmp/x.md --json /tmp/x.json")
+BASELINE = f"""The built-in model before any fine-tuning: the `base` row that `npm run study` computes from the frozen
+model before it trains (here from `{RUN_COMMAND}`, the learnability run below).
+
+- Validation loss **13.909** nats per completion token (all 200 validation rows, 1602 tokens; the engine gives
+  13.9086, the float32 reference forward of `scripts/measure_task_baselines.py` 13.909). By part
+  (`/usr/bin/python3 scripts/measure_task_baselines.py public/datasets/verses --next-word`): the ` ####`
+  marker 18.45 (5 of the ~8 completion tokens), the answer word after it 5.24, `<|eos|>` 8.62; everything
+  but the marker 6.37.
+- Exact match **0/100** on the first 100 validation rows (greedy): no generation has a `####`; 62 are
+  empty (the model ends its answer at once), the rest go on in KJV prose.
+- What the model knows before it learns the format: its greedy next word after the bare verse text (no
+  `Question:`, no `####`), as in pretraining, is the answer for 40/200 validation rows (20.0 %; same
+  script): what a method would score by learning the format alone.
+"""
+LEARNABILITY = f"""One check, short, on a machine shared with other jobs (2 CPU cores, SwiftShader; load average 4.4 at
+the start): `{RUN_COMMAND}` (both methods trained on identical batches, cosine schedule with 1 warm-up
+step, clip 1, no weight decay, batch 8 × 64 tokens; PiSSA rank 8 = alpha on the 7 projections of the 4
+layers), 6.2 minutes of wall time.
+
+| method | lr | steps | validation loss (24 rows) at 0 / 20 / 40 | final validation loss (200 rows) | exact match (100) | with a `####` |
+|---|---:|---:|---|---:|---:|---:|
+| base | – | 0 | 14.775 | 13.909 | 0 | 0 |
+| full | 1e-3 | 40 | 14.775 / 1.497 / 1.109 | 1.199 | 0 | 100 |
+| PiSSA | 2e-3 | 40 | 14.775 / 4.117 / 3.833 | 3.803 | 0 | 96 |
+
+Both learn the ` #### word` format within 40 steps (the loss drop is mostly the marker and `<|eos|>`), but
+after 40 steps both answer a few words whatever the verse (full: "Israel" 35 times, "cloth" 32; PiSSA:
+"you" 29, "question" 12): they have not yet connected the question format to the next-word knowledge the
+base model shows on the bare text (20 %). So the base accuracy in the study's format is 0 (not the 20 %
+of the bare text), and 40 steps do not lift it; longer runs (the arithmetic task's 100 steps, the study's
+200) have not been tried on this task yet.
 """
 
 
@@ -234,6 +265,9 @@ completion ` {{answer}}` followed by `<|eos|>` (with `<|bos|>` first); the loss 
 {baseline}- Always answering the most common validation answer ("{top_word}") would score {top_n}/{len(val)}
   ({100 * top_n / len(val):.1f} %).
 
+## Learnability
+
+{LEARNABILITY}
 ## How it was made
 
 - Corpus: the King James Version from Debian's `bible-kjv-text` {stats['version']}, read with `bible -f

@@ -85,6 +85,13 @@ export interface CreateContext {
   /** The first `count` training batches of the run (the method asks for what calibrationBatches says). */
   readonly calibration?: (count: number) => readonly CalibrationBatch[];
   readonly onProgress?: (progress: InitProgress) => void;
+  /**
+   * Called once layer `name` is initialised (its work submitted) as `layer`: from then on the
+   * method never reads the shared W of that slot, so the host may free it (train/baseRelease.ts
+   * releaseEachLayer). `measure`, from a method that keeps a quantization error to measure, measures
+   * that layer's now, while W is still there.
+   */
+  readonly onLayerReady?: (name: string, layer: AdaptedLayer, measure?: (rt: Runtime) => Promise<void>) => Promise<void>;
 }
 
 export interface TrainableTensor {
@@ -141,6 +148,8 @@ export interface LayerQuantError {
 export interface QuantMeasureOptions {
   /** Layers to measure in this call at most (default: every pending one). */
   readonly maxLayers?: number;
+  /** Only these layers, when still pending (the ones whose shared W is about to be released). */
+  readonly layers?: readonly string[];
   /** Each layer's errors (all its iterations) as soon as they are measured; `measured` of `total` layers. */
   readonly onLayer?: (layer: LayerQuantError, measured: number, total: number) => void;
 }

@@ -5,6 +5,8 @@
 // file system is atomic): a crash or Ctrl-C during a write leaves a `.tmp-…` folder, never a
 // half-written checkpoint that --resume would pick. The two newest checkpoints are kept, so a
 // damaged newest one still leaves one to go back to. --resume reads the newest (highest step).
+// Temporary folders a crashed or killed writer left are removed at the next save or resume
+// (removeStaleTemporaries): only names this file makes, only of processes no longer running.
 
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -117,6 +119,51 @@ async function checkpointFolders(dir: string): Promise<{ name: string; step: num
     .sort((a, b) => b.step - a.step);
 }
 
+/** `.tmp-step-NNNNNNNN-PID-MS`, and `….old` for the checkpoint of the same step it replaces. */
+const TEMPORARY = /^\.tmp-(step-\d+)-(\d+)-\d+(\.old)?$/;
+
+function processRunning(pid: number): boolean {
+  if (pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the temporary folders of writes that never finished (a crash, a kill) from `dir`; a
+ * `.old` folder whose checkpoint is missing (the writer died between its two renames) is a whole
+ * checkpoint and is put back instead. Folders of a writer still running, and every other name, are
+ * left alone. Returns the names removed or restored.
+ */
+export async function removeStaleTemporaries(dir: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
+  const present = new Set(names);
+  const handled: string[] = [];
+  for (const name of names) {
+    const match = TEMPORARY.exec(name);
+    if (!match || processRunning(Number(match[2]))) continue;
+    const step = match[1]!;
+    try {
+      if (match[3] && !present.has(step) && checkpointStep(step) !== undefined) {
+        await rename(join(dir, name), join(dir, step));
+        present.add(step);
+      } else await rm(join(dir, name), { recursive: true, force: true });
+      handled.push(name);
+    } catch {
+      /* another process got there first, or it is not ours to remove: leave it */
+    }
+  }
+  return handled;
+}
+
 /**
  * Writes a captured checkpoint as DIR/step-NNNNNNNN atomically (see the header), replacing one of
  * the same step, and removes all but the newest KEEP_CHECKPOINTS. Returns the folder's path.
@@ -130,6 +177,7 @@ export async function writeCheckpointDir(dir: string, captured: CapturedCheckpoi
   let hadOld = false;
   try {
     await mkdir(dir, { recursive: true });
+    await removeStaleTemporaries(dir);
     await mkdir(temporary);
     await writeFileSynced(join(temporary, TENSORS_FILE), files.tensors);
     await writeFileSynced(join(temporary, MANIFEST_FILE), [files.manifest]);
@@ -173,6 +221,7 @@ export function isResumeRefusal(error: unknown): boolean {
 
 /** The newest checkpoint in `dir`, read and validated (io/checkpointFile.ts), and its folder. */
 export async function readNewestCheckpoint(dir: string): Promise<{ checkpoint: Checkpoint; where: string }> {
+  await removeStaleTemporaries(dir);
   const folders = await checkpointFolders(dir);
   if (folders.length === 0) {
     let exists = false;

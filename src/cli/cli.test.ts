@@ -145,6 +145,7 @@ describe('cli commands in-process', () => {
     const help = await cli(['help', 'train']);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('--eval-every K');
+    expect(help.stdout).toContain('--packing');
     const unknown = await cli(['trian']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("unknown command 'trian'");
@@ -271,6 +272,26 @@ describe('cli commands in-process', () => {
     expect(run.config.checkpointing).toBe(false);
     expect(Math.abs(run.config.plannedGpuBytes / run.config.peakGpuBytes - 1)).toBeLessThan(0.15);
     expect(stderr).toMatch(/GPU pool peak [\d.]+ KiB \(planned [\d.]+ KiB\)/);
+  });
+
+  it('train --packing puts several whole examples in a row: more trained tokens per step, and says what padding it saves', async () => {
+    const train = async (packing: boolean) => {
+      const out = join(tmp, packing ? 'packed.json' : 'plain.json');
+      const argv = ['train', modelDir, '--data', dataFile, '--method', full.id, '--steps', '1', '--batch', '2', '--seq-len', '64', '--validation', '0'];
+      const r = await cli([...argv, ...(packing ? ['--packing'] : []), '--json', out]);
+      expect(r.code).toBe(0);
+      return { stderr: r.stderr, run: JSON.parse(await readFile(out, 'utf8')) as TrainResult };
+    };
+    const plain = await train(false);
+    const packed = await train(true);
+    expect(packed.stderr).toMatch(
+      /note: packing padding [\d.]+ % unpacked → [\d.]+ % packed \(\d+ padding tokens saved per epoch, 12 → \d rows of 64\); packed examples attend/,
+    );
+    expect(plain.stderr).not.toContain('note: packing');
+    expect(packed.run.config.packing).toBe(true);
+    expect(plain.run.config.packing).toBe(false);
+    expect(packed.run.steps[0]!.tokens).toBeGreaterThan(plain.run.steps[0]!.tokens);
+    expect((await cli(['help', 'compare'])).stdout).toContain('--packing');
   });
 
   it('train and compare refuse a run over --memory-budget before allocating it, naming the figure and what would fit', async () => {

@@ -815,6 +815,8 @@ function runSeed(): RunRecord {
     ready: { adapter: { trainableParams: 1024, bytes: 16384, initMs: 3 }, residual: { trainableParams: 1024, bytes: 20480, initMs: 40 } },
     halted: {},
     accuracy: { adapter: 0.25, residual: 0.5 },
+    diverging: { adapter: 21 },
+    nonFinite: { residual: { step: 30, source: 'gradient', layer: 'model.layers.0.self_attn.q_proj', tensor: 'lora_B' } },
   };
 }
 

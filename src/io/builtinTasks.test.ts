@@ -47,6 +47,15 @@ describe('built-in data sets', () => {
       for (const file of ['train.jsonl', 'validation.jsonl']) expect(statSync(join(DATASETS, id, file)).size).toBeLessThan(MAX_FILE_BYTES);
     });
 
+    it("states the base model's measured loss and accuracy in its card's Baseline section", () => {
+      const card = readFileSync(join(DATASETS, id, 'README.md'), 'utf8');
+      const section = /^## Baseline\n([\s\S]*?)(?=^## )/m.exec(card)?.[1] ?? '';
+      expect(section).not.toMatch(/TBD/);
+      expect(section).toMatch(/validation loss \*\*\d+\.\d+\*\*/i);
+      expect(section).toMatch(/\*\*\d+\/\d+\*\*/);
+      expect(section).toContain('npm run study');
+    });
+
     it('parses every row with the studio reader, none skipped and none cut', () => {
       for (const { raw, prepared } of [train, validation]) {
         expect(prepared.skipped).toEqual([]);

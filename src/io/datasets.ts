@@ -17,9 +17,10 @@
 // prepended when the tokenizer adds one, and EOS is appended so the model learns to stop. Chat rows are rendered with the model's chat template (which places its own special
 // tokens); the loss counts each assistant turn's tokens including its end-of-turn marker.
 //
-// Packing places whole examples one after another in a row of T tokens (an example never spans
-// two rows); attention is causal over the whole row, so a packed example can see the ones before
-// it in its row (plain concatenation, as most packing trainers do). Targets never cross examples.
+// Packing places whole examples first-fit in a row of T tokens (an example never spans two rows);
+// attention is causal over the whole row and positions run on across it, so a packed example can
+// see the ones before it in its row (plain concatenation, as Hugging Face TRL's classic packing
+// does). Targets never cross examples: an example's last token (its EOS) predicts nothing.
 
 import { parseCsv, guessDelimiter } from './csv';
 import { chatSegments, noChatTemplateError, type ChatMessage, type ChatSegment, type ChatTemplate } from './chatTemplate';
@@ -620,28 +621,37 @@ export function splitTrainValidation<T>(examples: readonly T[], validationFracti
 export type PackedRow = readonly number[];
 
 /**
- * Rows of at most T tokens: one example per row, or (packing) whole examples placed greedily in
- * order while they fit. Examples longer than T take a row alone and are cut to T.
+ * Rows of at most T tokens: one example per row, or (packing) whole examples placed first-fit in
+ * data order: each example goes into the first row, in creation order, that still has room for it,
+ * else starts a new row. An example is never split; one longer than T takes a row alone, cut to T.
+ * Rows come in the order they were started, so the packing is a pure function of the examples.
+ * The first row with room is found in a max-tree of the rows' free space: O(n log n) for n examples.
  */
 export function packBatches(examples: readonly Sequence[], seqLen: number, packing: boolean): PackedRow[] {
+  if (!packing) return examples.map((_, i) => [i]);
+  let leaves = 1;
+  while (leaves < examples.length) leaves *= 2;
+  // free[leaves + r] = room left in row r (−1: not started); free[node] = max of its two children.
+  const free = new Int32Array(2 * leaves).fill(-1);
+  const setFree = (row: number, room: number) => {
+    let node = leaves + row;
+    free[node] = room;
+    for (node >>= 1; node >= 1; node >>= 1) free[node] = Math.max(free[2 * node]!, free[2 * node + 1]!);
+  };
   const rows: number[][] = [];
-  let current: number[] = [];
-  let used = 0;
   examples.forEach((e, i) => {
     const length = Math.min(e.ids.length, seqLen);
-    if (!packing) {
+    if (free[1]! < length) {
       rows.push([i]);
+      setFree(rows.length - 1, seqLen - length);
       return;
     }
-    if (current.length > 0 && used + length > seqLen) {
-      rows.push(current);
-      current = [];
-      used = 0;
-    }
-    current.push(i);
-    used += length;
+    let node = 1;
+    while (node < leaves) node = free[2 * node]! >= length ? 2 * node : 2 * node + 1;
+    const row = node - leaves;
+    rows[row]!.push(i);
+    setFree(row, free[node]! - length);
   });
-  if (current.length > 0) rows.push(current);
   return rows;
 }
 

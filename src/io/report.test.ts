@@ -134,7 +134,8 @@ describe('run settings and diffs', () => {
       'Data.hash=bbbbbbbbbbbb',
       'Data.split=9 train / 1 validation rows',
     ]);
-    expect(rows.filter((r) => r.section === 'Training').map((r) => r.key)).toEqual(['targets', 'lr', 'steps', 'seed']);
+    // A run saved before the seeds setting reads as one seed.
+    expect(rows.filter((r) => r.section === 'Training').map((r) => r.key)).toEqual(['targets', 'lr', 'steps', 'seed', 'seeds']);
     expect(rows.find((r) => r.key === 'targets')?.value).toBe('all');
     expect(rows.find((r) => r.section === 'LoRA' && r.key === 'rank')?.value).toBe('8');
     expect(rows.find((r) => r.section === 'SPP <x>')?.value).toBe('(none)');
@@ -178,5 +179,29 @@ describe('run settings and diffs', () => {
     expect(() => parseRunRecord({ ...base, modelInfo: { name: 'm', layers: '2', hidden: 8, vocab: 10 } })).toThrow('"modelInfo" "layers" must be a number');
     expect(() => parseRunRecord({ ...base, quant: { points: [{}], layers: [] } })).toThrow('"quant" "points" item 1 "method" must be a string');
     expect(() => parseRunRecord({ ...base, notes: 5 })).toThrow('"notes" must be a string');
+  });
+
+  it('keeps forgetting per method: saved, read back, in the report; older records without it still open', () => {
+    const forgetting = { name: 'kjv/heldout.txt', tokens: 4096, baseLoss: 3.25, loss: { adapter: 3.375, pruned: 3.1875 } };
+    const back = parseRunRecord(structuredClone({ ...run, series: { adapter: run.series.adapter }, halted: {}, forgetting }));
+    expect(back.forgetting).toEqual(forgetting);
+    expect(parseRunRecord(structuredClone({ ...run, series: { adapter: run.series.adapter }, halted: {} })).forgetting).toBeUndefined();
+    expect(() => parseRunRecord({ ...run, forgetting: { ...forgetting, loss: { adapter: 'x' } } })).toThrow('"forgetting" "loss.adapter" must be a number');
+    const html = htmlReport({ ...run, forgetting }, []);
+    expect(html).toContain('<th scope="col">Forgetting</th>');
+    expect(html).toContain('+0.1250');
+    expect(html).toContain('−0.0625');
+    expect(html).toContain('loss on kjv/heldout.txt (4.1 k tokens');
+    expect(htmlReport(run, [])).not.toContain('Forgetting');
+  });
+
+  it('gives trained and processed tokens per second, processed from batch × T', () => {
+    const rows = summaryRows({ ...run, params: { ...run.params, batch: 4, seqLen: 16 } });
+    // 2 steps of 4 × 16 positions in 100 ms; 200 trained tokens in the same 100 ms.
+    expect(rows[0]).toMatchObject({ tokensPerS: 2000, processedPerS: 1280 });
+    expect(summaryRows(run)[0]!.processedPerS).toBeNaN();
+    const html = htmlReport({ ...run, params: { ...run.params, batch: 4, seqLen: 16 } }, []);
+    expect(html).toContain('<th scope="col">Trained tokens/s</th><th scope="col">Processed tokens/s</th>');
+    expect(html).toContain('<td class="num">2000</td><td class="num">1280</td>');
   });
 });

@@ -6,9 +6,11 @@
 // Charts keep the pixel size they had on the page (one SVG unit = one CSS pixel, shrunk only to
 // fit a narrow window), so every chart's text has the same size: none is blown up or thumbnailed.
 
-import { summaryRows, type MethodSummaryRow, type RunRecord } from './runRecord';
+import { summaryRows, type MethodSummaryRow, type RunForgetting, type RunRecord, type RunSample, type RunSamples } from './runRecord';
+import { lastSamples } from './runSamples';
 import { describeData, describeModel } from './runIdentity';
 import { diffRuns, settingsRows, settingText, type SettingRow } from './runSettings';
+import { aggregateSeeds, completeSeeds, formatSpread, type Spread } from './seedStats';
 
 export interface ReportChart {
   readonly title: string;
@@ -59,8 +61,29 @@ const COLUMNS: readonly [string, (r: MethodSummaryRow) => string][] = [
   ['Memory', (r) => bytes(r.bytes)],
   ['Init', (r) => ms(r.initMs)],
   ['Train time', (r) => ms(r.trainMs)],
-  ['Tokens/s', (r) => (Number.isFinite(r.tokensPerS) ? r.tokensPerS.toFixed(0) : '—')],
+  ['Trained tokens/s', (r) => (Number.isFinite(r.tokensPerS) ? r.tokensPerS.toFixed(0) : '—')],
+  ['Processed tokens/s', (r) => (Number.isFinite(r.processedPerS) ? r.processedPerS.toFixed(0) : '—')],
 ];
+
+/** Forgetting per method: loss on the held-out text after training minus the base's, signed (nats per token). */
+function forgettingColumn(f: RunForgetting): [string, (r: MethodSummaryRow) => string] {
+  return [
+    'Forgetting',
+    (r) => {
+      const loss = f.loss[r.id];
+      if (loss === undefined || !Number.isFinite(loss)) return '—';
+      const d = loss - f.baseLoss;
+      return `${d >= 0 ? '+' : '−'}${Math.abs(d).toFixed(4)}`;
+    },
+  ];
+}
+
+function forgettingNote(f: RunForgetting): string {
+  return (
+    `Forgetting: loss on ${f.name} (${count(f.tokens)} tokens of the base model's own pretraining text) after training minus the base model's ` +
+    `${f.baseLoss.toFixed(4)}; positive = the method forgot some of it, negative = it also improved there.`
+  );
+}
 
 /** A generation sample: who wrote it, from which prompt. */
 export interface ReportSample {
@@ -113,7 +136,93 @@ function samplesSection(samples: readonly ReportSample[]): string {
   ].join('\n');
 }
 
+const PROMPT_SOURCES: Readonly<Record<RunSamples['source'], string>> = {
+  validation: "the first validation row's prompt",
+  training: "the first training row's prompt (the data left no validation rows)",
+  custom: 'typed in the run settings',
+};
+
+const SAMPLE_ENDS: Readonly<Record<RunSample['end'], string>> = { eos: 'ended at EOS', stop: 'ended at the stop string', length: 'reached the token limit' };
+
+/** The run's own samples (taken at its validation steps): the prompt once, then each method's newest sample; then any generated after the run. */
+function runSamplesSection(run: RunRecord, generated: readonly ReportSample[]): string {
+  const ids = run.methods.map((m) => m.id);
+  const taken = run.samples ? lastSamples(run.samples.byMethod, ids) : [];
+  if (!run.samples || taken.length === 0) return samplesSection(generated);
+  const labels = new Map(run.methods.map((m) => [m.id, m.label]));
+  const last = Math.max(...taken.map((t) => t.sample.step));
+  const parts = [
+    `<p class="meta">Each method's continuation at the last validation step (${last}), from ${escapeHtml(PROMPT_SOURCES[run.samples.source])}:</p>`,
+    `<pre>${escapeHtml(run.samples.prompt)}</pre>`,
+    ...taken.map(({ method, sample }) => {
+      const at = sample.step === last ? '' : `, at step ${sample.step} (its last sample)`;
+      const meta = `${sample.tokens} tokens, ${SAMPLE_ENDS[sample.end]}${at}`;
+      return `<h3>${escapeHtml(labels.get(method) ?? method)} <span class="meta">${escapeHtml(meta)}</span></h3>\n<pre>${escapeHtml(sample.text)}</pre>`;
+    }),
+  ];
+  if (generated.length > 0) parts.push('<h3>Generated after the run</h3>', samplesSection(generated));
+  return parts.join('\n');
+}
+
 /** The report as one HTML document. */
+/** Diverging flags and non-finite stops (train/health.ts) as the record keeps them; '' when there are none. */
+function healthSection(run: RunRecord): string {
+  const label = (id: string) => escapeHtml(run.methods.find((m) => m.id === id)?.label ?? id);
+  const diverging = Object.entries(run.diverging ?? {});
+  const stops = Object.entries(run.nonFinite ?? {});
+  const parts: string[] = [];
+  if (diverging.length > 0) {
+    const list = diverging.map(([id, step]) => `${label(id)} from step ${step}`).join('; ');
+    parts.push(`<p data-report="diverging"><strong>Diverging loss</strong> (flagged, training went on): ${list}</p>`);
+  }
+  if (stops.length > 0) {
+    const row = ([id, s]: [string, NonNullable<RunRecord['nonFinite']>[string]]) =>
+      `<tr><td>${label(id)}</td><td>${s.step}</td><td>${escapeHtml(s.source)}</td><td>${escapeHtml(s.layer || '(the loss)')}</td><td>${escapeHtml(s.tensor)}</td></tr>`;
+    parts.push(
+      `<table data-report="non-finite"><caption>Stopped by a non-finite value</caption><thead><tr><th>Method</th><th>Step</th><th>Found in</th><th>Layer</th><th>Tensor</th></tr></thead><tbody>${stops.map(row).join('')}</tbody></table>`,
+    );
+  }
+  return parts.join('\n');
+}
+
+/** A run with several seeds: per method, mean ± sd (n − 1) over the seeds that ran all their steps, and n. */
+function seedsSection(run: RunRecord): string {
+  const complete = completeSeeds(run.seeds);
+  if (!run.seeds || run.seeds.length < 2 || complete.length === 0) return '';
+  const aggregates = aggregateSeeds(run.methods, complete, run.params);
+  const pct = (v: number) => (Number.isFinite(v) ? `${(v * 100).toFixed(1)} %` : '—');
+  const rate = (v: number) => (Number.isFinite(v) ? v.toFixed(0) : '—');
+  const signed = (v: number) => (Number.isFinite(v) ? v.toFixed(4) : '—');
+  const columns: readonly [string, (a: (typeof aggregates)[number]) => Spread, (v: number) => string][] = [
+    ['Final val loss', (a) => a.stats.finalVal, (v) => fmt(v)],
+    ['Best val loss', (a) => a.stats.bestVal, (v) => fmt(v)],
+    ['Final train loss', (a) => a.stats.finalLoss, (v) => fmt(v)],
+    ['Accuracy', (a) => a.stats.accuracy, pct],
+    ['Train time', (a) => a.stats.trainMs, ms],
+    ['Trained tokens/s', (a) => a.stats.tokensPerS, rate],
+    ['Forgetting', (a) => a.forgetting, signed],
+  ];
+  const seeds = complete.map((s) => s.seed).join(', ');
+  const stopped = run.seeds.filter((s) => s.stopped).map((s) => s.seed);
+  return `<h2>Over ${complete.length} seeds</h2>
+<table>
+<thead><tr><th scope="col">Method</th><th scope="col">n</th>${columns.map(([h]) => `<th scope="col">${h}</th>`).join('')}</tr></thead>
+<tbody>
+${aggregates
+  .map(
+    (a) =>
+      `<tr><td>${escapeHtml(a.label)}</td><td class="num">${a.perSeed.filter((p) => p.row && p.row.steps > 0).length}</td>${columns
+        .map(([, pick, f]) => `<td class="num">${escapeHtml(formatSpread(pick(a), f))}</td>`)
+        .join('')}</tr>`,
+  )
+  .join('\n')}
+</tbody>
+</table>
+<p class="meta">Mean ± sample standard deviation (n − 1) over seeds ${escapeHtml(seeds)}; the table above is the last seed's.${
+    stopped.length ? ` Stopped before their last step, so not counted: seed ${stopped.join(', ')}.` : ''
+  }</p>`;
+}
+
 export function htmlReport(run: RunRecord, charts: readonly ReportChart[], generatedAt: Date = new Date(), extras: ReportExtras = {}): string {
   const rows = summaryRows(run);
   const halted = rows.filter((r) => r.halted);
@@ -125,6 +234,7 @@ export function htmlReport(run: RunRecord, charts: readonly ReportChart[], gener
     return `<figure aria-label="${escapeHtml(c.title)}"${w ? ` style="width: ${w}px"` : ''}>${c.svg}</figure>`;
   };
   const samples = extras.samples ?? [];
+  const columns = run.forgetting ? [...COLUMNS, forgettingColumn(run.forgetting)] : COLUMNS;
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -158,20 +268,23 @@ ${run.notes ? `<p class="notes">${escapeHtml(run.notes)}</p>` : ''}
 
 <h2>Results</h2>
 <table>
-<thead><tr>${COLUMNS.map(([h]) => `<th scope="col">${h}</th>`).join('')}</tr></thead>
+<thead><tr>${columns.map(([h]) => `<th scope="col">${h}</th>`).join('')}</tr></thead>
 <tbody>
-${rows.map((r) => `<tr>${COLUMNS.map(([, f], i) => `<td${i === 0 ? '' : ' class="num"'}>${f(r)}</td>`).join('')}</tr>`).join('\n')}
+${rows.map((r) => `<tr>${columns.map(([, f], i) => `<td${i === 0 ? '' : ' class="num"'}>${f(r)}</td>`).join('')}</tr>`).join('\n')}
 </tbody>
 </table>
 <p class="meta">Losses in nats per trained token. Memory: what each method holds beyond the shared base (adapter tensors, owned bases, AdamW state). All methods trained on identical batches in identical order (seed ${escapeHtml(settingText(run.params.seed))}).</p>
+${run.forgetting ? `<p class="meta">${escapeHtml(forgettingNote(run.forgetting))}</p>` : ''}
 ${halted.length ? `<p><strong>Halted:</strong> ${halted.map((r) => `${escapeHtml(r.label)}: ${escapeHtml(r.halted ?? '')}`).join('; ')}</p>` : ''}
+${seedsSection(run)}
+${healthSection(run)}
 ${run.error ? `<p><strong>Error:</strong> ${escapeHtml(run.error)}</p>` : ''}
 
 <h2>Charts</h2>
 ${charts.length ? `<div class="charts">\n${charts.map(figure).join('\n')}\n</div>` : '<p class="meta">No charts were on the page.</p>'}
 
 <h2>Samples</h2>
-${samplesSection(samples)}
+${runSamplesSection(run, samples)}
 
 <h2>Settings</h2>
 ${settingsTable(settingsRows(run))}

@@ -7,8 +7,11 @@
 //   method,step,tokens,cumulative_tokens,loss,val_loss,grad_norm,lr,ms
 // val_loss is filled on the steps where validation ran; other cells empty when unknown.
 //
-// Fields added after the first version (notes, modelInfo, dataInfo, baseVal, quant) are optional:
+// Fields added after the first version (notes, modelInfo, dataInfo, baseVal, quant, samples, forgetting) are optional:
 // records saved before them still open, and say what they lack.
+//
+// A run with several seeds keeps each seed's curves and numbers in `seeds` (the last seed's also
+// at the top level, which older readers and the live charts show).
 
 import { StudioError } from '../errors';
 import type { DataIdentity, ModelIdentity } from './runIdentity';
@@ -48,12 +51,67 @@ export interface RunQuantPoint {
   readonly nuclearError?: number;
 }
 
+/** Where a run's sample prompt came from: the first validation row, the first training row (no validation rows), or typed by the user. */
+export type SamplePromptSource = 'validation' | 'training' | 'custom';
+
+/** One method's continuation of the run's sample prompt after `step`. */
+export interface RunSample {
+  readonly step: number;
+  /** The continuation as text (special tokens and a stop string cut off). */
+  readonly text: string;
+  /** Tokens generated (a stop string's tokens included). */
+  readonly tokens: number;
+  readonly ms: number;
+  /** What ended it: the end-of-sequence token, the stop string, or the token limit. */
+  readonly end: 'eos' | 'stop' | 'length';
+}
+
+/** The samples of a run: the one prompt, and per method its samples in step order. */
+export interface RunSamples {
+  readonly prompt: string;
+  readonly source: SamplePromptSource;
+  readonly byMethod: Readonly<Record<string, readonly RunSample[]>>;
+}
+
+/** Forgetting (worker/forgetting.ts): the loss on held-out pretraining text of the base model and of each method after training. */
+export interface RunForgetting {
+  /** The text it was measured on. */
+  readonly name: string;
+  /** Predicted tokens of it. */
+  readonly tokens: number;
+  readonly baseLoss: number;
+  /** Per method id, after training; forgetting = loss − baseLoss. */
+  readonly loss: Readonly<Record<string, number>>;
+}
+
 /** An adapted projection: its role and [out, in]. */
 export interface RunLayer {
   readonly name: string;
   readonly role: string;
   readonly out: number;
   readonly in: number;
+}
+
+/** One seed of a run that repeated its comparison: what the top-level fields hold for a one-seed run. */
+export interface RunSeed {
+  readonly seed: number;
+  /** Ended before its last step (its numbers are partial: kept, not averaged). */
+  readonly stopped: boolean;
+  readonly series: Readonly<Record<string, readonly RunPoint[]>>;
+  readonly evals: Readonly<Record<string, readonly RunEval[]>>;
+  readonly ready: Readonly<Record<string, RunMethodReady>>;
+  readonly halted: Readonly<Record<string, string>>;
+  readonly accuracy?: Readonly<Record<string, number>>;
+  readonly baseVal?: number;
+  readonly forgetting?: RunForgetting;
+}
+
+/** Where a method's first non-finite value was found when it stopped (train/health.ts): step, source, projection ('' for the loss), tensor. */
+export interface RunNonFinite {
+  readonly step: number;
+  readonly source: string;
+  readonly layer: string;
+  readonly tensor: string;
 }
 
 export interface RunRecord {
@@ -88,7 +146,17 @@ export interface RunRecord {
   readonly halted: Readonly<Record<string, string>>;
   /** Exact-match accuracy per method where measured. */
   readonly accuracy?: Readonly<Record<string, number>>;
+  /** Loss on held-out pretraining text, base and per method (absent: not measured, or the record predates it). */
+  readonly forgetting?: RunForgetting;
   readonly error?: string;
+  /** Continuations of one prompt per method at each validation step (absent: samples were off, or the record predates them). */
+  readonly samples?: RunSamples;
+  /** A run with several seeds: every seed's share, in order, the last one included (absent: one seed). */
+  readonly seeds?: readonly RunSeed[];
+  /** The step each method's loss was first flagged as diverging at (absent: none was, or the record predates the flag). */
+  readonly diverging?: Readonly<Record<string, number>>;
+  /** Methods stopped by a NaN or Inf, where it was found (absent: none, or the record predates it; `halted` says it in words). */
+  readonly nonFinite?: Readonly<Record<string, RunNonFinite>>;
 }
 
 export interface MethodSummaryRow {
@@ -103,12 +171,20 @@ export interface MethodSummaryRow {
   readonly bytes: number;
   readonly initMs: number;
   readonly trainMs: number;
+  /** Trained tokens (those whose loss counts) per second of training. */
   readonly tokensPerS: number;
+  /** Processed tokens (batch × sequence length per step: padding and prompts included) per second; NaN without the run's batch and T. */
+  readonly processedPerS: number;
   readonly halted?: string;
 }
 
 /** One summary row per method, from its curves (what the results table shows). */
-export function summaryRows(run: Pick<RunRecord, 'methods' | 'series' | 'evals' | 'ready' | 'halted' | 'accuracy'>): MethodSummaryRow[] {
+export function summaryRows(
+  run: Pick<RunRecord, 'methods' | 'series' | 'evals' | 'ready' | 'halted' | 'accuracy'> & { readonly params?: RunRecord['params'] },
+): MethodSummaryRow[] {
+  const B = run.params?.batch;
+  const T = run.params?.seqLen;
+  const perStep = typeof B === 'number' && typeof T === 'number' ? B * T : Number.NaN;
   return run.methods.map(({ id, label }) => {
     const points = run.series[id] ?? [];
     const vals = run.evals[id] ?? [];
@@ -127,6 +203,7 @@ export function summaryRows(run: Pick<RunRecord, 'methods' | 'series' | 'evals' 
       initMs: run.ready[id]?.initMs ?? Number.NaN,
       trainMs,
       tokensPerS: trainMs > 0 ? (tokens * 1000) / trainMs : Number.NaN,
+      processedPerS: trainMs > 0 ? (points.length * perStep * 1000) / trainMs : Number.NaN,
       halted: run.halted[id],
     };
   });
@@ -171,6 +248,8 @@ export function runName(methods: readonly { readonly label: string }[], steps: n
 // Reading a saved record back
 
 const RUN_STATUSES: readonly RunRecord['status'][] = ['done', 'stopped', 'failed'];
+const SAMPLE_SOURCES: readonly SamplePromptSource[] = ['validation', 'training', 'custom'];
+const SAMPLE_ENDS: readonly RunSample['end'][] = ['eos', 'stop', 'length'];
 
 /** Keys a saved record's maps may not use: they name Object.prototype's members, not methods. */
 const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype', 'toString', 'valueOf', 'hasOwnProperty']);
@@ -289,6 +368,35 @@ export function parseRunRecord(value: unknown, where?: string): RunRecord {
     };
   });
   const baseVal = optional('baseVal', number);
+  const step = (v: unknown, field: string): number =>
+    typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : fail(field, `must be a whole number of steps, found ${kindOf(v)}`);
+  const diverging = value.diverging === undefined ? undefined : map('diverging', step);
+  const nonFinite =
+    value.nonFinite === undefined
+      ? undefined
+      : map('nonFinite', (v, field): RunNonFinite => {
+          const o = object(v, field);
+          return {
+            step: step(o.step, `${field} "step"`),
+            source: str(o, 'source', `${field} "source"`),
+            layer: str(o, 'layer', `${field} "layer"`),
+            tensor: str(o, 'tensor', `${field} "tensor"`),
+          };
+        });
+  const forgetting = optional('forgetting', (v, field): RunForgetting => {
+    const o = object(v, field);
+    const loss: Record<string, number> = Object.create(null) as Record<string, number>;
+    for (const [k, x] of Object.entries(object(o.loss, `${field} "loss"`))) {
+      if (RESERVED_KEYS.has(k)) fail(`${field} "loss"`, `has the key '${k}', which is not a method id`);
+      loss[k] = number(x, `${field} "loss.${clip(k)}"`);
+    }
+    return {
+      name: str(o, 'name', `${field} "name"`),
+      tokens: num(o, 'tokens', `${field} "tokens"`),
+      baseLoss: num(o, 'baseLoss', `${field} "baseLoss"`),
+      loss,
+    };
+  });
   const quant = optional('quant', (v, field) => {
     const o = object(v, field);
     const points = list(o, 'points', `${field} "points"`).map((p, i): RunQuantPoint => {
@@ -314,6 +422,30 @@ export function parseRunRecord(value: unknown, where?: string): RunRecord {
     });
     return { points, layers };
   });
+  const samples = optional('samples', (v, field): RunSamples => {
+    const o = object(v, field);
+    const source = o.source;
+    const sourceProblem = `must be one of ${SAMPLE_SOURCES.join(', ')}, found ${kindOf(source)}`;
+    if (!SAMPLE_SOURCES.includes(source as SamplePromptSource)) fail(`${field} "source"`, sourceProblem);
+    const byMethod: Record<string, readonly RunSample[]> = Object.create(null) as Record<string, readonly RunSample[]>;
+    for (const [k, list] of Object.entries(object(o.byMethod, `${field} "byMethod"`))) {
+      const at = `${field} "byMethod.${clip(k)}"`;
+      if (RESERVED_KEYS.has(k)) fail(`${field} "byMethod"`, `has the key '${k}', which is not a method id`);
+      byMethod[k] = (Array.isArray(list) ? list : fail(at, `must be a list of samples, found ${kindOf(list)}`)).map((item, i): RunSample => {
+        const q = object(item, `${at} item ${i + 1}`);
+        const end = q.end;
+        if (!SAMPLE_ENDS.includes(end as RunSample['end'])) fail(`${at} item ${i + 1} "end"`, `must be one of ${SAMPLE_ENDS.join(', ')}, found ${kindOf(end)}`);
+        return {
+          step: num(q, 'step', `${at} item ${i + 1} "step"`),
+          text: str(q, 'text', `${at} item ${i + 1} "text"`),
+          tokens: num(q, 'tokens', `${at} item ${i + 1} "tokens"`),
+          ms: num(q, 'ms', `${at} item ${i + 1} "ms"`),
+          end: end as RunSample['end'],
+        };
+      });
+    }
+    return { prompt: str(o, 'prompt', `${field} "prompt"`), source: source as SamplePromptSource, byMethod };
+  });
   return {
     id: id ?? fail('"id"', `must be a string, found ${kindOf(value.id)}`),
     name: str(value, 'name'),
@@ -329,12 +461,42 @@ export function parseRunRecord(value: unknown, where?: string): RunRecord {
     ready,
     halted,
     ...(accuracy !== undefined ? { accuracy } : {}),
+    ...(forgetting !== undefined ? { forgetting } : {}),
     ...(typeof value.error === 'string' ? { error: value.error } : {}),
     ...(notes !== undefined ? { notes } : {}),
     ...(modelInfo !== undefined ? { modelInfo } : {}),
     ...(dataInfo !== undefined ? { dataInfo } : {}),
     ...(baseVal !== undefined ? { baseVal } : {}),
     ...(quant !== undefined ? { quant } : {}),
+    ...(value.seeds !== undefined ? { seeds: list(value, 'seeds', '"seeds"').map((raw, i) => parseSeed(value, raw, i, name)) } : {}),
+    ...(samples !== undefined ? { samples } : {}),
+    ...(diverging !== undefined ? { diverging } : {}),
+    ...(nonFinite !== undefined ? { nonFinite } : {}),
+  };
+}
+
+/** One item of a record's "seeds", checked as the top-level curves are (a record made of the seed's fields, parsed). */
+function parseSeed(record: Record<string, unknown>, raw: unknown, i: number, name: string): RunSeed {
+  const fail = (problem: string): never => {
+    throw new StudioError(`${name} is damaged: "seeds" item ${i + 1} ${problem}; delete it from the saved runs (it cannot be reopened)`);
+  };
+  if (!isPlainRecord(raw)) return fail(`must be an object, found ${kindOf(raw)}`);
+  const { seed, stopped } = raw;
+  if (typeof seed !== 'number' || !Number.isSafeInteger(seed) || seed < 0) return fail(`"seed" must be a whole number of at least 0, found ${kindOf(seed)}`);
+  if (typeof stopped !== 'boolean') return fail(`"stopped" must be true or false, found ${kindOf(stopped)}`);
+  const { series, evals, ready, halted, accuracy, baseVal, forgetting } = raw;
+  const own = { series, evals, ready, halted, accuracy, baseVal, forgetting };
+  const parsed = parseRunRecord({ ...record, seeds: undefined, samples: undefined, quant: undefined, ...own }, `${name} (seed ${seed})`);
+  return {
+    seed,
+    stopped,
+    series: parsed.series,
+    evals: parsed.evals,
+    ready: parsed.ready,
+    halted: parsed.halted,
+    ...(parsed.accuracy !== undefined ? { accuracy: parsed.accuracy } : {}),
+    ...(parsed.baseVal !== undefined ? { baseVal: parsed.baseVal } : {}),
+    ...(parsed.forgetting !== undefined ? { forgetting: parsed.forgetting } : {}),
   };
 }
 

@@ -2,7 +2,7 @@
 // two runs: only the rows whose values differ. The studio's settings panel, its run diff and the
 // HTML report all print these rows, so the three never disagree on what a run was.
 //
-// Sections: Model, Data, Training (the shared knobs), Methods (which ran), then one per method
+// Sections: Model, Data, Training (the shared knobs), Samples (their decoding, where the run has it), Methods (which ran), then one per method
 // with its own settings. A value a run does not have reads "—".
 
 import { shortHash } from './runIdentity';
@@ -32,7 +32,9 @@ const SHARED_ORDER = [
   'steps',
   'batch',
   'seqLen',
+  'packing',
   'seed',
+  'seeds',
   'evalEvery',
   'clipNorm',
   'validationRows',
@@ -55,10 +57,37 @@ export function settingText(v: unknown): string {
   }
 }
 
+/** The samples' settings (ComparisonParams' sample* fields), in the order the Training panel lists them; they get their own section. */
+const SAMPLE_ORDER = [
+  'samplesOn',
+  'samplePrompt',
+  'sampleMaxTokens',
+  'sampleGreedy',
+  'sampleTemperature',
+  'sampleTopK',
+  'sampleTopP',
+  'sampleStopAtEos',
+  'sampleStop',
+];
+
+function isSampleKey(key: string): boolean {
+  return SAMPLE_ORDER.includes(key);
+}
+
 function sharedKeys(params: RunRecord['params']): string[] {
-  const keys = Object.keys(params).filter((k) => k !== 'methods');
+  const keys = Object.keys(params).filter((k) => k !== 'methods' && !isSampleKey(k));
+  // A run saved before the seeds setting ran one seed: it reads "1", so a diff with a one-seed run shows nothing.
+  if ('seed' in params && !keys.includes('seeds')) keys.push('seeds');
   const known = SHARED_ORDER.filter((k) => keys.includes(k));
   return [...known, ...keys.filter((k) => !SHARED_ORDER.includes(k)).sort()];
+}
+
+/** "3 (seeds 5, 6, 7)" for a run with several seeds, "1" for one. */
+function seedsText(params: RunRecord['params']): string {
+  const n = typeof params.seeds === 'number' ? params.seeds : 1;
+  const first = params.seed;
+  if (n <= 1 || typeof first !== 'number') return settingText(params.seeds ?? 1);
+  return `${n} (seeds ${Array.from({ length: n }, (_, i) => first + i).join(', ')})`;
 }
 
 /** The run's settings, model and data as rows, in display order. */
@@ -73,7 +102,9 @@ export function settingsRows(run: RunRecord): SettingRow[] {
   add('Data', 'name', d?.name ?? run.dataset);
   add('Data', 'hash', d ? shortHash(d.hash) : undefined);
   add('Data', 'split', d ? `${d.train} train / ${d.validation} validation rows` : undefined);
-  for (const k of sharedKeys(run.params)) add('Training', k, run.params[k]);
+  for (const k of sharedKeys(run.params)) add('Training', k, k === 'seeds' ? seedsText(run.params) : run.params[k]);
+  // JSON quotes keep a prompt's or stop string's spaces and newlines visible.
+  for (const k of SAMPLE_ORDER) if (k in run.params) add('Samples', k, typeof run.params[k] === 'string' ? JSON.stringify(run.params[k]) : run.params[k]);
   const labels = new Map(run.methods.map((x) => [x.id, x.label]));
   add(
     'Methods',

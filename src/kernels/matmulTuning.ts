@@ -60,7 +60,7 @@ export async function tuneMatmul(ctx: GpuContext, problems: readonly MatmulProbl
     const shapeClass = matmulShapeClass(p, p.transA, p.transB, false);
     if (results.has(shapeClass)) continue;
     const known = ctx.matmulTuning.get(shapeClass) ?? stored[shapeClass];
-    if (known && variantAvailable(ctx, known, p, p.transA, false)) {
+    if (known && F32_MATMUL_VARIANTS.includes(known) && variantAvailable(ctx, known, p, p.transA, false)) {
       ctx.matmulTuning.set(shapeClass, known);
       results.set(shapeClass, { shapeClass, variant: known, msByVariant: {} });
       continue;

@@ -241,6 +241,8 @@ export interface LayerQuantErrors {
 export interface MeasureOptions {
   /** Layers to measure in this call at most (default: all pending). */
   readonly maxLayers?: number;
+  /** Only these layers (those still pending), e.g. the one whose shared W is about to be released. */
+  readonly layers?: readonly string[];
   /** Each layer's errors, in iteration order, as soon as its batch is measured. */
   readonly onLayer?: (layer: LayerQuantErrors, measured: number, total: number) => void;
 }
@@ -252,18 +254,28 @@ export interface MeasureOptions {
  * as it is measured; release() frees what is still pending.
  */
 export class QuantErrorMeasurement {
-  private readonly queue: { readonly layer: string; readonly index: number; readonly plan: QuantErrorPlan }[];
+  private readonly queue: { readonly layer: string; readonly index: number; readonly plan: QuantErrorPlan }[] = [];
   private readonly results: LayerQuantErrors[] = [];
-  private readonly positions: ReadonlyMap<string, number>;
-  readonly total: number;
+  private readonly positions = new Map<string, number>();
+  private added = 0;
 
+  /** `total`: the layers there will be, when plans are added one by one as an init makes them. */
   constructor(
     layers: readonly { readonly layer: string; readonly plan: QuantErrorPlan }[],
-    private readonly options: { readonly nuclear?: NuclearOptions; readonly batchBytes?: number } = {},
+    private readonly options: { readonly nuclear?: NuclearOptions; readonly batchBytes?: number; readonly total?: number } = {},
   ) {
-    this.queue = layers.map((l, index) => ({ ...l, index }));
-    this.positions = new Map(layers.map((l, index) => [l.layer, index]));
-    this.total = layers.length;
+    for (const l of layers) this.add(l.layer, l.plan);
+  }
+
+  /** Layers measured and pending, or the total announced. */
+  get total(): number {
+    return Math.max(this.added, this.options.total ?? 0);
+  }
+
+  /** Queues one more layer's plan (in target order). */
+  add(layer: string, plan: QuantErrorPlan): void {
+    this.positions.set(layer, this.added);
+    this.queue.push({ layer, index: this.added++, plan });
   }
 
   /** Layers not measured yet. */
@@ -277,7 +289,9 @@ export class QuantErrorMeasurement {
   }
 
   async measure(rt: Runtime, options: MeasureOptions = {}): Promise<readonly LayerQuantErrors[]> {
-    const take = this.queue.slice(0, Math.max(0, options.maxLayers ?? this.queue.length));
+    const only = options.layers && new Set(options.layers);
+    const candidates = only ? this.queue.filter((l) => only.has(l.layer)) : this.queue;
+    const take = candidates.slice(0, Math.max(0, options.maxLayers ?? candidates.length));
     // (layer, iteration) items grouped by shape, in target order within a shape.
     const groups = new Map<string, { readonly at: number; readonly iteration: number }[]>();
     take.forEach((l, at) => {
@@ -305,7 +319,9 @@ export class QuantErrorMeasurement {
       releasePlan(rt, l.plan);
       options.onLayer?.(result, this.results.length, this.total);
     });
-    this.queue.splice(0, take.length);
+    const taken = new Set(take);
+    const left = this.queue.filter((l) => !taken.has(l));
+    this.queue.splice(0, this.queue.length, ...left);
     this.results.sort((a, b) => this.positions.get(a.layer)! - this.positions.get(b.layer)!);
     return this.results;
   }
@@ -326,11 +342,17 @@ export class QuantErrorMeasurement {
       batch = errorMatrix(rt, take[chunk[0]!.at]!.plan, chunk[0]!.iteration);
     } else {
       batch = rt.empty([L, m, n], 'f32', 'quantization errors');
-      chunk.forEach((item, b) => {
-        const E = errorMatrix(rt, take[item.at]!.plan, item.iteration);
-        copyColumns(ctx, E.view([1, m * n]), batch.view([1, L * m * n]), { srcOffset: 0, dstOffset: b * m * n, width: m * n });
-        rt.release(E);
-      });
+      try {
+        chunk.forEach((item, b) => {
+          const E = errorMatrix(rt, take[item.at]!.plan, item.iteration);
+          copyColumns(ctx, E.view([1, m * n]), batch.view([1, L * m * n]), { srcOffset: 0, dstOffset: b * m * n, width: m * n });
+          rt.release(E);
+        });
+      } catch (error) {
+        // A layer whose W was released (baseRelease.ts) cannot be measured: the batch goes too.
+        rt.release(batch);
+        throw error;
+      }
     }
     try {
       const norms = await nuclearNorms(ctx, batch, { ...this.options.nuclear, estimate: { ...this.options.nuclear?.estimate, streams } });

@@ -69,3 +69,18 @@ export function sampleToken(logits: ArrayLike<number>, options: SamplingOptions,
   }
   return ids[ids.length - 1]!;
 }
+
+/**
+ * A stop string ends generation once the decoded continuation contains it (checked on the text,
+ * not on ids: a stop string can span tokens, and one token can hold it and more). Empty: none.
+ */
+export function stopOnText(decode: (ids: readonly number[]) => string, stop: string): ((generated: readonly number[]) => boolean) | undefined {
+  if (stop === '') return undefined;
+  return (generated) => decode(generated).includes(stop);
+}
+
+/** The continuation up to (not including) the first stop string, and whether one was found. */
+export function cutAtStop(text: string, stop: string): { readonly text: string; readonly stopped: boolean } {
+  const at = stop === '' ? -1 : text.indexOf(stop);
+  return at < 0 ? { text, stopped: false } : { text: text.slice(0, at), stopped: true };
+}

@@ -2,11 +2,14 @@
 // got, the self-test and the benchmark, and the engine's notice: a GPU device lost (the engine
 // takes a new one and reloads the model on the next action) or the engine worker gone (the page
 // keeps everything it shows and offers to restart the engine, which replays the model, adapter
-// and data loads into a new worker). Components read this store and call its actions; only the
-// store talks to the worker client.
+// and data loads into a new worker), or the engine worker not answering the heartbeat (hung: the
+// same offer, the stuck worker is terminated first; an answer that comes after all clears the
+// notice). Components read this store and call its actions; only the store talks to the worker
+// client.
 
 import { create } from 'zustand';
-import { EngineClient, checkPageWebGpu, testHooksEnabled, type EngineError, type RestoreStep } from '../worker/client';
+import { EngineClient, checkPageWebGpu, testHooksEnabled, watchdogTiming, type EngineError, type RestoreStep } from '../worker/client';
+import { Watchdog } from '../worker/watchdog';
 import {
   WORKER_FAILURE,
   type EngineNotice,
@@ -25,8 +28,8 @@ type Job<T> = { state: 'idle' } | { state: 'running' } | { state: 'done'; result
 
 /** What went wrong with the engine and how its recovery goes. */
 export interface EngineNoticeState {
-  /** device: the GPU device was lost or replaced; crashed: the engine worker died. */
-  readonly kind: 'device' | 'crashed';
+  /** device: the GPU device was lost or replaced; crashed: the engine worker died; hung: it stopped answering. */
+  readonly kind: 'device' | 'crashed' | 'hung';
   readonly message: string;
   /** What the recovery is doing now, in words; null when idle. */
   readonly progress: string | null;
@@ -47,14 +50,15 @@ interface EngineState {
   benchRows: readonly MatmulBenchRow[];
   bench: Job<readonly MatmulBenchRow[]>;
   start: () => Promise<void>;
-  /** A new engine worker, brought back to the model, adapters and data the dead one had. */
-  restart: () => Promise<void>;
+  /** A new engine worker (a hung one is terminated first), brought back to the model, adapters and data the old one had; resolves true when it is. */
+  restart: () => Promise<boolean>;
   dismissNotice: () => void;
   runSelfTest: () => Promise<void>;
   runBench: (shapes: readonly MatmulBenchShape[], includePeer: boolean) => Promise<void>;
 }
 
 let client: EngineClient | undefined;
+let watchdog: Watchdog | undefined;
 
 export function engineClient(): EngineClient {
   if (!client) throw new InternalError('the engine has not been started');
@@ -65,6 +69,7 @@ export function engineClient(): EngineClient {
 export interface EngineTestHooks {
   loseDevice(): Promise<boolean>;
   crashWorker(): Promise<boolean>;
+  hangWorker(ms?: number): Promise<boolean>;
   poolStats(): Promise<EnginePoolStats | null>;
 }
 
@@ -114,10 +119,35 @@ export const useEngineStore = create<EngineState>()((set, get) => {
     }
   };
 
+  const onHang = (c: EngineClient, silentMs: number): void => {
+    if (c !== client || c.exited || get().notice?.progress) return;
+    set({
+      notice: {
+        kind: 'hung',
+        message: `The engine stopped responding: no answer for ${Math.round(silentMs / 1000)} s. Everything shown is kept. Wait (this notice goes away if it answers), or restart the engine (it reloads the model and data; weights not yet checkpointed are lost).`,
+        progress: null,
+        outcome: null,
+      },
+    });
+  };
+
   const connect = (c: EngineClient): void => {
     client = c;
+    watchdog?.stop();
+    const dog = new Watchdog({
+      ping: () => c.call('ping', {}),
+      onHang: (ms) => onHang(c, ms),
+      onAlive: () => {
+        const notice = get().notice;
+        if (c === client && notice?.kind === 'hung' && notice.progress === null) set({ notice: null });
+      },
+      ...watchdogTiming(),
+    });
+    watchdog = dog;
+    dog.start();
     c.onNotice(onNotice);
     c.onEvent(({ event, error }) => {
+      if (event === 'crash' && error.name === WORKER_FAILURE) dog.stop();
       // A dead worker's own last words can arrive after its death: the notice says it all.
       if (c !== client || (c.exited && error.name !== WORKER_FAILURE)) return;
       if (event === 'crash' && error.name === WORKER_FAILURE) {
@@ -162,6 +192,7 @@ export const useEngineStore = create<EngineState>()((set, get) => {
         const hooks: EngineTestHooks = {
           loseDevice: () => engineClient().call('debugLoseDevice', {}),
           crashWorker: () => engineClient().call('debugCrashWorker', {}),
+          hangWorker: (ms) => engineClient().call('debugHang', ms === undefined ? {} : { ms }),
           poolStats: () => engineClient().call('poolStats', {}),
         };
         Object.assign(globalThis, { __adapterStudioTestHooks: hooks });
@@ -178,10 +209,14 @@ export const useEngineStore = create<EngineState>()((set, get) => {
 
     restart: async () => {
       const old = client;
-      if (!old?.exited || get().notice?.progress) return;
-      patchNotice({ progress: 'Starting a new engine…', outcome: null });
+      const notice = get().notice;
+      if (!old || !notice || (!old.exited && notice.kind !== 'hung') || notice.progress) return false;
+      // From here on the old worker's weights are gone, whether it was dead or stuck.
+      set({ notice: { ...notice, kind: 'crashed', progress: 'Starting a new engine…', outcome: null } });
       const fresh = new EngineClient();
       connect(fresh);
+      // Its calls in flight (a run) are rejected; connect() made `fresh` the client, so its crash event is not shown.
+      if (!old.exited) old.terminate();
       try {
         set({ gpu: await fresh.init() });
         for (const step of old.restoreSteps()) {
@@ -194,11 +229,13 @@ export const useEngineStore = create<EngineState>()((set, get) => {
           progress: null,
           outcome: {
             ok: true,
-            text: 'The engine was restarted and its model and data reloaded. Curves and results shown are kept; weights trained before the restart are gone (train again to generate or export).',
+            text: "The engine was restarted and its model and data reloaded. Curves and results shown are kept; the run's trained weights come back from its checkpoint when you generate or export (without one, train again).",
           },
         });
+        return true;
       } catch (error) {
         patchNotice({ progress: null, outcome: { ok: false, text: `The engine could not be restarted: ${errorMessage(error)}. Reload the page.` } });
+        return false;
       }
     },
 

@@ -4,7 +4,8 @@
 // One export at a time; its outcome (what was written, or why not) is kept for the panel.
 // Everything exported is of the run the page shows and says so: file names carry the run's
 // name, the report its model, data, settings and (when another run is picked for a diff or
-// overlaid) the settings that differ. Adapter exports need the run's weights in the worker.
+// overlaid) the settings that differ. Adapter exports need the run's weights in the worker
+// (rebuilt from its checkpoint when they are not: runStore restoreWeights).
 
 import { create } from 'zustand';
 import { zipParts } from '../io/zip';
@@ -84,13 +85,13 @@ export const useExportStore = create<ExportState>()((set, get) => {
       if (get().busy) return;
       const what = `${labelOf(methodId)} ${format === 'peft' ? 'PEFT adapter' : 'merged model'}`;
       if (!useRunStore.getState().weights) {
-        set({
-          outcome: {
-            ok: false,
-            text: `The ${what} cannot be exported: this run's trained weights are not in memory (runs are saved without weights). Run it again first.`,
-          },
-        });
-        return;
+        set({ busy: `Rebuilding the trained weights from the run's checkpoint (step ${useRunStore.getState().checkpoint?.step ?? '?'})…`, outcome: null });
+        try {
+          await useRunStore.getState().restoreWeights();
+        } catch (error) {
+          set({ busy: null, outcome: { ok: false, text: `The ${what} cannot be exported: ${errorMessage(error)}` } });
+          return;
+        }
       }
       set({ busy: `Exporting the ${what}…`, outcome: null });
       try {

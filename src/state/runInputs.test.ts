@@ -52,6 +52,13 @@ describe('putting a run back', () => {
     expect(useSettingsStore.getState().choices.second!.settings.init).toBe('kaiming');
   });
 
+  it('puts packing back as the run had it, and off for a run saved before the setting existed', () => {
+    applyRunSettings({ packing: true, methods: [] });
+    expect(useSettingsStore.getState().shared.packing).toBe(true);
+    applyRunSettings({ steps: 3, methods: [] });
+    expect(useSettingsStore.getState().shared.packing).toBe(false);
+  });
+
   it('finds a mismatch by fingerprint and text hash, and none while loading or when they match', () => {
     const run = {
       modelInfo: { name: 'm', fingerprint: 'f1', layers: 2, hidden: 8, vocab: 16 },

@@ -44,7 +44,8 @@ function fits(spec: SettingSpec | undefined, value: unknown): value is SettingVa
 export function applyShared(values: Readonly<Record<string, unknown>>): void {
   const patch: Record<string, unknown> = {};
   for (const [key, fallback] of Object.entries(DEFAULT_SHARED)) {
-    const v = values[key];
+    // A run saved before the seeds setting ran one seed.
+    const v = values[key] ?? (key === 'seeds' && 'seed' in values ? 1 : undefined);
     if (v === undefined) continue;
     const ok = Array.isArray(fallback) ? Array.isArray(v) && v.every((x) => typeof x === 'string') : typeof v === typeof fallback;
     if (ok) patch[key] = v;
@@ -78,7 +79,8 @@ export function applyMethods(
  * dropped in an earlier visit), in words.
  */
 export function applyRunSettings(params: RunRecord['params']): string[] {
-  applyShared(params);
+  // A run saved before the packing setting trained one example per row.
+  applyShared({ packing: false, ...params });
   const missing = applyMethods(params.methods);
   return missing.length ? [`${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not available now (drop the adapter again to use it)`] : [];
 }

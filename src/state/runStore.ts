@@ -5,13 +5,21 @@
 // `record` says which run this is (its saved id, name, notes, and the model and data it trained
 // on, captured when it starts); every panel that shows the run names it from here. `weights` says
 // whether the worker holds its trained adapters: only for a run trained in this page, and only
-// until another model is loaded (the worker then releases them). Saved runs keep no weights.
+// until another model is loaded (the worker then releases them). Saved runs keep no weights, but a
+// run's last checkpoint (a finished run's is its final step) holds them: `restoreWeights` has the
+// worker rebuild the methods from it (the run's model and data loaded), so generation and export
+// work after a reload too.
 //
 // Checkpoints: the worker sends one every N steps (a setting), on pause and on stop; the newest is
 // kept per run in IndexedDB (io/checkpointStore.ts, keyed by the run's saved id). `checkpoint`
 // names the one the page's run has (also for a saved run shown after a reload), and
 // `resumeFromCheckpoint` continues the run from it: the curves up to its step are kept and the
 // new steps append to them.
+//
+// Seeds: a run with several seeds repeats the comparison (the worker says which seed with 'seed'
+// and 'seedDone' events). `series`, `evals` and the rest hold the current seed (the last one once
+// the run ends); `seeds` keeps each ended seed's share (io/runRecord.ts RunSeed) for the means.
+// A seed that ends deletes its checkpoint, so a resume never goes back to an earlier seed.
 
 import { create } from 'zustand';
 import { engineClient, useEngineStore } from './engineStore';
@@ -23,7 +31,18 @@ import { useSettingsStore } from './settingsStore';
 import { deleteCheckpoint, loadCheckpoint, saveCheckpoint } from '../io/checkpointStore';
 import { runName } from '../io/runRecord';
 import type { DataIdentity, ModelIdentity } from '../io/runIdentity';
-import type { ComparisonEvent, ComparisonParams, ComparisonResult, DatasetPreview, InitProgress, ModelCard, StepPoint } from '../worker/protocol';
+import type {
+  ComparisonEvent,
+  ComparisonParams,
+  ComparisonResult,
+  DatasetPreview,
+  GenerateParams,
+  InitProgress,
+  ModelCard,
+  StepPoint,
+} from '../worker/protocol';
+import type { RunNonFinite, RunSamples, RunSeed } from '../io/runRecord';
+import { addSample, samplesUpTo } from '../io/runSamples';
 import { errorMessage, InputError } from '../errors';
 
 export type RunPhase = 'idle' | 'initialising' | 'running' | 'paused' | 'stopping' | 'done' | 'stopped' | 'failed';
@@ -79,6 +98,8 @@ interface RunState {
   readonly halted: Readonly<Record<string, string>>;
   /** The step each method's loss was first flagged as diverging at (it trained on). */
   readonly diverging: Readonly<Record<string, number>>;
+  /** Methods stopped by a NaN or Inf: where it was found (train/health.ts). */
+  readonly nonFinite: Readonly<Record<string, RunNonFinite>>;
   /** The newest checkpoint stored for the page's run, or null; `error` when storing one failed. */
   readonly checkpoint: { readonly step: number } | null;
   readonly checkpointError: string | null;
@@ -89,14 +110,31 @@ interface RunState {
   readonly record: RunMeta | null;
   /** Whether the worker holds this run's trained adapters (generate and export need them). */
   readonly weights: boolean;
+  /** Each method's continuation of one prompt at each validation step (null: samples off, or none yet). */
+  readonly samples: RunSamples | null;
+  /** The seed trained (or last trained) of a run with several seeds: index 0-based of count; null for one seed. */
+  readonly seedRun: SeedPosition | null;
+  /** Each ended seed of a run with several seeds, in order (a stopped one too, marked). */
+  readonly seeds: readonly RunSeed[];
   start: (params: ComparisonParams) => Promise<void>;
   pause: () => Promise<void>;
   resume: () => Promise<void>;
   stop: () => Promise<void>;
   /** Continues the page's run from its newest checkpoint (with the same model and data loaded). */
   resumeFromCheckpoint: () => Promise<void>;
-  generate: (methodIds: readonly (string | null)[], prompt: string, maxNewTokens: number) => Promise<void>;
+  /** Has the worker rebuild the run's trained methods from its checkpoint; throws an InputError saying why it cannot. */
+  restoreWeights: () => Promise<void>;
+  generate: (methodIds: readonly (string | null)[], prompt: string, maxNewTokens: number, decoding?: GenerateDecoding) => Promise<void>;
 }
+
+export interface SeedPosition {
+  readonly index: number;
+  readonly count: number;
+  readonly seed: number;
+}
+
+/** How the Generate panel decodes (absent fields: greedy, stop at EOS, no stop string). */
+export type GenerateDecoding = Pick<GenerateParams, 'temperature' | 'topK' | 'topP' | 'stopAtEos' | 'stopString' | 'seed'>;
 
 export const BASE_MODEL_KEY = 'base';
 
@@ -107,14 +145,14 @@ export function runIdOf(record: RunMeta): string {
   return record.id ?? `run-${record.startedAt}`;
 }
 
-/** What must be loaded before `record` can resume, in words; null when the loaded model and data are its own. */
-export function resumeProblem(record: RunMeta): string | null {
+/** What must be loaded before `record` can resume (or `purpose`), in words; null when the loaded model and data are its own. */
+export function resumeProblem(record: RunMeta, purpose = 'resume this run'): string | null {
   const card = useModelStore.getState().card;
   const preview = useDataStore.getState().preview;
   const problems: string[] = [];
   if (!record.modelInfo?.fingerprint || card?.fingerprint !== record.modelInfo.fingerprint) problems.push(`load the model ${record.model}`);
   if (!record.dataInfo?.hash || preview?.textHash !== record.dataInfo.hash) problems.push(`load the data ${record.dataset}`);
-  return problems.length === 0 ? null : `To resume this run, ${problems.join(' and ')} it was trained on.`;
+  return problems.length === 0 ? null : `To ${purpose}, ${problems.join(' and ')} it was trained on.`;
 }
 
 /** Stores checkpoints one after another, so a slower write never replaces a newer checkpoint. */
@@ -132,13 +170,7 @@ export const useRunStore = create<RunState>()((set, get) => {
         error: result.interrupted?.message ?? null,
         weights: !result.interrupted && result.methods.some((m) => m.steps > 0),
       });
-      // A finished run needs its checkpoint no more.
-      const record = get().record;
-      if (!result.stopped && record) {
-        await checkpointWrites;
-        await deleteCheckpoint(runIdOf(record)).catch(() => undefined);
-        set({ checkpoint: null });
-      }
+      // A finished run keeps its final checkpoint: its trained weights after a reload (restoreWeights).
     } catch (error) {
       set({ phase: 'failed', error: errorMessage(error), weights: false });
     }
@@ -183,11 +215,48 @@ export const useRunStore = create<RunState>()((set, get) => {
         set({ baseVal: e.loss });
         break;
       case 'halted':
-        set({ halted: { ...s.halted, [e.method]: e.reason } });
+        set({ halted: { ...s.halted, [e.method]: e.reason }, ...(e.nonFinite ? { nonFinite: { ...s.nonFinite, [e.method]: e.nonFinite } } : {}) });
         break;
       case 'diverging':
         set({ diverging: { ...s.diverging, [e.method]: e.step } });
         break;
+      case 'samplePrompt':
+        set({ samples: { prompt: e.prompt, source: e.source, byMethod: s.samples?.byMethod ?? {} } });
+        break;
+      case 'sample':
+        if (s.samples) set({ samples: { ...s.samples, byMethod: addSample(s.samples.byMethod, e.method, e.sample) } });
+        break;
+      case 'seed':
+        // A new seed starts its curves afresh; a resumed seed (the same index) keeps what it had up to its checkpoint.
+        if (s.seedRun !== null && s.seedRun.index !== e.index) {
+          useDiagnosticsStore.getState().reset();
+          set({ series: {}, evals: {}, halted: {}, diverging: {}, ready: {}, init: {}, baseVal: null, samples: null });
+        }
+        set({ seedRun: { index: e.index, count: e.count, seed: e.seed } });
+        break;
+      case 'seedDone': {
+        const ended: RunSeed = {
+          seed: e.seed,
+          stopped: e.stopped,
+          series: s.series,
+          evals: s.evals,
+          ready: s.ready,
+          halted: s.halted,
+          accuracy: Object.fromEntries(e.methods.flatMap((m) => (typeof m.accuracy === 'number' ? [[m.id, m.accuracy]] : []))),
+          ...(s.baseVal !== null ? { baseVal: s.baseVal } : {}),
+          ...(e.forgetting ? { forgetting: e.forgetting } : {}),
+        };
+        set({ seeds: [...s.seeds.filter((x) => x.seed !== e.seed), ended].sort((a, b) => a.seed - b.seed) });
+        const record = s.record;
+        if (!e.stopped && s.seedRun && e.index < s.seedRun.count - 1 && record) {
+          const runId = runIdOf(record);
+          checkpointWrites = checkpointWrites.then(async () => {
+            await deleteCheckpoint(runId).catch(() => undefined);
+            if (get().record && runIdOf(get().record!) === runId) set({ checkpoint: null });
+          });
+        }
+        break;
+      }
       case 'checkpoint': {
         if (!s.record) break;
         const runId = runIdOf(s.record);
@@ -220,12 +289,16 @@ export const useRunStore = create<RunState>()((set, get) => {
     baseVal: null,
     halted: {},
     diverging: {},
+    nonFinite: {},
     checkpoint: null,
     checkpointError: null,
     result: null,
     generations: {},
     record: null,
     weights: false,
+    samples: null,
+    seedRun: null,
+    seeds: [],
 
     start: async (params) => {
       const phase = get().phase;
@@ -262,10 +335,14 @@ export const useRunStore = create<RunState>()((set, get) => {
         baseVal: null,
         halted: {},
         diverging: {},
+        nonFinite: {},
         checkpoint: null,
         checkpointError: null,
         result: null,
         generations: {},
+        samples: null,
+        seedRun: null,
+        seeds: [],
       });
       await run(params);
     },
@@ -285,6 +362,8 @@ export const useRunStore = create<RunState>()((set, get) => {
           series: upTo(s.series),
           evals: upTo(s.evals),
           diverging: Object.fromEntries(Object.entries(s.diverging).filter(([, step]) => step <= stored.step)),
+          nonFinite: Object.fromEntries(Object.entries(s.nonFinite).filter(([, stop]) => stop.step <= stored.step)),
+          samples: s.samples ? { ...s.samples, byMethod: samplesUpTo(s.samples.byMethod, stored.step) } : null,
           result: null,
           generations: {},
           weights: false,
@@ -294,6 +373,22 @@ export const useRunStore = create<RunState>()((set, get) => {
       } catch (error) {
         set({ phase: get().phase === 'initialising' ? 'failed' : get().phase, error: errorMessage(error) });
       }
+    },
+    restoreWeights: async () => {
+      const s = get();
+      if (s.weights) return;
+      if (ACTIVE.includes(s.phase)) throw new InputError('wait for the run to finish (or stop it)');
+      if (!s.record || !s.params || !s.checkpoint) {
+        throw new InputError(
+          "this run's trained weights are not in memory and no checkpoint of it is kept in this browser (runs are saved without weights): run it again",
+        );
+      }
+      const problem = resumeProblem(s.record, "use this run's trained weights");
+      if (problem) throw new InputError(problem);
+      const stored = await loadCheckpoint(runIdOf(s.record));
+      if (!stored) throw new InputError('the checkpoint of this run is no longer in this browser: run it again');
+      await engineClient().call('restoreTrained', { params: s.params, checkpoint: { step: stored.step, manifest: stored.manifest, tensors: stored.tensors } });
+      if (get().record === s.record) set({ weights: true });
     },
     pause: async () => {
       if (get().phase !== 'running' && get().phase !== 'initialising') return;
@@ -309,13 +404,29 @@ export const useRunStore = create<RunState>()((set, get) => {
       set({ phase: 'stopping' });
       await engineClient().call('stopComparison', {});
     },
-    generate: async (methodIds, prompt, maxNewTokens) => {
+    generate: async (methodIds, prompt, maxNewTokens, decoding = {}) => {
+      let unrestorable: string | null = null;
+      const trained = methodIds.filter((id): id is string => id !== null);
+      if (trained.length > 0 && !get().weights) {
+        const rebuilding = `Rebuilding the trained weights from the checkpoint of step ${get().checkpoint?.step ?? '?'}…`;
+        set({ generations: { ...get().generations, ...Object.fromEntries(trained.map((id) => [id, { status: 'running', text: rebuilding, prompt }])) } });
+        try {
+          await get().restoreWeights();
+        } catch (error) {
+          unrestorable = errorMessage(error);
+        }
+      }
       for (const id of methodIds) {
         const key = id ?? BASE_MODEL_KEY;
         const put = (g: Omit<Generation, 'prompt'>) => set({ generations: { ...get().generations, [key]: { ...g, prompt } } });
+        if (id !== null && unrestorable !== null) {
+          put({ status: 'failed', text: unrestorable });
+          continue;
+        }
         put({ status: 'running', text: '' });
         try {
-          const r = await engineClient().call('generate', { methodId: id ?? undefined, prompt, maxNewTokens }, (p) => put({ status: 'running', text: p.text }));
+          const request = { methodId: id ?? undefined, prompt, maxNewTokens, ...decoding };
+          const r = await engineClient().call('generate', request, (p) => put({ status: 'running', text: p.text }));
           put({ status: 'done', text: r.text, tokens: r.tokens, ms: r.ms });
         } catch (error) {
           put({ status: 'failed', text: errorMessage(error) });
@@ -332,7 +443,8 @@ useModelStore.subscribe((s, prev) => {
 
 // A lost GPU device or a dead engine worker takes the trained adapters with it.
 useEngineStore.subscribe((s, prev) => {
-  if (s.notice !== null && s.notice !== prev.notice && useRunStore.getState().weights) useRunStore.setState({ weights: false });
+  // A hung worker may still answer (the notice then goes away): its weights count as gone only once it is restarted.
+  if (s.notice !== null && s.notice.kind !== 'hung' && s.notice !== prev.notice && useRunStore.getState().weights) useRunStore.setState({ weights: false });
 });
 
 // The run the page shows (trained here, reopened, or restored after a reload) offers "Resume" when a checkpoint of it is stored.

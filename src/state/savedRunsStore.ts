@@ -114,8 +114,13 @@ export function currentRunRecord(): RunRecord | null {
     evals: run.evals,
     ready: run.ready,
     halted: run.halted,
+    ...(Object.keys(run.diverging).length > 0 ? { diverging: run.diverging } : {}),
+    ...(Object.keys(run.nonFinite).length > 0 ? { nonFinite: run.nonFinite } : {}),
     accuracy,
+    ...(run.result?.forgetting ? { forgetting: run.result.forgetting } : {}),
     ...(run.error ? { error: run.error } : {}),
+    ...(run.samples ? { samples: run.samples } : {}),
+    ...(run.seeds.length > 0 ? { seeds: run.seeds } : {}),
   };
 }
 
@@ -133,7 +138,18 @@ function show(record: RunRecord): void {
     evals: record.evals,
     ready: record.ready,
     halted: record.halted,
+    diverging: record.diverging ?? {},
+    nonFinite: record.nonFinite ?? {},
     baseVal: record.baseVal ?? null,
+    samples: record.samples ?? null,
+    seeds: record.seeds ?? [],
+    seedRun: record.seeds?.length
+      ? {
+          index: record.seeds.length - 1,
+          count: typeof record.params.seeds === 'number' ? record.params.seeds : record.seeds.length,
+          seed: record.seeds.at(-1)!.seed,
+        }
+      : null,
     record: {
       id: record.id,
       name: record.name,
@@ -147,6 +163,7 @@ function show(record: RunRecord): void {
     weights: false,
     result: {
       stopped: record.status === 'stopped',
+      ...(record.forgetting ? { forgetting: record.forgetting } : {}),
       methods: record.methods.map((m) => ({
         id: m.id,
         trainableParams: record.ready[m.id]?.trainableParams ?? Number.NaN,

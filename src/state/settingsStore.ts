@@ -5,13 +5,15 @@
 
 import { create } from 'zustand';
 import type { ComparisonParams, MethodInfo, ScheduleKind, SettingValue } from '../worker/protocol';
+import { DEFAULT_SAMPLE_FIELDS, type SampleFields } from '../worker/sampleSettings';
 
 export interface MethodChoice {
   readonly enabled: boolean;
   readonly settings: Readonly<Record<string, SettingValue>>;
 }
 
-export interface SharedSettings {
+/** The shared knobs; the sample* fields are the samples taken at each validation step (worker/sampleSettings.ts). */
+export interface SharedSettings extends SampleFields {
   /** Projection roles, or ['all']. */
   readonly targets: readonly string[];
   readonly lr: number;
@@ -20,7 +22,11 @@ export interface SharedSettings {
   readonly steps: number;
   readonly batch: number;
   readonly seqLen: number;
+  /** Pack whole training examples into rows of T instead of one padded example per row. */
+  readonly packing: boolean;
   readonly seed: number;
+  /** Repeats of the comparison, with seed, seed + 1, … (1: once). */
+  readonly seeds: number;
   readonly evalEvery: number;
   readonly clipNorm: number;
   readonly validationRows: number;
@@ -34,6 +40,7 @@ export interface SharedSettings {
 }
 
 export const DEFAULT_SHARED: SharedSettings = {
+  ...DEFAULT_SAMPLE_FIELDS,
   targets: ['all'],
   lr: 5e-4,
   schedule: 'cosine',
@@ -41,7 +48,9 @@ export const DEFAULT_SHARED: SharedSettings = {
   steps: 60,
   batch: 8,
   seqLen: 96,
+  packing: false,
   seed: 0,
+  seeds: 1,
   evalEvery: 10,
   clipNorm: 1,
   validationRows: 32,

@@ -1,9 +1,10 @@
 // Releasing the shared base a 4-bit comparison no longer reads (train/baseRelease.ts, issue 11
-// item 2) on the bf16 tiny-qwen2 fixture: after the inits of QLoRA, QPiSSA and LoftQ the pool
-// holds none of the 16-bit projection weights (only the embedding, norms, biases, the NF4 bases,
-// the adapters and AdamW state), the training losses are bit for bit those of the same run that
-// kept them, the quantization errors were measured before W went; a run with LoRA releases
-// nothing; and whatever needs W afterwards is told to reload the model.
+// item 2) on the bf16 tiny-qwen2 fixture: the last init of QLoRA, QPiSSA and LoftQ frees each
+// projection's 16-bit W as it goes (BaseReleaser), after which the pool holds none of them (only
+// the embedding, norms, biases, the NF4 bases, the adapters and AdamW state); the quantization
+// errors, measured before W went, and the training losses are bit for bit those of the same run
+// that kept them; a run with LoRA releases nothing; whatever needs W afterwards is told to reload
+// the model; the init's peak drops and the plan follows it.
 
 import { describe, expect, it } from 'vitest';
 import { lora } from '../adapters/methods/lora';
@@ -15,7 +16,7 @@ import { heldBytesPerParam, releaseModel } from '../models/load';
 import { Graph } from '../tensor/graph';
 import { tokenIds, type Runtime } from '../tensor/values';
 import { testContext } from '../test/gpu';
-import { checkBaseHeld, releaseUnusedBase } from './baseRelease';
+import { BaseReleaser, checkBaseHeld, releaseUnusedBase } from './baseRelease';
 import { planMethod, planRun, type PlanSetup } from './memoryPlan';
 import { startMethod, type StartedMethod } from './methodRun';
 import { modelFiles, testBatch } from './testing';
@@ -23,14 +24,16 @@ import { modelFiles, testBatch } from './testing';
 const FIXTURE = 'tiny-qwen2';
 const PROJECTION_WEIGHT = /_proj\.weight/;
 
-async function startAll(rt: Runtime, model: CausalLM, methods: readonly MethodDefinition[]): Promise<StartedMethod[]> {
+/** Starts `methods` in order; with `releaser`, the last init frees each layer's W as it goes (BaseReleaser.hookFor). */
+async function startAll(rt: Runtime, model: CausalLM, methods: readonly MethodDefinition[], releaser?: BaseReleaser): Promise<StartedMethod[]> {
   const started: StartedMethod[] = [];
-  for (const method of methods) {
+  for (const [i, method] of methods.entries()) {
     const settings: Record<string, number> = method.settings.some((s) => s.key === 'iterations') ? { rank: 4, iterations: 2 } : { rank: 4 };
+    const onLayerReady = i === methods.length - 1 ? releaser?.hookFor(started.map((m) => m.adapted)) : undefined;
     started.push(
       await startMethod(
         rt,
-        { model, targets: selectTargets(model, ['all']), seed: 7 },
+        { model, targets: selectTargets(model, ['all']), seed: 7, onLayerReady },
         { id: method.id, settings, learningRate: 1e-2, clipNorm: 1 },
         { kind: 'constant', warmupSteps: 0, totalSteps: 3 },
       ),
@@ -50,38 +53,33 @@ async function train(started: readonly StartedMethod[], model: CausalLM): Promis
 }
 
 describe('releasing the shared base no method reads', () => {
-  it('QLoRA, QPiSSA, LoftQ: no 16-bit projection weight left in the pool, the same losses, errors measured first, then refusals to reload', async () => {
+  it('QLoRA, QPiSSA, LoftQ: W freed layer by layer in the last init, the same errors and losses, then refusals to reload', async () => {
     const rt = await testContext();
     const methods = [qlora, qpissa, loftq];
     const kept = await modelFiles(rt, FIXTURE);
     const model = await modelFiles(rt, FIXTURE);
+    const targets = selectTargets(model, ['all']);
+    const weightBytes = targets.reduce((n, name) => n + model.parameter(`${name}.weight`).data.entry.sizeClass, 0);
     const reference = await startAll(rt, kept, methods);
-    const started = await startAll(rt, model, methods);
+    const releaser = new BaseReleaser(rt, model);
+    const started = await startAll(rt, model, methods, releaser);
     try {
-      const targets = selectTargets(model, ['all']);
-      expect(rt.pool.liveBuffers().filter((b) => PROJECTION_WEIGHT.test(b.what) && b.what.startsWith('model.layers')).length).toBeGreaterThanOrEqual(
-        2 * targets.length,
-      );
-      const weightBytes = targets.reduce((n, name) => n + model.parameter(`${name}.weight`).data.entry.sizeClass, 0);
-
-      const release = await releaseUnusedBase(
-        rt,
-        model,
-        started.map((m) => m.adapted),
-      );
+      // LoftQ's init released every projection as it went, QLoRA's and QPiSSA's errors measured first.
+      expect(model.releasedProjections()).toEqual(targets);
+      const release = await releaser.finish(started.map((m) => m.adapted));
       expect(release.released).toEqual(targets);
       expect(release.bytes).toBe(weightBytes);
-      expect(model.releasedProjections()).toEqual(targets);
       expect(kept.releasedProjections()).toEqual([]);
       // Only the copy the reference run kept is left; the released model holds its embedding, norms and method tensors.
       const live = rt.pool.liveBuffers();
       expect(live.filter((b) => PROJECTION_WEIGHT.test(b.what)).length).toBe(targets.length);
       expect(live.some((b) => b.what.startsWith('model.embed_tokens.weight'))).toBe(true);
-      // The errors were measured before W went, so asking now reads nothing released.
-      for (const m of started) {
+      // The errors were measured before W went, so asking now reads nothing released; they are the ones measured with W kept.
+      for (const [i, m] of started.entries()) {
         const report = await m.adapted.measureQuantErrors!(rt);
         expect(report.pending).toBe(0);
         expect(report.layers.map((l) => l.layer)).toEqual(targets);
+        expect(report.layers).toEqual((await reference[i]!.adapted.measureQuantErrors!(rt)).layers);
       }
 
       expect(await train(started, model)).toEqual(await train(reference, kept));
@@ -122,6 +120,7 @@ describe('releasing the shared base no method reads', () => {
       const release = await releaseUnusedBase(rt, model, [alone[0]!.adapted], { measureQuantErrors: false });
       expect(release.released.length).toBeGreaterThan(0);
       await expect(alone[0]!.adapted.measureQuantErrors!(rt)).rejects.toThrow(/were released.*Reload the model/);
+      expect(rt.pool.liveBuffers().filter((b) => b.what.startsWith('quantization errors'))).toEqual([]);
       expect(Number.isFinite((await alone[0]!.trainer.step(testBatch(model))).loss)).toBe(true);
     } finally {
       for (const m of alone) m.release();
@@ -148,19 +147,34 @@ describe('releasing the shared base no method reads', () => {
     expect(kept.releasedBaseBytes).toBe(0);
     expect(mixed.releasedBaseBytes).toBe(0);
     expect(plan.whileStepping[0]).toBe(kept.whileStepping[0]! - plan.releasedBaseBytes);
-    expect(plan.initBytes).toBe(kept.initBytes);
+    // Released layer by layer, the last init's own tensors never sit beside the whole base.
+    const ownHeld = methodPlan.ownBaseBytes + methodPlan.trainableBytes - methodPlan.gradientBytes;
+    expect(plan.initBytes).toBe(Math.max(kept.initBytes - ownHeld, methodPlan.sharedBaseBytes - plan.releasedBaseBytes + ownHeld));
     expect(plan.totalBytes).toBe(Math.max(plan.initBytes, plan.whileStepping[0]!));
-    await rt.sync();
-    const init = rt.trackPeak();
-    const started = await startAll(rt, model, [qlora]);
-    try {
-      const initPeak = init.stop();
-      const release = await releaseUnusedBase(rt, model, [started[0]!.adapted], { measureQuantErrors: false });
-      expect(plan.releasedBaseBytes).toBe(release.bytes);
-      expect(Math.abs(plan.initBytes / initPeak - 1), `init: planned ${plan.initBytes}, measured ${initPeak}`).toBeLessThan(0.15);
-    } finally {
-      for (const m of started) m.release();
-      releaseModel(rt, model);
-    }
+    /** The pool's peak over the init (above what earlier tests left live), the release the run made; the model freed afterwards. */
+    const measureInit = async (perLayer: boolean): Promise<{ peak: number; released: number }> => {
+      await rt.sync();
+      const leftOver = rt.stats().liveBytes;
+      const model = await modelFiles(rt, FIXTURE);
+      const releaser = new BaseReleaser(rt, model, { measureQuantErrors: false });
+      await rt.sync();
+      const init = rt.trackPeak();
+      const started = await startAll(rt, model, [qlora], perLayer ? releaser : undefined);
+      try {
+        const peak = init.stop() - leftOver;
+        return { peak, released: (await releaser.finish([started[0]!.adapted])).bytes };
+      } finally {
+        for (const m of started) m.release();
+        releaseModel(rt, model);
+      }
+    };
+    releaseModel(rt, model);
+    const after = await measureInit(false);
+    const during = await measureInit(true);
+    expect(after.released).toBe(plan.releasedBaseBytes);
+    expect(during.released).toBe(plan.releasedBaseBytes);
+    expect(during.peak).toBeLessThan(after.peak);
+    expect(Math.abs(kept.initBytes / after.peak - 1), `init, released after it: planned ${kept.initBytes}, measured ${after.peak}`).toBeLessThan(0.15);
+    expect(Math.abs(plan.initBytes / during.peak - 1), `init, released during it: planned ${plan.initBytes}, measured ${during.peak}`).toBeLessThan(0.15);
   });
 });

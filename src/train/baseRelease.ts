@@ -13,10 +13,15 @@
 // quantization-error measurement all need W.
 // So the errors still pending are measured first, unless the host says it will not ask for them
 // (`measureQuantErrors: false`); a later measureQuantErrors then gets that refusal.
+// The init's peak: released only after the inits, the whole 16-bit base sits beside every NF4
+// copy. BaseReleaser.hookFor gives the run's last method to initialise a hook
+// (CreateContext.onLayerReady) that frees each projection's W as soon as that method has quantized
+// it, when every earlier method of the run is done with it too (measuring the layer's pending
+// errors first); the base then shrinks while the NF4 copies grow. finish() releases what is left.
 
 import { LowRankLayer } from '../adapters/forms/lowRank';
 import { Nf4Base } from '../adapters/forms/nf4Base';
-import type { AdaptedLayer, AdaptedModel } from '../adapters/types';
+import type { AdaptedLayer, AdaptedModel, CreateContext } from '../adapters/types';
 import type { CausalLM } from '../models/causalLM';
 import { releasedError } from '../models/linearLayer';
 import type { Runtime } from '../tensor/values';
@@ -47,14 +52,7 @@ export function ownsItsBase(layer: AdaptedLayer): boolean {
 export function unusedProjections(model: CausalLM, methods: readonly AdaptedModel[]): string[] {
   if (methods.length === 0) return [];
   const held = new Set(model.releasedProjections());
-  return model.linearNames().filter((name) => {
-    if (held.has(name)) return false;
-    return methods.every((m) => {
-      if (m.model !== model) return true;
-      const layer = m.linears.get(name);
-      return layer !== undefined && ownsItsBase(layer);
-    });
-  });
+  return model.linearNames().filter((name) => !held.has(name) && doneWith(model, methods, name));
 }
 
 /**
@@ -77,6 +75,58 @@ export async function releaseUnusedBase(
   const weightBytes = names.reduce((n, name) => n + model.parameter(`${name}.weight`).data.byteLength, 0);
   model.releaseProjections(rt, names);
   return { released: names, bytes: before - rt.stats().liveBytes, weightBytes };
+}
+
+/** Whether every method in `methods` is done with the shared W of `name`: it runs its own model copy or owns its base there. */
+function doneWith(model: CausalLM, methods: readonly AdaptedModel[], name: string): boolean {
+  return methods.every((m) => {
+    if (m.model !== model) return true;
+    const layer = m.linears.get(name);
+    return layer !== undefined && ownsItsBase(layer);
+  });
+}
+
+/** A run's release of the shared base: layer by layer during its last init (hookFor), then whatever is left (finish). */
+export class BaseReleaser {
+  private readonly released: string[] = [];
+  private bytes = 0;
+  private weightBytes = 0;
+
+  constructor(
+    private readonly rt: Runtime,
+    private readonly model: CausalLM,
+    private readonly options: BaseReleaseOptions = {},
+  ) {}
+
+  /**
+   * The onLayerReady hook for the run's last method to initialise, `earlier` being the methods
+   * initialised before it: each layer it owns the base of, and every earlier method is done with,
+   * has its pending quantization errors measured (unless measureQuantErrors is false) and its W freed.
+   */
+  hookFor(earlier: readonly AdaptedModel[]): NonNullable<CreateContext['onLayerReady']> {
+    const { rt, model } = this;
+    return async (name, layer, measure) => {
+      if (!ownsItsBase(layer) || !doneWith(model, earlier, name)) return;
+      if (model.releasedProjections().includes(name)) return;
+      if (this.options.measureQuantErrors ?? true) {
+        for (const method of earlier) await method.measureQuantErrors?.(rt, { layers: [name] });
+        await measure?.(rt);
+      }
+      const before = rt.stats().liveBytes;
+      this.weightBytes += model.parameter(`${name}.weight`).data.byteLength;
+      model.releaseProjections(rt, [name]);
+      this.bytes += before - rt.stats().liveBytes;
+      this.released.push(name);
+    };
+  }
+
+  /** After every init: releases what no method reads and is still held (releaseUnusedBase); returns everything released. */
+  async finish(methods: readonly AdaptedModel[]): Promise<BaseRelease> {
+    const rest = await releaseUnusedBase(this.rt, this.model, methods, this.options);
+    const order = this.model.linearNames();
+    const released = [...this.released, ...rest.released].sort((a, b) => order.indexOf(a) - order.indexOf(b));
+    return { released, bytes: this.bytes + rest.bytes, weightBytes: this.weightBytes + rest.weightBytes };
+  }
 }
 
 /** Refuses, before any init, a method whose targets include a released projection (a method added mid-run): every init reads W. */

@@ -15,6 +15,7 @@ import { methodById } from '../adapters/registry';
 import type { Checkpoint, MethodHistory, RunIdentity } from '../io/checkpointFile';
 import type { CausalLM } from '../models/causalLM';
 import type { Runtime } from '../tensor/values';
+import { BaseReleaser, type BaseRelease, type BaseReleaseOptions } from './baseRelease';
 import { captureCheckpoint, checkResume, restoreCheckpoint, type CapturedCheckpoint } from './checkpoint';
 import { DivergenceMonitor, diagnoseNonFinite, type DivergenceFlag, type NonFiniteReport } from './health';
 import { startMethod, type MethodContext, type MethodStart, type StartedMethod } from './methodRun';
@@ -74,8 +75,13 @@ export interface CompareOptions {
   readonly onHalt?: (method: MethodId, halt: NonFiniteReport) => void;
   /** A method's loss was first flagged as diverging (health.ts); it trains on. Called before its onStep. */
   readonly onDiverging?: (method: MethodId, flag: DivergenceFlag) => void;
-  /** After every method is initialised, before the first step (the CLI releases the base no method reads: baseRelease.ts). */
+  /** After every method is initialised (and the base released, with releaseBase), before the first step. */
   readonly afterInit?: (methods: readonly StartedMethod[]) => Promise<void> | void;
+  /**
+   * Release the shared projection weights no method reads (baseRelease.ts): layer by layer during the
+   * last init, the rest after it; `onRelease` is told what went.
+   */
+  readonly releaseBase?: BaseReleaseOptions & { readonly onRelease?: (release: BaseRelease) => void };
 }
 
 export interface MethodReport {
@@ -138,13 +144,16 @@ export class InterleavedRun<T> {
     private readonly setup: RunSetup,
   ) {}
 
-  /** Initialises a method that trains from step `startStep` on: its schedule spans the steps left. */
-  async add(choice: MethodStart, record: (method: StartedMethod) => T, startStep = 0): Promise<RunningMethod<T>> {
+  /**
+   * Initialises a method that trains from step `startStep` on: its schedule spans the steps left.
+   * `onLayerReady`: the run's last init releases the shared base layer by layer (BaseReleaser.hookFor).
+   */
+  async add(choice: MethodStart, record: (method: StartedMethod) => T, startStep = 0, onLayerReady?: MethodContext['onLayerReady']): Promise<RunningMethod<T>> {
     const { setup } = this;
     const totalSteps = Math.max(1, setup.steps - startStep);
     const started = await startMethod(
       this.rt,
-      setup,
+      onLayerReady ? { ...setup, onLayerReady } : setup,
       {
         ...choice,
         clipNorm: choice.clipNorm ?? setup.clipNorm,
@@ -238,9 +247,10 @@ export async function runComparison(rt: Runtime, options: CompareOptions): Promi
   const resume = saving?.resume;
   if (resume) checkResume(resume.checkpoint, resume.where, saving.identity, choices);
   const run = new InterleavedRun<Report>(rt, { ...options, onProgress: options.onInit });
+  const releaser = options.releaseBase && new BaseReleaser(rt, options.model, options.releaseBase);
   try {
-    for (const choice of choices) {
-      await run.add(choice, (m) => ({
+    for (const [i, choice] of choices.entries()) {
+      const record = (m: StartedMethod): Report => ({
         id: m.id,
         trainableParams: m.trainableParams,
         bytes: m.bytes,
@@ -249,8 +259,11 @@ export async function runComparison(rt: Runtime, options: CompareOptions): Promi
         validation: [],
         trainMs: 0,
         peakGpuBytes: 0,
-      }));
+      });
+      const lastInit = i === choices.length - 1;
+      await run.add(choice, record, 0, lastInit ? releaser?.hookFor(run.methods.map((m) => m.adapted)) : undefined);
     }
+    if (releaser) options.releaseBase?.onRelease?.(await releaser.finish(run.methods.map((m) => m.adapted)));
     await options.afterInit?.(run.methods);
     let first = 0;
     if (resume) {

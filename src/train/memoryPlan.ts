@@ -17,9 +17,12 @@
 // The shared base after the inits: when no method of the run reads the shared projection weights
 // (4-bit methods quantize them into bases of their own; full fine-tuning trains its own copy), the
 // hosts release them after the inits (train/baseRelease.ts), and the steps hold the base without
-// them (`releaseBase`, on by default). The inits still need the whole base: `initBytes` is the
-// run's bytes while its last method initialises (every earlier method's tensors, the whole base and
-// one layer's f32 working copies), and the run's total is the larger of that and the steps.
+// them (`releaseBase`, on by default). The inits still need the base: `initBytes` is the run's
+// bytes as its last method starts to initialise (the whole base, every earlier method's tensors,
+// one layer's f32 working copies). With the release, that last init frees each layer's W as soon
+// as it has quantized it (baseRelease.ts BaseReleaser), so the base shrinks faster than its own
+// NF4 copies grow and none of them counts at that peak; without it, the last method's tensors all
+// sit beside the whole base. The run's total is the larger of the init and the steps.
 
 import { METHODS } from '../adapters/registry';
 import { resolveSettings, type LayerShape, type MethodDefinition, type MethodSettings } from '../adapters/types';
@@ -71,6 +74,8 @@ export interface MethodMemoryPlan {
   readonly keepsSharedBase: boolean;
   /** f32 working copies its init makes of one layer at a time (the expanded W and a residual or dequantized copy). */
   readonly initScratchBytes: number;
+  /** Whether its init frees each layer's shared W as it quantizes it, when it is the last init of a run that releases the base. */
+  readonly releasesDuringInit: boolean;
 }
 
 /** Block index of a projection's module path (`model.layers.3.mlp.up_proj`, `h.3.attn.c_attn`). */
@@ -126,6 +131,7 @@ export function planMethod(setup: PlanSetup, method: MethodDefinition, settings:
     releasableBaseBytes,
     keepsSharedBase: method.quantError === undefined && method.family !== 'dense',
     initScratchBytes: plan.ownBaseBytes > 0 ? 2 * sizeClassOf(4 * largestLayer) : 0,
+    releasesDuringInit: method.quantError !== undefined,
   };
 }
 
@@ -141,7 +147,11 @@ function heldTensorBytes(t: ExpectedTensor, bytes: number, limits: BufferLimits)
 export interface RunMemoryPlan {
   /** At the run's peak: the larger of the last init (initBytes) and the steps (the shared base once, every method's own bases and trainables, the largest step's activations). */
   readonly totalBytes: number;
-  /** While the last method initialises: the whole shared base, every method's tensors and AdamW state, one layer's f32 working copies. */
+  /**
+   * As the last method starts its init: the whole shared base, every earlier method's tensors and AdamW state, one layer's f32
+   * working copies; and the last method's own tensors too when the base is not released (released, its W goes layer by layer,
+   * and the figure is the larger of that start and the end of the inits).
+   */
   readonly initBytes: number;
   /** Shared projection weights released after the inits (no method reads them; train/baseRelease.ts); 0 when any method keeps them. */
   readonly releasedBaseBytes: number;
@@ -167,7 +177,11 @@ export function planRun(methods: readonly MethodMemoryPlan[], checkpointing: boo
   const whileStepping = methods.map(
     (m) => shared - releasedBaseBytes + held + m.gradientBytes + (checkpointing ? m.activationBytes.checkpointed : m.activationBytes.plain),
   );
-  const initBytes = shared + held + Math.max(...methods.map((m) => m.initScratchBytes));
+  const last = methods[methods.length - 1]!;
+  const lastHeld = releasedBaseBytes > 0 && last.releasesDuringInit ? last.ownBaseBytes + last.trainableBytes - last.gradientBytes : 0;
+  // Released during the last init, the run's end-of-init level (every method's tensors and AdamW state beside the base less its
+  // projections) can be the higher one on a small model, whose NF4 copies and adapters outweigh the 16-bit weights they replace.
+  const initBytes = Math.max(shared + held - lastHeld + Math.max(...methods.map((m) => m.initScratchBytes)), shared - releasedBaseBytes + held);
   const largestBuffer = methods.map((m) => m.largestBuffer).reduce((a, b) => (b.bytes > a.bytes ? b : a));
   return { totalBytes: Math.max(initBytes, ...whileStepping), initBytes, releasedBaseBytes, whileStepping, largestBuffer };
 }

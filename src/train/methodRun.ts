@@ -54,8 +54,8 @@ export async function startMethod(rt: Runtime, ctx: MethodContext, start: Method
   const method = start.definition ?? methodById(start.id);
   const begun = performance.now();
   const settings = resolveSettings(method, start.settings);
-  const { model, targets, seed, calibration, onProgress } = ctx;
-  const adapted = await method.create({ rt, model, targets, seed, learningRate: start.learningRate, calibration, onProgress }, settings);
+  const { model, targets, seed, calibration, onProgress, onLayerReady } = ctx;
+  const adapted = await method.create({ rt, model, targets, seed, learningRate: start.learningRate, calibration, onProgress, onLayerReady }, settings);
   let trainer: Trainer | undefined;
   try {
     trainer = new Trainer(rt, adapted, {

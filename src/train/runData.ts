@@ -3,9 +3,13 @@
 // method), the validation examples (the data's own validation file, or a seeded fraction held
 // out) cut to at most `validationRows` and batched once in order, the pad id, and the questions
 // whose answers accuracy is scored on. Parsing, tokenising and splitting are io/datasets.ts's.
+// With `packing`, training rows hold several whole examples each (train/packing.ts says what that
+// means for attention); validation rows always hold one example, so validation losses do not
+// depend on the packing setting.
 
 import { createBatcher, splitTrainValidation, type Batch, type Batcher, type TokenizedExample } from '../io/datasets';
 import { finalAnswer } from '../io/questionAnswer';
+import { packingSummary, type PackingSummary } from './packing';
 
 export interface RunDataOptions {
   readonly batch: number;
@@ -15,6 +19,8 @@ export interface RunDataOptions {
   readonly validationFraction: number;
   /** At most this many validation rows (0 or absent: all). */
   readonly validationRows?: number;
+  /** Pack whole training examples into rows of T (default false: one example per row). */
+  readonly packing?: boolean;
 }
 
 export interface RunData {
@@ -24,6 +30,8 @@ export interface RunData {
   readonly batcher: Batcher;
   readonly validationBatches: readonly Batch[];
   readonly padId: number;
+  /** Padding of the training rows with and without packing. */
+  readonly packing: PackingSummary;
 }
 
 /** The pad id batches use: the tokenizer's pad token, else EOS, else 0. */
@@ -52,9 +60,10 @@ export function runData(examples: readonly TokenizedExample[], heldOut: readonly
     train,
     validation,
     splitFrom: heldOut === null ? 'fraction' : 'file',
-    batcher: createBatcher(train, { batchSize: options.batch, seqLen: options.seqLen, seed: options.seed, padId }),
+    batcher: createBatcher(train, { batchSize: options.batch, seqLen: options.seqLen, seed: options.seed, padId, packing: options.packing ?? false }),
     validationBatches: validationBatchesOf(validation, options.batch, options.seqLen, padId),
     padId,
+    packing: packingSummary(train, options.seqLen),
   };
 }
 

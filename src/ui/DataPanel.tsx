@@ -1,7 +1,7 @@
 // Step 3: the data. The built-in math set is selected on start; a dropped JSONL/JSON/CSV/TXT file
 // replaces it (a file with no usable rows is refused and the previous data stays). The preview
 // shows the first rows as the model sees them (tokens, the counted ones highlighted), the counts,
-// the split and every skipped row's reason. Sequence length and split are set here.
+// the split and every skipped row's reason. Sequence length, split and packing are set here.
 
 import { useEffect } from 'react';
 import { BUILTIN_DATASETS, useDataStore } from '../state/dataStore';
@@ -13,6 +13,7 @@ import { DropZone } from './DropZone';
 import { NumberInput } from './NumberInput';
 import { DataPreviewTable } from './DataPreviewTable';
 import { ForgettingInput } from './ForgettingInput';
+import { PackingOption } from './PackingOption';
 import { formatCount } from './format';
 import { SetupSection } from './SetupSection';
 
@@ -82,6 +83,7 @@ export function DataPanel() {
           onChange={(validationFraction) => setShared({ validationFraction })}
         />
       </div>
+      <PackingOption checked={shared.packing} disabled={busy} summary={preview?.packing} onChange={(packing) => setShared({ packing })} />
       <ForgettingInput disabled={busy || !hasModel} />
       {loading && (
         <p className="muted" role="status">

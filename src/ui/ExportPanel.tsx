@@ -2,11 +2,14 @@
 // methods that have no LoRA form), its merged model, a PEFT/TRL script for a CUDA machine. For
 // the comparison: curves as CSV/JSON, any chart as SVG/PNG, a self-contained HTML report.
 // Everything here is of the shown run (named above the table). Adapter and merged-model exports
-// need its trained weights in the worker (runStore `weights`): runs are saved without them.
+// need its trained weights in the worker (runStore `weights`): runs are saved without them, but
+// with the run's checkpoint and its model and data loaded they are rebuilt at the first export.
 
 import { useEffect, useState } from 'react';
 import { useExportStore, type Packaging } from '../state/exportStore';
-import { useRunStore } from '../state/runStore';
+import { resumeProblem, useRunStore } from '../state/runStore';
+import { useModelStore } from '../state/modelStore';
+import { useDataStore } from '../state/dataStore';
 import { useSavedRunsStore } from '../state/savedRunsStore';
 import { RunTag } from './RunTag';
 import { useSettingsStore } from '../state/settingsStore';
@@ -37,6 +40,11 @@ export function ExportPanel() {
   const series = useRunStore((s) => s.series);
   const infos = useSettingsStore((s) => s.methods);
   const weights = useRunStore((s) => s.weights);
+  const checkpoint = useRunStore((s) => s.checkpoint);
+  const record = useRunStore((s) => s.record);
+  // Subscribed so that loading the run's model or data enables the exports.
+  const card = useModelStore((s) => s.card);
+  const preview = useDataStore((s) => s.preview);
   const runName = useRunStore((s) => s.record?.name ?? 'run');
   const overlay = useSavedRunsStore((s) => s.overlay);
   const { busy, outcome, exportMethod, downloadScript, downloadCurves, downloadReport } = useExportStore();
@@ -52,11 +60,15 @@ export function ExportPanel() {
 
   if (methods.length === 0) return null;
   const active = ACTIVE.includes(phase);
+  const rebuildProblem =
+    record && card && preview ? resumeProblem(record, "export this run's trained methods") : 'Load the model and data the run was trained on.';
   const weightsWhy = active
     ? 'Wait for the run to finish (or stop it).'
-    : !weights
-      ? "This run's trained weights are not in memory (runs are saved without weights, and a new model releases them): Run again (Saved runs) to export its adapters or merged models."
-      : undefined;
+    : weights || (checkpoint && rebuildProblem === null)
+      ? undefined
+      : checkpoint
+        ? `This run's trained weights are not in memory but kept in its checkpoint (step ${checkpoint.step}). ${rebuildProblem}`
+        : "This run's trained weights are not in memory and no checkpoint of it is kept in this browser (runs are saved without weights, and a new model releases them): Run again (Saved runs) to export its adapters or merged models.";
   const order = infos.map((m) => m.id);
   const chart = charts.find((c) => c.id === chartId) ?? charts[0];
 

@@ -2,12 +2,14 @@
 // tokens/s) and gradient norm against step or against the run's training tokens, one line per
 // method; a log-scale toggle and EMA smoothing for the per-step curves (the raw values stay drawn
 // faintly underneath). References: the frozen base model's validation loss at step 0 ("base") and
-// ln V, the loss of a uniform guess. A chart with nothing to draw says why.
+// ln V, the loss of a uniform guess. A chart with nothing to draw says why. The training-loss
+// chart marks where a method of the page's run was flagged as diverging or stopped by a NaN/Inf.
 
 import { useMemo, useState } from 'react';
-import { evalRows, processedPerSecond, stepRows, tokensPerSecond, uniformLoss, withBasePoint, type XAxisKind } from './chartData';
+import { evalRows, processedPerSecond, runTokens, stepRows, tokensPerSecond, uniformLoss, withBasePoint, type XAxisKind } from './chartData';
 import { useChartRuns } from './overlayData';
-import { MetricChart, type ChartReference } from './MetricChart';
+import { useSeedCurves } from './seedCurves';
+import { MetricChart, type ChartMark, type ChartReference } from './MetricChart';
 import { BASE_MODEL_KEY, useRunStore, type RunPhase } from '../state/runStore';
 import type { ChartSeries } from './methodColors';
 import { useModelStore } from '../state/modelStore';
@@ -37,6 +39,8 @@ export function LiveCharts() {
   const [log, setLog] = useState(false);
   const [smoothing, setSmoothing] = useState(0);
   const [axis, setAxis] = useState<XAxisKind>('step');
+  const diverging = useRunStore((s) => s.diverging);
+  const nonFinite = useRunStore((s) => s.nonFinite);
 
   const loss = useMemo(() => stepRows(series, methodIds, (p) => p.loss, smoothing, log, axis), [series, methodIds, smoothing, log, axis]);
   const val = useMemo(
@@ -50,6 +54,23 @@ export function LiveCharts() {
     [series, liveIds, params, smoothing, log, axis],
   );
   const grad = useMemo(() => stepRows(series, methodIds, (p) => p.gradNorm, smoothing, log, axis), [series, methodIds, smoothing, log, axis]);
+  // A run with several seeds: the loss charts add each method's mean over the seeds done, with a band.
+  const seedCurves = useSeedCurves(loss, val, methods, liveIds, smoothing, log, axis);
+  const marks = useMemo((): ChartMark[] => {
+    const tokens = axis === 'tokens' ? runTokens(series, liveIds).get('') : undefined;
+    const out: ChartMark[] = [];
+    const add = (method: string, kind: string, step: number, short: string, label: string) => {
+      const x = axis === 'step' ? step : tokens?.get(step);
+      const line = methods.find((m) => m.id === method);
+      if (x !== undefined && line) out.push({ id: `${method}:${kind}:${step}`, x, short, label: `${line.label}: ${label}`, color: line.color });
+    };
+    for (const [id, step] of Object.entries(diverging)) add(id, 'diverging', step, 'diverging', `loss flagged as diverging at step ${step} (it trained on)`);
+    for (const [id, stop] of Object.entries(nonFinite)) {
+      const where = `${stop.tensor}${stop.layer ? ` of ${stop.layer}` : ''}`;
+      add(id, 'nonfinite', stop.step, 'NaN/Inf', `stopped at step ${stop.step}: non-finite ${stop.source} in ${where}`);
+    }
+    return out;
+  }, [axis, series, liveIds, methods, diverging, nonFinite]);
   const lnV = uniformLoss(vocab);
   const references: ChartReference[] = lnV === null ? [] : [{ y: lnV, label: `ln V = ${lnV.toFixed(2)} (uniform over ${vocab} tokens)` }];
   const gradNote =
@@ -103,20 +124,22 @@ export function LiveCharts() {
           <MetricChart
             title="Training loss"
             unit="nats/token"
-            rows={loss}
-            methods={methods}
+            rows={seedCurves.loss}
+            methods={seedCurves.methods}
             log={log}
             testId="chart-loss"
             xAxis={axis}
             references={references}
             raw={raw}
             empty={stepsEmpty}
+            marks={marks}
+            note={seedCurves.note}
           />
           <MetricChart
             title="Validation loss"
             unit="nats/token"
-            rows={val}
-            methods={baseVal === null ? methods : [BASE, ...methods]}
+            rows={seedCurves.val}
+            methods={baseVal === null ? seedCurves.methods : [BASE, ...seedCurves.methods]}
             log={log}
             testId="chart-val"
             xAxis={axis}

@@ -78,6 +78,11 @@ export function MethodsPanel() {
             Without activation checkpointing ≈{formatBytes(plan.plainBytes)}; with it ≈{formatBytes(plan.checkpointedBytes)}
             {shared.checkpointing ? ' (chosen)' : ''}.
           </p>
+          {plan.notes.map((text) => (
+            <p key={text} className="small" data-testid="memory-plan-note">
+              {text}
+            </p>
+          ))}
           {[...plan.errors, ...plan.warnings].map((text) => (
             <p key={text} role="alert" className={plan.errors.includes(text) ? 'error-text small' : 'warn-text small'}>
               {text}

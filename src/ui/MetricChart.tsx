@@ -2,13 +2,14 @@
 // colour, dash and marker, with a legend below the plot that hides, shows or isolates series and
 // reads out every series' value under the pointer. Smoothed charts draw each series' raw values
 // faintly underneath. The plot keeps its height whatever the legend holds, and says why when it
-// has nothing to draw. Animation is off so points appear as they stream in.
+// has nothing to draw. Animation is off so points appear as they stream in. Marks are vertical
+// lines at one x with a label (a method flagged as diverging, or stopped by a NaN, at a step).
 
 import { memo, useCallback, useMemo, useState } from 'react';
-import { CartesianGrid, Line, LineChart, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import { Area, CartesianGrid, ComposedChart, Line, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import type { MouseHandlerDataParam } from 'recharts';
 import { useSettingsStore } from '../state/settingsStore';
-import { rawKey, type ChartRow, type XAxisKind } from './chartData';
+import { bandHighKey, bandLowKey, rawKey, type ChartRow, type XAxisKind } from './chartData';
 import { axisFor, axisWidth, extent, tickLabeller, type Axis } from './axisTicks';
 import { formatCount } from './format';
 import { ChartLegend, type LegendValue } from './ChartLegend';
@@ -19,6 +20,18 @@ import { isOpenMarker, markerPath } from './markers';
 export interface ChartReference {
   readonly y: number;
   readonly label: string;
+}
+
+/** A vertical mark at `x`, in a series' colour (e.g. where a method's loss was flagged as diverging). */
+export interface ChartMark {
+  /** Names the mark in the chart's data-marks (e.g. "lora:diverging:21"). */
+  readonly id: string;
+  readonly x: number;
+  /** Drawn by the line (a word or two). */
+  readonly short: string;
+  /** Listed under the chart. */
+  readonly label: string;
+  readonly color: string;
 }
 
 interface Props {
@@ -39,6 +52,7 @@ interface Props {
   readonly empty?: string;
   /** The rows carry unsmoothed values (rawKey) to draw faintly under the lines. */
   readonly raw?: boolean;
+  readonly marks?: readonly ChartMark[];
 }
 
 export const PLOT_HEIGHT = 200;
@@ -47,7 +61,9 @@ const MARKS_PER_LINE = 8;
 
 const dashOf = (s: ChartSeries): string | undefined => (s.dash === 'overlay' ? OVERLAY_DASH : s.dash ? DASH_ARRAY[s.dash] : undefined);
 
-export function MetricChart({ title, unit, rows, methods, log, testId, dots, xAxis = 'step', references = [], note, empty, raw }: Props) {
+const NO_MARKS: readonly ChartMark[] = [];
+
+export function MetricChart({ title, unit, rows, methods, log, testId, dots, xAxis = 'step', references = [], note, empty, raw, marks = NO_MARKS }: Props) {
   const hiddenIds = useSettingsStore((s) => s.hiddenSeries);
   const visible = useMemo(() => methods.filter((m) => !hiddenIds.includes(m.id)), [methods, hiddenIds]);
   const [hover, setHover] = useState<number | null>(null);
@@ -57,7 +73,7 @@ export function MetricChart({ title, unit, rows, methods, log, testId, dots, xAx
   // Round ticks (1-2-5 steps) over domains that hold every shown point (raw ones too) and reference line.
   const x = useMemo(() => axisFor(extent(rows.map((r) => r.x)), false, true), [rows]);
   const y = useMemo(() => {
-    const keys = visible.flatMap((m) => (raw ? [m.id, rawKey(m.id)] : [m.id]));
+    const keys = visible.flatMap((m) => [...(raw ? [m.id, rawKey(m.id)] : [m.id]), bandLowKey(m.id), bandHighKey(m.id)]);
     return axisFor(extent([...rows.flatMap((r) => keys.map((k) => r[k])), ...references.map((r) => r.y)], log), log);
   }, [rows, visible, raw, references, log]);
   const anyPoints = rows.some((r) => methods.some((m) => r[m.id] !== undefined));
@@ -80,6 +96,7 @@ export function MetricChart({ title, unit, rows, methods, log, testId, dots, xAx
       data-y-ticks={y?.ticks.join(',')}
       aria-label={`${title} (${unit}) per ${xAxis === 'step' ? 'step' : 'training token'}`}
       data-x-axis={xAxis}
+      data-marks={marks.map((m) => m.id).join(',')}
     >
       <figcaption>
         {title}{' '}
@@ -93,9 +110,29 @@ export function MetricChart({ title, unit, rows, methods, log, testId, dots, xAx
           {anyPoints ? 'Every series of this chart is hidden: click a name in the legend to show it.' : (empty ?? 'No points yet.')}
         </div>
       ) : (
-        <Plot rows={rows} series={visible} x={x} y={y} log={log} dots={dots === true} raw={raw === true} references={references} onHover={onHover} />
+        <Plot
+          rows={rows}
+          series={visible}
+          x={x}
+          y={y}
+          log={log}
+          dots={dots === true}
+          raw={raw === true}
+          references={references}
+          marks={marks}
+          onHover={onHover}
+        />
       )}
       {anyPoints && <ChartLegend title={title} series={methods} values={values} at={at} />}
+      {marks.length > 0 && (
+        <ul className="chart-marks small" data-testid={`${testId}-marks`}>
+          {marks.map((m) => (
+            <li key={m.id} style={{ borderLeftColor: m.color }}>
+              {m.label}
+            </li>
+          ))}
+        </ul>
+      )}
       {note && <p className="muted small chart-note">{note}</p>}
     </figure>
   );
@@ -121,15 +158,16 @@ interface PlotProps {
   readonly dots: boolean;
   readonly raw: boolean;
   readonly references: readonly ChartReference[];
+  readonly marks: readonly ChartMark[];
   readonly onHover: (row: number | null) => void;
 }
 
 /** The recharts plot alone, so that moving the pointer re-renders the legend, not the lines. */
-const Plot = memo(function Plot({ rows, series, x, y, log, dots, raw, references, onHover }: PlotProps) {
+const Plot = memo(function Plot({ rows, series, x, y, log, dots, raw, references, marks, onHover }: PlotProps) {
   const every = dots || rows.length < 12 ? 1 : Math.ceil(rows.length / MARKS_PER_LINE);
   return (
     <ResponsiveContainer width="100%" height={PLOT_HEIGHT}>
-      <LineChart
+      <ComposedChart
         data={rows as ChartRow[]}
         margin={{ top: 6, right: 12, bottom: 2, left: 0 }}
         onMouseMove={(state: MouseHandlerDataParam) => {
@@ -172,8 +210,41 @@ const Plot = memo(function Plot({ rows, series, x, y, log, dots, raw, references
             ifOverflow="extendDomain"
           />
         ))}
+        {marks.map((m) => (
+          <ReferenceLine
+            key={m.id}
+            x={m.x}
+            stroke={m.color}
+            strokeDasharray="4 3"
+            strokeWidth={1.4}
+            ifOverflow="hidden"
+            label={{ value: m.short, position: 'insideTopLeft', fill: m.color, fontSize: 10 }}
+          />
+        ))}
         {/* The values are read out in the legend below the plot; the tooltip only draws the cursor. */}
         <Tooltip content={() => null} cursor={{ stroke: '#98a2b0', strokeDasharray: '3 3' }} isAnimationActive={false} />
+        {/* A series with band columns (a mean over seeds) gets its min–max range shaded under its line. */}
+        {series
+          .filter((m) => rows.some((r) => r[bandLowKey(m.id)] !== undefined))
+          .map((m) => (
+            <Area
+              key={bandLowKey(m.id)}
+              className="band-area"
+              type="linear"
+              dataKey={(r: ChartRow) => {
+                const lo = r[bandLowKey(m.id)];
+                const hi = r[bandHighKey(m.id)];
+                return lo === undefined || hi === undefined ? null : [lo, hi];
+              }}
+              stroke="none"
+              fill={m.color}
+              fillOpacity={0.16}
+              activeDot={false}
+              legendType="none"
+              isAnimationActive={false}
+              connectNulls
+            />
+          ))}
         {raw &&
           series.map((m) => (
             <Line
@@ -228,7 +299,7 @@ const Plot = memo(function Plot({ rows, series, x, y, log, dots, raw, references
             />
           );
         })}
-      </LineChart>
+      </ComposedChart>
     </ResponsiveContainer>
   );
 });

@@ -2,7 +2,8 @@
 // (trainable parameters or memory, log scale: methods differ by orders of magnitude) and quality
 // up (validation loss, lower is better, or accuracy, higher is better), with the non-dominated
 // front (pareto.ts) drawn as a staircase and named in a caption. Our own SVG: recharts has no
-// step line through a subset of scatter points.
+// step line through a subset of scatter points. A run with several seeds plots each method's
+// means over the seeds done, with ±1 standard deviation bars on both axes where the seeds differ.
 
 import { useMemo, useState } from 'react';
 import { useDiagnosticsStore } from '../state/diagnosticsStore';
@@ -12,7 +13,9 @@ import { axisFor, extent, tickLabeller } from './axisTicks';
 import { isOpenMarker, markerPath } from './markers';
 import { methodStyle } from './methodColors';
 import { frontOutline, paretoFront, type ParetoPoint } from './pareto';
-import { methodMetrics, type MetricKey } from './resultMetrics';
+import { spreadMetric, type MetricKey } from './resultMetrics';
+import { useSeedView } from './seedResults';
+import { metricPoints } from './metricPoints';
 import { RunTag } from './RunTag';
 import { SeriesSwatch } from './SeriesSwatch';
 
@@ -35,34 +38,41 @@ export function ParetoPanel() {
   const series = useRunStore((s) => s.series);
   const evals = useRunStore((s) => s.evals);
   const ready = useRunStore((s) => s.ready);
+  const result = useRunStore((s) => s.result);
   const accuracy = useDiagnosticsStore((s) => s.accuracy);
   const infos = useSettingsStore((s) => s.methods);
   const [cost, setCost] = useState<MetricKey>('trainable');
   const [scoreKey, setScoreKey] = useState<MetricKey>('bestVal');
   const score = SCORES.find((s) => s.key === scoreKey)!;
+  const seedView = useSeedView();
 
-  const points = useMemo<ParetoPoint[]>(
+  /** Points with their standard deviations (ex, ey: NaN for one seed or none). */
+  const points = useMemo<(ParetoPoint & { readonly ex: number; readonly ey: number; readonly n: number })[]>(
     () =>
-      methods
-        .map((id) => {
-          const m = methodMetrics(series[id] ?? [], evals[id] ?? [], ready[id], accuracy[id]);
-          return { id, x: m[cost], y: m[scoreKey] };
-        })
-        .filter((p) => Number.isFinite(p.x) && p.x > 0 && Number.isFinite(p.y)),
-    [methods, series, evals, ready, accuracy, cost, scoreKey],
+      (seedView
+        ? seedView.aggregates.map((a) => {
+            const x = spreadMetric(a, cost);
+            const y = spreadMetric(a, scoreKey);
+            return { id: a.id, x: x.mean, y: y.mean, ex: x.sd, ey: y.sd, n: Math.min(x.n, y.n) };
+          })
+        : metricPoints({ methods, series, evals, ready, result }, accuracy, cost, scoreKey).map((p) => ({ ...p, ex: Number.NaN, ey: Number.NaN, n: 1 }))
+      ).filter((p) => Number.isFinite(p.x) && p.x > 0 && Number.isFinite(p.y)),
+    [methods, series, evals, ready, result, accuracy, cost, scoreKey, seedView],
   );
+  const bar = (p: { readonly ey: number }) => (Number.isFinite(p.ey) ? p.ey : 0);
+  const xBar = (p: { readonly x: number; readonly ex: number }) => (Number.isFinite(p.ex) && p.ex < p.x ? p.ex : 0);
   if (methods.length === 0) return null;
   const order = infos.map((m) => m.id);
   const label = (id: string) => infos.find((m) => m.id === id)?.label ?? id;
   const front = paretoFront(points, score.sense);
   const xAxis = axisFor(
     extent(
-      points.map((p) => p.x),
+      points.flatMap((p) => [p.x - xBar(p), p.x + xBar(p)]),
       true,
     ),
     true,
   );
-  const yAxis = axisFor(extent(points.map((p) => p.y)), false);
+  const yAxis = axisFor(extent(points.flatMap((p) => [p.y - bar(p), p.y + bar(p)])), false);
   const plotW = W - PAD.left - PAD.right;
   const plotH = H - PAD.top - PAD.bottom;
   const sx = (v: number) => {
@@ -149,17 +159,38 @@ export function ParetoPanel() {
             {points.map((p) => {
               const look = methodStyle(p.id, order);
               const open = isOpenMarker(look.marker);
+              const spread =
+                bar(p) > 0 ? ` ± ${p.ey.toPrecision(2)} (sd over ${p.n} seeds)` : seedView ? ` (mean of ${p.n} ${p.n === 1 ? 'seed' : 'seeds'})` : '';
+              const [cx, cy] = [sx(p.x), sy(p.y)];
               return (
-                <path
-                  key={p.id}
-                  data-testid={`pareto-point-${p.id}`}
-                  d={markerPath(look.marker, sx(p.x), sy(p.y), 6)}
-                  fill={open ? 'none' : look.color}
-                  stroke={open ? look.color : '#1e232b'}
-                  strokeWidth={open ? 2.2 : 1}
-                >
-                  <title>{`${label(p.id)}: ${costLabel} ${xLabel(p.x)}, ${score.label} ${p.y.toPrecision(4)}`}</title>
-                </path>
+                <g key={p.id}>
+                  {bar(p) > 0 && (
+                    <path
+                      data-testid={`pareto-bar-${p.id}`}
+                      d={`M${cx - 4},${sy(p.y + bar(p))}H${cx + 4}M${cx},${sy(p.y + bar(p))}V${sy(p.y - bar(p))}M${cx - 4},${sy(p.y - bar(p))}H${cx + 4}`}
+                      stroke={look.color}
+                      strokeWidth={1.2}
+                      fill="none"
+                    />
+                  )}
+                  {xBar(p) > 0 && (
+                    <path
+                      d={`M${sx(p.x - xBar(p))},${cy - 4}V${cy + 4}M${sx(p.x - xBar(p))},${cy}H${sx(p.x + xBar(p))}M${sx(p.x + xBar(p))},${cy - 4}V${cy + 4}`}
+                      stroke={look.color}
+                      strokeWidth={1.2}
+                      fill="none"
+                    />
+                  )}
+                  <path
+                    data-testid={`pareto-point-${p.id}`}
+                    d={markerPath(look.marker, cx, cy, 6)}
+                    fill={open ? 'none' : look.color}
+                    stroke={open ? look.color : '#1e232b'}
+                    strokeWidth={open ? 2.2 : 1}
+                  >
+                    <title>{`${label(p.id)}: ${costLabel} ${xLabel(p.x)}, ${score.label} ${p.y.toPrecision(4)}${spread}`}</title>
+                  </path>
+                </g>
               );
             })}
           </svg>
@@ -175,6 +206,7 @@ export function ParetoPanel() {
       </figure>
       {front.length > 0 && (
         <p className="muted small" data-testid="pareto-caption">
+          {seedView && `Means over ${seedView.seeds.length} ${seedView.seeds.length === 1 ? 'seed' : 'seeds'}; bars: ±1 standard deviation. `}
           On the front (no other method is both cheaper and better): {front.map((p) => label(p.id)).join(', ')}.
           {points.length > front.length &&
             ` Dominated: ${points

@@ -2,10 +2,11 @@
 // final and best validation loss, trainable parameters, memory (measured: adapter tensors, owned
 // bases and optimizer state), init and training time, tokens/s. Sortable by any column. Accuracy
 // comes from the run's result (a reopened run's saved accuracy, 0 % included) or, while the
-// questions are answered, from the live progress.
+// questions are answered, from the live progress. A run with several seeds shows, once a seed has
+// ended, each number as mean ± standard deviation over the seeds done, with n (seedResults.ts).
 
 import { useMemo, useState } from 'react';
-import { summaryRows } from '../io/runRecord';
+import { summaryRows, type RunRecord } from '../io/runRecord';
 import { useDiagnosticsStore } from '../state/diagnosticsStore';
 import { useRunStore } from '../state/runStore';
 import { useSettingsStore } from '../state/settingsStore';
@@ -14,11 +15,12 @@ import { methodStyle } from './methodColors';
 import { SeriesSwatch } from './SeriesSwatch';
 import { RunTag } from './RunTag';
 import { downloadText } from '../state/download';
-import { resultsCsv, resultsCsvName, type CsvRow } from './resultsCsv';
+import { resultsCsv, resultsCsvName, seedResultsCsv } from './resultsCsv';
+import { seedCaption, seedRows, spreadCell, useSeedView, type SpreadRow } from './seedResults';
 
-type Row = CsvRow;
+type Row = SpreadRow;
 
-type Key = Exclude<keyof Row, 'halted'>;
+type Key = Exclude<keyof Row, 'halted' | 'sd' | 'n'>;
 
 const COLUMNS: readonly { key: Key; label: string; format: (r: Row) => string; numeric: boolean }[] = [
   { key: 'label', label: 'Method', format: (r) => r.label, numeric: false },
@@ -31,7 +33,8 @@ const COLUMNS: readonly { key: Key; label: string; format: (r: Row) => string; n
   { key: 'bytes', label: 'Memory', format: (r) => (Number.isFinite(r.bytes) ? formatBytes(r.bytes) : '—'), numeric: true },
   { key: 'initMs', label: 'Init', format: (r) => formatMs(r.initMs), numeric: true },
   { key: 'trainMs', label: 'Train time', format: (r) => formatMs(r.trainMs), numeric: true },
-  { key: 'tokensPerS', label: 'Tokens/s', format: (r) => formatRate(r.tokensPerS), numeric: true },
+  { key: 'tokensPerS', label: 'Trained tokens/s', format: (r) => formatRate(r.tokensPerS), numeric: true },
+  { key: 'processedPerS', label: 'Processed tokens/s', format: (r) => formatRate(r.processedPerS), numeric: true },
   {
     key: 'forgetting',
     label: 'Forgetting',
@@ -79,8 +82,10 @@ export function ResultsTable() {
   const diverging = useRunStore((s) => s.diverging);
   const accuracy = useDiagnosticsStore((s) => s.accuracy);
   const result = useRunStore((s) => s.result);
+  const params = useRunStore((s) => s.params);
   const infos = useSettingsStore((s) => s.methods);
   const [sort, setSort] = useState<{ key: Key; dir: 1 | -1 }>({ key: 'bestVal', dir: 1 });
+  const seedView = useSeedView();
 
   const rows = useMemo(() => {
     const out = summaryRows({
@@ -90,14 +95,16 @@ export function ResultsTable() {
       ready,
       halted,
       accuracy: { ...resultAccuracy(result), ...finishedAccuracy(accuracy) },
+      ...(params ? { params: params as unknown as RunRecord['params'] } : {}),
     });
     const forgetting = result?.forgetting;
     const withForgetting = out.map((r): Row => {
       const loss = forgetting?.loss[r.id] ?? Number.NaN;
       return { ...r, forgettingLoss: loss, forgetting: forgetting ? loss - forgetting.baseLoss : Number.NaN };
     });
-    return withForgetting.sort((a, b) => sort.dir * compare(a, b, sort.key));
-  }, [methods, series, evals, ready, halted, accuracy, result, infos, sort]);
+    const shown: Row[] = seedView ? seedRows(seedView) : withForgetting;
+    return shown.sort((a, b) => sort.dir * compare(a, b, sort.key));
+  }, [methods, series, evals, ready, halted, accuracy, result, params, infos, sort, seedView]);
 
   if (methods.length === 0) return null;
   const order = infos.map((m) => m.id);
@@ -108,12 +115,19 @@ export function ResultsTable() {
         <button
           type="button"
           data-testid="results-csv"
-          onClick={() => downloadText(resultsCsvName(useRunStore.getState().record?.name), resultsCsv(rows), 'text/csv')}
+          onClick={() =>
+            downloadText(resultsCsvName(useRunStore.getState().record?.name), seedView ? seedResultsCsv(seedView.aggregates) : resultsCsv(rows), 'text/csv')
+          }
         >
           Download CSV
         </button>
       </div>
       <RunTag />
+      {seedView && (
+        <p className="muted small" data-testid="seed-caption">
+          {seedCaption(seedView)}
+        </p>
+      )}
       <div className="table-scroll">
         <table className="grid results" data-testid="results-table">
           <thead>
@@ -139,7 +153,13 @@ export function ResultsTable() {
                 {COLUMNS.map((c) => (
                   <td key={c.key} className={c.numeric ? 'num' : undefined}>
                     {c.key === 'label' && <SeriesSwatch series={methodStyle(r.id, order)} width={20} />}
-                    {c.format(r)}
+                    {spreadCell(r, c.key, c.format)}
+                    {c.key === 'label' && r.n !== undefined && (
+                      <span className="muted small" data-testid={`seeds-n-${r.id}`}>
+                        {' '}
+                        n = {r.n}
+                      </span>
+                    )}
                     {c.key === 'label' && r.halted && (
                       <span className="fail small" data-testid={`halted-${r.id}`}>
                         {' '}
@@ -165,7 +185,8 @@ export function ResultsTable() {
       </div>
       <p className="muted small">
         Memory is what each method holds beyond the shared base: adapter tensors, owned bases (residuals, pruned copies) and AdamW state. Losses in nats per
-        trained token.
+        trained token. Trained tokens/s counts the tokens whose loss counts (no padding, no prompt); processed tokens/s counts every position the model runs
+        (batch × sequence length per step).
       </p>
       <p className="muted small" data-testid="forgetting-note">
         {result?.forgetting

@@ -46,6 +46,7 @@ export function RunBanner() {
   const record = useRunStore((s) => s.record);
   const phase = useRunStore((s) => s.phase);
   const weights = useRunStore((s) => s.weights);
+  const checkpoint = useRunStore((s) => s.checkpoint);
   const notice = useWorkspaceStore((s) => s.notice);
   const dismiss = useWorkspaceStore((s) => s.dismiss);
   const { mismatch, available } = useRunMismatch();
@@ -87,7 +88,13 @@ export function RunBanner() {
         <strong data-testid="run-name">{record.name}</strong>
         {STATE[phase] && <span className="muted small">{STATE[phase]}</span>}
         <span className={weights ? 'run-weights held' : 'run-weights'} data-testid="run-weights">
-          {weights ? 'trained weights in memory' : active ? 'training' : 'curves only: trained weights are not saved with runs (Run again to retrain)'}
+          {weights
+            ? 'trained weights in memory'
+            : active
+              ? 'training'
+              : checkpoint
+                ? `curves only: the trained weights come back from its checkpoint (step ${checkpoint.step}) at Generate or Export`
+                : 'curves only: trained weights are not saved with runs (Run again to retrain)'}
         </span>
       </div>
       <dl className="run-inputs">

@@ -1,6 +1,7 @@
 // The run bar, pinned to the top of the studio while the page scrolls: Start, Pause/Resume, Stop
 // and Add method; the run's state, step x / y with a progress bar and an estimate of the time
-// left (from the measured step times, runProgress.ts); the name of the run shown. Start reads the
+// left (from the measured step times, runProgress.ts); with several seeds, which seed of how many
+// (the steps and the estimate are that seed's); the name of the run shown. Start reads the
 // chosen methods and shared settings; the buttons are disabled when the action makes no sense,
 // and say why. "Resume from the last checkpoint" continues a stopped or interrupted run (also one
 // restored after a reload) when a checkpoint of it is stored and its model and data are loaded.
@@ -53,6 +54,7 @@ export function RunControls() {
   const checkpointError = useRunStore((s) => s.checkpointError);
   const resumeFromCheckpoint = useRunStore((s) => s.resumeFromCheckpoint);
   const record = useRunStore((s) => s.record);
+  const seedRun = useRunStore((s) => s.seedRun);
   const hasModel = useModelStore((s) => s.card !== null && s.loading === null);
   const hasData = useDataStore((s) => s.preview !== null);
   const chosen = useSettingsStore((s) => chosenMethods(s).length);
@@ -115,6 +117,11 @@ export function RunControls() {
       <div className="run-progress" title={dataText ?? undefined}>
         <span className={`run-state ${phase}`} role="status" aria-live="polite" data-testid="run-state">
           {PHASE_TEXT[phase]}
+          {seedRun && phase !== 'idle' && (
+            <span data-testid="run-seed" title={`Seed ${seedRun.seed}: the comparison is repeated with ${seedRun.count} seeds, one after another.`}>
+              {` · seed ${seedRun.index + 1} of ${seedRun.count}`}
+            </span>
+          )}
           {totalSteps > 0 && phase !== 'idle' && ` · step ${steps}/${totalSteps}`}
         </span>
         {totalSteps > 0 && phase !== 'idle' && <progress className="run-steps" max={totalSteps} value={steps} aria-label="Steps done" />}
@@ -124,7 +131,8 @@ export function RunControls() {
             data-testid="run-eta"
             title={`${formatDuration(perStep)} a step (all methods, mean of the last steps); validation and accuracy passes not included`}
           >
-            about {formatDuration(left)} left
+            about {formatDuration(seedRun ? left + (seedRun.count - seedRun.index - 1) * totalSteps * perStep : left)} left
+            {seedRun && seedRun.index < seedRun.count - 1 && ' (all seeds)'}
           </span>
         )}
       </div>

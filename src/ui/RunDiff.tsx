@@ -1,6 +1,7 @@
 // Two saved runs side by side, setting by setting: only the rows that differ (model, data, shared
 // knobs, methods and their settings), the differing values highlighted. The HTML report prints
-// the same diff for the run it reports and the run compared here.
+// the same diff for the run it reports and the run compared here. Long names and values wrap
+// inside the panel (a phone-wide page does not scroll sideways).
 
 import { useEffect, useMemo, useState } from 'react';
 import { diffRuns } from '../io/runSettings';
@@ -23,7 +24,7 @@ function RunPick({
   onChange: (v: string) => void;
 }) {
   return (
-    <>
+    <span className="run-pick">
       <label htmlFor={id}>{label}</label>
       <select id={id} value={value} onChange={(e) => onChange(e.target.value)}>
         {runs.map((r) => (
@@ -32,7 +33,7 @@ function RunPick({
           </option>
         ))}
       </select>
-    </>
+    </span>
   );
 }
 

@@ -10,7 +10,8 @@ import { useSettingsStore } from '../state/settingsStore';
 import { ChartLegend } from './ChartLegend';
 import { isOpenMarker, markerPath } from './markers';
 import { methodSeries, type ChartSeries } from './methodColors';
-import { METRICS, methodMetrics, type MetricKey } from './resultMetrics';
+import { METRICS, type MetricKey } from './resultMetrics';
+import { metricPoints } from './metricPoints';
 import { axisFor, axisWidth, extent, tickLabeller } from './axisTicks';
 import { RunTag } from './RunTag';
 
@@ -34,6 +35,7 @@ export function ScatterPanel() {
   const series = useRunStore((s) => s.series);
   const evals = useRunStore((s) => s.evals);
   const ready = useRunStore((s) => s.ready);
+  const result = useRunStore((s) => s.result);
   const accuracy = useDiagnosticsStore((s) => s.accuracy);
   const infos = useSettingsStore((s) => s.methods);
   const hidden = useSettingsStore((s) => s.hiddenSeries);
@@ -41,12 +43,8 @@ export function ScatterPanel() {
   const [y, setY] = useState<MetricKey>('bestVal');
   const [logX, setLogX] = useState(true);
   const points = useMemo(
-    () =>
-      methods.map((id) => {
-        const m = methodMetrics(series[id] ?? [], evals[id] ?? [], ready[id], accuracy[id]);
-        return { id, x: m[x], y: m[y] };
-      }),
-    [methods, series, evals, ready, accuracy, x, y],
+    () => metricPoints({ methods, series, evals, ready, result }, accuracy, x, y),
+    [methods, series, evals, ready, result, accuracy, x, y],
   );
   if (methods.length === 0) return null;
   const order = infos.map((m) => m.id);

@@ -1,7 +1,7 @@
 // The studio: the run bar pinned on top (Start, Pause, Stop, Add method, progress, the run's
 // name); the set-up in a column of foldable sections (model, data, methods, training settings,
 // then the GPU in use and its self-test, folded to the adapter's name), which scrolls on its own
-// on wide screens; the run in the main area, curves first (then results, comparison, generation,
+// on wide screens; the run in the main area, curves first (then each method's samples, results, comparison, generation,
 // diagnostics, exports, saved runs). Below 1200 px the set-up sits above the run. Opening it
 // loads the built-in model and data once the engine is ready.
 
@@ -13,6 +13,7 @@ import { GeneratePanel } from './GeneratePanel';
 import { GpuPanel } from './GpuPanel';
 import { InitProgressList } from './InitProgressList';
 import { LiveCharts } from './LiveCharts';
+import { SamplesStrip } from './SamplesStrip';
 import { MethodsPanel } from './MethodsPanel';
 import { ModelPanel } from './ModelPanel';
 import { ResultsTable } from './ResultsTable';
@@ -50,6 +51,7 @@ export function StudioTab() {
           <RunBanner />
           <InitProgressList />
           <LiveCharts />
+          <SamplesStrip />
           <ResultsTable />
           <ParetoPanel />
           <ScatterPanel />

@@ -1,11 +1,13 @@
 // The shared knobs every method trains with: target projections, learning rate and schedule,
-// steps, batch, seed, evaluation cadence, clipping, activation checkpointing, run checkpoints.
+// steps, batch, seed, evaluation cadence, clipping, activation checkpointing, run checkpoints, and
+// the samples taken at each validation (SampleSettings.tsx).
 
 import { useModelStore } from '../state/modelStore';
 import { useRunStore } from '../state/runStore';
 import { useSettingsStore } from '../state/settingsStore';
-import type { ScheduleKind } from '../worker/protocol';
+import { MAX_SEEDS, type ScheduleKind } from '../worker/protocol';
 import { NumberInput } from './NumberInput';
+import { SampleSettings } from './SampleSettings';
 import { SetupSection } from './SetupSection';
 
 const SCHEDULES: readonly ScheduleKind[] = ['constant', 'linear', 'cosine'];
@@ -56,6 +58,10 @@ export function TrainingSettings() {
         <NumberInput id="batch" value={shared.batch} min={1} max={512} integer disabled={busy} onChange={(batch) => setShared({ batch })} />
         <label htmlFor="seed">Seed</label>
         <NumberInput id="seed" value={shared.seed} min={0} max={2 ** 31 - 1} integer disabled={busy} onChange={(seed) => setShared({ seed })} />
+        <label htmlFor="seeds" title="Repeats the whole comparison with seed, seed + 1, …: the results show mean ± standard deviation over the seeds.">
+          Seeds (1–{MAX_SEEDS})
+        </label>
+        <NumberInput id="seeds" value={shared.seeds} min={1} max={MAX_SEEDS} integer disabled={busy} onChange={(seeds) => setShared({ seeds })} />
         <label htmlFor="eval-every">Validate every</label>
         <NumberInput id="eval-every" value={shared.evalEvery} min={1} max={100000} integer disabled={busy} onChange={(evalEvery) => setShared({ evalEvery })} />
         <label htmlFor="val-rows">Validation rows</label>
@@ -105,6 +111,7 @@ export function TrainingSettings() {
           onChange={(checkpointEvery) => setShared({ checkpointEvery })}
         />
       </div>
+      <SampleSettings busy={busy} />
     </SetupSection>
   );
 }

@@ -1,9 +1,11 @@
 // Chart rows from the streamed curves: one row per x value (step, or training tokens seen) with
 // one column per method, optionally smoothed (exponential moving average with TensorBoard's
 // debiasing, so the first points are not pulled towards zero). Pure functions; the charts only
-// render what these return.
+// render what these return. A run with several seeds adds each method's mean curve over the seeds
+// with its min–max band (seedStepRows, seedEvalRows).
 
 import type { StepPoint } from '../worker/protocol';
+import { evalPoints, meanBand, type BandPoint } from '../io/seedStats';
 
 /** What the x axis counts: optimizer steps, or training tokens (non-padding) the method has seen. */
 export type XAxisKind = 'step' | 'tokens';
@@ -164,3 +166,81 @@ export const processedPerSecond =
     p.ms > 0 ? (batch * seqLen * 1000) / p.ms : Number.NaN;
 
 export const tokensPerSecond = (p: StepPoint): number => (p.ms > 0 ? (p.tokens * 1000) / p.ms : Number.NaN);
+
+// ---- runs with several seeds: each method's mean curve with a min–max band ----
+
+/** The column of a method's mean over seeds, and its band's lower and upper edges. */
+export const meanKey = (id: string): string => `${id}~mean`;
+export const bandLowKey = (id: string): string => `${id}:lo`;
+export const bandHighKey = (id: string): string => `${id}:hi`;
+
+/** Rows of two row lists merged by x (sorted); a column in both takes `b`'s value. */
+export function mergeRows(a: readonly ChartRow[], b: readonly ChartRow[]): ChartRow[] {
+  const byX = new Map<number, ChartRow>();
+  for (const r of [...a, ...b]) byX.set(r.x, { ...(byX.get(r.x) ?? {}), ...r });
+  return [...byX.values()].sort((p, q) => p.x - q.x);
+}
+
+function bandColumns(id: string, band: readonly BandPoint[], xOfPoint: (p: BandPoint) => number | undefined): ChartColumn[] {
+  const at = (pick: (p: BandPoint) => number) => band.flatMap((p) => (xOfPoint(p) === undefined ? [] : [{ x: xOfPoint(p)!, value: pick(p) }]));
+  const key = meanKey(id);
+  return [
+    { id: key, points: at((p) => p.mean) },
+    { id: bandLowKey(key), points: at((p) => p.min) },
+    { id: bandHighKey(key), points: at((p) => p.max) },
+  ];
+}
+
+/**
+ * Per method, its mean over the seeds' curves of `value` (each seed's curve smoothed first) in
+ * column meanKey(id), with the min and max over the seeds as the band's edges; against step or the
+ * mean training tokens the seeds had seen by that step.
+ */
+export function seedStepRows(
+  seeds: readonly Readonly<Record<string, readonly StepPoint[]>>[],
+  methods: readonly string[],
+  value: (p: StepPoint) => number,
+  smoothing: number,
+  log: boolean,
+  axis: XAxisKind = 'step',
+): ChartRow[] {
+  return collectRows(
+    methods.flatMap((id) => {
+      const band = meanBand(
+        seeds.map((s) => s[id] ?? []),
+        value,
+        (vs) => smooth(vs, smoothing),
+      );
+      return bandColumns(id, band, (p) => (axis === 'step' ? p.step : p.tokens));
+    }),
+    log,
+  );
+}
+
+/** Validation losses' mean and min–max band per method over the seeds (x: step, or the mean tokens seen by that step). */
+export function seedEvalRows(
+  seeds: readonly {
+    readonly series: Readonly<Record<string, readonly StepPoint[]>>;
+    readonly evals: Readonly<Record<string, readonly { step: number; loss: number }[]>>;
+  }[],
+  methods: readonly string[],
+  log: boolean,
+  axis: XAxisKind = 'step',
+): ChartRow[] {
+  return collectRows(
+    methods.flatMap((id) => {
+      const tokens = new Map(
+        meanBand(
+          seeds.map((s) => s.series[id] ?? []),
+          (p) => p.loss,
+        ).map((p) => [p.step, p.tokens]),
+      );
+      const band = meanBand(
+        seeds.map((s) => evalPoints(s.evals[id] ?? [])),
+        (p) => p.loss,
+      );
+      return bandColumns(id, band, (p) => (axis === 'step' ? p.step : tokens.get(p.step)));
+    }),
+    log,
+  );
+}

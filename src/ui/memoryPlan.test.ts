@@ -4,9 +4,12 @@ import { comparisonMemory } from './memoryPlan';
 
 const MIB = 1024 * 1024;
 
-function estimate(id: string, own: number, trainable: number, activations: number, largest = 1 * MIB): MethodEstimate {
+function estimate(id: string, own: number, trainable: number, activations: number, largest = 1 * MIB, releasable = 0): MethodEstimate {
   const shared = 100 * MIB;
   return {
+    releasableBaseBytes: releasable,
+    initScratchBytes: own > 0 ? 4 * MIB : 0,
+    releasesDuringInit: releasable > 0,
     id,
     trainableParams: trainable / 16,
     weightBytes: shared + own,
@@ -32,6 +35,29 @@ describe('comparison memory plan', () => {
     expect(plan!.checkpointedBytes).toBe(100 * MIB + 14 * MIB + 10 * MIB);
     expect(plan!.errors).toEqual([]);
     expect(plan!.warnings).toEqual([]);
+  });
+
+  it('takes the released base off the steps when every method keeps a 4-bit base of its own, and says so', () => {
+    const limits = { maxBufferSize: 256 * MIB, maxStorageBufferBindingSize: 128 * MIB };
+    const fourBit = estimate('fourBit', 10 * MIB, 2 * MIB, 30 * MIB, MIB, 80 * MIB);
+    const fourBitResidual = estimate('fourBitResidual', 12 * MIB, 2 * MIB, 40 * MIB, MIB, 80 * MIB);
+    const plan = comparisonMemory([fourBit, fourBitResidual], limits)!;
+    expect(plan.releasedBaseBytes).toBe(80 * MIB);
+    // Steps: base without its projections, both methods' own tensors, the larger step.
+    const steps = 100 * MIB - 80 * MIB + 26 * MIB + 40 * MIB;
+    // The last init starts with the whole base, the first method's tensors and one layer's working copies.
+    const init = 100 * MIB + 12 * MIB + 4 * MIB;
+    expect(plan.totalBytes).toBe(Math.max(steps, init));
+    expect(plan.totalBytes).toBe(init);
+    expect(plan.checkpointedBytes).toBe(init);
+    expect(plan.notes).toHaveLength(1);
+    expect(plan.notes[0]).toContain('released during the inits');
+    expect(plan.notes[0]).toContain('the peak is the last init');
+    // One method that reads the shared base: nothing is released, no note.
+    const kept = comparisonMemory([fourBit, estimate('adapter', 0, 2 * MIB, 30 * MIB)], limits)!;
+    expect(kept.releasedBaseBytes).toBe(0);
+    expect(kept.notes).toEqual([]);
+    expect(kept.totalBytes).toBe(100 * MIB + 14 * MIB + 30 * MIB);
   });
 
   it('refuses a step whose largest buffer is over the binding limit', () => {

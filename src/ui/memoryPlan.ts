@@ -4,6 +4,10 @@
 // GPU memory, so the hard check is the adapter's per-buffer limits; the total is compared with
 // navigator.deviceMemory (coarse, RAM in GiB, capped at 8 by Chrome) only as a soft warning.
 // Both choices of activation checkpointing are totalled, so the panel can show what it saves.
+// When every chosen method keeps a base of its own (4-bit copies), the run frees the model's
+// original projection weights during the inits (train/baseRelease.ts): the steps hold the base
+// without them, the peak may then be the last init (the whole base, every earlier method's
+// tensors, one layer's working copies), as train/memoryPlan.ts planRun counts it, and a note says so.
 
 import type { MethodEstimate } from '../worker/protocol';
 import { formatBytes } from './format';
@@ -18,6 +22,10 @@ export interface ComparisonMemory {
   readonly errors: readonly string[];
   /** Likely problems (the total beyond the device's reported memory). */
   readonly warnings: readonly string[];
+  /** The base weights freed during the inits (0: some method reads them). */
+  readonly releasedBaseBytes: number;
+  /** What the figures assume that a user would not guess (the release of the base). */
+  readonly notes: readonly string[];
 }
 
 const GIB = 1024 ** 3;
@@ -30,10 +38,22 @@ export function comparisonMemory(
   if (estimates.length === 0) return null;
   const shared = Math.max(...estimates.map((e) => e.sharedBaseBytes));
   const own = estimates.reduce((n, e) => n + e.ownBaseBytes + e.trainableBytes, 0);
-  const activations = Math.max(...estimates.map((e) => e.activationBytes));
-  const totalBytes = shared + own + activations;
-  const plainBytes = shared + own + Math.max(...estimates.map((e) => e.activationBytesPlain));
-  const checkpointedBytes = shared + own + Math.max(...estimates.map((e) => e.activationBytesCheckpointed));
+  const releasedBaseBytes = estimates.every((e) => e.releasableBaseBytes > 0) ? Math.min(...estimates.map((e) => e.releasableBaseBytes)) : 0;
+  const last = estimates[estimates.length - 1]!;
+  const lastOwn = releasedBaseBytes > 0 && last.releasesDuringInit ? last.ownBaseBytes + last.trainableBytes : 0;
+  const initBytes = shared + own - lastOwn + Math.max(...estimates.map((e) => e.initScratchBytes));
+  const withSteps = (activations: number) => Math.max(initBytes, shared - releasedBaseBytes + own + activations);
+  const totalBytes = withSteps(Math.max(...estimates.map((e) => e.activationBytes)));
+  const plainBytes = withSteps(Math.max(...estimates.map((e) => e.activationBytesPlain)));
+  const checkpointedBytes = withSteps(Math.max(...estimates.map((e) => e.activationBytesCheckpointed)));
+  const notes: string[] = [];
+  if (releasedBaseBytes > 0) {
+    notes.push(
+      `Every chosen method keeps a 4-bit base of its own, so the model's original projection weights (≈${formatBytes(releasedBaseBytes)}) are released ` +
+        `during the inits: training holds that much less${totalBytes === initBytes ? ', and the peak is the last init, while they are still there' : ''}. ` +
+        'Adding a method that needs them mid-run is then refused; the next comparison reloads the model.',
+    );
+  }
   const errors: string[] = [];
   const warnings: string[] = [];
   if (limits) {
@@ -55,5 +75,5 @@ export function comparisonMemory(
         'Choose fewer methods, or lower the batch or the sequence length.',
     );
   }
-  return { totalBytes, plainBytes, checkpointedBytes, errors, warnings };
+  return { totalBytes, plainBytes, checkpointedBytes, errors, warnings, releasedBaseBytes, notes };
 }

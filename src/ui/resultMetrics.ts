@@ -1,9 +1,11 @@
 // The per-method numbers the results plot offers, from the streamed run (losses, steps, init) and
-// the accuracy progress. Pure; NaN where a method has no such number yet.
+// the accuracy progress. Pure; NaN where a method has no such number yet. Over several seeds,
+// spreadMetric gives the same numbers (same units) as mean, sd and n.
 
 import type { AccuracyProgress } from '../state/diagnosticsStore';
 import type { MethodReady } from '../state/runStore';
 import type { StepPoint } from '../worker/protocol';
+import type { SeedAggregate, Spread } from '../io/seedStats';
 
 export type MetricKey = 'finalVal' | 'bestVal' | 'trainable' | 'memory' | 'time' | 'tokensPerS' | 'accuracy';
 
@@ -34,4 +36,23 @@ export function methodMetrics(
     tokensPerS: ms > 0 ? (tokens * 1000) / ms : Number.NaN,
     accuracy: accuracy && accuracy.total > 0 && accuracy.done === accuracy.total ? (100 * accuracy.correct) / accuracy.total : Number.NaN,
   };
+}
+
+/** A metric of one method over its seeds, in the units of METRICS. */
+export function spreadMetric(a: SeedAggregate, key: MetricKey): Spread {
+  const scaled = (s: Spread, k: number): Spread => ({ mean: s.mean * k, sd: s.sd * k, n: s.n });
+  const { stats } = a;
+  switch (key) {
+    case 'finalVal':
+    case 'bestVal':
+    case 'trainable':
+    case 'tokensPerS':
+      return stats[key];
+    case 'memory':
+      return scaled(stats.bytes, 1 / (1024 * 1024));
+    case 'time':
+      return scaled(stats.trainMs, 1 / 1000);
+    case 'accuracy':
+      return scaled(stats.accuracy, 100);
+  }
 }

@@ -14,6 +14,7 @@ const row = (over: Partial<CsvRow>): CsvRow => ({
   initMs: 10,
   trainMs: 2000,
   tokensPerS: 64.5,
+  processedPerS: 256,
   forgettingLoss: 2.75,
   forgetting: 0.0312345678912,
   ...over,
@@ -32,6 +33,8 @@ describe('resultsCsv', () => {
       trainable_params: '1024',
       adapter_bytes_f32: '4096',
       memory_bytes: '12288',
+      trained_tokens_per_s: '64.5',
+      processed_tokens_per_s: '256',
       accuracy: '',
       forgetting: '0.031234568',
     });

@@ -9,8 +9,11 @@
 // whose error is named WORKER_FAILURE. The calls that set the engine's state (the model, dropped
 // adapters, the data) are remembered, so a new client can bring a new engine back to that state
 // (`restoreSteps`).
+// A worker that hangs without dying is found by the page's heartbeat (watchdog.ts), which pings
+// through `call('ping')`; `watchdogTiming` gives its bounds.
 
 import { StudioError, type ErrorKind } from '../errors';
+import { HANG_TIMEOUT_MS, PING_INTERVAL_MS } from './watchdog';
 import { browserGpu } from '../gpu/browser';
 import {
   WORKER_FAILURE,
@@ -69,6 +72,16 @@ export function checkPageWebGpu(): void {
 /** Test hooks are on in dev builds and for a page opened with ?testHooks=1. */
 export function testHooksEnabled(): boolean {
   return import.meta.env.DEV || new URLSearchParams(globalThis.location?.search ?? '').get('testHooks') === '1';
+}
+
+/**
+ * The heartbeat's bounds: HANG_TIMEOUT_MS, or with test hooks on a page opened with
+ * ?hangTimeoutMs=N (a test hook, at least 1 000), N, pinged four times as often.
+ */
+export function watchdogTiming(): { readonly timeoutMs: number; readonly intervalMs: number } {
+  const asked = testHooksEnabled() ? Number(new URLSearchParams(globalThis.location?.search ?? '').get('hangTimeoutMs') ?? Number.NaN) : Number.NaN;
+  if (!Number.isFinite(asked) || asked < 1000) return { timeoutMs: HANG_TIMEOUT_MS, intervalMs: PING_INTERVAL_MS };
+  return { timeoutMs: asked, intervalMs: Math.min(PING_INTERVAL_MS, Math.floor(asked / 4)) };
 }
 
 export class EngineClient {

@@ -7,7 +7,8 @@
 // Device loss and GPU errors that no error scope caught come from the session as events;
 // exceptions that escape a handler are pushed as 'crash' events. A device refused at init is
 // reported as WebGpuUnavailableError so the page shows its "no WebGPU" notice.
-// Test hooks (debugLoseDevice, debugCrashWorker) answer only in dev builds or when the page named
+// `ping` is the page's heartbeat (watchdog.ts), answered here without touching the session.
+// Test hooks (debugLoseDevice, debugCrashWorker, debugHang) answer only in dev builds or when the page named
 // the worker with TEST_HOOKS_NAME (it does so for ?testHooks=1).
 //
 // Not here: the engine itself (gpu/, kernels/, train/, bench/ do the work; the Node CLI calls the
@@ -72,6 +73,7 @@ const handlers: { [K in CallName]: Handler<K> } = {
   pauseComparison: () => session.pauseComparison(),
   resumeComparison: () => session.resumeComparison(),
   generate: (params, progress) => session.generate(params, progress),
+  restoreTrained: (params) => session.restoreTrained(params.params, params.checkpoint),
   spectrum: (params) => session.spectrum(params.method, params.layer),
   addMethod: (params) => session.addMethod(params.id, params.settings),
   exportMethod: (params) => session.exportMethod(params),
@@ -81,6 +83,17 @@ const handlers: { [K in CallName]: Handler<K> } = {
   debugCrashWorker: () => {
     setTimeout(() => {
       throw new InternalError('debugCrashWorker: the engine worker was crashed on purpose by a test hook');
+    });
+    return true;
+  },
+  ping: () => true,
+  debugHang: (params) => {
+    const ms = Math.min(Math.max(params.ms ?? 120_000, 0), 600_000);
+    setTimeout(() => {
+      const end = performance.now() + ms;
+      while (performance.now() < end) {
+        /* the hang itself: the thread answers nothing until it ends */
+      }
     });
     return true;
   },

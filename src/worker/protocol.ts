@@ -21,14 +21,15 @@ import type { ProfileKernel, ProfileMethod, ProfileParams, ProfileProgress, Prof
 import type { InitProgress, MethodClaim, MethodFamily, SettingSpec, SettingValue, SparsityCheck } from '../adapters/types';
 import type { DatasetStats, FileKind, RowFormat, SkippedRow } from '../io/datasets';
 import type { ScheduleKind } from '../train/schedule';
-import type { RunPoint } from '../io/runRecord';
+import type { PackingSummary } from '../train/packing';
+import type { RunPoint, RunSample, SamplePromptSource } from '../io/runRecord';
 import type { ScriptConfig } from '../io/pythonScript';
 import type { FrozenPrecision } from '../io/modelFiles';
 import { errorKind, errorMessage, type ErrorKind } from '../errors';
 
 export type { GpuDescription, GpuFeatures, GpuLimitsSummary, MatmulBenchRow, MatmulBenchShape };
 export type { ProfileKernel, ProfileMethod, ProfileParams, ProfileProgress, ProfileReport, ProfileStep };
-export type { InitProgress, SettingSpec, SettingValue, DatasetStats, FileKind, RowFormat, SkippedRow, ScheduleKind, FrozenPrecision };
+export type { InitProgress, SettingSpec, SettingValue, DatasetStats, FileKind, RowFormat, SkippedRow, ScheduleKind, FrozenPrecision, PackingSummary };
 
 /** One product checked by the self-test: GPU result against a float64 CPU product. */
 export interface SelfTestCase {
@@ -148,6 +149,15 @@ export interface MethodEstimate {
   readonly sharedBaseBytes: number;
   /** Bases the method makes for itself: residual, NF4 copy, pruned copy, full fine-tuning's weights. */
   readonly ownBaseBytes: number;
+  /**
+   * Of sharedBaseBytes, the targeted projections' weights, which a run frees during its inits when
+   * every method in it keeps a base of its own (4-bit copies); 0 when this method reads them after its init.
+   */
+  readonly releasableBaseBytes: number;
+  /** f32 working copies of one layer its init makes (counted at the init's peak). */
+  readonly initScratchBytes: number;
+  /** Whether its init frees each layer's W as it quantizes it (then, as a run's last init, none of its own tensors count at the init's peak). */
+  readonly releasesDuringInit: boolean;
   /** The largest single buffer one step needs (bounded by the adapter's buffer limits). */
   readonly largestBuffer: { readonly bytes: number; readonly what: string };
   /** Why the method cannot run with these settings (e.g. SPP needs out % 16 == 0), if so. */
@@ -206,6 +216,8 @@ export interface DatasetPreview {
   readonly note?: string;
   /** io/runIdentity.ts textHash of the training text and the data's own validation text. */
   readonly textHash?: string;
+  /** Padding of the training rows with one example per row and packed (train/packing.ts). */
+  readonly packing?: PackingSummary;
 }
 
 export interface ComparisonParams {
@@ -218,7 +230,11 @@ export interface ComparisonParams {
   readonly steps: number;
   readonly batch: number;
   readonly seqLen: number;
+  /** Pack whole training examples into rows of T (absent: false, one example per row; validation is never packed). */
+  readonly packing?: boolean;
   readonly seed: number;
+  /** Repeats of the whole comparison, with seeds seed, seed + 1, …, seed + seeds − 1 (absent: 1; at most MAX_SEEDS). */
+  readonly seeds?: number;
   /** Validation every K steps and after the last. */
   readonly evalEvery: number;
   /** Global gradient-norm clip (0: none). */
@@ -238,6 +254,21 @@ export interface ComparisonParams {
   readonly checkpointEvery?: number;
   /** Continue a run from its checkpoint instead of from step 0 (same settings, model and data). */
   readonly resumeFrom?: StudioCheckpoint;
+  /** Samples at each validation step (worker/sampleSettings.ts): one continuation of one fixed prompt per method (absent: off). */
+  readonly samplesOn?: boolean;
+  /** The prompt ('' or absent: the first validation row's prompt, rendered as training renders it). */
+  readonly samplePrompt?: string;
+  readonly sampleMaxTokens?: number;
+  /** Greedy decoding; otherwise sampling at sampleTemperature within top-k and top-p. */
+  readonly sampleGreedy?: boolean;
+  readonly sampleTemperature?: number;
+  /** 0: every token. */
+  readonly sampleTopK?: number;
+  /** 1: every token. */
+  readonly sampleTopP?: number;
+  readonly sampleStopAtEos?: boolean;
+  /** Generation stops at this text, which is cut off ('': none). */
+  readonly sampleStop?: string;
 }
 
 /** A run's state after `step` (io/checkpointFile.ts): the manifest's JSON and the safetensors bytes. */
@@ -285,7 +316,14 @@ export type ComparisonEvent =
   | { readonly type: 'eval'; readonly method: string; readonly step: number; readonly loss: number }
   /** The frozen base model's validation loss, measured once before any method is initialised (the charts' "base" at step 0). */
   | { readonly type: 'base'; readonly loss: number }
-  | { readonly type: 'halted'; readonly method: string; readonly step: number; readonly reason: string }
+  | {
+      readonly type: 'halted';
+      readonly method: string;
+      readonly step: number;
+      readonly reason: string;
+      /** Where a non-finite value was found (train/health.ts), when that is why it stopped. */
+      readonly nonFinite?: NonFiniteStop;
+    }
   /** A method's loss was first flagged as diverging at `step` (train/health.ts); it trains on. */
   | { readonly type: 'diverging'; readonly method: string; readonly step: number }
   /** Saved every checkpointEvery steps, when paused and when stopped: the page stores the newest. */
@@ -297,7 +335,15 @@ export type ComparisonEvent =
   /** A method added mid-way: it trains from `step` + 1 on. */
   | { readonly type: 'added'; readonly method: string; readonly step: number }
   /** Accuracy so far: `correct` of `done` answered, `total` to answer. */
-  | { readonly type: 'accuracy'; readonly method: string; readonly correct: number; readonly done: number; readonly total: number };
+  | { readonly type: 'accuracy'; readonly method: string; readonly correct: number; readonly done: number; readonly total: number }
+  /** A run with several seeds starts seed `index` (0-based) of `count`: the events that follow, to its 'seedDone', are that seed's. */
+  | { readonly type: 'seed'; readonly index: number; readonly count: number; readonly seed: number }
+  /** Seed `index` of a run with several seeds ended (all its steps, or stopped): its methods' records. */
+  | ({ readonly type: 'seedDone' } & SeedResult)
+  /** The prompt every sample of the run continues, as the model reads it, and where it came from; sent once before the first step. */
+  | { readonly type: 'samplePrompt'; readonly prompt: string; readonly source: SamplePromptSource }
+  /** A method's continuation of the sample prompt after `step` (sent after that step's validation). */
+  | { readonly type: 'sample'; readonly method: string; readonly sample: RunSample };
 
 export interface MethodSummary {
   readonly id: string;
@@ -340,6 +386,22 @@ export interface ComparisonResult {
   readonly methods: readonly MethodSummary[];
   /** Loss on the held-out pretraining text: the base's, and each method's after its last step (absent: not measured). */
   readonly forgetting?: ForgettingReport;
+  /** A run with several seeds: each seed this call trained, in order (the last is the one above; a resumed run starts at its checkpoint's seed). */
+  readonly seeds?: readonly SeedResult[];
+}
+
+/** The most seeds one studio run repeats its comparison with. */
+export const MAX_SEEDS = 5;
+
+/** One seed's share of a run with several seeds. */
+export interface SeedResult {
+  /** 0-based: the seed is ComparisonParams.seed + index. */
+  readonly index: number;
+  readonly seed: number;
+  /** Ended before its last step. */
+  readonly stopped: boolean;
+  readonly methods: readonly MethodSummary[];
+  readonly forgetting?: ForgettingReport;
 }
 
 /** Forgetting of a method = its loss on the held-out text minus the base's (nats per token; higher = more forgotten). */
@@ -378,6 +440,14 @@ export interface GenerateParams {
   /** 0: greedy. */
   readonly temperature?: number;
   readonly seed?: number;
+  /** 0 or absent: every token. */
+  readonly topK?: number;
+  /** 1 or absent: every token. */
+  readonly topP?: number;
+  /** Stop at the model's end-of-sequence token (default true). */
+  readonly stopAtEos?: boolean;
+  /** Stop at this text, which is cut off ('' or absent: none). */
+  readonly stopString?: string;
 }
 
 export interface GenerateResult {
@@ -403,6 +473,15 @@ export interface ExportResult {
   readonly files: readonly { readonly name: string; readonly data: Uint8Array }[];
   /** What was written, in words (rank, conversions). */
   readonly note: string;
+}
+
+/** The first non-finite tensor of a method stopped by a NaN or Inf (train/health.ts NonFiniteReport, without the message). */
+export interface NonFiniteStop {
+  readonly step: number;
+  readonly source: 'forward activation' | 'gradient' | 'optimizer state';
+  /** Module path of the projection; '' for the loss. */
+  readonly layer: string;
+  readonly tensor: string;
 }
 
 /** Every call the engine answers: what it takes, what it returns, what it streams meanwhile. */
@@ -462,10 +541,20 @@ export interface EngineCalls {
   debugLoseDevice: { params: Record<string, never>; result: boolean; progress: never };
   /** Test hook (as above): the worker throws an uncaught error right after answering, as a crash would. */
   debugCrashWorker: { params: Record<string, never>; result: boolean; progress: never };
+  /**
+   * Rebuilds the trained methods of a stored checkpoint of the run started with `params` (the same
+   * model and data loaded) without training, so that generate and exportMethod use them, e.g. after a
+   * reload. Answers the methods rebuilt.
+   */
+  restoreTrained: { params: { readonly params: ComparisonParams; readonly checkpoint: StudioCheckpoint }; result: readonly string[]; progress: never };
+  /** The page's heartbeat (watchdog.ts): answered at once from the message handler, also mid-run. */
+  ping: { params: Record<string, never>; result: true; progress: never };
+  /** Test hook (as above): right after answering, the worker's thread spins for `ms` (at most 10 minutes, default 2), as a hang would; it then carries on. */
+  debugHang: { params: { readonly ms?: number }; result: boolean; progress: never };
 }
 
 /** Calls that only exist for tests; the worker refuses them unless its test hooks are on. */
-export const TEST_HOOK_CALLS: readonly CallName[] = ['debugLoseDevice', 'debugCrashWorker'];
+export const TEST_HOOK_CALLS: readonly CallName[] = ['debugLoseDevice', 'debugCrashWorker', 'debugHang'];
 
 /** Worker name suffix that turns the test hooks on (the page adds it in dev builds or with ?testHooks=1). */
 export const TEST_HOOKS_NAME = 'testHooks';

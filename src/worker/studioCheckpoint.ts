@@ -1,6 +1,7 @@
 // Checkpoints of a studio comparison, worker side: what identifies the run (model, data, the
 // settings that change the numbers), a capture turned into the bytes the page stores, and those
-// bytes read back for a resume. The GPU side is train/checkpoint.ts; the format io/checkpointFile.ts.
+// bytes read back for a resume or to rebuild a run's trained methods (restoreParams). The GPU
+// side is train/checkpoint.ts; the format io/checkpointFile.ts.
 
 import { concatBytes, bytesSource } from '../io/byteSource';
 import { encodeCheckpoint, readCheckpoint, sequencesFingerprint, type Checkpoint, type RunIdentity } from '../io/checkpointFile';
@@ -35,6 +36,7 @@ export function studioRunIdentity(loaded: LoadedModel, train: readonly Tokenized
       clipNorm: params.clipNorm,
       validationRows: params.validationRows,
       validationFraction: params.validationFraction,
+      ...(params.packing ? { packing: true } : {}),
     },
   };
 }
@@ -49,4 +51,23 @@ export async function captureStudioCheckpoint<T>(rt: Runtime, run: InterleavedRu
 /** Reads a stored checkpoint back; refuses (InputError, ModelFormatError) one that is damaged. */
 export function readStudioCheckpoint(stored: StudioCheckpoint): Promise<Checkpoint> {
   return readCheckpoint(new TextEncoder().encode(stored.manifest), STORED_CHECKPOINT, bytesSource(`${STORED_CHECKPOINT} (tensors)`, stored.tensors));
+}
+
+/**
+ * The settings that rebuild the methods of `checkpoint` (taken in the run started with `params`)
+ * without training: resumed from it, with its own seed as the run's last, and nothing measured,
+ * sampled or checkpointed after the restore.
+ */
+export async function restoreParams(params: ComparisonParams, checkpoint: StudioCheckpoint): Promise<ComparisonParams> {
+  const { manifest } = await readStudioCheckpoint(checkpoint);
+  const seedIndex = manifest.run.seed - params.seed;
+  return {
+    ...params,
+    resumeFrom: checkpoint,
+    seeds: Math.max(1, seedIndex + 1),
+    accuracyQuestions: 0,
+    forgetting: undefined,
+    checkpointEvery: 0,
+    samplesOn: false,
+  };
 }

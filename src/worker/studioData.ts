@@ -8,6 +8,7 @@
 
 import { prepareDataset, splitTrainValidation, type PreparedData, type TokenizedExample } from '../io/datasets';
 import { questionAnswerRows } from '../io/questionAnswer';
+import { packingSummary } from '../train/packing';
 import { textHash } from '../io/runIdentity';
 import type { TextTokenizer } from '../io/tokenizer';
 import { errorMessage, DatasetError, formatBytes } from '../errors';
@@ -111,6 +112,7 @@ export class StudioData {
       seqLen: params.seqLen,
       note: data.note,
       textHash: textHash(data.train, data.validation ?? ''),
+      packing: packingSummary(run.train, params.seqLen),
     };
   }
 

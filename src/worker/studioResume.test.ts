@@ -6,44 +6,16 @@
 // interruption names. A NaN injected into a resumed checkpoint halts that method alone, naming the
 // step, layer and tensor (train/health.ts). A resume with other settings is refused, naming the difference.
 
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { lora } from '../adapters/methods/lora';
 import { pissa } from '../adapters/methods/pissa';
-import { acquireNodeDevice } from '../gpu/node';
-import { nodeDirectorySources } from '../io/nodeSource';
-import type { StudioAssets } from './assets';
 import { concatBytes } from '../io/byteSource';
 import { encodeCheckpoint } from '../io/checkpointFile';
+import { destroyTestDevices, openBuiltinSession as openSession } from './testSession';
 import type { ComparisonEvent, ComparisonParams, StudioCheckpoint } from './protocol';
 import { readStudioCheckpoint } from './studioCheckpoint';
-import { StudioSession } from './studioSession';
 
-const assets: StudioAssets = {
-  modelFiles: (name) => nodeDirectorySources(join('public/models', name)),
-  datasetText: (name, file) => readFile(join('public/datasets', name, file), 'utf8'),
-};
-
-const devices: GPUDevice[] = [];
-afterAll(() => {
-  for (const d of devices) d.destroy();
-});
-
-async function openSession(): Promise<StudioSession> {
-  const session = new StudioSession({
-    acquire: async () => {
-      const acquired = await acquireNodeDevice({ defaultLimitsOnly: true });
-      devices.push(acquired.device);
-      return acquired;
-    },
-    assets,
-    post: () => undefined,
-  });
-  await session.loadBuiltinModel('kjv-llama-1m', undefined, () => undefined);
-  await session.loadBuiltinDataset('math', { seqLen: 64, validationFraction: 0.1, seed: 1 });
-  return session;
-}
+afterAll(destroyTestDevices);
 
 const STEPS = 6;
 
@@ -86,7 +58,8 @@ describe('studio checkpoints and resume', () => {
     const whole: ComparisonEvent[] = [];
     const reference = await (await openSession()).startComparison(params(), (e) => whole.push(e));
     expect(reference.stopped).toBe(false);
-    expect(checkpointsOf(whole)).toEqual([]);
+    // A finished run's only checkpoint is its last step's: its trained weights, for generation and export after a reload.
+    expect(checkpointsOf(whole).map((c) => c.step)).toEqual([STEPS]);
 
     // 1: paused after step 2 (a checkpoint is taken on pausing), then stopped while paused.
     const first = await openSession();
@@ -112,7 +85,7 @@ describe('studio checkpoints and resume', () => {
     const saved2 = checkpointsOf(part2);
     expect(saved2.map((c) => c.step)).toEqual([3]);
 
-    // 3: resumed again to the end; its checkpoint every 2 steps lands at step 4 (none after the last step).
+    // 3: resumed again to the end; its checkpoint every 2 steps lands at step 4, then the final one.
     const part3: ComparisonEvent[] = [];
     const result3 = await (await openSession()).startComparison(params({ resumeFrom: saved2[0], checkpointEvery: 2 }), (e) => part3.push(e));
     expect(result3.stopped).toBe(false);
@@ -120,7 +93,7 @@ describe('studio checkpoints and resume', () => {
       [lora.id, STEPS],
       [pissa.id, STEPS],
     ]);
-    expect(checkpointsOf(part3).map((c) => c.step)).toEqual([4]);
+    expect(checkpointsOf(part3).map((c) => c.step)).toEqual([4, STEPS]);
 
     const steps = (events: readonly ComparisonEvent[]) => [...new Set(events.flatMap((e) => (e.type === 'step' ? [e.point.step] : [])))];
     expect(steps(part1)).toEqual([1, 2]);
@@ -194,7 +167,7 @@ describe('studio checkpoints and resume', () => {
     const events: ComparisonEvent[] = [];
     await session.startComparison(params({ steps: 2, checkpointEvery: 1 }), (e) => events.push(e));
     const saved = checkpointsOf(events);
-    expect(saved.map((c) => c.step)).toEqual([1]);
+    expect(saved.map((c) => c.step)).toEqual([1, 2]);
     await expect(session.startComparison(params({ steps: 2, lr: 2e-2, resumeFrom: saved[0] }), () => undefined)).rejects.toThrow(
       /lr is 0\.01 in the checkpoint, 0\.02 now/,
     );

@@ -15,13 +15,13 @@
 
 import { selectTargets } from '../adapters/targets';
 import type { AdaptedModel, CalibrationBatch, MethodDefinition } from '../adapters/types';
-import { generate } from '../models/generate';
 import { InterleavedRun, type RunningMethod } from '../train/compare';
 import { accuracyQuestions, padIdOf, runData } from '../train/runData';
-import { errorKind, errorMessage, InputError } from '../errors';
+import { errorKind, errorMessage, formatBytes, InputError, UnsupportedError } from '../errors';
 import type { GpuContext } from '../gpu/context';
-import type { RunIdentity } from '../io/checkpointFile';
+import type { Checkpoint, RunIdentity } from '../io/checkpointFile';
 import type { TokenizedExample } from '../io/datasets';
+import { BaseReleaser, checkBaseHeld, type BaseRelease } from '../train/baseRelease';
 import { restoreCheckpoint } from '../train/checkpoint';
 import { countCorrect } from './accuracy';
 import { baseValidationLoss } from './baseEval';
@@ -30,6 +30,10 @@ import { CommandQueue } from './commandQueue';
 import { LOSS_REPORT_WAIT_MS, type DeviceLoss } from './deviceSlot';
 import { PendingMeasurements } from './quantMeasure';
 import { RunDiagnostics } from './runDiagnostics';
+import { indexedDbTuningStore } from './tuningStore';
+import { trainingProblems, tuneMatmul } from '../kernels/matmulTuning';
+import { continuePrompt, RunSampler, samplePrompt } from './samples';
+import { sampleDecoding } from './sampleSettings';
 import { captureStudioCheckpoint, readStudioCheckpoint, STORED_CHECKPOINT, studioRunIdentity } from './studioCheckpoint';
 import type { StudioData } from './studioData';
 import { comparisonMemoryProblem, requireTokenizer, type LoadedModel } from './studioModel';
@@ -37,6 +41,7 @@ import type {
   ComparisonEvent,
   ComparisonParams,
   ComparisonResult,
+  SeedResult,
   GenerateParams,
   GenerateResult,
   MethodSettingValues,
@@ -45,6 +50,7 @@ import type {
   SpectrumResult,
   StepPoint,
 } from './protocol';
+import { MAX_SEEDS } from './protocol';
 
 export interface RunInputs {
   readonly rt: GpuContext;
@@ -53,6 +59,8 @@ export interface RunInputs {
   readonly definitionOf: (id: string) => MethodDefinition;
   /** Why `rt` is gone, if it is; waits up to `waitMs` for a loss to be reported. */
   readonly lossOf: (waitMs: number) => Promise<DeviceLoss | undefined>;
+  /** Rebuild the methods of `resumeFrom` and train no step (its weights for generation and export, e.g. after a reload). */
+  readonly restoreOnly?: boolean;
 }
 
 /** The adapters of a finished run, kept for generation, export and spectra until the next run or model. */
@@ -75,6 +83,18 @@ export interface RunOutcome {
 type Summary = { -readonly [K in keyof MethodSummary]: MethodSummary[K] };
 type Running = RunningMethod<Summary>;
 type Choice = ComparisonParams['methods'][number];
+type ReleaseHook = ReturnType<BaseReleaser['hookFor']>;
+/** A method of the run and the step it joins at (0: from the start; later: added mid-way, and at that step again in the next seeds). */
+type PlannedMethod = { readonly choice: Choice; readonly startStep: number };
+
+/** Which seed of the run the loop trains: index 0-based of count, its checkpoint when it resumes, and whether it is the last. */
+interface SeedTurn {
+  readonly index: number;
+  readonly count: number;
+  readonly seed: number;
+  readonly resume: Checkpoint | undefined;
+  readonly last: boolean;
+}
 
 function checkParams(params: ComparisonParams, maxPositions: number): void {
   const wholes: [string, number, number][] = [
@@ -97,7 +117,8 @@ function checkParams(params: ComparisonParams, maxPositions: number): void {
 
 export class StudioRun {
   private readonly commands = new CommandQueue();
-  private readonly diagnostics: RunDiagnostics;
+  /** The current seed's diagnostics (spectra, orthonormality, sparsity). */
+  private diagnostics: RunDiagnostics;
   private readonly measurements = new PendingMeasurements();
   /** Methods in the run (started with or added): an id joins once. */
   private readonly ids: Set<string>;
@@ -119,6 +140,12 @@ export class StudioRun {
   private identity: RunIdentity | undefined;
   /** The step of the newest checkpoint emitted (null: none yet). */
   private checkpointed: number | null = null;
+  /** The shared weights this run freed after its inits (baseRelease.ts); a method needing them cannot join. */
+  private released: BaseRelease | undefined;
+  /** The methods every seed trains, in order, with the step each joins at. */
+  private plan: PlannedMethod[];
+  /** The seed being trained (a run with several seeds says which in its messages). */
+  private seedTurn: SeedTurn | undefined;
 
   constructor(
     readonly inputs: RunInputs,
@@ -127,6 +154,7 @@ export class StudioRun {
   ) {
     this.diagnostics = new RunDiagnostics(inputs.rt);
     this.ids = new Set(params.methods.map((m) => m.id));
+    this.plan = params.methods.map((choice) => ({ choice, startStep: 0 }));
     if (params.checkpointEvery !== undefined && !(Number.isSafeInteger(params.checkpointEvery) && params.checkpointEvery >= 0)) {
       throw new InputError(`checkpoint every must be a whole number of steps (0: only when paused or stopped), is ${params.checkpointEvery}`);
     }
@@ -165,12 +193,34 @@ export class StudioRun {
     if (this.stopping || this.finished || this.commands.has('stop')) throw new InputError('no comparison is running; start one, then add methods to it');
     this.inputs.definitionOf(id);
     if (this.ids.has(id)) throw new InputError(`${id} is already in this comparison`);
+    this.checkBaseHeld(id);
     this.ids.add(id);
     return this.command('add', async () => {
       if (this.stopping || this.finished || !this.joinMethod) throw new InputError(`the comparison ended before ${id} could join it`);
+      try {
+        this.checkBaseHeld(id);
+      } catch (error) {
+        this.ids.delete(id);
+        throw error;
+      }
+      this.plan.push({ choice: { id, settings }, startStep: this.done });
       await this.joinMethod({ id, settings }, this.done);
       return true;
     });
+  }
+
+  /** Refuses a method whose targets' shared weights this run released (every method in it keeps a 4-bit base of its own). */
+  private checkBaseHeld(id: string): void {
+    const { model } = this.inputs.loaded;
+    try {
+      checkBaseHeld(model, selectTargets(model, this.params.targets));
+    } catch {
+      const freed = this.released && this.released.bytes > 0 ? ` (${formatBytes(this.released.bytes)})` : '';
+      throw new UnsupportedError(
+        `${id} cannot join this comparison: every method in it keeps a 4-bit base of its own, so the model's original weights were released after ` +
+          `the inits to save GPU memory${freed}, and ${id} needs them. Start a new comparison with ${id} in it (the model is reloaded first).`,
+      );
+    }
   }
 
   spectrum(method: string, layer: string): Promise<SpectrumResult> {
@@ -225,7 +275,43 @@ export class StudioRun {
     });
   }
 
+  /** Trains seed after seed (one for a run without `seeds`); a stop or a GPU failure ends the run in the seed it reached. */
   private async train(): Promise<RunOutcome> {
+    const { params, emit } = this;
+    const count = params.seeds ?? 1;
+    if (!Number.isSafeInteger(count) || count < 1 || count > MAX_SEEDS)
+      throw new InputError(`seeds must be a whole number from 1 to ${MAX_SEEDS}, is ${count}`);
+    let resume = params.resumeFrom ? await readStudioCheckpoint(params.resumeFrom) : undefined;
+    // A checkpoint names its seed; the run resumes that seed, then trains the ones after it.
+    const first = resume ? resume.manifest.run.seed - params.seed : 0;
+    if (!Number.isSafeInteger(first) || first < 0 || first >= count) {
+      throw new InputError(
+        `${STORED_CHECKPOINT} was taken with seed ${resume?.manifest.run.seed}, which is not one of this run's seeds ${params.seed} to ${params.seed + count - 1}; start the run again`,
+      );
+    }
+    const seeds: SeedResult[] = [];
+    for (let index = first; ; index++) {
+      const seed = params.seed + index;
+      if (count > 1) emit({ type: 'seed', index, count, seed });
+      const outcome = await this.trainSeed({ index, count, seed, resume, last: index === count - 1 });
+      resume = undefined;
+      const { result } = outcome;
+      const done: SeedResult = {
+        index,
+        seed,
+        stopped: result.stopped,
+        methods: result.methods,
+        ...(result.forgetting ? { forgetting: result.forgetting } : {}),
+      };
+      seeds.push(done);
+      if (count > 1) emit({ type: 'seedDone', ...done });
+      if (result.stopped || index === count - 1 || this.inputs.restoreOnly) return count > 1 ? { ...outcome, result: { ...result, seeds } } : outcome;
+      // Only the last seed's adapters are kept (for generation and export).
+      if (outcome.trained) releaseTrained(outcome.trained);
+    }
+  }
+
+  private async trainSeed(turn: SeedTurn): Promise<RunOutcome> {
     const { rt, loaded, data, definitionOf } = this.inputs;
     const { params, emit, measurements } = this;
     const tokenizer = requireTokenizer(loaded);
@@ -238,17 +324,30 @@ export class StudioRun {
     const prepared = runData(examples, heldOut, padIdOf(tokenizer), {
       batch: params.batch,
       seqLen: params.seqLen,
-      seed: params.seed,
+      seed: turn.seed,
       validationFraction: params.validationFraction,
       validationRows: params.validationRows,
+      packing: params.packing ?? false,
     });
     const { batcher, validationBatches } = prepared;
-    const resume = params.resumeFrom ? await readStudioCheckpoint(params.resumeFrom) : undefined;
-    if (resume || loaded.card.fingerprint) this.identity = studioRunIdentity(loaded, prepared.train, params);
+    // Samples at each validation step: the prompt is fixed (and checked) before anything trains.
+    const sampling = sampleDecoding(params);
+    const sampler = sampling && new RunSampler(rt, tokenizer, samplePrompt(tokenizer, prepared, sampling.prompt, maxPositions), sampling.decoding);
+    if (sampler) emit({ type: 'samplePrompt', prompt: sampler.prompt.text, source: sampler.prompt.source });
+    const { resume } = turn;
+    this.done = 0;
+    this.stepping = false;
+    this.checkpointed = null;
+    this.seedTurn = turn;
+    if (turn.index > 0 || resume) this.diagnostics = new RunDiagnostics(rt);
+    this.identity = resume || loaded.card.fingerprint ? studioRunIdentity(loaded, prepared.train, { ...params, seed: turn.seed }) : undefined;
     // A resumed run initialises the checkpoint's methods (those added mid-way included), in its order.
     const starts: readonly { readonly choice: Choice; readonly startStep: number }[] = resume
       ? resume.manifest.methods.map((m) => ({ choice: { id: m.id, settings: m.settings }, startStep: m.startStep }))
-      : params.methods.map((choice) => ({ choice, startStep: 0 }));
+      : this.plan.filter((p) => p.startStep === 0);
+    // Methods added mid-way in an earlier seed join this one at the same step.
+    const joins = resume ? [] : this.plan.filter((p) => p.startStep > 0);
+    if (resume) this.plan = [...starts];
     for (const { choice } of starts) this.ids.add(choice.id);
     emit({
       type: 'data',
@@ -269,7 +368,7 @@ export class StudioRun {
     const run = new InterleavedRun<Summary>(rt, {
       model,
       targets,
-      seed: params.seed,
+      seed: turn.seed,
       calibration,
       onProgress: (progress) => emit({ type: 'init', progress }),
       checkpointing: params.checkpointing ?? false,
@@ -283,7 +382,7 @@ export class StudioRun {
     this.run = run;
 
     /** Initialises one method; it trains from step `startStep` + 1 to the end, on the run's batches. */
-    const initMethod = async (choice: Choice, startStep: number): Promise<void> => {
+    const initMethod = async (choice: Choice, startStep: number, onLayerReady?: ReleaseHook): Promise<void> => {
       const r = await run.add(
         { id: choice.id, definition: definitionOf(choice.id), settings: choice.settings, learningRate: params.lr },
         ({ id, trainableParams, bytes, initMs }) => ({
@@ -300,6 +399,7 @@ export class StudioRun {
           startStep,
         }),
         startStep,
+        onLayerReady,
       );
       emit({ type: 'ready', method: r.id, trainableParams: r.trainableParams, bytes: r.bytes, initMs: r.initMs });
       emit({ type: 'diag', method: r.id, point: await this.diagnostics.register(r.id, r.adapted) });
@@ -318,14 +418,26 @@ export class StudioRun {
 
     let keep = false;
     try {
+      // Hardware adapters: the matmul variants timed once per adapter and shape class (the table
+      // kept in IndexedDB) before anything is computed, so the whole run uses one choice per product.
+      if (!rt.info.isSoftware) {
+        const linears = model.linearNames().map((name) => ({ out: model.linear(name).outFeatures, in: model.linear(name).inFeatures }));
+        await tuneMatmul(rt, trainingProblems(linears, params.batch * params.seqLen), { store: indexedDbTuningStore() });
+      }
       // The reference every method starts from: the frozen base on the validation batches, once.
-      if (validationBatches.length > 0) emit({ type: 'base', loss: await baseValidationLoss(rt, model, validationBatches) });
+      if (validationBatches.length > 0 && !this.inputs.restoreOnly) emit({ type: 'base', loss: await baseValidationLoss(rt, model, validationBatches) });
       const forgetting = params.forgetting && (await ForgettingProbe.measureBase(rt, model, tokenizer, params.forgetting, params.seqLen, params.batch));
-      for (const { choice, startStep } of starts) {
+      // The last seed frees the shared weights no method reads (every method quantized them into a
+      // 4-bit base of its own), layer by layer during the last init, errors measured first; earlier
+      // seeds and methods joining later init from them again.
+      const releaser = turn.last && joins.length === 0 ? new BaseReleaser(rt, model) : undefined;
+      for (const [i, { choice, startStep }] of starts.entries()) {
         await this.safePoint();
         if (this.stopping) break;
-        await initMethod(choice, startStep);
+        const lastInit = i === starts.length - 1;
+        await initMethod(choice, startStep, lastInit ? releaser?.hookFor(run.methods.map((r) => r.adapted)) : undefined);
       }
+      if (releaser && !this.stopping) this.released = await releaser.finish(run.methods.map((r) => r.adapted));
       let first = 0;
       if (resume && !this.stopping) {
         first = await restoreCheckpoint(rt, run, resume, STORED_CHECKPOINT, this.identity!);
@@ -339,11 +451,12 @@ export class StudioRun {
       }
       this.stepping = true;
       let lastStepMs = 0;
-      for (let step = first; step < params.steps; step++) {
+      for (let step = first; step < (this.inputs.restoreOnly ? first : params.steps); step++) {
         await this.safePoint();
         // Quantization errors: never before the first step, then about a step's time per gap.
         if (step > 0) await measurements.run(rt, lastStepMs);
         if (this.stopping) break;
+        for (const join of joins) if (join.startStep === step) await this.joinMethod(join.choice, step);
         const done = step + 1;
         const evalNow = run.evaluatesAfter(step);
         const stepStart = performance.now();
@@ -354,7 +467,8 @@ export class StudioRun {
             emit({ type: 'step', method: r.id, point });
             if (r.stopped) {
               r.record.halted = r.halt?.message ?? `stopped at step ${done}: its loss was ${m.loss}`;
-              emit({ type: 'halted', method: r.id, step: done, reason: r.record.halted });
+              const nonFinite = r.halt && { step: r.halt.step, source: r.halt.source, layer: r.halt.layer, tensor: r.halt.tensor };
+              emit({ type: 'halted', method: r.id, step: done, reason: r.record.halted, ...(nonFinite ? { nonFinite } : {}) });
               return;
             }
             if (m.diverging && r.record.diverging === undefined) {
@@ -372,19 +486,26 @@ export class StudioRun {
           },
         });
         this.done = done;
+        if (sampler && evalNow) {
+          const stopAsked = () => this.stopping || this.commands.has('stop');
+          await sampler.take(done, run.methods, (method, sample) => emit({ type: 'sample', method, sample }), stopAsked);
+        }
         lastStepMs = performance.now() - stepStart;
         const every = params.checkpointEvery ?? 0;
         if (every > 0 && done % every === 0 && done < params.steps) await this.saveCheckpoint();
       }
       const stopped = this.done < params.steps;
-      if (stopped) await this.saveCheckpoint();
-      if (!stopped) await measurements.run(rt, Infinity);
+      // The last seed's final checkpoint is its trained weights: generation and export after a reload rebuild them from it.
+      if (stopped || turn.last) await this.saveCheckpoint();
+      if (!stopped && !this.inputs.restoreOnly) await measurements.run(rt, Infinity);
       await this.safePoint();
       if (!stopped) await this.measureAccuracy(run.methods, prepared.validation, params.accuracyQuestions ?? 20);
       const forgot = !stopped && forgetting ? await forgetting.measure(run.methods, () => this.stopping || this.commands.has('stop')) : undefined;
-      // Commands that arrive from here on are applied by the final drain, with the run finished.
-      this.finished = true;
-      await this.commands.drain();
+      // Commands that arrive from here on are applied by the final drain, with the run finished; between seeds, by the next seed's loop.
+      if (stopped || turn.last) {
+        this.finished = true;
+        await this.commands.drain();
+      }
       keep = true;
       return {
         result: { stopped, methods: run.methods.map((r) => ({ ...r.record })), ...(forgot ? { forgetting: forgot } : {}) },
@@ -436,7 +557,9 @@ export class StudioRun {
     if (!isGpuFailure(error)) return undefined;
     // The last step any method completed: the curves end there (or, for a method whose step failed, one before).
     const step = Math.max(0, ...(this.run?.methods ?? []).map((m) => m.startStep + m.record.steps));
-    const kept = `The curves and results up to step ${step} are kept; the trained weights are released.`;
+    const turn = this.seedTurn;
+    const ofSeed = turn && turn.count > 1 ? ` of seed ${turn.index + 1} of ${turn.count} (${turn.seed})` : '';
+    const kept = `The curves and results up to step ${step}${ofSeed} are kept; the trained weights are released.`;
     const resumable = this.checkpointed === null ? '' : ` Or resume from the last checkpoint (step ${this.checkpointed}).`;
     const lost = this.abort ?? (await this.inputs.lossOf(LOSS_REPORT_WAIT_MS));
     if (lost) {
@@ -504,17 +627,15 @@ export async function generateText(
   const tokenizer = requireTokenizer(loaded);
   const ids = tokenizer.encode(params.prompt);
   if (ids.length === 0) throw new InputError('the prompt is empty');
-  const out: number[] = [];
-  const start = performance.now();
-  await generate(rt, adapted?.model ?? loaded.model, ids, {
+  const decoding = {
     maxNewTokens: params.maxNewTokens,
-    linears: adapted?.linears,
     temperature: params.temperature ?? 0,
+    topK: params.topK ?? 0,
+    topP: params.topP ?? 1,
+    stopAtEos: params.stopAtEos ?? true,
+    stopString: params.stopString ?? '',
     seed: params.seed ?? 0,
-    onToken: (id) => {
-      out.push(id);
-      progress({ text: tokenizer.decode(out, { skipSpecialTokens: true }) });
-    },
-  });
-  return { methodId: params.methodId ?? null, text: tokenizer.decode(out, { skipSpecialTokens: true }), tokens: out.length, ms: performance.now() - start };
+  };
+  const out = await continuePrompt(rt, adapted?.model ?? loaded.model, adapted?.linears, tokenizer, ids, decoding, (text) => progress({ text }));
+  return { methodId: params.methodId ?? null, text: out.text, tokens: out.tokens, ms: out.ms };
 }

@@ -7,13 +7,17 @@
 //   - a device lost mid-run (device.destroy(), as the page's test hook does) ends the run the same
 //     way; the next run gets a new device, reloads the model first (with notices) and trains;
 //   - a device lost while paused wakes the waiting loop and ends the run;
-//   - a GPU error other than memory replaces the device.
+//   - a GPU error other than memory replaces the device;
+//   - a QLoRA-only run frees the model's targeted weights during its init (errors measured first):
+//     the pool holds that much less while it trains, a method that needs them is refused mid-run
+//     saying why, and the next run reloads the model and trains.
 
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { lora } from '../adapters/methods/lora';
 import { pissa } from '../adapters/methods/pissa';
+import { qlora } from '../adapters/methods/quantized';
 import type { AcquiredDevice } from '../gpu/device';
 import { acquireNodeDevice } from '../gpu/node';
 import { nodeDirectorySources } from '../io/nodeSource';
@@ -234,6 +238,54 @@ describe('StudioSession', () => {
     // The model reloaded once: a later job finds it on the device.
     await session.generate({ prompt: 'The', maxNewTokens: 2 }, () => undefined);
     expect(notices.filter((n) => n.type === 'modelReloaded')).toHaveLength(1);
+  }, 120_000);
+
+  it('frees the base in a QLoRA-only run, refuses a method that needs it mid-run, and reloads the model for the next run', async () => {
+    const { session, posted } = await openSession();
+    const loadedBytes = (await session.poolStats())!.liveBytes;
+    const [planned] = session.estimate({ methods: [{ id: qlora.id, settings: { rank: 2 } }], targets: ['q', 'v'], batch: 1, seqLen: 64 });
+    expect(planned!.releasableBaseBytes).toBeGreaterThan(0);
+    const events: ComparisonEvent[] = [];
+    let whilePaused: Promise<[number, unknown]> | undefined;
+    const result = await session.startComparison(params(3, [qlora.id]), (e) => {
+      events.push(e);
+      if (e.type === 'step' && e.point.step === 1) void session.pauseComparison();
+      if (e.type === 'state' && e.state === 'paused') {
+        whilePaused = Promise.all([
+          session.poolStats().then((p) => p!.liveBytes),
+          session.addMethod(lora.id, { rank: 2 }).then(
+            () => 'added',
+            (error: unknown) => error,
+          ),
+        ]);
+        void whilePaused.then(() => session.resumeComparison());
+      }
+    });
+    const [trainingBytes, refusal] = await whilePaused!;
+    const ready = events.find((e) => e.type === 'ready');
+    // The pool holds the loaded model less its released projections, plus QLoRA's NF4 bases, adapter and AdamW state
+    // (and a few KiB of the run's own: its token batches).
+    const expected = loadedBytes - planned!.releasableBaseBytes + (ready?.type === 'ready' ? ready.bytes : Number.NaN);
+    expect(planned!.releasableBaseBytes).toBeGreaterThan(128 * 1024);
+    expect(Math.abs(trainingBytes - expected), `held ${trainingBytes}, expected ${expected}`).toBeLessThan(16 * 1024);
+    expect(String(refusal)).toMatch(/lora cannot join this comparison: .*original weights were released after the inits to save GPU memory/);
+    expect(String(refusal)).toContain('Start a new comparison with lora in it');
+    // Every quantization error was measured (before the release), ahead of the first step.
+    const firstStep = events.findIndex((e) => e.type === 'step');
+    const measured = events.filter((e, i) => e.type === 'init' && e.progress.phase === 'measure' && i < firstStep);
+    const targets = events.find((e) => e.type === 'targets');
+    expect(measured).toHaveLength(targets?.type === 'targets' ? targets.layers.length : Number.NaN);
+    expect(result.methods.map((m) => [m.id, m.steps])).toEqual([[qlora.id, 3]]);
+
+    const again = await session.startComparison(params(2, [lora.id]), () => undefined);
+    expect(again.interrupted).toBeUndefined();
+    expect(again.methods.map((m) => [m.id, m.steps])).toEqual([[lora.id, 2]]);
+    expect(again.methods[0]!.finalLoss).toBeGreaterThan(0);
+    // Reloaded on the same device, without the device-loss notices; the released model and QLoRA's adapters are gone.
+    expect(session.devicesAcquired).toBe(1);
+    expect(posted.filter((m) => m.kind === 'notice' && m.notice.type.startsWith('modelReload'))).toEqual([]);
+    const [loraPlan] = session.estimate({ methods: [{ id: lora.id, settings: { rank: 2 } }], targets: ['q', 'v'], batch: 1, seqLen: 64 });
+    expect((await session.poolStats())!.liveBytes).toBeLessThan(loadedBytes + loraPlan!.trainableBytes + planned!.ownBaseBytes);
   }, 120_000);
 
   it('wakes a paused run when its device is lost, and replaces the device after another GPU error', async () => {

@@ -33,6 +33,7 @@ import { runSelfTest } from './selfTest';
 import { LoadedAdapters } from './studioAdapters';
 import { StudioData } from './studioData';
 import { exportTrainedMethod, methodScript } from './studioExport';
+import { restoreParams } from './studioCheckpoint';
 import { estimateMethods, loadModel, requireTokenizer, type LoadedModel, type ModelOrigin } from './studioModel';
 import { generateText, isGpuFailure, releaseTrained, StudioRun, type TrainedMethods } from './studioRun';
 import {
@@ -66,6 +67,7 @@ import {
   type RunInterruption,
   type SelfTestResult,
   type SpectrumResult,
+  type StudioCheckpoint,
 } from './protocol';
 import type { MatmulBenchOptions } from '../bench/types';
 import type { ScriptConfig } from '../io/pythonScript';
@@ -144,7 +146,7 @@ export class StudioSession {
   }
 
   profileTraining(params: ProfileParams, progress: (p: ProfileProgress) => void): Promise<ProfileReport> {
-    return this.gpuJob(async (rt) => profileTraining(rt, await this.modelOn(rt), params, progress));
+    return this.gpuJob(async (rt) => profileTraining(rt, await this.modelOn(rt, true), params, progress));
   }
 
   /** Loads a model; a failure keeps the previous one. */
@@ -194,7 +196,7 @@ export class StudioSession {
   /** Initialises and trains the chosen methods; answers with the summary, or what it had when the GPU failed. */
   startComparison(params: ComparisonParams, emit: (e: ComparisonEvent) => void): Promise<ComparisonResult> {
     return this.gpuJob(async (rt) => {
-      const loaded = await this.modelOn(rt);
+      const loaded = await this.modelOn(rt, true);
       this.dropTrained();
       this.lastInterruption = undefined;
       const lossOf = (waitMs: number) => this.device.lossOf(rt, waitMs);
@@ -209,6 +211,22 @@ export class StudioSession {
       } finally {
         this.active = undefined;
       }
+    });
+  }
+
+  /** Rebuilds the trained methods of a run's stored checkpoint (training nothing) as the last run's, for generate and exportMethod. */
+  restoreTrained(params: ComparisonParams, checkpoint: StudioCheckpoint): Promise<readonly string[]> {
+    return this.gpuJob(async (rt) => {
+      const loaded = await this.modelOn(rt, true);
+      const settings = await restoreParams(params, checkpoint);
+      this.dropTrained();
+      const lossOf = (waitMs: number) => this.device.lossOf(rt, waitMs);
+      const inputs = { rt, loaded, data: this.data, definitionOf: (id: string) => this.adapters.definitionOf(id), lossOf, restoreOnly: true };
+      const { result, trained } = await new StudioRun(inputs, settings, () => undefined).execute();
+      if (result.interrupted || !trained)
+        throw new InputError(`the trained weights could not be rebuilt: ${result.interrupted?.message ?? 'the run ended early'}`);
+      this.trained = trained;
+      return trained.methods.map((m) => m.id);
     });
   }
 
@@ -310,24 +328,35 @@ export class StudioSession {
     return this.data.preview(requireTokenizer(this.requireModel()), params);
   }
 
-  /** The current model on `rt`; a model left on a lost device is first reloaded from where it came from. */
-  private async modelOn(rt: GpuContext): Promise<LoadedModel> {
+  /**
+   * The current model on `rt`; a model left on a lost device is first reloaded from where it came
+   * from. With `wholeBase` (a new run's inits read every weight), so is a model whose projection
+   * weights the last run released (train/baseRelease.ts); that run's trained adapters go with it.
+   */
+  private async modelOn(rt: GpuContext, wholeBase = false): Promise<LoadedModel> {
     const loaded = this.requireModel();
-    if (loaded.rt === rt) return loaded;
+    const released = loaded.rt === rt && loaded.model.releasedProjections().length > 0;
+    if (loaded.rt === rt && !(wholeBase && released)) return loaded;
     const model = loaded.name;
-    this.notify({ type: 'modelReload', model, progress: null });
+    const notify = (notice: EngineNotice) => (released ? undefined : this.notify(notice));
+    notify({ type: 'modelReload', model, progress: null });
     let again: LoadedModel;
     try {
-      again = await loadModel(rt, loaded.origin, this.options.assets, (progress) => this.notify({ type: 'modelReload', model, progress }));
+      again = await loadModel(rt, loaded.origin, this.options.assets, (progress) => notify({ type: 'modelReload', model, progress }));
     } catch (error) {
-      const message = `${model} could not be reloaded onto the new GPU device (${errorMessage(error)}); load the model again.`;
-      this.notify({ type: 'modelReloadFailed', model, message });
+      const where = released ? 'to get back the weights the last run released' : 'onto the new GPU device';
+      const message = `${model} could not be reloaded ${where} (${errorMessage(error)}); load the model again.`;
+      notify({ type: 'modelReloadFailed', model, message });
       if (isGpuFailure(error)) throw error;
       throw new InputError(message);
     }
+    if (released) {
+      this.dropTrained();
+      releaseModel(rt, loaded.model);
+    }
     // Dropped adapters are CPU-side definitions of this same model: they stay.
     this.loaded = again;
-    this.notify({ type: 'modelReloaded', model });
+    notify({ type: 'modelReloaded', model });
     return again;
   }
 

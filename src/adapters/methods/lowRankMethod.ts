@@ -5,6 +5,7 @@
 
 import { DenseLinear } from '../../models/linearLayer';
 import type { Tensor } from '../../tensor/tensor';
+import type { Runtime } from '../../tensor/values';
 import { LowRankLayer, type LowRankFactors } from '../forms/lowRank';
 import { ResidualBase } from '../forms/residualBase';
 import {
@@ -65,10 +66,15 @@ export function layersOf<L>(adapted: AdaptedModel, kind: abstract new (...args: 
   });
 }
 
+/**
+ * Adapts every target in order with `adapt`; after each layer, tells the host it is ready
+ * (CreateContext.onLayerReady) with `measureOf`'s measurement of that layer, if any.
+ */
 export async function adaptTargets(
   ctx: CreateContext,
   method: MethodId,
   adapt: (name: string, base: DenseLinear, index: number, progress: (phase: InitProgress['phase']) => void) => AdaptedLayer | Promise<AdaptedLayer>,
+  measureOf?: (name: string) => ((rt: Runtime) => Promise<void>) | undefined,
 ): Promise<AdaptedModel> {
   const linears = new Map<string, AdaptedLayer>();
   const total = ctx.targets.length;
@@ -80,6 +86,7 @@ export async function adaptTargets(
       linears.set(name, layer);
       // Submit the layer's work without waiting: the GPU runs it while the next one is recorded.
       ctx.rt.flush();
+      await ctx.onLayerReady?.(name, layer, measureOf?.(name));
     }
     // The init snapshots (host copies of the factors) read back together once every layer is
     // recorded: one wait for the whole method instead of one round trip per layer.

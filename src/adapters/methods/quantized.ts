@@ -12,16 +12,7 @@
 // context's onProgress (phase 'measure') as the init did before.
 
 import type { DenseLinear } from '../../models/linearLayer';
-import {
-  loftqInit,
-  qloraBase,
-  qpissaInit,
-  QuantErrorMeasurement,
-  releasePlan,
-  type QuantErrorPlan,
-  type QuantInit,
-  type QuantSettings,
-} from '../../linalg/quantInit';
+import { loftqInit, qloraBase, qpissaInit, QuantErrorMeasurement, type QuantInit, type QuantSettings } from '../../linalg/quantInit';
 import type { Runtime } from '../../tensor/values';
 import { zerosParameter } from '../../tensor/values';
 import { deltaAdapter, loraAdapter } from '../export';
@@ -39,6 +30,7 @@ import {
   type MethodId,
   type MethodPlan,
   type MethodSettings,
+  type QuantMeasureOptions,
   type SettingSpec,
 } from '../types';
 import { LOW_RANK_SETTINGS, NO_CALIBRATION, adaptTargets, lowRankPlan, lowRankSettings, scalingOf } from './lowRankMethod';
@@ -91,30 +83,43 @@ async function quantizedModel(
   method: MethodId,
   init: (name: string, base: DenseLinear, index: number) => Promise<{ layer: AdaptedLayer; q: QuantInit }>,
 ): Promise<AdaptedModel> {
-  const plans: { layer: string; plan: QuantErrorPlan }[] = [];
+  const job = new QuantErrorMeasurement([], { total: ctx.targets.length });
+  const planned = new Set<string>();
   let adapted: AdaptedModel;
   try {
-    adapted = await adaptTargets(ctx, method, async (name, base, index, progress) => {
-      progress('quantize');
-      const { layer, q } = await init(name, base, index);
-      if (q.plan) plans.push({ layer: name, plan: q.plan });
-      return layer;
-    });
+    adapted = await adaptTargets(
+      ctx,
+      method,
+      async (name, base, index, progress) => {
+        progress('quantize');
+        const { layer, q } = await init(name, base, index);
+        if (q.plan) {
+          job.add(name, q.plan);
+          planned.add(name);
+        }
+        return layer;
+      },
+      // The host is about to release this layer's shared W: its error is measured first.
+      (name) => (planned.has(name) ? async (rt) => void (await measure(rt, { layers: [name] })) : undefined),
+    );
   } catch (error) {
-    for (const p of plans) releasePlan(ctx.rt, p.plan);
+    job.release(ctx.rt);
     throw error;
   }
-  const job = new QuantErrorMeasurement(plans);
+  async function measure(rt: Runtime, options: QuantMeasureOptions) {
+    return job.measure(rt, {
+      maxLayers: options.maxLayers,
+      layers: options.layers,
+      onLayer: (measured, done, total) => {
+        for (const quantError of measured.errors) ctx.onProgress?.({ method, layer: measured.layer, done, total, phase: 'measure', quantError });
+        options.onLayer?.(measured, done, total);
+      },
+    });
+  }
   return {
     ...adapted,
     async measureQuantErrors(rt, options = {}) {
-      const layers = await job.measure(rt, {
-        maxLayers: options.maxLayers,
-        onLayer: (measured, done, total) => {
-          for (const quantError of measured.errors) ctx.onProgress?.({ method, layer: measured.layer, done, total, phase: 'measure', quantError });
-          options.onLayer?.(measured, done, total);
-        },
-      });
+      const layers = await measure(rt, options);
       return { layers, pending: job.pending };
     },
     release(rt) {

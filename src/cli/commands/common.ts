@@ -18,6 +18,7 @@ import { resolveSettings, type MethodDefinition, type SettingValue } from '../..
 import { prepareDataset, type PreparedData } from '../../io/datasets';
 import { questionAnswerRows } from '../../io/questionAnswer';
 import { padIdOf, runData, type RunData } from '../../train/runData';
+import { packingText } from '../../train/packing';
 import type { CausalLM } from '../../models/causalLM';
 import { GpuContext } from '../../gpu/context';
 import { acquireNodeDevice } from '../../gpu/node';
@@ -261,6 +262,8 @@ export interface DataOptions {
   readonly validationRows?: number;
   /** The built-in math set's folder (default MATH_DATASET_DIR). */
   readonly builtinDir?: string;
+  /** --packing: several whole training examples per row. */
+  readonly packing?: boolean;
 }
 
 export interface PreparedRun extends RunData {
@@ -314,7 +317,9 @@ export async function prepareRunData(io: CliIo, tokenizer: TextTokenizer, option
     seed: options.seed,
     validationFraction: options.validation,
     validationRows: options.validationRows,
+    packing: options.packing,
   });
+  if (options.packing) io.err(`note: packing ${packingText(data.packing)}; packed examples attend to the earlier examples in their row\n`);
   if (heldOut === null && options.validation > 0 && data.validation.length === 0) io.err('note: too few rows to hold any out for validation\n');
   return { ...data, file, validationSource: validationFile ?? 'split', prepared };
 }
@@ -451,6 +456,14 @@ export function formatTable(header: readonly string[], rows: readonly (readonly 
 }
 
 export const SCHEDULES: readonly ScheduleKind[] = ['constant', 'linear', 'cosine'];
+
+/** --packing, for the commands that train on a data file's batches (train, compare). */
+export const PACKING_FLAG: FlagSpec = {
+  type: 'boolean',
+  description:
+    'pack whole training examples first-fit into rows of T tokens instead of one padded example per row (validation stays unpacked); ' +
+    "there is no segment mask, so a packed example attends to the earlier examples in its row, as in TRL's classic packing",
+};
 
 /** Optimisation flags shared by train, compare and export. */
 export const TRAINING_FLAGS: Readonly<Record<string, FlagSpec>> = {

@@ -22,7 +22,6 @@ import { METHODS } from '../../adapters/registry';
 import { paramCount } from '../../io/hfConfig';
 import { loadModelTokenizer, tokenizerVocabWarning } from '../../io/tokenizer';
 import { loadCausalLM, releaseModel } from '../../models/load';
-import { releaseUnusedBase } from '../../train/baseRelease';
 import { resolvedChoices, runComparison, type MethodChoice, type MethodReport } from '../../train/compare';
 import { checkResume } from '../../train/checkpoint';
 import type { ScheduleKind } from '../../train/schedule';
@@ -55,6 +54,7 @@ import {
   prepareRunData,
   targetsOrUsage,
   SCHEDULES,
+  PACKING_FLAG,
   TRAINING_FLAGS,
   type CliEnv,
 } from './common';
@@ -89,6 +89,7 @@ export const compareSpec: CommandSpec = {
     'eval-every': { type: 'int', value: 'K', min: 0, default: 0, description: 'validation loss every K steps (0: only at the end)' },
     json: { type: 'string', value: 'FILE', description: 'write {config, methods} as JSON to FILE' },
     csv: { type: 'string', value: 'FILE', description: 'write step,method,loss,val_loss rows to FILE' },
+    packing: PACKING_FLAG,
     ...MEMORY_FLAGS,
     ...CHECKPOINT_FLAGS,
   },
@@ -117,6 +118,8 @@ export interface CompareConfig {
   readonly evalEvery: number;
   /** Activation checkpointing (--checkpointing). */
   readonly checkpointing: boolean;
+  /** Several whole examples per training row (--packing). */
+  readonly packing: boolean;
   readonly trainExamples: number;
   readonly validationExamples: number;
   readonly params: number;
@@ -239,6 +242,7 @@ export async function runCompare(args: ParsedArgs, env: CliEnv): Promise<Compare
   const seqLen = args.number('seq-len', 64);
   const seed = args.number('seed', 0);
   const evalEvery = args.number('eval-every', 0);
+  const packing = args.bool('packing');
 
   const source = await openModelDir(args.positionals[0]!);
   const c = source.config;
@@ -258,6 +262,7 @@ export async function runCompare(args: ParsedArgs, env: CliEnv): Promise<Compare
     validation: args.number('validation', 0.1),
     validationRows: args.number('val-rows', 0),
     builtinDir: env.mathDatasetDir,
+    packing,
   });
   const identity = checkpoints
     ? await cliRunIdentity(source, basename(resolve(args.positionals[0]!)), data, seed, steps, {
@@ -266,6 +271,7 @@ export async function runCompare(args: ParsedArgs, env: CliEnv): Promise<Compare
         schedule,
         warmup,
         targets: roles.join(','),
+        ...(packing ? { packing: true } : {}),
       })
     : undefined;
   // Refused before the GPU and the model are touched (runComparison checks again, against its resolved methods).
@@ -298,6 +304,7 @@ export async function runCompare(args: ParsedArgs, env: CliEnv): Promise<Compare
       weightDecay: args.number('weight-decay', 0),
       evalEvery,
       checkpointing: memory.checkpointing,
+      packing,
       trainExamples: data.train.length,
       validationExamples: data.validation.length,
       params: paramCount(c),
@@ -337,17 +344,14 @@ export async function runCompare(args: ParsedArgs, env: CliEnv): Promise<Compare
         evalEvery,
         checkpointing: memory.checkpointing,
         calibration: (count) => Array.from({ length: count }, (_, i) => data.batcher.batch(i)),
-        afterInit: async (started) => {
-          // When every method reads only its own 4-bit base, the shared projection weights go before step 1.
-          const release = await releaseUnusedBase(
-            rt,
-            model,
-            started.map((m) => m.adapted),
-            { measureQuantErrors: false },
-          );
-          if (release.released.length > 0) {
-            io.err(`released the shared weights of ${release.released.length} projections (${formatBytes(release.bytes)}): no method reads them\n`);
-          }
+        // When every method reads only its own 4-bit base, the shared projection weights go during the last init.
+        releaseBase: {
+          measureQuantErrors: false,
+          onRelease: (release) => {
+            if (release.released.length > 0) {
+              io.err(`released the shared weights of ${release.released.length} projections (${formatBytes(release.bytes)}): no method reads them\n`);
+            }
+          },
         },
         onInit: (p) => {
           if (p.method !== currentInit) {

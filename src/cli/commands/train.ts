@@ -28,7 +28,7 @@ import type { SettingValue } from '../../adapters/types';
 import { paramCount } from '../../io/hfConfig';
 import { loadModelTokenizer, tokenizerVocabWarning } from '../../io/tokenizer';
 import { loadCausalLM, releaseModel } from '../../models/load';
-import { releaseUnusedBase } from '../../train/baseRelease';
+import { BaseReleaser } from '../../train/baseRelease';
 import type { MethodHistory } from '../../io/checkpointFile';
 import { captureCheckpoint, checkResume, restoreCheckpoint } from '../../train/checkpoint';
 import { InterleavedRun, type RunningMethod } from '../../train/compare';
@@ -49,6 +49,7 @@ import {
   methodSettings,
   modelBytes,
   openModelDir,
+  PACKING_FLAG,
   parseRoles,
   parseSetPairs,
   prepareRunData,
@@ -79,6 +80,7 @@ export const trainSpec: CommandSpec = {
     steps: { type: 'int', value: 'N', min: 1, description: 'optimizer steps (required)' },
     validation: { type: 'number', value: 'F', min: 0, max: 0.9, default: 0.1, description: 'fraction of rows held out for validation (0: none)' },
     'eval-every': { type: 'int', value: 'K', min: 0, default: 0, description: 'validation loss every K steps (0: only at the end)' },
+    packing: PACKING_FLAG,
     json: { type: 'string', value: 'FILE', description: 'write the run (config, steps, validation) as JSON to FILE' },
     ...MEMORY_FLAGS,
     ...CHECKPOINT_FLAGS,
@@ -111,6 +113,8 @@ export interface TrainConfig {
   readonly evalEvery: number;
   /** Activation checkpointing (--checkpointing). */
   readonly checkpointing: boolean;
+  /** Several whole examples per training row (--packing). */
+  readonly packing: boolean;
 }
 
 export interface StepRecord {
@@ -187,6 +191,7 @@ function readConfig(args: ParsedArgs, adapter: MethodDefinition | undefined): Tr
     validation: args.number('validation', 0.1),
     evalEvery: args.number('eval-every', 0),
     checkpointing: args.bool('checkpointing'),
+    packing: args.bool('packing'),
   };
 }
 
@@ -216,6 +221,7 @@ export async function runTrain(args: ParsedArgs, env: CliEnv): Promise<TrainResu
     seed: config.seed,
     validation: config.validation,
     builtinDir: env.mathDatasetDir,
+    packing: config.packing,
   });
   const { train, validation, batcher, prepared } = data;
   const valBatches = data.validationBatches;
@@ -240,6 +246,7 @@ export async function runTrain(args: ParsedArgs, env: CliEnv): Promise<TrainResu
         schedule: config.schedule,
         warmup: config.warmup,
         targets: config.targets.join(','),
+        ...(config.packing ? { packing: true } : {}),
       })
     : undefined;
   // Refused before the GPU and the model are touched.
@@ -289,14 +296,15 @@ export async function runTrain(args: ParsedArgs, env: CliEnv): Promise<TrainResu
       evalEvery: config.evalEvery,
       checkpointing: config.checkpointing,
     });
+    // A 4-bit method reads only its own base: the shared projection weights go during its init.
+    const releaser = new BaseReleaser(rt, model, { measureQuantErrors: false });
     try {
-      started = await run.add(start, () => undefined);
+      started = await run.add(start, () => undefined, 0, releaser.hookFor([]));
     } catch (error) {
       throw initError(method.id, error);
     }
     const { adapted, trainer } = started;
-    // A 4-bit method reads only its own base: the shared projection weights go before step 1.
-    const release = await releaseUnusedBase(rt, model, [adapted], { measureQuantErrors: false });
+    const release = await releaser.finish([adapted]);
     r.baseBytes -= release.weightBytes;
     r.initMs = Math.round(started.initMs);
     r.trainableParams = started.trainableParams;
