@@ -55,6 +55,29 @@ fn store_c(base: u32, m: u32, n: u32, acc: f32) {
   c[index] = value;
 }
 
+// Four consecutive rows (or columns) from `start`, clamped to `last` instead of branching: those
+// past the edge re-read the last valid one, and store_c drops their results.
+fn block4(start: u32, last: u32) -> vec4<u32> {
+  return min(vec4<u32>(start) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(last));
+}
+
+fn load_a4(base: u32, m: vec4<u32>, k: u32) -> vec4<f32> {
+  return vec4<f32>(load_a(base, m.x, k), load_a(base, m.y, k), load_a(base, m.z, k), load_a(base, m.w, k));
+}
+
+fn load_b4(base: u32, k: u32, n: vec4<u32>) -> vec4<f32> {
+  return vec4<f32>(load_b(base, k, n.x), load_b(base, k, n.y), load_b(base, k, n.z), load_b(base, k, n.w));
+}
+
+// The 4×4 block rows[i][j] of C at (row0 + i, col0 + j).
+fn store_block(base_c: u32, row0: u32, col0: u32, rows: array<vec4<f32>, 4>) {
+  for (var i = 0u; i < 4u; i++) {
+    for (var j = 0u; j < 4u; j++) {
+      store_c(base_c, row0 + i, col0 + j, rows[i][j]);
+    }
+  }
+}
+
 @compute @workgroup_size(8, 8, 1)
 fn matmul_registers(@builtin(global_invocation_id) gid: vec3<u32>) {
   let row0 = gid.y * 4u;
@@ -62,31 +85,21 @@ fn matmul_registers(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (row0 >= params.M || col0 >= params.N) { return; }
   let base_a = gid.z * params.strideA;
   let base_b = gid.z * params.strideB;
-  // Clamp instead of branching: rows/columns past the edge re-read the last valid one and their
-  // results are dropped by store_c.
-  let last_m = params.M - 1u;
-  let last_n = params.N - 1u;
-  let m = vec4<u32>(min(row0, last_m), min(row0 + 1u, last_m), min(row0 + 2u, last_m), min(row0 + 3u, last_m));
-  let n = vec4<u32>(min(col0, last_n), min(col0 + 1u, last_n), min(col0 + 2u, last_n), min(col0 + 3u, last_n));
+  let m = block4(row0, params.M - 1u);
+  let n = block4(col0, params.N - 1u);
   var acc0 = vec4<f32>(0.0);
   var acc1 = vec4<f32>(0.0);
   var acc2 = vec4<f32>(0.0);
   var acc3 = vec4<f32>(0.0);
   for (var k = 0u; k < params.K; k++) {
-    let av = vec4<f32>(load_a(base_a, m.x, k), load_a(base_a, m.y, k), load_a(base_a, m.z, k), load_a(base_a, m.w, k));
-    let bv = vec4<f32>(load_b(base_b, k, n.x), load_b(base_b, k, n.y), load_b(base_b, k, n.z), load_b(base_b, k, n.w));
+    let av = load_a4(base_a, m, k);
+    let bv = load_b4(base_b, k, n);
     acc0 = fma(vec4<f32>(av.x), bv, acc0);
     acc1 = fma(vec4<f32>(av.y), bv, acc1);
     acc2 = fma(vec4<f32>(av.z), bv, acc2);
     acc3 = fma(vec4<f32>(av.w), bv, acc3);
   }
-  let base_c = gid.z * params.strideC;
-  let rows = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
-  for (var i = 0u; i < 4u; i++) {
-    for (var j = 0u; j < 4u; j++) {
-      store_c(base_c, row0 + i, col0 + j, rows[i][j]);
-    }
-  }
+  store_block(gid.z * params.strideC, row0, col0, array<vec4<f32>, 4>(acc0, acc1, acc2, acc3));
 }
 
 const TILE: u32 = 64u;
