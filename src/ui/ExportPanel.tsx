@@ -7,11 +7,10 @@
 
 import { useEffect, useState } from 'react';
 import { useExportStore, type Packaging } from '../state/exportStore';
-import { resumeProblem, useRunStore } from '../state/runStore';
-import { useModelStore } from '../state/modelStore';
-import { useDataStore } from '../state/dataStore';
+import { useRunStore } from '../state/runStore';
 import { useSavedRunsStore } from '../state/savedRunsStore';
 import { RunTag } from './RunTag';
+import { useTrainedWeights } from './trainedWeights';
 import { useSettingsStore } from '../state/settingsStore';
 import { downloadBlob, downloadText } from '../state/download';
 import { chartPng, chartSvg, inlineSvg, pageCharts, type PageChart } from './chartExport';
@@ -39,12 +38,10 @@ export function ExportPanel() {
   const phase = useRunStore((s) => s.phase);
   const series = useRunStore((s) => s.series);
   const infos = useSettingsStore((s) => s.methods);
-  const weights = useRunStore((s) => s.weights);
-  const checkpoint = useRunStore((s) => s.checkpoint);
-  const record = useRunStore((s) => s.record);
-  // Subscribed so that loading the run's model or data enables the exports.
-  const card = useModelStore((s) => s.card);
-  const preview = useDataStore((s) => s.preview);
+  const trainedWeights = useTrainedWeights(
+    "export this run's trained methods",
+    'runs are saved without weights, and a new model releases them. Run again (Saved runs) to export its adapters or merged models.',
+  );
   const runName = useRunStore((s) => s.record?.name ?? 'run');
   const overlay = useSavedRunsStore((s) => s.overlay);
   const { busy, outcome, exportMethod, downloadScript, downloadCurves, downloadReport } = useExportStore();
@@ -60,15 +57,7 @@ export function ExportPanel() {
 
   if (methods.length === 0) return null;
   const active = ACTIVE.includes(phase);
-  const rebuildProblem =
-    record && card && preview ? resumeProblem(record, "export this run's trained methods") : 'Load the model and data the run was trained on.';
-  const weightsWhy = active
-    ? 'Wait for the run to finish (or stop it).'
-    : weights || (checkpoint && rebuildProblem === null)
-      ? undefined
-      : checkpoint
-        ? `This run's trained weights are not in memory but kept in its checkpoint (step ${checkpoint.step}). ${rebuildProblem}`
-        : "This run's trained weights are not in memory and no checkpoint of it is kept in this browser (runs are saved without weights, and a new model releases them): Run again (Saved runs) to export its adapters or merged models.";
+  const weightsWhy = active ? 'Wait for the run to finish (or stop it).' : trainedWeights.why;
   const order = infos.map((m) => m.id);
   const chart = charts.find((c) => c.id === chartId) ?? charts[0];
 

@@ -7,14 +7,14 @@
 // rebuilds them); otherwise only the base model is offered, and the panel says why.
 
 import { useState } from 'react';
-import { BASE_MODEL_KEY, resumeProblem, useRunStore } from '../state/runStore';
+import { BASE_MODEL_KEY, useRunStore } from '../state/runStore';
 import { useModelStore } from '../state/modelStore';
-import { useDataStore } from '../state/dataStore';
 import { useSettingsStore } from '../state/settingsStore';
 import { DEFAULT_SAMPLE_FIELDS, SAMPLE_BOUNDS } from '../worker/sampleSettings';
 import { DecodingFields, type DecodingChoice } from './DecodingFields';
 import { NumberInput } from './NumberInput';
 import { RunTag } from './RunTag';
+import { useTrainedWeights } from './trainedWeights';
 import './records.css';
 
 const D = DEFAULT_SAMPLE_FIELDS;
@@ -31,18 +31,18 @@ const FIRST_DECODING: DecodingChoice = {
 export function GeneratePanel() {
   const phase = useRunStore((s) => s.phase);
   const methods = useRunStore((s) => s.methods);
-  const weights = useRunStore((s) => s.weights);
   const generations = useRunStore((s) => s.generations);
   const generate = useRunStore((s) => s.generate);
   const modelName = useModelStore((s) => s.card?.name);
-  const checkpoint = useRunStore((s) => s.checkpoint);
-  const record = useRunStore((s) => s.record);
-  // Subscribed so that loading the run's model or data offers its methods.
-  const card = useModelStore((s) => s.card);
-  const preview = useDataStore((s) => s.preview);
-  const rebuildProblem =
-    record && card && preview ? resumeProblem(record, "generate with this run's trained methods") : 'Load the model and data the run was trained on.';
-  const rebuildable = !weights && checkpoint !== null && rebuildProblem === null;
+  const {
+    inMemory: weights,
+    checkpointStep,
+    rebuildable,
+    why,
+  } = useTrainedWeights(
+    "generate with this run's trained methods",
+    'runs are saved with their curves and settings, not their weights, and a new model releases them. Only the base model can generate; Run again (Saved runs) trains the methods anew.',
+  );
   const infos = useSettingsStore((s) => s.methods);
   const [prompt, setPrompt] = useState('Question: Ruth has 3 apples and buys 4 more. How many apples does she have now?\nAnswer:');
   const [maxNew, setMaxNew] = useState(32);
@@ -66,16 +66,14 @@ export function GeneratePanel() {
     <section className="panel" aria-labelledby="generate-title" data-testid="generate-panel">
       <h2 id="generate-title">Generate</h2>
       <RunTag what="Trained methods of the run" />
-      {methods.length > 0 && !weights && !rebuildable && phase !== 'running' && phase !== 'initialising' && phase !== 'paused' && (
+      {methods.length > 0 && why !== undefined && phase !== 'running' && phase !== 'initialising' && phase !== 'paused' && (
         <p className="weights-note" data-testid="generate-no-weights">
-          {checkpoint
-            ? `This run's trained weights are not in memory but kept in its checkpoint (step ${checkpoint.step}). ${rebuildProblem} Until then only the base model can generate.`
-            : "This run's trained weights are not in memory and no checkpoint of it is kept in this browser: runs are saved with their curves and settings, not their weights, and a new model releases them. Only the base model can generate; Run again (Saved runs) trains the methods anew."}
+          {checkpointStep !== null ? `${why} Until then only the base model can generate.` : why}
         </p>
       )}
       {rebuildable && trained.length > 0 && (
         <p className="muted small" data-testid="generate-from-checkpoint">
-          The trained weights are rebuilt from the run&apos;s checkpoint (step {checkpoint.step}) at the first Generate: each method is initialised again, then
+          The trained weights are rebuilt from the run&apos;s checkpoint (step {checkpointStep}) at the first Generate: each method is initialised again, then
           given its trained tensors.
         </p>
       )}
