@@ -37,7 +37,7 @@ import { nodeDirectorySources } from '../src/io/nodeSource';
 import { loadCausalLM, releaseModel } from '../src/models/load';
 import { DEFAULT_TRAIN_METHODS, formatTrainTable, runTrainBench } from './train';
 import { formatProfileReport } from '../src/bench/profile';
-import { trainingProblems, tuneMatmul, type TunedClass } from '../src/kernels/matmulTuning';
+import { modelTrainingProblems, tuneMatmul, type TunedClass } from '../src/kernels/matmulTuning';
 import type { MethodId } from '../src/adapters/types';
 
 const BROWSER_FLAGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
@@ -146,10 +146,9 @@ async function runNode(software: { quick: boolean }): Promise<Record<string, unk
     let tuning: TunedClass[] = [];
     if (!info.isSoftware) {
       const tuneModel = await loadCausalLM(ctx, await openModelFiles(await nodeDirectorySources('public/models/kjv-llama-1m')));
-      const linears = tuneModel.linearNames().map((name) => ({ out: tuneModel.linear(name).outFeatures, in: tuneModel.linear(name).inFeatures }));
-      const head = tuneModel.headWeight().shape as [number, number];
+      const problems = modelTrainingProblems(tuneModel, 4 * 64);
       releaseModel(ctx, tuneModel);
-      tuning = await tuneMatmul(ctx, trainingProblems([...linears, { out: head[0], in: head[1] }], 4 * 64), { reps: 5 });
+      tuning = await tuneMatmul(ctx, problems, { reps: 5 });
       for (const t of tuning)
         log(
           `node tune ${t.shapeClass}: ${t.variant} (${Object.entries(t.msByVariant)

@@ -53,7 +53,7 @@ import { createTfjsPeer, installNodeNavigator } from './tfjsPeer';
 import { DEFAULT_TRAIN_METHODS, formatTrainTable, runTrainBench } from './train';
 import { runProfileBench } from './profile';
 import { formatTrainPeer, runTrainPeerBench } from './tfjsStep';
-import { trainingProblems, tuneMatmul, type TunedClass } from '../src/kernels/matmulTuning';
+import { modelTrainingProblems, tuneMatmul, type TunedClass } from '../src/kernels/matmulTuning';
 import { loadCausalLM, releaseModel } from '../src/models/load';
 import { openModelFiles } from '../src/io/modelFiles';
 import { nodeDirectorySources } from '../src/io/nodeSource';
@@ -329,18 +329,14 @@ async function main(): Promise<void> {
     const modelDir = args.trainModel ?? 'public/models/kjv-llama-1m';
     const tokens = (args.given.batch ?? 4) * (args.given.seqLen ?? 64);
     const model = await loadCausalLM(ctx, await openModelFiles(await nodeDirectorySources(modelDir)));
-    const linears = model.linearNames().map((name) => ({
-      out: model.linear(name).outFeatures,
-      in: model.linear(name).inFeatures,
-    }));
-    const head = model.headWeight().shape as [number, number];
+    const problems = modelTrainingProblems(model, tokens);
     releaseModel(ctx, model);
     console.log(
       `matmul autotuner: ${modelDir}, ${tokens} tokens a step; load average ${loadavg()
         .map((x) => x.toFixed(2))
         .join(', ')}`,
     );
-    const tuned = await tuneMatmul(ctx, trainingProblems([...linears, { out: head[0], in: head[1] }], tokens), { reps: args.plan.minReps ?? 3 });
+    const tuned = await tuneMatmul(ctx, problems, { reps: args.plan.minReps ?? 3 });
     console.log(formatTuning(tuned));
     if (args.json) writeFileSync(args.json, `${JSON.stringify({ date: new Date().toISOString(), adapter: adapterText, tokens, tuned }, null, 2)}\n`);
     ctx.destroy();

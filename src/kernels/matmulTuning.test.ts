@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { testContext } from '../test/gpu';
 import { matmulRef, randomArray, relativeError } from '../test/reference';
 import { defaultMatmulVariant, matmul, matmulShape, matmulShapeClass, type MatmulVariant } from './matmul';
-import { adapterKey, memoryTuningStore, trainingProblems, tuneMatmul, type MatmulTuningStore } from './matmulTuning';
+import { adapterKey, memoryTuningStore, modelTrainingProblems, trainingProblems, tuneMatmul, type MatmulTuningStore } from './matmulTuning';
 
 afterEach(async () => (await testContext()).matmulTuning.clear());
 
@@ -67,6 +67,22 @@ describe('matmul autotuner', () => {
     const [entry] = await tuneMatmul(ctx, [problem], { reps: 1, store });
     expect(entry!.variant).not.toBe('vec4');
     expect(Object.keys(entry!.msByVariant).length).toBeGreaterThan(1);
+  });
+
+  it("lists a model's step products: forward, input and weight gradients of every projection and the LM head", () => {
+    const dims: Record<string, { outFeatures: number; inFeatures: number }> = { q: { outFeatures: 12, inFeatures: 8 }, up: { outFeatures: 20, inFeatures: 8 } };
+    const model = { linearNames: () => Object.keys(dims), linear: (name: string) => dims[name]!, headWeight: () => ({ shape: [50, 8] }) };
+    expect(modelTrainingProblems(model, 33)).toEqual([
+      { M: 33, N: 12, K: 8, transA: false, transB: true },
+      { M: 33, N: 8, K: 12, transA: false, transB: false },
+      { M: 12, N: 8, K: 33, transA: true, transB: false },
+      { M: 33, N: 20, K: 8, transA: false, transB: true },
+      { M: 33, N: 8, K: 20, transA: false, transB: false },
+      { M: 20, N: 8, K: 33, transA: true, transB: false },
+      { M: 33, N: 50, K: 8, transA: false, transB: true },
+      { M: 33, N: 8, K: 50, transA: false, transB: false },
+      { M: 50, N: 8, K: 33, transA: true, transB: false },
+    ]);
   });
 
   it('classes products by transposes, packing and power-of-two sizes', () => {

@@ -118,6 +118,20 @@ export function trainingProblems(linears: readonly { readonly out: number; reado
   ]);
 }
 
+/** What modelTrainingProblems reads of a model (CausalLM has it). */
+export interface TunableModel {
+  linearNames(): readonly string[];
+  linear(name: string): { readonly outFeatures: number; readonly inFeatures: number };
+  headWeight(): { readonly shape: readonly number[] };
+}
+
+/** The products of one training step of `model` at `tokens` = B·T rows: every projection and the LM head. */
+export function modelTrainingProblems(model: TunableModel, tokens: number): MatmulProblem[] {
+  const linears = model.linearNames().map((name) => ({ out: model.linear(name).outFeatures, in: model.linear(name).inFeatures }));
+  const [vocab, hidden] = model.headWeight().shape as [number, number];
+  return trainingProblems([...linears, { out: vocab, in: hidden }], tokens);
+}
+
 /** A store in memory (Node, tests): tables live as long as the store. */
 export function memoryTuningStore(): MatmulTuningStore {
   const tables = new Map<string, Record<string, MatmulVariant>>();

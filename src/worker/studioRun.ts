@@ -31,7 +31,7 @@ import { LOSS_REPORT_WAIT_MS, type DeviceLoss } from './deviceSlot';
 import { PendingMeasurements } from './quantMeasure';
 import { RunDiagnostics } from './runDiagnostics';
 import { indexedDbTuningStore } from './tuningStore';
-import { trainingProblems, tuneMatmul } from '../kernels/matmulTuning';
+import { modelTrainingProblems, tuneMatmul } from '../kernels/matmulTuning';
 import { continuePrompt, RunSampler, samplePrompt } from './samples';
 import { sampleDecoding } from './sampleSettings';
 import { captureStudioCheckpoint, readStudioCheckpoint, STORED_CHECKPOINT, studioRunIdentity } from './studioCheckpoint';
@@ -421,8 +421,7 @@ export class StudioRun {
       // Hardware adapters: the matmul variants timed once per adapter and shape class (the table
       // kept in IndexedDB) before anything is computed, so the whole run uses one choice per product.
       if (!rt.info.isSoftware) {
-        const linears = model.linearNames().map((name) => ({ out: model.linear(name).outFeatures, in: model.linear(name).inFeatures }));
-        await tuneMatmul(rt, trainingProblems(linears, params.batch * params.seqLen), { store: indexedDbTuningStore() });
+        await tuneMatmul(rt, modelTrainingProblems(model, params.batch * params.seqLen), { store: indexedDbTuningStore() });
       }
       // The reference every method starts from: the frozen base on the validation batches, once.
       if (validationBatches.length > 0 && !this.inputs.restoreOnly) emit({ type: 'base', loss: await baseValidationLoss(rt, model, validationBatches) });
