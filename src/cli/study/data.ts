@@ -16,7 +16,9 @@ import type { TextTokenizer } from '../../io/tokenizer';
 import { padIdOf, validationBatchesOf } from '../../train/runData';
 import { DatasetError } from '../../errors';
 
-export type DatasetId = 'math' | 'words' | 'arithmetic' | 'verses';
+import type { DatasetId } from '../../study/results';
+
+export type { DatasetId };
 export const DATASET_IDS: readonly DatasetId[] = ['math', 'words', 'arithmetic', 'verses'];
 
 /** Each set's title (its card's heading) and the script that generates its files. */

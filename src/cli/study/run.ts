@@ -16,6 +16,9 @@ import { Trainer, type Batch } from '../../train/trainer';
 import type { StudyData } from './data';
 import { validationBatches } from './data';
 import { generateMany } from '../../models/generate';
+import type { AccuracyResult, MethodResult, QuantStudy, QuantMethod, LayerQuant } from '../../study/results';
+
+export type { AccuracyResult, MethodResult, QuantStudy, QuantMethod, LayerQuant };
 
 export interface MethodPlan {
   readonly id: MethodId;
@@ -50,38 +53,6 @@ export interface RunOptions {
    * or quantization-error study after it).
    */
   readonly releaseBase?: boolean;
-}
-
-export interface AccuracyResult {
-  readonly correct: number;
-  readonly total: number;
-  /** Generations that produced an answer at all (math: a `####` line). */
-  readonly answered: number;
-  readonly samples: readonly { prompt: string; generated: string; reference: string; correct: boolean }[];
-  readonly ms: number;
-}
-
-export interface MethodResult {
-  readonly id: MethodId | 'base';
-  readonly learningRate: number | null;
-  readonly settings: Readonly<Record<string, unknown>>;
-  readonly trainableParams: number;
-  /** Adapter tensors, bases the method made for itself, optimizer state (the shared base not counted). */
-  readonly bytes: number;
-  readonly initMs: number;
-  readonly trainMs: number;
-  /** Training loss per step (1-based step i at index i − 1). */
-  readonly losses: number[];
-  readonly gradNorms: number[];
-  /** Non-padding tokens processed, and the tokens whose loss counted. */
-  readonly tokens: number;
-  readonly countedTokens: number;
-  /** On the first evalRows validation rows, at fixed steps (step 0: before training). */
-  readonly validation: { step: number; loss: number }[];
-  /** On the first finalValRows validation rows (all when 0), after training. */
-  readonly finalValidationLoss: number;
-  readonly accuracy: AccuracyResult;
-  readonly stoppedAt?: { step: number; reason: string };
 }
 
 type Result = { -readonly [K in keyof MethodResult]: MethodResult[K] };
@@ -275,25 +246,6 @@ function mean(xs: readonly number[]): number {
 }
 
 // --- quantization error at init -----------------------------------------------------------------
-
-export interface LayerQuant {
-  readonly layer: string;
-  readonly role: string;
-  /** Error after each iteration (index 0: iteration 0 where the method has one); nuclearMethod says exact or randomized. */
-  readonly errors: readonly { iteration: number; frobenius: number; nuclear: number; nuclearMethod?: 'exact' | 'randomized'; nuclearError?: number }[];
-}
-
-export interface QuantMethod {
-  readonly id: MethodId;
-  readonly iterations: number;
-  readonly initMs: number;
-  readonly layers: readonly LayerQuant[];
-}
-
-export interface QuantStudy {
-  readonly settings: Readonly<Record<string, unknown>>;
-  readonly methods: readonly QuantMethod[];
-}
 
 /**
  * Initialises every error-reducing quantized method (quantError 'reduced': QPiSSA, LoftQ) with
