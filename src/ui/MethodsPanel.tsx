@@ -50,8 +50,8 @@ export function MethodsPanel() {
   const plan = useMemo(() => {
     const enabled = estimates.filter((e) => choices[e.id]?.enabled && !e.problem);
     const deviceMemory = (navigator as Navigator & { deviceMemory?: number }).deviceMemory;
-    return comparisonMemory(enabled, gpu?.limits ?? null, deviceMemory);
-  }, [estimates, choices, gpu]);
+    return comparisonMemory(enabled, gpu?.limits ?? null, deviceMemory, shared.seeds);
+  }, [estimates, choices, gpu, shared.seeds]);
 
   const order = methods.map((m) => m.id);
   const ticked = methods.filter((m) => choices[m.id]?.enabled).map((m) => m.label);

@@ -60,6 +60,17 @@ describe('comparison memory plan', () => {
     expect(kept.totalBytes).toBe(100 * MIB + 14 * MIB + 30 * MIB);
   });
 
+  it("with several seeds, counts the earlier seeds' steps with the whole base (only the last seed releases it)", () => {
+    const limits = { maxBufferSize: 256 * MIB, maxStorageBufferBindingSize: 128 * MIB };
+    const fourBit = estimate('fourBit', 10 * MIB, 2 * MIB, 90 * MIB, MIB, 80 * MIB);
+    const one = comparisonMemory([fourBit], limits, undefined, 1)!;
+    const three = comparisonMemory([fourBit], limits, undefined, 3)!;
+    expect(one.totalBytes).toBe(100 * MIB - 80 * MIB + 12 * MIB + 90 * MIB);
+    expect(three.totalBytes).toBe(100 * MIB + 12 * MIB + 90 * MIB);
+    expect(three.releasedBaseBytes).toBe(80 * MIB);
+    expect(three.notes[0]).toContain('the 2 seeds before it train with them');
+  });
+
   it('refuses a step whose largest buffer is over the binding limit', () => {
     const plan = comparisonMemory([estimate('adapter', 0, MIB, MIB, 200 * MIB)], { maxBufferSize: 256 * MIB, maxStorageBufferBindingSize: 128 * MIB });
     expect(plan!.errors).toHaveLength(1);

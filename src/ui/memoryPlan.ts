@@ -8,6 +8,8 @@
 // original projection weights during the inits (train/baseRelease.ts): the steps hold the base
 // without them, the peak may then be the last init (the whole base, every earlier method's
 // tensors, one layer's working copies), as train/memoryPlan.ts planRun counts it, and a note says so.
+// With several seeds only the last one releases them (earlier seeds init from them again), so the
+// earlier seeds' steps hold the whole base and set the peak.
 
 import type { MethodEstimate } from '../worker/protocol';
 import { formatBytes } from './format';
@@ -34,6 +36,7 @@ export function comparisonMemory(
   estimates: readonly MethodEstimate[],
   limits: { readonly maxBufferSize: number; readonly maxStorageBufferBindingSize: number } | null,
   deviceMemoryGiB?: number,
+  seeds = 1,
 ): ComparisonMemory | null {
   if (estimates.length === 0) return null;
   const shared = Math.max(...estimates.map((e) => e.sharedBaseBytes));
@@ -42,7 +45,9 @@ export function comparisonMemory(
   const last = estimates[estimates.length - 1]!;
   const lastOwn = releasedBaseBytes > 0 && last.releasesDuringInit ? last.ownBaseBytes + last.trainableBytes : 0;
   const initBytes = shared + own - lastOwn + Math.max(...estimates.map((e) => e.initScratchBytes));
-  const withSteps = (activations: number) => Math.max(initBytes, shared - releasedBaseBytes + own + activations);
+  // Earlier seeds train with the whole base; only the last seed's steps hold it without the released weights.
+  const stepBase = seeds > 1 ? shared : shared - releasedBaseBytes;
+  const withSteps = (activations: number) => Math.max(initBytes, stepBase + own + activations);
   const totalBytes = withSteps(Math.max(...estimates.map((e) => e.activationBytes)));
   const plainBytes = withSteps(Math.max(...estimates.map((e) => e.activationBytesPlain)));
   const checkpointedBytes = withSteps(Math.max(...estimates.map((e) => e.activationBytesCheckpointed)));
@@ -50,7 +55,9 @@ export function comparisonMemory(
   if (releasedBaseBytes > 0) {
     notes.push(
       `Every chosen method keeps a 4-bit base of its own, so the model's original projection weights (≈${formatBytes(releasedBaseBytes)}) are released ` +
-        `during the inits: training holds that much less${totalBytes === initBytes ? ', and the peak is the last init, while they are still there' : ''}. ` +
+        (seeds > 1
+          ? `during the last seed's inits: its training holds that much less, but the ${seeds - 1} seed${seeds > 2 ? 's' : ''} before it train${seeds > 2 ? '' : 's'} with them, so the peak does not drop. `
+          : `during the inits: training holds that much less${totalBytes === initBytes ? ', and the peak is the last init, while they are still there' : ''}. `) +
         'Adding a method that needs them mid-run is then refused; the next comparison reloads the model.',
     );
   }
