@@ -8,8 +8,9 @@
 // the new, never a mix. A full quota becomes a StorageFullError with the sizes (storageQuota.ts).
 // The storage is a parameter (CheckpointStorage) so the quota path is tested with a fake.
 
+import { idbStore } from './idbStore';
 import { storageFailure, type StorageManagerLike } from './storageQuota';
-import { InputError, InternalError, UnsupportedError } from '../errors';
+import { InputError } from '../errors';
 
 const DB_NAME = 'adapter-studio-checkpoints';
 const STORE = 'checkpoints';
@@ -36,38 +37,7 @@ export interface CheckpointStorage {
   keys(): Promise<string[]>;
 }
 
-let opening: Promise<IDBDatabase> | undefined;
-
-function open(): Promise<IDBDatabase> {
-  if (typeof indexedDB === 'undefined') return Promise.reject(new UnsupportedError('this browser has no IndexedDB; checkpoints cannot be kept'));
-  opening ??= new Promise<IDBDatabase>((resolve, reject) => {
-    const req = indexedDB.open(DB_NAME, VERSION);
-    req.onupgradeneeded = () => {
-      if (!req.result.objectStoreNames.contains(STORE)) req.result.createObjectStore(STORE, { keyPath: 'runId' });
-    };
-    req.onsuccess = () => resolve(req.result);
-    req.onerror = () => reject(req.error ?? new InternalError('IndexedDB could not be opened'));
-    req.onblocked = () => reject(new InputError('IndexedDB is blocked by another tab of the studio; close it and reload'));
-  }).catch((error: unknown) => {
-    opening = undefined;
-    throw error;
-  });
-  return opening;
-}
-
-async function transact<T>(mode: IDBTransactionMode, work: (store: IDBObjectStore) => IDBRequest<T>): Promise<T> {
-  const db = await open();
-  return new Promise<T>((resolve, reject) => {
-    try {
-      const tx = db.transaction(STORE, mode);
-      const req = work(tx.objectStore(STORE));
-      tx.oncomplete = () => resolve(req.result);
-      tx.onabort = () => reject(tx.error ?? req.error ?? new InternalError('the IndexedDB transaction was aborted'));
-    } catch (error) {
-      reject(error);
-    }
-  });
-}
+const transact = idbStore({ dbName: DB_NAME, store: STORE, version: VERSION, keyPath: 'runId', unavailable: 'checkpoints cannot be kept' });
 
 let indexedDb: CheckpointStorage | undefined;
 

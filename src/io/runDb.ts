@@ -12,9 +12,10 @@
 // Not here: deciding when to save (state/savedRunsStore.ts).
 
 import { parseRunRecord, type RunRecord } from './runRecord';
+import { idbStore } from './idbStore';
 import { storageFailure, type StorageManagerLike } from './storageQuota';
 import type { DataIdentity, ModelIdentity } from './runIdentity';
-import { errorMessage, InputError, InternalError, UnsupportedError } from '../errors';
+import { errorMessage, InputError } from '../errors';
 
 const DB_NAME = 'adapter-studio';
 const STORE = 'runs';
@@ -62,40 +63,7 @@ export function recordBytes(value: unknown): number {
 // ---------------------------------------------------------------------------------------------
 // IndexedDB
 
-let opening: Promise<IDBDatabase> | undefined;
-
-function open(): Promise<IDBDatabase> {
-  if (typeof indexedDB === 'undefined') return Promise.reject(new UnsupportedError('this browser has no IndexedDB; runs cannot be saved'));
-  opening ??= new Promise<IDBDatabase>((resolve, reject) => {
-    const req = indexedDB.open(DB_NAME, VERSION);
-    req.onupgradeneeded = () => {
-      if (!req.result.objectStoreNames.contains(STORE)) req.result.createObjectStore(STORE, { keyPath: 'id' });
-    };
-    req.onsuccess = () => resolve(req.result);
-    req.onerror = () => reject(req.error ?? new InternalError('IndexedDB could not be opened'));
-    req.onblocked = () => reject(new InputError('IndexedDB is blocked by another tab of the studio; close it and reload'));
-  }).catch((error: unknown) => {
-    opening = undefined;
-    throw error;
-  });
-  return opening;
-}
-
-/** One request in its own transaction; resolves when the transaction completes, rejects when it aborts. */
-async function transact<T>(mode: IDBTransactionMode, work: (store: IDBObjectStore) => IDBRequest<T>): Promise<T> {
-  const db = await open();
-  return new Promise<T>((resolve, reject) => {
-    try {
-      const tx = db.transaction(STORE, mode);
-      const req = work(tx.objectStore(STORE));
-      tx.oncomplete = () => resolve(req.result);
-      tx.onabort = () => reject(tx.error ?? req.error ?? new InternalError('the IndexedDB transaction was aborted'));
-    } catch (error) {
-      // put() throws at once for a value that cannot be cloned (DataCloneError).
-      reject(error);
-    }
-  });
-}
+const transact = idbStore({ dbName: DB_NAME, store: STORE, version: VERSION, keyPath: 'id', unavailable: 'runs cannot be saved' });
 
 let indexedDb: RunStorage | undefined;
 

@@ -5,24 +5,9 @@
 
 import type { MatmulVariant } from '../kernels/matmul';
 import type { MatmulTuningStore } from '../kernels/matmulTuning';
+import { idbStore } from '../io/idbStore';
 
-const DB_NAME = 'adapter-studio-tuning';
-const STORE = 'tables';
-
-function request<T>(req: IDBRequest<T>): Promise<T> {
-  return new Promise((resolve, reject) => {
-    req.onsuccess = () => resolve(req.result);
-    req.onerror = () => reject(req.error ?? new DOMException('IndexedDB request failed'));
-  });
-}
-
-function open(): Promise<IDBDatabase> {
-  const req = indexedDB.open(DB_NAME, 1);
-  req.onupgradeneeded = () => {
-    if (!req.result.objectStoreNames.contains(STORE)) req.result.createObjectStore(STORE);
-  };
-  return request(req);
-}
+const transact = idbStore({ dbName: 'adapter-studio-tuning', store: 'tables', version: 1, unavailable: 'matmul tuning is not kept' });
 
 /** The IndexedDB store, or undefined where there is no IndexedDB (tuning then lasts one context). */
 export function indexedDbTuningStore(): MatmulTuningStore | undefined {
@@ -30,30 +15,15 @@ export function indexedDbTuningStore(): MatmulTuningStore | undefined {
   return {
     async load(adapter) {
       try {
-        const db = await open();
-        try {
-          const table: unknown = await request(db.transaction(STORE, 'readonly').objectStore(STORE).get(adapter));
-          return table && typeof table === 'object' ? (table as Record<string, MatmulVariant>) : undefined;
-        } finally {
-          db.close();
-        }
+        const table: unknown = await transact('readonly', (store) => store.get(adapter));
+        return table && typeof table === 'object' ? (table as Record<string, MatmulVariant>) : undefined;
       } catch {
         return undefined;
       }
     },
     async save(adapter, table) {
       try {
-        const db = await open();
-        try {
-          await request(
-            db
-              .transaction(STORE, 'readwrite')
-              .objectStore(STORE)
-              .put({ ...table }, adapter),
-          );
-        } finally {
-          db.close();
-        }
+        await transact('readwrite', (store) => store.put({ ...table }, adapter));
       } catch {
         // Not kept: the next run times the variants again.
       }
