@@ -22,6 +22,7 @@ import type { ByteSource } from './byteSource';
 import { decodeUtf8 } from './byteSource';
 import { parseJsonText, showJson } from './json';
 import { encodeSafetensorsParts, formatShape, numElements, parseSafetensorsHeader, readTensorAsF32 } from './safetensors';
+import { weightFileSamples } from './runIdentity';
 
 export const CHECKPOINT_FORMAT = 'adapter-studio-checkpoint';
 export const CHECKPOINT_VERSION = 1;
@@ -210,12 +211,9 @@ export function f32Fingerprint(values: Float32Array): string {
   return new Fingerprint().update(new Uint8Array(values.buffer, values.byteOffset, values.byteLength)).hex();
 }
 
-const SAMPLES = 16;
-const SAMPLE_BYTES = 4096;
-
 /**
  * A model's identity from its files: config.json, then each safetensors file's header and 16
- * samples of 4 KiB spread over its data (all of it when smaller). Two checkpoints of one
+ * samples of 4 KiB spread over its data (runIdentity.ts weightFileSamples). Two checkpoints of one
  * architecture share headers and differ in the samples; gigabytes are never read.
  */
 export async function modelFilesFingerprint(
@@ -223,17 +221,7 @@ export async function modelFilesFingerprint(
   weightFiles: readonly { readonly source: ByteSource; readonly header: { readonly headerLength: number } }[],
 ): Promise<string> {
   const fingerprint = new Fingerprint().update(await configFile.read(0, configFile.size));
-  for (const { source, header } of weightFiles) {
-    const dataOffset = 8 + header.headerLength;
-    fingerprint.update(await source.read(0, dataOffset));
-    const dataBytes = source.size - dataOffset;
-    if (dataBytes <= SAMPLES * SAMPLE_BYTES) {
-      if (dataBytes > 0) fingerprint.update(await source.read(dataOffset, dataBytes));
-      continue;
-    }
-    const stride = Math.floor((dataBytes - SAMPLE_BYTES) / (SAMPLES - 1));
-    for (let i = 0; i < SAMPLES; i++) fingerprint.update(await source.read(dataOffset + i * stride, SAMPLE_BYTES));
-  }
+  for await (const bytes of weightFileSamples(weightFiles)) fingerprint.update(bytes);
   return fingerprint.hex();
 }
 

@@ -33,22 +33,29 @@ export interface DataIdentity {
 const SAMPLES = 16;
 const SAMPLE_BYTES = 4096;
 
-/** SHA-256 of each file's header and 16 × 4 KiB of its data, in order. `headerLength` is N of the file's u64 length prefix. */
+/** Each file's header, then 16 × 4 KiB spread over its data (all of it when smaller), in order: the bytes a weights fingerprint hashes. */
+export async function* weightFileSamples(
+  files: readonly { readonly source: ByteSource; readonly header: { readonly headerLength: number } }[],
+): AsyncGenerator<Uint8Array> {
+  for (const { source, header } of files) {
+    const dataOffset = 8 + header.headerLength;
+    yield await source.read(0, dataOffset);
+    const dataBytes = source.size - dataOffset;
+    if (dataBytes <= SAMPLES * SAMPLE_BYTES) {
+      if (dataBytes > 0) yield await source.read(dataOffset, dataBytes);
+      continue;
+    }
+    const stride = Math.floor((dataBytes - SAMPLE_BYTES) / (SAMPLES - 1));
+    for (let i = 0; i < SAMPLES; i++) yield await source.read(dataOffset + i * stride, SAMPLE_BYTES);
+  }
+}
+
+/** SHA-256 of weightFileSamples. `headerLength` is N of the file's u64 length prefix. */
 export async function weightsFingerprint(
   files: readonly { readonly source: ByteSource; readonly header: { readonly headerLength: number } }[],
 ): Promise<string> {
   const hash = new Sha256();
-  for (const { source, header } of files) {
-    const dataOffset = 8 + header.headerLength;
-    hash.update(await source.read(0, dataOffset));
-    const dataBytes = source.size - dataOffset;
-    if (dataBytes <= SAMPLES * SAMPLE_BYTES) {
-      if (dataBytes > 0) hash.update(await source.read(dataOffset, dataBytes));
-      continue;
-    }
-    const stride = Math.floor((dataBytes - SAMPLE_BYTES) / (SAMPLES - 1));
-    for (let i = 0; i < SAMPLES; i++) hash.update(await source.read(dataOffset + i * stride, SAMPLE_BYTES));
-  }
+  for await (const bytes of weightFileSamples(files)) hash.update(bytes);
   return hash.hex();
 }
 
