@@ -84,8 +84,8 @@ export async function acquireDevice(gpu: GPU, options: AcquireOptions = {}): Pro
   const lost = device.lost.then(
     (info) =>
       new DeviceLostError(
-        `The GPU device was lost (${info.reason}): ${info.message || 'no detail given'}. ` +
-          'Training stopped; its history is kept. Reload the page to get a new device.',
+        // Host-neutral: the studio (worker/deviceSlot.ts) and the CLI each say what to do next.
+        `The GPU device was lost (${info.reason}): ${info.message || 'no detail given'}.`,
       ),
   );
   const adapterInfo = adapter.info;

@@ -126,7 +126,7 @@ export function nodeGpuProvider(io: CliIo): { gpu(): Promise<GpuContext>; destro
           io.err(`GPU error: ${(event as GPUUncapturedErrorEvent).error.message}\n`);
         });
         void acquired.lost.then((lost) => {
-          if (!destroyed) io.err(`${lost.message}\n`);
+          if (!destroyed) io.err(`${lost.message} Run the command again; train and compare continue from their last checkpoint with --resume.\n`);
         });
         ctx = new GpuContext(acquired);
         return ctx;
