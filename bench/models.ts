@@ -12,7 +12,10 @@
 //   activations the steps' peak above what is held after them (tape, gradients, transients)
 // After the model's last method is initialised, the shared projection weights no method reads are
 // released (train/baseRelease.ts: a 4-bit method's run), as the CLI does: `released` says how many
-// bytes; `peak` is the whole method's (its init included), `step peak` the steps' alone.
+// bytes; `peak` is the whole method's (its init included), `init peak` its create() alone, `step peak` the steps' alone.
+// When every method is 4-bit (and neither --no-defer nor --release-after-init is given), the model
+// is loaded with deferred projections (models/load.ts): `base` is then the model without them, and
+// each init reads one projection at a time from the checkpoint (`released` counts those reads).
 
 import { rmSync, mkdtempSync } from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
@@ -31,7 +34,7 @@ import { openModelFiles } from '../src/io/modelFiles';
 import { nodeDirectorySources } from '../src/io/nodeSource';
 import type { CausalLM } from '../src/models/causalLM';
 import { heldBytesPerParam, loadCausalLM, releaseModel } from '../src/models/load';
-import { BaseReleaser } from '../src/train/baseRelease';
+import { BaseReleaser, defersProjections } from '../src/train/baseRelease';
 import { planMethod, planRun, type MethodMemoryPlan } from '../src/train/memoryPlan';
 import { Trainer, type Batch } from '../src/train/trainer';
 import { realModelSpec, writeRealModel, REAL_MODELS } from './realModels';
@@ -55,6 +58,8 @@ export interface ModelsBenchOptions {
   readonly keepDir?: string;
   /** Release the base only after the last init (as before issue 11's per-layer release), not layer by layer during it. */
   readonly releaseAfterInit?: boolean;
+  /** Load the whole 16-bit base even when every method is 4-bit (as before the deferred load). */
+  readonly noDefer?: boolean;
 }
 
 export interface ModelsBenchRow {
@@ -67,7 +72,7 @@ export interface ModelsBenchRow {
   readonly initSeconds: number;
   readonly msPerStep: number[];
   readonly peakHeapBytes: number;
-  readonly gpu: { base: number; method: number; optimizer: number; activations: number; peak: number; released: number; stepPeak: number };
+  readonly gpu: { base: number; method: number; optimizer: number; activations: number; peak: number; released: number; stepPeak: number; initPeak: number };
   readonly largestBuffer: { bytes: number; what: string };
   /** The plan of this very run (B, T, rank and checkpointing as run). */
   readonly planned: { total: number; sharedBase: number; ownBase: number; trainable: number; activations: number; largest: { bytes: number; what: string } };
@@ -152,6 +157,7 @@ export async function runModelsBench(ctx: GpuContext, options: ModelsBenchOption
   const heap = heapTracker();
   const largest = largestTracker(ctx);
   const rows: ModelsBenchRow[] = [];
+  const defer = !options.noDefer && !options.releaseAfterInit && defersProjections(methods);
   try {
     for (const spec of specs) {
       let t = performance.now();
@@ -166,18 +172,20 @@ export async function runModelsBench(ctx: GpuContext, options: ModelsBenchOption
       heap.reset();
       largest.reset();
       t = performance.now();
-      const model = await loadCausalLM(ctx, await openModelFiles(await nodeDirectorySources(written.dir)));
+      const model = await loadCausalLM(ctx, await openModelFiles(await nodeDirectorySources(written.dir)), { deferProjections: defer });
       await ctx.sync();
       const loadSeconds = (performance.now() - t) / 1000;
       const loadHeap = heap.peak;
       const base = ctx.stats().liveBytes;
-      console.log(`  loaded in ${loadSeconds.toFixed(1)} s: base ${formatBytes(base)} on the GPU, JS heap peak ${formatBytes(loadHeap)}`);
+      console.log(
+        `  loaded in ${loadSeconds.toFixed(1)} s: base ${formatBytes(base)} on the GPU${defer ? ' (projections deferred)' : ''}, JS heap peak ${formatBytes(loadHeap)}`,
+      );
       const batch = benchBatch(model.config.vocabSize, options.batchSize, options.seqLen);
       try {
         for (const [index, method] of methods.entries()) {
           const planRow = plan(ctx, model, method, options.rank, options.batchSize, options.seqLen);
-          const runPlan = planRun([planRow], options.checkpointing);
-          const targetPlan = planRun([plan(ctx, model, method, 16, 2, 256)], true);
+          const runPlan = planRun([planRow], options.checkpointing, { deferProjections: defer });
+          const targetPlan = planRun([plan(ctx, model, method, 16, 2, 256)], true, { deferProjections: defer });
           const f32Targeted = selectTargets(model, ['all']).reduce((n, name) => n + 4 * model.linear(name).outFeatures * model.linear(name).inFeatures, 0);
           const common = {
             model: spec.id,
@@ -204,6 +212,7 @@ export async function runModelsBench(ctx: GpuContext, options: ModelsBenchOption
           let afterCreate = ctx.stats().liveBytes;
           let initSeconds = 0;
           let released = 0;
+          let initPeak = 0;
           try {
             const settings = resolveSettings(method, method.settings.some((s) => s.key === 'rank') ? { rank: options.rank } : {});
             t = performance.now();
@@ -216,8 +225,11 @@ export async function runModelsBench(ctx: GpuContext, options: ModelsBenchOption
             );
             await ctx.sync();
             initSeconds = (performance.now() - t) / 1000;
+            initPeak = ctx.stats().peakLiveBytes;
             if (last) released = (await releaser.finish([adapted])).bytes;
-            afterCreate = ctx.stats().liveBytes + released;
+            // Deferred, the released weights were never part of `base`.
+            const releasedFromBase = defer ? 0 : released;
+            afterCreate = ctx.stats().liveBytes + releasedFromBase;
             const trainer = new Trainer(ctx, adapted, {
               schedule: { kind: 'constant', peak: 1e-4, warmupSteps: 0, totalSteps: options.steps },
               clipNorm: 1,
@@ -246,11 +258,12 @@ export async function runModelsBench(ctx: GpuContext, options: ModelsBenchOption
                 gpu: {
                   base,
                   method: afterCreate - base,
-                  optimizer: held + released - afterCreate,
+                  optimizer: held + (defer ? 0 : released) - afterCreate,
                   activations: stepPeak - held,
                   peak,
                   released,
                   stepPeak,
+                  initPeak,
                 },
                 largestBuffer: largest.largest,
                 // The NF4 bases alone: create()'s growth less the adapter factors it also made.
@@ -270,7 +283,7 @@ export async function runModelsBench(ctx: GpuContext, options: ModelsBenchOption
               initSeconds,
               msPerStep,
               peakHeapBytes: heap.peak,
-              gpu: { base, method: afterCreate - base, optimizer: 0, activations: 0, peak: ctx.stats().peakLiveBytes, released, stepPeak: 0 },
+              gpu: { base, method: afterCreate - base, optimizer: 0, activations: 0, peak: ctx.stats().peakLiveBytes, released, stepPeak: 0, initPeak },
               largestBuffer: largest.largest,
               quantizedRatio: null,
               load: loadText(),
@@ -309,6 +322,7 @@ export function formatModelsTable(rows: readonly ModelsBenchRow[]): string {
     'method',
     'optimizer',
     'activations',
+    'init peak',
     'peak',
     'released',
     'step peak',
@@ -328,6 +342,7 @@ export function formatModelsTable(rows: readonly ModelsBenchRow[]): string {
     GB(r.gpu.method),
     GB(r.gpu.optimizer),
     GB(r.gpu.activations),
+    GB(r.gpu.initPeak),
     GB(r.gpu.peak),
     GB(r.gpu.released),
     GB(r.gpu.stepPeak),
@@ -347,7 +362,7 @@ export interface PlannedRow {
   readonly model: string;
   readonly method: string;
   readonly total: number;
-  /** While the method initialises (the whole shared base held), and during the steps (after any release of the base). */
+  /** While the method initialises (the whole shared base held, or for a 4-bit method one projection at a time: deferred), and during the steps (after any release of the base). */
   readonly init: number;
   readonly steps: number;
   /** Shared projection weights released after the init (train/baseRelease.ts). */
@@ -370,6 +385,8 @@ export function planModels(
   models: readonly string[],
   methods: readonly string[],
   limits: { maxBufferSize: number; maxStorageBufferBindingSize: number },
+  /** Plan a 4-bit method's model loaded with deferred projections, as the bench and the CLI load it (false: --no-defer). */
+  defer = true,
 ): PlannedRow[] {
   const rows: PlannedRow[] = [];
   for (const id of models) {
@@ -387,7 +404,7 @@ export function planModels(
       const method = methodById(methodId);
       const settings = resolveSettings(method, method.settings.some((s) => s.key === 'rank') ? { rank: TARGET_SHAPE.rank } : {});
       const p = planMethod({ config, layers, batch: TARGET_SHAPE.batch, seqLen: TARGET_SHAPE.seqLen, limits, weightBytesPerParam }, method, settings);
-      const run = planRun([p], TARGET_SHAPE.checkpointing);
+      const run = planRun([p], TARGET_SHAPE.checkpointing, { deferProjections: defer && defersProjections([method]) });
       rows.push({
         model: id,
         method: method.id,

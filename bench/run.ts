@@ -27,7 +27,7 @@
 //                                         the LoRA step against the same step written in tfjs
 //                                         (bench/tfjsStep.ts): losses checked equal, ms/step ratio
 //   npm run bench -- --models [smollm2-135m,gpt2-124m,...] [--methods lora,qlora,pissa] [--steps 2]
-//                    [--batch 1] [--seq-len 128] [--rank 16] [--no-checkpointing] [--default-limits] [--release-after-init] [--keep DIR] [--json out.json]
+//                    [--batch 1] [--seq-len 128] [--rank 16] [--no-checkpointing] [--default-limits] [--release-after-init] [--no-defer] [--keep DIR] [--json out.json]
 //                                         random-weight copies of real models (bench/models.ts): load s,
 //                                         JS heap, GPU pool by category, largest buffer, ms/step vs the plan
 
@@ -83,6 +83,8 @@ interface Args {
   defaultLimits?: boolean;
   /** --release-after-init: --models frees the 4-bit methods' shared base after the init, not layer by layer during it (the former way). */
   releaseAfterInit?: boolean;
+  /** --no-defer: --models loads the whole 16-bit base even when every method is 4-bit (as before the deferred load). */
+  noDefer?: boolean;
   /** What the command line gave explicitly (the profile takes its own defaults for the rest). */
   given: { methods?: string[]; steps?: number; batch?: number; seqLen?: number; warmup?: number; top?: number };
   shapes: readonly MatmulBenchShape[];
@@ -97,7 +99,7 @@ const USAGE = `usage: npm run bench -- [--quick] [--shapes 512x768x3072,1024,...
                         [--target-seconds S] [--warmup N]
        npm run bench -- --train [--methods lora,pissa,...] [--steps N] [--batch B] [--seq-len T] [--model DIR] [--checkpointing] [--json out.json]
        npm run bench -- --models [id,id,...] [--methods lora,qlora,pissa] [--steps N] [--batch B] [--seq-len T] [--rank r]
-                        [--no-checkpointing] [--default-limits] [--release-after-init] [--keep DIR] [--json out.json] [--plan]
+                        [--no-checkpointing] [--default-limits] [--release-after-init] [--no-defer] [--keep DIR] [--json out.json] [--plan]
        npm run bench -- --tune [--batch B] [--seq-len T] [--model DIR] [--reps N]
        npm run bench -- --train-peer [--steps N] [--warmup N] [--batch B] [--seq-len T] [--rank r] [--model DIR] [--json out.json]
        npm run bench -- --profile [--methods lora,full] [--steps N] [--warmup N] [--batch B] [--seq-len T]
@@ -181,6 +183,9 @@ function parseArgs(argv: string[]): Args {
       case '--release-after-init':
         args.releaseAfterInit = true;
         break;
+      case '--no-defer':
+        args.noDefer = true;
+        break;
       case '--keep':
         args.keep = value(i++, flag);
         break;
@@ -259,7 +264,7 @@ async function main(): Promise<void> {
       'PLANNED (train/memoryPlan.ts, not measured): rank 16 on every projection, B=2, T=256, checkpointing on; ' +
         `limits ${formatBytes(limits.maxStorageBufferBindingSize)} a binding, ${formatBytes(limits.maxBufferSize)} a buffer\n`,
     );
-    console.log(formatPlannedTable(planModels(args.models, methods, limits)));
+    console.log(formatPlannedTable(planModels(args.models, methods, limits, !args.noDefer)));
     return;
   }
   const started = performance.now();
@@ -285,6 +290,7 @@ async function main(): Promise<void> {
       rank: args.rank ?? 16,
       checkpointing: !args.noCheckpointing,
       releaseAfterInit: args.releaseAfterInit ?? false,
+      noDefer: args.noDefer ?? false,
       ...(args.keep ? { keepDir: args.keep } : {}),
     };
     const loadBefore = loadavg()

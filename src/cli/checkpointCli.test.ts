@@ -103,22 +103,23 @@ describe('checkpoints from the CLI', () => {
 
     const dir = join(tmp, 'stopped');
     const json = join(tmp, 'resumed.json');
+    // Ctrl-C while step 3 is printed: step 4 was recorded before (steps overlap), so the run stops after it.
     const stopped = await cli(TRAIN(dir, json), 'step 3/6');
     expect(stopped.code).toBe(130);
-    expect(stopped.stderr).toContain('checkpoint after step 3');
-    expect(stopped.stderr).toMatch(/training stopped by the user after step 3 of 6; continue it with the same command and --resume/);
-    expect((JSON.parse(await readFile(json, 'utf8')) as TrainResult).stopped?.step).toBe(3);
+    expect(stopped.stderr).toContain('checkpoint after step 4');
+    expect(stopped.stderr).toMatch(/training stopped by the user after step 4 of 6; continue it with the same command and --resume/);
+    expect((JSON.parse(await readFile(json, 'utf8')) as TrainResult).stopped?.step).toBe(4);
     // A write cut short leaves a temporary folder, which --resume never takes.
     await mkdir(join(dir, '.tmp-step-00000005-1-1'));
     await writeFile(join(dir, '.tmp-step-00000005-1-1', TENSORS_FILE), 'half');
 
     const resumed = await cli(TRAIN(dir, json, ['--resume']));
     expect(resumed.code, resumed.stderr).toBe(0);
-    expect(resumed.stderr).toMatch(/resumed from .*step-00000003 at step 3 of 6/);
-    expect(resumed.stdout).not.toMatch(/step 3\/6/);
-    expect(resumed.stdout).toMatch(/step 4\/6/);
+    expect(resumed.stderr).toMatch(/resumed from .*step-00000004 at step 4 of 6/);
+    expect(resumed.stdout).not.toMatch(/step 4\/6/);
+    expect(resumed.stdout).toMatch(/step 5\/6/);
     const b = JSON.parse(await readFile(json, 'utf8')) as TrainResult;
-    expect(b.resumedFrom).toBe(3);
+    expect(b.resumedFrom).toBe(4);
     expect(b.steps.map((s) => s.step)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(bits(b.steps.map((s) => s.loss))).toEqual(bits(a.steps.map((s) => s.loss)));
     expect(bits(b.steps.map((s) => s.gradNorm!))).toEqual(bits(a.steps.map((s) => s.gradNorm!)));

@@ -15,6 +15,7 @@ import { checkOutputFits, linear } from '../tensor/ops/linear';
 import { lmHeadLoss, type LmHeadLossOptions } from '../tensor/ops/lmHeadLoss';
 import { selectPosition } from '../tensor/ops/split';
 import type { Tensor } from '../tensor/tensor';
+import { DeferredWeight } from './deferredWeight';
 import { DenseLinear, type LinearLayer } from './linearLayer';
 import { releaseTensors, type Runtime } from '../tensor/values';
 import { InternalError } from '../errors';
@@ -97,6 +98,12 @@ export abstract class CausalLM {
     return p.tensor;
   }
 
+  /** A projection's weight as its DenseLinear reads it: the tensor, or the loader's DeferredWeight that reads it on demand. */
+  protected projectionWeight(name: string): Tensor | DeferredWeight {
+    const p = this.params.get(name);
+    return p instanceof DeferredWeight ? p : this.parameter(name);
+  }
+
   linear(name: string): LinearLayer {
     const layer = this.slots.get(name);
     if (!layer) throw new InternalError(`model has no linear layer ${name}`);
@@ -134,6 +141,17 @@ export abstract class CausalLM {
       const layer = this.linear(name);
       if (!(layer instanceof DenseLinear)) throw new InternalError(`${name} is not the model's own dense projection; it cannot be released`);
       if (!layer.released) releaseTensors(rt, layer.weight);
+    }
+  }
+
+  /**
+   * Reads the weights of these deferred projections (models/load.ts deferProjections) from the
+   * checkpoint and keeps them: the untargeted ones, which the forward pass runs as they are.
+   */
+  async holdProjections(rt: Runtime, names: readonly string[]): Promise<void> {
+    for (const name of names) {
+      const layer = this.linear(name);
+      if (layer instanceof DenseLinear) await layer.hold(rt);
     }
   }
 

@@ -30,7 +30,7 @@ export class Gpt2Model extends CausalLM {
     for (let i = 0; i < config.numLayers; i++) {
       for (const p of PROJECTIONS) {
         const name = `h.${i}.${p}`;
-        this.slots.set(name, new DenseLinear(name, this.parameter(`${name}.weight`), this.parameter(`${name}.bias`)));
+        this.slots.set(name, new DenseLinear(name, this.projectionWeight(`${name}.weight`), this.parameter(`${name}.bias`)));
       }
     }
   }

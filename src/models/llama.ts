@@ -36,7 +36,7 @@ export class LlamaModel extends CausalLM {
     for (let i = 0; i < config.numLayers; i++) {
       for (const p of PROJECTIONS) {
         const name = `model.layers.${i}.${p}`;
-        this.slots.set(name, new DenseLinear(name, this.parameter(`${name}.weight`), this.params.get(`${name}.bias`)?.tensor));
+        this.slots.set(name, new DenseLinear(name, this.projectionWeight(`${name}.weight`), this.params.get(`${name}.bias`)?.tensor));
       }
     }
   }

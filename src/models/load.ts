@@ -8,6 +8,10 @@
 // GPT-2's Conv1D weights [in, out] are transposed to nn.Linear's [out, in] here.
 // A matrix over the device's per-binding or per-buffer limit (the embedding or LM head of a large
 // vocabulary at WebGPU's default limits) is held as row blocks (tensor/rowBlockValues.ts).
+// deferProjections: the block projections' weights are not read at all; each is a DeferredWeight
+// (models/deferredWeight.ts) that reads it from the checkpoint when a 4-bit init asks, so the GPU
+// never holds the whole 16-bit base beside the NF4 copies (train/baseRelease.ts defersProjections
+// says when a run may). The host then holds the projections it does not target (holdUntargeted).
 
 import type { ModelConfig } from '../io/hfConfig';
 import { encodeF16 } from '../io/halfFloat';
@@ -15,8 +19,10 @@ import { frozenStorage, readModelTensorAsF32, type FrozenPrecision, type ModelSo
 import { readTensorBytes } from '../io/safetensors';
 import type { Tensor } from '../tensor/tensor';
 import { largeHalfParameter, largeParameterFromArray } from '../tensor/rowBlockValues';
-import { cloneParameter, isPacked, releaseTensors, type Runtime } from '../tensor/values';
+import { cloneParameter, isPacked, releaseTensors, unheldParameter, type Runtime } from '../tensor/values';
 import type { CausalLM, NamedParameter, ParameterKind } from './causalLM';
+import { DeferredWeight } from './deferredWeight';
+import { DenseLinear } from './linearLayer';
 import { Gemma3Model } from './gemma3';
 import { Gpt2Model } from './gpt2';
 import { LlamaModel } from './llama';
@@ -34,6 +40,12 @@ export interface LoadOptions {
   readonly trainable?: boolean;
   /** How frozen matrices are kept (io/modelFiles.ts FrozenPrecision); 'checkpoint' by default. */
   readonly frozenPrecision?: FrozenPrecision;
+  /**
+   * Read no block projection's weight now: each is read from the checkpoint when an init asks for it
+   * (DeferredWeight). Only for a run whose every method keeps a 4-bit base of its own (train/baseRelease.ts
+   * defersProjections); frozen models only. Call holdUntargeted once the targets are known.
+   */
+  readonly deferProjections?: boolean;
 }
 
 /** A named host array in nn.Linear layout, for building a model without a folder (tests). */
@@ -80,20 +92,61 @@ async function loadParameter(rt: Runtime, t: ModelTensor, transpose: boolean, op
   return { tensor: largeHalfParameter(rt, transpose ? transpose2d(bits, rows, cols) : bits, shape, storage, t.name), shape };
 }
 
+/** A block projection's weight (`model.layers.3.mlp.up_proj.weight`, `h.3.attn.c_attn.weight`): what deferProjections leaves unread. */
+function isBlockProjection(t: ModelTensor): boolean {
+  return t.shape.length === 2 && parameterKind(t.name, t.shape) === 'linear' && /\.\d+\./.test(t.name);
+}
+
+/** A projection's weight as a DeferredWeight: its shape and storage now, its values read from the checkpoint on each hold. */
+function deferredParameter(t: ModelTensor, transpose: boolean, options: LoadOptions): DeferredWeight {
+  const [rows, cols] = t.shape as [number, number];
+  const storage = frozenStorage(t, options.frozenPrecision);
+  const placeholder = unheldParameter(transpose ? [cols, rows] : t.shape, storage === 'f32' ? undefined : storage, t.name);
+  return new DeferredWeight(t.name, placeholder, async (rt) => (await loadParameter(rt, t, transpose, options)).tensor);
+}
+
 export async function loadCausalLM(rt: Runtime, source: ModelSource, options: LoadOptions = {}): Promise<CausalLM> {
   const params = new Map<string, NamedParameter>();
   const total = source.tensors.length;
+  const defer = (options.deferProjections ?? false) && !(options.trainable ?? false);
+  let model: CausalLM;
   try {
     for (const [i, t] of source.tensors.entries()) {
-      const { tensor, shape } = await loadParameter(rt, t, source.config.family === 'gpt2' && GPT2_CONV1D.test(t.name), options);
-      params.set(t.name, { name: t.name, kind: parameterKind(t.name, shape), tensor });
+      const transpose = source.config.family === 'gpt2' && GPT2_CONV1D.test(t.name);
+      if (defer && isBlockProjection(t)) {
+        params.set(t.name, deferredParameter(t, transpose, options));
+      } else {
+        const { tensor, shape } = await loadParameter(rt, t, transpose, options);
+        params.set(t.name, { name: t.name, kind: parameterKind(t.name, shape), tensor });
+      }
       options.onProgress?.({ done: i + 1, total, tensor: t.name });
     }
+    model = buildModel(source.config, params);
+    // A deferred tensor no projection slot reads on demand is read now.
+    const slots = new Set(model.linearNames().map((name) => `${name}.weight`));
+    for (const p of params.values()) if (p instanceof DeferredWeight && !slots.has(p.name)) await p.hold(rt);
   } catch (error) {
     releaseTensors(rt, ...[...params.values()].map((p) => p.tensor));
     throw error;
   }
-  return buildModel(source.config, params);
+  return model;
+}
+
+/** Reads the weights of the deferred projections `targets` leaves out (loadCausalLM deferProjections): the forward pass runs them as they are. */
+export async function holdUntargeted(rt: Runtime, model: CausalLM, targets: readonly string[]): Promise<void> {
+  const targeted = new Set(targets);
+  await model.holdProjections(
+    rt,
+    model.linearNames().filter((name) => !targeted.has(name)),
+  );
+}
+
+/** Whether any projection of `model` reads its weight from the checkpoint on demand (loadCausalLM deferProjections). */
+export function hasDeferredProjections(model: CausalLM): boolean {
+  return model.linearNames().some((name) => {
+    const layer = model.linear(name);
+    return layer instanceof DenseLinear && layer.deferred;
+  });
 }
 
 /** A model from host arrays already in nn.Linear layout (tests, synthetic models). */
@@ -107,6 +160,13 @@ export function modelFromHostTensors(rt: Runtime, config: ModelConfig, tensors: 
 
 /** An independent f32 copy of every parameter (full fine-tuning trains its own weights; packed ones are expanded). */
 export function cloneCausalLM(rt: Runtime, model: CausalLM, trainable: boolean): CausalLM {
+  const unheld = model.parameters().find((p) => p instanceof DeferredWeight && !p.held);
+  if (unheld) {
+    throw new UnsupportedError(
+      `${unheld.name} is not held: the model was loaded for 4-bit methods only, which read each projection from the checkpoint while quantizing it. ` +
+        'Reload the model to train every weight.',
+    );
+  }
   const split = model.parameters().find((p) => p.tensor.data.blocks);
   if (split) {
     throw new UnsupportedError(

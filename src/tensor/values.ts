@@ -5,7 +5,8 @@
 // readTensor decodes them, and expandedWeight / cloneParameter make the f32 copies that inits,
 // merges and full fine-tuning need. Trainable tensors, gradients and optimizer state are f32.
 
-import type { GpuTensor, HalfFormat } from '../gpu/tensor';
+import type { PooledBuffer } from '../gpu/pool';
+import { GpuTensor, type HalfFormat } from '../gpu/tensor';
 import { decodeHalf } from '../io/halfFloat';
 import { copy, fill } from '../kernels/elementwise';
 import { unpackHalf, uploadHalf } from '../kernels/half';
@@ -14,6 +15,7 @@ import type { Graph } from './graph';
 import { gpuContextOf } from './gpuContextOf';
 import type { Runtime } from './runtime';
 import { Tensor } from './tensor';
+import { InternalError } from '../errors';
 
 export type { Runtime } from './runtime';
 
@@ -28,6 +30,29 @@ export function parameterFromArray(rt: Runtime, data: Float32Array, shape: reado
  */
 export function halfParameter(rt: Runtime, bits: Uint8Array | Uint16Array, shape: readonly number[], format: HalfFormat, name: string): Tensor {
   return Tensor.leaf(uploadHalf(gpuContextOf(rt), bits, shape, format, name), false, name);
+}
+
+/**
+ * A frozen parameter [shape] that holds nothing on the GPU (a projection the loader reads on demand,
+ * models/deferredWeight.ts): released from the start, so every use is refused as a released tensor's
+ * is; its shape and storage (`half`: packed 16-bit) say what it holds once loaded.
+ */
+export function unheldParameter(shape: readonly number[], half: HalfFormat | undefined, name: string): Tensor {
+  const data = new GpuTensor(noBuffer(name), shape, half ? 'u32' : 'f32', false, half);
+  data.released = true;
+  return Tensor.leaf(data, false, name);
+}
+
+function noBuffer(what: string): PooledBuffer {
+  return {
+    get buffer(): GPUBuffer {
+      throw new InternalError(`${what} is not held on the GPU`);
+    },
+    sizeClass: 0,
+    usage: 0,
+    releasedInGeneration: -1,
+    what,
+  };
 }
 
 /** Whether a tensor is kept packed as 16-bit floats (frozen; never updated in place). */

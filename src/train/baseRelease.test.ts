@@ -12,12 +12,12 @@ import { loftq, qlora, qpissa } from '../adapters/methods/quantized';
 import { selectTargets } from '../adapters/targets';
 import { resolveSettings, type MethodDefinition } from '../adapters/types';
 import type { CausalLM } from '../models/causalLM';
-import { heldBytesPerParam, releaseModel } from '../models/load';
+import { releaseModel } from '../models/load';
 import { Graph } from '../tensor/graph';
 import { tokenIds, type Runtime } from '../tensor/values';
 import { testContext } from '../test/gpu';
 import { BaseReleaser, checkBaseHeld, releaseUnusedBase } from './baseRelease';
-import { planMethod, planRun, type PlanSetup } from './memoryPlan';
+import { modelPlanSetup, planMethod, planRun } from './memoryPlan';
 import { startMethod, type StartedMethod } from './methodRun';
 import { modelFiles, testBatch } from './testing';
 
@@ -132,14 +132,7 @@ describe('releasing the shared base no method reads', () => {
     const rt = await testContext();
     const model = await modelFiles(rt, FIXTURE);
     const targets = selectTargets(model, ['all']);
-    const setup: PlanSetup = {
-      config: model.config,
-      layers: targets.map((name) => ({ name, out: model.linear(name).outFeatures, in: model.linear(name).inFeatures })),
-      batch: 2,
-      seqLen: 16,
-      limits: { maxStorageBufferBindingSize: 128 * 2 ** 20, maxBufferSize: 256 * 2 ** 20 },
-      weightBytesPerParam: heldBytesPerParam(model),
-    };
+    const setup = modelPlanSetup(model, targets, { batch: 2, seqLen: 16 }, { maxStorageBufferBindingSize: 128 * 2 ** 20, maxBufferSize: 256 * 2 ** 20 });
     const methodPlan = planMethod(setup, qlora, resolveSettings(qlora, { rank: 4 }));
     const plan = planRun([methodPlan], false);
     const kept = planRun([methodPlan], false, { releaseBase: false });

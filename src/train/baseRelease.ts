@@ -18,12 +18,17 @@
 // (CreateContext.onLayerReady) that frees each projection's W as soon as that method has quantized
 // it, when every earlier method of the run is done with it too (measuring the layer's pending
 // errors first); the base then shrinks while the NF4 copies grow. finish() releases what is left.
+// Deferred: when every method of a run keeps a 4-bit base of its own (defersProjections: the
+// method's definition says so before anything is loaded), the host loads the model with
+// deferProjections (models/load.ts), so the init never starts with the whole 16-bit base either:
+// each init reads a layer's W from the checkpoint, and the hook above (or the init itself, for an
+// earlier method) lets it go again.
 
 import { LowRankLayer } from '../adapters/forms/lowRank';
 import { Nf4Base } from '../adapters/forms/nf4Base';
-import type { AdaptedLayer, AdaptedModel, CreateContext } from '../adapters/types';
+import type { AdaptedLayer, AdaptedModel, CreateContext, MethodDefinition } from '../adapters/types';
 import type { CausalLM } from '../models/causalLM';
-import { releasedError } from '../models/linearLayer';
+import { DenseLinear, releasedError } from '../models/linearLayer';
 import type { Runtime } from '../tensor/values';
 
 export interface BaseReleaseOptions {
@@ -41,6 +46,23 @@ export interface BaseRelease {
   readonly bytes: number;
   /** The released weights' own bytes as held (2 a weight for a 16-bit checkpoint). */
   readonly weightBytes: number;
+}
+
+/**
+ * Whether a method reads the shared projection weights only during its init, quantizing each into a
+ * 4-bit base of its own (QLoRA, QPiSSA, LoftQ: the methods with a quantization error).
+ */
+export function keepsOwnFourBitBase(method: Pick<MethodDefinition, 'quantError'>): boolean {
+  return method.quantError !== undefined;
+}
+
+/**
+ * Whether a run of these methods may load its model with deferred projections (models/load.ts
+ * deferProjections): every one keeps a 4-bit base of its own, so no step reads the shared W. Any
+ * other method in the run (LoRA, PiSSA's residual, full fine-tuning) needs the base held.
+ */
+export function defersProjections(methods: readonly Pick<MethodDefinition, 'quantError'>[]): boolean {
+  return methods.length > 0 && methods.every(keepsOwnFourBitBase);
 }
 
 /** Whether an adapted layer runs, merges and exports without the shared projection it replaced: a low-rank layer over a 4-bit base it owns. */
@@ -129,9 +151,15 @@ export class BaseReleaser {
   }
 }
 
-/** Refuses, before any init, a method whose targets include a released projection (a method added mid-run): every init reads W. */
+/**
+ * Refuses, before any init, a method whose targets include a released projection (a method added mid-run): every init reads W.
+ * A deferred projection (models/load.ts) is read again from the checkpoint by the init that asks.
+ */
 export function checkBaseHeld(model: CausalLM, targets: readonly string[]): void {
   const released = new Set(model.releasedProjections());
-  const first = targets.find((name) => released.has(name));
+  const first = targets.find((name) => {
+    const layer = model.linear(name);
+    return released.has(name) && !(layer instanceof DenseLinear && layer.deferred);
+  });
   if (first !== undefined) throw releasedError(first);
 }

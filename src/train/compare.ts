@@ -9,6 +9,13 @@
 // loss is flagged on the step's metrics (`diverging`) and stays on the method (`health.flag`).
 // Checkpoints (train/checkpoint.ts): runComparison saves one every N steps and at the end or on a
 // stop, and resumes from one.
+// Overlap (InterleavedRun.stepOverlapped, depth 2): step n+1 of every method is recorded and
+// submitted before step n's metrics are awaited, so the GPU never waits for the CPU to record;
+// handlers still run in step order and method order, and the numbers are bit for bit those of
+// step(). Whatever reads the weights between steps must see them after step n with no step n+1
+// recorded, so the run drains (finishes step n before recording n+1) before: validation, the
+// last step, a checkpoint save, a stop (shouldStop), and in the hosts a pause, a cancel, a command
+// between steps, and a diagnostic that reads weights (worker/studioRun.ts, cli/commands/train.ts).
 
 import { resolveSettings, type CalibrationBatch, type InitProgress, type MethodDefinition, type MethodId, type MethodSettings } from '../adapters/types';
 import { methodById } from '../adapters/registry';
@@ -66,6 +73,8 @@ export interface CompareOptions {
   readonly onEval?: (method: MethodId, step: number, loss: number) => void;
   /** Checked between steps; returning true stops the run (after a checkpoint, when checkpoints are on). */
   readonly shouldStop?: () => boolean;
+  /** Record each step before the previous one's metrics are handled (InterleavedRun.stepOverlapped); default true. */
+  readonly overlap?: boolean;
   readonly checkpoints?: CompareCheckpoints;
   /** Called after a checkpoint is saved, with the steps it holds. */
   readonly onCheckpoint?: (step: number) => void;
@@ -130,14 +139,27 @@ export type RunningMethod<T> = StartedMethod & {
 };
 
 export interface StepHandlers<T> {
-  /** After each method's step, awaited before the next method steps. */
+  /** After each method's step, in step and method order, awaited before the next method's metrics are handled. */
   readonly onStep?: (method: RunningMethod<T>, metrics: RunStepMetrics) => Promise<void> | void;
   readonly onEval?: (method: RunningMethod<T>, loss: number) => Promise<void> | void;
+}
+
+/** A step recorded for the running methods, its metrics not yet handled. */
+interface RecordedStep<T> {
+  readonly index: number;
+  readonly batch: Batch;
+  readonly on: StepHandlers<T>;
+  readonly rows: { readonly method: RunningMethod<T>; readonly metrics: Promise<RunStepMetrics> }[];
 }
 
 /** Methods trained interleaved on the same batches, in the order they were added. */
 export class InterleavedRun<T> {
   readonly methods: RunningMethod<T>[] = [];
+  /** The step stepOverlapped recorded and has not finished. */
+  private inFlight: RecordedStep<T> | undefined;
+  private finished = 0;
+  /** When each method's latest metrics arrived (performance.now()). */
+  private readonly arrived = new Map<RunningMethod<T>, number>();
 
   constructor(
     private readonly rt: Runtime,
@@ -173,40 +195,101 @@ export class InterleavedRun<T> {
   }
 
   /**
-   * Step `index`: every method not stopped trains on `batch`; then, when due, each is validated.
-   * All methods' steps are recorded before any metrics are awaited, so the GPU runs one method's
-   * step while the CPU records the next; metrics are handled in the methods' order. `ms` is from
-   * recording a method's step to its metrics arriving. A method whose metrics come back
-   * non-finite is diagnosed (health.ts) and stopped before its handler runs.
+   * Step `index`, one at a time: every method not stopped trains on `batch`; then, when due, each
+   * is validated. All methods' steps are recorded before any metrics are awaited, so the GPU runs
+   * one method's step while the CPU records the next; metrics are handled in the methods' order.
+   * A step left in flight by stepOverlapped is finished first.
    */
   async step(index: number, batch: Batch, on: StepHandlers<T>): Promise<void> {
-    const recorded = this.methods
+    await this.drain();
+    await this.finish(this.record(index, batch, on, false));
+  }
+
+  /**
+   * Step `index` overlapped with the step before it (depth 2): every running method's step `index`
+   * is recorded and submitted first, then the step left in flight by the previous call is finished
+   * (its metrics handled in step order and method order, as step() does), and step `index` is left
+   * in flight. A method whose previous step comes back non-finite stops there; the step `index`
+   * recorded for it is discarded (its update was skipped on the GPU, see Trainer's header; it is
+   * neither reported nor counted). Step `index` is finished before returning (drained) when
+   * validation follows it, so that validation sees the weights after it, and when `drainAfter`:
+   * the caller reads the weights after it (a checkpoint, a diagnostic, a pause) or it is the last.
+   * Call drain() before anything else reads the weights between steps.
+   */
+  async stepOverlapped(index: number, batch: Batch, on: StepHandlers<T>, drainAfter = false): Promise<void> {
+    const recorded = this.record(index, batch, on, true);
+    const previous = this.inFlight;
+    this.inFlight = recorded;
+    if (previous) await this.finish(previous, recorded);
+    if (drainAfter || this.evaluatesAfter(index)) await this.drain();
+  }
+
+  /** Finishes the step stepOverlapped left in flight, if any: its handlers, then validation when due. */
+  async drain(): Promise<void> {
+    const step = this.inFlight;
+    this.inFlight = undefined;
+    if (step) await this.finish(step);
+  }
+
+  /** Steps whose metrics every method has had handled (the index of the last finished step, plus 1; 0 before any). */
+  get completed(): number {
+    return this.finished;
+  }
+
+  /**
+   * Records step `index` of every method not stopped. `ms` runs from the later of its recording
+   * and its previous step's metrics arriving, to its metrics arriving: with overlap, a step
+   * recorded while the one before runs is not charged for that one's time.
+   */
+  private record(index: number, batch: Batch, on: StepHandlers<T>, overlapped: boolean): RecordedStep<T> {
+    const rows = this.methods
       .filter((method) => !method.stopped)
       .map((method) => {
         const start = performance.now();
-        const metrics = method.trainer.step(batch).then((m) => ({ ...m, ms: performance.now() - start }));
+        const metrics = method.trainer.step(batch, { overlapped }).then((m) => {
+          const now = performance.now();
+          const since = Math.max(start, this.arrived.get(method) ?? 0);
+          this.arrived.set(method, now);
+          return { ...m, ms: now - since };
+        });
+        // When one method's step fails (a lost device fails them all), nothing awaits the others' any more.
+        metrics.catch(() => undefined);
         return { method, metrics };
       });
-    const done = index + 1;
-    // When one method's step fails (a lost device fails them all), nothing awaits the others' any more.
-    for (const { metrics } of recorded) metrics.catch(() => undefined);
-    for (const { method, metrics } of recorded) {
+    return { index, batch, on, rows };
+  }
+
+  /**
+   * Handles a recorded step's metrics in the methods' order, then validates when due. A method
+   * whose metrics come back non-finite is diagnosed (health.ts) and stopped before its handler
+   * runs; its row in `next` (the step recorded after it) is discarded first.
+   */
+  private async finish(step: RecordedStep<T>, next?: RecordedStep<T>): Promise<void> {
+    const done = step.index + 1;
+    for (const { method, metrics } of step.rows) {
       const row: RunStepMetrics = await metrics;
       if (row.nonFinite) {
-        method.halt = await diagnoseNonFinite(this.rt, method.trainer, batch, done, row.nonFinite);
+        const discarded = next?.rows.findIndex((r) => r.method === method) ?? -1;
+        if (discarded >= 0) {
+          next!.rows.splice(discarded, 1);
+          await method.trainer.discardLast();
+        }
+        method.halt = await diagnoseNonFinite(this.rt, method.trainer, step.batch, done, row.nonFinite);
         method.stopped = true;
       }
-      await on.onStep?.(method, method.health.observe(done, row.loss) ? { ...row, diverging: true } : row);
+      await step.on.onStep?.(method, method.health.observe(done, row.loss) ? { ...row, diverging: true } : row);
     }
+    this.finished = done;
     const batches = this.setup.validationBatches;
-    if (batches.length === 0 || !this.evaluatesAfter(index)) return;
+    if (batches.length === 0 || !this.evaluatesAfter(step.index)) return;
     for (const method of this.methods) {
-      if (!method.stopped) await on.onEval?.(method, await method.trainer.evaluate(batches));
+      if (!method.stopped) await step.on.onEval?.(method, await method.trainer.evaluate(batches));
     }
   }
 
-  /** Destroys the trainers and releases the adapters, or with `keepAdapters` leaves those to the caller. */
+  /** Destroys the trainers and releases the adapters, or with `keepAdapters` leaves those to the caller. A step in flight is dropped. */
   release(keepAdapters = false): void {
+    this.inFlight = undefined;
     for (const method of this.methods) {
       if (keepAdapters) method.trainer.destroy();
       else method.release();
@@ -284,10 +367,12 @@ export async function runComparison(rt: Runtime, options: CompareOptions): Promi
       options.onCheckpoint?.(step);
     };
     let step = first;
+    const overlap = options.overlap ?? true;
     for (; step < options.steps; step++) {
       if (options.shouldStop?.()) break;
       const index = step;
-      await run.step(index, options.trainBatch(index), {
+      const saveAfter = saving !== undefined && saving.every > 0 && (index + 1) % saving.every === 0;
+      const handlers: StepHandlers<Report> = {
         onStep: ({ id, record, halt, health, trainer }, row) => {
           record.trainMs += row.ms;
           record.peakGpuBytes = Math.max(record.peakGpuBytes, trainer.peakGpuBytes);
@@ -306,9 +391,12 @@ export async function runComparison(rt: Runtime, options: CompareOptions): Promi
           record.validation.push({ step: index + 1, loss });
           options.onEval?.(id, index + 1, loss);
         },
-      });
-      if (saving && saving.every > 0 && (index + 1) % saving.every === 0) await save(index + 1);
+      };
+      if (overlap) await run.stepOverlapped(index, options.trainBatch(index), handlers, saveAfter);
+      else await run.step(index, options.trainBatch(index), handlers);
+      if (saveAfter) await save(index + 1);
     }
+    await run.drain();
     await save(step);
     return run.methods.map((m) => m.record);
   } finally {

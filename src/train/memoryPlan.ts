@@ -23,10 +23,16 @@
 // as it has quantized it (baseRelease.ts BaseReleaser), so the base shrinks faster than its own
 // NF4 copies grow and none of them counts at that peak; without it, the last method's tensors all
 // sit beside the whole base. The run's total is the larger of the init and the steps.
+// Deferred (`deferProjections`: the host loaded the model with models/load.ts deferProjections,
+// baseRelease.ts defersProjections): the targeted projections are never all held; each init reads
+// one layer's 16-bit W at a time, so the init is the base without them, every earlier method's
+// tensors and AdamW state, the last one's NF4 bases and trainable values (its AdamW state comes
+// with its trainer, after the init), one layer's W and its f32 working copies.
 
 import { METHODS } from '../adapters/registry';
 import { resolveSettings, type LayerShape, type MethodDefinition, type MethodSettings } from '../adapters/types';
 import { formatBytes } from '../errors';
+import { keepsOwnFourBitBase } from './baseRelease';
 import { sizeClassOf } from '../tensor/runtime';
 import {
   expectedTensors,
@@ -42,6 +48,8 @@ import {
 } from '../io/hfConfig';
 import { lmHeadChunkRows, type BufferLimits } from '../tensor/ops/lmHeadLoss';
 import { rowBlockRows } from '../tensor/rowBlockValues';
+import type { CausalLM } from '../models/causalLM';
+import { heldBytesPerParam } from '../models/load';
 
 export interface PlanSetup {
   readonly config: ModelConfig;
@@ -72,10 +80,29 @@ export interface MethodMemoryPlan {
   readonly releasableBaseBytes: number;
   /** Whether the method reads the shared projection weights after its init (false: 4-bit bases of its own, or its own model copy). */
   readonly keepsSharedBase: boolean;
-  /** f32 working copies its init makes of one layer at a time (the expanded W and a residual or dequantized copy). */
+  /** f32 working copies its init makes of one layer at a time (the expanded W, and a residual or dequantized copy but for QLoRA). */
   readonly initScratchBytes: number;
   /** Whether its init frees each layer's shared W as it quantizes it, when it is the last init of a run that releases the base. */
   readonly releasesDuringInit: boolean;
+  /** The largest targeted projection's weight as held (pool bytes): what a deferred init reads for one layer. */
+  readonly layerWeightBytes: number;
+}
+
+/** The plan's setup for `targets` of a loaded model: their shapes, and the base as the model holds it. */
+export function modelPlanSetup(
+  model: CausalLM,
+  targets: readonly string[],
+  shape: { readonly batch: number; readonly seqLen: number },
+  limits: BufferLimits,
+): PlanSetup {
+  return {
+    config: model.config,
+    layers: targets.map((name) => ({ name, out: model.linear(name).outFeatures, in: model.linear(name).inFeatures })),
+    batch: shape.batch,
+    seqLen: shape.seqLen,
+    limits,
+    weightBytesPerParam: heldBytesPerParam(model),
+  };
 }
 
 /** Block index of a projection's module path (`model.layers.3.mlp.up_proj`, `h.3.attn.c_attn`). */
@@ -105,14 +132,12 @@ export function planMethod(setup: PlanSetup, method: MethodDefinition, settings:
   const heldBytes = (t: ExpectedTensor, bytes: number) => heldTensorBytes(t, bytes, setup.limits);
   const estimate = memoryEstimate(config, { ...shape, weightBytesPerParam, trainableParams: plan.trainableParams, heldBytes });
   const targeted = new Set(setup.layers.map((l) => `${l.name}.weight`));
-  const releasableBaseBytes = expectedTensors(config)
+  const targetedBytes = expectedTensors(config)
     .filter((t) => targeted.has(t.name))
-    .reduce(
-      (n, t) =>
-        n +
-        heldBytes(t, Math.ceil(t.shape.reduce((a, b) => a * b, 1) * (typeof weightBytesPerParam === 'number' ? weightBytesPerParam : weightBytesPerParam(t)))),
-      0,
+    .map((t) =>
+      heldBytes(t, Math.ceil(t.shape.reduce((a, b) => a * b, 1) * (typeof weightBytesPerParam === 'number' ? weightBytesPerParam : weightBytesPerParam(t)))),
     );
+  const releasableBaseBytes = targetedBytes.reduce((n, b) => n + b, 0);
   const largestLayer = Math.max(0, ...setup.layers.map((l) => l.out * l.in));
   // The pool's slack on the model's own f32 shapes stands in for tensors whose shapes the plan does not list.
   const sizes = expectedTensors(config).map((t) => 4 * t.shape.reduce((a, b) => a * b, 1));
@@ -130,8 +155,10 @@ export function planMethod(setup: PlanSetup, method: MethodDefinition, settings:
     largestBuffer: largestStepBuffer(config, batch, seqLen, { lmHeadRows, embeddingTrains: method.family === 'dense', embeddingBlockRows: lmHeadBlockRows }),
     releasableBaseBytes,
     keepsSharedBase: method.quantError === undefined && method.family !== 'dense',
-    initScratchBytes: plan.ownBaseBytes > 0 ? 2 * sizeClassOf(4 * largestLayer) : 0,
-    releasesDuringInit: method.quantError !== undefined,
+    // QLoRA quantizes the f32 W itself; the others also make a residual or dequantized copy.
+    initScratchBytes: plan.ownBaseBytes > 0 ? (method.quantError === 'baseline' ? 1 : 2) * sizeClassOf(4 * largestLayer) : 0,
+    releasesDuringInit: keepsOwnFourBitBase(method),
+    layerWeightBytes: Math.max(0, ...targetedBytes),
   };
 }
 
@@ -150,7 +177,8 @@ export interface RunMemoryPlan {
   /**
    * As the last method starts its init: the whole shared base, every earlier method's tensors and AdamW state, one layer's f32
    * working copies; and the last method's own tensors too when the base is not released (released, its W goes layer by layer,
-   * and the figure is the larger of that start and the end of the inits).
+   * and the figure is the larger of that start and the end of the inits). With deferProjections: the base without the
+   * targeted projections, every method's tensors and AdamW state, one layer's W and working copies.
    */
   readonly initBytes: number;
   /** Shared projection weights released after the inits (no method reads them; train/baseRelease.ts); 0 when any method keeps them. */
@@ -166,6 +194,11 @@ export interface RunMemoryPlan {
 export interface RunPlanOptions {
   /** The host releases the shared projection weights no method reads after the inits (train/baseRelease.ts); default true. */
   readonly releaseBase?: boolean;
+  /**
+   * The host loaded the model with deferred projections (models/load.ts; only when every method keeps a 4-bit base,
+   * baseRelease.ts defersProjections): the inits read one layer's W at a time and the whole base is never held. Default false.
+   */
+  readonly deferProjections?: boolean;
 }
 
 export function planRun(methods: readonly MethodMemoryPlan[], checkpointing: boolean, options: RunPlanOptions = {}): RunMemoryPlan {
@@ -181,7 +214,17 @@ export function planRun(methods: readonly MethodMemoryPlan[], checkpointing: boo
   const lastHeld = releasedBaseBytes > 0 && last.releasesDuringInit ? last.ownBaseBytes + last.trainableBytes - last.gradientBytes : 0;
   // Released during the last init, the run's end-of-init level (every method's tensors and AdamW state beside the base less its
   // projections) can be the higher one on a small model, whose NF4 copies and adapters outweigh the 16-bit weights they replace.
-  const initBytes = Math.max(shared + held - lastHeld + Math.max(...methods.map((m) => m.initScratchBytes)), shared - releasedBaseBytes + held);
+  const scratch = Math.max(...methods.map((m) => m.initScratchBytes));
+  const deferred = (options.deferProjections ?? false) && releasedBaseBytes > 0 && methods.every((m) => m.releasesDuringInit);
+  // Deferred, the inits' peak is at the last layer of the last one: the base without its projections, every earlier method's
+  // tensors, the last one's own bases and trainable values (AdamW's state comes with its trainer, after the init), one layer's W
+  // and its working copies; or the end of the inits, trainers included.
+  const lastInit = last.ownBaseBytes + last.gradientBytes;
+  const lastAll = last.ownBaseBytes + last.trainableBytes - last.gradientBytes;
+  const layerWeight = Math.max(...methods.map((m) => m.layerWeightBytes));
+  const initBytes = deferred
+    ? Math.max(shared - releasedBaseBytes + held - lastAll + lastInit + layerWeight + scratch, shared - releasedBaseBytes + held)
+    : Math.max(shared + held - lastHeld + scratch, shared - releasedBaseBytes + held);
   const largestBuffer = methods.map((m) => m.largestBuffer).reduce((a, b) => (b.bytes > a.bytes ? b : a));
   return { totalBytes: Math.max(initBytes, ...whileStepping), initBytes, releasedBaseBytes, whileStepping, largestBuffer };
 }
@@ -207,10 +250,11 @@ function overBudget(plan: RunMemoryPlan, budget: MemoryBudget): boolean {
   return plan.largestBuffer.bytes > budget.perBuffer || (budget.totalBytes !== undefined && plan.totalBytes > budget.totalBytes);
 }
 
-function planChoices(setup: PlanSetup, choices: readonly RunChoice[], checkpointing: boolean): RunMemoryPlan {
+function planChoices(setup: PlanSetup, choices: readonly RunChoice[], checkpointing: boolean, options: RunPlanOptions = {}): RunMemoryPlan {
   return planRun(
     choices.map((c) => planMethod(setup, c.method, c.settings)),
     checkpointing,
+    options,
   );
 }
 
@@ -219,8 +263,14 @@ function planChoices(setup: PlanSetup, choices: readonly RunChoice[], checkpoint
  * (checkpointing, a smaller batch, fewer methods, a 4-bit base instead of a method's own copy), or
  * undefined when it fits.
  */
-export function fitProblem(setup: PlanSetup, choices: readonly RunChoice[], checkpointing: boolean, budget: MemoryBudget): string | undefined {
-  const plan = planChoices(setup, choices, checkpointing);
+export function fitProblem(
+  setup: PlanSetup,
+  choices: readonly RunChoice[],
+  checkpointing: boolean,
+  budget: MemoryBudget,
+  options: RunPlanOptions = {},
+): string | undefined {
+  const plan = planChoices(setup, choices, checkpointing, options);
   if (!overBudget(plan, budget)) return undefined;
   const figure =
     plan.largestBuffer.bytes > budget.perBuffer
@@ -229,7 +279,7 @@ export function fitProblem(setup: PlanSetup, choices: readonly RunChoice[], chec
         `${checkpointing ? 'with' : 'without'} activation checkpointing), over the ${formatBytes(budget.totalBytes ?? 0)} budget`;
   const fits: string[] = [];
   const tryPlan = (label: string, s: PlanSetup, c: readonly RunChoice[], ckpt: boolean): boolean => {
-    const p = planChoices(s, c, ckpt);
+    const p = planChoices(s, c, ckpt, options);
     if (overBudget(p, budget)) return false;
     fits.push(`${label} (≈${formatBytes(p.totalBytes)})`);
     return true;

@@ -10,6 +10,12 @@
 // the loss or the gradient norm came back non-finite (`nonFinite`); the caller decides what then
 // (train/health.ts diagnoses it). The state (trainable values, AdamW m, v and t, the step count)
 // can be read and written for checkpoints (train/checkpoint.ts).
+// Overlap (StepOptions.overlapped): a caller may record step n+1 before step n's metrics arrive
+// (train/compare.ts's InterleavedRun). Step n then leaves a guard on the GPU that makes step n+1
+// skip its update when step n's loss or norm was not finite (tensor/ops/stepGuard.ts), and
+// discardLast() takes step n+1 back, so a method that stops at n holds exactly the state it
+// would hold had n+1 never been recorded. Step n+1 records nothing else differently: its
+// numbers are bit for bit those of a run that awaits every step.
 
 import type { TrainableTensor } from '../adapters/types';
 import type { TokenBatch } from '../io/datasets';
@@ -17,7 +23,9 @@ import type { CausalLM } from '../models/causalLM';
 import type { LinearLayer } from '../models/linearLayer';
 import { Graph } from '../tensor/graph';
 import { scaleByScalar } from '../tensor/ops/optimizer';
+import { applyGuard, finiteGuard } from '../tensor/ops/stepGuard';
 import type { Tensor } from '../tensor/tensor';
+import type { GpuTensor } from '../tensor/runtime';
 import { readTensor, targetIds, tokenIds, type Runtime } from '../tensor/values';
 import { AdamW, type AdamWOptions } from './adamw';
 import { clipGradNorm, NEVER_CLIP } from './clip';
@@ -57,6 +65,15 @@ export interface StepMetrics {
   readonly nonFinite?: 'loss' | 'gradient';
 }
 
+export interface StepOptions {
+  /**
+   * The next step may be recorded before this one's metrics arrive: leave the guard that makes it
+   * skip its update if this one comes back non-finite (see the header). Costs three dispatches on
+   * [1] tensors.
+   */
+  readonly overlapped?: boolean;
+}
+
 /** One trainable tensor's state: its values and its AdamW m, v [n] and t. */
 export interface TrainableState {
   readonly tensor: Tensor;
@@ -76,6 +93,14 @@ export class Trainer {
   private readonly optimizer: AdamW;
   private stepIndex = 0;
   private peak = 0;
+  /**
+   * The guard the last overlapped step left; the next step consumes it, whether or not its metrics
+   * have arrived by then (the caller may have awaited something else meanwhile, and stops a method
+   * only once it has looked at them).
+   */
+  private guard: GpuTensor | undefined;
+  /** Whether the last step was guarded by the one before it, and which trainable tensors AdamW stepped in it. */
+  private last: { readonly guarded: boolean; readonly stepped: readonly boolean[] } | undefined;
 
   readonly trainable: readonly TrainableTensor[];
 
@@ -99,18 +124,32 @@ export class Trainer {
     return this.stepIndex;
   }
 
-  /** Records one optimizer step on `batch`; resolves with its metrics once they are read back. */
-  step(batch: Batch): Promise<StepMetrics> {
+  /**
+   * Records one optimizer step on `batch`; resolves with its metrics once they are read back. It
+   * awaits nothing before its work is submitted (the reads submit it), so the caller may record
+   * the next step at once; with `overlapped` that step is guarded by this one (see the header).
+   */
+  step(batch: Batch, options: StepOptions = {}): Promise<StepMetrics> {
     const { rt } = this;
     const step = this.stepIndex++;
     const lr = learningRate(this.options.schedule, step);
     const g = new Graph(rt);
     const tokens = countedTokens(batch);
     const tracker = rt.trackPeak();
+    const prior = this.guard;
+    this.guard = undefined;
     try {
       const loss = this.forward(g, batch);
       g.backward(loss);
+      const stepped = this.trainable.map((t) => t.tensor.grad !== undefined);
       const grads = this.trainable.flatMap((t) => (t.tensor.grad ? [t.tensor.grad] : []));
+      if (prior && grads.length > 0)
+        applyGuard(
+          rt,
+          grads.reduce((a, b) => (b.size < a.size ? b : a)),
+          prior,
+        );
+      this.last = { guarded: prior !== undefined, stepped };
       const clipping = Boolean(this.options.clipNorm);
       const clip = clipGradNorm(rt, grads, clipping ? this.options.clipNorm! : NEVER_CLIP);
       if (this.target.afterBackward) {
@@ -126,6 +165,7 @@ export class Trainer {
       this.optimizer.zeroGrad();
       const lossValue = readTensor(rt, loss);
       const normValue = rt.read(clip.norm);
+      if (options.overlapped) this.guard = finiteGuard(rt, [loss.data, clip.norm]);
       rt.release(clip.norm, clip.scale);
       return Promise.all([lossValue, normValue]).then(([l, n]) => {
         const metrics: StepMetrics = { step, loss: l[0]!, gradNorm: clipping ? n[0]! : Number.NaN, lr, tokens };
@@ -133,9 +173,27 @@ export class Trainer {
         return Number.isFinite(n[0]!) ? metrics : { ...metrics, nonFinite: 'gradient' };
       });
     } finally {
+      if (prior) rt.release(prior);
       g.destroy();
       this.peak = Math.max(this.peak, tracker.stop());
     }
+  }
+
+  /**
+   * Takes back the last recorded step, which an overlapped step before it guarded and which came
+   * after a non-finite step, so the GPU skipped its update: the step count and the AdamW t of each
+   * tensor it stepped go back by one (values, m and v are untouched). Call it after its metrics
+   * arrived. The trainer then holds what it held after the non-finite step.
+   */
+  async discardLast(): Promise<void> {
+    const last = this.last;
+    if (!last?.guarded) throw new InternalError('Trainer.discardLast: the last step was not guarded by an overlapped step before it');
+    this.last = undefined;
+    const state = await this.readState();
+    this.writeState({
+      steps: state.steps - 1,
+      tensors: state.tensors.map((t, i) => ({ ...t, adamSteps: last.stepped[i] ? t.adamSteps - 1 : t.adamSteps })),
+    });
   }
 
   /**
@@ -194,6 +252,8 @@ export class Trainer {
   }
 
   destroy(): void {
+    this.rt.release(this.guard);
+    this.guard = undefined;
     this.optimizer.destroy();
   }
 }

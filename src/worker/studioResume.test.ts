@@ -73,7 +73,8 @@ describe('studio checkpoints and resume', () => {
     const saved1 = checkpointsOf(part1);
     expect(saved1.map((c) => c.step)).toEqual([2]);
 
-    // 2: resumed in a new session with a checkpoint every 2 steps, stopped after step 3 (a checkpoint).
+    // 2: resumed in a new session with a checkpoint every 2 steps, asked to stop on step 3's event:
+    // step 4 was recorded by then (steps overlap), so it stops after step 4 (a checkpoint).
     const second = await openSession();
     const part2: ComparisonEvent[] = [];
     const result2 = await second.startComparison(params({ resumeFrom: saved1[0], checkpointEvery: 2 }), (e) => {
@@ -81,11 +82,11 @@ describe('studio checkpoints and resume', () => {
       if (e.type === 'step' && e.point.step === 3 && e.method === pissa.id) void second.stopComparison();
     });
     expect(result2.stopped).toBe(true);
-    expect(result2.methods.map((m) => m.steps)).toEqual([3, 3]);
+    expect(result2.methods.map((m) => m.steps)).toEqual([4, 4]);
     const saved2 = checkpointsOf(part2);
-    expect(saved2.map((c) => c.step)).toEqual([3]);
+    expect(saved2.map((c) => c.step)).toEqual([4]);
 
-    // 3: resumed again to the end; its checkpoint every 2 steps lands at step 4, then the final one.
+    // 3: resumed again to the end: its only checkpoint is the final one.
     const part3: ComparisonEvent[] = [];
     const result3 = await (await openSession()).startComparison(params({ resumeFrom: saved2[0], checkpointEvery: 2 }), (e) => part3.push(e));
     expect(result3.stopped).toBe(false);
@@ -93,12 +94,12 @@ describe('studio checkpoints and resume', () => {
       [lora.id, STEPS],
       [pissa.id, STEPS],
     ]);
-    expect(checkpointsOf(part3).map((c) => c.step)).toEqual([4, STEPS]);
+    expect(checkpointsOf(part3).map((c) => c.step)).toEqual([STEPS]);
 
     const steps = (events: readonly ComparisonEvent[]) => [...new Set(events.flatMap((e) => (e.type === 'step' ? [e.point.step] : [])))];
     expect(steps(part1)).toEqual([1, 2]);
-    expect(steps(part2)).toEqual([3]);
-    expect(steps(part3)).toEqual([4, 5, 6]);
+    expect(steps(part2)).toEqual([3, 4]);
+    expect(steps(part3)).toEqual([5, 6]);
     const pieced = new Map([...lossesOf(part1), ...lossesOf(part2), ...lossesOf(part3)]);
     const expected = lossesOf(whole);
     expect(expected.size).toBe(2 * STEPS + 2 * (STEPS / 2));

@@ -6,6 +6,12 @@
 // paused, after the last step): pause, resume, stop, methods added mid-way, spectra, exports and
 // the pool's figures, in the order they arrived.
 //
+// Steps overlap (InterleavedRun.stepOverlapped): step n+1 is recorded before step n's events are
+// emitted. The run drains (step n finishes before n+1 is recorded) where the weights after step n
+// are read: at a safe point with a command waiting or a pause (spectra, exports, joins, the pause
+// checkpoint), a stop, a method joining, validation (with samples and sparsity), the
+// orthonormality diagnostic of a method that has one, a checkpoint and the last step.
+//
 // A GPU failure (device lost, out of memory, a GPU error) ends the run cleanly: the result keeps
 // every method's record so far and says what happened (ComparisonResult.interrupted); the
 // trained weights are released. Any other error is thrown as before.
@@ -455,44 +461,57 @@ export class StudioRun {
         // Quantization errors: never before the first step, then about a step's time per gap.
         if (step > 0) await measurements.run(rt, lastStepMs);
         if (this.stopping) break;
-        for (const join of joins) if (join.startStep === step) await this.joinMethod(join.choice, step);
+        for (const join of joins) {
+          if (join.startStep !== step) continue;
+          await this.drainRun();
+          await this.joinMethod(join.choice, step);
+        }
         const done = step + 1;
         const evalNow = run.evaluatesAfter(step);
+        const every = params.checkpointEvery ?? 0;
+        const checkpointNow = every > 0 && done % every === 0 && done < params.steps;
+        const orthoNow = (done % diagEvery === 0 || done === params.steps) && run.methods.some((r) => !r.stopped && (r.adapted.orthoFactors?.length ?? 0) > 0);
         const stepStart = performance.now();
-        await run.step(step, batcher.batch(step), {
-          onStep: async (r, m) => {
-            const point: StepPoint = { step: done, loss: m.loss, gradNorm: m.gradNorm, lr: m.lr, tokens: m.tokens, ms: m.ms };
-            Object.assign(r.record, { trainMs: r.record.trainMs + m.ms, steps: r.record.steps + 1, tokens: r.record.tokens + m.tokens, finalLoss: m.loss });
-            emit({ type: 'step', method: r.id, point });
-            if (r.stopped) {
-              r.record.halted = r.halt?.message ?? `stopped at step ${done}: its loss was ${m.loss}`;
-              const nonFinite = r.halt && { step: r.halt.step, source: r.halt.source, layer: r.halt.layer, tensor: r.halt.tensor };
-              emit({ type: 'halted', method: r.id, step: done, reason: r.record.halted, ...(nonFinite ? { nonFinite } : {}) });
-              return;
-            }
-            if (m.diverging && r.record.diverging === undefined) {
-              r.record.diverging = done;
-              emit({ type: 'diverging', method: r.id, step: done });
-            }
-            const ortho = done % diagEvery === 0 || done === params.steps;
-            emit({ type: 'diag', method: r.id, point: await this.diagnostics.measure(r.id, done, ortho, evalNow) });
-            this.diagnostics.noteSteps(r.id, r.record.steps);
+        await run.stepOverlapped(
+          step,
+          batcher.batch(step),
+          {
+            onStep: async (r, m) => {
+              const point: StepPoint = { step: done, loss: m.loss, gradNorm: m.gradNorm, lr: m.lr, tokens: m.tokens, ms: m.ms };
+              Object.assign(r.record, { trainMs: r.record.trainMs + m.ms, steps: r.record.steps + 1, tokens: r.record.tokens + m.tokens, finalLoss: m.loss });
+              emit({ type: 'step', method: r.id, point });
+              if (r.stopped) {
+                r.record.halted = r.halt?.message ?? `stopped at step ${done}: its loss was ${m.loss}`;
+                const nonFinite = r.halt && { step: r.halt.step, source: r.halt.source, layer: r.halt.layer, tensor: r.halt.tensor };
+                emit({ type: 'halted', method: r.id, step: done, reason: r.record.halted, ...(nonFinite ? { nonFinite } : {}) });
+                return;
+              }
+              if (m.diverging && r.record.diverging === undefined) {
+                r.record.diverging = done;
+                emit({ type: 'diverging', method: r.id, step: done });
+              }
+              const ortho = done % diagEvery === 0 || done === params.steps;
+              emit({ type: 'diag', method: r.id, point: await this.diagnostics.measure(r.id, done, ortho, evalNow) });
+              this.diagnostics.noteSteps(r.id, r.record.steps);
+            },
+            onEval: (r, loss) => {
+              r.record.finalValLoss = loss;
+              r.record.bestValLoss = r.record.bestValLoss === null || loss < r.record.bestValLoss ? loss : r.record.bestValLoss;
+              emit({ type: 'eval', method: r.id, step: done, loss });
+            },
           },
-          onEval: (r, loss) => {
-            r.record.finalValLoss = loss;
-            r.record.bestValLoss = r.record.bestValLoss === null || loss < r.record.bestValLoss ? loss : r.record.bestValLoss;
-            emit({ type: 'eval', method: r.id, step: done, loss });
-          },
-        });
-        this.done = done;
+          checkpointNow || orthoNow,
+        );
+        this.done = Math.max(this.done, run.completed);
         if (sampler && evalNow) {
           const stopAsked = () => this.stopping || this.commands.has('stop');
           await sampler.take(done, run.methods, (method, sample) => emit({ type: 'sample', method, sample }), stopAsked);
         }
         lastStepMs = performance.now() - stepStart;
-        const every = params.checkpointEvery ?? 0;
-        if (every > 0 && done % every === 0 && done < params.steps) await this.saveCheckpoint();
+        if (checkpointNow) await this.saveCheckpoint();
       }
+      // A stop leaves the step before it in flight.
+      await this.drainRun();
       const stopped = this.done < params.steps;
       // The last seed's final checkpoint is its trained weights: generation and export after a reload rebuild them from it.
       if (stopped || turn.last) await this.saveCheckpoint();
@@ -525,6 +544,8 @@ export class StudioRun {
   /** Applies the waiting commands in order; while paused, keeps applying them as they come (and measuring). */
   private async safePoint(): Promise<void> {
     this.checkAbort();
+    // What a command or a pause does reads the weights after the last step recorded.
+    if (this.commands.size > 0 || this.paused) await this.drainRun();
     while (await this.commands.applyNext()) this.checkAbort();
     if (!this.paused || this.stopping) return;
     if (this.stepping) await this.saveCheckpoint();
@@ -536,6 +557,14 @@ export class StudioRun {
       this.checkAbort();
     }
     if (!this.stopping) this.emit({ type: 'state', state: 'running' });
+  }
+
+  /** Finishes the step left in flight, if any (its events), and counts it done. */
+  private async drainRun(): Promise<void> {
+    const run = this.run;
+    if (!run) return;
+    await run.drain();
+    this.done = Math.max(this.done, run.completed);
   }
 
   /** Emits a checkpoint of the steps done so far (once per step; none before the first, none without an identity). */

@@ -61,7 +61,8 @@ describe('studio runs with several seeds', () => {
     const events: ComparisonEvent[] = [];
     const result = await session.startComparison(params({ seeds: 2 }), (e) => {
       events.push(e);
-      // PiSSA joins seed 0 after its first step; seed 1 must add it at the same step.
+      // PiSSA joins seed 0 after its second step (asked on step 1's event, when step 2 was already
+      // recorded: steps overlap); seed 1 must add it at the same step.
       if (e.type === 'step' && e.point.step === 1 && !events.some((x) => x.type === 'seed' && x.index > 0)) void session.addMethod(pissa.id, { rank: 2 });
     });
     const markers = events.flatMap((e) => (e.type === 'seed' ? [`seed ${e.index}/${e.count}=${e.seed}`] : e.type === 'seedDone' ? [`done ${e.index}`] : []));
@@ -74,7 +75,7 @@ describe('studio runs with several seeds', () => {
         false,
         [
           [lora.id, 3, 0],
-          [pissa.id, 2, 1],
+          [pissa.id, 1, 2],
         ],
       ],
       [
@@ -83,14 +84,14 @@ describe('studio runs with several seeds', () => {
         false,
         [
           [lora.id, 3, 0],
-          [pissa.id, 2, 1],
+          [pissa.id, 1, 2],
         ],
       ],
     ]);
     // The result's own records are the last seed's.
     expect(result.methods).toEqual(result.seeds![1]!.methods);
     const added = events.flatMap((e) => (e.type === 'added' ? [`${e.method}@${e.step}`] : []));
-    expect(added).toEqual([`${pissa.id}@1`, `${pissa.id}@1`]);
+    expect(added).toEqual([`${pissa.id}@2`, `${pissa.id}@2`]);
 
     const bySeed = lossesBySeed(events);
     const lossesAt = async (seed: number) => {
@@ -120,7 +121,8 @@ describe('studio runs with several seeds', () => {
     const stopped = await first.startComparison(params({ seeds: 2 }), (e) => {
       part.push(e);
       if (e.type === 'seed') inSecond = e.index === 1;
-      if (inSecond && e.type === 'step' && e.point.step === 2) void first.stopComparison();
+      // Stopped after step 2, recorded before step 1's events (steps overlap).
+      if (inSecond && e.type === 'step' && e.point.step === 1) void first.stopComparison();
     });
     expect(stopped.stopped).toBe(true);
     expect(stopped.seeds?.map((s) => [s.index, s.stopped])).toEqual([

@@ -126,7 +126,8 @@ describe('StudioSession', () => {
     let asked: Promise<unknown>[] = [];
     const run = session.startComparison(params(5), (e) => {
       events.push(e);
-      if (e.type === 'step' && e.point.step === 2) asked.push(note('pause', session.pauseComparison()));
+      // Steps overlap (InterleavedRun.stepOverlapped): step k + 1 is already recorded when step k's event comes, so a command sent then applies after step k + 1: paused after step 2.
+      if (e.type === 'step' && e.point.step === 1) asked.push(note('pause', session.pauseComparison()));
       if (e.type === 'state' && e.state === 'paused') {
         // Four commands in one go while the loop waits: each is applied, in order, before training goes on.
         asked = [
@@ -169,7 +170,8 @@ describe('StudioSession', () => {
     const events: ComparisonEvent[] = [];
     const result = await session.startComparison(params(6), (e) => {
       events.push(e);
-      if (e.type !== 'step' || e.point.step !== 2) return;
+      // Sent on step 1's event, applied after step 2 (step 2 was recorded before that event: steps overlap).
+      if (e.type !== 'step' || e.point.step !== 1) return;
       spectrum = session.spectrum(lora.id, 'model.layers.1.self_attn.v_proj').then((s) => (answered.push('spectrum'), s));
       stop = session.stopComparison().then((s) => (answered.push('stop'), s));
       session.addMethod(pissa.id, {}).catch((error: unknown) => (addError = error));
@@ -213,7 +215,8 @@ describe('StudioSession', () => {
   it('ends a run whose device is lost mid-run; the next run gets a new device and reloads the model first', async () => {
     const { session, posted } = await openSession();
     const events: ComparisonEvent[] = [];
-    // Lost while the second method's step is on the GPU: both methods' reads fail.
+    // Lost while the second method's step 2 and both methods' step 3 (recorded before step 2's events:
+    // steps overlap) are on the GPU: the reads not done by then fail.
     const result = await session.startComparison(params(6, [lora.id, pissa.id]), (e) => {
       events.push(e);
       if (e.type === 'step' && e.point.step === 2 && e.method === lora.id) session.debugLoseDevice();
@@ -223,7 +226,8 @@ describe('StudioSession', () => {
     expect(result.interrupted!.message).toContain('the GPU device was lost (destroyed');
     const streamed = stepsOf(events);
     for (const m of result.methods) expect(streamed.get(m.id) ?? []).toHaveLength(m.steps);
-    expect(result.methods.map((m) => m.steps)).toEqual([2, 1]);
+    expect(result.methods[0]!.steps).toBe(2);
+    expect([1, 2]).toContain(result.methods[1]!.steps);
     expect(result.interrupted!.step).toBe(2);
     expect(posted.filter((m) => m.kind === 'event').map((m) => (m as EngineEventMessage).event)).toEqual(['deviceLost']);
 
@@ -294,7 +298,8 @@ describe('StudioSession', () => {
       if (e.type === 'step' && e.point.step === 1) void session.pauseComparison();
       if (e.type === 'state' && e.state === 'paused') session.debugLoseDevice();
     });
-    expect(result.interrupted).toMatchObject({ cause: 'deviceLost', step: 1 });
+    // Paused after step 2: it was recorded before step 1's event (steps overlap).
+    expect(result.interrupted).toMatchObject({ cause: 'deviceLost', step: 2 });
 
     const failed = await session.startComparison(params(4), (e) => {
       if (e.type === 'step' && e.point.step === 1) faults.next = () => new GPUInternalError('injected: internal failure');

@@ -82,11 +82,16 @@ export async function adaptTargets(
     for (const [index, name] of ctx.targets.entries()) {
       const progress = (phase: InitProgress['phase']) => ctx.onProgress?.({ method, layer: name, done: index, total, phase });
       progress('init');
-      const layer = await adapt(name, denseBase(ctx, name), index, progress);
+      const base = denseBase(ctx, name);
+      // A deferred projection (models/load.ts deferProjections) is read from the checkpoint for this init.
+      const read = await base.hold(ctx.rt);
+      const layer = await adapt(name, base, index, progress);
       linears.set(name, layer);
       // Submit the layer's work without waiting: the GPU runs it while the next one is recorded.
       ctx.rt.flush();
       await ctx.onLayerReady?.(name, layer, measureOf?.(name));
+      // ... and let go once the layer runs on a base of its own (the host may have released it already).
+      if (read && layer instanceof LowRankLayer && layer.base !== base) base.drop(ctx.rt);
     }
     // The init snapshots (host copies of the factors) read back together once every layer is
     // recorded: one wait for the whole method instead of one round trip per layer.

@@ -21,7 +21,8 @@ import { resolveSettings, type MethodId, type SettingValue } from '../../adapter
 import { METHODS } from '../../adapters/registry';
 import { paramCount } from '../../io/hfConfig';
 import { loadModelTokenizer, tokenizerVocabWarning } from '../../io/tokenizer';
-import { loadCausalLM, releaseModel } from '../../models/load';
+import { holdUntargeted, loadCausalLM, releaseModel } from '../../models/load';
+import { defersProjections } from '../../train/baseRelease';
 import { resolvedChoices, runComparison, type MethodChoice, type MethodReport } from '../../train/compare';
 import { checkResume } from '../../train/checkpoint';
 import type { ScheduleKind } from '../../train/schedule';
@@ -281,9 +282,11 @@ export async function runCompare(args: ParsedArgs, env: CliEnv): Promise<Compare
     checkResume(resume.checkpoint, resume.where, identity!, starts);
   }
   const rt = await env.gpu();
-  const model = await loadCausalLM(rt, source, { trainable: false });
+  // Every method 4-bit: each projection is read from the checkpoint as its init quantizes it, never the whole 16-bit base at once.
+  const model = await loadCausalLM(rt, source, { trainable: false, deferProjections: defersProjections(definitions) });
   try {
     const targets = targetsOrUsage(model, roles, 'compare');
+    await holdUntargeted(rt, model, targets);
     const memory = memoryChoice(args);
     const runChoices = choices.map((choice, i) => ({ method: definitions[i]!, settings: resolveSettings(definitions[i]!, choice.settings) }));
     const plan = checkRunMemory(rt, model, targets, runChoices, { batch, seqLen }, memory);

@@ -9,8 +9,8 @@ import type { FlagSpec, ParsedArgs } from '../args';
 import { StudioError } from '../../errors';
 import type { GpuContext } from '../../gpu/context';
 import type { CausalLM } from '../../models/causalLM';
-import { heldBytesPerParam } from '../../models/load';
-import { fitProblem, perBufferLimit, planMethod, planRun, type PlanSetup, type RunChoice, type RunMemoryPlan } from '../../train/memoryPlan';
+import { hasDeferredProjections } from '../../models/load';
+import { fitProblem, modelPlanSetup, perBufferLimit, planMethod, planRun, type RunChoice, type RunMemoryPlan } from '../../train/memoryPlan';
 
 export const MEMORY_FLAGS: Readonly<Record<string, FlagSpec>> = {
   checkpointing: {
@@ -45,18 +45,14 @@ export function checkRunMemory(
   shape: { readonly batch: number; readonly seqLen: number },
   memory: MemoryChoice,
 ): RunMemoryPlan {
-  const setup: PlanSetup = {
-    config: model.config,
-    layers: targets.map((name) => ({ name, out: model.linear(name).outFeatures, in: model.linear(name).inFeatures })),
-    batch: shape.batch,
-    seqLen: shape.seqLen,
-    limits: rt.device.limits,
-    weightBytesPerParam: heldBytesPerParam(model),
-  };
-  const problem = fitProblem(setup, choices, memory.checkpointing, { perBuffer: perBufferLimit(rt.device.limits), totalBytes: memory.budgetBytes });
+  const setup = modelPlanSetup(model, targets, shape, rt.device.limits);
+  // A model loaded with deferred projections (every method 4-bit) never holds the whole 16-bit base.
+  const runOptions = { deferProjections: hasDeferredProjections(model) };
+  const problem = fitProblem(setup, choices, memory.checkpointing, { perBuffer: perBufferLimit(rt.device.limits), totalBytes: memory.budgetBytes }, runOptions);
   if (problem) throw new StudioError(problem);
   return planRun(
     choices.map((c) => planMethod(setup, c.method, c.settings)),
     memory.checkpointing,
+    runOptions,
   );
 }

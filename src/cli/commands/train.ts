@@ -11,7 +11,9 @@
 // create() the studio calls: --targets picks the projections by role (default all), --set
 // key=value (repeatable) sets the method's settings, validated by resolveSettings. LoRA-SB's
 // gradient estimate and SPP's Wanda norms take the first training batches as calibration.
-// `ms` is wall time per step including the read-back; steps are awaited one at a time.
+// `ms` is wall time per step including the read-back. Steps overlap (InterleavedRun.stepOverlapped):
+// step n+1 is recorded before step n's metrics are printed, and the run drains before validation,
+// a checkpoint save, Ctrl-C and the last step; the numbers are those of one step at a time.
 // The loop is train/compare.ts's InterleavedRun with one method, so a NaN or infinite loss or
 // gradient stops the run naming the layer and the tensor (train/health.ts), and a diverging loss
 // is noted. Checkpoints (--checkpoint-dir, --checkpoint-every, --resume; ../checkpointDir.ts):
@@ -27,8 +29,8 @@ import type { MethodDefinition } from '../../adapters/types';
 import type { SettingValue } from '../../adapters/types';
 import { paramCount } from '../../io/hfConfig';
 import { loadModelTokenizer, tokenizerVocabWarning } from '../../io/tokenizer';
-import { loadCausalLM, releaseModel } from '../../models/load';
-import { BaseReleaser } from '../../train/baseRelease';
+import { holdUntargeted, loadCausalLM, releaseModel } from '../../models/load';
+import { BaseReleaser, defersProjections } from '../../train/baseRelease';
 import type { MethodHistory } from '../../io/checkpointFile';
 import { captureCheckpoint, checkResume, restoreCheckpoint } from '../../train/checkpoint';
 import { InterleavedRun, type RunningMethod } from '../../train/compare';
@@ -253,7 +255,8 @@ export async function runTrain(args: ParsedArgs, env: CliEnv): Promise<TrainResu
   const resume = checkpoints?.resume ? await readNewestCheckpoint(checkpoints.dir) : undefined;
   if (resume) checkResume(resume.checkpoint, resume.where, identity!, [start]);
   const rt = await env.gpu();
-  const model = await loadCausalLM(rt, source, { trainable: false });
+  // A 4-bit method reads each projection from the checkpoint as it quantizes it: the whole 16-bit base is never held.
+  const model = await loadCausalLM(rt, source, { trainable: false, deferProjections: defersProjections([method]) });
   let run: InterleavedRun<undefined> | undefined;
   let started: RunningMethod<undefined> | undefined;
   const result: TrainResult = {
@@ -281,6 +284,7 @@ export async function runTrain(args: ParsedArgs, env: CliEnv): Promise<TrainResu
   const r = result.config as { -readonly [K in keyof TrainResult['config']]: TrainResult['config'][K] };
   try {
     const targets = targetsOrUsage(model, config.targets, 'train');
+    await holdUntargeted(rt, model, targets);
     const plan = checkRunMemory(rt, model, targets, [{ method, settings: config.settings }], config, memoryChoice(args));
     r.plannedGpuBytes = plan.totalBytes;
     run = new InterleavedRun<undefined>(rt, {
@@ -360,6 +364,7 @@ export async function runTrain(args: ParsedArgs, env: CliEnv): Promise<TrainResu
     const width = String(config.steps).length;
     for (let i = first; i < config.steps; i++) {
       if (env.signal?.aborted) {
+        await run.drain();
         await save(i);
         result.stopped = { step: i, reason: 'stopped by the user (Ctrl-C)' };
         throw new CancelledError(
@@ -369,47 +374,55 @@ export async function runTrain(args: ParsedArgs, env: CliEnv): Promise<TrainResu
         );
       }
       const done = i + 1;
-      await run.step(i, batcher.batch(i), {
-        onStep: (m, row) => {
-          const record: StepRecord = {
-            step: done,
-            loss: row.loss,
-            gradNorm: config.clip > 0 ? row.gradNorm : null,
-            lr: row.lr,
-            tokens: row.tokens,
-            ms: Math.round(row.ms * 10) / 10,
-          };
-          result.steps.push(record);
-          io.out(
-            `step ${String(done).padStart(width)}/${config.steps}  loss ${fmt(row.loss)}` +
-              (record.gradNorm !== null ? `  grad-norm ${fmt(record.gradNorm, 3)}` : '') +
-              `  lr ${row.lr.toExponential(2)}  tokens ${row.tokens}  ${row.ms.toFixed(0)} ms` +
-              `${row.diverging ? '  (diverging)' : ''}\n`,
-          );
-          const flag = m.health.flag;
-          if (flag && flag.step === done) {
-            result.diverging = { step: flag.step, since: flag.since, message: flag.message };
-            io.err(`note: ${flag.message}\n`);
-          }
+      const saveAfter = checkpoints !== undefined && checkpoints.every > 0 && done % checkpoints.every === 0;
+      await run.stepOverlapped(
+        i,
+        batcher.batch(i),
+        {
+          onStep: (m, row) => {
+            const record: StepRecord = {
+              step: done,
+              loss: row.loss,
+              gradNorm: config.clip > 0 ? row.gradNorm : null,
+              lr: row.lr,
+              tokens: row.tokens,
+              ms: Math.round(row.ms * 10) / 10,
+            };
+            result.steps.push(record);
+            io.out(
+              `step ${String(done).padStart(width)}/${config.steps}  loss ${fmt(row.loss)}` +
+                (record.gradNorm !== null ? `  grad-norm ${fmt(record.gradNorm, 3)}` : '') +
+                `  lr ${row.lr.toExponential(2)}  tokens ${row.tokens}  ${row.ms.toFixed(0)} ms` +
+                `${row.diverging ? '  (diverging)' : ''}\n`,
+            );
+            const flag = m.health.flag;
+            if (flag && flag.step === done) {
+              result.diverging = { step: flag.step, since: flag.since, message: flag.message };
+              io.err(`note: ${flag.message}\n`);
+            }
+          },
+          onEval: (_m, loss) => {
+            result.validation.push({ step: done, loss });
+            io.out(`step ${String(done).padStart(width)}  validation loss ${fmt(loss)}\n`);
+          },
         },
-        onEval: (_m, loss) => {
-          result.validation.push({ step: done, loss });
-          io.out(`step ${String(done).padStart(width)}  validation loss ${fmt(loss)}\n`);
-        },
-      });
+        saveAfter,
+      );
+      // Overlapped, the step that failed may be the one before this (the one recorded here was discarded).
       const halt = started.halt;
       if (halt) {
         const last = result.steps[result.steps.length - 1]!;
         const what = !Number.isFinite(last.loss) ? `the loss is ${last.loss}` : `the gradient norm is ${last.gradNorm ?? 'not finite'}`;
-        result.stopped = { step: done, reason: `${what}; ${halt.detail}`, source: halt.source, layer: halt.layer, tensor: halt.tensor };
+        result.stopped = { step: halt.step, reason: `${what}; ${halt.detail}`, source: halt.source, layer: halt.layer, tensor: halt.tensor };
         throw new StudioError(
-          `training stopped at step ${done}: ${what}; ${halt.detail}. Try a lower --lr (now ${config.lr}), a --clip, or check the data` +
+          `training stopped at step ${halt.step}: ${what}; ${halt.detail}. Try a lower --lr (now ${config.lr}), a --clip, or check the data` +
             (checkpoints && saved > 0 ? `; the last checkpoint (step ${saved}) is in ${checkpoints.dir}` : '') +
             (jsonPath !== undefined ? `; the steps so far are in ${jsonPath}` : ''),
         );
       }
-      if (checkpoints && checkpoints.every > 0 && done % checkpoints.every === 0) await save(done);
+      if (saveAfter) await save(done);
     }
+    await run.drain();
     await save(config.steps);
     const last = result.steps[result.steps.length - 1]!;
     const totalMs = result.steps.reduce((n, s) => n + s.ms, 0);
