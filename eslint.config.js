@@ -36,6 +36,23 @@ export default tseslint.config(
     'ui/ and state/ reach the engine only through worker/ (ARCHITECTURE.md, layers).',
   ),
   layer(
+    ['src/study/**'],
+    [
+      '**/gpu/*',
+      '**/kernels/*',
+      '**/tensor/*',
+      '**/tensor/ops/*',
+      '**/models/*',
+      '**/adapters/*',
+      '**/linalg/*',
+      '**/train/*',
+      '**/worker/*',
+      '**/cli/*',
+      '**/state/*',
+    ],
+    'study/ is pure data over the results file, read by the CLI report and the UI: no engine code (plot helpers of ui/ are pure and allowed).',
+  ),
+  layer(
     ['src/io/**'],
     ['**/gpu/*', '**/kernels/*', '**/tensor/*', '**/models/*', '**/adapters/*', '**/linalg/*', '**/train/*', '**/worker/*', '**/ui/*', '**/state/*'],
     'io/ is pure data in and out: no GPU or engine code.',

@@ -1,10 +1,12 @@
-// `npm run study`: the fine-tuning study of issue 5. Fine-tunes the built-in model
-// (public/models/kjv-llama-1m) on the built-in math set with every method for a fixed number of
-// steps, with one seed and a second one, and once on the word-instruction set; measures the
-// quantization error of QPiSSA (T = 1, 5) and LoftQ against QLoRA at init; and writes
-// docs/RESULTS.md (tables) and docs/results.json (everything, per step). Same engine as the
-// studio (Dawn in Node; SwiftShader without a GPU). Results are written after every run, marked
-// partial until all planned runs are done; --resume reuses finished runs from the JSON.
+// `npm run study`: the fine-tuning study of issues 5 and 16. First `npm run study -- --sweep`
+// chooses each method's learning rate on one seed of one task (study/sweep.ts) and writes it into
+// the --json file; then `npm run study` fine-tunes the built-in model (public/models/kjv-llama-1m)
+// with every method at those rates on the built-in tasks (arithmetic, verses, words; math stays
+// selectable), 200 steps, seeds 1, 2, 3, all methods interleaved on identical batches; measures
+// the quantization error of QPiSSA and LoftQ against QLoRA at init; and writes docs/RESULTS.md
+// (tables) and docs/results.json (everything, per step). Same engine as the studio (Dawn in Node;
+// SwiftShader without a GPU). Results are written after every run (and every sweep point), marked
+// partial until all planned runs are done; --resume reuses finished runs and sweep points.
 
 import { readFile, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
@@ -20,8 +22,26 @@ import { parseArgs, formatUsage, UsageError, type CommandSpec, type ParsedArgs }
 import { exitCodeFor, modelBytes, nodeGpuProvider, openModelDir, processIo } from './commands/common';
 import { errorKind, errorMessage } from '../errors';
 import { DATASET_IDS, loadStudyData, type DatasetId, type StudyData } from './study/data';
-import { mergeResults, renderResults, type DatasetInfo, type StudyJson, type StudyRun } from './study/report';
+import { mergeResults, renderResults, writeStudySvgs, type DatasetInfo, type StudyJson, type StudyRun } from './study/report';
 import { baseResult, quantStudy, runStudy, type MethodPlan } from './study/run';
+import { loadHeldout } from './study/forgetting';
+import {
+  DEFAULT_SWEEP_GRID,
+  GRID_REASONS,
+  choiceRule,
+  describeRates,
+  gridFlag,
+  parseSweepGrid,
+  runSweep,
+  sameConfiguration,
+  setupDifferences,
+  studyRates,
+  sweepTable,
+} from './study/sweep';
+import type { LrSweep, StudyMethodInfo } from '../study/results';
+
+const DEFAULT_DATASETS = 'arithmetic,verses,words';
+const DEFAULT_SWEEP_DATASET = 'arithmetic';
 
 const spec: CommandSpec = {
   name: 'study',
@@ -29,11 +49,16 @@ const spec: CommandSpec = {
   positionals: [],
   flags: {
     model: { type: 'string', value: 'DIR', default: 'public/models/kjv-llama-1m', description: 'model folder' },
-    datasets: { type: 'string', value: 'LIST', default: 'math,words', description: `data sets: ${DATASET_IDS.join(', ')}` },
+    datasets: {
+      type: 'string',
+      value: 'LIST',
+      default: DEFAULT_DATASETS,
+      description: `data sets: ${DATASET_IDS.join(', ')} (with --sweep: one, default ${DEFAULT_SWEEP_DATASET})`,
+    },
     methods: { type: 'string', value: 'LIST', default: 'every method', description: `methods: ${METHODS.map((m) => m.id).join(', ')}` },
-    seeds: { type: 'string', value: 'LIST', default: '1,2', description: 'seeds for every set but words' },
-    'words-seeds': { type: 'string', value: 'LIST', description: 'seeds for the word set (default: the first of --seeds)' },
-    steps: { type: 'int', value: 'N', min: 1, default: 100, description: 'optimizer steps per method and run' },
+    seeds: { type: 'string', value: 'LIST', default: '1,2,3', description: 'seeds for every data set (with --sweep: one, default 1)' },
+    'words-seeds': { type: 'string', value: 'LIST', description: 'seeds for the word set only (default: --seeds)' },
+    steps: { type: 'int', value: 'N', min: 1, default: 200, description: 'optimizer steps per method and run' },
     batch: { type: 'int', value: 'B', min: 1, default: 8, description: 'sequences per step' },
     'seq-len': {
       type: 'int',
@@ -41,15 +66,27 @@ const spec: CommandSpec = {
       min: 8,
       description: 'tokens per sequence (default: the longest example of each set, rounded up to 8: nothing is cut)',
     },
-    lr: {
+    sweep: {
+      type: 'boolean',
+      description: "choose the learning rates: every method at every rate of its family's grid on one seed of one task; writes them into --json as lrSweep",
+    },
+    'sweep-steps': { type: 'int', value: 'N', min: 1, default: 100, description: 'optimizer steps per sweep trial' },
+    'sweep-grid': {
+      type: 'string',
+      value: 'GRID',
+      default: gridFlag(DEFAULT_SWEEP_GRID),
+      description:
+        'rates per family to sweep, e.g. low-rank=1e-3:3e-3:1e-2,sparse=1e-3:4e-3:1e-2,dense=3e-4:1e-3:3e-3 (families not given keep their default grid)',
+    },
+    lrs: { type: 'string', value: 'FILE', description: "results JSON whose lrSweep gives the learning rates (default: the --json file's)" },
+    lr: { type: 'number', value: 'LR', above: 0, description: "peak learning rate of every low-rank method (instead of the sweep's choice)" },
+    'spp-lr': { type: 'number', value: 'LR', above: 0, description: "peak learning rate of the sparse methods (instead of the sweep's choice)" },
+    'full-lr': {
       type: 'number',
       value: 'LR',
       above: 0,
-      default: 5e-4,
-      description: 'peak learning rate of the additive methods (lora, pissa, qlora, qpissa, sorsa, lorasb) and full',
+      description: "peak learning rate of full fine-tuning (default: --lr if given, else the sweep's choice)",
     },
-    'spp-lr': { type: 'number', value: 'LR', above: 0, default: 4e-3, description: "SPP's peak learning rate (its official default)" },
-    'full-lr': { type: 'number', value: 'LR', above: 0, description: 'peak learning rate of full fine-tuning (default: --lr)' },
     schedule: { type: 'string', value: 'KIND', default: 'cosine', description: 'constant, linear or cosine' },
     'warmup-ratio': { type: 'number', value: 'F', min: 0, max: 0.5, default: 0.03, description: 'warm-up steps as a fraction of the steps (PiSSA: 0.03)' },
     clip: { type: 'number', value: 'NORM', min: 0, default: 1, description: 'global gradient-norm clip (0: none)' },
@@ -90,7 +127,14 @@ const spec: CommandSpec = {
     },
     help: { type: 'boolean', description: 'show this help' },
   },
-  examples: ['npm run study', 'npm run study -- --steps 20 --seeds 1 --datasets words --accuracy-items 20 --out /tmp/r.md --json /tmp/r.json'],
+  // After `npm run study --` (the plain study is `npm run study`).
+  examples: [
+    '--sweep',
+    '--resume',
+    '--sweep --sweep-steps 3 --datasets arithmetic --json /tmp/s.json --out /tmp/s.md',
+    '--steps 3 --seeds 1 --datasets arithmetic --accuracy-items 4 --quant-iterations 0 --json /tmp/s.json --out /tmp/s.md',
+    '--methods full,pissa --lr 5e-3 --full-lr 1e-3 --steps 100 --seeds 1 --datasets arithmetic --out /tmp/r.md --json /tmp/r.json',
+  ],
 };
 
 function list(raw: string, what: string): string[] {
@@ -135,7 +179,8 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 
   async function study(a: ParsedArgs, log: (line: string) => void): Promise<number> {
-    const datasets = list(a.string('datasets', 'math,words'), 'datasets').map((d) => {
+    const sweepMode = a.bool('sweep');
+    const datasets = list(a.string('datasets', sweepMode ? DEFAULT_SWEEP_DATASET : DEFAULT_DATASETS), 'datasets').map((d) => {
       if (!(DATASET_IDS as readonly string[]).includes(d)) throw new UsageError(`unknown data set '${d}'; available: ${DATASET_IDS.join(', ')}`, 'study');
       return d as DatasetId;
     });
@@ -143,23 +188,25 @@ async function main(argv: readonly string[]): Promise<number> {
       if (!METHODS.some((d) => d.id === m)) throw new UsageError(`unknown method '${m}'; available: ${METHODS.map((d) => d.id).join(', ')}`, 'study');
       return m as MethodId;
     });
-    const seeds = seedsOf(a.string('seeds', '1,2'), 'seeds');
-    const wordsSeeds = seedsOf(a.string('words-seeds', String(seeds[0])), 'words-seeds');
-    const steps = a.number('steps', 100);
+    const seeds = seedsOf(a.string('seeds', sweepMode ? '1' : '1,2,3'), 'seeds');
+    const wordsSeeds = a.has('words-seeds') ? seedsOf(a.string('words-seeds', ''), 'words-seeds') : seeds;
+    if (sweepMode && (datasets.length !== 1 || seeds.length !== 1)) {
+      throw new UsageError('--sweep runs on one seed of one task: give one --datasets and one --seeds (default: arithmetic, seed 1)', 'study');
+    }
+    const grid = parseSweepGrid(a.string('sweep-grid'));
+    const steps = sweepMode ? a.number('sweep-steps', 100) : a.number('steps', 200);
     const batch = a.number('batch', 8);
-    const lr = a.number('lr', 5e-4);
-    const sppLr = a.number('spp-lr', 4e-3);
-    const fullLr = a.number('full-lr', lr);
     const schedule = a.string('schedule', 'cosine');
     if (!['constant', 'linear', 'cosine'].includes(schedule)) throw new UsageError(`--schedule must be constant, linear or cosine, got '${schedule}'`, 'study');
     const warmupSteps = Math.round(a.number('warmup-ratio', 0.03) * steps);
     const rank = a.number('rank', 8);
     const evalEvery = a.number('eval-every', 25);
     const evalRows = a.number('eval-rows', 48);
-    const accuracyItems = a.number('accuracy-items', 100);
+    // The sweep compares final validation losses only: no generation.
+    const accuracyItems = sweepMode ? 0 : a.number('accuracy-items', 100);
     const finalValRows = a.number('final-val-rows', 0);
     const calibrationBatches = a.number('calibration-batches', 4);
-    const quantIterations = a.number('quant-iterations', 5);
+    const quantIterations = sweepMode ? 0 : a.number('quant-iterations', 5);
     const outPath = a.string('out', 'docs/RESULTS.md');
     const jsonPath = a.string('json', 'docs/results.json');
     const modelDir = a.string('model', 'public/models/kjv-llama-1m');
@@ -178,18 +225,24 @@ async function main(argv: readonly string[]): Promise<number> {
       return 0;
     }
 
+    // The rates, before anything is loaded: the main study refuses to start without them.
+    const existing = await readJson(jsonPath);
+    const ratesFile = a.string('lrs') ?? jsonPath;
+    const ratesJson = a.has('lrs') ? await readJson(ratesFile) : existing;
+    if (a.has('lrs') && !ratesJson) throw new UsageError(`--lrs: cannot read ${ratesFile} as a results JSON file`, 'study');
+    const sweepFound = ratesJson?.lrSweep;
+    const given = { lr: a.number('lr'), fullLr: a.number('full-lr'), sppLr: a.number('spp-lr') };
+    const main = sweepMode ? undefined : studyRates(methodIds, sweepFound, given, ratesFile);
+
     // The study's rank, where a method has one (alpha = rank: s = 1, as the PiSSA paper runs).
     const settingsFor = (id: MethodId): MethodSettings => {
       const keys = new Set(methodById(id).settings.map((spec) => spec.key));
       if (!keys.has('rank')) return {};
       return keys.has('alpha') ? { rank, alpha: rank } : { rank };
     };
-    const familyLr = { 'low-rank': lr, sparse: sppLr, dense: fullLr } as const;
-    const lrFor = (id: MethodId) => familyLr[methodById(id).family];
-    const plans: MethodPlan[] = methodIds.map((id) => ({ id, settings: settingsFor(id), learningRate: lrFor(id) }));
     const seedsFor = (id: DatasetId): readonly number[] => (id === 'words' ? wordsSeeds : seeds);
     const chosen = DATASET_IDS.filter((id) => datasets.includes(id));
-    const plannedRuns = chosen.flatMap((dataset) => seedsFor(dataset).map((seed) => ({ dataset, seed })));
+    const plannedRuns = sweepMode ? [] : chosen.flatMap((dataset) => seedsFor(dataset).map((seed) => ({ dataset, seed })));
     // Each set's first seed, then each set's second seed, and so on (in DATASET_IDS order), so a
     // study cut short still covers every data set.
     const order = [...plannedRuns].sort((x, y) => rankOf(x) - rankOf(y));
@@ -199,6 +252,7 @@ async function main(argv: readonly string[]): Promise<number> {
 
     const source = await openModelDir(modelDir);
     const tokenizer = await loadModelTokenizer(source);
+    const heldout = await loadHeldout(modelDir, tokenizer);
     const eosIds = [...new Set([...source.config.eosTokenIds, ...(tokenizer.eosId !== undefined ? [tokenizer.eosId] : [])])];
     const gpuCtx = await gpu.gpu();
     const rt = gpuCtx;
@@ -249,11 +303,14 @@ async function main(argv: readonly string[]): Promise<number> {
           `${id}: ${d.train.length} train / ${d.validation.length} validation rows, seq len ${dataSeqLen(d)}, ${d.truncatedTrain + d.truncatedValidation} cut, ${d.batcher.stepsPerEpoch} steps per epoch; ${d.items.length} accuracy prompts`,
         );
       }
-      const learningRates: Record<string, number> = {};
-      for (const p of plans) learningRates[p.id] = p.learningRate;
       const methodSettings: Record<string, unknown> = {};
-      for (const p of plans) methodSettings[p.id] = p.settings;
-      const config: StudyJson['config'] = {
+      for (const id of methodIds) methodSettings[id] = settingsFor(id);
+      const methodInfo: Record<string, StudyMethodInfo> = {};
+      for (const id of methodIds) {
+        const m = methodById(id);
+        methodInfo[id] = { label: m.label, family: m.family, claims: (m.claims ?? []).map((c) => ({ against: c.against, claim: c.claim })) };
+      }
+      const configWith = (learningRates: Record<string, number>, lrFamilies: string): StudyJson['config'] => ({
         model: modelDir,
         modelParams: paramCount(source.config),
         baseBytes: modelBytes(model),
@@ -262,6 +319,7 @@ async function main(argv: readonly string[]): Promise<number> {
           .map((x) => x.toFixed(1))
           .join(' / ')} (shared with other jobs)`,
         methods: methodIds,
+        methodInfo,
         targets,
         steps,
         batch,
@@ -270,10 +328,7 @@ async function main(argv: readonly string[]): Promise<number> {
         clip: a.number('clip', 1),
         weightDecay: a.number('weight-decay', 0),
         learningRates,
-        lrFamilies:
-          'One rate per method family, chosen before running and not tuned: the additive low-rank methods and full fine-tuning share one rate ' +
-          "(the PiSSA paper trains LoRA, PiSSA and full fine-tuning at one shared rate; 5e-4 is the LoRA paper's rate for RoBERTa-base, its smallest model; a 1M-parameter model over ~100 steps needs far more than the 2e-5 the papers use on 7B models over epochs of data); " +
-          "SPP keeps its official default 4e-3, because its multiplicative update starts from Wcol = 0 and barely moves at the additive methods' rate.",
+        lrFamilies,
         rank,
         alpha: rank,
         methodSettings,
@@ -284,27 +339,130 @@ async function main(argv: readonly string[]): Promise<number> {
         calibrationBatches,
         plannedRuns,
         command: `npm run study${argv.length > 0 ? ` -- ${argv.join(' ')}` : ''}`,
-      };
+      });
+      const runOptionsFor = (data: StudyData, seed: number, methods: readonly MethodPlan[], releaseBase: boolean) => ({
+        model,
+        targets,
+        data,
+        methods,
+        steps,
+        schedule: schedule as ScheduleKind,
+        warmupSteps,
+        clipNorm: a.number('clip', 1),
+        weightDecay: a.number('weight-decay', 0),
+        seed,
+        batch,
+        seqLen: dataSeqLen(data),
+        evalEvery,
+        evalRows,
+        finalValRows,
+        calibrationBatches,
+        log,
+        releaseBase,
+        // The sweep compares final validation losses only: no forgetting or drift measurements.
+        heldout: sweepMode ? undefined : heldout,
+        spectralDrift: !sweepMode,
+      });
+      const tok = { eosIds, decode: (ids: readonly number[]) => tokenizer.decode(ids, { skipSpecialTokens: true }) };
+
+      if (sweepMode) {
+        const dataset = datasets[0]!;
+        const seed = seeds[0]!;
+        const data = await dataFor(dataset, seed);
+        const setupOf = (sweep: LrSweep | undefined) =>
+          configWith(
+            sweep?.chosen ?? {},
+            `Learning-rate sweep only (no main runs yet): ${dataset}, seed ${seed}, ${steps} steps, grid ${gridFlag(grid)}. ${choiceRule(finalValRows)}${gridFlag(grid) === gridFlag(DEFAULT_SWEEP_GRID) ? ` ${GRID_REASONS}` : ''}`,
+          );
+        const sweepConfig = setupOf(undefined);
+        // A --json file of the same setup: its sweep can be resumed, and a main study's runs in it stay (its --resume decides whether they still apply).
+        const sameSetup = existing !== undefined && setupDifferences(existing.config, sweepConfig).length === 0;
+        const keep = sameSetup && existing.runs.length > 0 ? existing : undefined;
+        if (existing && !sameSetup)
+          log(`${jsonPath} was run with another setup (${setupDifferences(existing.config, sweepConfig).join(', ')}): replaced by the sweep`);
+        const started = new Date().toISOString();
+        let saved = '';
+        const save = async (sweep: LrSweep) => {
+          saved = JSON.stringify(sweep);
+          const json: StudyJson = keep
+            ? { ...keep, updated: new Date().toISOString(), lrSweep: sweep }
+            : { partial: true, started, updated: new Date().toISOString(), config: setupOf(sweep), datasets: infos, runs: [], lrSweep: sweep };
+          await writeFile(jsonPath, `${JSON.stringify(json)}\n`);
+          await writeMarkdown(outPath, json);
+          log(`wrote the sweep so far into ${resolve(jsonPath)}`);
+        };
+        log(`learning-rate sweep: ${dataset}, seed ${seed}, ${steps} steps, grid ${gridFlag(grid)}, ${methodIds.length} methods`);
+        const sweep = await runSweep({
+          methods: methodIds,
+          grid,
+          dataset,
+          seed,
+          steps,
+          rule: choiceRule(finalValRows),
+          previous: a.bool('resume') && sameSetup ? existing.lrSweep : undefined,
+          runPoint: (point) =>
+            runStudy(
+              rt,
+              runOptionsFor(
+                data,
+                seed,
+                point.map((p) => ({ id: p.method, settings: settingsFor(p.method), learningRate: p.learningRate })),
+                false,
+              ),
+              tok,
+            ),
+          save,
+          log,
+        });
+        // A resumed sweep that ran nothing may still have dropped trials outside the current grid.
+        if (JSON.stringify(sweep) !== saved) await save(sweep);
+        for (const line of sweepTable(sweep, methodIds)) log(line);
+        log(
+          `sweep done (${(sweep.wallMs / 60000).toFixed(1)} min over its grid points); \`npm run study\` with --json ${jsonPath} (or --lrs ${jsonPath}) takes these rates`,
+        );
+        return 0;
+      }
+
+      const config = configWith(main!.rates, describeRates(sweepFound, ratesFile, main!.fromSweep, main!.explicit, main!.rates));
+      if (sweepFound && main!.fromSweep.length > 0) {
+        const differ = setupDifferences(ratesJson!.config, config);
+        if (differ.length > 0) {
+          throw new UsageError(
+            `the learning-rate sweep in ${ratesFile} was run with another ${differ.join(', ')} than this study: rerun \`npm run study -- --sweep\` with the same settings, or give the rates with --lr, --full-lr and --spp-lr`,
+            'study',
+          );
+        }
+        log(
+          `learning rates from the sweep in ${ratesFile} (${sweepFound.dataset}, seed ${sweepFound.seed}, ${sweepFound.steps} steps): ${main!.fromSweep.map((id) => `${id} ${main!.rates[id]}`).join(', ')}`,
+        );
+      }
+      if (main!.explicit.length > 0) log(`learning rates given on the command line: ${main!.explicit.map((id) => `${id} ${main!.rates[id]}`).join(', ')}`);
+      const plans: MethodPlan[] = methodIds.map((id) => ({ id, settings: settingsFor(id), learningRate: main!.rates[id]! }));
+      const lrSweep = main!.fromSweep.length > 0 ? sweepFound : undefined;
       let runs: StudyRun[] = [];
       let quant: StudyJson['quant'];
       const started = new Date().toISOString();
       if (a.bool('resume')) {
-        try {
-          const old = JSON.parse(await readFile(jsonPath, 'utf8')) as StudyJson;
-          if (sameConfiguration(old.config, config)) {
-            runs = old.runs.filter((r) => plannedRuns.some((p) => p.dataset === r.dataset && p.seed === r.seed));
-            quant = old.quant;
-            log(`resuming: ${runs.length} finished run(s) reused from ${jsonPath}${quant ? ' and the quantization table' : ''}`);
-          } else {
-            log(`--resume: ${jsonPath} has a different configuration; starting over`);
-          }
-        } catch {
-          log(`--resume: no readable ${jsonPath}; starting over`);
+        if (existing && sameConfiguration(existing.config, config)) {
+          runs = existing.runs.filter((r) => plannedRuns.some((p) => p.dataset === r.dataset && p.seed === r.seed));
+          quant = existing.quant;
+          log(`resuming: ${runs.length} finished run(s) reused from ${jsonPath}${quant ? ' and the quantization table' : ''}`);
+        } else {
+          log(existing ? `--resume: ${jsonPath} has a different configuration; starting over` : `--resume: no readable ${jsonPath}; starting over`);
         }
       }
       const write = async () => {
         const partial = plannedRuns.some((p) => !runs.some((r) => r.dataset === p.dataset && r.seed === p.seed)) || (quantIterations > 0 && !quant);
-        const json: StudyJson = { partial, started, updated: new Date().toISOString(), config, datasets: infos, runs: sortRuns(runs, plannedRuns), quant };
+        const json: StudyJson = {
+          partial,
+          started,
+          updated: new Date().toISOString(),
+          config,
+          datasets: infos,
+          runs: sortRuns(runs, plannedRuns),
+          quant,
+          lrSweep,
+        };
         await writeFile(jsonPath, `${JSON.stringify(json)}\n`);
         await writeMarkdown(outPath, json);
         log(`wrote ${resolve(outPath)} and ${resolve(jsonPath)}${partial ? ' (partial)' : ''}`);
@@ -315,32 +473,14 @@ async function main(argv: readonly string[]): Promise<number> {
         const seqLen = dataSeqLen(data);
         log(`run: ${planned.dataset}, seed ${planned.seed}: ${plans.map((p) => p.id).join(', ')}; ${steps} steps, batch ${batch} × ${seqLen}`);
         const start = performance.now();
-        const runOptions = {
-          model,
-          targets,
-          data,
-          methods: plans,
-          steps,
-          schedule: schedule as ScheduleKind,
-          warmupSteps,
-          clipNorm: config.clip,
-          weightDecay: config.weightDecay,
-          seed: planned.seed,
-          batch,
-          seqLen,
-          evalEvery,
-          evalRows,
-          finalValRows,
-          calibrationBatches,
-          log,
-          // The model's last use: no run and no quantization-error study after this one.
-          releaseBase: planned === order[order.length - 1] && !(quantIterations > 0 && !quant),
-        };
-        const tok = { eosIds, decode: (ids: readonly number[]) => tokenizer.decode(ids, { skipSpecialTokens: true }) };
+        // The model's last use: no run and no quantization-error study after this one.
+        const releaseBase = planned === order[order.length - 1] && !(quantIterations > 0 && !quant);
+        const runOptions = runOptionsFor(data, planned.seed, plans, releaseBase);
+        const peak = rt.pool.trackPeak();
         const base = await baseResult(rt, runOptions, tok);
         log(`  base model: validation loss ${base.finalValidationLoss.toFixed(4)}, accuracy ${base.accuracy.correct}/${base.accuracy.total}`);
         const methods = await runStudy(rt, runOptions, tok);
-        runs.push({ dataset: planned.dataset, seed: planned.seed, wallMs: performance.now() - start, methods: [base, ...methods] });
+        runs.push({ dataset: planned.dataset, seed: planned.seed, wallMs: performance.now() - start, methods: [base, ...methods], peakGpuBytes: peak.stop() });
         await write();
         if (planned === order[0] && quantIterations > 0 && !quant) {
           log(
@@ -365,7 +505,17 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-/** Rewrites the generated part of the Markdown results (the text around its markers is kept). */
+/** The results file at `path`, or undefined when there is none or it cannot be read as one. */
+async function readJson(path: string): Promise<StudyJson | undefined> {
+  try {
+    const json = JSON.parse(await readFile(path, 'utf8')) as StudyJson;
+    return typeof json === 'object' && json !== null && typeof json.config === 'object' ? json : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Rewrites the generated part of the Markdown results (the text around its markers is kept) and the plots beside it. */
 async function writeMarkdown(outPath: string, json: StudyJson): Promise<void> {
   let existing: string | undefined;
   try {
@@ -374,30 +524,7 @@ async function writeMarkdown(outPath: string, json: StudyJson): Promise<void> {
     existing = undefined;
   }
   await writeFile(outPath, mergeResults(existing, renderResults(json)));
-}
-
-/** Whether two study configurations train and evaluate the same way (so their runs belong in one table). */
-function sameConfiguration(x: StudyJson['config'], y: StudyJson['config']): boolean {
-  const keys = [
-    'model',
-    'methods',
-    'targets',
-    'steps',
-    'batch',
-    'schedule',
-    'warmupSteps',
-    'clip',
-    'weightDecay',
-    'learningRates',
-    'rank',
-    'methodSettings',
-    'evalEvery',
-    'evalRows',
-    'finalValRows',
-    'accuracyItems',
-    'calibrationBatches',
-  ] as const;
-  return keys.every((k) => JSON.stringify(x[k]) === JSON.stringify(y[k]));
+  await writeStudySvgs(outPath, json);
 }
 
 /** `into` with the planned runs that only `other` has finished (refused if the configurations differ). */

@@ -2,21 +2,32 @@
 // model and trained on identical batches in identical order, interleaved step by step, with
 // src/train/compare.ts's InterleavedRun (as runComparison), keeping the trained adapters until the
 // validation loss on the whole validation set and the generated answers for the accuracy are in.
+// After training, per method: forgetting (its loss on the model's held-out pretraining text against
+// the base's, forgetting.ts), the spectral drift of every targeted projection (drift.ts, init
+// decompositions taken right after each init, before the shared base may be released), and the
+// memory plan's peak for the method alone (train/memoryPlan.ts); and the token F1 of every
+// generated answer (tokenF1.ts) beside the exact match.
 // Plus the per-layer quantization error at init of the methods whose init reduces it
 // (MethodDefinition.quantError 'reduced': QPiSSA, LoftQ).
 
-import { METHODS } from '../../adapters/registry';
+import { METHODS, methodById } from '../../adapters/registry';
 import { resolveSettings, type AdaptedModel, type MethodId, type MethodSettings } from '../../adapters/types';
+import type { GpuContext } from '../../gpu/context';
 import type { CausalLM } from '../../models/causalLM';
+import { heldBytesPerParam } from '../../models/load';
 import type { Runtime } from '../../tensor/values';
 import { releaseUnusedBase } from '../../train/baseRelease';
 import { InterleavedRun } from '../../train/compare';
+import { planMethod, planRun } from '../../train/memoryPlan';
 import type { ScheduleKind } from '../../train/schedule';
 import { Trainer, type Batch } from '../../train/trainer';
 import type { StudyData } from './data';
 import { validationBatches } from './data';
 import { generateMany } from '../../models/generate';
 import type { AccuracyResult, MethodResult, QuantStudy, QuantMethod, LayerQuant } from '../../study/results';
+import { SpectralDriftProbe, type DriftBaseline } from './drift';
+import { forgettingOf, heldoutProbe, type HeldoutText } from './forgetting';
+import { tokenF1 } from './tokenF1';
 
 export type { AccuracyResult, MethodResult, QuantStudy, QuantMethod, LayerQuant };
 
@@ -53,6 +64,30 @@ export interface RunOptions {
    * or quantization-error study after it).
    */
   readonly releaseBase?: boolean;
+  /** The model's held-out pretraining text: forgetting per method (absent: not measured). */
+  readonly heldout?: HeldoutText;
+  /** Spectral drift of every targeted projection per method (default true; a learning-rate sweep may skip it). */
+  readonly spectralDrift?: boolean;
+}
+
+/** The drift's k: the study's rank (the first method that has one), else 8. */
+function driftRank(methods: readonly MethodPlan[]): number {
+  const rank = methods.map((m) => m.settings.rank).find((r): r is number => typeof r === 'number');
+  return rank ?? 8;
+}
+
+/** The memory plan's peak of one method alone at the run's shapes (no activation checkpointing, as the study trains). */
+function plannedPeak(rt: GpuContext, options: RunOptions, id: MethodId, settings: MethodSettings): number {
+  const { model } = options;
+  const setup = {
+    config: model.config,
+    layers: options.targets.map((name) => ({ name, out: model.linear(name).outFeatures, in: model.linear(name).inFeatures })),
+    batch: options.batch,
+    seqLen: options.seqLen,
+    limits: rt.device.limits,
+    weightBytesPerParam: heldBytesPerParam(model),
+  };
+  return planRun([planMethod(setup, methodById(id), settings)], false, { releaseBase: options.releaseBase === true }).totalBytes;
 }
 
 type Result = { -readonly [K in keyof MethodResult]: MethodResult[K] };
@@ -84,6 +119,7 @@ export async function accuracyOf(
   );
   let correct = 0;
   let answered = 0;
+  let f1Sum = 0;
   const samples: AccuracyResult['samples'][number][] = [];
   data.items.forEach((item, i) => {
     const text = decode(generated[i]!.filter((id) => !eosIds.includes(id)));
@@ -91,9 +127,12 @@ export async function accuracyOf(
     if (answer !== null && answer !== '') answered++;
     const ok = answer !== null && answer === item.reference;
     if (ok) correct++;
-    samples.push({ prompt: item.prompt, generated: text, reference: item.reference, correct: ok });
+    const f1 = tokenF1(answer, item.reference);
+    f1Sum += f1;
+    samples.push({ prompt: item.prompt, generated: text, reference: item.reference, correct: ok, f1 });
   });
-  return { correct, total: data.items.length, answered, samples, ms: performance.now() - start };
+  const total = data.items.length;
+  return { correct, total, answered, meanF1: total > 0 ? f1Sum / total : Number.NaN, samples, ms: performance.now() - start };
 }
 
 export interface TokenizerLike {
@@ -104,6 +143,7 @@ export interface TokenizerLike {
 /** The frozen pretrained model: validation loss (subset and all rows) and accuracy, as a 'base' row. */
 export async function baseResult(rt: Runtime, options: RunOptions, tok: TokenizerLike): Promise<MethodResult> {
   const { model, data } = options;
+  const forgetting = options.heldout && (await forgettingOf(await heldoutProbe(rt, model, options.heldout, options.batch)));
   const subset = validationBatches(data, options.evalRows, options.batch, options.seqLen);
   const subsetLoss = await evaluateFrozen(rt, model, subset);
   const finalValidationLoss = sameRows(options)
@@ -125,11 +165,16 @@ export async function baseResult(rt: Runtime, options: RunOptions, tok: Tokenize
     validation: [{ step: 0, loss: subsetLoss }],
     finalValidationLoss,
     accuracy,
+    ...(forgetting ? { forgetting } : {}),
   };
 }
 
-export async function runStudy(rt: Runtime, options: RunOptions, tok: TokenizerLike): Promise<MethodResult[]> {
+export async function runStudy(rt: GpuContext, options: RunOptions, tok: TokenizerLike): Promise<MethodResult[]> {
   const { model, data, log } = options;
+  // The base's loss on the held-out text before any init (full fine-tuning's copy, a base release).
+  const heldout = options.heldout && (await heldoutProbe(rt, model, options.heldout, options.batch));
+  const drift = options.spectralDrift === false ? undefined : new SpectralDriftProbe(rt, options.targets, driftRank(options.methods));
+  const driftBaselines = new Map<object, DriftBaseline>(); // by running method
   const subset = validationBatches(data, options.evalRows, options.batch, options.seqLen);
   const all = validationBatches(data, options.finalValRows, options.batch, options.seqLen);
   // The study's --calibration-batches caps what each method's settings ask for.
@@ -172,7 +217,13 @@ export async function runStudy(rt: Runtime, options: RunOptions, tok: TokenizerL
       }));
       const loss0 = await r.trainer.evaluate(subset);
       r.record.validation.push({ step: 0, loss: loss0 });
+      r.record.plannedPeakBytes = plannedPeak(rt, options, r.id, r.settings);
       log(`  init ${r.id}: ${r.trainableParams} trainable, ${(r.initMs / 1000).toFixed(1)} s; validation loss ${loss0.toFixed(4)}`);
+      if (drift) {
+        const baseline = await drift.baseline(r.adapted);
+        driftBaselines.set(r, baseline);
+        log(`  init ${r.id}: top-${drift.k} singular triplets of ${drift.layers.length} projections in ${(baseline.ms / 1000).toFixed(1)} s`);
+      }
     }
     if (options.releaseBase) {
       const release = await releaseUnusedBase(
@@ -226,8 +277,24 @@ export async function runStudy(rt: Runtime, options: RunOptions, tok: TokenizerL
       r.record.accuracy = await accuracyOf(rt, r.adapted.model, r.adapted.linears, data, tok.eosIds, (ids) => tok.decode(ids));
       log(
         `  ${r.id}: validation loss (${options.finalValRows || data.validation.length} rows) ${r.record.finalValidationLoss.toFixed(4)}; ` +
-          `accuracy ${r.record.accuracy.correct}/${r.record.accuracy.total} (${(r.record.accuracy.ms / 1000).toFixed(0)} s to generate)`,
+          `accuracy ${r.record.accuracy.correct}/${r.record.accuracy.total}, token F1 ${(r.record.accuracy.meanF1 ?? Number.NaN).toFixed(3)} (${(r.record.accuracy.ms / 1000).toFixed(0)} s to generate)`,
       );
+      const measured: string[] = [];
+      if (heldout) {
+        const start = performance.now();
+        const f = (r.record.forgetting = await forgettingOf(heldout, r.trainer));
+        measured.push(
+          `forgetting ${f.delta >= 0 ? '+' : ''}${f.delta.toFixed(4)} (${f.loss.toFixed(4)} on ${f.text}, ${((performance.now() - start) / 1000).toFixed(1)} s)`,
+        );
+      }
+      const baseline = driftBaselines.get(r);
+      if (drift && baseline) {
+        const d = (r.record.spectralDrift = await drift.measure(r.adapted, baseline));
+        measured.push(
+          `spectral drift (top ${d.k}) left ${d.meanLeft.toFixed(4)}, right ${d.meanRight.toFixed(4)}, σ ${d.meanSigmaChange.toFixed(4)} (${(d.ms / 1000).toFixed(1)} s)`,
+        );
+      }
+      if (measured.length > 0) log(`  ${r.id}: ${measured.join('; ')}`);
     }
     return run.methods.map((r) => r.record);
   } finally {
