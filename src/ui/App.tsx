@@ -8,12 +8,14 @@ import { GpuPanel } from './GpuPanel';
 import { NoWebGpu } from './NoWebGpu';
 import { SelfTestPanel } from './SelfTestPanel';
 import { StudioTab } from './StudioTab';
+import { StudyView } from './StudyView';
 import { EngineNotice } from './EngineNotice';
 
 const TABS = [
   { id: 'studio', label: 'Studio' },
   { id: 'gpu', label: 'GPU & self-test' },
   { id: 'bench', label: 'Benchmark' },
+  { id: 'study', label: 'Study' },
 ] as const;
 type TabId = (typeof TABS)[number]['id'];
 
@@ -87,6 +89,7 @@ export function App() {
           </div>
         )}
         {tab === 'bench' && <BenchPanel />}
+        {tab === 'study' && <StudyView />}
       </main>
     </div>
   );

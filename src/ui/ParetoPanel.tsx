@@ -12,10 +12,11 @@ import { useSettingsStore } from '../state/settingsStore';
 import { axisFor, extent, tickLabeller } from './axisTicks';
 import { isOpenMarker, markerPath } from './markers';
 import { methodStyle } from './methodColors';
-import { frontOutline, paretoFront, type ParetoPoint } from './pareto';
+import { paretoFront, type ParetoPoint } from './pareto';
 import { spreadMetric, type MetricKey } from './resultMetrics';
 import { useSeedView } from './seedResults';
 import { metricPoints } from './metricPoints';
+import { FrontLine, PlotGrid } from './PlotGrid';
 import { RunTag } from './RunTag';
 import { SeriesSwatch } from './SeriesSwatch';
 
@@ -125,37 +126,24 @@ export function ParetoPanel() {
           </div>
         ) : (
           <svg viewBox={`0 0 ${W} ${H}`} width="100%" role="img" aria-label={`${score.label} against ${costLabel}, one point per method`}>
-            {xAxis.ticks.map((t) => (
-              <g key={`x${t}`}>
-                <line x1={sx(t)} x2={sx(t)} y1={PAD.top} y2={PAD.top + plotH} stroke="#2a313b" strokeDasharray="3 3" />
-                <text x={sx(t)} y={H - PAD.bottom + 14} fill="#98a2b0" fontSize={11} textAnchor="middle">
-                  {xLabel(t)}
-                </text>
-              </g>
-            ))}
-            {yAxis.ticks.map((t) => (
-              <g key={`y${t}`}>
-                <line x1={PAD.left} x2={PAD.left + plotW} y1={sy(t)} y2={sy(t)} stroke="#2a313b" strokeDasharray="3 3" />
-                <text x={PAD.left - 6} y={sy(t) + 4} fill="#98a2b0" fontSize={11} textAnchor="end">
-                  {yLabel(t)}
-                </text>
-              </g>
-            ))}
-            <text x={PAD.left + plotW / 2} y={H - 4} fill="#98a2b0" fontSize={11} textAnchor="middle">
-              {costLabel}
-            </text>
-            {front.length > 0 && (
-              <polyline
-                data-testid="pareto-front"
-                points={frontOutline(front, xAxis.domain[1], score.sense === 'min' ? yAxis.domain[1] : yAxis.domain[0])
-                  .map((p) => `${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`)
-                  .join(' ')}
-                fill="none"
-                stroke="#e6e9ee"
-                strokeOpacity={0.55}
-                strokeWidth={1.5}
-              />
-            )}
+            <PlotGrid
+              frame={{ width: W, height: H, pad: PAD }}
+              xTicks={xAxis.ticks}
+              yTicks={yAxis.ticks}
+              sx={sx}
+              sy={sy}
+              xLabel={xLabel}
+              yLabel={yLabel}
+              xTitle={costLabel}
+            />
+            <FrontLine
+              front={front}
+              xMax={xAxis.domain[1]}
+              yWorst={score.sense === 'min' ? yAxis.domain[1] : yAxis.domain[0]}
+              sx={sx}
+              sy={sy}
+              testId="pareto-front"
+            />
             {points.map((p) => {
               const look = methodStyle(p.id, order);
               const open = isOpenMarker(look.marker);

@@ -13,6 +13,7 @@ import { useSettingsStore } from '../state/settingsStore';
 import { formatBytes, formatCount, formatLoss, formatMs, formatRate } from './format';
 import { methodStyle } from './methodColors';
 import { SeriesSwatch } from './SeriesSwatch';
+import { SortHeader } from './SortHeader';
 import { RunTag } from './RunTag';
 import { downloadText } from '../state/download';
 import { resultsCsv, resultsCsvName, seedResultsCsv } from './resultsCsv';
@@ -133,17 +134,7 @@ export function ResultsTable() {
           <thead>
             <tr>
               {COLUMNS.map((c) => (
-                <th
-                  key={c.key}
-                  scope="col"
-                  className={c.numeric ? 'num' : undefined}
-                  aria-sort={sort.key === c.key ? (sort.dir === 1 ? 'ascending' : 'descending') : 'none'}
-                >
-                  <button type="button" className="sort" onClick={() => setSort({ key: c.key, dir: sort.key === c.key ? (-sort.dir as 1 | -1) : 1 })}>
-                    {c.label}
-                    <span aria-hidden>{sort.key === c.key ? (sort.dir === 1 ? ' ▲' : ' ▼') : ''}</span>
-                  </button>
-                </th>
+                <SortHeader key={c.key} column={c} numeric={c.numeric} sort={sort} onSort={setSort} />
               ))}
             </tr>
           </thead>

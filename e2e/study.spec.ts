@@ -1,0 +1,41 @@
+// The Study tab shows the reference study (docs/results.json) without running it: the setup, each
+// task's results table with every method of the file, the validation curves and the Pareto plot;
+// nothing runs past the right edge at 1280 and 390 px; a broken results file gives a clear error.
+
+import { readFileSync } from 'node:fs';
+import { expect, keepScreenshot, test } from './helpers';
+
+const study = JSON.parse(readFileSync('docs/results.json', 'utf8')) as { runs: { dataset: string; methods: { id: string }[] }[] };
+
+test('the Study tab shows the reference study, fits 1280 and 390 px, and says when the file is broken', async ({ page }, testInfo) => {
+  await page.goto('/');
+  await page.getByRole('tab', { name: 'Study' }).click();
+  const table = page.getByTestId('study-results-table');
+  await expect(table).toBeVisible();
+  const first = study.runs[0]!.dataset;
+  const ids = [...new Set(study.runs.filter((r) => r.dataset === first).flatMap((r) => r.methods.map((m) => m.id)))];
+  for (const id of ids) await expect(page.getByTestId(`study-row-${id}`)).toBeVisible();
+  await expect(table.locator('tbody tr')).toHaveCount(ids.length);
+  await expect(page.getByTestId('study-val-chart').locator('.recharts-line').first()).toBeVisible();
+  expect(Number(await page.getByTestId('study-pareto').getAttribute('data-points'))).toBeGreaterThan(1);
+  await expect(page.getByTestId('study-pareto-front')).toBeVisible();
+  await expect(page.getByTestId('study-setup')).toContainText(String((study as unknown as { config: { steps: number } }).config.steps));
+  await keepScreenshot(page, testInfo, 'study-1280');
+
+  const other = study.runs.find((r) => r.dataset !== first)?.dataset;
+  if (other) {
+    await page.getByRole('group', { name: 'Task' }).getByRole('button', { name: other }).click();
+    await expect(page.getByTestId('study-task').getByRole('button', { name: other })).toHaveAttribute('aria-pressed', 'true');
+  }
+
+  await page.setViewportSize({ width: 390, height: 800 });
+  await expect(table).toBeVisible();
+  const widths = await page.evaluate(() => ({ page: document.documentElement.scrollWidth, viewport: document.documentElement.clientWidth }));
+  expect(widths.page, 'the page scrolls sideways at 390 px').toBeLessThanOrEqual(widths.viewport);
+  await keepScreenshot(page, testInfo, 'study-390');
+
+  await page.route('**/results-*.json', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: '{"config": {"model"' }));
+  await page.reload();
+  await page.getByRole('tab', { name: 'Study' }).click();
+  await expect(page.getByTestId('study-error')).toContainText('not valid JSON');
+});
