@@ -179,15 +179,17 @@ export async function runStudy(rt: GpuContext, options: RunOptions, tok: Tokeniz
   const all = validationBatches(data, options.finalValRows, options.batch, options.seqLen);
   // The study's --calibration-batches caps what each method's settings ask for.
   const calibration = (count: number) => Array.from({ length: Math.max(1, Math.min(count, options.calibrationBatches)) }, (_, i) => data.batcher.batch(i));
-  let lastPhase = '';
+  // Each phase of a method's init logged once (an init may alternate phases layer by layer).
+  const phasesLogged = new Set<string>();
   const run = new InterleavedRun<Result>(rt, {
     model,
     targets: options.targets,
     seed: options.seed,
     calibration,
     onProgress: (p) => {
-      if (p.phase !== lastPhase && p.phase !== 'init') log(`  init ${p.method}: ${p.phase}`);
-      lastPhase = p.phase;
+      if (p.phase === 'init' || phasesLogged.has(p.phase)) return;
+      phasesLogged.add(p.phase);
+      log(`  init ${p.method}: ${p.phase}`);
     },
     steps: options.steps,
     schedule: { kind: options.schedule, warmupSteps: options.warmupSteps },
@@ -198,7 +200,7 @@ export async function runStudy(rt: GpuContext, options: RunOptions, tok: Tokeniz
   });
   try {
     for (const plan of options.methods) {
-      lastPhase = '';
+      phasesLogged.clear();
       const r = await run.add(plan, (m) => ({
         id: m.id,
         learningRate: plan.learningRate,
