@@ -19,9 +19,8 @@ export function gaussian(size: number, seed: number): Float64Array {
   return out;
 }
 
-/** [rows, cols] (rows ≥ cols) with orthonormal columns: Gram–Schmidt (twice) of a Gaussian matrix. */
-export function randomOrthonormal(rows: number, cols: number, seed: number): Float64Array {
-  const a = gaussian(rows * cols, seed);
+/** The columns of a [rows, cols] (rows ≥ cols) made orthonormal in place: Gram–Schmidt, twice. */
+export function orthonormalizeColumns(a: Float64Array, rows: number, cols: number): Float64Array {
   for (let j = 0; j < cols; j++) {
     for (let pass = 0; pass < 2; pass++) {
       for (let t = 0; t < j; t++) {
@@ -36,6 +35,11 @@ export function randomOrthonormal(rows: number, cols: number, seed: number): Flo
     for (let i = 0; i < rows; i++) a[i * cols + j]! /= n;
   }
   return a;
+}
+
+/** [rows, cols] (rows ≥ cols) with orthonormal columns: orthonormalizeColumns of a Gaussian matrix. */
+export function randomOrthonormal(rows: number, cols: number, seed: number): Float64Array {
+  return orthonormalizeColumns(gaussian(rows * cols, seed), rows, cols);
 }
 
 /** W [m, n] = U diag(σ) Vᵀ with random orthonormal U [m, k], V [n, k]; k = σ.length ≤ min(m, n). */

@@ -5,27 +5,11 @@
 
 import { describe, expect, it } from 'vitest';
 import { testContext } from '../../test/gpu';
-import { gaussian, geometric, randomOrthonormal, singularValuesRef } from '../../linalg/testMatrices';
+import { gaussian, geometric, orthonormalizeColumns, randomOrthonormal, singularValuesRef } from '../../linalg/testMatrices';
 import type { AdaptedModel, WeightTime, WeightView } from '../../adapters/types';
 import type { GpuContext } from '../../gpu/context';
 import { parameterFromArray } from '../../tensor/values';
 import { SpectralDriftProbe, driftBetween, topSingular, type TopSingular } from './drift';
-
-/** Gram–Schmidt (twice) of the columns of X [rows, cols], in place. */
-function orthonormalize(X: Float64Array, rows: number, cols: number): Float64Array {
-  for (let j = 0; j < cols; j++) {
-    for (let pass = 0; pass < 2; pass++) {
-      for (let t = 0; t < j; t++) {
-        let c = 0;
-        for (let r = 0; r < rows; r++) c += X[r * cols + t]! * X[r * cols + j]!;
-        for (let r = 0; r < rows; r++) X[r * cols + j]! -= c * X[r * cols + t]!;
-      }
-    }
-    const norm = Math.sqrt(Array.from({ length: rows }, (_, r) => X[r * cols + j]! ** 2).reduce((a, x) => a + x, 0));
-    for (let r = 0; r < rows; r++) X[r * cols + j]! /= norm;
-  }
-  return X;
-}
 
 /** Y [rows, k] = op(A) X for A [m, n]: A X (X [n, k]) or Aᵀ X (X [m, k]). */
 function apply(A: ArrayLike<number>, m: number, n: number, X: Float64Array, k: number, transpose: boolean): Float64Array {
@@ -46,14 +30,14 @@ function apply(A: ArrayLike<number>, m: number, n: number, X: Float64Array, k: n
  * testMatrices' float64 Jacobi.
  */
 function subspacesRef(A: ArrayLike<number>, m: number, n: number, k: number): { U: Float64Array; S: Float64Array; V: Float64Array } {
-  let V = orthonormalize(gaussian(n * k, 17 * m + n), n, k);
+  let V = orthonormalizeColumns(gaussian(n * k, 17 * m + n), n, k);
   for (let it = 0; it < 20000; it++) {
-    const next = orthonormalize(apply(A, m, n, apply(A, m, n, V, k, false), k, true), n, k);
+    const next = orthonormalizeColumns(apply(A, m, n, apply(A, m, n, V, k, false), k, true), n, k);
     const moved = gapRef(V, next, n, k);
     V = next;
     if (moved < 1e-15) break;
   }
-  return { U: orthonormalize(apply(A, m, n, V, k, false), m, k), S: singularValuesRef(A, m, n).slice(0, k), V };
+  return { U: orthonormalizeColumns(apply(A, m, n, V, k, false), m, k), S: singularValuesRef(A, m, n).slice(0, k), V };
 }
 
 /** 1 − tr(P₀P₁)/k with P = QQᵀ for Q [len, k]. */
