@@ -30,4 +30,12 @@ test('a page whose navigator has no gpu gets the notice with the reason', async 
   await expect(notice).toBeVisible();
   await expect(notice).toContainText('navigator.gpu is missing');
   await keepScreenshot(page, testInfo, 'no-navigator-gpu');
+
+  // The reference study reads docs/results.json only: it stays readable without a GPU.
+  await notice.getByRole('button', { name: 'Open the reference study' }).click();
+  await expect(page.getByTestId('study-setup')).toBeVisible();
+  await expect(page.getByTestId('adapter-chip')).toContainText('No WebGPU');
+  await keepScreenshot(page, testInfo, 'no-webgpu-study');
+  await page.getByRole('button', { name: 'Back to the WebGPU notice' }).click();
+  await expect(page.getByTestId('no-webgpu')).toBeVisible();
 });

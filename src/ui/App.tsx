@@ -39,7 +39,25 @@ export function App() {
     void start();
   }, [start]);
 
-  if (status === 'unavailable') return <NoWebGpu reason={problem ?? 'WebGPU is not available.'} />;
+  if (status === 'unavailable') {
+    if (tab !== 'study') return <NoWebGpu reason={problem ?? 'WebGPU is not available.'} onShowStudy={() => setTab('study')} />;
+    return (
+      <div className="app">
+        <header className="app-header">
+          <h1>Adapter Studio</h1>
+          <span className="adapter-chip" data-testid="adapter-chip">
+            No WebGPU: the reference study only
+          </span>
+          <button type="button" onClick={() => setTab('studio')}>
+            Back to the WebGPU notice
+          </button>
+        </header>
+        <main className="app-main">
+          <StudyView />
+        </main>
+      </div>
+    );
+  }
 
   return (
     <div className="app">

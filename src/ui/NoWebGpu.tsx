@@ -1,6 +1,7 @@
 // Full-page notice shown instead of the studio when this browser cannot give us a GPU device.
+// The reference study needs no GPU (it only reads docs/results.json), so the notice offers it.
 
-export function NoWebGpu({ reason }: { reason: string }) {
+export function NoWebGpu({ reason, onShowStudy }: { reason: string; onShowStudy: () => void }) {
   return (
     <div className="no-webgpu" role="alert" data-testid="no-webgpu">
       <h1>Adapter Studio needs WebGPU</h1>
@@ -17,6 +18,12 @@ export function NoWebGpu({ reason }: { reason: string }) {
         <li>Open the studio over https, or on http://localhost / http://127.0.0.1.</li>
       </ul>
       <p className="note">Nothing is computed on a server: every number the studio shows comes from your own GPU, so it cannot run without one.</p>
+      <p>
+        The reference study (every method trained on the built-in model, with its tables and plots) was computed ahead and needs no GPU to read:{' '}
+        <button type="button" onClick={onShowStudy}>
+          Open the reference study
+        </button>
+      </p>
     </div>
   );
 }
