@@ -4,6 +4,8 @@
 import { afterAll } from 'vitest';
 import { GpuContext } from '../gpu/context';
 import { acquireNodeDevice } from '../gpu/node';
+import { Tensor } from '../tensor/tensor';
+import { randomArray } from './reference';
 
 let shared: Promise<GpuContext> | undefined;
 
@@ -17,4 +19,19 @@ export function testContext(): Promise<GpuContext> {
     });
   }
   return shared;
+}
+
+/** A leaf tensor of random values (randomArray, seed 1) with the given shape: the inputs of a shape-check test. */
+export function randomLeaf(ctx: GpuContext, shape: readonly number[], requiresGrad = true): Tensor {
+  return Tensor.leaf(
+    ctx.uploadF32(
+      randomArray(
+        shape.reduce((a, b) => a * b, 1),
+        1,
+      ),
+      shape,
+    ),
+    requiresGrad,
+    't',
+  );
 }

@@ -14,9 +14,8 @@ import { cordaInit, type CordaMode } from '../../linalg/lowRankInits';
 import { deltaAdapter } from '../export';
 import { inputCovariances, releaseCovariances } from '../init/inputCovariance';
 import { choiceSetting, numberSetting, type MethodDefinition } from '../types';
-import { LOW_RANK_SETTINGS, adaptTargets, calibrationFrom, lowRankPlan, lowRankSettings, residualLayer, scalingOf } from './lowRankMethod';
+import { adaptByResidualSplit, calibrationFrom, LOW_RANK_SETTINGS, lowRankPlan, lowRankSettings, scalingOf } from './lowRankMethod';
 import { PISSA_EXPORT_NOTE, exactSvdCheck } from './svdSettings';
-import { withDenseWeight } from '../forms/frozenBase';
 import { InputError } from '../../errors';
 
 /** Inputs beyond which the host Cholesky of the covariance takes too long (in³/3 in JavaScript). */
@@ -65,11 +64,7 @@ export const corda: MethodDefinition = {
     ctx.onProgress?.({ method: 'corda', layer: '', done: 0, total: ctx.targets.length, phase: 'calibrate' });
     const covariances = await inputCovariances(ctx.rt, ctx.model, ctx.targets, batches);
     try {
-      return await adaptTargets(ctx, 'corda', async (name, base, _index, progress) => {
-        progress('svd');
-        const init = await withDenseWeight(ctx.rt, base, (W) => cordaInit(ctx.rt, W, covariances.get(name)!, mode, scaling, s.rank, name));
-        return residualLayer(name, base, init.residual, { A: init.A, B: init.B }, scaling);
-      });
+      return await adaptByResidualSplit(ctx, 'corda', 'svd', scaling, (W, name) => cordaInit(ctx.rt, W, covariances.get(name)!, mode, scaling, s.rank, name));
     } finally {
       releaseCovariances(ctx.rt, covariances);
     }

@@ -8,6 +8,7 @@ import type { Tensor } from '../../tensor/tensor';
 import type { Runtime } from '../../tensor/values';
 import { LowRankLayer, type LowRankFactors } from '../forms/lowRank';
 import { ResidualBase } from '../forms/residualBase';
+import { withDenseWeight } from '../forms/frozenBase';
 import {
   booleanSetting,
   numberSetting,
@@ -54,6 +55,28 @@ export function denseBase(ctx: CreateContext, name: string): DenseLinear {
 export function residualLayer(name: string, base: DenseLinear, residual: Tensor, factors: LowRankFactors, scaling: number): LowRankLayer {
   const owned = new ResidualBase(name, residual, base.bias);
   return new LowRankLayer(name, owned, factors, scaling, owned);
+}
+
+/** What an init that splits W makes: the frozen residual W − sBA and the factors. */
+export interface ResidualSplit {
+  readonly residual: Tensor;
+  readonly A: Tensor;
+  readonly B: Tensor;
+}
+
+/** Adapts every target with an init that splits its dense W into a frozen residual and factors A, B (PiSSA, MiLoRA, OLoRA, CorDA). */
+export function adaptByResidualSplit(
+  ctx: CreateContext,
+  method: MethodId,
+  phase: InitProgress['phase'],
+  scaling: number,
+  split: (W: Tensor, name: string, index: number) => ResidualSplit | Promise<ResidualSplit>,
+): Promise<AdaptedModel> {
+  return adaptTargets(ctx, method, async (name, base, index, progress) => {
+    progress(phase);
+    const init = await withDenseWeight(ctx.rt, base, (W) => split(W, name, index));
+    return residualLayer(name, base, init.residual, { A: init.A, B: init.B }, scaling);
+  });
 }
 
 /** The adapted layers, each checked to be the method's own layer class `kind` (`label` names the method). */

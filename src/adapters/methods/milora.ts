@@ -10,9 +10,8 @@
 import { EXACT_SVD_MAX_SIDE, miloraInit } from '../../linalg/lowRankInits';
 import { deltaAdapter } from '../export';
 import type { MethodDefinition } from '../types';
-import { LOW_RANK_SETTINGS, NO_CALIBRATION, adaptTargets, lowRankPlan, lowRankSettings, residualLayer, scalingOf } from './lowRankMethod';
+import { adaptByResidualSplit, LOW_RANK_SETTINGS, lowRankPlan, lowRankSettings, NO_CALIBRATION, scalingOf } from './lowRankMethod';
 import { PISSA_EXPORT_NOTE, exactSvdCheck } from './svdSettings';
-import { withDenseWeight } from '../forms/frozenBase';
 
 export const milora: MethodDefinition = {
   id: 'milora',
@@ -31,11 +30,7 @@ export const milora: MethodDefinition = {
   async create(ctx, settings) {
     const s = lowRankSettings(settings);
     const scaling = scalingOf(s);
-    return adaptTargets(ctx, 'milora', async (name, base, _index, progress) => {
-      progress('svd');
-      const init = await withDenseWeight(ctx.rt, base, (W) => miloraInit(ctx.rt, W, scaling, s.rank, name));
-      return residualLayer(name, base, init.residual, { A: init.A, B: init.B }, scaling);
-    });
+    return adaptByResidualSplit(ctx, 'milora', 'svd', scaling, (W, name) => miloraInit(ctx.rt, W, scaling, s.rank, name));
   },
   peft: { kind: 'adapter', build: deltaAdapter, note: PISSA_EXPORT_NOTE },
   python: (_settings, py) => ({

@@ -7,9 +7,8 @@
 import { oloraInit } from '../../linalg/lowRankInits';
 import { deltaAdapter } from '../export';
 import { numberSetting, type MethodDefinition } from '../types';
-import { LOW_RANK_SETTINGS, NO_CALIBRATION, adaptTargets, lowRankPlan, lowRankSettings, residualLayer, scalingOf } from './lowRankMethod';
+import { adaptByResidualSplit, LOW_RANK_SETTINGS, lowRankPlan, lowRankSettings, NO_CALIBRATION, scalingOf } from './lowRankMethod';
 import { PISSA_EXPORT_NOTE } from './svdSettings';
-import { withDenseWeight } from '../forms/frozenBase';
 
 export const olora: MethodDefinition = {
   id: 'olora',
@@ -28,11 +27,7 @@ export const olora: MethodDefinition = {
   async create(ctx, settings) {
     const s = lowRankSettings(settings);
     const scaling = scalingOf(s);
-    return adaptTargets(ctx, 'olora', async (name, base, _index, progress) => {
-      progress('init');
-      const init = await withDenseWeight(ctx.rt, base, (W) => oloraInit(ctx.rt, W, scaling, s.rank, name));
-      return residualLayer(name, base, init.residual, { A: init.A, B: init.B }, scaling);
-    });
+    return adaptByResidualSplit(ctx, 'olora', 'init', scaling, (W, name) => oloraInit(ctx.rt, W, scaling, s.rank, name));
   },
   peft: { kind: 'adapter', build: deltaAdapter, note: PISSA_EXPORT_NOTE },
   python: (_settings, py) => ({

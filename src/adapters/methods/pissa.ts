@@ -5,9 +5,8 @@
 import { pissaInit } from '../../linalg/principal';
 import { deltaAdapter } from '../export';
 import type { MethodDefinition } from '../types';
-import { LOW_RANK_SETTINGS, NO_CALIBRATION, adaptTargets, lowRankPlan, lowRankSettings, residualLayer, scalingOf } from './lowRankMethod';
+import { adaptByResidualSplit, LOW_RANK_SETTINGS, lowRankPlan, lowRankSettings, NO_CALIBRATION, scalingOf } from './lowRankMethod';
 import { PISSA_EXPORT_NOTE, SVD_SETTINGS, svdSettings, peftPissaInit } from './svdSettings';
-import { withDenseWeight } from '../forms/frozenBase';
 
 export const pissa: MethodDefinition = {
   id: 'pissa',
@@ -21,11 +20,9 @@ export const pissa: MethodDefinition = {
   async create(ctx, settings) {
     const s = lowRankSettings(settings);
     const scaling = scalingOf(s);
-    return adaptTargets(ctx, 'pissa', async (name, base, index, progress) => {
-      progress('svd');
-      const init = await withDenseWeight(ctx.rt, base, (W) => pissaInit(ctx.rt, W, scaling, svdSettings(settings, s.rank, ctx.seed + index), name));
-      return residualLayer(name, base, init.residual, { A: init.A, B: init.B }, scaling);
-    });
+    return adaptByResidualSplit(ctx, 'pissa', 'svd', scaling, (W, name, index) =>
+      pissaInit(ctx.rt, W, scaling, svdSettings(settings, s.rank, ctx.seed + index), name),
+    );
   },
   peft: { kind: 'adapter', build: deltaAdapter, note: PISSA_EXPORT_NOTE },
   python: (_settings, py) => ({

@@ -11,7 +11,7 @@ import { decodeBf16, encodeBf16 } from '../../io/halfFloat';
 import { doraNormSq as doraNormSqKernel, doraOverNorm, scaleRowsInPlace } from '../../kernels/dora';
 import { uploadHalf } from '../../kernels/half';
 import { rowSumSquares } from '../../kernels/reduce';
-import { testContext } from '../../test/gpu';
+import { randomLeaf, testContext } from '../../test/gpu';
 import { gradcheck } from '../../test/gradcheck';
 import { randomArray, relativeError } from '../../test/reference';
 import { Graph } from '../graph';
@@ -293,18 +293,7 @@ describe('doraLinear', () => {
   it('rejects bad shapes and a W that requires a gradient', async () => {
     const ctx = await testContext();
     const g = new Graph(ctx);
-    const leaf = (shape: number[], requiresGrad = true) =>
-      Tensor.leaf(
-        ctx.uploadF32(
-          randomArray(
-            shape.reduce((a, b) => a * b, 1),
-            1,
-          ),
-          shape,
-        ),
-        requiresGrad,
-        't',
-      );
+    const leaf = (shape: number[], requiresGrad = true) => randomLeaf(ctx, shape, requiresGrad);
     const wsq = Tensor.leaf(ctx.uploadF32(new Float32Array(6).fill(1), [6]), false, 'wsq');
     const x = leaf([2, 8]);
     expect(() => doraLinear(g, x, leaf([6, 8]), leaf([2, 8]), leaf([6, 2]), leaf([6]), S, wsq)).toThrow(/frozen/);

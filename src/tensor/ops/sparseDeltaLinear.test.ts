@@ -5,7 +5,7 @@
 // and shape/frozen-weight errors.
 
 import { describe, expect, it } from 'vitest';
-import { testContext } from '../../test/gpu';
+import { randomLeaf, testContext } from '../../test/gpu';
 import { gradcheck } from '../../test/gradcheck';
 import { linearRef, randomArray, relativeError, rng } from '../../test/reference';
 import { sparseGradValues } from '../../kernels/sparseDelta';
@@ -138,18 +138,7 @@ describe('sparseDeltaLinear', () => {
   it('rejects bad shapes, trainable W and float indices', async () => {
     const ctx = await testContext();
     const g = new Graph(ctx);
-    const leaf = (shape: number[], requiresGrad = true) =>
-      Tensor.leaf(
-        ctx.uploadF32(
-          randomArray(
-            shape.reduce((a, b) => a * b, 1),
-            1,
-          ),
-          shape,
-        ),
-        requiresGrad,
-        't',
-      );
+    const leaf = (shape: number[], requiresGrad = true) => randomLeaf(ctx, shape, requiresGrad);
     const idx = Tensor.leaf(ctx.upload(Uint32Array.from([0, 3]), [2], 'u32'), false, 'idx');
     const x = leaf([2, 8]);
     expect(() => sparseDeltaLinear(g, x, leaf([4, 8]), leaf([2]), idx)).toThrow(/frozen/);

@@ -6,7 +6,7 @@
 
 import { describe, expect, it } from 'vitest';
 import type { GpuContext } from '../../gpu/context';
-import { testContext } from '../../test/gpu';
+import { randomLeaf, testContext } from '../../test/gpu';
 import { gradcheck } from '../../test/gradcheck';
 import { linearRef, randomArray, relativeError, rng } from '../../test/reference';
 import { Graph } from '../graph';
@@ -203,18 +203,7 @@ describe('mergeSpp', () => {
   it('rejects bad shapes and a W that requires a gradient', async () => {
     const ctx = await testContext();
     const g = new Graph(ctx);
-    const leaf = (shape: number[], requiresGrad = true) =>
-      Tensor.leaf(
-        ctx.uploadF32(
-          randomArray(
-            shape.reduce((a, b) => a * b, 1),
-            1,
-          ),
-          shape,
-        ),
-        requiresGrad,
-        't',
-      );
+    const leaf = (shape: number[], requiresGrad = true) => randomLeaf(ctx, shape, requiresGrad);
     const x = leaf([2, 8]);
     expect(() => sppLinear(g, x, leaf([24, 8], false), leaf([16, 8]), leaf([24]), S)).toThrow(/multiple of 16/);
     expect(() => sppLinear(g, x, leaf([16, 8], false), leaf([8, 8]), leaf([16]), S)).toThrow(/Wrow must be \[16, 8\]/);
