@@ -18,13 +18,8 @@ async function lossPoints(page: Page, id: string): Promise<number> {
   return entry ? Number(entry.slice(id.length + 1)) : 0;
 }
 
-test('a stopped run resumes from its checkpoint after a reload, its curves continue past the stop, and its weights survive the next reload', async ({
-  page,
-}, testInfo) => {
-  test.setTimeout(480_000);
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  await openStudio(page);
+/** A short run of q and v only (B 1, T 64, no validation or accuracy pass) with a checkpoint every `checkpointEvery` steps. */
+async function setUpShortRun(page: Page, checkpointEvery: number, methods: string[]): Promise<void> {
   const targets = page.getByTestId('training-settings').locator('fieldset.targets');
   for (const role of ['k', 'o', 'gate', 'up', 'down']) await targets.getByLabel(role, { exact: true }).uncheck();
   await setNumber(page, 'Steps', STEPS);
@@ -33,8 +28,18 @@ test('a stopped run resumes from its checkpoint after a reload, its curves conti
   await setNumber(page, 'Validate every', 100);
   await setNumber(page, 'Validation rows', 2);
   await setNumber(page, 'Accuracy questions', 0);
-  await setNumber(page, 'Checkpoint every N steps', 5);
-  await chooseMethods(page, ['LoRA', 'PiSSA']);
+  await setNumber(page, 'Checkpoint every N steps', checkpointEvery);
+  await chooseMethods(page, methods);
+}
+
+test('a stopped run resumes from its checkpoint after a reload, its curves continue past the stop, and its weights survive the next reload', async ({
+  page,
+}, testInfo) => {
+  test.setTimeout(480_000);
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await openStudio(page);
+  await setUpShortRun(page, 5, ['LoRA', 'PiSSA']);
   await page.getByRole('button', { name: /^Start \(2 methods\)/ }).click();
   const state = page.getByTestId('run-state');
   await expect(state).toContainText(/Training · step ([6-9]|1\d)\/24/, { timeout: 120_000 });
@@ -100,16 +105,7 @@ test('after a GPU device lost mid-run, the notice resumes the run from its last 
   await page.goto('/?testHooks=1');
   await expect(page.getByTestId('model-card')).toContainText('kjv-llama-1m', { timeout: 120_000 });
   await expect(page.getByTestId('data-preview')).toBeVisible({ timeout: 120_000 });
-  const targets = page.getByTestId('training-settings').locator('fieldset.targets');
-  for (const role of ['k', 'o', 'gate', 'up', 'down']) await targets.getByLabel(role, { exact: true }).uncheck();
-  await setNumber(page, 'Steps', STEPS);
-  await setNumber(page, 'Batch B', 1);
-  await setNumber(page, 'Sequence length T', 64);
-  await setNumber(page, 'Validate every', 100);
-  await setNumber(page, 'Validation rows', 2);
-  await setNumber(page, 'Accuracy questions', 0);
-  await setNumber(page, 'Checkpoint every N steps', 3);
-  await chooseMethods(page, ['LoRA']);
+  await setUpShortRun(page, 3, ['LoRA']);
   await page.getByRole('button', { name: /^Start \(1 method\)/ }).click();
   const state = page.getByTestId('run-state');
   await expect(state).toContainText(/Training · step ([7-9]|1\d)\/24/, { timeout: 120_000 });
