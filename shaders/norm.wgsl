@@ -11,9 +11,18 @@
 //   dx = rstd·(g − x̂·mean(g·x̂))                  (rms: no mean term, since μ does not depend on x)
 //   dw[c] = Σ_r dy[r,c]·x̂[r,c],   db[c] = Σ_r dy[r,c]
 //
+// Fused residual add (ADD): x := a + b with a bound to x and b to dy; the forward kernels write the
+// sum s to out2 [R, C] (the residual stream) besides y = norm(s), one pass for what was an add
+// and a norm. Its first loop over the row computes and stores s; later loops read s back from out2
+// (the same invocation's own writes).
+// Backward outputs: out = dx, or out += dx (params.accumulate: the residual's incoming gradient ds
+// taken in place, so out = ds + dx), and optionally the same value to a second gradient:
+// OUT2 = 1 writes it to out2, OUT2 = 2 adds it to out2. For s = a + b both inputs get ds + dx:
+// one dispatch instead of norm backward + add-into + copy.
+//
 // Entry points (one Params struct for all; unused fields are ignored):
-//   norm_forward     one workgroup per row: y → out, (μ, rstd) → stats.
-//   norm_backward_dx one workgroup per row: dx → out (stats read).
+//   norm_forward     one workgroup per row: y → out, (μ, rstd) → stats (s → out2 with ADD).
+//   norm_backward_dx one workgroup per row: dx → out (and out2), stats read.
 //   norm_forward_serial, norm_backward_dx_serial
 //                    the same results from one invocation per row, looping over the whole row in
 //                    registers: no workgroup memory, no barriers. For software adapters
@@ -47,6 +56,8 @@ override BIAS_GRAD: bool = false;
 override WG: u32 = 256u; // a power of two
 override W_OFFSET: f32 = 0.0;
 override ROW_WG: u32 = 16u; // rows per workgroup of the _serial kernels
+override ADD: bool = false; // forward: normalise s = x + dy, and write s to out2
+override OUT2: u32 = 0u;    // backward: 0 no second output, 1 out2 = out, 2 out2 += out
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;            // [R, C]
@@ -55,8 +66,30 @@ override ROW_WG: u32 = 16u; // rows per workgroup of the _serial kernels
 @group(0) @binding(4) var<storage, read> dy: array<f32>;           // [R, C] (norm_param_sum: partials [chunks, C])
 @group(0) @binding(5) var<storage, read_write> stats: array<f32>;  // [R, 2]: (μ, rstd) per row
 @group(0) @binding(6) var<storage, read_write> out: array<f32>;    // y or dx [R, C]; partials [chunks, C]; dw/db [C]
+@group(0) @binding(7) var<storage, read_write> out2: array<f32>;   // ADD: s [R, C]; backward with OUT2: the second gradient [R, C]
 
 var<workgroup> partial: array<vec2<f32>, WG>;
+
+// Element i of the row input: x[i], or with ADD s[i] = x[i] + dy[i], computed and stored to out2
+// when `first` (the first loop over the row) and read back from out2 afterwards.
+fn load1(i: u32, first: bool) -> f32 {
+  if (!ADD) { return x[i]; }
+  if (first) {
+    let v = x[i] + dy[i];
+    out2[i] = v;
+    return v;
+  }
+  return out2[i];
+}
+
+// A backward result v at i: to out (added to what is there with params.accumulate), and per OUT2.
+fn store_grad(i: u32, v: f32) {
+  var r = v;
+  if (params.accumulate != 0u) { r += out[i]; }
+  out[i] = r;
+  if (OUT2 == 1u) { out2[i] = r; }
+  if (OUT2 == 2u) { out2[i] += r; }
+}
 
 // Sum of v over the workgroup, returned to every invocation. Must be called in uniform control flow.
 fn workgroup_sum(lid: u32, v: vec2<f32>) -> vec2<f32> {
@@ -86,18 +119,18 @@ fn norm_forward(
   var mean = 0.0;
   if (!RMS) {
     var s = 0.0;
-    for (var c = lid; c < C; c += WG) { s += x[base + c]; }
+    for (var c = lid; c < C; c += WG) { s += load1(base + c, true); }
     mean = workgroup_sum(lid, vec2<f32>(s, 0.0)).x * inv_c;
   }
   var q = 0.0;
   for (var c = lid; c < C; c += WG) {
-    let d = x[base + c] - mean;
+    let d = load1(base + c, RMS) - mean;
     q = fma(d, d, q);
   }
   let variance = workgroup_sum(lid, vec2<f32>(q, 0.0)).x * inv_c;
   let rstd = inverseSqrt(variance + params.eps);
   for (var c = lid; c < C; c += WG) {
-    var y = (x[base + c] - mean) * rstd * (weight[c] + W_OFFSET);
+    var y = (load1(base + c, false) - mean) * rstd * (weight[c] + W_OFFSET);
     if (HAS_BIAS) { y += bias[c]; }
     out[base + c] = y;
   }
@@ -132,7 +165,7 @@ fn norm_backward_dx(
   for (var c = lid; c < C; c += WG) {
     let g = dy[base + c] * (weight[c] + W_OFFSET);
     let xhat = (x[base + c] - mean) * rstd;
-    out[base + c] = rstd * (g - mean_g - xhat * sums.y);
+    store_grad(base + c, rstd * (g - mean_g - xhat * sums.y));
   }
 }
 
@@ -140,6 +173,18 @@ fn norm_backward_dx(
 
 fn x4(i: u32) -> vec4<f32> { return vec4<f32>(x[i], x[i + 1u], x[i + 2u], x[i + 3u]); }
 fn dy4(i: u32) -> vec4<f32> { return vec4<f32>(dy[i], dy[i + 1u], dy[i + 2u], dy[i + 3u]); }
+fn load4(i: u32, first: bool) -> vec4<f32> {
+  if (!ADD) { return x4(i); }
+  if (first) {
+    let v = x4(i) + dy4(i);
+    out2[i] = v.x;
+    out2[i + 1u] = v.y;
+    out2[i + 2u] = v.z;
+    out2[i + 3u] = v.w;
+    return v;
+  }
+  return vec4<f32>(out2[i], out2[i + 1u], out2[i + 2u], out2[i + 3u]);
+}
 fn scale4(c: u32) -> vec4<f32> { return vec4<f32>(weight[c], weight[c + 1u], weight[c + 2u], weight[c + 3u]) + W_OFFSET; }
 fn total4(v: vec4<f32>) -> f32 { return (v.x + v.y) + (v.z + v.w); }
 
@@ -162,24 +207,24 @@ fn norm_forward_serial(
   var mean = 0.0;
   if (!RMS) {
     var s4 = vec4<f32>(0.0);
-    for (var c = 0u; c < C4; c += 4u) { s4 += x4(base + c); }
+    for (var c = 0u; c < C4; c += 4u) { s4 += load4(base + c, true); }
     var s = total4(s4);
-    for (var c = C4; c < C; c++) { s += x[base + c]; }
+    for (var c = C4; c < C; c++) { s += load1(base + c, true); }
     mean = s * inv_c;
   }
   var q4 = vec4<f32>(0.0);
   for (var c = 0u; c < C4; c += 4u) {
-    let d = x4(base + c) - mean;
+    let d = load4(base + c, RMS) - mean;
     q4 = fma(d, d, q4);
   }
   var q = total4(q4);
   for (var c = C4; c < C; c++) {
-    let d = x[base + c] - mean;
+    let d = load1(base + c, RMS) - mean;
     q = fma(d, d, q);
   }
   let rstd = inverseSqrt(q * inv_c + params.eps);
   for (var c = 0u; c < C; c++) {
-    var y = (x[base + c] - mean) * rstd * (weight[c] + W_OFFSET);
+    var y = (load1(base + c, false) - mean) * rstd * (weight[c] + W_OFFSET);
     if (HAS_BIAS) { y += bias[c]; }
     out[base + c] = y;
   }
@@ -224,7 +269,7 @@ fn norm_backward_dx_serial(
   for (var c = 0u; c < C; c++) {
     let g = dy[base + c] * (weight[c] + W_OFFSET);
     let xhat = (x[base + c] - mean) * rstd;
-    out[base + c] = rstd * (g - mean_g - xhat * mean_gx);
+    store_grad(base + c, rstd * (g - mean_g - xhat * mean_gx));
   }
 }
 

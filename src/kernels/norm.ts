@@ -3,7 +3,11 @@
 //     (R = product of the leading dims; stats receives (mean, rstd) per row; mean = 0 for RMS)
 //     A weight offset of 1 scales by (1 + weight) instead of weight (Gemma's RMSNorm); the
 //     backward of x takes the same offset, the weight gradient needs none.
-//   normBackwardInput(kind, x, weight, stats, dy [..., C]) → dx [..., C]
+//   addNormForward(kind, a, b [..., C], weight, bias, eps, stats) → { sum: s = a + b, y: norm(s) }
+//     (one dispatch: the residual add fused into the norm that follows it)
+//   normBackwardInput(kind, x, weight, stats, dy [..., C]) → dx [..., C]; with `accumulate` it
+//     adds dx into `out` in place (out = ds + dx for a fused add's residual gradient ds), and with
+//     `second` it also writes that result to, or adds it to, a second gradient (the add's other input).
 //   normParamGrad(which, x, stats, dy, out [C]?, accumulate?) → dweight [C] (Σ_r dy·x̂) or
 //     dbias [C] (Σ_r dy), deterministic: rows are cut into ≤ 1024 chunks of ≥ 64 rows, one
 //     invocation per (column, chunk) sums its chunk, then one invocation per column sums the
@@ -112,9 +116,41 @@ export function normForward(
   out?: GpuTensor,
   weightOffset: 0 | 1 = 0,
 ): GpuTensor {
-  const kernel = kind === 'rms' ? 'rmsNorm' : 'layerNorm';
+  return forward(ctx, kind, x, undefined, weight, bias, eps, stats, out, weightOffset).y;
+}
+
+/** s = a + b and y = norm(s)·w (+ b) in one dispatch; (mean, rstd) of s per row go to stats [R, 2]. */
+export function addNormForward(
+  ctx: GpuContext,
+  kind: NormKind,
+  a: GpuTensor,
+  b: GpuTensor,
+  weight: GpuTensor,
+  bias: GpuTensor | undefined,
+  eps: number,
+  stats: GpuTensor,
+  weightOffset: 0 | 1 = 0,
+): { sum: GpuTensor; y: GpuTensor } {
+  const { y, sum } = forward(ctx, kind, a, b, weight, bias, eps, stats, undefined, weightOffset);
+  return { y, sum: sum! };
+}
+
+function forward(
+  ctx: GpuContext,
+  kind: NormKind,
+  x: GpuTensor,
+  addend: GpuTensor | undefined,
+  weight: GpuTensor,
+  bias: GpuTensor | undefined,
+  eps: number,
+  stats: GpuTensor,
+  out: GpuTensor | undefined,
+  weightOffset: 0 | 1,
+): { y: GpuTensor; sum: GpuTensor | undefined } {
+  const kernel = `${addend ? 'add+' : ''}${kind === 'rms' ? 'rmsNorm' : 'layerNorm'}`;
   const { R, C } = rowShape(kernel, x);
-  const shapes = describeAll({ x, weight, bias, stats, out });
+  const shapes = describeAll({ x, addend, weight, bias, stats, out });
+  if (addend) expectShape(kernel, shapes, 'addend', addend, x.shape);
   expectShape(kernel, shapes, 'weight', weight, [C]);
   if (bias) {
     if (kind === 'rms') throw new GpuError('RMSNorm has no bias', kernel, shapes);
@@ -123,24 +159,42 @@ export function normForward(
   expectShape(kernel, shapes, 'stats', stats, [R, 2]);
   if (out) expectShape(kernel, shapes, 'out', out, x.shape);
   if (!(eps >= 0) || !Number.isFinite(eps)) throw new GpuError(`eps ${eps} must be finite and ≥ 0`, kernel, shapes);
-  for (const t of [x, weight, bias]) {
+  for (const t of [x, addend, weight, bias]) {
     if (t && (t.buffer === stats.buffer || t.buffer === out?.buffer)) throw new GpuError('outputs must not alias inputs', kernel, shapes);
   }
   const y = out ?? ctx.empty(x.shape, 'f32', `${kernel} output`);
+  const sum = addend ? ctx.empty(x.shape, 'f32', `${kernel} sum`) : undefined;
   const launch = rowLaunch(ctx, 'norm_forward', R, C);
   ctx.dispatch({
     shader,
     entryPoint: launch.entryPoint,
-    constants: { RMS: kind === 'rms', HAS_BIAS: bias !== undefined, W_OFFSET: weightOffset, ...launch.size },
-    // dy is not read here: bound to x (read-only aliases are legal).
-    bindings: { x, weight, bias: bias ?? ctx.placeholder(), dy: x, stats, out: y },
+    constants: { RMS: kind === 'rms', HAS_BIAS: bias !== undefined, W_OFFSET: weightOffset, ADD: addend !== undefined, ...launch.size },
+    // Unused read-only bindings alias a bound input (legal); an unused out2 gets the placeholder,
+    // which nothing else in the dispatch binds (a writable binding may not alias).
+    bindings: { x, weight, bias: bias ?? weight, dy: addend ?? x, stats, out: y, out2: sum ?? ctx.placeholder() },
     params: { rows: R, C, eps, chunks: 0, chunkRows: 0, accumulate: 0 },
     workgroups: launch.workgroups,
     label: `${kernel} ${shapes}`,
-    // RMS: Σx² then x·rstd·w (≈4 per element); LayerNorm: mean, variance, normalise, affine (≈8).
-    cost: { flops: R * C * (kind === 'rms' ? 4 : 8), bytes: 4 * (2 * R * C + C * (bias ? 2 : 1) + 2 * R) },
+    // RMS: Σx² then x·rstd·w (≈4 per element); LayerNorm: mean, variance, normalise, affine (≈8);
+    // the add: 1 more, reading b and writing s.
+    cost: {
+      flops: R * C * ((kind === 'rms' ? 4 : 8) + (addend ? 1 : 0)),
+      bytes: 4 * ((addend ? 4 : 2) * R * C + C * (bias ? 2 : 1) + 2 * R),
+    },
   });
-  return y;
+  return { y, sum };
+}
+
+/** Where normBackwardInput also puts its result: written to `out` (a new gradient) or added into it. */
+export interface SecondGradient {
+  readonly out: GpuTensor;
+  readonly mode: 'write' | 'add';
+}
+
+export interface NormBackwardOptions {
+  /** out += dx instead of out = dx (needs `out`). */
+  readonly accumulate?: boolean;
+  readonly second?: SecondGradient;
 }
 
 /** dx [..., C] = ∂L/∂x from dy [..., C] and the stats saved by normForward. */
@@ -153,29 +207,42 @@ export function normBackwardInput(
   dy: GpuTensor,
   out?: GpuTensor,
   weightOffset: 0 | 1 = 0,
+  options: NormBackwardOptions = {},
 ): GpuTensor {
   const kernel = kind === 'rms' ? 'rmsNorm backward' : 'layerNorm backward';
   const { R, C } = rowShape(kernel, x);
-  const shapes = describeAll({ x, weight, stats, dy, out });
+  const second = options.second?.out;
+  const shapes = describeAll({ x, weight, stats, dy, out, second });
   expectShape(kernel, shapes, 'weight', weight, [C]);
   expectShape(kernel, shapes, 'stats', stats, [R, 2]);
   expectShape(kernel, shapes, 'dy', dy, x.shape);
-  if (out) {
-    expectShape(kernel, shapes, 'out', out, x.shape);
-    if ([x, weight, stats, dy].some((t) => t.buffer === out.buffer)) throw new GpuError('out must not alias an input', kernel, shapes);
+  for (const [name, o] of [
+    ['out', out],
+    ['second', second],
+  ] as const) {
+    if (!o) continue;
+    expectShape(kernel, shapes, name, o, x.shape);
+    if ([x, weight, stats, dy].some((t) => t.buffer === o.buffer)) throw new GpuError(`${name} must not alias an input`, kernel, shapes);
   }
+  if (out && second && out.buffer === second.buffer) throw new GpuError('out and second must be different tensors', kernel, shapes);
+  if (options.accumulate && !out) throw new GpuError('accumulate needs an existing output', kernel, shapes);
   const dx = out ?? ctx.empty(x.shape, 'f32', `${kernel} dx`);
   const launch = rowLaunch(ctx, 'norm_backward_dx', R, C);
+  const mode = options.second?.mode;
   ctx.dispatch({
     shader,
     entryPoint: launch.entryPoint,
-    constants: { RMS: kind === 'rms', W_OFFSET: weightOffset, ...launch.size },
-    bindings: { x, weight, bias: weight, dy, stats, out: dx },
-    params: { rows: R, C, eps: 0, chunks: 0, chunkRows: 0, accumulate: 0 },
+    constants: { RMS: kind === 'rms', W_OFFSET: weightOffset, OUT2: mode === 'write' ? 1 : mode === 'add' ? 2 : 0, ...launch.size },
+    bindings: { x, weight, bias: weight, dy, stats, out: dx, out2: second ?? ctx.placeholder() },
+    params: { rows: R, C, eps: 0, chunks: 0, chunkRows: 0, accumulate: options.accumulate ? 1 : 0 },
     workgroups: launch.workgroups,
     label: `${kernel} ${shapes}`,
-    // x̂, w·dy, the row dot product and the final combination: ≈7 per element (LayerNorm ≈10).
-    cost: { flops: R * C * (kind === 'rms' ? 7 : 10), bytes: 4 * (3 * R * C + C + 2 * R) },
+    // x̂, w·dy, the row dot product and the final combination: ≈7 per element (LayerNorm ≈10);
+    // reads x and dy, writes dx (+ reads out, + writes the second gradient and reads it to add).
+    cost: {
+      flops: R * C * ((kind === 'rms' ? 7 : 10) + (options.accumulate ? 1 : 0) + (mode === 'add' ? 1 : 0)),
+      bytes: 4 * ((3 + (options.accumulate ? 1 : 0) + (mode ? 1 : 0) + (mode === 'add' ? 1 : 0)) * R * C + C + 2 * R),
+    },
   });
   return dx;
 }
@@ -217,7 +284,7 @@ export function normParamGrad(
     shader,
     entryPoint: 'norm_param_rows',
     constants: { BIAS_GRAD: which === 'bias' },
-    bindings: { x, weight: x, bias: x, dy, stats, out: partials ?? result },
+    bindings: { x, weight: x, bias: x, dy, stats, out: partials ?? result, out2: ctx.placeholder() },
     params: { rows: R, C, eps: 0, chunks, chunkRows, accumulate: !partials && accumulate ? 1 : 0 },
     workgroups: [columnGroups, chunks],
     label: `${kernel} ${shapes}${partials ? ` pass 1 (${chunks} chunks)` : ''}`,
@@ -231,7 +298,7 @@ export function normParamGrad(
     ctx.dispatch({
       shader,
       entryPoint: 'norm_param_sum',
-      bindings: { x: partials, weight: partials, bias: partials, dy: partials, stats, out: result },
+      bindings: { x: partials, weight: partials, bias: partials, dy: partials, stats, out: result, out2: ctx.placeholder() },
       params: { rows: R, C, eps: 0, chunks, chunkRows, accumulate: accumulate ? 1 : 0 },
       workgroups: [columnGroups],
       label: `${kernel} partials [${chunks},${C}]`,

@@ -14,12 +14,16 @@
 //   h = norm(x) [B, T, C]; logits = h · embed_tokensᵀ (tied)                      [B, T, V]
 // The attention sublayer and the gated MLP are LlamaModel's, driven by the config (per-layer
 // window and RoPE base, q/k norm, scale, activation, norm offset); only the block differs.
+// The residual adds run fused with the pre-norm that reads them (pre_feedforward_layernorm, the
+// next block's input_layernorm, the final norm), as in LlamaModel. The post-norms
+// (post_attention_layernorm, post_feedforward_layernorm) stay separate dispatches: they normalise
+// the branch before the add, so fusing them too would take a post-norm + add + pre-norm kernel
+// (two row reductions in sequence, and a backward through both norms); not done.
 // Not done: final-logit and attention soft-capping (Gemma 2; Gemma 3 sets both null and the
 // config parser refuses them), scaled RoPE on the global layers (refused likewise), the
 // multimodal Gemma3ForConditionalGeneration.
 
 import type { Graph } from '../tensor/graph';
-import { add } from '../tensor/ops/elementwiseOps';
 import { embedding } from '../tensor/ops/embedding';
 import { scale } from '../tensor/ops/scaling';
 import type { Tensor } from '../tensor/tensor';
@@ -31,9 +35,14 @@ export class Gemma3Model extends LlamaModel {
     return scale(g, embedding(g, ids, this.parameter('model.embed_tokens.weight')), this.config.embedScale);
   }
 
-  protected override decoderLayer(g: Graph, i: number, x: Tensor, options: ForwardOptions): Tensor {
-    const norm = (t: Tensor, n: string) => this.norm(g, t, `model.layers.${i}.${n}.weight`);
-    const h = add(g, x, norm(this.attention(g, i, norm(x, 'input_layernorm'), options), 'post_attention_layernorm'));
-    return add(g, h, norm(this.mlp(g, i, norm(h, 'pre_feedforward_layernorm'), options), 'post_feedforward_layernorm'));
+  protected override decoderLayer(g: Graph, i: number, x: Tensor, h: Tensor, options: ForwardOptions): { residual: Tensor; branch: Tensor } {
+    const name = (n: string) => `model.layers.${i}.${n}.weight`;
+    const { sum, normed } = this.addNorm(
+      g,
+      x,
+      this.norm(g, this.attention(g, i, h, options), name('post_attention_layernorm')),
+      name('pre_feedforward_layernorm'),
+    );
+    return { residual: sum, branch: this.norm(g, this.mlp(g, i, normed, options), name('post_feedforward_layernorm')) };
   }
 }

@@ -4,6 +4,10 @@
 //               x = x + mlp.c_proj(gelu_tanh(c_fc(ln_2(x))))
 //   logits = ln_f(x) · wteᵀ (tied) or lm_head                      [B, T, V]
 // Weights are held in nn.Linear layout [out, in]: HF's Conv1D [in, out] is transposed at load.
+// Every add that a LayerNorm reads next runs fused with it (addLayerNorm, one dispatch for x and
+// ln(x)): the embedding sum with h.0.ln_1, each block's attention add with ln_2, and each block's
+// MLP add with the next ln_1 or ln_f. With activation checkpointing a block's output must be one
+// tensor, so the MLP add stays a plain add there.
 
 import type { Gpt2Config } from '../io/hfConfig';
 import type { Graph } from '../tensor/graph';
@@ -12,7 +16,7 @@ import { gelu } from '../tensor/ops/activation';
 import { causalAttention } from '../tensor/ops/attention';
 import { add } from '../tensor/ops/elementwiseOps';
 import { embedding } from '../tensor/ops/embedding';
-import { layerNorm } from '../tensor/ops/norm';
+import { addLayerNorm, layerNorm } from '../tensor/ops/norm';
 import { splitLastDim } from '../tensor/ops/split';
 import type { Tensor } from '../tensor/tensor';
 import { tokenIds } from '../tensor/values';
@@ -51,24 +55,42 @@ export class Gpt2Model extends CausalLM {
       throw new InputError(`GPT-2 has ${this.config.maxPositions} positions; positions ${start}..${start + T - 1} asked`);
     }
     const positions = Array.from({ length: B * T }, (_, i) => start + (i % T));
-    let x = add(g, embedding(g, ids, this.parameter('wte.weight')), embedding(g, tokenIds(g, positions, [B, T], 'positions'), this.parameter('wpe.weight')));
-    for (let i = 0; i < L; i++) x = this.block(g, x, options, (gb, xb) => this.decoderLayer(gb, i, xb, options));
-    return layerNorm(g, x, this.parameter('ln_f.weight'), this.parameter('ln_f.bias'), eps);
+    const tokens = embedding(g, ids, this.parameter('wte.weight'));
+    const places = embedding(g, tokenIds(g, positions, [B, T], 'positions'), this.parameter('wpe.weight'));
+    // The LayerNorm that reads the block input: block i's ln_1, or ln_f after the last block.
+    const ln = (i: number): [Tensor, Tensor] => {
+      const prefix = i < L ? `h.${i}.ln_1` : 'ln_f';
+      return [this.parameter(`${prefix}.weight`), this.parameter(`${prefix}.bias`)];
+    };
+    if (options.checkpoint) {
+      let x = add(g, tokens, places);
+      for (let i = 0; i < L; i++) {
+        x = this.block(g, x, options, (gb, xb) => {
+          const { residual, branch } = this.decoderLayer(gb, i, xb, layerNorm(gb, xb, ...ln(i), eps), options);
+          return add(gb, residual, branch);
+        });
+      }
+      return layerNorm(g, x, ...ln(L), eps);
+    }
+    let { sum: x, normed: h } = addLayerNorm(g, tokens, places, ...ln(0), eps);
+    for (let i = 0; i < L; i++) {
+      const { residual, branch } = this.decoderLayer(g, i, x, h, options);
+      ({ sum: x, normed: h } = addLayerNorm(g, residual, branch, ...ln(i + 1), eps));
+    }
+    return h;
   }
 
-  /** Block i: x [B, T, C] → x [B, T, C]. */
-  private decoderLayer(g: Graph, i: number, x: Tensor, options: ForwardOptions): Tensor {
+  /** Block i on x [B, T, C] and h = ln_1(x): its output is residual + branch, left unadded for the caller to fuse with the next LayerNorm. */
+  private decoderLayer(g: Graph, i: number, x: Tensor, h: Tensor, options: ForwardOptions): { residual: Tensor; branch: Tensor } {
     const { hiddenSize: C, numHeads: H, headDim: D, normEps: eps } = this.config;
     const start = options.start ?? 0;
     const p = (n: string) => this.parameter(`h.${i}.${n}`);
     const slot = (n: string) => this.layerFor(`h.${i}.${n}`, options);
-    const h = layerNorm(g, x, p('ln_1.weight'), p('ln_1.bias'), eps);
     const [q, k, v] = splitLastDim(g, slot('attn.c_attn').forward(g, h), [C, C, C]) as [Tensor, Tensor, Tensor];
     const shape = { heads: H, kvHeads: H, headDim: D };
     const a = options.cache ? attendWithCache(g, q, k, v, options.cache, i, { ...shape, start }) : causalAttention(g, q, k, v, shape);
-    const r = add(g, x, slot('attn.c_proj').forward(g, a));
-    const h2 = layerNorm(g, r, p('ln_2.weight'), p('ln_2.bias'), eps);
-    return add(g, r, slot('mlp.c_proj').forward(g, gelu(g, slot('mlp.c_fc').forward(g, h2), 'tanh')));
+    const { sum: r, normed: h2 } = addLayerNorm(g, x, slot('attn.c_proj').forward(g, a), p('ln_2.weight'), p('ln_2.bias'), eps);
+    return { residual: r, branch: slot('mlp.c_proj').forward(g, gelu(g, slot('mlp.c_fc').forward(g, h2), 'tanh')) };
   }
 
   headWeight(): Tensor {

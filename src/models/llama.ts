@@ -12,6 +12,10 @@
 // Optional q/k/v/o and MLP biases (Qwen2 has q, k, v). Note H·D may differ from C (Qwen3-0.6B:
 // 16·128 = 2048 with C = 1024). The attention sublayer and the gated MLP are shared with Gemma 3
 // (gemma3.ts), whose block arranges them with more norms.
+// Every residual add that a norm reads next runs fused with that norm (addRmsNorm: one dispatch
+// writes both x and norm(x)): in each block, and across blocks, where the block's last add feeds
+// the next block's input_layernorm (or the final norm). With activation checkpointing a block's
+// output must be one tensor, so its last add stays a plain add there.
 
 import type { LlamaConfig } from '../io/hfConfig';
 import type { Graph } from '../tensor/graph';
@@ -20,7 +24,7 @@ import { gelu, swiglu } from '../tensor/ops/activation';
 import { causalAttention, type AttentionHeads } from '../tensor/ops/attention';
 import { add, mul, reshape } from '../tensor/ops/elementwiseOps';
 import { embedding } from '../tensor/ops/embedding';
-import { rmsNorm } from '../tensor/ops/norm';
+import { addRmsNorm, rmsNorm, type AddNormResult } from '../tensor/ops/norm';
 import { rope } from '../tensor/ops/rope';
 import type { Tensor } from '../tensor/tensor';
 import { CausalLM, type ForwardOptions, type NamedParameter } from './causalLM';
@@ -50,9 +54,24 @@ export class LlamaModel extends CausalLM {
   }
 
   forwardHidden(g: Graph, ids: Tensor, options: ForwardOptions = {}): Tensor {
+    const L = this.config.numLayers;
+    const inputNorm = (i: number) => (i < L ? `model.layers.${i}.input_layernorm.weight` : 'model.norm.weight');
     let x = this.embed(g, ids);
-    for (let i = 0; i < this.config.numLayers; i++) x = this.block(g, x, options, (gb, xb) => this.decoderLayer(gb, i, xb, options));
-    return this.norm(g, x, 'model.norm.weight');
+    if (options.checkpoint) {
+      for (let i = 0; i < L; i++) {
+        x = this.block(g, x, options, (gb, xb) => {
+          const { residual, branch } = this.decoderLayer(gb, i, xb, this.norm(gb, xb, inputNorm(i)), options);
+          return add(gb, residual, branch);
+        });
+      }
+      return this.norm(g, x, inputNorm(L));
+    }
+    let h = this.norm(g, x, inputNorm(0));
+    for (let i = 0; i < L; i++) {
+      const { residual, branch } = this.decoderLayer(g, i, x, h, options);
+      ({ sum: x, normed: h } = this.addNorm(g, residual, branch, inputNorm(i + 1)));
+    }
+    return h;
   }
 
   /** ids [B, T] → x [B, T, C] */
@@ -60,15 +79,23 @@ export class LlamaModel extends CausalLM {
     return embedding(g, ids, this.parameter('model.embed_tokens.weight'));
   }
 
-  /** Block i: x [B, T, C] → x [B, T, C]. */
-  protected decoderLayer(g: Graph, i: number, x: Tensor, options: ForwardOptions): Tensor {
-    const h = add(g, x, this.attention(g, i, this.norm(g, x, `model.layers.${i}.input_layernorm.weight`), options));
-    return add(g, h, this.mlp(g, i, this.norm(g, h, `model.layers.${i}.post_attention_layernorm.weight`), options));
+  /**
+   * Block i on x [B, T, C] and h = input_layernorm(x): the block's output is residual + branch,
+   * left unadded so that the caller can fuse that add with the norm that reads it.
+   */
+  protected decoderLayer(g: Graph, i: number, x: Tensor, h: Tensor, options: ForwardOptions): { residual: Tensor; branch: Tensor } {
+    const { sum, normed } = this.addNorm(g, x, this.attention(g, i, h, options), `model.layers.${i}.post_attention_layernorm.weight`);
+    return { residual: sum, branch: this.mlp(g, i, normed, options) };
   }
 
   /** RMSNorm over the last dimension with the weight `name` (Gemma: scale 1 + w). */
   protected norm(g: Graph, x: Tensor, name: string): Tensor {
     return rmsNorm(g, x, this.parameter(name), this.config.normEps, { weightOffset: this.config.normWeightOffset });
+  }
+
+  /** s = a + b and this.norm(s, name), in one dispatch. */
+  protected addNorm(g: Graph, a: Tensor, b: Tensor, name: string): AddNormResult {
+    return addRmsNorm(g, a, b, this.parameter(name), this.config.normEps, { weightOffset: this.config.normWeightOffset });
   }
 
   /**

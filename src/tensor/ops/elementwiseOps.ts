@@ -30,7 +30,7 @@ function shapeText(shape: readonly number[]): string {
  * (see the header). Safe because every kernel runs in recording order: the adds and the copy
  * below read dy before the new owner's own backward (later on the tape) can write into it.
  */
-function passGradient(g: Graph, y: Tensor, dy: GpuTensor, inputs: readonly Tensor[]): void {
+export function passGradient(g: Graph, y: Tensor, dy: GpuTensor, inputs: readonly Tensor[]): void {
   // A view owns no buffer, and a leaf's gradient outlives the step: neither can be handed on.
   let handedOn = dy.isView || y.isLeaf || y.grad !== dy;
   for (const t of inputs) {
