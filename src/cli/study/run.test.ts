@@ -16,6 +16,10 @@ import { openModelDir } from '../commands/common';
 import { loadStudyData, type StudyData } from './data';
 import { loadHeldout } from './forgetting';
 import { baseResult, runStudy, type RunOptions } from './run';
+import { studyCheckpoints, studyRunIdentity } from './runCheckpoints';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const MODEL_DIR = 'public/models/kjv-llama-1m';
 const RANK = 4;
@@ -127,4 +131,64 @@ describe('runStudy and baseResult', () => {
     expect(methods[0]!.plannedPeakBytes!).toBeGreaterThan(methods[1]!.plannedPeakBytes!);
     expect(peakGpuBytes).toBeGreaterThanOrEqual(Math.max(...methods.map((m) => m.trainableParams * 4)));
   }, 180_000);
+
+  it('saves a checkpoint after each validation and resumes from it with the numbers of a run that never stopped', async () => {
+    const rt = await testContext();
+    const lowRank = METHODS.find((m) => m.family === 'low-rank' && m.quantError === undefined && m.settings.some((s) => s.key === 'rank'))!;
+    const dense = METHODS.find((m) => m.family === 'dense')!;
+    const names = model.linearNames();
+    const dir = await mkdtemp(join(tmpdir(), 'study-run-checkpoints-'));
+    try {
+      const optionsFor = (learningRate: number, lines: string[]): RunOptions => ({
+        model,
+        targets: [names[0]!, names[names.length - 1]!],
+        data,
+        methods: [
+          { id: lowRank.id, settings: { rank: RANK, alpha: RANK }, learningRate },
+          { id: dense.id, settings: {}, learningRate },
+        ],
+        steps: 4,
+        schedule: 'cosine',
+        warmupSteps: 1,
+        clipNorm: 1,
+        weightDecay: 0,
+        seed: 3,
+        batch: 2,
+        seqLen: 64,
+        evalEvery: 2,
+        evalRows: 4,
+        finalValRows: 4,
+        calibrationBatches: 1,
+        log: (line) => lines.push(line),
+        spectralDrift: false,
+        checkpoints: studyCheckpoints(dir, studyRunIdentity({ name: 'kjv-llama-1m', fingerprint: 'test' }, data, 3, 4, { batch: 2, seqLen: 64 })),
+      });
+      const tok = { eosIds, decode: (ids: readonly number[]) => tokenizer.decode(ids, { skipSpecialTokens: true }) };
+      const firstLines: string[] = [];
+      const whole = await runStudy(rt, optionsFor(1e-3, firstLines), tok);
+      // One checkpoint: after the validation at step 2 (none after the last step).
+      expect((await readdir(dir)).filter((f) => f.startsWith('step-'))).toEqual(['step-00000002']);
+      expect(firstLines.some((l) => l.includes('resumed from'))).toBe(false);
+
+      // Same run again: it finds that checkpoint, as a run stopped after step 2 would.
+      const lines: string[] = [];
+      const resumed = await runStudy(rt, optionsFor(1e-3, lines), tok);
+      expect(lines.some((l) => l.includes('resumed from') && l.includes('steps 3–4 left'))).toBe(true);
+      expect(resumed.map((m) => m.id)).toEqual(whole.map((m) => m.id));
+      resumed.forEach((r, i) => {
+        const w = whole[i]!;
+        expect(r.losses).toEqual(w.losses);
+        expect(r.gradNorms).toEqual(w.gradNorms);
+        expect(r.validation).toEqual(w.validation);
+        expect(r.finalValidationLoss).toBe(w.finalValidationLoss);
+        expect(r.accuracy.samples.map((s) => s.generated)).toEqual(w.accuracy.samples.map((s) => s.generated));
+        expect(r.tokens).toBe(w.tokens);
+      });
+
+      // Another learning rate is another run: the checkpoint refuses it, naming why.
+      await expect(runStudy(rt, optionsFor(2e-3, []), tok)).rejects.toThrow(/cannot resume from .*step-00000002/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 240_000);
 });

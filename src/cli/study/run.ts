@@ -17,6 +17,7 @@ import type { CausalLM } from '../../models/causalLM';
 import { heldBytesPerParam } from '../../models/load';
 import type { Runtime } from '../../tensor/values';
 import { releaseUnusedBase } from '../../train/baseRelease';
+import { captureCheckpoint, restoreCheckpoint } from '../../train/checkpoint';
 import { InterleavedRun } from '../../train/compare';
 import { planMethod, planRun } from '../../train/memoryPlan';
 import type { ScheduleKind } from '../../train/schedule';
@@ -27,7 +28,9 @@ import { generateMany } from '../../models/generate';
 import type { AccuracyResult, MethodResult, QuantStudy, QuantMethod, LayerQuant } from '../../study/results';
 import { SpectralDriftProbe, type DriftBaseline } from './drift';
 import { forgettingOf, heldoutProbe, type HeldoutText } from './forgetting';
+import type { StudyCheckpoints } from './runCheckpoints';
 import { tokenF1 } from './tokenF1';
+import { InputError } from '../../errors';
 
 export type { AccuracyResult, MethodResult, QuantStudy, QuantMethod, LayerQuant };
 
@@ -68,6 +71,8 @@ export interface RunOptions {
   readonly heldout?: HeldoutText;
   /** Spectral drift of every targeted projection per method (default true; a learning-rate sweep may skip it). */
   readonly spectralDrift?: boolean;
+  /** Saved after every validation but the last, and resumed from when they hold one (runCheckpoints.ts). */
+  readonly checkpoints?: StudyCheckpoints<MethodResult>;
 }
 
 /** The drift's k: the study's rank (the first method that has one), else 8. */
@@ -236,9 +241,21 @@ export async function runStudy(rt: GpuContext, options: RunOptions, tok: Tokeniz
       );
       if (release.released.length > 0) log(`  released the shared weights of ${release.released.length} projections: no method reads them`);
     }
+    const checkpoints = options.checkpoints;
+    const saved = checkpoints && (await checkpoints.load());
+    let first = 0;
+    if (saved) {
+      first = await restoreCheckpoint(rt, run, saved.checkpoint, saved.where, checkpoints.identity);
+      run.methods.forEach((m, i) => {
+        const record = saved.records[i];
+        if (record?.id !== m.id) throw new InputError(`cannot resume from ${saved.where}: its study records do not list the run's methods in order`);
+        Object.assign(m.record, { ...record, plannedPeakBytes: m.record.plannedPeakBytes });
+      });
+      log(`  resumed from ${saved.where}: steps ${first + 1}–${options.steps} left`);
+    }
     const wall = performance.now();
-    let logged = 0;
-    for (let step = 0; step < options.steps; step++) {
+    let logged = first;
+    for (let step = first; step < options.steps; step++) {
       const batch = data.batcher.batch(step);
       const done = step + 1;
       // Overlapped (compare.ts): step n+1 is recorded before step n's metrics are handled, which is
@@ -262,8 +279,8 @@ export async function runStudy(rt: GpuContext, options: RunOptions, tok: Tokeniz
       });
       const handled = run.completed;
       if (handled > logged && (handled % 5 === 0 || handled === 1 || handled === options.steps)) {
+        const eta = ((performance.now() - wall) / (handled - first)) * (options.steps - handled);
         logged = handled;
-        const eta = ((performance.now() - wall) / handled) * (options.steps - handled);
         const losses = run.methods.map((r) => `${r.id} ${mean(r.record.losses.slice(-5)).toFixed(3)}`).join('  ');
         log(
           `  step ${handled}/${options.steps} (train loss, mean of last 5)  ${losses}  [${((performance.now() - wall) / 1000).toFixed(0)} s, ~${(eta / 1000).toFixed(0)} s left]`,
@@ -273,6 +290,13 @@ export async function runStudy(rt: GpuContext, options: RunOptions, tok: Tokeniz
         log(
           `  step ${done} validation (${options.evalRows} rows)  ${run.methods.map((r) => `${r.id} ${r.record.validation[r.record.validation.length - 1]!.loss.toFixed(3)}`).join('  ')}`,
         );
+        // The run drained for the validation: the weights are those after step `done`.
+        if (checkpoints && done < options.steps) {
+          await checkpoints.save(
+            await captureCheckpoint(rt, run, { identity: checkpoints.identity, step: done }),
+            run.methods.map((m) => m.record),
+          );
+        }
       }
     }
     await run.drain();

@@ -1,0 +1,69 @@
+// Mid-run checkpoints of a study run (issue 16: a task × seed run takes hours on a software
+// adapter, longer than a quiet stretch of the machine). After each validation the run's methods
+// (their trainable tensors, AdamW state and step: train/checkpoint.ts) are written into DIR as
+// the CLI's `train --checkpoint-dir` writes them (checkpointDir.ts: atomic step-NNNNNNNN folders,
+// the newest two kept), with the study's own records of every method beside them in
+// study-records.json. A later run with the same directory reruns the inits (deterministic for a
+// seed), takes the newest checkpoint whose records are there, and continues from its step: the
+// numbers are those of a run that never stopped (train/checkpoint.ts's bit-for-bit resume).
+
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { sequencesFingerprint, type Checkpoint, type RunIdentity } from '../../io/checkpointFile';
+import type { CapturedCheckpoint } from '../../train/checkpoint';
+import { InputError } from '../../errors';
+import { readNewestCheckpoint, writeCheckpointDir } from '../checkpointDir';
+import type { StudyData } from './data';
+
+const RECORDS_FILE = 'study-records.json';
+
+export interface StudyCheckpoints<R> {
+  readonly identity: RunIdentity;
+  /** The newest checkpoint with its records, or undefined when DIR holds none (a fresh run). */
+  load(): Promise<{ readonly checkpoint: Checkpoint; readonly where: string; readonly records: readonly R[] } | undefined>;
+  save(captured: CapturedCheckpoint, records: readonly R[]): Promise<void>;
+  /** Deletes DIR's checkpoints once the run is finished and its results are written elsewhere. */
+  clear(): Promise<void>;
+}
+
+/** What a resumed run must share with the one that wrote the checkpoint, besides the methods (checked by train/checkpoint.ts). */
+export function studyRunIdentity(
+  model: { readonly name: string; readonly fingerprint: string },
+  data: StudyData,
+  seed: number,
+  steps: number,
+  settings: RunIdentity['settings'],
+): RunIdentity {
+  return { model, data: { name: data.id, fingerprint: sequencesFingerprint(data.train), trainExamples: data.train.length }, seed, steps, settings };
+}
+
+export function studyCheckpoints<R>(dir: string, identity: RunIdentity): StudyCheckpoints<R> {
+  return {
+    identity,
+    async load() {
+      let newest: { checkpoint: Checkpoint; where: string };
+      try {
+        newest = await readNewestCheckpoint(dir);
+      } catch (error) {
+        // No checkpoint folder yet (or none in it): the run starts from step 0.
+        if (error instanceof InputError) return undefined;
+        throw error;
+      }
+      let records: R[];
+      try {
+        records = JSON.parse(await readFile(join(newest.where, RECORDS_FILE), 'utf8')) as R[];
+      } catch {
+        // Written after the checkpoint's own files: a process stopped in between leaves it out.
+        return undefined;
+      }
+      return { ...newest, records };
+    },
+    async save(captured, records) {
+      const where = await writeCheckpointDir(dir, captured);
+      await writeFile(join(where, RECORDS_FILE), `${JSON.stringify(records)}\n`);
+    },
+    async clear() {
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
