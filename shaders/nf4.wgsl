@@ -1,50 +1,36 @@
-// NF4 (4-bit NormalFloat, QLoRA) block quantization, bit-exact to bitsandbytes, and matrix
-// products that dequantize on the fly. The CPU definition is src/io/nf4Reference.ts (its header
-// has the full rules); in short, for W [out, in] f32 flattened row-major into n = out·in values:
+// NF4 (4-bit NormalFloat, QLoRA) block quantization, bit-exact to bitsandbytes (the matrix
+// products that dequantize on the fly are nf4_matmul.wgsl). The CPU definition is
+// src/io/nf4Reference.ts (its header has the full rules); in short, for W [out, in] f32 flattened
+// row-major into n = out·in values:
 //   blocks of 64 consecutive values (the last may be partial), absmax [blocks] f32;
 //   r = fl(1/absmax) correctly rounded, x = fl(w·r), code = #{ j : x > T_j } (ties → lower index);
 //   an all-zero block gets code 0 everywhere (bitsandbytes' NaN path); w' = fl(NF4[code]·absmax).
 //   packed [ceil(n/8)] u32: byte i of the bitsandbytes byte stream is bits 8(i%4)..8(i%4)+7 of word
 //   i/4; element 2i is its HIGH nibble, element 2i+1 its LOW nibble. For odd n the pad nibble
 //   encodes 0.0; bytes past ceil(n/2) are 0.
-//   Within a word, element k (0..7) sits at bit 8⌊k/2⌋ + 4(1 − k%2); lin_word() swaps the nibbles
-//   of each byte so that element k sits at bit 4k, which lets decode8() read any 8 consecutive
-//   elements with one funnel shift across two words.
 // Double quantization (DOUBLE_QUANT kernels): codes8 [ceil(blocks/4)] u32 (4 uint8 codes per word,
 //   little-endian), scales [ceil(blocks/256)] f32, mean [1] f32; absmax' = fl(fl(map[q]·scale) + mean).
 //
 // Entry points (one file, one bind-group layout; unused bindings get placeholders):
 //   nf4_quantize        one invocation per 64-block: src = W [n] → out_u32 = packed, out = absmax
 //   nf4_dequantize      one invocation per word: packed, absmax → out = W' [n]
-//   nf4_matmul          y [N, out] = x [N, in] · W'ᵀ (+ bias): src = x, aux = bias, out = y
-//   nf4_matmul_dx       dx [N, in] (+)= G [N, out] · W': src = G, out = dx
 //   nf4_absmax_sums     one invocation per chunk of 256: src = absmax → out = chunk sums
 //   nf4_absmax_mean     one invocation: src = chunk sums → out[0] = mean
 //   nf4_double_quant    one invocation per chunk: src = absmax, mean, aux = dynamic map
 //                       → out_u32 = codes8, out = scales
 //   nf4_absmax_restore  one invocation per block: codes8, absmax = scales, mean, aux = map → out
 //   nf4_divide_test     out[i] = div_rn(src[2i], src[2i+1]) (tests of the exact division)
-// The products read a plain absmax [blocks]; for a double-quantized weight the wrapper restores
-// it first into a scratch buffer (n/64 floats), so the hot loops never touch the 8-bit codes.
-//
-// Register tiles, no workgroup memory and no barriers (slow on SwiftShader), as matmul_registers:
-//   nf4_matmul: 8×8 invocations, each 4 rows of x × 4 rows of W (4×4 outputs), k in steps of 8;
-//   nf4_matmul_dx: 8×8 invocations, each 4 rows of G × 8 consecutive columns of W.
-//   Decoding 8 codes costs two word loads, two absmax loads and two 4-wide select trees, shared by
-//   the 4 rows of the tile. On SwiftShader they run at ~0.7× the plain registers matmul.
 //
 // Why the arithmetic looks the way it does: WGSL's f32 division may be off by 2.5 ulp, so
 // div_rn() divides mantissas in integers; codes and thresholds are hex-float literals (exact,
 // checked against nf4Reference by a test); `opaque()` keeps a product rounded before an add where
 // bitsandbytes rounds twice (a compiler may otherwise fuse them into one fma).
 
-struct Params { n: u32, blocks: u32, rows: u32, inF: u32, outF: u32, count: u32, beta: f32, zero: u32 }
-
-override HAS_BIAS: bool = false;
+struct Params { n: u32, blocks: u32, count: u32, zero: u32 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> src: array<f32>;        // W [n] | x [N, in] | G [N, out] | absmax [blocks] | sums
-@group(0) @binding(2) var<storage, read> aux: array<f32>;        // bias [out] | dynamic map [256]
+@group(0) @binding(1) var<storage, read> src: array<f32>;        // W [n] | absmax [blocks] | sums
+@group(0) @binding(2) var<storage, read> aux: array<f32>;        // dynamic map [256]
 @group(0) @binding(3) var<storage, read> packed: array<u32>;     // [ceil(n/8)]
 @group(0) @binding(4) var<storage, read> absmax: array<f32>;     // [blocks] | scales [ceil(blocks/256)]
 @group(0) @binding(5) var<storage, read> codes8: array<u32>;     // [ceil(blocks/4)]
@@ -52,14 +38,16 @@ override HAS_BIAS: bool = false;
 @group(0) @binding(7) var<storage, read_write> out: array<f32>;
 @group(0) @binding(8) var<storage, read_write> out_u32: array<u32>;
 
-const BLOCK: u32 = 64u;
 const DQ_BLOCK: u32 = 256u;
 const WG: u32 = 64u;
 
+// <nf4 constants> (also spliced into nf4_matmul.wgsl by kernels/nf4.ts)
+const BLOCK: u32 = 64u;
 const NF4 = array<f32, 16>(
   -0x1.000000p0f, -0x1.647362p-1f, -0x1.0cd660p-1f, -0x1.946540p-2f, -0x1.23449ap-2f, -0x1.7a6a7ep-3f,
   -0x1.74f0e2p-4f, 0.0f, 0x1.45f5fep-4f, 0x1.4995c6p-3f, 0x1.f809bap-3f, 0x1.5a0674p-2f,
   0x1.c34970p-2f, 0x1.200f56p-1f, 0x1.722766p-1f, 0x1.000000p0f);
+// </nf4 constants>
 
 const THRESHOLDS = array<f32, 15>(
   -0x1.b239b0p-1f, -0x1.38a4e0p-1f, -0x1.d70900p-2f, -0x1.5bd4ecp-2f, -0x1.e079d8p-3f, -0x1.1a7178p-3f,
@@ -164,185 +152,6 @@ fn nf4_dequantize(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
       out[e] = nf4_code[q] * a;
     }
   }
-}
-
-// ---- fused dequantize-and-multiply ------------------------------------------------------------
-
-struct W8 { lo: vec4<f32>, hi: vec4<f32> }
-
-fn lin_word(w: u32) -> u32 {
-  return ((w >> 4u) & 0x0F0F0F0Fu) | ((w & 0x0F0F0F0Fu) << 4u);
-}
-
-// Dequantized W' at flat indices f .. f+7. Indices past n read clamped, finite values; callers
-// multiply them by zero or drop them.
-fn decode8(f: u32) -> W8 {
-  let last_word = (params.n - 1u) >> 3u;
-  let wi = f >> 3u;
-  let s = (f & 7u) * 4u;
-  var bits = lin_word(packed[min(wi, last_word)]);
-  if (s != 0u) {
-    bits = (bits >> s) | (lin_word(packed[min(wi + 1u, last_word)]) << (32u - s));
-  }
-  let b0 = f / BLOCK;
-  let last_block = params.blocks - 1u;
-  let a0 = absmax[min(b0, last_block)];
-  let a1 = absmax[min(b0 + 1u, last_block)];
-  let split = (b0 + 1u) * BLOCK - f; // elements j < split lie in block b0
-  let lo = nf4_values(vec4<u32>(bits, bits >> 4u, bits >> 8u, bits >> 12u) & vec4<u32>(15u));
-  let hi = nf4_values(vec4<u32>(bits >> 16u, bits >> 20u, bits >> 24u, bits >> 28u) & vec4<u32>(15u));
-  let j = vec4<u32>(0u, 1u, 2u, 3u);
-  return W8(lo * select(vec4<f32>(a1), vec4<f32>(a0), j < vec4<u32>(split)),
-            hi * select(vec4<f32>(a1), vec4<f32>(a0), j + vec4<u32>(4u) < vec4<u32>(split)));
-}
-
-// NF4[q] for four codes by a select tree on their bits: vector selects instead of four indexed
-// loads from a private array (which SwiftShader scalarises).
-fn nf4_values(q: vec4<u32>) -> vec4<f32> {
-  let z = vec4<u32>(0u);
-  let b0 = (q & vec4<u32>(1u)) != z;
-  let b1 = (q & vec4<u32>(2u)) != z;
-  let b2 = (q & vec4<u32>(4u)) != z;
-  let b3 = (q & vec4<u32>(8u)) != z;
-  let p0 = select(vec4<f32>(NF4[0]), vec4<f32>(NF4[1]), b0);
-  let p1 = select(vec4<f32>(NF4[2]), vec4<f32>(NF4[3]), b0);
-  let p2 = select(vec4<f32>(NF4[4]), vec4<f32>(NF4[5]), b0);
-  let p3 = select(vec4<f32>(NF4[6]), vec4<f32>(NF4[7]), b0);
-  let p4 = select(vec4<f32>(NF4[8]), vec4<f32>(NF4[9]), b0);
-  let p5 = select(vec4<f32>(NF4[10]), vec4<f32>(NF4[11]), b0);
-  let p6 = select(vec4<f32>(NF4[12]), vec4<f32>(NF4[13]), b0);
-  let p7 = select(vec4<f32>(NF4[14]), vec4<f32>(NF4[15]), b0);
-  let r0 = select(p0, p1, b1);
-  let r1 = select(p2, p3, b1);
-  let r2 = select(p4, p5, b1);
-  let r3 = select(p6, p7, b1);
-  return select(select(r0, r1, b2), select(r2, r3, b2), b3);
-}
-
-fn load_x(row: u32, col: u32, width: u32) -> f32 {
-  return select(0.0, src[row * width + min(col, width - 1u)], col < width);
-}
-
-// src[row, col .. col+7] of a [rows, width] matrix, zero past the row's end.
-fn load_row8(row: u32, col: u32, width: u32) -> W8 {
-  return W8(
-    vec4<f32>(load_x(row, col, width), load_x(row, col + 1u, width), load_x(row, col + 2u, width), load_x(row, col + 3u, width)),
-    vec4<f32>(load_x(row, col + 4u, width), load_x(row, col + 5u, width), load_x(row, col + 6u, width), load_x(row, col + 7u, width)));
-}
-
-fn dot8(a: W8, b: W8) -> f32 {
-  return dot(a.lo, b.lo) + dot(a.hi, b.hi);
-}
-
-fn store(index: u32, value: f32) {
-  var v = value;
-  if (params.beta != 0.0) { v += params.beta * out[index]; }
-  out[index] = v;
-}
-
-fn store_row4(row: u32, col0: u32, acc: vec4<f32>) {
-  if (row >= params.rows) { return; }
-  for (var j = 0u; j < 4u; j++) {
-    let col = col0 + j;
-    if (col < params.outF) {
-      var v = acc[j];
-      if (HAS_BIAS) { v += aux[col]; }
-      store(row * params.outF + col, v);
-    }
-  }
-}
-
-// y [N, out] = x [N, in] · W'ᵀ (+ bias [out]); rows = N. Unrolled by hand: SwiftShader keeps
-// named values in registers but spills dynamically indexed arrays to memory.
-@compute @workgroup_size(8, 8, 1)
-fn nf4_matmul(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let row0 = gid.y * 4u;
-  let col0 = gid.x * 4u;
-  let N = params.rows;
-  let K = params.inF;
-  let O = params.outF;
-  if (row0 >= N || col0 >= O) { return; }
-  let r0 = row0;
-  let r1 = min(row0 + 1u, N - 1u);
-  let r2 = min(row0 + 2u, N - 1u);
-  let r3 = min(row0 + 3u, N - 1u);
-  let c0 = col0 * K;
-  let c1 = min(col0 + 1u, O - 1u) * K;
-  let c2 = min(col0 + 2u, O - 1u) * K;
-  let c3 = min(col0 + 3u, O - 1u) * K;
-  var acc0 = vec4<f32>(0.0); // row r0, output columns col0 .. col0+3
-  var acc1 = vec4<f32>(0.0);
-  var acc2 = vec4<f32>(0.0);
-  var acc3 = vec4<f32>(0.0);
-  for (var k = 0u; k < K; k += 8u) {
-    let x0 = load_row8(r0, k, K);
-    let x1 = load_row8(r1, k, K);
-    let x2 = load_row8(r2, k, K);
-    let x3 = load_row8(r3, k, K);
-    let w0 = decode8(c0 + k);
-    let w1 = decode8(c1 + k);
-    let w2 = decode8(c2 + k);
-    let w3 = decode8(c3 + k);
-    acc0 += vec4<f32>(dot8(x0, w0), dot8(x0, w1), dot8(x0, w2), dot8(x0, w3));
-    acc1 += vec4<f32>(dot8(x1, w0), dot8(x1, w1), dot8(x1, w2), dot8(x1, w3));
-    acc2 += vec4<f32>(dot8(x2, w0), dot8(x2, w1), dot8(x2, w2), dot8(x2, w3));
-    acc3 += vec4<f32>(dot8(x3, w0), dot8(x3, w1), dot8(x3, w2), dot8(x3, w3));
-  }
-  store_row4(row0, col0, acc0);
-  store_row4(row0 + 1u, col0, acc1);
-  store_row4(row0 + 2u, col0, acc2);
-  store_row4(row0 + 3u, col0, acc3);
-}
-
-fn store_dx8(row: u32, col0: u32, lo: vec4<f32>, hi: vec4<f32>) {
-  if (row >= params.rows) { return; }
-  let K = params.inF;
-  for (var j = 0u; j < 4u; j++) {
-    if (col0 + j < K) { store(row * K + col0 + j, lo[j]); }
-    if (col0 + 4u + j < K) { store(row * K + col0 + 4u + j, hi[j]); }
-  }
-}
-
-// dx [N, in] (+)= G [N, out] · W'; rows = N.
-@compute @workgroup_size(8, 8, 1)
-fn nf4_matmul_dx(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let row0 = gid.y * 4u;
-  let col0 = gid.x * 8u;
-  let N = params.rows;
-  let K = params.inF;
-  let O = params.outF;
-  if (row0 >= N || col0 >= K) { return; }
-  let g0 = row0 * O;
-  let g1 = min(row0 + 1u, N - 1u) * O;
-  let g2 = min(row0 + 2u, N - 1u) * O;
-  let g3 = min(row0 + 3u, N - 1u) * O;
-  var lo0 = vec4<f32>(0.0); // row row0, columns col0 .. col0+3
-  var hi0 = vec4<f32>(0.0); // row row0, columns col0+4 .. col0+7
-  var lo1 = vec4<f32>(0.0);
-  var hi1 = vec4<f32>(0.0);
-  var lo2 = vec4<f32>(0.0);
-  var hi2 = vec4<f32>(0.0);
-  var lo3 = vec4<f32>(0.0);
-  var hi3 = vec4<f32>(0.0);
-  for (var o = 0u; o < O; o++) {
-    let w = decode8(o * K + col0); // columns past K read the next row; dropped at the store
-    let a0 = src[g0 + o];
-    let a1 = src[g1 + o];
-    let a2 = src[g2 + o];
-    let a3 = src[g3 + o];
-    lo0 += a0 * w.lo;
-    hi0 += a0 * w.hi;
-    lo1 += a1 * w.lo;
-    hi1 += a1 * w.hi;
-    lo2 += a2 * w.lo;
-    hi2 += a2 * w.hi;
-    lo3 += a3 * w.lo;
-    hi3 += a3 * w.hi;
-  }
-  store_dx8(row0, col0, lo0, hi0);
-  store_dx8(row0 + 1u, col0, lo1, hi1);
-  store_dx8(row0 + 2u, col0, lo2, hi2);
-  store_dx8(row0 + 3u, col0, lo3, hi3);
 }
 
 // ---- double quantization ----------------------------------------------------------------------

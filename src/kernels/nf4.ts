@@ -1,5 +1,5 @@
-// Wrapper of shaders/nf4.wgsl: NF4 (QLoRA 4-bit NormalFloat) weights on the GPU, bit-exact to
-// bitsandbytes (the rules and the CPU definition are in src/io/nf4Reference.ts).
+// Wrapper of shaders/nf4.wgsl and nf4_matmul.wgsl: NF4 (QLoRA 4-bit NormalFloat) weights on the
+// GPU, bit-exact to bitsandbytes (the rules and the CPU definition are in src/io/nf4Reference.ts).
 //   quantizeNf4(ctx, W [out, in] f32, { doubleQuant }) → Nf4Weight
 //     packed u32 [ceil(n/8)], n = out·in: the bitsandbytes uint8 stream read as little-endian
 //       words (byte i = elements 2i (high nibble) and 2i+1 (low nibble), in bits 8(i%4).. of word i/4);
@@ -9,19 +9,35 @@
 //   dequantizeNf4(ctx, q) → f32 [out, in]
 //   nf4Matmul(ctx, x [N, in], q, y [N, out], { bias [out], accumulate }): y = x · deq(Q)ᵀ (+ bias)
 //   nf4MatmulInputGrad(ctx, G [N, out], q, dx [N, in], accumulate): dx (+)= G · deq(Q)
+//   nf4LoraMatmul / nf4LoraInputGrad: the same products with a LoRA layer's low-rank term in their
+//     epilogue, one dispatch each (tensor/ops/loraLinear.ts):
+//       y = x · deq(Q)ᵀ + s · h' Bᵀ (+ bias);  dx (+)= G · deq(Q) + dh A beside dA (+)= dhᵀ x
 // The products never materialise deq(Q): each invocation decodes the 4-bit codes it needs. A
 // double-quantized weight first gets its absmax restored into a scratch [blocks] buffer (1/64 of
-// the weight's element count), released right after.
+// the weight's element count), released right after unless the caller passes one it keeps.
 // Not here: gradients for Q (frozen base), the safetensors file format (io/).
 
 import source from '../../shaders/nf4.wgsl?raw';
+import matmulSource from '../../shaders/nf4_matmul.wgsl?raw';
+import sideSource from '../../shaders/matmul_lora_side.wgsl?raw';
 import { defineShader, type GpuContext } from '../gpu/context';
 import type { GpuTensor } from '../gpu/tensor';
-import { GpuError } from '../errors';
+import { GpuError, InternalError } from '../errors';
 import { dynamicMap, nf4BytesToWords, packBytesLE, type Nf4Data } from '../io/nf4Reference';
-import { gridFor } from './elementwise';
+import { gridFor, workgroupGrid } from './elementwise';
 
 const shader = defineShader('nf4', source);
+
+/** The <nf4 constants> block of nf4.wgsl, markers included (WGSL has no includes). */
+const CONSTANTS_BLOCK = /\/\/ <nf4 constants>[^\n]*\n[\s\S]*?\/\/ <\/nf4 constants>\r?\n/g;
+
+function withConstants(name: string, body: string): string {
+  const blocks = [source.match(CONSTANTS_BLOCK), body.match(CONSTANTS_BLOCK)];
+  if (blocks.some((b) => b?.length !== 1)) throw new InternalError(`${name}: nf4.wgsl and ${name}.wgsl must each have one <nf4 constants> block`);
+  return `${body.replace(CONSTANTS_BLOCK, () => blocks[0]![0])}\n${sideSource}`;
+}
+
+const matmulShader = defineShader('nf4_matmul', withConstants('nf4_matmul', matmulSource));
 
 /** Invocations per workgroup of the 1-D entry points (the shader's WG). */
 const WG = 64;
@@ -53,11 +69,10 @@ export interface Nf4QuantizeOptions {
 
 interface Run {
   readonly entryPoint: string;
-  readonly params: Partial<Record<'n' | 'blocks' | 'rows' | 'inF' | 'outF' | 'count' | 'beta', number>>;
+  readonly params: Partial<Record<'n' | 'blocks' | 'count', number>>;
   readonly bindings: Partial<Record<'src' | 'aux' | 'packed' | 'absmax' | 'codes8' | 'mean' | 'out' | 'out_u32', GpuTensor>>;
   readonly workgroups: readonly [number, number?, number?];
   readonly label: string;
-  readonly hasBias?: boolean;
 }
 
 function run(ctx: GpuContext, r: Run): void {
@@ -67,7 +82,6 @@ function run(ctx: GpuContext, r: Run): void {
   ctx.dispatch({
     shader,
     entryPoint: r.entryPoint,
-    constants: { HAS_BIAS: r.hasBias ?? false },
     bindings: {
       src: b.src ?? placeholder,
       aux: b.aux ?? placeholder,
@@ -78,7 +92,7 @@ function run(ctx: GpuContext, r: Run): void {
       out: b.out!,
       out_u32: b.out_u32 ?? dummy!,
     },
-    params: { n: 0, blocks: 0, rows: 0, inF: 0, outF: 0, count: 0, beta: 0, zero: 0, ...r.params },
+    params: { n: 0, blocks: 0, count: 0, zero: 0, ...r.params },
     workgroups: r.workgroups,
     label: r.label,
   });
@@ -209,6 +223,40 @@ export interface Nf4MatmulOptions {
   readonly accumulate?: boolean;
 }
 
+export interface Nf4LoraMatmulSpec {
+  /** [N, in] */
+  readonly x: GpuTensor;
+  readonly q: Nf4Weight;
+  /** h' [N, R] */
+  readonly p: GpuTensor;
+  /** B [out, R] */
+  readonly B: GpuTensor;
+  readonly scale: number;
+  /** [out] */
+  readonly bias?: GpuTensor;
+  /** [N, out] */
+  readonly out: GpuTensor;
+  readonly accumulate?: boolean;
+  /** q's absmax as nf4Absmax gives it, when the caller keeps one (a double-quantized q is then not restored again). */
+  readonly absmax?: GpuTensor;
+}
+
+export interface Nf4LoraInputGradSpec {
+  /** ∂L/∂y [N, out] */
+  readonly G: GpuTensor;
+  readonly q: Nf4Weight;
+  /** ∂L/∂h [N, R], the scaling already in it. */
+  readonly dh: GpuTensor;
+  /** A [R, in] */
+  readonly A: GpuTensor;
+  /** [N, in] */
+  readonly dx: GpuTensor;
+  readonly accumulate?: boolean;
+  /** dA [R, in] (+)= dhᵀ x, in the same dispatch. */
+  readonly gradA?: { readonly x: GpuTensor; readonly out: GpuTensor; readonly accumulate?: boolean };
+  readonly absmax?: GpuTensor;
+}
+
 function rowsOf(kernel: string, t: GpuTensor, width: number, name: string, label: string): number {
   if (t.dtype !== 'f32') throw new GpuError(`${name} must be f32, is ${t.dtype}`, kernel, label);
   const rows = t.size / width;
@@ -218,47 +266,212 @@ function rowsOf(kernel: string, t: GpuTensor, width: number, name: string, label
   return rows;
 }
 
-/** y [N, out] = x [N, in] · deq(Q)ᵀ (+ bias), without materialising deq(Q). Returns y. */
-export function nf4Matmul(ctx: GpuContext, x: GpuTensor, q: Nf4Weight, out: GpuTensor, options: Nf4MatmulOptions = {}): GpuTensor {
-  const [outF, inF] = q.shape;
-  const label = `nf4 matmul ${x.describe()}×${describe(q)}ᵀ→${out.describe()}`;
-  const N = rowsOf('nf4_matmul', x, inF, 'x', label);
-  if (rowsOf('nf4_matmul', out, outF, 'out', label) !== N) throw new GpuError(`out must have ${N} rows`, 'nf4_matmul', label);
-  if (out === x) throw new GpuError('output must not alias the input', 'nf4_matmul', label);
-  const { bias } = options;
-  if (bias && (bias.size !== outF || bias.dtype !== 'f32')) throw new GpuError(`bias must be f32 [${outF}]`, 'nf4_matmul', label);
-  if (N === 0) return out;
-  const absmax = nf4Absmax(ctx, q);
-  run(ctx, {
-    entryPoint: 'nf4_matmul',
-    params: { n: q.n, blocks: q.blocks, rows: N, inF, outF, beta: options.accumulate ? 1 : 0 },
-    bindings: { src: x, aux: bias, packed: q.packed, absmax: absmax.values, out },
-    hasBias: bias !== undefined,
-    workgroups: [Math.ceil(outF / 32), Math.ceil(N / 32)],
-    label,
+function expectShape(kernel: string, label: string, name: string, t: GpuTensor, rows: number, cols: number): void {
+  if (t.dtype !== 'f32' || t.half) throw new GpuError(`${name} must be f32, is ${t.describe()} ${t.dtype}`, kernel, label);
+  if (t.size !== rows * cols || t.shape[t.shape.length - 1] !== cols) throw new GpuError(`${name} ${t.describe()} must be [${rows}, ${cols}]`, kernel, label);
+}
+
+function rejectAliases(kernel: string, label: string, outputs: readonly GpuTensor[], inputs: readonly (GpuTensor | undefined)[]): void {
+  for (const [i, o] of outputs.entries()) {
+    const others = [...inputs, ...outputs.filter((_, j) => j !== i)];
+    if (others.some((t) => t?.buffer === o.buffer)) throw new GpuError(`${o.describe()} is written and must not alias another operand`, kernel, label);
+  }
+}
+
+const unusedGradOutput = new WeakMap<GpuContext, GpuTensor>();
+
+/** Bound as d when there is no side product: a writable binding must not share a buffer with a read-only one. */
+function noGradOutput(ctx: GpuContext): GpuTensor {
+  let t = unusedGradOutput.get(ctx);
+  if (!t || t.released) {
+    t = ctx.empty([4], 'f32', 'nf4 unused grad output');
+    unusedGradOutput.set(ctx, t);
+  }
+  return t;
+}
+
+/** Bytes of q's codes and absmax a product reads once. */
+function weightBytes(q: Nf4Weight): number {
+  return q.packed.byteLength + 4 * q.blocks;
+}
+
+interface Product {
+  readonly entryPoint: 'nf4_matmul' | 'nf4_matmul_dx';
+  readonly q: Nf4Weight;
+  /** A restored absmax the caller keeps (else restored here when q is double-quantized). */
+  readonly absmax: GpuTensor | undefined;
+  readonly bindings: {
+    readonly src: GpuTensor;
+    readonly p?: GpuTensor;
+    readonly q?: GpuTensor;
+    readonly f?: GpuTensor;
+    readonly out: GpuTensor;
+    readonly d?: GpuTensor;
+  };
+  readonly params: Record<'rows' | 'R' | 's' | 'beta' | 'mainTilesX' | 'mainTiles' | 'SM' | 'SN' | 'SK' | 'sBeta' | 'sideTilesX' | 'tiles', number>;
+  readonly hasBias: boolean;
+  readonly label: string;
+  readonly cost: { readonly flops: number; readonly bytes: number };
+}
+
+function runProduct(ctx: GpuContext, r: Product): void {
+  const [outF, inF] = r.q.shape;
+  if (r.absmax && (r.absmax.size !== r.q.blocks || r.absmax.dtype !== 'f32')) {
+    throw new GpuError(`absmax ${r.absmax.describe()} must be f32 [${r.q.blocks}]`, r.entryPoint, r.label);
+  }
+  const absmax = r.absmax ? { values: r.absmax, owned: false } : nf4Absmax(ctx, r.q);
+  const b = r.bindings;
+  const placeholder = ctx.placeholder();
+  ctx.dispatch({
+    shader: matmulShader,
+    entryPoint: r.entryPoint,
+    constants: { HAS_BIAS: r.hasBias },
+    bindings: {
+      src: b.src,
+      packed: r.q.packed,
+      absmax: absmax.values,
+      p: b.p ?? placeholder,
+      q: b.q ?? placeholder,
+      f: b.f ?? placeholder,
+      out: b.out,
+      d: b.d ?? noGradOutput(ctx),
+    },
+    params: { n: r.q.n, blocks: r.q.blocks, inF, outF, sAlpha: 1, ...r.params },
+    workgroups: workgroupGrid(r.params.tiles, ctx.device.limits.maxComputeWorkgroupsPerDimension),
+    label: r.label,
+    cost: r.cost,
   });
   if (absmax.owned) ctx.release(absmax.values);
+}
+
+interface LowRank {
+  readonly p: GpuTensor;
+  readonly q: GpuTensor;
+  readonly R: number;
+  readonly scale: number;
+}
+
+/** y [N, out] (+)= x · deq(Q)ᵀ (+ s · p qᵀ) (+ bias). */
+function forward(
+  ctx: GpuContext,
+  x: GpuTensor,
+  q: Nf4Weight,
+  out: GpuTensor,
+  o: Nf4MatmulOptions & { lowRank?: LowRank; absmax?: GpuTensor },
+  label: string,
+): void {
+  const [outF, inF] = q.shape;
+  const kernel = 'nf4_matmul';
+  const N = rowsOf(kernel, x, inF, 'x', label);
+  if (rowsOf(kernel, out, outF, 'out', label) !== N) throw new GpuError(`out must have ${N} rows`, kernel, label);
+  const { bias, lowRank } = o;
+  if (bias && (bias.size !== outF || bias.dtype !== 'f32')) throw new GpuError(`bias must be f32 [${outF}]`, kernel, label);
+  rejectAliases(kernel, label, [out], [x, bias, lowRank?.p, lowRank?.q, o.absmax]);
+  if (N === 0) return;
+  const R = lowRank?.R ?? 0;
+  const mainTilesX = Math.ceil(outF / 32);
+  const mainTiles = mainTilesX * Math.ceil(N / 32);
+  const beta = o.accumulate ? 1 : 0;
+  runProduct(ctx, {
+    entryPoint: kernel,
+    q,
+    absmax: o.absmax,
+    bindings: { src: x, p: lowRank?.p, q: lowRank?.q, f: bias, out },
+    params: { rows: N, R, s: lowRank?.scale ?? 1, beta, mainTilesX, mainTiles, SM: 0, SN: 0, SK: 0, sBeta: 0, sideTilesX: 0, tiles: mainTiles },
+    hasBias: bias !== undefined,
+    label,
+    cost: {
+      flops: 2 * N * outF * (inF + R) + N * outF * ((bias ? 1 : 0) + beta),
+      bytes: weightBytes(q) + 4 * (N * inF + N * R + outF * R + (bias ? outF : 0) + N * outF * (1 + beta)),
+    },
+  });
+}
+
+/** dx [N, in] (+)= G · deq(Q) (+ p q), beside the side product dA (+)= pᵀ x. */
+function inputGrad(
+  ctx: GpuContext,
+  G: GpuTensor,
+  q: Nf4Weight,
+  dx: GpuTensor,
+  o: { accumulate?: boolean; lowRank?: LowRank; gradA?: Nf4LoraInputGradSpec['gradA']; absmax?: GpuTensor },
+  label: string,
+): void {
+  const [outF, inF] = q.shape;
+  const kernel = 'nf4_matmul_dx';
+  const N = rowsOf(kernel, G, outF, 'G', label);
+  if (rowsOf(kernel, dx, inF, 'dx', label) !== N) throw new GpuError(`dx must have ${N} rows`, kernel, label);
+  const { lowRank, gradA } = o;
+  const R = lowRank?.R ?? 0;
+  if (gradA) {
+    expectShape(kernel, label, 'x', gradA.x, N, inF);
+    expectShape(kernel, label, 'dA', gradA.out, R, inF);
+  }
+  rejectAliases(kernel, label, [dx, ...(gradA ? [gradA.out] : [])], [G, lowRank?.p, lowRank?.q, gradA?.x, o.absmax]);
+  if (N === 0) return;
+  const mainTilesX = Math.ceil(inF / 64);
+  const mainTiles = mainTilesX * Math.ceil(N / 32);
+  const sideTilesX = gradA ? Math.ceil(inF / 32) : 0;
+  const sideTiles = gradA ? sideTilesX * Math.ceil(R / 32) : 0;
+  const beta = o.accumulate ? 1 : 0;
+  const sBeta = gradA?.accumulate ? 1 : 0;
+  runProduct(ctx, {
+    entryPoint: kernel,
+    q,
+    absmax: o.absmax,
+    bindings: { src: G, p: lowRank?.p, q: lowRank?.q, out: dx, ...(gradA && { f: gradA.x, d: gradA.out }) },
+    params: {
+      rows: N,
+      R,
+      s: lowRank?.scale ?? 1,
+      beta,
+      mainTilesX,
+      mainTiles,
+      SM: gradA ? R : 0,
+      SN: gradA ? inF : 0,
+      SK: N,
+      sBeta,
+      sideTilesX,
+      tiles: mainTiles + sideTiles,
+    },
+    hasBias: false,
+    label,
+    cost: {
+      flops: 2 * N * inF * (outF + R) + N * inF * beta + (gradA ? 2 * R * inF * N + R * inF * sBeta : 0),
+      bytes: weightBytes(q) + 4 * (N * outF + N * R + R * inF + N * inF * (1 + beta) + (gradA ? N * inF + R * inF * (1 + sBeta) : 0)),
+    },
+  });
+}
+
+/** y [N, out] = x [N, in] · deq(Q)ᵀ (+ bias), without materialising deq(Q). Returns y. */
+export function nf4Matmul(ctx: GpuContext, x: GpuTensor, q: Nf4Weight, out: GpuTensor, options: Nf4MatmulOptions = {}): GpuTensor {
+  forward(ctx, x, q, out, options, `nf4 matmul ${x.describe()}×${describe(q)}ᵀ→${out.describe()}`);
   return out;
 }
 
 /** dx [N, in] (+)= G [N, out] · deq(Q), without materialising deq(Q). Returns dx. */
 export function nf4MatmulInputGrad(ctx: GpuContext, G: GpuTensor, q: Nf4Weight, dx: GpuTensor, accumulate = false): GpuTensor {
-  const [outF, inF] = q.shape;
-  const label = `nf4 matmul dx ${G.describe()}×${describe(q)}→${dx.describe()}`;
-  const N = rowsOf('nf4_matmul_dx', G, outF, 'G', label);
-  if (rowsOf('nf4_matmul_dx', dx, inF, 'dx', label) !== N) throw new GpuError(`dx must have ${N} rows`, 'nf4_matmul_dx', label);
-  if (dx === G) throw new GpuError('output must not alias the input', 'nf4_matmul_dx', label);
-  if (N === 0) return dx;
-  const absmax = nf4Absmax(ctx, q);
-  run(ctx, {
-    entryPoint: 'nf4_matmul_dx',
-    params: { n: q.n, blocks: q.blocks, rows: N, inF, outF, beta: accumulate ? 1 : 0 },
-    bindings: { src: G, packed: q.packed, absmax: absmax.values, out: dx },
-    workgroups: [Math.ceil(inF / 64), Math.ceil(N / 32)],
-    label,
-  });
-  if (absmax.owned) ctx.release(absmax.values);
+  inputGrad(ctx, G, q, dx, { accumulate }, `nf4 matmul dx ${G.describe()}×${describe(q)}→${dx.describe()}`);
   return dx;
+}
+
+/** y [N, out] (+)= x [N, in] · deq(Q)ᵀ + scale · p [N, R] · Bᵀ (+ bias) as one dispatch. */
+export function nf4LoraMatmul(ctx: GpuContext, spec: Nf4LoraMatmulSpec): void {
+  const { x, q, p, B, out } = spec;
+  const label = `nf4 lora matmul ${x.describe()}×${describe(q)}ᵀ + ${p.describe()}×${B.describe()}ᵀ→${out.describe()}`;
+  const R = B.shape[B.shape.length - 1] ?? 0;
+  expectShape('nf4_matmul', label, 'p', p, rowsOf('nf4_matmul', x, q.shape[1], 'x', label), R);
+  expectShape('nf4_matmul', label, 'B', B, q.shape[0], R);
+  forward(ctx, x, q, out, { ...spec, lowRank: { p, q: B, R, scale: spec.scale } }, label);
+}
+
+/** dx [N, in] (+)= G [N, out] · deq(Q) + dh [N, R] · A, beside dA (+)= dhᵀ x, as one dispatch. */
+export function nf4LoraInputGrad(ctx: GpuContext, spec: Nf4LoraInputGradSpec): void {
+  const { G, q, dh, A, dx, gradA } = spec;
+  const label = `nf4 lora matmul dx ${G.describe()}×${describe(q)} + ${dh.describe()}×${A.describe()}→${dx.describe()}${gradA ? `, dA ${gradA.out.describe()}` : ''}`;
+  const R = A.shape[0] ?? 0;
+  expectShape('nf4_matmul_dx', label, 'dh', dh, rowsOf('nf4_matmul_dx', G, q.shape[0], 'G', label), R);
+  expectShape('nf4_matmul_dx', label, 'A', A, R, q.shape[1]);
+  inputGrad(ctx, G, q, dx, { accumulate: spec.accumulate, lowRank: { p: dh, q: A, R, scale: 1 }, gradA, absmax: spec.absmax }, label);
 }
 
 /** Uploads a CPU-quantized weight (nf4Reference's layout) as an Nf4Weight of shape [out, in]. */

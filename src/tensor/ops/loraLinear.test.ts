@@ -121,8 +121,10 @@ describe('loraLinear', () => {
   it('NF4 base: forward and backward match a float64 layer on the dequantized weight (odd sizes, double quant)', async () => {
     const ctx = await testContext();
     for (const [N, inF, outF, r, doubleQuant] of [
+      [1, 1, 1, 1, false],
       [7, 33, 100, 7, false],
       [33, 100, 7, 1, true],
+      [100, 7, 33, 33, true],
     ] as const) {
       const w = randomArray(outF * inF, 17 + inF, 0.1);
       const deq = dequantizeNf4Ref(quantizeNf4Ref(w, { doubleQuant }));
@@ -143,6 +145,36 @@ describe('loraLinear', () => {
       releaseNf4(ctx, q);
       ctx.release(W);
     }
+  });
+
+  it('NF4 base with a middle map (dx by its own dispatch) and under a checkpoint (the forward run twice)', async () => {
+    const ctx = await testContext();
+    const dims = [7, 33, 100, 7] as const;
+    const [N, inF, outF, r] = dims;
+    const w = randomArray(outF * inF, 3, 0.1);
+    const deq = dequantizeNf4Ref(quantizeNf4Ref(w, { doubleQuant: true }));
+    const W = ctx.uploadF32(w, [outF, inF]);
+    const q = quantizeNf4(ctx, W, { doubleQuant: true });
+    const inputs = [
+      { name: 'x', shape: [N, inF] },
+      { name: 'A', shape: [r, inF] },
+      { name: 'B', shape: [outF, r] },
+      { name: 'S', shape: [r] },
+    ];
+    const middle = await gradcheck(ctx, {
+      inputs,
+      gpu: (g, [x, A, B, S]) => loraLinear(g, x!, { kind: 'nf4', weight: q }, { A: A!, B: B!, scaling: 1.5, middle: (gm, h) => mulColumns(gm, h, S!) }),
+      cpu: ([x, A, B, S]) => loraRef(x!, deq, A!, B!, 1.5, dims, { S: S! }),
+    });
+    expectClose(middle, ['A', 'B', 'S', 'x']);
+    const checkpointed = await gradcheck(ctx, {
+      inputs: inputs.slice(0, 3),
+      gpu: (g, [x, A, B]) => g.checkpoint((gc) => loraLinear(gc, x!, { kind: 'nf4', weight: q }, { A: A!, B: B!, scaling: 0.5 })),
+      cpu: ([x, A, B]) => loraRef(x!, deq, A!, B!, 0.5, dims),
+    });
+    expectClose(checkpointed, ['A', 'B', 'x']);
+    releaseNf4(ctx, q);
+    ctx.release(W);
   });
 
   it("a middle map: SORSA's diag(S) and LoRA-SB's R between the factors (A and B frozen for LoRA-SB)", async () => {
@@ -175,7 +207,7 @@ describe('loraLinear', () => {
     expectClose(lorasb, ['R', 'x']);
   });
 
-  it('adds dx into an existing x gradient when x feeds two layers (dense and NF4), and needs none when x does not', async () => {
+  it('adds dx into an existing x gradient when x feeds three layers (NF4, dense, NF4), and needs none when x does not', async () => {
     const ctx = await testContext();
     const dims = [7, 33, 100, 7] as const;
     const [N, inF, outF, r] = dims;
@@ -191,17 +223,28 @@ describe('loraLinear', () => {
         { name: 'B1', shape: [outF, r] },
         { name: 'A2', shape: [r, inF] },
         { name: 'B2', shape: [outF, r] },
+        { name: 'A3', shape: [r, inF] },
+        { name: 'B3', shape: [outF, r] },
       ],
-      // The second layer's backward runs first and gives x its gradient; the first adds into it.
-      gpu: (g, [x, W, A1, B1, A2, B2]) =>
-        add(g, loraLinear(g, x!, dense(W!), { A: A1!, B: B1!, scaling: 0.5 }), loraLinear(g, x!, { kind: 'nf4', weight: q }, { A: A2!, B: B2!, scaling: 2 })),
-      cpu: ([x, W, A1, B1, A2, B2]) => {
-        const y1 = loraRef(x!, W!, A1!, B1!, 0.5, dims);
-        const y2 = loraRef(x!, deq, A2!, B2!, 2, dims);
-        return y1.map((v, i) => v + y2[i]!);
+      // The third layer's backward runs first and gives x its gradient; the second and first add into it.
+      gpu: (g, [x, W, A1, B1, A2, B2, A3, B3]) =>
+        add(
+          g,
+          add(
+            g,
+            loraLinear(g, x!, { kind: 'nf4', weight: q }, { A: A1!, B: B1!, scaling: 1.25 }),
+            loraLinear(g, x!, dense(W!), { A: A2!, B: B2!, scaling: 0.5 }),
+          ),
+          loraLinear(g, x!, { kind: 'nf4', weight: q }, { A: A3!, B: B3!, scaling: 2 }),
+        ),
+      cpu: ([x, W, A1, B1, A2, B2, A3, B3]) => {
+        const y1 = loraRef(x!, deq, A1!, B1!, 1.25, dims);
+        const y2 = loraRef(x!, W!, A2!, B2!, 0.5, dims);
+        const y3 = loraRef(x!, deq, A3!, B3!, 2, dims);
+        return y1.map((v, i) => v + y2[i]! + y3[i]!);
       },
     });
-    expectClose(shared, ['A1', 'A2', 'B1', 'B2', 'x']);
+    expectClose(shared, ['A1', 'A2', 'A3', 'B1', 'B2', 'B3', 'x']);
     const frozenInput = await gradcheck(ctx, {
       inputs: [
         { name: 'x', shape: [N, inF], requiresGrad: false },
@@ -213,23 +256,39 @@ describe('loraLinear', () => {
       cpu: ([x, W, A, B]) => loraRef(x!, W!, A!, B!, 1, dims),
     });
     expectClose(frozenInput, ['A', 'B']);
+    const qd = quantizeNf4(ctx, Wq, { doubleQuant: true });
+    const deqd = dequantizeNf4Ref(quantizeNf4Ref(w, { doubleQuant: true }));
+    const frozenNf4Input = await gradcheck(ctx, {
+      inputs: [
+        { name: 'x', shape: [N, inF], requiresGrad: false },
+        { name: 'A', shape: [r, inF] },
+        { name: 'B', shape: [outF, r] },
+      ],
+      gpu: (g, [x, A, B]) => loraLinear(g, x!, { kind: 'nf4', weight: qd }, { A: A!, B: B!, scaling: 1 }),
+      cpu: ([x, A, B]) => loraRef(x!, deqd, A!, B!, 1, dims),
+    });
+    expectClose(frozenNf4Input, ['A', 'B']);
     releaseNf4(ctx, q);
+    releaseNf4(ctx, qd);
     ctx.release(Wq);
   });
 
-  it('records 2 dispatches forward and 2 backward for a dense base (3 + 3 for NF4, or where fusing would change the kernel), and frees what it keeps', async () => {
+  it('records 2 dispatches forward and 2 backward for a dense or NF4 base (3 + 3 where fusing would change the kernel, 3 + 2 for double quant), and frees what it keeps', async () => {
     const ctx = await testContext();
     const [N, inF, outF] = [12, 36, 8];
     const leaf = (shape: number[], seed: number, grad = true) => Tensor.leaf(ctx.uploadF32(randomArray(shape[0]! * shape[1]!, seed), shape), grad, `t${seed}`);
     const x = leaf([N, inF], 1);
     const W = leaf([outF, inF], 2, false);
     const q = quantizeNf4(ctx, W.data);
+    const qd = quantizeNf4(ctx, W.data, { doubleQuant: true });
     // Rank 3 on a software adapter: the vec4 kernel needs the rank divisible by 4, the product alone would run vec4.
     const odd = ctx.info.isSoftware ? 3 : 2;
     for (const [base, r, forward, backward] of [
       [dense(W), 4, 2, 2],
       [dense(W), 3, odd, odd],
-      [{ kind: 'nf4', weight: q } as const, 4, 3, 3],
+      [{ kind: 'nf4', weight: q } as const, 3, 2, 2],
+      // Restoring the absmax of a double-quantized base: once, in the forward, kept for the backward.
+      [{ kind: 'nf4', weight: qd } as const, 7, 3, 2],
     ] as const) {
       const A = leaf([r, inF], 3);
       const B = leaf([outF, r], 4);
@@ -250,6 +309,7 @@ describe('loraLinear', () => {
       expect(ctx.stats().liveBuffers, `${base.kind}: buffers left over`).toBe(live - 2);
     }
     releaseNf4(ctx, q);
+    releaseNf4(ctx, qd);
     ctx.release(x.data, W.data);
   });
 });

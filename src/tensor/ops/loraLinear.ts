@@ -3,26 +3,27 @@
 // with x [N, in] (leading dims flattened into N), A [r, in], B [out, r'], W [out, in] f32 or packed
 // 16-bit, Q its NF4 form (kernels/nf4.ts), b [out], and m an optional middle map h [N, r] → [N, r']
 // made of other ops (SORSA's diag(S), LoRA-SB's R); none for LoRA, PiSSA, QLoRA, QPiSSA, LoftQ.
-// Dispatches (kernels/matmulLora.ts; G = ∂L/∂y [N, out]):
+// Dispatches (kernels/matmulLora.ts, and kernels/nf4.ts's nf4Lora* for an NF4 base; G = ∂L/∂y [N, out]):
 //   forward   h = x Aᵀ                                    (1)
-//             y = x Wᵀ + s · m(h) Bᵀ (+ b)                 (1: the low-rank term in the product's epilogue)
+//             y = base(x) + s · m(h) Bᵀ (+ b)               (1: the low-rank term in the product's epilogue)
 //   backward  dh' = s · G B beside dB (+)= s · Gᵀ m(h)       (1: both read G)
-//             dx (+)= G W + dh A beside dA (+)= dhᵀ x        (1)
-// That is 2 + 2 for a dense base with no middle map, against 4–5 + 6–8 as linear/add/scale ops.
+//             dx (+)= G W + dh A beside dA (+)= dhᵀ x        (1; G · deq(Q) + dh A for NF4)
+// That is 2 + 2 with no middle map, against 4–5 + 6–8 as linear/add/scale ops; a double-quantized
+// NF4 base adds one forward dispatch that restores its absmax, kept for the backward's dx product.
 // The product with W is fused only where that keeps the kernel matmulInto would run for it alone
 // (fusesExactly: on software adapters, a rank not divisible by 4 keeps the vec4 kernel out), so the
-// layer gives the base's outputs bit for bit while B = 0. Otherwise, for an NF4 base, and in the
-// backward also with a middle map, the base product (y = x Wᵀ or x · deq(Q)ᵀ; dx = G W or G · deq(Q))
-// is a dispatch of its own and the low-rank term is added into it by another (K = 0): up to 3 + 3,
-// plus the map's own. dx is accumulated straight into an existing x.grad (q, k and v share their
-// input). For the 2-dispatch backward, the up-projection's backward keeps G (taking it over from y,
-// as add's backward does) until the down-projection's backward, which runs next on the tape, has
-// read it. Gradients for W (never for a packed or NF4 base) and b are supported for completeness;
-// the adapters freeze both.
+// layer gives the base's outputs bit for bit while B = 0 (the NF4 kernels keep nf4Matmul's loops, so
+// always). Otherwise, and in the backward also with a middle map, the base product (y = x Wᵀ;
+// dx = G W or G · deq(Q)) is a dispatch of its own and the low-rank term is added into it by another
+// (K = 0): up to 3 + 3, plus the map's own. dx is accumulated straight into an existing x.grad (q, k
+// and v share their input). For the 2-dispatch backward, the up-projection's backward keeps G (taking
+// it over from y, as add's backward does) until the down-projection's backward, which runs next on the
+// tape, has read it. Gradients for W (never for a packed or NF4 base) and b are supported for
+// completeness; the adapters freeze both.
 
 import { matmulInto } from '../../kernels/matmul';
 import { fusesExactly, matmulLoraInto, type LoraProduct } from '../../kernels/matmulLora';
-import { nf4Matmul, nf4MatmulInputGrad, type Nf4Weight } from '../../kernels/nf4';
+import { nf4Absmax, nf4LoraInputGrad, nf4LoraMatmul, nf4MatmulInputGrad, type Nf4Weight } from '../../kernels/nf4';
 import type { GpuTensor } from '../../gpu/tensor';
 import type { Graph } from '../graph';
 import type { Tensor } from '../tensor';
@@ -80,8 +81,10 @@ export function loraLinear(g: Graph, x: Tensor, base: LoraBase, branch: LoraBran
   matmulInto(ctx, x2, A.data, hData.view([N, r]), { transB: true });
   const h = g.output(hData, [x, A], 'loraDown');
 
-  // G, kept from the up-projection's backward for the down-projection's (dense base, no middle map).
+  // G, kept from the up-projection's backward for the down-projection's (no middle map).
   let pendingG: GpuTensor | undefined;
+  // A double-quantized NF4 base's absmax, restored by the forward for the deferred dx product.
+  let keptAbsmax: GpuTensor | undefined;
 
   g.record('loraDown', h, (gh) => {
     const dh = gh.view([N, r]);
@@ -89,6 +92,23 @@ export function loraLinear(g: Graph, x: Tensor, base: LoraBase, branch: LoraBran
     const dA = A.requiresGrad ? gradTarget(g, A, 'loraLinear dA') : undefined;
     const G = pendingG;
     pendingG = undefined;
+    if (G && dx && base.kind === 'nf4') {
+      nf4LoraInputGrad(ctx, {
+        G: G.view([N, outFeatures]),
+        q: base.weight,
+        absmax: keptAbsmax,
+        dh,
+        A: A.data,
+        dx: dx.out.view([N, inFeatures]),
+        accumulate: dx.accumulate,
+        gradA: dA && { x: x2, out: dA.out, accumulate: dA.accumulate },
+      });
+      dx.commit();
+      dA?.commit();
+      ctx.release(G, keptAbsmax);
+      keptAbsmax = undefined;
+      return;
+    }
     const spec: LoraProduct = {
       name: 'loraGradA',
       p: dh,
@@ -116,12 +136,23 @@ export function loraLinear(g: Graph, x: Tensor, base: LoraBase, branch: LoraBran
   const lowRank = { p: hm2, q: B.data, transQ: true, scale: s } as const;
   if (base.kind === 'dense' && fusesExactly(ctx, { M: N, N: outFeatures, K: inFeatures, R: rB, SM: 0, SN: 0 }, true)) {
     matmulLoraInto(ctx, { name: 'loraLinear', a: x2, b: base.weight.data, transB: true, ...lowRank, bias: bias?.data, out: y2 });
-  } else {
-    if (base.kind === 'dense') matmulInto(ctx, x2, base.weight.data, y2, { transB: true, bias: bias?.data });
-    else nf4Matmul(ctx, x2, base.weight, y2, { bias: bias?.data });
+  } else if (base.kind === 'dense') {
+    matmulInto(ctx, x2, base.weight.data, y2, { transB: true, bias: bias?.data });
     matmulLoraInto(ctx, { name: 'loraLinear', ...lowRank, out: y2, accumulate: true });
+  } else {
+    const absmax = nf4Absmax(ctx, base.weight);
+    nf4LoraMatmul(ctx, { x: x2, q: base.weight, absmax: absmax.values, p: hm2, B: B.data, scale: s, bias: bias?.data, out: y2 });
+    if (absmax.owned) keptAbsmax = absmax.values;
   }
   const y = g.output(yData, [x, hm, B, ...(W ? [W] : []), ...(bias ? [bias] : [])], 'loraLinear');
+  if (keptAbsmax) {
+    // Kept only for a deferred dx product (see the backward); the graph frees it at dispose() should the step stop first.
+    if (y.requiresGrad && x.requiresGrad && !branch.middle) g.input(keptAbsmax, 'loraLinear nf4 absmax');
+    else {
+      ctx.release(keptAbsmax);
+      keptAbsmax = undefined;
+    }
+  }
 
   g.record('loraLinear', y, (gy) => {
     const G = gy.view([N, outFeatures]);
@@ -136,15 +167,15 @@ export function loraLinear(g: Graph, x: Tensor, base: LoraBase, branch: LoraBran
     dhm?.commit();
     dB?.commit();
     if (x.requiresGrad) {
-      // The down-projection's backward adds dh A to dx; with a dense base and no middle map it also
-      // computes G W in the same dispatch, reading G then.
+      // The down-projection's backward adds dh A to dx; with no middle map it also computes G W (or
+      // G · deq(Q)) in the same dispatch, reading G then.
       const defer =
-        base.kind === 'dense' &&
         !branch.middle &&
         hm === h &&
         !gy.isView &&
         y.grad === gy &&
-        fusesExactly(ctx, { M: N, N: inFeatures, K: outFeatures, R: r, SM: A.requiresGrad ? r : 0, SN: A.requiresGrad ? inFeatures : 0 }, false);
+        (base.kind === 'nf4' ||
+          fusesExactly(ctx, { M: N, N: inFeatures, K: outFeatures, R: r, SM: A.requiresGrad ? r : 0, SN: A.requiresGrad ? inFeatures : 0 }, false));
       if (defer) {
         y.grad = undefined; // ours now: the graph releases y.grad only while it is still gy
         pendingG = gy;
@@ -157,6 +188,8 @@ export function loraLinear(g: Graph, x: Tensor, base: LoraBase, branch: LoraBran
         const dx = gradTarget(g, x, 'loraLinear dx');
         nf4MatmulInputGrad(ctx, G, base.weight, dx.out.view([N, inFeatures]), dx.accumulate);
         dx.commit();
+        ctx.release(keptAbsmax);
+        keptAbsmax = undefined;
       }
     }
     if (W?.requiresGrad) {
