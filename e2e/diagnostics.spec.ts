@@ -40,6 +40,9 @@ test('QLoRA vs QPiSSA quantization error fills in live with a reduction ratio pe
   page.on('pageerror', (e) => errors.push(e.message));
   await openWithTinySettings(page);
   await chooseMethods(page, ['QLoRA', 'QPiSSA']);
+  // Both keep a 4-bit base of their own: the run loads the model again with deferred projections, and the plan says so.
+  await expect(page.getByTestId('memory-plan-note')).toContainText('loads the model again without its original projection weights');
+  await page.getByTestId('memory-plan').screenshot({ path: 'test-results/screens/diagnostics-deferred-plan.png' });
   const qpissa = page.locator('li.method', { has: page.locator('#method-qpissa') });
   await qpissa.getByLabel('Rank r', { exact: true }).fill('4');
   await qpissa.getByLabel('Rank r', { exact: true }).blur();

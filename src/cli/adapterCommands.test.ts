@@ -172,6 +172,27 @@ describe('method commands in-process', () => {
     expect(badTarget.stderr).toContain('--targets: unknown target qkv; this model has q, k, v, o, gate, up, down');
   });
 
+  it('train: QLoRA loads the projections deferred; the shared base counts only what stays resident, and says deferred', async () => {
+    const header = await parseSafetensorsHeader(await nodeFileSource(join(modelDir, 'model.safetensors')));
+    const bytesOf = (keep: (name: string) => boolean) => [...header.tensors.values()].filter((t) => keep(t.name)).reduce((n, t) => n + t.byteLength, 0);
+    const run = async (method: string) => {
+      const out = join(tmp, `${method}-base.json`);
+      const flags = ['--targets', 'q,v', '--set', 'rank=2', '--steps', '1', '--batch', '1', '--seq-len', '48', '--validation', '0', '--json', out];
+      const r = await cli(['train', modelDir, '--data', dataFile, '--method', method, ...flags]);
+      expect(r.code, r.stderr).toBe(0);
+      return { stdout: r.stdout, config: (JSON.parse(await readFile(out, 'utf8')) as TrainResult).config };
+    };
+    const quantized = await run(qlora.id);
+    // Every tensor of the f32 file but the targeted q and v projections, which the init read one at a time and let go.
+    expect(quantized.config.deferredBase).toBe(true);
+    expect(quantized.config.baseBytes).toBe(bytesOf((name) => !/\.(q|v)_proj\.weight$/.test(name)));
+    expect(quantized.stdout).toMatch(/memory: shared base [\d.]+ KiB \(deferred: the init read each targeted projection from the checkpoint\) \+ method/);
+    const dense = await run(lora.id);
+    expect(dense.config.deferredBase).toBe(false);
+    expect(dense.config.baseBytes).toBe(bytesOf(() => true));
+    expect(dense.stdout).not.toContain('deferred');
+  });
+
   it('compare: identical batches for LoRA, PiSSA, QLoRA; per-step lines, validation, table, JSON and CSV', async () => {
     const json = join(tmp, 'cmp.json');
     const csv = join(tmp, 'cmp.csv');

@@ -4,12 +4,15 @@ import { comparisonMemory } from './memoryPlan';
 
 const MIB = 1024 * 1024;
 
-function estimate(id: string, own: number, trainable: number, activations: number, largest = 1 * MIB, releasable = 0): MethodEstimate {
+function estimate(id: string, own: number, trainable: number, activations: number, largest = 1 * MIB, releasable = 0, defers = false): MethodEstimate {
   const shared = 100 * MIB;
   return {
     releasableBaseBytes: releasable,
     initScratchBytes: own > 0 ? 4 * MIB : 0,
     releasesDuringInit: releasable > 0,
+    defersProjections: defers,
+    layerWeightBytes: 8 * MIB,
+    gradientBytes: trainable / 4,
     id,
     trainableParams: trainable / 16,
     weightBytes: shared + own,
@@ -69,6 +72,26 @@ describe('comparison memory plan', () => {
     expect(three.totalBytes).toBe(100 * MIB + 12 * MIB + 90 * MIB);
     expect(three.releasedBaseBytes).toBe(80 * MIB);
     expect(three.notes[0]).toContain('the 2 seeds before it train with them');
+  });
+
+  it('4-bit methods only: the model is loaded with deferred projections, so no init holds the whole base, in every seed', () => {
+    const limits = { maxBufferSize: 256 * MIB, maxStorageBufferBindingSize: 128 * MIB };
+    const fourBit = estimate('fourBit', 10 * MIB, 2 * MIB, 30 * MIB, MIB, 80 * MIB, true);
+    const fourBitResidual = estimate('fourBitResidual', 12 * MIB, 4 * MIB, 40 * MIB, MIB, 80 * MIB, true);
+    const plan = comparisonMemory([fourBit, fourBitResidual], limits)!;
+    // The last init at its last layer: the base less its projections, both methods' own bases, the first one's trainables,
+    // the last one's values (a quarter of its trainable bytes: no AdamW state yet), one layer's W and working copies.
+    const init = 20 * MIB + 10 * MIB + 2 * MIB + 12 * MIB + MIB + 8 * MIB + 4 * MIB;
+    const steps = 20 * MIB + 28 * MIB + 40 * MIB;
+    expect(plan.totalBytes).toBe(Math.max(init, steps));
+    expect(plan.totalBytes).toBeLessThan(comparisonMemory([{ ...fourBit, defersProjections: false }, fourBitResidual], limits)!.totalBytes);
+    expect(plan.notes).toHaveLength(1);
+    expect(plan.notes[0]).toContain('loads the model again without its original projection weights (≈80.0 MiB)');
+    expect(comparisonMemory([fourBit, fourBitResidual], limits, undefined, 3)!.totalBytes).toBe(plan.totalBytes);
+    // With a method that reads the shared base, nothing is deferred.
+    const mixed = comparisonMemory([fourBit, estimate('adapter', 0, 2 * MIB, 30 * MIB)], limits)!;
+    expect(mixed.releasedBaseBytes).toBe(0);
+    expect(mixed.totalBytes).toBe(100 * MIB + 14 * MIB + 30 * MIB);
   });
 
   it('refuses a step whose largest buffer is over the binding limit', () => {

@@ -10,6 +10,9 @@
 // tensors, one layer's working copies), as train/memoryPlan.ts planRun counts it, and a note says so.
 // With several seeds only the last one releases them (earlier seeds init from them again), so the
 // earlier seeds' steps hold the whole base and set the peak.
+// When every chosen method keeps a 4-bit base of its own (MethodEstimate.defersProjections), the
+// run loads the model with deferred projections instead (every seed): no init holds the whole base,
+// only one layer's W beside the tensors made so far, as planRun counts it with deferProjections.
 
 import type { MethodEstimate } from '../worker/protocol';
 import { formatBytes } from './format';
@@ -44,15 +47,29 @@ export function comparisonMemory(
   const releasedBaseBytes = estimates.every((e) => e.releasableBaseBytes > 0) ? Math.min(...estimates.map((e) => e.releasableBaseBytes)) : 0;
   const last = estimates[estimates.length - 1]!;
   const lastOwn = releasedBaseBytes > 0 && last.releasesDuringInit ? last.ownBaseBytes + last.trainableBytes : 0;
-  const initBytes = shared + own - lastOwn + Math.max(...estimates.map((e) => e.initScratchBytes));
-  // Earlier seeds train with the whole base; only the last seed's steps hold it without the released weights.
-  const stepBase = seeds > 1 ? shared : shared - releasedBaseBytes;
+  const scratch = Math.max(...estimates.map((e) => e.initScratchBytes));
+  const deferred = releasedBaseBytes > 0 && estimates.every((e) => e.defersProjections && e.releasesDuringInit);
+  // Deferred, the last init's peak is at its last layer: every earlier method's tensors, its own bases and trainable values
+  // (AdamW's state comes after), one layer's W and working copies; or the end of the inits.
+  const layerWeight = Math.max(...estimates.map((e) => e.layerWeightBytes));
+  const initBytes = deferred
+    ? shared - releasedBaseBytes + own + Math.max(0, layerWeight + scratch - last.trainableBytes + last.gradientBytes)
+    : shared + own - lastOwn + scratch;
+  // Earlier seeds train with the whole base (but when deferred); only the last seed's steps hold it without the released weights.
+  const stepBase = seeds > 1 && !deferred ? shared : shared - releasedBaseBytes;
   const withSteps = (activations: number) => Math.max(initBytes, stepBase + own + activations);
   const totalBytes = withSteps(Math.max(...estimates.map((e) => e.activationBytes)));
   const plainBytes = withSteps(Math.max(...estimates.map((e) => e.activationBytesPlain)));
   const checkpointedBytes = withSteps(Math.max(...estimates.map((e) => e.activationBytesCheckpointed)));
   const notes: string[] = [];
-  if (releasedBaseBytes > 0) {
+  if (deferred) {
+    notes.push(
+      `Every chosen method keeps a 4-bit base of its own, so the run loads the model again without its original projection weights (≈${formatBytes(releasedBaseBytes)}): ` +
+        "each init reads a layer's weights from the model files while it quantizes it, and training holds that much less" +
+        `${totalBytes === initBytes ? ' (the peak is the last init)' : ''}. The base model's validation loss reads them all back before the inits. ` +
+        'A method that needs them, added mid-run, reads them again.',
+    );
+  } else if (releasedBaseBytes > 0) {
     notes.push(
       `Every chosen method keeps a 4-bit base of its own, so the model's original projection weights (≈${formatBytes(releasedBaseBytes)}) are released ` +
         (seeds > 1

@@ -158,6 +158,15 @@ export interface MethodEstimate {
   readonly initScratchBytes: number;
   /** Whether its init frees each layer's W as it quantizes it (then, as a run's last init, none of its own tensors count at the init's peak). */
   readonly releasesDuringInit: boolean;
+  /**
+   * Whether it keeps a 4-bit base of its own and never reads the shared W after its init: a run of only such methods loads the
+   * model with deferred projections (each init reads a layer's W from the model files), so no init holds the whole 16-bit base.
+   */
+  readonly defersProjections: boolean;
+  /** The largest targeted projection's W as held: what a deferred init reads for one layer. */
+  readonly layerWeightBytes: number;
+  /** Of trainableBytes, the gradients: held only while the method steps. */
+  readonly gradientBytes: number;
   /** The largest single buffer one step needs (bounded by the adapter's buffer limits). */
   readonly largestBuffer: { readonly bytes: number; readonly what: string };
   /** Why the method cannot run with these settings (e.g. SPP needs out % 16 == 0), if so. */

@@ -7,6 +7,10 @@
 // card and the per-method planning estimates (trainable parameters, memory) the studio shows
 // before a run. Frozen 16-bit matrices stay 16-bit on the GPU (models/load.ts); f32 ones too when
 // the user asks for f16 (FrozenPrecision), and the card and the estimates count what is held.
+// A run whose every method keeps a 4-bit base of its own (train/baseRelease.ts defersProjections)
+// trains on the same model loaded again with deferred projections (models/load.ts): `reloadModel`
+// reads it from the same source (the picked or cached files, or the built-in model), and the
+// memory plan counts the inits as deferred.
 //
 // Not here: training (studioRun.ts), data (studioData.ts), which model is current (studioSession.ts).
 
@@ -16,8 +20,9 @@ import { weightsFingerprint } from '../io/runIdentity';
 import { frozenWeightBytes, openModelFiles, type FrozenPrecision, type ModelSource } from '../io/modelFiles';
 import { loadModelTokenizer, tokenizerVocabWarning, type TextTokenizer } from '../io/tokenizer';
 import type { CausalLM } from '../models/causalLM';
-import { heldBytesPerParam, loadCausalLM } from '../models/load';
+import { hasDeferredProjections, heldBytesPerParam, loadCausalLM } from '../models/load';
 import { resolveSettings, type MethodDefinition } from '../adapters/types';
+import { defersProjections, keepsOwnFourBitBase } from '../train/baseRelease';
 import { fitProblem, perBufferLimit, planMethod, type PlanSetup } from '../train/memoryPlan';
 import type { BufferLimits } from '../tensor/ops/lmHeadLoss';
 import { errorMessage, InputError, ModelFormatError, StudioError } from '../errors';
@@ -58,8 +63,17 @@ export function originName(origin: ModelOrigin): string {
   return top.length > 1 ? top[0]! : 'dropped model';
 }
 
-/** Loads a model onto `rt` from its origin; the caller makes it current (and releases the previous one). */
-export async function loadModel(rt: GpuContext, origin: ModelOrigin, assets: StudioAssets, progress: (p: ModelLoadProgress) => void): Promise<LoadedModel> {
+/**
+ * Loads a model onto `rt` from its origin; the caller makes it current (and releases the previous one). `deferProjections`: the
+ * block projections' weights are read from the files when an init asks (a run of 4-bit methods only, models/load.ts).
+ */
+export async function loadModel(
+  rt: GpuContext,
+  origin: ModelOrigin,
+  assets: StudioAssets,
+  progress: (p: ModelLoadProgress) => void,
+  deferProjections = false,
+): Promise<LoadedModel> {
   let files: ByteSource[];
   if (origin.kind === 'builtin') files = await assets.modelFiles(origin.name);
   else {
@@ -80,7 +94,7 @@ export async function loadModel(rt: GpuContext, origin: ModelOrigin, assets: Stu
     if (source.tokenizer.tokenizerJson) throw error;
     tokenizerProblem = error.message;
   }
-  const model = await loadCausalLM(rt, source, { onProgress: progress, frozenPrecision: origin.precision });
+  const model = await loadCausalLM(rt, source, { onProgress: progress, frozenPrecision: origin.precision, deferProjections });
   await rt.sync();
   const card = {
     ...modelCard(name, builtin, source, model, tokenizer, tokenizerProblem, origin.precision),
@@ -88,6 +102,26 @@ export async function loadModel(rt: GpuContext, origin: ModelOrigin, assets: Stu
   };
   const limits = { maxBufferSize: rt.device.limits.maxBufferSize, maxStorageBufferBindingSize: rt.device.limits.maxStorageBufferBindingSize };
   return { name, builtin, origin, rt, source, model, tokenizer, tokenizerProblem, card, limits };
+}
+
+/**
+ * The same model loaded again onto `rt` from the source it was opened from (the files stay open: picked, cached or built-in),
+ * whole or with deferred projections; its card and tokenizer are kept. The caller makes it current and releases the old one.
+ */
+export async function reloadModel(rt: GpuContext, loaded: LoadedModel, deferProjections: boolean): Promise<LoadedModel> {
+  const model = await loadCausalLM(rt, loaded.source, { frozenPrecision: loaded.origin.precision, deferProjections });
+  await rt.sync();
+  return { ...loaded, rt, model };
+}
+
+/** Whether the model reads its block projections from the files on demand (loaded for a run of 4-bit methods only). */
+export function isDeferred(loaded: LoadedModel): boolean {
+  return hasDeferredProjections(loaded.model);
+}
+
+/** Whether a comparison of these methods loads the model with deferred projections: every one keeps a 4-bit base of its own. */
+export function comparisonDefers(params: Pick<ComparisonParams, 'methods'>, definitionOf: (id: string) => MethodDefinition): boolean {
+  return defersProjections(params.methods.map((m) => definitionOf(m.id)));
 }
 
 function modelCard(
@@ -187,6 +221,9 @@ export function estimateMethods(loaded: LoadedModel | undefined, params: Estimat
       releasableBaseBytes: plan.keepsSharedBase ? 0 : plan.releasableBaseBytes,
       initScratchBytes: plan.initScratchBytes,
       releasesDuringInit: plan.releasesDuringInit,
+      defersProjections: keepsOwnFourBitBase(method),
+      layerWeightBytes: plan.layerWeightBytes,
+      gradientBytes: plan.gradientBytes,
       trainableBytes: plan.trainableBytes,
       activationBytes,
       activationBytesPlain: plan.activationBytes.plain,
@@ -209,5 +246,7 @@ export function comparisonMemoryProblem(loaded: LoadedModel, params: ComparisonP
     return { method, settings: resolveSettings(method, m.settings) };
   });
   const budget = { perBuffer: perBufferLimit(loaded.limits), ...(params.memoryBudgetBytes ? { totalBytes: params.memoryBudgetBytes } : {}) };
-  return fitProblem(setup, choices, params.checkpointing ?? false, budget);
+  // Every run of 4-bit methods only trains on the model loaded with deferred projections (studioSession.ts): planRun counts
+  // those runs so and no other, the chosen one and the alternatives the refusal suggests (a 4-bit method instead of another) alike.
+  return fitProblem(setup, choices, params.checkpointing ?? false, budget, { deferProjections: true });
 }

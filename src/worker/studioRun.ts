@@ -12,6 +12,12 @@
 // checkpoint), a stop, a method joining, validation (with samples and sparsity), the
 // orthonormality diagnostic of a method that has one, a checkpoint and the last step.
 //
+// Deferred projections (a run of 4-bit methods only; the session loaded the model so, studioSession.ts):
+// the base model's losses (validation, forgetting) read every W back from the files for the while;
+// then the targeted ones go again (and the pool's free buffers back to the system) before the
+// inits, each of which reads a layer's W and lets it go once quantized, errors measured first
+// (BaseReleaser's hook, every seed and every method joining: nothing can measure them later).
+//
 // A GPU failure (device lost, out of memory, a GPU error) ends the run cleanly: the result keeps
 // every method's record so far and says what happened (ComparisonResult.interrupted); the
 // trained weights are released. Any other error is thrown as before.
@@ -27,7 +33,8 @@ import { errorKind, errorMessage, formatBytes, InputError, UnsupportedError } fr
 import type { GpuContext } from '../gpu/context';
 import type { Checkpoint, RunIdentity } from '../io/checkpointFile';
 import type { TokenizedExample } from '../io/datasets';
-import { BaseReleaser, checkBaseHeld, type BaseRelease } from '../train/baseRelease';
+import { BaseReleaser, checkBaseHeld, defersProjections, type BaseRelease } from '../train/baseRelease';
+import { hasDeferredProjections, holdUntargeted } from '../models/load';
 import { restoreCheckpoint } from '../train/checkpoint';
 import { countCorrect } from './accuracy';
 import { baseValidationLoss } from './baseEval';
@@ -363,6 +370,8 @@ export class StudioRun {
     });
     const { model } = loaded;
     const targets = selectTargets(model, params.targets);
+    // Deferred: a model loaded with deferred projections, and methods that all keep a 4-bit base of their own (a run of other methods holds every W).
+    const deferred = hasDeferredProjections(model) && defersProjections(starts.map((p) => definitionOf(p.choice.id)));
     emit({
       type: 'targets',
       layers: targets.map((name) => ({ name, role: model.linearRole(name), out: model.linear(name).outFeatures, in: model.linear(name).inFeatures })),
@@ -386,6 +395,9 @@ export class StudioRun {
       evalEvery: params.evalEvery,
     });
     this.run = run;
+    // Every seed of a deferred run releases (its inits read W from the files again), otherwise only the last seed, when no
+    // method joins later: earlier seeds and joining methods init from the shared weights again.
+    const releaser = deferred || (turn.last && joins.length === 0) ? new BaseReleaser(rt, model) : undefined;
 
     /** Initialises one method; it trains from step `startStep` + 1 to the end, on the run's batches. */
     const initMethod = async (choice: Choice, startStep: number, onLayerReady?: ReleaseHook): Promise<void> => {
@@ -414,7 +426,8 @@ export class StudioRun {
     // A method added mid-way that fails to initialise is halted alone; a GPU failure also ends the run.
     this.joinMethod = async (choice, startStep) => {
       try {
-        await initMethod(choice, startStep);
+        // Deferred, a 4-bit method joining measures its errors while each W is held, and lets it go.
+        await initMethod(choice, startStep, deferred ? releaser?.hookFor(run.methods.map((r) => r.adapted)) : undefined);
         emit({ type: 'added', method: choice.id, step: startStep });
       } catch (error) {
         emit({ type: 'halted', method: choice.id, step: startStep, reason: `could not be added: ${errorMessage(error)}` });
@@ -430,12 +443,18 @@ export class StudioRun {
         await tuneMatmul(rt, modelTrainingProblems(model, params.batch * params.seqLen), { store: indexedDbTuningStore() });
       }
       // The reference every method starts from: the frozen base on the validation batches, once.
-      if (validationBatches.length > 0 && !this.inputs.restoreOnly) emit({ type: 'base', loss: await baseValidationLoss(rt, model, validationBatches) });
+      const baseLoss = validationBatches.length > 0 && !this.inputs.restoreOnly;
+      if (deferred && (baseLoss || params.forgetting)) await model.holdProjections(rt, model.linearNames());
+      if (baseLoss) emit({ type: 'base', loss: await baseValidationLoss(rt, model, validationBatches) });
       const forgetting = params.forgetting && (await ForgettingProbe.measureBase(rt, model, tokenizer, params.forgetting, params.seqLen, params.batch));
-      // The last seed frees the shared weights no method reads (every method quantized them into a
-      // 4-bit base of its own), layer by layer during the last init, errors measured first; earlier
-      // seeds and methods joining later init from them again.
-      const releaser = turn.last && joins.length === 0 ? new BaseReleaser(rt, model) : undefined;
+      if (deferred) {
+        model.releaseProjections(rt, targets);
+        await holdUntargeted(rt, model, targets);
+        await rt.sync();
+        rt.pool.trim();
+      }
+      // The shared weights no method reads (every method quantized them into a 4-bit base of its own)
+      // go layer by layer during the last init, errors measured first.
       for (const [i, { choice, startStep }] of starts.entries()) {
         await this.safePoint();
         if (this.stopping) break;

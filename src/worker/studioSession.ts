@@ -15,6 +15,12 @@
 // notices. The last run's trained adapters were on the lost device and are gone. After an
 // out-of-memory interruption the pool's free buffers are returned; after another GPU error the
 // device is replaced as if lost.
+// 4-bit runs: a comparison whose every method keeps a 4-bit base of its own (QLoRA, QPiSSA, LoftQ)
+// trains on the model loaded again with deferred projections (models/load.ts; studioModel.ts
+// reloadModel), from the same files: each init reads a layer's 16-bit W and lets it go, so the
+// whole base is never held beside the NF4 copies. The model stays so after the run: a job that
+// needs every W (the base model's generation, a run with another method, a profile) reads the
+// projections back from the files, and the last run's trained adapters stay usable.
 // Checkpoints: a run emits 'checkpoint' events (every checkpointEvery steps, on pause and on stop;
 // studioCheckpoint.ts) that the page stores; "Resume from the last checkpoint" is a new
 // startComparison with `resumeFrom` set to the stored one. `lastInterruption` keeps the settings of
@@ -34,7 +40,7 @@ import { LoadedAdapters } from './studioAdapters';
 import { StudioData } from './studioData';
 import { exportTrainedMethod, methodScript } from './studioExport';
 import { restoreParams } from './studioCheckpoint';
-import { estimateMethods, loadModel, requireTokenizer, type LoadedModel, type ModelOrigin } from './studioModel';
+import { comparisonDefers, estimateMethods, isDeferred, loadModel, reloadModel, requireTokenizer, type LoadedModel, type ModelOrigin } from './studioModel';
 import { generateText, isGpuFailure, releaseTrained, StudioRun, type TrainedMethods } from './studioRun';
 import {
   serializeError,
@@ -71,6 +77,13 @@ import {
 } from './protocol';
 import type { MatmulBenchOptions } from '../bench/types';
 import type { ScriptConfig } from '../io/pythonScript';
+
+/**
+ * What a job needs of the current model: 'any' (as it is), 'held' (every projection's W held: the base model's forward),
+ * 'whole' (held, and loaded again if a run released weights it cannot read back: a run's inits that copy or keep W),
+ * 'deferred' (loaded with deferred projections: a run of 4-bit methods only).
+ */
+type ModelNeed = 'any' | 'held' | 'whole' | 'deferred';
 
 export interface StudioSessionOptions {
   readonly acquire: () => Promise<AcquiredDevice>;
@@ -146,7 +159,7 @@ export class StudioSession {
   }
 
   profileTraining(params: ProfileParams, progress: (p: ProfileProgress) => void): Promise<ProfileReport> {
-    return this.gpuJob(async (rt) => profileTraining(rt, await this.modelOn(rt, true), params, progress));
+    return this.gpuJob(async (rt) => profileTraining(rt, await this.modelOn(rt, 'whole'), params, progress));
   }
 
   /** Loads a model; a failure keeps the previous one. */
@@ -196,8 +209,8 @@ export class StudioSession {
   /** Initialises and trains the chosen methods; answers with the summary, or what it had when the GPU failed. */
   startComparison(params: ComparisonParams, emit: (e: ComparisonEvent) => void): Promise<ComparisonResult> {
     return this.gpuJob(async (rt) => {
-      const loaded = await this.modelOn(rt, true);
       this.dropTrained();
+      const loaded = await this.modelOn(rt, this.runBase(params));
       this.lastInterruption = undefined;
       const lossOf = (waitMs: number) => this.device.lossOf(rt, waitMs);
       const run = new StudioRun({ rt, loaded, data: this.data, definitionOf: (id) => this.adapters.definitionOf(id), lossOf }, params, emit);
@@ -217,9 +230,9 @@ export class StudioSession {
   /** Rebuilds the trained methods of a run's stored checkpoint (training nothing) as the last run's, for generate and exportMethod. */
   restoreTrained(params: ComparisonParams, checkpoint: StudioCheckpoint): Promise<readonly string[]> {
     return this.gpuJob(async (rt) => {
-      const loaded = await this.modelOn(rt, true);
       const settings = await restoreParams(params, checkpoint);
       this.dropTrained();
+      const loaded = await this.modelOn(rt, this.runBase(settings));
       const lossOf = (waitMs: number) => this.device.lossOf(rt, waitMs);
       const inputs = { rt, loaded, data: this.data, definitionOf: (id: string) => this.adapters.definitionOf(id), lossOf, restoreOnly: true };
       const { result, trained } = await new StudioRun(inputs, settings, () => undefined).execute();
@@ -236,7 +249,8 @@ export class StudioSession {
       if (params.methodId !== undefined && !adapted) {
         throw new InputError(`${params.methodId} has not been trained with this model on this GPU device yet; run a comparison first`);
       }
-      return generateText(rt, await this.modelOn(rt), adapted, params, progress);
+      // The base model runs every projection; a trained method runs its own layers and the untargeted ones (held).
+      return generateText(rt, await this.modelOn(rt, adapted ? 'any' : 'held'), adapted, params, progress);
     });
   }
 
@@ -298,6 +312,11 @@ export class StudioSession {
     return true;
   }
 
+  /** The current model and its device (tests: whether its projections are deferred, the pool's peak). */
+  debugLoaded(): LoadedModel | undefined {
+    return this.loaded;
+  }
+
   // ---- internals ----
 
   private exclusive<T>(job: () => Promise<T>): Promise<T> {
@@ -328,36 +347,73 @@ export class StudioSession {
     return this.data.preview(requireTokenizer(this.requireModel()), params);
   }
 
+  /** What a run of these methods needs of the model: deferred projections for 4-bit methods only, else every W. */
+  private runBase(params: Pick<ComparisonParams, 'methods'>): ModelNeed {
+    return comparisonDefers(params, (id) => this.adapters.definitionOf(id)) ? 'deferred' : 'whole';
+  }
+
   /**
-   * The current model on `rt`; a model left on a lost device is first reloaded from where it came
-   * from. With `wholeBase` (a new run's inits read every weight), so is a model whose projection
-   * weights the last run released (train/baseRelease.ts); that run's trained adapters go with it.
+   * The current model on `rt`, as `need` says (ModelNeed). A model left on a lost device is first reloaded from where it came
+   * from (with notices). 'whole': a model whose projection weights the last run released (train/baseRelease.ts) is reloaded
+   * (that run's trained adapters go with it); a model with deferred projections reads them back from its files instead (they
+   * stay). 'deferred': a model loaded whole is loaded again with deferred projections from the same files.
    */
-  private async modelOn(rt: GpuContext, wholeBase = false): Promise<LoadedModel> {
+  private async modelOn(rt: GpuContext, need: ModelNeed = 'any'): Promise<LoadedModel> {
     const loaded = this.requireModel();
-    const released = loaded.rt === rt && loaded.model.releasedProjections().length > 0;
-    if (loaded.rt === rt && !(wholeBase && released)) return loaded;
+    if (loaded.rt !== rt) return this.reloadOnto(rt, loaded, need === 'deferred');
+    const deferred = isDeferred(loaded);
+    if (need === 'deferred' && !deferred) {
+      return this.swap(rt, loaded, await this.reloaded(loaded, () => reloadModel(rt, loaded, true), 'for a run of 4-bit methods'));
+    }
+    if (need === 'held' || need === 'whole') {
+      if (deferred) {
+        await loaded.model.holdProjections(rt, loaded.model.linearNames());
+        return loaded;
+      }
+      if (need === 'whole' && loaded.model.releasedProjections().length > 0) {
+        const again = await this.reloaded(loaded, () => reloadModel(rt, loaded, false), 'to get back the weights the last run released');
+        this.dropTrained();
+        return this.swap(rt, loaded, again);
+      }
+    }
+    return loaded;
+  }
+
+  /** The model loaded again onto a new device, from where it came from, with 'modelReload' notices. */
+  private async reloadOnto(rt: GpuContext, loaded: LoadedModel, deferProjections: boolean): Promise<LoadedModel> {
     const model = loaded.name;
-    const notify = (notice: EngineNotice) => (released ? undefined : this.notify(notice));
-    notify({ type: 'modelReload', model, progress: null });
-    let again: LoadedModel;
+    this.notify({ type: 'modelReload', model, progress: null });
+    const again = await this.reloaded(
+      loaded,
+      () => loadModel(rt, loaded.origin, this.options.assets, (progress) => this.notify({ type: 'modelReload', model, progress }), deferProjections),
+      'onto the new GPU device',
+      true,
+    );
+    // Dropped adapters are CPU-side definitions of this same model: they stay.
+    this.loaded = again;
+    this.notify({ type: 'modelReloaded', model });
+    return again;
+  }
+
+  /** Runs a reload; a failure says what could not be reloaded and why (a GPU failure stays one). */
+  private async reloaded(loaded: LoadedModel, load: () => Promise<LoadedModel>, where: string, notify = false): Promise<LoadedModel> {
     try {
-      again = await loadModel(rt, loaded.origin, this.options.assets, (progress) => notify({ type: 'modelReload', model, progress }));
+      return await load();
     } catch (error) {
-      const where = released ? 'to get back the weights the last run released' : 'onto the new GPU device';
-      const message = `${model} could not be reloaded ${where} (${errorMessage(error)}); load the model again.`;
-      notify({ type: 'modelReloadFailed', model, message });
+      const message = `${loaded.name} could not be reloaded ${where} (${errorMessage(error)}); load the model again.`;
+      if (notify) this.notify({ type: 'modelReloadFailed', model: loaded.name, message });
       if (isGpuFailure(error)) throw error;
       throw new InputError(message);
     }
-    if (released) {
-      this.dropTrained();
-      releaseModel(rt, loaded.model);
-    }
-    // Dropped adapters are CPU-side definitions of this same model: they stay.
-    this.loaded = again;
-    notify({ type: 'modelReloaded', model });
-    return again;
+  }
+
+  /** Makes `next` current in place of `previous` on the same device; the freed buffers go back to the system (pool trim). */
+  private async swap(rt: GpuContext, previous: LoadedModel, next: LoadedModel): Promise<LoadedModel> {
+    releaseModel(rt, previous.model);
+    this.loaded = next;
+    await rt.sync();
+    rt.pool.trim();
+    return next;
   }
 
   /** After an interrupted run: memory back to the system, or a fresh device after a GPU error. */

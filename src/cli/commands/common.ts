@@ -435,9 +435,12 @@ export function trainableCount(trainable: readonly { readonly tensor: { readonly
   return trainable.reduce((n, t) => n + t.tensor.shape.reduce((a, b) => a * b, 1), 0);
 }
 
-/** Bytes of every parameter of the loaded model as held on the GPU (the shared frozen base; 16-bit matrices 2 bytes a weight). */
+/**
+ * Bytes of the loaded model's parameters resident on the GPU (the shared frozen base; 16-bit matrices 2 bytes a weight). A
+ * projection deferProjections has not read (models/load.ts) or the base releaser freed (train/baseRelease.ts) holds nothing.
+ */
 export function modelBytes(model: CausalLM): number {
-  return model.parameters().reduce((n, p) => n + p.tensor.data.byteLength, 0);
+  return model.parameters().reduce((n, p) => n + (p.tensor.data.released ? 0 : p.tensor.data.byteLength), 0);
 }
 
 export function fmtNumber(value: number, digits = 4): string {

@@ -124,7 +124,10 @@ export interface CompareConfig {
   readonly trainExamples: number;
   readonly validationExamples: number;
   readonly params: number;
+  /** Bytes of the shared base resident as the inits start (a deferred projection not counted). */
   readonly baseBytes: number;
+  /** Every method keeps a 4-bit base of its own: the model was loaded with deferred projections (models/load.ts), each read from the checkpoint by the inits. */
+  readonly deferredBase: boolean;
   readonly gpu: string;
 }
 
@@ -283,7 +286,8 @@ export async function runCompare(args: ParsedArgs, env: CliEnv): Promise<Compare
   }
   const rt = await env.gpu();
   // Every method 4-bit: each projection is read from the checkpoint as its init quantizes it, never the whole 16-bit base at once.
-  const model = await loadCausalLM(rt, source, { trainable: false, deferProjections: defersProjections(definitions) });
+  const deferredBase = defersProjections(definitions);
+  const model = await loadCausalLM(rt, source, { trainable: false, deferProjections: deferredBase });
   try {
     const targets = targetsOrUsage(model, roles, 'compare');
     await holdUntargeted(rt, model, targets);
@@ -312,11 +316,12 @@ export async function runCompare(args: ParsedArgs, env: CliEnv): Promise<Compare
       validationExamples: data.validation.length,
       params: paramCount(c),
       baseBytes: modelBytes(model),
+      deferredBase,
       gpu: rt.info.description || rt.info.vendor,
     };
     io.err(
       `${data.prepared.fileName}: ${data.train.length} train / ${data.validation.length} validation rows; ${data.batcher.stepsPerEpoch} steps per epoch\n` +
-        `model: ${c.modelType}, ${formatCount(config.params)} parameters (${formatBytes(config.baseBytes)} shared base); ${targets.length} projections (${roles.join(',')}); GPU ${config.gpu}\n`,
+        `model: ${c.modelType}, ${formatCount(config.params)} parameters (${formatBytes(config.baseBytes)} shared base${deferredBase ? ', projections deferred: each init reads them from the checkpoint' : ''}); ${targets.length} projections (${roles.join(',')}); GPU ${config.gpu}\n`,
     );
     const width = String(steps).length;
     const names = choices.map((m) => m.id);

@@ -143,7 +143,10 @@ export interface TrainResult {
     /** Bytes the method holds beyond the shared base, and its optimizer state. */
     readonly methodBytes: number;
     readonly optimizerBytes: number;
+    /** Bytes of the shared base resident while training (the released and the deferred projections not counted). */
     readonly baseBytes: number;
+    /** The model was loaded with deferred projections (models/load.ts): the init read each targeted W from the checkpoint, never the whole base. */
+    readonly deferredBase: boolean;
     readonly initMs: number;
     readonly gpu: string;
     /** The memory plan's bytes at the run's peak (shared base, the method's tensors and AdamW state, one step). */
@@ -256,7 +259,8 @@ export async function runTrain(args: ParsedArgs, env: CliEnv): Promise<TrainResu
   if (resume) checkResume(resume.checkpoint, resume.where, identity!, [start]);
   const rt = await env.gpu();
   // A 4-bit method reads each projection from the checkpoint as it quantizes it: the whole 16-bit base is never held.
-  const model = await loadCausalLM(rt, source, { trainable: false, deferProjections: defersProjections([method]) });
+  const deferredBase = defersProjections([method]);
+  const model = await loadCausalLM(rt, source, { trainable: false, deferProjections: deferredBase });
   let run: InterleavedRun<undefined> | undefined;
   let started: RunningMethod<undefined> | undefined;
   const result: TrainResult = {
@@ -273,6 +277,7 @@ export async function runTrain(args: ParsedArgs, env: CliEnv): Promise<TrainResu
       methodBytes: 0,
       optimizerBytes: 0,
       baseBytes: modelBytes(model),
+      deferredBase,
       initMs: 0,
       gpu: rt.info.description || rt.info.vendor,
       plannedGpuBytes: 0,
@@ -309,7 +314,7 @@ export async function runTrain(args: ParsedArgs, env: CliEnv): Promise<TrainResu
     }
     const { adapted, trainer } = started;
     const release = await releaser.finish([adapted]);
-    r.baseBytes -= release.weightBytes;
+    r.baseBytes = modelBytes(model);
     r.initMs = Math.round(started.initMs);
     r.trainableParams = started.trainableParams;
     r.adaptedModules = [...adapted.linears.keys()];
@@ -331,7 +336,7 @@ export async function runTrain(args: ParsedArgs, env: CliEnv): Promise<TrainResu
     );
     io.out(
       `trainable parameters ${r.trainableParams} (${((100 * r.trainableParams) / params).toFixed(3)} % of ${params})\n` +
-        `memory: shared base ${formatBytes(r.baseBytes)} + method ${formatBytes(r.methodBytes)} + optimizer ${formatBytes(r.optimizerBytes)} ` +
+        `memory: shared base ${formatBytes(r.baseBytes)}${r.deferredBase ? ' (deferred: the init read each targeted projection from the checkpoint)' : ''} + method ${formatBytes(r.methodBytes)} + optimizer ${formatBytes(r.optimizerBytes)} ` +
         `= ${formatBytes(r.baseBytes + r.methodBytes + r.optimizerBytes)}; planned peak with one step's activations ${formatBytes(r.plannedGpuBytes)}` +
         `${config.checkpointing ? ' (activation checkpointing)' : ''}\n`,
     );
