@@ -25,7 +25,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { loadavg, tmpdir } from 'node:os';
-import { chromium, type Browser, type Page } from '@playwright/test';
+import type { Browser, Page } from '@playwright/test';
 import { GpuContext } from '../src/gpu/context';
 import { acquireNodeDevice } from '../src/gpu/node';
 import { DEFAULT_BENCH_SHAPES, runMatmulBench, squareShape, type MatmulBenchShape } from '../src/bench/matmulBench';
@@ -248,6 +248,8 @@ async function runBrowser(args: Args): Promise<Record<string, unknown>> {
     const channel = process.env.CHROMIUM_CHANNEL;
     const executablePath = channel ? undefined : (process.env.CHROMIUM_PATH ?? '/usr/bin/chromium');
     const sets = process.env.BENCH_GPU_FLAGS ? [process.env.BENCH_GPU_FLAGS.split(/\s+/).filter(Boolean)] : GPU_FLAG_SETS;
+    // Loaded here, not at the top: the device pack's bundle (scripts/device/bundle.mjs) runs the Node half without node_modules.
+    const { chromium } = await import('@playwright/test');
     const tried: { flags: readonly string[]; adapter: PageAdapter | null; error?: string }[] = [];
     let page: Page | undefined;
     let adapter: PageAdapter | null = null;

@@ -120,6 +120,12 @@ const spec: CommandSpec = {
       description: 'with --render-only: add the finished runs of other results JSON files of the same configuration (runs split across processes) to --json',
     },
     resume: { type: 'boolean', description: 'reuse finished runs of the same configuration from --json' },
+    only: {
+      type: 'string',
+      value: 'RUNS',
+      description:
+        'run only these of the planned runs, e.g. arithmetic:1,words:3 (the others are left to processes run beside this one; join their --json files with --render-only --merge)',
+    },
     'quant-only': {
       type: 'boolean',
       description:
@@ -243,9 +249,17 @@ async function main(argv: readonly string[]): Promise<number> {
     const seedsFor = (id: DatasetId): readonly number[] => (id === 'words' ? wordsSeeds : seeds);
     const chosen = DATASET_IDS.filter((id) => datasets.includes(id));
     const plannedRuns = sweepMode ? [] : chosen.flatMap((dataset) => seedsFor(dataset).map((seed) => ({ dataset, seed })));
+    const mine = a.has('only')
+      ? list(a.string('only', ''), 'only').map((r) => {
+          const run = plannedRuns.find((p) => `${p.dataset}:${p.seed}` === r);
+          if (!run)
+            throw new UsageError(`--only: '${r}' is not a planned run; planned: ${plannedRuns.map((p) => `${p.dataset}:${p.seed}`).join(', ')}`, 'study');
+          return run;
+        })
+      : plannedRuns;
     // Each set's first seed, then each set's second seed, and so on (in DATASET_IDS order), so a
     // study cut short still covers every data set.
-    const order = [...plannedRuns].sort((x, y) => rankOf(x) - rankOf(y));
+    const order = [...mine].sort((x, y) => rankOf(x) - rankOf(y));
     function rankOf(r: { dataset: DatasetId; seed: number }): number {
       return seedsFor(r.dataset).indexOf(r.seed) * chosen.length + chosen.indexOf(r.dataset);
     }
