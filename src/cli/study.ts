@@ -10,7 +10,7 @@
 
 import { readFile, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { METHODS, methodById } from '../adapters/registry';
 import { selectTargets } from '../adapters/targets';
 import type { MethodId, MethodSettings } from '../adapters/types';
@@ -24,6 +24,8 @@ import { errorKind, errorMessage } from '../errors';
 import { DATASET_IDS, loadStudyData, type DatasetId, type StudyData } from './study/data';
 import { mergeResults, renderResults, writeStudySvgs, type DatasetInfo, type StudyJson, type StudyRun } from './study/report';
 import { baseResult, quantStudy, runStudy, type MethodPlan } from './study/run';
+import { studyCheckpoints, studyRunIdentity } from './study/runCheckpoints';
+import { modelFilesFingerprint } from '../io/checkpointFile';
 import { loadHeldout } from './study/forgetting';
 import {
   DEFAULT_SWEEP_GRID,
@@ -38,7 +40,7 @@ import {
   studyRates,
   sweepTable,
 } from './study/sweep';
-import type { LrSweep, StudyMethodInfo } from '../study/results';
+import type { LrSweep, MethodResult, StudyMethodInfo } from '../study/results';
 
 const DEFAULT_DATASETS = 'arithmetic,verses,words';
 const DEFAULT_SWEEP_DATASET = 'arithmetic';
@@ -120,6 +122,12 @@ const spec: CommandSpec = {
       description: 'with --render-only: add the finished runs of other results JSON files of the same configuration (runs split across processes) to --json',
     },
     resume: { type: 'boolean', description: 'reuse finished runs of the same configuration from --json' },
+    'checkpoint-dir': {
+      type: 'string',
+      value: 'DIR',
+      description:
+        "save every run's methods after each validation into DIR/<run> and continue a stopped run from there (default: the --json file's name + .checkpoints; 'none': no checkpoints); a run's folder goes once its results are written",
+    },
     only: {
       type: 'string',
       value: 'RUNS',
@@ -354,7 +362,28 @@ async function main(argv: readonly string[]): Promise<number> {
         plannedRuns,
         command: `npm run study${argv.length > 0 ? ` -- ${argv.join(' ')}` : ''}`,
       });
-      const runOptionsFor = (data: StudyData, seed: number, methods: readonly MethodPlan[], releaseBase: boolean) => ({
+      // Mid-run checkpoints (study/runCheckpoints.ts): one folder per run, under --checkpoint-dir.
+      const checkpointRoot = a.string('checkpoint-dir', `${jsonPath}.checkpoints`);
+      const modelIdentity = { name: modelDir, fingerprint: await modelFilesFingerprint(source.configFile, source.weightFiles) };
+      const checkpointsFor = (folder: string, data: StudyData, seed: number) =>
+        checkpointRoot === 'none'
+          ? undefined
+          : studyCheckpoints<MethodResult>(
+              join(checkpointRoot, folder),
+              studyRunIdentity(modelIdentity, data, seed, steps, {
+                schedule,
+                warmupSteps,
+                clipNorm: a.number('clip', 1),
+                weightDecay: a.number('weight-decay', 0),
+                batch,
+                seqLen: dataSeqLen(data),
+                evalEvery,
+                evalRows,
+                finalValRows,
+                calibrationBatches,
+              }),
+            );
+      const runOptionsFor = (data: StudyData, seed: number, methods: readonly MethodPlan[], releaseBase: boolean, checkpointFolder: string) => ({
         model,
         targets,
         data,
@@ -376,6 +405,7 @@ async function main(argv: readonly string[]): Promise<number> {
         // The sweep compares final validation losses only: no forgetting or drift measurements.
         heldout: sweepMode ? undefined : heldout,
         spectralDrift: !sweepMode,
+        checkpoints: checkpointsFor(checkpointFolder, data, seed),
       });
       const tok = { eosIds, decode: (ids: readonly number[]) => tokenizer.decode(ids, { skipSpecialTokens: true }) };
 
@@ -406,6 +436,7 @@ async function main(argv: readonly string[]): Promise<number> {
           log(`wrote the sweep so far into ${resolve(jsonPath)}`);
         };
         log(`learning-rate sweep: ${dataset}, seed ${seed}, ${steps} steps, grid ${gridFlag(grid)}, ${methodIds.length} methods`);
+        let finishedPoint: { clear(): Promise<void> } | undefined;
         const sweep = await runSweep({
           methods: methodIds,
           grid,
@@ -414,20 +445,25 @@ async function main(argv: readonly string[]): Promise<number> {
           steps,
           rule: choiceRule(finalValRows),
           previous: a.bool('resume') && sameSetup ? existing.lrSweep : undefined,
-          runPoint: (point) =>
-            runStudy(
-              rt,
-              runOptionsFor(
-                data,
-                seed,
-                point.map((p) => ({ id: p.method, settings: settingsFor(p.method), learningRate: p.learningRate })),
-                false,
-              ),
-              tok,
-            ),
+          runPoint: async (point) => {
+            // The previous point's trials are saved by now: its checkpoints can go.
+            await finishedPoint?.clear();
+            const folder = `sweep-${dataset}-seed${seed}-${[...new Set(point.map((p) => p.learningRate))].join('-')}`;
+            const options = runOptionsFor(
+              data,
+              seed,
+              point.map((p) => ({ id: p.method, settings: settingsFor(p.method), learningRate: p.learningRate })),
+              false,
+              folder,
+            );
+            const results = await runStudy(rt, options, tok);
+            finishedPoint = options.checkpoints;
+            return results;
+          },
           save,
           log,
         });
+        await finishedPoint?.clear();
         // A resumed sweep that ran nothing may still have dropped trials outside the current grid.
         if (JSON.stringify(sweep) !== saved) await save(sweep);
         for (const line of sweepTable(sweep, methodIds)) log(line);
@@ -489,13 +525,14 @@ async function main(argv: readonly string[]): Promise<number> {
         const start = performance.now();
         // The model's last use: no run and no quantization-error study after this one.
         const releaseBase = planned === order[order.length - 1] && !(quantIterations > 0 && !quant);
-        const runOptions = runOptionsFor(data, planned.seed, plans, releaseBase);
+        const runOptions = runOptionsFor(data, planned.seed, plans, releaseBase, `${planned.dataset}-seed${planned.seed}`);
         const peak = rt.pool.trackPeak();
         const base = await baseResult(rt, runOptions, tok);
         log(`  base model: validation loss ${base.finalValidationLoss.toFixed(4)}, accuracy ${base.accuracy.correct}/${base.accuracy.total}`);
         const methods = await runStudy(rt, runOptions, tok);
         runs.push({ dataset: planned.dataset, seed: planned.seed, wallMs: performance.now() - start, methods: [base, ...methods], peakGpuBytes: peak.stop() });
         await write();
+        await runOptions.checkpoints?.clear();
         if (planned === order[0] && quantIterations > 0 && !quant) {
           log(
             `quantization error: ${METHODS.filter((m) => m.quantError === 'reduced')

@@ -278,7 +278,7 @@ export async function runStudy(rt: GpuContext, options: RunOptions, tok: Tokeniz
         },
       });
       const handled = run.completed;
-      if (handled > logged && (handled % 5 === 0 || handled === 1 || handled === options.steps)) {
+      if (handled > logged && (logged === first || Math.floor(handled / 5) > Math.floor(logged / 5) || handled === options.steps)) {
         const eta = ((performance.now() - wall) / (handled - first)) * (options.steps - handled);
         logged = handled;
         const losses = run.methods.map((r) => `${r.id} ${mean(r.record.losses.slice(-5)).toFixed(3)}`).join('  ');
