@@ -37,7 +37,7 @@ import { heldBytesPerParam, loadCausalLM, releaseModel } from '../src/models/loa
 import { BaseReleaser, defersProjections } from '../src/train/baseRelease';
 import { planMethod, planRun, type MethodMemoryPlan } from '../src/train/memoryPlan';
 import { Trainer, type Batch } from '../src/train/trainer';
-import { realModelSpec, writeRealModel, REAL_MODELS } from './realModels';
+import { realModelSpec, writeRealModel, REAL_MODELS, type RealModelSpec } from './realModels';
 
 export const DEFAULT_MODEL_METHODS: readonly string[] = [lora.id, qlora.id, pissa.id];
 export const DEFAULT_MODELS: readonly string[] = REAL_MODELS.map((m) => m.id);
@@ -47,7 +47,8 @@ function trainableParams(adapted: AdaptedModel): number {
 }
 
 export interface ModelsBenchOptions {
-  readonly models: readonly string[];
+  /** REAL_MODELS ids, or specs of other configs (tests: tiny ones). */
+  readonly models: readonly (string | RealModelSpec)[];
   readonly methods: readonly string[];
   readonly steps: number;
   readonly batchSize: number;
@@ -152,7 +153,7 @@ function plan(ctx: GpuContext, model: CausalLM, method: MethodDefinition, rank: 
 
 export async function runModelsBench(ctx: GpuContext, options: ModelsBenchOptions, onRow?: (row: ModelsBenchRow) => void): Promise<ModelsBenchRow[]> {
   const methods = options.methods.map((id) => methodById(id));
-  const specs = options.models.map((id) => realModelSpec(id));
+  const specs = options.models.map((m) => (typeof m === 'string' ? realModelSpec(m) : m));
   const parent = options.keepDir ?? mkdtempSync(join(tmpdir(), 'adapter-studio-models-'));
   const heap = heapTracker();
   const largest = largestTracker(ctx);
@@ -296,6 +297,9 @@ export async function runModelsBench(ctx: GpuContext, options: ModelsBenchOption
         }
       } finally {
         releaseModel(ctx, model);
+        // Work still recorded must reach the GPU before trim destroys the buffers it binds: with no step, the optimizer
+        // state's zero fill has not been submitted yet.
+        ctx.flush();
         ctx.pool.trim();
         if (!options.keepDir) rmSync(written.dir, { recursive: true, force: true });
       }
@@ -336,7 +340,7 @@ export function formatModelsTable(rows: readonly ModelsBenchRow[]): string {
     r.method,
     r.loadSeconds.toFixed(1),
     r.initSeconds.toFixed(1),
-    r.error ? `failed` : r.msPerStep.map((m) => m.toFixed(0)).join('/'),
+    r.error ? `failed` : r.msPerStep.length === 0 ? '—' : r.msPerStep.map((m) => m.toFixed(0)).join('/'),
     formatBytes(r.peakHeapBytes),
     GB(r.gpu.base),
     GB(r.gpu.method),
@@ -347,7 +351,8 @@ export function formatModelsTable(rows: readonly ModelsBenchRow[]): string {
     GB(r.gpu.released),
     GB(r.gpu.stepPeak),
     GB(r.planned.total),
-    r.error ? '—' : `${((100 * (r.planned.total - r.gpu.peak)) / r.gpu.peak).toFixed(1)} %`,
+    // The plan is of a run with its steps: no error to give without one.
+    r.error || r.msPerStep.length === 0 ? '—' : `${((100 * (r.planned.total - r.gpu.peak)) / r.gpu.peak).toFixed(1)} %`,
     formatBytes(r.largestBuffer.bytes),
     GB(r.plannedTarget),
   ]);

@@ -12,9 +12,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { full } from '../adapters/methods/full';
 import { lora } from '../adapters/methods/lora';
+import { qlora } from '../adapters/methods/quantized';
+import { selectTargets } from '../adapters/targets';
+import { resolveSettings, type MethodDefinition } from '../adapters/types';
+import { loadCausalLM, releaseModel } from '../models/load';
+import { modelPlanSetup, planMethod, planRun } from '../train/memoryPlan';
 import { METHODS } from '../adapters/registry';
 import { parseArgs, UsageError, type CommandSpec } from './args';
-import { bufferIo, type CliEnv } from './commands/common';
+import { bufferIo, openModelDir, type CliEnv } from './commands/common';
 import { runCli } from './commands/index';
 import { StreamingDecoder } from './commands/generate';
 import { tinyConfigJson, tinyModelTensors } from '../io/testModels';
@@ -22,7 +27,7 @@ import { writeSafetensors } from '../io/safetensors';
 import { byteLevelBpeTokenizerJson, loadTokenizer } from '../io/tokenizer';
 import { testContext } from '../test/gpu';
 import type { TrainResult } from './commands/train';
-import { WebGpuUnavailableError } from '../errors';
+import { formatBytes, WebGpuUnavailableError } from '../errors';
 
 const SPEC: CommandSpec = {
   name: 'demo',
@@ -99,9 +104,9 @@ let tmp: string;
 let modelDir: string;
 let dataFile: string;
 
-/** A tiny Llama (C 16, L 2, V 272, P 64) with a byte-level BPE tokenizer, written to disk. */
-async function writeTokenizerModel(dir: string, vocabSize = 272): Promise<void> {
-  const config = { ...tinyConfigJson('llama'), vocab_size: vocabSize, max_position_embeddings: 64, bos_token_id: 256, eos_token_id: 256 };
+/** A tiny Llama (C 16, L 2, V 272, P 64; `shape` overrides config fields) with a byte-level BPE tokenizer, written to disk. */
+async function writeTokenizerModel(dir: string, vocabSize = 272, shape: Record<string, number> = {}): Promise<void> {
+  const config = { ...tinyConfigJson('llama'), vocab_size: vocabSize, max_position_embeddings: 64, bos_token_id: 256, eos_token_id: 256, ...shape };
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, 'config.json'), JSON.stringify(config, null, 2));
   await writeFile(join(dir, 'model.safetensors'), writeSafetensors(tinyModelTensors(config, { seed: 3 }), { format: 'pt' }));
@@ -304,6 +309,33 @@ describe('cli commands in-process', () => {
     const compare = await cli(['compare', modelDir, '--methods', `${lora.id},${full.id}`, ...base]);
     expect(compare.code).toBe(3);
     expect(compare.stderr).toMatch(/Will not fit: .* These would fit: .*batch [123] \(≈/);
+  });
+
+  it('a refused LoRA or full fine-tuning run is told that QLoRA would fit when its run, loaded with deferred projections as train loads it, would', async () => {
+    // Wide enough (C 256) that the 16-bit projections outweigh QLoRA's default rank-16 adapters, its NF4 bases and one step.
+    const dir = join(tmp, 'wide-llama');
+    await writeTokenizerModel(dir, 272, { hidden_size: 256, intermediate_size: 512 });
+    const rt = await testContext();
+    const model = await loadCausalLM(rt, await openModelDir(dir), { trainable: false });
+    try {
+      const setup = modelPlanSetup(model, selectTargets(model, ['all']), { batch: 1, seqLen: 16 }, rt.device.limits);
+      const alone = (method: MethodDefinition, deferProjections: boolean) =>
+        planRun([planMethod(setup, method, resolveSettings(method))], true, { deferProjections }).totalBytes;
+      const deferredBytes = alone(qlora, true);
+      // LoRA's run holds the whole base and less than QLoRA's would with it.
+      const overBytes = Math.min(alone(qlora, false), alone(lora, false));
+      expect(deferredBytes).toBeLessThan(overBytes);
+      const budgetGib = String((deferredBytes + overBytes) / 2 / 1024 ** 3);
+      for (const method of [full, lora]) {
+        const argv = ['train', dir, '--method', method.id, '--data', dataFile, '--steps', '1', '--batch', '1', '--seq-len', '16', '--checkpointing'];
+        const r = await cli([...argv, '--memory-budget', budgetGib]);
+        expect(r.code, method.id).toBe(3);
+        expect(r.stderr).toMatch(/Will not fit: the run needs about [\d.]+ MiB .* These would fit: /);
+        expect(r.stderr).toContain(`${qlora.id} (4-bit base) instead of ${method.id} (≈${formatBytes(deferredBytes)})`);
+      }
+    } finally {
+      releaseModel(rt, model);
+    }
   });
 
   it('compare --checkpointing --json reports the pool peak measured while each method stepped, next to the plan', async () => {

@@ -309,10 +309,8 @@ export function fitProblem(
       if (choice.method.id === nf4.id || choices.some((c) => c.method.id === nf4.id)) continue;
       const replacement = { method: nf4, settings: resolveSettings(nf4) };
       const swapped = choices.map((c) => (c === choice ? replacement : c));
-      const own = (c: RunChoice) => planMethod(setup, c.method, c.settings);
-      const before = own(choice);
-      const after = own(replacement);
-      if (after.ownBaseBytes + after.trainableBytes >= before.ownBaseBytes + before.trainableBytes) continue;
+      // Judged on the whole run, not the method's own bytes: a 4-bit base lets the shared 16-bit projections go (and with
+      // options.deferProjections a run of 4-bit methods never holds them all), so QLoRA can fit where LoRA does not.
       tryPlan(`${nf4.id} (4-bit base) instead of ${choice.method.id}`, setup, swapped, checkpointing);
     }
   }

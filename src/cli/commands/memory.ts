@@ -9,7 +9,6 @@ import type { FlagSpec, ParsedArgs } from '../args';
 import { StudioError } from '../../errors';
 import type { GpuContext } from '../../gpu/context';
 import type { CausalLM } from '../../models/causalLM';
-import { hasDeferredProjections } from '../../models/load';
 import { fitProblem, modelPlanSetup, perBufferLimit, planMethod, planRun, type RunChoice, type RunMemoryPlan } from '../../train/memoryPlan';
 
 export const MEMORY_FLAGS: Readonly<Record<string, FlagSpec>> = {
@@ -46,8 +45,10 @@ export function checkRunMemory(
   memory: MemoryChoice,
 ): RunMemoryPlan {
   const setup = modelPlanSetup(model, targets, shape, rt.device.limits);
-  // A model loaded with deferred projections (every method 4-bit) never holds the whole 16-bit base.
-  const runOptions = { deferProjections: hasDeferredProjections(model) };
+  // train and compare load a run whose methods all keep a 4-bit base of their own with deferred projections (baseRelease.ts
+  // defersProjections), and planRun counts exactly those runs deferred: the chosen run and each run the refusal suggests
+  // (a 4-bit method instead of another, fewer methods) are planned as they would load.
+  const runOptions = { deferProjections: true };
   const problem = fitProblem(setup, choices, memory.checkpointing, { perBuffer: perBufferLimit(rt.device.limits), totalBytes: memory.budgetBytes }, runOptions);
   if (problem) throw new StudioError(problem);
   return planRun(
