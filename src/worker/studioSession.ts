@@ -419,7 +419,11 @@ export class StudioSession {
   /** After an interrupted run: memory back to the system, or a fresh device after a GPU error. */
   private recover(rt: GpuContext, params: ComparisonParams, interruption: RunInterruption): void {
     this.lastInterruption = { params, interruption };
-    if (interruption.cause === 'outOfMemory') rt.pool.trim();
+    // Recorded work is submitted first: trim() destroys free buffers, and one still named by an unsubmitted command would fail that submit.
+    if (interruption.cause === 'outOfMemory') {
+      rt.flush();
+      rt.pool.trim();
+    }
     if (interruption.cause === 'gpuError') this.device.replace('a GPU error during training');
   }
 
