@@ -27,7 +27,8 @@ SWEEP_GRID=${SWEEP_GRID:-low-rank=1e-3:3e-3:1e-2,sparse=1e-3:4e-3:1e-2,dense=3e-
 BUDGET=${STUDY_BUDGET_S:-540}
 WORK=${STUDY_WORK_DIR:-/tmp/study-all}
 read -r -a EXTRA <<<"${STUDY_EXTRA:-}"
-COMMON=("${EXTRA[@]}")
+# No mid-run checkpoints: the machine and its /tmp go back after the call.
+COMMON=(--checkpoint-dir none "${EXTRA[@]}")
 [ -n "${STUDY_METHODS:-}" ] && COMMON+=(--methods "$STUDY_METHODS")
 
 rm -rf "$WORK" && mkdir -p "$WORK"
