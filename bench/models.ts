@@ -185,7 +185,9 @@ export async function runModelsBench(ctx: GpuContext, options: ModelsBenchOption
       try {
         for (const [index, method] of methods.entries()) {
           const planRow = plan(ctx, model, method, options.rank, options.batchSize, options.seqLen);
-          const runPlan = planRun([planRow], options.checkpointing, { deferProjections: defer });
+          // Only the last method releases the shared base (the others leave it for the next): plan each as it runs.
+          const releasesBase = index === methods.length - 1;
+          const runPlan = planRun([planRow], options.checkpointing, { deferProjections: defer, releaseBase: releasesBase });
           const targetPlan = planRun([plan(ctx, model, method, 16, 2, 256)], true, { deferProjections: defer });
           const f32Targeted = selectTargets(model, ['all']).reduce((n, name) => n + 4 * model.linear(name).outFeatures * model.linear(name).inFeatures, 0);
           const common = {
@@ -217,7 +219,7 @@ export async function runModelsBench(ctx: GpuContext, options: ModelsBenchOption
           try {
             const settings = resolveSettings(method, method.settings.some((s) => s.key === 'rank') ? { rank: options.rank } : {});
             t = performance.now();
-            const last = index === methods.length - 1;
+            const last = releasesBase;
             const releaser = new BaseReleaser(ctx, model, { measureQuantErrors: false });
             const onLayerReady = last && !options.releaseAfterInit ? releaser.hookFor([]) : undefined;
             const adapted = await method.create(

@@ -40,4 +40,21 @@ describe('real-model bench on tiny models', () => {
       if (steps === 0) for (const line of table.slice(1)) expect(line).toMatch(/^tiny-\w+ +\w+ +[\d.]+ +[\d.]+ +— .* — +[\d.]+ \w?i?B +[\d.]+ GB$/);
     });
   }
+
+  it('plans a 4-bit method that runs before the last with the shared base still held (it is released only after the last)', async () => {
+    const ctx = await batchedContext();
+    const rows = await runModelsBench(ctx, {
+      models: [TINY[0]!],
+      methods: [qlora.id, lora.id],
+      steps: 1,
+      batchSize: 1,
+      seqLen: 8,
+      rank: 4,
+      checkpointing: true,
+    });
+    const [first] = rows;
+    expect(first!.method).toBe(qlora.id);
+    expect(first!.gpu.released).toBe(0);
+    expect(Math.abs(first!.planned.total - first!.gpu.peak) / first!.gpu.peak).toBeLessThan(0.15);
+  });
 });
