@@ -365,48 +365,36 @@ async function main(argv: readonly string[]): Promise<number> {
       // Mid-run checkpoints (study/runCheckpoints.ts): one folder per run, under --checkpoint-dir.
       const checkpointRoot = a.string('checkpoint-dir', `${jsonPath}.checkpoints`);
       const modelIdentity = { name: modelDir, fingerprint: await modelFilesFingerprint(source.configFile, source.weightFiles) };
-      const checkpointsFor = (folder: string, data: StudyData, seed: number) =>
-        checkpointRoot === 'none'
-          ? undefined
-          : studyCheckpoints<MethodResult>(
-              join(checkpointRoot, folder),
-              studyRunIdentity(modelIdentity, data, seed, steps, {
-                schedule,
-                warmupSteps,
-                clipNorm: a.number('clip', 1),
-                weightDecay: a.number('weight-decay', 0),
-                batch,
-                seqLen: dataSeqLen(data),
-                evalEvery,
-                evalRows,
-                finalValRows,
-                calibrationBatches,
-              }),
-            );
-      const runOptionsFor = (data: StudyData, seed: number, methods: readonly MethodPlan[], releaseBase: boolean, checkpointFolder: string) => ({
-        model,
-        targets,
-        data,
-        methods,
-        steps,
-        schedule: schedule as ScheduleKind,
-        warmupSteps,
-        clipNorm: a.number('clip', 1),
-        weightDecay: a.number('weight-decay', 0),
-        seed,
-        batch,
-        seqLen: dataSeqLen(data),
-        evalEvery,
-        evalRows,
-        finalValRows,
-        calibrationBatches,
-        log,
-        releaseBase,
-        // The sweep compares final validation losses only: no forgetting or drift measurements.
-        heldout: sweepMode ? undefined : heldout,
-        spectralDrift: !sweepMode,
-        checkpoints: checkpointsFor(checkpointFolder, data, seed),
-      });
+      const runOptionsFor = (data: StudyData, seed: number, methods: readonly MethodPlan[], releaseBase: boolean, checkpointFolder: string) => {
+        const options = {
+          model,
+          targets,
+          data,
+          methods,
+          steps,
+          schedule: schedule as ScheduleKind,
+          warmupSteps,
+          clipNorm: a.number('clip', 1),
+          weightDecay: a.number('weight-decay', 0),
+          seed,
+          batch,
+          seqLen: dataSeqLen(data),
+          evalEvery,
+          evalRows,
+          finalValRows,
+          calibrationBatches,
+          log,
+          releaseBase,
+          // The sweep compares final validation losses only: no forgetting or drift measurements.
+          heldout: sweepMode ? undefined : heldout,
+          spectralDrift: !sweepMode,
+        };
+        const checkpoints =
+          checkpointRoot === 'none'
+            ? undefined
+            : studyCheckpoints<MethodResult>(join(checkpointRoot, checkpointFolder), studyRunIdentity(modelIdentity, options));
+        return { ...options, checkpoints };
+      };
       const tok = { eosIds, decode: (ids: readonly number[]) => tokenizer.decode(ids, { skipSpecialTokens: true }) };
 
       if (sweepMode) {

@@ -139,30 +139,32 @@ describe('runStudy and baseResult', () => {
     const names = model.linearNames();
     const dir = await mkdtemp(join(tmpdir(), 'study-run-checkpoints-'));
     try {
-      const optionsFor = (learningRate: number, lines: string[]): RunOptions => ({
-        model,
-        targets: [names[0]!, names[names.length - 1]!],
-        data,
-        methods: [
-          { id: lowRank.id, settings: { rank: RANK, alpha: RANK }, learningRate },
-          { id: dense.id, settings: {}, learningRate },
-        ],
-        steps: 4,
-        schedule: 'cosine',
-        warmupSteps: 1,
-        clipNorm: 1,
-        weightDecay: 0,
-        seed: 3,
-        batch: 2,
-        seqLen: 64,
-        evalEvery: 2,
-        evalRows: 4,
-        finalValRows: 4,
-        calibrationBatches: 1,
-        log: (line) => lines.push(line),
-        spectralDrift: false,
-        checkpoints: studyCheckpoints(dir, studyRunIdentity({ name: 'kjv-llama-1m', fingerprint: 'test' }, data, 3, 4, { batch: 2, seqLen: 64 })),
-      });
+      const optionsFor = (learningRate: number, lines: string[]): RunOptions => {
+        const options: RunOptions = {
+          model,
+          targets: [names[0]!, names[names.length - 1]!],
+          data,
+          methods: [
+            { id: lowRank.id, settings: { rank: RANK, alpha: RANK }, learningRate },
+            { id: dense.id, settings: {}, learningRate },
+          ],
+          steps: 4,
+          schedule: 'cosine',
+          warmupSteps: 1,
+          clipNorm: 1,
+          weightDecay: 0,
+          seed: 3,
+          batch: 2,
+          seqLen: 64,
+          evalEvery: 2,
+          evalRows: 4,
+          finalValRows: 4,
+          calibrationBatches: 1,
+          log: (line) => lines.push(line),
+          spectralDrift: false,
+        };
+        return { ...options, checkpoints: studyCheckpoints(dir, studyRunIdentity({ name: 'kjv-llama-1m', fingerprint: 'test' }, options)) };
+      };
       const tok = { eosIds, decode: (ids: readonly number[]) => tokenizer.decode(ids, { skipSpecialTokens: true }) };
       const firstLines: string[] = [];
       const whole = await runStudy(rt, optionsFor(1e-3, firstLines), tok);

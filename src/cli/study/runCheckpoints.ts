@@ -13,7 +13,7 @@ import { sequencesFingerprint, type Checkpoint, type RunIdentity } from '../../i
 import type { CapturedCheckpoint } from '../../train/checkpoint';
 import { InputError } from '../../errors';
 import { readNewestCheckpoint, writeCheckpointDir } from '../checkpointDir';
-import type { StudyData } from './data';
+import type { RunOptions } from './run';
 
 const RECORDS_FILE = 'study-records.json';
 
@@ -26,14 +26,39 @@ export interface StudyCheckpoints<R> {
   clear(): Promise<void>;
 }
 
-/** What a resumed run must share with the one that wrote the checkpoint, besides the methods (checked by train/checkpoint.ts). */
-export function studyRunIdentity(
-  model: { readonly name: string; readonly fingerprint: string },
-  data: StudyData,
-  seed: number,
-  steps: number,
-  settings: RunIdentity['settings'],
-): RunIdentity {
+/** The run's settings that change its numbers (RunOptions), besides the methods (checked by train/checkpoint.ts). */
+type IdentityOptions = Pick<
+  RunOptions,
+  | 'data'
+  | 'seed'
+  | 'steps'
+  | 'schedule'
+  | 'warmupSteps'
+  | 'clipNorm'
+  | 'weightDecay'
+  | 'batch'
+  | 'seqLen'
+  | 'evalEvery'
+  | 'evalRows'
+  | 'finalValRows'
+  | 'calibrationBatches'
+>;
+
+/** What a resumed run must share with the one that wrote the checkpoint. */
+export function studyRunIdentity(model: { readonly name: string; readonly fingerprint: string }, o: IdentityOptions): RunIdentity {
+  const { data, seed, steps, ...rest } = o;
+  const settings = {
+    schedule: rest.schedule,
+    warmupSteps: rest.warmupSteps,
+    clipNorm: rest.clipNorm,
+    weightDecay: rest.weightDecay,
+    batch: rest.batch,
+    seqLen: rest.seqLen,
+    evalEvery: rest.evalEvery,
+    evalRows: rest.evalRows,
+    finalValRows: rest.finalValRows,
+    calibrationBatches: rest.calibrationBatches,
+  };
   return { model, data: { name: data.id, fingerprint: sequencesFingerprint(data.train), trainExamples: data.train.length }, seed, steps, settings };
 }
 
