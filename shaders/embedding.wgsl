@@ -15,6 +15,12 @@
 // of V, which matters for V = 50257 and N of a few thousand tokens. Each block of WG columns rescans
 // the ids of tokens m ≥ n, so the id reads are about N²/WG + distinct ids · N · ⌈C/WG⌉.
 //
+// embedding_backward_serial (software adapters, where workgroup barriers are very expensive): the
+// same sums without barriers, one invocation per token n and group of 4 columns. It returns at once
+// unless n is the first token with its id (a serial scan of ids[0..n)), then sums the gy rows of every
+// token m ≥ n with that id in increasing m, as embedding_backward does: the same order, so the
+// same bits. Cost: N·⌈C/4⌉ invocations, each about n id reads, plus one pass over gy per distinct id.
+//
 // embedding_forward_half: the forward gather from a packed 16-bit table (frozen bf16/f16 weights,
 // FORMAT 1 bf16 / 2 f16) bound as table_half: element e = v·C + c of the table is the 16-bit half
 // (e & 1) of word e >> 1 (element 2i in bits 0..15, 2i+1 in bits 16..31; indexed globally, so a
@@ -121,5 +127,34 @@ fn embedding_backward(
     }
     let index = (v - params.row0) * params.C + c;
     if (ACCUMULATE) { dst[index] += acc; } else { dst[index] = acc; }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn embedding_backward_serial(
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let groups = (params.C + 3u) / 4u;
+  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (i >= params.N * groups) { return; }
+  let n = i / groups;
+  let c0 = (i - n * groups) * 4u;
+  let v = row_of(n);
+  if (!in_block(v)) { return; }
+  for (var m = 0u; m < n; m++) {
+    if (row_of(m) == v) { return; }
+  }
+  let width = min(4u, params.C - c0);
+  var acc = vec4<f32>(0.0);
+  for (var m = n; m < params.N; m++) {
+    if (row_of(m) == v) {
+      for (var j = 0u; j < width; j++) { acc[j] += src[m * params.C + c0 + j]; }
+    }
+  }
+  let base = (v - params.row0) * params.C + c0;
+  for (var j = 0u; j < width; j++) {
+    if (ACCUMULATE) { dst[base + j] += acc[j]; } else { dst[base + j] = acc[j]; }
   }
 }

@@ -74,6 +74,21 @@ export function embeddingForward(ctx: GpuContext, ids: GpuTensor, table: GpuTens
  * dTable [V, C] (+)= scatter-add of gy [...ids.shape, C] by ids. Without `accumulate`, dTable is
  * overwritten (zero-filled first); with it, the sums are added to what dTable holds.
  */
+export type EmbeddingBackwardVariant = 'serial' | 'workgroup';
+export const EMBEDDING_BACKWARD_VARIANTS: readonly EmbeddingBackwardVariant[] = ['serial', 'workgroup'];
+const forced = new WeakMap<GpuContext, EmbeddingBackwardVariant>();
+
+/** Tests: embeddingBackwardInto on ctx uses `variant` from now on (undefined: the adapter's choice again). */
+export function forceEmbeddingBackwardVariant(ctx: GpuContext, variant: EmbeddingBackwardVariant | undefined): void {
+  if (variant) forced.set(ctx, variant);
+  else forced.delete(ctx);
+}
+
+/** Barrier-free on software adapters, a workgroup per token with reductions on real GPUs (unless forced). */
+function backwardVariant(ctx: GpuContext): EmbeddingBackwardVariant {
+  return forced.get(ctx) ?? (ctx.info.isSoftware ? 'serial' : 'workgroup');
+}
+
 export function embeddingBackwardInto(ctx: GpuContext, ids: GpuTensor, gy: GpuTensor, dTable: GpuTensor, accumulate = false): GpuTensor {
   const shapes = `ids ${ids.describe()}, gy ${gy.describe()}, dTable ${dTable.describe()}`;
   const { N, C, V } = checkShapes('embeddingBackward', ids, dTable, shapes);
@@ -85,13 +100,14 @@ export function embeddingBackwardInto(ctx: GpuContext, ids: GpuTensor, gy: GpuTe
   for (const { tensor: block, row0, rows } of blocks) {
     if (gy.buffer === block.buffer) throw new GpuError('dTable must not alias gy', 'embeddingBackward', shapes);
     if (!accumulate) fill(ctx, block, 0);
+    const serial = backwardVariant(ctx) === 'serial';
     ctx.dispatch({
       shader,
-      entryPoint: 'embedding_backward',
-      constants: { WG: backwardWorkgroupSize(C), ACCUMULATE: accumulate },
+      entryPoint: serial ? 'embedding_backward_serial' : 'embedding_backward',
+      constants: { WG: serial ? WG : backwardWorkgroupSize(C), ACCUMULATE: accumulate },
       bindings: { ids, src: gy, dst: block, table_half: ctx.placeholder() },
       params: { N, C, V, row0, rows },
-      workgroups: workgroupGrid(N, ctx.device.limits.maxComputeWorkgroupsPerDimension),
+      workgroups: serial ? gridFor(ctx, N * Math.ceil(C / 4), WG) : workgroupGrid(N, ctx.device.limits.maxComputeWorkgroupsPerDimension),
       label: `embeddingBackward ${shapes}${blocks.length > 1 ? ` rows ${row0}..${row0 + rows - 1}` : ''}${accumulate ? ' (accumulate)' : ''}`,
       // Scatter-add: ids and gy read, each touched dTable row read and written.
       cost: { flops: (N * C) / blocks.length, bytes: (4 * (N + 3 * N * C)) / blocks.length },

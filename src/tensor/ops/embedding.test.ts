@@ -3,7 +3,8 @@
 // workgroup), accumulation into an existing table gradient, clamping of ids ≥ V, determinism.
 
 import { describe, expect, it } from 'vitest';
-import { embeddingBackwardInto } from '../../kernels/embedding';
+import { EMBEDDING_BACKWARD_VARIANTS, embeddingBackwardInto, forceEmbeddingBackwardVariant } from '../../kernels/embedding';
+import type { GpuContext } from '../../gpu/context';
 import { testContext } from '../../test/gpu';
 import { gradcheck } from '../../test/gradcheck';
 import { randomArray, relativeError, rng } from '../../test/reference';
@@ -64,22 +65,45 @@ describe('embedding', () => {
       expect(result.gradErrors.table).toBeLessThan(1e-5);
     });
 
-    it(`full table gradient equals the float64 scatter-add (B=${B}, T=${T}, V=${V}, C=${C})`, async () => {
+    it(`full table gradient equals the float64 scatter-add, bit for bit the same from both kernels (B=${B}, T=${T}, V=${V}, C=${C})`, async () => {
       const ctx = await testContext();
       const idsData = randomIds(B * T, V, B * 7 + T);
       const gyData = randomArray(B * T * C, 11 + V);
       const ids = ctx.upload(Uint32Array.from(idsData), [B, T], 'u32');
       const gy = ctx.uploadF32(gyData, [B, T, C]);
-      const dTable = ctx.empty([V, C]);
-      embeddingBackwardInto(ctx, ids, gy, dTable);
-      const got = await ctx.read(dTable);
-      expect(relativeError(got, embeddingGradRef(idsData, gyData, V, C))).toBeLessThan(1e-6);
-      ctx.release(ids, gy, dTable);
+      const results: Float32Array[] = [];
+      try {
+        for (const variant of EMBEDDING_BACKWARD_VARIANTS) {
+          forceEmbeddingBackwardVariant(ctx, variant);
+          const dTable = ctx.empty([V, C]);
+          embeddingBackwardInto(ctx, ids, gy, dTable);
+          const got = await ctx.read(dTable);
+          expect(relativeError(got, embeddingGradRef(idsData, gyData, V, C)), variant).toBeLessThan(1e-6);
+          results.push(got);
+          ctx.release(dTable);
+        }
+      } finally {
+        forceEmbeddingBackwardVariant(ctx, undefined);
+      }
+      // Both sum each row's tokens in increasing order.
+      expect(Array.from(results[0]!)).toEqual(Array.from(results[1]!));
+      ctx.release(ids, gy);
     });
   }
 
-  it('accumulates into an existing table gradient (tied embeddings)', async () => {
-    const ctx = await testContext();
+  for (const variant of EMBEDDING_BACKWARD_VARIANTS) {
+    it(`accumulates into an existing table gradient (tied embeddings; ${variant} kernel)`, async () => {
+      const ctx = await testContext();
+      forceEmbeddingBackwardVariant(ctx, variant);
+      try {
+        await accumulatesIntoExistingGradient(ctx);
+      } finally {
+        forceEmbeddingBackwardVariant(ctx, undefined);
+      }
+    });
+  }
+
+  async function accumulatesIntoExistingGradient(ctx: GpuContext): Promise<void> {
     const [N, V, C] = [9, 4, 5];
     const idsData = Float32Array.from([3, 0, 3, 3, 1, 0, 3, 1, 0]); // row 2 unused
     const gyData = randomArray(N * C, 5);
@@ -95,7 +119,7 @@ describe('embedding', () => {
     expect(relativeError(got, want)).toBeLessThan(1e-6);
     ctx.release(ids, table.data, table.grad);
     g.destroy();
-  });
+  }
 
   it('clamps ids ≥ V to the last row in forward and backward (no out-of-bounds access)', async () => {
     const ctx = await testContext();
