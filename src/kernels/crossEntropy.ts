@@ -24,27 +24,20 @@ import { defineShader, type GpuContext } from '../gpu/context';
 import type { GpuTensor } from '../gpu/tensor';
 import { GpuError } from '../errors';
 import { gridFor, workgroupGrid } from './elementwise';
+import { ADAPTER_VARIANTS, adapterVariantChoice, type AdapterVariant } from './adapterVariant';
 
 const shader = defineShader('cross_entropy', source);
 
 /** Rows per workgroup of ce_rows_serial (the shader's ROW_WG). */
 const ROW_WG = 16;
 
-export type CrossEntropyVariant = 'serial' | 'workgroup';
-export const CROSS_ENTROPY_VARIANTS: readonly CrossEntropyVariant[] = ['serial', 'workgroup'];
-
-const forced = new WeakMap<GpuContext, CrossEntropyVariant>();
-
+export type CrossEntropyVariant = AdapterVariant;
+export const CROSS_ENTROPY_VARIANTS = ADAPTER_VARIANTS;
+const variants = adapterVariantChoice();
 /** Tests: every cross-entropy reduction on ctx uses `variant` from now on (undefined: the adapter's choice again). */
-export function forceCrossEntropyVariant(ctx: GpuContext, variant: CrossEntropyVariant | undefined): void {
-  if (variant) forced.set(ctx, variant);
-  else forced.delete(ctx);
-}
-
+export const forceCrossEntropyVariant = variants.force;
 /** Barrier-free serial loops on software adapters, workgroup reductions on real GPUs (unless forced). */
-export function crossEntropyVariant(ctx: GpuContext): CrossEntropyVariant {
-  return forced.get(ctx) ?? (ctx.info.isSoftware ? 'serial' : 'workgroup');
-}
+export const crossEntropyVariant = variants.of;
 
 /** Elements of `saved` for N rows: m [N], s [N], rowLoss [N], count [1]. */
 export function crossEntropySavedSize(N: number): number {

@@ -15,6 +15,7 @@ import { rowBlocksOf } from '../gpu/rowBlocks';
 import type { GpuTensor } from '../gpu/tensor';
 import { GpuError } from '../errors';
 import { fill, gridFor, workgroupGrid } from './elementwise';
+import { ADAPTER_VARIANTS, adapterVariantChoice } from './adapterVariant';
 
 const shader = defineShader('embedding', source);
 
@@ -74,20 +75,11 @@ export function embeddingForward(ctx: GpuContext, ids: GpuTensor, table: GpuTens
  * dTable [V, C] (+)= scatter-add of gy [...ids.shape, C] by ids. Without `accumulate`, dTable is
  * overwritten (zero-filled first); with it, the sums are added to what dTable holds.
  */
-export type EmbeddingBackwardVariant = 'serial' | 'workgroup';
-export const EMBEDDING_BACKWARD_VARIANTS: readonly EmbeddingBackwardVariant[] = ['serial', 'workgroup'];
-const forced = new WeakMap<GpuContext, EmbeddingBackwardVariant>();
-
-/** Tests: embeddingBackwardInto on ctx uses `variant` from now on (undefined: the adapter's choice again). */
-export function forceEmbeddingBackwardVariant(ctx: GpuContext, variant: EmbeddingBackwardVariant | undefined): void {
-  if (variant) forced.set(ctx, variant);
-  else forced.delete(ctx);
-}
-
+export const EMBEDDING_BACKWARD_VARIANTS = ADAPTER_VARIANTS;
 /** Barrier-free on software adapters, a workgroup per token with reductions on real GPUs (unless forced). */
-function backwardVariant(ctx: GpuContext): EmbeddingBackwardVariant {
-  return forced.get(ctx) ?? (ctx.info.isSoftware ? 'serial' : 'workgroup');
-}
+const backwardVariants = adapterVariantChoice();
+/** Tests: embeddingBackwardInto on ctx uses `variant` from now on (undefined: the adapter's choice again). */
+export const forceEmbeddingBackwardVariant = backwardVariants.force;
 
 export function embeddingBackwardInto(ctx: GpuContext, ids: GpuTensor, gy: GpuTensor, dTable: GpuTensor, accumulate = false): GpuTensor {
   const shapes = `ids ${ids.describe()}, gy ${gy.describe()}, dTable ${dTable.describe()}`;
@@ -100,7 +92,7 @@ export function embeddingBackwardInto(ctx: GpuContext, ids: GpuTensor, gy: GpuTe
   for (const { tensor: block, row0, rows } of blocks) {
     if (gy.buffer === block.buffer) throw new GpuError('dTable must not alias gy', 'embeddingBackward', shapes);
     if (!accumulate) fill(ctx, block, 0);
-    const serial = backwardVariant(ctx) === 'serial';
+    const serial = backwardVariants.of(ctx) === 'serial';
     ctx.dispatch({
       shader,
       entryPoint: serial ? 'embedding_backward_serial' : 'embedding_backward',

@@ -28,6 +28,7 @@ import { defineShader, type GpuContext } from '../gpu/context';
 import type { GpuTensor } from '../gpu/tensor';
 import { GpuError } from '../errors';
 import { workgroupGrid } from './elementwise';
+import { ADAPTER_VARIANTS, adapterVariantChoice, type AdapterVariant } from './adapterVariant';
 
 const shader = defineShader('norm', source);
 
@@ -43,21 +44,13 @@ const ROW_WG = 16;
 /** The `serial` variant's parameter gradient: at least this many rows per chunk. */
 export const MIN_CHUNK_ROWS_SERIAL = 4096;
 
-export type NormVariant = 'serial' | 'workgroup';
-export const NORM_VARIANTS: readonly NormVariant[] = ['serial', 'workgroup'];
-
-const forced = new WeakMap<GpuContext, NormVariant>();
-
+export type NormVariant = AdapterVariant;
+export const NORM_VARIANTS = ADAPTER_VARIANTS;
+const variants = adapterVariantChoice();
 /** Tests: every norm kernel on ctx uses `variant` from now on (undefined: the adapter's choice again). */
-export function forceNormVariant(ctx: GpuContext, variant: NormVariant | undefined): void {
-  if (variant) forced.set(ctx, variant);
-  else forced.delete(ctx);
-}
-
+export const forceNormVariant = variants.force;
 /** Barrier-free serial rows on software adapters, workgroup reductions on real GPUs (unless forced). */
-export function normVariant(ctx: GpuContext): NormVariant {
-  return forced.get(ctx) ?? (ctx.info.isSoftware ? 'serial' : 'workgroup');
-}
+export const normVariant = variants.of;
 
 interface RowShape {
   readonly R: number;
