@@ -86,8 +86,9 @@ describe('lmHeadChunkRows', () => {
   const big = { maxStorageBufferBindingSize: 2 ** 30, maxBufferSize: 2 ** 30 };
 
   it('fits the byte budget, rounds down to a multiple of 4 and clamps to [1, N]', () => {
-    expect(lmHeadChunkRows(4096, 151936, big)).toBe(108); // 64 MiB / (4 · 151936) = 110.4
-    expect(lmHeadChunkRows(4096, 262144, big)).toBe(64);
+    expect(lmHeadChunkRows(4096, 151936, big)).toBe(24); // 16 MiB / (4 · 151936) = 27.6
+    expect(lmHeadChunkRows(4096, 262144, big)).toBe(16);
+    expect(lmHeadChunkRows(4096, 151936, big, 64 * 2 ** 20)).toBe(108); // 110.4
     expect(lmHeadChunkRows(7, 37, big)).toBe(7);
     expect(lmHeadChunkRows(100, 37, big, bytesForRows(3, 37))).toBe(3);
     expect(lmHeadChunkRows(100, 37, big, bytesForRows(7, 37))).toBe(4);
@@ -100,7 +101,7 @@ describe('lmHeadChunkRows', () => {
     expect(lmHeadChunkRows(4096, 262144, small, 2 ** 30)).toBe(100);
     expect(lmHeadChunkRows(4096, 262144, { ...small, maxStorageBufferBindingSize: 2 ** 20 }, 2 ** 30)).toBe(1);
     expect(() => lmHeadChunkRows(4, 2 ** 20, { ...small, maxStorageBufferBindingSize: 2 ** 20 })).toThrow(/one row of logits/);
-    expect(DEFAULT_CHUNK_BYTES).toBe(64 * 2 ** 20);
+    expect(DEFAULT_CHUNK_BYTES).toBe(16 * 2 ** 20);
   });
 });
 
