@@ -394,6 +394,8 @@ export function planModels(
   limits: { maxBufferSize: number; maxStorageBufferBindingSize: number },
   /** Plan a 4-bit method's model loaded with deferred projections, as the bench and the CLI load it (false: --no-defer). */
   defer = true,
+  /** Activation checkpointing (the target settings have it on; false: --no-checkpointing). */
+  checkpointing: boolean = TARGET_SHAPE.checkpointing,
 ): PlannedRow[] {
   const rows: PlannedRow[] = [];
   for (const id of models) {
@@ -411,7 +413,7 @@ export function planModels(
       const method = methodById(methodId);
       const settings = resolveSettings(method, method.settings.some((s) => s.key === 'rank') ? { rank: TARGET_SHAPE.rank } : {});
       const p = planMethod({ config, layers, batch: TARGET_SHAPE.batch, seqLen: TARGET_SHAPE.seqLen, limits, weightBytesPerParam }, method, settings);
-      const run = planRun([p], TARGET_SHAPE.checkpointing, { deferProjections: defer && defersProjections([method]) });
+      const run = planRun([p], checkpointing, { deferProjections: defer && defersProjections([method]) });
       rows.push({
         model: id,
         method: method.id,
@@ -422,7 +424,7 @@ export function planModels(
         sharedBase: p.sharedBaseBytes,
         ownBase: p.ownBaseBytes,
         trainable: p.trainableBytes,
-        activations: p.activationBytes.checkpointed,
+        activations: checkpointing ? p.activationBytes.checkpointed : p.activationBytes.plain,
         largest: run.largestBuffer,
         quantizedRatio: [qlora.id, qpissa.id, loftq.id].includes(method.id) ? p.ownBaseBytes / f32Targeted : null,
       });

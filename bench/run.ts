@@ -260,11 +260,12 @@ async function main(): Promise<void> {
     const limits = args.defaultLimits
       ? { maxBufferSize: 256 * mib, maxStorageBufferBindingSize: 128 * mib }
       : { maxBufferSize: 1024 * mib, maxStorageBufferBindingSize: 1024 * mib };
+    const checkpointing = !args.noCheckpointing;
     console.log(
-      'PLANNED (train/memoryPlan.ts, not measured): rank 16 on every projection, B=2, T=256, checkpointing on; ' +
+      `PLANNED (train/memoryPlan.ts, not measured): rank 16 on every projection, B=2, T=256, checkpointing ${checkpointing ? 'on' : 'off'}; ` +
         `limits ${formatBytes(limits.maxStorageBufferBindingSize)} a binding, ${formatBytes(limits.maxBufferSize)} a buffer\n`,
     );
-    console.log(formatPlannedTable(planModels(args.models, methods, limits, !args.noDefer)));
+    console.log(formatPlannedTable(planModels(args.models, methods, limits, !args.noDefer, checkpointing)));
     return;
   }
   const started = performance.now();

@@ -9,7 +9,7 @@ import { qlora } from '../adapters/methods/quantized';
 import { GpuContext } from '../gpu/context';
 import { acquireNodeDevice } from '../gpu/node';
 import { tinyConfigJson } from '../io/testModels';
-import { formatModelsTable, runModelsBench } from '../../bench/models';
+import { formatModelsTable, planModels, runModelsBench } from '../../bench/models';
 import type { RealModelSpec } from '../../bench/realModels';
 
 const TINY: readonly RealModelSpec[] = [
@@ -56,5 +56,15 @@ describe('real-model bench on tiny models', () => {
     expect(first!.method).toBe(qlora.id);
     expect(first!.gpu.released).toBe(0);
     expect(Math.abs(first!.planned.total - first!.gpu.peak) / first!.gpu.peak).toBeLessThan(0.15);
+  });
+
+  it('plans the target settings with and without activation checkpointing (no GPU)', () => {
+    const limits = { maxBufferSize: 2 ** 30, maxStorageBufferBindingSize: 2 ** 30 };
+    const [on] = planModels(['smollm2-135m'], [lora.id], limits);
+    const [off] = planModels(['smollm2-135m'], [lora.id], limits, true, false);
+    // Without checkpointing every block keeps its activations: the plan grows by them alone.
+    expect(off!.activations).toBeGreaterThan(4 * on!.activations);
+    expect(off!.total - on!.total).toBe(off!.activations - on!.activations);
+    expect([off!.sharedBase, off!.trainable]).toEqual([on!.sharedBase, on!.trainable]);
   });
 });
