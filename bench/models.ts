@@ -73,7 +73,18 @@ export interface ModelsBenchRow {
   readonly initSeconds: number;
   readonly msPerStep: number[];
   readonly peakHeapBytes: number;
-  readonly gpu: { base: number; method: number; optimizer: number; activations: number; peak: number; released: number; stepPeak: number; initPeak: number };
+  readonly gpu: {
+    base: number;
+    method: number;
+    optimizer: number;
+    activations: number;
+    peak: number;
+    released: number;
+    stepPeak: number;
+    initPeak: number;
+    /** Every buffer the pool holds after the steps, in use or free for reuse: what the GPU has allocated (≥ the live peak's buffers of each size class). */
+    owned: number;
+  };
   readonly largestBuffer: { bytes: number; what: string };
   /** The plan of this very run (B, T, rank and checkpointing as run). */
   readonly planned: { total: number; sharedBase: number; ownBase: number; trainable: number; activations: number; largest: { bytes: number; what: string } };
@@ -252,6 +263,10 @@ export async function runModelsBench(ctx: GpuContext, options: ModelsBenchOption
               const held = ctx.stats().liveBytes;
               const peak = ctx.stats().peakLiveBytes;
               const stepPeak = steps.stop();
+              const owned = ctx.stats().ownedBytes;
+              console.log(
+                `  ${method.id}: pool peak ${formatBytes(peak)} live; ${formatBytes(owned)} owned after the steps (free buffers kept for reuse included)`,
+              );
               const ownBaseTargets = [qlora.id, qpissa.id, loftq.id].includes(method.id) ? f32Targeted : 0;
               row = {
                 ...common,
@@ -267,6 +282,7 @@ export async function runModelsBench(ctx: GpuContext, options: ModelsBenchOption
                   released,
                   stepPeak,
                   initPeak,
+                  owned,
                 },
                 largestBuffer: largest.largest,
                 // The NF4 bases alone: create()'s growth less the adapter factors it also made.
@@ -286,7 +302,17 @@ export async function runModelsBench(ctx: GpuContext, options: ModelsBenchOption
               initSeconds,
               msPerStep,
               peakHeapBytes: heap.peak,
-              gpu: { base, method: afterCreate - base, optimizer: 0, activations: 0, peak: ctx.stats().peakLiveBytes, released, stepPeak: 0, initPeak },
+              gpu: {
+                base,
+                method: afterCreate - base,
+                optimizer: 0,
+                activations: 0,
+                peak: ctx.stats().peakLiveBytes,
+                released,
+                stepPeak: 0,
+                initPeak,
+                owned: ctx.stats().ownedBytes,
+              },
               largestBuffer: largest.largest,
               quantizedRatio: null,
               load: loadText(),

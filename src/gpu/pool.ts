@@ -1,8 +1,9 @@
 // Buffer pool. Sizes are rounded up to size classes and freed buffers are kept per class, so a
-// training step that asks for the same sizes as the previous one allocates nothing new. Four
-// classes per power of two below 16 MiB (at most 25 % slack, and small activations of nearby
-// sizes share buffers); sixteen from 16 MiB on (at most 6.25 %): those are mostly weights held
-// for the whole run (a 152K-vocabulary embedding, 272 MB in bf16, would take 336 MB in quarters).
+// training step that asks for the same sizes as the previous one allocates nothing new. Classes
+// per power of two: four below 1 MiB (at most 25 % slack; small activations of nearby sizes share
+// buffers), sixteen from 1 MiB (6.25 %), sixty-four from 64 MiB (1.6 %). The large ones are mostly
+// weights held for the whole run: Qwen2.5's 152K-vocabulary embedding, 272 MB in bf16, would take
+// 336 MB in quarters, 285 MB in sixteenths, 273 MB in sixty-fourths.
 // Reports live and peak bytes for the charts.
 //
 // Reuse hazard: a buffer released while commands that use it are still being recorded may be
@@ -52,15 +53,18 @@ export interface PeakTracker {
   stop(): number;
 }
 
-/** From this size on, sixteen size classes per power of two instead of four. */
-const FINE_CLASSES_FROM = 1024 * 1024;
+/** Size classes per power of two, by the power of two a request exceeds (see the header). */
+function classesPerPowerOfTwo(base: number): number {
+  if (base >= 64 * 1024 * 1024) return 64;
+  return base >= 1024 * 1024 ? 16 : 4;
+}
 
 export function sizeClassOf(bytes: number): number {
   const minimum = 256;
   if (bytes <= minimum) return minimum;
   const exponent = Math.floor(Math.log2(bytes - 1));
   const base = 2 ** exponent;
-  const step = base / (base >= FINE_CLASSES_FROM ? 16 : 4);
+  const step = base / classesPerPowerOfTwo(base);
   return base + Math.ceil((bytes - base) / step) * step;
 }
 
