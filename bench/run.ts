@@ -130,7 +130,7 @@ function parseArgs(argv: string[]): Args {
       case '--steps':
         args.train = {
           ...(args.train ?? { methods: DEFAULT_TRAIN_METHODS, batch: 4, seqLen: 64 }),
-          steps: Math.max(1, Math.round(num(value(i++, flag), flag))),
+          steps: Math.max(0, Math.round(num(value(i++, flag), flag))),
         };
         args.given.steps = args.train.steps;
         break;
@@ -242,6 +242,9 @@ function parseArgs(argv: string[]): Args {
       default:
         throw new UsageError(`unknown option "${flag}"\n${USAGE}`);
     }
+  }
+  if (args.train?.steps === 0 && !args.models) {
+    throw new UsageError(`--steps 0 (load and init only) works with --models; the other benches need at least 1 step\n${USAGE}`);
   }
   return args;
 }
