@@ -241,6 +241,8 @@ export async function runModelsBench(ctx: GpuContext, options: ModelsBenchOption
             initSeconds = (performance.now() - t) / 1000;
             initPeak = ctx.stats().peakLiveBytes;
             if (last) released = (await releaser.finish([adapted])).bytes;
+            // As the hosts do after the inits (train/compare.ts, worker/studioRun.ts): scratch and released base go back.
+            await ctx.trimPool();
             // Deferred, the released weights were never part of `base`.
             const releasedFromBase = defer ? 0 : released;
             afterCreate = ctx.stats().liveBytes + releasedFromBase;

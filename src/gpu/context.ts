@@ -312,6 +312,12 @@ export class GpuContext {
     await this.throwPendingErrors();
   }
 
+  /** Waits for the GPU, then destroys the pool's free buffers (no pending command can still use one). */
+  async trimPool(): Promise<void> {
+    await this.sync();
+    this.pool.trim();
+  }
+
   /** Copies a tensor back to the CPU. Submits pending work first. */
   async read(t: GpuTensor): Promise<Float32Array> {
     const bytes = await this.readBytes(t);

@@ -37,6 +37,8 @@ export interface Runtime {
   sync(): Promise<void>;
   /** The pool's live, peak and owned bytes (memory charts, leak checks). */
   stats(): PoolStats;
+  /** Waits for the GPU, then destroys the pool's free buffers: their memory goes back to the system, later requests allocate anew. */
+  trimPool(): Promise<void>;
   /** Tracks the highest live bytes from now on (a step's peak against the memory plan). */
   trackPeak(): PeakTracker;
   /** Totals of dispatches, bind groups, buffers and pipelines created (convention 7's steady-state check). */

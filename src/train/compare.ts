@@ -347,6 +347,8 @@ export async function runComparison(rt: Runtime, options: CompareOptions): Promi
       await run.add(choice, record, 0, lastInit ? releaser?.hookFor(run.methods.map((m) => m.adapted)) : undefined);
     }
     if (releaser) options.releaseBase?.onRelease?.(await releaser.finish(run.methods.map((m) => m.adapted)));
+    // The inits' scratch (f32 copies, SVD workspaces) and the released base go back to the system.
+    await rt.trimPool();
     await options.afterInit?.(run.methods);
     let first = 0;
     if (resume) {

@@ -462,6 +462,8 @@ export class StudioRun {
         await initMethod(choice, startStep, lastInit ? releaser?.hookFor(run.methods.map((r) => r.adapted)) : undefined);
       }
       if (releaser && !this.stopping) this.released = await releaser.finish(run.methods.map((r) => r.adapted));
+      // The inits' scratch (f32 copies, SVD workspaces) and the released base go back to the system.
+      await rt.trimPool();
       let first = 0;
       if (resume && !this.stopping) {
         first = await restoreCheckpoint(rt, run, resume, STORED_CHECKPOINT, this.identity!);
