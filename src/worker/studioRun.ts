@@ -428,6 +428,8 @@ export class StudioRun {
       try {
         // Deferred, a 4-bit method joining measures its errors while each W is held, and lets it go.
         await initMethod(choice, startStep, deferred ? releaser?.hookFor(run.methods.map((r) => r.adapted)) : undefined);
+        // Its init's scratch goes back to the system, as after the run's first inits (no step is in flight here).
+        await rt.trimPool();
         emit({ type: 'added', method: choice.id, step: startStep });
       } catch (error) {
         emit({ type: 'halted', method: choice.id, step: startStep, reason: `could not be added: ${errorMessage(error)}` });
