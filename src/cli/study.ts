@@ -23,6 +23,7 @@ import { exitCodeFor, modelBytes, nodeGpuProvider, openModelDir, processIo } fro
 import { errorKind, errorMessage } from '../errors';
 import { DATASET_IDS, loadStudyData, type DatasetId, type StudyData } from './study/data';
 import { mergeResults, renderResults, writeStudySvgs, type DatasetInfo, type StudyJson, type StudyRun } from './study/report';
+import { isComplete, mergeStudy } from './study/merge';
 import { baseResult, quantStudy, runStudy, type MethodPlan } from './study/run';
 import { studyCheckpoints, studyRunIdentity } from './study/runCheckpoints';
 import { modelFilesFingerprint } from '../io/checkpointFile';
@@ -73,12 +74,17 @@ const spec: CommandSpec = {
       description: "choose the learning rates: every method at every rate of its family's grid on one seed of one task; writes them into --json as lrSweep",
     },
     'sweep-steps': { type: 'int', value: 'N', min: 1, default: 100, description: 'optimizer steps per sweep trial' },
+    'sweep-points': {
+      type: 'string',
+      value: 'LIST',
+      description: 'with --sweep: run only these grid points (1-based, e.g. 4,5) now; the others stay planned for a later --sweep --resume',
+    },
     'sweep-grid': {
       type: 'string',
       value: 'GRID',
       default: gridFlag(DEFAULT_SWEEP_GRID),
       description:
-        'rates per family to sweep, e.g. low-rank=1e-3:3e-3:1e-2,sparse=1e-3:4e-3:1e-2,dense=3e-4:1e-3:3e-3 (families not given keep their default grid)',
+        'rates per family to sweep, e.g. low-rank=1e-3:3e-3:1e-2,sparse=1e-3:4e-3:1e-2,dense=3e-4:1e-3:3e-3 (families not given keep their default grid; FAMILY=none: none of its methods)',
     },
     lrs: { type: 'string', value: 'FILE', description: "results JSON whose lrSweep gives the learning rates (default: the --json file's)" },
     lr: { type: 'number', value: 'LR', above: 0, description: "peak learning rate of every low-rank method (instead of the sweep's choice)" },
@@ -119,7 +125,8 @@ const spec: CommandSpec = {
     merge: {
       type: 'string',
       value: 'FILES',
-      description: 'with --render-only: add the finished runs of other results JSON files of the same configuration (runs split across processes) to --json',
+      description:
+        'with --render-only: add to --json what other results JSON files of the same study have and it lacks: finished runs (--only TASK:SEED) and methods of a run (--only TASK:SEED --methods GROUP): a study run in slices',
     },
     resume: { type: 'boolean', description: 'reuse finished runs of the same configuration from --json' },
     'checkpoint-dir': {
@@ -229,7 +236,12 @@ async function main(argv: readonly string[]): Promise<number> {
       const mergeFiles = a.string('merge');
       if (mergeFiles !== undefined) {
         for (const file of list(mergeFiles, 'merge')) {
-          json = mergeStudy(json, JSON.parse(await readFile(file, 'utf8')) as StudyJson, file);
+          json = mergeStudy(
+            json,
+            JSON.parse(await readFile(file, 'utf8')) as StudyJson,
+            file,
+            METHODS.map((m) => m.id),
+          );
           log(`merged ${file}`);
         }
         await writeFile(jsonPath, `${JSON.stringify(json)}\n`);
@@ -287,7 +299,9 @@ async function main(argv: readonly string[]): Promise<number> {
         const studyRank = json.config.rank;
         log(`quantization error only: rank ${studyRank}, seed ${seed}, T=${quantIterations} on ${targets.length} projections; runs kept from ${jsonPath}`);
         const q = await quantStudy(rt, model, targets, seed, { rank: studyRank, alpha: studyRank, doubleQuant: false }, quantIterations, log);
-        const updated: StudyJson = { ...json, updated: new Date().toISOString(), quant: { ...q, seed } };
+        const withQuant: StudyJson = { ...json, updated: new Date().toISOString(), quant: { ...q, seed } };
+        // A study joined from parts (--merge) waited only for this table.
+        const updated: StudyJson = { ...withQuant, partial: withQuant.runs.length === 0 || !isComplete(withQuant) };
         await writeFile(jsonPath, `${JSON.stringify(updated)}\n`);
         await writeMarkdown(outPath, updated);
         log(`wrote ${resolve(outPath)} and ${resolve(jsonPath)}`);
@@ -433,6 +447,7 @@ async function main(argv: readonly string[]): Promise<number> {
           steps,
           rule: choiceRule(finalValRows),
           previous: a.bool('resume') && sameSetup ? existing.lrSweep : undefined,
+          ...(a.has('sweep-points') ? { points: seedsOf(a.string('sweep-points', ''), 'sweep-points') } : {}),
           runPoint: async (point) => {
             // The previous point's trials are saved by now: its checkpoints can go.
             await finishedPoint?.clear();
@@ -455,6 +470,12 @@ async function main(argv: readonly string[]): Promise<number> {
         // A resumed sweep that ran nothing may still have dropped trials outside the current grid.
         if (JSON.stringify(sweep) !== saved) await save(sweep);
         for (const line of sweepTable(sweep, methodIds)) log(line);
+        if (sweep.planned !== undefined && sweep.trials.length < sweep.planned) {
+          log(
+            `sweep so far: ${sweep.trials.length} of ${sweep.planned} trials (${(sweep.wallMs / 60000).toFixed(1)} min); the rest with \`npm run study -- --sweep --resume\` (same --json)`,
+          );
+          return 0;
+        }
         log(
           `sweep done (${(sweep.wallMs / 60000).toFixed(1)} min over its grid points); \`npm run study\` with --json ${jsonPath} (or --lrs ${jsonPath}) takes these rates`,
         );
@@ -482,7 +503,10 @@ async function main(argv: readonly string[]): Promise<number> {
       const started = new Date().toISOString();
       if (a.bool('resume')) {
         if (existing && sameConfiguration(existing.config, config)) {
-          runs = existing.runs.filter((r) => plannedRuns.some((p) => p.dataset === r.dataset && p.seed === r.seed));
+          // A run joined from method groups (--merge) that still lacks a method is trained again, whole.
+          runs = existing.runs.filter(
+            (r) => plannedRuns.some((p) => p.dataset === r.dataset && p.seed === r.seed) && methodIds.every((id) => r.methods.some((m) => m.id === id)),
+          );
           quant = existing.quant;
           log(`resuming: ${runs.length} finished run(s) reused from ${jsonPath}${quant ? ' and the quantization table' : ''}`);
         } else {
@@ -564,19 +588,6 @@ async function writeMarkdown(outPath: string, json: StudyJson): Promise<void> {
   }
   await writeFile(outPath, mergeResults(existing, renderResults(json)));
   await writeStudySvgs(outPath, json);
-}
-
-/** `into` with the planned runs that only `other` has finished (refused if the configurations differ). */
-function mergeStudy(into: StudyJson, other: StudyJson, file: string): StudyJson {
-  if (!sameConfiguration(into.config, other.config)) throw new UsageError(`--merge: ${file} was run with a different configuration`, 'study');
-  const has = (r: { dataset: string; seed: number }, runs: readonly StudyRun[]) => runs.some((x) => x.dataset === r.dataset && x.seed === r.seed);
-  const planned = into.config.plannedRuns;
-  const added = other.runs.filter((r) => !has(r, into.runs) && planned.some((p) => p.dataset === r.dataset && p.seed === r.seed));
-  if (added.length === 0) throw new UsageError(`--merge: ${file} has no finished run that the --json file is missing`, 'study');
-  const runs = sortRuns([...into.runs, ...added], planned);
-  const merged = [...(into.config.merged ?? []), { command: other.config.command, runs: added.map((r) => `${r.dataset} seed ${r.seed}`) }];
-  const partial = planned.some((p) => !has(p, runs)) || into.quant === undefined;
-  return { ...into, partial, updated: new Date().toISOString(), config: { ...into.config, merged }, runs };
 }
 
 function dataSeqLen(d: StudyData): number {

@@ -142,6 +142,18 @@ export function summarize(study: StudyJson): MethodSummary[] {
   });
 }
 
+/** Whether a run of the task was joined from method groups trained in separate processes (its peak is then the largest group's). */
+export function runsJoinedFromGroups(study: StudyJson, dataset: DatasetId): boolean {
+  return runsOf(study, dataset).some((r) => (r.methodGroups ?? 1) > 1);
+}
+
+/** What a run's measured peak covers, in words. */
+export function peakScope(study: StudyJson, dataset: DatasetId): string {
+  return runsJoinedFromGroups(study, dataset)
+    ? 'per run, the largest of its method groups (trained in separate processes, joined by --merge)'
+    : 'every method of the run together';
+}
+
 /** The measured GPU peak of each run of a task (every method together), over seeds; undefined when no run measured it. */
 export function runPeakBytes(study: StudyJson, dataset: DatasetId): Stat | undefined {
   const got = runsOf(study, dataset)

@@ -77,8 +77,10 @@ export interface StudyRun {
   readonly seed: number;
   readonly wallMs: number;
   readonly methods: readonly MethodResult[];
-  /** The GPU pool's measured peak over the whole run (every method together, interleaved), bytes. */
+  /** The GPU pool's measured peak over the whole run (every method together, interleaved), bytes; of the largest group where methodGroups > 1. */
   readonly peakGpuBytes?: number;
+  /** The run's methods were trained in this many separate processes, joined by `--merge` (absent: 1): wallMs is their sum. */
+  readonly methodGroups?: number;
 }
 
 export interface DatasetInfo {
@@ -129,6 +131,8 @@ export interface LrSweep {
   readonly chosen: Readonly<Record<string, number>>;
   readonly rule: string;
   readonly wallMs: number;
+  /** Trials the sweep's grid plans (absent in sweeps written before it was recorded): fewer trials = a sweep not finished. */
+  readonly planned?: number;
 }
 
 export interface StudyJson {

@@ -5,7 +5,7 @@
 
 import { useEffect, useMemo, useState } from 'react';
 import resultsUrl from '../../docs/results.json?url';
-import { BASE_ID, claimResults, methodLabel, quantClaimResults, runPeakBytes, seedBands, studyDatasets, summarize } from '../study/aggregate';
+import { BASE_ID, claimResults, methodLabel, peakScope, quantClaimResults, runPeakBytes, seedBands, studyDatasets, summarize } from '../study/aggregate';
 import type { DatasetId, StudyJson } from '../study/results';
 import { engineClient, useEngineStore } from '../state/engineStore';
 import { useSettingsStore } from '../state/settingsStore';
@@ -131,7 +131,7 @@ function StudyReport({ file }: { file: StudyJson }) {
           <p className="muted small">
             Mean ± sample standard deviation over the seeds (n) of each method; one seed shows its value alone, '–' marks what this results file did not
             measure. Losses in nats per completion token; accuracy by exact match; memory excludes the shared base.
-            {peak && ` Measured GPU peak of a run (every method together): ${formatStat(peak, formatBytes)}.`}
+            {peak && task && ` Measured GPU peak of a run (${peakScope(study, task)}): ${formatStat(peak, formatBytes)}.`}
           </p>
           <div className="study-charts">
             <StudyCurves study={study} task={task} order={order} />

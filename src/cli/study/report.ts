@@ -20,6 +20,7 @@ import {
   PARITY_TOLERANCE,
   claimResults,
   paretoFront,
+  peakScope,
   quantClaimResults,
   runPeakBytes,
   summarize,
@@ -183,7 +184,7 @@ function frontLine(rows: readonly MethodSummary[]): string {
 function peakLine(study: StudyJson, runs: readonly StudyRun[]): string {
   const peak = runPeakBytes(study, runs[0]!.dataset);
   return peak
-    ? `Measured GPU pool peak per run (every method of the run together): ${formatSpread({ ...peak, mean: peak.mean / (1 << 20), sd: peak.sd / (1 << 20) }, (v) => v.toFixed(2))} MiB over ${peak.n} run${peak.n === 1 ? '' : 's'}.`
+    ? `Measured GPU pool peak per run (${peakScope(study, runs[0]!.dataset)}): ${formatSpread({ ...peak, mean: peak.mean / (1 << 20), sd: peak.sd / (1 << 20) }, (v) => v.toFixed(2))} MiB over ${peak.n} run${peak.n === 1 ? '' : 's'}.`
     : 'Measured GPU peak: not recorded by this results file.';
 }
 
@@ -487,7 +488,7 @@ export function renderResults(results: StudyJson): string {
     lines.push(
       `## ${DATASET_INFO[d.id].title} (${runs.length === 1 ? `one seed: ${seeds[0]}` : `${runs.length} seeds: ${seeds.join(', ')}`})`,
       '',
-      `Wall time: ${runs.map((r) => `seed ${r.seed} ${f(r.wallMs / 60000, 1)} min`).join(', ')}. ${peakLine(study, runs)}`,
+      `Wall time: ${runs.map((r) => `seed ${r.seed} ${f(r.wallMs / 60000, 1)} min${(r.methodGroups ?? 1) > 1 ? ` (${r.methodGroups} method groups, one after another)` : ''}`).join(', ')}. ${peakLine(study, runs)}`,
       '',
       `### Results after ${c.steps} steps (${runs.length > 1 ? 'mean ± sample sd over the seeds' : 'one seed: no spread'})`,
       '',

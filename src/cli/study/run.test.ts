@@ -132,6 +132,56 @@ describe('runStudy and baseResult', () => {
     expect(peakGpuBytes).toBeGreaterThanOrEqual(Math.max(...methods.map((m) => m.trainableParams * 4)));
   }, 180_000);
 
+  // What `--merge` relies on to join method groups trained in separate processes into one run.
+  it('gives each method the same numbers whichever methods share its run, and in whatever order', async () => {
+    const rt = await testContext();
+    const lowRank = METHODS.find((m) => m.family === 'low-rank' && m.quantError === undefined && m.settings.some((s) => s.key === 'rank'))!;
+    const dense = METHODS.find((m) => m.family === 'dense')!;
+    const sparse = METHODS.find((m) => m.family === 'sparse')!;
+    const names = model.linearNames();
+    const plan = (m: MethodDefinition) => {
+      const settings: MethodSettings = m.settings.some((s) => s.key === 'rank') ? { rank: RANK, alpha: RANK } : {};
+      return { id: m.id, settings, learningRate: 2e-3 };
+    };
+    const optionsFor = (methods: MethodDefinition[]): RunOptions => ({
+      model,
+      targets: [names[1]!, names[names.length - 2]!],
+      data,
+      methods: methods.map(plan),
+      steps: 2,
+      schedule: 'cosine',
+      warmupSteps: 1,
+      clipNorm: 1,
+      weightDecay: 0,
+      seed: 5,
+      batch: 2,
+      seqLen: 64,
+      evalEvery: 2,
+      evalRows: 4,
+      finalValRows: 4,
+      calibrationBatches: 1,
+      log: () => undefined,
+      spectralDrift: false,
+    });
+    const tok = { eosIds, decode: (ids: readonly number[]) => tokenizer.decode(ids, { skipSpecialTokens: true }) };
+    const together = await runStudy(rt, optionsFor([dense, lowRank, sparse]), tok);
+    const alone = [...(await runStudy(rt, optionsFor([sparse, lowRank]), tok)), ...(await runStudy(rt, optionsFor([dense]), tok))];
+    for (const t of together) {
+      const a = alone.find((m) => m.id === t.id)!;
+      expect(a.losses, t.id).toEqual(t.losses);
+      expect(a.gradNorms, t.id).toEqual(t.gradNorms);
+      expect(a.validation, t.id).toEqual(t.validation);
+      expect(a.finalValidationLoss, t.id).toBe(t.finalValidationLoss);
+      expect(
+        a.accuracy.samples.map((s) => s.generated),
+        t.id,
+      ).toEqual(t.accuracy.samples.map((s) => s.generated));
+      expect(a.trainableParams, t.id).toBe(t.trainableParams);
+    }
+    // The steps moved every method: equal numbers are not equal because nothing trained.
+    for (const t of together) expect(t.validation[t.validation.length - 1]!.loss, t.id).not.toBe(t.validation[0]!.loss);
+  }, 240_000);
+
   it('saves a checkpoint after each validation and resumes from it with the numbers of a run that never stopped', async () => {
     const rt = await testContext();
     const lowRank = METHODS.find((m) => m.family === 'low-rank' && m.quantError === undefined && m.settings.some((s) => s.key === 'rank'))!;

@@ -56,6 +56,13 @@ describe('parseSweepGrid', () => {
     expect(grid.sparse).toEqual(DEFAULT_SWEEP_GRID.sparse);
   });
 
+  it("takes 'none' for a family none of whose methods are swept (a grid column of other families' extra rates)", () => {
+    const grid = parseSweepGrid('low-rank=none,sparse=3e-2,dense=none');
+    expect(grid).toEqual({ 'low-rank': [], sparse: [3e-2], dense: [] });
+    expect(parseSweepGrid(gridFlag(grid))).toEqual(grid);
+    expect(gridPoints([lowA, sparse, dense], grid)).toEqual([[{ method: sparse, learningRate: 3e-2 }]]);
+  });
+
   it('refuses unknown families, bad or repeated rates and empty lists', () => {
     expect(usageMessage(() => parseSweepGrid('lowrank=1e-3'))).toMatch(/low-rank, sparse, dense/);
     expect(usageMessage(() => parseSweepGrid('1e-3:3e-3'))).toMatch(/FAMILY=RATE/);
@@ -86,13 +93,15 @@ describe('gridPoints', () => {
     ]);
   });
 
-  it('covers every registered method at 3 rates with the default grid', () => {
+  it('covers every registered method at 3 rates with the default grid, and the sparse methods at 2 more', () => {
     const points = gridPoints(
       METHODS.map((m) => m.id),
       DEFAULT_SWEEP_GRID,
     );
-    expect(points).toHaveLength(3);
-    for (const p of points) expect(p).toHaveLength(METHODS.length);
+    expect(points).toHaveLength(5);
+    for (const p of points.slice(0, 3)) expect(p).toHaveLength(METHODS.length);
+    const sparseIds = METHODS.filter((m) => m.family === 'sparse').map((m) => m.id);
+    for (const p of points.slice(3)) expect(p.map((t) => t.method)).toEqual(sparseIds);
   });
 });
 
@@ -130,7 +139,7 @@ describe('runSweep', () => {
   // A deterministic stand-in for training: the loss is smallest at 3e-3 on a log scale; the dense method stops at 1e-3.
   const lossOf = (rate: number) => Math.abs(Math.log10(rate / 3e-3));
 
-  async function sweep(previous?: LrSweep, steps = 5) {
+  async function sweep(previous?: LrSweep, steps = 5, points?: number[]) {
     const ran: string[][] = [];
     const saved: LrSweep[] = [];
     const result = await runSweep({
@@ -141,6 +150,7 @@ describe('runSweep', () => {
       steps,
       rule: choiceRule(0),
       previous,
+      ...(points ? { points } : {}),
       runPoint: async (point) => {
         ran.push(point.map((p) => `${p.method}@${p.learningRate}`));
         return point.map((p) =>
@@ -163,12 +173,27 @@ describe('runSweep', () => {
     expect(result.rule).toContain('(all validation rows)');
     expect(choiceRule(48)).toContain('(the first 48 validation rows)');
     expect(result.trials).toHaveLength(3);
+    expect(result.planned).toBe(3);
+    expect(saved[0]!.planned).toBe(3);
+    expect(saved[0]!.trials).toHaveLength(2);
     expect(result.trials.find((t) => t.method === dense)!.stoppedAt).toBe(3);
     // 1e-3 is closer to 3e-3 (on a log scale) than 1e-2 is.
     expect(result.chosen).toEqual({ [lowA]: 1e-3 });
     const table = sweepTable(result, [lowA, dense]).join('\n');
     expect(table).toContain('stopped at 3');
     expect(table).toMatch(/1e-3 0\.4771\*/);
+  });
+
+  it('runs only the grid points asked for, keeping the whole grid planned, and refuses points the grid lacks', async () => {
+    const second = await sweep(undefined, 5, [2]);
+    expect(second.ran).toEqual([[`${lowA}@0.01`]]);
+    expect(second.result.planned).toBe(3);
+    expect(second.result.trials).toHaveLength(1);
+    // The rest later, resumed: the second point is not run again.
+    const rest = await sweep(second.result);
+    expect(rest.ran).toEqual([[`${lowA}@0.001`, `${dense}@0.001`]]);
+    expect(rest.result.trials).toHaveLength(3);
+    await expect(sweep(undefined, 5, [3])).rejects.toThrow(/points 1 to 2, not 3/);
   });
 
   it('keeps the trials of a resumed sweep of the same task, seed and steps, and starts over otherwise', async () => {
@@ -183,7 +208,7 @@ describe('runSweep', () => {
 });
 
 describe('studyRates', () => {
-  const sweepChose = { chosen: { [lowA]: 3e-3, [dense]: 1e-3 } };
+  const sweepChose = { chosen: { [lowA]: 3e-3, [dense]: 1e-3 }, trials: [] };
 
   it('refuses without a sweep or explicit rates, and says to run the sweep first', () => {
     const message = usageMessage(() => studyRates([lowA, dense], undefined, {}, 'docs/results.json'));
@@ -196,6 +221,15 @@ describe('studyRates', () => {
     const message = usageMessage(() => studyRates([lowA, sparse], sweepChose, {}, '/tmp/s.json'));
     expect(message).toContain('--spp-lr for the sparse family');
     expect(message).not.toContain('for the low-rank family');
+  });
+
+  it('refuses the choice of a sweep that has not run every trial of its grid, unless the rates are given', () => {
+    const unfinished = { ...sweepChose, trials: [{ method: lowA, learningRate: 3e-3, finalValidationLoss: 1 }], planned: 6 };
+    const message = usageMessage(() => studyRates([lowA, dense], unfinished, {}, 'docs/study/parts/sweep.json'));
+    expect(message).toContain('not finished (1 of 6 trials)');
+    expect(message).toContain('--sweep --resume');
+    expect(studyRates([lowA, dense], unfinished, { lr: 5e-3 }, 'f').rates).toEqual({ [lowA]: 5e-3, [dense]: 5e-3 });
+    expect(studyRates([lowA], { ...unfinished, planned: 1 }, {}, 'f').rates).toEqual({ [lowA]: 3e-3 });
   });
 
   it("takes the sweep's choice, and an explicit family rate over it (--full-lr falling back to --lr)", () => {

@@ -22,15 +22,16 @@ const FAMILIES: readonly MethodFamily[] = ['low-rank', 'sparse', 'dense'];
  */
 export const DEFAULT_SWEEP_GRID: SweepGrid = {
   'low-rank': [1e-3, 3e-3, 1e-2],
-  sparse: [1e-3, 4e-3, 1e-2],
+  sparse: [1e-3, 4e-3, 1e-2, 3e-2, 1e-1],
   dense: [3e-4, 1e-3, 3e-3],
 };
 
 export const GRID_REASONS =
   "Grids (log-spaced, about ×3 apart): low-rank 1e-3, 3e-3, 1e-2, around the arithmetic card's measurement (PiSSA and LoRA at 5e-3 beat PiSSA at 2e-3 after 100 steps), " +
   "with 1e-3 below for LoRA+ (its B factor runs at 16× the rate; its authors advise about half of LoRA's rate) and 1e-2 above for the methods with few trainable parameters " +
-  "(PEFT's MetaMathQA benchmark trains VeRA at 10× LoRA's rate; LoRA-SB trains only r×r per layer); sparse 1e-3, 4e-3, 1e-2 around SPP's official 4e-3, down to full fine-tuning's scale for SHiRA " +
-  "(which updates entries of W directly); dense 3e-4, 1e-3, 3e-3 around the card's 1e-3, at which full fine-tuning reached 16 % exact match in 100 steps. " +
+  "(PEFT's MetaMathQA benchmark trains VeRA at 10× LoRA's rate; LoRA-SB trains only r×r per layer); sparse 1e-3 to 1e-1: SPP's official 4e-3 with room above, because SPP changes each kept weight by a fraction of itself " +
+  "(W ⊙ (1 + s·Wcol·Wrow)), which moves far slower than an additive update at this scale (at 4e-3 on arithmetic its training loss went from 8.3 to 6.0 in 30 steps while LoRA's went from 9.1 to 2.2), " +
+  "and down to full fine-tuning's scale for SHiRA (which updates entries of W directly); the two extra sparse points train only the sparse methods; dense 3e-4, 1e-3, 3e-3 around the card's 1e-3, at which full fine-tuning reached 16 % exact match in 100 steps. " +
   "The papers' own rates (mostly 2e-5 to 2e-4, on 7B models over epochs of data) are far too small for a 1M-parameter model trained for a few hundred steps.";
 
 /** The choice rule in words, for a sweep whose final validation loss is on `finalValRows` rows (0: all). */
@@ -41,7 +42,7 @@ export function choiceRule(finalValRows: number): string {
   );
 }
 
-/** `low-rank=1e-3:3e-3:1e-2,dense=3e-4:1e-3` → the default grid with those families' rates replaced. */
+/** `low-rank=1e-3:3e-3:1e-2,dense=3e-4:1e-3` → the default grid with those families' rates replaced; `FAMILY=none` sweeps none of that family's methods. */
 export function parseSweepGrid(raw: string | undefined, base: SweepGrid = DEFAULT_SWEEP_GRID): SweepGrid {
   if (raw === undefined) return base;
   const grid: Record<MethodFamily, readonly number[]> = { ...base };
@@ -60,6 +61,10 @@ export function parseSweepGrid(raw: string | undefined, base: SweepGrid = DEFAUL
     }
     if (seen.has(family)) throw new UsageError(`--sweep-grid: ${family} is given twice`, 'study');
     seen.add(family);
+    if (part.slice(eq + 1).trim() === 'none') {
+      grid[family as MethodFamily] = [];
+      continue;
+    }
     const rates = part
       .slice(eq + 1)
       .split(':')
@@ -76,7 +81,7 @@ export function parseSweepGrid(raw: string | undefined, base: SweepGrid = DEFAUL
 
 /** The grid as --sweep-grid takes it. */
 export function gridFlag(grid: SweepGrid): string {
-  return FAMILIES.map((f) => `${f}=${grid[f].map((r) => r.toExponential()).join(':')}`).join(',');
+  return FAMILIES.map((f) => `${f}=${grid[f].length === 0 ? 'none' : grid[f].map((r) => r.toExponential()).join(':')}`).join(',');
 }
 
 /** The sweep's runs: point i trains every method whose family's grid has an i-th rate, at that rate. */
@@ -154,10 +159,11 @@ function explicitRate(family: MethodFamily, given: ExplicitRates): number | unde
  */
 export function studyRates(
   methods: readonly MethodId[],
-  sweep: Pick<LrSweep, 'chosen'> | undefined,
+  sweep: Pick<LrSweep, 'chosen' | 'trials' | 'planned'> | undefined,
   given: ExplicitRates,
   sweepSource: string,
 ): { rates: Record<string, number>; fromSweep: MethodId[]; explicit: MethodId[] } {
+  const unfinished = sweep?.planned !== undefined && sweep.trials.length < sweep.planned;
   const rates: Record<string, number> = {};
   const fromSweep: MethodId[] = [];
   const explicit: MethodId[] = [];
@@ -169,6 +175,12 @@ export function studyRates(
     if (flag !== undefined) {
       rates[id] = flag;
       explicit.push(id);
+    } else if (swept !== undefined && unfinished) {
+      throw new UsageError(
+        `the learning-rate sweep in ${sweepSource} is not finished (${sweep.trials.length} of ${sweep.planned} trials): its choice may still change. ` +
+          'Finish it with `npm run study -- --sweep --resume` (same --json), or give the rates with --lr, --full-lr and --spp-lr.',
+        'study',
+      );
     } else if (swept !== undefined) {
       rates[id] = swept;
       fromSweep.push(id);
@@ -277,6 +289,8 @@ export interface SweepOptions {
   readonly rule: string;
   /** The sweep found in the --json file with --resume: its trials of the same task, seed and steps are kept. */
   readonly previous?: LrSweep;
+  /** Run only these grid points (1-based) now; the others stay planned for a later --resume. */
+  readonly points?: readonly number[];
   readonly runPoint: RunPoint;
   /** Called after every grid point with the sweep so far (its choice from the trials so far). */
   readonly save: (sweep: LrSweep) => Promise<void>;
@@ -297,9 +311,22 @@ export async function runSweep(o: SweepOptions): Promise<LrSweep> {
   let wallMs = reusable && trials.length > 0 ? o.previous!.wallMs : 0;
   const sweepOf = (): LrSweep => {
     const ordered = planned.flatMap((p) => trials.filter((t) => t.method === p.method && t.learningRate === p.learningRate));
-    return { dataset: o.dataset, seed: o.seed, steps: o.steps, scope: 'method', trials: ordered, chosen: chooseRates(ordered), rule: o.rule, wallMs };
+    return {
+      dataset: o.dataset,
+      seed: o.seed,
+      steps: o.steps,
+      scope: 'method',
+      trials: ordered,
+      chosen: chooseRates(ordered),
+      rule: o.rule,
+      wallMs,
+      planned: planned.length,
+    };
   };
+  const outside = (o.points ?? []).filter((p) => !(Number.isSafeInteger(p) && p >= 1 && p <= points.length));
+  if (outside.length > 0) throw new UsageError(`--sweep-points: the grid has points 1 to ${points.length}, not ${outside.join(', ')}`, 'study');
   for (const [i, point] of points.entries()) {
+    if (o.points && !o.points.includes(i + 1)) continue;
     const todo = point.filter((p) => !trials.some((t) => t.method === p.method && t.learningRate === p.learningRate));
     if (todo.length === 0) continue;
     o.log(
