@@ -23,7 +23,7 @@ import { exitCodeFor, modelBytes, nodeGpuProvider, openModelDir, processIo } fro
 import { errorKind, errorMessage } from '../errors';
 import { DATASET_IDS, loadStudyData, type DatasetId, type StudyData } from './study/data';
 import { mergeResults, renderResults, writeStudySvgs, type DatasetInfo, type StudyJson, type StudyRun } from './study/report';
-import { isComplete, mergeStudy } from './study/merge';
+import { isComplete, mergeStudy, sortRuns } from './study/merge';
 import { baseResult, quantStudy, runStudy, type MethodPlan } from './study/run';
 import { studyCheckpoints, studyRunIdentity } from './study/runCheckpoints';
 import { modelFilesFingerprint } from '../io/checkpointFile';
@@ -592,11 +592,6 @@ async function writeMarkdown(outPath: string, json: StudyJson): Promise<void> {
 
 function dataSeqLen(d: StudyData): number {
   return d.batcher.batch(0).seqLen;
-}
-
-function sortRuns(runs: readonly StudyRun[], planned: readonly { dataset: DatasetId; seed: number }[]): StudyRun[] {
-  const index = (r: StudyRun) => planned.findIndex((p) => p.dataset === r.dataset && p.seed === r.seed);
-  return [...runs].sort((a, b) => index(a) - index(b));
 }
 
 main(process.argv.slice(2)).then(

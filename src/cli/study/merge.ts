@@ -51,6 +51,12 @@ function ordered(ids: Iterable<string>, order: readonly string[]): string[] {
 
 const sameRun = (a: { dataset: string; seed: number }, b: { dataset: string; seed: number }) => a.dataset === b.dataset && a.seed === b.seed;
 
+/** `runs` in the order of the planned runs. */
+export function sortRuns(runs: readonly StudyRun[], planned: readonly { dataset: string; seed: number }[]): StudyRun[] {
+  const index = (r: StudyRun) => planned.findIndex((p) => sameRun(p, r));
+  return [...runs].sort((a, b) => index(a) - index(b));
+}
+
 /** Every planned run there, and each with every configured method: nothing left to train. */
 export function isComplete(json: Pick<StudyJson, 'config' | 'runs'>): boolean {
   return json.config.plannedRuns.every((p) => {
@@ -111,8 +117,7 @@ export function mergeStudy(into: StudyJson, other: StudyJson, file: string, orde
   }
   if (!into.quant && other.quant) gave.push('the quantization-error table');
   if (gave.length === 0) throw new UsageError(`--merge: ${file} has no finished run, method or quantization table that the --json file is missing`, 'study');
-  const index = (r: StudyRun) => planned.findIndex((p) => sameRun(p, r));
-  runs = runs.sort((a, b) => index(a) - index(b));
+  runs = sortRuns(runs, planned);
   const x = into.config;
   const y = other.config;
   const methods = sameConfiguration(x, y) ? x.methods : ordered([...x.methods, ...y.methods], order);
