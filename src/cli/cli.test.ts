@@ -269,7 +269,13 @@ describe('cli commands in-process', () => {
     expect(run.config.trainableParams).toBe(run.config.params);
     expect(run.steps.map((s) => s.step)).toEqual([1, 2, 3, 4]);
     for (const s of run.steps) {
-      expect(Number.isFinite(s.loss) && Number.isFinite(s.gradNorm!) && s.tokens > 0 && s.ms > 0).toBe(true);
+      expect({ step: s.step, loss: Number.isFinite(s.loss), gradNorm: Number.isFinite(s.gradNorm!), tokens: s.tokens > 0, ms: s.ms > 0 }).toEqual({
+        step: s.step,
+        loss: true,
+        gradNorm: true,
+        tokens: true,
+        ms: true,
+      });
     }
     expect(run.steps[0]!.lr).toBeCloseTo(1e-2);
     expect(run.validation.map((v) => v.step)).toEqual([2, 4]);

@@ -27,6 +27,7 @@ import { captureCheckpoint, checkResume, restoreCheckpoint, type CapturedCheckpo
 import { DivergenceMonitor, diagnoseNonFinite, type DivergenceFlag, type NonFiniteReport } from './health';
 import { startMethod, type MethodContext, type MethodStart, type StartedMethod } from './methodRun';
 import type { Schedule } from './schedule';
+import { StepClock } from './stepClock';
 import type { Batch, StepMetrics } from './trainer';
 
 /** A step's metrics as a run reports them: with the time it took and whether the loss is diverging (health.ts). */
@@ -158,8 +159,8 @@ export class InterleavedRun<T> {
   /** The step stepOverlapped recorded and has not finished. */
   private inFlight: RecordedStep<T> | undefined;
   private finished = 0;
-  /** When each method's latest metrics arrived (performance.now()). */
-  private readonly arrived = new Map<RunningMethod<T>, number>();
+  /** Each method's step times (see StepClock: read-backs delivered together share their interval). */
+  private readonly clocks = new Map<RunningMethod<T>, StepClock>();
 
   constructor(
     private readonly rt: Runtime,
@@ -239,19 +240,17 @@ export class InterleavedRun<T> {
   /**
    * Records step `index` of every method not stopped. `ms` runs from the later of its recording
    * and its previous step's metrics arriving, to its metrics arriving: with overlap, a step
-   * recorded while the one before runs is not charged for that one's time.
+   * recorded while the one before runs is not charged for that one's time; steps whose metrics
+   * arrive in one event-loop turn share their interval (StepClock).
    */
   private record(index: number, batch: Batch, on: StepHandlers<T>, overlapped: boolean): RecordedStep<T> {
     const rows = this.methods
       .filter((method) => !method.stopped)
       .map((method) => {
         const start = performance.now();
-        const metrics = method.trainer.step(batch, { overlapped }).then((m) => {
-          const now = performance.now();
-          const since = Math.max(start, this.arrived.get(method) ?? 0);
-          this.arrived.set(method, now);
-          return { ...m, ms: now - since };
-        });
+        let clock = this.clocks.get(method);
+        if (!clock) this.clocks.set(method, (clock = new StepClock()));
+        const metrics = method.trainer.step(batch, { overlapped }).then(async (m) => ({ ...m, ms: await clock.arrive(start) }));
         // When one method's step fails (a lost device fails them all), nothing awaits the others' any more.
         metrics.catch(() => undefined);
         return { method, metrics };
