@@ -4,12 +4,13 @@
 # and joined at the end. One device call runs the whole study instead (scripts/device/study-all.sh).
 #
 #   bash scripts/study-slices.sh status            what is done and what comes next
-#   bash scripts/study-slices.sh sweep [POINTS]    the learning-rate sweep, grid point by grid point
+#   bash scripts/study-slices.sh sweep [POINTS [G]] the learning-rate sweep, grid point by grid point
 #                                                  (all left, or only POINTS, e.g. 4,5: the two
 #                                                  sparse-only points, ~20 min; each point of all 18
-#                                                  methods ~75 min); resumes, and a point cut short
-#                                                  restarts from its last validation's checkpoint
-#                                                  while that folder is there
+#                                                  methods ~75 min); G (a, b or c, or a method list):
+#                                                  only those methods' trials now (~25 min a group);
+#                                                  resumes, and a point cut short restarts from its
+#                                                  last validation's checkpoint while that folder is there
 #   bash scripts/study-slices.sh next              the next main slice: one task × seed × method group
 #   bash scripts/study-slices.sh run TASK SEED G   that slice (G: a, b or c)
 #   bash scripts/study-slices.sh join              docs/results.json and docs/RESULTS.md from every part,
@@ -93,6 +94,9 @@ case "${1:-status}" in
     mkdir -p "$PARTS"
     points=()
     [ $# -ge 2 ] && points=(--sweep-points "$2")
+    if [ $# -ge 3 ]; then
+      case "$3" in a | b | c) points+=(--sweep-methods "$(group "$3")") ;; *) points+=(--sweep-methods "$3") ;; esac
+    fi
     npm run study -- --sweep --resume --json "$SWEEP" --out "$PARTS/sweep.md" "${points[@]}" "${EXTRA[@]}"
     ;;
   next)

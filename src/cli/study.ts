@@ -79,6 +79,12 @@ const spec: CommandSpec = {
       value: 'LIST',
       description: 'with --sweep: run only these grid points (1-based, e.g. 4,5) now; the others stay planned for a later --sweep --resume',
     },
+    'sweep-methods': {
+      type: 'string',
+      value: 'LIST',
+      description:
+        "with --sweep: run only these methods' trials now (of --sweep-points, else of every point); the others stay planned for a later --sweep --resume",
+    },
     'sweep-grid': {
       type: 'string',
       value: 'GRID',
@@ -205,10 +211,12 @@ async function main(argv: readonly string[]): Promise<number> {
       if (!(DATASET_IDS as readonly string[]).includes(d)) throw new UsageError(`unknown data set '${d}'; available: ${DATASET_IDS.join(', ')}`, 'study');
       return d as DatasetId;
     });
-    const methodIds = list(a.string('methods', METHODS.map((m) => m.id).join(',')), 'methods').map((m) => {
-      if (!METHODS.some((d) => d.id === m)) throw new UsageError(`unknown method '${m}'; available: ${METHODS.map((d) => d.id).join(', ')}`, 'study');
-      return m as MethodId;
-    });
+    const methodList = (flag: string, fallback: string): MethodId[] =>
+      list(a.string(flag, fallback), flag).map((m) => {
+        if (!METHODS.some((d) => d.id === m)) throw new UsageError(`unknown method '${m}'; available: ${METHODS.map((d) => d.id).join(', ')}`, 'study');
+        return m as MethodId;
+      });
+    const methodIds = methodList('methods', METHODS.map((m) => m.id).join(','));
     const seeds = seedsOf(a.string('seeds', sweepMode ? '1' : '1,2,3'), 'seeds');
     const wordsSeeds = a.has('words-seeds') ? seedsOf(a.string('words-seeds', ''), 'words-seeds') : seeds;
     if (sweepMode && (datasets.length !== 1 || seeds.length !== 1)) {
@@ -448,10 +456,13 @@ async function main(argv: readonly string[]): Promise<number> {
           rule: choiceRule(finalValRows),
           previous: a.bool('resume') && sameSetup ? existing.lrSweep : undefined,
           ...(a.has('sweep-points') ? { points: seedsOf(a.string('sweep-points', ''), 'sweep-points') } : {}),
+          ...(a.has('sweep-methods') ? { onlyMethods: methodList('sweep-methods', '') } : {}),
           runPoint: async (point) => {
             // The previous point's trials are saved by now: its checkpoints can go.
             await finishedPoint?.clear();
-            const folder = `sweep-${dataset}-seed${seed}-${[...new Set(point.map((p) => p.learningRate))].join('-')}`;
+            // A part of a point (--sweep-methods) keeps its own checkpoints: a resume of another part must not find them.
+            const part = a.has('sweep-methods') ? `-${point.map((p) => p.method).join('-')}` : '';
+            const folder = `sweep-${dataset}-seed${seed}-${[...new Set(point.map((p) => p.learningRate))].join('-')}${part}`;
             const options = runOptionsFor(
               data,
               seed,

@@ -139,7 +139,7 @@ describe('runSweep', () => {
   // A deterministic stand-in for training: the loss is smallest at 3e-3 on a log scale; the dense method stops at 1e-3.
   const lossOf = (rate: number) => Math.abs(Math.log10(rate / 3e-3));
 
-  async function sweep(previous?: LrSweep, steps = 5, points?: number[]) {
+  async function sweep(previous?: LrSweep, steps = 5, points?: number[], onlyMethods?: MethodId[]) {
     const ran: string[][] = [];
     const saved: LrSweep[] = [];
     const result = await runSweep({
@@ -151,6 +151,7 @@ describe('runSweep', () => {
       rule: choiceRule(0),
       previous,
       ...(points ? { points } : {}),
+      ...(onlyMethods ? { onlyMethods } : {}),
       runPoint: async (point) => {
         ran.push(point.map((p) => `${p.method}@${p.learningRate}`));
         return point.map((p) =>
@@ -194,6 +195,19 @@ describe('runSweep', () => {
     expect(rest.ran).toEqual([[`${lowA}@0.001`, `${dense}@0.001`]]);
     expect(rest.result.trials).toHaveLength(3);
     await expect(sweep(undefined, 5, [3])).rejects.toThrow(/points 1 to 2, not 3/);
+  });
+
+  it('runs only the methods asked for, of the points asked for; the others stay planned for a resume', async () => {
+    const part = await sweep(undefined, 5, [1], [dense]);
+    expect(part.ran).toEqual([[`${dense}@0.001`]]);
+    expect(part.result.planned).toBe(3);
+    expect(part.result.trials.map((t) => t.method)).toEqual([dense]);
+    const everyPoint = await sweep(part.result, 5, undefined, [lowA]);
+    expect(everyPoint.ran).toEqual([[`${lowA}@0.001`], [`${lowA}@0.01`]]);
+    expect(everyPoint.result.trials).toHaveLength(3);
+    // In grid order, whichever part ran first.
+    expect(everyPoint.result.trials.map((t) => `${t.method}@${t.learningRate}`)).toEqual([`${lowA}@0.001`, `${dense}@0.001`, `${lowA}@0.01`]);
+    await expect(sweep(undefined, 5, undefined, [sparse])).rejects.toThrow(/--sweep-methods: .* not among the sweep's methods/);
   });
 
   it('keeps the trials of a resumed sweep of the same task, seed and steps, and starts over otherwise', async () => {

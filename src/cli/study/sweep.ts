@@ -291,6 +291,8 @@ export interface SweepOptions {
   readonly previous?: LrSweep;
   /** Run only these grid points (1-based) now; the others stay planned for a later --resume. */
   readonly points?: readonly number[];
+  /** Run only these methods' trials now (of every point, or of `points`); the others stay planned. */
+  readonly onlyMethods?: readonly MethodId[];
   readonly runPoint: RunPoint;
   /** Called after every grid point with the sweep so far (its choice from the trials so far). */
   readonly save: (sweep: LrSweep) => Promise<void>;
@@ -325,9 +327,13 @@ export async function runSweep(o: SweepOptions): Promise<LrSweep> {
   };
   const outside = (o.points ?? []).filter((p) => !(Number.isSafeInteger(p) && p >= 1 && p <= points.length));
   if (outside.length > 0) throw new UsageError(`--sweep-points: the grid has points 1 to ${points.length}, not ${outside.join(', ')}`, 'study');
+  const strangers = (o.onlyMethods ?? []).filter((id) => !o.methods.includes(id));
+  if (strangers.length > 0) throw new UsageError(`--sweep-methods: ${strangers.join(', ')} not among the sweep's methods (${o.methods.join(', ')})`, 'study');
   for (const [i, point] of points.entries()) {
     if (o.points && !o.points.includes(i + 1)) continue;
-    const todo = point.filter((p) => !trials.some((t) => t.method === p.method && t.learningRate === p.learningRate));
+    const todo = point.filter(
+      (p) => (!o.onlyMethods || o.onlyMethods.includes(p.method)) && !trials.some((t) => t.method === p.method && t.learningRate === p.learningRate),
+    );
     if (todo.length === 0) continue;
     o.log(
       `sweep point ${i + 1}/${points.length}: ${todo.map((p) => `${p.method} ${p.learningRate}`).join(', ')}; ${o.steps} steps on ${o.dataset}, seed ${o.seed}`,
