@@ -40,22 +40,19 @@ describe('runStudy and baseResult', () => {
   }, 60_000);
   afterAll(async () => releaseModel(await testContext(), model));
 
-  it('measures forgetting, spectral drift, token F1 and memory for the base and every method', async () => {
-    const rt = await testContext();
-    const dense = METHODS.find((m) => m.family === 'dense')!;
-    const lowRank = METHODS.find((m) => m.family === 'low-rank' && m.quantError === undefined && m.settings.some((s) => s.key === 'rank'))!;
-    const settingsOf = (m: MethodDefinition): MethodSettings => (m.settings.some((s) => s.key === 'rank') ? { rank: RANK, alpha: RANK } : {});
-    const full = (await loadHeldout(MODEL_DIR, tokenizer))!;
-    expect(full.name).toBe('kjv-llama-1m/heldout.txt');
-    // Its first paragraphs: two rows of the model's context instead of the study's sixteen.
-    const heldout = { ...full, text: full.text.slice(0, 1500) };
+  const lowRank = METHODS.find((m) => m.family === 'low-rank' && m.quantError === undefined && m.settings.some((s) => s.key === 'rank'))!;
+  const dense = METHODS.find((m) => m.family === 'dense')!;
+  const plan = (m: MethodDefinition, learningRate: number) => {
+    const settings: MethodSettings = m.settings.some((s) => s.key === 'rank') ? { rank: RANK, alpha: RANK } : {};
+    return { id: m.id, settings, learningRate };
+  };
+  /** Two steps of batch 2 on the first and last projections, validated once on 4 rows; `o` overrides. */
+  const tinyRun = (o: Pick<RunOptions, 'methods'> & Partial<RunOptions>): RunOptions => {
     const names = model.linearNames();
-    const targets = [names[0]!, names[names.length - 1]!]; // an attention and an MLP projection
-    const options: RunOptions = {
+    return {
       model,
-      targets,
+      targets: [names[0]!, names[names.length - 1]!],
       data,
-      methods: [dense, lowRank].map((m) => ({ id: m.id, settings: settingsOf(m), learningRate: 1e-3 })),
       steps: 2,
       schedule: 'constant',
       warmupSteps: 0,
@@ -69,12 +66,22 @@ describe('runStudy and baseResult', () => {
       finalValRows: 4,
       calibrationBatches: 1,
       log: () => undefined,
-      heldout,
+      ...o,
     };
-    const tok = { eosIds, decode: (ids: readonly number[]) => tokenizer.decode(ids, { skipSpecialTokens: true }) };
+  };
+  const tok = () => ({ eosIds, decode: (ids: readonly number[]) => tokenizer.decode(ids, { skipSpecialTokens: true }) });
+
+  it('measures forgetting, spectral drift, token F1 and memory for the base and every method', async () => {
+    const rt = await testContext();
+    const full = (await loadHeldout(MODEL_DIR, tokenizer))!;
+    expect(full.name).toBe('kjv-llama-1m/heldout.txt');
+    // Its first paragraphs: two rows of the model's context instead of the study's sixteen.
+    const heldout = { ...full, text: full.text.slice(0, 1500) };
+    const options = tinyRun({ methods: [dense, lowRank].map((m) => plan(m, 1e-3)), heldout });
+    const targets = options.targets;
     const peak = rt.pool.trackPeak();
-    const base = await baseResult(rt, options, tok);
-    const methods = await runStudy(rt, options, tok);
+    const base = await baseResult(rt, options, tok());
+    const methods = await runStudy(rt, options, tok());
     const peakGpuBytes = peak.stop();
 
     const checkAccuracy = (r: MethodResult) => {
@@ -135,37 +142,19 @@ describe('runStudy and baseResult', () => {
   // What `--merge` relies on to join method groups trained in separate processes into one run.
   it('gives each method the same numbers whichever methods share its run, and in whatever order', async () => {
     const rt = await testContext();
-    const lowRank = METHODS.find((m) => m.family === 'low-rank' && m.quantError === undefined && m.settings.some((s) => s.key === 'rank'))!;
-    const dense = METHODS.find((m) => m.family === 'dense')!;
     const sparse = METHODS.find((m) => m.family === 'sparse')!;
     const names = model.linearNames();
-    const plan = (m: MethodDefinition) => {
-      const settings: MethodSettings = m.settings.some((s) => s.key === 'rank') ? { rank: RANK, alpha: RANK } : {};
-      return { id: m.id, settings, learningRate: 2e-3 };
-    };
-    const optionsFor = (methods: MethodDefinition[]): RunOptions => ({
-      model,
-      targets: [names[1]!, names[names.length - 2]!],
-      data,
-      methods: methods.map(plan),
-      steps: 2,
-      schedule: 'cosine',
-      warmupSteps: 1,
-      clipNorm: 1,
-      weightDecay: 0,
-      seed: 5,
-      batch: 2,
-      seqLen: 64,
-      evalEvery: 2,
-      evalRows: 4,
-      finalValRows: 4,
-      calibrationBatches: 1,
-      log: () => undefined,
-      spectralDrift: false,
-    });
-    const tok = { eosIds, decode: (ids: readonly number[]) => tokenizer.decode(ids, { skipSpecialTokens: true }) };
-    const together = await runStudy(rt, optionsFor([dense, lowRank, sparse]), tok);
-    const alone = [...(await runStudy(rt, optionsFor([sparse, lowRank]), tok)), ...(await runStudy(rt, optionsFor([dense]), tok))];
+    const optionsFor = (methods: MethodDefinition[]): RunOptions =>
+      tinyRun({
+        targets: [names[1]!, names[names.length - 2]!],
+        methods: methods.map((m) => plan(m, 2e-3)),
+        schedule: 'cosine',
+        warmupSteps: 1,
+        seed: 5,
+        spectralDrift: false,
+      });
+    const together = await runStudy(rt, optionsFor([dense, lowRank, sparse]), tok());
+    const alone = [...(await runStudy(rt, optionsFor([sparse, lowRank]), tok())), ...(await runStudy(rt, optionsFor([dense]), tok()))];
     for (const t of together) {
       const a = alone.find((m) => m.id === t.id)!;
       expect(a.losses, t.id).toEqual(t.losses);
@@ -184,47 +173,29 @@ describe('runStudy and baseResult', () => {
 
   it('saves a checkpoint after each validation and resumes from it with the numbers of a run that never stopped', async () => {
     const rt = await testContext();
-    const lowRank = METHODS.find((m) => m.family === 'low-rank' && m.quantError === undefined && m.settings.some((s) => s.key === 'rank'))!;
-    const dense = METHODS.find((m) => m.family === 'dense')!;
-    const names = model.linearNames();
     const dir = await mkdtemp(join(tmpdir(), 'study-run-checkpoints-'));
     try {
       const optionsFor = (learningRate: number, lines: string[]): RunOptions => {
-        const options: RunOptions = {
-          model,
-          targets: [names[0]!, names[names.length - 1]!],
-          data,
-          methods: [
-            { id: lowRank.id, settings: { rank: RANK, alpha: RANK }, learningRate },
-            { id: dense.id, settings: {}, learningRate },
-          ],
+        const options = tinyRun({
+          methods: [plan(lowRank, learningRate), plan(dense, learningRate)],
           steps: 4,
           schedule: 'cosine',
           warmupSteps: 1,
-          clipNorm: 1,
-          weightDecay: 0,
           seed: 3,
-          batch: 2,
-          seqLen: 64,
-          evalEvery: 2,
-          evalRows: 4,
-          finalValRows: 4,
-          calibrationBatches: 1,
           log: (line) => lines.push(line),
           spectralDrift: false,
-        };
+        });
         return { ...options, checkpoints: studyCheckpoints(dir, studyRunIdentity({ name: 'kjv-llama-1m', fingerprint: 'test' }, options)) };
       };
-      const tok = { eosIds, decode: (ids: readonly number[]) => tokenizer.decode(ids, { skipSpecialTokens: true }) };
       const firstLines: string[] = [];
-      const whole = await runStudy(rt, optionsFor(1e-3, firstLines), tok);
+      const whole = await runStudy(rt, optionsFor(1e-3, firstLines), tok());
       // One checkpoint: after the validation at step 2 (none after the last step).
       expect((await readdir(dir)).filter((f) => f.startsWith('step-'))).toEqual(['step-00000002']);
       expect(firstLines.some((l) => l.includes('resumed from'))).toBe(false);
 
       // Same run again: it finds that checkpoint, as a run stopped after step 2 would.
       const lines: string[] = [];
-      const resumed = await runStudy(rt, optionsFor(1e-3, lines), tok);
+      const resumed = await runStudy(rt, optionsFor(1e-3, lines), tok());
       expect(lines.some((l) => l.includes('resumed from') && l.includes('steps 3–4 left'))).toBe(true);
       expect(resumed.map((m) => m.id)).toEqual(whole.map((m) => m.id));
       resumed.forEach((r, i) => {
@@ -238,7 +209,7 @@ describe('runStudy and baseResult', () => {
       });
 
       // Another learning rate is another run: the checkpoint refuses it, naming why.
-      await expect(runStudy(rt, optionsFor(2e-3, []), tok)).rejects.toThrow(/cannot resume from .*step-00000002/);
+      await expect(runStudy(rt, optionsFor(2e-3, []), tok())).rejects.toThrow(/cannot resume from .*step-00000002/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
