@@ -36,6 +36,21 @@ describe('RESULTS.md from the committed results file (30 steps, no new fields)',
   });
 });
 
+describe('a sweep alone (the committed docs/study/parts/sweep.json)', () => {
+  const sweepOnly = JSON.parse(readFileSync('docs/study/parts/sweep.json', 'utf8')) as StudyJson;
+  const md = renderResults(sweepOnly);
+  const sweep = sweepOnly.lrSweep!;
+
+  it('says it is the sweep alone, with its seed, and pairs no claims', () => {
+    expect(sweepOnly.config.plannedRuns).toEqual([]);
+    expect(md).toContain(`> **PARTIAL RESULTS.** The learning-rate sweep alone (${sweep.trials.length} of ${sweep.planned} trials so far); no main runs yet.`);
+    expect(md).toContain(`- **Seeds:** ${sweep.seed} (the sweep's)`);
+    expect(md).toContain('no accuracy scored (0 prompts)');
+    expect(md).toContain('## Learning-rate sweep');
+    expect(md).not.toContain('## Paper claims');
+  });
+});
+
 describe('RESULTS.md with the v2 fields', () => {
   const info = {
     a: { label: 'Alpha', family: 'low-rank', claims: [{ against: 'b', claim: 'Alpha ends lower than Beta' }] },

@@ -224,6 +224,8 @@ const KIND_NOTE: Readonly<Record<ClaimResult['kind'], string>> = {
 };
 
 function claimsSection(study: StudyJson, label: (id: string) => string): string[] {
+  // A sweep alone has nothing to pair.
+  if (study.runs.length === 0 && !study.quant) return [];
   const results = claimResults(study);
   const quant = quantClaimResults(study);
   if (results.length === 0 && quant.length === 0) return [];
@@ -435,13 +437,21 @@ export function renderResults(results: StudyJson): string {
   const label = (id: string): string => (info[id] || id === BASE_ID ? methodLabel(study, id) : labelOf(id));
   const family = (id: string): string | undefined => info[id]?.family;
   const lines: string[] = [BEGIN, ''];
-  if (study.partial) {
+  const sweepOnly = c.plannedRuns.length === 0 && study.lrSweep !== undefined;
+  if (study.partial && sweepOnly) {
+    const sweep = study.lrSweep!;
+    const trials = `${sweep.trials.length}${sweep.planned !== undefined ? ` of ${sweep.planned}` : ''}`;
+    lines.push(`> **PARTIAL RESULTS.** The learning-rate sweep alone (${trials} trials so far); no main runs yet. Updated ${study.updated}.`, '');
+  } else if (study.partial) {
     const done = study.runs.map((r) => `${r.dataset} seed ${r.seed}`).join(', ') || 'none';
     lines.push(
       `> **PARTIAL RESULTS.** Runs finished: ${done}; planned: ${c.plannedRuns.map((r) => `${r.dataset} seed ${r.seed}`).join(', ')}. Updated ${study.updated}.`,
       '',
     );
   }
+  const seeds = sweepOnly ? `${study.lrSweep!.seed} (the sweep's)` : [...new Set(c.plannedRuns.map((r) => r.seed))].join(', ');
+  const accuracy =
+    c.accuracyItems > 0 ? `accuracy by greedy generation (no sampling) on the first ${c.accuracyItems} validation prompts` : 'no accuracy scored (0 prompts)';
   lines.push(
     '## Setup',
     '',
@@ -459,8 +469,8 @@ export function renderResults(results: StudyJson): string {
     )
       .map(([k, v]) => `${k} ${JSON.stringify(v)}`)
       .join('; ')}.`,
-    `- **Evaluation:** validation loss on the first ${c.evalRows} validation rows every ${c.evalEvery} steps (and at step 0), on ${c.finalValRows > 0 ? `the first ${c.finalValRows}` : 'all'} validation rows after training; accuracy by greedy generation (no sampling) on the first ${c.accuracyItems} validation prompts. LoRA-SB and SPP use ${c.calibrationBatches} training batches (the first of the run's batch order) for their inits.`,
-    `- **Seeds:** ${[...new Set(c.plannedRuns.map((r) => r.seed))].join(', ')} (seed = adapter init, rSVD sketch, batch order).`,
+    `- **Evaluation:** validation loss on the first ${c.evalRows} validation rows every ${c.evalEvery} steps (and at step 0), on ${c.finalValRows > 0 ? `the first ${c.finalValRows}` : 'all'} validation rows after training; ${accuracy}. LoRA-SB and SPP use ${c.calibrationBatches} training batches (the first of the run's batch order) for their inits.`,
+    `- **Seeds:** ${seeds} (seed = adapter init, rSVD sketch, batch order).`,
     '',
     table(
       ['dataset', 'train rows', 'validation rows', 'seq len', 'rows cut', 'steps/epoch', 'format'],
