@@ -44,7 +44,7 @@ describe('a sweep alone (the committed docs/study/parts/sweep.json)', () => {
   it('says it is the sweep alone, with its seed, and pairs no claims', () => {
     expect(sweepOnly.config.plannedRuns).toEqual([]);
     expect(md).toContain(`> **PARTIAL RESULTS.** The learning-rate sweep alone (${sweep.trials.length} of ${sweep.planned} trials so far); no main runs yet.`);
-    expect(md).toContain(`- **Seeds:** ${sweep.seed} (the sweep's)`);
+    expect(md).toContain(`- **Seeds:** ${sweep.seed}, the sweep's (`);
     expect(md).toContain('no accuracy scored (0 prompts)');
     expect(md).toContain('## Learning-rate sweep');
     expect(md).not.toContain('## Paper claims');

@@ -449,7 +449,7 @@ export function renderResults(results: StudyJson): string {
       '',
     );
   }
-  const seeds = sweepOnly ? `${study.lrSweep!.seed} (the sweep's)` : [...new Set(c.plannedRuns.map((r) => r.seed))].join(', ');
+  const seeds = sweepOnly ? `${study.lrSweep!.seed}, the sweep's` : [...new Set(c.plannedRuns.map((r) => r.seed))].join(', ');
   const accuracy =
     c.accuracyItems > 0 ? `accuracy by greedy generation (no sampling) on the first ${c.accuracyItems} validation prompts` : 'no accuracy scored (0 prompts)';
   lines.push(
