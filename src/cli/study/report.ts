@@ -437,9 +437,10 @@ export function renderResults(results: StudyJson): string {
   const label = (id: string): string => (info[id] || id === BASE_ID ? methodLabel(study, id) : labelOf(id));
   const family = (id: string): string | undefined => info[id]?.family;
   const lines: string[] = [BEGIN, ''];
-  const sweepOnly = c.plannedRuns.length === 0 && study.lrSweep !== undefined;
-  if (study.partial && sweepOnly) {
-    const sweep = study.lrSweep!;
+  // A results file of the learning-rate sweep alone: no main runs planned.
+  const sweepAlone = c.plannedRuns.length === 0 ? study.lrSweep : undefined;
+  if (study.partial && sweepAlone) {
+    const sweep = sweepAlone;
     const trials = `${sweep.trials.length}${sweep.planned !== undefined ? ` of ${sweep.planned}` : ''}`;
     lines.push(`> **PARTIAL RESULTS.** The learning-rate sweep alone (${trials} trials so far); no main runs yet. Updated ${study.updated}.`, '');
   } else if (study.partial) {
@@ -449,7 +450,7 @@ export function renderResults(results: StudyJson): string {
       '',
     );
   }
-  const seeds = sweepOnly ? `${study.lrSweep!.seed}, the sweep's` : [...new Set(c.plannedRuns.map((r) => r.seed))].join(', ');
+  const seeds = sweepAlone ? `${sweepAlone.seed}, the sweep's` : [...new Set(c.plannedRuns.map((r) => r.seed))].join(', ');
   const accuracy =
     c.accuracyItems > 0 ? `accuracy by greedy generation (no sampling) on the first ${c.accuracyItems} validation prompts` : 'no accuracy scored (0 prompts)';
   lines.push(
