@@ -93,12 +93,12 @@ describe('gridPoints', () => {
     ]);
   });
 
-  it('covers every registered method at 3 rates with the default grid, and the sparse methods at 2 more', () => {
+  it('covers every registered method at 3 rates with the default grid, and the sparse methods at 3 more', () => {
     const points = gridPoints(
       METHODS.map((m) => m.id),
       DEFAULT_SWEEP_GRID,
     );
-    expect(points).toHaveLength(5);
+    expect(points).toHaveLength(6);
     for (const p of points.slice(0, 3)) expect(p).toHaveLength(METHODS.length);
     const sparseIds = METHODS.filter((m) => m.family === 'sparse').map((m) => m.id);
     for (const p of points.slice(3)) expect(p.map((t) => t.method)).toEqual(sparseIds);
