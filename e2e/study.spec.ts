@@ -1,6 +1,7 @@
 // The Study tab shows the reference study (docs/results.json) without running it: the setup, each
 // task's results table with every method of the file, the validation curves and the Pareto plot;
-// nothing runs past the right edge at 1280 and 390 px; a broken results file gives a clear error.
+// nothing runs past the right edge at 1280 and 390 px; a broken results file gives a clear error;
+// a file holding the learning-rate sweep alone shows the sweep's table.
 
 import { readFileSync } from 'node:fs';
 import { expect, keepScreenshot, test } from './helpers';
@@ -39,4 +40,27 @@ test('the Study tab shows the reference study, fits 1280 and 390 px, and says wh
   await page.reload();
   await page.getByRole('tab', { name: 'Study' }).click();
   await expect(page.getByTestId('study-error')).toContainText('not valid JSON');
+});
+
+test('a results file with the learning-rate sweep alone shows the sweep table and no task results', async ({ page }, testInfo) => {
+  const body = readFileSync('docs/study/parts/sweep.json', 'utf8');
+  const sweep = (JSON.parse(body) as { lrSweep: { trials: { method: string; learningRate: number }[]; chosen: Record<string, number>; planned?: number } })
+    .lrSweep;
+  await page.route('**/results-*.json', (route) => route.fulfill({ status: 200, contentType: 'application/json', body }));
+  await page.goto('/');
+  await page.getByRole('tab', { name: 'Study' }).click();
+  const table = page.getByTestId('study-sweep-table');
+  await expect(table).toBeVisible();
+  const methods = [...new Set(sweep.trials.map((t) => t.method))];
+  await expect(table.locator('tbody tr')).toHaveCount(methods.length);
+  // Each row's bold cell is its chosen rate's loss: one per method with a choice.
+  await expect(table.locator('tbody td.chosen strong')).toHaveCount(methods.filter((id) => sweep.chosen[id] !== undefined).length);
+  const unfinished = sweep.planned !== undefined && sweep.trials.length < sweep.planned;
+  await expect(page.getByTestId('study-sweep')).toContainText(unfinished ? 'The sweep is not finished' : `${sweep.trials.length} of ${sweep.planned} trials`);
+  await expect(page.getByText('This results file holds no finished run yet.')).toBeVisible();
+  await keepScreenshot(page, testInfo, 'study-sweep-1280');
+  await page.setViewportSize({ width: 390, height: 800 });
+  const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  await expect.poll(overflow, { message: 'the page scrolls sideways at 390 px', timeout: 5000 }).toBeLessThanOrEqual(0);
+  await keepScreenshot(page, testInfo, 'study-sweep-390');
 });

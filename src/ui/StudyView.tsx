@@ -1,7 +1,8 @@
 // The Study tab: the reference study (docs/results.json, as `npm run study` wrote it) without
-// running it. The file is a separate asset fetched when the tab opens; then the setup, and per
-// task the results table, the loss curves with seed bands, the Pareto plot, the paper-claim table
-// and the quantization errors, all reduced over seeds by src/study/aggregate.ts.
+// running it. The file is a separate asset fetched when the tab opens; then the setup, the
+// learning-rate sweep, and per task the results table, the loss curves with seed bands, the Pareto
+// plot, the paper-claim table and the quantization errors, all reduced over seeds by
+// src/study/aggregate.ts.
 
 import { useEffect, useMemo, useState } from 'react';
 import resultsUrl from '../../docs/results.json?url';
@@ -16,6 +17,7 @@ import { StudyClaims, StudyQuant } from './StudyClaims';
 import { StudyPareto } from './StudyPareto';
 import { StudyResultsTable } from './StudyResultsTable';
 import { StudySetup } from './StudySetup';
+import { StudySweep } from './StudySweep';
 import { loadStudy } from './studyLoad';
 import { formatBytes } from './format';
 import { bandRows, formatStat, studyOrder, withRegistryInfo } from './studyView';
@@ -112,6 +114,7 @@ function StudyReport({ file }: { file: StudyJson }) {
   return (
     <div className="study" data-testid="study-view">
       <StudySetup study={study} label={label} />
+      {study.lrSweep && <StudySweep sweep={study.lrSweep} label={label} family={(id) => study.config.methodInfo?.[id]?.family} order={order} />}
       {task === undefined ? (
         <p className="panel muted">This results file holds no finished run yet.</p>
       ) : (

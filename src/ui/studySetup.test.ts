@@ -23,6 +23,15 @@ describe('the Study view’s setup', () => {
     const planned = { ...partial.config, plannedRuns: [...partial.config.plannedRuns, { dataset: 'verses' as const, seed: 1 }] };
     expect(completeness({ ...partial, config: planned })).toBe('Partial: 3 of 4 planned runs (task × seed); the rest had not run when the file was written.');
     expect(completeness(study(runs))).toBe('Complete: 3 of 3 planned runs (task × seed).');
+    const lrSweep = { dataset: 'math' as const, seed: 1, steps: 50, scope: 'method' as const, trials: [], chosen: {}, rule: '', wallMs: 1 };
+    const alone = { ...partial, runs: [], config: { ...partial.config, plannedRuns: [] } };
+    const trial = { method: 'a', learningRate: 1e-3, finalValidationLoss: 2 };
+    expect(completeness({ ...alone, lrSweep: { ...lrSweep, trials: [trial], planned: 3 } })).toBe(
+      'The learning-rate sweep alone (1 of 3 trials so far); no main runs yet.',
+    );
+    expect(completeness({ ...alone, lrSweep: { ...lrSweep, trials: [trial], planned: 1 } })).toBe(
+      'The learning-rate sweep alone (1 of 1 trials); no main runs yet.',
+    );
   });
 
   it('says how the rates were chosen: the sweep when there was one, else the written rule', () => {

@@ -40,13 +40,20 @@ export function formatWhen(iso: string): string {
   return m ? `${m[1]} ${m[2]} UTC` : iso;
 }
 
-function formatRateValue(rate: number): string {
+/** A learning rate as "3e−3" (a true minus sign). */
+export function formatRateValue(rate: number): string {
   return rate.toExponential(0).replace('e-', 'e−');
 }
 
-/** "3 of 9 planned runs" when partial; otherwise how many runs. */
-export function completeness(study: Pick<StudyJson, 'partial' | 'runs' | 'config'>): string {
+/** "3 of 9 planned runs" when partial; otherwise how many runs; for a file holding the sweep alone, how far the sweep got. */
+export function completeness(study: Pick<StudyJson, 'partial' | 'runs' | 'config' | 'lrSweep'>): string {
   const planned = study.config.plannedRuns?.length ?? study.runs.length;
+  const sweep = study.lrSweep;
+  if (planned === 0 && study.runs.length === 0 && sweep) {
+    const trials = `${sweep.trials.length}${sweep.planned !== undefined ? ` of ${sweep.planned}` : ''} trials`;
+    const finished = sweep.planned === undefined || sweep.trials.length >= sweep.planned;
+    return `The learning-rate sweep alone (${trials}${finished ? '' : ' so far'}); no main runs yet.`;
+  }
   const runs = `${study.runs.length} of ${planned} planned ${planned === 1 ? 'run' : 'runs'} (task × seed)`;
   return study.partial ? `Partial: ${runs}; the rest had not run when the file was written.` : `Complete: ${runs}.`;
 }

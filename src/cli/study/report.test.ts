@@ -106,10 +106,11 @@ describe('RESULTS.md with the v2 fields', () => {
     expect(md).toMatch(/\| Alpha vs Beta: Alpha ends lower than Beta \| arithmetic \| lower loss \| 2 \| 2\/2 \|/);
   });
 
-  it('tabulates the learning-rate sweep with the chosen rate in bold', () => {
+  it('tabulates the learning-rate sweep with the chosen rate in bold, marked where it sits at the edge of the rates tried', () => {
     expect(md).toContain('## Learning-rate sweep');
     expect(md).toContain('| method | family | lr 0.001 | lr 0.01 | chosen |');
-    expect(md).toContain('| Alpha | low-rank | **2.500** | stopped at 7 | 0.001 |');
+    expect(md).toContain('| Alpha | low-rank | **2.500** | stopped at 7 | 0.001 ↓ |');
+    expect(md).toContain('(bold: the chosen rate; ↓: the best at the lowest rate tried: the best rate may lie below the grid):');
     expect(md).toContain('| Beta | low-rank | **3.500** |  | 0.001 |');
   });
 

@@ -29,6 +29,7 @@ import {
   type Stat,
 } from '../../study/aggregate';
 import { studySvgFiles } from '../../study/svg';
+import { EDGE_MARK, EDGE_NOTE, sweepTable } from '../../study/sweepTable';
 import { DATASET_INFO } from './data';
 import type { DatasetInfo, LrSweep, MethodResult, QuantStudy, StudyJson, StudyMethodInfo, StudyRun } from '../../study/results';
 
@@ -189,30 +190,25 @@ function peakLine(study: StudyJson, runs: readonly StudyRun[]): string {
 }
 
 function lrSweepSection(sweep: LrSweep, label: (id: string) => string, family: (id: string) => string | undefined): string {
-  const rates = [...new Set(sweep.trials.map((t) => t.learningRate))].sort((a, b) => a - b);
-  const methods = [...new Set(sweep.trials.map((t) => t.method))];
-  const chosenFor = (id: string): number | undefined => sweep.chosen[id] ?? sweep.chosen[family(id) ?? ''];
-  const rows = methods.map((id) => {
-    const chosen = chosenFor(id);
-    return [
-      label(id),
-      family(id) ?? '–',
-      ...rates.map((lr) => {
-        const t = sweep.trials.find((x) => x.method === id && x.learningRate === lr);
-        if (!t) return '';
-        const v = t.stoppedAt !== undefined ? `stopped at ${t.stoppedAt}` : f(t.finalValidationLoss);
-        return lr === chosen ? `**${v}**` : v;
-      }),
-      chosen === undefined ? '–' : String(chosen),
-    ];
-  });
+  const { rates, rows } = sweepTable(sweep, family);
+  const cells = rows.map((row) => [
+    label(row.method),
+    row.family ?? '–',
+    ...row.cells.map((c) => {
+      if (!c) return '';
+      const v = c.stoppedAt !== undefined ? `stopped at ${c.stoppedAt}` : f(c.loss);
+      return c.chosen ? `**${v}**` : v;
+    }),
+    row.chosen === undefined ? '–' : `${row.chosen}${row.edge ? ` ${EDGE_MARK[row.edge]}` : ''}`,
+  ]);
+  const edges = (['top', 'bottom'] as const).filter((e) => rows.some((r) => r.edge === e));
   return [
     `Run before the main study, on ${DATASET_INFO[sweep.dataset].title.toLowerCase()} (seed ${sweep.seed}, ${sweep.steps} steps, ${f(sweep.wallMs / 60000, 1)} min of training); ` +
       `the rates were fixed before the main runs started. One rate ${sweep.scope === 'family' ? 'per method family' : 'per method'}. Rule: ${sweep.rule}`,
     '',
-    `Final validation loss per learning rate (bold: the chosen rate):`,
+    `Final validation loss per learning rate (bold: the chosen rate${edges.map((e) => `; ${EDGE_MARK[e]}: ${EDGE_NOTE[e]}`).join('')}):`,
     '',
-    table(['method', 'family', ...rates.map((lr) => `lr ${lr}`), 'chosen'], rows, `ll${'r'.repeat(rates.length)}r`),
+    table(['method', 'family', ...rates.map((lr) => `lr ${lr}`), 'chosen'], cells, `ll${'r'.repeat(rates.length)}r`),
   ].join('\n');
 }
 
