@@ -1,5 +1,6 @@
 // The Study tab shows the reference study (docs/results.json) without running it: the setup, each
-// task's results table with every method of the file, the validation curves and the Pareto plot;
+// task's results table with every method of the file, the validation curves, the Pareto plot and
+// the sample answers;
 // nothing runs past the right edge at 1280 and 390 px; a broken results file gives a clear error;
 // a file holding the learning-rate sweep alone shows the sweep's table.
 
@@ -21,6 +22,9 @@ test('the Study tab shows the reference study, fits 1280 and 390 px, and says wh
   expect(Number(await page.getByTestId('study-pareto').getAttribute('data-points'))).toBeGreaterThan(1);
   await expect(page.getByTestId('study-pareto-front')).toBeVisible();
   await expect(page.getByTestId('study-setup')).toContainText(String((study as unknown as { config: { steps: number } }).config.steps));
+  const samples = page.getByTestId('study-samples');
+  await samples.locator('summary').click();
+  await expect(samples.locator('table').first().locator('tbody tr')).toHaveCount(study.runs[0]!.methods.length);
   await keepScreenshot(page, testInfo, 'study-1280');
 
   const other = study.runs.find((r) => r.dataset !== first)?.dataset;

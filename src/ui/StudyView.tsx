@@ -1,7 +1,7 @@
 // The Study tab: the reference study (docs/results.json, as `npm run study` wrote it) without
 // running it. The file is a separate asset fetched when the tab opens; then the setup, the
 // learning-rate sweep, and per task the results table, the loss curves with seed bands, the Pareto
-// plot, the paper-claim table and the quantization errors, all reduced over seeds by
+// plot, a few generated answers, the paper-claim table and the quantization errors, all reduced over seeds by
 // src/study/aggregate.ts.
 
 import { useEffect, useMemo, useState } from 'react';
@@ -16,6 +16,7 @@ import { methodStyle, type ChartSeries } from './methodColors';
 import { StudyClaims, StudyQuant } from './StudyClaims';
 import { StudyPareto } from './StudyPareto';
 import { StudyResultsTable } from './StudyResultsTable';
+import { StudySamples } from './StudySamples';
 import { StudySetup } from './StudySetup';
 import { StudySweep } from './StudySweep';
 import { loadStudy } from './studyLoad';
@@ -140,6 +141,7 @@ function StudyReport({ file }: { file: StudyJson }) {
             <StudyCurves study={study} task={task} order={order} />
             <StudyPareto rows={rows} order={order} />
           </div>
+          <StudySamples runs={study.runs.filter((r) => r.dataset === task)} label={label} />
           <h3>Paper claims on {task}</h3>
           <StudyClaims claims={claims.filter((c) => c.dataset === task)} label={label} />
         </section>

@@ -28,6 +28,7 @@ import {
   type MethodSummary,
   type Stat,
 } from '../../study/aggregate';
+import { sampleAnswers } from '../../study/sampleAnswers';
 import { studySvgFiles } from '../../study/svg';
 import { EDGE_MARK, EDGE_NOTE, sweepTable } from '../../study/sweepTable';
 import { DATASET_INFO } from './data';
@@ -405,19 +406,17 @@ function quantSection(quant: QuantStudy & { seed: number }): string {
 }
 
 function samplesSection(runs: readonly StudyRun[], n: number, label: (id: string) => string): string {
-  const run = runs[0]!;
   const out: string[] = [];
-  const base = run.methods[0]!;
-  for (let i = 0; i < Math.min(n, base.accuracy.samples.length); i++) {
-    const item = base.accuracy.samples[i]!;
+  for (const item of sampleAnswers(runs, n)?.prompts ?? []) {
     out.push(`*${item.prompt.replace(/\n/g, ' ⏎ ')}* (reference: \`${item.reference}\`)`, '');
     out.push(
       table(
         ['method', 'greedy answer', 'correct'],
-        run.methods.map((m) => {
-          const s = m.accuracy.samples[i];
-          return [label(m.id), s ? `\`${s.generated.replace(/\n/g, ' ⏎ ').replace(/\|/g, '\\|').slice(0, 120)}\`` : '–', s?.correct ? 'yes' : 'no'];
-        }),
+        item.answers.map((a) => [
+          label(a.method),
+          a.generated !== undefined ? `\`${a.generated.replace(/\n/g, ' ⏎ ').replace(/\|/g, '\\|').slice(0, 120)}\`` : '–',
+          a.correct ? 'yes' : 'no',
+        ]),
         'llr',
       ),
       '',
