@@ -93,15 +93,16 @@ describe('gridPoints', () => {
     ]);
   });
 
-  it('covers every registered method at 3 rates with the default grid, and the sparse methods at 3 more', () => {
+  it('covers every registered method at 3 rates with the default grid, the low-rank ones at 1 more and the sparse ones at 3 more', () => {
     const points = gridPoints(
       METHODS.map((m) => m.id),
       DEFAULT_SWEEP_GRID,
     );
     expect(points).toHaveLength(6);
     for (const p of points.slice(0, 3)) expect(p).toHaveLength(METHODS.length);
-    const sparseIds = METHODS.filter((m) => m.family === 'sparse').map((m) => m.id);
-    for (const p of points.slice(3)) expect(p.map((t) => t.method)).toEqual(sparseIds);
+    const ofFamilies = (...families: string[]) => METHODS.filter((m) => families.includes(m.family)).map((m) => m.id);
+    expect(points[3]!.map((t) => t.method)).toEqual(ofFamilies('low-rank', 'sparse'));
+    for (const p of points.slice(4)) expect(p.map((t) => t.method)).toEqual(ofFamilies('sparse'));
   });
 });
 
