@@ -5,10 +5,10 @@
 #
 #   bash scripts/study-slices.sh status            what is done and what comes next
 #   bash scripts/study-slices.sh sweep [POINTS [G]] the learning-rate sweep, grid point by grid point
-#                                                  (all left, or only POINTS, e.g. 4,5: the two
-#                                                  sparse-only points, ~20 min; each point of all 18
-#                                                  methods ~75 min); G (a, b or c, or a method list):
-#                                                  only those methods' trials now (~25 min a group);
+#                                                  (all left, or only POINTS, e.g. 5,6: the two
+#                                                  sparse-only points, ~25 min; each point of all 18
+#                                                  methods ~105 min); G (a, b or c, or a method list):
+#                                                  only those methods' trials now (~30 min a group);
 #                                                  resumes, and a point cut short restarts from its
 #                                                  last validation's checkpoint while that folder is there
 #   bash scripts/study-slices.sh next              the next main slice: one task × seed × method group
