@@ -54,8 +54,10 @@ describe('sweepTable', () => {
       family,
     );
     expect(t.rows.map((r) => r.edge)).toEqual(['top', 'top', undefined]);
+    expect(t.edges).toEqual(['top']);
     const bottom = sweepTable(sweep([trial('a', 1e-3, 1), trial('a', 3e-3, 2)], { a: 1e-3 }), family);
     expect(bottom.rows[0]!.edge).toBe('bottom');
+    expect(bottom.edges).toEqual(['bottom']);
     const single = sweepTable(sweep([trial('a', 1e-3, 1)], { a: 1e-3 }), family);
     expect(single.rows[0]!.edge).toBeUndefined();
   });

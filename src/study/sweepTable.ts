@@ -30,6 +30,8 @@ export interface SweepTable {
   readonly rates: readonly number[];
   /** One row per method, in the order of the sweep's trials. */
   readonly rows: readonly SweepRow[];
+  /** The edges some row's choice sits at, 'top' first (what the note under the table explains). */
+  readonly edges: readonly GridEdge[];
   /** Trials done and planned (planned is absent in sweeps written before it was recorded). */
   readonly done: number;
   readonly planned: number | undefined;
@@ -51,7 +53,8 @@ export function sweepTable(sweep: LrSweep, familyOf: (id: string) => string | un
       chosen === undefined || tried.length < 2 ? undefined : chosen === tried.at(-1) ? 'top' : chosen === tried[0] ? 'bottom' : undefined;
     return { method, family, cells, chosen, edge };
   });
-  return { rates, rows, done: sweep.trials.length, planned: sweep.planned };
+  const edges = (['top', 'bottom'] as const).filter((e) => rows.some((r) => r.edge === e));
+  return { rates, rows, edges, done: sweep.trials.length, planned: sweep.planned };
 }
 
 /** Why an edge mark is there, in words, for a note under the table. */

@@ -20,9 +20,8 @@ function cellText(c: SweepCell): string {
 }
 
 export function StudySweep({ sweep, label, family, order }: Props) {
-  const { rates, rows, done, planned } = sweepTable(sweep, family);
+  const { rates, rows, edges, done, planned } = sweepTable(sweep, family);
   const unfinished = planned !== undefined && done < planned;
-  const edges = (['top', 'bottom'] as const).filter((e) => rows.some((r) => r.edge === e));
   return (
     <section className="panel" aria-labelledby="study-sweep-title" data-testid="study-sweep">
       <h2 id="study-sweep-title">Learning-rate sweep</h2>

@@ -191,7 +191,7 @@ function peakLine(study: StudyJson, runs: readonly StudyRun[]): string {
 }
 
 function lrSweepSection(sweep: LrSweep, label: (id: string) => string, family: (id: string) => string | undefined): string {
-  const { rates, rows } = sweepTable(sweep, family);
+  const { rates, rows, edges } = sweepTable(sweep, family);
   const cells = rows.map((row) => [
     label(row.method),
     row.family ?? '–',
@@ -202,7 +202,6 @@ function lrSweepSection(sweep: LrSweep, label: (id: string) => string, family: (
     }),
     row.chosen === undefined ? '–' : `${row.chosen}${row.edge ? ` ${EDGE_MARK[row.edge]}` : ''}`,
   ]);
-  const edges = (['top', 'bottom'] as const).filter((e) => rows.some((r) => r.edge === e));
   return [
     `Run before the main study, on ${DATASET_INFO[sweep.dataset].title.toLowerCase()} (seed ${sweep.seed}, ${sweep.steps} steps, ${f(sweep.wallMs / 60000, 1)} min of training); ` +
       `the rates were fixed before the main runs started. One rate ${sweep.scope === 'family' ? 'per method family' : 'per method'}. Rule: ${sweep.rule}`,
