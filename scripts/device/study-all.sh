@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # .device/study-all.sh: the whole study (issue 16) on a device machine, in parallel processes:
 #   1. probe: the adapter Dawn gets (stops when it is SwiftShader on a machine with an NVIDIA GPU);
-#   2. the learning-rate sweep, one process per grid column (the i-th rate of every family), whose
-#      trials are then joined and chosen from by `study --sweep --resume` (it reruns nothing);
+#   2. the learning-rate sweep, one process per grid column (the i-th rate of every family) and one
+#      per rate added for a single method, whose trials are then joined and chosen from by
+#      `study --sweep --resume` (it reruns nothing);
 #   3. the main runs, one process per task × seed (`study --only TASK:SEED`), all at once;
 #   4. `study --render-only --merge`: RESULTS.md, results.json and the plots.
 # Results to $OUT: RESULTS.md, results.json, sweep.json, study.log, study-all.tar.gz (every
@@ -23,7 +24,7 @@ DATASETS=${STUDY_DATASETS:-arithmetic,verses,words}
 SEEDS=${STUDY_SEEDS:-1,2,3}
 SWEEP_DATASET=${SWEEP_DATASET:-arithmetic}
 # The default of `npm run study -- --sweep-grid` (src/cli/study/sweep.ts DEFAULT_SWEEP_GRID; a test keeps them equal).
-SWEEP_GRID=${SWEEP_GRID:-low-rank=1e-3:3e-3:1e-2:3e-2,sparse=1e-3:4e-3:1e-2:3e-2:1e-1:3e-1,dense=3e-4:1e-3:3e-3}
+SWEEP_GRID=${SWEEP_GRID:-low-rank=1e-3:3e-3:1e-2:3e-2,sparse=1e-3:4e-3:1e-2:3e-2:1e-1:3e-1,dense=3e-4:1e-3:3e-3:1e-2}
 BUDGET=${STUDY_BUDGET_S:-540}
 WORK=${STUDY_WORK_DIR:-/tmp/study-all}
 read -r -a EXTRA <<<"${STUDY_EXTRA:-}"
@@ -60,15 +61,20 @@ if [ -n "${SWEEP_JSON:-}" ]; then
   say "sweep: taken from $SWEEP_JSON"
 else
   t=$(date +%s)
-  IFS=',' read -r -a families <<<"$SWEEP_GRID"
+  IFS=',' read -r -a entries <<<"$SWEEP_GRID"
+  # FAMILY=RATE:… entries make the grid's columns; METHOD=RATE:… entries (rates added for one method)
+  # train that method alone at each of its rates, one process per rate.
+  families=()
+  added=()
+  for e in "${entries[@]}"; do
+    case "${e%%=*}" in low-rank | sparse | dense) families+=("$e") ;; *) added+=("$e") ;; esac
+  done
   columns=0
   for f in "${families[@]}"; do
     IFS=':' read -r -a rates <<<"${f#*=}"
     [ "${#rates[@]}" -gt "$columns" ] && columns=${#rates[@]}
   done
-  limit=$(phase_limit $((BUDGET / 2)))
-  say "sweep: $columns processes (one per grid column), $SWEEP_STEPS steps on $SWEEP_DATASET, limit ${limit} s"
-  pids=()
+  grids=()
   for ((i = 0; i < columns; i++)); do
     grid=""
     for f in "${families[@]}"; do
@@ -76,7 +82,17 @@ else
       # A family with fewer rates sits out the extra columns (none of its methods train there).
       if [ "$i" -lt "${#rates[@]}" ]; then grid+="${grid:+,}${f%%=*}=${rates[$i]}"; else grid+="${grid:+,}${f%%=*}=none"; fi
     done
-    timeout "$limit" "$NODE" "$PACK_DIR/study.mjs" --sweep --sweep-steps "$SWEEP_STEPS" --datasets "$SWEEP_DATASET" --seeds 1 --sweep-grid "$grid" \
+    grids+=("$grid")
+  done
+  for m in "${added[@]}"; do
+    IFS=':' read -r -a rates <<<"${m#*=}"
+    for r in "${rates[@]}"; do grids+=("low-rank=none,sparse=none,dense=none,${m%%=*}=$r"); done
+  done
+  limit=$(phase_limit $((BUDGET / 2)))
+  say "sweep: ${#grids[@]} processes ($columns grid columns, ${#added[@]} methods with added rates), $SWEEP_STEPS steps on $SWEEP_DATASET, limit ${limit} s"
+  pids=()
+  for i in "${!grids[@]}"; do
+    timeout "$limit" "$NODE" "$PACK_DIR/study.mjs" --sweep --sweep-steps "$SWEEP_STEPS" --datasets "$SWEEP_DATASET" --seeds 1 --sweep-grid "${grids[$i]}" \
       "${COMMON[@]}" --json "$WORK/sweep-$i.json" --out "$WORK/sweep-$i.md" >"$WORK/sweep-$i.log" 2>&1 &
     pids+=($!)
   done

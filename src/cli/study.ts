@@ -90,7 +90,8 @@ const spec: CommandSpec = {
       value: 'GRID',
       default: gridFlag(DEFAULT_SWEEP_GRID),
       description:
-        'rates per family to sweep, e.g. low-rank=1e-3:3e-3:1e-2,sparse=1e-3:4e-3:1e-2,dense=3e-4:1e-3:3e-3 (families not given keep their default grid; FAMILY=none: none of its methods)',
+        'rates per family to sweep, e.g. low-rank=1e-3:3e-3:1e-2,sparse=1e-3:4e-3:1e-2,dense=3e-4:1e-3:3e-3 (families not given keep their default grid; FAMILY=none: none of its methods), ' +
+        "and rates added for single methods, e.g. vera=1e-1 (a family given drops the default's added rates for its methods; METHOD=none: none added)",
     },
     lrs: { type: 'string', value: 'FILE', description: "results JSON whose lrSweep gives the learning rates (default: the --json file's)" },
     lr: { type: 'number', value: 'LR', above: 0, description: "peak learning rate of every low-rank method (instead of the sweep's choice)" },

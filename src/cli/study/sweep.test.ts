@@ -19,6 +19,7 @@ import {
   describeRates,
   gridFlag,
   gridPoints,
+  methodRates,
   parseSweepGrid,
   runSweep,
   sameConfiguration,
@@ -63,8 +64,27 @@ describe('parseSweepGrid', () => {
     expect(gridPoints([lowA, sparse, dense], grid)).toEqual([[{ method: sparse, learningRate: 3e-2 }]]);
   });
 
+  it('adds rates for single methods, which a given family drops and METHOD=none removes', () => {
+    const grid = parseSweepGrid(`low-rank=1e-3:3e-3,${lowB}=3e-2:1e-2`);
+    expect(grid.extra).toEqual({ [lowB]: [1e-2, 3e-2] });
+    expect(parseSweepGrid(gridFlag(grid))).toEqual(grid);
+    expect(methodRates(lowA, grid)).toEqual([1e-3, 3e-3]);
+    expect(methodRates(lowB, grid)).toEqual([1e-3, 3e-3, 1e-2, 3e-2]);
+    expect(gridPoints([lowA, lowB], grid).map((p) => p.map((t) => `${t.method}@${t.learningRate}`))).toEqual([
+      [`${lowA}@0.001`, `${lowB}@0.001`],
+      [`${lowA}@0.003`, `${lowB}@0.003`],
+      [`${lowB}@0.01`],
+      [`${lowB}@0.03`],
+    ]);
+    // On top of that grid: another family's entry keeps the added rates, the method's own family's drops them, METHOD=none removes them.
+    expect(parseSweepGrid('dense=1e-3', grid).extra).toEqual({ [lowB]: [1e-2, 3e-2] });
+    expect(parseSweepGrid('low-rank=1e-3', grid).extra).toBeUndefined();
+    expect(parseSweepGrid(`${lowB}=none`, grid)).toEqual({ 'low-rank': [1e-3, 3e-3], sparse: DEFAULT_SWEEP_GRID.sparse, dense: DEFAULT_SWEEP_GRID.dense });
+    expect(usageMessage(() => parseSweepGrid(`${lowB}=1e-1,${lowB}=3e-1`))).toMatch(new RegExp(`${lowB} is given twice`));
+  });
+
   it('refuses unknown families, bad or repeated rates and empty lists', () => {
-    expect(usageMessage(() => parseSweepGrid('lowrank=1e-3'))).toMatch(/low-rank, sparse, dense/);
+    expect(usageMessage(() => parseSweepGrid('lowrank=1e-3'))).toMatch(/low-rank, sparse, dense.*or METHOD=RATE/);
     expect(usageMessage(() => parseSweepGrid('1e-3:3e-3'))).toMatch(/FAMILY=RATE/);
     expect(usageMessage(() => parseSweepGrid('dense=1e-3:abc'))).toMatch(/'abc' is not a learning rate/);
     expect(usageMessage(() => parseSweepGrid('dense=1e-3:0'))).toMatch(/'0' is not a learning rate/);
@@ -93,15 +113,14 @@ describe('gridPoints', () => {
     ]);
   });
 
-  it('covers every registered method at 3 rates with the default grid, the low-rank ones at 1 more and the sparse ones at 3 more', () => {
+  it('covers every registered method at 4 rates with the default grid, the sparse ones at 2 more', () => {
     const points = gridPoints(
       METHODS.map((m) => m.id),
       DEFAULT_SWEEP_GRID,
     );
     expect(points).toHaveLength(6);
-    for (const p of points.slice(0, 3)) expect(p).toHaveLength(METHODS.length);
+    for (const p of points.slice(0, 4)) expect(p).toHaveLength(METHODS.length);
     const ofFamilies = (...families: string[]) => METHODS.filter((m) => families.includes(m.family)).map((m) => m.id);
-    expect(points[3]!.map((t) => t.method)).toEqual(ofFamilies('low-rank', 'sparse'));
     for (const p of points.slice(4)) expect(p.map((t) => t.method)).toEqual(ofFamilies('sparse'));
   });
 });
@@ -273,6 +292,22 @@ describe('studyRates', () => {
     expect(text).toContain('low-rank 0.001, 0.003');
     expect(text).toContain('(low-rank 0.001, 0.003). Lowest loss wins.');
     expect(text).toMatch(/Given on the command line, not swept: .* 0\.002/);
+  });
+
+  it("names the family's shared rates and the rates added for single methods", () => {
+    const trial = (method: MethodId, learningRate: number) => ({ method, learningRate, finalValidationLoss: 1 });
+    const sweep: LrSweep = {
+      dataset: 'arithmetic',
+      seed: 1,
+      steps: 100,
+      scope: 'method',
+      trials: [trial(lowA, 1e-3), trial(lowB, 1e-3), trial(lowA, 3e-3), trial(lowB, 3e-3), trial(lowB, 1e-2), trial(lowB, 3e-2)],
+      chosen: { [lowA]: 3e-3, [lowB]: 3e-2 },
+      rule: 'Lowest loss wins.',
+      wallMs: 1,
+    };
+    const text = describeRates(sweep, 'docs/results.json', [lowA, lowB], [], { [lowA]: 3e-3, [lowB]: 3e-2 });
+    expect(text).toContain(`(low-rank 0.001, 0.003; ${METHODS.find((m) => m.id === lowB)!.label} also 0.01, 0.03). Lowest loss wins.`);
   });
 });
 

@@ -5,12 +5,16 @@
 // batches. Also the rule by which the main study takes its rates (from a sweep, or given
 // explicitly), and the comparison of study configurations that --resume and --merge rely on.
 
-import { methodById } from '../../adapters/registry';
+import { METHODS, isMethodId, methodById } from '../../adapters/registry';
 import type { MethodFamily, MethodId } from '../../adapters/types';
 import type { LrSweep, StudyJson } from '../../study/results';
 import { UsageError } from '../args';
 
-export type SweepGrid = Readonly<Record<MethodFamily, readonly number[]>>;
+/**
+ * Each family's rates, and optionally rates added for single methods beyond their family's (for a
+ * method whose best sat at its family's edge): a method is tried at its family's rates and its own.
+ */
+export type SweepGrid = Readonly<Record<MethodFamily, readonly number[]>> & { readonly extra?: Readonly<Partial<Record<MethodId, readonly number[]>>> };
 export type SweepTrial = LrSweep['trials'][number];
 
 const FAMILIES: readonly MethodFamily[] = ['low-rank', 'sparse', 'dense'];
@@ -23,7 +27,7 @@ const FAMILIES: readonly MethodFamily[] = ['low-rank', 'sparse', 'dense'];
 export const DEFAULT_SWEEP_GRID: SweepGrid = {
   'low-rank': [1e-3, 3e-3, 1e-2, 3e-2],
   sparse: [1e-3, 4e-3, 1e-2, 3e-2, 1e-1, 3e-1],
-  dense: [3e-4, 1e-3, 3e-3],
+  dense: [3e-4, 1e-3, 3e-3, 1e-2],
 };
 
 export const GRID_REASONS =
@@ -32,38 +36,45 @@ export const GRID_REASONS =
   "(PEFT's MetaMathQA benchmark trains VeRA at 10× LoRA's rate; LoRA-SB trains only r×r per layer), and 3e-2 added after the 1e-2 point put the best of LoRA and six other low-rank methods at the top of the grid; sparse 1e-3 to 3e-1: SPP's official 4e-3 with room above, because SPP changes each kept weight by a fraction of itself " +
   "(W ⊙ (1 + s·Wcol·Wrow)), which moves far slower than an additive update at this scale (at 4e-3 on arithmetic its training loss went from 8.3 to 6.0 in 30 steps while LoRA's went from 9.1 to 2.2), " +
   "and down to full fine-tuning's scale for SHiRA (which updates entries of W directly); 3e-1 was added after the first points put SPP's best at 1e-1, then the grid's top " +
-  "(a best rate at the edge of a grid says only that the best lies there or beyond); the fourth point trains the low-rank and sparse methods, the fifth and sixth the sparse ones only; dense 3e-4, 1e-3, 3e-3 around the card's 1e-3, at which full fine-tuning reached 16 % exact match in 100 steps. " +
+  "(a best rate at the edge of a grid says only that the best lies there or beyond); the fourth point trains every family, the fifth and sixth the sparse methods only; dense 3e-4, 1e-3, 3e-3 around the card's 1e-3, at which full fine-tuning reached 16 % exact match in 100 steps, and 1e-2 added after 3e-3 put full fine-tuning's best at the grid's top. " +
   "The papers' own rates (mostly 2e-5 to 2e-4, on 7B models over epochs of data) are far too small for a 1M-parameter model trained for a few hundred steps.";
 
 /** The choice rule in words, for a sweep whose final validation loss is on `finalValRows` rows (0: all). */
 export function choiceRule(finalValRows: number): string {
   return (
-    `Each method takes the rate of its family's grid with the lowest final validation loss (${finalValRows > 0 ? `the first ${finalValRows}` : 'all'} validation rows) after the sweep's steps; ` +
+    `Each method takes the rate of its grid (its family's and any added for it) with the lowest final validation loss (${finalValRows > 0 ? `the first ${finalValRows}` : 'all'} validation rows) after the sweep's steps; ` +
     'a trial that stopped (its loss became NaN or infinite) never wins; ties go to the lower rate.'
   );
 }
 
-/** `low-rank=1e-3:3e-3:1e-2,dense=3e-4:1e-3` → the default grid with those families' rates replaced; `FAMILY=none` sweeps none of that family's methods. */
+/**
+ * `low-rank=1e-3:3e-3:1e-2,dense=3e-4:1e-3` → the default grid with those families' rates replaced
+ * (and the rates the default adds for their methods dropped); `FAMILY=none` sweeps none of that
+ * family's methods; `METHOD=1e-1:3e-1` adds rates for one method (`METHOD=none`: none added).
+ */
 export function parseSweepGrid(raw: string | undefined, base: SweepGrid = DEFAULT_SWEEP_GRID): SweepGrid {
   if (raw === undefined) return base;
-  const grid: Record<MethodFamily, readonly number[]> = { ...base };
+  const grid: Record<MethodFamily, readonly number[]> = { 'low-rank': base['low-rank'], sparse: base.sparse, dense: base.dense };
+  const extra: Partial<Record<MethodId, readonly number[]>> = {};
   const seen = new Set<string>();
   for (const part of raw
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s !== '')) {
     const eq = part.indexOf('=');
-    const family = eq < 0 ? '' : part.slice(0, eq).trim();
-    if (!(FAMILIES as readonly string[]).includes(family)) {
+    const key = eq < 0 ? '' : part.slice(0, eq).trim();
+    const isFamily = (FAMILIES as readonly string[]).includes(key);
+    if (!isFamily && !isMethodId(key)) {
       throw new UsageError(
-        `--sweep-grid: '${part}' must be FAMILY=RATE:RATE:… with FAMILY one of ${FAMILIES.join(', ')} (e.g. low-rank=1e-3:3e-3:1e-2)`,
+        `--sweep-grid: '${part}' must be FAMILY=RATE:RATE:… with FAMILY one of ${FAMILIES.join(', ')} (e.g. low-rank=1e-3:3e-3:1e-2), ` +
+          `or METHOD=RATE:… for rates added to one method's family grid (e.g. ${METHODS[0]!.id}=1e-1)`,
         'study',
       );
     }
-    if (seen.has(family)) throw new UsageError(`--sweep-grid: ${family} is given twice`, 'study');
-    seen.add(family);
+    if (seen.has(key)) throw new UsageError(`--sweep-grid: ${key} is given twice`, 'study');
+    seen.add(key);
     if (part.slice(eq + 1).trim() === 'none') {
-      grid[family as MethodFamily] = [];
+      if (isFamily) grid[key as MethodFamily] = [];
       continue;
     }
     const rates = part
@@ -72,25 +83,41 @@ export function parseSweepGrid(raw: string | undefined, base: SweepGrid = DEFAUL
       .map((s) => s.trim());
     const values = rates.map((s) => (s === '' ? Number.NaN : Number(s)));
     const bad = rates.find((_, i) => !(Number.isFinite(values[i]) && values[i]! > 0));
-    if (bad !== undefined) throw new UsageError(`--sweep-grid: ${family}: '${bad}' is not a learning rate > 0`, 'study');
-    if (new Set(values).size !== values.length) throw new UsageError(`--sweep-grid: ${family} lists a rate twice`, 'study');
-    grid[family as MethodFamily] = [...values].sort((a, b) => a - b);
+    if (bad !== undefined) throw new UsageError(`--sweep-grid: ${key}: '${bad}' is not a learning rate > 0`, 'study');
+    if (new Set(values).size !== values.length) throw new UsageError(`--sweep-grid: ${key} lists a rate twice`, 'study');
+    const sorted = [...values].sort((a, b) => a - b);
+    if (isFamily) grid[key as MethodFamily] = sorted;
+    else extra[key as MethodId] = sorted;
   }
   if (seen.size === 0) throw new UsageError('--sweep-grid needs at least one FAMILY=RATE:RATE:… entry', 'study');
-  return grid;
+  // The base's added rates stay for the methods whose family and own entry were not given.
+  for (const m of METHODS) {
+    const kept = base.extra?.[m.id];
+    if (kept && !seen.has(m.family) && !seen.has(m.id)) extra[m.id] = kept;
+  }
+  return Object.keys(extra).length > 0 ? { ...grid, extra } : grid;
 }
 
-/** The grid as --sweep-grid takes it. */
+/** A method's rates in a grid: its family's and those added for it, ascending. */
+export function methodRates(id: MethodId, grid: SweepGrid): number[] {
+  return [...new Set([...grid[methodById(id).family], ...(grid.extra?.[id] ?? [])])].sort((a, b) => a - b);
+}
+
+/** The grid as --sweep-grid takes it (the families, then the methods with added rates in the registry's order). */
 export function gridFlag(grid: SweepGrid): string {
-  return FAMILIES.map((f) => `${f}=${grid[f].length === 0 ? 'none' : grid[f].map((r) => r.toExponential()).join(':')}`).join(',');
+  const rates = (r: readonly number[]) => r.map((x) => x.toExponential()).join(':');
+  const families = FAMILIES.map((f) => `${f}=${grid[f].length === 0 ? 'none' : rates(grid[f])}`);
+  const extra = METHODS.filter((m) => (grid.extra?.[m.id]?.length ?? 0) > 0).map((m) => `${m.id}=${rates(grid.extra![m.id]!)}`);
+  return [...families, ...extra].join(',');
 }
 
-/** The sweep's runs: point i trains every method whose family's grid has an i-th rate, at that rate. */
+/** The sweep's runs: point i trains every method that has an i-th rate (methodRates), at that rate. */
 export function gridPoints(methods: readonly MethodId[], grid: SweepGrid): { method: MethodId; learningRate: number }[][] {
-  const longest = Math.max(0, ...methods.map((id) => grid[methodById(id).family].length));
+  const ratesOf = new Map(methods.map((id) => [id, methodRates(id, grid)]));
+  const longest = Math.max(0, ...[...ratesOf.values()].map((r) => r.length));
   return Array.from({ length: longest }, (_, i) =>
     methods.flatMap((id) => {
-      const rate = grid[methodById(id).family][i];
+      const rate = ratesOf.get(id)![i];
       return rate === undefined ? [] : [{ method: id, learningRate: rate }];
     }),
   );
@@ -217,7 +244,7 @@ export function describeRates(
   if (sweep && fromSweep.length > 0) {
     parts.push(
       `Chosen per method, as the papers tune each method (not one rate per family), by a learning-rate sweep run before the main study and fixed for it (${sweepSource}): ` +
-        `${sweep.dataset}, seed ${sweep.seed}, ${sweep.steps} steps, each method at every rate of its family's grid (${gridText(sweep)}). ${sweep.rule}`,
+        `${sweep.dataset}, seed ${sweep.seed}, ${sweep.steps} steps, each method at every rate of its family's grid and any rates added for it (${gridText(sweep)}). ${sweep.rule}`,
     );
     if (isDefaultGrid(sweep)) parts.push(GRID_REASONS);
   }
@@ -227,30 +254,40 @@ export function describeRates(
   return parts.join(' ');
 }
 
-/** Whether every family's trials ran exactly the default grid (so GRID_REASONS explains it). */
+/** Whether every method's trials ran exactly its rates in the default grid (so GRID_REASONS explains them). */
 function isDefaultGrid(sweep: LrSweep): boolean {
-  return [...ratesByFamily(sweep)].every(([f, rates]) => JSON.stringify([...rates].sort((a, b) => a - b)) === JSON.stringify(DEFAULT_SWEEP_GRID[f]));
+  return [...ratesByMethod(sweep)].every(([id, rates]) => JSON.stringify(rates) === JSON.stringify(methodRates(id, DEFAULT_SWEEP_GRID)));
 }
 
-function ratesByFamily(sweep: LrSweep): Map<MethodFamily, Set<number>> {
-  const byFamily = new Map<MethodFamily, Set<number>>();
+/** Each method's rates in the sweep's trials, ascending, in the order of the trials. */
+function ratesByMethod(sweep: LrSweep): Map<MethodId, number[]> {
+  const byMethod = new Map<MethodId, number[]>();
   for (const t of sweep.trials) {
-    const family = methodById(t.method).family;
-    byFamily.set(family, (byFamily.get(family) ?? new Set()).add(t.learningRate));
+    const id = methodById(t.method).id;
+    byMethod.set(
+      id,
+      [...(byMethod.get(id) ?? []), t.learningRate].sort((a, b) => a - b),
+    );
   }
-  return byFamily;
+  return byMethod;
 }
 
+/** The sweep's grid in words: per family the rates all its methods were tried at, then the rates some method was tried at beyond them. */
 function gridText(sweep: LrSweep): string {
-  return [...ratesByFamily(sweep)]
-    .map(
-      ([f, rates]) =>
-        `${f} ${[...rates]
-          .sort((a, b) => a - b)
-          .map((r) => String(r))
-          .join(', ')}`,
-    )
-    .join('; ');
+  const byMethod = ratesByMethod(sweep);
+  const list = (rates: readonly number[]) => rates.map((r) => String(r)).join(', ');
+  const families = FAMILIES.flatMap((f) => {
+    const members = [...byMethod].filter(([id]) => methodById(id).family === f).map(([, rates]) => rates);
+    if (members.length === 0) return [];
+    const shared = members[0]!.filter((r) => members.every((rates) => rates.includes(r)));
+    return [{ family: f, shared }];
+  });
+  const sharedOf = new Map(families.map((f) => [f.family, f.shared]));
+  const added = [...byMethod].flatMap(([id, rates]) => {
+    const more = rates.filter((r) => !sharedOf.get(methodById(id).family)!.includes(r));
+    return more.length === 0 ? [] : [`${methodById(id).label} also ${list(more)}`];
+  });
+  return [...families.map((f) => `${f.family} ${list(f.shared)}`), ...added].join('; ');
 }
 
 /** The configuration keys that decide how a run trains, apart from its steps and rates: what a sweep and the study it serves must share. */
