@@ -24,7 +24,7 @@ DATASETS=${STUDY_DATASETS:-arithmetic,verses,words}
 SEEDS=${STUDY_SEEDS:-1,2,3}
 SWEEP_DATASET=${SWEEP_DATASET:-arithmetic}
 # The default of `npm run study -- --sweep-grid` (src/cli/study/sweep.ts DEFAULT_SWEEP_GRID; a test keeps them equal).
-SWEEP_GRID=${SWEEP_GRID:-low-rank=1e-3:3e-3:1e-2:3e-2,sparse=1e-3:4e-3:1e-2:3e-2:1e-1:3e-1,dense=3e-4:1e-3:3e-3:1e-2}
+SWEEP_GRID=${SWEEP_GRID:-low-rank=1e-3:3e-3:1e-2:3e-2,sparse=1e-3:4e-3:1e-2:3e-2:1e-1:3e-1,dense=3e-4:1e-3:3e-3:1e-2,vera=1e-1:3e-1}
 BUDGET=${STUDY_BUDGET_S:-540}
 WORK=${STUDY_WORK_DIR:-/tmp/study-all}
 read -r -a EXTRA <<<"${STUDY_EXTRA:-}"

@@ -113,15 +113,18 @@ describe('gridPoints', () => {
     ]);
   });
 
-  it('covers every registered method at 4 rates with the default grid, the sparse ones at 2 more', () => {
+  it('covers every registered method at 4 rates with the default grid, the sparse ones and those with added rates at 2 more', () => {
     const points = gridPoints(
       METHODS.map((m) => m.id),
       DEFAULT_SWEEP_GRID,
     );
     expect(points).toHaveLength(6);
     for (const p of points.slice(0, 4)) expect(p).toHaveLength(METHODS.length);
-    const ofFamilies = (...families: string[]) => METHODS.filter((m) => families.includes(m.family)).map((m) => m.id);
-    for (const p of points.slice(4)) expect(p.map((t) => t.method)).toEqual(ofFamilies('sparse'));
+    const added = Object.keys(DEFAULT_SWEEP_GRID.extra ?? {});
+    expect(added.length).toBeGreaterThan(0);
+    const later = METHODS.filter((m) => m.family === 'sparse' || added.includes(m.id)).map((m) => m.id);
+    for (const p of points.slice(4)) expect(p.map((t) => t.method)).toEqual(later);
+    for (const id of added) expect(points.map((p) => p.find((t) => t.method === id)?.learningRate)).toEqual(methodRates(id as MethodId, DEFAULT_SWEEP_GRID));
   });
 });
 

@@ -5,6 +5,7 @@
 // batches. Also the rule by which the main study takes its rates (from a sweep, or given
 // explicitly), and the comparison of study configurations that --resume and --merge rely on.
 
+import { vera } from '../../adapters/methods/vera';
 import { METHODS, isMethodId, methodById } from '../../adapters/registry';
 import type { MethodFamily, MethodId } from '../../adapters/types';
 import type { LrSweep, StudyJson } from '../../study/results';
@@ -28,15 +29,16 @@ export const DEFAULT_SWEEP_GRID: SweepGrid = {
   'low-rank': [1e-3, 3e-3, 1e-2, 3e-2],
   sparse: [1e-3, 4e-3, 1e-2, 3e-2, 1e-1, 3e-1],
   dense: [3e-4, 1e-3, 3e-3, 1e-2],
+  extra: { [vera.id]: [1e-1, 3e-1] },
 };
 
 export const GRID_REASONS =
   "Grids (log-spaced, about ×3 apart): low-rank 1e-3, 3e-3, 1e-2, 3e-2, around the arithmetic card's measurement (PiSSA and LoRA at 5e-3 beat PiSSA at 2e-3 after 100 steps), " +
   "with 1e-3 below for LoRA+ (its B factor runs at 16× the rate; its authors advise about half of LoRA's rate) and 1e-2 above for the methods with few trainable parameters " +
-  "(PEFT's MetaMathQA benchmark trains VeRA at 10× LoRA's rate; LoRA-SB trains only r×r per layer), and 3e-2 added after the 1e-2 point put the best of LoRA and six other low-rank methods at the top of the grid; sparse 1e-3 to 3e-1: SPP's official 4e-3 with room above, because SPP changes each kept weight by a fraction of itself " +
+  "(PEFT's MetaMathQA benchmark trains VeRA at 10× LoRA's rate; LoRA-SB trains only r×r per layer), and 3e-2 added after the 1e-2 point put the best of LoRA and six other low-rank methods at the top of the grid; VeRA alone also at 1e-1 and 3e-1, added after 3e-2 beat its 1e-2 (it trains only two scaling vectors per layer over a frozen random basis); sparse 1e-3 to 3e-1: SPP's official 4e-3 with room above, because SPP changes each kept weight by a fraction of itself " +
   "(W ⊙ (1 + s·Wcol·Wrow)), which moves far slower than an additive update at this scale (at 4e-3 on arithmetic its training loss went from 8.3 to 6.0 in 30 steps while LoRA's went from 9.1 to 2.2), " +
   "and down to full fine-tuning's scale for SHiRA (which updates entries of W directly); 3e-1 was added after the first points put SPP's best at 1e-1, then the grid's top " +
-  "(a best rate at the edge of a grid says only that the best lies there or beyond); the fourth point trains every family, the fifth and sixth the sparse methods only; dense 3e-4, 1e-3, 3e-3 around the card's 1e-3, at which full fine-tuning reached 16 % exact match in 100 steps, and 1e-2 added after 3e-3 put full fine-tuning's best at the grid's top. " +
+  "(a best rate at the edge of a grid says only that the best lies there or beyond); the fourth point trains every family, the fifth and sixth the sparse methods and VeRA only; dense 3e-4, 1e-3, 3e-3 around the card's 1e-3, at which full fine-tuning reached 16 % exact match in 100 steps, and 1e-2 added after 3e-3 put full fine-tuning's best at the grid's top. " +
   "The papers' own rates (mostly 2e-5 to 2e-4, on 7B models over epochs of data) are far too small for a 1M-parameter model trained for a few hundred steps.";
 
 /** The choice rule in words, for a sweep whose final validation loss is on `finalValRows` rows (0: all). */
