@@ -5,8 +5,8 @@
 #
 #   bash scripts/study-slices.sh status            what is done and what comes next
 #   bash scripts/study-slices.sh sweep [POINTS [G]] the learning-rate sweep, grid point by grid point
-#                                                  (all left, or only POINTS, e.g. 5,6: the two
-#                                                  sparse-only points, ~25 min; each point of all 18
+#                                                  (all left, or only POINTS, e.g. 5,6: the sparse
+#                                                  methods and VeRA's added rates, ~30 min; each point of all 18
 #                                                  methods ~105 min); G (a, b or c, or a method list):
 #                                                  only those methods' trials now (~30 min a group);
 #                                                  resumes, and a point cut short restarts from its

@@ -261,7 +261,7 @@ function isDefaultGrid(sweep: LrSweep): boolean {
   return [...ratesByMethod(sweep)].every(([id, rates]) => JSON.stringify(rates) === JSON.stringify(methodRates(id, DEFAULT_SWEEP_GRID)));
 }
 
-/** Each method's rates in the sweep's trials, ascending, in the order of the trials. */
+/** Each method's rates in the sweep's trials, ascending (methods in the order of their first trial). */
 function ratesByMethod(sweep: LrSweep): Map<MethodId, number[]> {
   const byMethod = new Map<MethodId, number[]>();
   for (const t of sweep.trials) {
