@@ -159,8 +159,13 @@ export class InterleavedRun<T> {
   /** The step stepOverlapped recorded and has not finished. */
   private inFlight: RecordedStep<T> | undefined;
   private finished = 0;
-  /** Each method's step times (see StepClock: read-backs delivered together share their interval). */
-  private readonly clocks = new Map<RunningMethod<T>, StepClock>();
+  /**
+   * The steps' times, one clock for every method: the queue runs submissions in order, so a step
+   * is charged from the previous step's arrival, whichever method's, not its own method's previous
+   * step (which would charge every method the whole round of the run's methods). Read-backs
+   * delivered together share their interval (StepClock).
+   */
+  private readonly clock = new StepClock();
 
   constructor(
     private readonly rt: Runtime,
@@ -239,18 +244,17 @@ export class InterleavedRun<T> {
 
   /**
    * Records step `index` of every method not stopped. `ms` runs from the later of its recording
-   * and its previous step's metrics arriving, to its metrics arriving: with overlap, a step
-   * recorded while the one before runs is not charged for that one's time; steps whose metrics
-   * arrive in one event-loop turn share their interval (StepClock).
+   * and the metrics of the step submitted before it (any method's) arriving, to its own metrics
+   * arriving: a method is charged for its own work, not for the methods queued before it nor, with
+   * overlap, for the step before it; steps whose metrics arrive in one event-loop turn share their
+   * interval (StepClock).
    */
   private record(index: number, batch: Batch, on: StepHandlers<T>, overlapped: boolean): RecordedStep<T> {
     const rows = this.methods
       .filter((method) => !method.stopped)
       .map((method) => {
         const start = performance.now();
-        let clock = this.clocks.get(method);
-        if (!clock) this.clocks.set(method, (clock = new StepClock()));
-        const metrics = method.trainer.step(batch, { overlapped }).then(async (m) => ({ ...m, ms: await clock.arrive(start) }));
+        const metrics = method.trainer.step(batch, { overlapped }).then(async (m) => ({ ...m, ms: await this.clock.arrive(start) }));
         // When one method's step fails (a lost device fails them all), nothing awaits the others' any more.
         metrics.catch(() => undefined);
         return { method, metrics };

@@ -52,6 +52,11 @@ interface Outcome {
   readonly states: Map<string, unknown>;
   /** For each handled step: how many steps its method's trainer, and every method's, had recorded when its handler ran. */
   readonly recordedAtHandler: { method: string; done: number; recorded: number; all: number[] }[];
+  /** The ms charged to each method's step, by step (1-based), and each step call's wall time. */
+  readonly charged: Map<number, number[]>;
+  readonly callMs: number[];
+  /** Wall time from the first step call to the last drain. */
+  totalMs: number;
 }
 
 /** Hooks around step `index` (0-based): before it is recorded, and after the call that recorded it returned. */
@@ -74,20 +79,32 @@ async function train(rt: Runtime, model: CausalLM, overlap: boolean, fault?: Fau
     validationBatches: [batcher.batch(40)],
     evalEvery: 3,
   });
-  const outcome: Outcome = { rows: new Map(), validation: new Map(), halts: new Map(), states: new Map(), recordedAtHandler: [] };
+  const outcome: Outcome = {
+    rows: new Map(),
+    validation: new Map(),
+    halts: new Map(),
+    states: new Map(),
+    recordedAtHandler: [],
+    charged: new Map(),
+    callMs: [],
+    totalMs: 0,
+  };
   try {
     for (const method of [lora, pissa] as MethodDefinition[]) {
       await run.add({ id: method.id, definition: method, settings: smallSettings(method), learningRate: 2e-2 }, () => null);
       outcome.rows.set(method.id, []);
       outcome.validation.set(method.id, []);
     }
+    const began = performance.now();
     for (let index = 0; index < STEPS; index++) {
       if (fault?.index === index) await fault.before(rt, run.methods);
+      const called = performance.now();
       const done = index + 1;
       const handlers = {
         onStep: (m: RunningMethod<null>, row: RunStepMetrics) => {
           expect(row.step, 'handlers run in step order').toBe(index);
           expect(row.ms).toBeGreaterThanOrEqual(0);
+          outcome.charged.set(done, [...(outcome.charged.get(done) ?? []), row.ms]);
           outcome.recordedAtHandler.push({ method: m.id, done, recorded: m.trainer.steps, all: run.methods.map((x) => x.trainer.steps) });
           outcome.rows.get(m.id)!.push({ step: done, loss: bits(row.loss), gradNorm: bits(row.gradNorm), lr: row.lr });
         },
@@ -95,9 +112,11 @@ async function train(rt: Runtime, model: CausalLM, overlap: boolean, fault?: Fau
       };
       if (overlap) await run.stepOverlapped(index, batcher.batch(index), handlers);
       else await run.step(index, batcher.batch(index), handlers);
+      outcome.callMs.push(performance.now() - called);
       if (fault?.index === index) await fault.after(rt, run.methods);
     }
     await run.drain();
+    outcome.totalMs = performance.now() - began;
     expect(run.completed).toBe(STEPS);
     for (const method of run.methods) {
       outcome.halts.set(method.id, method.halt);
@@ -135,6 +154,29 @@ describe('overlapped steps', () => {
       // recorded too, except before validation (after steps 3 and 6), where the run drains.
       expect(plain.recordedAtHandler.every((h) => h.recorded === h.done)).toBe(true);
       for (const h of overlapped.recordedAtHandler) expect(h.recorded, `${h.method} step ${h.done}`).toBe(h.done === 3 || h.done === 6 ? h.done : h.done + 1);
+    } finally {
+      releaseModel(rt, model);
+    }
+  }, 300_000);
+
+  it("charge each method only its own work: a step's charges never add up to more than the wall time they cover", async () => {
+    const rt = await testContext();
+    const model = await modelFiles(rt, 'tiny-llama');
+    try {
+      const total = (ms: readonly number[]) => ms.reduce((a, b) => a + b, 0);
+      // One at a time, a step's metrics all arrive inside its call. A clock per method charged each
+      // method from the step's start, so the later methods paid for the earlier ones' work too.
+      const plain = await train(rt, model, false);
+      for (const [done, ms] of plain.charged) {
+        expect(ms).toHaveLength(2);
+        expect(total(ms), `step ${done}: ${ms.join(' + ')} ms in a call of ${plain.callMs[done - 1]} ms`).toBeLessThanOrEqual(plain.callMs[done - 1]!);
+      }
+      // Overlapped, a clock per method charged each method the whole round (the other method's step
+      // included), every step: the charges added up to about twice the run's wall time.
+      const overlapped = await train(rt, model, true);
+      const charged = total([...overlapped.charged.values()].flat());
+      expect(charged, `${charged} ms charged in ${overlapped.totalMs} ms`).toBeLessThanOrEqual(overlapped.totalMs);
+      expect(charged).toBeGreaterThan(0);
     } finally {
       releaseModel(rt, model);
     }

@@ -1,6 +1,7 @@
-// Wall time per step of one method, for steps that overlap (InterleavedRun.stepOverlapped). A step
-// is charged from the later of its recording and its predecessor's metrics arriving, to its own
-// metrics arriving. Read-backs can be delivered together: when the GPU finished two steps before
+// Wall time per step for steps that queue behind each other on one device (one clock per
+// InterleavedRun, shared by its methods, overlapped or not). A step is charged from the later of
+// its recording and its predecessor's metrics arriving (the step submitted before it, whichever
+// method's), to its own metrics arriving. Read-backs can be delivered together: when the GPU finished two steps before
 // the host looked, one event-loop turn resolves both maps, and the second step would be charged
 // nothing (and the first both). Arrivals in one turn form a group whose interval is split evenly
 // among its steps; a group closes on the next macrotask, so every arrival of that turn is in it.
