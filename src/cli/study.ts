@@ -554,7 +554,9 @@ async function main(argv: readonly string[]): Promise<number> {
         const base = await baseResult(rt, runOptions, tok);
         log(`  base model: validation loss ${base.finalValidationLoss.toFixed(4)}, accuracy ${base.accuracy.correct}/${base.accuracy.total}`);
         const methods = await runStudy(rt, runOptions, tok);
-        runs.push({ dataset: planned.dataset, seed: planned.seed, wallMs: performance.now() - start, methods: [base, ...methods], peakGpuBytes: peak.stop() });
+        // A run resumed from a checkpoint adds the time the processes before this one spent on it.
+        const wallMs = performance.now() - start + (runOptions.checkpoints?.resumedWallMs ?? 0);
+        runs.push({ dataset: planned.dataset, seed: planned.seed, wallMs, methods: [base, ...methods], peakGpuBytes: peak.stop() });
         await write();
         await runOptions.checkpoints?.clear();
         if (planned === order[0] && quantIterations > 0 && !quant) {

@@ -188,15 +188,23 @@ describe('runStudy and baseResult', () => {
         return { ...options, checkpoints: studyCheckpoints(dir, studyRunIdentity({ name: 'kjv-llama-1m', fingerprint: 'test' }, options)) };
       };
       const firstLines: string[] = [];
-      const whole = await runStudy(rt, optionsFor(1e-3, firstLines), tok());
+      const began = performance.now();
+      const wholeOptions = optionsFor(1e-3, firstLines);
+      const whole = await runStudy(rt, wholeOptions, tok());
+      const wholeMs = performance.now() - began;
+      expect(wholeOptions.checkpoints!.resumedWallMs).toBe(0);
       // One checkpoint: after the validation at step 2 (none after the last step).
       expect((await readdir(dir)).filter((f) => f.startsWith('step-'))).toEqual(['step-00000002']);
       expect(firstLines.some((l) => l.includes('resumed from'))).toBe(false);
 
       // Same run again: it finds that checkpoint, as a run stopped after step 2 would.
       const lines: string[] = [];
-      const resumed = await runStudy(rt, optionsFor(1e-3, lines), tok());
+      const resumedOptions = optionsFor(1e-3, lines);
+      const resumed = await runStudy(rt, resumedOptions, tok());
       expect(lines.some((l) => l.includes('resumed from') && l.includes('steps 3–4 left'))).toBe(true);
+      // The time the first run had spent when it saved step 2 comes with the checkpoint.
+      expect(resumedOptions.checkpoints!.resumedWallMs).toBeGreaterThan(0);
+      expect(resumedOptions.checkpoints!.resumedWallMs).toBeLessThan(wholeMs);
       expect(resumed.map((m) => m.id)).toEqual(whole.map((m) => m.id));
       resumed.forEach((r, i) => {
         const w = whole[i]!;

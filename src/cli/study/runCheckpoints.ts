@@ -5,7 +5,9 @@
 // the newest two kept), with the study's own records of every method beside them in
 // study-records.json. A later run with the same directory reruns the inits (deterministic for a
 // seed), takes the newest checkpoint whose records are there, and continues from its step: the
-// numbers are those of a run that never stopped (train/checkpoint.ts's bit-for-bit resume).
+// numbers are those of a run that never stopped (train/checkpoint.ts's bit-for-bit resume). The
+// run's wall time so far goes with the records, so a resumed run reports the time of every
+// process that worked on it (resumedWallMs).
 
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -19,6 +21,8 @@ const RECORDS_FILE = 'study-records.json';
 
 export interface StudyCheckpoints<R> {
   readonly identity: RunIdentity;
+  /** The wall time the run had taken when the checkpoint load() found was saved (0 for a fresh run). */
+  readonly resumedWallMs: number;
   /** The newest checkpoint with its records, or undefined when DIR holds none (a fresh run). */
   load(): Promise<{ readonly checkpoint: Checkpoint; readonly where: string; readonly records: readonly R[] } | undefined>;
   save(captured: CapturedCheckpoint, records: readonly R[]): Promise<void>;
@@ -62,9 +66,18 @@ export function studyRunIdentity(model: { readonly name: string; readonly finger
   return { model, data: { name: data.id, fingerprint: sequencesFingerprint(data.train), trainExamples: data.train.length }, seed, steps, settings };
 }
 
-export function studyCheckpoints<R>(dir: string, identity: RunIdentity): StudyCheckpoints<R> {
+/** study-records.json: the records and the run's wall time at the checkpoint (a bare array before the time was kept). */
+type SavedRecords<R> = R[] | { readonly records: R[]; readonly wallMs: number };
+
+/** `now`: the clock; the run's time in this process counts from the call (as the run starts). */
+export function studyCheckpoints<R>(dir: string, identity: RunIdentity, now: () => number = () => performance.now()): StudyCheckpoints<R> {
+  const began = now();
+  let resumedWallMs = 0;
   return {
     identity,
+    get resumedWallMs() {
+      return resumedWallMs;
+    },
     async load() {
       let newest: { checkpoint: Checkpoint; where: string };
       try {
@@ -74,18 +87,21 @@ export function studyCheckpoints<R>(dir: string, identity: RunIdentity): StudyCh
         if (error instanceof InputError) return undefined;
         throw error;
       }
-      let records: R[];
+      let saved: SavedRecords<R>;
       try {
-        records = JSON.parse(await readFile(join(newest.where, RECORDS_FILE), 'utf8')) as R[];
+        saved = JSON.parse(await readFile(join(newest.where, RECORDS_FILE), 'utf8')) as SavedRecords<R>;
       } catch {
         // Written after the checkpoint's own files: a process stopped in between leaves it out.
         return undefined;
       }
-      return { ...newest, records };
+      if (Array.isArray(saved)) return { ...newest, records: saved };
+      resumedWallMs = saved.wallMs;
+      return { ...newest, records: saved.records };
     },
     async save(captured, records) {
       const where = await writeCheckpointDir(dir, captured);
-      await writeFile(join(where, RECORDS_FILE), `${JSON.stringify(records)}\n`);
+      const saved: SavedRecords<R> = { records: [...records], wallMs: resumedWallMs + now() - began };
+      await writeFile(join(where, RECORDS_FILE), `${JSON.stringify(saved)}\n`);
     },
     async clear() {
       await rm(dir, { recursive: true, force: true });
