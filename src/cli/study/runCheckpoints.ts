@@ -69,9 +69,9 @@ export function studyRunIdentity(model: { readonly name: string; readonly finger
 /** study-records.json: the records and the run's wall time at the checkpoint (a bare array before the time was kept). */
 type SavedRecords<R> = R[] | { readonly records: R[]; readonly wallMs: number };
 
-/** `now`: the clock; the run's time in this process counts from the call (as the run starts). */
-export function studyCheckpoints<R>(dir: string, identity: RunIdentity, now: () => number = () => performance.now()): StudyCheckpoints<R> {
-  const began = now();
+/** The run's time in this process counts from the call (made as the run starts). */
+export function studyCheckpoints<R>(dir: string, identity: RunIdentity): StudyCheckpoints<R> {
+  const began = performance.now();
   let resumedWallMs = 0;
   return {
     identity,
@@ -100,7 +100,7 @@ export function studyCheckpoints<R>(dir: string, identity: RunIdentity, now: () 
     },
     async save(captured, records) {
       const where = await writeCheckpointDir(dir, captured);
-      const saved: SavedRecords<R> = { records: [...records], wallMs: resumedWallMs + now() - began };
+      const saved: SavedRecords<R> = { records: [...records], wallMs: resumedWallMs + performance.now() - began };
       await writeFile(join(where, RECORDS_FILE), `${JSON.stringify(saved)}\n`);
     },
     async clear() {
