@@ -204,10 +204,10 @@ describe('claims', () => {
   });
 });
 
-describe('the committed results file (written before the new fields)', () => {
-  const committed = JSON.parse(readFileSync('docs/results.json', 'utf8')) as StudyJson;
+describe('a results file written before the new fields (study v1, test/fixtures/study/results-v1.json)', () => {
+  const v1 = JSON.parse(readFileSync('test/fixtures/study/results-v1.json', 'utf8')) as StudyJson;
   it('summarizes without throwing and leaves the new fields absent', () => {
-    const rows = summarize(committed);
+    const rows = summarize(v1);
     expect(rows.length).toBeGreaterThan(0);
     for (const r of rows) {
       expect(r.forgetting).toBeUndefined();
@@ -217,7 +217,25 @@ describe('the committed results file (written before the new fields)', () => {
     }
     const math = rows.filter((r) => r.dataset === 'math' && r.method !== 'base');
     expect(math.every((r) => r.finalLoss.n === 2 && Number.isFinite(r.finalLoss.sd))).toBe(true);
-    expect(seedBands(committed, 'math', 'validation').every((b) => b.points.length > 0)).toBe(true);
-    expect(claimResults(committed)).toEqual([]);
+    expect(seedBands(v1, 'math', 'validation').every((b) => b.points.length > 0)).toBe(true);
+    expect(claimResults(v1)).toEqual([]);
+  });
+});
+
+describe('the committed reference study (docs/results.json)', () => {
+  const committed = JSON.parse(readFileSync('docs/results.json', 'utf8')) as StudyJson;
+  it('has forgetting, drift and a planned peak for every trained method, and a paired row for every claim and task', () => {
+    const rows = summarize(committed).filter((r) => r.method !== 'base');
+    expect(rows.length).toBeGreaterThan(0);
+    for (const r of rows) {
+      expect(Number.isFinite(r.finalLoss.mean), `${r.dataset} ${r.method}`).toBe(true);
+      expect(Number.isFinite(r.forgetting?.mean), `${r.dataset} ${r.method} forgetting`).toBe(true);
+      expect(Number.isFinite(r.driftLeft?.mean), `${r.dataset} ${r.method} drift`).toBe(true);
+      expect(r.plannedPeakBytes, `${r.dataset} ${r.method}`).toBeGreaterThan(0);
+    }
+    const tasks = new Set(committed.runs.map((r) => r.dataset));
+    const claims = claimResults(committed);
+    expect(claims.length).toBeGreaterThan(0);
+    for (const c of claims) if (tasks.has(c.dataset)) expect(c.pairs, `${c.method} vs ${c.against} on ${c.dataset}`).toBeGreaterThan(0);
   });
 });

@@ -85,9 +85,9 @@ describe('study plots', () => {
     expect((svg.match(/h8M/g) ?? []).length).toBe(3);
   });
 
-  it('renders the committed results file (older fields, one or two seeds) without NaN', () => {
-    const committed = JSON.parse(readFileSync('docs/results.json', 'utf8')) as StudyJson;
-    const files = studySvgFiles(committed, (d) => d);
+  it('renders a results file with the older fields (study v1: two seeds on math, one on words) without NaN', () => {
+    const v1 = JSON.parse(readFileSync('test/fixtures/study/results-v1.json', 'utf8')) as StudyJson;
+    const files = studySvgFiles(v1, (d) => d);
     expect(files.map((f) => f.name)).toEqual([
       'math-validation.svg',
       'math-train.svg',
@@ -96,6 +96,17 @@ describe('study plots', () => {
       'words-train.svg',
       'words-pareto.svg',
     ]);
+    for (const f of files) {
+      wellFormed(f.svg);
+      expect(f.svg, f.name).not.toMatch(/NaN|Infinity|undefined/);
+    }
+  });
+
+  it('renders the committed reference study, three plots per task, without NaN', () => {
+    const committed = JSON.parse(readFileSync('docs/results.json', 'utf8')) as StudyJson;
+    const tasks = [...new Set(committed.runs.map((r) => r.dataset))];
+    const files = studySvgFiles(committed, (d) => d);
+    expect(files.map((f) => f.name).sort()).toEqual(tasks.flatMap((t) => [`${t}-validation.svg`, `${t}-train.svg`, `${t}-pareto.svg`]).sort());
     for (const f of files) {
       wellFormed(f.svg);
       expect(f.svg, f.name).not.toMatch(/NaN|Infinity|undefined/);

@@ -6,8 +6,8 @@ import { BEGIN, END, mergeResults, renderResults, studySvgs } from './report';
 
 const generated = (md: string): string => md.slice(md.indexOf(BEGIN), md.indexOf(END) + END.length);
 
-describe('RESULTS.md from the committed results file (30 steps, no new fields)', () => {
-  const committed = JSON.parse(readFileSync('docs/results.json', 'utf8')) as StudyJson;
+describe('RESULTS.md from a study v1 results file (test/fixtures/study/results-v1.json: 30 steps, no new fields)', () => {
+  const committed = JSON.parse(readFileSync('test/fixtures/study/results-v1.json', 'utf8')) as StudyJson;
   const md = renderResults(committed);
 
   it('renders mean ± sd tables with – for what it did not measure, plot links and the registry labels', () => {
@@ -33,6 +33,16 @@ describe('RESULTS.md from the committed results file (30 steps, no new fields)',
 
   it('writes the six plots', () => {
     expect(studySvgs(committed).map((f) => f.name)).toHaveLength(6);
+  });
+});
+
+describe('the committed reference study (docs/results.json, docs/RESULTS.md, docs/study/*.svg)', () => {
+  const committed = JSON.parse(readFileSync('docs/results.json', 'utf8')) as StudyJson;
+  const stale = 'stale: run bash scripts/study-slices.sh join';
+
+  it("RESULTS.md's generated part and the plots are what the results file renders to", () => {
+    expect(generated(readFileSync('docs/RESULTS.md', 'utf8')), `docs/RESULTS.md is ${stale}`).toBe(renderResults(committed));
+    for (const f of studySvgs(committed)) expect(readFileSync(`docs/study/${f.name}`, 'utf8'), `docs/study/${f.name} is ${stale}`).toBe(f.svg);
   });
 });
 
