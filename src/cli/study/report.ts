@@ -451,7 +451,7 @@ export function renderResults(results: StudyJson): string {
     '## Setup',
     '',
     `- **Command:** \`${c.command}\``,
-    ...(c.merged ?? []).map((m) => `- **Merged in** (${m.runs.join(', ')}; same configuration, run as a separate process at the same time): \`${m.command}\``),
+    ...(c.merged ?? []).map((m) => `- **Merged in** (${m.runs.join(', ')}; same configuration, trained in its own process): \`${m.command}\``),
     `- **Model:** \`${c.model}\` (${count(c.modelParams)} parameters, ${kib(c.baseBytes)} f32 shared base), all ${c.targets.length} linear projections adapted (q, k, v, o, gate, up, down in 4 layers).`,
     `- **Hardware:** ${c.gpu}; ${c.host}. Timings are wall-clock on this shared machine, methods interleaved step by step, so they compare methods with each other, not with a real GPU.`,
     `- **Training:** ${c.steps} optimizer steps per method, batch ${c.batch} sequences (one example per row, padded; loss on completion tokens only), AdamW (β 0.9/0.999, ε 1e-8, weight decay ${c.weightDecay}), ` +
