@@ -14,6 +14,14 @@ describe('the Study view’s setup', () => {
     ]);
   });
 
+  it('follows the file’s task list when joined parts hold the runs in another order', () => {
+    const joined = study(runs);
+    const datasets = [...joined.datasets].reverse();
+    expect(seedsByTask({ ...joined, datasets }).map((t) => t.dataset)).toEqual(['words', 'math']);
+    const unlisted = { ...joined, datasets: datasets.filter((d) => d.id === 'words') };
+    expect(seedsByTask(unlisted).map((t) => t.dataset)).toEqual(['words', 'math']);
+  });
+
   it('groups the methods by learning rate, largest group first, with their labels', () => {
     expect(learningRateGroups({ a: 5e-4, b: 4e-3, c: 5e-4 }, (id) => id.toUpperCase())).toBe('5e−4: A, C; 4e−3: B');
   });

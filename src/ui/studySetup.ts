@@ -13,15 +13,21 @@ export interface SetupFact {
   readonly command?: boolean;
 }
 
-/** The seeds each task ran, in the order the tasks first appear in the runs. */
-export function seedsByTask(study: Pick<StudyJson, 'runs'>): { dataset: DatasetId; seeds: number[] }[] {
+/**
+ * The seeds each task ran, in the order of the file's task list (as the Tasks line and the task
+ * picker show them; joined parts can hold the runs in another order), then any other task in the
+ * order it first appears in the runs.
+ */
+export function seedsByTask(study: Pick<StudyJson, 'runs' | 'datasets'>): { dataset: DatasetId; seeds: number[] }[] {
   const out = new Map<DatasetId, number[]>();
   for (const run of study.runs) {
     const seeds = out.get(run.dataset) ?? [];
     if (!seeds.includes(run.seed)) seeds.push(run.seed);
     out.set(run.dataset, seeds);
   }
-  return [...out].map(([dataset, seeds]) => ({ dataset, seeds: seeds.sort((a, b) => a - b) }));
+  const listed = study.datasets.map((d) => d.id);
+  const position = (id: DatasetId) => (listed.includes(id) ? listed.indexOf(id) : listed.length);
+  return [...out].sort((a, b) => position(a[0]) - position(b[0])).map(([dataset, seeds]) => ({ dataset, seeds: seeds.sort((a, b) => a - b) }));
 }
 
 /** Methods grouped by learning rate, largest group first: "5e-4: LoRA, PiSSA; 4e-3: SPP". */
