@@ -22,6 +22,16 @@ test('the Study tab shows the reference study, fits 1280 and 390 px, and says wh
   expect(Number(await page.getByTestId('study-pareto').getAttribute('data-points'))).toBeGreaterThan(1);
   await expect(page.getByTestId('study-pareto-front')).toBeVisible();
   await expect(page.getByTestId('study-setup')).toContainText(String((study as unknown as { config: { steps: number } }).config.steps));
+  // A study joined from slices folds the other processes' commands under the first one.
+  const merged = (study as unknown as { config: { merged?: { command: string }[] } }).config.merged ?? [];
+  if (merged.length > 0) {
+    const fold = page.getByTestId('study-merged');
+    await expect(fold.locator('summary')).toContainText(`${merged.length} more`);
+    await expect(fold.locator('code').first()).toBeHidden();
+    await fold.locator('summary').click();
+    await expect(fold.locator('code')).toHaveCount(merged.length);
+    await expect(fold.locator('code').last()).toBeVisible();
+  }
   const samples = page.getByTestId('study-samples');
   await samples.locator('summary').click();
   await expect(samples.locator('table').first().locator('tbody tr')).toHaveCount(study.runs[0]!.methods.length);
