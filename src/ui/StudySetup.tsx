@@ -19,11 +19,11 @@ function Facts({ facts }: { facts: SetupFact[] }) {
 
 export function StudySetup({ study, label }: { study: StudyJson; label: (id: string) => string }) {
   const facts = setupFacts(study, label);
-  const merged = facts.filter((f) => f.label.startsWith('Merged in'));
+  const merged = facts.filter((f) => f.merged);
   return (
     <section className="panel" aria-labelledby="study-setup-title" data-testid="study-setup">
       <h2 id="study-setup-title">How the reference study was run</h2>
-      <Facts facts={facts.filter((f) => !merged.includes(f))} />
+      <Facts facts={facts.filter((f) => !f.merged)} />
       {merged.length > 0 && (
         <details className="study-merged" data-testid="study-merged">
           <summary>

@@ -11,6 +11,8 @@ export interface SetupFact {
   readonly value: string;
   /** A shell command, shown as code. */
   readonly command?: boolean;
+  /** Another process's command whose runs were merged into the file (a study trained in slices). */
+  readonly merged?: boolean;
 }
 
 /**
@@ -91,6 +93,6 @@ export function setupFacts(study: StudyJson, label: (id: string) => string): Set
     { label: 'GPU', value: c.gpu },
     { label: 'Host', value: c.host },
     { label: 'Command', value: c.command, command: true },
-    ...(c.merged ?? []).map((m) => ({ label: `Merged in (${m.runs.join(', ')})`, value: m.command, command: true })),
+    ...(c.merged ?? []).map((m) => ({ label: `Merged in (${m.runs.join(', ')})`, value: m.command, command: true, merged: true })),
   ];
 }
