@@ -62,7 +62,7 @@ export function methodLabel(study: StudyJson, id: string): string {
 }
 
 /** The tasks with runs, in the order the study lists them (then any others the runs hold). */
-export function studyDatasets(study: StudyJson): DatasetId[] {
+export function studyDatasets(study: Pick<StudyJson, 'runs' | 'datasets'>): DatasetId[] {
   const withRuns = new Set(study.runs.map((r) => r.dataset));
   const listed = study.datasets.map((d) => d.id).filter((id) => withRuns.has(id));
   return [...listed, ...[...withRuns].filter((id) => !listed.includes(id))];

@@ -3,6 +3,7 @@
 // the file holds every planned run. Pure functions over StudyJson; method names come from the
 // caller (the file's methodInfo, or the registry's labels for older files).
 
+import { studyDatasets } from '../study/aggregate';
 import type { DatasetId, StudyJson } from '../study/results';
 import { formatBytes, formatCount } from './format';
 
@@ -15,21 +16,12 @@ export interface SetupFact {
   readonly merged?: boolean;
 }
 
-/**
- * The seeds each task ran, in the order of the file's task list (as the Tasks line and the task
- * picker show them; joined parts can hold the runs in another order), then any other task in the
- * order it first appears in the runs.
- */
+/** The seeds each task ran, the tasks in the order the task picker shows them (studyDatasets). */
 export function seedsByTask(study: Pick<StudyJson, 'runs' | 'datasets'>): { dataset: DatasetId; seeds: number[] }[] {
-  const out = new Map<DatasetId, number[]>();
-  for (const run of study.runs) {
-    const seeds = out.get(run.dataset) ?? [];
-    if (!seeds.includes(run.seed)) seeds.push(run.seed);
-    out.set(run.dataset, seeds);
-  }
-  const listed = study.datasets.map((d) => d.id);
-  const position = (id: DatasetId) => (listed.includes(id) ? listed.indexOf(id) : listed.length);
-  return [...out].sort((a, b) => position(a[0]) - position(b[0])).map(([dataset, seeds]) => ({ dataset, seeds: seeds.sort((a, b) => a - b) }));
+  return studyDatasets(study).map((dataset) => ({
+    dataset,
+    seeds: [...new Set(study.runs.filter((r) => r.dataset === dataset).map((r) => r.seed))].sort((a, b) => a - b),
+  }));
 }
 
 /** Methods grouped by learning rate, largest group first: "5e-4: LoRA, PiSSA; 4e-3: SPP". */
